@@ -1,0 +1,303 @@
+//! The `Backend` trait: what influxgate needs from a time-series store.
+//!
+//! It is written for two very different families at once (see ARCHITECTURE.md):
+//! SQL stores (the embedded SQLite store, ClickHouse) and Prometheus-family stores (VictoriaMetrics).
+//! Hence the shape: series are identified by measurement + tag set (a label set), data is read per
+//! series as time-ordered columns, tag predicates are a tiny expression type of their own (which maps
+//! onto both a SQL `WHERE` and label matchers), and anything beyond a plain scan is an optional,
+//! capability-flagged pushdown that must give exactly the reference evaluator's answer.
+
+pub mod embedded;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::model::{FieldType, FieldValue, Point};
+
+/// Who caused a failure: decides the HTTP status and whether a client should retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The request was wrong (4xx).
+    Downstream,
+    /// The store failed or is unreachable (503/502).
+    Upstream,
+    /// influxgate itself failed (500).
+    Internal,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackendError {
+    /// 1.x's `partial write: field type conflict: ...` text is built from this; Telegraf reads it.
+    #[error("partial write: field type conflict: input field \"{field}\" on measurement \"{measurement}\" is type {input}, already exists as type {existing} dropped={dropped}")]
+    FieldTypeConflict {
+        measurement: String,
+        field: String,
+        input: FieldType,
+        existing: FieldType,
+        dropped: usize,
+    },
+    #[error("database not found: {0}")]
+    DatabaseNotFound(String),
+    #[error("retention policy not found: {0}")]
+    RetentionPolicyNotFound(String),
+    #[error("retention policy already exists")]
+    RetentionPolicyConflict(String),
+    /// The store cannot do this at all (e.g. DDL VictoriaMetrics has no notion of).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The request is invalid for this store (e.g. a string field on VictoriaMetrics).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    #[error("backend timeout: {0}")]
+    Timeout(String),
+    #[error("backend error: {0}")]
+    Internal(String),
+}
+
+impl BackendError {
+    pub fn origin(&self) -> Origin {
+        match self {
+            BackendError::FieldTypeConflict { .. }
+            | BackendError::DatabaseNotFound(_)
+            | BackendError::RetentionPolicyNotFound(_)
+            | BackendError::RetentionPolicyConflict(_)
+            | BackendError::Unsupported(_)
+            | BackendError::Invalid(_) => Origin::Downstream,
+            BackendError::Unavailable(_) | BackendError::Timeout(_) => Origin::Upstream,
+            BackendError::Internal(_) => Origin::Internal,
+        }
+    }
+}
+
+pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+/// A retention policy as `SHOW RETENTION POLICIES` reports it. Durations in nanoseconds, 0 = infinite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    pub name: String,
+    pub duration: i64,
+    pub shard_group_duration: i64,
+    pub replication: u32,
+    pub default: bool,
+}
+
+/// What `ALTER RETENTION POLICY` may change; `None` leaves a property as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionPolicyUpdate {
+    pub duration: Option<i64>,
+    pub shard_group_duration: Option<i64>,
+    pub replication: Option<u32>,
+    pub make_default: bool,
+}
+
+/// A write: points for one database and retention policy (`None` = the database's default RP).
+/// The database is created on first write if it does not exist.
+#[derive(Debug, Clone)]
+pub struct WriteBatch {
+    pub db: String,
+    pub rp: Option<String>,
+    pub points: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteOutcome {
+    pub points_written: usize,
+}
+
+/// A predicate over a series' tags. A missing tag compares as the empty string, as in 1.x
+/// (`host = ''` matches series without `host`; `host != ''` matches series with it).
+#[derive(Debug, Clone)]
+pub enum TagPredicate {
+    True,
+    Eq(String, String),
+    Ne(String, String),
+    /// Unanchored match, as InfluxQL regexes are.
+    Match(String, regex::Regex),
+    NotMatch(String, regex::Regex),
+    And(Box<TagPredicate>, Box<TagPredicate>),
+    Or(Box<TagPredicate>, Box<TagPredicate>),
+}
+
+impl TagPredicate {
+    /// Evaluates against a sorted tag set; the reference semantics every pushdown must equal.
+    pub fn matches(&self, tags: &[(String, String)]) -> bool {
+        let get = |k: &str| -> &str {
+            tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.as_str()).unwrap_or("")
+        };
+        match self {
+            TagPredicate::True => true,
+            TagPredicate::Eq(k, v) => get(k) == v,
+            TagPredicate::Ne(k, v) => get(k) != v,
+            TagPredicate::Match(k, re) => re.is_match(get(k)),
+            TagPredicate::NotMatch(k, re) => !re.is_match(get(k)),
+            TagPredicate::And(a, b) => a.matches(tags) && b.matches(tags),
+            TagPredicate::Or(a, b) => a.matches(tags) || b.matches(tags),
+        }
+    }
+}
+
+/// Which measurements a catalog call or scan concerns.
+#[derive(Debug, Clone)]
+pub enum MeasurementFilter {
+    All,
+    Names(Vec<String>),
+    Regex(regex::Regex),
+}
+
+impl MeasurementFilter {
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            MeasurementFilter::All => true,
+            MeasurementFilter::Names(n) => n.iter().any(|x| x == name),
+            MeasurementFilter::Regex(re) => re.is_match(name),
+        }
+    }
+}
+
+/// One series in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeriesInfo {
+    pub measurement: String,
+    /// Sorted by key.
+    pub tags: Vec<(String, String)>,
+}
+
+/// A raw read of one measurement: every series matching `tags`, points with `min_time <= t <= max_time`.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    pub db: String,
+    pub rp: Option<String>,
+    pub measurement: String,
+    pub tags: TagPredicate,
+    pub min_time: i64,
+    pub max_time: i64,
+    /// Fields to read, in this order; the chunk columns follow it. Empty means none (time only).
+    pub fields: Vec<String>,
+}
+
+/// Part of one series' data, in ascending time order. A series may arrive in several chunks, one
+/// after the other; series arrive in ascending order of their sorted tag set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesChunk {
+    pub tags: Vec<(String, String)>,
+    pub times: Vec<i64>,
+    /// `columns[i][j]`: field `fields[i]` at `times[j]`; `None` where the point lacks the field.
+    /// Rows where every requested field is `None` are not sent.
+    pub columns: Vec<Vec<Option<FieldValue>>>,
+}
+
+/// Aggregates a store may compute itself, when its answer is identical to the evaluator's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggregateFn {
+    Count,
+    Sum,
+    Mean,
+    Min,
+    Max,
+    First,
+    Last,
+}
+
+/// `fn(field)` per series per time bucket `[start, start + every)`, buckets aligned to
+/// `offset` modulo `every` (both ns). `every == 0`: one bucket over the whole range.
+#[derive(Debug, Clone)]
+pub struct AggregateRequest {
+    pub scan: ScanRequest,
+    pub func: AggregateFn,
+    pub every: i64,
+    pub offset: i64,
+}
+
+/// One bucket's answer; buckets without points are not sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateRow {
+    pub bucket_start: i64,
+    /// The selected point's own time, for `first`/`last`/`min`/`max`.
+    pub point_time: Option<i64>,
+    pub value: FieldValue,
+    /// Points in the bucket; `mean` and `count` combine with it.
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateSeries {
+    pub tags: Vec<(String, String)>,
+    pub rows: Vec<AggregateRow>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Capabilities {
+    /// Aggregates `aggregate()` answers exactly; empty means no aggregate pushdown.
+    pub aggregates: Vec<AggregateFn>,
+    /// The store keeps field types (a Prometheus-family store keeps only floats).
+    pub typed_fields: bool,
+    /// The store supports retention policies other than the default.
+    pub retention_policies: bool,
+    /// The store supports deletes (`DROP SERIES`, `DELETE`, `DROP MEASUREMENT`).
+    pub deletes: bool,
+}
+
+/// What a `DELETE` / `DROP SERIES` / `DROP MEASUREMENT` removes.
+#[derive(Debug, Clone)]
+pub struct DeleteRequest {
+    pub db: String,
+    pub measurements: MeasurementFilter,
+    pub tags: TagPredicate,
+    pub min_time: i64,
+    pub max_time: i64,
+    /// Drop the series from the catalog too (DROP SERIES / DROP MEASUREMENT), not only points.
+    pub drop_series: bool,
+}
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn capabilities(&self) -> Capabilities;
+
+    /// Reachable and able to serve; `Err` says why not.
+    async fn health(&self) -> Result<()>;
+
+    /// Durable once this returns `Ok`. All points or none on a field type conflict.
+    async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome>;
+
+    async fn create_database(&self, db: &str) -> Result<()>;
+    async fn drop_database(&self, db: &str) -> Result<()>;
+    async fn databases(&self) -> Result<Vec<String>>;
+
+    async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>>;
+    async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()>;
+    async fn alter_retention_policy(&self, db: &str, name: &str, update: RetentionPolicyUpdate) -> Result<()>;
+    async fn drop_retention_policy(&self, db: &str, name: &str) -> Result<()>;
+
+    /// Series of the matching measurements whose tags satisfy `tags`, sorted.
+    async fn series(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        measurements: &MeasurementFilter,
+        tags: &TagPredicate,
+    ) -> Result<Vec<SeriesInfo>>;
+
+    /// Measurement names, sorted.
+    async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>>;
+
+    /// Field keys and types of one measurement, sorted by key.
+    async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>>;
+
+    /// A stream of series chunks, see `SeriesChunk` for the order.
+    async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>>;
+
+    /// Aggregate pushdown; only called for functions listed in `capabilities().aggregates`.
+    async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+        let _ = req;
+        Err(BackendError::Unsupported("aggregate pushdown not supported".into()))
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<()>;
+}
+
+pub type SharedBackend = Arc<dyn Backend>;

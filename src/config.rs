@@ -1,0 +1,281 @@
+//! Configuration: the TOML file (`config.toml`), overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub backend: BackendConfig,
+    pub limits: LimitsConfig,
+    pub log: LogConfig,
+    pub tokens: Vec<TokenConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8086".parse().unwrap(),
+            data_dir: PathBuf::from("./data"),
+            backend: BackendConfig::default(),
+            limits: LimitsConfig::default(),
+            log: LogConfig::default(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackendConfig {
+    /// `embedded` or `victoriametrics`.
+    pub kind: String,
+    pub url: Option<String>,
+    /// Retention of the `autogen` policy made when a write creates a database. `0s` = infinite.
+    #[serde(with = "duration_str")]
+    pub default_retention: i64,
+    /// How long a backend call may take before the request fails with 503.
+    #[serde(with = "duration_str")]
+    pub timeout: i64,
+    /// How often expired data is removed.
+    #[serde(with = "duration_str")]
+    pub retention_check_interval: i64,
+    /// Embedded store: fsync every commit (`full`) or only at checkpoints (`normal`).
+    pub sync: String,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        BackendConfig {
+            kind: "embedded".into(),
+            url: None,
+            default_retention: 0,
+            timeout: 30 * NS_PER_S,
+            retention_check_interval: 30 * 60 * NS_PER_S,
+            sync: "full".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest `/write` body, compressed and decompressed alike (InfluxDB 1.x's `max-body-size`).
+    pub max_body_bytes: u64,
+    /// Requests being served at once, all tokens together; past it → 503.
+    pub max_inflight_requests: usize,
+    /// Write bodies held in memory at once, all tokens together; past it → 503.
+    pub max_buffered_write_bytes: u64,
+    /// Per-token defaults; a token may set its own.
+    pub requests_per_second: u32,
+    pub burst: u32,
+    pub write_bytes_per_second: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 25_000_000,
+            max_inflight_requests: 1024,
+            max_buffered_write_bytes: 512 * 1024 * 1024,
+            requests_per_second: 1000,
+            burst: 2000,
+            write_bytes_per_second: 256 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `influxgate=debug`. `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    /// `sha256:<hex>` of the token; the token itself is never stored.
+    pub hash: String,
+    #[serde(default)]
+    pub admin: bool,
+    /// Databases this token may read; `*` for all.
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Databases this token may write; `*` for all.
+    #[serde(default)]
+    pub write: Vec<String>,
+    pub requests_per_second: Option<u32>,
+    pub burst: Option<u32>,
+    pub write_bytes_per_second: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse { path: path.to_owned(), message },
+            other => other,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: PathBuf::new(), message: e.to_string() })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.backend.kind.as_str() {
+            "embedded" => {}
+            "victoriametrics" => {
+                if self.backend.url.is_none() {
+                    return Err(ConfigError::Invalid("backend.url is required for backend victoriametrics".into()));
+                }
+            }
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown backend {other:?}: expected \"embedded\" or \"victoriametrics\""
+                )))
+            }
+        }
+        if !matches!(self.backend.sync.as_str(), "full" | "normal") {
+            return Err(ConfigError::Invalid(format!(
+                "backend.sync must be \"full\" or \"normal\", not {:?}",
+                self.backend.sync
+            )));
+        }
+        if self.backend.default_retention != 0 && self.backend.default_retention < 3600 * NS_PER_S {
+            return Err(ConfigError::Invalid(
+                "backend.default_retention must be 0s (infinite) or at least 1h, as in InfluxDB 1.x".into(),
+            ));
+        }
+        if self.limits.requests_per_second == 0 || self.limits.burst == 0 || self.limits.write_bytes_per_second == 0 {
+            return Err(ConfigError::Invalid("limits: rates and burst must be positive".into()));
+        }
+        let mut names = std::collections::HashSet::new();
+        for t in &self.tokens {
+            if !names.insert(t.name.as_str()) {
+                return Err(ConfigError::Invalid(format!("token name {:?} appears twice", t.name)));
+            }
+            let hex = t.hash.strip_prefix("sha256:").ok_or_else(|| {
+                ConfigError::Invalid(format!("token {:?}: hash must look like sha256:<64 hex digits>", t.name))
+            })?;
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ConfigError::Invalid(format!(
+                    "token {:?}: hash must look like sha256:<64 hex digits>",
+                    t.name
+                )));
+            }
+            if t.requests_per_second == Some(0) || t.burst == Some(0) || t.write_bytes_per_second == Some(0) {
+                return Err(ConfigError::Invalid(format!("token {:?}: rates and burst must be positive", t.name)));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub const NS_PER_S: i64 = 1_000_000_000;
+
+/// Parses `0`, `90s`, `15m`, `72h`, `3d`, `2w` (and combinations like `1h30m`) into nanoseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if s == "0" || s.eq_ignore_ascii_case("inf") {
+        return Some(0);
+    }
+    let mut total: i64 = 0;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+        let unit = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "u" => 1_000,
+            "ms" => 1_000_000,
+            "s" => NS_PER_S,
+            "m" => 60 * NS_PER_S,
+            "h" => 3600 * NS_PER_S,
+            "d" => 86400 * NS_PER_S,
+            "w" => 7 * 86400 * NS_PER_S,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    Some(total)
+}
+
+mod duration_str {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_duration(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid duration {s:?}: use e.g. 0s, 90s, 15m, 72h, 3d")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0s"), Some(0));
+        assert_eq!(parse_duration("3d"), Some(3 * 86400 * NS_PER_S));
+        assert_eq!(parse_duration("1h30m"), Some(5400 * NS_PER_S));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn shipped_config_is_valid() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        let cfg = Config::parse(&text).unwrap();
+        assert_eq!(cfg.backend.kind, "embedded");
+        assert_eq!(cfg.limits.max_body_bytes, 25_000_000);
+    }
+
+    #[test]
+    fn rejects_bad_token_hash() {
+        let err = Config::parse("[[tokens]]\nname='a'\nhash='plain'\n").unwrap_err();
+        assert!(err.to_string().contains("sha256"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        assert!(Config::parse("lisen = '127.0.0.1:1'\n").is_err());
+    }
+}

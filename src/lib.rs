@@ -1,0 +1,13 @@
+//! influxgate: the InfluxDB 1.x HTTP API (`/write`, `/query`) in front of other time-series stores.
+//!
+//! Layers, outermost first: `server` (HTTP, auth, limits) → `lineproto` (writes) and `influxql` +
+//! `query` (reads) → `backend` (stores). `encode` turns query results into 1.x's wire formats.
+
+pub mod backend;
+pub mod config;
+pub mod encode;
+pub mod influxql;
+pub mod lineproto;
+pub mod model;
+pub mod query;
+pub mod server;
