@@ -1,0 +1,632 @@
+//! Aggregates and selectors over the points of one series in one window, as 1.x's reducers
+//! compute them (`query/call_iterator.go`, `query/functions.go`).
+//!
+//! Notes for exactness:
+//! - 1.x reduces in layers: first per series (and per shard), then the partial results are
+//!   reduced again (count partials are summed, sum partials are summed, min/max/first/last
+//!   partials are selected again). For floats the grouping changes the rounding of `sum`, so a
+//!   caller after bit-identical sums over several series should `reduce` each series first and
+//!   then `reduce(Sum)` the partials, in series-key order.
+//! - Points with `Value::Null` are skipped, as 1.x skips nil points.
+
+use super::{as_f64, series_type, unsupported_type_error, FunctionError, Sample};
+use super::window::Window;
+use crate::model::FieldType;
+use crate::query::result::Value;
+use std::cmp::Ordering;
+
+/// An aggregate or selector call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Aggregate {
+    Count,
+    Distinct,
+    /// `integral(field[, unit])`; unit in ns, default 1s. Prefer [`integral`] (it needs the
+    /// whole series when there is a `GROUP BY time`).
+    Integral { unit: i64 },
+    Mean,
+    Median,
+    Mode,
+    Spread,
+    Stddev,
+    Sum,
+    Bottom(usize),
+    First,
+    Last,
+    Max,
+    Min,
+    /// Percentile in [0, 100] (1.x accepts integer or float literals).
+    Percentile(f64),
+    /// `sample(field, N)`: a random subset (reservoir sampling, like 1.x).
+    Sample(usize),
+    Top(usize),
+}
+
+impl Aggregate {
+    /// Parse a function name (with its numeric argument where it has one). `None` for a name
+    /// that is not an aggregate/selector.
+    pub fn from_name(name: &str, n: Option<usize>, p: Option<f64>, unit: Option<i64>) -> Option<Aggregate> {
+        Some(match name {
+            "count" => Aggregate::Count,
+            "distinct" => Aggregate::Distinct,
+            "integral" => Aggregate::Integral { unit: unit.unwrap_or(1_000_000_000) },
+            "mean" => Aggregate::Mean,
+            "median" => Aggregate::Median,
+            "mode" => Aggregate::Mode,
+            "spread" => Aggregate::Spread,
+            "stddev" => Aggregate::Stddev,
+            "sum" => Aggregate::Sum,
+            "bottom" => Aggregate::Bottom(n?),
+            "first" => Aggregate::First,
+            "last" => Aggregate::Last,
+            "max" => Aggregate::Max,
+            "min" => Aggregate::Min,
+            "percentile" => Aggregate::Percentile(p?),
+            "sample" => Aggregate::Sample(n?),
+            "top" => Aggregate::Top(n?),
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Aggregate::Count => "count",
+            Aggregate::Distinct => "distinct",
+            Aggregate::Integral { .. } => "integral",
+            Aggregate::Mean => "mean",
+            Aggregate::Median => "median",
+            Aggregate::Mode => "mode",
+            Aggregate::Spread => "spread",
+            Aggregate::Stddev => "stddev",
+            Aggregate::Sum => "sum",
+            Aggregate::Bottom(_) => "bottom",
+            Aggregate::First => "first",
+            Aggregate::Last => "last",
+            Aggregate::Max => "max",
+            Aggregate::Min => "min",
+            Aggregate::Percentile(_) => "percentile",
+            Aggregate::Sample(_) => "sample",
+            Aggregate::Top(_) => "top",
+        }
+    }
+
+    /// Selectors return (a) point(s) of the input, with its time: first, last, max, min,
+    /// percentile, sample, top, bottom.
+    pub fn is_selector(&self) -> bool {
+        matches!(
+            self,
+            Aggregate::First
+                | Aggregate::Last
+                | Aggregate::Max
+                | Aggregate::Min
+                | Aggregate::Percentile(_)
+                | Aggregate::Sample(_)
+                | Aggregate::Top(_)
+                | Aggregate::Bottom(_)
+        )
+    }
+
+    /// Whether 1.x keeps the selected points' own times even with `GROUP BY time` (top, bottom,
+    /// sample: their iterators bypass the interval rewrite) — and never fills their buckets.
+    /// Distinct and integral are not filled either, see [`Aggregate::is_filled`].
+    pub fn keeps_point_time(&self) -> bool {
+        matches!(self, Aggregate::Sample(_) | Aggregate::Top(_) | Aggregate::Bottom(_))
+    }
+
+    /// Whether 1.x applies `fill()` to this call's buckets (not for top, bottom, sample,
+    /// distinct, integral).
+    pub fn is_filled(&self) -> bool {
+        !matches!(
+            self,
+            Aggregate::Sample(_)
+                | Aggregate::Top(_)
+                | Aggregate::Bottom(_)
+                | Aggregate::Distinct
+                | Aggregate::Integral { .. }
+        )
+    }
+
+    /// The word 1.x uses in `unsupported {word} iterator type: ...` for this call.
+    pub fn iterator_word(&self) -> &'static str {
+        match self {
+            // 1.x's mode() reports "median" (a copy-paste in its source); sample reports
+            // "elapsed" — neither can happen as both accept every type.
+            Aggregate::Mode => "median",
+            Aggregate::Sample(_) => "elapsed",
+            other => other.name(),
+        }
+    }
+
+    /// Whether 1.x has an implementation of this call for an input of type `ty`.
+    pub fn accepts(&self, ty: FieldType) -> bool {
+        use FieldType::*;
+        let numeric = matches!(ty, Float | Integer | Unsigned);
+        match self {
+            Aggregate::Count
+            | Aggregate::Distinct
+            | Aggregate::Mode
+            | Aggregate::First
+            | Aggregate::Last
+            | Aggregate::Sample(_) => true,
+            Aggregate::Max | Aggregate::Min => numeric || ty == Boolean,
+            _ => numeric,
+        }
+    }
+
+    /// 1.x's error for an input type the call does not accept, e.g.
+    /// `unsupported mean iterator type: *query.stringInterruptIterator` (verified on 1.6.7).
+    pub fn check_input_type(&self, ty: FieldType) -> Result<(), FunctionError> {
+        if self.accepts(ty) {
+            Ok(())
+        } else {
+            Err(unsupported_type_error(self.iterator_word(), ty))
+        }
+    }
+
+    /// The type of the values this call outputs for an input of type `ty`.
+    pub fn output_type(&self, ty: FieldType) -> FieldType {
+        match self {
+            Aggregate::Count => FieldType::Integer,
+            Aggregate::Integral { .. } | Aggregate::Mean | Aggregate::Median | Aggregate::Stddev => {
+                FieldType::Float
+            }
+            _ => ty,
+        }
+    }
+}
+
+/// The time 1.x shows for a reduced point. `point_time` is what [`reduce`] returned;
+/// `window_start` the bucket start (or without `GROUP BY time`, the query's lower time bound,
+/// 0 when unbounded). `single_selector`: the query selects exactly one selector call (then
+/// 1.x keeps the selected point's time when there is no `GROUP BY time`).
+pub fn output_time(agg: &Aggregate, point_time: i64, window_start: i64, single_selector: bool, group_by_time: bool) -> i64 {
+    if agg.keeps_point_time() {
+        return point_time;
+    }
+    if single_selector && !group_by_time && agg.is_selector() {
+        return point_time;
+    }
+    if window_start == super::MIN_TIME {
+        0
+    } else {
+        window_start
+    }
+}
+
+/// Reduce the points of one window (time order) to the call's output points, as 1.x's reducer
+/// emits them: aggregates give one point with `time == window_start`; selectors give the
+/// selected point(s) with their own time and aux values (top/bottom/sample/distinct outputs are
+/// ordered by time). An empty window (or one with only nulls) gives no point.
+pub fn reduce(agg: &Aggregate, points: &[Sample], window_start: i64) -> Result<Vec<Sample>, FunctionError> {
+    let Some(ty) = series_type(points) else { return Ok(Vec::new()) };
+    agg.check_input_type(ty)?;
+    let pts: Vec<&Sample> = points.iter().filter(|p| !matches!(p.value, Value::Null)).collect();
+    let ws = window_start;
+    let one = |v: Value| Ok(vec![Sample { time: ws, value: v, aux: Vec::new() }]);
+    match agg {
+        Aggregate::Count => one(Value::Integer(pts.len() as i64)),
+        Aggregate::Sum => one(sum(&pts, ty)),
+        Aggregate::Mean => one(Value::Float(mean(&pts, ty))),
+        Aggregate::Median => one(median(&pts, ty)),
+        Aggregate::Mode => one(mode(&pts, ty)),
+        Aggregate::Spread => one(spread(&pts, ty)),
+        Aggregate::Stddev => one(Value::Float(stddev(&pts, ty))),
+        Aggregate::Distinct => Ok(distinct(&pts, ty, ws)),
+        Aggregate::Integral { unit } => {
+            let owned: Vec<Sample> = pts.iter().map(|p| (*p).clone()).collect();
+            let mut out = integral(&owned, *unit, None)?;
+            for p in &mut out {
+                p.time = 0;
+            }
+            Ok(out)
+        }
+        Aggregate::First => Ok(select_one(&pts, ty, |c, p| c.time < p.time || (c.time == p.time && cmp_val(&c.value, &p.value, ty) == Ordering::Greater))),
+        Aggregate::Last => Ok(select_one(&pts, ty, |c, p| c.time > p.time || (c.time == p.time && cmp_val(&c.value, &p.value, ty) == Ordering::Greater))),
+        Aggregate::Max => Ok(select_one(&pts, ty, |c, p| match cmp_val(&c.value, &p.value, ty) {
+            Ordering::Greater => true,
+            Ordering::Equal => c.time < p.time,
+            Ordering::Less => false,
+        })),
+        Aggregate::Min => Ok(select_one(&pts, ty, |c, p| match cmp_val(&c.value, &p.value, ty) {
+            Ordering::Less => true,
+            Ordering::Equal => c.time < p.time,
+            Ordering::Greater => false,
+        })),
+        Aggregate::Percentile(pct) => Ok(percentile(&pts, ty, *pct)),
+        Aggregate::Top(n) => Ok(top_bottom(&pts, ty, *n, true)),
+        Aggregate::Bottom(n) => Ok(top_bottom(&pts, ty, *n, false)),
+        Aggregate::Sample(n) => Ok(sample(&pts, ty, *n)),
+    }
+}
+
+/// Normalize a value to the slice's type (integers read as floats in a float slice).
+fn norm(v: &Value, ty: FieldType) -> Value {
+    match (ty, v) {
+        (FieldType::Float, Value::Integer(i)) => Value::Float(*i as f64),
+        (FieldType::Float, Value::Unsigned(u)) => Value::Float(*u as f64),
+        _ => v.clone(),
+    }
+}
+
+/// Go's `<` on the slice's type; NaN compares as neither less nor greater (Equal here).
+fn cmp_val(a: &Value, b: &Value, ty: FieldType) -> Ordering {
+    match (norm(a, ty), norm(b, ty)) {
+        (Value::Float(x), Value::Float(y)) => {
+            if x < y {
+                Ordering::Less
+            } else if x > y {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        }
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(&y),
+        (Value::Unsigned(x), Value::Unsigned(y)) => x.cmp(&y),
+        (Value::String(x), Value::String(y)) => x.cmp(&y),
+        (Value::Boolean(x), Value::Boolean(y)) => x.cmp(&y),
+        _ => Ordering::Equal,
+    }
+}
+
+/// Feed points to a "replace when `better(curr, prev)`" selector like 1.x's FuncReducer.
+fn select_one(pts: &[&Sample], ty: FieldType, better: impl Fn(&Sample, &Sample) -> bool) -> Vec<Sample> {
+    let mut best: Option<&Sample> = None;
+    for p in pts {
+        if value_fits(&p.value, ty) {
+            match best {
+                None => best = Some(p),
+                Some(b) if better(p, b) => best = Some(p),
+                _ => {}
+            }
+        }
+    }
+    best.map(|b| vec![Sample { time: b.time, value: norm(&b.value, ty), aux: b.aux.clone() }]).unwrap_or_default()
+}
+
+/// Whether a value can be read as the slice's type (other values are ignored).
+fn value_fits(v: &Value, ty: FieldType) -> bool {
+    matches!(
+        (ty, v),
+        (FieldType::Float, Value::Float(_) | Value::Integer(_) | Value::Unsigned(_))
+            | (FieldType::Integer, Value::Integer(_))
+            | (FieldType::Unsigned, Value::Unsigned(_))
+            | (FieldType::String, Value::String(_))
+            | (FieldType::Boolean, Value::Boolean(_))
+    )
+}
+
+fn sum(pts: &[&Sample], ty: FieldType) -> Value {
+    match ty {
+        FieldType::Integer => {
+            let mut s: i64 = 0;
+            for p in pts {
+                if let Value::Integer(i) = p.value {
+                    s = s.wrapping_add(i);
+                }
+            }
+            Value::Integer(s)
+        }
+        FieldType::Unsigned => {
+            let mut s: u64 = 0;
+            for p in pts {
+                if let Value::Unsigned(u) = p.value {
+                    s = s.wrapping_add(u);
+                }
+            }
+            Value::Unsigned(s)
+        }
+        _ => {
+            let mut s = 0.0f64;
+            for p in pts {
+                if let Some(f) = as_f64(&p.value) {
+                    s += f;
+                }
+            }
+            Value::Float(s)
+        }
+    }
+}
+
+/// 1.x: running sum (int64 wrapping for integers) divided by the count.
+fn mean(pts: &[&Sample], ty: FieldType) -> f64 {
+    let n = pts.iter().filter(|p| value_fits(&p.value, ty)).count() as f64;
+    match sum(pts, ty) {
+        Value::Integer(s) => s as f64 / n,
+        Value::Unsigned(s) => s as f64 / n,
+        Value::Float(s) => s / n,
+        _ => f64::NAN,
+    }
+}
+
+/// Values of the slice's type, stably sorted by value (Go's sort for small inputs is an
+/// insertion sort, hence stable; for > 12 points 1.x's order among equal values may differ,
+/// which only matters for the time a percentile() selects among equal values).
+fn sorted_by_value<'a>(pts: &[&'a Sample], ty: FieldType) -> Vec<&'a Sample> {
+    let mut v: Vec<&Sample> = pts.iter().copied().filter(|p| value_fits(&p.value, ty)).collect();
+    v.sort_by(|a, b| cmp_val(&a.value, &b.value, ty));
+    v
+}
+
+fn median(pts: &[&Sample], ty: FieldType) -> Value {
+    let v = sorted_by_value(pts, ty);
+    let n = v.len();
+    if n == 0 {
+        return Value::Null;
+    }
+    if n == 1 {
+        return Value::Float(as_f64(&v[0].value).unwrap_or(f64::NAN));
+    }
+    if n % 2 == 1 {
+        return Value::Float(as_f64(&v[n / 2].value).unwrap_or(f64::NAN));
+    }
+    let (lo, hi) = (&v[n / 2 - 1].value, &v[n / 2].value);
+    Value::Float(match (norm(lo, ty), norm(hi, ty)) {
+        (Value::Float(l), Value::Float(h)) => l + (h - l) / 2.0,
+        (Value::Integer(l), Value::Integer(h)) => l as f64 + (h.wrapping_sub(l)) as f64 / 2.0,
+        (Value::Unsigned(l), Value::Unsigned(h)) => l as f64 + (h.wrapping_sub(l)) as f64 / 2.0,
+        _ => f64::NAN,
+    })
+}
+
+fn mode(pts: &[&Sample], ty: FieldType) -> Value {
+    let fit: Vec<&Sample> = pts.iter().copied().filter(|p| value_fits(&p.value, ty)).collect();
+    if fit.is_empty() {
+        return Value::Null;
+    }
+    if fit.len() == 1 {
+        return norm(&fit[0].value, ty);
+    }
+    if ty == FieldType::Boolean {
+        let t = fit.iter().filter(|p| p.value == Value::Boolean(true)).count();
+        return Value::Boolean(t >= fit.len() - t);
+    }
+    let v = sorted_by_value(&fit, ty);
+    let mut most_freq = 0usize;
+    let mut curr_freq = 0usize;
+    let mut curr_mode = &v[0].value;
+    let mut most_mode = &v[0].value;
+    let mut most_time = v[0].time;
+    let mut curr_time = v[0].time;
+    for p in &v {
+        if cmp_val(&p.value, curr_mode, ty) != Ordering::Equal || !same(&p.value, curr_mode, ty) {
+            curr_freq = 1;
+            curr_mode = &p.value;
+            curr_time = p.time;
+            continue;
+        }
+        curr_freq += 1;
+        if most_freq > curr_freq || (most_freq == curr_freq && curr_time > most_time) {
+            continue;
+        }
+        most_freq = curr_freq;
+        most_mode = &p.value;
+        most_time = p.time;
+    }
+    norm(most_mode, ty)
+}
+
+/// Go's `==` (NaN != NaN).
+fn same(a: &Value, b: &Value, ty: FieldType) -> bool {
+    match (norm(a, ty), norm(b, ty)) {
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (x, y) => x == y,
+    }
+}
+
+fn spread(pts: &[&Sample], ty: FieldType) -> Value {
+    match ty {
+        FieldType::Integer => {
+            let (mut mn, mut mx) = (i64::MAX, i64::MIN);
+            for p in pts {
+                if let Value::Integer(i) = p.value {
+                    mn = mn.min(i);
+                    mx = mx.max(i);
+                }
+            }
+            Value::Integer(mx.wrapping_sub(mn))
+        }
+        FieldType::Unsigned => {
+            let (mut mn, mut mx) = (u64::MAX, 0u64);
+            for p in pts {
+                if let Value::Unsigned(u) = p.value {
+                    mn = mn.min(u);
+                    mx = mx.max(u);
+                }
+            }
+            Value::Unsigned(mx.wrapping_sub(mn))
+        }
+        _ => {
+            let (mut mn, mut mx) = (f64::INFINITY, f64::NEG_INFINITY);
+            for p in pts {
+                if let Some(f) = as_f64(&p.value) {
+                    mn = go_min(mn, f);
+                    mx = go_max(mx, f);
+                }
+            }
+            Value::Float(mx - mn)
+        }
+    }
+}
+
+/// Go's math.Min / math.Max: NaN wins; -0 < +0.
+fn go_min(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_negative() { a } else { b }
+    } else if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+fn go_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a == 0.0 && b == 0.0 {
+        if a.is_sign_positive() { a } else { b }
+    } else if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Sample standard deviation: incremental mean, then the sum of squared deviations over n-1.
+/// Fewer than 2 points gives NaN (1.x then prints null). Float NaN inputs are skipped.
+fn stddev(pts: &[&Sample], ty: FieldType) -> f64 {
+    let vals: Vec<f64> = pts.iter().filter(|p| value_fits(&p.value, ty)).filter_map(|p| as_f64(&p.value)).collect();
+    if vals.len() < 2 {
+        return f64::NAN;
+    }
+    let mut mean = 0.0f64;
+    let mut count = 0usize;
+    for &v in &vals {
+        if v.is_nan() {
+            continue;
+        }
+        count += 1;
+        mean += (v - mean) / count as f64;
+    }
+    let mut variance = 0.0f64;
+    for &v in &vals {
+        if v.is_nan() {
+            continue;
+        }
+        let d = v - mean;
+        variance += d * d;
+    }
+    (variance / (count as f64 - 1.0)).sqrt()
+}
+
+fn distinct(pts: &[&Sample], ty: FieldType, ws: i64) -> Vec<Sample> {
+    // First point for each distinct value, then ordered by (time, value).
+    let mut firsts: Vec<&Sample> = Vec::new();
+    for p in pts {
+        if !value_fits(&p.value, ty) {
+            continue;
+        }
+        if !firsts.iter().any(|q| same_key(&q.value, &p.value, ty)) {
+            firsts.push(p);
+        }
+    }
+    firsts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)));
+    firsts.into_iter().map(|p| Sample { time: ws, value: norm(&p.value, ty), aux: Vec::new() }).collect()
+}
+
+/// Map-key equality (Go map keys: NaN never equals NaN).
+fn same_key(a: &Value, b: &Value, ty: FieldType) -> bool {
+    same(a, b, ty)
+}
+
+fn percentile(pts: &[&Sample], ty: FieldType, pct: f64) -> Vec<Sample> {
+    let v = sorted_by_value(pts, ty);
+    let len = v.len();
+    let i = ((len as f64) * pct / 100.0 + 0.5).floor() as i64 - 1;
+    if i < 0 || i >= len as i64 {
+        return Vec::new();
+    }
+    let p = v[i as usize];
+    vec![Sample { time: p.time, value: norm(&p.value, ty), aux: p.aux.clone() }]
+}
+
+/// top: the n greatest values, ties to the earlier time; bottom: the n smallest, ties to the
+/// earlier time. Output ordered by time (stable), as 1.x's ordered reduce does.
+fn top_bottom(pts: &[&Sample], ty: FieldType, n: usize, top: bool) -> Vec<Sample> {
+    // "better" ordering: a before b when a should be kept over b.
+    let better = |a: &Sample, b: &Sample| -> Ordering {
+        let c = cmp_val(&a.value, &b.value, ty);
+        let c = if top { c.reverse() } else { c };
+        c.then_with(|| a.time.cmp(&b.time))
+    };
+    let mut v: Vec<&Sample> = pts.iter().copied().filter(|p| value_fits(&p.value, ty)).collect();
+    v.sort_by(|a, b| better(a, b));
+    v.truncate(n);
+    v.sort_by(|a, b| a.time.cmp(&b.time));
+    v.into_iter().map(|p| Sample { time: p.time, value: norm(&p.value, ty), aux: p.aux.clone() }).collect()
+}
+
+fn sample(pts: &[&Sample], ty: FieldType, n: usize) -> Vec<Sample> {
+    use rand::Rng;
+    let fit: Vec<&Sample> = pts.iter().copied().filter(|p| value_fits(&p.value, ty)).collect();
+    let mut res: Vec<&Sample> = Vec::with_capacity(n.min(fit.len()));
+    let mut rng = rand::thread_rng();
+    for (count, p) in fit.iter().enumerate() {
+        if count < n {
+            res.push(p);
+        } else {
+            let r = rng.gen_range(0..=count);
+            if r < n {
+                res[r] = p;
+            }
+        }
+    }
+    res.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)));
+    res.into_iter().map(|p| Sample { time: p.time, value: norm(&p.value, ty), aux: p.aux.clone() }).collect()
+}
+
+/// `integral(field, unit)` over a whole series (time order), trapezoid rule, as 1.x's stream
+/// reducer: with `window` (GROUP BY time) the area is split at bucket boundaries by linear
+/// interpolation and one point per bucket is emitted with the bucket start as time; without,
+/// one point (time 0) for the series. Points sharing a time: the later one replaces the
+/// earlier. A bucket whose only point sits at its very start emits nothing (1.x quirk for the
+/// last bucket). Never filled.
+pub fn integral(points: &[Sample], unit: i64, window: Option<&Window>) -> Result<Vec<Sample>, FunctionError> {
+    let Some(ty) = series_type(points) else { return Ok(Vec::new()) };
+    Aggregate::Integral { unit }.check_input_type(ty)?;
+    let unit = unit as f64;
+    let mut out = Vec::new();
+    let mut prev: Option<(i64, f64)> = None;
+    let (mut wstart, mut wend) = (0i64, 0i64);
+    let mut sum = 0.0f64;
+    for p in points {
+        let Some(v) = as_f64(&p.value) else { continue };
+        let t = p.time;
+        let Some((pt, pv)) = prev else {
+            prev = Some((t, v));
+            if let Some(w) = window {
+                let (s, e) = w.bounds(t);
+                wstart = s;
+                wend = e;
+            }
+            continue;
+        };
+        if pt == t {
+            prev = Some((t, v));
+            continue;
+        }
+        let (mut pt, mut pv) = (pt, pv);
+        if let Some(w) = window {
+            if t >= wend {
+                if pt != wend {
+                    let value = linear_float(wend, pt, t, pv, v);
+                    let elapsed = (wend - pt) as f64 / unit;
+                    sum += 0.5 * (value + pv) * elapsed;
+                    pv = value;
+                    pt = wend;
+                }
+                out.push(Sample::new(wstart, Value::Float(sum)));
+                let (s, e) = w.bounds(t);
+                wstart = s;
+                wend = e;
+                sum = 0.0;
+            }
+        }
+        let elapsed = (t - pt) as f64 / unit;
+        sum += 0.5 * (v + pv) * elapsed;
+        prev = Some((t, v));
+    }
+    if let Some((pt, _)) = prev {
+        if pt != wstart {
+            out.push(Sample::new(wstart, Value::Float(sum)));
+        }
+    }
+    Ok(out)
+}
+
+/// 1.x's linear interpolation for floats: slope from the two points, times the distance.
+pub(crate) fn linear_float(window_time: i64, prev_time: i64, next_time: i64, prev: f64, next: f64) -> f64 {
+    let m = (next - prev) / (next_time.wrapping_sub(prev_time)) as f64;
+    let x = window_time.wrapping_sub(prev_time) as f64;
+    m * x + prev
+}
