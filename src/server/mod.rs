@@ -1,1 +1,407 @@
-//! (being written)
+//! The HTTP server: a hyper service routing the InfluxDB 1.x endpoints, with auth, limits,
+//! request ids, one log line per request and graceful shutdown.
+//!
+//! Endpoints: `POST /write`, `GET|POST /query` (token required); `GET|HEAD /ping`,
+//! `GET|HEAD /health`, `GET /metrics` (no token). Use from tests:
+//! `Server::bind(config, backend, tokens).await?` then `local_addr()` and `serve(shutdown)`;
+//! the binary uses [`run`].
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod ping;
+pub mod query;
+pub mod write;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::RngCore;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::backend::SharedBackend;
+use crate::config::Config;
+
+use auth::{Identity, TokenStore};
+use error::ServerError;
+use limits::Limits;
+use metrics::Metrics;
+
+/// The version reported in `X-Influxdb-Version`: a 1.x version clients accept, marked as ours.
+pub const INFLUXDB_VERSION: &str = "1.6.7-influxgate";
+pub const INFLUXDB_BUILD: &str = "OSS";
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// Response body: a boxed body so handlers may stream (chunked query results) or answer at once.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+pub fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+pub fn empty() -> Body {
+    Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A JSON response with the given status.
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let text = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+    let mut r = Response::new(full(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// Everything a handler needs, shared by all connections.
+pub struct State {
+    pub config: Config,
+    pub backend: SharedBackend,
+    pub tokens: TokenStore,
+    pub limits: Limits,
+    pub metrics: Metrics,
+}
+
+impl State {
+    pub fn new(config: Config, backend: SharedBackend, tokens: TokenStore) -> State {
+        let limits = Limits::new(&config.limits, &tokens);
+        State { config, backend, tokens, limits, metrics: Metrics::default() }
+    }
+
+    /// The configured bound on a backend call.
+    pub fn backend_timeout(&self) -> Option<Duration> {
+        u64::try_from(self.config.backend.timeout).ok().filter(|n| *n > 0).map(Duration::from_nanos)
+    }
+
+    /// Runs a backend call under the configured timeout; a timeout becomes `BackendError::Timeout`,
+    /// failures are counted.
+    pub async fn backend_call<T>(
+        &self,
+        what: &str,
+        fut: impl Future<Output = crate::backend::Result<T>>,
+    ) -> Result<T, ServerError> {
+        let res = match self.backend_timeout() {
+            Some(d) => match tokio::time::timeout(d, fut).await {
+                Ok(r) => r,
+                Err(_) => Err(crate::backend::BackendError::Timeout(format!(
+                    "{what} did not finish within {}s",
+                    d.as_secs_f64()
+                ))),
+            },
+            None => fut.await,
+        };
+        res.map_err(|e| {
+            if e.origin() != crate::backend::Origin::Downstream {
+                Metrics::add(&self.metrics.backend_errors, 1);
+            }
+            ServerError::Backend(e)
+        })
+    }
+
+    /// Authenticates a request (403 / 401) and applies the token's request rate (429).
+    pub fn authorize(&self, headers: &HeaderMap, query: Option<&str>, ctx: &mut Ctx) -> Result<Identity, ServerError> {
+        let who = self.tokens.identify(headers, query)?;
+        ctx.token_name = Some(who.name().to_string());
+        self.limits.check_request(&who)?;
+        Ok(who)
+    }
+}
+
+/// Per-request facts gathered while handling it (for the log line and response headers).
+#[derive(Debug, Default)]
+pub struct Ctx {
+    pub request_id: String,
+    pub token_name: Option<String>,
+    /// Set by /query: the `Trace-Id` to answer with.
+    pub trace_id: Option<String>,
+}
+
+fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A new request id, shaped like a UUID (as 1.x's are).
+pub fn new_request_id() -> String {
+    let h = random_hex(16);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+fn incoming_request_id(headers: &HeaderMap) -> Option<String> {
+    ["request-id", "x-request-id"].iter().find_map(|name| {
+        let v = headers.get(*name)?.to_str().ok()?.trim();
+        let ok = !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| v.to_string())
+    })
+}
+
+fn endpoint_name(path: &str) -> &'static str {
+    match path {
+        "/write" => "write",
+        "/query" => "query",
+        "/ping" => "ping",
+        "/health" => "health",
+        "/metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+/// Handles one request: routing, common headers, metrics, the log line.
+pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let endpoint = endpoint_name(&path);
+    let mut ctx = Ctx {
+        request_id: incoming_request_id(req.headers()).unwrap_or_else(new_request_id),
+        ..Ctx::default()
+    };
+
+    let result = route(&state, req, &mut ctx, endpoint).await;
+    let mut resp = result.unwrap_or_else(ServerError::into_response);
+
+    let h = resp.headers_mut();
+    if !h.contains_key(header::CONTENT_TYPE) {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    h.insert("X-Influxdb-Version", HeaderValue::from_static(INFLUXDB_VERSION));
+    h.insert("X-Influxdb-Build", HeaderValue::from_static(INFLUXDB_BUILD));
+    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+        h.insert("Request-Id", v.clone());
+        h.insert("X-Request-Id", v);
+    }
+    if let Some(t) = ctx.trace_id.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
+        h.insert("Trace-Id", t);
+    }
+
+    let status = resp.status();
+    let elapsed = start.elapsed();
+    state.metrics.observe(endpoint, status.as_u16(), elapsed);
+    tracing::info!(
+        target: "influxgate::access",
+        method = %method,
+        path = %path,
+        status = status.as_u16(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        token = ctx.token_name.as_deref().unwrap_or("-"),
+        request_id = %ctx.request_id,
+        "request"
+    );
+    resp
+}
+
+async fn route(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    ctx: &mut Ctx,
+    endpoint: &'static str,
+) -> Result<Response<Body>, ServerError> {
+    let m = req.method().clone();
+    match endpoint {
+        "ping" => match m {
+            Method::GET | Method::HEAD => Ok(ping::ping(&req)),
+            _ => Err(ServerError::MethodNotAllowed { allow: "GET, HEAD" }),
+        },
+        "health" => match m {
+            Method::GET | Method::HEAD => Ok(ping::health(state).await),
+            _ => Err(ServerError::MethodNotAllowed { allow: "GET, HEAD" }),
+        },
+        "metrics" => match m {
+            Method::GET => {
+                let text = state.metrics.render(state.limits.inflight(), state.limits.buffered());
+                let mut r = Response::new(full(text));
+                r.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+                Ok(r)
+            }
+            _ => Err(ServerError::MethodNotAllowed { allow: "GET" }),
+        },
+        "write" => match m {
+            Method::POST => {
+                let _guard = state.limits.enter()?;
+                write::handle(state, req, ctx).await
+            }
+            Method::OPTIONS => Ok(no_content()),
+            _ => Err(ServerError::MethodNotAllowed { allow: "OPTIONS, POST" }),
+        },
+        "query" => match m {
+            Method::GET | Method::POST => {
+                let guard = state.limits.enter()?;
+                query::handle(state, req, ctx, guard).await
+            }
+            Method::OPTIONS => Ok(no_content()),
+            _ => Err(ServerError::MethodNotAllowed { allow: "OPTIONS, GET, POST" }),
+        },
+        _ => Err(ServerError::NotFound),
+    }
+}
+
+pub fn no_content() -> Response<Body> {
+    let mut r = Response::new(empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+/// A bound, not yet serving, server.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<State>,
+}
+
+impl Server {
+    pub async fn bind(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)) })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> Arc<State> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in progress finish
+    /// (up to 30 s) and returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait a moment rather than spin.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let state = self.state.clone();
+            let mut stop_rx = stop_rx.clone();
+            let done = done_tx.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(handle(state, req).await) }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                let mut conn = std::pin::pin!(conn);
+                let res = tokio::select! {
+                    r = conn.as_mut() => r,
+                    _ = stop_rx.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.as_mut().await
+                    }
+                };
+                if let Err(e) = res {
+                    tracing::debug!(%peer, "connection ended with error: {e}");
+                }
+                drop(done);
+            });
+        }
+        tracing::info!("shutting down: no new connections; finishing requests in progress");
+        let _ = stop_tx.send(true);
+        drop(done_tx);
+        if tokio::time::timeout(Duration::from_secs(30), done_rx.recv()).await.is_err() {
+            tracing::warn!("requests still in progress after 30s; stopping anyway");
+        }
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Backend(String),
+    #[error("{0}")]
+    Tokens(#[from] auth::TokenSetupError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the backend named by the config.
+pub fn open_backend(config: &Config) -> Result<SharedBackend, StartError> {
+    match config.backend.kind.as_str() {
+        "embedded" => open_embedded(config),
+        "victoriametrics" => Err(StartError::Backend(
+            "victoriametrics backend not built yet: use backend kind \"embedded\"".into(),
+        )),
+        other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
+    }
+}
+
+fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
+    let _ = config;
+    Err(StartError::Backend("embedded backend not built yet".into()))
+}
+
+/// Runs the server until SIGINT/SIGTERM: opens the backend, sets up tokens (generating and
+/// printing an admin token on first start when none is configured), binds, prints
+/// `listening on ADDR` to stdout, serves.
+pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), StartError> {
+    let (tokens, generated) = TokenStore::setup(&config, admin_token.as_deref())?;
+    if let Some(token) = generated {
+        eprintln!(
+            "\n=====================================================================\n\
+             No tokens are configured, so an admin token was generated.\n\
+             It is shown only this once; only its SHA-256 hash was stored in\n\
+             {}\n\n    {token}\n\n\
+             Use it as `Authorization: Token <token>`. Create more tokens with\n\
+             `influxgate token create`; delete that file to generate a new one.\n\
+             =====================================================================\n",
+            auth::admin_hash_path(&config.data_dir).display()
+        );
+    }
+    let backend = open_backend(&config)?;
+    let addr = config.listen;
+    let server = Server::bind(config, backend, tokens)
+        .await
+        .map_err(|source| StartError::Listen { addr, source })?;
+    let local = server.local_addr()?;
+    println!("listening on {local}");
+    tracing::info!(%local, "influxgate listening");
+    server.serve(shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! `GET|POST /query`: request parsing (parameters, auth, `Accept`, trace id). Execution is one
+//! function, [`execute`], where the query engine and encoders plug in.
+//!
+//! Per-statement authorization (read permission on the database, admin for management
+//! statements) belongs to the engine: it gets the caller's [`Identity`] in [`QueryRequest`].
+
+use std::sync::Arc;
+
+use http::{header, HeaderMap, Method, Request, Response};
+use hyper::body::Incoming;
+
+use super::auth::Identity;
+use super::body::read_limited;
+use super::error::ServerError;
+use super::limits::InflightGuard;
+use super::{Body, Ctx, State};
+
+/// 1.x's default `chunk_size`.
+pub const DEFAULT_CHUNK_SIZE: usize = 10_000;
+
+/// Response format from `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Msgpack,
+}
+
+/// Everything a /query request asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryParams {
+    /// The InfluxQL text (trimmed), never empty.
+    pub q: String,
+    pub db: Option<String>,
+    pub rp: Option<String>,
+    /// `epoch` as given (`ns`, `u`, `µ`, `ms`, `s`, `m`, `h`); `None` = RFC3339 times.
+    pub epoch: Option<String>,
+    pub chunked: bool,
+    /// Rows per chunk; `DEFAULT_CHUNK_SIZE` unless a positive `chunk_size` was given.
+    pub chunk_size: usize,
+    pub pretty: bool,
+    /// `params` as given: a JSON object text of bind parameters, parsed by the engine (1.x's
+    /// error text: `error parsing query parameters: ...`).
+    pub params: Option<String>,
+    pub format: Format,
+    /// The client accepts a gzip-compressed response.
+    pub gzip: bool,
+    /// GET requests may only read (1.x refuses writing statements over GET).
+    pub read_only: bool,
+}
+
+/// A parsed, authenticated /query request, handed to [`execute`].
+pub struct QueryRequest {
+    pub params: QueryParams,
+    pub identity: Identity,
+    pub request_id: String,
+    pub trace_id: String,
+    /// Held until the response is finished; a streaming body should keep it alive.
+    pub inflight: InflightGuard,
+}
+
+pub fn parse_format(headers: &HeaderMap) -> Format {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Format::Json;
+    };
+    for part in accept.split(',') {
+        let mime = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match mime.as_str() {
+            "application/csv" | "text/csv" => return Format::Csv,
+            "application/x-msgpack" => return Format::Msgpack,
+            "application/json" => return Format::Json,
+            _ => {}
+        }
+    }
+    Format::Json
+}
+
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| {
+            let mut it = p.split(';');
+            let enc = it.next().unwrap_or("").trim();
+            let q_zero = it.any(|a| matches!(a.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            enc.eq_ignore_ascii_case("gzip") && !q_zero
+        })
+}
+
+/// The trace id of a request: the `trace_id` of a `Zap-Trace-Span` header (JSON, as 1.x/2.x
+/// clients send it), else a new one.
+pub fn trace_id(headers: &HeaderMap) -> String {
+    headers
+        .get("zap-trace-span")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .and_then(|v| match v.get("trace_id")? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .filter(|s| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| super::random_hex(8))
+}
+
+/// Builds the parameters from the URL query and, for POST, the body: a form body
+/// (`application/x-www-form-urlencoded`, whose values win as with 1.x's `FormValue`) or a raw
+/// InfluxQL body (`application/vnd.influxql`, `text/plain`, ...) used as `q` when no `q` is given.
+pub fn parse_params(
+    method: &Method,
+    headers: &HeaderMap,
+    url_query: Option<&str>,
+    body: &[u8],
+) -> Result<QueryParams, ServerError> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_form = content_type == "application/x-www-form-urlencoded";
+    if *method == Method::POST && is_form {
+        pairs.extend(form_urlencoded::parse(body).into_owned());
+    }
+    if let Some(q) = url_query {
+        pairs.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+    }
+    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let nonempty = |name: &str| get(name).filter(|v| !v.is_empty());
+
+    let mut q = get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    if q.is_empty() && *method == Method::POST && !is_form && !body.is_empty() {
+        q = String::from_utf8_lossy(body).trim().to_string();
+    }
+    if q.is_empty() {
+        return Err(ServerError::BadRequest("missing required parameter \"q\"".into()));
+    }
+    let chunk_size = get("chunk_size")
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|n| *n > 0)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(DEFAULT_CHUNK_SIZE);
+    Ok(QueryParams {
+        q,
+        db: nonempty("db"),
+        rp: nonempty("rp"),
+        epoch: get("epoch").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        chunked: get("chunked").as_deref() == Some("true"),
+        chunk_size,
+        pretty: get("pretty").as_deref() == Some("true"),
+        params: nonempty("params"),
+        format: parse_format(headers),
+        gzip: accepts_gzip(headers),
+        read_only: *method == Method::GET,
+    })
+}
+
+pub async fn handle(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    ctx: &mut Ctx,
+    inflight: InflightGuard,
+) -> Result<Response<Body>, ServerError> {
+    let (parts, body) = req.into_parts();
+    ctx.trace_id = Some(trace_id(&parts.headers));
+    let identity = state.authorize(&parts.headers, parts.uri.query(), ctx)?;
+    let mut budget = state.limits.buffer_reservation();
+    let body = if parts.method == Method::POST {
+        read_limited(body, &parts.headers, state.config.limits.max_body_bytes, &mut budget).await?
+    } else {
+        bytes::Bytes::new()
+    };
+    let params = parse_params(&parts.method, &parts.headers, parts.uri.query(), &body)?;
+    drop(budget);
+    let req = QueryRequest {
+        params,
+        identity,
+        request_id: ctx.request_id.clone(),
+        trace_id: ctx.trace_id.clone().unwrap_or_default(),
+        inflight,
+    };
+    execute(state, req).await
+}
+
+/// Runs a query and encodes its answer. The query engine and encoders connect here.
+pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<Body>, ServerError> {
+    let _ = (state, req);
+    Err(ServerError::NotImplemented("queries are not yet supported by this build of influxgate".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn get_params() {
+        let p = parse_params(
+            &Method::GET,
+            &HeaderMap::new(),
+            Some("db=mydb&q=SELECT+*+FROM+cpu&epoch=ms&chunked=true&chunk_size=2&pretty=true"),
+            b"",
+        )
+        .unwrap();
+        assert_eq!(p.q, "SELECT * FROM cpu");
+        assert_eq!(p.db.as_deref(), Some("mydb"));
+        assert_eq!(p.epoch.as_deref(), Some("ms"));
+        assert!(p.chunked && p.pretty && p.read_only);
+        assert_eq!(p.chunk_size, 2);
+        assert_eq!(p.format, Format::Json);
+    }
+
+    #[test]
+    fn post_form_and_raw() {
+        let h = headers(&[("content-type", "application/x-www-form-urlencoded")]);
+        let p = parse_params(&Method::POST, &h, Some("db=a&q=url"), b"q=SHOW+DATABASES&db=b").unwrap();
+        assert_eq!(p.q, "SHOW DATABASES");
+        assert_eq!(p.db.as_deref(), Some("b"));
+        assert!(!p.read_only);
+        let h = headers(&[("content-type", "application/vnd.influxql")]);
+        let p = parse_params(&Method::POST, &h, Some("db=a"), b"  SHOW MEASUREMENTS \n").unwrap();
+        assert_eq!(p.q, "SHOW MEASUREMENTS");
+        assert_eq!(p.chunk_size, DEFAULT_CHUNK_SIZE);
+        let e = parse_params(&Method::GET, &HeaderMap::new(), Some("db=a&q=+"), b"").unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.message(), "missing required parameter \"q\"");
+        let p = parse_params(&Method::GET, &HeaderMap::new(), Some("q=x&chunk_size=-3"), b"").unwrap();
+        assert_eq!(p.chunk_size, DEFAULT_CHUNK_SIZE);
+    }
+
+    #[test]
+    fn accept_and_encoding() {
+        assert_eq!(parse_format(&headers(&[("accept", "application/csv")])), Format::Csv);
+        assert_eq!(parse_format(&headers(&[("accept", "text/csv; charset=utf-8")])), Format::Csv);
+        assert_eq!(parse_format(&headers(&[("accept", "application/x-msgpack")])), Format::Msgpack);
+        assert_eq!(parse_format(&headers(&[("accept", "*/*")])), Format::Json);
+        assert_eq!(parse_format(&HeaderMap::new()), Format::Json);
+        assert!(accepts_gzip(&headers(&[("accept-encoding", "deflate, gzip")])));
+        assert!(!accepts_gzip(&headers(&[("accept-encoding", "gzip;q=0")])));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn trace_ids() {
+        let h = headers(&[("zap-trace-span", r#"{"trace_id":"2b6fd3e1","span_id":"1","baggage":{}}"#)]);
+        assert_eq!(trace_id(&h), "2b6fd3e1");
+        let generated = trace_id(&headers(&[("zap-trace-span", "garbage")]));
+        assert_eq!(generated.len(), 16);
+    }
+}

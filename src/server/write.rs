@@ -1,0 +1,137 @@
+//! `POST /write`: line protocol into the backend.
+//!
+//! Order of checks: token (403/401) and its request rate (429), `db` (400), write permission
+//! (401), `precision` (400), `Content-Encoding` (415), body size before and after decompression
+//! (413; buffered-bytes budget 503), the token's write byte rate (429), parse (400: the whole
+//! body is rejected), backend write (bounded by `backend.timeout`). 204 only once the backend has
+//! answered `Ok`.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+
+use crate::backend::WriteBatch;
+// TEMPORARY stand-in with the agreed signature until src/lineproto lands; then `use crate::lineproto;`.
+mod lineproto {
+    #[derive(Debug, Clone, Copy)]
+    pub enum Precision {
+        Ns,
+    }
+    impl Precision {
+        pub fn parse(s: &str) -> Option<Precision> {
+            matches!(s, "ns" | "n" | "u" | "µ" | "ms" | "s" | "m" | "h").then_some(Precision::Ns)
+        }
+    }
+    pub struct ParseError {
+        pub line: usize,
+        pub message: String,
+    }
+    pub fn parse_body(body: &[u8], _p: Precision, _now: i64) -> Result<Vec<crate::model::Point>, ParseError> {
+        if body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(Vec::new());
+        }
+        Err(ParseError { line: 1, message: "line protocol parser not built yet".into() })
+    }
+}
+
+use super::body::{content_encoding, decode, read_limited};
+use super::error::ServerError;
+use super::metrics::Metrics;
+use super::{no_content, Body, Ctx, State};
+
+/// Bodies larger than this are parsed on a blocking thread.
+const PARSE_INLINE_MAX: usize = 256 * 1024;
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    let q = query?;
+    form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The write precision: absent or empty means nanoseconds.
+pub fn parse_precision(p: Option<&str>) -> Result<lineproto::Precision, ServerError> {
+    let p = p.unwrap_or("").trim();
+    let name = if p.is_empty() { "ns" } else { p };
+    lineproto::Precision::parse(name).ok_or_else(|| {
+        ServerError::BadRequest(format!("invalid precision {p:?}: use one of ns, u, ms, s, m, h"))
+    })
+}
+
+pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -> Result<Response<Body>, ServerError> {
+    let (parts, body) = req.into_parts();
+    let query = parts.uri.query();
+    let who = state.authorize(&parts.headers, query, ctx)?;
+
+    let db = query_param(query, "db").unwrap_or_default();
+    if db.is_empty() {
+        return Err(ServerError::BadRequest("database is required".into()));
+    }
+    if !who.perms().can_write(&db) {
+        return Err(ServerError::Unauthorized(format!(
+            "token {:?} is not authorized to write to database {db:?}",
+            who.name()
+        )));
+    }
+    let rp = query_param(query, "rp").filter(|s| !s.is_empty());
+    let precision = parse_precision(query_param(query, "precision").as_deref())?;
+    let encoding = content_encoding(&parts.headers)?;
+
+    let limit = state.config.limits.max_body_bytes;
+    let mut budget = state.limits.buffer_reservation();
+    let raw = read_limited(body, &parts.headers, limit, &mut budget).await?;
+    let data = decode(raw, encoding, limit, &mut budget).await?;
+    state.limits.check_write_bytes(&who, data.len() as u64)?;
+    Metrics::add(&state.metrics.write_bytes, data.len() as u64);
+
+    let now = now_ns();
+    let parsed = if data.len() > PARSE_INLINE_MAX {
+        tokio::task::spawn_blocking(move || lineproto::parse_body(&data, precision, now))
+            .await
+            .map_err(|e| ServerError::Internal(format!("parse task failed: {e}")))?
+    } else {
+        lineproto::parse_body(&data, precision, now)
+    };
+    let points = parsed.map_err(|e| ServerError::LineProtocol { message: e.message, line: e.line })?;
+    if points.is_empty() {
+        // 1.x answers an empty body with success too.
+        return Ok(no_content());
+    }
+    let n = points.len();
+    let batch = WriteBatch { db, rp, points };
+    let outcome = state.backend_call("write", state.backend.write(batch)).await?;
+    let written = if outcome.points_written == 0 { n } else { outcome.points_written };
+    Metrics::add(&state.metrics.points_written, written as u64);
+    Ok(no_content())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_param() {
+        assert!(parse_precision(None).is_ok());
+        assert!(parse_precision(Some("")).is_ok());
+        for p in ["ns", "u", "ms", "s", "m", "h"] {
+            assert!(parse_precision(Some(p)).is_ok(), "{p}");
+        }
+        let e = parse_precision(Some("xx")).unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.message().contains("\"xx\""));
+    }
+
+    #[test]
+    fn params() {
+        assert_eq!(query_param(Some("db=a%20b&rp=x"), "db").as_deref(), Some("a b"));
+        assert_eq!(query_param(Some("rp=x"), "db"), None);
+        assert_eq!(query_param(None, "db"), None);
+    }
+}
