@@ -15,6 +15,9 @@ pub mod ping;
 pub mod query;
 pub mod write;
 
+#[cfg(test)]
+mod tests;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
