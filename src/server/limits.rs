@@ -1,9 +1,10 @@
 //! Rate limits and overload protection.
 //!
 //! Per token (defaults from `[limits]`, overridable per `[[tokens]]` entry): requests per second
-//! with a burst, and `/write` body bytes per second (counted after decompression). Past either:
-//! 429 with `Retry-After`. The byte bucket's burst is at least `max_body_bytes`, so a single write
-//! of the largest allowed size can always pass once the bucket is full.
+//! with a burst, and `/write` body bytes per second (counted after decompression; the bucket holds
+//! one second's worth). Past either: 429 with `Retry-After`. A write larger than the byte bucket
+//! (up to `max_body_bytes`) is let through when the bucket is full and empties it, so the largest
+//! allowed write is always possible and the long-run rate still holds.
 //!
 //! Globally: requests being served at once and write bytes held in memory at once. Past either:
 //! 503 with `Retry-After: 1`.
@@ -50,10 +51,9 @@ impl Limits {
                 let rps = t.requests_per_second.unwrap_or(cfg.requests_per_second);
                 let burst = t.burst.unwrap_or(cfg.burst);
                 let bps = t.write_bytes_per_second.unwrap_or(cfg.write_bytes_per_second);
-                let byte_burst = bps.max(cfg.max_body_bytes);
                 TokenLimiter {
                     requests: RateLimiter::direct(Quota::per_second(nz(u64::from(rps))).allow_burst(nz(u64::from(burst)))),
-                    bytes: RateLimiter::direct(Quota::per_second(nz(bps)).allow_burst(nz(byte_burst))),
+                    bytes: RateLimiter::direct(Quota::per_second(nz(bps))),
                 }
             })
             .collect();
@@ -84,13 +84,15 @@ impl Limits {
             message: format!("token {:?} is over its write rate limit (bytes per second)", who.name()),
             retry_after,
         };
-        match l.bytes.check_n(n32) {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(nu)) => Err(over(nu.wait_time_from(self.clock.now()))),
-            // Larger than the bucket can ever hold: cannot happen while burst >= max body size,
-            // which the body limit enforces first; answer as a quota excess all the same.
-            Err(_) => Err(over(Duration::from_secs(1))),
-        }
+        let decision = match l.bytes.check_n(n32) {
+            // Larger than the bucket: allowed when the bucket is full, taking all of it.
+            Err(governor::InsufficientCapacity(cap)) => match NonZeroU32::new(cap) {
+                Some(cap) => l.bytes.check_n(cap).unwrap_or(Ok(())),
+                None => Ok(()),
+            },
+            Ok(d) => d,
+        };
+        decision.map_err(|nu| over(nu.wait_time_from(self.clock.now())))
     }
 
     /// Enters a request; the guard leaves it. 503 when too many are in flight.
@@ -198,9 +200,16 @@ mod tests {
         let cfg = LimitsConfig { max_body_bytes: 5000, ..LimitsConfig::default() };
         let limits = Limits::new(&cfg, &tokens);
         let who = tokens.authenticate("t").unwrap();
-        // larger than the per-second rate but within max body: allowed once
+        // larger than the per-second rate but within max body: allowed once, with a full bucket
         assert!(limits.check_write_bytes(&who, 5000).is_ok());
         assert_eq!(limits.check_write_bytes(&who, 100).unwrap_err().status(), 429);
+        assert_eq!(limits.check_write_bytes(&who, 5).unwrap_err().status(), 429);
+        // within the bucket: normal accounting
+        let tokens = one_token(100, 100, 1000);
+        let limits = Limits::new(&cfg, &tokens);
+        let who = tokens.authenticate("t").unwrap();
+        assert!(limits.check_write_bytes(&who, 600).is_ok());
+        assert_eq!(limits.check_write_bytes(&who, 600).unwrap_err().status(), 429);
     }
 
     #[test]
