@@ -1,0 +1,345 @@
+//! Number, time and string formatting shared by the encoders, matching what InfluxDB 1.6.7 (built
+//! with Go 1.19) prints: Go's `encoding/json` float and string rules, `strconv.FormatFloat(v, 'f',
+//! -1, 64)`, and `time.RFC3339Nano` in UTC.
+
+use std::fmt::Write as _;
+
+/// Appends `v` as Go's `encoding/json` writes a float64: the shortest representation that round
+/// trips, in plain notation, except exponent notation when `|v| < 1e-6` or `|v| >= 1e21` (then
+/// `1e+21`, `1e-7`, `1.5e-10`: at least one exponent digit, sign always). `-0` stays `-0`.
+/// The caller must have rejected NaN and infinities (Go's encoder refuses them).
+pub fn json_float(out: &mut Vec<u8>, v: f64) {
+    let abs = v.abs();
+    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+        exp_float(out, v);
+    } else {
+        plain_float(out, v);
+    }
+}
+
+/// Appends `v` as `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an
+/// exponent; `NaN`, `+Inf`, `-Inf` for the non-finite values.
+pub fn plain_float(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else {
+        // Rust's Display for f64 is the shortest round-trip digits in positional notation,
+        // which is exactly Go's 'f' format with precision -1.
+        let mut s = String::new();
+        let _ = write!(s, "{}", v);
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Go's 'e' format with precision -1, then encoding/json's clean-up of a two-digit negative
+/// exponent with a leading zero (`e-07` → `e-7`).
+fn exp_float(out: &mut Vec<u8>, v: f64) {
+    // Rust's LowerExp without precision is the shortest round-trip mantissa: "1.5e-10", "1e21".
+    let mut s = String::new();
+    let _ = write!(s, "{:e}", v);
+    let (mantissa, exp) = match s.split_once('e') {
+        Some(p) => p,
+        None => {
+            out.extend_from_slice(s.as_bytes());
+            return;
+        }
+    };
+    out.extend_from_slice(mantissa.as_bytes());
+    out.push(b'e');
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => (b'-', d),
+        None => (b'+', exp),
+    };
+    out.push(sign);
+    // strconv pads the exponent to two digits; encoding/json removes that padding again for
+    // negative exponents only.
+    if digits.len() < 2 && sign == b'+' {
+        out.push(b'0');
+    }
+    out.extend_from_slice(digits.as_bytes());
+}
+
+/// Go's `strconv.FormatFloat(v, 'g', -1, 64)` for the non-finite values, as used in
+/// `json: unsupported value: ...`.
+pub fn go_nonfinite(v: f64) -> &'static str {
+    if v.is_nan() {
+        "NaN"
+    } else if v > 0.0 {
+        "+Inf"
+    } else {
+        "-Inf"
+    }
+}
+
+/// Appends `s` as a JSON string the way Go's `encoding/json` does with HTML escaping on (the
+/// default for `json.Marshal`): `"` `\` → `\"` `\\`; `\n` `\r` `\t` short escapes; other control
+/// characters, `<`, `>`, `&` as `\u00XX` (lower-case hex, so `\b` is `\u0008` as in Go 1.19);
+/// U+2028 and U+2029 as `\u2028` `\u2029`; DEL and everything else raw.
+pub fn json_string(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            let safe = b >= 0x20 && b != b'"' && b != b'\\' && b != b'<' && b != b'>' && b != b'&';
+            if safe {
+                i += 1;
+                continue;
+            }
+            out.extend_from_slice(&bytes[start..i]);
+            match b {
+                b'"' | b'\\' => {
+                    out.push(b'\\');
+                    out.push(b);
+                }
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                _ => {
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 0xf) as usize]);
+                }
+            }
+            i += 1;
+            start = i;
+            continue;
+        }
+        // U+2028 / U+2029 are E2 80 A8 / E2 80 A9.
+        if b == 0xE2 && i + 2 < bytes.len() && bytes[i + 1] == 0x80 && (bytes[i + 2] & 0xFE) == 0xA8 {
+            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(if bytes[i + 2] == 0xA8 { b"\\u2028" } else { b"\\u2029" });
+            i += 3;
+            start = i;
+            continue;
+        }
+        i += 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends a Unix-nanosecond time as Go's `time.RFC3339Nano` in UTC: fractional seconds with
+/// trailing zeros removed (and no dot when they are all zero), `Z` suffix.
+pub fn rfc3339_nano(out: &mut Vec<u8>, ns: i64) {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000) as u32;
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut s = String::with_capacity(32);
+    if (0..=9999).contains(&y) {
+        let _ = write!(s, "{:04}", y);
+    } else {
+        // Outside what an i64 of nanoseconds can reach; keep something sensible.
+        let _ = write!(s, "{}", y);
+    }
+    let _ = write!(
+        s,
+        "-{:02}-{:02}T{:02}:{:02}:{:02}",
+        m,
+        d,
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    );
+    if frac != 0 {
+        let mut f = format!("{:09}", frac);
+        while f.ends_with('0') {
+            f.pop();
+        }
+        s.push('.');
+        s.push_str(&f);
+    }
+    s.push('Z');
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Converts bytes to a `String` the way Go's `encoding/json` treats invalid UTF-8: every byte
+/// that does not start a valid sequence becomes one U+FFFD (Rust's `from_utf8_lossy` instead
+/// replaces a whole truncated sequence with one U+FFFD). For layers that read raw stored bytes.
+///
+/// Note 1.x writes the replacement as the escape `\ufffd`, while a U+FFFD already present in a
+/// valid string is written raw; a `String` can't tell the two apart, so after this conversion the
+/// JSON encoder writes the raw character (a known, tiny difference).
+pub fn go_lossy_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let good = e.valid_up_to();
+                // Safe: from_utf8 said this prefix is valid.
+                out.push_str(std::str::from_utf8(&rest[..good]).unwrap_or(""));
+                out.push('\u{FFFD}');
+                rest = &rest[good + 1..];
+            }
+        }
+    }
+}
+
+/// Go's `encoding/csv` rule for when a field must be quoted: non-empty and either `\.`, or
+/// containing `,` `"` `\r` `\n`, or starting with a Unicode space.
+pub fn csv_needs_quotes(field: &str) -> bool {
+    if field.is_empty() {
+        return false;
+    }
+    if field == "\\." || field.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
+        return true;
+    }
+    field.chars().next().is_some_and(char::is_whitespace)
+}
+
+/// Appends one CSV field as Go's `encoding/csv` writer (LF line endings) does.
+pub fn csv_field(out: &mut Vec<u8>, field: &str) {
+    if !csv_needs_quotes(field) {
+        out.extend_from_slice(field.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    for b in field.bytes() {
+        if b == b'"' {
+            out.extend_from_slice(b"\"\"");
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jf(v: f64) -> String {
+        let mut o = Vec::new();
+        json_float(&mut o, v);
+        String::from_utf8(o).unwrap()
+    }
+    fn pf(v: f64) -> String {
+        let mut o = Vec::new();
+        plain_float(&mut o, v);
+        String::from_utf8(o).unwrap()
+    }
+    fn js(s: &str) -> String {
+        let mut o = Vec::new();
+        json_string(&mut o, s);
+        String::from_utf8(o).unwrap()
+    }
+    fn ts(ns: i64) -> String {
+        let mut o = Vec::new();
+        rfc3339_nano(&mut o, ns);
+        String::from_utf8(o).unwrap()
+    }
+
+    // Expected strings below were printed by influxd 1.6.7 for
+    // `SELECT * FROM m` (JSON) and with `Accept: text/csv` after writing these float fields.
+    #[test]
+    fn json_floats_as_1x() {
+        assert_eq!(jf(0.1), "0.1");
+        assert_eq!(jf(1e21), "1e+21");
+        assert_eq!(jf(1e-7), "1e-7");
+        assert_eq!(jf(100.0), "100");
+        assert_eq!(jf(-0.0), "-0");
+        assert_eq!(jf(1.7976931348623157e308), "1.7976931348623157e+308");
+        assert_eq!(jf(5e-324), "5e-324");
+        assert_eq!(jf(123456789012345678.0), "123456789012345680");
+        assert_eq!(jf(1e20), "100000000000000000000");
+        assert_eq!(jf(0.000001), "0.000001");
+        assert_eq!(jf(-1.5e-10), "-1.5e-10");
+        assert_eq!(jf(3.0), "3");
+        assert_eq!(jf(1.5e300), "1.5e+300");
+        assert_eq!(jf(1.234e-100), "1.234e-100");
+    }
+
+    #[test]
+    fn csv_floats_as_1x() {
+        assert_eq!(pf(1e-7), "0.0000001");
+        assert_eq!(pf(1e21), "1000000000000000000000");
+        assert_eq!(pf(-1.5e-10), "-0.00000000015");
+        assert_eq!(pf(-0.0), "-0");
+        assert_eq!(pf(f64::INFINITY), "+Inf");
+        assert_eq!(pf(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(pf(f64::NAN), "NaN");
+        let big = pf(1.7976931348623157e308);
+        assert!(big.starts_with("17976931348623157") && big.len() == 309, "{big}");
+        let tiny = pf(5e-324);
+        assert_eq!(tiny.len(), 326);
+        assert!(tiny.starts_with("0.000") && tiny.ends_with("05"));
+    }
+
+    #[test]
+    fn json_strings_as_1x() {
+        assert_eq!(js("uni é ✓ 😀 <>&"), r#""uni é ✓ 😀 \u003c\u003e\u0026""#);
+        assert_eq!(js("quote\" and \\ backslash"), r#""quote\" and \\ backslash""#);
+        assert_eq!(js("new\nline\ttab"), r#""new\nline\ttab""#);
+        assert_eq!(js("ls\u{2028}ps\u{2029}end"), r#""ls\u2028ps\u2029end""#);
+        assert_eq!(js("ctl\u{1}\u{1f}\u{7f}\u{8}\u{c}\r"), "\"ctl\\u0001\\u001f\u{7f}\\u0008\\u000c\\r\"");
+        assert_eq!(js("html </script> \\"), r#""html \u003c/script\u003e \\""#);
+        assert_eq!(js(""), r#""""#);
+    }
+
+    #[test]
+    fn times_as_1x() {
+        assert_eq!(ts(1704067200000000000), "2024-01-01T00:00:00Z");
+        assert_eq!(ts(1704067200500000000), "2024-01-01T00:00:00.5Z");
+        assert_eq!(ts(1704067200123456789), "2024-01-01T00:00:00.123456789Z");
+        assert_eq!(ts(-1500000), "1969-12-31T23:59:59.9985Z");
+        assert_eq!(ts(1), "1970-01-01T00:00:00.000000001Z");
+        assert_eq!(ts(10), "1970-01-01T00:00:00.00000001Z");
+        assert_eq!(ts(0), "1970-01-01T00:00:00Z");
+        assert_eq!(ts(i64::MIN), "1677-09-21T00:12:43.145224192Z");
+        assert_eq!(ts(i64::MAX), "2262-04-11T23:47:16.854775807Z");
+        assert_eq!(ts(951782400000000000), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn lossy_as_go() {
+        // influxd 1.6.7 answered "a\ufffd\ufffdb\ufffd\ufffd\ufffdc\ufffd\ufffd\ufffdd" for these bytes.
+        let s = go_lossy_utf8(b"a\xe2\x80b\xf0\x9f\x98c\xed\xa0\x80d");
+        assert_eq!(s, "a\u{fffd}\u{fffd}b\u{fffd}\u{fffd}\u{fffd}c\u{fffd}\u{fffd}\u{fffd}d");
+        assert_eq!(go_lossy_utf8(b"bad\xff\xfeutf \xc3"), "bad\u{fffd}\u{fffd}utf \u{fffd}");
+    }
+
+    #[test]
+    fn csv_quoting_as_go() {
+        for (f, q) in [
+            (" lead", true),
+            ("\\.", true),
+            ("\u{a0}nbsp", true),
+            ("\ttab", true),
+            ("cr\rx", true),
+            ("trail ", false),
+            ("\u{85}nel", true),
+            ("\u{3000}ideo", true),
+            ("a\\.b", false),
+            ("", false),
+            ("comma,here", true),
+        ] {
+            assert_eq!(csv_needs_quotes(f), q, "{f:?}");
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Response compression as 1.x does it for `/query` (and `/write`): when the request's
+//! `Accept-Encoding` *contains* `gzip` (a plain substring test, so `x-gzip` counts) and the
+//! status is 200, the body is gzip-compressed and `Content-Encoding: gzip` is set. Other
+//! statuses (400 errors, 204) are sent uncompressed. In chunked mode 1.x flushes the compressor
+//! after every chunk so each chunk reaches the client at once.
+
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+/// Whether the `Accept-Encoding` header asks for gzip, by 1.x's rule.
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    accept_encoding.is_some_and(|v| v.contains("gzip"))
+}
+
+/// A streaming gzip compressor: feed body pieces, get compressed bytes back.
+pub struct GzipStream {
+    enc: GzEncoder<Vec<u8>>,
+}
+
+impl Default for GzipStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GzipStream {
+    pub fn new() -> GzipStream {
+        GzipStream { enc: GzEncoder::new(Vec::new(), Compression::default()) }
+    }
+
+    /// Compresses `data`; with `flush` the compressor is sync-flushed so that everything given
+    /// so far can be decoded by the client. Returns the compressed bytes ready to send (may be
+    /// empty without `flush`).
+    pub fn push(&mut self, data: &[u8], flush: bool) -> std::io::Result<Vec<u8>> {
+        self.enc.write_all(data)?;
+        if flush {
+            self.enc.flush()?;
+        }
+        Ok(std::mem::take(self.enc.get_mut()))
+    }
+
+    /// Ends the stream: the remaining compressed bytes and the gzip trailer.
+    pub fn finish(self) -> std::io::Result<Vec<u8>> {
+        self.enc.finish()
+    }
+}
+
+/// Compresses a whole body at once.
+pub fn gzip_bytes(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut g = GzipStream::new();
+    let mut out = g.push(data, false)?;
+    out.extend_from_slice(&g.finish()?);
+    Ok(out)
+}
