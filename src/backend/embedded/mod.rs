@@ -1,1 +1,657 @@
-//! placeholder
+//! The embedded store: one SQLite file (`<data_dir>/influxgate.sqlite`, WAL mode).
+//!
+//! # Layout
+//!
+//! Catalog tables, all loaded into memory at open and kept there (so tag predicates, measurement
+//! lists and field types are answered without SQL):
+//!
+//! * `databases (id, name, default_rp)` — the default RP is a name, as in 1.x: dropping that RP
+//!   leaves the name set, and writes without an RP then fail with `retention policy not found`.
+//! * `retention_policies (id, db_id, name, duration, shard_group_duration, replication)`; the
+//!   "default" flag of `SHOW RETENTION POLICIES` is `name = databases.default_rp`.
+//! * `measurements (id, rp_id, name)` — measurements live in one database + RP, as 1.x shards do.
+//! * `series (id, measurement_id, series_key, tags)` — `series_key` is 1.x's canonical key (for
+//!   humans and tools); `tags` is a length-prefixed blob, so any bytes round-trip unchanged.
+//! * `fields (measurement_id, name, type, column_id)` — a field's type is fixed per measurement.
+//!
+//! Points: one table per measurement, named by its numeric id only:
+//! `p_<measurement id> (series_id INTEGER, time INTEGER, f_<column id> ..., PRIMARY KEY (series_id, time)) WITHOUT ROWID`.
+//! A field becomes a typed column (`REAL` float, `INTEGER` integer/unsigned (bit-cast)/boolean,
+//! `TEXT` string) added by `ALTER TABLE` when it first appears. Why this shape:
+//!
+//! * A point is one row, fields side by side: a 10-field point is one B-tree insert, not ten.
+//! * `WITHOUT ROWID` + `(series_id, time)` primary key clusters each series' points in time order:
+//!   a scan of one series over a time range is one index range read, already in the order 1.x
+//!   returns, and "same series + same time" is exactly a primary-key conflict, which
+//!   `INSERT .. ON CONFLICT DO UPDATE SET f = coalesce(excluded.f, f)` turns into 1.x's merge.
+//! * Only numeric ids ever appear in SQL text (`p_17`, `f_3`); every name and value from a request
+//!   is a bound parameter, so hostile measurement, tag or field names cannot reach the SQL parser.
+//! * Per-measurement tables keep DROP MEASUREMENT / DROP DATABASE a `DROP TABLE`, and keep column
+//!   lists (and SQLite's 2000-column limit) per measurement.
+//!
+//! # Concurrency
+//!
+//! One writer thread owns the read-write connection and receives jobs through a bounded channel.
+//! Write batches that queue up are group-committed (one transaction, every caller answered after
+//! `COMMIT`, so `write` returning `Ok` means durable). Readers use read-only connections on blocking
+//! threads; WAL lets them run beside the writer. The writer keeps a working copy of the catalog and
+//! publishes its changes to the shared copy readers use only after the commit that made them.
+
+mod catalog;
+mod read;
+mod writer;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+
+use self::catalog::{decode_tags, normalised_shard_duration, Catalog, Change, Field, Tags, MIN_RP_DURATION};
+use self::read::{AggPlan, Pool, ScanPlan};
+use self::writer::{sql_err, Job, Writer};
+use crate::backend::{
+    AggregateFn, AggregateRequest, AggregateSeries, Backend, BackendError, Capabilities, DeleteRequest,
+    MeasurementFilter, Result, RetentionPolicy, RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo,
+    TagPredicate, WriteBatch, WriteOutcome,
+};
+use crate::model::FieldType;
+
+pub use self::read::CHUNK_ROWS;
+
+/// Options of the embedded store.
+#[derive(Debug, Clone)]
+pub struct EmbeddedOptions {
+    /// Duration (ns, 0 = infinite) of the `autogen` RP created with a database.
+    pub default_retention: i64,
+    /// `synchronous = FULL` (fsync every commit) when true, else `NORMAL` (fsync at checkpoints).
+    pub sync_full: bool,
+    /// How often expired points are deleted (ns; 0 disables the background task).
+    pub retention_check_interval: i64,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions { default_retention: 0, sync_full: true, retention_check_interval: 30 * 60 * 1_000_000_000 }
+    }
+}
+
+pub struct EmbeddedBackend {
+    shared: Arc<RwLock<Catalog>>,
+    jobs: Option<mpsc::Sender<Job>>,
+    pool: Arc<Pool>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    retention_stop: Option<std::sync::mpsc::Sender<()>>,
+    retention: Option<std::thread::JoinHandle<()>>,
+    #[allow(dead_code)]
+    path: PathBuf,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS databases (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, default_rp TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS retention_policies (
+    id INTEGER PRIMARY KEY, db_id INTEGER NOT NULL, name TEXT NOT NULL, duration INTEGER NOT NULL,
+    shard_group_duration INTEGER NOT NULL, replication INTEGER NOT NULL, UNIQUE (db_id, name));
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY, rp_id INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE (rp_id, name));
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY, measurement_id INTEGER NOT NULL, series_key TEXT NOT NULL, tags BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS series_by_measurement ON series (measurement_id);
+CREATE TABLE IF NOT EXISTS fields (
+    measurement_id INTEGER NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, column_id INTEGER NOT NULL,
+    PRIMARY KEY (measurement_id, name));
+";
+
+fn load_catalog(conn: &Connection) -> rusqlite::Result<Catalog> {
+    let mut cat = Catalog::default();
+    let mut db_names = std::collections::HashMap::new();
+    {
+        let mut st = conn.prepare("SELECT id, name, default_rp FROM databases")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let (id, name, default_rp): (i64, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            db_names.insert(id, name.clone());
+            cat.apply(&Change::CreateDb { id, name, default_rp });
+        }
+    }
+    let mut rp_names = std::collections::HashMap::new();
+    {
+        let mut st =
+            conn.prepare("SELECT id, db_id, name, duration, shard_group_duration, replication FROM retention_policies")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let db_id: i64 = r.get(1)?;
+            let Some(db) = db_names.get(&db_id) else { continue };
+            let name: String = r.get(2)?;
+            rp_names.insert(id, (db.clone(), name.clone()));
+            cat.apply(&Change::CreateRp {
+                db: db.clone(),
+                id,
+                name,
+                duration: r.get(3)?,
+                sgd: r.get(4)?,
+                replication: r.get::<_, i64>(5)?.clamp(0, u32::MAX as i64) as u32,
+                make_default: false,
+            });
+        }
+    }
+    {
+        let mut st = conn.prepare("SELECT id, rp_id, name FROM measurements")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            let rp_id: i64 = r.get(1)?;
+            let Some((db, rp)) = rp_names.get(&rp_id) else { continue };
+            cat.apply(&Change::CreateMeas { id, db: db.clone(), rp: rp.clone(), name: r.get(2)? });
+        }
+    }
+    {
+        let mut st = conn.prepare("SELECT id, measurement_id, tags FROM series")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let sid: i64 = r.get(0)?;
+            let mid: i64 = r.get(1)?;
+            let blob = r.get_ref(2)?;
+            let tags = match blob {
+                rusqlite::types::ValueRef::Blob(b) => decode_tags(b),
+                _ => None,
+            };
+            if let Some(tags) = tags {
+                cat.apply(&Change::CreateSeries { mid, sid, tags: Arc::new(tags) });
+            }
+        }
+    }
+    {
+        let mut st = conn.prepare("SELECT measurement_id, name, type, column_id FROM fields")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let ty: String = r.get(2)?;
+            if let Some(ty) = FieldType::parse(&ty) {
+                cat.apply(&Change::CreateField { mid: r.get(0)?, name: r.get(1)?, ty, col: r.get(3)? });
+            }
+        }
+    }
+    Ok(cat)
+}
+
+impl EmbeddedBackend {
+    pub fn open(data_dir: &Path, opts: EmbeddedOptions) -> Result<Self, BackendError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| BackendError::Unavailable(format!("cannot create {}: {e}", data_dir.display())))?;
+        let path = data_dir.join("influxgate.sqlite");
+        let conn = Connection::open(&path).map_err(|e| BackendError::Unavailable(format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_err)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(BackendError::Unavailable(format!("cannot enable WAL mode (got {mode})")));
+        }
+        let sync = if opts.sync_full { "FULL" } else { "NORMAL" };
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {sync}; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
+        ))
+        .map_err(sql_err)?;
+        conn.execute_batch(SCHEMA).map_err(sql_err)?;
+        conn.set_prepared_statement_cache_capacity(256);
+        let cat = load_catalog(&conn).map_err(sql_err)?;
+        let shared = Arc::new(RwLock::new(cat.clone()));
+        let (tx, rx) = mpsc::channel::<Job>(256);
+        let w = Writer::new(conn, cat, shared.clone(), opts.clone());
+        let writer = std::thread::Builder::new()
+            .name("influxgate-sqlite-writer".into())
+            .spawn(move || w.run(rx))
+            .map_err(|e| BackendError::Internal(e.to_string()))?;
+
+        let (mut retention_stop, mut retention) = (None, None);
+        if opts.retention_check_interval > 0 {
+            let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+            let jobs = tx.clone();
+            let every = std::time::Duration::from_nanos(opts.retention_check_interval as u64);
+            let h = std::thread::Builder::new()
+                .name("influxgate-retention".into())
+                .spawn(move || loop {
+                    match stop_rx.recv_timeout(every) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                            if jobs.blocking_send(Job::Retention).is_err() {
+                                break;
+                            }
+                        }
+                        _ => break,
+                    }
+                })
+                .map_err(|e| BackendError::Internal(e.to_string()))?;
+            retention_stop = Some(stop_tx);
+            retention = Some(h);
+        }
+        Ok(EmbeddedBackend {
+            shared,
+            jobs: Some(tx),
+            pool: Arc::new(Pool::new(path.clone())),
+            writer: Some(writer),
+            retention_stop,
+            retention,
+            path,
+        })
+    }
+
+    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.shared.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn send(&self, job: Job) -> Result<()> {
+        match &self.jobs {
+            Some(j) => j.send(job).await.map_err(|_| BackendError::Unavailable("embedded store is shut down".into())),
+            None => Err(BackendError::Unavailable("embedded store is shut down".into())),
+        }
+    }
+
+    async fn ddl(&self, f: impl FnOnce(&mut Writer) -> Result<()> + Send + 'static) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Ddl(Box::new(f), tx)).await?;
+        rx.await.map_err(|_| BackendError::Internal("embedded writer stopped".into()))?
+    }
+
+    /// Deletes expired points now (the background task does this every `retention_check_interval`).
+    pub async fn enforce_retention(&self) -> Result<()> {
+        self.ddl(|w| w.enforce_retention()).await
+    }
+
+    /// Series of one measurement matching `pred`, sorted by tags.
+    fn matching_series(m: &catalog::Meas, pred: &TagPredicate) -> Vec<(Tags, i64)> {
+        let mut v: Vec<(Tags, i64)> =
+            m.series_by_id.iter().filter(|(_, t)| pred.matches(t)).map(|(sid, t)| (t.clone(), *sid)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            let r = f(&conn);
+            pool.put(conn);
+            r
+        })
+        .await
+        .map_err(|e| BackendError::Internal(e.to_string()))?
+    }
+}
+
+impl Drop for EmbeddedBackend {
+    fn drop(&mut self) {
+        self.retention_stop.take();
+        if let Some(h) = self.retention.take() {
+            let _ = h.join();
+        }
+        self.jobs.take();
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for EmbeddedBackend {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    /// Aggregates: `count`, `first`, `last` for every type; `min`, `max` for float, integer and
+    /// unsigned; `sum`, `mean` for integer and unsigned only (a float sum depends on summation
+    /// order). Other combinations return `BackendError::Unsupported` so the caller falls back.
+    /// `mean`'s value is this series' bucket mean (sum of values as f64 in time order, divided by
+    /// `count`); `sum` wraps on overflow as 1.x does.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            aggregates: vec![
+                AggregateFn::Count,
+                AggregateFn::Sum,
+                AggregateFn::Mean,
+                AggregateFn::Min,
+                AggregateFn::Max,
+                AggregateFn::First,
+                AggregateFn::Last,
+            ],
+            typed_fields: true,
+            retention_policies: true,
+            deletes: true,
+        }
+    }
+
+    async fn health(&self) -> Result<()> {
+        if self.jobs.is_none() || self.writer.as_ref().map(|h| h.is_finished()).unwrap_or(true) {
+            return Err(BackendError::Unavailable("embedded writer is not running".into()));
+        }
+        self.blocking(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(|e| BackendError::Unavailable(e.to_string())))
+            .await
+    }
+
+    async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Job::Write(batch, tx)).await?;
+        rx.await.map_err(|_| BackendError::Internal("embedded writer stopped".into()))?
+    }
+
+    async fn create_database(&self, db: &str) -> Result<()> {
+        if db.is_empty() {
+            return Err(BackendError::Invalid("database name required".into()));
+        }
+        let db = db.to_string();
+        self.ddl(move |w| w.create_db(&db)).await
+    }
+
+    async fn drop_database(&self, db: &str) -> Result<()> {
+        let db = db.to_string();
+        self.ddl(move |w| {
+            let Some(d) = w.local.dbs.get(&db) else { return Ok(()) };
+            let id = d.id;
+            let mids: Vec<i64> = d.rps.values().flat_map(|r| r.meas.values().copied()).collect();
+            for mid in mids {
+                w.drop_meas(mid)?;
+            }
+            w.conn.execute("DELETE FROM retention_policies WHERE db_id = ?1", [id]).map_err(sql_err)?;
+            w.conn.execute("DELETE FROM databases WHERE id = ?1", [id]).map_err(sql_err)?;
+            w.change(Change::DropDb { name: db });
+            Ok(())
+        })
+        .await
+    }
+
+    async fn databases(&self) -> Result<Vec<String>> {
+        Ok(self.catalog().dbs.keys().cloned().collect())
+    }
+
+    async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
+        let c = self.catalog();
+        let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
+        let mut v: Vec<(i64, RetentionPolicy)> = d
+            .rps
+            .iter()
+            .map(|(name, r)| {
+                (
+                    r.id,
+                    RetentionPolicy {
+                        name: name.clone(),
+                        duration: r.duration,
+                        shard_group_duration: r.sgd,
+                        replication: r.replication,
+                        default: *name == d.default_rp,
+                    },
+                )
+            })
+            .collect();
+        // 1.x lists policies in creation order.
+        v.sort_by_key(|(id, _)| *id);
+        Ok(v.into_iter().map(|(_, r)| r).collect())
+    }
+
+    async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
+        if rp.name.is_empty() {
+            return Err(BackendError::Invalid("retention policy name required".into()));
+        }
+        if rp.replication < 1 {
+            return Err(BackendError::Invalid("replication factor must be greater than 0".into()));
+        }
+        if rp.duration != 0 && rp.duration < MIN_RP_DURATION {
+            return Err(BackendError::Invalid("retention policy duration must be at least 1h0m0s".into()));
+        }
+        let sgd = normalised_shard_duration(rp.shard_group_duration, rp.duration);
+        if rp.duration > 0 && rp.duration < sgd {
+            return Err(BackendError::Invalid("retention policy duration must be greater than the shard duration".into()));
+        }
+        let db = db.to_string();
+        self.ddl(move |w| {
+            let d = w.local.dbs.get(&db).ok_or_else(|| BackendError::DatabaseNotFound(db.clone()))?;
+            if let Some(existing) = d.rps.get(&rp.name) {
+                if existing.replication != rp.replication || existing.duration != rp.duration || existing.sgd != sgd {
+                    return Err(BackendError::RetentionPolicyConflict(rp.name.clone()));
+                }
+                if rp.default && d.default_rp != rp.name {
+                    return Err(BackendError::Invalid("retention policy conflicts with an existing policy".into()));
+                }
+                return Ok(());
+            }
+            w.create_rp(&db, &rp.name, rp.duration, sgd, rp.replication, rp.default)
+        })
+        .await
+    }
+
+    async fn alter_retention_policy(&self, db: &str, name: &str, update: RetentionPolicyUpdate) -> Result<()> {
+        let (db, name) = (db.to_string(), name.to_string());
+        self.ddl(move |w| {
+            let d = w.local.dbs.get(&db).ok_or_else(|| BackendError::DatabaseNotFound(db.clone()))?;
+            let db_id = d.id;
+            let r = d.rps.get(&name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.clone()))?;
+            if let Some(du) = update.duration {
+                if du != 0 && du < MIN_RP_DURATION {
+                    return Err(BackendError::Invalid("retention policy duration must be at least 1h0m0s".into()));
+                }
+            }
+            let incompatible = match (update.duration, update.shard_group_duration) {
+                (Some(du), Some(s)) => du > 0 && du < s,
+                (Some(du), None) => du > 0 && du < r.sgd,
+                (None, Some(s)) => r.duration > 0 && r.duration < s,
+                (None, None) => false,
+            };
+            if incompatible {
+                return Err(BackendError::Invalid(
+                    "retention policy duration must be greater than the shard duration".into(),
+                ));
+            }
+            let duration = update.duration.unwrap_or(r.duration);
+            let replication = update.replication.unwrap_or(r.replication);
+            let sgd = match update.shard_group_duration {
+                Some(s) => normalised_shard_duration(s, duration),
+                None => r.sgd,
+            };
+            let rp_id = r.id;
+            w.conn
+                .execute(
+                    "UPDATE retention_policies SET duration = ?1, shard_group_duration = ?2, replication = ?3 WHERE id = ?4",
+                    rusqlite::params![duration, sgd, replication as i64, rp_id],
+                )
+                .map_err(sql_err)?;
+            if update.make_default {
+                w.conn
+                    .execute("UPDATE databases SET default_rp = ?1 WHERE id = ?2", rusqlite::params![name, db_id])
+                    .map_err(sql_err)?;
+            }
+            w.change(Change::UpdateRp { db, name, duration, sgd, replication, make_default: update.make_default });
+            Ok(())
+        })
+        .await
+    }
+
+    async fn drop_retention_policy(&self, db: &str, name: &str) -> Result<()> {
+        let (db, name) = (db.to_string(), name.to_string());
+        self.ddl(move |w| {
+            // 1.x: dropping an RP of a missing database, or a missing RP, is not an error.
+            let Some(r) = w.local.dbs.get(&db).and_then(|d| d.rps.get(&name)) else { return Ok(()) };
+            let rp_id = r.id;
+            let mids: Vec<i64> = r.meas.values().copied().collect();
+            for mid in mids {
+                w.drop_meas(mid)?;
+            }
+            w.conn.execute("DELETE FROM retention_policies WHERE id = ?1", [rp_id]).map_err(sql_err)?;
+            w.change(Change::DropRp { db, name });
+            Ok(())
+        })
+        .await
+    }
+
+    /// `rp = None`: series of every RP of the database (1.x's index spans all shards).
+    async fn series(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        measurements: &MeasurementFilter,
+        tags: &TagPredicate,
+    ) -> Result<Vec<SeriesInfo>> {
+        let c = self.catalog();
+        let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
+        let rps: Vec<&catalog::Rp> = match rp {
+            Some(name) => vec![d.rps.get(name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.to_string()))?],
+            None => d.rps.values().collect(),
+        };
+        let mut out = Vec::new();
+        for r in rps {
+            for (name, mid) in &r.meas {
+                if !measurements.matches(name) {
+                    continue;
+                }
+                let Some(m) = c.meas.get(mid) else { continue };
+                for t in m.series_by_id.values() {
+                    if tags.matches(t) {
+                        out.push(SeriesInfo { measurement: name.clone(), tags: (**t).clone() });
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// `rp = None`: measurements of every RP of the database (1.x's index spans all shards).
+    async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
+        let c = self.catalog();
+        let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
+        let mut out: Vec<String> = Vec::new();
+        for (rname, r) in &d.rps {
+            if rp.is_some_and(|x| x != rname) {
+                continue;
+            }
+            for (name, mid) in &r.meas {
+                if c.meas.get(mid).is_some_and(|m| !m.series_by_id.is_empty()) {
+                    out.push(name.clone());
+                }
+            }
+        }
+        if let Some(x) = rp {
+            if !d.rps.contains_key(x) {
+                return Err(BackendError::RetentionPolicyNotFound(x.to_string()));
+            }
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// `rp = None`: the database's default RP.
+    async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
+        let c = self.catalog();
+        let (_, _, r) = c.resolve_rp(db, rp)?;
+        let Some(m) = r.meas.get(measurement).and_then(|mid| c.meas.get(mid)) else { return Ok(Vec::new()) };
+        let mut v: Vec<(String, FieldType)> = m.fields.iter().map(|(k, f)| (k.clone(), f.ty)).collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// An empty `fields` list reads every row's time (no row is skipped).
+    async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
+        let plan = {
+            let c = self.catalog();
+            let (_, _, r) = c.resolve_rp(&req.db, req.rp.as_deref())?;
+            match r.meas.get(&req.measurement).and_then(|mid| c.meas.get(mid)) {
+                None => None,
+                Some(m) => Some(ScanPlan {
+                    mid: m.id,
+                    series: Self::matching_series(m, &req.tags),
+                    cols: req.fields.iter().map(|f| m.fields.get(f).map(|x: &Field| (x.col, x.ty))).collect(),
+                    min_time: req.min_time,
+                    max_time: req.max_time,
+                }),
+            }
+        };
+        let Some(plan) = plan.filter(|p| !p.series.is_empty() && p.min_time <= p.max_time) else {
+            return Ok(Box::pin(futures::stream::empty()));
+        };
+        let (tx, rx) = mpsc::channel::<Result<SeriesChunk>>(4);
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match pool.get() {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if let Err(e) = read::run_scan(&conn, plan, &tx) {
+                let _ = tx.blocking_send(Err(e));
+            }
+            pool.put(conn);
+        });
+        Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })))
+    }
+
+    async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+        if req.scan.fields.len() != 1 {
+            return Err(BackendError::Invalid("aggregate pushdown takes exactly one field".into()));
+        }
+        if req.every < 0 {
+            return Err(BackendError::Invalid("negative bucket width".into()));
+        }
+        let plan = {
+            let c = self.catalog();
+            let (_, _, r) = c.resolve_rp(&req.scan.db, req.scan.rp.as_deref())?;
+            let Some(m) = r.meas.get(&req.scan.measurement).and_then(|mid| c.meas.get(mid)) else {
+                return Ok(Vec::new());
+            };
+            let Some(f) = m.fields.get(&req.scan.fields[0]) else { return Ok(Vec::new()) };
+            if !read::agg_supported(req.func, f.ty) {
+                return Err(BackendError::Unsupported(format!(
+                    "aggregate {:?} on a {} field is not pushed down",
+                    req.func, f.ty
+                )));
+            }
+            AggPlan {
+                mid: m.id,
+                series: Self::matching_series(m, &req.scan.tags),
+                col: f.col,
+                ty: f.ty,
+                func: req.func,
+                min_time: req.scan.min_time,
+                max_time: req.scan.max_time,
+                every: req.every,
+                offset: req.offset,
+            }
+        };
+        if plan.series.is_empty() || plan.min_time > plan.max_time {
+            return Ok(Vec::new());
+        }
+        self.blocking(move |c| read::run_aggregate(c, plan)).await
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<()> {
+        self.ddl(move |w| {
+            let d = w.local.dbs.get(&req.db).ok_or_else(|| BackendError::DatabaseNotFound(req.db.clone()))?;
+            let mut work: Vec<(i64, Vec<i64>)> = Vec::new();
+            for r in d.rps.values() {
+                for (name, mid) in &r.meas {
+                    if !req.measurements.matches(name) {
+                        continue;
+                    }
+                    let Some(m) = w.local.meas.get(mid) else { continue };
+                    let sids: Vec<i64> =
+                        m.series_by_id.iter().filter(|(_, t)| req.tags.matches(t)).map(|(s, _)| *s).collect();
+                    if !sids.is_empty() {
+                        work.push((*mid, sids));
+                    }
+                }
+            }
+            for (mid, sids) in work {
+                w.delete_in_meas(mid, Some(&sids), req.min_time, req.max_time, req.drop_series)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

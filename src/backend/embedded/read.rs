@@ -1,0 +1,303 @@
+//! Reads: scans and aggregates run on blocking threads with read-only connections from a small pool.
+
+use std::sync::Mutex;
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::mpsc;
+
+use super::catalog::Tags;
+use super::writer::sql_err;
+use crate::backend::{AggregateFn, AggregateRow, AggregateSeries, BackendError, Result, SeriesChunk};
+use crate::model::{FieldType, FieldValue};
+
+/// Rows per `SeriesChunk`.
+pub const CHUNK_ROWS: usize = 1024;
+
+pub(crate) struct Pool {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Pool {
+    pub fn new(path: std::path::PathBuf) -> Pool {
+        Pool { path, idle: Mutex::new(Vec::new()) }
+    }
+
+    pub fn get(&self) -> Result<Connection> {
+        if let Some(c) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| BackendError::Unavailable(e.to_string()))?;
+        c.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_err)?;
+        c.set_prepared_statement_cache_capacity(64);
+        Ok(c)
+    }
+
+    pub fn put(&self, c: Connection) {
+        let mut g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if g.len() < 8 {
+            g.push(c);
+        }
+    }
+}
+
+/// What a scan reads, resolved from the catalog.
+pub(crate) struct ScanPlan {
+    pub mid: i64,
+    /// Matching series, sorted by tags.
+    pub series: Vec<(Tags, i64)>,
+    /// Per requested field: its column and type, or `None` when the measurement lacks it.
+    pub cols: Vec<Option<(i64, FieldType)>>,
+    pub min_time: i64,
+    pub max_time: i64,
+}
+
+pub(crate) fn value_of(v: ValueRef<'_>, ty: FieldType) -> Option<FieldValue> {
+    Some(match (v, ty) {
+        (ValueRef::Null, _) => return None,
+        (ValueRef::Real(f), _) => FieldValue::Float(f),
+        (ValueRef::Integer(i), FieldType::Float) => FieldValue::Float(i as f64),
+        (ValueRef::Integer(i), FieldType::Integer) => FieldValue::Integer(i),
+        (ValueRef::Integer(i), FieldType::Unsigned) => FieldValue::Unsigned(i as u64),
+        (ValueRef::Integer(i), FieldType::Boolean) => FieldValue::Boolean(i != 0),
+        (ValueRef::Integer(i), FieldType::String) => FieldValue::String(i.to_string()),
+        (ValueRef::Text(t), _) => FieldValue::String(String::from_utf8_lossy(t).into_owned()),
+        (ValueRef::Blob(b), _) => FieldValue::String(String::from_utf8_lossy(b).into_owned()),
+    })
+}
+
+/// `SELECT time, f_a, .. FROM p_N WHERE series_id = ?1 AND time BETWEEN ?2 AND ?3 AND (any not null)`.
+fn select_sql(mid: i64, cols: &[i64]) -> String {
+    let mut s = String::from("SELECT time");
+    for c in cols {
+        s.push_str(&format!(", f_{c}"));
+    }
+    s.push_str(&format!(" FROM p_{mid} WHERE series_id = ?1 AND time >= ?2 AND time <= ?3"));
+    if !cols.is_empty() {
+        s.push_str(" AND (");
+        for (i, c) in cols.iter().enumerate() {
+            if i > 0 {
+                s.push_str(" OR ");
+            }
+            s.push_str(&format!("f_{c} IS NOT NULL"));
+        }
+        s.push(')');
+    }
+    s.push_str(" ORDER BY time");
+    s
+}
+
+/// Streams the plan's rows into `tx`; stops early when the receiver is gone.
+pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Result<SeriesChunk>>) -> Result<()> {
+    let present: Vec<(usize, i64, FieldType)> =
+        plan.cols.iter().enumerate().filter_map(|(i, c)| c.map(|(col, ty)| (i, col, ty))).collect();
+    if present.is_empty() && !plan.cols.is_empty() {
+        return Ok(());
+    }
+    let col_ids: Vec<i64> = present.iter().map(|p| p.1).collect();
+    let sql = select_sql(plan.mid, &col_ids);
+    let mut stmt = match conn.prepare_cached(&sql) {
+        Ok(s) => s,
+        // The measurement was dropped after we resolved it: nothing to read.
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such") => return Ok(()),
+        Err(e) => return Err(sql_err(e)),
+    };
+    let nf = plan.cols.len();
+    let mut j = 0usize;
+    let map: Vec<Option<(usize, FieldType)>> = plan
+        .cols
+        .iter()
+        .map(|c| {
+            c.map(|(_, ty)| {
+                j += 1;
+                (j, ty)
+            })
+        })
+        .collect();
+    let new_chunk = |tags: &Tags| SeriesChunk {
+        tags: (**tags).clone(),
+        times: Vec::with_capacity(CHUNK_ROWS),
+        columns: (0..nf).map(|_| Vec::with_capacity(CHUNK_ROWS)).collect(),
+    };
+    for (tags, sid) in &plan.series {
+        let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
+        let mut chunk = new_chunk(tags);
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            let t: i64 = row.get(0).map_err(sql_err)?;
+            chunk.times.push(t);
+            for (i, m) in map.iter().enumerate() {
+                let v = match m {
+                    Some((j, ty)) => value_of(row.get_ref(*j).map_err(sql_err)?, *ty),
+                    None => None,
+                };
+                chunk.columns[i].push(v);
+            }
+            if chunk.times.len() >= CHUNK_ROWS {
+                let full = std::mem::replace(&mut chunk, new_chunk(tags));
+                if tx.blocking_send(Ok(full)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !chunk.times.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// What an aggregate reads.
+pub(crate) struct AggPlan {
+    pub mid: i64,
+    pub series: Vec<(Tags, i64)>,
+    pub col: i64,
+    pub ty: FieldType,
+    pub func: AggregateFn,
+    pub min_time: i64,
+    pub max_time: i64,
+    pub every: i64,
+    pub offset: i64,
+}
+
+/// Whether `aggregate()` answers `func` on a field of type `ty` exactly.
+pub(crate) fn agg_supported(func: AggregateFn, ty: FieldType) -> bool {
+    use FieldType::*;
+    match func {
+        AggregateFn::Count | AggregateFn::First | AggregateFn::Last => true,
+        AggregateFn::Min | AggregateFn::Max => matches!(ty, Float | Integer | Unsigned),
+        AggregateFn::Sum | AggregateFn::Mean => matches!(ty, Integer | Unsigned),
+    }
+}
+
+struct Acc {
+    start: i64,
+    count: u64,
+    /// first/last/min/max: the selected (time, value).
+    sel: Option<(i64, FieldValue)>,
+    isum: i64,
+    usum: u64,
+    fsum: f64,
+}
+
+fn less(a: &FieldValue, b: &FieldValue) -> bool {
+    match (a, b) {
+        (FieldValue::Float(x), FieldValue::Float(y)) => x < y,
+        (FieldValue::Integer(x), FieldValue::Integer(y)) => x < y,
+        (FieldValue::Unsigned(x), FieldValue::Unsigned(y)) => x < y,
+        _ => false,
+    }
+}
+
+fn bucket_of(t: i64, every: i64, offset: i64, min_time: i64) -> i64 {
+    if every <= 0 {
+        return min_time;
+    }
+    let (t, e, o) = (t as i128, every as i128, offset as i128);
+    let s = t - (t - o).rem_euclid(e);
+    s.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+impl Acc {
+    fn new(start: i64) -> Acc {
+        Acc { start, count: 0, sel: None, isum: 0, usum: 0, fsum: 0.0 }
+    }
+
+    fn add(&mut self, func: AggregateFn, t: i64, v: FieldValue) {
+        self.count += 1;
+        match func {
+            AggregateFn::Count => {}
+            AggregateFn::First => {
+                if self.sel.is_none() {
+                    self.sel = Some((t, v));
+                }
+            }
+            AggregateFn::Last => self.sel = Some((t, v)),
+            // Rows come in ascending time, so keeping the first extreme keeps the earliest on ties.
+            AggregateFn::Min => match &self.sel {
+                Some((_, cur)) if !less(&v, cur) => {}
+                _ => self.sel = Some((t, v)),
+            },
+            AggregateFn::Max => match &self.sel {
+                Some((_, cur)) if !less(cur, &v) => {}
+                _ => self.sel = Some((t, v)),
+            },
+            AggregateFn::Sum | AggregateFn::Mean => match v {
+                FieldValue::Integer(x) => {
+                    self.isum = self.isum.wrapping_add(x);
+                    self.fsum += x as f64;
+                }
+                FieldValue::Unsigned(x) => {
+                    self.usum = self.usum.wrapping_add(x);
+                    self.fsum += x as f64;
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn finish(self, func: AggregateFn, ty: FieldType) -> Option<AggregateRow> {
+        if self.count == 0 {
+            return None;
+        }
+        let (point_time, value) = match func {
+            AggregateFn::Count => (None, FieldValue::Integer(self.count as i64)),
+            AggregateFn::Sum => (
+                None,
+                if ty == FieldType::Unsigned { FieldValue::Unsigned(self.usum) } else { FieldValue::Integer(self.isum) },
+            ),
+            AggregateFn::Mean => (None, FieldValue::Float(self.fsum / self.count as f64)),
+            AggregateFn::First | AggregateFn::Last | AggregateFn::Min | AggregateFn::Max => {
+                let (t, v) = self.sel?;
+                (Some(t), v)
+            }
+        };
+        Some(AggregateRow { bucket_start: self.start, point_time, value, count: self.count })
+    }
+}
+
+pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<AggregateSeries>> {
+    let sql = select_sql(plan.mid, &[plan.col]);
+    let mut stmt = match conn.prepare_cached(&sql) {
+        Ok(s) => s,
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such") => return Ok(Vec::new()),
+        Err(e) => return Err(sql_err(e)),
+    };
+    let mut out = Vec::new();
+    for (tags, sid) in &plan.series {
+        let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
+        let mut series_rows = Vec::new();
+        let mut acc: Option<Acc> = None;
+        while let Some(row) = rows.next().map_err(sql_err)? {
+            let t: i64 = row.get(0).map_err(sql_err)?;
+            let v = match value_of(row.get_ref(1).map_err(sql_err)?, plan.ty) {
+                Some(v) => v,
+                None => continue,
+            };
+            let b = bucket_of(t, plan.every, plan.offset, plan.min_time);
+            match &acc {
+                Some(a) if a.start == b => {}
+                _ => {
+                    if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
+                        series_rows.push(done);
+                    }
+                    acc = Some(Acc::new(b));
+                }
+            }
+            if let Some(a) = acc.as_mut() {
+                a.add(plan.func, t, v);
+            }
+        }
+        if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
+            series_rows.push(done);
+        }
+        if !series_rows.is_empty() {
+            out.push(AggregateSeries { tags: (**tags).clone(), rows: series_rows });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,580 @@
+//! The writer thread: owns the only read-write connection and the authoritative catalog copy.
+//!
+//! Jobs arrive through a bounded channel. Write batches that queue up are group-committed: one
+//! transaction for all of them, every caller answered after the commit. DDL, deletes and retention
+//! run one per transaction. Catalog changes reach the shared (reader-visible) copy after commit.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
+
+use rusqlite::{params, Connection};
+use tokio::sync::{mpsc, oneshot};
+
+use super::catalog::{encode_tags, shard_group_duration, Catalog, Change, Tags};
+use super::EmbeddedOptions;
+use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
+use crate::model::{series_key, FieldType, FieldValue};
+
+pub(crate) type DdlFn = Box<dyn FnOnce(&mut Writer) -> Result<()> + Send>;
+
+pub(crate) enum Job {
+    Write(WriteBatch, oneshot::Sender<Result<WriteOutcome>>),
+    Ddl(DdlFn, oneshot::Sender<Result<()>>),
+    Retention,
+}
+
+/// Stop adding batches to a group past this many points (keeps transactions and latency bounded).
+const MAX_GROUP_POINTS: usize = 200_000;
+/// SQLite's default column limit is 2000; keep room for series_id and time.
+pub(crate) const MAX_FIELDS_PER_MEASUREMENT: i64 = 1990;
+
+pub(crate) fn sql_err(e: rusqlite::Error) -> BackendError {
+    BackendError::Internal(e.to_string())
+}
+
+pub(crate) struct Writer {
+    pub conn: Connection,
+    pub local: Catalog,
+    pub shared: Arc<RwLock<Catalog>>,
+    pub delta: Vec<Change>,
+    pub opts: EmbeddedOptions,
+    /// Measurement id → (number of field columns the SQL covers, INSERT .. ON CONFLICT SQL).
+    insert_sql: HashMap<i64, (i64, String)>,
+}
+
+/// Why a batch failed: the batch's own fault (nothing done) or a store failure (roll back the group).
+enum Fail {
+    Batch(BackendError),
+    Fatal(BackendError),
+}
+
+impl From<rusqlite::Error> for Fail {
+    fn from(e: rusqlite::Error) -> Fail {
+        Fail::Fatal(sql_err(e))
+    }
+}
+
+impl Writer {
+    pub fn new(conn: Connection, local: Catalog, shared: Arc<RwLock<Catalog>>, opts: EmbeddedOptions) -> Writer {
+        Writer { conn, local, shared, delta: Vec::new(), opts, insert_sql: HashMap::new() }
+    }
+
+    pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut held: Option<Job> = None;
+        loop {
+            let job = match held.take() {
+                Some(j) => j,
+                None => match rx.blocking_recv() {
+                    Some(j) => j,
+                    None => break,
+                },
+            };
+            match job {
+                Job::Write(batch, reply) => {
+                    let mut group: Vec<(Result<WriteOutcome>, oneshot::Sender<Result<WriteOutcome>>)> = Vec::new();
+                    let mut fatal: Option<BackendError> = None;
+                    if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+                        let _ = reply.send(Err(sql_err(e)));
+                        continue;
+                    }
+                    let mut points = 0usize;
+                    let mut next = Some((batch, reply));
+                    while let Some((batch, reply)) = next.take() {
+                        points += batch.points.len();
+                        if fatal.is_none() {
+                            match self.write_batch(&batch) {
+                                Ok(n) => group.push((Ok(WriteOutcome { points_written: n }), reply)),
+                                Err(Fail::Batch(e)) => group.push((Err(e), reply)),
+                                Err(Fail::Fatal(e)) => {
+                                    fatal = Some(e.clone());
+                                    group.push((Err(e), reply));
+                                }
+                            }
+                        } else {
+                            // Cannot happen (we stop pulling after a fatal error), but be safe.
+                            group.push((Err(BackendError::Internal("write aborted".into())), reply));
+                        }
+                        if fatal.is_some() || points >= MAX_GROUP_POINTS {
+                            break;
+                        }
+                        match rx.try_recv() {
+                            Ok(Job::Write(b, r)) => next = Some((b, r)),
+                            Ok(other) => {
+                                held = Some(other);
+                            }
+                            Err(_) => {}
+                        }
+                    }
+                    if fatal.is_none() {
+                        if let Err(e) = self.conn.execute_batch("COMMIT") {
+                            fatal = Some(sql_err(e));
+                        }
+                    }
+                    match fatal {
+                        None => {
+                            self.publish();
+                            for (r, reply) in group {
+                                let _ = reply.send(r);
+                            }
+                        }
+                        Some(e) => {
+                            let _ = self.conn.execute_batch("ROLLBACK");
+                            self.restore();
+                            for (r, reply) in group {
+                                let r = match r {
+                                    Ok(_) => Err(e.clone()),
+                                    Err(BackendError::FieldTypeConflict { .. }) | Err(BackendError::RetentionPolicyNotFound(_)) | Err(BackendError::Invalid(_)) => r,
+                                    Err(_) => Err(e.clone()),
+                                };
+                                let _ = reply.send(r);
+                            }
+                        }
+                    }
+                }
+                Job::Ddl(f, reply) => {
+                    let r = self.in_txn(f);
+                    let _ = reply.send(r);
+                }
+                Job::Retention => {
+                    let r = self.in_txn(Box::new(|w: &mut Writer| w.enforce_retention()));
+                    if let Err(e) = r {
+                        tracing::warn!("retention enforcement failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn in_txn(&mut self, f: DdlFn) -> Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(sql_err)?;
+        match f(self) {
+            Ok(()) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => {
+                    self.publish();
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.restore();
+                    Err(sql_err(e))
+                }
+            },
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                self.restore();
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes the committed changes visible to readers.
+    fn publish(&mut self) {
+        if self.delta.is_empty() {
+            return;
+        }
+        let mut g = self.shared.write().unwrap_or_else(|e| e.into_inner());
+        for c in self.delta.drain(..) {
+            g.apply(&c);
+        }
+    }
+
+    /// After a rollback: the working copy goes back to the committed state.
+    fn restore(&mut self) {
+        if self.delta.is_empty() {
+            return;
+        }
+        self.delta.clear();
+        self.local = self.shared.read().unwrap_or_else(|e| e.into_inner()).clone();
+        self.insert_sql.clear();
+    }
+
+    pub fn change(&mut self, c: Change) {
+        self.local.apply(&c);
+        self.delta.push(c);
+    }
+
+    // ---- catalog creation (SQL + change) ----
+
+    pub fn create_db(&mut self, name: &str) -> Result<()> {
+        if self.local.dbs.contains_key(name) {
+            return Ok(());
+        }
+        self.conn
+            .execute("INSERT INTO databases(name, default_rp) VALUES (?1, ?2)", params![name, "autogen"])
+            .map_err(sql_err)?;
+        let id = self.conn.last_insert_rowid();
+        self.change(Change::CreateDb { id, name: name.to_string(), default_rp: "autogen".into() });
+        let d = self.opts.default_retention;
+        self.create_rp(name, "autogen", d, shard_group_duration(d), 1, true)
+    }
+
+    pub fn create_rp(&mut self, db: &str, name: &str, duration: i64, sgd: i64, replication: u32, make_default: bool) -> Result<()> {
+        let db_id = match self.local.dbs.get(db) {
+            Some(d) => d.id,
+            None => return Err(BackendError::DatabaseNotFound(db.to_string())),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO retention_policies(db_id, name, duration, shard_group_duration, replication) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![db_id, name, duration, sgd, replication as i64],
+            )
+            .map_err(sql_err)?;
+        let id = self.conn.last_insert_rowid();
+        if make_default {
+            self.conn.execute("UPDATE databases SET default_rp = ?1 WHERE id = ?2", params![name, db_id]).map_err(sql_err)?;
+        }
+        self.change(Change::CreateRp {
+            db: db.to_string(),
+            id,
+            name: name.to_string(),
+            duration,
+            sgd,
+            replication,
+            make_default,
+        });
+        Ok(())
+    }
+
+    fn create_meas(&mut self, db: &str, rp: &str, name: &str) -> Result<i64> {
+        let rp_id = match self.local.dbs.get(db).and_then(|d| d.rps.get(rp)) {
+            Some(r) => r.id,
+            None => return Err(BackendError::RetentionPolicyNotFound(rp.to_string())),
+        };
+        self.conn
+            .execute("INSERT INTO measurements(rp_id, name) VALUES (?1, ?2)", params![rp_id, name])
+            .map_err(sql_err)?;
+        let id = self.conn.last_insert_rowid();
+        // Only the numeric id reaches the SQL text.
+        self.conn
+            .execute_batch(&format!(
+                "CREATE TABLE p_{id} (series_id INTEGER NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (series_id, time)) WITHOUT ROWID"
+            ))
+            .map_err(sql_err)?;
+        self.change(Change::CreateMeas { id, db: db.to_string(), rp: rp.to_string(), name: name.to_string() });
+        Ok(id)
+    }
+
+    fn create_series(&mut self, mid: i64, measurement: &str, tags: &[(String, String)]) -> Result<i64> {
+        let key = series_key(measurement, tags);
+        self.conn
+            .execute(
+                "INSERT INTO series(measurement_id, series_key, tags) VALUES (?1, ?2, ?3)",
+                params![mid, key, encode_tags(tags)],
+            )
+            .map_err(sql_err)?;
+        let sid = self.conn.last_insert_rowid();
+        let tags: Tags = Arc::new(tags.to_vec());
+        self.change(Change::CreateSeries { mid, sid, tags });
+        Ok(sid)
+    }
+
+    fn create_field(&mut self, mid: i64, name: &str, ty: FieldType) -> Result<()> {
+        let col = match self.local.meas.get(&mid) {
+            Some(m) => m.next_col,
+            None => return Err(BackendError::Internal("measurement vanished".into())),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO fields(measurement_id, name, type, column_id) VALUES (?1, ?2, ?3, ?4)",
+                params![mid, name, ty.as_str(), col],
+            )
+            .map_err(sql_err)?;
+        let decl = match ty {
+            FieldType::Float => "REAL",
+            FieldType::String => "TEXT",
+            FieldType::Integer | FieldType::Unsigned | FieldType::Boolean => "INTEGER",
+        };
+        self.conn.execute_batch(&format!("ALTER TABLE p_{mid} ADD COLUMN f_{col} {decl}")).map_err(sql_err)?;
+        self.change(Change::CreateField { mid, name: name.to_string(), ty, col });
+        Ok(())
+    }
+
+    pub fn drop_meas(&mut self, mid: i64) -> Result<()> {
+        self.conn.execute_batch(&format!("DROP TABLE IF EXISTS p_{mid}")).map_err(sql_err)?;
+        self.conn.execute("DELETE FROM fields WHERE measurement_id = ?1", [mid]).map_err(sql_err)?;
+        self.conn.execute("DELETE FROM series WHERE measurement_id = ?1", [mid]).map_err(sql_err)?;
+        self.conn.execute("DELETE FROM measurements WHERE id = ?1", [mid]).map_err(sql_err)?;
+        self.insert_sql.remove(&mid);
+        self.change(Change::DropMeas { id: mid });
+        Ok(())
+    }
+
+    pub fn drop_series(&mut self, mid: i64, sid: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(&format!("DELETE FROM p_{mid} WHERE series_id = ?1"))
+            .and_then(|mut s| s.execute([sid]))
+            .map_err(sql_err)?;
+        self.conn.execute("DELETE FROM series WHERE id = ?1", [sid]).map_err(sql_err)?;
+        self.change(Change::DropSeries { mid, sid });
+        Ok(())
+    }
+
+    // ---- writes ----
+
+    /// Validates a batch against the catalog without changing anything, then applies it.
+    fn write_batch(&mut self, batch: &WriteBatch) -> std::result::Result<usize, Fail> {
+        if batch.points.is_empty() {
+            return Ok(0);
+        }
+        // Resolve the target RP.
+        let db = self.local.dbs.get(&batch.db);
+        let db_exists = db.is_some();
+        let rp_name: String = match (&batch.rp, db) {
+            (Some(r), _) => r.clone(),
+            (None, Some(d)) => d.default_rp.clone(),
+            (None, None) => "autogen".to_string(),
+        };
+        let rp = match db {
+            Some(d) => match d.rps.get(&rp_name) {
+                Some(r) => Some(r),
+                None => return Err(Fail::Batch(BackendError::RetentionPolicyNotFound(rp_name))),
+            },
+            None => {
+                if rp_name != "autogen" {
+                    return Err(Fail::Batch(BackendError::RetentionPolicyNotFound(rp_name)));
+                }
+                None
+            }
+        };
+
+        // Validation: field types against the catalog and against earlier points of the batch.
+        let mut new_fields: HashMap<(&str, &str), FieldType> = HashMap::new();
+        let mut new_order: Vec<(&str, &str, FieldType)> = Vec::new();
+        let mut new_per_meas: HashMap<&str, i64> = HashMap::new();
+        {
+            let mut last: Option<(&str, Option<&super::catalog::Meas>)> = None;
+            for p in &batch.points {
+                let m = match last {
+                    Some((name, m)) if name == p.measurement.as_str() => m,
+                    _ => {
+                        let m = rp.and_then(|r| r.meas.get(&p.measurement)).and_then(|id| self.local.meas.get(id));
+                        last = Some((p.measurement.as_str(), m));
+                        m
+                    }
+                };
+                for (k, v) in &p.fields {
+                    let t = v.field_type();
+                    let existing = match m.and_then(|m| m.fields.get(k.as_str())) {
+                        Some(f) => Some(f.ty),
+                        None => new_fields.get(&(p.measurement.as_str(), k.as_str())).copied(),
+                    };
+                    match existing {
+                        Some(e) if e != t => {
+                            return Err(Fail::Batch(BackendError::FieldTypeConflict {
+                                measurement: p.measurement.clone(),
+                                field: k.clone(),
+                                input: t,
+                                existing: e,
+                                dropped: batch.points.len(),
+                            }))
+                        }
+                        Some(_) => {}
+                        None => {
+                            new_fields.insert((p.measurement.as_str(), k.as_str()), t);
+                            new_order.push((p.measurement.as_str(), k.as_str(), t));
+                            let n = new_per_meas.entry(p.measurement.as_str()).or_insert(0);
+                            *n += 1;
+                            let have = m.map(|m| m.next_col - 1).unwrap_or(0);
+                            if have + *n > MAX_FIELDS_PER_MEASUREMENT {
+                                return Err(Fail::Batch(BackendError::Invalid(format!(
+                                    "too many fields on measurement \"{}\" (max {MAX_FIELDS_PER_MEASUREMENT})",
+                                    p.measurement
+                                ))));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Apply: create the database, measurements, series and fields the batch needs.
+        if !db_exists {
+            self.create_db(&batch.db).map_err(Fail::Fatal)?;
+        }
+        let mut ids: Vec<(i64, i64)> = Vec::with_capacity(batch.points.len());
+        let mut last_meas: Option<(&str, i64)> = None;
+        for p in &batch.points {
+            let mid = match last_meas {
+                Some((name, id)) if name == p.measurement.as_str() => id,
+                _ => {
+                    let found = self
+                        .local
+                        .dbs
+                        .get(&batch.db)
+                        .and_then(|d| d.rps.get(&rp_name))
+                        .and_then(|r| r.meas.get(&p.measurement))
+                        .copied();
+                    let id = match found {
+                        Some(id) => id,
+                        None => self.create_meas(&batch.db, &rp_name, &p.measurement).map_err(Fail::Fatal)?,
+                    };
+                    last_meas = Some((p.measurement.as_str(), id));
+                    id
+                }
+            };
+            let sid = match self.local.meas.get(&mid).and_then(|m| m.series.get(&p.tags)) {
+                Some(s) => *s,
+                None => self.create_series(mid, &p.measurement, &p.tags).map_err(Fail::Fatal)?,
+            };
+            ids.push((mid, sid));
+        }
+        if !new_order.is_empty() {
+            let mut meas_ids: HashMap<&str, i64> = HashMap::new();
+            for (p, (mid, _)) in batch.points.iter().zip(&ids) {
+                meas_ids.entry(p.measurement.as_str()).or_insert(*mid);
+            }
+            for (mname, fname, ty) in new_order {
+                if let Some(mid) = meas_ids.get(mname) {
+                    self.create_field(*mid, fname, ty).map_err(Fail::Fatal)?;
+                }
+            }
+        }
+
+        // Insert, statement reused across runs of points of one measurement.
+        let Writer { conn, local, insert_sql, .. } = self;
+        let mut slots: Vec<Option<&FieldValue>> = Vec::new();
+        let mut i = 0;
+        while i < batch.points.len() {
+            let mid = ids[i].0;
+            let meas = match local.meas.get(&mid) {
+                Some(m) => m,
+                None => return Err(Fail::Fatal(BackendError::Internal("measurement vanished".into()))),
+            };
+            let ncols = meas.next_col - 1;
+            let sql = match insert_sql.get(&mid) {
+                Some((n, s)) if *n == ncols => s,
+                _ => {
+                    insert_sql.insert(mid, (ncols, build_insert_sql(mid, ncols)));
+                    &insert_sql[&mid].1
+                }
+            };
+            let mut stmt = conn.prepare_cached(sql)?;
+            slots.clear();
+            slots.resize(ncols as usize, None);
+            while i < batch.points.len() && ids[i].0 == mid {
+                let p = &batch.points[i];
+                for s in slots.iter_mut() {
+                    *s = None;
+                }
+                for (k, v) in &p.fields {
+                    if let Some(f) = meas.fields.get(k.as_str()) {
+                        if let Some(s) = slots.get_mut((f.col - 1) as usize) {
+                            *s = Some(v);
+                        }
+                    }
+                }
+                stmt.raw_bind_parameter(1, ids[i].1)?;
+                stmt.raw_bind_parameter(2, p.time)?;
+                for (j, s) in slots.iter().enumerate() {
+                    let idx = j + 3;
+                    match s {
+                        None => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,
+                        Some(FieldValue::Float(x)) => stmt.raw_bind_parameter(idx, *x)?,
+                        Some(FieldValue::Integer(x)) => stmt.raw_bind_parameter(idx, *x)?,
+                        Some(FieldValue::Unsigned(x)) => stmt.raw_bind_parameter(idx, *x as i64)?,
+                        Some(FieldValue::Boolean(x)) => stmt.raw_bind_parameter(idx, *x as i64)?,
+                        Some(FieldValue::String(x)) => stmt.raw_bind_parameter(idx, x.as_str())?,
+                    }
+                }
+                stmt.raw_execute()?;
+                i += 1;
+            }
+        }
+        Ok(batch.points.len())
+    }
+
+    // ---- retention ----
+
+    pub fn enforce_retention(&mut self) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0);
+        let mut work: Vec<(i64, i64)> = Vec::new();
+        for d in self.local.dbs.values() {
+            for r in d.rps.values() {
+                if r.duration > 0 {
+                    let cutoff = now.saturating_sub(r.duration);
+                    for mid in r.meas.values() {
+                        work.push((*mid, cutoff));
+                    }
+                }
+            }
+        }
+        for (mid, cutoff) in work {
+            self.delete_in_meas(mid, None, i64::MIN, cutoff.saturating_sub(1), false)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes points with `min <= time <= max` of the series of `mid` (all, or those in `only`),
+    /// then drops series left without points (all of them when `drop_all`), and the measurement
+    /// when it has no series left.
+    pub fn delete_in_meas(&mut self, mid: i64, only: Option<&[i64]>, min: i64, max: i64, drop_all: bool) -> Result<()> {
+        let sids: Vec<i64> = match only {
+            Some(s) => s.to_vec(),
+            None => match self.local.meas.get(&mid) {
+                Some(m) => m.series_by_id.keys().copied().collect(),
+                None => return Ok(()),
+            },
+        };
+        let total = self.local.meas.get(&mid).map(|m| m.series_by_id.len()).unwrap_or(0);
+        if drop_all && sids.len() == total {
+            return self.drop_meas(mid);
+        }
+        let mut to_drop = Vec::new();
+        if !drop_all {
+            let mut del = self
+                .conn
+                .prepare_cached(&format!("DELETE FROM p_{mid} WHERE series_id = ?1 AND time >= ?2 AND time <= ?3"))
+                .map_err(sql_err)?;
+            let mut any = self
+                .conn
+                .prepare_cached(&format!("SELECT 1 FROM p_{mid} WHERE series_id = ?1 LIMIT 1"))
+                .map_err(sql_err)?;
+            for sid in &sids {
+                del.execute(params![sid, min, max]).map_err(sql_err)?;
+                if !any.exists([sid]).map_err(sql_err)? {
+                    to_drop.push(*sid);
+                }
+            }
+        } else {
+            to_drop = sids;
+        }
+        if to_drop.len() == total && total > 0 {
+            return self.drop_meas(mid);
+        }
+        for sid in to_drop {
+            self.drop_series(mid, sid)?;
+        }
+        if self.local.meas.get(&mid).map(|m| m.series_by_id.is_empty()).unwrap_or(false) {
+            self.drop_meas(mid)?;
+        }
+        Ok(())
+    }
+}
+
+fn build_insert_sql(mid: i64, ncols: i64) -> String {
+    let mut s = format!("INSERT INTO p_{mid} (series_id, time");
+    for c in 1..=ncols {
+        let _ = write!(s, ", f_{c}");
+    }
+    s.push_str(") VALUES (?1, ?2");
+    for c in 1..=ncols {
+        let _ = write!(s, ", ?{}", c + 2);
+    }
+    s.push_str(") ON CONFLICT (series_id, time) DO ");
+    if ncols == 0 {
+        s.push_str("NOTHING");
+    } else {
+        s.push_str("UPDATE SET ");
+        for c in 1..=ncols {
+            if c > 1 {
+                s.push_str(", ");
+            }
+            let _ = write!(s, "f_{c} = coalesce(excluded.f_{c}, f_{c})");
+        }
+    }
+    s
+}
