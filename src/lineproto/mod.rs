@@ -1,1 +1,295 @@
-//! placeholder
+//! InfluxDB 1.x line protocol: a zero-copy parser that accepts and refuses exactly what InfluxDB 1.6.7
+//! does, with 1.x's error texts.
+//!
+//! * [`Line`] / [`parse_line_into`] / [`BodyParser`]: the borrowed form, no allocation per line.
+//! * [`parse_body`]: a whole `/write` body to owned [`Point`]s, applying the rules 1.x's storage layer
+//!   adds after parsing (duplicate field keys: last value wins; a `time` field is dropped; a `time` tag
+//!   or a point whose only field is `time` is refused) and building 1.x's error text.
+//! * [`PointLine`]: writes a [`Point`] back as canonical line protocol.
+
+mod line;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+
+pub use line::{
+    parse_line, parse_line_into, BodyParser, Escaped, Line, LineError, Lines, StrValue, Value, MAX_KEY_LENGTH,
+    MAX_NANO_TIME, MIN_NANO_TIME,
+};
+
+use crate::model::{FieldValue, Point};
+
+/// The unit of timestamps in a `/write` body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    Nanosecond,
+    Microsecond,
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+}
+
+impl Precision {
+    /// 1.x's `precision` query parameter. 1.6.7 recognises exactly `u`, `ms`, `s`, `m` and `h`;
+    /// **every other value** (empty, `n`, `ns`, `us`, `µ`, garbage) means nanoseconds and is not an
+    /// error (checked against influxd 1.6.7: `precision=us` and `precision=xyz` store `5` as 5 ns).
+    /// So this never returns `None`; the `Option` is kept for callers that want to be stricter.
+    pub fn parse(s: &str) -> Option<Precision> {
+        Some(match s {
+            "u" => Precision::Microsecond,
+            "ms" => Precision::Millisecond,
+            "s" => Precision::Second,
+            "m" => Precision::Minute,
+            "h" => Precision::Hour,
+            _ => Precision::Nanosecond,
+        })
+    }
+
+    /// Nanoseconds in one unit.
+    pub fn nanos(self) -> i64 {
+        match self {
+            Precision::Nanosecond => 1,
+            Precision::Microsecond => 1_000,
+            Precision::Millisecond => 1_000_000,
+            Precision::Second => 1_000_000_000,
+            Precision::Minute => 60_000_000_000,
+            Precision::Hour => 3_600_000_000_000,
+        }
+    }
+
+    /// `t` truncated to this precision (towards the past, as Go's `Time.Truncate` does).
+    pub fn truncate(self, t: i64) -> i64 {
+        let n = self.nanos();
+        t - t.rem_euclid(n)
+    }
+}
+
+/// Why a `/write` body was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseError {
+    /// 1-based number of the first malformed line of the body.
+    pub line: usize,
+    /// 1.x's error text (what goes into `{"error": ...}`), see [`parse_body`].
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// At most this many `unable to parse` texts go into one error message.
+pub const MAX_REPORTED_LINES: usize = 100;
+
+/// Parses a whole /write body. Points without a timestamp get `now_ns` truncated to the precision
+/// (as 1.x does). Errors if any line is malformed or 1.x would drop any point; the message is then
+/// exactly the text 1.x 1.6.7 answers with (HTTP 400 in every case):
+///
+/// * every line malformed: `unable to parse '<line>': <reason>` per bad line, joined with `\n`
+///   (capped at [`MAX_REPORTED_LINES`]);
+/// * a point with two values of different types for one field: `field type conflict`;
+/// * a point with a `time` tag: `partial write: invalid tag key: input tag "time" on measurement
+///   "<m>" is invalid dropped=<n>`; a point whose only field is `time`: `partial write: invalid field
+///   name: input field "time" on measurement "<m>" is invalid dropped=<n>` (1.x drops a `time` field
+///   silently when the point has other fields; so does this);
+/// * some lines malformed, others fine: `partial write: <the unable-to-parse texts> dropped=0`.
+///
+/// 1.x writes the good points in the last three cases; influxgate rejects the whole body instead.
+/// Invalid UTF-8 (which 1.x stores as raw bytes) is replaced with U+FFFD.
+pub fn parse_body(body: &[u8], precision: Precision, now_ns: i64) -> Result<Vec<Point>, ParseError> {
+    let text = String::from_utf8_lossy(body);
+    parse_body_str(&text, precision, now_ns)
+}
+
+/// [`parse_body`] for a body already known to be UTF-8.
+pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point>, ParseError> {
+    let default_time = precision.truncate(now_ns);
+    let mut points: Vec<Point> = Vec::with_capacity((body.len() / 64).min(1 << 16));
+    let mut failed = String::new();
+    let mut n_failed = 0usize;
+    let mut first_bad: Option<usize> = None;
+    let mut parsed_ok = 0usize;
+    let mut drop_reason: Option<String> = None;
+    let mut dropped = 0usize;
+    let mut first_drop: Option<usize> = None;
+    let mut conflict: Option<usize> = None;
+
+    let mut parser = BodyParser::new(body, precision);
+    let mut scratch = FieldScratch::default();
+    while let Some((no, text, res)) = parser.next_line() {
+        match res {
+            Err(e) => {
+                first_bad.get_or_insert(no);
+                if n_failed < MAX_REPORTED_LINES {
+                    if n_failed > 0 {
+                        failed.push('\n');
+                    }
+                    failed.push_str("unable to parse '");
+                    failed.push_str(text);
+                    failed.push_str("': ");
+                    failed.push_str(e.as_str());
+                }
+                n_failed += 1;
+            }
+            Ok(line) => {
+                parsed_ok += 1;
+                match to_point(line, default_time, &mut scratch) {
+                    Converted::Point(p) => points.push(p),
+                    Converted::Skip => {}
+                    Converted::Conflict => {
+                        conflict.get_or_insert(no);
+                    }
+                    Converted::Drop(reason) => {
+                        first_drop.get_or_insert(no);
+                        dropped += 1;
+                        drop_reason.get_or_insert(reason);
+                    }
+                }
+            }
+        }
+    }
+
+    if n_failed > 0 && parsed_ok == 0 {
+        return Err(ParseError { line: first_bad.unwrap_or(1), message: failed });
+    }
+    if let Some(line) = conflict {
+        return Err(ParseError { line, message: "field type conflict".to_string() });
+    }
+    if let Some(reason) = drop_reason {
+        let line = match (first_drop, first_bad) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b).unwrap_or(1),
+        };
+        return Err(ParseError { line, message: format!("partial write: {} dropped={}", reason, dropped) });
+    }
+    if n_failed > 0 {
+        return Err(ParseError {
+            line: first_bad.unwrap_or(1),
+            message: format!("partial write: {} dropped=0", failed),
+        });
+    }
+    Ok(points)
+}
+
+enum Converted {
+    Point(Point),
+    /// No field left (only empty keys): 1.x writes nothing and reports nothing.
+    Skip,
+    Drop(String),
+    Conflict,
+}
+
+#[derive(Default)]
+struct FieldScratch {
+    index: HashMap<String, usize>,
+}
+
+fn same_type(a: &FieldValue, b: &FieldValue) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
+fn to_point(line: &Line<'_>, default_time: i64, scratch: &mut FieldScratch) -> Converted {
+    let measurement = line.measurement.unescape().into_owned();
+    let mut tags = Vec::with_capacity(line.tags.len());
+    for (k, v) in &line.tags {
+        let k = k.unescape();
+        if k == "time" {
+            return Converted::Drop(format!(
+                "invalid tag key: input tag \"time\" on measurement \"{}\" is invalid",
+                measurement
+            ));
+        }
+        tags.push((k.into_owned(), v.unescape().into_owned()));
+    }
+    let mut fields: Vec<(String, FieldValue)> = Vec::with_capacity(line.fields.len());
+    let mut saw_time = false;
+    let use_map = line.fields.len() > 16;
+    if use_map {
+        scratch.index.clear();
+    }
+    for (k, v) in &line.fields {
+        let k = k.unescape();
+        if k.is_empty() {
+            continue;
+        }
+        if k == "time" {
+            saw_time = true;
+            continue;
+        }
+        let v = match v {
+            Value::Float(x) => FieldValue::Float(*x),
+            Value::Integer(x) => FieldValue::Integer(*x),
+            Value::Unsigned(x) => FieldValue::Unsigned(*x),
+            Value::Boolean(x) => FieldValue::Boolean(*x),
+            Value::String(s) => FieldValue::String(s.unescape().into_owned()),
+        };
+        let existing = if use_map {
+            scratch.index.get(k.as_ref()).copied()
+        } else {
+            fields.iter().position(|(fk, _)| fk.as_str() == k.as_ref())
+        };
+        match existing {
+            Some(i) => {
+                if !same_type(&fields[i].1, &v) {
+                    return Converted::Conflict;
+                }
+                fields[i].1 = v;
+            }
+            None => {
+                if use_map {
+                    scratch.index.insert(k.clone().into_owned(), fields.len());
+                }
+                fields.push((k.into_owned(), v));
+            }
+        }
+    }
+    if fields.is_empty() {
+        if saw_time {
+            return Converted::Drop(format!(
+                "invalid field name: input field \"time\" on measurement \"{}\" is invalid",
+                measurement
+            ));
+        }
+        return Converted::Skip;
+    }
+    Converted::Point(Point { measurement, tags, fields, time: line.timestamp.unwrap_or(default_time) })
+}
+
+/// Writes a [`Point`] as canonical line protocol (escaped; timestamp in nanoseconds).
+pub struct PointLine<'a>(pub &'a Point);
+
+impl fmt::Display for PointLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        line::write_escaped(f, &p.measurement, line::MEASUREMENT_SPECIAL)?;
+        for (k, v) in &p.tags {
+            f.write_str(",")?;
+            line::write_escaped(f, k, line::TAG_SPECIAL)?;
+            f.write_str("=")?;
+            line::write_escaped(f, v, line::TAG_SPECIAL)?;
+        }
+        for (i, (k, v)) in p.fields.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { "," })?;
+            line::write_escaped(f, k, line::FIELD_KEY_SPECIAL)?;
+            f.write_str("=")?;
+            match v {
+                FieldValue::Float(x) => line::write_float(f, *x)?,
+                FieldValue::Integer(x) => write!(f, "{}i", x)?,
+                FieldValue::Unsigned(x) => write!(f, "{}u", x)?,
+                FieldValue::Boolean(x) => f.write_str(if *x { "true" } else { "false" })?,
+                FieldValue::String(s) => {
+                    f.write_str("\"")?;
+                    line::write_escaped(f, s, line::STRING_SPECIAL)?;
+                    f.write_str("\"")?;
+                }
+            }
+        }
+        write!(f, " {}", p.time)
+    }
+}
