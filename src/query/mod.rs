@@ -1,2 +1,217 @@
+//! The query engine: InfluxQL statements (parsed by `influxql`) answered from a `Backend`.
+//!
+//! `execute` runs a query's statements in order and answers one `StatementResult` each, with
+//! errors worded as InfluxDB 1.6.7 words them. SELECTs go through `select` (planner + reference
+//! evaluator, reading only `Backend::scan`); meta and DDL statements through `meta`.
+
 pub mod functions;
 pub mod result;
+
+pub(crate) mod cond;
+pub(crate) mod eval;
+pub(crate) mod ir;
+pub(crate) mod lower;
+mod meta;
+mod select;
+pub mod util;
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+
+use crate::backend::Backend;
+use crate::influxql::ast as a;
+
+use result::{Series, StatementResult};
+
+/// Who asks, about which database, when.
+pub struct QueryContext {
+    /// The request's `db` parameter.
+    pub db: Option<String>,
+    /// The request's `rp` parameter.
+    pub rp: Option<String>,
+    /// `now()`, nanoseconds since the epoch, fixed for the whole query.
+    pub now: i64,
+    /// Whether the caller may read a database (filters SHOW DATABASES, guards reads).
+    pub can_read: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    /// Management statements (CREATE/DROP DATABASE, retention policies, deletes) need this.
+    pub is_admin: bool,
+    /// Rows per series chunk for chunked answers (0 = no chunking); informational here.
+    pub chunk_size: usize,
+}
+
+impl QueryContext {
+    /// A context for an admin on `db`, `now` = the current time.
+    pub fn admin(db: Option<&str>) -> QueryContext {
+        QueryContext {
+            db: db.map(str::to_string),
+            rp: None,
+            now: now_ns(),
+            can_read: Box::new(|_| true),
+            is_admin: true,
+            chunk_size: 0,
+        }
+    }
+}
+
+pub fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// The statement kinds that need admin rights.
+fn needs_admin(s: &a::Statement) -> bool {
+    use a::Statement::*;
+    matches!(
+        s,
+        CreateDatabase(_)
+            | DropDatabase { .. }
+            | CreateRetentionPolicy(_)
+            | AlterRetentionPolicy(_)
+            | DropRetentionPolicy { .. }
+            | DropMeasurement { .. }
+            | DropSeries(_)
+            | Delete(_)
+            | DropShard { .. }
+            | CreateUser { .. }
+            | DropUser { .. }
+            | SetPassword { .. }
+            | Grant { .. }
+            | GrantAdmin { .. }
+            | Revoke { .. }
+            | RevokeAdmin { .. }
+            | ShowUsers
+            | ShowGrants { .. }
+            | CreateContinuousQuery(_)
+            | DropContinuousQuery { .. }
+            | CreateSubscription(_)
+            | DropSubscription { .. }
+            | KillQuery { .. }
+            | ShowShards
+            | ShowShardGroups
+            | ShowSubscriptions
+            | ShowStats { .. }
+            | ShowDiagnostics { .. }
+    )
+}
+
+/// The databases a statement reads (for authorization), `ctx.db` standing in for none named.
+fn read_databases(s: &a::Statement, ctx: &QueryContext) -> Vec<String> {
+    fn from_sources(sources: &[a::Source], ctx: &QueryContext, out: &mut Vec<String>) {
+        for src in sources {
+            match src {
+                a::Source::Measurement(m) => {
+                    let db = if m.database.is_empty() { ctx.db.clone().unwrap_or_default() } else { m.database.clone() };
+                    out.push(db);
+                }
+                a::Source::Subquery(sel) => from_sources(&sel.sources, ctx, out),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let on = |d: &Option<String>| d.clone().or_else(|| ctx.db.clone()).unwrap_or_default();
+    match s {
+        a::Statement::Select(sel) => from_sources(&sel.sources, ctx, &mut out),
+        a::Statement::Explain { statement, .. } => from_sources(&statement.sources, ctx, &mut out),
+        a::Statement::ShowMeasurements(x) => out.push(on(&x.database)),
+        a::Statement::ShowTagKeys(x) => out.push(on(&x.database)),
+        a::Statement::ShowTagValues(x) => out.push(on(&x.database)),
+        a::Statement::ShowFieldKeys(x) => out.push(on(&x.database)),
+        a::Statement::ShowSeries(x) => out.push(on(&x.database)),
+        a::Statement::ShowCardinality(x) => out.push(on(&x.database)),
+        a::Statement::ShowRetentionPolicies { database } => out.push(on(database)),
+        _ => {}
+    }
+    out.retain(|d| !d.is_empty());
+    out
+}
+
+/// Checks a whole query before running it, as 1.x's handler does; the error is 1.x's
+/// request-level text (the HTTP layer answers it with 403).
+pub fn authorize(ctx: &QueryContext, user: &str, query: &a::Query) -> Result<(), String> {
+    if ctx.is_admin {
+        return Ok(());
+    }
+    for s in query.statements.iter() {
+        if needs_admin(s) {
+            return Err(format!(
+                "error authorizing query: {user} not authorized to execute statement, requires admin privilege"
+            ));
+        }
+        for db in read_databases(s, ctx) {
+            if !(ctx.can_read)(&db) {
+                return Err(format!(
+                    "error authorizing query: {user} not authorized to execute statement, requires READ on {db}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs every statement of `query` and answers one result per statement.
+///
+/// As 1.6.7 does, execution stops at the first failing statement; when statements follow it,
+/// 1.6.7's answer shows that statement's result as `not executed`.
+pub async fn execute(backend: &dyn Backend, ctx: &QueryContext, query: &a::Query) -> Vec<StatementResult> {
+    let n = query.statements.len();
+    let mut out = Vec::with_capacity(n);
+    for (i, s) in query.statements.iter().enumerate() {
+        match execute_statement(backend, ctx, s).await {
+            Ok(series) => out.push(StatementResult { statement_id: i, series, ..Default::default() }),
+            Err(e) => {
+                let text = if i + 1 < n { "not executed".to_string() } else { e };
+                out.push(StatementResult { statement_id: i, error: Some(text), ..Default::default() });
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Runs one statement.
+pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a::Statement) -> Result<Vec<Series>, String> {
+    use a::Statement::*;
+    if needs_admin(s) && !ctx.is_admin {
+        return Err("error authorizing query: not authorized to execute statement, requires admin privilege".into());
+    }
+    for db in read_databases(s, ctx) {
+        if !ctx.is_admin && !(ctx.can_read)(&db) {
+            return Err(format!("error authorizing query: not authorized to execute statement, requires READ on {db}"));
+        }
+    }
+    match s {
+        Select(sel) => {
+            lower::check_dimensions(sel)?;
+            select::select(backend, ctx, &lower::select(sel)).await
+        }
+        Explain { .. } => Err("EXPLAIN is not supported".into()),
+        ShowDatabases => meta::show_databases(backend, ctx).await,
+        CreateDatabase(c) => meta::create_database(backend, c).await,
+        DropDatabase { name } => meta::drop_database(backend, name).await,
+        ShowRetentionPolicies { database } => meta::show_retention_policies(backend, ctx, database).await,
+        CreateRetentionPolicy(c) => meta::create_retention_policy(backend, c).await,
+        AlterRetentionPolicy(c) => meta::alter_retention_policy(backend, c).await,
+        DropRetentionPolicy { name, database } => meta::drop_retention_policy(backend, database, name).await,
+        ShowMeasurements(x) => meta::show_measurements(backend, ctx, x).await,
+        ShowTagKeys(x) => meta::show_tag_keys(backend, ctx, x).await,
+        ShowTagValues(x) => meta::show_tag_values(backend, ctx, x).await,
+        ShowFieldKeys(x) => meta::show_field_keys(backend, ctx, x).await,
+        ShowSeries(x) => meta::show_series(backend, ctx, x).await,
+        ShowCardinality(x) => meta::show_cardinality(backend, ctx, x).await,
+        DropMeasurement { name } => meta::drop_measurement(backend, ctx, name).await,
+        DropSeries(d) => meta::delete(backend, ctx, d, true).await,
+        Delete(d) => meta::delete(backend, ctx, d, false).await,
+        ShowUsers => Ok(vec![Series { columns: vec!["user".into(), "admin".into()], ..Default::default() }]),
+        ShowContinuousQueries => Ok(vec![]),
+        ShowQueries => Ok(vec![Series {
+            columns: vec!["qid".into(), "query".into(), "database".into(), "duration".into()],
+            ..Default::default()
+        }]),
+        ShowShards | ShowShardGroups | ShowSubscriptions | ShowStats { .. } | ShowDiagnostics { .. } => Ok(vec![]),
+        _ => Err("statement not supported by influxgate".into()),
+    }
+}

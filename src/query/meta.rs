@@ -1,0 +1,535 @@
+//! Meta and DDL statements: SHOW ..., CREATE/DROP/ALTER ..., DELETE, answered as 1.6.7 does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::backend::{Backend, BackendError, DeleteRequest, MeasurementFilter, RetentionPolicy, RetentionPolicyUpdate, TagPredicate};
+use crate::influxql::ast as a;
+use crate::model::series_key;
+
+use super::cond;
+use super::ir::Expr;
+use super::lower;
+use super::result::{Series, Value};
+use super::util::go_duration;
+use super::QueryContext;
+
+const HOUR: i64 = 3_600_000_000_000;
+const DAY: i64 = 24 * HOUR;
+
+type R = Result<Vec<Series>, String>;
+
+fn be(e: BackendError) -> String {
+    e.to_string()
+}
+
+fn db_required(ctx: &QueryContext, db: &Option<String>) -> Result<String, String> {
+    match db.as_deref().filter(|d| !d.is_empty()).or(ctx.db.as_deref().filter(|d| !d.is_empty())) {
+        Some(d) => Ok(d.to_string()),
+        None => Err("database name required".into()),
+    }
+}
+
+async fn db_exists(backend: &dyn Backend, db: &str) -> Result<bool, String> {
+    Ok(backend.databases().await.map_err(be)?.iter().any(|d| d == db))
+}
+
+fn series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Series {
+    Series {
+        name: name.to_string(),
+        tags: vec![],
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        values,
+        partial: false,
+    }
+}
+
+fn limit<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
+    let it = v.into_iter().skip(offset as usize);
+    if limit > 0 {
+        it.take(limit as usize).collect()
+    } else {
+        it.collect()
+    }
+}
+
+/// The tag predicate of a SHOW statement's WHERE (time conditions are ignored, as in 1.x).
+fn show_predicate(ctx: &QueryContext, cond: &Option<a::Expr>) -> Result<TagPredicate, String> {
+    let Some(c) = cond else { return Ok(TagPredicate::True) };
+    let e = lower::expr(c);
+    let (rest, _) = cond::split_time(&e, ctx.now)?;
+    let Some(rest) = rest else { return Ok(TagPredicate::True) };
+    Ok(cond::tag_predicate(&rest, &|_| true).unwrap_or(TagPredicate::True))
+}
+
+/// Measurement names of `db` selected by FROM sources (all when none).
+async fn source_names(backend: &dyn Backend, db: &str, rp: Option<&str>, sources: &[a::Source]) -> Result<Vec<String>, String> {
+    let all = backend.measurements(db, rp).await.map_err(be)?;
+    if sources.is_empty() {
+        return Ok(all);
+    }
+    let mut out = BTreeSet::new();
+    for s in sources {
+        if let a::Source::Measurement(m) = s {
+            match &m.regex {
+                Some(r) => out.extend(all.iter().filter(|n| r.regex.is_match(n)).cloned()),
+                None => {
+                    if all.contains(&m.name) {
+                        out.insert(m.name.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+fn key_matches(k: &a::TagKeyExpr, key: &str) -> bool {
+    match k {
+        a::TagKeyExpr::Eq(x) => key == x,
+        a::TagKeyExpr::Neq(x) => key != x,
+        a::TagKeyExpr::EqRegex(r) => r.regex.is_match(key),
+        a::TagKeyExpr::NeqRegex(r) => !r.regex.is_match(key),
+        a::TagKeyExpr::In(v) => v.iter().any(|x| x == key),
+    }
+}
+
+pub async fn show_databases(backend: &dyn Backend, ctx: &QueryContext) -> R {
+    let dbs = backend.databases().await.map_err(be)?;
+    let values: Vec<Vec<Value>> =
+        dbs.into_iter().filter(|d| ctx.is_admin || (ctx.can_read)(d)).map(|d| vec![Value::String(d)]).collect();
+    if values.is_empty() {
+        return Ok(vec![series("databases", &["name"], vec![])]);
+    }
+    Ok(vec![series("databases", &["name"], values)])
+}
+
+/// 1.x's default shard group duration for a retention policy duration.
+fn shard_group_for(d: i64) -> i64 {
+    if d == 0 || d >= 180 * DAY {
+        7 * DAY
+    } else if d >= 2 * DAY {
+        DAY
+    } else {
+        HOUR
+    }
+}
+
+fn normalized_shard(sgd: i64, d: i64) -> i64 {
+    if sgd == 0 {
+        shard_group_for(d)
+    } else if sgd < HOUR {
+        HOUR
+    } else {
+        sgd
+    }
+}
+
+fn check_duration(d: i64) -> Result<(), String> {
+    if d != 0 && d < HOUR {
+        return Err(format!("retention policy duration must be at least {}", go_duration(HOUR)));
+    }
+    Ok(())
+}
+
+pub async fn create_database(backend: &dyn Backend, s: &a::CreateDatabaseStatement) -> R {
+    if let Some(rp) = &s.retention_policy {
+        let d = rp.duration.unwrap_or(0);
+        check_duration(d)?;
+        let sgd = normalized_shard(rp.shard_duration.unwrap_or(0), d);
+        if d != 0 && sgd > d {
+            return Err("retention policy duration must be greater than the shard duration".into());
+        }
+        backend.create_database(&s.name).await.map_err(be)?;
+        let name = rp.name.clone().unwrap_or_else(|| "autogen".into());
+        let policy = RetentionPolicy {
+            name,
+            duration: d,
+            shard_group_duration: sgd,
+            replication: rp.replication.unwrap_or(1),
+            default: true,
+        };
+        match backend.create_retention_policy(&s.name, policy.clone()).await {
+            Ok(()) => {}
+            Err(BackendError::RetentionPolicyConflict(_)) => {
+                let upd = RetentionPolicyUpdate {
+                    duration: Some(policy.duration),
+                    shard_group_duration: Some(policy.shard_group_duration),
+                    replication: Some(policy.replication),
+                    make_default: true,
+                };
+                backend.alter_retention_policy(&s.name, &policy.name, upd).await.map_err(be)?;
+            }
+            Err(e) => return Err(be(e)),
+        }
+        return Ok(vec![]);
+    }
+    backend.create_database(&s.name).await.map_err(be)?;
+    Ok(vec![])
+}
+
+pub async fn drop_database(backend: &dyn Backend, name: &str) -> R {
+    backend.drop_database(name).await.map_err(be)?;
+    Ok(vec![])
+}
+
+pub async fn show_retention_policies(backend: &dyn Backend, ctx: &QueryContext, db: &Option<String>) -> R {
+    let db = db_required(ctx, db)?;
+    let rps = match backend.retention_policies(&db).await {
+        Ok(r) => r,
+        Err(BackendError::DatabaseNotFound(_)) => return Err(format!("database not found: {db}")),
+        Err(e) => return Err(be(e)),
+    };
+    let values = rps
+        .into_iter()
+        .map(|r| {
+            vec![
+                Value::String(r.name),
+                Value::String(go_duration(r.duration)),
+                Value::String(go_duration(r.shard_group_duration)),
+                Value::Integer(r.replication as i64),
+                Value::Boolean(r.default),
+            ]
+        })
+        .collect();
+    Ok(vec![series("", &["name", "duration", "shardGroupDuration", "replicaN", "default"], values)])
+}
+
+pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetentionPolicyStatement) -> R {
+    check_duration(s.duration)?;
+    let sgd = normalized_shard(s.shard_duration, s.duration);
+    if s.duration != 0 && sgd > s.duration {
+        return Err("retention policy duration must be greater than the shard duration".into());
+    }
+    if !db_exists(backend, &s.database).await? {
+        return Err(format!("database not found: {}", s.database));
+    }
+    let rp = RetentionPolicy {
+        name: s.name.clone(),
+        duration: s.duration,
+        shard_group_duration: sgd,
+        replication: s.replication.max(1),
+        default: s.default,
+    };
+    backend.create_retention_policy(&s.database, rp).await.map_err(be)?;
+    Ok(vec![])
+}
+
+pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetentionPolicyStatement) -> R {
+    if let Some(d) = s.duration {
+        check_duration(d)?;
+    }
+    if !db_exists(backend, &s.database).await? {
+        return Err(format!("database not found: {}", s.database));
+    }
+    let rps = backend.retention_policies(&s.database).await.map_err(be)?;
+    let Some(cur) = rps.iter().find(|r| r.name == s.name) else {
+        return Err(format!("retention policy not found: {}", s.name));
+    };
+    let d = s.duration.unwrap_or(cur.duration);
+    let sgd = s.shard_duration.map(|x| normalized_shard(x, d));
+    let eff_sgd = sgd.unwrap_or(cur.shard_group_duration);
+    if d != 0 && eff_sgd > d {
+        return Err("retention policy duration must be greater than the shard duration".into());
+    }
+    let upd = RetentionPolicyUpdate {
+        duration: s.duration,
+        shard_group_duration: sgd,
+        replication: s.replication,
+        make_default: s.default,
+    };
+    backend.alter_retention_policy(&s.database, &s.name, upd).await.map_err(be)?;
+    Ok(vec![])
+}
+
+pub async fn drop_retention_policy(backend: &dyn Backend, db: &str, name: &str) -> R {
+    if !db_exists(backend, db).await? {
+        return Err(format!("database not found: {db}"));
+    }
+    match backend.drop_retention_policy(db, name).await {
+        Ok(()) | Err(BackendError::RetentionPolicyNotFound(_)) => Ok(vec![]),
+        Err(e) => Err(be(e)),
+    }
+}
+
+pub async fn show_measurements(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowMeasurementsStatement) -> R {
+    let db = db_required(ctx, &s.database)?;
+    if !db_exists(backend, &db).await? {
+        return Ok(vec![]);
+    }
+    let rp = ctx.rp.as_deref();
+    let pred = show_predicate(ctx, &s.condition)?;
+    let mut names: Vec<String> = if matches!(pred, TagPredicate::True) {
+        backend.measurements(&db, rp).await.map_err(be)?
+    } else {
+        let ser = backend.series(&db, rp, &MeasurementFilter::All, &pred).await.map_err(be)?;
+        let set: BTreeSet<String> = ser.into_iter().map(|s| s.measurement).collect();
+        set.into_iter().collect()
+    };
+    if let Some(m) = &s.with_measurement {
+        match &m.regex {
+            Some(r) => names.retain(|n| r.regex.is_match(n)),
+            None => names.retain(|n| *n == m.name),
+        }
+    }
+    names.sort();
+    let names = limit(names, s.limit, s.offset);
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vec![series("measurements", &["name"], names.into_iter().map(|n| vec![Value::String(n)]).collect())])
+}
+
+/// Series of the selected measurements, grouped by measurement (sorted).
+async fn series_by_measurement(
+    backend: &dyn Backend,
+    db: &str,
+    rp: Option<&str>,
+    sources: &[a::Source],
+    pred: &TagPredicate,
+) -> Result<BTreeMap<String, Vec<Vec<(String, String)>>>, String> {
+    let names = source_names(backend, db, rp, sources).await?;
+    let mut out: BTreeMap<String, Vec<Vec<(String, String)>>> = BTreeMap::new();
+    if names.is_empty() {
+        return Ok(out);
+    }
+    let filter = if sources.is_empty() { MeasurementFilter::All } else { MeasurementFilter::Names(names) };
+    for s in backend.series(db, rp, &filter, pred).await.map_err(be)? {
+        out.entry(s.measurement).or_default().push(s.tags);
+    }
+    Ok(out)
+}
+
+async fn need_db(backend: &dyn Backend, ctx: &QueryContext, db: &Option<String>) -> Result<String, String> {
+    let db = db_required(ctx, db)?;
+    if !db_exists(backend, &db).await? {
+        return Err(format!("database not found: {db}"));
+    }
+    Ok(db)
+}
+
+pub async fn show_tag_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowTagKeysStatement) -> R {
+    let db = need_db(backend, ctx, &s.database).await?;
+    let pred = show_predicate(ctx, &s.condition)?;
+    let by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    let mut out = Vec::new();
+    for (m, sers) in by_m {
+        let keys: BTreeSet<String> = sers.into_iter().flatten().map(|(k, _)| k).collect();
+        let keys = limit(keys.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
+        if keys.is_empty() {
+            continue;
+        }
+        out.push(series(&m, &["tagKey"], keys.into_iter().map(|k| vec![Value::String(k)]).collect()));
+    }
+    Ok(limit(out, s.slimit, s.soffset))
+}
+
+pub async fn show_tag_values(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowTagValuesStatement) -> R {
+    let db = need_db(backend, ctx, &s.database).await?;
+    let pred = show_predicate(ctx, &s.condition)?;
+    let by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    let mut out = Vec::new();
+    for (m, sers) in by_m {
+        let kv: BTreeSet<(String, String)> =
+            sers.into_iter().flatten().filter(|(k, _)| key_matches(&s.tag_key, k)).collect();
+        let kv = limit(kv.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
+        if kv.is_empty() {
+            continue;
+        }
+        out.push(series(
+            &m,
+            &["key", "value"],
+            kv.into_iter().map(|(k, v)| vec![Value::String(k), Value::String(v)]).collect(),
+        ));
+    }
+    Ok(out)
+}
+
+pub async fn show_field_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowFieldKeysStatement) -> R {
+    let db = need_db(backend, ctx, &s.database).await?;
+    let rp = ctx.rp.as_deref();
+    let names = source_names(backend, &db, rp, &s.sources).await?;
+    let mut out = Vec::new();
+    for m in names {
+        let fields = backend.field_keys(&db, rp, &m).await.map_err(be)?;
+        let fields = limit(fields, s.limit, s.offset);
+        if fields.is_empty() {
+            continue;
+        }
+        out.push(series(
+            &m,
+            &["fieldKey", "fieldType"],
+            fields.into_iter().map(|(k, t)| vec![Value::String(k), Value::String(t.as_str().into())]).collect(),
+        ));
+    }
+    Ok(out)
+}
+
+pub async fn show_series(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowSeriesStatement) -> R {
+    let db = need_db(backend, ctx, &s.database).await?;
+    let pred = show_predicate(ctx, &s.condition)?;
+    let by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    let mut keys: Vec<String> = Vec::new();
+    for (m, sers) in by_m {
+        for tags in sers {
+            keys.push(series_key(&m, &tags));
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    let keys = limit(keys, s.limit, s.offset);
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(vec![series("", &["key"], keys.into_iter().map(|k| vec![Value::String(k)]).collect())])
+}
+
+pub async fn show_cardinality(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowCardinalityStatement) -> R {
+    let db = db_required(ctx, &s.database)?;
+    let rp = ctx.rp.as_deref();
+    let exists = db_exists(backend, &db).await?;
+    let estimate = !s.exact && s.sources.is_empty() && s.condition.is_none() && s.dimensions.is_empty();
+    let count = |n: usize| vec![vec![Value::Integer(n as i64)]];
+    match s.kind {
+        a::CardinalityKind::Measurement => {
+            let n = if exists { backend.measurements(&db, rp).await.map_err(be)?.len() } else { 0 };
+            if estimate {
+                return Ok(vec![series("", &["cardinality estimation"], count(n))]);
+            }
+            if !exists {
+                return Err(format!("database not found: {db}"));
+            }
+            let pred = show_predicate(ctx, &s.condition)?;
+            let by_m = series_by_measurement(backend, &db, rp, &s.sources, &pred).await?;
+            Ok(vec![series("", &["count"], count(by_m.len()))])
+        }
+        a::CardinalityKind::Series if estimate => {
+            let n = if exists { backend.series(&db, rp, &MeasurementFilter::All, &TagPredicate::True).await.map_err(be)?.len() } else { 0 };
+            Ok(vec![series("", &["cardinality estimation"], count(n))])
+        }
+        kind => {
+            if !exists {
+                return Err(format!("database not found: {db}"));
+            }
+            let pred = show_predicate(ctx, &s.condition)?;
+            let by_m = series_by_measurement(backend, &db, rp, &s.sources, &pred).await?;
+            let mut out = Vec::new();
+            for (m, sers) in by_m {
+                let n = match kind {
+                    a::CardinalityKind::Series => sers.len(),
+                    a::CardinalityKind::TagKey => sers.iter().flatten().map(|(k, _)| k).collect::<BTreeSet<_>>().len(),
+                    a::CardinalityKind::TagValues => {
+                        let Some(tk) = &s.tag_key else { return Err("tag key required".into()) };
+                        sers.iter()
+                            .flatten()
+                            .filter(|(k, _)| key_matches(tk, k))
+                            .map(|(_, v)| v)
+                            .collect::<BTreeSet<_>>()
+                            .len()
+                    }
+                    a::CardinalityKind::FieldKey => backend.field_keys(&db, rp, &m).await.map_err(be)?.len(),
+                    a::CardinalityKind::Measurement => 0,
+                };
+                if n > 0 {
+                    out.push(series(&m, &["count"], count(n)));
+                }
+            }
+            Ok(limit(out, s.limit, s.offset))
+        }
+    }
+}
+
+fn sources_filter(sources: &[a::Source]) -> MeasurementFilter {
+    if sources.is_empty() {
+        return MeasurementFilter::All;
+    }
+    let mut names = Vec::new();
+    let mut regexes = Vec::new();
+    for s in sources {
+        if let a::Source::Measurement(m) = s {
+            match &m.regex {
+                Some(r) => regexes.push(r.source.clone()),
+                None => names.push(m.name.clone()),
+            }
+        }
+    }
+    if regexes.is_empty() {
+        return MeasurementFilter::Names(names);
+    }
+    // One regex matching any of the names or regexes.
+    let mut parts: Vec<String> = regexes.iter().map(|r| format!("(?:{r})")).collect();
+    parts.extend(names.iter().map(|n| format!("^{}$", regex::escape(n))));
+    match regex::Regex::new(&parts.join("|")) {
+        Ok(re) => MeasurementFilter::Regex(re),
+        Err(_) => MeasurementFilter::Names(names),
+    }
+}
+
+fn delete_db(ctx: &QueryContext) -> Result<String, String> {
+    match ctx.db.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) => Ok(d.to_string()),
+        None => Err("database not found: ".into()),
+    }
+}
+
+async fn check_delete_db(backend: &dyn Backend, db: &str) -> Result<(), String> {
+    if !db_exists(backend, db).await? {
+        return Err(format!("database not found: {db}"));
+    }
+    Ok(())
+}
+
+pub async fn drop_measurement(backend: &dyn Backend, ctx: &QueryContext, name: &str) -> R {
+    let db = delete_db(ctx)?;
+    check_delete_db(backend, &db).await?;
+    backend
+        .delete(DeleteRequest {
+            db,
+            measurements: MeasurementFilter::Names(vec![name.to_string()]),
+            tags: TagPredicate::True,
+            min_time: i64::MIN,
+            max_time: i64::MAX,
+            drop_series: true,
+        })
+        .await
+        .map_err(be)?;
+    Ok(vec![])
+}
+
+pub async fn delete(backend: &dyn Backend, ctx: &QueryContext, s: &a::DeleteStatement, drop_series: bool) -> R {
+    let db = delete_db(ctx)?;
+    check_delete_db(backend, &db).await?;
+    let (pred, tr) = match &s.condition {
+        None => (TagPredicate::True, cond::TimeRange::unbounded()),
+        Some(c) => {
+            let e = lower::expr(c);
+            if drop_series && cond::mentions_time(&e) {
+                return Err("DROP SERIES doesn't support time in WHERE clause".into());
+            }
+            let (rest, tr) = cond::split_time(&e, ctx.now)?;
+            let pred = match rest {
+                None => TagPredicate::True,
+                Some(r) => match cond::tag_predicate(&r, &|_| true) {
+                    Some(p) => p,
+                    None => return Err(unsupported_condition(&r)),
+                },
+            };
+            (pred, tr)
+        }
+    };
+    backend
+        .delete(DeleteRequest {
+            db,
+            measurements: sources_filter(&s.sources),
+            tags: pred,
+            min_time: tr.min.unwrap_or(i64::MIN),
+            max_time: tr.max.unwrap_or(i64::MAX),
+            drop_series,
+        })
+        .await
+        .map_err(be)?;
+    Ok(vec![])
+}
+
+fn unsupported_condition(_e: &Expr) -> String {
+    "fields not supported in WHERE clause during deletion".into()
+}

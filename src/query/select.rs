@@ -1,0 +1,1364 @@
+//! SELECT: sources resolved against the catalog, fields typed, rows read through
+//! `Backend::scan`, then raw rows or aggregates per series and time bucket.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt;
+use regex::Regex;
+
+use super::cond::{self, TimeRange, MIN_TIME};
+use super::eval;
+use super::functions::{self, Aggregate, Sample, Window};
+use super::ir::{BinOp, Dimension, Expr, Field, Fill, FillValue, Select, Source, VarHint};
+use super::result::{Series, Value};
+use super::QueryContext;
+use crate::backend::{Backend, MeasurementFilter, ScanRequest, TagPredicate};
+use crate::model::FieldType;
+
+type Tags = Vec<(String, String)>;
+
+/// What a source measurement has: field types and tag keys; for a subquery, its rows too.
+#[derive(Debug, Clone)]
+pub(crate) struct MeasInfo {
+    pub name: String,
+    pub db: String,
+    pub rp: Option<String>,
+    pub fields: BTreeMap<String, FieldType>,
+    pub tags: BTreeSet<String>,
+    /// Rows of a subquery source: (tags, columns, rows with the time first).
+    pub sub: Option<Vec<(Tags, Vec<String>, Vec<Vec<Value>>)>>,
+}
+
+/// The points of one series over the scanned fields.
+struct SeriesData {
+    tags: Tags,
+    times: Vec<i64>,
+    /// `cols[i][j]`: scanned field i at row j.
+    cols: Vec<Vec<Value>>,
+}
+
+/// Upper bound on buffered rows of one statement, so that one query cannot take all memory.
+const MAX_ROWS: usize = 50_000_000;
+const MAX_BUCKETS: usize = 10_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Compiled expressions
+
+#[derive(Debug, Clone)]
+enum CExpr {
+    Lit(Value),
+    /// Scanned field `i`, cast to a type when `::type` asked for one.
+    Col(usize, Option<FieldType>),
+    Tag(String),
+    Time,
+    Bin(BinOp, Box<CExpr>, Box<CExpr>),
+    Re(BinOp, Box<CExpr>, Regex),
+    Math(String, Vec<CExpr>),
+    /// The value of aggregate call `k` in the current bucket.
+    Agg(usize),
+    /// Aux value `k` of the selected point.
+    Aux(usize),
+}
+
+struct RowCtx<'a> {
+    time: i64,
+    tags: &'a [(String, String)],
+    vals: &'a [Value],
+    aggs: &'a [Value],
+    aux: &'a [Value],
+    /// In a condition a missing tag is '' (1.x); in output it is null.
+    cond: bool,
+}
+
+impl CExpr {
+    fn eval(&self, r: &RowCtx) -> Value {
+        match self {
+            CExpr::Lit(v) => v.clone(),
+            CExpr::Col(i, cast) => {
+                let v = r.vals.get(*i).cloned().unwrap_or(Value::Null);
+                match cast {
+                    Some(t) => eval::cast(v, *t),
+                    None => v,
+                }
+            }
+            CExpr::Tag(k) => match r.tags.iter().find(|(tk, _)| tk == k) {
+                Some((_, v)) => Value::String(v.clone()),
+                None if r.cond => Value::String(String::new()),
+                None => Value::Null,
+            },
+            CExpr::Time => Value::Time(r.time),
+            CExpr::Bin(op, a, b) => match op {
+                BinOp::And => Value::Boolean(eval::truthy(&a.eval(r)) && eval::truthy(&b.eval(r))),
+                BinOp::Or => Value::Boolean(eval::truthy(&a.eval(r)) || eval::truthy(&b.eval(r))),
+                op if op.is_comparison() => eval::compare(*op, &a.eval(r), &b.eval(r)),
+                op => eval::arith(*op, &a.eval(r), &b.eval(r)),
+            },
+            CExpr::Re(op, a, re) => eval::regex_match(*op, &a.eval(r), re),
+            CExpr::Math(name, args) => {
+                let vals: Vec<Value> = args.iter().map(|a| a.eval(r)).collect();
+                functions::math::call(name, &vals)
+            }
+            CExpr::Agg(k) => r.aggs.get(*k).cloned().unwrap_or(Value::Null),
+            CExpr::Aux(k) => r.aux.get(*k).cloned().unwrap_or(Value::Null),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Resolved {
+    Field(FieldType),
+    Tag,
+    Missing,
+}
+
+fn resolve(m: &MeasInfo, name: &str, hint: Option<VarHint>, in_cond: bool) -> Resolved {
+    let field = m.fields.get(name).copied();
+    let is_tag = m.tags.contains(name);
+    match hint {
+        Some(VarHint::Tag) => Resolved::Tag,
+        Some(VarHint::Field) | Some(VarHint::Type(_)) => field.map(Resolved::Field).unwrap_or(Resolved::Missing),
+        None => match field {
+            Some(t) => Resolved::Field(t),
+            None if is_tag || in_cond => Resolved::Tag,
+            None => Resolved::Missing,
+        },
+    }
+}
+
+fn col_index(scan: &mut Vec<String>, name: &str) -> usize {
+    if let Some(i) = scan.iter().position(|f| f == name) {
+        return i;
+    }
+    scan.push(name.to_string());
+    scan.len() - 1
+}
+
+/// Compiles a row expression (no aggregate calls) against one measurement.
+fn compile_row(e: &Expr, m: &MeasInfo, scan: &mut Vec<String>, in_cond: bool) -> Result<CExpr, String> {
+    Ok(match e {
+        Expr::Paren(x) => compile_row(x, m, scan, in_cond)?,
+        Expr::Var { name, hint } => {
+            if name == "time" && hint.is_none() {
+                return Ok(CExpr::Time);
+            }
+            match resolve(m, name, *hint, in_cond) {
+                Resolved::Field(t) => {
+                    let cast = match hint {
+                        Some(VarHint::Type(want)) if *want != t => Some(*want),
+                        _ => None,
+                    };
+                    CExpr::Col(col_index(scan, name), cast)
+                }
+                Resolved::Tag => CExpr::Tag(name.clone()),
+                Resolved::Missing => CExpr::Lit(Value::Null),
+            }
+        }
+        Expr::Float(f) => CExpr::Lit(Value::Float(*f)),
+        Expr::Integer(i) => CExpr::Lit(Value::Integer(*i)),
+        Expr::Unsigned(u) => CExpr::Lit(Value::Unsigned(*u)),
+        Expr::Str(s) => CExpr::Lit(Value::String(s.clone())),
+        Expr::Bool(b) => CExpr::Lit(Value::Boolean(*b)),
+        Expr::Duration(d) => CExpr::Lit(Value::Integer(*d)),
+        Expr::Null => CExpr::Lit(Value::Null),
+        Expr::Regex(_) => CExpr::Lit(Value::Null),
+        Expr::Wildcard { .. } => CExpr::Lit(Value::Null),
+        Expr::Binary { op, lhs, rhs } => {
+            if matches!(op, BinOp::EqRegex | BinOp::NeqRegex) {
+                if let Expr::Regex(re) = rhs.unparen() {
+                    return Ok(CExpr::Re(*op, Box::new(compile_row(lhs, m, scan, in_cond)?), re.clone()));
+                }
+                if let Expr::Regex(re) = lhs.unparen() {
+                    return Ok(CExpr::Re(*op, Box::new(compile_row(rhs, m, scan, in_cond)?), re.clone()));
+                }
+            }
+            CExpr::Bin(
+                *op,
+                Box::new(compile_row(lhs, m, scan, in_cond)?),
+                Box::new(compile_row(rhs, m, scan, in_cond)?),
+            )
+        }
+        Expr::Call { name, args } => {
+            if functions::math::is_math_function(name) {
+                let mut c = Vec::new();
+                for a in args {
+                    c.push(compile_row(a, m, scan, in_cond)?);
+                }
+                CExpr::Math(name.clone(), c)
+            } else if name == "now" {
+                CExpr::Lit(Value::Null)
+            } else {
+                return Err(format!("undefined function {name}()"));
+            }
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Naming
+
+fn expr_name(e: &Expr) -> String {
+    match e {
+        Expr::Call { name, .. } => name.clone(),
+        Expr::Var { name, .. } => name.clone(),
+        Expr::Paren(x) => expr_name(x),
+        Expr::Binary { .. } => {
+            let mut names = Vec::new();
+            bin_names(e, &mut names);
+            names.join("_")
+        }
+        _ => String::new(),
+    }
+}
+
+fn bin_names(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Var { name, .. } | Expr::Call { name, .. } => out.push(name.clone()),
+        Expr::Binary { lhs, rhs, .. } => {
+            bin_names(lhs, out);
+            bin_names(rhs, out);
+        }
+        Expr::Paren(x) => bin_names(x, out),
+        _ => {}
+    }
+}
+
+/// Column names as 1.x gives them: aliases as written, other names made unique with `_N`.
+fn column_names(time_name: &str, fields: &[Field]) -> Vec<String> {
+    let mut cols = vec![time_name.to_string()];
+    let mut used: BTreeMap<String, usize> = BTreeMap::new();
+    let mut names: Vec<Option<String>> = fields.iter().map(|f| f.alias.clone()).collect();
+    for n in names.iter().flatten() {
+        used.insert(n.clone(), 1);
+    }
+    for (i, f) in fields.iter().enumerate() {
+        if names[i].is_some() {
+            continue;
+        }
+        let base = expr_name(&f.expr);
+        let mut name = base.clone();
+        if let Some(&count) = used.get(&base) {
+            let mut c = count;
+            loop {
+                let cand = format!("{base}_{c}");
+                if !used.contains_key(&cand) {
+                    used.insert(base.clone(), c + 1);
+                    name = cand;
+                    break;
+                }
+                c += 1;
+            }
+        }
+        *used.entry(name.clone()).or_insert(0) += 1;
+        names[i] = Some(name);
+    }
+    cols.extend(names.into_iter().map(|n| n.unwrap_or_default()));
+    cols
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function classification
+
+const TRANSFORMS: &[&str] = &[
+    "derivative",
+    "non_negative_derivative",
+    "difference",
+    "non_negative_difference",
+    "moving_average",
+    "cumulative_sum",
+    "elapsed",
+    "holt_winters",
+    "holt_winters_with_fit",
+];
+
+fn is_aggregate_name(n: &str) -> bool {
+    Aggregate::from_name(n, Some(1), Some(50.0), None).is_some()
+}
+
+fn is_transform_name(n: &str) -> bool {
+    TRANSFORMS.contains(&n)
+}
+
+fn selector_name(n: &str) -> bool {
+    matches!(n, "first" | "last" | "max" | "min" | "percentile" | "sample" | "top" | "bottom")
+}
+
+/// Walks calls that are aggregates/selectors/transforms (not math).
+fn visit_calls<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a str, &'a [Expr])) {
+    match e {
+        Expr::Call { name, args } => {
+            if is_aggregate_name(name) || is_transform_name(name) {
+                f(name, args);
+            } else {
+                for a in args {
+                    visit_calls(a, f);
+                }
+            }
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            visit_calls(lhs, f);
+            visit_calls(rhs, f);
+        }
+        Expr::Paren(x) => visit_calls(x, f),
+        _ => {}
+    }
+}
+
+fn has_agg_call(e: &Expr) -> bool {
+    let mut found = false;
+    visit_calls(e, &mut |_, _| found = true);
+    found
+}
+
+/// Var refs outside aggregate calls.
+fn free_vars(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Var { name, .. } if name != "time" => out.push(e.clone()),
+        Expr::Wildcard { .. } | Expr::Regex(_) => out.push(e.clone()),
+        Expr::Call { name, args } => {
+            if !(is_aggregate_name(name) || is_transform_name(name)) {
+                for a in args {
+                    free_vars(a, out);
+                }
+            }
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            free_vars(lhs, out);
+            free_vars(rhs, out);
+        }
+        Expr::Paren(x) => free_vars(x, out),
+        _ => {}
+    }
+}
+
+fn contains_var(e: &Expr) -> bool {
+    match e {
+        Expr::Var { .. } | Expr::Wildcard { .. } | Expr::Regex(_) => true,
+        Expr::Call { args, .. } => args.iter().any(contains_var),
+        Expr::Binary { lhs, rhs, .. } => contains_var(lhs) || contains_var(rhs),
+        Expr::Paren(x) => contains_var(x),
+        _ => false,
+    }
+}
+
+fn duration_arg(e: &Expr) -> Option<i64> {
+    match e.unparen() {
+        Expr::Duration(d) => Some(*d),
+        _ => None,
+    }
+}
+
+fn int_arg(e: &Expr) -> Option<i64> {
+    match e.unparen() {
+        Expr::Integer(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn num_arg(e: &Expr) -> Option<f64> {
+    match e.unparen() {
+        Expr::Integer(i) => Some(*i as f64),
+        Expr::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+/// Checks calls the way 1.x's compiler does, with its texts.
+fn validate_call(name: &str, args: &[Expr]) -> Result<(), String> {
+    let n = args.len();
+    let expect = |want: usize| -> Result<(), String> {
+        if n != want {
+            Err(format!("invalid number of arguments for {name}, expected {want}, got {n}"))
+        } else {
+            Ok(())
+        }
+    };
+    match name {
+        "count" | "distinct" | "mean" | "median" | "mode" | "spread" | "stddev" | "sum" | "first" | "last"
+        | "max" | "min" | "cumulative_sum" | "difference" | "non_negative_difference" => expect(1)?,
+        "percentile" | "sample" | "moving_average" => expect(2)?,
+        "top" | "bottom" => {
+            if n < 2 {
+                return Err(format!("invalid number of arguments for {name}, expected at least 2, got {n}"));
+            }
+            let Some(l) = args.last().and_then(int_arg) else {
+                return Err(format!("expected integer as last argument in {name}(), found {}", "expression"));
+            };
+            if l <= 0 {
+                return Err(format!("limit ({l}) in {name} function must be at least 1"));
+            }
+        }
+        "derivative" | "non_negative_derivative" | "elapsed" | "integral" => {
+            if n == 0 || n > 2 {
+                return Err(format!("invalid number of arguments for {name}, expected at least 1 but no more than 2, got {n}"));
+            }
+            if n == 2 {
+                match duration_arg(&args[1]) {
+                    Some(d) if d <= 0 => {
+                        return Err(format!(
+                            "duration argument must be positive, got {}",
+                            super::util::influxql_duration(d)
+                        ))
+                    }
+                    Some(_) => {}
+                    None => return Err(format!("second argument to {name} must be a duration, got *influxql.IntegerLiteral")),
+                }
+            }
+        }
+        _ => {}
+    }
+    match name {
+        "sample" => {
+            if let Some(k) = args.get(1).and_then(int_arg) {
+                if k <= 0 {
+                    return Err(format!("sample window must be greater than 1, got {k}"));
+                }
+            }
+        }
+        "moving_average" => {
+            if let Some(k) = args.get(1).and_then(int_arg) {
+                if k <= 1 {
+                    return Err(format!("moving_average window must be greater than 1, got {k}"));
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources
+
+async fn measurement_info(
+    backend: &dyn Backend,
+    db: &str,
+    rp: Option<&str>,
+    name: &str,
+) -> Result<MeasInfo, String> {
+    let fields: BTreeMap<String, FieldType> =
+        backend.field_keys(db, rp, name).await.map_err(|e| e.to_string())?.into_iter().collect();
+    let series = backend
+        .series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut tags = BTreeSet::new();
+    for s in series {
+        for (k, _) in s.tags {
+            tags.insert(k);
+        }
+    }
+    Ok(MeasInfo { name: name.to_string(), db: db.to_string(), rp: rp.map(str::to_string), fields, tags, sub: None })
+}
+
+fn pick_db(ctx: &QueryContext, db: &Option<String>) -> Result<String, String> {
+    match db.as_deref().filter(|d| !d.is_empty()).or(ctx.db.as_deref().filter(|d| !d.is_empty())) {
+        Some(d) => Ok(d.to_string()),
+        None => Err("database name required".into()),
+    }
+}
+
+pub(crate) async fn resolve_sources(
+    backend: &dyn Backend,
+    ctx: &QueryContext,
+    sources: &[Source],
+) -> Result<Vec<MeasInfo>, String> {
+    let mut out: Vec<MeasInfo> = Vec::new();
+    let dbs = backend.databases().await.map_err(|e| e.to_string())?;
+    for s in sources {
+        match s {
+            Source::Measurement { db, rp, name } => {
+                let db = pick_db(ctx, db)?;
+                if !dbs.contains(&db) {
+                    return Err(format!("database not found: {db}"));
+                }
+                let rp = rp.clone().filter(|r| !r.is_empty()).or_else(|| ctx.rp.clone());
+                let names = backend.measurements(&db, rp.as_deref()).await.map_err(|e| e.to_string())?;
+                if names.iter().any(|n| n == name) && !out.iter().any(|m| &m.name == name) {
+                    out.push(measurement_info(backend, &db, rp.as_deref(), name).await?);
+                }
+            }
+            Source::Regex { db, rp, re } => {
+                let db = pick_db(ctx, db)?;
+                if !dbs.contains(&db) {
+                    return Err(format!("database not found: {db}"));
+                }
+                let rp = rp.clone().filter(|r| !r.is_empty()).or_else(|| ctx.rp.clone());
+                let names = backend.measurements(&db, rp.as_deref()).await.map_err(|e| e.to_string())?;
+                for n in names.iter().filter(|n| re.is_match(n)) {
+                    if !out.iter().any(|m| &m.name == n) {
+                        out.push(measurement_info(backend, &db, rp.as_deref(), n).await?);
+                    }
+                }
+            }
+            Source::Subquery(inner) => {
+                let series = Box::pin(select(backend, ctx, inner)).await?;
+                for s in series {
+                    let pos = out.iter().position(|m| m.name == s.name && m.sub.is_some());
+                    let idx = match pos {
+                        Some(i) => i,
+                        None => {
+                            out.push(MeasInfo {
+                                name: s.name.clone(),
+                                db: String::new(),
+                                rp: None,
+                                fields: BTreeMap::new(),
+                                tags: BTreeSet::new(),
+                                sub: Some(Vec::new()),
+                            });
+                            out.len() - 1
+                        }
+                    };
+                    let m = &mut out[idx];
+                    for (k, _) in &s.tags {
+                        m.tags.insert(k.clone());
+                    }
+                    for (ci, c) in s.columns.iter().enumerate().skip(1) {
+                        if m.fields.contains_key(c) {
+                            continue;
+                        }
+                        let ty = s.values.iter().find_map(|r| r.get(ci).and_then(functions::value_type));
+                        if let Some(ty) = ty {
+                            m.fields.insert(c.clone(), ty);
+                        } else if !m.tags.contains(c) {
+                            m.fields.insert(c.clone(), FieldType::Float);
+                        }
+                    }
+                    if let Some(sub) = m.sub.as_mut() {
+                        sub.push((s.tags, s.columns, s.values));
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Reads the rows of one measurement: per series (sorted), time order.
+async fn load(
+    backend: &dyn Backend,
+    m: &MeasInfo,
+    fields: &[String],
+    pred: &TagPredicate,
+    min: i64,
+    max: i64,
+    budget: &mut usize,
+) -> Result<Vec<SeriesData>, String> {
+    let mut out: Vec<SeriesData> = Vec::new();
+    if let Some(sub) = &m.sub {
+        for (tags, cols, rows) in sub {
+            if !pred.matches(tags) {
+                continue;
+            }
+            let idx: Vec<Option<usize>> = fields.iter().map(|f| cols.iter().position(|c| c == f)).collect();
+            let mut sd = SeriesData { tags: tags.clone(), times: vec![], cols: vec![vec![]; fields.len()] };
+            for r in rows {
+                let t = match r.first() {
+                    Some(Value::Time(t)) | Some(Value::Integer(t)) => *t,
+                    _ => 0,
+                };
+                if t < min || t > max {
+                    continue;
+                }
+                let vals: Vec<Value> =
+                    idx.iter().map(|i| i.and_then(|i| r.get(i).cloned()).unwrap_or(Value::Null)).collect();
+                if !fields.is_empty() && vals.iter().all(eval::is_null) {
+                    continue;
+                }
+                sd.times.push(t);
+                for (c, v) in sd.cols.iter_mut().zip(vals) {
+                    c.push(v);
+                }
+            }
+            if !sd.times.is_empty() {
+                out.push(sd);
+            }
+        }
+        out.sort_by(|a, b| a.tags.cmp(&b.tags));
+        return Ok(out);
+    }
+    let req = ScanRequest {
+        db: m.db.clone(),
+        rp: m.rp.clone(),
+        measurement: m.name.clone(),
+        tags: pred.clone(),
+        min_time: min,
+        max_time: max,
+        fields: fields.to_vec(),
+    };
+    let mut stream = backend.scan(req).await.map_err(|e| e.to_string())?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        let n = chunk.times.len();
+        if n > *budget {
+            return Err(format!("max-select-point limit exceeed: ({}/{})", MAX_ROWS + 1, MAX_ROWS));
+        }
+        *budget -= n;
+        let same = out.last().map(|l| l.tags == chunk.tags).unwrap_or(false);
+        if !same {
+            out.push(SeriesData { tags: chunk.tags.clone(), times: vec![], cols: vec![vec![]; fields.len()] });
+        }
+        let Some(sd) = out.last_mut() else { continue };
+        sd.times.extend_from_slice(&chunk.times);
+        for (i, col) in chunk.columns.into_iter().enumerate() {
+            if let Some(c) = sd.cols.get_mut(i) {
+                c.extend(col.into_iter().map(|v| v.as_ref().map(eval::from_field).unwrap_or(Value::Null)));
+            }
+        }
+        for c in sd.cols.iter_mut() {
+            c.resize(sd.times.len(), Value::Null);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning helpers
+
+/// Expands `*` and regexes in the field list against the union of the sources' fields and tags.
+fn expand_fields(fields: &[Field], metas: &[MeasInfo]) -> Vec<Field> {
+    let mut all_fields: BTreeMap<String, ()> = BTreeMap::new();
+    let mut all_tags: BTreeSet<String> = BTreeSet::new();
+    for m in metas {
+        for k in m.fields.keys() {
+            all_fields.insert(k.clone(), ());
+        }
+        for k in &m.tags {
+            all_tags.insert(k.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for f in fields {
+        match f.expr.unparen() {
+            Expr::Wildcard { hint } | Expr::Var { name: _, hint } if matches!(f.expr.unparen(), Expr::Wildcard { .. }) => {
+                let mut names: Vec<(String, VarHint)> = Vec::new();
+                if !matches!(hint, Some(VarHint::Tag)) {
+                    names.extend(all_fields.keys().map(|k| (k.clone(), VarHint::Field)));
+                }
+                if !matches!(hint, Some(VarHint::Field)) {
+                    names.extend(all_tags.iter().filter(|k| !all_fields.contains_key(*k)).map(|k| (k.clone(), VarHint::Tag)));
+                }
+                names.sort();
+                for (n, h) in names {
+                    out.push(Field { expr: Expr::Var { name: n, hint: Some(h) }, alias: None });
+                }
+            }
+            Expr::Regex(re) => {
+                let mut names: Vec<(String, VarHint)> = Vec::new();
+                names.extend(all_fields.keys().filter(|k| re.is_match(k)).map(|k| (k.clone(), VarHint::Field)));
+                names.extend(
+                    all_tags.iter().filter(|k| re.is_match(k) && !all_fields.contains_key(*k)).map(|k| (k.clone(), VarHint::Tag)),
+                );
+                names.sort();
+                for (n, h) in names {
+                    out.push(Field { expr: Expr::Var { name: n, hint: Some(h) }, alias: None });
+                }
+            }
+            Expr::Call { name, args } if args.first().map(|a| matches!(a.unparen(), Expr::Wildcard { .. } | Expr::Regex(_))).unwrap_or(false) => {
+                let filter: Option<&Regex> = match args[0].unparen() {
+                    Expr::Regex(re) => Some(re),
+                    _ => None,
+                };
+                for k in all_fields.keys() {
+                    if filter.map(|re| re.is_match(k)).unwrap_or(true) {
+                        let mut a = args.clone();
+                        a[0] = Expr::Var { name: k.clone(), hint: None };
+                        let alias = match &f.alias {
+                            Some(al) => Some(format!("{al}_{k}")),
+                            None => Some(format!("{name}_{k}")),
+                        };
+                        out.push(Field { expr: Expr::Call { name: name.clone(), args: a }, alias });
+                    }
+                }
+            }
+            _ => out.push(f.clone()),
+        }
+    }
+    out
+}
+
+/// The tag keys a series is grouped by.
+fn group_keys(dims: &[Dimension], m: &MeasInfo) -> Vec<String> {
+    let mut keys: BTreeSet<String> = BTreeSet::new();
+    for d in dims {
+        match d {
+            Dimension::Tag(k) => {
+                keys.insert(k.clone());
+            }
+            Dimension::Regex(re) => {
+                keys.extend(m.tags.iter().filter(|k| re.is_match(k)).cloned());
+            }
+            Dimension::Wildcard => keys.extend(m.tags.iter().cloned()),
+            Dimension::Time { .. } => {}
+        }
+    }
+    keys.into_iter().collect()
+}
+
+fn group_of(keys: &[String], tags: &Tags) -> Tags {
+    keys.iter()
+        .map(|k| {
+            let v = tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.clone()).unwrap_or_default();
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// Rows of one output group: references into the loaded series, ordered by time (stable: ties
+/// keep series order, as 1.x's merge does).
+fn merged_rows(data: &[SeriesData], members: &[usize]) -> Vec<(i64, usize, usize)> {
+    let mut rows: Vec<(i64, usize, usize)> = Vec::new();
+    for &si in members {
+        let sd = &data[si];
+        rows.extend(sd.times.iter().enumerate().map(|(j, t)| (*t, si, j)));
+    }
+    rows.sort_by_key(|r| r.0);
+    rows
+}
+
+fn row_vals(sd: &SeriesData, j: usize) -> Vec<Value> {
+    sd.cols.iter().map(|c| c.get(j).cloned().unwrap_or(Value::Null)).collect()
+}
+
+fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
+    let off = offset as usize;
+    let it = v.into_iter().skip(off);
+    if limit > 0 {
+        it.take(limit as usize).collect()
+    } else {
+        it.collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry
+
+/// Runs one SELECT, answering its series (empty when nothing matched).
+pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> Result<Vec<Series>, String> {
+    if sel.into.is_some() {
+        return Err("SELECT INTO is not supported".into());
+    }
+    // Validation that needs no catalog.
+    let mut any_agg = false;
+    let mut n_calls = 0usize;
+    let mut selectors = 0usize;
+    let mut err: Option<String> = None;
+    for f in &sel.fields {
+        if !contains_var(&f.expr) {
+            return Err("field must contain at least one variable".into());
+        }
+        check_undefined(&f.expr)?;
+        visit_calls(&f.expr, &mut |name, args| {
+            any_agg = true;
+            n_calls += 1;
+            if selector_name(name) {
+                selectors += 1;
+            }
+            if err.is_none() {
+                if let Err(e) = validate_call(name, args) {
+                    err = Some(e);
+                }
+            }
+        });
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    let group_by_time = sel.dimensions.iter().find_map(|d| match d {
+        Dimension::Time { every, offset } => Some((*every, *offset)),
+        _ => None,
+    });
+    if !any_agg && group_by_time.is_some() {
+        return Err("GROUP BY requires at least one aggregate function".into());
+    }
+    if any_agg {
+        let mut fv = Vec::new();
+        for f in &sel.fields {
+            free_vars(&f.expr, &mut fv);
+        }
+        if !fv.is_empty() && !(n_calls == 1 && selectors == 1) {
+            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+        }
+    }
+
+    let (rest, tr) = match &sel.condition {
+        Some(c) => cond::split_time(c, ctx.now)?,
+        None => (None, TimeRange::unbounded()),
+    };
+    if let Some(r) = &rest {
+        check_condition(r)?;
+    }
+    let metas = resolve_sources(backend, ctx, &sel.sources).await?;
+    let fields = expand_fields(&sel.fields, &metas);
+
+    // The time column: `time` selected alone is the time column itself (maybe renamed).
+    let mut time_name = "time".to_string();
+    let mut out_fields: Vec<Field> = Vec::new();
+    for f in fields {
+        if let Expr::Var { name, hint: None } = f.expr.unparen() {
+            if name == "time" {
+                if let Some(a) = &f.alias {
+                    time_name = a.clone();
+                }
+                continue;
+            }
+        }
+        out_fields.push(f);
+    }
+    if out_fields.is_empty() {
+        return Ok(vec![]);
+    }
+    let columns = column_names(&time_name, &out_fields);
+
+    let mut series_out: Vec<Series> = Vec::new();
+    let mut budget = MAX_ROWS;
+    let has_tag_dims = sel.dimensions.iter().any(|d| !matches!(d, Dimension::Time { .. }));
+    for m in &metas {
+        let keys = group_keys(&sel.dimensions, m);
+        let mut scan: Vec<String> = Vec::new();
+        let s = if any_agg {
+            aggregate_measurement(backend, ctx, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, group_by_time, &mut scan, &mut budget).await?
+        } else {
+            raw_measurement(backend, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, &mut scan, &mut budget).await?
+        };
+        for mut ser in s {
+            if !has_tag_dims {
+                ser.tags.clear();
+            }
+            series_out.push(ser);
+        }
+    }
+    Ok(apply_limits(series_out, sel.slimit, sel.soffset))
+}
+
+fn check_undefined(e: &Expr) -> Result<(), String> {
+    match e {
+        Expr::Call { name, args } => {
+            if !(is_aggregate_name(name) || is_transform_name(name) || functions::math::is_math_function(name)) {
+                return Err(format!("undefined function {name}()"));
+            }
+            for a in args {
+                check_undefined(a)?;
+            }
+            Ok(())
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            check_undefined(lhs)?;
+            check_undefined(rhs)
+        }
+        Expr::Paren(x) => check_undefined(x),
+        _ => Ok(()),
+    }
+}
+
+/// 1.x rejects a condition that is not a boolean expression (`WHERE x`).
+fn check_condition(e: &Expr) -> Result<(), String> {
+    match e.unparen() {
+        Expr::Binary { op: BinOp::And | BinOp::Or, lhs, rhs } => {
+            check_condition(lhs)?;
+            check_condition(rhs)
+        }
+        Expr::Binary { op, .. } if op.is_comparison() => Ok(()),
+        Expr::Bool(_) => Ok(()),
+        other => Err(format!("invalid condition expression: {}", expr_text(other))),
+    }
+}
+
+fn expr_text(e: &Expr) -> String {
+    match e {
+        Expr::Var { name, .. } => name.clone(),
+        Expr::Integer(i) => i.to_string(),
+        Expr::Float(f) => f.to_string(),
+        Expr::Str(s) => format!("'{s}'"),
+        Expr::Binary { op, lhs, rhs } => format!("{} {} {}", expr_text(lhs), op.as_str(), expr_text(rhs)),
+        Expr::Paren(x) => format!("({})", expr_text(x)),
+        Expr::Call { name, args } => {
+            format!("{}({})", name, args.iter().map(expr_text).collect::<Vec<_>>().join(", "))
+        }
+        _ => String::new(),
+    }
+}
+
+struct Compiled {
+    pred: TagPredicate,
+    cond: Option<CExpr>,
+}
+
+fn compile_condition(m: &MeasInfo, rest: Option<&Expr>, scan: &mut Vec<String>) -> Result<Compiled, String> {
+    let is_tag = |k: &str| !m.fields.contains_key(k);
+    let (pred, row_cond) = cond::split_tags(rest, &is_tag);
+    let cond = match row_cond {
+        Some(e) => Some(compile_row(&e, m, scan, true)?),
+        None => None,
+    };
+    Ok(Compiled { pred, cond })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn raw_measurement(
+    backend: &dyn Backend,
+    sel: &Select,
+    m: &MeasInfo,
+    fields: &[Field],
+    columns: &[String],
+    rest: Option<&Expr>,
+    tr: TimeRange,
+    keys: &[String],
+    scan: &mut Vec<String>,
+    budget: &mut usize,
+) -> Result<Vec<Series>, String> {
+    let mut exprs = Vec::new();
+    for f in fields {
+        exprs.push(compile_row(&f.expr, m, scan, false)?);
+    }
+    // Rows count when one of the selected fields has a value.
+    let selected: Vec<usize> = (0..scan.len()).collect();
+    if selected.is_empty() {
+        return Ok(vec![]);
+    }
+    let c = compile_condition(m, rest, scan)?;
+    let data = load(backend, m, scan, &c.pred, tr.min_or(), tr.max_or(), budget).await?;
+    let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
+    for (i, sd) in data.iter().enumerate() {
+        groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (gtags, members) in groups {
+        let mut rows = Vec::new();
+        for (t, si, j) in merged_rows(&data, &members) {
+            let sd = &data[si];
+            let vals = row_vals(sd, j);
+            if selected.iter().all(|&i| eval::is_null(&vals[i])) {
+                continue;
+            }
+            if let Some(ce) = &c.cond {
+                let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
+                if !eval::truthy(&ce.eval(&rc)) {
+                    continue;
+                }
+            }
+            let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: false };
+            let mut row = Vec::with_capacity(exprs.len() + 1);
+            row.push(Value::Time(t));
+            for e in &exprs {
+                row.push(e.eval(&rc));
+            }
+            rows.push(row);
+        }
+        if sel.order_desc {
+            rows.reverse();
+        }
+        let rows = apply_limits(rows, sel.limit, sel.offset);
+        if rows.is_empty() {
+            continue;
+        }
+        out.push(Series { name: m.name.clone(), tags: gtags, columns: columns.to_vec(), values: rows, partial: false });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregates
+
+/// One aggregate call of the query, compiled for a measurement.
+struct AggCall {
+    agg: Aggregate,
+    /// The argument (a field).
+    arg: CExpr,
+    /// `count(distinct(x))`: distinct first.
+    inner_distinct: bool,
+    /// `top(x, tag1, .., N)`: tags whose values are first reduced to one point each.
+    tag_args: Vec<String>,
+    out_type: FieldType,
+}
+
+/// A field expression of an aggregate query: math over calls, maybe a transform on top.
+struct AggField {
+    expr: CExpr,
+    transform: Option<(String, Vec<Expr>)>,
+}
+
+fn compile_agg_expr(
+    e: &Expr,
+    m: &MeasInfo,
+    scan: &mut Vec<String>,
+    calls: &mut Vec<AggCall>,
+    aux: &mut Vec<CExpr>,
+) -> Result<CExpr, String> {
+    Ok(match e {
+        Expr::Paren(x) => compile_agg_expr(x, m, scan, calls, aux)?,
+        Expr::Call { name, args } if is_aggregate_name(name) => {
+            let (arg_expr, inner_distinct) = match args.first().map(|a| a.unparen()) {
+                Some(Expr::Call { name: n2, args: a2 }) if n2 == "distinct" && name == "count" => {
+                    (a2.first().cloned().unwrap_or(Expr::Null), true)
+                }
+                Some(Expr::Call { name: n2, .. }) => {
+                    return Err(format!("expected field argument in {name}(), found {n2}()"));
+                }
+                Some(a) => (a.clone(), false),
+                None => (Expr::Null, false),
+            };
+            let mut tag_args = Vec::new();
+            let mut n = None;
+            let mut p = None;
+            let mut unit = None;
+            match name.as_str() {
+                "top" | "bottom" => {
+                    n = args.last().and_then(int_arg).map(|v| v.max(0) as usize);
+                    for a in &args[1..args.len().saturating_sub(1)] {
+                        if let Expr::Var { name, .. } = a.unparen() {
+                            tag_args.push(name.clone());
+                        }
+                    }
+                }
+                "sample" => n = args.get(1).and_then(int_arg).map(|v| v.max(0) as usize),
+                "percentile" => p = args.get(1).and_then(num_arg),
+                "integral" => unit = args.get(1).and_then(duration_arg),
+                _ => {}
+            }
+            let agg = Aggregate::from_name(name, n, p, unit).ok_or_else(|| format!("undefined function {name}()"))?;
+            let arg = compile_row(&arg_expr, m, scan, false)?;
+            let in_type = match &arg {
+                CExpr::Col(i, cast) => cast.or_else(|| m.fields.get(&scan[*i]).copied()).unwrap_or(FieldType::Float),
+                _ => FieldType::Float,
+            };
+            let agg_in = if inner_distinct { Aggregate::Count } else { agg.clone() };
+            let out_type = agg_in.output_type(in_type);
+            calls.push(AggCall { agg, arg, inner_distinct, tag_args, out_type });
+            CExpr::Agg(calls.len() - 1)
+        }
+        Expr::Call { name, args } if functions::math::is_math_function(name) => {
+            let mut c = Vec::new();
+            for a in args {
+                c.push(compile_agg_expr(a, m, scan, calls, aux)?);
+            }
+            CExpr::Math(name.clone(), c)
+        }
+        Expr::Binary { op, lhs, rhs } => CExpr::Bin(
+            *op,
+            Box::new(compile_agg_expr(lhs, m, scan, calls, aux)?),
+            Box::new(compile_agg_expr(rhs, m, scan, calls, aux)?),
+        ),
+        Expr::Var { .. } => {
+            let c = compile_row(e, m, scan, false)?;
+            aux.push(c);
+            CExpr::Aux(aux.len() - 1)
+        }
+        other => compile_row(other, m, scan, false)?,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn aggregate_measurement(
+    backend: &dyn Backend,
+    ctx: &QueryContext,
+    sel: &Select,
+    m: &MeasInfo,
+    fields: &[Field],
+    columns: &[String],
+    rest: Option<&Expr>,
+    tr: TimeRange,
+    keys: &[String],
+    group_by_time: Option<(i64, i64)>,
+    scan: &mut Vec<String>,
+    budget: &mut usize,
+) -> Result<Vec<Series>, String> {
+    let mut calls: Vec<AggCall> = Vec::new();
+    let mut aux: Vec<CExpr> = Vec::new();
+    let mut afields: Vec<AggField> = Vec::new();
+    for f in fields {
+        let (inner, transform) = match f.expr.unparen() {
+            Expr::Call { name, args } if is_transform_name(name) => {
+                (args.first().cloned().unwrap_or(Expr::Null), Some((name.clone(), args.clone())))
+            }
+            e => (e.clone(), None),
+        };
+        let expr = if transform.is_some() && !has_agg_call(&inner) {
+            // A transformation of raw points: the points are the field's values.
+            let c = compile_row(&inner, m, scan, false)?;
+            aux.push(c);
+            CExpr::Aux(aux.len() - 1)
+        } else {
+            compile_agg_expr(&inner, m, scan, &mut calls, &mut aux)?
+        };
+        afields.push(AggField { expr, transform });
+    }
+    let raw_transform = calls.is_empty();
+    if raw_transform && group_by_time.is_some() {
+        return Err(format!(
+            "{} aggregate requires a GROUP BY interval",
+            afields.iter().find_map(|f| f.transform.as_ref().map(|t| t.0.clone())).unwrap_or_default()
+        ));
+    }
+    if scan.is_empty() {
+        return Ok(vec![]);
+    }
+    let n_select_fields = scan.len();
+    let c = compile_condition(m, rest, scan)?;
+    let min = tr.min_or();
+    let max = match (group_by_time, tr.max) {
+        (Some(_), None) => ctx.now,
+        _ => tr.max_or(),
+    };
+    let data = load(backend, m, scan, &c.pred, min, max, budget).await?;
+    let tz = match &sel.tz {
+        Some(name) => Some(name.parse::<chrono_tz::Tz>().map_err(|_| format!("unable to find time zone {name}"))?),
+        None => None,
+    };
+    let window = group_by_time.map(|(every, offset)| Window::new(every, offset, tz));
+    let window_start_default = tr.min.unwrap_or(MIN_TIME);
+    let single_selector = calls.len() == 1 && calls[0].agg.is_selector() && afields.len() == 1 || {
+        calls.len() == 1 && calls[0].agg.is_selector() && !aux.is_empty()
+    };
+
+    let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
+    for (i, sd) in data.iter().enumerate() {
+        groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
+    }
+    let fill = match &sel.fill {
+        Fill::Null => functions::Fill::Null,
+        Fill::None => functions::Fill::None,
+        Fill::Previous => functions::Fill::Previous,
+        Fill::Linear => functions::Fill::Linear,
+        Fill::Value(FillValue::Integer(i)) => functions::Fill::Number(Value::Integer(*i)),
+        Fill::Value(FillValue::Float(f)) => functions::Fill::Number(Value::Float(*f)),
+        Fill::Value(FillValue::Unsigned(u)) => functions::Fill::Number(Value::Unsigned(*u)),
+        Fill::Value(_) => functions::Fill::Null,
+    };
+
+    let mut out = Vec::new();
+    for (gtags, members) in groups {
+        // The group's rows, filtered by the condition, with the selected-field presence rule.
+        let mut rows: Vec<(i64, usize, Vec<Value>)> = Vec::new();
+        for (t, si, j) in merged_rows(&data, &members) {
+            let sd = &data[si];
+            let vals = row_vals(sd, j);
+            if vals[..n_select_fields].iter().all(eval::is_null) {
+                continue;
+            }
+            if let Some(ce) = &c.cond {
+                let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
+                if !eval::truthy(&ce.eval(&rc)) {
+                    continue;
+                }
+            }
+            rows.push((t, si, vals));
+        }
+        let aux_of = |t: i64, si: usize, vals: &[Value]| -> Vec<Value> {
+            let rc = RowCtx { time: t, tags: &data[si].tags, vals, aggs: &[], aux: &[], cond: false };
+            aux.iter().map(|a| a.eval(&rc)).collect()
+        };
+
+        let mut table: Vec<(i64, Vec<Value>)> = Vec::new();
+        if raw_transform {
+            // Transformations straight over the points.
+            for (t, si, vals) in &rows {
+                table.push((*t, aux_of(*t, *si, vals)));
+            }
+            let mut cols_out: Vec<Vec<Sample>> = Vec::new();
+            for f in &afields {
+                let samples: Vec<Sample> = table
+                    .iter()
+                    .map(|(t, a)| {
+                        let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs: &[], aux: a, cond: false };
+                        Sample::new(*t, f.expr.eval(&rc))
+                    })
+                    .filter(|s| !eval::is_null(&s.value))
+                    .collect();
+                let res = match &f.transform {
+                    Some((name, args)) => apply_transform(name, args, &samples, None)?,
+                    None => samples,
+                };
+                cols_out.push(res);
+            }
+            let rows_out = join_columns(&cols_out);
+            if let Some(s) = finish_series(sel, m, gtags, columns, rows_out) {
+                out.push(s);
+            }
+            continue;
+        }
+
+        // Per call: samples, windowed, reduced, filled.
+        let mut per_call: Vec<Vec<Sample>> = Vec::new();
+        for call in &calls {
+            let mut samples: Vec<Sample> = Vec::new();
+            for (t, si, vals) in &rows {
+                let rc = RowCtx { time: *t, tags: &data[*si].tags, vals, aggs: &[], aux: &[], cond: false };
+                let v = call.arg.eval(&rc);
+                if eval::is_null(&v) {
+                    continue;
+                }
+                let mut a = aux_of(*t, *si, vals);
+                for tk in &call.tag_args {
+                    let tv = data[*si].tags.iter().find(|(k, _)| k == tk).map(|(_, v)| v.clone()).unwrap_or_default();
+                    a.push(Value::String(tv));
+                }
+                samples.push(Sample { time: *t, value: v, aux: a });
+            }
+            let mut reduced: Vec<Sample> = Vec::new();
+            if let (Aggregate::Integral { unit }, Some(w)) = (&call.agg, &window) {
+                reduced = functions::integral(&samples, *unit, Some(w)).map_err(|e| e.0)?;
+            } else {
+                let mut i = 0;
+                while i < samples.len() {
+                    let ws = match &window {
+                        Some(w) => w.start(samples[i].time),
+                        None => window_start_default,
+                    };
+                    let mut j = i;
+                    while j < samples.len() && window.as_ref().map(|w| w.start(samples[j].time) == ws).unwrap_or(true) {
+                        j += 1;
+                    }
+                    let part = &samples[i..j];
+                    let res = reduce_call(call, part, ws)?;
+                    for mut s in res {
+                        s.time = functions::output_time(&call.agg, s.time, ws, single_selector, window.is_some());
+                        reduced.push(s);
+                    }
+                    i = j;
+                }
+            }
+            if let Some(w) = &window {
+                if call.agg.is_filled() && !matches!(fill, functions::Fill::None) {
+                    let start = tr.min.map(|t| w.start(t));
+                    let end = w.start(max);
+                    let is_count = matches!(call.agg, Aggregate::Count);
+                    reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, MAX_BUCKETS);
+                }
+            }
+            per_call.push(reduced);
+        }
+
+        // Join the calls' outputs into rows.
+        let multi = calls.len() == 1
+            && matches!(calls[0].agg, Aggregate::Top(_) | Aggregate::Bottom(_) | Aggregate::Distinct | Aggregate::Sample(_));
+        let mut joined: Vec<(i64, Vec<Value>, Vec<Value>)> = Vec::new();
+        if multi || calls.len() == 1 {
+            for s in &per_call[0] {
+                joined.push((s.time, vec![s.value.clone()], s.aux.clone()));
+            }
+        } else {
+            let mut by_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+            for (k, samples) in per_call.iter().enumerate() {
+                for s in samples {
+                    let e = by_time.entry(s.time).or_insert_with(|| vec![Value::Null; calls.len()]);
+                    e[k] = s.value.clone();
+                }
+            }
+            for (t, v) in by_time {
+                joined.push((t, v, vec![]));
+            }
+        }
+        let mut cols_out: Vec<Vec<Sample>> = Vec::new();
+        for f in &afields {
+            let mut samples: Vec<Sample> = Vec::new();
+            for (t, aggs, auxv) in &joined {
+                let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs, aux: auxv, cond: false };
+                samples.push(Sample::new(*t, f.expr.eval(&rc)));
+            }
+            if let Some((name, args)) = &f.transform {
+                let nonnull: Vec<Sample> = samples.into_iter().filter(|s| !eval::is_null(&s.value)).collect();
+                samples = apply_transform(name, args, &nonnull, window.as_ref())?;
+            }
+            cols_out.push(samples);
+        }
+        let mut rows_out = join_columns(&cols_out);
+        if afields.iter().all(|f| f.transform.is_none()) {
+            // Without fill, rows where every value is null (buckets nobody had) are dropped by
+            // construction; keep filled ones.
+            rows_out.retain(|r| r.len() > 1);
+        }
+        if let Some(s) = finish_series(sel, m, gtags, columns, rows_out) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+fn reduce_call(call: &AggCall, part: &[Sample], ws: i64) -> Result<Vec<Sample>, String> {
+    if call.inner_distinct {
+        let d = functions::reduce(&Aggregate::Distinct, part, ws).map_err(|e| e.0)?;
+        return functions::reduce(&Aggregate::Count, &d, ws).map_err(|e| e.0);
+    }
+    if !call.tag_args.is_empty() {
+        // top/bottom with tags: the best point per tag combination, then the best N of those.
+        let nt = call.tag_args.len();
+        let mut by_tag: BTreeMap<Vec<String>, Vec<Sample>> = BTreeMap::new();
+        for s in part {
+            let key: Vec<String> = s.aux[s.aux.len().saturating_sub(nt)..].iter().map(|v| format!("{v:?}")).collect();
+            by_tag.entry(key).or_default().push(s.clone());
+        }
+        let one = match call.agg {
+            Aggregate::Top(_) => Aggregate::Top(1),
+            _ => Aggregate::Bottom(1),
+        };
+        let mut best = Vec::new();
+        for (_, v) in by_tag {
+            best.extend(functions::reduce(&one, &v, ws).map_err(|e| e.0)?);
+        }
+        best.sort_by_key(|s| s.time);
+        return functions::reduce(&call.agg, &best, ws).map_err(|e| e.0);
+    }
+    functions::reduce(&call.agg, part, ws).map_err(|e| e.0)
+}
+
+fn apply_transform(name: &str, args: &[Expr], samples: &[Sample], window: Option<&Window>) -> Result<Vec<Sample>, String> {
+    use functions::transform::{default_derivative_unit, Transform};
+    let every = window.map(|w| w.every);
+    let unit = args.get(1).and_then(duration_arg);
+    let t = match name {
+        "derivative" => Transform::Derivative { unit: unit.unwrap_or(default_derivative_unit(every)), non_negative: false },
+        "non_negative_derivative" => {
+            Transform::Derivative { unit: unit.unwrap_or(default_derivative_unit(every)), non_negative: true }
+        }
+        "difference" => Transform::Difference { non_negative: false },
+        "non_negative_difference" => Transform::Difference { non_negative: true },
+        "elapsed" => Transform::Elapsed { unit: unit.unwrap_or(1) },
+        "moving_average" => Transform::MovingAverage(args.get(1).and_then(int_arg).unwrap_or(2).max(1) as usize),
+        "cumulative_sum" => Transform::CumulativeSum,
+        _ => return Err(format!("undefined function {name}()")),
+    };
+    functions::transform::apply(&t, samples).map_err(|e| e.0)
+}
+
+/// Joins per-field outputs row by row (fields of one query have rows at the same positions,
+/// except transformations, which are joined by time).
+fn join_columns(cols: &[Vec<Sample>]) -> Vec<Vec<Value>> {
+    let n = cols.len();
+    let mut out: Vec<Vec<Value>> = Vec::new();
+    if cols.iter().all(|c| c.len() == cols[0].len()) {
+        for i in 0..cols.first().map(|c| c.len()).unwrap_or(0) {
+            let mut row = vec![Value::Time(cols[0][i].time)];
+            for c in cols {
+                row.push(c[i].value.clone());
+            }
+            out.push(row);
+        }
+        // Append aux columns of the single selector (its extra selected fields).
+        return out;
+    }
+    let mut by_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for (k, c) in cols.iter().enumerate() {
+        for s in c {
+            let e = by_time.entry(s.time).or_insert_with(|| vec![Value::Null; n]);
+            e[k] = s.value.clone();
+        }
+    }
+    for (t, v) in by_time {
+        let mut row = vec![Value::Time(t)];
+        row.extend(v);
+        out.push(row);
+    }
+    out
+}
+
+fn finish_series(sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], mut rows: Vec<Vec<Value>>) -> Option<Series> {
+    if sel.order_desc {
+        rows.reverse();
+    }
+    let rows = apply_limits(rows, sel.limit, sel.offset);
+    if rows.is_empty() {
+        return None;
+    }
+    Some(Series { name: m.name.clone(), tags, columns: columns.to_vec(), values: rows, partial: false })
+}
