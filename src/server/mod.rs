@@ -376,8 +376,15 @@ pub fn open_backend(config: &Config) -> Result<SharedBackend, StartError> {
 }
 
 fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
-    let _ = config;
-    Err(StartError::Backend("embedded backend not built yet".into()))
+    use crate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+    let opts = EmbeddedOptions {
+        default_retention: config.backend.default_retention,
+        sync_full: config.backend.sync == "full",
+        retention_check_interval: config.backend.retention_check_interval,
+    };
+    let b = EmbeddedBackend::open(&config.data_dir, opts)
+        .map_err(|e| StartError::Backend(format!("cannot open the embedded store in {}: {e}", config.data_dir.display())))?;
+    Ok(Arc::new(b))
 }
 
 /// Runs the server until SIGINT/SIGTERM: opens the backend, sets up tokens (generating and

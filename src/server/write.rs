@@ -1,7 +1,7 @@
 //! `POST /write`: line protocol into the backend.
 //!
 //! Order of checks: token (403/401) and its request rate (429), `db` (400), write permission
-//! (401), `precision` (400), `Content-Encoding` (415), body size before and after decompression
+//! (401), `precision` (unknown values mean ns, as in 1.6.7), `Content-Encoding` (415), body size before and after decompression
 //! (413; buffered-bytes budget 503), the token's write byte rate (429), parse (400: the whole
 //! body is rejected), backend write (bounded by `backend.timeout`). 204 only once the backend has
 //! answered `Ok`.
@@ -13,28 +13,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::backend::WriteBatch;
-// TEMPORARY stand-in with the agreed signature until src/lineproto lands; then `use crate::lineproto;`.
-mod lineproto {
-    #[derive(Debug, Clone, Copy)]
-    pub enum Precision {
-        Ns,
-    }
-    impl Precision {
-        pub fn parse(s: &str) -> Option<Precision> {
-            matches!(s, "ns" | "n" | "u" | "µ" | "ms" | "s" | "m" | "h").then_some(Precision::Ns)
-        }
-    }
-    pub struct ParseError {
-        pub line: usize,
-        pub message: String,
-    }
-    pub fn parse_body(body: &[u8], _p: Precision, _now: i64) -> Result<Vec<crate::model::Point>, ParseError> {
-        if body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(Vec::new());
-        }
-        Err(ParseError { line: 1, message: "line protocol parser not built yet".into() })
-    }
-}
+use crate::lineproto;
 
 use super::body::{content_encoding, decode, read_limited};
 use super::error::ServerError;
@@ -56,11 +35,11 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// The write precision: absent or empty means nanoseconds.
+/// The write precision. As in 1.6.7, `u`, `ms`, `s`, `m`, `h` select a unit and anything else
+/// (absent, empty, `ns`, unknown) means nanoseconds; the parser decides (`None` would be a 400).
 pub fn parse_precision(p: Option<&str>) -> Result<lineproto::Precision, ServerError> {
-    let p = p.unwrap_or("").trim();
-    let name = if p.is_empty() { "ns" } else { p };
-    lineproto::Precision::parse(name).ok_or_else(|| {
+    let p = p.unwrap_or("");
+    lineproto::Precision::parse(p).ok_or_else(|| {
         ServerError::BadRequest(format!("invalid precision {p:?}: use one of ns, u, ms, s, m, h"))
     })
 }
@@ -123,9 +102,9 @@ mod tests {
         for p in ["ns", "u", "ms", "s", "m", "h"] {
             assert!(parse_precision(Some(p)).is_ok(), "{p}");
         }
-        let e = parse_precision(Some("xx")).unwrap_err();
-        assert_eq!(e.status(), 400);
-        assert!(e.message().contains("\"xx\""));
+        // 1.6.7: an unknown precision means nanoseconds, not an error
+        assert_eq!(parse_precision(Some("xx")).unwrap(), lineproto::Precision::Nanosecond);
+        assert_eq!(parse_precision(Some("s")).unwrap(), lineproto::Precision::Second);
     }
 
     #[test]
