@@ -29,7 +29,8 @@ pub enum Fill {
 /// now() when the query has none). `ty`: the output type of the call (see
 /// `Aggregate::output_type`) used to cast a fill number. `is_count`: the call is `count()`,
 /// for which `fill(null)` means `fill(0)`. `max_buckets` bounds the work: filling stops after
-/// that many buckets (the caller reports its own error for too many buckets).
+/// that many filled rows, passing the remaining rows through (the caller reports its own
+/// error for too many buckets).
 ///
 /// An empty `rows` gives no rows at all (1.x's fill iterator emits nothing for a series
 /// without points).

@@ -4,8 +4,9 @@
 //! work on floats; every other function returns a float. A null or non-numeric argument
 //! gives null. Type errors (at plan time) are [`output_type`]'s.
 //!
-//! Floats go through Rust's libm-backed functions; Go's own implementations can differ by an
-//! ulp for some inputs of sin/cos/tan/exp/pow. log2 and log10 use Go's formulas.
+//! Go's math package has its own algorithms; to give 1.x's bits, ln/log/log2/log10, sin/cos/tan
+//! and asin/acos/atan/atan2 follow them (checked against 1.6.7). exp and pow use libm, which can
+//! differ from Go's by an ulp for some inputs; sqrt/floor/ceil/abs are exact everywhere.
 
 use super::FunctionError;
 use crate::model::FieldType;
@@ -115,19 +116,19 @@ pub fn call(name: &str, args: &[Value]) -> Value {
         "floor" => keep_int(f64::floor),
         "ceil" => keep_int(f64::ceil),
         "round" => keep_int(go_round),
-        "sin" => f(f64::sin),
-        "cos" => f(f64::cos),
-        "tan" => f(f64::tan),
-        "asin" => f(f64::asin),
-        "acos" => f(f64::acos),
-        "atan" => f(f64::atan),
+        "sin" => f(go_sin),
+        "cos" => f(go_cos),
+        "tan" => f(go_tan),
+        "asin" => f(go_asin),
+        "acos" => f(go_acos),
+        "atan" => f(go_atan),
         "exp" => f(f64::exp),
-        "ln" => f(f64::ln),
+        "ln" => f(go_ln),
         "log2" => f(go_log2),
         "log10" => f(go_log10),
         "sqrt" => f(f64::sqrt),
-        "atan2" => f2(f64::atan2),
-        "log" => f2(|x, b| x.ln() / b.ln()),
+        "atan2" => f2(go_atan2),
+        "log" => f2(|x, b| go_ln(x) / go_ln(b)),
         "pow" => f2(go_pow),
         _ => Value::Null,
     }
@@ -165,15 +166,303 @@ pub fn go_log2(x: f64) -> f64 {
     if frac == 0.5 {
         return (exp - 1) as f64;
     }
-    frac.ln() * (1.0 / std::f64::consts::LN_2) + exp as f64
+    go_ln(frac) * std::f64::consts::LOG2_E + exp as f64
 }
 
-/// Go's Log10: ln(x) × (1/ln 10).
+/// Go's Log10: ln(x) × (1 / ln 10), the constant folded exactly (i.e. log10(e)).
 pub fn go_log10(x: f64) -> f64 {
-    x.ln() * (1.0 / std::f64::consts::LN_10)
+    go_ln(x) * std::f64::consts::LOG10_E
 }
 
 /// Go's Pow special cases, then libm's pow.
 pub fn go_pow(x: f64, y: f64) -> f64 {
     x.powf(y)
+}
+
+/// Natural logarithm computed as Go's math.Log does (the classic fdlibm reduction to
+/// [sqrt(2)/2, sqrt(2)) and its degree-14 polynomial), so results match 1.x to the bit.
+pub fn go_ln(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.93147180369123816490e-01;
+    const LN2_LO: f64 = 1.90821492927058770002e-10;
+    const C1: f64 = 6.666666666666735130e-01;
+    const C2: f64 = 3.999999999940941908e-01;
+    const C3: f64 = 2.857142874366239149e-01;
+    const C4: f64 = 2.222219843214978396e-01;
+    const C5: f64 = 1.818357216161805012e-01;
+    const C6: f64 = 1.531383769920937332e-01;
+    const C7: f64 = 1.479819860511658591e-01;
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x < 0.0 {
+        return f64::NAN;
+    }
+    if x == 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    let (mut f1, mut ki) = frexp(x);
+    if f1 < std::f64::consts::SQRT_2 / 2.0 {
+        f1 *= 2.0;
+        ki -= 1;
+    }
+    let f = f1 - 1.0;
+    let k = ki as f64;
+    let s = f / (2.0 + f);
+    let s2 = s * s;
+    let s4 = s2 * s2;
+    let t1 = s2 * (C1 + s4 * (C3 + s4 * (C5 + s4 * C7)));
+    let t2 = s4 * (C2 + s4 * (C4 + s4 * C6));
+    let r = t1 + t2;
+    let hfsq = 0.5 * f * f;
+    k * LN2_HI - ((hfsq - (s * (hfsq + r) + k * LN2_LO)) - f)
+}
+
+// Trigonometry as Go's math package computes it (Cephes-style: reduction by Pi/4 in three
+// parts, then minimax polynomials), so 1.x's results are reproduced to the bit. Inputs of
+// 2^29 and beyond (where Go switches to Payne-Hanek reduction) fall back to libm.
+const TRIG_REDUCE_THRESHOLD: f64 = (1u64 << 29) as f64;
+const PI4A: f64 = 7.85398125648498535156e-1;
+const PI4B: f64 = 3.77489470793079817668e-8;
+const PI4C: f64 = 2.69515142907905952645e-15;
+const SIN_C: [f64; 6] = [
+    1.58962301576546568060e-10,
+    -2.50507477628578072866e-8,
+    2.75573136213857245213e-6,
+    -1.98412698295895385996e-4,
+    8.33333333332211858878e-3,
+    -1.66666666666666307295e-1,
+];
+const COS_C: [f64; 6] = [
+    -1.13585365213876817300e-11,
+    2.08757008419747316778e-9,
+    -2.75573141792967388112e-7,
+    2.48015872888517045348e-5,
+    -1.38888888888730564116e-3,
+    4.16666666666665929218e-2,
+];
+const TAN_P: [f64; 3] = [-1.30936939181383777646e4, 1.15351664838587416140e6, -1.79565251976484877988e7];
+const TAN_Q: [f64; 5] = [
+    1.0,
+    1.36812963470692954678e4,
+    -1.32089234440210967447e6,
+    2.50083801823357915839e7,
+    -5.38695755929454629881e7,
+];
+
+/// Octant and reduced argument of |x| < 2^29.
+fn octant(x: f64) -> (u64, f64) {
+    let mut j = (x * (4.0 / std::f64::consts::PI)) as u64;
+    let mut y = j as f64;
+    if j & 1 == 1 {
+        j += 1;
+        y += 1.0;
+    }
+    j &= 7;
+    (j, ((x - y * PI4A) - y * PI4B) - y * PI4C)
+}
+
+fn sin_poly(z: f64, zz: f64) -> f64 {
+    let c = &SIN_C;
+    z + z * zz * (((((c[0] * zz + c[1]) * zz + c[2]) * zz + c[3]) * zz + c[4]) * zz + c[5])
+}
+
+fn cos_poly(zz: f64) -> f64 {
+    let c = &COS_C;
+    1.0 - 0.5 * zz + zz * zz * (((((c[0] * zz + c[1]) * zz + c[2]) * zz + c[3]) * zz + c[4]) * zz + c[5])
+}
+
+pub fn go_sin(x: f64) -> f64 {
+    if x == 0.0 || x.is_nan() {
+        return x;
+    }
+    if x.is_infinite() {
+        return f64::NAN;
+    }
+    let (mut x, mut sign) = (x, false);
+    if x < 0.0 {
+        x = -x;
+        sign = true;
+    }
+    if x >= TRIG_REDUCE_THRESHOLD {
+        return if sign { -x.sin() } else { x.sin() };
+    }
+    let (mut j, z) = octant(x);
+    if j > 3 {
+        sign = !sign;
+        j -= 4;
+    }
+    let zz = z * z;
+    let y = if j == 1 || j == 2 { cos_poly(zz) } else { sin_poly(z, zz) };
+    if sign {
+        -y
+    } else {
+        y
+    }
+}
+
+pub fn go_cos(x: f64) -> f64 {
+    if x.is_nan() || x.is_infinite() {
+        return f64::NAN;
+    }
+    let x = x.abs();
+    if x >= TRIG_REDUCE_THRESHOLD {
+        return x.cos();
+    }
+    let mut sign = false;
+    let (mut j, z) = octant(x);
+    if j > 3 {
+        j -= 4;
+        sign = !sign;
+    }
+    if j > 1 {
+        sign = !sign;
+    }
+    let zz = z * z;
+    let y = if j == 1 || j == 2 { sin_poly(z, zz) } else { cos_poly(zz) };
+    if sign {
+        -y
+    } else {
+        y
+    }
+}
+
+pub fn go_tan(x: f64) -> f64 {
+    if x == 0.0 || x.is_nan() {
+        return x;
+    }
+    if x.is_infinite() {
+        return f64::NAN;
+    }
+    let (mut x, mut sign) = (x, false);
+    if x < 0.0 {
+        x = -x;
+        sign = true;
+    }
+    if x >= TRIG_REDUCE_THRESHOLD {
+        return if sign { -x.tan() } else { x.tan() };
+    }
+    let (j, z) = octant(x);
+    let zz = z * z;
+    let (p, q) = (&TAN_P, &TAN_Q);
+    let mut y = if zz > 1e-14 {
+        z + z * (zz * ((p[0] * zz + p[1]) * zz + p[2]) / ((((zz + q[1]) * zz + q[2]) * zz + q[3]) * zz + q[4]))
+    } else {
+        z
+    };
+    if j & 2 == 2 {
+        y = -1.0 / y;
+    }
+    if sign {
+        -y
+    } else {
+        y
+    }
+}
+
+// Inverse trigonometry as Go computes it (Cephes rational approximation of atan with range
+// reduction at 0.66 and tan(3π/8); asin/acos through atan).
+fn xatan(x: f64) -> f64 {
+    const P: [f64; 5] = [
+        -8.750608600031904122785e-01,
+        -1.615753718733365076637e+01,
+        -7.500855792314704667340e+01,
+        -1.228866684490136173410e+02,
+        -6.485021904942025371773e+01,
+    ];
+    const Q: [f64; 5] = [
+        2.485846490142306297962e+01,
+        1.650270098316988542046e+02,
+        4.328810604912902668951e+02,
+        4.853903996359136964868e+02,
+        1.945506571482613964425e+02,
+    ];
+    let z = x * x;
+    let z = z * ((((P[0] * z + P[1]) * z + P[2]) * z + P[3]) * z + P[4])
+        / (((((z + Q[0]) * z + Q[1]) * z + Q[2]) * z + Q[3]) * z + Q[4]);
+    x * z + x
+}
+
+fn satan(x: f64) -> f64 {
+    const MOREBITS: f64 = 6.123233995736765886130e-17;
+    const TAN3PIO8: f64 = 2.41421356237309504880;
+    if x <= 0.66 {
+        return xatan(x);
+    }
+    if x > TAN3PIO8 {
+        return std::f64::consts::FRAC_PI_2 - xatan(1.0 / x) + MOREBITS;
+    }
+    std::f64::consts::FRAC_PI_4 + xatan((x - 1.0) / (x + 1.0)) + 0.5 * MOREBITS
+}
+
+pub fn go_atan(x: f64) -> f64 {
+    if x == 0.0 || x.is_nan() {
+        return x;
+    }
+    if x > 0.0 {
+        satan(x)
+    } else {
+        -satan(-x)
+    }
+}
+
+pub fn go_asin(x: f64) -> f64 {
+    if x == 0.0 || x.is_nan() {
+        return x;
+    }
+    let (mut x, mut sign) = (x, false);
+    if x < 0.0 {
+        x = -x;
+        sign = true;
+    }
+    if x > 1.0 {
+        return f64::NAN;
+    }
+    let mut temp = (1.0 - x * x).sqrt();
+    if x > 0.7 {
+        temp = std::f64::consts::FRAC_PI_2 - satan(temp / x);
+    } else {
+        temp = satan(x / temp);
+    }
+    if sign {
+        -temp
+    } else {
+        temp
+    }
+}
+
+pub fn go_acos(x: f64) -> f64 {
+    std::f64::consts::FRAC_PI_2 - go_asin(x)
+}
+
+pub fn go_atan2(y: f64, x: f64) -> f64 {
+    use std::f64::consts::{FRAC_PI_2, FRAC_PI_4, PI};
+    if y.is_nan() || x.is_nan() {
+        return f64::NAN;
+    }
+    if y == 0.0 {
+        if x >= 0.0 && !x.is_sign_negative() {
+            return 0f64.copysign(y);
+        }
+        return PI.copysign(y);
+    }
+    if x == 0.0 {
+        return FRAC_PI_2.copysign(y);
+    }
+    if x.is_infinite() {
+        if x > 0.0 {
+            return if y.is_infinite() { FRAC_PI_4.copysign(y) } else { 0f64.copysign(y) };
+        }
+        return if y.is_infinite() { (3.0 * PI / 4.0).copysign(y) } else { PI.copysign(y) };
+    }
+    if y.is_infinite() {
+        return FRAC_PI_2.copysign(y);
+    }
+    let q = go_atan(y / x);
+    if x < 0.0 {
+        if q <= 0.0 {
+            return q + PI;
+        }
+        return q - PI;
+    }
+    q
 }
