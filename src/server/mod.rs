@@ -196,8 +196,8 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
         method = %method,
         path = %path,
         status = status.as_u16(),
-        duration_ms = elapsed.as_secs_f64() * 1000.0,
-        token = ctx.token_name.as_deref().unwrap_or("-"),
+        duration_ms = %format_args!("{:.3}", elapsed.as_secs_f64() * 1000.0),
+        token = %ctx.token_name.as_deref().unwrap_or("-"),
         request_id = %ctx.request_id,
         "request"
     );
@@ -326,6 +326,7 @@ impl Server {
         if tokio::time::timeout(Duration::from_secs(30), done_rx.recv()).await.is_err() {
             tracing::warn!("requests still in progress after 30s; stopping anyway");
         }
+        tracing::info!("all connections closed");
         Ok(())
     }
 }
@@ -412,6 +413,10 @@ pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), Star
     let local = server.local_addr()?;
     println!("listening on {local}");
     tracing::info!(%local, "influxgate listening");
+    let state = server.state();
     server.serve(shutdown_signal()).await?;
+    // Close the store (flush, stop its threads) before returning.
+    drop(state);
+    tracing::info!("stopped");
     Ok(())
 }
