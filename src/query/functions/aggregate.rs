@@ -630,3 +630,153 @@ pub(crate) fn linear_float(window_time: i64, prev_time: i64, next_time: i64, pre
     let x = window_time.wrapping_sub(prev_time) as f64;
     m * x + prev
 }
+
+/// Whether 1.x computes this call per series first and then combines the partial results
+/// (count, sum, mean, min, max, first, last); the others see one merged stream of points.
+pub fn is_pushed_down(agg: &Aggregate) -> bool {
+    matches!(
+        agg,
+        Aggregate::Count | Aggregate::Sum | Aggregate::Mean | Aggregate::Min | Aggregate::Max | Aggregate::First | Aggregate::Last
+    )
+}
+
+/// A partial result: the reduced point and how many points it stands for.
+#[derive(Debug, Clone, PartialEq)]
+struct Partial {
+    s: Sample,
+    count: u64,
+}
+
+fn partials_of(agg: &Aggregate, pts: &[Sample], ws: i64) -> Result<Option<Partial>, FunctionError> {
+    let n = pts.iter().filter(|p| !matches!(p.value, Value::Null)).count() as u64;
+    let out = reduce(agg, pts, ws)?;
+    Ok(out.into_iter().next().map(|s| Partial { s, count: n }))
+}
+
+/// Combine partials the way 1.x's call iterator does when fed already-reduced points.
+fn combine(agg: &Aggregate, parts: &[Partial], ws: i64) -> Option<Partial> {
+    if parts.is_empty() {
+        return None;
+    }
+    let total: u64 = parts.iter().map(|p| p.count).sum();
+    let s = match agg {
+        // count partials are summed (as integers)
+        Aggregate::Count => {
+            let mut c: i64 = 0;
+            for p in parts {
+                if let Value::Integer(i) = p.s.value {
+                    c = c.wrapping_add(i);
+                }
+            }
+            Sample { time: ws, value: Value::Integer(c), aux: Vec::new() }
+        }
+        // mean partials: sum += mean × count (count ≥ 2) else += mean; divided by the total
+        Aggregate::Mean => {
+            let (mut sum, mut cnt) = (0.0f64, 0u64);
+            for p in parts {
+                let v = as_f64(&p.s.value).unwrap_or(f64::NAN);
+                if p.count >= 2 {
+                    sum += v * p.count as f64;
+                    cnt += p.count;
+                } else {
+                    sum += v;
+                    cnt += 1;
+                }
+            }
+            Sample { time: ws, value: Value::Float(sum / cnt as f64), aux: Vec::new() }
+        }
+        // sum, min, max, first, last: the same reducer over the partial points
+        _ => {
+            let samples: Vec<Sample> = parts.iter().map(|p| p.s.clone()).collect();
+            let out = reduce(agg, &samples, ws).ok()?;
+            out.into_iter().next()?
+        }
+    };
+    Some(Partial { s, count: total })
+}
+
+/// Reduce one window of a group made of several series, reproducing 1.x's layering so float
+/// results match to the bit: `shards` in time order (1.x's shard groups, see
+/// [`shard_group_duration`]), each holding the points of each series (in series-key order) that
+/// fall in that shard, time-ordered. For count/sum/mean/min/max/first/last 1.x reduces each
+/// series per shard, then combines the partials per shard, then across shards (and once more
+/// at the top); for the other calls all points are merged by time (ties keep series order) and
+/// reduced once.
+pub fn reduce_layers(agg: &Aggregate, shards: &[Vec<Vec<Sample>>], window_start: i64) -> Result<Vec<Sample>, FunctionError> {
+    if !is_pushed_down(agg) {
+        let mut all: Vec<Sample> = shards.iter().flatten().flatten().cloned().collect();
+        all.sort_by_key(|p| p.time); // stable: ties keep shard, then series order
+        return reduce(agg, &all, window_start);
+    }
+    let mut shard_parts = Vec::new();
+    for shard in shards {
+        let mut series_parts = Vec::new();
+        for series in shard {
+            if let Some(p) = partials_of(agg, series, window_start)? {
+                series_parts.push(p);
+            }
+        }
+        // the engine's merge over the shard's series (a reduction even for a single input)
+        if let Some(p) = combine(agg, &series_parts, window_start) {
+            shard_parts.push(p);
+        }
+    }
+    // across shards, then the statement-level merge over sources
+    let top = combine(agg, &shard_parts, window_start);
+    let top = top.and_then(|p| combine(agg, &[p], window_start));
+    Ok(top.map(|p| vec![p.s]).unwrap_or_default())
+}
+
+/// 1.x's default shard group duration for a retention policy of duration `rp` (ns, 0 or None
+/// = infinite): < 2 days → 1h, < 6 months (180 days) → 1 day, else 7 days.
+pub fn shard_group_duration(rp: Option<i64>) -> i64 {
+    const H: i64 = 3_600_000_000_000;
+    match rp {
+        Some(d) if d > 0 && d < 48 * H => H,
+        Some(d) if d > 0 && d < 180 * 24 * H => 24 * H,
+        _ => 7 * 24 * H,
+    }
+}
+
+/// The start of the shard group holding `t`: 1.x truncates with Go's `time.Truncate`, i.e. to
+/// multiples of the duration counted from 0001-01-01 UTC (so 7-day groups start on Mondays,
+/// e.g. 1969-12-29, 1970-01-05).
+pub fn shard_group_start(t: i64, duration: i64) -> i64 {
+    if duration <= 0 {
+        return t;
+    }
+    const YEAR1_TO_EPOCH_NS: i128 = 719_162 * 86_400 * 1_000_000_000;
+    let abs = t as i128 + YEAR1_TO_EPOCH_NS;
+    let start = abs - abs.rem_euclid(duration as i128) - YEAR1_TO_EPOCH_NS;
+    start.clamp(i64::MIN as i128, i64::MAX as i128) as i64
+}
+
+/// `top(field, tag1[, tag2...], N)` / `bottom(...)`: 1.x first takes, per distinct combination
+/// of the tag values (`groups`: tag values + that combination's points, time order), the
+/// max (top) or min (bottom) point — ties to the earliest — then the top/bottom N of those.
+/// Each output point's `aux` is the group's tag values followed by the point's own aux.
+/// Output ordered by time. `agg` must be `Top(n)` or `Bottom(n)`.
+pub fn reduce_top_bottom_tagged(
+    agg: &Aggregate,
+    groups: &[(Vec<Value>, Vec<Sample>)],
+    window_start: i64,
+) -> Result<Vec<Sample>, FunctionError> {
+    let inner = match agg {
+        Aggregate::Top(_) => Aggregate::Max,
+        Aggregate::Bottom(_) => Aggregate::Min,
+        _ => return reduce(agg, &groups.iter().flat_map(|g| g.1.iter().cloned()).collect::<Vec<_>>(), window_start),
+    };
+    if let Some(ty) = groups.iter().find_map(|g| series_type(&g.1)) {
+        agg.check_input_type(ty)?;
+    }
+    let mut picked = Vec::with_capacity(groups.len());
+    for (tags, pts) in groups {
+        for mut s in reduce(&inner, pts, window_start)? {
+            let mut aux = tags.clone();
+            aux.append(&mut s.aux);
+            s.aux = aux;
+            picked.push(s);
+        }
+    }
+    reduce(agg, &picked, window_start)
+}

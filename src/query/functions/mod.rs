@@ -8,15 +8,23 @@
 //! How the engine uses this module (mirrors 1.x's iterator pipeline):
 //! 1. At plan time: [`Aggregate::check_input_type`] / [`Transform::check_input_type`] /
 //!    [`math::output_type`] for 1.x's type errors.
-//! 2. Per series and per window: [`aggregate::reduce`] (pass the window start; for queries
-//!    without `GROUP BY time` pass the query's lower time bound, or 0 when there is none).
+//! 2. Per group (GROUP BY tag set) and per window: [`aggregate::reduce_layers`] — it takes the
+//!    window's points split by shard group ([`aggregate::shard_group_start`]) and series, and
+//!    reproduces 1.x's per-series-then-combined arithmetic, which changes float sums/means
+//!    (verified on 1.6.7). [`aggregate::reduce`] is the one-stream reducer (one series, one
+//!    shard). Pass the window start; for queries without `GROUP BY time` pass the query's
+//!    lower time bound, or 0 when there is none. `top(f, tag.., N)`/`bottom`:
+//!    [`aggregate::reduce_top_bottom_tagged`].
 //!    Then the output time rule [`aggregate::output_time`] (selectors keep the point's time only
 //!    when the query has a single selector and no `GROUP BY time`).
 //!    `integral()` is a stream over the whole series: use [`aggregate::integral`].
 //! 3. [`fill::fill`] over the series' bucketed rows (not for top/bottom/sample/distinct/integral,
 //!    which 1.x never fills).
 //! 4. Transformations over the (possibly aggregated) series: [`transform::apply`]; null rows
-//!    (empty buckets with `fill(null)`) are skipped, as 1.x does.
+//!    (empty buckets with `fill(null)`) are skipped, as 1.x does. Over aggregates 1.x computes
+//!    the inner aggregate from one interval *before* the query start (N-1 intervals for
+//!    moving_average(N)), so e.g. `derivative(mean(v)) ... fill(0)` has a point at the first
+//!    bucket; the engine should widen the inner range and drop outputs before the start.
 //! 5. Math per row: [`math::call`].
 
 pub mod aggregate;
@@ -29,7 +37,10 @@ use crate::model::FieldType;
 use crate::query::result::Value;
 use std::fmt;
 
-pub use aggregate::{integral, output_time, reduce, Aggregate};
+pub use aggregate::{
+    integral, output_time, reduce, reduce_layers, reduce_top_bottom_tagged, shard_group_duration, shard_group_start,
+    Aggregate,
+};
 pub use fill::{fill, Fill};
 pub use transform::Transform;
 pub use window::{bucket_start, Window};

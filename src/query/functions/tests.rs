@@ -551,3 +551,78 @@ fn math_all_oracle_rows() {
     assert!(matches!(call("asin", &[f(-4.0)]), Value::Float(x) if x.is_nan()));
     assert!(matches!(call("acos", &[f(-4.0)]), Value::Float(x) if x.is_nan()));
 }
+
+#[test]
+fn layered_series_partials() {
+    // ms,t=a v=0.6 1s, v=0.1 2s; ms,t=b v=0.5 1s, v=0.6 2s, v=0.6 3s
+    // SELECT mean(v), sum(v) FROM ms → [0,0.4800000000000001,2.4000000000000004]
+    // (a plain mean over the 5 points would be 0.48, a plain sum 2.4)
+    let a: Vec<Sample> = vec![Sample::new(S, f(0.6)), Sample::new(2 * S, f(0.1))];
+    let b: Vec<Sample> = vec![Sample::new(S, f(0.5)), Sample::new(2 * S, f(0.6)), Sample::new(3 * S, f(0.6))];
+    let shards = vec![vec![a.clone(), b.clone()]];
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mean, &shards, 0).unwrap()), vec![(0, f(0.4800000000000001))]);
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Sum, &shards, 0).unwrap()), vec![(0, f(2.4000000000000004))]);
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Count, &shards, 0).unwrap()), vec![(0, i(5))]);
+    // max keeps the point's time (ties → earliest)
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Max, &shards, 0).unwrap()), vec![(S, f(0.6))]);
+    // ms2: a = 0.6,0.2,0.6; b = 0.4,0.0,0.8 → mean 0.43333333333333335, sum 2.6
+    let a: Vec<Sample> = vec![Sample::new(S, f(0.6)), Sample::new(2 * S, f(0.2)), Sample::new(3 * S, f(0.6))];
+    let b: Vec<Sample> = vec![Sample::new(S, f(0.4)), Sample::new(2 * S, f(0.0)), Sample::new(3 * S, f(0.8))];
+    let shards = vec![vec![a, b]];
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mean, &shards, 0).unwrap()), vec![(0, f(0.43333333333333335))]);
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Sum, &shards, 0).unwrap()), vec![(0, f(2.6))]);
+    // SHOW SHARDS: autogen groups 1969-12-29..1970-01-05, 1970-01-05..1970-01-12 (Mondays)
+    let week = aggregate::shard_group_duration(None);
+    assert_eq!(aggregate::shard_group_start(0, week), -3 * 86_400 * S);
+    assert_eq!(aggregate::shard_group_start(5 * 86_400 * S, week), 4 * 86_400 * S);
+    assert_eq!(aggregate::shard_group_start(4 * 86_400 * S - 1, week), -3 * 86_400 * S);
+    // sh v=0.6 @1d, 0.7 @2d | 0.8 @5d, 0.9 @6d (two shards) → SELECT mean(v), sum(v) → 0.75, 3
+    // sh2 same values all in one shard → mean 0.7499999999999999
+    let d = 86_400 * S;
+    let p = |t: i64, v: f64| Sample::new(t * d, f(v));
+    let two = vec![vec![vec![p(1, 0.6), p(2, 0.7)]], vec![vec![p(5, 0.8), p(6, 0.9)]]];
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mean, &two, 0).unwrap()), vec![(0, f(0.75))]);
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Sum, &two, 0).unwrap()), vec![(0, f(3.0))]);
+    let one_shard = vec![vec![vec![p(1, 0.6), p(2, 0.7), p(3, 0.8), p(3, 0.9)]]];
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mean, &one_shard, 0).unwrap()), vec![(0, f(0.7499999999999999))]);
+}
+
+#[test]
+fn top_bottom_with_tags() {
+    // tt,host=a v=5 1s, v=9 2s; tt,host=b v=7 1s, v=9 3s; tt,host=c v=1 2s, v=8 4s
+    let s = |x: &str| Value::String(x.into());
+    let g = |h: &str, pts: &[(i64, f64)]| (vec![s(h)], pts.iter().map(|&(t, v)| Sample::new(t * S, f(v))).collect::<Vec<_>>());
+    let groups = vec![g("a", &[(1, 5.0), (2, 9.0)]), g("b", &[(1, 7.0), (3, 9.0)]), g("c", &[(2, 1.0), (4, 8.0)])];
+    let row = |o: &[Sample]| o.iter().map(|x| (x.time / S, x.value.clone(), x.aux.clone())).collect::<Vec<_>>();
+    // SELECT top(v,host,2) FROM tt → [2s,9,"a"],[3s,9,"b"]
+    let o = aggregate::reduce_top_bottom_tagged(&Aggregate::Top(2), &groups, 0).unwrap();
+    assert_eq!(row(&o), vec![(2, f(9.0), vec![s("a")]), (3, f(9.0), vec![s("b")])]);
+    // SELECT top(v,host,5) FROM tt → a, b, [4s,8,"c"]
+    let o = aggregate::reduce_top_bottom_tagged(&Aggregate::Top(5), &groups, 0).unwrap();
+    assert_eq!(row(&o).len(), 3);
+    assert_eq!(row(&o)[2], (4, f(8.0), vec![s("c")]));
+    // SELECT bottom(v,host,2) FROM tt → [1s,5,"a"],[2s,1,"c"]
+    let o = aggregate::reduce_top_bottom_tagged(&Aggregate::Bottom(2), &groups, 0).unwrap();
+    assert_eq!(row(&o), vec![(1, f(5.0), vec![s("a")]), (2, f(1.0), vec![s("c")])]);
+    // SELECT top(v,2) FROM tt (no tag) → [2s,9],[3s,9]
+    let all: Vec<Sample> = groups.iter().flat_map(|g| g.1.clone()).collect();
+    let mut all = all;
+    all.sort_by_key(|p| p.time);
+    let o = reduce(&Aggregate::Top(2), &all, 0).unwrap();
+    assert_eq!(tv(&o), ts(&[(2, f(9.0)), (3, f(9.0))]));
+    // SELECT percentile(v,50), host FROM tt → [1s,7,"b"]
+    let all_aux: Vec<Sample> = {
+        let mut v: Vec<Sample> = groups
+            .iter()
+            .flat_map(|(t, p)| p.iter().map(move |x| Sample { time: x.time, value: x.value.clone(), aux: t.clone() }))
+            .collect();
+        v.sort_by_key(|p| p.time);
+        v
+    };
+    let o = reduce(&Aggregate::Percentile(50.0), &all_aux, 0).unwrap();
+    assert_eq!(row(&o), vec![(1, f(7.0), vec![s("b")])]);
+    // SELECT distinct(v) FROM tt WHERE time >= 2s → [2s,1],[2s,9],[2s,8]
+    let later: Vec<Sample> = all.iter().filter(|p| p.time >= 2 * S).cloned().collect();
+    let o = reduce(&Aggregate::Distinct, &later, 2 * S).unwrap();
+    assert_eq!(tv(&o), ts(&[(2, f(1.0)), (2, f(9.0)), (2, f(8.0))]));
+}
