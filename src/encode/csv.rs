@@ -16,6 +16,8 @@
 //! The writer keeps state between calls (the statement id and the current header) so that chunked
 //! responses print a header only once per statement, as 1.x does.
 
+use std::io::Write as _;
+
 use super::fmt::{csv_field, plain_float};
 use super::Epoch;
 use crate::query::result::{Series, StatementResult, Value};
@@ -76,18 +78,23 @@ fn tags_field(s: &Series) -> String {
     out
 }
 
-fn cell(v: &Value, col: usize, epoch: Epoch, buf: &mut Vec<u8>) {
-    buf.clear();
+/// Appends one value. Only strings can need quoting: numbers, `true`/`false`, `+Inf`, `-Inf`,
+/// `NaN` never contain a comma, quote or newline nor start with a space.
+fn cell(out: &mut Vec<u8>, v: &Value, col: usize, epoch: Epoch) {
     match v {
         Value::Null => {}
-        Value::Float(f) => plain_float(buf, *f),
-        Value::Integer(i) => buf.extend_from_slice(i.to_string().as_bytes()),
-        Value::Unsigned(u) => buf.extend_from_slice(u.to_string().as_bytes()),
-        Value::String(s) => buf.extend_from_slice(s.as_bytes()),
-        Value::Boolean(b) => buf.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Float(f) => plain_float(out, *f),
+        Value::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Unsigned(u) => {
+            let _ = write!(out, "{u}");
+        }
+        Value::String(s) => csv_field(out, s),
+        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Time(ns) => {
             let n = epoch.convert(col, *ns).unwrap_or(*ns);
-            buf.extend_from_slice(n.to_string().as_bytes());
+            let _ = write!(out, "{n}");
         }
     }
 }
@@ -101,7 +108,6 @@ impl CsvState {
 
     /// Writes the rows of some results (a whole response, or one chunk).
     pub fn write_results(&mut self, out: &mut Vec<u8>, results: &[&StatementResult], epoch: Epoch) {
-        let mut buf = Vec::new();
         for r in results {
             let id = r.statement_id as i64;
             if id != self.statement_id {
@@ -121,22 +127,20 @@ impl CsvState {
                 }
                 let tags = tags_field(s);
                 for row in &s.values {
-                    out_row(out, &s.name, &tags, row, epoch, &mut buf);
+                    out_row(out, &s.name, &tags, row, epoch);
                 }
             }
         }
     }
 }
 
-fn out_row(out: &mut Vec<u8>, name: &str, tags: &str, row: &[Value], epoch: Epoch, buf: &mut Vec<u8>) {
+fn out_row(out: &mut Vec<u8>, name: &str, tags: &str, row: &[Value], epoch: Epoch) {
     csv_field(out, name);
     out.push(b',');
     csv_field(out, tags);
     for (j, v) in row.iter().enumerate() {
         out.push(b',');
-        cell(v, j, epoch, buf);
-        // Values are valid UTF-8 (strings come from `String`, the rest is ASCII).
-        csv_field(out, std::str::from_utf8(buf).unwrap_or(""));
+        cell(out, v, j, epoch);
     }
     out.push(b'\n');
 }

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 /// The caller must have rejected NaN and infinities (Go's encoder refuses them).
 pub fn json_float(out: &mut Vec<u8>, v: f64) {
     let abs = v.abs();
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         exp_float(out, v);
     } else {
         plain_float(out, v);
@@ -27,9 +27,7 @@ pub fn plain_float(out: &mut Vec<u8>, v: f64) {
     } else {
         // Rust's Display for f64 is the shortest round-trip digits in positional notation,
         // which is exactly Go's 'f' format with precision -1.
-        let mut s = String::new();
-        let _ = write!(s, "{}", v);
-        out.extend_from_slice(s.as_bytes());
+        let _ = std::io::Write::write_fmt(out, format_args!("{v}"));
     }
 }
 

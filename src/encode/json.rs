@@ -11,6 +11,8 @@
 //! Go's encoder can't encode NaN or ±Inf; 1.x then writes the marshalling error's text instead of
 //! the document (still followed by `"\n"`), which we reproduce.
 
+use std::io::Write as _;
+
 use super::fmt::{go_nonfinite, json_float, json_string, rfc3339_nano};
 use super::Epoch;
 use crate::query::result::{Message, Series, StatementResult, Value};
@@ -83,7 +85,7 @@ fn compact_document(
 
 fn result(out: &mut Vec<u8>, r: &StatementResult, epoch: Epoch) -> Result<(), f64> {
     out.extend_from_slice(b"{\"statement_id\":");
-    out.extend_from_slice(r.statement_id.to_string().as_bytes());
+    let _ = write!(out, "{}", r.statement_id);
     if !r.series.is_empty() {
         out.extend_from_slice(b",\"series\":[");
         for (i, s) in r.series.iter().enumerate() {
@@ -200,12 +202,18 @@ fn value(out: &mut Vec<u8>, v: &Value, col: usize, epoch: Epoch) -> Result<(), f
             }
             json_float(out, *f);
         }
-        Value::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::Unsigned(u) => out.extend_from_slice(u.to_string().as_bytes()),
+        Value::Integer(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Unsigned(u) => {
+            let _ = write!(out, "{u}");
+        }
         Value::String(s) => json_string(out, s),
         Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Time(ns) => match epoch.convert(col, *ns) {
-            Some(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            Some(n) => {
+                let _ = write!(out, "{n}");
+            }
             None => {
                 out.push(b'"');
                 rfc3339_nano(out, *ns);

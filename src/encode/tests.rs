@@ -341,6 +341,14 @@ const M_N: &str = "81a7726573756c74739182ac73746174656d656e745f696400a6736572696
 const M_NULLS: &str = "81a7726573756c74739282ac73746174656d656e745f696400a67365726965739484a46e616d65a167a47461677381a16ba0a7636f6c756d6e7392a474696d65a5636f756e74a676616c7565739192c70c050000000000000000000000000184a46e616d65a167a47461677381a16ba76120622c633d64a7636f6c756d6e7392a474696d65a5636f756e74a676616c7565739192c70c050000000000000000000000000184a46e616d65a167a47461677381a16ba5706c61696ea7636f6c756d6e7392a474696d65a5636f756e74a676616c7565739192c70c050000000000000000000000000184a46e616d65a16ea47461677381a16ba0a7636f6c756d6e7392a474696d65a5636f756e74a676616c7565739192c70c050000000000000000000000000382ac73746174656d656e745f696401a673657269657390";
 const M_PERR: &str = "81a56572726f72d9596572726f722070617273696e672071756572793a20666f756e64202c2c206578706563746564206964656e7469666965722c20737472696e672c206e756d6265722c20626f6f6c206174206c696e6520312c20636861722038";
 
+const J_SHOW: &str = r#"{"results":[{"statement_id":0,"series":[{"columns":["user","admin"]}]},{"statement_id":1,"series":[{"name":"db1","columns":["name","query"]},{"name":"t","columns":["name","query"]},{"name":"x","columns":["name","query"]}]},{"statement_id":2}]}
+"#;
+const C_SHOW: &str = r#"name,tags,user,admin
+
+name,tags,name,query
+"#;
+const M_SHOW: &str = "81a7726573756c74739382ac73746174656d656e745f696400a67365726965739182a7636f6c756d6e7392a475736572a561646d696ea676616c7565739082ac73746174656d656e745f696401a67365726965739383a46e616d65a3646231a7636f6c756d6e7392a46e616d65a57175657279a676616c7565739083a46e616d65a174a7636f6c756d6e7392a46e616d65a57175657279a676616c7565739083a46e616d65a178a7636f6c756d6e7392a46e616d65a57175657279a676616c7565739082ac73746174656d656e745f696402a673657269657390";
+
 // ---------------------------------------------------------------- fixtures
 
 fn t(ns: i64) -> Value {
@@ -920,4 +928,19 @@ fn gzip_roundtrip() {
     let mut d = String::new();
     flate2::read::GzDecoder::new(&gzip_bytes(b"abc").unwrap()[..]).read_to_string(&mut d).unwrap();
     assert_eq!(d, "abc");
+}
+
+#[test]
+fn series_without_name_or_values() {
+    // q=SHOW USERS; SHOW CONTINUOUS QUERIES; SHOW SUBSCRIPTIONS (databases db1, t, x; no users,
+    // no CQs, no subscriptions), with Accept: application/json, text/csv, application/x-msgpack.
+    let cq = |db: &str| series(db, &[], &["name", "query"], vec![]);
+    let r = resp(vec![
+        res(0, vec![series("", &[], &["user", "admin"], vec![])]),
+        res(1, vec![cq("db1"), cq("t"), cq("x")]),
+        res(2, vec![]),
+    ]);
+    assert_eq!(json(&r), J_SHOW);
+    assert_eq!(csv(&r, Epoch::Rfc3339), C_SHOW);
+    assert_eq!(mp(&r, Epoch::Rfc3339), M_SHOW);
 }
