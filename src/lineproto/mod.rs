@@ -8,6 +8,7 @@
 //! * [`PointLine`]: writes a [`Point`] back as canonical line protocol.
 
 mod line;
+pub mod tsbs;
 #[cfg(test)]
 mod tests;
 

@@ -240,3 +240,246 @@ const EDGE: &[(&str, &str, Expect)] = &[
     ("cpu v=t,w=false 1", "", K),
     ("cpu v=true 1\ncpu v=1 2", "", Backend),
 ];
+
+// ---------------------------------------------------------------------------------------------
+// What the accepted lines become (values checked against `SELECT *` / `SHOW SERIES` on 1.6.7).
+
+fn one(body: &str) -> Point {
+    one_p(body, Precision::Nanosecond)
+}
+
+fn one_p(body: &str, p: Precision) -> Point {
+    let mut v = parse_body(body.as_bytes(), p, NOW).unwrap_or_else(|e| panic!("{body:?}: {e:?}"));
+    assert_eq!(v.len(), 1, "{body:?}");
+    v.remove(0)
+}
+
+fn tags(p: &Point) -> Vec<(&str, &str)> {
+    p.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn fields(p: &Point) -> Vec<(&str, FieldValue)> {
+    p.fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+}
+
+use FieldValue::{Boolean as B, Float as F, Integer as I, String as S};
+
+#[test]
+fn escapes_in_names() {
+    let p = one(r"my\ cpu,my\ tag=my\ value my\ field=1 1");
+    assert_eq!(p.measurement, "my cpu");
+    assert_eq!(tags(&p), vec![("my tag", "my value")]);
+    assert_eq!(fields(&p), vec![("my field", F(1.0))]);
+
+    let p = one(r"cpu\,x,t\,k=v\,w f\,k=1 1");
+    assert_eq!(p.measurement, "cpu,x");
+    assert_eq!(tags(&p), vec![("t,k", "v,w")]);
+    assert_eq!(fields(&p), vec![("f,k", F(1.0))]);
+
+    let p = one(r"cpu,t\=k=v\=w f\=k=1 1");
+    assert_eq!(tags(&p), vec![("t=k", "v=w")]);
+    assert_eq!(fields(&p)[0].0, "f=k");
+
+    assert_eq!(tags(&one(r"cpu,t=a\\b f=1 1")), vec![("t", r"a\\b")]);
+    assert_eq!(tags(&one(r"cpu,t=a\b f=1 1")), vec![("t", r"a\b")]);
+    let p = one(r#""quoted",t="q" f=1 1"#);
+    assert_eq!(p.measurement, "\"quoted\"");
+    assert_eq!(tags(&p), vec![("t", "\"q\"")]);
+    // `\"` is an escape in measurements and field keys, not in tags.
+    assert_eq!(one(r#"cpu\"x v=1 1"#).measurement, "cpu\"x");
+    let p = one(r#"cpu,a\"b=c\"d v\"k=1 1"#);
+    assert_eq!(tags(&p), vec![(r#"a\"b"#, r#"c\"d"#)]);
+    assert_eq!(fields(&p)[0].0, "v\"k");
+    assert_eq!(one(r"cpu\\,a=b v=1 1").measurement, r"cpu\,a=b");
+    assert_eq!(tags(&one("cpu,a==b v=1 1")), vec![("a", "=b")]);
+    assert_eq!(tags(&one(r"cpu,a=b\= v=1 1")), vec![("a", "b=")]);
+    assert_eq!(fields(&one(r"cpu v\\x=1 1"))[0].0, r"v\\x");
+    // A `\\=` in a field key does not end the key for 1.x's field iterator.
+    assert_eq!(fields(&one(r"cpu a\\=1,b=2 1")), vec![(r"a\=1,b", F(2.0))]);
+    let p = one("ünïcødé,städt=Zürich wert=1 1");
+    assert_eq!(p.measurement, "ünïcødé");
+    assert_eq!(tags(&p), vec![("städt", "Zürich")]);
+}
+
+#[test]
+fn field_values() {
+    let p = one(r#"cpu,host=a,region=eu value=1.5,count=3i,ok=true,msg="hello" 1704067200000000000"#);
+    assert_eq!(fields(&p), vec![("value", F(1.5)), ("count", I(3)), ("ok", B(true)), ("msg", S("hello".into()))]);
+    assert_eq!(p.time, 1704067200000000000);
+    assert_eq!(fields(&one("cpu value=1e3,small=-1.5E-3 1")), vec![("value", F(1000.0)), ("small", F(-0.0015))]);
+    assert_eq!(fields(&one("cpu a=1.,b=.5,c=-.5,d=1.e5,e=01.50,f=1e-400 1"))
+        .into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
+        vec![F(1.0), F(0.5), F(-0.5), F(100000.0), F(1.5), F(0.0)]);
+    assert_eq!(fields(&one("cpu i=-9223372036854775808i,j=9223372036854775807i,k=007i 1")),
+        vec![("i", I(i64::MIN)), ("j", I(i64::MAX)), ("k", I(7))]);
+    let p = one("cpu b1=t,b2=T,b3=true,b4=True,b5=TRUE,c1=f,c2=F,c3=false,c4=False,c5=FALSE 1");
+    assert_eq!(p.fields.iter().map(|(_, v)| v.clone()).collect::<Vec<_>>(),
+        [B(true), B(true), B(true), B(true), B(true), B(false), B(false), B(false), B(false), B(false)]);
+    assert_eq!(fields(&one(r#"cpu s="with \"quotes\" and \\ backslash" 1"#)),
+        vec![("s", S(r#"with "quotes" and \ backslash"#.into()))]);
+    assert_eq!(fields(&one(r#"cpu s="",t="a,b=c d" 1"#)), vec![("s", S("".into())), ("t", S("a,b=c d".into()))]);
+    // 1.x takes the first and last byte off whatever follows the `=`.
+    assert_eq!(fields(&one(r#"cpu x="abc"def 1"#)), vec![("x", S("abc\"de".into()))]);
+    assert_eq!(fields(&one(r#"cpu a="x"y"z" 1"#)), vec![("a", S("x\"y\"z".into()))]);
+    assert_eq!(fields(&one(r#"cpu v="a\nb",w="\x" 1"#)), vec![("v", S(r"a\nb".into())), ("w", S(r"\x".into()))]);
+    assert_eq!(fields(&one("cpu x=\"multi\nline\" 1")), vec![("x", S("multi\nline".into()))]);
+}
+
+#[test]
+fn duplicates_sorting_and_time_keys() {
+    assert_eq!(fields(&one("cpu value=1,value=2 1")), vec![("value", F(2.0))]);
+    assert_eq!(fields(&one("cpu v=1,w=2,v=3 1")), vec![("v", F(3.0)), ("w", F(2.0))]);
+    assert_eq!(tags(&one("cpu,b=2,a=1,c=3 value=1 1")), vec![("a", "1"), ("b", "2"), ("c", "3")]);
+    assert_eq!(fields(&one("cpu time=1,value=2 1")), vec![("value", F(2.0))]);
+    assert_eq!(fields(&one("cpu value=2,time=1 1")), vec![("value", F(2.0))]);
+    let many: String = (0..40).map(|i| format!("f{}={}i,", i % 20, i)).collect();
+    let p = one(&format!("cpu {} 1", many.trim_end_matches(',')));
+    assert_eq!(p.fields.len(), 20);
+    assert_eq!(p.fields[0], ("f0".to_string(), I(20)));
+}
+
+#[test]
+fn timestamps_and_precision() {
+    let t = |body: &str, p: &str| one_p(body, Precision::parse(p).unwrap()).time;
+    assert_eq!(t("cpu value=1 1704067200", "s"), 1704067200000000000);
+    assert_eq!(t("cpu value=1 1704067200123", "ms"), 1704067200123000000);
+    assert_eq!(t("cpu value=1 1704067200123456", "u"), 1704067200123456000);
+    assert_eq!(t("cpu value=1 28401120", "m"), 1704067200000000000);
+    assert_eq!(t("cpu value=1 473352", "h"), 1704067200000000000);
+    for p in ["", "n", "ns", "us", "µ", "xyz"] {
+        assert_eq!(t("cpu value=1 5", p), 5, "{p}");
+    }
+    assert_eq!(t("cpu value=1 -1000000000", ""), -1000000000);
+    assert_eq!(t("cpu value=1 -9223372036854775806", ""), MIN_NANO_TIME);
+    assert_eq!(t("cpu value=1 9223372036854775806", ""), MAX_NANO_TIME);
+    // No timestamp: now, truncated to the precision.
+    assert_eq!(t("cpu value=1", ""), NOW);
+    assert_eq!(t("cpu value=1", "u"), NOW / 1000 * 1000);
+    assert_eq!(t("cpu value=1", "s"), NOW / 1_000_000_000 * 1_000_000_000);
+    assert_eq!(t("cpu value=1", "h"), NOW / 3_600_000_000_000 * 3_600_000_000_000);
+    assert_eq!(Precision::Hour.truncate(-1), -3_600_000_000_000);
+}
+
+#[test]
+fn body_level_rules() {
+    let n = |b: &str| parse_body(b.as_bytes(), Precision::Nanosecond, NOW).map(|v| v.len());
+    assert_eq!(n(""), Ok(0));
+    assert_eq!(n("\n\n  \n\t\n"), Ok(0));
+    assert_eq!(n("# only a comment\n  # another"), Ok(0));
+    assert_eq!(n("cpu v=1 1\n\0cpu v=2 3\r"), Err(ParseError {
+        line: 2,
+        message: "partial write: unable to parse 'cpu v=2 3\r': bad timestamp dropped=0".into()
+    }));
+    // A newline inside a quoted string does not end the line; line numbers count physical lines.
+    let e = parse_body(b"cpu s=\"a\nb\" 1\ncpu v=1 1\nbad\n", Precision::Nanosecond, NOW).unwrap_err();
+    assert_eq!(e.line, 4);
+    // Invalid UTF-8 is accepted (1.x stores raw bytes); we replace it.
+    let v = parse_body(b"cpu,t=\xff v=\"\xfe\" 1", Precision::Nanosecond, NOW).unwrap();
+    assert_eq!(v[0].tags[0].1, "\u{fffd}");
+    // The error lists every bad line, capped.
+    let body: String = (0..250).map(|i| format!("bad{i}\n")).collect();
+    let e = parse_body(body.as_bytes(), Precision::Nanosecond, NOW).unwrap_err();
+    assert_eq!(e.line, 1);
+    assert_eq!(e.message.lines().count(), MAX_REPORTED_LINES);
+    assert!(e.message.starts_with("unable to parse 'bad0': missing fields\nunable to parse 'bad1'"));
+    // A point whose only field has an empty key is skipped silently, as 1.x does.
+    assert_eq!(n("cpu \t=1 1"), Ok(0));
+}
+
+#[test]
+fn max_key_length() {
+    let long = "t".repeat(65530);
+    let e = parse_body(format!("cpu,{long}=x v=1 1").as_bytes(), Precision::Nanosecond, NOW).unwrap_err();
+    assert!(e.message.ends_with("': max key length exceeded: 65536 > 65535"), "{}", &e.message[e.message.len() - 60..]);
+    let m = "m".repeat(65530);
+    let e = parse_body(format!("{m} value=1 1").as_bytes(), Precision::Nanosecond, NOW).unwrap_err();
+    assert!(e.message.ends_with("': max key length exceeded: 65539 > 65535"));
+    assert!(parse_body(format!("{m} v=1 1").as_bytes(), Precision::Nanosecond, NOW).is_ok());
+}
+
+#[test]
+fn borrowed_form_and_display() {
+    let body = "cpu,z=1,a=x\\ y v=1i,s=\"q\\\"x\",b=t 17\n# c\ncpu v=2.5\n";
+    let mut bp = BodyParser::new(body, Precision::Nanosecond);
+    let (no, text, r) = bp.next_line().unwrap();
+    assert_eq!((no, text), (1, "cpu,z=1,a=x\\ y v=1i,s=\"q\\\"x\",b=t 17"));
+    let l = r.unwrap();
+    assert_eq!(l.measurement.raw(), "cpu");
+    assert_eq!(l.tags[0].0.raw(), "a");
+    assert_eq!(l.tags[0].1.raw(), "x\\ y");
+    assert_eq!(l.tags[0].1.unescape(), "x y");
+    assert!(matches!(l.tags[0].1.unescape(), std::borrow::Cow::Owned(_)));
+    assert!(matches!(l.tags[1].1.unescape(), std::borrow::Cow::Borrowed("1")));
+    assert_eq!(l.timestamp, Some(17));
+    assert_eq!(l.to_string(), "cpu,a=x\\ y,z=1 v=1i,s=\"q\\\"x\",b=true 17");
+    let (no, _, r) = bp.next_line().unwrap();
+    assert_eq!(no, 3);
+    assert_eq!(r.unwrap().to_string(), "cpu v=2.5");
+    assert!(bp.next_line().is_none());
+
+    let p = one(r#"my\ cpu,t\,k=v\=w,a=b f\ k="x\\y\"",i=-3i,u=1.5,b=false 42"#);
+    let s = PointLine(&p).to_string();
+    assert_eq!(s, r#"my\ cpu,a=b,t\,k=v\=w f\ k="x\\y\"",i=-3i,u=1.5,b=false 42"#);
+    assert_eq!(one(&s), p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties.
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn random_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_body(&body, Precision::Nanosecond, NOW);
+        }
+
+        #[test]
+        fn lp_like_bytes_never_panic(body in proptest::collection::vec(
+            prop::sample::select(b"ab=, \"\\\n\t#-.0159eEiutfTF".to_vec()), 0..120)) {
+            let _ = parse_body(&body, Precision::Second, NOW);
+            if let Ok(s) = std::str::from_utf8(&body) {
+                for (_, l) in Lines::new(s) {
+                    if let Ok(line) = parse_line(l, Precision::Nanosecond) {
+                        let _ = line.to_string();
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn display_round_trips(
+            m in "[a-zA-Z0-9_ ,=\"ü.-]{1,12}",
+            tags in proptest::collection::btree_map("[a-zA-Z0-9_ ,=\"ü]{1,8}", "[a-zA-Z0-9_ ,=\"ü]{1,8}", 0..4),
+            fields in proptest::collection::vec(("[a-zA-Z0-9_ ,=\"ü]{1,8}", prop_oneof![
+                any::<i64>().prop_map(FieldValue::Integer),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(FieldValue::Float),
+                any::<bool>().prop_map(FieldValue::Boolean),
+                "[ -~\n\\\\\"é]{0,12}".prop_map(FieldValue::String),
+            ]), 1..5),
+            time in MIN_NANO_TIME..=MAX_NANO_TIME,
+        ) {
+            // Names 1.x cannot express: starting with a blank or '#' (measurement), `time` keys.
+            prop_assume!(!m.starts_with([' ', '#']));
+            prop_assume!(!tags.contains_key("time"));
+            let mut seen = std::collections::HashSet::new();
+            let fields: Vec<_> = fields.into_iter().filter(|(k, _)| k != "time" && seen.insert(k.clone())).collect();
+            prop_assume!(!fields.is_empty());
+            let mut tags: Vec<(String, String)> = tags.into_iter().collect();
+            // 1.x sorts by the escaped key.
+            tags.sort_by_key(|(k, _)| {
+                let mut e = String::new();
+                let _ = super::super::line::write_escaped(&mut e, k, b", =");
+                e
+            });
+            let p = Point { measurement: m, tags, fields, time };
+            let s = PointLine(&p).to_string();
+            let back = parse_body(s.as_bytes(), Precision::Nanosecond, NOW);
+            prop_assert_eq!(back, Ok(vec![p]), "{}", s);
+        }
+    }
+}
