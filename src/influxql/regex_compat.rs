@@ -1,14 +1,460 @@
-//! Compiling InfluxQL regex literals (Go RE2 syntax) with the `regex` crate, reporting errors
-//! with Go's `regexp` texts where we can reproduce them.
+//! Compiling InfluxQL regex literals (Go RE2 syntax) with the `regex` crate.
+//!
+//! A small checker walks the pattern the way Go's `regexp/syntax` parser does for the common
+//! mistakes, so the error text is Go's (`error parsing regexp: missing closing ]: `[``); the
+//! pattern is then compiled by the `regex` crate (whose syntax is nearly identical to RE2).
+//! `\Q...\E` quoting, which Go accepts and the `regex` crate does not, is translated.
+
+const PREFIX: &str = "error parsing regexp: ";
+
+fn err(code: &str, excerpt: &str) -> String {
+    format!("{}{}: `{}`", PREFIX, code, excerpt)
+}
 
 /// Compiles a regex source; on error returns Go's message (`error parsing regexp: ...`).
 pub fn compile(source: &str) -> Result<regex::Regex, String> {
-    match regex::Regex::new(source) {
-        Ok(r) => Ok(r),
-        Err(e) => Err(go_error_text(source, &e)),
+    let translated = check_go_syntax(source)?;
+    let pat = translated.as_deref().unwrap_or(source);
+    regex::RegexBuilder::new(pat)
+        .size_limit(1 << 24)
+        .build()
+        .map_err(|e| {
+            let msg = e.to_string();
+            let kind = msg
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("error: "))
+                .unwrap_or("invalid regular expression")
+                .to_string();
+            err(&kind, source)
+        })
+}
+
+const PERL_OR_ASCII_CLASSES: &[&str] = &[
+    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print", "punct",
+    "space", "upper", "word", "xdigit",
+];
+
+/// Go-style validation. Returns `Ok(Some(translated))` when the pattern needs rewriting for the
+/// `regex` crate, `Ok(None)` when it can be used as is.
+fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
+    let c: Vec<char> = src.chars().collect();
+    let n = c.len();
+    let text = |a: usize, b: usize| -> String { c[a..b.min(n)].iter().collect() };
+    let mut i = 0;
+    let mut parens: Vec<usize> = Vec::new();
+    // Whether there is an atom the next repetition operator can apply to.
+    let mut have_atom = false;
+    // Start index of the previous repetition operator, when the last item was one.
+    let mut last_rep: Option<usize> = None;
+    let mut out = String::with_capacity(src.len());
+    let mut translated = false;
+
+    while i < n {
+        let ch = c[i];
+        match ch {
+            '(' => {
+                if i + 1 < n && c[i + 1] == '?' {
+                    // flags or named group
+                    if i + 2 < n && c[i + 2] == 'P' {
+                        if i + 3 < n && c[i + 3] == '<' {
+                            let mut j = i + 4;
+                            while j < n && c[j] != '>' {
+                                j += 1;
+                            }
+                            if j >= n {
+                                return Err(err("invalid named capture", &text(i, n)));
+                            }
+                            let name = text(i + 4, j);
+                            if name.is_empty()
+                                || !name.chars().all(|x| x.is_ascii_alphanumeric() || x == '_')
+                            {
+                                return Err(err("invalid named capture", &text(i, j + 1)));
+                            }
+                            out.push_str(&text(i, j + 1));
+                            parens.push(i);
+                            i = j + 1;
+                            have_atom = false;
+                            last_rep = None;
+                            continue;
+                        }
+                        return Err(err("invalid or unsupported Perl syntax", &text(i, i + 3)));
+                    }
+                    let mut j = i + 2;
+                    let mut ok = false;
+                    let mut group = false;
+                    while j < n {
+                        match c[j] {
+                            'i' | 'm' | 's' | 'U' | '-' => j += 1,
+                            ')' => {
+                                ok = j > i + 2;
+                                break;
+                            }
+                            ':' => {
+                                ok = true;
+                                group = true;
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                    if !ok {
+                        let end = if j < n { j + 1 } else { n };
+                        return Err(err("invalid or unsupported Perl syntax", &text(i, end)));
+                    }
+                    out.push_str(&text(i, j + 1));
+                    if group {
+                        parens.push(i);
+                        have_atom = false;
+                    }
+                    i = j + 1;
+                    last_rep = None;
+                    continue;
+                }
+                parens.push(i);
+                out.push('(');
+                have_atom = false;
+                last_rep = None;
+                i += 1;
+            }
+            ')' => {
+                if parens.pop().is_none() {
+                    return Err(err("unexpected )", src));
+                }
+                out.push(')');
+                have_atom = true;
+                last_rep = None;
+                i += 1;
+            }
+            '|' => {
+                out.push('|');
+                have_atom = false;
+                last_rep = None;
+                i += 1;
+            }
+            '*' | '+' | '?' | '{' => {
+                let start = i;
+                let mut end = i + 1;
+                if ch == '{' {
+                    match parse_repeat(&c, i) {
+                        Some((min, max, after)) => {
+                            end = after;
+                            let bad = min > 1000 || max > 1000 || (max >= 0 && max < min);
+                            if bad {
+                                return Err(err("invalid repeat count", &text(start, end)));
+                            }
+                        }
+                        None => {
+                            // not a valid repeat: a literal '{'
+                            out.push_str("\\{");
+                            translated = true;
+                            have_atom = true;
+                            last_rep = None;
+                            i += 1;
+                            continue;
+                        }
+                    }
+                }
+                if end < n && c[end] == '?' {
+                    end += 1;
+                }
+                if let Some(prev) = last_rep {
+                    return Err(err("invalid nested repetition operator", &text(prev, end)));
+                }
+                if !have_atom {
+                    return Err(err("missing argument to repetition operator", &text(start, end)));
+                }
+                out.push_str(&text(start, end));
+                last_rep = Some(start);
+                i = end;
+            }
+            '[' => {
+                let end = check_class(&c, i, src)?;
+                out.push_str(&text(i, end));
+                have_atom = true;
+                last_rep = None;
+                i = end;
+            }
+            '\\' => {
+                if i + 1 >= n {
+                    return Err(err("trailing backslash at end of expression", ""));
+                }
+                let e = c[i + 1];
+                if e == 'Q' {
+                    // quote until \E
+                    let mut j = i + 2;
+                    let mut lit = String::new();
+                    while j < n {
+                        if c[j] == '\\' && j + 1 < n && c[j + 1] == 'E' {
+                            break;
+                        }
+                        lit.push(c[j]);
+                        j += 1;
+                    }
+                    out.push_str(&regex::escape(&lit));
+                    translated = true;
+                    have_atom = !lit.is_empty() || have_atom;
+                    last_rep = None;
+                    i = if j < n { j + 2 } else { n };
+                    continue;
+                }
+                let end = check_escape(&c, i, false)?;
+                let esc = text(i, end);
+                // Go treats `\<`/`\>` etc. as literals; the regex crate gives some of them
+                // meaning (word boundaries), so rewrite punctuation escapes as classes.
+                if e == '<' || e == '>' {
+                    out.push('[');
+                    out.push(e);
+                    out.push(']');
+                    translated = true;
+                } else {
+                    out.push_str(&esc);
+                }
+                have_atom = !matches!(e, 'A' | 'z' | 'b' | 'B');
+                if matches!(e, 'A' | 'z' | 'b' | 'B') {
+                    have_atom = true; // Go allows repetition of empty-width ops
+                }
+                last_rep = None;
+                i = end;
+            }
+            _ => {
+                out.push(ch);
+                have_atom = true;
+                last_rep = None;
+                i += 1;
+            }
+        }
+    }
+    if !parens.is_empty() {
+        return Err(err("missing closing )", src));
+    }
+    Ok(if translated { Some(out) } else { None })
+}
+
+/// Parses `{n}`, `{n,}`, `{n,m}` at `i`; returns (min, max(-1 = none), index after `}`).
+fn parse_repeat(c: &[char], i: usize) -> Option<(i64, i64, usize)> {
+    let n = c.len();
+    let mut j = i + 1;
+    let num = |j: &mut usize| -> Option<i64> {
+        let s = *j;
+        while *j < n && c[*j].is_ascii_digit() {
+            *j += 1;
+        }
+        if *j == s {
+            return None;
+        }
+        let t: String = c[s..*j].iter().collect();
+        Some(t.parse::<i64>().unwrap_or(i64::MAX))
+    };
+    let min = num(&mut j)?;
+    let max;
+    if j < n && c[j] == ',' {
+        j += 1;
+        if j < n && c[j] == '}' {
+            max = -1;
+        } else {
+            max = num(&mut j)?;
+        }
+    } else {
+        max = min;
+    }
+    if j < n && c[j] == '}' {
+        Some((min, max, j + 1))
+    } else {
+        None
     }
 }
 
-fn go_error_text(source: &str, err: &regex::Error) -> String {
-    format!("error parsing regexp: {}: `{}`", "invalid regexp", source).replace("{}", &err.to_string())
+/// Validates an escape at `i` (a backslash); returns the index after it.
+fn check_escape(c: &[char], i: usize, in_class: bool) -> Result<usize, String> {
+    let n = c.len();
+    let text = |a: usize, b: usize| -> String { c[a..b.min(n)].iter().collect() };
+    if i + 1 >= n {
+        return Err(err("trailing backslash at end of expression", ""));
+    }
+    let e = c[i + 1];
+    match e {
+        '1'..='7' => {
+            // octal needs at least two digits after a non-zero first one
+            if i + 2 < n && ('0'..='7').contains(&c[i + 2]) {
+                let mut j = i + 3;
+                if j < n && ('0'..='7').contains(&c[j]) {
+                    j += 1;
+                }
+                Ok(j)
+            } else {
+                Err(err("invalid escape sequence", &text(i, i + 2)))
+            }
+        }
+        '0' => {
+            let mut j = i + 2;
+            let mut k = 0;
+            while j < n && k < 2 && ('0'..='7').contains(&c[j]) {
+                j += 1;
+                k += 1;
+            }
+            Ok(j)
+        }
+        'x' => {
+            if i + 2 < n && c[i + 2] == '{' {
+                let mut j = i + 3;
+                while j < n && c[j].is_ascii_hexdigit() {
+                    j += 1;
+                }
+                if j < n && c[j] == '}' && j > i + 3 {
+                    return Ok(j + 1);
+                }
+                Err(err("invalid escape sequence", &text(i, (j + 1).min(n))))
+            } else if i + 3 < n && c[i + 2].is_ascii_hexdigit() && c[i + 3].is_ascii_hexdigit() {
+                Ok(i + 4)
+            } else {
+                Err(err("invalid escape sequence", &text(i, (i + 4).min(n))))
+            }
+        }
+        'p' | 'P' => {
+            let (name, end) = if i + 2 < n && c[i + 2] == '{' {
+                let mut j = i + 3;
+                while j < n && c[j] != '}' {
+                    j += 1;
+                }
+                if j >= n {
+                    return Err(err("invalid character class range", &text(i, n)));
+                }
+                (text(i + 3, j), j + 1)
+            } else if i + 2 < n {
+                (text(i + 2, i + 3), i + 3)
+            } else {
+                return Err(err("invalid character class range", &text(i, n)));
+            };
+            let name = name.strip_prefix('^').unwrap_or(&name).to_string();
+            // validate through the regex crate (same Unicode tables, modulo versions)
+            if regex::Regex::new(&format!("\\p{{{}}}", name)).is_err() {
+                return Err(err("invalid character class range", &text(i, end)));
+            }
+            Ok(end)
+        }
+        'a' | 'f' | 'n' | 'r' | 't' | 'v' | 'd' | 'D' | 's' | 'S' | 'w' | 'W' => Ok(i + 2),
+        'A' | 'z' | 'b' | 'B' if !in_class => Ok(i + 2),
+        c1 if c1.is_ascii() && !c1.is_ascii_alphanumeric() => Ok(i + 2),
+        _ => Err(err("invalid escape sequence", &text(i, i + 2))),
+    }
+}
+
+/// Validates a character class starting at `[` (index `i`); returns the index after `]`.
+fn check_class(c: &[char], i: usize, _src: &str) -> Result<usize, String> {
+    let n = c.len();
+    let text = |a: usize, b: usize| -> String { c[a..b.min(n)].iter().collect() };
+    let missing = || err("missing closing ]", &text(i, n));
+    let mut j = i + 1;
+    if j < n && c[j] == '^' {
+        j += 1;
+    }
+    let mut first = true;
+    // previous single char (for ranges)
+    loop {
+        if j >= n {
+            return Err(missing());
+        }
+        if c[j] == ']' && !first {
+            return Ok(j + 1);
+        }
+        first = false;
+        // POSIX class
+        if c[j] == '[' && j + 1 < n && c[j + 1] == ':' {
+            let mut k = j + 2;
+            while k + 1 < n && !(c[k] == ':' && c[k + 1] == ']') {
+                k += 1;
+            }
+            if k + 1 < n {
+                let name = text(j + 2, k);
+                let name = name.strip_prefix('^').unwrap_or(&name).to_string();
+                if !PERL_OR_ASCII_CLASSES.contains(&name.as_str()) {
+                    return Err(err("invalid character class range", &text(j, k + 2)));
+                }
+                j = k + 2;
+                continue;
+            }
+        }
+        let lo_start = j;
+        let lo = if c[j] == '\\' {
+            let end = check_escape(c, j, true)?;
+            let single = if end == j + 2 { Some(c[j + 1]) } else { None };
+            j = end;
+            match single {
+                Some(x) if !x.is_ascii_alphanumeric() => Some(x),
+                _ => None,
+            }
+        } else {
+            j += 1;
+            Some(c[lo_start])
+        };
+        // range?
+        if j + 1 < n && c[j] == '-' && c[j + 1] != ']' {
+            let hi_start = j + 1;
+            let hi = if c[hi_start] == '\\' {
+                let end = check_escape(c, hi_start, true)?;
+                let single = if end == hi_start + 2 { Some(c[hi_start + 1]) } else { None };
+                j = end;
+                single
+            } else {
+                j = hi_start + 1;
+                Some(c[hi_start])
+            };
+            if let (Some(a), Some(b)) = (lo, hi) {
+                if a > b {
+                    return Err(err("invalid character class range", &text(lo_start, j)));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(p: &str) -> String {
+        compile(p).err().unwrap_or_default()
+    }
+
+    #[test]
+    fn go_error_texts() {
+        assert_eq!(e("["), "error parsing regexp: missing closing ]: `[`");
+        assert_eq!(e("a[bc"), "error parsing regexp: missing closing ]: `[bc`");
+        assert_eq!(e("(abc"), "error parsing regexp: missing closing ): `(abc`");
+        assert_eq!(e("abc)"), "error parsing regexp: unexpected ): `abc)`");
+        assert_eq!(e("*"), "error parsing regexp: missing argument to repetition operator: `*`");
+        assert_eq!(e("a**"), "error parsing regexp: invalid nested repetition operator: `**`");
+        assert_eq!(e("a\\q"), "error parsing regexp: invalid escape sequence: `\\q`");
+        assert_eq!(e("[z-a]"), "error parsing regexp: invalid character class range: `z-a`");
+        assert_eq!(e("a{2,1}"), "error parsing regexp: invalid repeat count: `{2,1}`");
+        assert_eq!(e("(?<n>a)"), "error parsing regexp: invalid or unsupported Perl syntax: `(?<`");
+        assert_eq!(e("a|*"), "error parsing regexp: missing argument to repetition operator: `*`");
+        assert_eq!(e("(*)"), "error parsing regexp: missing argument to repetition operator: `*`");
+        assert_eq!(e("[[:foo:]]"), "error parsing regexp: invalid character class range: `[:foo:]`");
+        assert_eq!(e("\\p{Foo}"), "error parsing regexp: invalid character class range: `\\p{Foo}`");
+        assert_eq!(e("a{1001}"), "error parsing regexp: invalid repeat count: `{1001}`");
+        assert_eq!(e("x(?P<n>a"), "error parsing regexp: missing closing ): `x(?P<n>a`");
+        assert_eq!(e("\\8"), "error parsing regexp: invalid escape sequence: `\\8`");
+        assert_eq!(e("a+?+"), "error parsing regexp: invalid nested repetition operator: `+?+`");
+        assert_eq!(e("(?P<>a)"), "error parsing regexp: invalid named capture: `(?P<>`");
+        assert_eq!(e("(?P=n)"), "error parsing regexp: invalid or unsupported Perl syntax: `(?P`");
+        assert_eq!(e("\\C"), "error parsing regexp: invalid escape sequence: `\\C`");
+        assert_eq!(e("x{2}{3}"), "error parsing regexp: invalid nested repetition operator: `{2}{3}`");
+        assert_eq!(e("(a))"), "error parsing regexp: unexpected ): `(a))`");
+    }
+
+    #[test]
+    fn go_accepts() {
+        for p in [
+            "(?i)a", "\\Qa.b\\E", "a{,5}", "[]a]", "\\z", "^(c|m)", "host_[12]", "^(rack|arch)$",
+            "[[:alpha:]]+", "\\pL", "\\p{Greek}", "a\\/b", "\\x41\\x{263a}", "(?P<n>a)", "\\.",
+            "[a-z0-9_-]", "(?i:ab)c", "\\d+\\s*\\w",
+        ] {
+            assert!(compile(p).is_ok(), "{} should compile: {:?}", p, compile(p).err());
+        }
+        let r = compile("\\Qa.b\\E").unwrap();
+        assert!(r.is_match("xa.by") && !r.is_match("axb"));
+        let r = compile("a{,5}").unwrap();
+        assert!(r.is_match("a{,5}") && !r.is_match("aa"));
+    }
 }
