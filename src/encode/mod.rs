@@ -5,7 +5,8 @@
 //! Chunked: one `Encoder` per request, `Encoder::write_chunk` for each piece `chunk()` (or
 //! `RowChunker`) yields, in statement order; each call produces bytes ready to send. The CSV
 //! encoder keeps state between calls (header once per statement), so use one `Encoder` for the
-//! whole request. Request-level errors (400 etc.): `Encoder::write_error`.
+//! whole request. Request-level errors (400 etc.): `Encoder::write_error`. `BodyWriter`,
+//! `pieces` and `ChunkStyle` (module `stream`) bundle this with gzip for the HTTP layer.
 //!
 //! Facts checked against influxd 1.6.7 (`1.6.7~rc0`, Go 1.19):
 //! * JSON documents end with `\n`; chunked JSON is one document per piece, newline-separated;
@@ -23,9 +24,11 @@ pub mod fmt;
 mod gzip;
 mod json;
 mod msgpack;
+mod stream;
 
 pub use chunk::{chunk, mark_buffered_partials, parse_chunk_size, split_series, Chunks, RowChunker, DEFAULT_CHUNK_SIZE};
 pub use gzip::{accepts_gzip, gzip_bytes, GzipStream};
+pub use stream::{buffered, pieces, BodyWriter, ChunkStyle};
 
 use crate::query::result::{QueryResponse, StatementResult};
 
