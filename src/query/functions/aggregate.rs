@@ -542,7 +542,7 @@ fn top_bottom(pts: &[&Sample], ty: FieldType, n: usize, top: bool) -> Vec<Sample
     let mut v: Vec<&Sample> = pts.iter().copied().filter(|p| value_fits(&p.value, ty)).collect();
     v.sort_by(|a, b| better(a, b));
     v.truncate(n);
-    v.sort_by(|a, b| a.time.cmp(&b.time));
+    v.sort_by_key(|a| a.time);
     v.into_iter().map(|p| Sample { time: p.time, value: norm(&p.value, ty), aux: p.aux.clone() }).collect()
 }
 

@@ -142,7 +142,7 @@ pub fn cast_number(v: &Value, ty: FieldType) -> Value {
 
 /// Go's `int64(f)` on amd64: truncation; out of range (and NaN) gives i64::MIN.
 pub(crate) fn go_f64_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223372036854775807e18 || f < -9.223372036854775808e18 {
+    if !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
         i64::MIN
     } else {
         f as i64

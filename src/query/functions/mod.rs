@@ -27,6 +27,8 @@
 //!    bucket; the engine should widen the inner range and drop outputs before the start.
 //! 5. Math per row: [`math::call`].
 
+#![allow(clippy::excessive_precision, clippy::too_many_arguments)]
+
 pub mod aggregate;
 pub mod fill;
 pub mod math;

@@ -460,6 +460,7 @@ fn edge_cases() {
     assert_eq!(reduce(&Aggregate::Sample(usize::MAX), &cpu_v(), 0).unwrap().len(), 6);
 }
 #[test]
+#[allow(clippy::approx_constant)]
 fn math_all_oracle_rows() {
     use super::math::call;
     // every cell of:

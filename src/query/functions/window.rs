@@ -26,7 +26,7 @@ pub fn zone_offset(tz: Option<Tz>, ns: i64) -> i64 {
     let secs = ns.div_euclid(1_000_000_000);
     // chrono cannot represent the extremes of i64 ns; clamp to what it can (offsets there are
     // the zone's earliest/latest rule anyway).
-    let secs = secs.clamp(-8_000_000_000_00, 8_000_000_000_00);
+    let secs = secs.clamp(-800_000_000_000, 800_000_000_000);
     match chrono::DateTime::from_timestamp(secs, 0) {
         Some(dt) => {
             let off = tz.offset_from_utc_datetime(&dt.naive_utc()).fix().local_minus_utc();
@@ -69,9 +69,9 @@ impl Window {
             let end_off = zone_offset(self.tz, end);
             let o = zone - end_off;
             if o != 0 && o.abs() < every {
-                if o > 0 {
-                    end = end.wrapping_add(o);
-                } else if zone_offset(self.tz, end.wrapping_add(o)) == end_off {
+                // Added time (o > 0) belongs to the previous interval; skipped time only
+                // when the switch happens within this interval.
+                if o > 0 || zone_offset(self.tz, end.wrapping_add(o)) == end_off {
                     end = end.wrapping_add(o);
                 }
             }
