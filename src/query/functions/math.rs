@@ -5,8 +5,9 @@
 //! gives null. Type errors (at plan time) are [`output_type`]'s.
 //!
 //! Go's math package has its own algorithms; to give 1.x's bits, ln/log/log2/log10, sin/cos/tan
-//! and asin/acos/atan/atan2 follow them (checked against 1.6.7). exp and pow use libm, which can
-//! differ from Go's by an ulp for some inputs; sqrt/floor/ceil/abs are exact everywhere.
+//! asin/acos/atan/atan2 and pow follow them (checked against 1.6.7). exp uses libm, which can
+//! differ from Go's (assembly) exp by an ulp for some inputs (so can pow with a fractional
+//! exponent); sqrt/floor/ceil/abs are exact everywhere.
 
 use super::FunctionError;
 use crate::model::FieldType;
@@ -174,9 +175,118 @@ pub fn go_log10(x: f64) -> f64 {
     go_ln(x) * std::f64::consts::LOG10_E
 }
 
-/// Go's Pow special cases, then libm's pow.
+fn is_odd_int(x: f64) -> bool {
+    if x.abs() >= (1u64 << 53) as f64 {
+        return false;
+    }
+    let (xi, xf) = (x.trunc(), x - x.trunc());
+    xf == 0.0 && (xi as i64) & 1 == 1
+}
+
+/// Go's Ldexp: frac × 2^exp with a single rounding for subnormal results.
+fn go_ldexp(frac: f64, exp: i64) -> f64 {
+    if frac == 0.0 || frac.is_nan() || frac.is_infinite() {
+        return frac;
+    }
+    let (f, e) = frexp(frac);
+    // f = 1.m × 2^-1, so the value is 1.m × 2^(exp + e - 1)
+    let mut exp = exp.saturating_add(e as i64 - 1);
+    if exp < -1075 {
+        return 0f64.copysign(frac);
+    }
+    if exp > 1023 {
+        return f64::INFINITY.copysign(frac);
+    }
+    let mut m = 1.0;
+    if exp < -1022 {
+        exp += 53;
+        m = 1.0 / (1u64 << 53) as f64;
+    }
+    let bits = (f.to_bits() & !(0x7ffu64 << 52)) | (((exp + 1023) as u64) << 52);
+    m * f64::from_bits(bits)
+}
+
+/// Go's Pow: special cases, then x^frac(y) via exp/log and x^int(y) by repeated squaring of
+/// the mantissa (so integer powers round like 1.x, not like libm's correctly rounded pow).
 pub fn go_pow(x: f64, y: f64) -> f64 {
-    x.powf(y)
+    if y == 0.0 || x == 1.0 {
+        return 1.0;
+    }
+    if y == 1.0 {
+        return x;
+    }
+    if x.is_nan() || y.is_nan() {
+        return f64::NAN;
+    }
+    if x == 0.0 {
+        if y < 0.0 {
+            return if is_odd_int(y) { f64::INFINITY.copysign(x) } else { f64::INFINITY };
+        }
+        return if is_odd_int(y) { x } else { 0.0 };
+    }
+    if y.is_infinite() {
+        if x == -1.0 {
+            return 1.0;
+        }
+        return if (x.abs() < 1.0) == (y > 0.0) { 0.0 } else { f64::INFINITY };
+    }
+    if x.is_infinite() {
+        if x < 0.0 {
+            return go_pow(1.0 / x, -y);
+        }
+        return if y < 0.0 { 0.0 } else { f64::INFINITY };
+    }
+    if y == 0.5 {
+        return x.sqrt();
+    }
+    if y == -0.5 {
+        return 1.0 / x.sqrt();
+    }
+    let ya = y.abs();
+    let (mut yi, mut yf) = (ya.trunc(), ya - ya.trunc());
+    if yf != 0.0 && x < 0.0 {
+        return f64::NAN;
+    }
+    if yi >= 9.223372036854775808e18 {
+        if x == -1.0 {
+            return 1.0;
+        }
+        return if (x.abs() < 1.0) == (y > 0.0) { 0.0 } else { f64::INFINITY };
+    }
+    let mut a1 = 1.0f64;
+    let mut ae: i64 = 0;
+    if yf != 0.0 {
+        if yf > 0.5 {
+            yf -= 1.0;
+            yi += 1.0;
+        }
+        a1 = (yf * go_ln(x)).exp();
+    }
+    let (mut x1, xe0) = frexp(x);
+    let mut xe = xe0 as i64;
+    let mut i = yi as i64;
+    while i != 0 {
+        if !(-(1 << 12)..=(1 << 12)).contains(&xe) {
+            ae += xe;
+            break;
+        }
+        if i & 1 == 1 {
+            a1 *= x1;
+            ae += xe;
+        }
+        x1 *= x1;
+        xe <<= 1;
+        if x1 < 0.5 {
+            x1 += x1;
+            xe -= 1;
+        }
+        i >>= 1;
+    }
+    if y < 0.0 {
+        a1 = 1.0 / a1;
+        ae = -ae;
+    }
+    go_ldexp(a1, ae)
 }
 
 /// Natural logarithm computed as Go's math.Log does (the classic fdlibm reduction to

@@ -627,3 +627,31 @@ fn top_bottom_with_tags() {
     let o = reduce(&Aggregate::Distinct, &later, 2 * S).unwrap();
     assert_eq!(tv(&o), ts(&[(2, f(1.0)), (2, f(9.0)), (2, f(8.0))]));
 }
+
+#[test]
+fn pow_like_go() {
+    use super::math::call;
+    // SELECT pow(v,3), pow(v,10), pow(v,-3), pow(v,0.5), pow(v,2.5), pow(v,7), pow(v,1.3),
+    //        pow(v*1.1,13) FROM cpu   (v = 1.5, 2.25, 0.1, 0.2, 0.3, -4)
+    let rows: [(f64, [Option<f64>; 8]); 6] = [
+        (1.5, [Some(3.375), Some(57.6650390625), Some(0.2962962962962963), Some(1.224744871391589), Some(2.7556759606310757), Some(17.0859375), Some(1.6940204031852832), Some(671.879321209089)]),
+        (2.25, [Some(11.390625), Some(3325.256730079651), Some(0.0877914951989026), Some(1.5), Some(7.59375), Some(291.92926025390625), Some(2.869705126408029), Some(130760.8221469772)]),
+        (0.1, [Some(0.0010000000000000002), Some(1.0000000000000011e-10), Some(999.9999999999998), Some(0.31622776601683794), Some(0.00316227766016838), Some(1.0000000000000007e-7), Some(0.05011872336272723), Some(3.4522712143931067e-13)]),
+        (0.2, [Some(0.008000000000000002), Some(1.0240000000000011e-7), Some(124.99999999999997), Some(0.4472135954999579), Some(0.017888543819998323), Some(0.00001280000000000001), Some(0.12340677254400192), Some(2.828100578830833e-9)]),
+        (0.3, [Some(0.027), Some(0.000005904899999999999), Some(37.03703703703704), Some(0.5477225575051661), Some(0.049295030175464945), Some(0.00021869999999999998), Some(0.20905359058078465), Some(5.504035399344854e-7)]),
+        (-4.0, [Some(-64.0), Some(1048576.0), Some(-0.015625), None, None, Some(-16384.0), None, Some(-231677999.4178216)]),
+    ];
+    let exps = [3.0, 10.0, -3.0, 0.5, 2.5, 7.0, 1.3, 13.0];
+    for (v, want) in rows {
+        for (k, (&y, w)) in exps.iter().zip(want.iter()).enumerate() {
+            let x = if k == 7 { v * 1.1 } else { v };
+            let got = call("pow", &[f(x), f(y)]);
+            match w {
+                None => assert!(matches!(got, Value::Float(g) if g.is_nan()), "pow({x},{y}) = {got:?}"),
+                // fractional exponents go through exp(): Go uses its assembly exp, allow 2 ulps
+                Some(w) if y.fract() != 0.0 && y.abs() != 0.5 => assert_ulps(got, *w, 2),
+                Some(w) => assert_eq!(got, f(*w), "pow({x},{y})"),
+            }
+        }
+    }
+}
