@@ -179,7 +179,9 @@ impl Aggregate {
 /// 0 when unbounded). `single_selector`: the query selects exactly one selector call (then
 /// 1.x keeps the selected point's time when there is no `GROUP BY time`).
 pub fn output_time(agg: &Aggregate, point_time: i64, window_start: i64, single_selector: bool, group_by_time: bool) -> i64 {
-    if agg.keeps_point_time() {
+    // integral() sets its own times: bucket starts, or 0 without GROUP BY time (even with a
+    // WHERE lower bound: `SELECT integral(v) FROM cpu WHERE time >= 5s` answers time 0).
+    if agg.keeps_point_time() || matches!(agg, Aggregate::Integral { .. }) {
         return point_time;
     }
     if single_selector && !group_by_time && agg.is_selector() {
@@ -219,17 +221,22 @@ pub fn reduce(agg: &Aggregate, points: &[Sample], window_start: i64) -> Result<V
             }
             Ok(out)
         }
-        Aggregate::First => Ok(select_one(&pts, ty, |c, p| c.time < p.time || (c.time == p.time && cmp_val(&c.value, &p.value, ty) == Ordering::Greater))),
-        Aggregate::Last => Ok(select_one(&pts, ty, |c, p| c.time > p.time || (c.time == p.time && cmp_val(&c.value, &p.value, ty) == Ordering::Greater))),
-        Aggregate::Max => Ok(select_one(&pts, ty, |c, p| match cmp_val(&c.value, &p.value, ty) {
-            Ordering::Greater => true,
-            Ordering::Equal => c.time < p.time,
-            Ordering::Less => false,
+        Aggregate::First => Ok(select_one(&pts, ty, |c, p| {
+            c.time < p.time || (c.time == p.time && go_cmp(&c.value, &p.value, ty) == Some(Ordering::Greater))
         })),
-        Aggregate::Min => Ok(select_one(&pts, ty, |c, p| match cmp_val(&c.value, &p.value, ty) {
-            Ordering::Less => true,
-            Ordering::Equal => c.time < p.time,
-            Ordering::Greater => false,
+        Aggregate::Last => Ok(select_one(&pts, ty, |c, p| {
+            c.time > p.time || (c.time == p.time && go_cmp(&c.value, &p.value, ty) == Some(Ordering::Greater))
+        })),
+        // Go's `>`/`<`/`==`: a NaN never replaces, and is never replaced once selected.
+        Aggregate::Max => Ok(select_one(&pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
+            Some(Ordering::Greater) => true,
+            Some(Ordering::Equal) => c.time < p.time,
+            _ => false,
+        })),
+        Aggregate::Min => Ok(select_one(&pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
+            Some(Ordering::Less) => true,
+            Some(Ordering::Equal) => c.time < p.time,
+            _ => false,
         })),
         Aggregate::Percentile(pct) => Ok(percentile(&pts, ty, *pct)),
         Aggregate::Top(n) => Ok(top_bottom(&pts, ty, *n, true)),
@@ -247,23 +254,47 @@ fn norm(v: &Value, ty: FieldType) -> Value {
     }
 }
 
-/// Go's `<` on the slice's type; NaN compares as neither less nor greater (Equal here).
+/// Go's comparison operators on the slice's type: `None` when a NaN is involved (then `<`,
+/// `>` and `==` are all false).
+fn go_cmp(a: &Value, b: &Value, ty: FieldType) -> Option<Ordering> {
+    match (norm(a, ty), norm(b, ty)) {
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(&y),
+        (x, y) => Some(cmp_val(&x, &y, ty)),
+    }
+}
+
+/// A total order for sorting: Go's order, with NaN after every number (and equal to NaN).
 fn cmp_val(a: &Value, b: &Value, ty: FieldType) -> Ordering {
     match (norm(a, ty), norm(b, ty)) {
-        (Value::Float(x), Value::Float(y)) => {
-            if x < y {
-                Ordering::Less
-            } else if x > y {
-                Ordering::Greater
-            } else {
-                Ordering::Equal
-            }
-        }
+        (Value::Float(x), Value::Float(y)) => match (x.is_nan(), y.is_nan()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+        },
         (Value::Integer(x), Value::Integer(y)) => x.cmp(&y),
         (Value::Unsigned(x), Value::Unsigned(y)) => x.cmp(&y),
         (Value::String(x), Value::String(y)) => x.cmp(&y),
         (Value::Boolean(x), Value::Boolean(y)) => x.cmp(&y),
         _ => Ordering::Equal,
+    }
+}
+
+/// Sort like Go's `sort.Sort`: up to 12 elements it is an insertion sort driven by `less`
+/// (so the result is exactly Go's, NaNs included); beyond, a stable sort on the total order
+/// `total` (Go's pattern-defeating quicksort is not stable; only the order among equal values,
+/// i.e. which time a percentile/mode picks among equal values, can differ).
+fn go_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool, total: impl Fn(&T, &T) -> Ordering) {
+    if v.len() <= 12 {
+        for i in 1..v.len() {
+            let mut j = i;
+            while j > 0 && less(&v[j], &v[j - 1]) {
+                v.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+    } else {
+        v.sort_by(total);
     }
 }
 
@@ -342,7 +373,7 @@ fn mean(pts: &[&Sample], ty: FieldType) -> f64 {
 /// which only matters for the time a percentile() selects among equal values).
 fn sorted_by_value<'a>(pts: &[&'a Sample], ty: FieldType) -> Vec<&'a Sample> {
     let mut v: Vec<&Sample> = pts.iter().copied().filter(|p| value_fits(&p.value, ty)).collect();
-    v.sort_by(|a, b| cmp_val(&a.value, &b.value, ty));
+    go_sort(&mut v, |a, b| go_cmp(&a.value, &b.value, ty) == Some(Ordering::Less), |a, b| cmp_val(&a.value, &b.value, ty));
     v
 }
 
@@ -387,7 +418,7 @@ fn mode(pts: &[&Sample], ty: FieldType) -> Value {
     let mut most_time = v[0].time;
     let mut curr_time = v[0].time;
     for p in &v {
-        if cmp_val(&p.value, curr_mode, ty) != Ordering::Equal || !same(&p.value, curr_mode, ty) {
+        if !same(&p.value, curr_mode, ty) {
             curr_freq = 1;
             curr_mode = &p.value;
             curr_time = p.time;
@@ -510,7 +541,11 @@ fn distinct(pts: &[&Sample], ty: FieldType, ws: i64) -> Vec<Sample> {
             firsts.push(p);
         }
     }
-    firsts.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)));
+    go_sort(
+        &mut firsts,
+        |a, b| a.time < b.time || (a.time == b.time && go_cmp(&a.value, &b.value, ty) == Some(Ordering::Less)),
+        |a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)),
+    );
     firsts.into_iter().map(|p| Sample { time: ws, value: norm(&p.value, ty), aux: Vec::new() }).collect()
 }
 
@@ -561,7 +596,11 @@ fn sample(pts: &[&Sample], ty: FieldType, n: usize) -> Vec<Sample> {
             }
         }
     }
-    res.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)));
+    go_sort(
+        &mut res,
+        |a, b| a.time < b.time || (a.time == b.time && go_cmp(&a.value, &b.value, ty) == Some(Ordering::Less)),
+        |a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)),
+    );
     res.into_iter().map(|p| Sample { time: p.time, value: norm(&p.value, ty), aux: p.aux.clone() }).collect()
 }
 
@@ -600,7 +639,7 @@ pub fn integral(points: &[Sample], unit: i64, window: Option<&Window>) -> Result
             if t >= wend {
                 if pt != wend {
                     let value = linear_float(wend, pt, t, pv, v);
-                    let elapsed = (wend - pt) as f64 / unit;
+                    let elapsed = wend.wrapping_sub(pt) as f64 / unit;
                     sum += 0.5 * (value + pv) * elapsed;
                     pv = value;
                     pt = wend;
@@ -612,7 +651,7 @@ pub fn integral(points: &[Sample], unit: i64, window: Option<&Window>) -> Result
                 sum = 0.0;
             }
         }
-        let elapsed = (t - pt) as f64 / unit;
+        let elapsed = t.wrapping_sub(pt) as f64 / unit;
         sum += 0.5 * (v + pv) * elapsed;
         prev = Some((t, v));
     }

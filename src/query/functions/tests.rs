@@ -173,6 +173,11 @@ fn output_times() {
     assert_eq!(output_time(&Aggregate::Max, 10 * S, 0, true, true), 0);
     assert_eq!(output_time(&Aggregate::Top(2), 10 * S, 0, true, true), 10 * S);
     assert_eq!(output_time(&Aggregate::Mean, 0, 20 * S, true, false), 20 * S);
+    // SELECT integral(v) FROM cpu WHERE time >= 5s → [0,-39.75]
+    let later: Vec<Sample> = cpu_v().into_iter().filter(|p| p.time >= 5 * S).collect();
+    let o = reduce(&Aggregate::Integral { unit: S }, &later, 5 * S).unwrap();
+    assert_eq!(tv(&o), vec![(0, f(-39.75))]);
+    assert_eq!(output_time(&Aggregate::Integral { unit: S }, o[0].time, 5 * S, true, false), 0);
 }
 
 #[test]
@@ -651,6 +656,72 @@ fn pow_like_go() {
                 // fractional exponents go through exp(): Go uses its assembly exp, allow 2 ulps
                 Some(w) if y.fract() != 0.0 && y.abs() != 0.5 => assert_ulps(got, *w, 2),
                 Some(w) => assert_eq!(got, f(*w), "pow({x},{y})"),
+            }
+        }
+    }
+}
+
+#[test]
+fn no_panics_on_odd_inputs() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, f64::MAX, f64::MIN, 1e-310];
+    let itimes = [i64::MIN, MIN_TIME, -1, 0, 1, MAX_TIME, i64::MAX];
+    for round in 0..300 {
+        let n = rng.gen_range(0..20);
+        let mut t: i64 = if round % 3 == 0 { itimes[rng.gen_range(0..itimes.len())] } else { rng.gen_range(-1_000_000..1_000_000) };
+        let mut pts = Vec::new();
+        for _ in 0..n {
+            let v = match (round % 4, rng.gen_range(0..10)) {
+                (_, 0) => Value::Null,
+                (0, _) => Value::Float(if rng.gen_bool(0.3) { specials[rng.gen_range(0..specials.len())] } else { rng.gen_range(-1e3..1e3) }),
+                (1, _) => Value::Integer(if rng.gen_bool(0.3) { [i64::MIN, i64::MAX, 0][rng.gen_range(0..3)] } else { rng.gen_range(-100..100) }),
+                (2, _) => Value::Unsigned(if rng.gen_bool(0.3) { u64::MAX } else { rng.gen_range(0..100) }),
+                _ => Value::String(format!("{}", rng.gen_range(0..3))),
+            };
+            pts.push(Sample::new(t, v));
+            t = t.saturating_add(rng.gen_range(0..3));
+        }
+        let aggs = [
+            Aggregate::Count, Aggregate::Distinct, Aggregate::Integral { unit: 0 }, Aggregate::Mean, Aggregate::Median,
+            Aggregate::Mode, Aggregate::Spread, Aggregate::Stddev, Aggregate::Sum, Aggregate::Bottom(3), Aggregate::First,
+            Aggregate::Last, Aggregate::Max, Aggregate::Min, Aggregate::Percentile(f64::NAN), Aggregate::Percentile(1e300),
+            Aggregate::Percentile(50.0), Aggregate::Sample(2), Aggregate::Top(0),
+        ];
+        for a in &aggs {
+            let _ = reduce(a, &pts, 0);
+            let _ = aggregate::reduce_layers(a, &[vec![pts.clone(), pts.clone()], vec![pts.clone()]], 0);
+        }
+        let trs = [
+            Transform::CumulativeSum, Transform::Derivative { unit: 0, non_negative: true }, Transform::Difference { non_negative: true },
+            Transform::Elapsed { unit: 0 }, Transform::MovingAverage(3), Transform::MovingAverage(1),
+        ];
+        for tr in &trs {
+            let _ = tr.apply(&pts);
+        }
+        for every in [1, 7, 1_000_000_007, i64::MAX] {
+            let tz = if round % 2 == 0 { Some(chrono_tz::Tz::America__New_York) } else { None };
+            let w = Window::new(every, rng.gen_range(-10..10), tz);
+            for p in &pts {
+                let _ = w.bounds(p.time);
+            }
+            let _ = w.starts(i64::MIN, i64::MAX).take(5).count();
+            let rows: Vec<Sample> = pts.iter().map(|p| Sample::new(w.start(p.time), p.value.clone())).collect();
+            for fl in [Fill::Null, Fill::Previous, Fill::Linear, Fill::Number(f(1.5)), Fill::None] {
+                let out = fill(&rows, &w, None, rows.last().map(|r| r.time).unwrap_or(0), &fl, FieldType::Float, false, 50);
+                assert!(out.len() <= rows.len() + 51);
+            }
+            let _ = integral(&pts, 1, Some(&w));
+        }
+        for name in ["abs", "sin", "cos", "tan", "asin", "acos", "atan", "exp", "ln", "log2", "log10", "sqrt", "floor", "ceil", "round"] {
+            for p in &pts {
+                let _ = math::call(name, &[p.value.clone()]);
+            }
+        }
+        for name in ["atan2", "log", "pow"] {
+            for p in &pts {
+                let _ = math::call(name, &[p.value.clone(), f(specials[rng.gen_range(0..specials.len())])]);
+                let _ = math::call(name, &[f(specials[rng.gen_range(0..specials.len())]), p.value.clone()]);
             }
         }
     }

@@ -53,7 +53,7 @@ impl Window {
         if dt < 0 {
             dt += every;
         }
-        let mut start = if MIN_TIME.wrapping_add(dt) >= t { MIN_TIME } else { t - dt };
+        let mut start = if MIN_TIME.wrapping_add(dt) >= t { MIN_TIME } else { t.wrapping_sub(dt) };
         if self.tz.is_some() {
             let start_off = zone_offset(self.tz, start);
             let o = zone - start_off;
@@ -64,7 +64,7 @@ impl Window {
         start = start.wrapping_add(self.offset);
 
         let dt2 = every - dt;
-        let mut end = if MAX_TIME.wrapping_sub(dt2) <= t { MAX_TIME } else { t + dt2 };
+        let mut end = if MAX_TIME.wrapping_sub(dt2) <= t { MAX_TIME } else { t.wrapping_add(dt2) };
         if self.tz.is_some() {
             let end_off = zone_offset(self.tz, end);
             let o = zone - end_off;
@@ -103,7 +103,7 @@ impl Window {
             if o != *offset {
                 let diff = *offset - o;
                 if diff.abs() < self.every {
-                    next += diff;
+                    next = next.saturating_add(diff);
                 }
                 *offset = o;
             }
