@@ -726,3 +726,35 @@ fn no_panics_on_odd_inputs() {
         }
     }
 }
+
+#[test]
+fn transforms_descending() {
+    let mut desc = cpu_v();
+    desc.reverse();
+    let run = |t: Transform| tv(&t.apply_ordered(&desc, false).unwrap());
+    // SELECT derivative(v) FROM cpu ORDER BY time DESC
+    assert_eq!(
+        run(Transform::Derivative { unit: S, non_negative: false }),
+        ts(&[(40, f(0.14333333333333334)), (30, f(-0.009999999999999998)), (20, f(-0.01)), (10, f(0.215)), (0, f(-0.075))])
+    );
+    // SELECT non_negative_derivative(v) FROM cpu ORDER BY time DESC
+    assert_eq!(run(Transform::Derivative { unit: S, non_negative: true }), ts(&[(40, f(0.14333333333333334)), (10, f(0.215))]));
+    // SELECT difference(v), elapsed(v), cumulative_sum(v) FROM cpu ORDER BY time DESC
+    assert_eq!(
+        run(Transform::Difference { non_negative: false }),
+        ts(&[(40, f(4.3)), (30, f(-0.09999999999999998)), (20, f(-0.1)), (10, f(2.15)), (0, f(-0.75))])
+    );
+    assert_eq!(
+        run(Transform::Elapsed { unit: 1 }),
+        ts(&[(40, i(-30 * S)), (30, i(-10 * S)), (20, i(-10 * S)), (10, i(-10 * S)), (0, i(-10 * S))])
+    );
+    assert_eq!(
+        run(Transform::CumulativeSum),
+        ts(&[(70, f(-4.0)), (40, f(-3.7)), (30, f(-3.5)), (20, f(-3.4)), (10, f(-1.15)), (0, f(0.3500000000000001))])
+    );
+    // SELECT moving_average(v,2) FROM cpu ORDER BY time DESC
+    assert_eq!(
+        run(Transform::MovingAverage(2)),
+        ts(&[(40, f(-1.85)), (30, f(0.24999999999999992)), (20, f(0.1499999999999999)), (10, f(1.1749999999999998)), (0, f(1.8749999999999998))])
+    );
+}

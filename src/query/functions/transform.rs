@@ -83,12 +83,20 @@ impl Transform {
     /// computed at; no aux values. The first point gives no output for derivative/difference/
     /// elapsed; moving_average(N) starts at the N-th point.
     pub fn apply(&self, points: &[Sample]) -> Result<Vec<Sample>, FunctionError> {
+        self.apply_ordered(points, true)
+    }
+
+    /// Like [`Transform::apply`] for a query's order: with `ascending == false`
+    /// (`ORDER BY time DESC`) `points` come newest first and 1.x walks them in that order
+    /// (differences are "this minus the next newer", elapsed values negative, derivatives
+    /// divide by the positive time distance).
+    pub fn apply_ordered(&self, points: &[Sample], ascending: bool) -> Result<Vec<Sample>, FunctionError> {
         let Some(ty) = series_type(points) else { return Ok(Vec::new()) };
         self.check_input_type(ty)?;
         let pts: Vec<&Sample> = points.iter().filter(|p| !matches!(p.value, Value::Null)).collect();
         Ok(match self {
             Transform::CumulativeSum => cumulative_sum(&pts, ty),
-            Transform::Derivative { unit, non_negative } => derivative(&pts, ty, *unit, *non_negative),
+            Transform::Derivative { unit, non_negative } => derivative(&pts, ty, *unit, *non_negative, ascending),
             Transform::Difference { non_negative } => difference(&pts, ty, *non_negative),
             Transform::Elapsed { unit } => elapsed(&pts, *unit),
             Transform::MovingAverage(n) => moving_average(&pts, ty, *n),
@@ -146,7 +154,7 @@ fn pairs<'a>(pts: &[&'a Sample]) -> Vec<(&'a Sample, &'a Sample)> {
     out
 }
 
-fn derivative(pts: &[&Sample], ty: FieldType, unit: i64, non_negative: bool) -> Vec<Sample> {
+fn derivative(pts: &[&Sample], ty: FieldType, unit: i64, non_negative: bool, ascending: bool) -> Vec<Sample> {
     let mut out = Vec::new();
     for (prev, curr) in pairs(pts) {
         let diff = match (ty, &prev.value, &curr.value) {
@@ -163,7 +171,10 @@ fn derivative(pts: &[&Sample], ty: FieldType, unit: i64, non_negative: bool) -> 
                 _ => continue,
             },
         };
-        let elapsed = curr.time.wrapping_sub(prev.time);
+        let mut elapsed = curr.time.wrapping_sub(prev.time);
+        if !ascending {
+            elapsed = elapsed.wrapping_neg();
+        }
         let value = diff / (elapsed as f64 / unit as f64);
         if non_negative && diff < 0.0 {
             continue;
