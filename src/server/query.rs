@@ -59,6 +59,23 @@ pub struct QueryRequest {
     pub inflight: InflightGuard,
 }
 
+impl QueryRequest {
+    /// The engine's context for this request: `db`/`rp`, `now()`, and the token's rights (read
+    /// per database, admin). A refusal by `crate::query::authorize` should be answered with
+    /// `ServerError::Unauthorized(text)` (401, as for writes).
+    pub fn context(&self) -> crate::query::QueryContext {
+        let perms = self.identity.perms().clone();
+        crate::query::QueryContext {
+            db: self.params.db.clone(),
+            rp: self.params.rp.clone(),
+            now: crate::query::now_ns(),
+            is_admin: perms.admin,
+            can_read: Box::new(move |db: &str| perms.can_read(db)),
+            chunk_size: if self.params.chunked { self.params.chunk_size } else { 0 },
+        }
+    }
+}
+
 pub fn parse_format(headers: &HeaderMap) -> Format {
     let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return Format::Json;

@@ -207,9 +207,9 @@ async fn write_auth_and_params() {
     assert_eq!(r.status(), 400);
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["error"], "database is required");
-    // unknown precision: nanoseconds, as 1.6.7
+    // unknown precision
     let r = w("?db=db1&precision=xx").header("Authorization", "Token wtok").body("").send().await.unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(r.status(), 400);
     // unknown encoding
     let r = w("?db=db1")
         .header("Authorization", "Token wtok")

@@ -1,7 +1,7 @@
 //! `POST /write`: line protocol into the backend.
 //!
 //! Order of checks: token (403/401) and its request rate (429), `db` (400), write permission
-//! (401), `precision` (unknown values mean ns, as in 1.6.7), `Content-Encoding` (415), body size before and after decompression
+//! (401), `precision` (400), `Content-Encoding` (415), body size before and after decompression
 //! (413; buffered-bytes budget 503), the token's write byte rate (429), parse (400: the whole
 //! body is rejected), backend write (bounded by `backend.timeout`). 204 only once the backend has
 //! answered `Ok`.
@@ -35,11 +35,14 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// The write precision. As in 1.6.7, `u`, `ms`, `s`, `m`, `h` select a unit and anything else
-/// (absent, empty, `ns`, unknown) means nanoseconds; the parser decides (`None` would be a 400).
+/// The write precision. The values 1.x recognises (`u`, `ms`, `s`, `m`, `h`) and explicit
+/// nanoseconds (absent, empty, `n`, `ns`) are accepted; anything else is a 400 naming it. (1.6.7
+/// silently takes unknown values, `us` included, as nanoseconds, which stores wrong times; refusing
+/// them never changes the meaning of a value 1.x accepts.)
 pub fn parse_precision(p: Option<&str>) -> Result<lineproto::Precision, ServerError> {
     let p = p.unwrap_or("");
-    lineproto::Precision::parse(p).ok_or_else(|| {
+    let known = matches!(p, "" | "n" | "ns" | "u" | "ms" | "s" | "m" | "h");
+    known.then(|| lineproto::Precision::parse(p)).flatten().ok_or_else(|| {
         ServerError::BadRequest(format!("invalid precision {p:?}: use one of ns, u, ms, s, m, h"))
     })
 }
@@ -102,9 +105,14 @@ mod tests {
         for p in ["ns", "u", "ms", "s", "m", "h"] {
             assert!(parse_precision(Some(p)).is_ok(), "{p}");
         }
-        // 1.6.7: an unknown precision means nanoseconds, not an error
-        assert_eq!(parse_precision(Some("xx")).unwrap(), lineproto::Precision::Nanosecond);
+        assert_eq!(parse_precision(Some("n")).unwrap(), lineproto::Precision::Nanosecond);
         assert_eq!(parse_precision(Some("s")).unwrap(), lineproto::Precision::Second);
+        assert_eq!(parse_precision(Some("u")).unwrap(), lineproto::Precision::Microsecond);
+        for bad in ["xx", "us", "S", "sec", "nanoseconds"] {
+            let e = parse_precision(Some(bad)).unwrap_err();
+            assert_eq!(e.status(), 400);
+            assert!(e.message().contains(&format!("{bad:?}")), "{}", e.message());
+        }
     }
 
     #[test]
