@@ -758,3 +758,16 @@ fn transforms_descending() {
         ts(&[(40, f(-1.85)), (30, f(0.24999999999999992)), (20, f(0.1499999999999999)), (10, f(1.1749999999999998)), (0, f(1.8749999999999998))])
     );
 }
+
+#[test]
+fn merged_stream_order_for_stddev() {
+    // sd2,t=a v=3.4 1s, 3.8 3s, 8.6 5s; sd2,t=b v=9.9 2s, 4.8 4s, 1.9 6s
+    // SELECT stddev(v) FROM sd2 → 3.1515075757484707 (points merged by time; series after
+    // series would give 3.15150757574847)
+    let p = |t: i64, v: f64| Sample::new(t * S, f(v));
+    let shards = vec![vec![vec![p(1, 3.4), p(3, 3.8), p(5, 8.6)], vec![p(2, 9.9), p(4, 4.8), p(6, 1.9)]]];
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Stddev, &shards, 0).unwrap()), vec![(0, f(3.1515075757484707))]);
+    // SELECT spread(v), mode(v) FROM sd2 → 8, 1.9
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Spread, &shards, 0).unwrap()), vec![(0, f(8.0))]);
+    assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mode, &shards, 0).unwrap()), vec![(0, f(1.9))]);
+}
