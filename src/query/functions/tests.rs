@@ -138,6 +138,13 @@ fn unsupported_types() {
         "unsupported percentile iterator type: *query.stringInterruptIterator"
     );
     assert_eq!(Aggregate::Top(2).check_input_type(FieldType::String).unwrap_err().0, "unsupported top iterator type: *query.stringInterruptIterator");
+    // nested calls report the same wrapper: SELECT derivative(first(s)) ... GROUP BY time(20s)
+    // → unsupported derivative iterator type: *query.stringInterruptIterator
+    let firsts = reduce(&Aggregate::First, &cpu_s(), 0).unwrap();
+    assert_eq!(
+        Transform::Derivative { unit: S, non_negative: false }.apply(&firsts).unwrap_err().0,
+        "unsupported derivative iterator type: *query.stringInterruptIterator"
+    );
 }
 
 #[test]
