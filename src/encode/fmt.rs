@@ -22,41 +22,128 @@ pub fn json_float(out: &mut Vec<u8>, v: f64) {
 pub fn plain_float(out: &mut Vec<u8>, v: f64) {
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
-    } else if v.is_infinite() {
+        return;
+    }
+    if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+        return;
+    }
+    let (digits, exp) = shortest(v);
+    if v.is_sign_negative() {
+        out.push(b'-');
+    }
+    let d = digits.as_bytes();
+    // Position of the decimal point relative to the start of the digits.
+    let point = exp as i64 + 1;
+    if point <= 0 {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat(b'0').take((-point) as usize));
+        out.extend_from_slice(d);
+    } else if point as usize >= d.len() {
+        out.extend_from_slice(d);
+        out.extend(std::iter::repeat(b'0').take(point as usize - d.len()));
     } else {
-        // Rust's Display for f64 is the shortest round-trip digits in positional notation,
-        // which is exactly Go's 'f' format with precision -1.
-        let _ = std::io::Write::write_fmt(out, format_args!("{v}"));
+        out.extend_from_slice(&d[..point as usize]);
+        out.push(b'.');
+        out.extend_from_slice(&d[point as usize..]);
     }
 }
 
 /// Go's 'e' format with precision -1, then encoding/json's clean-up of a two-digit negative
 /// exponent with a leading zero (`e-07` → `e-7`).
 fn exp_float(out: &mut Vec<u8>, v: f64) {
-    // Rust's LowerExp without precision is the shortest round-trip mantissa: "1.5e-10", "1e21".
-    let mut s = String::new();
-    let _ = write!(s, "{:e}", v);
-    let (mantissa, exp) = match s.split_once('e') {
-        Some(p) => p,
-        None => {
-            out.extend_from_slice(s.as_bytes());
-            return;
-        }
-    };
-    out.extend_from_slice(mantissa.as_bytes());
+    let (digits, exp) = shortest(v);
+    if v.is_sign_negative() {
+        out.push(b'-');
+    }
+    let d = digits.as_bytes();
+    out.push(d[0]);
+    if d.len() > 1 {
+        out.push(b'.');
+        out.extend_from_slice(&d[1..]);
+    }
     out.push(b'e');
-    let (sign, digits) = match exp.strip_prefix('-') {
-        Some(d) => (b'-', d),
-        None => (b'+', exp),
-    };
-    out.push(sign);
+    out.push(if exp < 0 { b'-' } else { b'+' });
     // strconv pads the exponent to two digits; encoding/json removes that padding again for
     // negative exponents only.
-    if digits.len() < 2 && sign == b'+' {
+    if (0..10).contains(&exp) {
         out.push(b'0');
     }
-    out.extend_from_slice(digits.as_bytes());
+    let _ = std::io::Write::write_fmt(out, format_args!("{}", exp.unsigned_abs()));
+}
+
+/// The shortest round-trip decimal digits of `|v|` (no leading/trailing zeros; "0" for zero)
+/// and the decimal exponent of the first digit, choosing like Go's strconv when two candidates
+/// are equally short and equally close (exact ties go to the even last digit; Rust's own
+/// formatting rounds those up, e.g. 9489718446513.0625 → Go `...062`, Rust `...063`).
+fn shortest(v: f64) -> (String, i32) {
+    let abs = v.abs();
+    let mut s = String::with_capacity(24);
+    let _ = write!(s, "{:e}", abs);
+    let (mant, exp) = s.split_once('e').unwrap_or((s.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    if let Some(even) = tie_to_even(abs, &digits, exp) {
+        return (even, exp);
+    }
+    (digits, exp)
+}
+
+/// When `digits` (Rust's choice) ends in an odd digit and `abs` lies exactly halfway between it
+/// and the candidate one below, which also round-trips, returns that even candidate.
+fn tie_to_even(abs: f64, digits: &str, exp: i32) -> Option<String> {
+    let last = *digits.as_bytes().last()?;
+    if (last - b'0') % 2 == 0 || digits.len() > 18 || digits == "1" {
+        return None;
+    }
+    let d: u64 = digits.parse().ok()?;
+    // Midpoint (10·d − 5) × 10^k with k the exponent of the digit after the last one.
+    let m = d.checked_mul(10)?.checked_sub(5)?;
+    let k = exp as i64 - digits.len() as i64;
+    if !equals_decimal(abs, m, k) {
+        return None;
+    }
+    let lower = (d - 1).to_string();
+    if lower.len() != digits.len() {
+        return None;
+    }
+    let lower = lower.trim_end_matches('0').to_string();
+    let text = format!("{}.{}e{}", &lower[..1], &lower[1..], exp);
+    (text.parse::<f64>().ok()? == abs).then_some(lower)
+}
+
+/// Whether the finite, non-negative double `x` equals `m × 10^k` exactly.
+fn equals_decimal(x: f64, m: u64, k: i64) -> bool {
+    let bits = x.to_bits();
+    let frac = bits & ((1u64 << 52) - 1);
+    let be = ((bits >> 52) & 0x7ff) as i64;
+    let (s, e2) = if be == 0 { (frac, -1074) } else { (frac | (1u64 << 52), be - 1075) };
+    if s == 0 || m == 0 {
+        return s == m;
+    }
+    let (a, b) = (m.trailing_zeros() as i64, s.trailing_zeros() as i64);
+    let (mo, so) = ((m >> a) as u128, (s >> b) as u128);
+    if a + k != b + e2 {
+        return false;
+    }
+    let pow5 = |n: i64| -> Option<u128> {
+        let mut p: u128 = 1;
+        for _ in 0..n {
+            p = p.checked_mul(5)?;
+        }
+        Some(p)
+    };
+    if k >= 0 {
+        if k > 60 {
+            return false;
+        }
+        pow5(k).and_then(|p| mo.checked_mul(p)).is_some_and(|l| l == so)
+    } else {
+        if -k > 60 {
+            return false;
+        }
+        pow5(-k).and_then(|p| so.checked_mul(p)).is_some_and(|r| r == mo)
+    }
 }
 
 /// Go's `strconv.FormatFloat(v, 'g', -1, 64)` for the non-finite values, as used in
@@ -271,6 +358,12 @@ mod tests {
         assert_eq!(jf(3.0), "3");
         assert_eq!(jf(1.5e300), "1.5e+300");
         assert_eq!(jf(1.234e-100), "1.234e-100");
+        // An exact tie between two shortest candidates: Go (and influxd 1.6.7) pick the even one.
+        assert_eq!(jf(9489718446513.0625), "9489718446513.062");
+        assert_eq!(jf(-9489718446513.0625), "-9489718446513.062");
+        assert_eq!(jf(0.0), "0");
+        assert_eq!(jf(1e-6), "0.000001");
+        assert_eq!(jf(123.0), "123");
     }
 
     #[test]
@@ -282,6 +375,10 @@ mod tests {
         assert_eq!(pf(f64::INFINITY), "+Inf");
         assert_eq!(pf(f64::NEG_INFINITY), "-Inf");
         assert_eq!(pf(f64::NAN), "NaN");
+        assert_eq!(pf(9489718446513.0625), "9489718446513.062");
+        assert_eq!(pf(0.0), "0");
+        assert_eq!(pf(120.5), "120.5");
+        assert_eq!(pf(0.015625), "0.015625");
         let big = pf(1.7976931348623157e308);
         assert!(big.starts_with("17976931348623157") && big.len() == 309, "{big}");
         let tiny = pf(5e-324);
