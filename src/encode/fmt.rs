@@ -343,6 +343,7 @@ mod tests {
     // Expected strings below were printed by influxd 1.6.7 for
     // `SELECT * FROM m` (JSON) and with `Accept: text/csv` after writing these float fields.
     #[test]
+    #[allow(clippy::excessive_precision)] // exact binary values on purpose
     fn json_floats_as_1x() {
         assert_eq!(jf(0.1), "0.1");
         assert_eq!(jf(1e21), "1e+21");
@@ -367,6 +368,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)]
     fn csv_floats_as_1x() {
         assert_eq!(pf(1e-7), "0.0000001");
         assert_eq!(pf(1e21), "1000000000000000000000");
