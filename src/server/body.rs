@@ -55,7 +55,13 @@ where
     }
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(8 * 1024 * 1024) as usize);
     let mut body = std::pin::pin!(body);
-    while let Some(frame) = body.frame().await {
+    let deadline = tokio::time::Instant::now() + super::BODY_READ_TIMEOUT;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(_) => return Err(ServerError::BodyTimeout),
+        };
         let frame = frame.map_err(|e| ServerError::BadRequest(format!("error reading request body: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };
         let new_len = buf.len() as u64 + data.len() as u64;

@@ -35,6 +35,8 @@ pub enum ServerError {
     TooManyRequests { message: String, retry_after: Duration },
     /// influxgate is at capacity (in-flight requests or buffered bytes). 503 + Retry-After.
     Overloaded { message: String, retry_after: Duration },
+    /// The request body did not arrive in time. 408.
+    BodyTimeout,
     /// Something influxgate does not do (yet). 501.
     NotImplemented(String),
     /// A store error; status by its origin and kind.
@@ -71,6 +73,7 @@ impl ServerError {
             ServerError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ServerError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServerError::Backend(e) => match e {
                 // 1.x: writing to a database that does not exist is 404.
@@ -91,7 +94,10 @@ impl ServerError {
     /// The contract's `code` word.
     pub fn code(&self) -> &'static str {
         match self.status() {
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => "invalid",
+            StatusCode::BAD_REQUEST
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::REQUEST_TIMEOUT => "invalid",
             StatusCode::NOT_FOUND => "not found",
             StatusCode::CONFLICT => "conflict",
             StatusCode::METHOD_NOT_ALLOWED => "method not allowed",
@@ -119,6 +125,9 @@ impl ServerError {
                 format!("unsupported Content-Encoding {enc:?}: use gzip or identity")
             }
             ServerError::MethodNotAllowed { .. } => "Method Not Allowed".into(),
+            ServerError::BodyTimeout => {
+                format!("request body not received within {}s", super::BODY_READ_TIMEOUT.as_secs())
+            }
             ServerError::NotFound => "404 page not found".into(),
             ServerError::TooManyRequests { message, .. } | ServerError::Overloaded { message, .. } => message.clone(),
             ServerError::Backend(e) => match e {
@@ -222,6 +231,7 @@ mod tests {
         assert_eq!(TooManyRequests { message: "x".into(), retry_after: Duration::ZERO }.status(), 429);
         assert_eq!(Overloaded { message: "x".into(), retry_after: Duration::ZERO }.status(), 503);
         assert_eq!(Internal("x".into()).status(), 500);
+        assert_eq!(BodyTimeout.status(), 408);
         let conflict = BackendError::FieldTypeConflict {
             measurement: "cpu".into(),
             field: "v".into(),

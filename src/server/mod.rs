@@ -45,6 +45,11 @@ use metrics::Metrics;
 pub const INFLUXDB_VERSION: &str = "1.6.7-influxgate";
 pub const INFLUXDB_BUILD: &str = "OSS";
 
+/// How long a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send a request body (a slow sender holds an in-flight slot).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(120);
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Response body: a boxed body so handlers may stream (chunked query results) or answer at once.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
@@ -304,7 +309,13 @@ impl Server {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(handle(state, req).await) }
                 });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                // Slow or idle clients must not hold a connection forever waiting for headers.
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT);
+                builder.http2().timer(hyper_util::rt::TokioTimer::new());
                 let conn = builder.serve_connection(TokioIo::new(stream), svc);
                 let mut conn = std::pin::pin!(conn);
                 let res = tokio::select! {
