@@ -92,6 +92,7 @@ impl Expr {
     pub fn var(name: &str) -> Expr {
         Expr::Var { name: name.to_string(), hint: None }
     }
+    #[allow(dead_code)]
     pub fn call(name: &str, args: Vec<Expr>) -> Expr {
         Expr::Call { name: name.to_string(), args }
     }
@@ -137,6 +138,7 @@ pub enum Fill {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+#[allow(dead_code)]
 pub enum FillValue {
     Float(f64),
     Integer(i64),

@@ -671,6 +671,15 @@ fn expand_fields(fields: &[Field], metas: &[MeasInfo]) -> Vec<Field> {
                     }
                 }
             }
+            Expr::Call { name, args } if (name == "top" || name == "bottom") && args.len() > 2 => {
+                // The tags of top(field, tag.., N) are selected too, after the call.
+                out.push(f.clone());
+                for a in &args[1..args.len() - 1] {
+                    if let Expr::Var { name, .. } = a.unparen() {
+                        out.push(Field { expr: Expr::Var { name: name.clone(), hint: Some(VarHint::Tag) }, alias: None });
+                    }
+                }
+            }
             _ => out.push(f.clone()),
         }
     }
@@ -828,6 +837,11 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
             series_out.push(ser);
         }
     }
+    // Series come by measurement, then tags; ORDER BY time DESC reverses both (1.x).
+    series_out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.tags.cmp(&b.tags)));
+    if sel.order_desc {
+        series_out.reverse();
+    }
     Ok(apply_limits(series_out, sel.slimit, sel.soffset))
 }
 
@@ -916,45 +930,200 @@ async fn raw_measurement(
     if selected.is_empty() {
         return Ok(vec![]);
     }
+    // 1.x breaks ties between points of equal time by the string values of the selected
+    // fields and tags, in the order of their names (see `merge`).
+    let mut aux_names: Vec<(String, Option<VarHint>)> = Vec::new();
+    for f in fields {
+        collect_vars(&f.expr, &mut aux_names);
+    }
+    aux_names.sort_by(|a, b| a.0.cmp(&b.0));
+    aux_names.dedup_by(|a, b| a.0 == b.0);
+    let mut aux_exprs = Vec::new();
+    for (n, h) in &aux_names {
+        aux_exprs.push(compile_row(&Expr::Var { name: n.clone(), hint: *h }, m, scan, true)?);
+    }
     let c = compile_condition(m, rest, scan)?;
     let data = load(backend, m, scan, &c.pred, tr.min_or(), tr.max_or(), budget).await?;
-    let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
-    for (i, sd) in data.iter().enumerate() {
-        groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
-    }
-    let mut out = Vec::new();
-    for (gtags, members) in groups {
-        let mut rows = Vec::new();
-        for (t, si, j) in merged_rows(&data, &members) {
-            let sd = &data[si];
+
+    // Per series: the rows that pass, with their group and tie-break keys.
+    let mut inputs: Vec<(Tags, String, Vec<MergeItem>)> = Vec::new();
+    for (si, sd) in data.iter().enumerate() {
+        let mut items = Vec::new();
+        for (j, &t) in sd.times.iter().enumerate() {
             let vals = row_vals(sd, j);
             if selected.iter().all(|&i| eval::is_null(&vals[i])) {
                 continue;
             }
+            let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
             if let Some(ce) = &c.cond {
-                let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
                 if !eval::truthy(&ce.eval(&rc)) {
                     continue;
                 }
             }
-            let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: false };
-            let mut row = Vec::with_capacity(exprs.len() + 1);
-            row.push(Value::Time(t));
-            for e in &exprs {
-                row.push(e.eval(&rc));
-            }
-            rows.push(row);
+            let key = aux_exprs.iter().map(|e| e.eval(&rc)).collect();
+            items.push(MergeItem { time: t, si, j, key });
         }
         if sel.order_desc {
-            rows.reverse();
+            items.reverse();
         }
-        let rows = apply_limits(rows, sel.limit, sel.offset);
-        if rows.is_empty() {
-            continue;
+        if !items.is_empty() {
+            inputs.push((group_of(keys, &sd.tags), crate::model::series_key(&m.name, &sd.tags), items));
         }
-        out.push(Series { name: m.name.clone(), tags: gtags, columns: columns.to_vec(), values: rows, partial: false });
+    }
+    inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    if sel.order_desc {
+        inputs.reverse();
+    }
+    let desc = sel.order_desc;
+    let groups_of: Vec<Tags> = inputs.iter().map(|i| i.0.clone()).collect();
+    let merged = merge(inputs.into_iter().map(|i| i.2).collect(), &|x: &(usize, &MergeItem), y: &(usize, &MergeItem)| {
+        let (gx, gy) = (&groups_of[x.0], &groups_of[y.0]);
+        if gx != gy {
+            return if desc { gx > gy } else { gx < gy };
+        }
+        merge_less(x.1, y.1, desc)
+    });
+
+    let mut out: Vec<Series> = Vec::new();
+    let mut cur: Option<(Tags, Vec<Vec<Value>>)> = None;
+    for (input, it) in merged {
+        let g = &groups_of[input];
+        if cur.as_ref().map(|c| &c.0 != g).unwrap_or(true) {
+            if let Some((gt, rows)) = cur.take() {
+                push_raw_series(&mut out, sel, m, gt, columns, rows);
+            }
+            cur = Some((g.clone(), Vec::new()));
+        }
+        let sd = &data[it.si];
+        let vals = row_vals(sd, it.j);
+        let rc = RowCtx { time: it.time, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: false };
+        let mut row = Vec::with_capacity(exprs.len() + 1);
+        row.push(Value::Time(it.time));
+        for e in &exprs {
+            row.push(e.eval(&rc));
+        }
+        if let Some(c) = cur.as_mut() {
+            c.1.push(row);
+        }
+    }
+    if let Some((gt, rows)) = cur.take() {
+        push_raw_series(&mut out, sel, m, gt, columns, rows);
     }
     Ok(out)
+}
+
+fn push_raw_series(out: &mut Vec<Series>, sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], rows: Vec<Vec<Value>>) {
+    let rows = apply_limits(rows, sel.limit, sel.offset);
+    if !rows.is_empty() {
+        out.push(Series { name: m.name.clone(), tags, columns: columns.to_vec(), values: rows, partial: false });
+    }
+}
+
+fn collect_vars(e: &Expr, out: &mut Vec<(String, Option<VarHint>)>) {
+    match e {
+        Expr::Var { name, hint } => out.push((name.clone(), *hint)),
+        Expr::Call { args, .. } => args.iter().for_each(|a| collect_vars(a, out)),
+        Expr::Binary { lhs, rhs, .. } => {
+            collect_vars(lhs, out);
+            collect_vars(rhs, out);
+        }
+        Expr::Paren(x) => collect_vars(x, out),
+        _ => {}
+    }
+}
+
+struct MergeItem {
+    time: i64,
+    si: usize,
+    j: usize,
+    key: Vec<Value>,
+}
+
+/// 1.x's ordering of raw points: by time, then by the selected string values in name order
+/// (the first non-string value ends the comparison as "not less").
+fn merge_less(x: &MergeItem, y: &MergeItem, desc: bool) -> bool {
+    if x.time != y.time {
+        return if desc { x.time > y.time } else { x.time < y.time };
+    }
+    if !x.key.is_empty() && x.key.len() == y.key.len() {
+        for (a, b) in x.key.iter().zip(y.key.iter()) {
+            match (a, b) {
+                (Value::String(a), Value::String(b)) => {
+                    if a == b {
+                        continue;
+                    }
+                    return if desc { a > b } else { a < b };
+                }
+                _ => return false,
+            }
+        }
+    }
+    false
+}
+
+/// Merges time-ordered inputs exactly as Go's `container/heap` driven merge of 1.x does, so that
+/// points that compare equal come out in the same order as 1.x gives them.
+fn merge<'a>(
+    inputs: Vec<Vec<MergeItem>>,
+    less: &dyn Fn(&(usize, &MergeItem), &(usize, &MergeItem)) -> bool,
+) -> Vec<(usize, MergeItem)> {
+    let total: usize = inputs.iter().map(|v| v.len()).sum();
+    let mut iters: Vec<std::vec::IntoIter<MergeItem>> = inputs.into_iter().map(|v| v.into_iter()).collect();
+    // Heap entries: (input index, current item).
+    let mut h: Vec<(usize, MergeItem)> = Vec::new();
+    for (i, it) in iters.iter_mut().enumerate() {
+        if let Some(x) = it.next() {
+            h.push((i, x));
+        }
+    }
+    let lt = |h: &Vec<(usize, MergeItem)>, i: usize, j: usize| less(&(h[i].0, &h[i].1), &(h[j].0, &h[j].1));
+    fn down(h: &mut Vec<(usize, MergeItem)>, i0: usize, n: usize, lt: &dyn Fn(&Vec<(usize, MergeItem)>, usize, usize) -> bool) {
+        let mut i = i0;
+        loop {
+            let j1 = 2 * i + 1;
+            if j1 >= n {
+                break;
+            }
+            let mut j = j1;
+            let j2 = j1 + 1;
+            if j2 < n && lt(h, j2, j1) {
+                j = j2;
+            }
+            if !lt(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            i = j;
+        }
+    }
+    fn up(h: &mut Vec<(usize, MergeItem)>, mut j: usize, lt: &dyn Fn(&Vec<(usize, MergeItem)>, usize, usize) -> bool) {
+        while j > 0 {
+            let i = (j - 1) / 2;
+            if !lt(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            j = i;
+        }
+    }
+    let n = h.len();
+    for i in (0..n / 2).rev() {
+        down(&mut h, i, n, &lt);
+    }
+    let mut out = Vec::with_capacity(total);
+    while !h.is_empty() {
+        let n = h.len() - 1;
+        h.swap(0, n);
+        down(&mut h, 0, n, &lt);
+        let Some((input, item)) = h.pop() else { break };
+        out.push((input, item));
+        if let Some(next) = iters[input].next() {
+            h.push((input, next));
+            let last = h.len() - 1;
+            up(&mut h, last, &lt);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1017,7 +1186,11 @@ fn compile_agg_expr(
                 _ => {}
             }
             let agg = Aggregate::from_name(name, n, p, unit).ok_or_else(|| format!("undefined function {name}()"))?;
-            let arg = compile_row(&arg_expr, m, scan, false)?;
+            // Aggregates read fields only: a tag argument gives no points (1.x).
+            let arg = match compile_row(&arg_expr, m, scan, false)? {
+                CExpr::Tag(_) => CExpr::Lit(Value::Null),
+                c => c,
+            };
             let in_type = match &arg {
                 CExpr::Col(i, cast) => cast.or_else(|| m.fields.get(&scan[*i]).copied()).unwrap_or(FieldType::Float),
                 _ => FieldType::Float,
