@@ -19,6 +19,8 @@ mod display;
 mod lexer;
 mod parser;
 pub(crate) mod regex_compat;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 
