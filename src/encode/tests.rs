@@ -349,6 +349,204 @@ name,tags,name,query
 "#;
 const M_SHOW: &str = "81a7726573756c74739382ac73746174656d656e745f696400a67365726965739182a7636f6c756d6e7392a475736572a561646d696ea676616c7565739082ac73746174656d656e745f696401a67365726965739383a46e616d65a3646231a7636f6c756d6e7392a46e616d65a57175657279a676616c7565739083a46e616d65a174a7636f6c756d6e7392a46e616d65a57175657279a676616c7565739083a46e616d65a178a7636f6c756d6e7392a46e616d65a57175657279a676616c7565739082ac73746174656d656e745f696402a673657269657390";
 
+const J_ALLP: &str = r#"{
+    "results": [
+        {
+            "statement_id": 0,
+            "series": [
+                {
+                    "name": "m",
+                    "columns": [
+                        "time",
+                        "b",
+                        "f",
+                        "host",
+                        "i",
+                        "region",
+                        "s"
+                    ],
+                    "values": [
+                        [
+                            "2024-01-01T00:00:00Z",
+                            true,
+                            0.1,
+                            "a",
+                            1,
+                            "us west",
+                            "plain"
+                        ],
+                        [
+                            "2024-01-01T00:00:00.123456789Z",
+                            true,
+                            1e-7,
+                            "a",
+                            9223372036854775807,
+                            "us west",
+                            "uni é ✓ 😀 \u003c\u003e\u0026"
+                        ],
+                        [
+                            "2024-01-01T00:00:00.5Z",
+                            false,
+                            1e+21,
+                            "a",
+                            -9223372036854775808,
+                            "us west",
+                            "quote\" and \\ backslash"
+                        ],
+                        [
+                            "2024-01-01T00:00:01Z",
+                            false,
+                            100,
+                            "a",
+                            0,
+                            "us west",
+                            "new\nline\ttab"
+                        ],
+                        [
+                            "2024-01-01T00:00:02Z",
+                            true,
+                            -0,
+                            "b",
+                            5,
+                            "eu",
+                            "comma,here"
+                        ],
+                        [
+                            "2024-01-01T00:00:03Z",
+                            true,
+                            1.7976931348623157e+308,
+                            "b",
+                            6,
+                            "eu",
+                            ""
+                        ],
+                        [
+                            "2024-01-01T00:00:04Z",
+                            true,
+                            5e-324,
+                            "b",
+                            7,
+                            "eu",
+                            "x"
+                        ],
+                        [
+                            "2024-01-01T00:00:05Z",
+                            true,
+                            123456789012345680,
+                            "b",
+                            8,
+                            "eu",
+                            "y"
+                        ],
+                        [
+                            "2024-01-01T00:00:06Z",
+                            true,
+                            100000000000000000000,
+                            "b",
+                            9,
+                            "eu",
+                            "z"
+                        ],
+                        [
+                            "2024-01-01T00:00:07Z",
+                            true,
+                            0.000001,
+                            "b",
+                            10,
+                            "eu",
+                            "z2"
+                        ],
+                        [
+                            "2024-01-01T00:00:08Z",
+                            true,
+                            -1.5e-10,
+                            "b",
+                            11,
+                            "eu",
+                            "z3"
+                        ],
+                        [
+                            "2024-01-01T00:00:09Z",
+                            true,
+                            3,
+                            "b",
+                            12,
+                            "eu",
+                            "u2028 \\u2028"
+                        ]
+                    ]
+                }
+            ]
+        }
+    ]
+}
+"#;
+const J_MSGP: &str = r#"{
+    "results": [
+        {
+            "statement_id": 0,
+            "messages": [
+                {
+                    "level": "warning",
+                    "text": "deprecated use of 'CREATE DATABASE x' in a read only context, please use a POST request instead"
+                }
+            ]
+        }
+    ]
+}
+{
+    "results": [
+        {
+            "statement_id": 1,
+            "series": [
+                {
+                    "name": "g",
+                    "tags": {
+                        "k": "a b,c=d"
+                    },
+                    "columns": [
+                        "time",
+                        "v"
+                    ],
+                    "values": [
+                        [
+                            "1970-01-01T00:00:00.00000001Z",
+                            1
+                        ]
+                    ]
+                }
+            ],
+            "partial": true
+        }
+    ]
+}
+{
+    "results": [
+        {
+            "statement_id": 1,
+            "series": [
+                {
+                    "name": "g",
+                    "tags": {
+                        "k": "plain"
+                    },
+                    "columns": [
+                        "time",
+                        "v"
+                    ],
+                    "values": [
+                        [
+                            "1970-01-01T00:00:00.00000002Z",
+                            2
+                        ]
+                    ]
+                }
+            ]
+        }
+    ]
+}
+"#;
+
 // ---------------------------------------------------------------- fixtures
 
 fn t(ns: i64) -> Value {
@@ -943,4 +1141,18 @@ fn series_without_name_or_values() {
     assert_eq!(json(&r), J_SHOW);
     assert_eq!(csv(&r, Epoch::Rfc3339), C_SHOW);
     assert_eq!(mp(&r, Epoch::Rfc3339), M_SHOW);
+}
+
+#[test]
+fn json_pretty_strings_messages_chunks() {
+    // pretty=true q=SELECT * FROM m WHERE time < '2025-01-01T00:00:00Z'
+    let r = resp(vec![res(0, vec![m_all()])]);
+    assert_eq!(text(encode_response(&r, Format::Json, Epoch::Rfc3339, true)), J_ALLP);
+    // GET pretty=true&chunked=true&chunk_size=1 q=CREATE DATABASE x; SELECT v FROM g WHERE time<25 GROUP BY k
+    let g = vec![
+        series("g", &[("k", "a b,c=d")], &["time", "v"], vec![vec![t(10), fl(1.0)]]),
+        series("g", &[("k", "plain")], &["time", "v"], vec![vec![t(20), fl(2.0)]]),
+    ];
+    let out = chunked(vec![deprecated_msg(), res(1, g)], 1, Format::Json, Epoch::Rfc3339, true);
+    assert_eq!(text(out), J_MSGP);
 }
