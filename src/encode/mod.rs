@@ -17,6 +17,12 @@
 //! * `epoch` only converts the first column of each row, by integer division truncating toward
 //!   zero (`-1500000ns` with `ms` → `-1`); `n`, `ns`, `µ` and any unknown value mean nanoseconds;
 //!   empty (after trimming) means RFC3339.
+//! * Error responses (`/query` 400s such as `missing required parameter "q"` and parse errors,
+//!   and `/write` errors too) go through the same formatter chosen by `Accept` (and `pretty`):
+//!   JSON `{"error":"..."}\n`, CSV `error\n<message>\n` (quoted when needed), msgpack
+//!   `{"error": ...}` — see `Encoder::write_error`.
+//! * Statement errors and messages never appear in CSV; JSON shows them; msgpack shows an
+//!   errored result as `{"error": ...}` without `statement_id`.
 
 mod chunk;
 mod csv;
