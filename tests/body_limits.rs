@@ -12,9 +12,9 @@ fn gate() -> Gate {
     Gate::start_with(GateConfig::new().limit(&format!("max_body_bytes = {MAX}")))
 }
 
-/// One valid line of exactly `n` bytes (n ≥ 10).
+/// One valid line of exactly `n` bytes (n ≥ 8).
 fn line_of_len(n: usize) -> String {
-    let s = format!("m,p={} v=1", "x".repeat(n - 10));
+    let s = format!("m,p={} v=1", "x".repeat(n - 8));
     assert_eq!(s.len(), n);
     s
 }

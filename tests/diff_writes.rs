@@ -9,7 +9,8 @@
 //!
 //! `DIFF_WRITES_FILTER=<substring>` runs only the cases whose text contains it; `DIFF_WRITES_VERBOSE=1`
 //! prints passing cases too. `DIFF_WRITES_SELF_CHECK=1` compares influxd with a second influxd
-//! instead (checks the corpus and this harness are deterministic).
+//! instead (checks the corpus and this harness are deterministic). `DIFF_WRITES_NO_READBACK=1`
+//! compares only the write answers (while /query is not there yet).
 
 mod common;
 use common::*;
@@ -24,6 +25,8 @@ struct Case {
     notime: bool,
     gzip: bool,
     cmp_text: bool,
+    /// A known, deliberate difference from 1.x (the reason).
+    xfail: Option<String>,
     bodies: Vec<Vec<u8>>,
 }
 
@@ -52,7 +55,7 @@ fn parse_cases(text: &str) -> Vec<Case> {
         if raw.is_empty() || raw.starts_with('#') {
             continue;
         }
-        let (mut precision, mut notime, mut gzip, mut cmp_text) = (None, false, false, false);
+        let (mut precision, mut notime, mut gzip, mut cmp_text, mut xfail) = (None, false, false, false, None);
         let mut body = raw;
         if let Some(rest) = raw.strip_prefix('[') {
             let end = rest.find(']').unwrap_or_else(|| panic!("writes.txt:{line}: [ without ]"));
@@ -62,6 +65,7 @@ fn parse_cases(text: &str) -> Vec<Case> {
                     Some(("notime", "1")) => notime = true,
                     Some(("gzip", "1")) => gzip = true,
                     Some(("cmp", "text")) => cmp_text = true,
+                    Some(("xfail", why)) => xfail = Some(why.to_owned()),
                     _ => panic!("writes.txt:{line}: unknown option {opt:?}"),
                 }
             }
@@ -72,7 +76,7 @@ fn parse_cases(text: &str) -> Vec<Case> {
             .split('⁂')
             .map(|b| expand(b).map(String::into_bytes).unwrap_or_else(|e| panic!("writes.txt:{line}: {e}")))
             .collect();
-        cases.push(Case { line, text: raw.chars().take(120).collect(), precision, notime, gzip, cmp_text, bodies });
+        cases.push(Case { line, text: raw.chars().take(120).collect(), precision, notime, gzip, cmp_text, xfail, bodies });
     }
     cases
 }
@@ -204,7 +208,7 @@ fn run_case(oracle: &Api, target: &Api, c: &Case) -> Result<(), String> {
             return Err(format!("{which}error text differs\n       influxd:    {eo:?}\n       influxgate: {et:?}"));
         }
     }
-    if !compare_readback {
+    if !compare_readback || std::env::var("DIFF_WRITES_NO_READBACK").is_ok_and(|v| v == "1") {
         return Ok(());
     }
     for q in READBACK {
@@ -252,9 +256,19 @@ fn writes_match_influxdb_1x() {
         (Some(gate), None, api)
     };
     let oracle = oracle_srv.api();
-    let (mut passed, mut failed) = (0, Vec::new());
+    let (mut passed, mut failed, mut known) = (0, Vec::new(), 0);
     for c in cases.iter().filter(|c| c.text.contains(&filter)) {
-        match run_case(&oracle, &target, c) {
+        let outcome = run_case(&oracle, &target, c);
+        if let Some(why) = &c.xfail {
+            known += 1;
+            match outcome {
+                Ok(()) => println!("NOTE writes.txt:{}: marked xfail ({why}) but matches now", c.line),
+                Err(e) if verbose => println!("xfail writes.txt:{} ({why}): {}\n       {e}", c.line, c.text),
+                Err(_) => {}
+            }
+            continue;
+        }
+        match outcome {
             Ok(()) => {
                 passed += 1;
                 if verbose {
@@ -267,6 +281,6 @@ fn writes_match_influxdb_1x() {
             }
         }
     }
-    println!("diff_writes: {passed} passed, {} failed", failed.len());
+    println!("diff_writes: {passed} passed, {} failed, {known} known differences (xfail)", failed.len());
     assert!(failed.is_empty(), "{} of {} write cases differ from InfluxDB 1.6.7 (lines {failed:?}); run with --nocapture for details", failed.len(), passed + failed.len());
 }
