@@ -367,6 +367,29 @@ mod tests {
         assert_eq!(jf(123.0), "123");
     }
 
+    /// Doubles exactly halfway between two shortest candidates, with what influxd 1.6.7 printed
+    /// for them (JSON and CSV alike); Rust's `{}` rounds these the other way.
+    #[test]
+    fn ties_as_1x() {
+        for (bits, want) in [
+            (0x43151a27a08aa16d, "1484933002602587.2"),
+            (0x4319cbaf1bf5cd75, "1815206841643869.2"),
+            (0x42ee986eb4316a84, "269120329321300.12"),
+            (0x42e2dd84c35edcd4, "165940995749606.62"),
+            (0x42ac9863bda7af20, "15720416990167.562"),
+            (0x42e80d6120ff6b04, "211565945551704.12"),
+            (0x42b18b156d7a2f50, "19289057622575.312"),
+            (0x42e8566377630c74, "214074520180835.62"),
+            (0x42d19c624692a0a8, "77453445450370.62"),
+            (0x430f79cdfe6a3c2a, "1107456240207749.2"),
+        ] {
+            let v = f64::from_bits(bits);
+            assert_eq!(jf(v), want);
+            assert_eq!(pf(v), want);
+            assert_eq!(jf(-v), format!("-{want}"));
+        }
+    }
+
     #[test]
     #[allow(clippy::excessive_precision)]
     fn csv_floats_as_1x() {
