@@ -753,9 +753,6 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     let mut selectors = 0usize;
     let mut err: Option<String> = None;
     for f in &sel.fields {
-        if !contains_var(&f.expr) {
-            return Err("field must contain at least one variable".into());
-        }
         check_undefined(&f.expr)?;
         visit_calls(&f.expr, &mut |name, args| {
             any_agg = true;
@@ -772,6 +769,24 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     }
     if let Some(e) = err {
         return Err(e);
+    }
+    for f in &sel.fields {
+        if !contains_var(&f.expr) {
+            return Err("field must contain at least one variable".into());
+        }
+    }
+    if n_calls > 1 {
+        for f in &sel.fields {
+            let mut bad: Option<String> = None;
+            visit_calls(&f.expr, &mut |name, _| {
+                if bad.is_none() && matches!(name, "top" | "bottom") {
+                    bad = Some(name.to_string());
+                }
+            });
+            if let Some(b) = bad {
+                return Err(format!("selector function {b}() cannot be combined with other functions"));
+            }
+        }
     }
     let group_by_time = sel.dimensions.iter().find_map(|d| match d {
         Dimension::Time { every, offset } => Some((*every, *offset)),
@@ -799,6 +814,9 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     }
     let metas = resolve_sources(backend, ctx, &sel.sources).await?;
     let fields = expand_fields(&sel.fields, &metas);
+    for f in &fields {
+        type_check(&f.expr, &metas)?;
+    }
 
     // The time column: `time` selected alone is the time column itself (maybe renamed).
     let mut time_name = "time".to_string();
@@ -970,19 +988,49 @@ async fn raw_measurement(
             inputs.push((group_of(keys, &sd.tags), crate::model::series_key(&m.name, &sd.tags), items));
         }
     }
-    inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    if sel.order_desc {
-        inputs.reverse();
+    let mut stable = false;
+    if m.sub.is_some() {
+        // A subquery's rows come in its own series order; 1.x keeps it for equal times.
+        inputs.sort_by(|a, b| a.0.cmp(&b.0));
+        if sel.order_desc {
+            inputs.reverse();
+        }
+        let mut flat: Vec<(Tags, String, MergeItem)> = Vec::new();
+        for (g, k, items) in inputs {
+            for it in items {
+                flat.push((g.clone(), k.clone(), it));
+            }
+        }
+        let desc = sel.order_desc;
+        flat.sort_by(|a, b| {
+            let o = a.0.cmp(&b.0).then_with(|| a.2.time.cmp(&b.2.time));
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        inputs = flat.into_iter().map(|(g, k, it)| (g, k, vec![it])).collect();
+        stable = true;
+    } else {
+        inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        if sel.order_desc {
+            inputs.reverse();
+        }
     }
     let desc = sel.order_desc;
     let groups_of: Vec<Tags> = inputs.iter().map(|i| i.0.clone()).collect();
-    let merged = merge(inputs.into_iter().map(|i| i.2).collect(), &|x: &(usize, &MergeItem), y: &(usize, &MergeItem)| {
+    let merged: Vec<(usize, MergeItem)> = if stable {
+        inputs.into_iter().enumerate().flat_map(|(i, inp)| inp.2.into_iter().map(move |it| (i, it))).collect()
+    } else {
+        merge(inputs.into_iter().map(|i| i.2).collect(), &|x: &(usize, &MergeItem), y: &(usize, &MergeItem)| {
         let (gx, gy) = (&groups_of[x.0], &groups_of[y.0]);
         if gx != gy {
             return if desc { gx > gy } else { gx < gy };
         }
         merge_less(x.1, y.1, desc)
-    });
+    })
+    };
 
     let mut out: Vec<Series> = Vec::new();
     let mut cur: Option<(Tags, Vec<Vec<Value>>)> = None;
@@ -1534,4 +1582,75 @@ fn finish_series(sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], mut
         return None;
     }
     Some(Series { name: m.name.clone(), tags, columns: columns.to_vec(), values: rows, partial: false })
+}
+
+/// The type of an expression for 1.x's compile-time check of arithmetic, with the text 1.x
+/// prints for it (`usage_user::float`).
+fn expr_type(e: &Expr, metas: &[MeasInfo]) -> (Option<&'static str>, String) {
+    match e {
+        Expr::Var { name, hint } => {
+            let ty = match hint {
+                Some(VarHint::Type(t)) => Some(t.as_str()),
+                Some(VarHint::Tag) => Some("tag"),
+                _ => metas.iter().find_map(|m| m.fields.get(name)).map(|t| t.as_str()).or_else(|| {
+                    if metas.iter().any(|m| m.tags.contains(name)) {
+                        Some("tag")
+                    } else {
+                        None
+                    }
+                }),
+            };
+            match ty {
+                Some(t) => (Some(t), format!("{name}::{t}")),
+                None => (None, name.clone()),
+            }
+        }
+        Expr::Integer(i) => (Some("integer"), i.to_string()),
+        Expr::Float(f) => (Some("float"), format!("{f}")),
+        Expr::Str(s) => (Some("string"), format!("'{s}'")),
+        Expr::Bool(b) => (Some("boolean"), b.to_string()),
+        Expr::Paren(x) => {
+            let (t, s) = expr_type(x, metas);
+            (t, format!("({s})"))
+        }
+        Expr::Binary { op, lhs, rhs } => {
+            let (lt, ls) = expr_type(lhs, metas);
+            let (rt, rs) = expr_type(rhs, metas);
+            let t = match (lt, rt) {
+                (Some("float"), _) | (_, Some("float")) => Some("float"),
+                (Some(a), Some(b)) if a == b => Some(a),
+                (a, None) => a,
+                (None, b) => b,
+                (a, _) => a,
+            };
+            (t, format!("{ls} {} {rs}", op.as_str()))
+        }
+        _ => (None, String::new()),
+    }
+}
+
+fn type_check(e: &Expr, metas: &[MeasInfo]) -> Result<(), String> {
+    match e {
+        Expr::Binary { op, lhs, rhs } if !op.is_comparison() && !matches!(op, BinOp::And | BinOp::Or) => {
+            type_check(lhs, metas)?;
+            type_check(rhs, metas)?;
+            let (lt, _) = expr_type(lhs, metas);
+            let (rt, _) = expr_type(rhs, metas);
+            let numeric = |t: &str| matches!(t, "float" | "integer" | "unsigned");
+            if let (Some(a), Some(b)) = (lt, rt) {
+                let ok = a == b && a != "tag" || (numeric(a) && numeric(b));
+                if !ok && a != "tag" && b != "tag" {
+                    let (_, text) = expr_type(e, metas);
+                    return Err(format!("type error: {text}: incompatible types: {a} and {b}"));
+                }
+            }
+            Ok(())
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            type_check(lhs, metas)?;
+            type_check(rhs, metas)
+        }
+        Expr::Paren(x) => type_check(x, metas),
+        _ => Ok(()),
+    }
 }
