@@ -193,7 +193,7 @@ impl EmbeddedBackend {
         }
         let sync = if opts.sync_full { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!(
-            "PRAGMA synchronous = {sync}; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;"
+            "PRAGMA synchronous = {sync}; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;"
         ))
         .map_err(sql_err)?;
         conn.execute_batch(SCHEMA).map_err(sql_err)?;
@@ -337,7 +337,9 @@ impl Backend for EmbeddedBackend {
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
         let (tx, rx) = oneshot::channel();
         self.send(Job::Write(batch, tx)).await?;
-        rx.await.map_err(|_| BackendError::Internal("embedded writer stopped".into()))?
+        let (r, batch) = rx.await.map_err(|_| BackendError::Internal("embedded writer stopped".into()))?;
+        drop(batch);
+        r
     }
 
     async fn create_database(&self, db: &str) -> Result<()> {

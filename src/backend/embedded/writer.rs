@@ -14,12 +14,14 @@ use tokio::sync::{mpsc, oneshot};
 use super::catalog::{encode_tags, shard_group_duration, Catalog, Change, Tags};
 use super::EmbeddedOptions;
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
-use crate::model::{series_key, FieldType, FieldValue};
+use crate::model::{series_key, FieldType, FieldValue, Point};
 
 pub(crate) type DdlFn = Box<dyn FnOnce(&mut Writer) -> Result<()> + Send>;
 
+pub(crate) type WriteReply = oneshot::Sender<(Result<WriteOutcome>, WriteBatch)>;
+
 pub(crate) enum Job {
-    Write(WriteBatch, oneshot::Sender<Result<WriteOutcome>>),
+    Write(WriteBatch, WriteReply),
     Ddl(DdlFn, oneshot::Sender<Result<()>>),
     Retention,
 }
@@ -72,37 +74,32 @@ impl Writer {
             };
             match job {
                 Job::Write(batch, reply) => {
-                    let mut group: Vec<(Result<WriteOutcome>, oneshot::Sender<Result<WriteOutcome>>)> = Vec::new();
+                    // The batch goes back to the caller with the answer, so its (many small)
+                    // deallocations happen on the caller's thread, not on this one.
+                    let mut group: Vec<(Result<WriteOutcome>, WriteReply, WriteBatch)> = Vec::new();
                     let mut fatal: Option<BackendError> = None;
                     if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-                        let _ = reply.send(Err(sql_err(e)));
+                        let _ = reply.send((Err(sql_err(e)), batch));
                         continue;
                     }
                     let mut points = 0usize;
                     let mut next = Some((batch, reply));
                     while let Some((batch, reply)) = next.take() {
                         points += batch.points.len();
-                        if fatal.is_none() {
-                            match self.write_batch(&batch) {
-                                Ok(n) => group.push((Ok(WriteOutcome { points_written: n }), reply)),
-                                Err(Fail::Batch(e)) => group.push((Err(e), reply)),
-                                Err(Fail::Fatal(e)) => {
-                                    fatal = Some(e.clone());
-                                    group.push((Err(e), reply));
-                                }
+                        match self.write_batch(&batch) {
+                            Ok(n) => group.push((Ok(WriteOutcome { points_written: n }), reply, batch)),
+                            Err(Fail::Batch(e)) => group.push((Err(e), reply, batch)),
+                            Err(Fail::Fatal(e)) => {
+                                fatal = Some(e.clone());
+                                group.push((Err(e), reply, batch));
                             }
-                        } else {
-                            // Cannot happen (we stop pulling after a fatal error), but be safe.
-                            group.push((Err(BackendError::Internal("write aborted".into())), reply));
                         }
                         if fatal.is_some() || points >= MAX_GROUP_POINTS {
                             break;
                         }
                         match rx.try_recv() {
                             Ok(Job::Write(b, r)) => next = Some((b, r)),
-                            Ok(other) => {
-                                held = Some(other);
-                            }
+                            Ok(other) => held = Some(other),
                             Err(_) => {}
                         }
                     }
@@ -114,20 +111,21 @@ impl Writer {
                     match fatal {
                         None => {
                             self.publish();
-                            for (r, reply) in group {
-                                let _ = reply.send(r);
+                            for (r, reply, batch) in group {
+                                let _ = reply.send((r, batch));
                             }
                         }
                         Some(e) => {
                             let _ = self.conn.execute_batch("ROLLBACK");
                             self.restore();
-                            for (r, reply) in group {
+                            for (r, reply, batch) in group {
                                 let r = match r {
-                                    Ok(_) => Err(e.clone()),
-                                    Err(BackendError::FieldTypeConflict { .. }) | Err(BackendError::RetentionPolicyNotFound(_)) | Err(BackendError::Invalid(_)) => r,
-                                    Err(_) => Err(e.clone()),
+                                    Err(BackendError::FieldTypeConflict { .. })
+                                    | Err(BackendError::RetentionPolicyNotFound(_))
+                                    | Err(BackendError::Invalid(_)) => r,
+                                    _ => Err(e.clone()),
                                 };
-                                let _ = reply.send(r);
+                                let _ = reply.send((r, batch));
                             }
                         }
                     }
@@ -344,7 +342,15 @@ impl Writer {
         let mut new_per_meas: HashMap<&str, i64> = HashMap::new();
         {
             let mut last: Option<(&str, Option<&super::catalog::Meas>)> = None;
+            let mut prev: Option<&Point> = None;
             for p in &batch.points {
+                // Consecutive points usually carry the same fields: nothing new to check.
+                if let Some(q) = prev {
+                    if q.measurement == p.measurement && same_fields(q, p, true) {
+                        continue;
+                    }
+                }
+                prev = Some(p);
                 let m = match last {
                     Some((name, m)) if name == p.measurement.as_str() => m,
                     _ => {
@@ -434,6 +440,7 @@ impl Writer {
         // Insert, statement reused across runs of points of one measurement.
         let Writer { conn, local, insert_sql, .. } = self;
         let mut slots: Vec<Option<&FieldValue>> = Vec::new();
+        let mut map: Vec<usize> = Vec::new();
         let mut i = 0;
         while i < batch.points.len() {
             let mid = ids[i].0;
@@ -452,16 +459,23 @@ impl Writer {
             let mut stmt = conn.prepare_cached(sql)?;
             slots.clear();
             slots.resize(ncols as usize, None);
+            let mut map_of: Option<&Point> = None;
             while i < batch.points.len() && ids[i].0 == mid {
                 let p = &batch.points[i];
                 for s in slots.iter_mut() {
                     *s = None;
                 }
-                for (k, v) in &p.fields {
-                    if let Some(f) = meas.fields.get(k.as_str()) {
-                        if let Some(s) = slots.get_mut((f.col - 1) as usize) {
-                            *s = Some(v);
-                        }
+                // Field position → slot, reused while points carry the same field names.
+                if !map_of.is_some_and(|q| same_fields(q, p, false)) {
+                    map.clear();
+                    for (k, _) in &p.fields {
+                        map.push(meas.fields.get(k.as_str()).map(|f| (f.col - 1) as usize).unwrap_or(usize::MAX));
+                    }
+                    map_of = Some(p);
+                }
+                for (j, (_, v)) in p.fields.iter().enumerate() {
+                    if let Some(s) = map.get(j).and_then(|c| slots.get_mut(*c)) {
+                        *s = Some(v);
                     }
                 }
                 stmt.raw_bind_parameter(1, ids[i].1)?;
@@ -553,6 +567,14 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// Same field names in the same order (and the same types, when `types`).
+fn same_fields(a: &Point, b: &Point, types: bool) -> bool {
+    a.fields.len() == b.fields.len()
+        && a.fields.iter().zip(&b.fields).all(|((ka, va), (kb, vb))| {
+            ka == kb && (!types || std::mem::discriminant(va) == std::mem::discriminant(vb))
+        })
 }
 
 fn build_insert_sql(mid: i64, ncols: i64) -> String {

@@ -1,0 +1,128 @@
+//! Write/scan throughput of the embedded store with TSBS-like `cpu` points (10 tags, 10 float
+//! fields, 1000 hosts, 10 s apart). Prints points/s; not a criterion bench (one long run says more
+//! than many tiny ones for a group-committing writer).
+//!
+//!     cargo bench --bench embedded            # defaults: 1000 hosts x 100 rounds, batches of 5000
+//!     EMB_HOSTS=1000 EMB_ROUNDS=300 EMB_BATCH=10000 EMB_WRITERS=4 EMB_SYNC=full cargo bench --bench embedded
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use influxgate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+use influxgate::backend::{Backend, ScanRequest, TagPredicate, WriteBatch};
+use influxgate::model::{FieldValue, Point};
+use rand::{Rng, SeedableRng};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+const FIELDS: [&str; 10] = [
+    "usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait",
+    "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice",
+];
+
+fn host_tags(i: usize) -> Vec<(String, String)> {
+    let regions = ["us-east-1", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"];
+    let mut t = vec![
+        ("arch".to_string(), ["x64", "x86"][i % 2].to_string()),
+        ("datacenter".to_string(), format!("{}{}", regions[i % regions.len()], ["a", "b", "c"][i % 3])),
+        ("hostname".to_string(), format!("host_{i}")),
+        ("os".to_string(), ["Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10"][i % 3].to_string()),
+        ("rack".to_string(), (i % 100).to_string()),
+        ("region".to_string(), regions[i % regions.len()].to_string()),
+        ("service".to_string(), (i % 20).to_string()),
+        ("service_environment".to_string(), ["production", "staging", "test"][i % 3].to_string()),
+        ("service_version".to_string(), (i % 2).to_string()),
+        ("team".to_string(), ["SF", "NYC", "LON", "CHI"][i % 4].to_string()),
+    ];
+    t.sort();
+    t
+}
+
+fn main() {
+    let hosts = env("EMB_HOSTS", 1000);
+    let rounds = env("EMB_ROUNDS", 100);
+    let batch_size = env("EMB_BATCH", 5000);
+    let writers = env("EMB_WRITERS", 2).max(1);
+    let sync_full = std::env::var("EMB_SYNC").map(|s| s != "normal").unwrap_or(true);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    rt.block_on(async move {
+        let b = Arc::new(
+            EmbeddedBackend::open(
+                dir.path(),
+                EmbeddedOptions { default_retention: 0, sync_full, retention_check_interval: 0 },
+            )
+            .expect("open"),
+        );
+        let tags: Vec<Vec<(String, String)>> = (0..hosts).map(host_tags).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let t0: i64 = 1_451_606_400_000_000_000;
+        // Pre-build the batches so the bench measures the store, not point construction.
+        let mut batches: Vec<Vec<Point>> = Vec::new();
+        let mut cur = Vec::with_capacity(batch_size);
+        for r in 0..rounds {
+            for tg in tags.iter() {
+                cur.push(Point {
+                    measurement: "cpu".to_string(),
+                    tags: tg.clone(),
+                    fields: FIELDS.iter().map(|f| (f.to_string(), FieldValue::Float(rng.gen_range(0.0..100.0)))).collect(),
+                    time: t0 + r as i64 * 10_000_000_000,
+                });
+                if cur.len() == batch_size {
+                    batches.push(std::mem::replace(&mut cur, Vec::with_capacity(batch_size)));
+                }
+            }
+        }
+        if !cur.is_empty() {
+            batches.push(cur);
+        }
+        let total: usize = batches.iter().map(|b| b.len()).sum();
+        let mut per_writer: Vec<Vec<Vec<Point>>> = (0..writers).map(|_| Vec::new()).collect();
+        for (i, bt) in batches.into_iter().enumerate() {
+            per_writer[i % writers].push(bt);
+        }
+        let start = Instant::now();
+        let mut hs = Vec::new();
+        for mine in per_writer {
+            let b = b.clone();
+            hs.push(tokio::spawn(async move {
+                for points in mine {
+                    b.write(WriteBatch { db: "benchmark".into(), rp: None, points }).await.expect("write");
+                }
+            }));
+        }
+        for h in hs {
+            h.await.expect("join");
+        }
+        let el = start.elapsed().as_secs_f64();
+        println!(
+            "write: {total} points ({} values) in {el:.2}s = {:.0} points/s, {:.0} values/s  (hosts={hosts}, batch={batch_size}, writers={writers}, sync_full={sync_full})",
+            total * 10,
+            total as f64 / el,
+            total as f64 * 10.0 / el
+        );
+
+        let start = Instant::now();
+        let mut s = b
+            .scan(ScanRequest {
+                db: "benchmark".into(),
+                rp: None,
+                measurement: "cpu".into(),
+                tags: TagPredicate::True,
+                min_time: i64::MIN,
+                max_time: i64::MAX,
+                fields: FIELDS.iter().map(|s| s.to_string()).collect(),
+            })
+            .await
+            .expect("scan");
+        let mut n = 0usize;
+        while let Some(c) = s.next().await {
+            n += c.expect("chunk").times.len();
+        }
+        let el = start.elapsed().as_secs_f64();
+        println!("scan: {n} rows x 10 fields in {el:.2}s = {:.0} rows/s", n as f64 / el);
+    });
+}
