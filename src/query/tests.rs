@@ -82,8 +82,9 @@ fn ir_raw_group_by_tag_and_desc() {
     };
     let s = run_ir(&b, sel).unwrap();
     assert_eq!(s.len(), 4);
-    assert_eq!(s[0].tags, vec![("h".to_string(), "".to_string())]);
-    assert_eq!(s[1].values, vec![vec![t(20), Value::Integer(0)], vec![t(10), Value::Integer(1)]]);
+    // 1.x orders series descending too: h=c, h=b, h=a, h=''.
+    assert_eq!(s[3].tags, vec![("h".to_string(), "".to_string())]);
+    assert_eq!(s[2].values, vec![vec![t(20), Value::Integer(0)], vec![t(10), Value::Integer(1)]]);
 }
 
 #[test]
@@ -174,4 +175,227 @@ fn oracle_harness() {
         }
     }
     std::fs::write(outp, out).unwrap();
+}
+
+/// (request on the `small()` data in database `t`, 1.6.7's answer to it).
+const SMALL_CASES: &[(&str, &str)] = &[
+    (r#"SHOW MEASUREMENTS"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"],["n"]]}]}]}"#),
+    (r#"SHOW MEASUREMENTS WITH MEASUREMENT =~ /n/"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["n"]]}]}]}"#),
+    (r#"SHOW MEASUREMENTS WHERE h = 'b'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"]]}]}]}"#),
+    (r#"SHOW TAG KEYS"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["tagKey"],"values":[["h"]]},{"name":"n","columns":["tagKey"],"values":[["h"]]}]}]}"#),
+    (r#"SHOW TAG VALUES WITH KEY = h"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["key","value"],"values":[["h","a"],["h","b"],["h","c"]]},{"name":"n","columns":["key","value"],"values":[["h","a"]]}]}]}"#),
+    (r#"SHOW TAG VALUES FROM m WITH KEY IN (h, x) WHERE h =~ /a|c/"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["key","value"],"values":[["h","a"],["h","c"]]}]}]}"#),
+    (r#"SHOW FIELD KEYS"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["fieldKey","fieldType"],"values":[["b","boolean"],["f","float"],["i","integer"],["s","string"]]},{"name":"n","columns":["fieldKey","fieldType"],"values":[["v","integer"]]}]}]}"#),
+    (r#"SHOW SERIES"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m"],["m,h=a"],["m,h=b"],["m,h=c"],["n,h=a"]]}]}]}"#),
+    (r#"SHOW SERIES FROM m WHERE h != 'a'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m"],["m,h=b"],["m,h=c"]]}]}]}"#),
+    (r#"SHOW SERIES CARDINALITY"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["cardinality estimation"],"values":[[5]]}]}]}"#),
+    (r#"SHOW SERIES EXACT CARDINALITY"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["count"],"values":[[4]]},{"name":"n","columns":["count"],"values":[[1]]}]}]}"#),
+    (r#"SHOW MEASUREMENT EXACT CARDINALITY"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["count"],"values":[[2]]}]}]}"#),
+    (r#"SHOW TAG VALUES CARDINALITY WITH KEY = h"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["count"],"values":[[3]]},{"name":"n","columns":["count"],"values":[[1]]}]}]}"#),
+    (r#"SHOW RETENTION POLICIES"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["name","duration","shardGroupDuration","replicaN","default"],"values":[["autogen","0s","168h0m0s",1,true]]}]}]}"#),
+    (r#"SELECT * FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x"],["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y"],["1970-01-01T00:00:00.00000002Z",null,2.5,"a",0,null],["1970-01-01T00:00:00.00000003Z",null,null,null,5,null],["1970-01-01T00:00:00.00000004Z",null,null,"c",7,null]]}]}]}"#),
+    (r#"SELECT * FROM m, n"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s","v"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x",null],["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y",null],["1970-01-01T00:00:00.00000002Z",null,2.5,"a",0,null,null],["1970-01-01T00:00:00.00000003Z",null,null,null,5,null,null],["1970-01-01T00:00:00.00000004Z",null,null,"c",7,null,null]]},{"name":"n","columns":["time","b","f","h","i","s","v"],"values":[["1970-01-01T00:00:00.000000015Z",null,null,"a",null,null,3]]}]}]}"#),
+    (r#"SELECT i, v FROM m, n"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i","v"],"values":[["1970-01-01T00:00:00.00000001Z",1,null],["1970-01-01T00:00:00.00000001Z",2,null],["1970-01-01T00:00:00.00000002Z",0,null],["1970-01-01T00:00:00.00000003Z",5,null],["1970-01-01T00:00:00.00000004Z",7,null]]},{"name":"n","columns":["time","i","v"],"values":[["1970-01-01T00:00:00.000000015Z",null,3]]}]}]}"#),
+    (r#"SELECT * FROM /./ ORDER BY time DESC"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"n","columns":["time","b","f","h","i","s","v"],"values":[["1970-01-01T00:00:00.000000015Z",null,null,"a",null,null,3]]},{"name":"m","columns":["time","b","f","h","i","s","v"],"values":[["1970-01-01T00:00:00.00000004Z",null,null,"c",7,null,null],["1970-01-01T00:00:00.00000003Z",null,null,null,5,null,null],["1970-01-01T00:00:00.00000002Z",null,2.5,"a",0,null,null],["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y",null],["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x",null]]}]}]}"#),
+    (r#"SELECT i/0, f/0, i%0, i*2, i+f, i/2, i-1, -i FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i","f","i_1","i_2","i_f","i_3","i_4","i_5"],"values":[["1970-01-01T00:00:00.00000001Z",0,0,0,2,2.5,0.5,0,-1],["1970-01-01T00:00:00.00000001Z",0,0,0,4,2,1,1,-2],["1970-01-01T00:00:00.00000002Z",0,0,0,0,2.5,0,-1,0],["1970-01-01T00:00:00.00000003Z",0,null,0,10,null,2.5,4,-5],["1970-01-01T00:00:00.00000004Z",0,null,0,14,null,3.5,6,-7]]}]}]}"#),
+    (r#"SELECT i + s FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"type error: i::integer + s::string: incompatible types: integer and string"}]}"#),
+    (r#"SELECT b + 1 FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"type error: b::boolean + 1: incompatible types: boolean and integer"}]}"#),
+    (r#"SELECT * FROM m WHERE i > 0.5"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x"],["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y"],["1970-01-01T00:00:00.00000003Z",null,null,null,5,null],["1970-01-01T00:00:00.00000004Z",null,null,"c",7,null]]}]}]}"#),
+    (r#"SELECT * FROM m WHERE s = 'x' OR h = 'b'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x"],["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y"]]}]}]}"#),
+    (r#"SELECT * FROM m WHERE s != 'x'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y"]]}]}]}"#),
+    (r#"SELECT * FROM m WHERE b = true"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x"]]}]}]}"#),
+    (r#"SELECT * FROM m WHERE h = ''"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000003Z",null,null,null,5,null]]}]}]}"#),
+    (r#"SELECT * FROM m WHERE nosuch = ''"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x"],["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y"],["1970-01-01T00:00:00.00000002Z",null,2.5,"a",0,null],["1970-01-01T00:00:00.00000003Z",null,null,null,5,null],["1970-01-01T00:00:00.00000004Z",null,null,"c",7,null]]}]}]}"#),
+    (r#"SELECT * FROM m WHERE nosuch = 1"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SELECT * FROM m WHERE s > 'a'"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SELECT i FROM m WHERE s =~ /x|y/"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000001Z",2]]}]}]}"#),
+    (r#"SELECT i FROM m WHERE f * 2 > i"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000002Z",0]]}]}]}"#),
+    (r#"SELECT i FROM m WHERE h =~ /a/ OR i = 5"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000003Z",5]]}]}]}"#),
+    (r#"SELECT i FROM m WHERE time > 15"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000003Z",5],["1970-01-01T00:00:00.00000004Z",7]]}]}]}"#),
+    (r#"SELECT i FROM m WHERE time >= 10 AND time <= 20 AND h = 'a'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000002Z",0]]}]}]}"#),
+    (r#"SELECT i FROM m ORDER BY time DESC"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000004Z",7],["1970-01-01T00:00:00.00000003Z",5],["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000001Z",1]]}]}]}"#),
+    (r#"SELECT i FROM m GROUP BY h"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":""},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000003Z",5]]},{"name":"m","tags":{"h":"a"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000002Z",0]]},{"name":"m","tags":{"h":"b"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2]]},{"name":"m","tags":{"h":"c"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000004Z",7]]}]}]}"#),
+    (r#"SELECT i FROM m GROUP BY h ORDER BY time DESC"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":"c"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000004Z",7]]},{"name":"m","tags":{"h":"b"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2]]},{"name":"m","tags":{"h":"a"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000001Z",1]]},{"name":"m","tags":{"h":""},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000003Z",5]]}]}]}"#),
+    (r#"SELECT i, h FROM m GROUP BY *"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":""},"columns":["time","i","h"],"values":[["1970-01-01T00:00:00.00000003Z",5,null]]},{"name":"m","tags":{"h":"a"},"columns":["time","i","h"],"values":[["1970-01-01T00:00:00.00000001Z",1,"a"],["1970-01-01T00:00:00.00000002Z",0,"a"]]},{"name":"m","tags":{"h":"b"},"columns":["time","i","h"],"values":[["1970-01-01T00:00:00.00000001Z",2,"b"]]},{"name":"m","tags":{"h":"c"},"columns":["time","i","h"],"values":[["1970-01-01T00:00:00.00000004Z",7,"c"]]}]}]}"#),
+    (r#"SELECT i FROM m LIMIT 2 OFFSET 1"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",0]]}]}]}"#),
+    (r#"SELECT i FROM m GROUP BY h LIMIT 1 SLIMIT 2 SOFFSET 1"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":"a"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1]]},{"name":"m","tags":{"h":"b"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2]]}]}]}"#),
+    (r#"SELECT *, h FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s","h_1"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x","a"],["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y","b"],["1970-01-01T00:00:00.00000002Z",null,2.5,"a",0,null,"a"],["1970-01-01T00:00:00.00000003Z",null,null,null,5,null,null],["1970-01-01T00:00:00.00000004Z",null,null,"c",7,null,"c"]]}]}]}"#),
+    (r#"SELECT i, i FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i","i_1"],"values":[["1970-01-01T00:00:00.00000001Z",1,1],["1970-01-01T00:00:00.00000001Z",2,2],["1970-01-01T00:00:00.00000002Z",0,0],["1970-01-01T00:00:00.00000003Z",5,5],["1970-01-01T00:00:00.00000004Z",7,7]]}]}]}"#),
+    (r#"SELECT i AS x, f AS x FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","x","x"],"values":[["1970-01-01T00:00:00.00000001Z",1,1.5],["1970-01-01T00:00:00.00000001Z",2,0],["1970-01-01T00:00:00.00000002Z",0,2.5],["1970-01-01T00:00:00.00000003Z",5,null],["1970-01-01T00:00:00.00000004Z",7,null]]}]}]}"#),
+    (r#"SELECT i::float, f::integer, i::string FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i","f","i_1"],"values":[["1970-01-01T00:00:00.00000001Z",1,1,null],["1970-01-01T00:00:00.00000001Z",2,0,null],["1970-01-01T00:00:00.00000002Z",0,2,null],["1970-01-01T00:00:00.00000003Z",5,null,null],["1970-01-01T00:00:00.00000004Z",7,null,null]]}]}]}"#),
+    (r#"SELECT time AS t, i FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["t","i"],"values":[["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000003Z",5],["1970-01-01T00:00:00.00000004Z",7]]}]}]}"#),
+    (r#"SELECT i + f FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i_f"],"values":[["1970-01-01T00:00:00.00000001Z",2.5],["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",2.5],["1970-01-01T00:00:00.00000003Z",null],["1970-01-01T00:00:00.00000004Z",null]]}]}]}"#),
+    (r#"SELECT f, i FROM m WHERE i > 4"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","f","i"],"values":[["1970-01-01T00:00:00.00000003Z",null,5],["1970-01-01T00:00:00.00000004Z",null,7]]}]}]}"#),
+    (r#"SELECT f FROM m WHERE i > 4"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SELECT h FROM m"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SELECT 1, i FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"field must contain at least one variable"}]}"#),
+    (r#"SELECT i FROM m WHERE i"#,
+     r#"{"results":[{"statement_id":0,"error":"invalid condition expression: i"}]}"#),
+    (r#"SELECT count(i) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",5]]}]}]}"#),
+    (r#"SELECT count(*) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count_b","count_f","count_i","count_s"],"values":[["1970-01-01T00:00:00Z",2,3,5,2]]}]}]}"#),
+    (r#"SELECT sum(i), mean(i), min(i), max(i), first(i), last(i) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","sum","mean","min","max","first","last"],"values":[["1970-01-01T00:00:00Z",15,3,0,7,2,7]]}]}]}"#),
+    (r#"SELECT max(i), h FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","max","h"],"values":[["1970-01-01T00:00:00.00000004Z",7,"c"]]}]}]}"#),
+    (r#"SELECT count(i) FROM m GROUP BY h"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":""},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"a"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",2]]},{"name":"m","tags":{"h":"b"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"c"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]}]}]}"#),
+    (r#"SELECT count(i) FROM m GROUP BY h ORDER BY time DESC"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":"c"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"b"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"a"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",2]]},{"name":"m","tags":{"h":""},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]}]}]}"#),
+    (r#"SELECT count(i) FROM m WHERE time >= 0 AND time < 50 GROUP BY time(20ns)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",2],["1970-01-01T00:00:00.00000002Z",2],["1970-01-01T00:00:00.00000004Z",1]]}]}]}"#),
+    (r#"SELECT count(i) FROM m WHERE time >= 0 AND time < 50 GROUP BY time(20ns) fill(none)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",2],["1970-01-01T00:00:00.00000002Z",2],["1970-01-01T00:00:00.00000004Z",1]]}]}]}"#),
+    (r#"SELECT mean(f) FROM m WHERE time >= 0 AND time < 50 GROUP BY time(10ns) fill(previous)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:00.00000001Z",0.75],["1970-01-01T00:00:00.00000002Z",2.5],["1970-01-01T00:00:00.00000003Z",2.5],["1970-01-01T00:00:00.00000004Z",2.5]]}]}]}"#),
+    (r#"SELECT spread(i), median(i), mode(i), stddev(i) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","spread","median","mode","stddev"],"values":[["1970-01-01T00:00:00Z",7,2,0,2.9154759474226504]]}]}]}"#),
+    (r#"SELECT distinct(i) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","distinct"],"values":[["1970-01-01T00:00:00Z",1],["1970-01-01T00:00:00Z",2],["1970-01-01T00:00:00Z",0],["1970-01-01T00:00:00Z",5],["1970-01-01T00:00:00Z",7]]}]}]}"#),
+    (r#"SELECT top(i, 2), bottom(i, 2) FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"selector function top() cannot be combined with other functions"}]}"#),
+    (r#"SELECT top(i, h, 2) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","top","h"],"values":[["1970-01-01T00:00:00.00000003Z",5,null],["1970-01-01T00:00:00.00000004Z",7,"c"]]}]}]}"#),
+    (r#"SELECT difference(i) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","difference"],"values":[["1970-01-01T00:00:00.00000002Z",-1],["1970-01-01T00:00:00.00000003Z",5],["1970-01-01T00:00:00.00000004Z",2]]}]}]}"#),
+    (r#"SELECT cumulative_sum(i) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","cumulative_sum"],"values":[["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000001Z",3],["1970-01-01T00:00:00.00000002Z",3],["1970-01-01T00:00:00.00000003Z",8],["1970-01-01T00:00:00.00000004Z",15]]}]}]}"#),
+    (r#"SELECT mean(s) FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"unsupported mean iterator type: *query.stringInterruptIterator"}]}"#),
+    (r#"SELECT mean(i), i FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}"#),
+    (r#"SELECT i FROM m GROUP BY time(1m)"#,
+     r#"{"results":[{"statement_id":0,"error":"GROUP BY requires at least one aggregate function"}]}"#),
+    (r#"SELECT nosuchfunc(i) FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"undefined function nosuchfunc()"}]}"#),
+    (r#"SELECT max(x) FROM (SELECT i AS x FROM m WHERE i > 0)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","max"],"values":[["1970-01-01T00:00:00.00000004Z",7]]}]}]}"#),
+    (r#"SELECT * FROM nope"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW MEASUREMENTS; SELECT nosuchfunc(i) FROM m; SHOW DATABASES"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"],["n"]]}]},{"statement_id":1,"error":"not executed"}]}"#),
+];
+
+const SMALL_LP: &str = "m,h=a i=1i,f=1.5,s=\"x\",b=true 10\n\
+m,h=b i=2i,f=0.0,s=\"y\",b=false 10\n\
+m,h=a i=0i,f=2.5 20\n\
+m i=5i 30\n\
+n,h=a v=3i 15\n\
+m,h=c i=7i 40";
+
+/// Runs a query text and encodes the answer as 1.x's JSON.
+async fn answer(b: &dyn crate::backend::Backend, db: &str, q: &str) -> String {
+    use crate::encode::{Encoder, Epoch, Format};
+    let mut enc = Encoder::new(Format::Json, Epoch::Rfc3339, false);
+    let mut buf = Vec::new();
+    match crate::influxql::parse_query(q) {
+        Err(e) => enc.write_error(&format!("error parsing query: {e}"), &mut buf),
+        Ok(query) => {
+            let results = execute(b, &ctx(db), &query).await;
+            enc.write_response(&result::QueryResponse { results, error: None }, &mut buf);
+        }
+    }
+    String::from_utf8(buf).unwrap()
+}
+
+fn check_cases(b: &dyn crate::backend::Backend, db: &str, cases: &[(&str, &str)]) {
+    let mut failed = Vec::new();
+    for (q, want) in cases {
+        let got = block_on(answer(b, db, q));
+        let (g, w): (serde_json::Value, serde_json::Value) =
+            (serde_json::from_str(&got).unwrap(), serde_json::from_str(want).unwrap());
+        if !json_close(&g, &w) {
+            failed.push(format!("{q}\n  want {want}\n  got  {got}"));
+        }
+    }
+    assert!(failed.is_empty(), "{} cases differ:\n{}", failed.len(), failed.join("\n"));
+}
+
+/// JSON equality with 1e-9 relative tolerance on numbers (Go and Rust may round the last digit
+/// of a float sum differently).
+fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+        }
+        (J::Array(x), J::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_close(p, q)),
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).map(|w| json_close(v, w)).unwrap_or(false))
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn small_cases_memory() {
+    let b = MemBackend::new();
+    b.write_lp("t", SMALL_LP);
+    check_cases(&b, "t", SMALL_CASES);
+}
+
+#[test]
+fn small_cases_embedded() {
+    use crate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+    use crate::backend::{Backend, WriteBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    block_on(async {
+        b.create_database("t").await.unwrap();
+        let points = crate::lineproto::parse_body_str(SMALL_LP, crate::lineproto::Precision::Nanosecond, 0).unwrap();
+        b.write(WriteBatch { db: "t".into(), rp: None, points }).await.unwrap();
+    });
+    check_cases(&b, "t", SMALL_CASES);
 }
