@@ -317,7 +317,138 @@ pub fn parse_line_into<'a>(line: &'a str, precision: Precision, out: &mut Line<'
     let (fs, fe) = scan_fields(b, i)?;
     walk_fields(line, fs, fe, key_len, &mut out.fields)?;
 
-    // Timestamp.
+    parse_timestamp(line, fe, precision, out)
+}
+
+/// [`parse_line_into`] for a line known to hold no `"` and no `\`: the same rules, with the escape
+/// and quote handling that cannot matter left out, and the field section validated and split in one
+/// pass.
+pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &mut Line<'a>) -> Result<(), LineError> {
+    out.tags.clear();
+    out.fields.clear();
+    out.timestamp = None;
+    let b = line.as_bytes();
+    let n = b.len();
+    let start = skip_ws(b, 0);
+    let mut i = start;
+
+    if i >= n || b[i] == b',' {
+        return fail("missing measurement");
+    }
+    i += 1;
+    while i < n && b[i] != b',' && b[i] != b' ' {
+        i += 1;
+    }
+    if i >= n {
+        return fail("missing fields");
+    }
+    let has_tags = b[i] == b',';
+    out.measurement = Escaped::new(sub(line, start, i), Kind::NameOrField);
+
+    if has_tags {
+        i += 1;
+        loop {
+            let ks = i;
+            if i >= n || matches!(b[i], b' ' | b',' | b'=') {
+                return fail("missing tag key");
+            }
+            i += 1;
+            while i < n && !matches!(b[i], b' ' | b',' | b'=') {
+                i += 1;
+            }
+            if i >= n || b[i] != b'=' {
+                return fail("missing tag value");
+            }
+            let ke = i;
+            i += 1;
+            let vs = i;
+            if i >= n || b[i] == b',' || b[i] == b' ' {
+                return fail("missing tag value");
+            }
+            i += 1;
+            while i < n && !matches!(b[i], b' ' | b',' | b'=') {
+                i += 1;
+            }
+            if i >= n {
+                return fail("missing fields");
+            }
+            if b[i] == b'=' {
+                return fail("invalid tag format");
+            }
+            out.tags.push((Escaped::new(sub(line, ks, ke), Kind::Tag), Escaped::new(sub(line, vs, i), Kind::Tag)));
+            if b[i] == b' ' {
+                break;
+            }
+            i += 1;
+        }
+        sort_tags(&mut out.tags)?;
+    }
+    let key_len = i - start;
+    if key_len > MAX_KEY_LENGTH {
+        return Err(LineError(Cow::Owned(format!("max key length exceeded: {} > {}", key_len, MAX_KEY_LENGTH))));
+    }
+
+    // Fields: validate and split in one pass. Without quotes and backslashes, 1.x's scanner and its
+    // field iterator agree on every boundary.
+    let fs = skip_ws(b, i);
+    let mut i = fs;
+    let mut equals = 0usize;
+    let mut commas = 0usize;
+    let mut ks = fs;
+    let mut too_long: Option<usize> = None;
+    while i < n {
+        let c = b[i];
+        if c == b'=' {
+            equals += 1;
+            let p1 = if i >= 1 { b[i - 1] } else { 0 };
+            if p1 == b' ' || p1 == b',' {
+                return fail("missing field key");
+            }
+            if i + 1 >= n {
+                return fail("missing field value");
+            }
+            let nx = b[i + 1];
+            if nx == b',' || nx == b' ' {
+                return fail("missing field value");
+            }
+            let vs = i + 1;
+            let ve = if is_numeric(nx) || nx == b'-' || nx == b'N' || nx == b'n' {
+                scan_number(b, vs)?
+            } else {
+                scan_bool(b, vs)?
+            };
+            let key = sub(line, ks, i);
+            if too_long.is_none() && key_len + 4 + key.len() > MAX_KEY_LENGTH {
+                too_long = Some(key_len + 4 + key.len());
+            }
+            if let Some(v) = type_value(&b[vs..ve])? {
+                out.fields.push((Escaped::new(key, Kind::NameOrField), v));
+            }
+            i = ve;
+            continue;
+        }
+        if c == b',' {
+            commas += 1;
+            ks = i + 1;
+        } else if c == b' ' {
+            break;
+        }
+        i += 1;
+    }
+    if equals == 0 || commas + 1 != equals {
+        return fail("invalid field format");
+    }
+    if let Some(sz) = too_long {
+        return Err(LineError(Cow::Owned(format!("max key length exceeded: {} > {}", sz, MAX_KEY_LENGTH))));
+    }
+    parse_timestamp(line, i, precision, out)
+}
+
+/// The optional timestamp after the field section (which ends at `fe`), and nothing but spaces after it.
+#[inline]
+fn parse_timestamp<'a>(line: &'a str, fe: usize, precision: Precision, out: &mut Line<'a>) -> Result<(), LineError> {
+    let b = line.as_bytes();
+    let n = b.len();
     let ts_start = skip_ws(b, fe);
     let mut j = ts_start;
     while j < n {
@@ -335,8 +466,7 @@ pub fn parse_line_into<'a>(line: &'a str, precision: Precision, out: &mut Line<'
         j += 1;
     }
     if j > ts_start {
-        let ts = sub(line, ts_start, j);
-        let v = parse_ts(ts)?;
+        let v = parse_ts(sub(line, ts_start, j))?;
         let t = match v.checked_mul(precision.nanos()) {
             Some(t) if (MIN_NANO_TIME..=MAX_NANO_TIME).contains(&t) => t,
             _ => return fail(TIME_RANGE),
@@ -746,20 +876,42 @@ fn type_value(val: &[u8]) -> Result<Option<Value<'_>>, LineError> {
 /// newlines (inside quoted values). 1.x ends a line at a newline unless its own quote tracking says
 /// the newline is inside a quoted field value; backslashes skip the next byte.
 #[inline]
-fn line_end(b: &[u8], start: usize) -> (usize, bool) {
-    // Fast path: no quote or backslash before the newline.
+fn line_end(b: &[u8], start: usize) -> (usize, bool, bool) {
+    // Fast path: no quote or backslash before the newline. Eight bytes at a time.
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn zero_bytes(v: u64) -> u64 {
+        v.wrapping_sub(LO) & !v & HI
+    }
+    let n = b.len();
     let mut i = start;
-    while i < b.len() {
+    while i + 8 <= n {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(a);
+        let m = zero_bytes(w ^ (LO * u64::from(b'\n')))
+            | zero_bytes(w ^ (LO * u64::from(b'"')))
+            | zero_bytes(w ^ (LO * u64::from(b'\\')));
+        if m != 0 {
+            // The lowest flagged byte is exact (borrows only propagate upwards).
+            i += (m.trailing_zeros() / 8) as usize;
+            break;
+        }
+        i += 8;
+    }
+    while i < n {
         let c = b[i];
         if c == b'\n' {
-            return (i, false);
+            return (i, false, true);
         }
         if c == b'"' || c == b'\\' {
-            return line_end_slow(b, start);
+            let (e, nl) = line_end_slow(b, start);
+            return (e, nl, false);
         }
         i += 1;
     }
-    (b.len(), false)
+    (n, false, true)
 }
 
 fn line_end_slow(b: &[u8], start: usize) -> (usize, bool) {
@@ -828,17 +980,25 @@ impl<'a> Iterator for Lines<'a> {
     type Item = (usize, &'a str);
 
     fn next(&mut self) -> Option<(usize, &'a str)> {
+        self.next_flagged().map(|(no, s, _)| (no, s))
+    }
+}
+
+impl<'a> Lines<'a> {
+    /// Like `next`, plus whether the line holds no `"` and no `\` (then the fast parser applies).
+    #[inline]
+    fn next_flagged(&mut self) -> Option<(usize, &'a str, bool)> {
         let b = self.body.as_bytes();
         while self.pos < b.len() {
             let start = self.pos;
-            let (end, inner_nl) = line_end(b, start);
+            let (end, inner_nl, simple) = line_end(b, start);
             let no = self.line_no;
             if inner_nl {
                 self.line_no += b[start..end].iter().filter(|&&c| c == b'\n').count();
             }
             self.line_no += 1;
             self.pos = end + 1;
-            let mut block = &b[start..end];
+            let block = &b[start..end];
             if block.is_empty() {
                 continue;
             }
@@ -846,13 +1006,8 @@ impl<'a> Iterator for Lines<'a> {
             if s >= block.len() || block[s] == b'#' {
                 continue;
             }
-            let mut e = end;
-            if block[block.len() - 1] == b'\n' {
-                e -= 1;
-                block = &block[..block.len() - 1];
-            }
-            let _ = block;
-            return Some((no, sub(self.body, start + s, e)));
+            let e = if block[block.len() - 1] == b'\n' { end - 1 } else { end };
+            return Some((no, sub(self.body, start + s, e), simple));
         }
         None
     }
@@ -875,8 +1030,13 @@ impl<'a> BodyParser<'a> {
     /// The next line: its 1-based line number, its text, and the parsed form or 1.x's reason.
     #[allow(clippy::type_complexity)]
     pub fn next_line(&mut self) -> Option<(usize, &'a str, Result<&Line<'a>, LineError>)> {
-        let (no, text) = self.lines.next()?;
-        let r = parse_line_into(text, self.precision, &mut self.line).map(|()| &self.line);
+        let (no, text, simple) = self.lines.next_flagged()?;
+        let r = if simple {
+            parse_simple_into(text, self.precision, &mut self.line)
+        } else {
+            parse_line_into(text, self.precision, &mut self.line)
+        };
+        let r = r.map(|()| &self.line);
         Some((no, text, r))
     }
 }

@@ -431,7 +431,7 @@ mod props {
     use proptest::prelude::*;
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #![proptest_config(ProptestConfig::with_cases(5000))]
 
         #[test]
         fn random_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -448,6 +448,20 @@ mod props {
                         let _ = line.to_string();
                     }
                 }
+            }
+        }
+
+        #[test]
+        fn fast_path_agrees_with_general_path(line in proptest::collection::vec(
+            prop::sample::select(b"ab=, \t#-.0159eEiutfTFN".to_vec()), 0..60)) {
+            let line = String::from_utf8(line).unwrap_or_default();
+            let mut a = Line::new();
+            let mut b = Line::new();
+            let ra = super::super::line::parse_simple_into(&line, Precision::Second, &mut a);
+            let rb = parse_line_into(&line, Precision::Second, &mut b);
+            prop_assert_eq!(&ra, &rb, "{:?}", line);
+            if ra.is_ok() {
+                prop_assert_eq!(a, b, "{:?}", line);
             }
         }
 
