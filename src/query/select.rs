@@ -27,6 +27,8 @@ pub(crate) struct MeasInfo {
     pub tags: BTreeSet<String>,
     /// Rows of a subquery source: (tags, columns, rows with the time first).
     pub sub: Option<Vec<(Tags, Vec<String>, Vec<Vec<Value>>)>>,
+    /// Shard group duration of the retention policy (1.x reduces per shard group first).
+    pub shard_dur: i64,
 }
 
 /// The points of one series over the scanned fields.
@@ -447,7 +449,21 @@ async fn measurement_info(
             tags.insert(k);
         }
     }
-    Ok(MeasInfo { name: name.to_string(), db: db.to_string(), rp: rp.map(str::to_string), fields, tags, sub: None })
+    let rps = backend.retention_policies(db).await.unwrap_or_default();
+    let rp_info = match rp {
+        Some(r) => rps.iter().find(|x| x.name == r),
+        None => rps.iter().find(|x| x.default),
+    };
+    let shard_dur = functions::aggregate::shard_group_duration(rp_info.map(|r| r.duration));
+    Ok(MeasInfo {
+        name: name.to_string(),
+        db: db.to_string(),
+        rp: rp.map(str::to_string),
+        fields,
+        tags,
+        sub: None,
+        shard_dur,
+    })
 }
 
 fn pick_db(ctx: &QueryContext, db: &Option<String>) -> Result<String, String> {
@@ -504,6 +520,7 @@ pub(crate) async fn resolve_sources(
                                 fields: BTreeMap::new(),
                                 tags: BTreeSet::new(),
                                 sub: Some(Vec::new()),
+                                shard_dur: 0,
                             });
                             out.len() - 1
                         }
@@ -1399,10 +1416,18 @@ async fn aggregate_measurement(
             continue;
         }
 
+        // Series-key rank of each member series (1.x reduces series in that order).
+        let mut by_key: Vec<(String, usize)> =
+            members.iter().map(|&si| (crate::model::series_key(&m.name, &data[si].tags), si)).collect();
+        by_key.sort();
+        let rank_of = |si: usize| by_key.iter().position(|(_, x)| *x == si).unwrap_or(0);
+        let nranks = by_key.len();
+
         // Per call: samples, windowed, reduced, filled.
         let mut per_call: Vec<Vec<Sample>> = Vec::new();
         for call in &calls {
             let mut samples: Vec<Sample> = Vec::new();
+            let mut ranks: Vec<usize> = Vec::new();
             for (t, si, vals) in &rows {
                 let rc = RowCtx { time: *t, tags: &data[*si].tags, vals, aggs: &[], aux: &[], cond: false };
                 let v = call.arg.eval(&rc);
@@ -1415,7 +1440,13 @@ async fn aggregate_measurement(
                     a.push(Value::String(tv));
                 }
                 samples.push(Sample { time: *t, value: v, aux: a });
+                ranks.push(rank_of(*si));
             }
+            let layered = functions::aggregate::is_pushed_down(&call.agg)
+                && !call.inner_distinct
+                && call.tag_args.is_empty()
+                && m.sub.is_none()
+                && m.shard_dur > 0;
             let mut reduced: Vec<Sample> = Vec::new();
             if let (Aggregate::Integral { unit }, Some(w)) = (&call.agg, &window) {
                 reduced = functions::integral(&samples, *unit, Some(w)).map_err(|e| e.0)?;
@@ -1431,7 +1462,21 @@ async fn aggregate_measurement(
                         j += 1;
                     }
                     let part = &samples[i..j];
-                    let res = reduce_call(call, part, ws)?;
+                    let res = if layered {
+                        // Points per shard group (time order), then per series (key order).
+                        let mut shards: BTreeMap<i64, Vec<Vec<Sample>>> = BTreeMap::new();
+                        for (k, smp) in part.iter().enumerate() {
+                            let sg = functions::aggregate::shard_group_start(smp.time, m.shard_dur);
+                            let e = shards.entry(sg).or_insert_with(|| vec![Vec::new(); nranks]);
+                            if let Some(list) = e.get_mut(ranks[i + k]) {
+                                list.push(smp.clone());
+                            }
+                        }
+                        let shards: Vec<Vec<Vec<Sample>>> = shards.into_values().collect();
+                        functions::aggregate::reduce_layers(&call.agg, &shards, ws).map_err(|e| e.0)?
+                    } else {
+                        reduce_call(call, part, ws)?
+                    };
                     for mut s in res {
                         s.time = functions::output_time(&call.agg, s.time, ws, single_selector, window.is_some());
                         reduced.push(s);
