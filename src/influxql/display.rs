@@ -283,8 +283,13 @@ impl Display for Measurement {
 impl Display for Target {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         f.write_str("INTO ")?;
-        write_measurement_prefix(f, &self.measurement)?;
-        if self.measurement.name.is_empty() {
+        let m = &self.measurement;
+        write_measurement_prefix(f, m)?;
+        if m.name.is_empty() && m.database.is_empty() && m.retention_policy.is_empty() {
+            // `INTO ""`: 1.x treats an empty name like :MEASUREMENT, but only this spelling
+            // parses back.
+            f.write_str("\"\"")
+        } else if m.name.is_empty() {
             f.write_str(":MEASUREMENT")
         } else {
             f.write_str(&quote_ident(&self.measurement.name))
