@@ -40,7 +40,7 @@ struct SeriesData {
 }
 
 /// Upper bound on buffered rows of one statement, so that one query cannot take all memory.
-const MAX_ROWS: usize = 50_000_000;
+const MAX_CELLS: usize = 20_000_000;
 const MAX_BUCKETS: usize = 10_000_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -560,6 +560,7 @@ async fn load(
     min: i64,
     max: i64,
     budget: &mut usize,
+    opts: LoadOpts<'_>,
 ) -> Result<Vec<SeriesData>, String> {
     let mut out: Vec<SeriesData> = Vec::new();
     if let Some(sub) = &m.sub {
@@ -581,6 +582,11 @@ async fn load(
                     idx.iter().map(|i| i.and_then(|i| r.get(i).cloned()).unwrap_or(Value::Null)).collect();
                 if !fields.is_empty() && vals.iter().all(eval::is_null) {
                     continue;
+                }
+                if let Some(f) = opts.filter {
+                    if !f(tags, t, &vals) {
+                        continue;
+                    }
                 }
                 sd.times.push(t);
                 for (c, v) in sd.cols.iter_mut().zip(vals) {
@@ -604,29 +610,85 @@ async fn load(
         fields: fields.to_vec(),
     };
     let mut stream = backend.scan(req).await.map_err(|e| e.to_string())?;
+    let width = fields.len().max(1);
+    // Rows kept of the current series (for the budget and the cap).
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| e.to_string())?;
-        let n = chunk.times.len();
-        if n > *budget {
-            return Err(format!("max-select-point limit exceeed: ({}/{})", MAX_ROWS + 1, MAX_ROWS));
-        }
-        *budget -= n;
         let same = out.last().map(|l| l.tags == chunk.tags).unwrap_or(false);
         if !same {
+            if let Some(prev) = out.last_mut() {
+                trim_to_cap(prev, opts.cap);
+            }
             out.push(SeriesData { tags: chunk.tags.clone(), times: vec![], cols: vec![vec![]; fields.len()] });
         }
         let Some(sd) = out.last_mut() else { continue };
-        sd.times.extend_from_slice(&chunk.times);
-        for (i, col) in chunk.columns.into_iter().enumerate() {
-            if let Some(c) = sd.cols.get_mut(i) {
-                c.extend(col.into_iter().map(|v| v.as_ref().map(eval::from_field).unwrap_or(Value::Null)));
+        let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
+            chunk.columns.into_iter().map(|c| c.into_iter()).collect();
+        for &t in &chunk.times {
+            let vals: Vec<Value> = (0..fields.len())
+                .map(|i| columns.get_mut(i).and_then(|c| c.next()).flatten().as_ref().map(eval::from_field).unwrap_or(Value::Null))
+                .collect();
+            if let Some((cap, false)) = opts.cap {
+                if sd.times.len() >= cap {
+                    continue;
+                }
+            }
+            if let Some(f) = opts.filter {
+                if !f(&sd.tags, t, &vals) {
+                    continue;
+                }
+            }
+            if *budget < width {
+                return Err(format!("max-select-point limit exceeed: ({}/{})", MAX_CELLS / width + 1, MAX_CELLS / width));
+            }
+            *budget -= width;
+            sd.times.push(t);
+            for (c, v) in sd.cols.iter_mut().zip(vals) {
+                c.push(v);
+            }
+            if let Some((cap, true)) = opts.cap {
+                if sd.times.len() >= cap.saturating_mul(2).max(1024) {
+                    *budget += width * (sd.times.len() - cap);
+                    trim_to_cap(sd, opts.cap);
+                }
             }
         }
+    }
+    if let Some(prev) = out.last_mut() {
+        trim_to_cap(prev, opts.cap);
+    }
+    out.retain(|sd| !sd.times.is_empty());
+    Ok(out)
+}
+
+/// Keeps the first (or, for `ORDER BY time DESC`, the last) `cap` rows of a series.
+fn trim_to_cap(sd: &mut SeriesData, cap: Option<(usize, bool)>) {
+    let Some((cap, last)) = cap else { return };
+    let n = sd.times.len();
+    if n <= cap {
+        return;
+    }
+    if last {
+        let drop = n - cap;
+        sd.times.drain(..drop);
         for c in sd.cols.iter_mut() {
-            c.resize(sd.times.len(), Value::Null);
+            c.drain(..drop.min(c.len()));
+        }
+    } else {
+        sd.times.truncate(cap);
+        for c in sd.cols.iter_mut() {
+            c.truncate(cap);
         }
     }
-    Ok(out)
+}
+
+/// How `load` filters and bounds what it keeps.
+#[derive(Default)]
+struct LoadOpts<'a> {
+    /// Rows failing this are not kept.
+    filter: Option<&'a dyn Fn(&Tags, i64, &[Value]) -> bool>,
+    /// At most this many rows per series: the first ones, or the last ones when `.1`.
+    cap: Option<(usize, bool)>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -855,7 +917,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     let columns = column_names(&time_name, &out_fields);
 
     let mut series_out: Vec<Series> = Vec::new();
-    let mut budget = MAX_ROWS;
+    let mut budget = MAX_CELLS;
     let has_tag_dims = sel.dimensions.iter().any(|d| !matches!(d, Dimension::Time { .. }));
     for m in &metas {
         let keys = group_keys(&sel.dimensions, m);
@@ -978,23 +1040,34 @@ async fn raw_measurement(
         aux_exprs.push(compile_row(&Expr::Var { name: n.clone(), hint: *h }, m, scan, true)?);
     }
     let c = compile_condition(m, rest, scan)?;
-    let data = load(backend, m, scan, &c.pred, tr.min_or(), tr.max_or(), budget).await?;
+    let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool {
+        if selected.iter().all(|&i| eval::is_null(&vals[i])) {
+            return false;
+        }
+        match &c.cond {
+            Some(ce) => {
+                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
+                eval::truthy(&ce.eval(&rc))
+            }
+            None => true,
+        }
+    };
+    // With LIMIT, a series contributes at most LIMIT + OFFSET rows to its group.
+    let cap = if sel.limit > 0 && m.sub.is_none() {
+        Some(((sel.limit.saturating_add(sel.offset)).min(usize::MAX as u64) as usize, sel.order_desc))
+    } else {
+        None
+    };
+    let opts = LoadOpts { filter: Some(&keep), cap };
+    let data = load(backend, m, scan, &c.pred, tr.min_or(), tr.max_or(), budget, opts).await?;
 
-    // Per series: the rows that pass, with their group and tie-break keys.
+    // Per series: the rows, with their group and tie-break keys.
     let mut inputs: Vec<(Tags, String, Vec<MergeItem>)> = Vec::new();
     for (si, sd) in data.iter().enumerate() {
         let mut items = Vec::new();
         for (j, &t) in sd.times.iter().enumerate() {
             let vals = row_vals(sd, j);
-            if selected.iter().all(|&i| eval::is_null(&vals[i])) {
-                continue;
-            }
             let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
-            if let Some(ce) = &c.cond {
-                if !eval::truthy(&ce.eval(&rc)) {
-                    continue;
-                }
-            }
             let key = aux_exprs.iter().map(|e| e.eval(&rc)).collect();
             items.push(MergeItem { time: t, si, j, key });
         }
@@ -1338,7 +1411,20 @@ async fn aggregate_measurement(
         (Some(_), None) => ctx.now,
         _ => tr.max_or(),
     };
-    let data = load(backend, m, scan, &c.pred, min, max, budget).await?;
+    let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool {
+        if vals[..n_select_fields].iter().all(eval::is_null) {
+            return false;
+        }
+        match &c.cond {
+            Some(ce) => {
+                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
+                eval::truthy(&ce.eval(&rc))
+            }
+            None => true,
+        }
+    };
+    let opts = LoadOpts { filter: Some(&keep), cap: None };
+    let data = load(backend, m, scan, &c.pred, min, max, budget, opts).await?;
     let tz = match &sel.tz {
         Some(name) => Some(name.parse::<chrono_tz::Tz>().map_err(|_| format!("unable to find time zone {name}"))?),
         None => None,
@@ -1369,17 +1455,7 @@ async fn aggregate_measurement(
         // The group's rows, filtered by the condition, with the selected-field presence rule.
         let mut rows: Vec<(i64, usize, Vec<Value>)> = Vec::new();
         for (t, si, j) in merged_rows(&data, &members) {
-            let sd = &data[si];
-            let vals = row_vals(sd, j);
-            if vals[..n_select_fields].iter().all(eval::is_null) {
-                continue;
-            }
-            if let Some(ce) = &c.cond {
-                let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
-                if !eval::truthy(&ce.eval(&rc)) {
-                    continue;
-                }
-            }
+            let vals = row_vals(&data[si], j);
             rows.push((t, si, vals));
         }
         let aux_of = |t: i64, si: usize, vals: &[Value]| -> Vec<Value> {
