@@ -8,6 +8,7 @@
 //! capability-flagged pushdown that must give exactly the reference evaluator's answer.
 
 pub mod embedded;
+pub mod victoriametrics;
 
 use std::sync::Arc;
 

@@ -1,0 +1,927 @@
+//! The VictoriaMetrics backend: influxgate in front of a (single-node) VictoriaMetrics over HTTP.
+//!
+//! Data model (the same as VictoriaMetrics' own InfluxDB line protocol ingestion, so data written
+//! through influxgate equals what Telegraf writing straight to VictoriaMetrics' `/write` stores):
+//!
+//! * field `f` of measurement `m` → metric `m<sep>f` (`sep` = `-influxMeasurementFieldSeparator`,
+//!   default `_`); tags → labels; the database → label `db` (`-influxDBLabel`), unless the point
+//!   has a tag of that name, which then wins (as VictoriaMetrics does it).
+//! * every value is a float: integers and unsigned integers are converted (`as f64`), booleans
+//!   become 1/0. Strings would be stored as 0 by VictoriaMetrics: here they are refused
+//!   (`BackendError::Invalid`, naming the field), or dropped and counted with
+//!   `drop_string_fields` (see [`VictoriaMetricsBackend::dropped_string_fields`]).
+//! * VictoriaMetrics keeps milliseconds: a timestamp is truncated to the millisecond (toward zero,
+//!   as VictoriaMetrics' `/write` does); points before 1970 are refused.
+//! * Writes go to `/api/v1/import` (JSON lines; no line-protocol escaping to get wrong), followed by
+//!   `/internal/force_flush` (option `flush_after_write`) so a write is immediately readable.
+//! * Reading a metric name back as measurement + field: see [`names`] for the rule.
+//! * Databases: values of the db label, plus databases made with `CREATE DATABASE` (kept in the
+//!   catalog). Retention policies: one, `autogen`, whose duration is VictoriaMetrics'
+//!   `-retentionPeriod`; policy DDL is `Unsupported`.
+//! * Scans: `/api/v1/series` lists the series (tag predicate pushed down as label matchers where
+//!   exactly expressible, see [`selector`]), `TagPredicate::matches` decides, then every series is
+//!   read in order with `/api/v1/export` and an exact selector, the response read line by line, its
+//!   per-field metrics merged by timestamp. Memory per scan is bounded: a time window holding more
+//!   than `MAX_WINDOW_SAMPLES` samples is split in halves and read again.
+//! * Deletes: `DROP SERIES`/`DROP MEASUREMENT`/`DELETE` without a time range →
+//!   `/api/v1/admin/tsdb/delete_series` with exact selectors; a time-bounded `DELETE` is
+//!   `Unsupported`. `DROP DATABASE` deletes every series with the db label.
+//! * Duplicate samples (same series, same millisecond) are kept by VictoriaMetrics unless it
+//!   deduplicates; a scan returns one of them.
+
+pub mod names;
+pub mod selector;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::{
+    Backend, BackendError, Capabilities, DeleteRequest, MeasurementFilter, Result, RetentionPolicy,
+    RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate, WriteBatch, WriteOutcome,
+};
+use crate::model::{FieldType, FieldValue};
+use names::Catalog;
+use selector::{names_matcher, selector, to_dnf, Matcher};
+
+const NS_PER_MS: i64 = 1_000_000;
+/// The last millisecond a scan asks for (i64::MAX ns).
+const MAX_MS: i64 = i64::MAX / NS_PER_MS;
+/// Rows per `SeriesChunk`.
+pub const CHUNK_ROWS: usize = 1024;
+/// Samples one export window may hold before it is split.
+pub const MAX_WINDOW_SAMPLES: usize = 200_000;
+/// `max_rows_per_line` for exports: bounds one JSON line.
+const EXPORT_LINE_ROWS: usize = 10_000;
+/// The longest export line accepted (bytes).
+const MAX_LINE_BYTES: usize = 16 << 20;
+/// Selectors per delete_series request.
+const DELETE_BATCH: usize = 64;
+
+/// Options of [`VictoriaMetricsBackend::new`].
+#[derive(Debug, Clone)]
+pub struct VmOptions {
+    /// Per HTTP call (for a streamed export: per read of the response).
+    pub timeout: Duration,
+    /// VictoriaMetrics' `-influxMeasurementFieldSeparator`.
+    pub separator: String,
+    /// Drop string fields (counted) instead of refusing the write.
+    pub drop_string_fields: bool,
+    /// VictoriaMetrics' `-influxDBLabel`.
+    pub db_label: String,
+    /// Where the catalog (created databases, measurements written through influxgate) is kept;
+    /// `None` = memory only.
+    pub catalog_file: Option<PathBuf>,
+    /// Call `/internal/force_flush` after every write, so it is readable at once.
+    pub flush_after_write: bool,
+}
+
+impl Default for VmOptions {
+    fn default() -> Self {
+        VmOptions {
+            timeout: Duration::from_secs(30),
+            separator: "_".into(),
+            drop_string_fields: false,
+            db_label: "db".into(),
+            catalog_file: None,
+            flush_after_write: true,
+        }
+    }
+}
+
+pub struct VictoriaMetricsBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    base: String,
+    opts: VmOptions,
+    catalog: Mutex<Catalog>,
+    strings_dropped: Arc<AtomicU64>,
+    retention: Mutex<Option<i64>>,
+}
+
+#[derive(Deserialize)]
+struct ApiAnswer<T> {
+    status: String,
+    #[serde(default = "Option::default")]
+    data: Option<T>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ExportLine {
+    metric: HashMap<String, String>,
+    values: Vec<f64>,
+    timestamps: Vec<i64>,
+}
+
+fn net_err(e: reqwest::Error, what: &str) -> BackendError {
+    if e.is_timeout() {
+        BackendError::Timeout(format!("victoriametrics {what}: {e}"))
+    } else {
+        BackendError::Unavailable(format!("victoriametrics {what}: {e}"))
+    }
+}
+
+/// `ms` as the `start`/`end` argument (seconds with a fraction; VictoriaMetrics reads integers as
+/// seconds). Callers pass `ms >= 0`.
+fn secs(ms: i64) -> String {
+    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+fn ceil_div(a: i64, b: i64) -> i64 {
+    let q = a.div_euclid(b);
+    if a.rem_euclid(b) != 0 {
+        q + 1
+    } else {
+        q
+    }
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+/// `100y`, `4w`, `30d`, `12h`, or a number of months (31 days each), as VictoriaMetrics reads
+/// `-retentionPeriod`; in ns.
+fn parse_retention(v: &str) -> Option<i64> {
+    const H: f64 = 3600e9;
+    let v = v.trim();
+    let (num, unit) = match v.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&v[..i], &v[i..]),
+        None => (v, "M"),
+    };
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit {
+        "h" => H,
+        "d" => 24.0 * H,
+        "w" => 7.0 * 24.0 * H,
+        "y" => 365.0 * 24.0 * H,
+        "M" => 31.0 * 24.0 * H,
+        _ => return None,
+    };
+    let ns = n * mult;
+    (ns.is_finite() && ns >= 0.0 && ns < i64::MAX as f64).then_some(ns as i64)
+}
+
+/// InfluxDB 1.x's shard group duration for a retention duration.
+fn shard_group_duration(d: i64) -> i64 {
+    const H: i64 = 3_600_000_000_000;
+    if d == 0 || d > 180 * 24 * H {
+        7 * 24 * H
+    } else if d >= 2 * 24 * H {
+        24 * H
+    } else {
+        H
+    }
+}
+
+impl VictoriaMetricsBackend {
+    /// `url`: VictoriaMetrics' base URL, e.g. `http://127.0.0.1:8428`.
+    pub fn new(url: &str, opts: VmOptions) -> Result<Self> {
+        let base = url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(BackendError::Invalid(format!("victoriametrics url must be http(s)://host:port, not {url:?}")));
+        }
+        if opts.db_label.is_empty() || opts.db_label == "__name__" {
+            return Err(BackendError::Invalid(format!("invalid victoriametrics db label {:?}", opts.db_label)));
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(opts.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(32)
+            .tcp_keepalive(Duration::from_secs(60))
+            .build()
+            .map_err(|e| BackendError::Internal(format!("http client: {e}")))?;
+        let catalog = match &opts.catalog_file {
+            Some(p) => Catalog::load(p).map_err(BackendError::Internal)?,
+            None => Catalog::default(),
+        };
+        Ok(VictoriaMetricsBackend {
+            inner: Arc::new(Inner {
+                client,
+                base,
+                opts,
+                catalog: Mutex::new(catalog),
+                strings_dropped: Arc::new(AtomicU64::new(0)),
+                retention: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// String field values dropped so far (with `drop_string_fields`), for `/metrics`.
+    pub fn dropped_string_fields(&self) -> Arc<AtomicU64> {
+        self.inner.strings_dropped.clone()
+    }
+}
+
+impl Inner {
+    fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
+        self.catalog.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update_catalog(&self, f: impl FnOnce(&mut Catalog) -> bool) -> Result<()> {
+        let mut c = self.catalog();
+        if f(&mut c) {
+            if let Some(p) = &self.opts.catalog_file {
+                c.save(p).map_err(BackendError::Internal)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
+        let mut rb = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(t) = timeout {
+            rb = rb.timeout(t);
+        }
+        let resp = rb.send().await.map_err(|e| net_err(e, path))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let mut text = resp.text().await.unwrap_or_default();
+        if text.len() > 512 {
+            let mut cut = 512;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        let msg = format!("victoriametrics {path}: {status}: {}", text.trim());
+        Err(match status.as_u16() {
+            502..=504 => BackendError::Unavailable(msg),
+            _ => BackendError::Internal(msg),
+        })
+    }
+
+    async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> Result<reqwest::Response> {
+        self.send(path, form(pairs), "application/x-www-form-urlencoded", Some(self.opts.timeout)).await
+    }
+
+    async fn api<T: serde::de::DeserializeOwned>(&self, path: &str, pairs: &[(&str, &str)]) -> Result<T> {
+        let resp = self.post_form(path, pairs).await?;
+        let bytes = resp.bytes().await.map_err(|e| net_err(e, path))?;
+        let a: ApiAnswer<T> = serde_json::from_slice(&bytes)
+            .map_err(|e| BackendError::Internal(format!("victoriametrics {path}: bad answer: {e}")))?;
+        if a.status != "success" {
+            return Err(BackendError::Internal(format!(
+                "victoriametrics {path}: {}",
+                a.error.unwrap_or_else(|| a.status.clone())
+            )));
+        }
+        a.data.ok_or_else(|| BackendError::Internal(format!("victoriametrics {path}: answer without data")))
+    }
+
+    fn db_matcher(&self, db: &str) -> Matcher {
+        Matcher::Eq(self.opts.db_label.clone(), db.to_string())
+    }
+
+    /// Metric names of a database, optionally only those that may belong to `measurement`.
+    async fn metric_names(&self, db: &str, measurement: Option<&str>) -> Result<Vec<String>> {
+        let mut ms = vec![self.db_matcher(db)];
+        if let Some(m) = measurement {
+            let re = format!(
+                "{}(?:{}.+)?",
+                regex::escape(m),
+                regex::escape(&self.opts.separator)
+            );
+            ms.push(Matcher::Re("__name__".into(), re));
+        }
+        let sel = selector(&ms);
+        let end = secs(MAX_MS);
+        self.api("/api/v1/label/__name__/values", &[("match[]", &sel), ("start", "1"), ("end", &end)]).await
+    }
+
+    /// field → metric name for one measurement, sorted by field.
+    async fn field_metrics(&self, db: &str, measurement: &str) -> Result<BTreeMap<String, String>> {
+        let names = self.metric_names(db, Some(measurement)).await?;
+        let cat = self.catalog();
+        let mut out = BTreeMap::new();
+        for n in names {
+            let (m, f) = cat.split(db, &n, &self.opts.separator);
+            if m == measurement {
+                out.insert(f, n);
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_rp(&self, rp: Option<&str>) -> Result<()> {
+        match rp {
+            None | Some("") | Some("autogen") => Ok(()),
+            Some(x) => Err(BackendError::RetentionPolicyNotFound(x.to_string())),
+        }
+    }
+
+    /// Series (label sets minus `__name__` and the db label, sorted) of these metrics matching the
+    /// predicate, plus every label name seen on them.
+    async fn list_series(
+        &self,
+        db: &str,
+        metrics: &[String],
+        tags: &TagPredicate,
+        lo_ms: i64,
+        hi_ms: i64,
+    ) -> Result<(Vec<(Vec<(String, String)>, BTreeSet<String>)>, BTreeSet<String>)> {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        for conj in to_dnf(tags) {
+            let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
+            ms.extend(conj);
+            pairs.push(("match[]", selector(&ms)));
+        }
+        pairs.push(("start", secs(lo_ms.max(1000))));
+        pairs.push(("end", secs(hi_ms.saturating_add(1).min(MAX_MS))));
+        let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let raw: Vec<BTreeMap<String, String>> = self.api("/api/v1/series", &p).await?;
+        let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
+        let mut label_names = BTreeSet::new();
+        for mut labels in raw {
+            let Some(name) = labels.remove("__name__") else { continue };
+            if labels.remove(&self.opts.db_label).as_deref() != Some(db) {
+                continue;
+            }
+            label_names.extend(labels.keys().cloned());
+            let t: Vec<(String, String)> = labels.into_iter().collect();
+            if tags.matches(&t) {
+                by_tags.entry(t).or_default().insert(name);
+            }
+        }
+        Ok((by_tags.into_iter().collect(), label_names))
+    }
+
+    /// A selector matching exactly one series of `db` (given every label name the measurement
+    /// uses) for these metrics.
+    fn exact_selector(&self, db: &str, metrics: &[String], tags: &[(String, String)], all_labels: &BTreeSet<String>) -> String {
+        let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
+        for (k, v) in tags {
+            ms.push(Matcher::Eq(k.clone(), v.clone()));
+        }
+        for k in all_labels {
+            if !tags.iter().any(|(tk, _)| tk == k) {
+                ms.push(Matcher::Eq(k.clone(), String::new()));
+            }
+        }
+        selector(&ms)
+    }
+
+    async fn retention(&self) -> i64 {
+        if let Some(r) = *self.retention.lock().unwrap_or_else(|p| p.into_inner()) {
+            return r;
+        }
+        let r = self.fetch_retention().await.unwrap_or(0);
+        *self.retention.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        r
+    }
+
+    async fn fetch_retention(&self) -> Option<i64> {
+        let resp = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .timeout(self.opts.timeout)
+            .send()
+            .await
+            .ok()?;
+        let text = resp.text().await.ok()?;
+        let line = text.lines().find(|l| l.starts_with("flag{name=\"retentionPeriod\""))?;
+        let v = line.split("value=\"").nth(1)?.split('"').next()?;
+        parse_retention(v)
+    }
+
+    async fn delete_selectors(&self, sels: Vec<String>) -> Result<()> {
+        for batch in sels.chunks(DELETE_BATCH) {
+            let p: Vec<(&str, &str)> = batch.iter().map(|s| ("match[]", s.as_str())).collect();
+            self.post_form("/api/v1/admin/tsdb/delete_series", &p).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Scan state shared by the streaming task.
+struct ScanJob {
+    inner: Arc<Inner>,
+    db: String,
+    metrics: Vec<String>,
+    /// metric name → column (None: time only).
+    col_of: HashMap<String, Option<usize>>,
+    ncols: usize,
+    series: Vec<(Vec<(String, String)>, BTreeSet<String>)>,
+    all_labels: BTreeSet<String>,
+    lo: i64,
+    hi: i64,
+}
+
+enum Window {
+    Done(BTreeMap<i64, Vec<Option<FieldValue>>>),
+    TooBig,
+}
+
+impl ScanJob {
+    async fn run(self, tx: mpsc::Sender<Result<SeriesChunk>>) {
+        for (tags, present) in &self.series {
+            let metrics: Vec<String> = self.metrics.iter().filter(|m| present.contains(*m)).cloned().collect();
+            if metrics.is_empty() {
+                continue;
+            }
+            let sel = self.inner.exact_selector(&self.db, &metrics, tags, &self.all_labels);
+            let mut windows: VecDeque<(i64, i64)> = VecDeque::from([(self.lo, self.hi)]);
+            while let Some((lo, hi)) = windows.pop_front() {
+                let rows = match self.window(&sel, tags, lo, hi).await {
+                    Ok(Window::Done(rows)) => rows,
+                    Ok(Window::TooBig) => {
+                        let mid = lo + (hi - lo) / 2;
+                        windows.push_front((mid + 1, hi));
+                        windows.push_front((lo, mid));
+                        continue;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                let mut chunk = self.empty_chunk(tags);
+                for (t, cols) in rows {
+                    chunk.times.push(t.saturating_mul(NS_PER_MS));
+                    for (i, v) in cols.into_iter().enumerate() {
+                        chunk.columns[i].push(v);
+                    }
+                    if chunk.times.len() >= CHUNK_ROWS {
+                        let full = std::mem::replace(&mut chunk, self.empty_chunk(tags));
+                        if tx.send(Ok(full)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if !chunk.times.is_empty() && tx.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn empty_chunk(&self, tags: &[(String, String)]) -> SeriesChunk {
+        SeriesChunk { tags: tags.to_vec(), times: Vec::new(), columns: vec![Vec::new(); self.ncols] }
+    }
+
+    async fn window(&self, sel: &str, tags: &[(String, String)], lo: i64, hi: i64) -> Result<Window> {
+        let start = secs((lo - 1).max(0));
+        let end = secs(hi.saturating_add(1).min(MAX_MS));
+        let rows_per_line = EXPORT_LINE_ROWS.to_string();
+        let body = form(&[("match[]", sel), ("start", &start), ("end", &end), ("max_rows_per_line", &rows_per_line)]);
+        let mut resp = self.inner.send("/api/v1/export", body, "application/x-www-form-urlencoded", None).await?;
+        let timeout = self.inner.opts.timeout;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut rows: BTreeMap<i64, Vec<Option<FieldValue>>> = BTreeMap::new();
+        let mut samples = 0usize;
+        loop {
+            let chunk = match tokio::time::timeout(timeout, resp.chunk()).await {
+                Err(_) => return Err(BackendError::Timeout("victoriametrics /api/v1/export: read timed out".into())),
+                Ok(Err(e)) => return Err(net_err(e, "/api/v1/export")),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(c))) => c,
+            };
+            buf.extend_from_slice(&chunk);
+            let mut start = 0;
+            while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
+                let line = &buf[start..start + pos];
+                start += pos + 1;
+                samples += self.line(line, tags, lo, hi, &mut rows)?;
+                if samples > MAX_WINDOW_SAMPLES && lo < hi {
+                    return Ok(Window::TooBig);
+                }
+            }
+            buf.drain(..start);
+            if buf.len() > MAX_LINE_BYTES {
+                return Err(BackendError::Internal("victoriametrics /api/v1/export: line too long".into()));
+            }
+        }
+        if !buf.is_empty() {
+            let line = std::mem::take(&mut buf);
+            self.line(&line, tags, lo, hi, &mut rows)?;
+        }
+        Ok(Window::Done(rows))
+    }
+
+    /// Merges one export line into `rows`; returns the samples taken.
+    fn line(
+        &self,
+        line: &[u8],
+        tags: &[(String, String)],
+        lo: i64,
+        hi: i64,
+        rows: &mut BTreeMap<i64, Vec<Option<FieldValue>>>,
+    ) -> Result<usize> {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(0);
+        }
+        let mut l: ExportLine = serde_json::from_slice(line)
+            .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
+        let Some(name) = l.metric.remove("__name__") else { return Ok(0) };
+        if l.metric.remove(&self.inner.opts.db_label).as_deref() != Some(self.db.as_str()) {
+            return Ok(0);
+        }
+        // Exactly this series: same label set.
+        if l.metric.len() != tags.len() || !tags.iter().all(|(k, v)| l.metric.get(k) == Some(v)) {
+            return Ok(0);
+        }
+        let Some(col) = self.col_of.get(&name).copied() else { return Ok(0) };
+        let mut n = 0;
+        for (t, v) in l.timestamps.iter().zip(l.values.iter()) {
+            if *t < lo || *t > hi {
+                continue;
+            }
+            let row = rows.entry(*t).or_insert_with(|| vec![None; self.ncols]);
+            if let Some(i) = col {
+                row[i] = Some(FieldValue::Float(*v));
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl Backend for VictoriaMetricsBackend {
+    fn name(&self) -> &'static str {
+        "victoriametrics"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { aggregates: Vec::new(), typed_fields: false, retention_policies: false, deletes: true }
+    }
+
+    async fn health(&self) -> Result<()> {
+        let resp = self
+            .inner
+            .client
+            .get(format!("{}/health", self.inner.base))
+            .timeout(self.inner.opts.timeout)
+            .send()
+            .await
+            .map_err(|e| net_err(e, "/health"))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(BackendError::Unavailable(format!("victoriametrics /health: {}", resp.status())))
+        }
+    }
+
+    async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
+        let inner = &self.inner;
+        self.check_write_rp(batch.rp.as_deref())?;
+        let sep = &inner.opts.separator;
+        let db_label = &inner.opts.db_label;
+        let mut body = String::new();
+        let mut dropped = 0u64;
+        let mut written = 0usize;
+        let mut new_meas: BTreeSet<String> = BTreeSet::new();
+        // Validate everything first: all points or none.
+        for p in &batch.points {
+            if p.time < 0 {
+                return Err(BackendError::Invalid(format!(
+                    "point of measurement \"{}\" at {} ns: victoriametrics cannot store times before 1970",
+                    p.measurement, p.time
+                )));
+            }
+            if let Some((k, _)) = p.tags.iter().find(|(k, _)| k == "__name__") {
+                return Err(BackendError::Invalid(format!(
+                    "tag key \"{k}\" on measurement \"{}\" is reserved by victoriametrics",
+                    p.measurement
+                )));
+            }
+            for (f, v) in &p.fields {
+                match v {
+                    FieldValue::String(_) if !inner.opts.drop_string_fields => {
+                        return Err(BackendError::Invalid(format!(
+                            "field \"{f}\" on measurement \"{}\" is a string: the victoriametrics backend stores only numbers and booleans",
+                            p.measurement
+                        )));
+                    }
+                    FieldValue::Float(x) if !x.is_finite() => {
+                        return Err(BackendError::Invalid(format!(
+                            "field \"{f}\" on measurement \"{}\": invalid number",
+                            p.measurement
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for p in &batch.points {
+            let ms = p.time / NS_PER_MS;
+            let mut labels = serde_json::Map::new();
+            labels.insert("__name__".into(), serde_json::Value::Null);
+            if !batch.db.is_empty() {
+                labels.insert(db_label.clone(), serde_json::Value::String(batch.db.clone()));
+            }
+            for (k, v) in &p.tags {
+                // A tag named like the db label wins over the database, as in VictoriaMetrics.
+                labels.insert(k.clone(), serde_json::Value::String(v.clone()));
+            }
+            let mut any = false;
+            for (f, v) in &p.fields {
+                let x = match v {
+                    FieldValue::Float(x) => *x,
+                    FieldValue::Integer(i) => *i as f64,
+                    FieldValue::Unsigned(u) => *u as f64,
+                    FieldValue::Boolean(b) => f64::from(u8::from(*b)),
+                    FieldValue::String(_) => {
+                        dropped += 1;
+                        continue;
+                    }
+                };
+                any = true;
+                labels.insert("__name__".into(), serde_json::Value::String(names::metric_name(&p.measurement, f, sep)));
+                let line = serde_json::json!({"metric": &labels, "values": [x], "timestamps": [ms]});
+                body.push_str(&line.to_string());
+                body.push('\n');
+            }
+            if any {
+                written += 1;
+                let db = p.tags.iter().find(|(k, _)| k == db_label).map(|(_, v)| v.as_str()).unwrap_or(&batch.db);
+                if !inner.catalog().measurements.get(db).is_some_and(|s| s.contains(&p.measurement)) {
+                    new_meas.insert(format!("{db}\u{0}{}", p.measurement));
+                }
+            }
+        }
+        if !body.is_empty() {
+            inner.send("/api/v1/import", body, "application/json", Some(inner.opts.timeout)).await?;
+            if inner.opts.flush_after_write {
+                inner.send("/internal/force_flush", String::new(), "text/plain", Some(inner.opts.timeout)).await?;
+            }
+        }
+        if dropped > 0 {
+            inner.strings_dropped.fetch_add(dropped, Ordering::Relaxed);
+        }
+        if !new_meas.is_empty() {
+            inner.update_catalog(|c| {
+                for k in &new_meas {
+                    if let Some((db, m)) = k.split_once('\u{0}') {
+                        c.measurements.entry(db.to_string()).or_default().insert(m.to_string());
+                    }
+                }
+                true
+            })?;
+        }
+        Ok(WriteOutcome { points_written: written })
+    }
+
+    async fn create_database(&self, db: &str) -> Result<()> {
+        if db.is_empty() {
+            return Err(BackendError::Invalid("database name required".into()));
+        }
+        self.inner.update_catalog(|c| c.databases.insert(db.to_string()))
+    }
+
+    async fn drop_database(&self, db: &str) -> Result<()> {
+        if db.is_empty() {
+            return Err(BackendError::Invalid("database name required".into()));
+        }
+        let sel = selector(&[self.inner.db_matcher(db)]);
+        self.inner.delete_selectors(vec![sel]).await?;
+        self.inner.update_catalog(|c| {
+            let a = c.databases.remove(db);
+            let b = c.measurements.remove(db).is_some();
+            a || b
+        })
+    }
+
+    async fn databases(&self) -> Result<Vec<String>> {
+        let end = secs(MAX_MS);
+        let path = format!("/api/v1/label/{}/values", self.inner.opts.db_label);
+        let mut v: BTreeSet<String> = self
+            .inner
+            .api::<Vec<String>>(&path, &[("start", "1"), ("end", &end)])
+            .await?
+            .into_iter()
+            .collect();
+        v.extend(self.inner.catalog().databases.iter().cloned());
+        v.remove("");
+        Ok(v.into_iter().collect())
+    }
+
+    async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
+        if !self.databases().await?.iter().any(|d| d == db) {
+            return Err(BackendError::DatabaseNotFound(db.to_string()));
+        }
+        let d = self.inner.retention().await;
+        Ok(vec![RetentionPolicy {
+            name: "autogen".into(),
+            duration: d,
+            shard_group_duration: shard_group_duration(d),
+            replication: 1,
+            default: true,
+        }])
+    }
+
+    async fn create_retention_policy(&self, _db: &str, _rp: RetentionPolicy) -> Result<()> {
+        Err(rp_unsupported())
+    }
+
+    async fn alter_retention_policy(&self, _db: &str, _name: &str, _update: RetentionPolicyUpdate) -> Result<()> {
+        Err(rp_unsupported())
+    }
+
+    async fn drop_retention_policy(&self, _db: &str, _name: &str) -> Result<()> {
+        Err(rp_unsupported())
+    }
+
+    async fn series(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        measurements: &MeasurementFilter,
+        tags: &TagPredicate,
+    ) -> Result<Vec<SeriesInfo>> {
+        self.inner.check_rp(rp)?;
+        let groups = self.measurement_groups(db, measurements).await?;
+        let mut out = Vec::new();
+        for (m, metrics) in groups {
+            let (series, _) = self.inner.list_series(db, &metrics, tags, 0, MAX_MS).await?;
+            out.extend(series.into_iter().map(|(t, _)| SeriesInfo { measurement: m.clone(), tags: t }));
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
+        self.inner.check_rp(rp)?;
+        let names = self.inner.metric_names(db, None).await?;
+        if names.is_empty() && !self.inner.catalog().databases.contains(db) {
+            return Err(BackendError::DatabaseNotFound(db.to_string()));
+        }
+        let cat = self.inner.catalog();
+        let set: BTreeSet<String> =
+            names.iter().map(|n| cat.split(db, n, &self.inner.opts.separator).0).collect();
+        Ok(set.into_iter().collect())
+    }
+
+    async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
+        self.inner.check_rp(rp)?;
+        Ok(self.inner.field_metrics(db, measurement).await?.into_keys().map(|f| (f, FieldType::Float)).collect())
+    }
+
+    /// An empty `fields` list reads the times of every row of the measurement.
+    async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
+        let inner = &self.inner;
+        inner.check_rp(req.rp.as_deref())?;
+        let lo = ceil_div(req.min_time, NS_PER_MS).max(0);
+        let hi = req.max_time.div_euclid(NS_PER_MS).min(MAX_MS);
+        if lo > hi {
+            return Ok(Box::pin(futures::stream::empty()));
+        }
+        let fmap = inner.field_metrics(&req.db, &req.measurement).await?;
+        let mut metrics = Vec::new();
+        let mut col_of: HashMap<String, Option<usize>> = HashMap::new();
+        if req.fields.is_empty() {
+            for m in fmap.values() {
+                metrics.push(m.clone());
+                col_of.insert(m.clone(), None);
+            }
+        } else {
+            for (i, f) in req.fields.iter().enumerate() {
+                if let Some(m) = fmap.get(f) {
+                    if !col_of.contains_key(m) {
+                        metrics.push(m.clone());
+                    }
+                    col_of.insert(m.clone(), Some(i));
+                }
+            }
+        }
+        if metrics.is_empty() {
+            return Ok(Box::pin(futures::stream::empty()));
+        }
+        let (series, all_labels) = inner.list_series(&req.db, &metrics, &req.tags, lo, hi).await?;
+        if series.is_empty() {
+            return Ok(Box::pin(futures::stream::empty()));
+        }
+        // A field listed twice gets the column of its last mention from col_of; fill the others too.
+        let dup_fields = req.fields.len() != col_of.len() && !req.fields.is_empty();
+        let job = ScanJob {
+            inner: inner.clone(),
+            db: req.db.clone(),
+            metrics,
+            col_of,
+            ncols: req.fields.len(),
+            series,
+            all_labels,
+            lo,
+            hi,
+        };
+        let (tx, rx) = mpsc::channel::<Result<SeriesChunk>>(4);
+        tokio::spawn(job.run(tx));
+        let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+        if dup_fields {
+            let fields = req.fields.clone();
+            return Ok(Box::pin(futures::StreamExt::map(stream, move |r| r.map(|c| fill_duplicates(c, &fields)))));
+        }
+        Ok(Box::pin(stream))
+    }
+
+    async fn delete(&self, req: DeleteRequest) -> Result<()> {
+        if req.min_time != i64::MIN || req.max_time != i64::MAX {
+            return Err(BackendError::Unsupported(
+                "DELETE with a time range is not supported by the victoriametrics backend".into(),
+            ));
+        }
+        if !self.databases().await?.iter().any(|d| d == &req.db) {
+            return Err(BackendError::DatabaseNotFound(req.db.clone()));
+        }
+        let groups = self.measurement_groups(&req.db, &req.measurements).await?;
+        let mut sels = Vec::new();
+        for (_, metrics) in groups {
+            let (series, all_labels) = self.inner.list_series(&req.db, &metrics, &req.tags, 0, MAX_MS).await?;
+            for (tags, present) in series {
+                let ms: Vec<String> = present.into_iter().collect();
+                sels.push(self.inner.exact_selector(&req.db, &ms, &tags, &all_labels));
+            }
+        }
+        self.inner.delete_selectors(sels).await
+    }
+}
+
+fn rp_unsupported() -> BackendError {
+    BackendError::Unsupported("retention policies are not supported by the victoriametrics backend".into())
+}
+
+/// Columns of fields asked for more than once: copy the filled column to the empty ones.
+fn fill_duplicates(mut c: SeriesChunk, fields: &[String]) -> SeriesChunk {
+    for i in 0..fields.len() {
+        if let Some(j) = (0..fields.len()).find(|&j| j != i && fields[j] == fields[i] && c.columns[j].iter().any(|v| v.is_some())) {
+            if c.columns[i].iter().all(|v| v.is_none()) {
+                c.columns[i] = c.columns[j].clone();
+            }
+        }
+    }
+    c
+}
+
+impl VictoriaMetricsBackend {
+    fn check_write_rp(&self, rp: Option<&str>) -> Result<()> {
+        self.inner.check_rp(rp)
+    }
+
+    /// Measurement → its metric names, for the measurements a filter selects, sorted.
+    async fn measurement_groups(&self, db: &str, filter: &MeasurementFilter) -> Result<Vec<(String, Vec<String>)>> {
+        let names = match filter {
+            MeasurementFilter::Names(ns) if ns.len() == 1 => self.inner.metric_names(db, Some(&ns[0])).await?,
+            _ => self.inner.metric_names(db, None).await?,
+        };
+        let cat = self.inner.catalog();
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for n in names {
+            let (m, _) = cat.split(db, &n, &self.inner.opts.separator);
+            if filter.matches(&m) {
+                groups.entry(m).or_default().push(n);
+            }
+        }
+        Ok(groups.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_args() {
+        assert_eq!(secs(1704067201123), "1704067201.123");
+        assert_eq!(secs(5), "0.005");
+        assert_eq!(ceil_div(1_500_000, NS_PER_MS), 2);
+        assert_eq!(ceil_div(-1_500_000, NS_PER_MS), -1);
+        assert_eq!(ceil_div(2_000_000, NS_PER_MS), 2);
+    }
+
+    #[test]
+    fn retention_flag() {
+        assert_eq!(parse_retention("1"), Some(31 * 24 * 3_600_000_000_000));
+        assert_eq!(parse_retention("100y"), Some(100 * 365 * 24 * 3_600_000_000_000));
+        assert_eq!(parse_retention("2w"), Some(14 * 24 * 3_600_000_000_000));
+        assert_eq!(parse_retention("x"), None);
+    }
+
+    #[test]
+    fn bad_url() {
+        assert!(VictoriaMetricsBackend::new("localhost:8428", VmOptions::default()).is_err());
+        assert!(VictoriaMetricsBackend::new("http://127.0.0.1:8428/", VmOptions::default()).is_ok());
+    }
+}

@@ -1,0 +1,202 @@
+//! Series selectors (`{name="value", ...}`) for VictoriaMetrics' `match[]` arguments, built so that no
+//! tag key or value, however hostile, can change the selector's structure.
+//!
+//! * Label names are written as MetricsQL identifiers: `[A-Za-z0-9_]` as is (a leading digit
+//!   escaped), every other character backslash-escaped, control characters as `\xHH`.
+//!   VictoriaMetrics 1.79 accepts a backslash before any character in an identifier.
+//! * Label values are double-quoted strings with Go/JSON escapes (`\"`, `\\`, `\n`, `\u00XX`).
+//! * Regex values that stand for literal text go through `regex::escape`.
+//!
+//! VictoriaMetrics anchors every regex matcher (`^(?:re)$`); InfluxQL regexes are unanchored, so a
+//! pushed-down `=~ re` becomes `=~ ".*(?:re).*"`. A regex is only pushed down when its text is in a
+//! small syntax subset on which Go's RE2 (VictoriaMetrics) and Rust's `regex` agree; otherwise the
+//! matcher is left out (the selector then selects a superset) and `TagPredicate::matches` decides.
+
+use crate::backend::TagPredicate;
+
+/// One label matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Matcher {
+    Eq(String, String),
+    Ne(String, String),
+    /// The regex text is used as is (already anchored/escaped as wanted).
+    Re(String, String),
+    NotRe(String, String),
+}
+
+pub fn quote_ident(name: &str, out: &mut String) {
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_alphabetic() || c == '_' || (c.is_ascii_digit() && i > 0) {
+            out.push(c);
+        } else if (c as u32) < 0x20 || c as u32 == 0x7f {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push('\\');
+            out.push(c);
+        }
+    }
+}
+
+pub fn quote_value(v: &str, out: &mut String) {
+    // serde_json's string escaping is a subset of Go's string literal syntax, which MetricsQL uses.
+    match serde_json::to_string(v) {
+        Ok(s) => out.push_str(&s),
+        Err(_) => out.push_str("\"\""), // cannot happen for a &str
+    }
+}
+
+impl Matcher {
+    pub fn write(&self, out: &mut String) {
+        let (k, op, v) = match self {
+            Matcher::Eq(k, v) => (k, "=", v),
+            Matcher::Ne(k, v) => (k, "!=", v),
+            Matcher::Re(k, v) => (k, "=~", v),
+            Matcher::NotRe(k, v) => (k, "!~", v),
+        };
+        quote_ident(k, out);
+        out.push_str(op);
+        quote_value(v, out);
+    }
+}
+
+/// `{m1,m2,...}`.
+pub fn selector(matchers: &[Matcher]) -> String {
+    let mut s = String::from("{");
+    for (i, m) in matchers.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        m.write(&mut s);
+    }
+    s.push('}');
+    s
+}
+
+/// `__name__=~"^(?:a|b)$"` selecting exactly these metric names (VictoriaMetrics anchors anyway).
+pub fn names_matcher(names: &[String]) -> Matcher {
+    if names.len() == 1 {
+        return Matcher::Eq("__name__".into(), names[0].clone());
+    }
+    let mut re = String::from("(?:");
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            re.push('|');
+        }
+        re.push_str(&regex::escape(n));
+    }
+    re.push(')');
+    Matcher::Re("__name__".into(), re)
+}
+
+/// Whether a regex text is in the subset on which RE2 and Rust's regex crate agree for our use:
+/// literal characters other than `\` and `{`/`}`, plus `. * + ? | ( ) [ ] ^ $ -` used plainly
+/// (no `(?` flag groups, no escapes, no repetition counts, no POSIX classes).
+pub fn portable_regex(re: &str) -> bool {
+    if re.contains("(?") || re.contains("[:") {
+        return false;
+    }
+    re.chars().all(|c| !matches!(c, '\\' | '{' | '}') && !c.is_control())
+}
+
+/// Leaves of a predicate as matchers, or `None` when a leaf can't be expressed exactly.
+fn leaf(p: &TagPredicate) -> Option<Matcher> {
+    match p {
+        TagPredicate::Eq(k, v) => Some(Matcher::Eq(k.clone(), v.clone())),
+        TagPredicate::Ne(k, v) => Some(Matcher::Ne(k.clone(), v.clone())),
+        TagPredicate::Match(k, re) if portable_regex(re.as_str()) => {
+            Some(Matcher::Re(k.clone(), format!(".*(?:{}).*", re.as_str())))
+        }
+        TagPredicate::NotMatch(k, re) if portable_regex(re.as_str()) => {
+            Some(Matcher::NotRe(k.clone(), format!(".*(?:{}).*", re.as_str())))
+        }
+        _ => None,
+    }
+}
+
+/// The most selectors a predicate is expanded into (disjunctive normal form); past it, the
+/// predicate is not pushed down at all.
+pub const MAX_SELECTORS: usize = 16;
+
+/// A predicate in disjunctive normal form: the union of the conjunctions selects a superset of
+/// what the predicate matches (exactly it when every leaf is expressible). `vec![vec![]]` = all.
+pub fn to_dnf(p: &TagPredicate) -> Vec<Vec<Matcher>> {
+    fn go(p: &TagPredicate) -> Option<Vec<Vec<Matcher>>> {
+        match p {
+            TagPredicate::True => Some(vec![vec![]]),
+            TagPredicate::And(a, b) => {
+                let (a, b) = (go(a)?, go(b)?);
+                if a.len() * b.len() > MAX_SELECTORS {
+                    return None;
+                }
+                let mut out = Vec::new();
+                for x in &a {
+                    for y in &b {
+                        let mut c = x.clone();
+                        c.extend(y.iter().cloned());
+                        out.push(c);
+                    }
+                }
+                Some(out)
+            }
+            TagPredicate::Or(a, b) => {
+                let (mut a, b) = (go(a)?, go(b)?);
+                // An unrestricted branch makes the whole disjunction unrestricted.
+                if a.iter().any(|c| c.is_empty()) || b.iter().any(|c| c.is_empty()) {
+                    return Some(vec![vec![]]);
+                }
+                a.extend(b);
+                if a.len() > MAX_SELECTORS {
+                    return None;
+                }
+                Some(a)
+            }
+            // Not expressible: widen to "anything" (superset).
+            other => Some(vec![leaf(other).into_iter().collect()]),
+        }
+    }
+    go(p).unwrap_or_else(|| vec![vec![]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_values_are_quoted() {
+        let s = selector(&[
+            Matcher::Eq("host".into(), "a\"}, x=\"y".into()),
+            Matcher::Eq("we ird\"}".into(), "l1\nl2\\".into()),
+            Matcher::Eq("1x".into(), "ü".into()),
+        ]);
+        assert_eq!(s, r#"{host="a\"}, x=\"y",we\ ird\"\}="l1\nl2\\",\1x="ü"}"#);
+        let mut o = String::new();
+        quote_ident("a\nb", &mut o);
+        assert_eq!(o, r"a\x0ab");
+    }
+
+    #[test]
+    fn names_regex_is_literal() {
+        let m = names_matcher(&["a.b".into(), "c|d".into()]);
+        assert_eq!(m, Matcher::Re("__name__".into(), r"(?:a\.b|c\|d)".into()));
+    }
+
+    #[test]
+    fn dnf() {
+        let re = regex::Regex::new("^a.*").unwrap();
+        let p = TagPredicate::And(
+            Box::new(TagPredicate::Or(
+                Box::new(TagPredicate::Eq("h".into(), "a".into())),
+                Box::new(TagPredicate::Eq("h".into(), "b".into())),
+            )),
+            Box::new(TagPredicate::Match("r".into(), re)),
+        );
+        let d = to_dnf(&p);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0][1], Matcher::Re("r".into(), ".*(?:^a.*).*".into()));
+        // A non-portable regex widens to nothing (superset).
+        let p = TagPredicate::Match("r".into(), regex::Regex::new(r"\d+").unwrap());
+        assert_eq!(to_dnf(&p), vec![Vec::<Matcher>::new()]);
+        let p = TagPredicate::Or(Box::new(p), Box::new(TagPredicate::Eq("h".into(), "a".into())));
+        assert_eq!(to_dnf(&p), vec![Vec::<Matcher>::new()]);
+    }
+}
