@@ -40,7 +40,7 @@ struct SeriesData {
 }
 
 /// Upper bound on buffered rows of one statement, so that one query cannot take all memory.
-const MAX_CELLS: usize = 20_000_000;
+const MAX_CELLS: usize = 10_000_000;
 const MAX_BUCKETS: usize = 10_000_000;
 
 // ---------------------------------------------------------------------------------------------
@@ -1423,13 +1423,22 @@ async fn aggregate_measurement(
             None => true,
         }
     };
-    let opts = LoadOpts { filter: Some(&keep), cap: None };
-    let data = load(backend, m, scan, &c.pred, min, max, budget, opts).await?;
     let tz = match &sel.tz {
         Some(name) => Some(name.parse::<chrono_tz::Tz>().map_err(|_| format!("unable to find time zone {name}"))?),
         None => None,
     };
     let window = group_by_time.map(|(every, offset)| Window::new(every, offset, tz));
+    let pushed = if c.cond.is_none() && aux.is_empty() {
+        pushdown(backend, m, &calls, scan, &c.pred, min, max, window.as_ref()).await?
+    } else {
+        None
+    };
+    let data = if pushed.is_some() {
+        Vec::new()
+    } else {
+        let opts = LoadOpts { filter: Some(&keep), cap: None };
+        load(backend, m, scan, &c.pred, min, max, budget, opts).await?
+    };
     let window_start_default = tr.min.unwrap_or(MIN_TIME);
     let single_selector = calls.len() == 1 && calls[0].agg.is_selector() && afields.len() == 1 || {
         calls.len() == 1 && calls[0].agg.is_selector() && !aux.is_empty()
@@ -1438,6 +1447,13 @@ async fn aggregate_measurement(
     let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
     for (i, sd) in data.iter().enumerate() {
         groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
+    }
+    if let Some(p) = &pushed {
+        for per_call in p {
+            for ser in per_call {
+                groups.entry(group_of(keys, &ser.tags)).or_default();
+            }
+        }
     }
     let fill = match &sel.fill {
         Fill::Null => functions::Fill::Null,
@@ -1501,7 +1517,21 @@ async fn aggregate_measurement(
 
         // Per call: samples, windowed, reduced, filled.
         let mut per_call: Vec<Vec<Sample>> = Vec::new();
-        for call in &calls {
+        for (ci, call) in calls.iter().enumerate() {
+            if let Some(p) = &pushed {
+                let mut reduced =
+                    reduce_pushed(call, &p[ci], m, keys, &gtags, window.as_ref(), window_start_default, single_selector)?;
+                if let Some(w) = &window {
+                    if call.agg.is_filled() && !matches!(fill, functions::Fill::None) {
+                        let start = tr.min.map(|t| w.start(t));
+                        let end = w.start(max);
+                        let is_count = matches!(call.agg, Aggregate::Count);
+                        reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, MAX_BUCKETS);
+                    }
+                }
+                per_call.push(reduced);
+                continue;
+            }
             let mut samples: Vec<Sample> = Vec::new();
             let mut ranks: Vec<usize> = Vec::new();
             for (t, si, vals) in &rows {
@@ -1774,4 +1804,188 @@ fn type_check(e: &Expr, metas: &[MeasInfo]) -> Result<(), String> {
         Expr::Paren(x) => type_check(x, metas),
         _ => Ok(()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Aggregate pushdown
+
+fn pushdown_fn(agg: &Aggregate) -> Option<crate::backend::AggregateFn> {
+    use crate::backend::AggregateFn as F;
+    Some(match agg {
+        Aggregate::Count => F::Count,
+        Aggregate::Sum => F::Sum,
+        Aggregate::Mean => F::Mean,
+        Aggregate::Min => F::Min,
+        Aggregate::Max => F::Max,
+        Aggregate::First => F::First,
+        Aggregate::Last => F::Last,
+        _ => return None,
+    })
+}
+
+/// Asks the store for per-series partial aggregates when it can give every call of the query
+/// exactly: buckets must not straddle 1.x's shard groups (partials are combined per shard group,
+/// as 1.x does), so without `GROUP BY time` the store buckets by shard group. `None`: scan.
+#[allow(clippy::too_many_arguments)]
+async fn pushdown(
+    backend: &dyn Backend,
+    m: &MeasInfo,
+    calls: &[AggCall],
+    scan: &[String],
+    pred: &TagPredicate,
+    min: i64,
+    max: i64,
+    window: Option<&Window>,
+) -> Result<Option<Vec<Vec<crate::backend::AggregateSeries>>>, String> {
+    let caps = backend.capabilities();
+    if caps.aggregates.is_empty() || m.sub.is_some() || m.shard_dur <= 0 || calls.is_empty() {
+        return Ok(None);
+    }
+    let sd = m.shard_dur;
+    let origin = functions::aggregate::shard_group_start(0, sd).rem_euclid(sd);
+    let (every, offset) = match window {
+        None => (sd, origin),
+        Some(w) => {
+            if w.tz.is_some() || w.every <= 0 || sd % w.every != 0 || (origin - w.offset).rem_euclid(w.every) != 0 {
+                return Ok(None);
+            }
+            (w.every, w.offset)
+        }
+    };
+    let mut reqs = Vec::new();
+    for call in calls {
+        let Some(f) = pushdown_fn(&call.agg) else { return Ok(None) };
+        if !caps.aggregates.contains(&f) || call.inner_distinct || !call.tag_args.is_empty() {
+            return Ok(None);
+        }
+        let CExpr::Col(i, None) = &call.arg else { return Ok(None) };
+        let Some(name) = scan.get(*i) else { return Ok(None) };
+        match m.fields.get(name) {
+            Some(FieldType::Float) | Some(FieldType::Integer) | Some(FieldType::Unsigned) => {}
+            _ => return Ok(None),
+        }
+        reqs.push(crate::backend::AggregateRequest {
+            scan: ScanRequest {
+                db: m.db.clone(),
+                rp: m.rp.clone(),
+                measurement: m.name.clone(),
+                tags: pred.clone(),
+                min_time: min,
+                max_time: max,
+                fields: vec![name.clone()],
+            },
+            func: f,
+            every,
+            offset,
+        });
+    }
+    let mut out = Vec::new();
+    for r in reqs {
+        match backend.aggregate(r).await {
+            Ok(v) => out.push(v),
+            Err(crate::backend::BackendError::Unsupported(_)) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(Some(out))
+}
+
+/// 1.x's combination of partial results (see `functions::aggregate::reduce_layers`).
+fn combine_parts(agg: &Aggregate, parts: &[(Sample, u64)], ws: i64) -> Result<Option<(Sample, u64)>, String> {
+    if parts.is_empty() {
+        return Ok(None);
+    }
+    let total: u64 = parts.iter().map(|p| p.1).sum();
+    let s = match agg {
+        Aggregate::Count => {
+            let mut c: i64 = 0;
+            for (p, _) in parts {
+                if let Value::Integer(i) = p.value {
+                    c = c.wrapping_add(i);
+                }
+            }
+            Sample::new(ws, Value::Integer(c))
+        }
+        Aggregate::Mean => {
+            let (mut sum, mut cnt) = (0.0f64, 0u64);
+            for (p, n) in parts {
+                let v = match p.value {
+                    Value::Float(f) => f,
+                    Value::Integer(i) => i as f64,
+                    Value::Unsigned(u) => u as f64,
+                    _ => f64::NAN,
+                };
+                if *n >= 2 {
+                    sum += v * *n as f64;
+                    cnt += n;
+                } else {
+                    sum += v;
+                    cnt += 1;
+                }
+            }
+            Sample::new(ws, Value::Float(sum / cnt as f64))
+        }
+        _ => {
+            let samples: Vec<Sample> = parts.iter().map(|p| p.0.clone()).collect();
+            match functions::reduce(agg, &samples, ws).map_err(|e| e.0)?.into_iter().next() {
+                Some(s) => s,
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(Some((s, total)))
+}
+
+/// One group's reduced points of a pushed-down call: per window, the series' partials per
+/// shard group combined, then across shard groups, as 1.x layers them.
+#[allow(clippy::too_many_arguments)]
+fn reduce_pushed(
+    call: &AggCall,
+    series: &[crate::backend::AggregateSeries],
+    m: &MeasInfo,
+    keys: &[String],
+    group: &Tags,
+    window: Option<&Window>,
+    window_start_default: i64,
+    single_selector: bool,
+) -> Result<Vec<Sample>, String> {
+    let mut members: Vec<(String, &crate::backend::AggregateSeries)> = series
+        .iter()
+        .filter(|s| &group_of(keys, &s.tags) == group)
+        .map(|s| (crate::model::series_key(&m.name, &s.tags), s))
+        .collect();
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    // window start → shard group start → series partials (series-key order)
+    let mut by_window: BTreeMap<i64, BTreeMap<i64, Vec<(Sample, u64)>>> = BTreeMap::new();
+    for (_, ser) in &members {
+        for row in &ser.rows {
+            let ws = match window {
+                Some(w) => w.start(row.bucket_start),
+                None => window_start_default,
+            };
+            let sg = functions::aggregate::shard_group_start(row.bucket_start, m.shard_dur);
+            let time = if call.agg.is_selector() { row.point_time.unwrap_or(ws) } else { ws };
+            let value = eval::from_field(&row.value);
+            by_window.entry(ws).or_default().entry(sg).or_default().push((Sample::new(time, value), row.count));
+        }
+    }
+    let mut out = Vec::new();
+    for (ws, shards) in by_window {
+        let mut shard_parts = Vec::new();
+        for (_, parts) in shards {
+            if let Some(p) = combine_parts(&call.agg, &parts, ws)? {
+                shard_parts.push(p);
+            }
+        }
+        let top = combine_parts(&call.agg, &shard_parts, ws)?;
+        let top = match top {
+            Some(p) => combine_parts(&call.agg, &[p], ws)?,
+            None => None,
+        };
+        if let Some((mut s, _)) = top {
+            s.time = functions::output_time(&call.agg, s.time, ws, single_selector, window.is_some());
+            out.push(s);
+        }
+    }
+    Ok(out)
 }

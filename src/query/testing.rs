@@ -379,3 +379,64 @@ impl Backend for MemBackend {
         Ok(())
     }
 }
+
+/// A store seen without its aggregate pushdown: every aggregate goes through the evaluator.
+pub struct NoPushdown(pub std::sync::Arc<dyn Backend>);
+
+#[async_trait]
+impl Backend for NoPushdown {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { aggregates: vec![], ..self.0.capabilities() }
+    }
+    async fn health(&self) -> Result<()> {
+        self.0.health().await
+    }
+    async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
+        self.0.write(batch).await
+    }
+    async fn create_database(&self, db: &str) -> Result<()> {
+        self.0.create_database(db).await
+    }
+    async fn drop_database(&self, db: &str) -> Result<()> {
+        self.0.drop_database(db).await
+    }
+    async fn databases(&self) -> Result<Vec<String>> {
+        self.0.databases().await
+    }
+    async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
+        self.0.retention_policies(db).await
+    }
+    async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
+        self.0.create_retention_policy(db, rp).await
+    }
+    async fn alter_retention_policy(&self, db: &str, name: &str, u: RetentionPolicyUpdate) -> Result<()> {
+        self.0.alter_retention_policy(db, name, u).await
+    }
+    async fn drop_retention_policy(&self, db: &str, name: &str) -> Result<()> {
+        self.0.drop_retention_policy(db, name).await
+    }
+    async fn series(
+        &self,
+        db: &str,
+        rp: Option<&str>,
+        measurements: &MeasurementFilter,
+        tags: &TagPredicate,
+    ) -> Result<Vec<SeriesInfo>> {
+        self.0.series(db, rp, measurements, tags).await
+    }
+    async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
+        self.0.measurements(db, rp).await
+    }
+    async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
+        self.0.field_keys(db, rp, measurement).await
+    }
+    async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
+        self.0.scan(req).await
+    }
+    async fn delete(&self, req: DeleteRequest) -> Result<()> {
+        self.0.delete(req).await
+    }
+}
