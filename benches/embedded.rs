@@ -14,6 +14,15 @@ use influxgate::backend::{Backend, ScanRequest, TagPredicate, WriteBatch};
 use influxgate::model::{FieldValue, Point};
 use rand::{Rng, SeedableRng};
 
+/// CPU seconds (user + system) this process has used so far, from /proc (0 where unavailable).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
+    let Some(rest) = stat.rsplit(')').next() else { return 0.0 };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -85,6 +94,7 @@ fn main() {
             per_writer[i % writers].push(bt);
         }
         let start = Instant::now();
+        let cpu0 = cpu_seconds();
         let mut hs = Vec::new();
         for mine in per_writer {
             let b = b.clone();
@@ -98,11 +108,13 @@ fn main() {
             h.await.expect("join");
         }
         let el = start.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu0;
         println!(
-            "write: {total} points ({} values) in {el:.2}s = {:.0} points/s, {:.0} values/s  (hosts={hosts}, batch={batch_size}, writers={writers}, sync_full={sync_full})",
+            "write: {total} points ({} values) in {el:.2}s = {:.0} points/s, {:.0} values/s; {:.2} CPU-µs/point  (hosts={hosts}, batch={batch_size}, writers={writers}, sync_full={sync_full})",
             total * 10,
             total as f64 / el,
-            total as f64 * 10.0 / el
+            total as f64 * 10.0 / el,
+            cpu * 1e6 / total as f64
         );
 
         let start = Instant::now();
