@@ -56,7 +56,7 @@ const NS_PER_MS: i64 = 1_000_000;
 const MAX_MS: i64 = i64::MAX / NS_PER_MS;
 /// Rows per `SeriesChunk`.
 pub const CHUNK_ROWS: usize = 1024;
-/// Samples one export window may hold before it is split.
+/// Default samples one export window may hold before it is split.
 pub const MAX_WINDOW_SAMPLES: usize = 200_000;
 /// `max_rows_per_line` for exports: bounds one JSON line.
 const EXPORT_LINE_ROWS: usize = 10_000;
@@ -81,6 +81,8 @@ pub struct VmOptions {
     pub catalog_file: Option<PathBuf>,
     /// Call `/internal/force_flush` after every write, so it is readable at once.
     pub flush_after_write: bool,
+    /// Samples one export window may hold before it is split in halves (bounds scan memory).
+    pub max_window_samples: usize,
 }
 
 impl Default for VmOptions {
@@ -92,6 +94,7 @@ impl Default for VmOptions {
             db_label: "db".into(),
             catalog_file: None,
             flush_after_write: true,
+            max_window_samples: MAX_WINDOW_SAMPLES,
         }
     }
 }
@@ -106,6 +109,7 @@ struct Inner {
     opts: VmOptions,
     catalog: Mutex<Catalog>,
     strings_dropped: Arc<AtomicU64>,
+    window_splits: AtomicU64,
     retention: Mutex<Option<i64>>,
 }
 
@@ -218,6 +222,7 @@ impl VictoriaMetricsBackend {
                 opts,
                 catalog: Mutex::new(catalog),
                 strings_dropped: Arc::new(AtomicU64::new(0)),
+                window_splits: AtomicU64::new(0),
                 retention: Mutex::new(None),
             }),
         })
@@ -226,6 +231,11 @@ impl VictoriaMetricsBackend {
     /// String field values dropped so far (with `drop_string_fields`), for `/metrics`.
     pub fn dropped_string_fields(&self) -> Arc<AtomicU64> {
         self.inner.strings_dropped.clone()
+    }
+
+    /// Export windows split because they held too many samples (a diagnostic).
+    pub fn window_splits(&self) -> u64 {
+        self.inner.window_splits.load(Ordering::Relaxed)
     }
 }
 
@@ -447,6 +457,7 @@ impl ScanJob {
                 let rows = match self.window(&sel, tags, lo, hi).await {
                     Ok(Window::Done(rows)) => rows,
                     Ok(Window::TooBig) => {
+                        self.inner.window_splits.fetch_add(1, Ordering::Relaxed);
                         let mid = lo + (hi - lo) / 2;
                         windows.push_front((mid + 1, hi));
                         windows.push_front((lo, mid));
@@ -504,7 +515,7 @@ impl ScanJob {
                 let line = &buf[start..start + pos];
                 start += pos + 1;
                 samples += self.line(line, tags, lo, hi, &mut rows)?;
-                if samples > MAX_WINDOW_SAMPLES && lo < hi {
+                if samples > self.inner.opts.max_window_samples && lo < hi {
                     return Ok(Window::TooBig);
                 }
             }

@@ -1,0 +1,622 @@
+//! The VictoriaMetrics backend against a real `victoria-metrics` (Debian package
+//! `victoria-metrics`), started per test on a free loopback port with a throw-away data directory.
+//! Everything goes through the `Backend` trait, plus raw HTTP to VictoriaMetrics where a test
+//! compares with what Telegraf writing straight to it would store.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
+use influxgate::backend::{
+    Backend, BackendError, DeleteRequest, MeasurementFilter, RetentionPolicy, ScanRequest, SeriesChunk, SeriesInfo,
+    TagPredicate, WriteBatch,
+};
+use influxgate::model::{FieldType, FieldValue, Point};
+
+const VM_BIN: &str = "/usr/bin/victoria-metrics";
+
+struct Vm {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+async fn start_vm() -> Vm {
+    start_vm_with(&[]).await
+}
+
+async fn start_vm_with(extra: &[&str]) -> Vm {
+    if !Path::new(VM_BIN).exists() {
+        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new(VM_BIN)
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
+            .arg("-retentionPeriod=100y")
+            .arg("-search.latencyOffset=0s")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start victoria-metrics");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut healthy = false;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break; // the port was taken, probably: retry with another
+            }
+            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
+                healthy = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if healthy {
+            return Vm { child, url, _dir: dir };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("victoria-metrics did not become healthy");
+}
+
+fn backend(vm: &Vm) -> VictoriaMetricsBackend {
+    VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).expect("backend")
+}
+
+fn tags(t: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = t.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    v.sort();
+    v
+}
+
+fn point(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> Point {
+    Point {
+        measurement: m.into(),
+        tags: tags(t),
+        fields: f.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        time,
+    }
+}
+
+fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
+    WriteBatch { db: db.into(), rp: None, points }
+}
+
+fn scan_req(db: &str, m: &str, pred: TagPredicate, fields: &[&str]) -> ScanRequest {
+    ScanRequest {
+        db: db.into(),
+        rp: None,
+        measurement: m.into(),
+        tags: pred,
+        min_time: i64::MIN,
+        max_time: i64::MAX,
+        fields: fields.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+async fn scan_all(b: &VictoriaMetricsBackend, req: ScanRequest) -> Vec<SeriesChunk> {
+    let mut s = b.scan(req).await.expect("scan");
+    let mut out = Vec::new();
+    while let Some(c) = s.next().await {
+        out.push(c.expect("chunk"));
+    }
+    out
+}
+
+/// Chunks merged per series: tags → rows (time, values).
+type Rows = BTreeMap<Vec<(String, String)>, Vec<(i64, Vec<Option<f64>>)>>;
+
+fn rows(chunks: &[SeriesChunk]) -> Rows {
+    let mut out = Rows::new();
+    let mut last_tags: Option<Vec<(String, String)>> = None;
+    for c in chunks {
+        // Series arrive in ascending tag order, each contiguous, times ascending.
+        if let Some(l) = &last_tags {
+            assert!(l <= &c.tags, "series out of order: {l:?} then {:?}", c.tags);
+            if l != &c.tags {
+                assert!(!out.contains_key(&c.tags), "series {:?} not contiguous", c.tags);
+            }
+        }
+        last_tags = Some(c.tags.clone());
+        let r = out.entry(c.tags.clone()).or_default();
+        for (j, t) in c.times.iter().enumerate() {
+            if let Some((lt, _)) = r.last() {
+                assert!(lt < t, "times not ascending in {:?}", c.tags);
+            }
+            let vals = c
+                .columns
+                .iter()
+                .map(|col| {
+                    col[j].as_ref().map(|v| match v {
+                        FieldValue::Float(x) => *x,
+                        other => panic!("non-float {other:?}"),
+                    })
+                })
+                .collect();
+            r.push((*t, vals));
+        }
+    }
+    out
+}
+
+const T0: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
+const S: i64 = 1_000_000_000;
+
+#[tokio::test]
+async fn write_scan_round_trip() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    b.health().await.expect("health");
+    let w = b
+        .write(batch(
+            "db0",
+            vec![
+                point("cpu", &[("host", "a"), ("region", "us")], vec![("usage", FieldValue::Float(1.5)), ("n", FieldValue::Integer(-3))], T0),
+                point("cpu", &[("host", "a"), ("region", "us")], vec![("usage", FieldValue::Float(2.5))], T0 + S),
+                point("cpu", &[("host", "b")], vec![("n", FieldValue::Unsigned(7)), ("up", FieldValue::Boolean(true))], T0 + 999_999),
+                point("cpu", &[("host", "b")], vec![("up", FieldValue::Boolean(false))], T0 + 2 * S + 123_456_789),
+                point("mem", &[("host", "a")], vec![("free", FieldValue::Float(0.1))], T0),
+            ],
+        ))
+        .await
+        .expect("write");
+    assert_eq!(w.points_written, 5);
+
+    assert_eq!(b.databases().await.unwrap(), vec!["db0".to_string()]);
+    assert_eq!(b.measurements("db0", None).await.unwrap(), vec!["cpu".to_string(), "mem".to_string()]);
+    assert_eq!(
+        b.field_keys("db0", None, "cpu").await.unwrap(),
+        vec![("n".to_string(), FieldType::Float), ("up".to_string(), FieldType::Float), ("usage".to_string(), FieldType::Float)]
+    );
+    assert_eq!(
+        b.series("db0", None, &MeasurementFilter::All, &TagPredicate::True).await.unwrap(),
+        vec![
+            SeriesInfo { measurement: "cpu".into(), tags: tags(&[("host", "a"), ("region", "us")]) },
+            SeriesInfo { measurement: "cpu".into(), tags: tags(&[("host", "b")]) },
+            SeriesInfo { measurement: "mem".into(), tags: tags(&[("host", "a")]) },
+        ]
+    );
+
+    let got = rows(&scan_all(&b, scan_req("db0", "cpu", TagPredicate::True, &["usage", "n", "up", "missing"])).await);
+    let mut want = Rows::new();
+    want.insert(
+        tags(&[("host", "a"), ("region", "us")]),
+        vec![(T0, vec![Some(1.5), Some(-3.0), None, None]), (T0 + S, vec![Some(2.5), None, None, None])],
+    );
+    // Sub-millisecond parts are truncated: VictoriaMetrics keeps milliseconds.
+    want.insert(
+        tags(&[("host", "b")]),
+        vec![(T0, vec![None, Some(7.0), Some(1.0), None]), (T0 + 2 * S + 123_000_000, vec![None, None, Some(0.0), None])],
+    );
+    assert_eq!(got, want);
+
+    // Time range: inclusive at both ends, in ns (a point at T0+1s is inside [T0+1s, T0+1s]).
+    let mut r = scan_req("db0", "cpu", TagPredicate::True, &["usage"]);
+    r.min_time = T0 + S;
+    r.max_time = T0 + S;
+    let got = rows(&scan_all(&b, r).await);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got.values().next().unwrap(), &vec![(T0 + S, vec![Some(2.5)])]);
+    let mut r = scan_req("db0", "cpu", TagPredicate::True, &["usage"]);
+    r.min_time = T0 + 1;
+    r.max_time = T0 + S - 1;
+    assert!(scan_all(&b, r).await.is_empty());
+
+    // Only "up": rows without it are not sent.
+    let got = rows(&scan_all(&b, scan_req("db0", "cpu", TagPredicate::True, &["up"])).await);
+    assert_eq!(got.len(), 1);
+    // No fields: every row's time.
+    let got = rows(&scan_all(&b, scan_req("db0", "cpu", TagPredicate::True, &[])).await);
+    assert_eq!(got[&tags(&[("host", "b")])].iter().map(|r| r.0).collect::<Vec<_>>(), vec![T0, T0 + 2 * S + 123_000_000]);
+    // Same field twice.
+    let got = rows(&scan_all(&b, scan_req("db0", "mem", TagPredicate::True, &["free", "free"])).await);
+    assert_eq!(got[&tags(&[("host", "a")])], vec![(T0, vec![Some(0.1), Some(0.1)])]);
+    // Unknown measurement / database: nothing.
+    assert!(scan_all(&b, scan_req("db0", "nope", TagPredicate::True, &["x"])).await.is_empty());
+    assert!(scan_all(&b, scan_req("nodb", "cpu", TagPredicate::True, &["usage"])).await.is_empty());
+    // Retention policies.
+    let mut r = scan_req("db0", "cpu", TagPredicate::True, &["usage"]);
+    r.rp = Some("autogen".into());
+    assert_eq!(scan_all(&b, r).await.len(), 1);
+    let mut r = scan_req("db0", "cpu", TagPredicate::True, &["usage"]);
+    r.rp = Some("other".into());
+    assert!(matches!(b.scan(r).await.err(), Some(BackendError::RetentionPolicyNotFound(_))));
+}
+
+/// Lines written straight to VictoriaMetrics' `/write` (as Telegraf does) and the same points
+/// written through the backend are stored identically (apart from the db label), and the direct
+/// ones read back through scan.
+#[tokio::test]
+async fn same_as_telegraf_writing_to_vm() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let lines = "\
+cpu,cpu=cpu0,host=h1 usage_user=1.25,usage_system=3i,idle=true 1704067200000000000
+cpu,cpu=cpu1,host=h1 usage_user=-0.5,usage_system=9007199254740993i,idle=false 1704067200123456789
+net_response,server=x,port=80 response_time=0.003,result_code=0i 1704067201000000000
+weird\\ m\\,x,t\\ k=v\\,1\\=2 f=1e300 1704067202000000000
+";
+    let http = reqwest::Client::new();
+    let r = http.post(format!("{}/write?db=direct", vm.url)).body(lines).send().await.unwrap();
+    assert!(r.status().is_success());
+    http.get(format!("{}/internal/force_flush", vm.url)).send().await.unwrap();
+
+    let parse = |s: &str| -> Vec<Point> {
+        let mut out = Vec::new();
+        for l in influxdb_line_protocol::parse_lines(s) {
+            let l = l.expect("line");
+            let mut t: Vec<(String, String)> = l
+                .series
+                .tag_set
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            t.sort();
+            let fields = l
+                .field_set
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        influxdb_line_protocol::FieldValue::F64(x) => FieldValue::Float(x),
+                        influxdb_line_protocol::FieldValue::I64(x) => FieldValue::Integer(x),
+                        influxdb_line_protocol::FieldValue::U64(x) => FieldValue::Unsigned(x),
+                        influxdb_line_protocol::FieldValue::Boolean(x) => FieldValue::Boolean(x),
+                        influxdb_line_protocol::FieldValue::String(x) => FieldValue::String(x.to_string()),
+                    };
+                    (k.to_string(), v)
+                })
+                .collect();
+            out.push(Point { measurement: l.series.measurement.to_string(), tags: t, fields, time: l.timestamp.unwrap() });
+        }
+        out
+    };
+    b.write(batch("via", parse(lines))).await.expect("write");
+
+    let export = |db: &'static str| {
+        let http = http.clone();
+        let url = vm.url.clone();
+        async move {
+            let text = http
+                .post(format!("{url}/api/v1/export"))
+                .form(&[("match[]", format!("{{db=\"{db}\"}}")), ("start".into(), "0".into())])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let mut v: Vec<(BTreeMap<String, String>, Vec<f64>, Vec<i64>)> = text
+                .lines()
+                .map(|l| {
+                    let j: serde_json::Value = serde_json::from_str(l).unwrap();
+                    let mut m: BTreeMap<String, String> = serde_json::from_value(j["metric"].clone()).unwrap();
+                    m.remove("db");
+                    (m, serde_json::from_value(j["values"].clone()).unwrap(), serde_json::from_value(j["timestamps"].clone()).unwrap())
+                })
+                .collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        }
+    };
+    let direct = export("direct").await;
+    let via = export("via").await;
+    assert_eq!(direct.len(), 9);
+    assert_eq!(direct, via);
+
+    // The direct data reads back through the backend; net_response splits at the first "_"
+    // (measurement "net") in the direct db, but is known as "net_response" in the db written
+    // through influxgate.
+    assert_eq!(b.measurements("direct", None).await.unwrap(), vec!["cpu", "net", "weird m,x"]);
+    assert_eq!(b.measurements("via", None).await.unwrap(), vec!["cpu", "net_response", "weird m,x"]);
+    assert_eq!(
+        b.field_keys("via", None, "net_response").await.unwrap().into_iter().map(|f| f.0).collect::<Vec<_>>(),
+        vec!["response_time", "result_code"]
+    );
+    let got = rows(&scan_all(&b, scan_req("direct", "cpu", TagPredicate::True, &["usage_user", "usage_system", "idle"])).await);
+    let mut want = Rows::new();
+    want.insert(tags(&[("cpu", "cpu0"), ("host", "h1")]), vec![(T0, vec![Some(1.25), Some(3.0), Some(1.0)])]);
+    want.insert(
+        tags(&[("cpu", "cpu1"), ("host", "h1")]),
+        vec![(T0 + 123_000_000, vec![Some(-0.5), Some(9007199254740993i64 as f64), Some(0.0)])],
+    );
+    assert_eq!(got, want);
+    let got = rows(&scan_all(&b, scan_req("direct", "weird m,x", TagPredicate::True, &["f"])).await);
+    assert_eq!(got[&tags(&[("t k", "v,1=2")])], vec![(T0 + 2 * S, vec![Some(1e300)])]);
+}
+
+#[tokio::test]
+async fn hostile_names_cannot_alter_matchers() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let hostile = [
+        "a\"}", "a.*", "a", "x\", host=~\".*", "sp ace,comma=eq", "back\\slash\\", "new\nline", "(?:|)", "ü\u{1}",
+        "{__name__=~\".+\"}", "'q'", "$^[]",
+    ];
+    let ms = ["m\"}", "m.*", "m", "m(x)|y", "m\nn"];
+    let mut pts = Vec::new();
+    for (i, m) in ms.iter().enumerate() {
+        for (j, v) in hostile.iter().enumerate() {
+            pts.push(point(m, &[("t\"}k", v), ("host", v)], vec![("f.*", FieldValue::Float((i * 100 + j) as f64))], T0 + j as i64 * S));
+        }
+    }
+    b.write(batch("d\"}b", pts)).await.expect("write");
+    b.write(batch("d.*", vec![point("m", &[("host", "a")], vec![("f.*", FieldValue::Float(-1.0))], T0)])).await.unwrap();
+
+    assert_eq!(b.databases().await.unwrap(), vec!["d\"}b".to_string(), "d.*".to_string()]);
+    let mut want_ms: Vec<String> = ms.iter().map(|s| s.to_string()).collect();
+    want_ms.sort();
+    assert_eq!(b.measurements("d\"}b", None).await.unwrap(), want_ms);
+    assert_eq!(b.measurements("d.*", None).await.unwrap(), vec!["m".to_string()]);
+
+    for (i, m) in ms.iter().enumerate() {
+        assert_eq!(
+            b.field_keys("d\"}b", None, m).await.unwrap(),
+            vec![("f.*".to_string(), FieldType::Float)],
+            "field keys of {m:?}"
+        );
+        for (j, v) in hostile.iter().enumerate() {
+            let pred = TagPredicate::And(
+                Box::new(TagPredicate::Eq("host".into(), v.to_string())),
+                Box::new(TagPredicate::Eq("t\"}k".into(), v.to_string())),
+            );
+            let got = rows(&scan_all(&b, scan_req("d\"}b", m, pred, &["f.*"])).await);
+            let t = tags(&[("t\"}k", v), ("host", v)]);
+            assert_eq!(got.len(), 1, "{m:?} {v:?}: {got:?}");
+            assert_eq!(got[&t], vec![(T0 + j as i64 * S, vec![Some((i * 100 + j) as f64)])], "{m:?} {v:?}");
+            // Ne selects all the others.
+            let got = rows(&scan_all(&b, scan_req("d\"}b", m, TagPredicate::Ne("host".into(), v.to_string()), &["f.*"])).await);
+            assert_eq!(got.len(), hostile.len() - 1);
+            // A literal regex of the value selects values containing it.
+            let re = regex::Regex::new(&regex::escape(v)).unwrap();
+            let want = hostile.iter().filter(|h| h.contains(v)).count();
+            let got = rows(&scan_all(&b, scan_req("d\"}b", m, TagPredicate::Match("host".into(), re.clone()), &["f.*"])).await);
+            assert_eq!(got.len(), want, "=~ /{}/", re.as_str());
+            let got = rows(&scan_all(&b, scan_req("d\"}b", m, TagPredicate::NotMatch("host".into(), re), &["f.*"])).await);
+            assert_eq!(got.len(), hostile.len() - want);
+        }
+    }
+    // The other database is untouched by all this.
+    let got = rows(&scan_all(&b, scan_req("d.*", "m", TagPredicate::True, &["f.*"])).await);
+    assert_eq!(got[&tags(&[("host", "a")])], vec![(T0, vec![Some(-1.0)])]);
+    // Dropping a series with a hostile tag drops only it.
+    b.delete(DeleteRequest {
+        db: "d\"}b".into(),
+        measurements: MeasurementFilter::Names(vec!["m.*".into()]),
+        tags: TagPredicate::Eq("host".into(), "a.*".into()),
+        min_time: i64::MIN,
+        max_time: i64::MAX,
+        drop_series: true,
+    })
+    .await
+    .unwrap();
+    assert_eq!(b.series("d\"}b", None, &MeasurementFilter::Names(vec!["m.*".into()]), &TagPredicate::True).await.unwrap().len(), hostile.len() - 1);
+    assert_eq!(b.series("d\"}b", None, &MeasurementFilter::Names(vec!["m".into()]), &TagPredicate::True).await.unwrap().len(), hostile.len());
+    assert_eq!(b.series("d.*", None, &MeasurementFilter::All, &TagPredicate::True).await.unwrap().len(), 1);
+}
+
+/// Tag predicates select exactly what `TagPredicate::matches` selects, a missing tag being ''.
+#[tokio::test]
+async fn tag_predicates_match_reference() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let sets: Vec<Vec<(&str, &str)>> = vec![
+        vec![],
+        vec![("host", "a")],
+        vec![("host", "ab")],
+        vec![("host", "b"), ("dc", "x")],
+        vec![("dc", "x")],
+        vec![("dc", "y"), ("host", "")],
+        vec![("host", "A.b")],
+    ];
+    let pts: Vec<Point> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let t: Vec<(&str, &str)> = t.iter().copied().filter(|(_, v)| !v.is_empty()).collect();
+            point("m", &t, vec![("v", FieldValue::Float(i as f64))], T0)
+        })
+        .collect();
+    b.write(batch("p", pts)).await.unwrap();
+    let all: Vec<Vec<(String, String)>> =
+        b.series("p", None, &MeasurementFilter::All, &TagPredicate::True).await.unwrap().into_iter().map(|s| s.tags).collect();
+    assert_eq!(all.len(), 7);
+    let re = |s: &str| regex::Regex::new(s).unwrap();
+    let eq = |k: &str, v: &str| TagPredicate::Eq(k.into(), v.into());
+    let ne = |k: &str, v: &str| TagPredicate::Ne(k.into(), v.into());
+    let and = |a, b| TagPredicate::And(Box::new(a), Box::new(b));
+    let or = |a, b| TagPredicate::Or(Box::new(a), Box::new(b));
+    let preds = vec![
+        eq("host", ""),
+        ne("host", ""),
+        eq("host", "a"),
+        ne("host", "a"),
+        eq("nosuch", ""),
+        ne("nosuch", ""),
+        TagPredicate::Match("host".into(), re("a")),
+        TagPredicate::Match("host".into(), re("^a$")),
+        TagPredicate::Match("host".into(), re("")),
+        TagPredicate::Match("host".into(), re("^$")),
+        TagPredicate::NotMatch("host".into(), re("^$")),
+        TagPredicate::NotMatch("host".into(), re("b")),
+        TagPredicate::Match("host".into(), re(r"\.")),
+        TagPredicate::Match("host".into(), re("(?i)^a")),
+        TagPredicate::Match("host".into(), re("a.b")),
+        and(eq("dc", "x"), ne("host", "")),
+        or(eq("host", "a"), eq("dc", "y")),
+        or(TagPredicate::Match("host".into(), re(r"\w{2}")), eq("dc", "x")),
+        and(or(eq("host", "a"), eq("host", "b")), or(eq("dc", ""), eq("dc", "x"))),
+    ];
+    for p in preds {
+        let want: Vec<_> = all.iter().filter(|t| p.matches(t)).cloned().collect();
+        let got: Vec<_> =
+            b.series("p", None, &MeasurementFilter::All, &p).await.unwrap().into_iter().map(|s| s.tags).collect();
+        assert_eq!(got, want, "series {p:?}");
+        let got: Vec<_> = rows(&scan_all(&b, scan_req("p", "m", p.clone(), &["v"])).await).into_keys().collect();
+        assert_eq!(got, want, "scan {p:?}");
+    }
+}
+
+#[tokio::test]
+async fn strings_refused_or_dropped() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let e = b
+        .write(batch(
+            "s",
+            vec![
+                point("m", &[], vec![("ok", FieldValue::Float(1.0))], T0),
+                point("m", &[], vec![("x", FieldValue::Float(1.0)), ("msg", FieldValue::String("hi".into()))], T0),
+            ],
+        ))
+        .await
+        .unwrap_err();
+    match &e {
+        BackendError::Invalid(m) => assert!(m.contains("\"msg\"") && m.contains("\"m\""), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Nothing was written (all or none).
+    assert!(b.databases().await.unwrap().is_empty());
+
+    let b2 = VictoriaMetricsBackend::new(&vm.url, VmOptions { drop_string_fields: true, ..VmOptions::default() }).unwrap();
+    let w = b2
+        .write(batch(
+            "s",
+            vec![
+                point("m", &[], vec![("x", FieldValue::Float(1.0)), ("msg", FieldValue::String("hi".into()))], T0),
+                point("m", &[], vec![("msg", FieldValue::String("only".into()))], T0 + S),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(w.points_written, 1);
+    assert_eq!(b2.dropped_string_fields().load(Ordering::Relaxed), 2);
+    assert_eq!(b2.field_keys("s", None, "m").await.unwrap(), vec![("x".to_string(), FieldType::Float)]);
+
+    // Times before 1970 and the reserved label name are refused.
+    assert!(matches!(
+        b.write(batch("s", vec![point("m", &[], vec![("x", FieldValue::Float(1.0))], -1)])).await,
+        Err(BackendError::Invalid(_))
+    ));
+    assert!(matches!(
+        b.write(batch("s", vec![point("m", &[("__name__", "y")], vec![("x", FieldValue::Float(1.0))], T0)])).await,
+        Err(BackendError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn catalog_ddl_and_deletes() {
+    let vm = start_vm().await;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = VmOptions { catalog_file: Some(dir.path().join("vm-catalog.json")), ..VmOptions::default() };
+    let b = VictoriaMetricsBackend::new(&vm.url, opts.clone()).unwrap();
+    b.create_database("empty").await.unwrap();
+    assert_eq!(b.databases().await.unwrap(), vec!["empty".to_string()]);
+    assert_eq!(b.measurements("empty", None).await.unwrap(), Vec::<String>::new());
+    assert!(matches!(b.measurements("nodb", None).await, Err(BackendError::DatabaseNotFound(_))));
+    let rps = b.retention_policies("empty").await.unwrap();
+    assert_eq!(rps.len(), 1);
+    assert_eq!(rps[0].name, "autogen");
+    assert!(rps[0].default);
+    assert_eq!(rps[0].duration, 100 * 365 * 24 * 3600 * S);
+    assert!(matches!(b.retention_policies("nodb").await, Err(BackendError::DatabaseNotFound(_))));
+    let rp = RetentionPolicy { name: "x".into(), duration: 0, shard_group_duration: 0, replication: 1, default: false };
+    match b.create_retention_policy("empty", rp).await {
+        Err(BackendError::Unsupported(m)) => assert!(m.contains("not supported by the victoriametrics backend")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(b.drop_retention_policy("empty", "autogen").await, Err(BackendError::Unsupported(_))));
+
+    b.write(batch(
+        "d",
+        vec![
+            point("net_response", &[("h", "1")], vec![("response_time", FieldValue::Float(1.0))], T0),
+            point("net_response", &[("h", "2")], vec![("response_time", FieldValue::Float(2.0))], T0),
+            point("net", &[("h", "1")], vec![("bytes", FieldValue::Float(3.0))], T0),
+        ],
+    ))
+    .await
+    .unwrap();
+    // A second backend on the same catalog file splits names the same way.
+    let b2 = VictoriaMetricsBackend::new(&vm.url, opts).unwrap();
+    assert_eq!(b2.measurements("d", None).await.unwrap(), vec!["net", "net_response"]);
+    assert_eq!(b2.databases().await.unwrap(), vec!["d", "empty"]);
+
+    // Point-range deletes are not possible.
+    let del = |tags: TagPredicate, min_time: i64, max_time: i64| DeleteRequest {
+        db: "d".into(),
+        measurements: MeasurementFilter::Names(vec!["net_response".into()]),
+        tags,
+        min_time,
+        max_time,
+        drop_series: false,
+    };
+    assert!(matches!(b.delete(del(TagPredicate::True, i64::MIN, T0)).await, Err(BackendError::Unsupported(_))));
+    b.delete(del(TagPredicate::Eq("h".into(), "1".into()), i64::MIN, i64::MAX)).await.unwrap();
+    let s = b.series("d", None, &MeasurementFilter::All, &TagPredicate::True).await.unwrap();
+    assert_eq!(
+        s,
+        vec![
+            SeriesInfo { measurement: "net".into(), tags: tags(&[("h", "1")]) },
+            SeriesInfo { measurement: "net_response".into(), tags: tags(&[("h", "2")]) },
+        ]
+    );
+    b.drop_database("d").await.unwrap();
+    assert_eq!(b.databases().await.unwrap(), vec!["empty".to_string()]);
+    b.drop_database("empty").await.unwrap();
+    assert!(b.databases().await.unwrap().is_empty());
+}
+
+/// A scan whose windows hold more samples than allowed is split and still exact.
+#[tokio::test]
+async fn big_scans_are_split_into_windows() {
+    let vm = start_vm().await;
+    let opts = VmOptions { max_window_samples: 100, ..VmOptions::default() };
+    let b = VictoriaMetricsBackend::new(&vm.url, opts).unwrap();
+    let mut pts = Vec::new();
+    for i in 0..3000i64 {
+        pts.push(point("m", &[("s", if i % 3 == 0 { "x" } else { "y" })], vec![("a", FieldValue::Integer(i)), ("b", FieldValue::Float(i as f64 / 2.0))], T0 + i * 1_000_000));
+    }
+    b.write(batch("big", pts)).await.unwrap();
+    let chunks = scan_all(&b, scan_req("big", "m", TagPredicate::True, &["b", "a"])).await;
+    assert!(chunks.iter().all(|c| c.times.len() <= 1024));
+    let got = rows(&chunks);
+    assert_eq!(got[&tags(&[("s", "x")])].len(), 1000);
+    assert_eq!(got[&tags(&[("s", "y")])].len(), 2000);
+    for (t, r) in got.values().flatten() {
+        let i = (t - T0) / 1_000_000;
+        assert_eq!(r, &vec![Some(i as f64 / 2.0), Some(i as f64)]);
+    }
+    assert!(b.window_splits() > 0);
+}
+
+#[tokio::test]
+async fn unreachable_store_is_unavailable() {
+    let port = free_port();
+    let b = VictoriaMetricsBackend::new(&format!("http://127.0.0.1:{port}"), VmOptions::default()).unwrap();
+    assert!(matches!(b.health().await, Err(BackendError::Unavailable(_))));
+    let e = b.write(batch("d", vec![point("m", &[], vec![("x", FieldValue::Float(1.0))], T0)])).await.unwrap_err();
+    assert!(matches!(e, BackendError::Unavailable(_)), "{e:?}");
+    assert!(matches!(b.databases().await, Err(BackendError::Unavailable(_))));
+}
