@@ -15,14 +15,10 @@ pub fn ident_needs_quotes(ident: &str) -> bool {
     if lookup(ident) != Tok::Ident {
         return true;
     }
-    for (i, c) in ident.chars().enumerate() {
-        if i == 0 && !is_ident_first_char(c) {
-            return true;
-        } else if i > 0 && !is_ident_char(c) {
-            return true;
-        }
-    }
-    false
+    ident
+        .chars()
+        .enumerate()
+        .any(|(i, c)| if i == 0 { !is_ident_first_char(c) } else { !is_ident_char(c) })
 }
 
 fn escape_into(out: &mut String, s: &str, quote: char) {

@@ -168,65 +168,57 @@ pub(crate) fn is_ident_first_char(c: char) -> bool {
 /// Character reader: a linear stream with unread, reading NUL forever past the end.
 pub(crate) struct Reader {
     chars: Vec<char>,
-    pos: Vec<Pos>,
+    /// Index of the first character of each line.
+    line_starts: Vec<usize>,
     /// Index of the next character to read (may exceed `chars.len()` after EOF reads).
     idx: usize,
-    /// Position of the end of input, and of re-reads after it.
-    end: Pos,
-    after_end: Pos,
 }
 
 impl Reader {
     pub(crate) fn new(text: &str) -> Reader {
         let mut chars = Vec::with_capacity(text.len());
+        let mut line_starts = vec![0];
         let mut it = text.chars().peekable();
         while let Some(c) = it.next() {
-            if c == '\r' {
+            let c = if c == '\r' {
                 if it.peek() == Some(&'\n') {
                     it.next();
                 }
-                chars.push('\n');
+                '\n'
             } else {
-                chars.push(c);
-            }
-        }
-        let mut pos = Vec::with_capacity(chars.len());
-        let mut cur = Pos::default();
-        for &c in &chars {
-            pos.push(cur);
+                c
+            };
+            chars.push(c);
             if c == '\n' {
-                cur.line += 1;
-                cur.char = 0;
-            } else {
-                cur.char += 1;
+                line_starts.push(chars.len());
             }
         }
-        let after_end = Pos { line: cur.line, char: cur.char + 1 };
-        Reader { chars, pos, idx: 0, end: cur, after_end }
+        Reader { chars, line_starts, idx: 0 }
+    }
+
+    fn pos_of(&self, i: usize) -> Pos {
+        let line = self.line_starts.partition_point(|&s| s <= i).saturating_sub(1);
+        Pos { line, char: i - self.line_starts[line] }
     }
 
     fn at(&self, i: usize) -> (char, Pos) {
-        if i < self.chars.len() {
-            (self.chars[i], self.pos[i])
-        } else if i == self.chars.len() {
-            (EOF_CH, self.end)
+        let len = self.chars.len();
+        if i < len {
+            (self.chars[i], self.pos_of(i))
+        } else if i == len {
+            (EOF_CH, self.pos_of(len))
         } else {
-            (EOF_CH, self.after_end)
+            // 1.x: reads after the first EOF report one character further.
+            let p = self.pos_of(len);
+            (EOF_CH, Pos { line: p.line, char: p.char + 1 })
         }
     }
 
     pub(crate) fn read(&mut self) -> (char, Pos) {
         let r = self.at(self.idx);
-        // Past the end we keep a bounded index (one beyond `len` is all positions need).
-        if self.idx <= self.chars.len() {
+        // Every index past `len` reads the same; keep the index bounded.
+        if self.idx <= self.chars.len() + 4 {
             self.idx += 1;
-        } else {
-            // stay: further reads return the same after-end value; unread then re-read is
-            // still consistent because every index > len looks the same.
-            self.idx += 1;
-            if self.idx > self.chars.len() + 8 {
-                self.idx = self.chars.len() + 8;
-            }
         }
         r
     }
