@@ -497,3 +497,27 @@ mod props {
         }
     }
 }
+
+/// Where the `influxdb-line-protocol` crate (IOx's parser) and 1.6.7 disagree on the tables above.
+/// Informational: `cargo test --lib lineproto::tests::crate_differences -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn crate_differences() {
+    let mut n = 0;
+    for (body, prec, exp) in PUBLIC.iter().chain(EDGE.iter()) {
+        if !prec.is_empty() {
+            continue;
+        }
+        let theirs_ok = influxdb_line_protocol::parse_lines(body).all(|r| r.is_ok());
+        let ours_ok = matches!(exp, Expect::Ok | Expect::Backend);
+        if theirs_ok != ours_ok {
+            n += 1;
+            let why = influxdb_line_protocol::parse_lines(body)
+                .find_map(|r| r.err())
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            println!("{body:?}: 1.6.7 {exp:?}; crate {}", if theirs_ok { "accepts".to_string() } else { format!("refuses ({why})") });
+        }
+    }
+    println!("{n} differences");
+}

@@ -97,6 +97,29 @@ impl CpuGen {
         CpuGen { host_tags, values, rng, next_host: 0, t: start_ns, interval_ns }
     }
 
+    /// Restarts the sequence at `start_ns` with fresh values drawn from `value_seed`, keeping the hosts
+    /// (and so the series). Lets independent batches be generated deterministically.
+    pub fn restart(&mut self, value_seed: u64, start_ns: i64) {
+        self.rng = SplitMix64::new(value_seed);
+        for v in self.values.iter_mut() {
+            for x in v.iter_mut() {
+                *x = self.rng.below(101) as i64;
+            }
+        }
+        self.next_host = 0;
+        self.t = start_ns;
+    }
+
+    /// Number of hosts (series).
+    pub fn hosts(&self) -> usize {
+        self.host_tags.len()
+    }
+
+    /// The interval between two timestamps of a host.
+    pub fn interval_ns(&self) -> i64 {
+        self.interval_ns
+    }
+
     /// TSBS's defaults: start 2016-01-01, 10 s interval.
     pub fn tsbs(seed: u64, hosts: usize) -> Self {
         Self::new(seed, hosts, Self::TSBS_START_NS, 10_000_000_000)
