@@ -2,8 +2,9 @@
 # The test command (README and .ci/run call it).
 #
 # 1. Installs what the integration tests need when missing (Debian packages): InfluxDB 1.6.7
-#    (`influxd`, the reference the differential tests compare with), its `influx` CLI, and the
-#    Python client (python3-influxdb, python3-msgpack). Needs root (or password-less sudo).
+#    (`influxd`, the reference the differential tests compare with), its `influx` CLI, the
+#    Python client (python3-influxdb, python3-msgpack), and VictoriaMetrics (`victoria-metrics`,
+#    for the VictoriaMetrics backend's tests). Needs root (or password-less sudo).
 # 2. Builds and runs every test target: library unit tests, the binary's tests, integration
 #    tests under tests/, examples and benches (compiled and run once in test mode), doc tests.
 #    Integration tests start the debug influxgate binary (and influxd) on free loopback ports.
@@ -16,12 +17,13 @@ cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*" >&2; }
 
 # --- 1. external programs the tests use -----------------------------------------------------
-PKGS=(influxdb influxdb-client python3-influxdb python3-msgpack)
+PKGS=(influxdb influxdb-client python3-influxdb python3-msgpack victoria-metrics)
 missing=()
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
 command -v influx >/dev/null 2>&1 || [ -x /usr/bin/influx ] || missing+=(influxdb-client)
 if ! /usr/bin/python3 -c 'import influxdb' >/dev/null 2>&1; then missing+=(python3-influxdb); fi
 if ! /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1; then missing+=(python3-msgpack); fi
+[ -x /usr/bin/victoria-metrics ] || missing+=(victoria-metrics)
 
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=()
@@ -30,7 +32,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ]; }; then
         log "installing ${PKGS[*]} (missing: ${missing[*]})"
-        # Keep the influxdb package from starting its own service (CI must start nothing).
+        # Keep the packages from starting their own services (CI must start nothing).
         made_policy=0
         if [ ! -e /usr/sbin/policy-rc.d ]; then
             printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
