@@ -180,6 +180,10 @@ impl Reader {
         let mut line_starts = vec![0];
         let mut it = text.chars().peekable();
         while let Some(c) = it.next() {
+            if c == EOF_CH {
+                // 1.x reads NUL as end of input (and positions stop advancing there).
+                break;
+            }
             let c = if c == '\r' {
                 if it.peek() == Some(&'\n') {
                     it.next();

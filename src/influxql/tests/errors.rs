@@ -135,6 +135,17 @@ fn errors_match_influxdb_1_6_7() {
 }
 
 #[test]
+fn nul_ends_the_input_and_newlines_count_lines() {
+    // verified against influxd 1.6.7
+    assert_eq!(err("SELECT * FROM\0"), "found EOF, expected identifier at line 1, char 15");
+    assert!(parse_query("SELECT * FROM cpu\0garbage").is_ok());
+    assert_eq!(err("SELECT *\r\nFROM\r\n"), "found EOF, expected identifier at line 2, char 6");
+    assert_eq!(err("SELECT *\rFROM\r"), "found EOF, expected identifier at line 2, char 6");
+    assert_eq!(err("SELECT * FROM m WHERE\n\n\tx = "), "found EOF, expected identifier, string, number, bool at line 3, char 5");
+    assert_eq!(err("SELECT \"é\" FROM m WHERE µ"), "found µ, expected identifier, string, number, bool at line 1, char 25");
+}
+
+#[test]
 fn error_positions_are_exposed() {
     let e = parse_query("SELECT * FROM").unwrap_err();
     assert_eq!((e.line(), e.char()), (Some(1), Some(15)));
