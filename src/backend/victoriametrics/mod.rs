@@ -62,8 +62,13 @@ pub const MAX_WINDOW_SAMPLES: usize = 200_000;
 const EXPORT_LINE_ROWS: usize = 10_000;
 /// The longest export line accepted (bytes).
 const MAX_LINE_BYTES: usize = 16 << 20;
+/// Series read with one export request (when their samples fit in one window).
+const GROUP_SERIES: usize = 64;
 /// Selectors per delete_series request.
 const DELETE_BATCH: usize = 64;
+
+/// A series found by `list_series`: its tags and the metric names it has.
+type FoundSeries = (Vec<(String, String)>, BTreeSet<String>);
 
 /// Options of [`VictoriaMetricsBackend::new`].
 #[derive(Debug, Clone)]
@@ -228,6 +233,26 @@ impl VictoriaMetricsBackend {
         })
     }
 
+    /// The backend as `serve --backend victoriametrics --backend-url URL` opens it: `backend.url`,
+    /// `backend.timeout`, the catalog kept in `<data_dir>/victoriametrics-catalog.json` (the data
+    /// directory is created if missing), the other options at their defaults.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self> {
+        let url = config
+            .backend
+            .url
+            .as_deref()
+            .ok_or_else(|| BackendError::Invalid("backend.url is required for backend victoriametrics".into()))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| BackendError::Internal(format!("{}: {e}", config.data_dir.display())))?;
+        let timeout = Duration::from_nanos(u64::try_from(config.backend.timeout).unwrap_or(0).max(1_000_000));
+        let opts = VmOptions {
+            timeout,
+            catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
+            ..VmOptions::default()
+        };
+        Self::new(url, opts)
+    }
+
     /// String field values dropped so far (with `drop_string_fields`), for `/metrics`.
     pub fn dropped_string_fields(&self) -> Arc<AtomicU64> {
         self.inner.strings_dropped.clone()
@@ -351,7 +376,7 @@ impl Inner {
         tags: &TagPredicate,
         lo_ms: i64,
         hi_ms: i64,
-    ) -> Result<(Vec<(Vec<(String, String)>, BTreeSet<String>)>, BTreeSet<String>)> {
+    ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         for conj in to_dnf(tags) {
             let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
@@ -433,112 +458,153 @@ struct ScanJob {
     /// metric name → column (None: time only).
     col_of: HashMap<String, Option<usize>>,
     ncols: usize,
-    series: Vec<(Vec<(String, String)>, BTreeSet<String>)>,
+    series: Vec<FoundSeries>,
     all_labels: BTreeSet<String>,
     lo: i64,
     hi: i64,
 }
 
-enum Window {
-    Done(BTreeMap<i64, Vec<Option<FieldValue>>>),
-    TooBig,
-}
+/// One series' rows of a window: time (ms) → columns.
+type WindowRows = BTreeMap<i64, Vec<Option<FieldValue>>>;
 
 impl ScanJob {
+    /// Reads series in groups of `GROUP_SERIES` with one export each; a group (or window) holding
+    /// too many samples is read again series by series, and a series' window split in halves.
     async fn run(self, tx: mpsc::Sender<Result<SeriesChunk>>) {
-        for (tags, present) in &self.series {
-            let metrics: Vec<String> = self.metrics.iter().filter(|m| present.contains(*m)).cloned().collect();
-            if metrics.is_empty() {
-                continue;
-            }
-            let sel = self.inner.exact_selector(&self.db, &metrics, tags, &self.all_labels);
-            let mut windows: VecDeque<(i64, i64)> = VecDeque::from([(self.lo, self.hi)]);
-            while let Some((lo, hi)) = windows.pop_front() {
-                let rows = match self.window(&sel, tags, lo, hi).await {
-                    Ok(Window::Done(rows)) => rows,
-                    Ok(Window::TooBig) => {
-                        self.inner.window_splits.fetch_add(1, Ordering::Relaxed);
-                        let mid = lo + (hi - lo) / 2;
-                        windows.push_front((mid + 1, hi));
-                        windows.push_front((lo, mid));
+        let mut grouping = true;
+        for group in self.series.chunks(GROUP_SERIES) {
+            if grouping && group.len() > 1 {
+                match self.window(group, self.lo, self.hi).await {
+                    Ok(Some(all)) => {
+                        for ((tags, _), rows) in group.iter().zip(all) {
+                            if !self.emit(&tx, tags, rows).await {
+                                return;
+                            }
+                        }
                         continue;
+                    }
+                    Ok(None) => {
+                        self.inner.window_splits.fetch_add(1, Ordering::Relaxed);
+                        grouping = false;
                     }
                     Err(e) => {
                         let _ = tx.send(Err(e)).await;
                         return;
                     }
-                };
-                let mut chunk = self.empty_chunk(tags);
-                for (t, cols) in rows {
-                    chunk.times.push(t.saturating_mul(NS_PER_MS));
-                    for (i, v) in cols.into_iter().enumerate() {
-                        chunk.columns[i].push(v);
-                    }
-                    if chunk.times.len() >= CHUNK_ROWS {
-                        let full = std::mem::replace(&mut chunk, self.empty_chunk(tags));
-                        if tx.send(Ok(full)).await.is_err() {
+                }
+            }
+            for one in group.chunks(1) {
+                let mut windows: VecDeque<(i64, i64)> = VecDeque::from([(self.lo, self.hi)]);
+                while let Some((lo, hi)) = windows.pop_front() {
+                    let rows = match self.window(one, lo, hi).await {
+                        Ok(Some(mut all)) => all.pop().unwrap_or_default(),
+                        Ok(None) => {
+                            self.inner.window_splits.fetch_add(1, Ordering::Relaxed);
+                            let mid = lo + (hi - lo) / 2;
+                            windows.push_front((mid + 1, hi));
+                            windows.push_front((lo, mid));
+                            continue;
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
                             return;
                         }
+                    };
+                    if !self.emit(&tx, &one[0].0, rows).await {
+                        return;
                     }
-                }
-                if !chunk.times.is_empty() && tx.send(Ok(chunk)).await.is_err() {
-                    return;
                 }
             }
         }
+    }
+
+    /// Sends rows as chunks; false when the receiver is gone.
+    async fn emit(&self, tx: &mpsc::Sender<Result<SeriesChunk>>, tags: &[(String, String)], rows: WindowRows) -> bool {
+        let mut chunk = self.empty_chunk(tags);
+        for (t, cols) in rows {
+            chunk.times.push(t.saturating_mul(NS_PER_MS));
+            for (i, v) in cols.into_iter().enumerate() {
+                chunk.columns[i].push(v);
+            }
+            if chunk.times.len() >= CHUNK_ROWS {
+                let full = std::mem::replace(&mut chunk, self.empty_chunk(tags));
+                if tx.send(Ok(full)).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        chunk.times.is_empty() || tx.send(Ok(chunk)).await.is_ok()
     }
 
     fn empty_chunk(&self, tags: &[(String, String)]) -> SeriesChunk {
         SeriesChunk { tags: tags.to_vec(), times: Vec::new(), columns: vec![Vec::new(); self.ncols] }
     }
 
-    async fn window(&self, sel: &str, tags: &[(String, String)], lo: i64, hi: i64) -> Result<Window> {
+    /// The rows of these series in `[lo, hi]` (ms), one export; `None` when they hold more than
+    /// `max_window_samples` samples (and the window can still be narrowed or the group split).
+    async fn window(&self, group: &[FoundSeries], lo: i64, hi: i64) -> Result<Option<Vec<WindowRows>>> {
         let start = secs((lo - 1).max(0));
         let end = secs(hi.saturating_add(1).min(MAX_MS));
         let rows_per_line = EXPORT_LINE_ROWS.to_string();
-        let body = form(&[("match[]", sel), ("start", &start), ("end", &end), ("max_rows_per_line", &rows_per_line)]);
-        let mut resp = self.inner.send("/api/v1/export", body, "application/x-www-form-urlencoded", None).await?;
+        let mut index: HashMap<&[(String, String)], usize> = HashMap::new();
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        for (i, (tags, present)) in group.iter().enumerate() {
+            let metrics: Vec<String> = self.metrics.iter().filter(|m| present.contains(*m)).cloned().collect();
+            if metrics.is_empty() {
+                continue;
+            }
+            index.insert(tags.as_slice(), i);
+            pairs.push(("match[]", self.inner.exact_selector(&self.db, &metrics, tags, &self.all_labels)));
+        }
+        let mut out: Vec<WindowRows> = vec![BTreeMap::new(); group.len()];
+        if pairs.is_empty() {
+            return Ok(Some(out));
+        }
+        pairs.push(("start", start));
+        pairs.push(("end", end));
+        pairs.push(("max_rows_per_line", rows_per_line));
+        let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut resp = self.inner.send("/api/v1/export", form(&p), "application/x-www-form-urlencoded", None).await?;
+        let may_split = group.len() > 1 || lo < hi;
         let timeout = self.inner.opts.timeout;
         let mut buf: Vec<u8> = Vec::new();
-        let mut rows: BTreeMap<i64, Vec<Option<FieldValue>>> = BTreeMap::new();
         let mut samples = 0usize;
-        loop {
-            let chunk = match tokio::time::timeout(timeout, resp.chunk()).await {
+        let mut eof = false;
+        while !eof {
+            match tokio::time::timeout(timeout, resp.chunk()).await {
                 Err(_) => return Err(BackendError::Timeout("victoriametrics /api/v1/export: read timed out".into())),
                 Ok(Err(e)) => return Err(net_err(e, "/api/v1/export")),
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(c))) => c,
-            };
-            buf.extend_from_slice(&chunk);
-            let mut start = 0;
-            while let Some(pos) = buf[start..].iter().position(|&b| b == b'\n') {
-                let line = &buf[start..start + pos];
-                start += pos + 1;
-                samples += self.line(line, tags, lo, hi, &mut rows)?;
-                if samples > self.inner.opts.max_window_samples && lo < hi {
-                    return Ok(Window::TooBig);
+                Ok(Ok(None)) => {
+                    eof = true;
+                    buf.push(b'\n');
+                }
+                Ok(Ok(Some(c))) => buf.extend_from_slice(&c),
+            }
+            let mut from = 0;
+            while let Some(pos) = buf[from..].iter().position(|&b| b == b'\n') {
+                let line = &buf[from..from + pos];
+                from += pos + 1;
+                samples += self.line(line, &index, lo, hi, &mut out)?;
+                if samples > self.inner.opts.max_window_samples && may_split {
+                    return Ok(None);
                 }
             }
-            buf.drain(..start);
+            buf.drain(..from);
             if buf.len() > MAX_LINE_BYTES {
                 return Err(BackendError::Internal("victoriametrics /api/v1/export: line too long".into()));
             }
         }
-        if !buf.is_empty() {
-            let line = std::mem::take(&mut buf);
-            self.line(&line, tags, lo, hi, &mut rows)?;
-        }
-        Ok(Window::Done(rows))
+        Ok(Some(out))
     }
 
-    /// Merges one export line into `rows`; returns the samples taken.
+    /// Merges one export line into the rows of its series; returns the samples taken.
     fn line(
         &self,
         line: &[u8],
-        tags: &[(String, String)],
+        index: &HashMap<&[(String, String)], usize>,
         lo: i64,
         hi: i64,
-        rows: &mut BTreeMap<i64, Vec<Option<FieldValue>>>,
+        out: &mut [WindowRows],
     ) -> Result<usize> {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(0);
@@ -549,19 +615,20 @@ impl ScanJob {
         if l.metric.remove(&self.inner.opts.db_label).as_deref() != Some(self.db.as_str()) {
             return Ok(0);
         }
-        // Exactly this series: same label set.
-        if l.metric.len() != tags.len() || !tags.iter().all(|(k, v)| l.metric.get(k) == Some(v)) {
-            return Ok(0);
-        }
         let Some(col) = self.col_of.get(&name).copied() else { return Ok(0) };
+        // Exactly one of the series asked for: same label set.
+        let mut tags: Vec<(String, String)> = l.metric.into_iter().collect();
+        tags.sort();
+        let Some(&i) = index.get(tags.as_slice()) else { return Ok(0) };
+        let rows = &mut out[i];
         let mut n = 0;
         for (t, v) in l.timestamps.iter().zip(l.values.iter()) {
             if *t < lo || *t > hi {
                 continue;
             }
             let row = rows.entry(*t).or_insert_with(|| vec![None; self.ncols]);
-            if let Some(i) = col {
-                row[i] = Some(FieldValue::Float(*v));
+            if let Some(c) = col {
+                row[c] = Some(FieldValue::Float(*v));
             }
             n += 1;
         }
