@@ -6,14 +6,20 @@
 
 use std::sync::Arc;
 
-use http::{header, HeaderMap, Method, Request, Response};
+use std::collections::HashMap;
+
+use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use super::auth::Identity;
 use super::body::read_limited;
 use super::error::ServerError;
 use super::limits::InflightGuard;
-use super::{Body, Ctx, State};
+use super::{full, Body, Ctx, State};
+use crate::backend::BackendError;
+use crate::encode;
+use crate::influxql::{self, ParamValue};
+use crate::query::{self, result::QueryResponse};
 
 /// 1.x's default `chunk_size`.
 pub const DEFAULT_CHUNK_SIZE: usize = 10_000;
@@ -205,10 +211,156 @@ pub async fn handle(
     execute(state, req).await
 }
 
-/// Runs a query and encodes its answer. The query engine and encoders connect here.
+/// Runs a query and encodes its answer as 1.x does: parse (with bound parameters), authorize the
+/// whole query, execute statement by statement, encode per `Accept` / `epoch` / `pretty`, chunk
+/// when asked, gzip when accepted.
 pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<Body>, ServerError> {
-    let _ = (state, req);
-    Err(ServerError::NotImplemented("queries are not yet supported by this build of influxgate".into()))
+    let p = &req.params;
+    let format = match p.format {
+        Format::Json => encode::Format::Json,
+        Format::Csv => encode::Format::Csv,
+        Format::Msgpack => encode::Format::Msgpack,
+    };
+    let epoch = encode::Epoch::parse(p.epoch.as_deref());
+    let bound = match p.params.as_deref() {
+        Some(text) => match bind_params(text) {
+            Ok(m) => m,
+            Err(e) => return Ok(query_error(StatusCode::BAD_REQUEST, format, p.pretty, &format!("error parsing query parameters: {e}"))),
+        },
+        None => HashMap::new(),
+    };
+    let query = match influxql::parse_query_with_params(&p.q, &bound) {
+        Ok(q) => q,
+        Err(e) => {
+            return Ok(query_error(StatusCode::BAD_REQUEST, format, p.pretty, &format!("error parsing query: {e}")))
+        }
+    };
+    let ctx = req.context();
+    if let Err(msg) = query::authorize(&ctx, req.identity.name(), &query) {
+        return Err(ServerError::Unauthorized(msg));
+    }
+    let styles: Vec<encode::ChunkStyle> = query.statements.iter().map(chunk_style).collect();
+    let run = query::execute(state.backend.as_ref(), &ctx, &query);
+    let results = match state.backend_timeout() {
+        Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| {
+            ServerError::Backend(BackendError::Timeout(format!("query did not finish within {}s", limit.as_secs())))
+        })?,
+        None => run.await,
+    };
+
+    let mut w = encode::BodyWriter::new(format, epoch, p.pretty, p.gzip);
+    let io_err = |e: std::io::Error| ServerError::Internal(format!("encoding the answer: {e}"));
+    let mut body = Vec::new();
+    if p.chunked {
+        for r in results {
+            let style = styles.get(r.statement_id).copied().unwrap_or(encode::ChunkStyle::Whole);
+            for piece in encode::pieces(r, style, p.chunk_size) {
+                body.extend(w.chunk(&piece).map_err(io_err)?);
+            }
+        }
+    } else {
+        let mut results = results;
+        for r in results.iter_mut() {
+            let style = styles.get(r.statement_id).copied().unwrap_or(encode::ChunkStyle::Whole);
+            encode::buffered(r, style);
+        }
+        body.extend(w.response(&QueryResponse { results, error: None }).map_err(io_err)?);
+    }
+    let content_type = w.content_type();
+    let content_encoding = w.content_encoding();
+    body.extend(w.finish().map_err(io_err)?);
+    let mut resp = Response::new(full(body));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(enc) = content_encoding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
+    }
+    drop(req.inflight);
+    Ok(resp)
+}
+
+/// How 1.x splits each kind of statement's answer when chunked.
+fn chunk_style(s: &influxql::Statement) -> encode::ChunkStyle {
+    use influxql::Statement as S;
+    match s {
+        S::Select(_) | S::ShowFieldKeys(_) | S::ShowSeries(_) | S::ShowCardinality(_) => encode::ChunkStyle::Rows,
+        S::ShowTagKeys(_) | S::ShowTagValues(_) => encode::ChunkStyle::PerSeries,
+        _ => encode::ChunkStyle::Whole,
+    }
+}
+
+/// A request-level query error, written as 1.x writes it: in the format `Accept` asked for.
+fn query_error(status: StatusCode, format: encode::Format, pretty: bool, msg: &str) -> Response<Body> {
+    let mut enc = encode::Encoder::new(format, encode::Epoch::Rfc3339, pretty);
+    let mut out = Vec::new();
+    enc.write_error(msg, &mut out);
+    let mut resp = Response::new(full(out));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    if let Ok(v) = HeaderValue::from_str(&msg.chars().filter(|c| (' '..='~').contains(c)).take(1024).collect::<String>()) {
+        resp.headers_mut().insert("X-Influxdb-Error", v);
+    }
+    resp
+}
+
+/// The `params` request parameter (a JSON object) as bind values, typed as 1.x types them:
+/// strings, integers (numbers without a fraction or exponent), floats, booleans, and one-entry
+/// objects naming the type (`{"identifier": ..}`, `{"regex": ..}`, `{"duration": ..}`, ...).
+fn bind_params(text: &str) -> Result<HashMap<String, ParamValue>, String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(map) = v else {
+        return Err("json: cannot unmarshal parameters: not an object".into());
+    };
+    Ok(map.into_iter().map(|(k, v)| (k, param_value(&v))).collect())
+}
+
+fn param_value(v: &serde_json::Value) -> ParamValue {
+    use serde_json::Value as J;
+    let number = |n: &serde_json::Number, want_float: bool| -> ParamValue {
+        let text = n.to_string();
+        if !want_float && !text.contains(['.', 'e', 'E']) {
+            match text.parse::<i64>() {
+                Ok(i) => ParamValue::Integer(i),
+                Err(_) => ParamValue::Float(n.as_f64().unwrap_or(0.0)),
+            }
+        } else {
+            ParamValue::Float(n.as_f64().unwrap_or(0.0))
+        }
+    };
+    match v {
+        J::String(s) => ParamValue::String(s.clone()),
+        J::Bool(b) => ParamValue::Boolean(*b),
+        J::Number(n) => number(n, false),
+        J::Null => ParamValue::Error("unable to bind parameter with type <nil>".into()),
+        J::Array(_) => ParamValue::Error("unable to bind parameter with type []interface {}".into()),
+        J::Object(o) => {
+            if o.len() != 1 {
+                return ParamValue::Error("bound object parameter value must have exactly one entry".into());
+            }
+            let Some((kind, inner)) = o.iter().next() else {
+                return ParamValue::Error("bound object parameter value must have exactly one entry".into());
+            };
+            match (kind.as_str(), inner) {
+                ("ident" | "identifier", J::String(s)) => ParamValue::Identifier(s.clone()),
+                ("regex", J::String(s)) => ParamValue::Regex(s.clone()),
+                ("string", J::String(s)) => ParamValue::String(s.clone()),
+                ("float" | "number", J::Number(n)) => number(n, true),
+                ("int" | "integer", J::Number(n)) => match n.as_i64() {
+                    Some(i) => ParamValue::Integer(i),
+                    None => ParamValue::Integer(n.as_f64().unwrap_or(0.0) as i64),
+                },
+                ("duration", J::String(s)) => ParamValue::Duration(s.clone()),
+                ("duration", J::Number(n)) => match n.as_i64() {
+                    Some(ns) => ParamValue::Duration(influxql::format_duration(ns)),
+                    None => ParamValue::Error("unable to bind parameter: duration is not an integer".into()),
+                },
+                (k, _) if matches!(k, "ident" | "identifier" | "regex" | "string" | "float" | "number" | "int" | "integer" | "duration") => {
+                    ParamValue::Error(format!("unable to bind parameter: unexpected value type for {k}"))
+                }
+                (k, _) => ParamValue::Error(format!("unknown bind object type: {k}")),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
