@@ -54,11 +54,63 @@ fn limit<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
 
 /// The tag predicate of a SHOW statement's WHERE (time conditions are ignored, as in 1.x).
 fn show_predicate(ctx: &QueryContext, cond: &Option<a::Expr>) -> Result<TagPredicate, String> {
-    let Some(c) = cond else { return Ok(TagPredicate::True) };
+    Ok(show_condition(ctx, cond)?.0)
+}
+
+/// A SHOW statement's WHERE: its tag predicate and, when it mentions time, the time range.
+fn show_condition(ctx: &QueryContext, cond: &Option<a::Expr>) -> Result<(TagPredicate, Option<cond::TimeRange>), String> {
+    let Some(c) = cond else { return Ok((TagPredicate::True, None)) };
     let e = lower::expr(c);
-    let (rest, _) = cond::split_time(&e, ctx.now)?;
-    let Some(rest) = rest else { return Ok(TagPredicate::True) };
-    Ok(cond::tag_predicate(&rest, &|_| true).unwrap_or(TagPredicate::True))
+    let has_time = cond::mentions_time(&e);
+    let (rest, tr) = cond::split_time(&e, ctx.now)?;
+    let tr = if has_time { Some(tr) } else { None };
+    let Some(rest) = rest else { return Ok((TagPredicate::True, tr)) };
+    Ok((cond::tag_predicate(&rest, &|_| true).unwrap_or(TagPredicate::True), tr))
+}
+
+/// Keeps the series that have points in the shard groups the time range touches (1.x answers
+/// SHOW SERIES / TAG KEYS / TAG VALUES with a time condition from those shards).
+async fn filter_by_time(
+    backend: &dyn Backend,
+    db: &str,
+    rp: Option<&str>,
+    by_m: &mut BTreeMap<String, Vec<Vec<(String, String)>>>,
+    tr: cond::TimeRange,
+) -> Result<(), String> {
+    use futures::StreamExt;
+    let rps = backend.retention_policies(db).await.map_err(be)?;
+    let info = match rp {
+        Some(r) => rps.iter().find(|x| x.name == r),
+        None => rps.iter().find(|x| x.default),
+    };
+    let d = super::functions::aggregate::shard_group_duration(info.map(|r| r.duration));
+    let lo = tr.min.map(|t| super::functions::aggregate::shard_group_start(t, d)).unwrap_or(i64::MIN);
+    let hi = tr.max.map(|t| super::functions::aggregate::shard_group_start(t, d).saturating_add(d - 1)).unwrap_or(i64::MAX);
+    for (m, sers) in by_m.iter_mut() {
+        let fields: Vec<String> = backend.field_keys(db, rp, m).await.map_err(be)?.into_iter().map(|f| f.0).collect();
+        let mut seen: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
+        if lo <= hi && !fields.is_empty() {
+            let req = crate::backend::ScanRequest {
+                db: db.to_string(),
+                rp: rp.map(str::to_string),
+                measurement: m.clone(),
+                tags: TagPredicate::True,
+                min_time: lo,
+                max_time: hi,
+                fields,
+            };
+            let mut st = backend.scan(req).await.map_err(be)?;
+            while let Some(chunk) = st.next().await {
+                let chunk = chunk.map_err(be)?;
+                if !chunk.times.is_empty() {
+                    seen.insert(chunk.tags);
+                }
+            }
+        }
+        sers.retain(|t| seen.contains(t));
+    }
+    by_m.retain(|_, v| !v.is_empty());
+    Ok(())
 }
 
 /// Measurement names of `db` selected by FROM sources (all when none).
@@ -262,7 +314,10 @@ pub async fn show_measurements(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         return Ok(vec![]);
     }
     let rp = ctx.rp.as_deref();
-    let pred = show_predicate(ctx, &s.condition)?;
+    let (pred, tr) = show_condition(ctx, &s.condition)?;
+    if tr.is_some() {
+        return Err("SHOW MEASUREMENTS doesn't support time in WHERE clause".into());
+    }
     let mut names: Vec<String> = if matches!(pred, TagPredicate::True) {
         backend.measurements(&db, rp).await.map_err(be)?
     } else {
@@ -314,8 +369,11 @@ async fn need_db(backend: &dyn Backend, ctx: &QueryContext, db: &Option<String>)
 
 pub async fn show_tag_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowTagKeysStatement) -> R {
     let db = need_db(backend, ctx, &s.database).await?;
-    let pred = show_predicate(ctx, &s.condition)?;
-    let by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    let (pred, tr) = show_condition(ctx, &s.condition)?;
+    let mut by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    if let Some(tr) = tr {
+        filter_by_time(backend, &db, ctx.rp.as_deref(), &mut by_m, tr).await?;
+    }
     let mut out = Vec::new();
     for (m, sers) in by_m {
         let keys: BTreeSet<String> = sers.into_iter().flatten().map(|(k, _)| k).collect();
@@ -331,8 +389,11 @@ pub async fn show_tag_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::Sho
 
 pub async fn show_tag_values(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowTagValuesStatement) -> R {
     let db = need_db(backend, ctx, &s.database).await?;
-    let pred = show_predicate(ctx, &s.condition)?;
-    let by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    let (pred, tr) = show_condition(ctx, &s.condition)?;
+    let mut by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    if let Some(tr) = tr {
+        filter_by_time(backend, &db, ctx.rp.as_deref(), &mut by_m, tr).await?;
+    }
     let mut out = Vec::new();
     for (m, sers) in by_m {
         let kv: BTreeSet<(String, String)> =
@@ -372,8 +433,11 @@ pub async fn show_field_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::S
 
 pub async fn show_series(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowSeriesStatement) -> R {
     let db = need_db(backend, ctx, &s.database).await?;
-    let pred = show_predicate(ctx, &s.condition)?;
-    let by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    let (pred, tr) = show_condition(ctx, &s.condition)?;
+    let mut by_m = series_by_measurement(backend, &db, ctx.rp.as_deref(), &s.sources, &pred).await?;
+    if let Some(tr) = tr {
+        filter_by_time(backend, &db, ctx.rp.as_deref(), &mut by_m, tr).await?;
+    }
     let mut keys: Vec<String> = Vec::new();
     for (m, sers) in by_m {
         for tags in sers {
@@ -394,6 +458,18 @@ pub async fn show_cardinality(backend: &dyn Backend, ctx: &QueryContext, s: &a::
     let rp = ctx.rp.as_deref();
     let exists = db_exists(backend, &db).await?;
     let estimate = !s.exact && s.sources.is_empty() && s.condition.is_none() && s.dimensions.is_empty();
+    if let Some(c) = &s.condition {
+        if cond::mentions_time(&lower::expr(c)) {
+            let kind = match s.kind {
+                a::CardinalityKind::Series => "SERIES",
+                a::CardinalityKind::Measurement => "MEASUREMENT",
+                a::CardinalityKind::TagKey => "TAG KEY",
+                a::CardinalityKind::TagValues => "TAG VALUES",
+                a::CardinalityKind::FieldKey => "FIELD KEY",
+            };
+            return Err(format!("SHOW {kind} EXACT CARDINALITY doesn't support time in WHERE clause"));
+        }
+    }
     let count = |n: usize| vec![vec![Value::Integer(n as i64)]];
     match s.kind {
         a::CardinalityKind::Measurement => {

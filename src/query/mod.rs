@@ -215,3 +215,10 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         _ => Err("statement not supported by influxgate".into()),
     }
 }
+
+/// `execute` must be usable from a multi-threaded server.
+#[allow(dead_code)]
+fn assert_execute_is_send(b: &dyn Backend, ctx: &QueryContext, q: &a::Query) {
+    fn is_send<T: Send>(_: &T) {}
+    is_send(&execute(b, ctx, q));
+}

@@ -41,6 +41,8 @@ pub struct StatementResult {
     pub error: Option<String>,
     /// More results of this statement follow in a later chunk.
     pub partial: bool,
+    /// The statement's `tz()`: JSON writes its times as RFC3339 in this zone (with its offset).
+    pub time_zone: Option<chrono_tz::Tz>,
 }
 
 /// A whole `/query` answer; `error` is a request-level error (e.g. a parse error), which 1.x

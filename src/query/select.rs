@@ -686,7 +686,7 @@ fn trim_to_cap(sd: &mut SeriesData, cap: Option<(usize, bool)>) {
 #[derive(Default)]
 struct LoadOpts<'a> {
     /// Rows failing this are not kept.
-    filter: Option<&'a dyn Fn(&Tags, i64, &[Value]) -> bool>,
+    filter: Option<&'a (dyn Fn(&Tags, i64, &[Value]) -> bool + Sync)>,
     /// At most this many rows per series: the first ones, or the last ones when `.1`.
     cap: Option<(usize, bool)>,
 }
@@ -738,8 +738,14 @@ fn expand_fields(fields: &[Field], metas: &[MeasInfo]) -> Vec<Field> {
                     Expr::Regex(re) => Some(re),
                     _ => None,
                 };
+                let agg = Aggregate::from_name(name, Some(1), Some(50.0), None);
                 for k in all_fields.keys() {
-                    if filter.map(|re| re.is_match(k)).unwrap_or(true) {
+                    // Fields of a type the function does not take are left out (1.x).
+                    let accepted = match &agg {
+                        Some(a) => metas.iter().filter_map(|m| m.fields.get(k)).any(|t| a.accepts(*t)),
+                        None => true,
+                    };
+                    if accepted && filter.map(|re| re.is_match(k)).unwrap_or(true) {
                         let mut a = args.clone();
                         a[0] = Expr::Var { name: k.clone(), hint: None };
                         let alias = match &f.alias {
@@ -1053,8 +1059,8 @@ async fn raw_measurement(
         }
     };
     // With LIMIT, a series contributes at most LIMIT + OFFSET rows to its group.
-    let cap = if sel.limit > 0 && m.sub.is_none() {
-        Some(((sel.limit.saturating_add(sel.offset)).min(usize::MAX as u64) as usize, sel.order_desc))
+    let cap = if raw_limit(sel) > 0 && m.sub.is_none() {
+        Some(((raw_limit(sel).saturating_add(sel.offset)).min(usize::MAX as u64) as usize, sel.order_desc))
     } else {
         None
     };
@@ -1150,8 +1156,17 @@ async fn raw_measurement(
     Ok(out)
 }
 
+/// 1.6.7 answers a raw `OFFSET n` without `LIMIT` with the one row at the offset.
+fn raw_limit(sel: &Select) -> u64 {
+    if sel.limit == 0 && sel.offset > 0 {
+        1
+    } else {
+        sel.limit
+    }
+}
+
 fn push_raw_series(out: &mut Vec<Series>, sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], rows: Vec<Vec<Value>>) {
-    let rows = apply_limits(rows, sel.limit, sel.offset);
+    let rows = apply_limits(rows, raw_limit(sel), sel.offset);
     if !rows.is_empty() {
         out.push(Series { name: m.name.clone(), tags, columns: columns.to_vec(), values: rows, partial: false });
     }
@@ -1406,6 +1421,20 @@ async fn aggregate_measurement(
     }
     let n_select_fields = scan.len();
     let c = compile_condition(m, rest, scan)?;
+    // derivative/difference/elapsed of buckets need the bucket before the first one (1.x reads
+    // one interval more).
+    let mut tr = tr;
+    if let (Some((every, _)), Some(lo)) = (group_by_time, tr.min) {
+        let extends = afields.iter().any(|f| {
+            matches!(
+                f.transform.as_ref().map(|t| t.0.as_str()),
+                Some("derivative" | "non_negative_derivative" | "difference" | "non_negative_difference" | "elapsed")
+            )
+        });
+        if extends {
+            tr.min = Some(lo.saturating_sub(every));
+        }
+    }
     let min = tr.min_or();
     let max = match (group_by_time, tr.max) {
         (Some(_), None) => ctx.now,
