@@ -17,6 +17,7 @@
 pub mod ast;
 mod display;
 mod lexer;
+mod params;
 mod parser;
 pub(crate) mod regex_compat;
 #[cfg(test)]
@@ -27,6 +28,7 @@ use std::collections::HashMap;
 pub use ast::*;
 pub use display::{format_rfc3339_nano, ident_needs_quotes, quote_ident, quote_ident_segments, quote_string};
 pub use lexer::Pos;
+pub use params::{param_value_from_json, JsonParam};
 pub use parser::{
     default_tz_exists, format_duration, parse_duration, ParseError, ParseErrorKind, ParseOptions,
 };
