@@ -46,9 +46,10 @@ pub fn chunk(result: StatementResult, chunk_size: usize) -> Chunks {
     if result.error.is_some() || result.series.is_empty() {
         return Chunks { passthrough: Some(result), ..Chunks::empty(chunk_size) };
     }
-    let StatementResult { statement_id, series, messages, .. } = result;
+    let StatementResult { statement_id, series, messages, time_zone, .. } = result;
     Chunks {
         statement_id,
+        time_zone,
         chunk_size,
         messages,
         series: series.into(),
@@ -60,6 +61,7 @@ pub fn chunk(result: StatementResult, chunk_size: usize) -> Chunks {
 /// Iterator returned by [`chunk`].
 pub struct Chunks {
     statement_id: usize,
+    time_zone: Option<chrono_tz::Tz>,
     chunk_size: usize,
     messages: Vec<crate::query::result::Message>,
     series: VecDeque<Series>,
@@ -72,6 +74,7 @@ impl Chunks {
     fn empty(chunk_size: usize) -> Chunks {
         Chunks {
             statement_id: 0,
+            time_zone: None,
             chunk_size,
             messages: Vec::new(),
             series: VecDeque::new(),
@@ -112,6 +115,7 @@ impl Iterator for Chunks {
             messages: std::mem::take(&mut self.messages),
             error: None,
             partial: more_rows || !self.series.is_empty(),
+            time_zone: self.time_zone,
         })
     }
 }
@@ -124,7 +128,7 @@ pub fn split_series(result: StatementResult) -> impl Iterator<Item = StatementRe
     if result.error.is_some() || result.series.is_empty() {
         passthrough = Some(result);
     } else {
-        let StatementResult { statement_id, series, mut messages, .. } = result;
+        let StatementResult { statement_id, series, mut messages, time_zone, .. } = result;
         for s in series {
             pieces.push(StatementResult {
                 statement_id,
@@ -132,6 +136,7 @@ pub fn split_series(result: StatementResult) -> impl Iterator<Item = StatementRe
                 messages: std::mem::take(&mut messages),
                 error: None,
                 partial: false,
+                time_zone,
             });
         }
     }
@@ -207,6 +212,7 @@ impl RowChunker {
             messages: Vec::new(),
             error: None,
             partial,
+            time_zone: None,
         }
     }
 }

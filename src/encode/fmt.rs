@@ -245,6 +245,23 @@ pub fn rfc3339_nano(out: &mut Vec<u8>, ns: i64) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// Appends a time as Go's `time.RFC3339Nano` in zone `tz`, as 1.x prints times of a statement
+/// with `tz()`: local wall time and the zone's offset at that instant (`Z` when it is zero).
+pub fn rfc3339_nano_in(out: &mut Vec<u8>, ns: i64, tz: chrono_tz::Tz) {
+    use chrono::{Offset, TimeZone};
+    let offset = tz.offset_from_utc_datetime(&chrono::DateTime::from_timestamp_nanos(ns).naive_utc()).fix().local_minus_utc();
+    if offset == 0 {
+        rfc3339_nano(out, ns);
+        return;
+    }
+    let local = ns.saturating_add(i64::from(offset) * 1_000_000_000);
+    rfc3339_nano(out, local);
+    out.pop(); // the `Z`
+    let sign = if offset < 0 { '-' } else { '+' };
+    let abs = offset.unsigned_abs();
+    out.extend_from_slice(format!("{sign}{:02}:{:02}", abs / 3600, (abs / 60) % 60).as_bytes());
+}
+
 /// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -461,5 +478,28 @@ mod tests {
         ] {
             assert_eq!(csv_needs_quotes(f), q, "{f:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::rfc3339_nano_in;
+
+    fn show(ns: i64, tz: &str) -> String {
+        let mut out = Vec::new();
+        rfc3339_nano_in(&mut out, ns, tz.parse().unwrap());
+        String::from_utf8(out).unwrap()
+    }
+
+    // Expectations from influxd 1.6.7: `... GROUP BY time(1h) tz('Asia/Kolkata')` answers
+    // "2024-01-01T05:00:00+05:30" for the bucket starting 2023-12-31T23:30:00Z.
+    #[test]
+    fn times_in_a_zone_carry_its_offset() {
+        assert_eq!(show(1_704_065_400_000_000_000, "Asia/Kolkata"), "2024-01-01T05:00:00+05:30");
+        assert_eq!(show(1_704_067_200_500_000_000, "America/New_York"), "2023-12-31T19:00:00.5-05:00");
+        // Summer time: the offset follows the instant.
+        assert_eq!(show(1_719_792_000_000_000_000, "America/New_York"), "2024-06-30T20:00:00-04:00");
+        // A zero offset prints `Z`, as Go's Z07:00 layout does.
+        assert_eq!(show(1_704_067_200_000_000_000, "Europe/London"), "2024-01-01T00:00:00Z");
     }
 }

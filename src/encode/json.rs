@@ -13,7 +13,7 @@
 
 use std::io::Write as _;
 
-use super::fmt::{go_nonfinite, json_float, json_string, rfc3339_nano};
+use super::fmt::{go_nonfinite, json_float, json_string, rfc3339_nano, rfc3339_nano_in};
 use super::Epoch;
 use crate::query::result::{Message, Series, StatementResult, Value};
 
@@ -92,7 +92,7 @@ fn result(out: &mut Vec<u8>, r: &StatementResult, epoch: Epoch) -> Result<(), f6
             if i > 0 {
                 out.push(b',');
             }
-            series(out, s, epoch)?;
+            series(out, s, epoch, r.time_zone)?;
         }
         out.push(b']');
     }
@@ -125,7 +125,7 @@ fn message(out: &mut Vec<u8>, m: &Message) {
     out.push(b'}');
 }
 
-fn series(out: &mut Vec<u8>, s: &Series, epoch: Epoch) -> Result<(), f64> {
+fn series(out: &mut Vec<u8>, s: &Series, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Result<(), f64> {
     out.push(b'{');
     let mut sep = false;
     let mut key = |out: &mut Vec<u8>, k: &[u8]| {
@@ -180,7 +180,7 @@ fn series(out: &mut Vec<u8>, s: &Series, epoch: Epoch) -> Result<(), f64> {
                 if j > 0 {
                     out.push(b',');
                 }
-                value(out, v, j, epoch)?;
+                value(out, v, j, epoch, tz)?;
             }
             out.push(b']');
         }
@@ -193,7 +193,7 @@ fn series(out: &mut Vec<u8>, s: &Series, epoch: Epoch) -> Result<(), f64> {
     Ok(())
 }
 
-fn value(out: &mut Vec<u8>, v: &Value, col: usize, epoch: Epoch) -> Result<(), f64> {
+fn value(out: &mut Vec<u8>, v: &Value, col: usize, epoch: Epoch, tz: Option<chrono_tz::Tz>) -> Result<(), f64> {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Float(f) => {
@@ -216,7 +216,10 @@ fn value(out: &mut Vec<u8>, v: &Value, col: usize, epoch: Epoch) -> Result<(), f
             }
             None => {
                 out.push(b'"');
-                rfc3339_nano(out, *ns);
+                match tz {
+                    Some(tz) => rfc3339_nano_in(out, *ns, tz),
+                    None => rfc3339_nano(out, *ns),
+                }
                 out.push(b'"');
             }
         },

@@ -248,6 +248,11 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
         None => run.await,
     };
 
+    let mut results = results;
+    for r in results.iter_mut() {
+        r.time_zone = query.statements.get(r.statement_id).and_then(time_zone);
+    }
+
     let mut w = encode::BodyWriter::new(format, epoch, p.pretty, p.gzip);
     let io_err = |e: std::io::Error| ServerError::Internal(format!("encoding the answer: {e}"));
     let mut body = Vec::new();
@@ -259,7 +264,6 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
             }
         }
     } else {
-        let mut results = results;
         for r in results.iter_mut() {
             let style = styles.get(r.statement_id).copied().unwrap_or(encode::ChunkStyle::Whole);
             encode::buffered(r, style);
@@ -277,6 +281,14 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     }
     drop(req.inflight);
     Ok(resp)
+}
+
+/// The zone a statement's times are printed in (`tz()` of a SELECT).
+fn time_zone(s: &influxql::Statement) -> Option<chrono_tz::Tz> {
+    match s {
+        influxql::Statement::Select(sel) => sel.location.as_deref().and_then(|name| name.parse().ok()),
+        _ => None,
+    }
 }
 
 /// How 1.x splits each kind of statement's answer when chunked.
