@@ -161,7 +161,14 @@ pub async fn execute(backend: &dyn Backend, ctx: &QueryContext, query: &a::Query
     let mut out = Vec::with_capacity(n);
     for (i, s) in query.statements.iter().enumerate() {
         match execute_statement(backend, ctx, s).await {
-            Ok(series) => out.push(StatementResult { statement_id: i, series, ..Default::default() }),
+            Ok(series) => {
+                // tz('Zone'): the encoders print this statement's times in that zone.
+                let time_zone = match s {
+                    a::Statement::Select(sel) => sel.location.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok()),
+                    _ => None,
+                };
+                out.push(StatementResult { statement_id: i, series, time_zone, ..Default::default() })
+            }
             Err(e) => {
                 let text = if i + 1 < n { "not executed".to_string() } else { e };
                 out.push(StatementResult { statement_id: i, error: Some(text), ..Default::default() });
