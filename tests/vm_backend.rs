@@ -160,6 +160,9 @@ fn rows(chunks: &[SeriesChunk]) -> Rows {
     out
 }
 
+/// An exported series: labels (minus db), values, timestamps.
+type Exported = (BTreeMap<String, String>, Vec<f64>, Vec<i64>);
+
 const T0: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
 const S: i64 = 1_000_000_000;
 
@@ -300,14 +303,14 @@ weird\\ m\\,x,t\\ k=v\\,1\\=2 f=1e300 1704067202000000000
         async move {
             let text = http
                 .post(format!("{url}/api/v1/export"))
-                .form(&[("match[]", format!("{{db=\"{db}\"}}")), ("start".into(), "0".into())])
+                .form(&[("match[]", format!("{{db=\"{db}\"}}")), ("start", "0".into())])
                 .send()
                 .await
                 .unwrap()
                 .text()
                 .await
                 .unwrap();
-            let mut v: Vec<(BTreeMap<String, String>, Vec<f64>, Vec<i64>)> = text
+            let mut v: Vec<Exported> = text
                 .lines()
                 .map(|l| {
                     let j: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -619,4 +622,57 @@ async fn unreachable_store_is_unavailable() {
     let e = b.write(batch("d", vec![point("m", &[], vec![("x", FieldValue::Float(1.0))], T0)])).await.unwrap_err();
     assert!(matches!(e, BackendError::Unavailable(_)), "{e:?}");
     assert!(matches!(b.databases().await, Err(BackendError::Unavailable(_))));
+}
+
+/// Many series: read in groups with one export each (and series by series when a group is too
+/// big), still in series order and exact.
+#[tokio::test]
+async fn many_series_grouped_and_ungrouped() {
+    let vm = start_vm().await;
+    let mut pts = Vec::new();
+    for s in 0..150i64 {
+        for i in 0..10i64 {
+            let host = format!("h{s}");
+            let mut fields = vec![("a", FieldValue::Float((s * 10 + i) as f64))];
+            if i % 2 == 0 {
+                fields.push(("b", FieldValue::Integer(i)));
+            }
+            pts.push(point("m", &[("host", &host)], fields, T0 + i * S));
+        }
+    }
+    let check = |got: Rows| {
+        assert_eq!(got.len(), 150);
+        for (t, r) in &got {
+            let s: i64 = t[0].1[1..].parse().unwrap();
+            assert_eq!(r.len(), 10);
+            for (i, (time, vals)) in r.iter().enumerate() {
+                let i = i as i64;
+                assert_eq!(*time, T0 + i * S);
+                assert_eq!(vals, &vec![Some((s * 10 + i) as f64), (i % 2 == 0).then_some(i as f64)]);
+            }
+        }
+    };
+    let b = backend(&vm);
+    b.write(batch("many", pts)).await.unwrap();
+    check(rows(&scan_all(&b, scan_req("many", "m", TagPredicate::True, &["a", "b"])).await));
+    assert_eq!(b.window_splits(), 0);
+    let small = VictoriaMetricsBackend::new(&vm.url, VmOptions { max_window_samples: 50, ..VmOptions::default() }).unwrap();
+    check(rows(&scan_all(&small, scan_req("many", "m", TagPredicate::True, &["a", "b"])).await));
+    assert!(small.window_splits() > 0);
+}
+
+/// Infinities written straight to VictoriaMetrics (which exports them as bare `+Inf`) read back.
+#[tokio::test]
+async fn infinities_written_directly_read_back() {
+    let vm = start_vm().await;
+    let http = reqwest::Client::new();
+    let lines = "inf v=+Inf 1704067200000000000\ninf v=-Inf 1704067201000000000\ninf v=2 1704067202000000000\n";
+    assert!(http.post(format!("{}/write?db=i", vm.url)).body(lines).send().await.unwrap().status().is_success());
+    http.get(format!("{}/internal/force_flush", vm.url)).send().await.unwrap();
+    let b = backend(&vm);
+    let got = rows(&scan_all(&b, scan_req("i", "inf", TagPredicate::True, &["v"])).await);
+    assert_eq!(
+        got[&Vec::new()],
+        vec![(T0, vec![Some(f64::INFINITY)]), (T0 + S, vec![Some(f64::NEG_INFINITY)]), (T0 + 2 * S, vec![Some(2.0)])]
+    );
 }

@@ -134,6 +134,67 @@ struct ExportLine {
     timestamps: Vec<i64>,
 }
 
+/// An export line whose values held infinities or NaN.
+#[derive(Deserialize)]
+struct LooseExportLine {
+    metric: HashMap<String, String>,
+    values: Vec<VmFloat>,
+    timestamps: Vec<i64>,
+}
+
+/// A sample value: VictoriaMetrics exports infinities as bare `+Inf`/`-Inf` (not JSON), which
+/// [`parse_export_line`] turns into strings first.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VmFloat {
+    Num(f64),
+    Text(String),
+}
+
+impl VmFloat {
+    fn get(&self) -> f64 {
+        match self {
+            VmFloat::Num(x) => *x,
+            VmFloat::Text(t) => match t.as_str() {
+                "+Inf" | "Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                _ => f64::NAN,
+            },
+        }
+    }
+}
+
+/// Parses one export line, accepting the non-JSON `+Inf`, `-Inf` and `NaN` in its values.
+fn parse_export_line(line: &[u8]) -> std::result::Result<ExportLine, serde_json::Error> {
+    match serde_json::from_slice(line) {
+        Ok(l) => Ok(l),
+        Err(e) => {
+            // `},"values":[` cannot occur inside a JSON string (its quote would be escaped).
+            const KEY: &[u8] = b"},\"values\":[";
+            let Some(i) = line.windows(KEY.len()).position(|w| w == KEY) else { return Err(e) };
+            let start = i + KEY.len();
+            let Some(len) = line[start..].iter().position(|&b| b == b']') else { return Err(e) };
+            let mut fixed = Vec::with_capacity(line.len() + 64);
+            fixed.extend_from_slice(&line[..start]);
+            for (k, v) in line[start..start + len].split(|&b| b == b',').enumerate() {
+                if k > 0 {
+                    fixed.push(b',');
+                }
+                if matches!(v, b"+Inf" | b"-Inf" | b"Inf" | b"NaN") {
+                    fixed.push(b'"');
+                    fixed.extend_from_slice(v);
+                    fixed.push(b'"');
+                } else {
+                    fixed.extend_from_slice(v);
+                }
+            }
+            fixed.extend_from_slice(&line[start + len..]);
+            let l: LooseExportLine = serde_json::from_slice(&fixed)?;
+            Ok(ExportLine { metric: l.metric, values: l.values.iter().map(VmFloat::get).collect(), timestamps: l.timestamps })
+        }
+    }
+}
+
 fn net_err(e: reqwest::Error, what: &str) -> BackendError {
     if e.is_timeout() {
         BackendError::Timeout(format!("victoriametrics {what}: {e}"))
@@ -609,7 +670,7 @@ impl ScanJob {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(0);
         }
-        let mut l: ExportLine = serde_json::from_slice(line)
+        let mut l: ExportLine = parse_export_line(line)
             .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
         let Some(name) = l.metric.remove("__name__") else { return Ok(0) };
         if l.metric.remove(&self.inner.opts.db_label).as_deref() != Some(self.db.as_str()) {
@@ -995,6 +1056,16 @@ mod tests {
         assert_eq!(parse_retention("100y"), Some(100 * 365 * 24 * 3_600_000_000_000));
         assert_eq!(parse_retention("2w"), Some(14 * 24 * 3_600_000_000_000));
         assert_eq!(parse_retention("x"), None);
+    }
+
+    #[test]
+    fn export_line_with_infinities() {
+        let l = parse_export_line(br#"{"metric":{"__name__":"m_v","k":"},\"values\":[+Inf]"},"values":[+Inf,-Inf,1.5,NaN],"timestamps":[1,2,3,4]}"#).unwrap();
+        let v = l.values;
+        assert_eq!(&v[..3], &[f64::INFINITY, f64::NEG_INFINITY, 1.5]);
+        assert!(v[3].is_nan());
+        assert_eq!(l.metric["k"], "},\"values\":[+Inf]");
+        assert!(parse_export_line(b"{").is_err());
     }
 
     #[test]
