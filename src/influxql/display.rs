@@ -3,6 +3,8 @@
 //! Printing follows 1.x's `String()` methods, except where those do not parse back (floats are
 //! printed with full precision, `ON` clauses of SHOW statements get their keyword, passwords
 //! are printed instead of `[REDACTED]`, retention durations use InfluxQL duration syntax).
+//! The alternate form (`{:#}`) of a `Statement` / `Query` redacts passwords like 1.x
+//! (`CREATE USER u WITH PASSWORD [REDACTED]`), for logs and SHOW QUERIES.
 
 use std::fmt::{self, Display, Formatter, Write};
 
@@ -132,7 +134,11 @@ impl Display for Query {
             if i > 0 {
                 f.write_str(";\n")?;
             }
-            write!(f, "{}", s)?;
+            if f.alternate() {
+                write!(f, "{:#}", s)?;
+            } else {
+                write!(f, "{}", s)?;
+            }
         }
         Ok(())
     }
@@ -596,7 +602,8 @@ impl Display for Statement {
             Statement::DropMeasurement { name } => write!(f, "DROP MEASUREMENT {}", qi(name)),
             Statement::DropShard { id } => write!(f, "DROP SHARD {}", id),
             Statement::CreateUser { name, password, admin } => {
-                write!(f, "CREATE USER {} WITH PASSWORD {}", qi(name), quote_string(password))?;
+                let pw = if f.alternate() { "[REDACTED]".to_string() } else { quote_string(password) };
+                write!(f, "CREATE USER {} WITH PASSWORD {}", qi(name), pw)?;
                 if *admin {
                     f.write_str(" WITH ALL PRIVILEGES")?;
                 }
@@ -604,7 +611,8 @@ impl Display for Statement {
             }
             Statement::DropUser { name } => write!(f, "DROP USER {}", qi(name)),
             Statement::SetPassword { user, password } => {
-                write!(f, "SET PASSWORD FOR {} = {}", qi(user), quote_string(password))
+                let pw = if f.alternate() { "[REDACTED]".to_string() } else { quote_string(password) };
+                write!(f, "SET PASSWORD FOR {} = {}", qi(user), pw)
             }
             Statement::Grant { privilege, on, user } => {
                 write!(f, "GRANT {} ON {} TO {}", privilege, qi(on), qi(user))

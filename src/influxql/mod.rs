@@ -12,7 +12,13 @@
 //! `params` JSON. Use [`parse_query_with`] with `params: Some(&map)` (an empty map when the
 //! request has none, so `$x` fails with `missing parameter: x` like 1.x). [`parse_query`]
 //! keeps `$name` as [`Expr::BindParam`] where an expression is expected; [`bind`] substitutes
-//! them afterwards.
+//! them afterwards. [`param_value_from_json`] converts the request's `params` JSON values
+//! (mapped onto [`JsonParam`]) with 1.x's rules and error texts.
+//!
+//! HTTP-layer notes (1.x behaviour, verified against influxd 1.6.7): the `q` text is trimmed
+//! (Go `strings.TrimSpace`) before parsing — positions in errors depend on it; invalid UTF-8
+//! should be decoded lossily (Go reads U+FFFD); a NUL character ends the query.
+//! `format!("{:#}", query)` prints with passwords redacted (for logs / SHOW QUERIES).
 
 pub mod ast;
 mod display;

@@ -53,6 +53,9 @@ fn measurements_shards_users_cqs() {
     assert_eq!(stmt("DROP SHARD 12"), Statement::DropShard { id: 12 });
     assert_eq!(stmt("CREATE USER u WITH PASSWORD 'p' WITH ALL PRIVILEGES"), Statement::CreateUser { name: "u".into(), password: "p".into(), admin: true });
     assert_eq!(stmt("DROP USER u"), Statement::DropUser { name: "u".into() });
+    let q = parse_query("CREATE USER u WITH PASSWORD 'p'; SET PASSWORD FOR u = 'x'").unwrap();
+    assert_eq!(format!("{:#}", q), "CREATE USER u WITH PASSWORD [REDACTED];\nSET PASSWORD FOR u = [REDACTED]");
+    assert_eq!(q.to_string(), "CREATE USER u WITH PASSWORD 'p';\nSET PASSWORD FOR u = 'x'");
     assert_eq!(stmt("SET PASSWORD FOR u = 'x'"), Statement::SetPassword { user: "u".into(), password: "x".into() });
     assert_eq!(stmt("GRANT READ ON db TO u"), Statement::Grant { privilege: Privilege::Read, on: "db".into(), user: "u".into() });
     assert_eq!(stmt("GRANT ALL PRIVILEGES TO u"), Statement::GrantAdmin { user: "u".into() });
