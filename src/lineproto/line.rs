@@ -211,6 +211,19 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+static TAG_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b',' as usize] = true;
+    t[b'=' as usize] = true;
+    t
+};
+
+#[inline(always)]
+fn is_tag_stop(c: u8) -> bool {
+    TAG_STOP[c as usize]
+}
+
 #[inline]
 fn is_numeric(c: u8) -> bool {
     c.is_ascii_digit() || c == b'.'
@@ -353,7 +366,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
                 return fail("missing tag key");
             }
             i += 1;
-            while i < n && !matches!(b[i], b' ' | b',' | b'=') {
+            while i < n && !is_tag_stop(b[i]) {
                 i += 1;
             }
             if i >= n || b[i] != b'=' {
@@ -366,7 +379,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
                 return fail("missing tag value");
             }
             i += 1;
-            while i < n && !matches!(b[i], b' ' | b',' | b'=') {
+            while i < n && !is_tag_stop(b[i]) {
                 i += 1;
             }
             if i >= n {
@@ -491,6 +504,14 @@ fn parse_ts(ts: &str) -> Result<i64, LineError> {
     if digits.is_empty() {
         return Err(LineError(Cow::Owned(format!("strconv.ParseInt: parsing \"{}\": invalid syntax", ts))));
     }
+    if digits.len() <= 18 {
+        // Cannot overflow.
+        let mut acc: i64 = 0;
+        for &d in digits {
+            acc = acc * 10 + i64::from(d.wrapping_sub(b'0'));
+        }
+        return Ok(if neg { -acc } else { acc });
+    }
     // Accumulate negatively so i64::MIN fits.
     let mut acc: i64 = 0;
     for &d in digits {
@@ -515,10 +536,21 @@ fn parse_ts(ts: &str) -> Result<i64, LineError> {
 }
 
 /// Sorts tags by written key and refuses duplicate keys, as 1.x does.
+#[inline]
+fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    // Tag keys are short and usually differ early: compare inline instead of calling memcmp.
+    for (x, y) in a.iter().zip(b.iter()) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
 fn sort_tags(tags: &mut [(Escaped<'_>, Escaped<'_>)]) -> Result<(), LineError> {
     let mut sorted = true;
     for w in tags.windows(2) {
-        match w[0].0.raw.as_bytes().cmp(w[1].0.raw.as_bytes()) {
+        match cmp_bytes(w[0].0.raw.as_bytes(), w[1].0.raw.as_bytes()) {
             std::cmp::Ordering::Less => {}
             std::cmp::Ordering::Equal => return fail("duplicate tags"),
             std::cmp::Ordering::Greater => {

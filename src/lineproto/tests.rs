@@ -521,3 +521,34 @@ fn crate_differences() {
     }
     println!("{n} differences");
 }
+
+/// Differential check against a live influxd: reads JSON lines `{"body","precision","status","error"}`
+/// (recorded by POSTing each body to 1.6.7) from the file named by `LP_DIFF_IN` and prints every
+/// case where our accept/refuse or error text differs. Not run by default (needs the recording).
+#[test]
+#[ignore]
+fn differential_against_recorded_influxd() {
+    let Some(path) = std::env::var_os("LP_DIFF_IN") else { return };
+    let text = std::fs::read_to_string(path).expect("read LP_DIFF_IN");
+    let (mut n, mut bad) = (0, 0);
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).expect("json");
+        let body = v["body"].as_str().unwrap_or_default();
+        let prec = Precision::parse(v["precision"].as_str().unwrap_or_default()).unwrap_or(Precision::Nanosecond);
+        let status = v["status"].as_i64().unwrap_or_default();
+        let err = v["error"].as_str();
+        let ours = parse_body(body.as_bytes(), prec, NOW);
+        n += 1;
+        let same = match (&ours, status) {
+            (Ok(_), 204) => true,
+            (Err(e), 400) => Some(e.message.as_str()) == err,
+            (Ok(_), 400) => err.is_some_and(|e| e.contains("field type conflict")),
+            _ => false,
+        };
+        if !same {
+            bad += 1;
+            println!("DIFF {body:?} [{}]\n  influxd: {status} {err:?}\n  ours:    {:?}", v["precision"], ours.map(|p| p.len()));
+        }
+    }
+    println!("{n} cases, {bad} differences");
+}
