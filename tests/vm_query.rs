@@ -1,0 +1,165 @@
+//! InfluxQL through the query engine on the VictoriaMetrics backend gives the same answers as on
+//! the embedded store, for data both can hold exactly (float fields, millisecond timestamps).
+//! Needs `/usr/bin/victoria-metrics` (Debian package `victoria-metrics`).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use influxgate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
+use influxgate::backend::{Backend, WriteBatch};
+use influxgate::query::{execute, QueryContext};
+
+const VM_BIN: &str = "/usr/bin/victoria-metrics";
+
+struct Vm {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_vm() -> Vm {
+    if !Path::new(VM_BIN).exists() {
+        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new(VM_BIN)
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
+            .arg("-retentionPeriod=100y")
+            .arg("-search.latencyOffset=0s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start victoria-metrics");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
+                return Vm { child, url, _dir: dir };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("victoria-metrics did not become healthy");
+}
+
+const T0: i64 = 1_704_067_200_000_000_000;
+
+/// Float fields only, millisecond timestamps, some series without `region`, some gaps.
+fn data() -> String {
+    let mut s = String::new();
+    let mut x: u64 = 12345;
+    let mut next = || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((x >> 33) % 10000) as f64 / 100.0
+    };
+    for i in 0..360i64 {
+        let t = T0 + i * 10_000_000_000 + (i % 7) * 1_000_000;
+        for h in 0..4 {
+            let region = match h {
+                0 | 1 => ",region=us",
+                2 => ",region=eu",
+                _ => "",
+            };
+            if (i + h) % 5 != 0 {
+                s.push_str(&format!("cpu,host=h{h}{region} usage_user={},usage_system={} {t}\n", next(), next()));
+            } else {
+                s.push_str(&format!("cpu,host=h{h}{region} usage_user={} {t}\n", next()));
+            }
+            if h < 2 {
+                s.push_str(&format!("net_response,host=h{h},server=s.{h} response_time={} {t}\n", next()));
+            }
+        }
+        if i % 3 == 0 {
+            s.push_str(&format!("mem,host=h0 free={} {t}\n", next()));
+        }
+    }
+    s
+}
+
+const QUERIES: &[&str] = &[
+    "SHOW MEASUREMENTS",
+    "SHOW MEASUREMENTS WITH MEASUREMENT =~ /net/",
+    "SHOW FIELD KEYS",
+    "SHOW FIELD KEYS FROM cpu",
+    "SHOW TAG KEYS",
+    "SHOW TAG KEYS FROM cpu",
+    "SHOW TAG VALUES WITH KEY = host",
+    "SHOW TAG VALUES FROM cpu WITH KEY IN (host, region) WHERE region != ''",
+    "SHOW SERIES",
+    "SHOW SERIES FROM cpu WHERE host =~ /h[12]/",
+    "SELECT * FROM cpu LIMIT 20",
+    "SELECT * FROM cpu WHERE host = 'h3' ORDER BY time DESC LIMIT 5",
+    "SELECT usage_user FROM cpu WHERE region = '' LIMIT 3",
+    "SELECT usage_user FROM cpu WHERE region != 'us' AND time >= '2024-01-01T00:10:00Z' AND time < '2024-01-01T00:12:00Z'",
+    "SELECT usage_user, usage_system FROM cpu WHERE host = 'h0' OR host = 'h2' LIMIT 10",
+    "SELECT usage_system FROM cpu WHERE host !~ /0/ AND time > '2024-01-01T00:59:00Z' GROUP BY host",
+    "SELECT * FROM cpu, mem WHERE time <= '2024-01-01T00:01:00Z'",
+    "SELECT * FROM /net|mem/ WHERE time <= '2024-01-01T00:02:00Z' GROUP BY *",
+    "SELECT response_time FROM net_response WHERE server = 's.1' LIMIT 4",
+    "SELECT count(usage_user), sum(usage_user), mean(usage_user), min(usage_user), max(usage_user) FROM cpu",
+    "SELECT count(usage_system) FROM cpu GROUP BY host",
+    "SELECT first(usage_user), last(usage_user) FROM cpu GROUP BY region",
+    "SELECT mean(usage_user) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' GROUP BY time(10m), host",
+    "SELECT max(usage_user), stddev(usage_user), median(usage_user) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' GROUP BY time(7m) fill(0)",
+    "SELECT sum(response_time) FROM net_response WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:30:00Z' GROUP BY time(5m, 1m) fill(previous)",
+    "SELECT derivative(usage_user, 1s) FROM cpu WHERE host = 'h1' LIMIT 5",
+    "SELECT top(usage_user, 3), host FROM cpu",
+    "SELECT count(*) FROM /.*/",
+    "SELECT usage_user FROM cpu WHERE usage_user > 99 ",
+    "SELECT usage_user FROM cpu WHERE time = '2024-01-01T00:00:10.001Z'",
+    "SELECT * FROM cpu GROUP BY * SLIMIT 2 SOFFSET 1",
+    "SELECT * FROM nosuch",
+];
+
+#[tokio::test]
+async fn same_answers_as_embedded() {
+    let vm = start_vm().await;
+    let dir = tempfile::tempdir().unwrap();
+    let emb = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let vmb = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let lp = data();
+    let points = influxgate::lineproto::parse_body_str(&lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
+    for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
+        b.create_database("db").await.unwrap();
+        for chunk in points.chunks(2000) {
+            b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.to_vec() }).await.unwrap();
+        }
+    }
+    let mut failures = Vec::new();
+    let mut empty = Vec::new();
+    for q in QUERIES {
+        let parsed = influxgate::influxql::parse_query(q).unwrap();
+        let mut answers = Vec::new();
+        for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
+            let mut ctx = QueryContext::admin(Some("db"));
+            ctx.now = T0 + 2 * 3_600_000_000_000;
+            answers.push(execute(b, &ctx, &parsed).await);
+        }
+        assert!(answers[0].iter().all(|r| r.error.is_none()) || q.contains("nosuch"), "{q}: {:?}", answers[0]);
+        if answers[0].iter().all(|r| r.series.iter().all(|s| s.values.is_empty())) {
+            empty.push(*q);
+        }
+        if answers[0] != answers[1] {
+            failures.push(format!("{q}\n  embedded: {:?}\n  vm:       {:?}", answers[0], answers[1]));
+        }
+    }
+    assert_eq!(empty, vec!["SELECT * FROM nosuch"], "queries answering nothing");
+    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), QUERIES.len(), failures.join("\n"));
+}
