@@ -764,16 +764,19 @@ impl Backend for VictoriaMetricsBackend {
                 }
             }
         }
+        let mut rest = String::new();
+        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
         for p in &batch.points {
             let ms = p.time / NS_PER_MS;
-            let mut labels = serde_json::Map::new();
-            labels.insert("__name__".into(), serde_json::Value::Null);
-            if !batch.db.is_empty() {
-                labels.insert(db_label.clone(), serde_json::Value::String(batch.db.clone()));
+            // Labels other than __name__, as JSON members: `,"k":"v"...`. A tag named like the
+            // db label wins over the database, as in VictoriaMetrics.
+            rest.clear();
+            let tag_db = p.tags.iter().find(|(k, _)| k == db_label).map(|(_, v)| v.as_str());
+            if tag_db.is_none() && !batch.db.is_empty() {
+                push_member(&mut rest, db_label, &batch.db);
             }
             for (k, v) in &p.tags {
-                // A tag named like the db label wins over the database, as in VictoriaMetrics.
-                labels.insert(k.clone(), serde_json::Value::String(v.clone()));
+                push_member(&mut rest, k, v);
             }
             let mut any = false;
             for (f, v) in &p.fields {
@@ -788,15 +791,22 @@ impl Backend for VictoriaMetricsBackend {
                     }
                 };
                 any = true;
-                labels.insert("__name__".into(), serde_json::Value::String(names::metric_name(&p.measurement, f, sep)));
-                let line = serde_json::json!({"metric": &labels, "values": [x], "timestamps": [ms]});
-                body.push_str(&line.to_string());
-                body.push('\n');
+                body.push_str("{\"metric\":{\"__name__\":");
+                push_json_str(&mut body, &names::metric_name(&p.measurement, f, sep));
+                body.push_str(&rest);
+                body.push_str("},\"values\":[");
+                // Finite (checked above): serde_json prints the shortest round-trip form.
+                body.push_str(&serde_json::to_string(&x).unwrap_or_else(|_| "0".into()));
+                body.push_str("],\"timestamps\":[");
+                body.push_str(&ms.to_string());
+                body.push_str("]}\n");
             }
             if any {
                 written += 1;
-                let db = p.tags.iter().find(|(k, _)| k == db_label).map(|(_, v)| v.as_str()).unwrap_or(&batch.db);
-                if !inner.catalog().measurements.get(db).is_some_and(|s| s.contains(&p.measurement)) {
+                let db = tag_db.unwrap_or(&batch.db);
+                if seen.insert((db, p.measurement.as_str()))
+                    && !inner.catalog().measurements.get(db).is_some_and(|s| s.contains(&p.measurement))
+                {
                     new_meas.insert(format!("{db}\u{0}{}", p.measurement));
                 }
             }
@@ -996,6 +1006,22 @@ impl Backend for VictoriaMetricsBackend {
         }
         self.inner.delete_selectors(sels).await
     }
+}
+
+/// A JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    match serde_json::to_string(s) {
+        Ok(q) => out.push_str(&q),
+        Err(_) => out.push_str("\"\""), // cannot happen for a &str
+    }
+}
+
+/// `,"k":"v"`.
+fn push_member(out: &mut String, k: &str, v: &str) {
+    out.push(',');
+    push_json_str(out, k);
+    out.push(':');
+    push_json_str(out, v);
 }
 
 fn rp_unsupported() -> BackendError {
