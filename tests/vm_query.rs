@@ -163,3 +163,48 @@ async fn same_answers_as_embedded() {
     assert_eq!(empty, vec!["SELECT * FROM nosuch"], "queries answering nothing");
     assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), QUERIES.len(), failures.join("\n"));
 }
+
+async fn run(b: &dyn Backend, q: &str) -> String {
+    let parsed = influxgate::influxql::parse_query(q).unwrap();
+    let mut ctx = QueryContext::admin(Some("db"));
+    ctx.now = T0 + 2 * 3_600_000_000_000;
+    let r = execute(b, &ctx, &parsed).await;
+    r.iter()
+        .map(|r| match &r.error {
+            Some(e) => format!("error: {e}"),
+            None => r.series.iter().map(|s| format!("{}{:?}{:?}", s.name, s.tags, s.values)).collect::<Vec<_>>().join(";"),
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// Management statements on the VictoriaMetrics backend.
+#[tokio::test]
+async fn ddl_statements() {
+    let vm = start_vm().await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let lp = "cpu,host=a v=1 1704067200000000000\ncpu,host=b v=2 1704067200000000000\nmem,host=a v=3 1704067200000000000\n";
+    let points = influxgate::lineproto::parse_body_str(lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
+    b.write(WriteBatch { db: "db".into(), rp: None, points }).await.unwrap();
+    let b: &dyn Backend = &b;
+    let cases: &[(&str, &str)] = &[
+        ("SHOW DATABASES", r#"databases[][[String("db")]]"#),
+        ("SHOW RETENTION POLICIES", r#"[][[String("autogen"), String("876000h0m0s"), String("168h0m0s"), Integer(1), Boolean(true)]]"#),
+        ("CREATE RETENTION POLICY r ON db DURATION 1h REPLICATION 1", "error: retention policies are not supported by the victoriametrics backend"),
+        ("CREATE DATABASE x", ""),
+        ("SHOW DATABASES", r#"databases[][[String("db")], [String("x")]]"#),
+        ("DELETE FROM cpu WHERE time < now()", "error: DELETE with a time range is not supported by the victoriametrics backend"),
+        ("DELETE FROM cpu WHERE host = 'a'", ""),
+        ("SHOW SERIES", r#"[][[String("cpu,host=b")], [String("mem,host=a")]]"#),
+        ("DROP SERIES FROM cpu WHERE host = 'b'", ""),
+        ("SHOW SERIES", r#"[][[String("mem,host=a")]]"#),
+        ("DROP MEASUREMENT mem", ""),
+        ("SHOW MEASUREMENTS", ""),
+        ("DROP DATABASE db", ""),
+        ("SHOW DATABASES", r#"databases[][[String("x")]]"#),
+        ("SELECT * FROM db..cpu", "error: database not found: db"),
+    ];
+    for (q, want) in cases {
+        assert_eq!(run(b, q).await, *want, "{q}");
+    }
+}
