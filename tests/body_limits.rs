@@ -118,3 +118,38 @@ fn bad_content_encoding() {
     let r = api.write_with(&[("db", "enc")], &[("Content-Encoding", "identity")], b"m v=1 1".to_vec());
     assert_eq!(r.status, 204, "identity: {}", r.describe());
 }
+
+/// A body sent with `Transfer-Encoding: chunked` (no Content-Length): the limit still holds.
+fn write_chunked(g: &Gate, body: Vec<u8>) -> Resp {
+    let reader = std::io::Cursor::new(body);
+    let r = client()
+        .post(format!("{}/write?db=chunked", g.url))
+        .header("Authorization", format!("Token {ADMIN_TOKEN}"))
+        .body(reqwest::blocking::Body::new(reader))
+        .send()
+        .expect("chunked write");
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    Resp { status, headers, body: r.bytes().map(|b| b.to_vec()).unwrap_or_default() }
+}
+
+#[test]
+fn chunked_bodies_without_content_length() {
+    let g = gate();
+    let r = write_chunked(&g, b"m v=1 1\nm v=2 2\n".to_vec());
+    assert_eq!(r.status, 204, "small chunked body: {}", r.describe());
+    let big: String = (0..200).map(|i| format!("m v={i} {i}\n")).collect();
+    assert_413(&write_chunked(&g, big.into_bytes()), "chunked body over the limit");
+    assert_eq!(Api::new(&g.url).get("/ping").status, 204);
+}
+
+#[test]
+fn gzip_body_decompressing_to_exactly_the_limit() {
+    let g = gate();
+    let api = g.admin();
+    let gz = [("Content-Encoding", "gzip")];
+    let r = api.write_with(&[("db", "gz")], &gz, gzip(line_of_len(MAX as usize).as_bytes()));
+    assert_eq!(r.status, 204, "decompresses to exactly max_body_bytes: {}", r.describe());
+    let r = api.write_with(&[("db", "gz")], &gz, gzip(line_of_len(MAX as usize + 1).as_bytes()));
+    assert_413(&r, "decompresses to one byte over");
+}
