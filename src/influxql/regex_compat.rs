@@ -48,9 +48,18 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
     let mut last_rep: Option<usize> = None;
     let mut out = String::with_capacity(src.len());
     let mut translated = false;
+    let mut pending = String::new();
+    fn flush(out: &mut String, pending: &mut String) {
+        out.push_str(pending);
+        pending.clear();
+    }
 
     while i < n {
         let ch = c[i];
+        let is_rep = matches!(ch, '*' | '+' | '?') || (ch == '{' && parse_repeat(&c, i).is_some());
+        if !is_rep && ch != '(' {
+            flush(&mut out, &mut pending);
+        }
         match ch {
             '(' => {
                 if i + 1 < n && c[i + 1] == '?' {
@@ -70,6 +79,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                             {
                                 return Err(err("invalid named capture", &text(i, j + 1)));
                             }
+                            flush(&mut out, &mut pending);
                             out.push_str(&text(i, j + 1));
                             parens.push(i);
                             i = j + 1;
@@ -79,37 +89,68 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                         }
                         return Err(err("invalid or unsupported Perl syntax", &text(i, i + 3)));
                     }
+                    // flags `(?imsU-imsU)` or a non-capturing group `(?flags:...)`
                     let mut j = i + 2;
-                    let mut ok = false;
-                    let mut group = false;
-                    while j < n {
+                    let mut negated = false;
+                    let mut saw_flag = false;
+                    let group;
+                    loop {
+                        if j >= n {
+                            return Err(err("invalid or unsupported Perl syntax", &text(i, n)));
+                        }
                         match c[j] {
-                            'i' | 'm' | 's' | 'U' | '-' => j += 1,
-                            ')' => {
-                                ok = j > i + 2;
+                            'i' | 'm' | 's' | 'U' => {
+                                saw_flag = true;
+                                j += 1;
+                            }
+                            '-' if !negated => {
+                                negated = true;
+                                saw_flag = false;
+                                j += 1;
+                            }
+                            ':' | ')' if !(negated && !saw_flag) => {
+                                group = c[j] == ':';
                                 break;
                             }
-                            ':' => {
-                                ok = true;
-                                group = true;
-                                break;
+                            _ => {
+                                return Err(err(
+                                    "invalid or unsupported Perl syntax",
+                                    &text(i, j + 1),
+                                ))
                             }
-                            _ => break,
                         }
                     }
-                    if !ok {
-                        let end = if j < n { j + 1 } else { n };
-                        return Err(err("invalid or unsupported Perl syntax", &text(i, end)));
+                    // Canonical spelling (the regex crate rejects repeated flags like `(?i-si)`;
+                    // Go applies them in order, so the last mention of a flag wins).
+                    let mut pos = String::new();
+                    let mut neg = String::new();
+                    let mut minus = false;
+                    for &f in &c[i + 2..j] {
+                        if f == '-' {
+                            minus = true;
+                            continue;
+                        }
+                        pos.retain(|x| x != f);
+                        neg.retain(|x| x != f);
+                        if minus { neg.push(f) } else { pos.push(f) }
                     }
-                    out.push_str(&text(i, j + 1));
+                    let flags = if neg.is_empty() { pos } else { format!("{}-{}", pos, neg) };
+                    translated = true;
                     if group {
+                        flush(&mut out, &mut pending);
+                        out.push_str(&format!("(?{}:", flags));
                         parens.push(i);
                         have_atom = false;
+                    } else if !flags.is_empty() {
+                        // Go applies a repetition after `(?i)` to the item before it; the
+                        // regex crate refuses that, so flags move behind such operators.
+                        pending.push_str(&format!("(?{})", flags));
                     }
                     i = j + 1;
                     last_rep = None;
                     continue;
                 }
+                flush(&mut out, &mut pending);
                 parens.push(i);
                 out.push('(');
                 have_atom = false;
@@ -168,8 +209,11 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                 i = end;
             }
             '[' => {
-                let end = check_class(&c, i, src)?;
-                out.push_str(&text(i, end));
+                let (end, class) = check_class(&c, i)?;
+                if class != text(i, end) {
+                    translated = true;
+                }
+                out.push_str(&class);
                 have_atom = true;
                 last_rep = None;
                 i = end;
@@ -206,6 +250,14 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                     out.push(e);
                     out.push(']');
                     translated = true;
+                } else if e.is_ascii_digit() {
+                    // octal escape: the regex crate needs its octal mode; spell it in hex
+                    out.push_str(&format!("\\x{{{:x}}}", escape_value(&c, i, end).unwrap_or('\0') as u32));
+                    translated = true;
+                } else if let Some(t) = perl_class_outside(e) {
+                    // Go's \d \w \s \b are ASCII-only; the regex crate's are Unicode.
+                    out.push_str(t);
+                    translated = true;
                 } else {
                     out.push_str(&esc);
                 }
@@ -227,6 +279,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
     if !parens.is_empty() {
         return Err(err("missing closing )", src));
     }
+    flush(&mut out, &mut pending);
     Ok(if translated { Some(out) } else { None })
 }
 
@@ -326,8 +379,15 @@ fn check_escape(c: &[char], i: usize, in_class: bool) -> Result<usize, String> {
                 return Err(err("invalid character class range", &text(i, n)));
             };
             let name = name.strip_prefix('^').unwrap_or(&name).to_string();
-            // validate through the regex crate (same Unicode tables, modulo versions)
-            if regex::Regex::new(&format!("\\p{{{}}}", name)).is_err() {
+            // Go knows exact, case-sensitive names (`L`, `Lu`, `Greek`, `Any`); the regex
+            // crate matches loosely, so pre-filter the shape, then ask it.
+            let shape_ok = if c[i + 2] == '{' {
+                name.chars().next().is_some_and(|x| x.is_ascii_uppercase())
+                    && name.chars().all(|x| x.is_ascii_alphanumeric() || x == '_')
+            } else {
+                matches!(name.as_str(), "C" | "L" | "M" | "N" | "P" | "S" | "Z")
+            };
+            if !shape_ok || regex::Regex::new(&format!("\\p{{{}}}", name)).is_err() {
                 return Err(err("invalid character class range", &text(i, end)));
             }
             Ok(end)
@@ -339,25 +399,104 @@ fn check_escape(c: &[char], i: usize, in_class: bool) -> Result<usize, String> {
     }
 }
 
-/// Validates a character class starting at `[` (index `i`); returns the index after `]`.
-fn check_class(c: &[char], i: usize, _src: &str) -> Result<usize, String> {
+/// The character a single-character escape at `k..end` stands for (None for classes).
+fn escape_value(c: &[char], k: usize, end: usize) -> Option<char> {
+    let e = *c.get(k + 1)?;
+    match e {
+        '0'..='7' => {
+            let digits: String = c[k + 1..end].iter().collect();
+            u32::from_str_radix(&digits, 8).ok().and_then(char::from_u32)
+        }
+        'x' => {
+            let digits: String = c[k + 2..end].iter().filter(|x| x.is_ascii_hexdigit()).collect();
+            u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32)
+        }
+        'a' => Some('\u{7}'),
+        'f' => Some('\u{c}'),
+        'n' => Some('\n'),
+        'r' => Some('\r'),
+        't' => Some('\t'),
+        'v' => Some('\u{b}'),
+        x if x.is_ascii() && !x.is_ascii_alphanumeric() => Some(x),
+        _ => None,
+    }
+}
+
+/// Go's ASCII Perl classes, spelled for the regex crate (outside a bracket class).
+fn perl_class_outside(e: char) -> Option<&'static str> {
+    Some(match e {
+        'd' => "[0-9]",
+        'D' => "[^0-9]",
+        'w' => "[0-9A-Za-z_]",
+        'W' => "[^0-9A-Za-z_]",
+        's' => "[\\t\\n\\x0C\\r ]",
+        'S' => "[^\\t\\n\\x0C\\r ]",
+        'b' => "(?-u:\\b)",
+        'B' => "(?-u:\\B)",
+        _ => return None,
+    })
+}
+
+/// The same inside a bracket class.
+fn perl_class_inside(e: char) -> Option<&'static str> {
+    Some(match e {
+        'd' => "0-9",
+        'D' => "[^0-9]",
+        'w' => "0-9A-Za-z_",
+        'W' => "[^0-9A-Za-z_]",
+        's' => "\\t\\n\\x0C\\r ",
+        'S' => "[^\\t\\n\\x0C\\r ]",
+        _ => return None,
+    })
+}
+
+/// Validates a character class starting at `[` (index `i`); returns the index after `]` and
+/// the class spelled for the regex crate.
+fn check_class(c: &[char], i: usize) -> Result<(usize, String), String> {
     let n = c.len();
     let text = |a: usize, b: usize| -> String { c[a..b.min(n)].iter().collect() };
     let missing = || err("missing closing ]", &text(i, n));
+    let mut out = String::from("[");
     let mut j = i + 1;
     if j < n && c[j] == '^' {
+        out.push('^');
         j += 1;
     }
     let mut first = true;
-    // previous single char (for ranges)
+    // Emits one class item (a char or an escape) starting at `k`; returns (end, single char).
+    let item = |k: usize, out: &mut String| -> Result<(usize, Option<char>), String> {
+        if c[k] == '\\' {
+            let end = check_escape(c, k, true)?;
+            if end == k + 2 {
+                if let Some(t) = perl_class_inside(c[k + 1]) {
+                    out.push_str(t);
+                    return Ok((end, None));
+                }
+            }
+            let v = escape_value(c, k, end);
+            if c[k + 1].is_ascii_digit() {
+                out.push_str(&format!("\\x{{{:x}}}", v.unwrap_or('\0') as u32));
+            } else {
+                out.push_str(&text(k, end));
+            }
+            Ok((end, v))
+        } else {
+            if c[k] == '[' || c[k] == '&' || c[k] == '~' || c[k] == '-' {
+                // literal in Go; escape so the regex crate does not read nesting / set ops
+                out.push('\\');
+            }
+            out.push(c[k]);
+            Ok((k + 1, Some(c[k])))
+        }
+    };
     loop {
         if j >= n {
             return Err(missing());
         }
         if c[j] == ']' && !first {
-            return Ok(j + 1);
+            out.push(']');
+            return Ok((j + 1, out));
         }
-        first = false;
         // POSIX class
         if c[j] == '[' && j + 1 < n && c[j + 1] == ':' {
             let mut k = j + 2;
@@ -370,35 +509,26 @@ fn check_class(c: &[char], i: usize, _src: &str) -> Result<usize, String> {
                 if !PERL_OR_ASCII_CLASSES.contains(&name.as_str()) {
                     return Err(err("invalid character class range", &text(j, k + 2)));
                 }
+                out.push_str(&text(j, k + 2));
                 j = k + 2;
+                first = false;
                 continue;
             }
         }
+        first = false;
         let lo_start = j;
-        let lo = if c[j] == '\\' {
-            let end = check_escape(c, j, true)?;
-            let single = if end == j + 2 { Some(c[j + 1]) } else { None };
-            j = end;
-            match single {
-                Some(x) if !x.is_ascii_alphanumeric() => Some(x),
-                _ => None,
+        let (after_lo, lo) = item(j, &mut out)?;
+        j = after_lo;
+        // range? (only after a single character, like Go)
+        if lo.is_some() && j + 1 < n && c[j] == '-' && c[j + 1] != ']' {
+            out.push('-');
+            let h = j + 1;
+            if c[h] == '\\' && h + 1 < n && matches!(c[h + 1], 'p' | 'P' | 'd' | 'D' | 'w' | 'W' | 's' | 'S') {
+                return Err(err("invalid escape sequence", &text(h, h + 2)));
             }
-        } else {
-            j += 1;
-            Some(c[lo_start])
-        };
-        // range?
-        if j + 1 < n && c[j] == '-' && c[j + 1] != ']' {
-            let hi_start = j + 1;
-            let hi = if c[hi_start] == '\\' {
-                let end = check_escape(c, hi_start, true)?;
-                let single = if end == hi_start + 2 { Some(c[hi_start + 1]) } else { None };
-                j = end;
-                single
-            } else {
-                j = hi_start + 1;
-                Some(c[hi_start])
-            };
+            let (after_hi, hi) = item(h, &mut out)?;
+            // `item` escaped a literal '-' etc. as the range end; that is still a char.
+            j = after_hi;
             if let (Some(a), Some(b)) = (lo, hi) {
                 if a > b {
                     return Err(err("invalid character class range", &text(lo_start, j)));
@@ -454,6 +584,22 @@ mod tests {
         }
         let r = compile("\\Qa.b\\E").unwrap();
         assert!(r.is_match("xa.by") && !r.is_match("axb"));
+        // Go's Perl classes and word boundaries are ASCII-only
+        let r = compile("^\\w+$").unwrap();
+        assert!(r.is_match("abc_1") && !r.is_match("é"));
+        assert!(!compile("^\\d$").unwrap().is_match("٣"));
+        assert!(compile("^[\\d\\s]+$").unwrap().is_match("1 2"));
+        assert!(!compile("^[\\w]$").unwrap().is_match("é"));
+        assert!(compile("^[^\\D]$").unwrap().is_match("7"));
+        assert!(compile("^\\W$").unwrap().is_match("é"));
+        assert!(compile("x\\b").unwrap().is_match("xé"));
+        assert!(compile("^[a-c-]+$").unwrap().is_match("a-c"));
+        assert!(compile("^[[]+$").unwrap().is_match("[["));
+        assert!(compile("^[a&&b]+$").unwrap().is_match("&&"));
+        assert!(compile("(?i-si)A").unwrap().is_match("A") && !compile("(?i-si)A").unwrap().is_match("a"));
+        assert!(compile("x(?i)*y").unwrap().is_match("xxY"));
+        assert!(compile("(?)a").unwrap().is_match("a"));
+        assert!(compile("\\101[\\60-\\71]").unwrap().is_match("A5"));
         let r = compile("a{,5}").unwrap();
         assert!(r.is_match("a{,5}") && !r.is_match("aa"));
     }
