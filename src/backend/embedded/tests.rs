@@ -633,3 +633,28 @@ async fn concurrent_writers_group_commit() {
     }
     assert_eq!(rows(&collect(&b, scan_req("db", "m", &["v"])).await).len(), 400);
 }
+
+#[tokio::test]
+async fn merge_within_multi_row_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
+    // 100 points over 3 timestamps of one series; fields rotate, values grow: the last write of
+    // each field at each time must win, and fields not carried must survive.
+    let mut points = Vec::new();
+    let names = ["a", "b", "c"];
+    let mut want: std::collections::BTreeMap<(i64, &str), i64> = Default::default();
+    for i in 0..100i64 {
+        let t = i % 3;
+        let f = names[(i / 3 % 3) as usize];
+        points.push(pt("m", &[("h", "x")], vec![(f, FieldValue::Integer(i))], t));
+        want.insert((t, f), i);
+    }
+    b.write(batch("db", points)).await.unwrap();
+    let got = rows(&collect(&b, scan_req("db", "m", &["a", "b", "c"])).await);
+    assert_eq!(got.len(), 3);
+    for (_, t, vals) in got {
+        for (k, f) in names.iter().enumerate() {
+            assert_eq!(vals[k], want.get(&(t, *f)).map(|v| FieldValue::Integer(*v)), "t={t} f={f}");
+        }
+    }
+}
