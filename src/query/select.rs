@@ -41,7 +41,7 @@ struct SeriesData {
 
 /// Upper bound on buffered rows of one statement, so that one query cannot take all memory.
 const MAX_CELLS: usize = 10_000_000;
-const MAX_BUCKETS: usize = 10_000_000;
+const MAX_BUCKETS: usize = 1_000_000;
 
 // ---------------------------------------------------------------------------------------------
 // Compiled expressions
@@ -873,13 +873,15 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
             }
         }
     }
-    let group_by_time = sel.dimensions.iter().find_map(|d| match d {
-        Dimension::Time { every, offset } => Some((*every, *offset)),
-        _ => None,
-    });
-    if !any_agg && group_by_time.is_some() {
+    let has_time_dim = sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { .. }));
+    if !any_agg && has_time_dim {
         return Err("GROUP BY requires at least one aggregate function".into());
     }
+    // time(0s) buckets nothing: 1.x answers as without GROUP BY time.
+    let group_by_time = sel.dimensions.iter().find_map(|d| match d {
+        Dimension::Time { every, offset } if *every > 0 => Some((*every, *offset)),
+        _ => None,
+    });
     if any_agg {
         let mut fv = Vec::new();
         for f in &sel.fields {
@@ -1440,6 +1442,20 @@ async fn aggregate_measurement(
         (Some(_), None) => ctx.now,
         _ => tr.max_or(),
     };
+    // With LIMIT (ascending, no transformation) only the first LIMIT + OFFSET buckets are needed.
+    let bucket_cap = if sel.limit > 0 && !sel.order_desc && afields.iter().all(|f| f.transform.is_none()) {
+        Some(sel.limit.saturating_add(sel.offset).min(MAX_BUCKETS as u64) as usize)
+    } else {
+        None
+    };
+    if let (Some((every, _)), Some(lo), None) = (group_by_time, tr.min, bucket_cap) {
+        // Filling every bucket of a huge range would take all memory; 1.x's
+        // max-select-buckets error instead.
+        let n = (max as i128 - lo as i128) / every as i128 + 1;
+        if n > MAX_BUCKETS as i128 && !matches!(sel.fill, Fill::None) {
+            return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})"));
+        }
+    }
     let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool {
         if vals[..n_select_fields].iter().all(eval::is_null) {
             return false;
@@ -1555,7 +1571,11 @@ async fn aggregate_measurement(
                         let start = tr.min.map(|t| w.start(t));
                         let end = w.start(max);
                         let is_count = matches!(call.agg, Aggregate::Count);
-                        reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, MAX_BUCKETS);
+                        if bucket_cap.is_none() {
+                            check_buckets(&reduced, start, end, w.every)?;
+                        }
+                        let cap = bucket_cap.unwrap_or(MAX_BUCKETS);
+                        reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, cap);
                     }
                 }
                 per_call.push(reduced);
@@ -1624,7 +1644,11 @@ async fn aggregate_measurement(
                     let start = tr.min.map(|t| w.start(t));
                     let end = w.start(max);
                     let is_count = matches!(call.agg, Aggregate::Count);
-                    reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, MAX_BUCKETS);
+                    if bucket_cap.is_none() {
+                        check_buckets(&reduced, start, end, w.every)?;
+                    }
+                    let cap = bucket_cap.unwrap_or(MAX_BUCKETS);
+                    reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, cap);
                 }
             }
             per_call.push(reduced);
@@ -2017,4 +2041,17 @@ fn reduce_pushed(
         }
     }
     Ok(out)
+}
+
+/// 1.x's max-select-buckets error, before filling more buckets than memory should hold.
+fn check_buckets(rows: &[Sample], start: Option<i64>, end: i64, every: i64) -> Result<(), String> {
+    let Some(first) = start.or_else(|| rows.first().map(|r| r.time)) else { return Ok(()) };
+    if every <= 0 {
+        return Ok(());
+    }
+    let n = (end as i128 - first as i128) / every as i128 + 1;
+    if n > MAX_BUCKETS as i128 {
+        return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})"));
+    }
+    Ok(())
 }
