@@ -46,6 +46,34 @@ pub struct BackendConfig {
     pub retention_check_interval: i64,
     /// Embedded store: fsync every commit (`full`) or only at checkpoints (`normal`).
     pub sync: String,
+    pub victoriametrics: VictoriaMetricsConfig,
+}
+
+/// Settings of the `victoriametrics` backend; they must match the VictoriaMetrics server's flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VictoriaMetricsConfig {
+    /// VictoriaMetrics' `-influxMeasurementFieldSeparator`: metric = measurement + this + field.
+    pub measurement_field_separator: String,
+    /// VictoriaMetrics' `-influxDBLabel`: the label holding the database name.
+    pub db_label: String,
+    /// VictoriaMetrics stores a string field as 0. By default such writes are refused (400);
+    /// `true` drops string fields instead (counted in /metrics and logged).
+    pub drop_string_fields: bool,
+    /// Ask VictoriaMetrics to make each write searchable at once (`/internal/force_flush`), so a
+    /// query right after a write sees it, as with InfluxDB 1.x.
+    pub flush_after_write: bool,
+}
+
+impl Default for VictoriaMetricsConfig {
+    fn default() -> Self {
+        VictoriaMetricsConfig {
+            measurement_field_separator: "_".into(),
+            db_label: "db".into(),
+            drop_string_fields: false,
+            flush_after_write: true,
+        }
+    }
 }
 
 impl Default for BackendConfig {
@@ -57,6 +85,7 @@ impl Default for BackendConfig {
             timeout: 30 * NS_PER_S,
             retention_check_interval: 30 * 60 * NS_PER_S,
             sync: "full".into(),
+            victoriametrics: VictoriaMetricsConfig::default(),
         }
     }
 }
@@ -154,6 +183,12 @@ impl Config {
             "victoriametrics" => {
                 if self.backend.url.is_none() {
                     return Err(ConfigError::Invalid("backend.url is required for backend victoriametrics".into()));
+                }
+                let vm = &self.backend.victoriametrics;
+                if vm.measurement_field_separator.is_empty() || vm.db_label.is_empty() {
+                    return Err(ConfigError::Invalid(
+                        "backend.victoriametrics: measurement_field_separator and db_label must not be empty".into(),
+                    ));
                 }
             }
             other => {

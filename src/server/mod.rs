@@ -380,11 +380,35 @@ pub enum StartError {
 pub fn open_backend(config: &Config) -> Result<SharedBackend, StartError> {
     match config.backend.kind.as_str() {
         "embedded" => open_embedded(config),
-        "victoriametrics" => Err(StartError::Backend(
-            "victoriametrics backend not built yet: use backend kind \"embedded\"".into(),
-        )),
+        "victoriametrics" => open_victoriametrics(config),
         other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
     }
+}
+
+fn open_victoriametrics(config: &Config) -> Result<SharedBackend, StartError> {
+    use crate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
+    let url = config
+        .backend
+        .url
+        .as_deref()
+        .ok_or_else(|| StartError::Backend("backend victoriametrics needs --backend-url (or backend.url)".into()))?;
+    let vm = &config.backend.victoriametrics;
+    let timeout = u64::try_from(config.backend.timeout).ok().filter(|n| *n > 0).map(Duration::from_nanos);
+    let opts = VmOptions {
+        timeout: timeout.unwrap_or(VmOptions::default().timeout),
+        separator: vm.measurement_field_separator.clone(),
+        drop_string_fields: vm.drop_string_fields,
+        db_label: vm.db_label.clone(),
+        catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
+        flush_after_write: vm.flush_after_write,
+        ..VmOptions::default()
+    };
+    if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
+        return Err(StartError::Backend(format!("cannot create {}: {e}", config.data_dir.display())));
+    }
+    let b = VictoriaMetricsBackend::new(url, opts)
+        .map_err(|e| StartError::Backend(format!("cannot use VictoriaMetrics at {url}: {e}")))?;
+    Ok(Arc::new(b))
 }
 
 fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
