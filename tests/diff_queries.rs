@@ -1,0 +1,303 @@
+//! Differential queries: our own dataset (tests/support/dataset.rs, seeded) is written to a real
+//! InfluxDB 1.6.7 (`influxd`, Debian package `influxdb`) and to influxgate (embedded store), then
+//! every case of tests/cases/queries*.txt runs on both and the answers are compared: HTTP status,
+//! then the body — JSON as parsed values (a chunked answer as its sequence of documents), CSV as
+//! rows of cells, MessagePack as decoded values. Numbers must be equal and of the same kind; a case
+//! marked `cmp=approx` allows a relative 1e-12 (for math functions whose last ulp differs).
+//!
+//! Case syntax (one a line; `#` at column 0 and empty lines are comments):
+//!   `[options] statement(s)`
+//! Options: `epoch=ns|u|ms|s|m|h`, `accept=json|csv|msgpack`, `chunked=true`, `chunk_size=N`,
+//!   `method=GET|POST`, `db=NAME` (`db=` sends none), `pretty=true`, `params=JSON` (no spaces),
+//!   `cmp=error` (only where errors are, not their texts), `cmp=approx`,
+//!   `fresh` / `fresh=seed` (the case runs in its own database `@db`, empty or holding the small
+//!   seed body, created on both servers and dropped afterwards: for statements that mutate),
+//!   `known=REASON` (last option; a documented deliberate deviation: skipped, the reason printed).
+//! A fresh case is a sequence of steps separated by `⁂`; a step `write <line protocol>` (with ⏎
+//! for newlines) writes to `@db`; other steps are queries. `@db` is replaced by the database name.
+//!
+//! `DIFF_QUERIES_FILTER=<substring>` runs only matching cases; `DIFF_QUERIES_VERBOSE=1` prints
+//! passing cases too; `DIFF_QUERIES_SELF_CHECK=1` compares influxd with a second influxd (checks
+//! that the corpus is deterministic).
+
+mod common;
+#[path = "support/dataset.rs"]
+mod dataset;
+#[path = "support/decode.rs"]
+mod decode;
+
+use common::*;
+use serde_json::Value;
+
+const DB: &str = "diffq";
+const SEED: u64 = 20240101;
+
+#[derive(Clone, Debug, Default)]
+struct Case {
+    id: String,
+    text: String,
+    epoch: Option<String>,
+    accept: Option<String>,
+    chunked: Option<String>,
+    chunk_size: Option<String>,
+    method: Option<String>,
+    db: Option<String>,
+    pretty: Option<String>,
+    params: Option<String>,
+    cmp_error: bool,
+    approx: bool,
+    fresh: Option<bool>,
+    known: Option<String>,
+}
+
+fn parse_file(name: &str, text: &str) -> Vec<Case> {
+    let mut out = Vec::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let raw = raw.trim_end_matches('\r');
+        if raw.trim().is_empty() || raw.starts_with('#') {
+            continue;
+        }
+        let mut c = Case { id: format!("{name}:{}", i + 1), ..Default::default() };
+        let mut body = raw;
+        if let Some(rest) = raw.strip_prefix('[') {
+            let end = rest.find(']').unwrap_or_else(|| panic!("{}: [ without ]", c.id));
+            let mut opts = &rest[..end];
+            if let Some(k) = opts.find("known=") {
+                c.known = Some(opts[k + 6..].trim().to_owned());
+                opts = &opts[..k];
+            }
+            for opt in opts.split_whitespace() {
+                let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+                let v = v.to_owned();
+                match k {
+                    "epoch" => c.epoch = Some(v),
+                    "accept" => c.accept = Some(v),
+                    "chunked" => c.chunked = Some(v),
+                    "chunk_size" => c.chunk_size = Some(v),
+                    "method" => c.method = Some(v),
+                    "db" => c.db = Some(v),
+                    "pretty" => c.pretty = Some(v),
+                    "params" => c.params = Some(v),
+                    "cmp" if v == "error" => c.cmp_error = true,
+                    "cmp" if v == "approx" => c.approx = true,
+                    "fresh" if v.is_empty() => c.fresh = Some(false),
+                    "fresh" if v == "seed" => c.fresh = Some(true),
+                    _ => panic!("{}: unknown option {opt:?}", c.id),
+                }
+            }
+            body = rest[end + 1..].trim_start();
+        }
+        c.text = body.to_owned();
+        out.push(c);
+    }
+    out
+}
+
+fn load_cases() -> Vec<Case> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("cases");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.starts_with("queries") && n.ends_with(".txt"))
+        .collect();
+    names.sort();
+    assert!(!names.is_empty(), "no tests/cases/queries*.txt");
+    names.iter().flat_map(|n| parse_file(n, &test_file(&format!("cases/{n}")))).collect()
+}
+
+/// One /query request as the case describes it.
+fn query(api: &Api, c: &Case, q: &str, default_db: &str) -> Resp {
+    let mut params: Vec<(&str, &str)> = vec![("q", q)];
+    let db = c.db.as_deref().unwrap_or(default_db);
+    if !db.is_empty() {
+        params.push(("db", db));
+    }
+    for (k, v) in [("epoch", &c.epoch), ("chunked", &c.chunked), ("chunk_size", &c.chunk_size), ("pretty", &c.pretty), ("params", &c.params)] {
+        if let Some(v) = v {
+            params.push((k, v.as_str()));
+        }
+    }
+    let accept = match c.accept.as_deref() {
+        None | Some("json") => None,
+        Some("csv") => Some("application/csv"),
+        Some("msgpack") => Some("application/x-msgpack"),
+        Some(other) => panic!("{}: unknown accept={other}", c.id),
+    };
+    let mut headers: Vec<(&str, &str)> = Vec::new();
+    if let Some(a) = accept {
+        headers.push(("Accept", a));
+    }
+    if c.method.as_deref() == Some("GET") {
+        api.send("GET", "/query", &params, &headers, None)
+    } else {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params.iter()).finish();
+        headers.push(("Content-Type", "application/x-www-form-urlencoded"));
+        api.send("POST", "/query", &[], &headers, Some(body.into_bytes()))
+    }
+}
+
+/// The body as a comparable value.
+fn decoded(c: &Case, r: &Resp) -> Value {
+    let res = match c.accept.as_deref() {
+        Some("csv") if r.status == 200 => decode::csv_rows(&r.body)
+            .map(|rows| Value::Array(rows.into_iter().map(|row| Value::Array(row.into_iter().map(Value::String).collect())).collect())),
+        Some("msgpack") if r.status == 200 => decode::msgpack_docs(&r.body).map(Value::Array),
+        _ => decode::json_docs(&r.body).map(Value::Array),
+    };
+    // A body that does not decode is compared as text.
+    res.unwrap_or_else(|e| serde_json::json!({ "$undecodable": e, "text": r.text() }))
+}
+
+/// Where the errors are (for `cmp=error`).
+fn error_shape(v: &Value) -> Value {
+    let docs = v.as_array().cloned().unwrap_or_default();
+    Value::Array(
+        docs.iter()
+            .map(|d| match d.get("results").and_then(Value::as_array) {
+                None => serde_json::json!({ "error": d.get("error").is_some() }),
+                Some(rs) => Value::Array(
+                    rs.iter().map(|r| serde_json::json!([r.get("statement_id"), r.get("error").is_some()])).collect(),
+                ),
+            })
+            .collect(),
+    )
+}
+
+fn short(s: &str) -> String {
+    let s = s.replace('\n', "⏎");
+    if s.chars().count() > 400 {
+        format!("{}…", s.chars().take(400).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Compares one request's answers; `None` when they agree.
+fn compare(c: &Case, a: &Resp, b: &Resp) -> Option<String> {
+    let (va, vb) = (decoded(c, a), decoded(c, b));
+    let d = if a.status != b.status {
+        Some(format!("status {} != {}", a.status, b.status))
+    } else if c.cmp_error {
+        decode::diff(&error_shape(&va), &error_shape(&vb), "$", false)
+    } else {
+        decode::diff(&va, &vb, "$", c.approx)
+    };
+    d.map(|d| format!("{d}\n       oracle: {} {}\n       ours:   {} {}", a.status, short(&a.text()), b.status, short(&b.text())))
+}
+
+fn write_all(api: &Api, db: &str, body: &str, who: &str) {
+    let r = api.query_with(&[("q", &format!("CREATE DATABASE \"{db}\""))]);
+    assert_eq!(r.status, 200, "{who}: CREATE DATABASE {db}: {}", r.describe());
+    let lines: Vec<&str> = body.split('\n').collect();
+    for chunk in lines.chunks(5000) {
+        let r = api.write(db, &chunk.join("\n"));
+        assert_eq!(r.status, 204, "{who}: loading the dataset failed: {}", r.describe());
+    }
+}
+
+fn run_case(oracle: &Api, ours: &Api, c: &Case) -> Result<(), String> {
+    let Some(seed) = c.fresh else {
+        let (a, b) = (query(oracle, c, &c.text, DB), query(ours, c, &c.text, DB));
+        return compare(c, &a, &b).map_or(Ok(()), Err);
+    };
+    let db = format!("dq_{}", c.id.replace(|ch: char| !ch.is_ascii_alphanumeric(), "_"));
+    for api in [oracle, ours] {
+        let _ = api.query_with(&[("q", &format!("DROP DATABASE \"{db}\""))]);
+        let r = api.query_with(&[("q", &format!("CREATE DATABASE \"{db}\""))]);
+        if r.status != 200 {
+            return Err(format!("CREATE DATABASE {db}: {}", r.describe()));
+        }
+        if seed {
+            let r = api.write(&db, &dataset::small());
+            if r.status != 204 {
+                return Err(format!("seeding {db}: {}", r.describe()));
+            }
+        }
+    }
+    let mut result = Ok(());
+    for (n, step) in c.text.split('⁂').enumerate() {
+        let step = step.trim().replace("@db", &db);
+        let (a, b) = if let Some(lp) = step.strip_prefix("write ") {
+            let lp = lp.replace('⏎', "\n");
+            (oracle.write(&db, &lp), ours.write(&db, &lp))
+        } else {
+            (query(oracle, c, &step, &db), query(ours, c, &step, &db))
+        };
+        let d = if step.starts_with("write ") {
+            // Write answers: status, and the error text of a rejected body.
+            if a.status != b.status {
+                Some(format!("write status {} != {}: oracle {:?} ours {:?}", a.status, b.status, a.text(), b.text()))
+            } else {
+                compare(c, &a, &b)
+            }
+        } else {
+            compare(c, &a, &b)
+        };
+        if let Some(d) = d {
+            result = Err(format!("step {} ({}): {d}", n + 1, short(&step)));
+            break;
+        }
+    }
+    for api in [oracle, ours] {
+        let _ = api.query_with(&[("q", &format!("DROP DATABASE \"{db}\""))]);
+    }
+    result
+}
+
+#[test]
+fn differential_queries() {
+    let cases = load_cases();
+    let filter = std::env::var("DIFF_QUERIES_FILTER").ok();
+    let verbose = std::env::var_os("DIFF_QUERIES_VERBOSE").is_some();
+    let self_check = std::env::var_os("DIFF_QUERIES_SELF_CHECK").is_some();
+
+    let influxd = Influxd::start();
+    let (_gate, _second, ours) = if self_check {
+        let second = Influxd::start();
+        let api = second.api();
+        (None, Some(second), api)
+    } else {
+        let gate = Gate::start();
+        let api = gate.admin();
+        (Some(gate), None, api)
+    };
+    let oracle = influxd.api();
+
+    let data = dataset::generate(SEED);
+    write_all(&oracle, DB, &data, "influxd");
+    write_all(&ours, DB, &data, "influxgate");
+
+    let (mut passed, mut failed, mut known) = (0, 0, 0);
+    let mut failures = Vec::new();
+    // Read-only cases first, then the ones that create and drop their own databases.
+    let ordered = cases.iter().filter(|c| c.fresh.is_none()).chain(cases.iter().filter(|c| c.fresh.is_some()));
+    for c in ordered {
+        if let Some(f) = &filter {
+            if !c.text.contains(f.as_str()) && !c.id.contains(f.as_str()) {
+                continue;
+            }
+        }
+        if let Some(why) = &c.known {
+            known += 1;
+            println!("known {}: {} — {why}", c.id, c.text);
+            continue;
+        }
+        match run_case(&oracle, &ours, c) {
+            Ok(()) => {
+                passed += 1;
+                if verbose {
+                    println!("ok   {}: {}", c.id, c.text);
+                }
+            }
+            Err(d) => {
+                failed += 1;
+                let msg = format!("FAIL {}: {}\n     {d}", c.id, c.text);
+                println!("{msg}");
+                failures.push(msg);
+            }
+        }
+    }
+    let summary = format!("{passed} passed, {failed} failed ({known} known deviations skipped)");
+    println!("{summary}");
+    assert!(failed == 0, "{summary}");
+}
