@@ -1493,11 +1493,17 @@ async fn aggregate_measurement(
     for (i, sd) in data.iter().enumerate() {
         groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
     }
+    // Pushed-down partials by call, then by group.
+    let mut pushed_groups: Vec<BTreeMap<Tags, Vec<&crate::backend::AggregateSeries>>> = Vec::new();
     if let Some(p) = &pushed {
         for per_call in p {
+            let mut by_group: BTreeMap<Tags, Vec<&crate::backend::AggregateSeries>> = BTreeMap::new();
             for ser in per_call {
-                groups.entry(group_of(keys, &ser.tags)).or_default();
+                let g = group_of(keys, &ser.tags);
+                groups.entry(g.clone()).or_default();
+                by_group.entry(g).or_default().push(ser);
             }
+            pushed_groups.push(by_group);
         }
     }
     let fill = match &sel.fill {
@@ -1557,15 +1563,21 @@ async fn aggregate_measurement(
         let mut by_key: Vec<(String, usize)> =
             members.iter().map(|&si| (crate::model::series_key(&m.name, &data[si].tags), si)).collect();
         by_key.sort();
-        let rank_of = |si: usize| by_key.iter().position(|(_, x)| *x == si).unwrap_or(0);
+        let mut rank_by_si: BTreeMap<usize, usize> = BTreeMap::new();
+        for (r, (_, si)) in by_key.iter().enumerate() {
+            rank_by_si.insert(*si, r);
+        }
+        let rank_of = |si: usize| rank_by_si.get(&si).copied().unwrap_or(0);
         let nranks = by_key.len();
 
         // Per call: samples, windowed, reduced, filled.
         let mut per_call: Vec<Vec<Sample>> = Vec::new();
         for (ci, call) in calls.iter().enumerate() {
-            if let Some(p) = &pushed {
+            if pushed.is_some() {
+                let members: &[&crate::backend::AggregateSeries] =
+                    pushed_groups.get(ci).and_then(|g| g.get(&gtags)).map(|v| v.as_slice()).unwrap_or(&[]);
                 let mut reduced =
-                    reduce_pushed(call, &p[ci], m, keys, &gtags, window.as_ref(), window_start_default, single_selector)?;
+                    reduce_pushed(call, members, m, window.as_ref(), window_start_default, single_selector)?;
                 if let Some(w) = &window {
                     if call.agg.is_filled() && !matches!(fill, functions::Fill::None) {
                         let start = tr.min.map(|t| w.start(t));
@@ -1994,19 +2006,14 @@ fn combine_parts(agg: &Aggregate, parts: &[(Sample, u64)], ws: i64) -> Result<Op
 #[allow(clippy::too_many_arguments)]
 fn reduce_pushed(
     call: &AggCall,
-    series: &[crate::backend::AggregateSeries],
+    series: &[&crate::backend::AggregateSeries],
     m: &MeasInfo,
-    keys: &[String],
-    group: &Tags,
     window: Option<&Window>,
     window_start_default: i64,
     single_selector: bool,
 ) -> Result<Vec<Sample>, String> {
-    let mut members: Vec<(String, &crate::backend::AggregateSeries)> = series
-        .iter()
-        .filter(|s| &group_of(keys, &s.tags) == group)
-        .map(|s| (crate::model::series_key(&m.name, &s.tags), s))
-        .collect();
+    let mut members: Vec<(String, &crate::backend::AggregateSeries)> =
+        series.iter().map(|s| (crate::model::series_key(&m.name, &s.tags), *s)).collect();
     members.sort_by(|a, b| a.0.cmp(&b.0));
     // window start → shard group start → series partials (series-key order)
     let mut by_window: BTreeMap<i64, BTreeMap<i64, Vec<(Sample, u64)>>> = BTreeMap::new();

@@ -158,6 +158,7 @@ fn oracle_harness() {
             }
             None => crate::influxql::parse_query(q),
         };
+        let started = std::time::Instant::now();
         let mut enc = Encoder::new(Format::Json, Epoch::parse(opts.get("epoch").map(|s| s.as_str())), false);
         let mut buf = Vec::new();
         let opt_text = if opts.is_empty() { String::new() } else { format!("{opts:?}") };
@@ -170,6 +171,9 @@ fn oracle_harness() {
                 let results = block_on(execute(&backend, &c, &query));
                 let resp = result::QueryResponse { results, error: None };
                 enc.write_response(&resp, &mut buf);
+                if std::env::var("QE_TIME").is_ok() {
+                    eprintln!("{:>8.1} ms  {q}", started.elapsed().as_secs_f64() * 1000.0);
+                }
                 out.push_str(&format!("### {q}  {opt_text}\n200 {}\n\n", String::from_utf8_lossy(&buf)));
             }
         }
