@@ -20,11 +20,16 @@ pub fn compile(source: &str) -> Result<regex::Regex, String> {
         .build()
         .map_err(|e| {
             let msg = e.to_string();
-            let kind = msg
+            let mut kind = msg
                 .lines()
                 .find_map(|l| l.trim().strip_prefix("error: "))
                 .unwrap_or("invalid regular expression")
                 .to_string();
+            if kind.contains("nested") {
+                kind = "expression nests too deeply".into();
+            } else if msg.contains("size limit") {
+                kind = "expression too large".into();
+            }
             err(&kind, source)
         })
 }
@@ -44,6 +49,10 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
     let mut parens: Vec<usize> = Vec::new();
     // Whether there is an atom the next repetition operator can apply to.
     let mut have_atom = false;
+    // Go limits nested repetition counts (product along a nesting path <= 1000): the
+    // requirement of the last atom, and the largest requirement inside each open group.
+    let mut atom_req: u64 = 0;
+    let mut group_req: Vec<u64> = vec![0];
     // Start index of the previous repetition operator, when the last item was one.
     let mut last_rep: Option<usize> = None;
     let mut out = String::with_capacity(src.len());
@@ -82,6 +91,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                             flush(&mut out, &mut pending);
                             out.push_str(&text(i, j + 1));
                             parens.push(i);
+                            group_req.push(0);
                             i = j + 1;
                             have_atom = false;
                             last_rep = None;
@@ -140,6 +150,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                         flush(&mut out, &mut pending);
                         out.push_str(&format!("(?{}:", flags));
                         parens.push(i);
+                        group_req.push(0);
                         have_atom = false;
                     } else if !flags.is_empty() {
                         // Go applies a repetition after `(?i)` to the item before it; the
@@ -152,6 +163,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                 }
                 flush(&mut out, &mut pending);
                 parens.push(i);
+                group_req.push(0);
                 out.push('(');
                 have_atom = false;
                 last_rep = None;
@@ -160,6 +172,10 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
             ')' => {
                 if parens.pop().is_none() {
                     return Err(err("unexpected )", src));
+                }
+                atom_req = group_req.pop().unwrap_or(0);
+                if let Some(top) = group_req.last_mut() {
+                    *top = (*top).max(atom_req);
                 }
                 out.push(')');
                 have_atom = true;
@@ -183,12 +199,22 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                             if bad {
                                 return Err(err("invalid repeat count", &text(start, end)));
                             }
+                            let m = if max == -1 { min } else { max } as u64;
+                            let req = if m > 0 { m.max(m.saturating_mul(atom_req)) } else { atom_req };
+                            if (min >= 2 || max >= 2) && req > 1000 {
+                                return Err(err("invalid repeat count", &text(start, end)));
+                            }
+                            atom_req = req;
+                            if let Some(top) = group_req.last_mut() {
+                                *top = (*top).max(atom_req);
+                            }
                         }
                         None => {
                             // not a valid repeat: a literal '{'
                             out.push_str("\\{");
                             translated = true;
                             have_atom = true;
+                            atom_req = 0;
                             last_rep = None;
                             i += 1;
                             continue;
@@ -215,6 +241,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                 }
                 out.push_str(&class);
                 have_atom = true;
+                atom_req = 0;
                 last_rep = None;
                 i = end;
             }
@@ -237,6 +264,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                     out.push_str(&regex::escape(&lit));
                     translated = true;
                     have_atom = !lit.is_empty() || have_atom;
+                    atom_req = 0;
                     last_rep = None;
                     i = if j < n { j + 2 } else { n };
                     continue;
@@ -261,6 +289,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                 } else {
                     out.push_str(&esc);
                 }
+                atom_req = 0;
                 have_atom = !matches!(e, 'A' | 'z' | 'b' | 'B');
                 if matches!(e, 'A' | 'z' | 'b' | 'B') {
                     have_atom = true; // Go allows repetition of empty-width ops
@@ -271,6 +300,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
             _ => {
                 out.push(ch);
                 have_atom = true;
+                atom_req = 0;
                 last_rep = None;
                 i += 1;
             }
@@ -280,6 +310,9 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
         return Err(err("missing closing )", src));
     }
     flush(&mut out, &mut pending);
+    if go_height(&c) > 1000 {
+        return Err(err("expression nests too deeply", src));
+    }
     Ok(if translated { Some(out) } else { None })
 }
 
@@ -397,6 +430,151 @@ fn check_escape(c: &[char], i: usize, in_class: bool) -> Result<usize, String> {
         c1 if c1.is_ascii() && !c1.is_ascii_alphanumeric() => Ok(i + 2),
         _ => Err(err("invalid escape sequence", &text(i, i + 2))),
     }
+}
+
+/// Approximate height of the tree Go's parser builds (it rejects heights over 1000):
+/// capturing groups, concatenations, alternations and repetitions add a level; runs of
+/// literal characters are one node; non-capturing groups add nothing. Only called on
+/// patterns that passed the syntax checks.
+fn go_height(c: &[char]) -> u32 {
+    #[derive(Default)]
+    struct Frame {
+        capturing: bool,
+        items: u32,
+        items_max: u32,
+        branches: u32,
+        branches_max: u32,
+        last_h: u32,
+        last_literal: bool,
+    }
+    fn end_branch(f: &mut Frame) {
+        let h = match f.items {
+            0 => 1,
+            1 => f.items_max,
+            _ => f.items_max + 1,
+        };
+        f.branches_max = f.branches_max.max(h);
+        f.branches += 1;
+        f.items = 0;
+        f.items_max = 0;
+        f.last_literal = false;
+    }
+    fn close(f: &mut Frame) -> u32 {
+        end_branch(f);
+        let mut h = if f.branches > 1 { f.branches_max + 1 } else { f.branches_max };
+        if f.capturing {
+            h += 1;
+        }
+        h
+    }
+    fn item(f: &mut Frame, h: u32, literal: bool) {
+        if !(literal && f.last_literal) {
+            f.items += 1;
+        }
+        f.items_max = f.items_max.max(h);
+        f.last_h = h;
+        f.last_literal = literal;
+    }
+    let n = c.len();
+    let mut stack = vec![Frame::default()];
+    let mut i = 0;
+    while i < n {
+        let Some(top) = stack.last_mut() else { break };
+        match c[i] {
+            '(' => {
+                if i + 1 < n && c[i + 1] == '?' {
+                    if i + 2 < n && c[i + 2] == 'P' {
+                        let mut j = i;
+                        while j < n && c[j] != '>' {
+                            j += 1;
+                        }
+                        stack.push(Frame { capturing: true, ..Default::default() });
+                        i = j + 1;
+                        continue;
+                    }
+                    let mut j = i + 2;
+                    while j < n && c[j] != ')' && c[j] != ':' {
+                        j += 1;
+                    }
+                    if j < n && c[j] == ':' {
+                        stack.push(Frame::default());
+                    }
+                    i = j + 1;
+                    continue;
+                }
+                stack.push(Frame { capturing: true, ..Default::default() });
+                i += 1;
+            }
+            ')' => {
+                if stack.len() > 1 {
+                    let mut f = stack.pop().unwrap_or_default();
+                    let h = close(&mut f);
+                    if let Some(parent) = stack.last_mut() {
+                        item(parent, h, false);
+                    }
+                }
+                i += 1;
+            }
+            '|' => {
+                end_branch(top);
+                i += 1;
+            }
+            '*' | '+' | '?' => {
+                let h = top.last_h + 1;
+                if top.last_literal {
+                    top.items += 1; // Go splits the last char off a literal run
+                }
+                top.last_literal = false;
+                top.last_h = h;
+                top.items_max = top.items_max.max(h);
+                i += 1;
+                if i < n && c[i] == '?' {
+                    i += 1;
+                }
+            }
+            '{' => match parse_repeat(c, i) {
+                Some((_, _, after)) => {
+                    let h = top.last_h + 1;
+                    if top.last_literal {
+                        top.items += 1;
+                    }
+                    top.last_literal = false;
+                    top.last_h = h;
+                    top.items_max = top.items_max.max(h);
+                    i = after;
+                    if i < n && c[i] == '?' {
+                        i += 1;
+                    }
+                }
+                None => {
+                    item(top, 1, true);
+                    i += 1;
+                }
+            },
+            '[' => {
+                let end = check_class(c, i).map(|x| x.0).unwrap_or(n);
+                item(top, 1, false);
+                i = end;
+            }
+            '\\' => {
+                let end = check_escape(c, i, false).unwrap_or(i + 2);
+                item(top, 1, escape_value(c, i, end).is_some());
+                i = end.max(i + 1);
+            }
+            _ => {
+                item(top, 1, true);
+                i += 1;
+            }
+        }
+    }
+    while stack.len() > 1 {
+        let mut f = stack.pop().unwrap_or_default();
+        let h = close(&mut f);
+        if let Some(parent) = stack.last_mut() {
+            item(parent, h, false);
+        }
+    }
+    stack.last_mut().map(close).unwrap_or(1)
 }
 
 /// The character a single-character escape at `k..end` stands for (None for classes).
@@ -571,6 +749,21 @@ mod tests {
         assert_eq!(e("\\C"), "error parsing regexp: invalid escape sequence: `\\C`");
         assert_eq!(e("x{2}{3}"), "error parsing regexp: invalid nested repetition operator: `{2}{3}`");
         assert_eq!(e("(a))"), "error parsing regexp: unexpected ): `(a))`");
+        assert_eq!(e("(a{1000}){1000}"), "error parsing regexp: invalid repeat count: `{1000}`");
+        assert_eq!(e("((a{100}){100}){100}"), "error parsing regexp: invalid repeat count: `{100}`");
+        assert!(compile("(a{10}){100}").is_ok());
+        assert!(compile("(a{2}|b){500}").is_ok());
+        let deep = format!("{}a{}", "(".repeat(1200), ")".repeat(1200));
+        assert!(e(&deep).starts_with("error parsing regexp: expression nests too deeply: `((("));
+        // Go: 999 nested groups pass, 1000 do not; `(a` nesting counts twice. (The regex
+        // crate itself stops at 250 levels, which we keep for stack safety.)
+        assert!(go_height(&"(".repeat(999).chars().chain("a".chars()).chain(")".repeat(999).chars()).collect::<Vec<_>>()) <= 1000);
+        assert!(go_height(&"(".repeat(1000).chars().chain("a".chars()).chain(")".repeat(1000).chars()).collect::<Vec<_>>()) > 1000);
+        assert!(go_height(&"(?:".repeat(1001).chars().chain("a".chars()).chain(")".repeat(1001).chars()).collect::<Vec<_>>()) <= 1000);
+        assert!(go_height(&"(a".repeat(600).chars().chain(")".repeat(600).chars()).collect::<Vec<_>>()) > 1000);
+        assert!(go_height(&"(a".repeat(400).chars().chain(")".repeat(400).chars()).collect::<Vec<_>>()) <= 1000);
+        assert!(go_height(&"(a*".repeat(500).chars().chain(")".repeat(500).chars()).collect::<Vec<_>>()) > 1000);
+        assert!(go_height(&"abc|d(e)*[x]\\d".chars().collect::<Vec<_>>()) < 10);
     }
 
     #[test]
