@@ -147,6 +147,13 @@ pub enum FillValue {
     Bool(bool),
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub db: Option<String>,
+    pub rp: Option<String>,
+    pub measurement: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Select {
     pub fields: Vec<Field>,
@@ -160,8 +167,8 @@ pub struct Select {
     pub slimit: u64,
     pub soffset: u64,
     pub tz: Option<String>,
-    /// `INTO` target as text, when given (not supported yet: an error).
-    pub into: Option<String>,
+    /// `INTO [db.][rp.]measurement`; an empty measurement means `:MEASUREMENT` (the source's).
+    pub into: Option<Target>,
 }
 
 impl Default for Select {

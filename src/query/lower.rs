@@ -137,7 +137,11 @@ pub fn select(s: &a::SelectStatement) -> Select {
         slimit: s.slimit,
         soffset: s.soffset,
         tz: s.location.clone(),
-        into: s.into.as_ref().map(|t| t.measurement.name.clone()),
+        into: s.into.as_ref().map(|t| Target {
+            db: opt(&t.measurement.database),
+            rp: opt(&t.measurement.retention_policy),
+            measurement: t.measurement.name.clone(),
+        }),
     }
 }
 

@@ -65,6 +65,10 @@ pub fn now_ns() -> i64 {
 /// The statement kinds that need admin rights.
 fn needs_admin(s: &a::Statement) -> bool {
     use a::Statement::*;
+    if let Select(sel) = s {
+        // SELECT ... INTO writes.
+        return sel.into.is_some();
+    }
     matches!(
         s,
         CreateDatabase(_)
@@ -213,12 +217,36 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         DropSeries(d) => meta::delete(backend, ctx, d, true).await,
         Delete(d) => meta::delete(backend, ctx, d, false).await,
         ShowUsers => Ok(vec![Series { columns: vec!["user".into(), "admin".into()], ..Default::default() }]),
-        ShowContinuousQueries => Ok(vec![]),
+        ShowContinuousQueries => {
+            // No continuous queries here: one empty series per database, as 1.x lists them.
+            let dbs = backend.databases().await.map_err(|e| e.to_string())?;
+            Ok(dbs
+                .into_iter()
+                .map(|d| Series { name: d, columns: vec!["name".into(), "query".into()], ..Default::default() })
+                .collect())
+        }
         ShowQueries => Ok(vec![Series {
-            columns: vec!["qid".into(), "query".into(), "database".into(), "duration".into()],
+            columns: vec!["qid".into(), "query".into(), "database".into(), "duration".into(), "status".into()],
+            values: vec![vec![
+                result::Value::Integer(1),
+                result::Value::String("SHOW QUERIES".into()),
+                result::Value::String(ctx.db.clone().unwrap_or_default()),
+                result::Value::String("0s".into()),
+                result::Value::String("running".into()),
+            ]],
             ..Default::default()
         }]),
-        ShowShards | ShowShardGroups | ShowSubscriptions | ShowStats { .. } | ShowDiagnostics { .. } => Ok(vec![]),
+        ShowGrants { .. } => Err("user not found".into()),
+        KillQuery { id, .. } => Err(format!("no such query id: {id}")),
+        ShowShardGroups => Ok(vec![Series {
+            name: "shard groups".into(),
+            columns: ["id", "database", "retention_policy", "start_time", "end_time", "expiry_time"]
+                .iter()
+                .map(|c| c.to_string())
+                .collect(),
+            ..Default::default()
+        }]),
+        ShowShards | ShowSubscriptions | ShowStats { .. } | ShowDiagnostics { .. } => Ok(vec![]),
         _ => Err("statement not supported by influxgate".into()),
     }
 }

@@ -829,8 +829,11 @@ fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
 
 /// Runs one SELECT, answering its series (empty when nothing matched).
 pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> Result<Vec<Series>, String> {
-    if sel.into.is_some() {
-        return Err("SELECT INTO is not supported".into());
+    if let Some(target) = &sel.into {
+        let mut inner = sel.clone();
+        inner.into = None;
+        let series = Box::pin(select(backend, ctx, &inner)).await?;
+        return select_into(backend, ctx, target, series).await;
     }
     // Validation that needs no catalog.
     let mut any_agg = false;
@@ -2061,4 +2064,62 @@ fn check_buckets(rows: &[Sample], start: Option<i64>, end: i64, every: i64) -> R
         return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})"));
     }
     Ok(())
+}
+
+/// `SELECT ... INTO`: the answer's rows written as points (GROUP BY tags stay tags, columns
+/// become fields), answered as 1.x does with the number of points written.
+async fn select_into(
+    backend: &dyn Backend,
+    ctx: &QueryContext,
+    target: &super::ir::Target,
+    series: Vec<Series>,
+) -> Result<Vec<Series>, String> {
+    use crate::model::{FieldValue, Point};
+    let db = pick_db(ctx, &target.db)?;
+    let mut points: Vec<Point> = Vec::new();
+    for s in &series {
+        let measurement = if target.measurement.is_empty() { s.name.clone() } else { target.measurement.clone() };
+        for row in &s.values {
+            let time = match row.first() {
+                Some(Value::Time(t)) | Some(Value::Integer(t)) => *t,
+                _ => 0,
+            };
+            let mut fields: Vec<(String, FieldValue)> = Vec::new();
+            for (c, v) in s.columns.iter().zip(row.iter()).skip(1) {
+                let fv = match v {
+                    Value::Float(f) => FieldValue::Float(*f),
+                    Value::Integer(i) => FieldValue::Integer(*i),
+                    Value::Unsigned(u) => FieldValue::Unsigned(*u),
+                    Value::String(x) => FieldValue::String(x.clone()),
+                    Value::Boolean(b) => FieldValue::Boolean(*b),
+                    Value::Time(t) => FieldValue::Integer(*t),
+                    Value::Null => continue,
+                };
+                if !fields.iter().any(|(k, _)| k == c) {
+                    fields.push((c.clone(), fv));
+                }
+            }
+            if fields.is_empty() {
+                continue;
+            }
+            let mut tags: Vec<(String, String)> = s.tags.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
+            tags.sort();
+            points.push(Point { measurement: measurement.clone(), tags, fields, time });
+        }
+    }
+    let n = points.len();
+    if n > 0 {
+        let rp = target.rp.clone().or_else(|| ctx.rp.clone());
+        backend
+            .write(crate::backend::WriteBatch { db, rp, points })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(vec![Series {
+        name: "result".into(),
+        tags: vec![],
+        columns: vec!["time".into(), "written".into()],
+        values: vec![vec![Value::Time(0), Value::Integer(n as i64)]],
+        partial: false,
+    }])
 }
