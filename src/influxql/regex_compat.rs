@@ -118,7 +118,7 @@ fn check_go_syntax(src: &str) -> Result<Option<String>, String> {
                                 saw_flag = false;
                                 j += 1;
                             }
-                            ':' | ')' if !(negated && !saw_flag) => {
+                            ':' | ')' if !negated || saw_flag => {
                                 group = c[j] == ':';
                                 break;
                             }
