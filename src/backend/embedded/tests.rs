@@ -355,42 +355,76 @@ async fn hostile_names_round_trip() {
 
 #[tokio::test]
 async fn retention_deletes_old_points() {
+    const H: i64 = 3_600_000_000_000;
     let dir = tempfile::tempdir().unwrap();
-    let b = EmbeddedBackend::open(
-        dir.path(),
-        EmbeddedOptions { default_retention: 3_600_000_000_000, sync_full: true, retention_check_interval: 0 },
-    )
-    .unwrap();
+    let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
     b.write(batch(
         "db",
         vec![
-            pt("m", &[("h", "old")], vec![("v", FieldValue::Integer(1))], now - 2 * 3_600_000_000_000),
-            pt("m", &[("h", "mixed")], vec![("v", FieldValue::Integer(2))], now - 2 * 3_600_000_000_000),
+            pt("m", &[("h", "old")], vec![("v", FieldValue::Integer(1))], now - 2 * H),
+            pt("m", &[("h", "mixed")], vec![("v", FieldValue::Integer(2))], now - 2 * H),
             pt("m", &[("h", "mixed")], vec![("v", FieldValue::Integer(3))], now),
             pt("gone", &[], vec![("v", FieldValue::Integer(3))], 0),
         ],
     ))
     .await
     .unwrap();
-    let rps = b.retention_policies("db").await.unwrap();
-    assert_eq!((rps[0].duration, rps[0].shard_group_duration), (3_600_000_000_000, 3_600_000_000_000));
+    let upd = RetentionPolicyUpdate { duration: Some(H), shard_group_duration: Some(H), ..Default::default() };
+    b.alter_retention_policy("db", "autogen", upd).await.unwrap();
     b.enforce_retention().await.unwrap();
     let r = rows(&collect(&b, scan_req("db", "m", &["v"])).await);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].2, vec![Some(FieldValue::Integer(3))]);
     assert_eq!(b.measurements("db", None).await.unwrap(), vec!["m".to_string()]);
     assert_eq!(b.series("db", None, &MeasurementFilter::All, &TagPredicate::True).await.unwrap().len(), 1);
-    // Background task.
+    // Writes of points the RP no longer keeps: those are dropped, the others written (1.x).
+    let e = b
+        .write(batch(
+            "db",
+            vec![
+                pt("m", &[("h", "old")], vec![("v", FieldValue::Integer(1))], now - 2 * H),
+                pt("m", &[("h", "new")], vec![("v", FieldValue::Integer(4))], now),
+            ],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.to_string(), "partial write: points beyond retention policy dropped=1");
+    assert_eq!(rows(&collect(&b, scan_req("db", "m", &["v"])).await).len(), 2);
+    // A database created by a write gets default_retention.
     drop(b);
     let b = EmbeddedBackend::open(
         dir.path(),
-        EmbeddedOptions { default_retention: 3_600_000_000_000, sync_full: true, retention_check_interval: 20_000_000 },
+        EmbeddedOptions { default_retention: H, sync_full: true, retention_check_interval: 20_000_000 },
     )
     .unwrap();
-    b.write(batch("db", vec![pt("m", &[("h", "x")], vec![("v", FieldValue::Integer(1))], 0)])).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(rows(&collect(&b, scan_req("db", "m", &["v"])).await).len(), 1);
+    b.write(batch("db2", vec![pt("m", &[], vec![("v", FieldValue::Integer(1))], now)])).await.unwrap();
+    let rps = b.retention_policies("db2").await.unwrap();
+    assert_eq!((rps[0].duration, rps[0].shard_group_duration), (H, H));
+    // Background task: make the old data expire by shortening an infinite RP.
+    b.write(batch("db3", vec![pt("m", &[], vec![("v", FieldValue::Integer(1))], now - 3 * H)])).await.unwrap_err();
+    b.create_database("db4").await.unwrap();
+    b.alter_retention_policy("db4", "autogen", RetentionPolicyUpdate { duration: Some(0), ..Default::default() })
+        .await
+        .unwrap();
+    b.write(batch("db4", vec![
+        pt("m", &[], vec![("v", FieldValue::Integer(1))], now - 3 * H),
+        pt("m", &[], vec![("v", FieldValue::Integer(2))], now),
+    ]))
+    .await
+    .unwrap();
+    b.alter_retention_policy("db4", "autogen", RetentionPolicyUpdate { duration: Some(H), shard_group_duration: Some(H), ..Default::default() })
+        .await
+        .unwrap();
+    let mut left = usize::MAX;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        left = rows(&collect(&b, scan_req("db4", "m", &["v"])).await).len();
+        if left == 1 {
+            break;
+        }
+    }
+    assert_eq!(left, 1);
 }
 
 #[tokio::test]
@@ -477,7 +511,8 @@ async fn retention_policy_ddl() {
         b.alter_retention_policy("db", "zz", RetentionPolicyUpdate::default()).await,
         Err(BackendError::RetentionPolicyNotFound(n)) if n == "zz"
     ));
-    b.write(batch("db", vec![pt("m", &[], vec![("v", FieldValue::Integer(1))], 1)])).await.unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    b.write(batch("db", vec![pt("m", &[], vec![("v", FieldValue::Integer(1))], now)])).await.unwrap();
     assert_eq!(rows(&collect(&b, scan_req("db", "m", &["v"])).await).len(), 1);
     // Dropping the default RP leaves the default name dangling, as in 1.x.
     b.drop_retention_policy("db", "r").await.unwrap();

@@ -92,7 +92,8 @@ impl Writer {
                 Job::Write(batch, reply) => {
                     // The batch goes back to the caller with the answer, so its (many small)
                     // deallocations happen on the caller's thread, not on this one.
-                    let mut group: Vec<(Result<WriteOutcome>, WriteReply, WriteBatch)> = Vec::new();
+                    // (answer, reply, batch, whether it changed anything that a rollback undoes)
+                    let mut group: Vec<(Result<WriteOutcome>, WriteReply, WriteBatch, bool)> = Vec::new();
                     let mut fatal: Option<BackendError> = None;
                     if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
                         let _ = reply.send((Err(sql_err(e)), batch));
@@ -103,11 +104,19 @@ impl Writer {
                     while let Some((batch, reply)) = next.take() {
                         points += batch.points.len();
                         match self.write_batch(&batch) {
-                            Ok(n) => group.push((Ok(WriteOutcome { points_written: n }), reply, batch)),
-                            Err(Fail::Batch(e)) => group.push((Err(e), reply, batch)),
+                            Ok((_, beyond)) if beyond > 0 => group.push((
+                                Err(BackendError::Invalid(format!(
+                                    "partial write: points beyond retention policy dropped={beyond}"
+                                ))),
+                                reply,
+                                batch,
+                                true,
+                            )),
+                            Ok((n, _)) => group.push((Ok(WriteOutcome { points_written: n }), reply, batch, true)),
+                            Err(Fail::Batch(e)) => group.push((Err(e), reply, batch, false)),
                             Err(Fail::Fatal(e)) => {
                                 fatal = Some(e.clone());
-                                group.push((Err(e), reply, batch));
+                                group.push((Err(e), reply, batch, true));
                             }
                         }
                         if fatal.is_some() || points >= MAX_GROUP_POINTS {
@@ -127,20 +136,15 @@ impl Writer {
                     match fatal {
                         None => {
                             self.publish();
-                            for (r, reply, batch) in group {
+                            for (r, reply, batch, _) in group {
                                 let _ = reply.send((r, batch));
                             }
                         }
                         Some(e) => {
                             let _ = self.conn.execute_batch("ROLLBACK");
                             self.restore();
-                            for (r, reply, batch) in group {
-                                let r = match r {
-                                    Err(BackendError::FieldTypeConflict { .. })
-                                    | Err(BackendError::RetentionPolicyNotFound(_))
-                                    | Err(BackendError::Invalid(_)) => r,
-                                    _ => Err(e.clone()),
-                                };
+                            for (r, reply, batch, applied) in group {
+                                let r = if applied { Err(e.clone()) } else { r };
                                 let _ = reply.send((r, batch));
                             }
                         }
@@ -327,9 +331,10 @@ impl Writer {
     // ---- writes ----
 
     /// Validates a batch against the catalog without changing anything, then applies it.
-    fn write_batch(&mut self, batch: &WriteBatch) -> std::result::Result<usize, Fail> {
+    /// Returns (points written, points dropped for being older than the RP keeps).
+    fn write_batch(&mut self, batch: &WriteBatch) -> std::result::Result<(usize, usize), Fail> {
         if batch.points.is_empty() {
-            return Ok(0);
+            return Ok((0, 0));
         }
         // Resolve the target RP.
         let db = self.local.dbs.get(&batch.db);
@@ -351,6 +356,15 @@ impl Writer {
                 None
             }
         };
+        // As 1.x: points older than now - duration are dropped, the others written, and the
+        // write answers `partial write: points beyond retention policy dropped=N`.
+        let duration = rp.map(|r| r.duration).unwrap_or(self.opts.default_retention);
+        let cutoff = if duration > 0 { now_ns().saturating_sub(duration) } else { i64::MIN };
+        let pts: Vec<&Point> = batch.points.iter().filter(|p| p.time >= cutoff).collect();
+        let beyond = batch.points.len() - pts.len();
+        if pts.is_empty() {
+            return Ok((0, beyond));
+        }
 
         // Validation: field types against the catalog and against earlier points of the batch.
         let mut new_fields: HashMap<(&str, &str), FieldType> = HashMap::new();
@@ -359,7 +373,7 @@ impl Writer {
         {
             let mut last: Option<(&str, Option<&super::catalog::Meas>)> = None;
             let mut prev: Option<&Point> = None;
-            for p in &batch.points {
+            for p in pts.iter().copied() {
                 // Consecutive points usually carry the same fields: nothing new to check.
                 if let Some(q) = prev {
                     if q.measurement == p.measurement && same_fields(q, p, true) {
@@ -414,9 +428,9 @@ impl Writer {
         if !db_exists {
             self.create_db(&batch.db).map_err(Fail::Fatal)?;
         }
-        let mut ids: Vec<(i64, i64)> = Vec::with_capacity(batch.points.len());
+        let mut ids: Vec<(i64, i64)> = Vec::with_capacity(pts.len());
         let mut last_meas: Option<(&str, i64)> = None;
-        for p in &batch.points {
+        for p in pts.iter().copied() {
             let mid = match last_meas {
                 Some((name, id)) if name == p.measurement.as_str() => id,
                 _ => {
@@ -443,7 +457,7 @@ impl Writer {
         }
         if !new_order.is_empty() {
             let mut meas_ids: HashMap<&str, i64> = HashMap::new();
-            for (p, (mid, _)) in batch.points.iter().zip(&ids) {
+            for (p, (mid, _)) in pts.iter().zip(&ids) {
                 meas_ids.entry(p.measurement.as_str()).or_insert(*mid);
             }
             for (mname, fname, ty) in new_order {
@@ -460,7 +474,7 @@ impl Writer {
         let mut slots: Vec<Option<&FieldValue>> = Vec::new();
         let mut map: Vec<usize> = Vec::new();
         let mut i = 0;
-        while i < batch.points.len() {
+        while i < pts.len() {
             let mid = ids[i].0;
             let meas = match local.meas.get(&mid) {
                 Some(m) => m,
@@ -484,7 +498,7 @@ impl Writer {
                 }
             };
             let mut end = i;
-            while end < batch.points.len() && ids[end].0 == mid {
+            while end < pts.len() && ids[end].0 == mid {
                 end += 1;
             }
             let width = ncols as usize + 2;
@@ -499,7 +513,7 @@ impl Writer {
                     _ => (&mut one, 1),
                 };
                 for r in 0..rows {
-                    let p = &batch.points[i + r];
+                    let p = pts[i + r];
                     for s in slots.iter_mut() {
                         *s = None;
                     }
@@ -535,16 +549,13 @@ impl Writer {
                 i += rows;
             }
         }
-        Ok(batch.points.len())
+        Ok((pts.len(), beyond))
     }
 
     // ---- retention ----
 
     pub fn enforce_retention(&mut self) -> Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+        let now = now_ns();
         let mut work: Vec<(i64, i64)> = Vec::new();
         for d in self.local.dbs.values() {
             for r in d.rps.values() {
@@ -607,6 +618,13 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos().min(i64::MAX as u128) as i64)
+        .unwrap_or(0)
 }
 
 /// Same field names in the same order (and the same types, when `types`).
