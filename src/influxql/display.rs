@@ -674,3 +674,28 @@ impl Display for Statement {
         }
     }
 }
+
+/// `Display` for the statement structs, through their `Statement` variant.
+macro_rules! display_via_statement {
+    ($($ty:ty => $variant:ident),* $(,)?) => {
+        $(impl Display for $ty {
+            fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+                Display::fmt(&Statement::$variant(self.clone()), f)
+            }
+        })*
+    };
+}
+
+display_via_statement! {
+    DeleteStatement => Delete,
+    ShowMeasurementsStatement => ShowMeasurements,
+    ShowTagKeysStatement => ShowTagKeys,
+    ShowTagValuesStatement => ShowTagValues,
+    ShowFieldKeysStatement => ShowFieldKeys,
+    ShowSeriesStatement => ShowSeries,
+    CreateDatabaseStatement => CreateDatabase,
+    CreateRetentionPolicyStatement => CreateRetentionPolicy,
+    AlterRetentionPolicyStatement => AlterRetentionPolicy,
+    CreateContinuousQueryStatement => CreateContinuousQuery,
+    CreateSubscriptionStatement => CreateSubscription,
+}
