@@ -676,3 +676,40 @@ async fn infinities_written_directly_read_back() {
         vec![(T0, vec![Some(f64::INFINITY)]), (T0 + S, vec![Some(f64::NEG_INFINITY)]), (T0 + 2 * S, vec![Some(2.0)])]
     );
 }
+
+/// Rough throughput figures (run with `--ignored --nocapture`).
+#[tokio::test]
+#[ignore]
+async fn perf_smoke() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let t = Instant::now();
+    let mut n = 0;
+    for k in 0..40i64 {
+        let mut pts = Vec::new();
+        for i in 0..5000i64 {
+            let j = k * 5000 + i;
+            let host = format!("h{}", j % 100);
+            pts.push(point(
+                "cpu",
+                &[("host", &host), ("region", "us")],
+                vec![
+                    ("a", FieldValue::Float(j as f64)),
+                    ("b", FieldValue::Integer(j)),
+                    ("c", FieldValue::Float(0.5)),
+                    ("d", FieldValue::Boolean(j % 2 == 0)),
+                ],
+                T0 + (j / 100) * S,
+            ));
+        }
+        n += b.write(batch("perf", pts)).await.unwrap().points_written;
+    }
+    let w = t.elapsed();
+    println!("write: {n} points x 4 fields in {w:?} ({:.0} points/s)", n as f64 / w.as_secs_f64());
+    let t = Instant::now();
+    let chunks = scan_all(&b, scan_req("perf", "cpu", TagPredicate::True, &["a", "b", "c", "d"])).await;
+    let rows: usize = chunks.iter().map(|c| c.times.len()).sum();
+    let s = t.elapsed();
+    println!("scan: {rows} rows x 4 fields in {s:?} ({:.0} rows/s)", rows as f64 / s.as_secs_f64());
+    assert_eq!(rows, n);
+}
