@@ -695,7 +695,7 @@ struct LoadOpts<'a> {
 // Planning helpers
 
 /// Expands `*` and regexes in the field list against the union of the sources' fields and tags.
-fn expand_fields(fields: &[Field], metas: &[MeasInfo]) -> Vec<Field> {
+fn expand_fields(fields: &[Field], metas: &[MeasInfo], dims: &[Dimension]) -> Vec<Field> {
     let mut all_fields: BTreeMap<String, ()> = BTreeMap::new();
     let mut all_tags: BTreeSet<String> = BTreeSet::new();
     for m in metas {
@@ -706,6 +706,15 @@ fn expand_fields(fields: &[Field], metas: &[MeasInfo]) -> Vec<Field> {
             all_tags.insert(k.clone());
         }
     }
+    // Tags the query groups by are not expanded into columns (1.x).
+    all_tags.retain(|k| {
+        !dims.iter().any(|d| match d {
+            Dimension::Tag(t) => t == k,
+            Dimension::Regex(re) => re.is_match(k),
+            Dimension::Wildcard => true,
+            Dimension::Time { .. } => false,
+        })
+    });
     let mut out = Vec::new();
     for f in fields {
         match f.expr.unparen() {
@@ -903,7 +912,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
         check_condition(r)?;
     }
     let metas = resolve_sources(backend, ctx, &sel.sources).await?;
-    let fields = expand_fields(&sel.fields, &metas);
+    let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
     for f in &fields {
         type_check(&f.expr, &metas)?;
     }

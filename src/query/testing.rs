@@ -15,6 +15,8 @@ use crate::model::{FieldType, FieldValue, Point};
 struct Db {
     rps: Vec<RetentionPolicy>,
     points: Vec<Point>,
+    /// Field types by measurement; like 1.x, deleting points does not forget them.
+    fields: BTreeMap<String, BTreeMap<String, FieldType>>,
 }
 
 /// Points in memory. `chunk_rows` splits series into several chunks, to exercise chunk handling.
@@ -85,9 +87,17 @@ impl MemBackend {
             }
             points.push(Point { measurement, tags, fields: fv, time });
         }
+        self.insert(db, points);
+    }
+
+    fn insert(&self, db: &str, points: Vec<Point>) {
         let mut dbs = self.dbs.lock().unwrap();
-        let d = dbs.entry(db.to_string()).or_insert_with(|| Db { rps: vec![autogen()], points: vec![] });
+        let d = dbs.entry(db.to_string()).or_insert_with(|| Db { rps: vec![autogen()], ..Default::default() });
         for p in points {
+            let fm = d.fields.entry(p.measurement.clone()).or_default();
+            for (k, v) in &p.fields {
+                fm.entry(k.clone()).or_insert(v.field_type());
+            }
             if let Some(existing) = d
                 .points
                 .iter_mut()
@@ -160,12 +170,14 @@ impl Backend for MemBackend {
     async fn health(&self) -> Result<()> {
         Ok(())
     }
-    async fn write(&self, _batch: WriteBatch) -> Result<WriteOutcome> {
-        Err(BackendError::Unsupported("use write_lp".into()))
+    async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
+        let n = batch.points.len();
+        self.insert(&batch.db, batch.points);
+        Ok(WriteOutcome { points_written: n })
     }
     async fn create_database(&self, db: &str) -> Result<()> {
         let mut dbs = self.dbs.lock().unwrap();
-        dbs.entry(db.to_string()).or_insert_with(|| Db { rps: vec![autogen()], points: vec![] });
+        dbs.entry(db.to_string()).or_insert_with(|| Db { rps: vec![autogen()], ..Default::default() });
         Ok(())
     }
     async fn drop_database(&self, db: &str) -> Result<()> {
@@ -252,15 +264,7 @@ impl Backend for MemBackend {
         })
     }
     async fn field_keys(&self, db: &str, _rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
-        self.with_db(db, |d| {
-            let mut m: BTreeMap<String, FieldType> = BTreeMap::new();
-            for p in d.points.iter().filter(|p| p.measurement == measurement) {
-                for (k, v) in &p.fields {
-                    m.entry(k.clone()).or_insert(v.field_type());
-                }
-            }
-            m.into_iter().collect()
-        })
+        self.with_db(db, |d| d.fields.get(measurement).map(|m| m.clone().into_iter().collect()).unwrap_or_default())
     }
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
         let chunk_rows = self.chunk_rows.max(1);
@@ -376,6 +380,11 @@ impl Backend for MemBackend {
                 && p.time >= req.min_time
                 && p.time <= req.max_time)
         });
+        if req.drop_series {
+            // A measurement left without series is gone, fields included.
+            let live: BTreeSet<String> = d.points.iter().map(|p| p.measurement.clone()).collect();
+            d.fields.retain(|m, _| live.contains(m));
+        }
         Ok(())
     }
 }

@@ -26,9 +26,7 @@ fn small() -> MemBackend {
 }
 
 fn ctx(db: &str) -> QueryContext {
-    let mut c = QueryContext::admin(Some(db));
-    c.now = 1_000_000;
-    c
+    QueryContext::admin(Some(db))
 }
 
 fn run_ir(b: &MemBackend, sel: ir::Select) -> Result<Vec<Series>, String> {
@@ -455,4 +453,129 @@ fn pushdown_matches_evaluator() {
         }
         assert!(a.contains("series"), "{q}: {a}");
     }
+}
+
+/// Statements run in order on the `small()` data in `t` (plus an empty `compat`), each with
+/// 1.6.7's answer: DDL, deletes, INTO, SHOW with time conditions, 1.x quirks. (1.6.7 named its
+/// shard 51 in the deletion error; the shard number is the installation's.)
+const STATEFUL_CASES: &[(&str, &str)] = &[
+    (r#"CREATE RETENTION POLICY r1 ON t DURATION 2h REPLICATION 1 SHARD DURATION 30m"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"CREATE RETENTION POLICY r2 ON t DURATION 3d REPLICATION 1"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"CREATE RETENTION POLICY r3 ON t DURATION 30m REPLICATION 1"#,
+     r#"{"results":[{"statement_id":0,"error":"retention policy duration must be at least 1h0m0s"}]}"#),
+    (r#"CREATE RETENTION POLICY r1 ON t DURATION 3h REPLICATION 1"#,
+     r#"{"results":[{"statement_id":0,"error":"retention policy already exists"}]}"#),
+    (r#"SHOW RETENTION POLICIES"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["name","duration","shardGroupDuration","replicaN","default"],"values":[["autogen","0s","168h0m0s",1,true],["r1","2h0m0s","1h0m0s",1,false],["r2","72h0m0s","24h0m0s",1,false]]}]}]}"#),
+    (r#"ALTER RETENTION POLICY r2 ON t SHARD DURATION 2d"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"ALTER RETENTION POLICY nope ON t DURATION 5h"#,
+     r#"{"results":[{"statement_id":0,"error":"retention policy not found: nope"}]}"#),
+    (r#"DROP RETENTION POLICY r1 ON t"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"DROP RETENTION POLICY r2 ON t"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW RETENTION POLICIES"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["name","duration","shardGroupDuration","replicaN","default"],"values":[["autogen","0s","168h0m0s",1,true]]}]}]}"#),
+    (r#"SHOW RETENTION POLICIES ON nodb"#,
+     r#"{"results":[{"statement_id":0,"error":"database not found: nodb"}]}"#),
+    (r#"CREATE RETENTION POLICY r9 ON nodb DURATION 1h REPLICATION 1"#,
+     r#"{"results":[{"statement_id":0,"error":"database not found: nodb"}]}"#),
+    (r#"SHOW MEASUREMENTS ON nodb"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW TAG KEYS ON nodb"#,
+     r#"{"results":[{"statement_id":0,"error":"database not found: nodb"}]}"#),
+    (r#"SHOW SERIES ON nodb"#,
+     r#"{"results":[{"statement_id":0,"error":"database not found: nodb"}]}"#),
+    (r#"SHOW FIELD KEYS ON nodb"#,
+     r#"{"results":[{"statement_id":0,"error":"database not found: nodb"}]}"#),
+    (r#"SHOW MEASUREMENTS WHERE time > 0"#,
+     r#"{"results":[{"statement_id":0,"error":"SHOW MEASUREMENTS doesn't support time in WHERE clause"}]}"#),
+    (r#"SHOW SERIES WHERE time > now() - 1h"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW TAG VALUES WITH KEY = h WHERE time > 0"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["key","value"],"values":[["h","a"],["h","b"],["h","c"]]},{"name":"n","columns":["key","value"],"values":[["h","a"]]}]}]}"#),
+    (r#"SHOW SERIES CARDINALITY WHERE time > 0"#,
+     r#"{"results":[{"statement_id":0,"error":"SHOW SERIES EXACT CARDINALITY doesn't support time in WHERE clause"}]}"#),
+    (r#"SHOW TAG KEYS LIMIT 1"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["tagKey"],"values":[["h"]]},{"name":"n","columns":["tagKey"],"values":[["h"]]}]}]}"#),
+    (r#"SHOW TAG VALUES WITH KEY != h"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW TAG VALUES WITH KEY !~ /x/"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["key","value"],"values":[["h","a"],["h","b"],["h","c"]]},{"name":"n","columns":["key","value"],"values":[["h","a"]]}]}]}"#),
+    (r#"SHOW SERIES LIMIT 1 OFFSET 1"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m,h=a"]]}]}]}"#),
+    (r#"SHOW TAG KEY CARDINALITY"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["count"],"values":[[1]]},{"name":"n","columns":["count"],"values":[[1]]}]}]}"#),
+    (r#"SHOW FIELD KEY EXACT CARDINALITY"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["count"],"values":[[4]]},{"name":"n","columns":["count"],"values":[[1]]}]}]}"#),
+    (r#"SHOW MEASUREMENT CARDINALITY"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["cardinality estimation"],"values":[[2]]}]}]}"#),
+    (r#"SELECT i FROM m OFFSET 1"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2]]}]}]}"#),
+    (r#"SELECT count(i) FROM m WHERE time >= 0 AND time < 50 GROUP BY time(10ns) OFFSET 2"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count"],"values":[["1970-01-01T00:00:00.00000002Z",1],["1970-01-01T00:00:00.00000003Z",1],["1970-01-01T00:00:00.00000004Z",1]]}]}]}"#),
+    (r#"SELECT i FROM m WHERE time > 5 OR i = 1"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1]]}]}]}"#),
+    (r#"SELECT difference(max(i)) FROM m WHERE time >= 20 AND time < 50 GROUP BY time(10ns)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","difference"],"values":[["1970-01-01T00:00:00.00000002Z",-2],["1970-01-01T00:00:00.00000003Z",5],["1970-01-01T00:00:00.00000004Z",2]]}]}]}"#),
+    (r#"SELECT nosuchfunc(i) FROM m; SHOW DATABASES"#,
+     r#"{"results":[{"statement_id":0,"error":"not executed"}]}"#),
+    (r#"SHOW MEASUREMENTS; SELECT * FROM nodb..m; SHOW MEASUREMENTS"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"],["n"]]}]},{"statement_id":1,"error":"not executed"}]}"#),
+    (r#"SELECT i + 1 INTO m2 FROM m GROUP BY h"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",5]]}]}]}"#),
+    (r#"SELECT * FROM m2 GROUP BY *"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m2","tags":{"h":""},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000003Z",6]]},{"name":"m2","tags":{"h":"a"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",1]]},{"name":"m2","tags":{"h":"b"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",3]]},{"name":"m2","tags":{"h":"c"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000004Z",8]]}]}]}"#),
+    (r#"DROP MEASUREMENT m2"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"DROP SERIES FROM m WHERE h = 'c'"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW SERIES"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m"],["m,h=a"],["m,h=b"],["n,h=a"]]}]}]}"#),
+    (r#"DELETE FROM m WHERE time < 15"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SELECT * FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000002Z",null,2.5,"a",0,null],["1970-01-01T00:00:00.00000003Z",null,null,null,5,null]]}]}]}"#),
+    (r#"DELETE FROM m WHERE f > 1"#,
+     r#"{"results":[{"statement_id":0,"error":"shard 1: fields not supported in WHERE clause during deletion"}]}"#),
+    (r#"DROP SERIES FROM m WHERE time > 0"#,
+     r#"{"results":[{"statement_id":0,"error":"DROP SERIES doesn't support time in WHERE clause"}]}"#),
+    (r#"DROP MEASUREMENT n"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW MEASUREMENTS"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"]]}]}]}"#),
+    (r#"SHOW FIELD KEYS"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["fieldKey","fieldType"],"values":[["b","boolean"],["f","float"],["i","integer"],["s","string"]]}]}]}"#),
+    (r#"DROP DATABASE t"#,
+     r#"{"results":[{"statement_id":0}]}"#),
+    (r#"SHOW DATABASES"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["compat"]]}]}]}"#),
+    (r#"SELECT * FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"database not found: t"}]}"#),
+];
+
+#[test]
+fn stateful_cases_memory() {
+    let b = MemBackend::new();
+    b.write_lp("t", SMALL_LP);
+    block_on(crate::backend::Backend::create_database(&b, "compat")).unwrap();
+    check_cases(&b, "t", STATEFUL_CASES);
+}
+
+#[test]
+fn stateful_cases_embedded() {
+    use crate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+    use crate::backend::{Backend, WriteBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    block_on(async {
+        b.create_database("compat").await.unwrap();
+        b.create_database("t").await.unwrap();
+        let points = crate::lineproto::parse_body_str(SMALL_LP, crate::lineproto::Precision::Nanosecond, 0).unwrap();
+        b.write(WriteBatch { db: "t".into(), rp: None, points }).await.unwrap();
+    });
+    check_cases(&b, "t", STATEFUL_CASES);
 }
