@@ -134,7 +134,9 @@ fn read_databases(s: &a::Statement, ctx: &QueryContext) -> Vec<String> {
 }
 
 /// Checks a whole query before running it, as 1.x's handler does; the error is 1.x's
-/// request-level text (the HTTP layer answers it with 403).
+/// request-level text, e.g. `error authorizing query: bob not authorized to execute statement
+/// 'CREATE DATABASE x', requires admin privilege` (1.6.7 answers it with 403 Forbidden).
+/// SHOW DATABASES needs no right (it lists only the readable databases).
 pub fn authorize(ctx: &QueryContext, user: &str, query: &a::Query) -> Result<(), String> {
     if ctx.is_admin {
         return Ok(());
@@ -142,13 +144,13 @@ pub fn authorize(ctx: &QueryContext, user: &str, query: &a::Query) -> Result<(),
     for s in query.statements.iter() {
         if needs_admin(s) {
             return Err(format!(
-                "error authorizing query: {user} not authorized to execute statement, requires admin privilege"
+                "error authorizing query: {user} not authorized to execute statement '{s}', requires admin privilege"
             ));
         }
         for db in read_databases(s, ctx) {
             if !(ctx.can_read)(&db) {
                 return Err(format!(
-                    "error authorizing query: {user} not authorized to execute statement, requires READ on {db}"
+                    "error authorizing query: {user} not authorized to execute statement '{s}', requires READ on {db}"
                 ));
             }
         }
@@ -187,11 +189,11 @@ pub async fn execute(backend: &dyn Backend, ctx: &QueryContext, query: &a::Query
 pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a::Statement) -> Result<Vec<Series>, String> {
     use a::Statement::*;
     if needs_admin(s) && !ctx.is_admin {
-        return Err("error authorizing query: not authorized to execute statement, requires admin privilege".into());
+        return Err(format!("error authorizing query: not authorized to execute statement '{s}', requires admin privilege"));
     }
     for db in read_databases(s, ctx) {
         if !ctx.is_admin && !(ctx.can_read)(&db) {
-            return Err(format!("error authorizing query: not authorized to execute statement, requires READ on {db}"));
+            return Err(format!("error authorizing query: not authorized to execute statement '{s}', requires READ on {db}"));
         }
     }
     match s {

@@ -579,3 +579,47 @@ fn stateful_cases_embedded() {
     });
     check_cases(&b, "t", STATEFUL_CASES);
 }
+
+#[test]
+fn authorization_texts() {
+    // 1.6.7 with auth enabled, user bob granted READ on d1 only, request db=d1.
+    let ctx = QueryContext {
+        db: Some("d1".into()),
+        rp: None,
+        now: 0,
+        can_read: Box::new(|d| d == "d1"),
+        is_admin: false,
+        chunk_size: 0,
+    };
+    let check = |q: &str| authorize(&ctx, "bob", &crate::influxql::parse_query(q).unwrap());
+    assert_eq!(
+        check("CREATE DATABASE x"),
+        Err("error authorizing query: bob not authorized to execute statement 'CREATE DATABASE x', requires admin privilege".into())
+    );
+    assert_eq!(
+        check("SELECT * FROM d2..m"),
+        Err("error authorizing query: bob not authorized to execute statement 'SELECT * FROM d2..m', requires READ on d2".into())
+    );
+    assert_eq!(
+        check("SHOW MEASUREMENTS ON d2"),
+        Err("error authorizing query: bob not authorized to execute statement 'SHOW MEASUREMENTS ON d2', requires READ on d2".into())
+    );
+    assert_eq!(
+        check("SHOW RETENTION POLICIES ON d2"),
+        Err("error authorizing query: bob not authorized to execute statement 'SHOW RETENTION POLICIES ON d2', requires READ on d2".into())
+    );
+    assert_eq!(
+        check("SHOW MEASUREMENTS; CREATE DATABASE y"),
+        Err("error authorizing query: bob not authorized to execute statement 'CREATE DATABASE y', requires admin privilege".into())
+    );
+    assert_eq!(check("SELECT * FROM d1..m"), Ok(()));
+    assert_eq!(check("SELECT * FROM m"), Ok(()));
+    assert_eq!(check("SHOW DATABASES"), Ok(()));
+    // SHOW DATABASES lists only what the caller may read.
+    let b = MemBackend::new();
+    b.write_lp("d1", "m v=1 1");
+    b.write_lp("d2", "m v=1 1");
+    let q = crate::influxql::parse_query("SHOW DATABASES").unwrap();
+    let r = block_on(execute(&b, &ctx, &q));
+    assert_eq!(r[0].series[0].values, vec![vec![Value::String("d1".into())]]);
+}
