@@ -713,3 +713,24 @@ async fn perf_smoke() {
     println!("scan: {rows} rows x 4 fields in {s:?} ({:.0} rows/s)", rows as f64 / s.as_secs_f64());
     assert_eq!(rows, n);
 }
+
+/// A store that accepts connections but never answers: calls time out (→ 503 upstream).
+#[tokio::test]
+async fn silent_store_times_out() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    let b = VictoriaMetricsBackend::new(&url, VmOptions { timeout: Duration::from_millis(300), ..VmOptions::default() }).unwrap();
+    let t = Instant::now();
+    assert!(matches!(b.health().await, Err(BackendError::Timeout(_))));
+    let e = b.write(batch("d", vec![point("m", &[], vec![("x", FieldValue::Float(1.0))], T0)])).await.unwrap_err();
+    assert!(matches!(e, BackendError::Timeout(_)), "{e:?}");
+    assert!(matches!(b.databases().await, Err(BackendError::Timeout(_))));
+    assert!(t.elapsed() < Duration::from_secs(5));
+    holder.abort();
+}

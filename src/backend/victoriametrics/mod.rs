@@ -196,10 +196,15 @@ fn parse_export_line(line: &[u8]) -> std::result::Result<ExportLine, serde_json:
 }
 
 fn net_err(e: reqwest::Error, what: &str) -> BackendError {
+    // The innermost cause says what happened ("Connection refused (os error 111)").
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(c) = cause.source() {
+        cause = c;
+    }
     if e.is_timeout() {
-        BackendError::Timeout(format!("victoriametrics {what}: {e}"))
+        BackendError::Timeout(format!("victoriametrics {what}: timed out"))
     } else {
-        BackendError::Unavailable(format!("victoriametrics {what}: {e}"))
+        BackendError::Unavailable(format!("victoriametrics {what}: {cause}"))
     }
 }
 
@@ -292,26 +297,6 @@ impl VictoriaMetricsBackend {
                 retention: Mutex::new(None),
             }),
         })
-    }
-
-    /// The backend as `serve --backend victoriametrics --backend-url URL` opens it: `backend.url`,
-    /// `backend.timeout`, the catalog kept in `<data_dir>/victoriametrics-catalog.json` (the data
-    /// directory is created if missing), the other options at their defaults.
-    pub fn from_config(config: &crate::config::Config) -> Result<Self> {
-        let url = config
-            .backend
-            .url
-            .as_deref()
-            .ok_or_else(|| BackendError::Invalid("backend.url is required for backend victoriametrics".into()))?;
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| BackendError::Internal(format!("{}: {e}", config.data_dir.display())))?;
-        let timeout = Duration::from_nanos(u64::try_from(config.backend.timeout).unwrap_or(0).max(1_000_000));
-        let opts = VmOptions {
-            timeout,
-            catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
-            ..VmOptions::default()
-        };
-        Self::new(url, opts)
     }
 
     /// String field values dropped so far (with `drop_string_fields`), for `/metrics`.
