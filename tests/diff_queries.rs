@@ -9,7 +9,8 @@
 //!   `[options] statement(s)`
 //! Options: `epoch=ns|u|ms|s|m|h`, `accept=json|csv|msgpack`, `chunked=true`, `chunk_size=N`,
 //!   `method=GET|POST`, `db=NAME` (`db=` sends none), `pretty=true`, `params=JSON` (no spaces),
-//!   `cmp=error` (only where errors are, not their texts), `cmp=approx`,
+//!   `cmp=error` (only where errors are, not their texts), `cmp=approx`, `cmp=unordered` (series
+//!   of a result in any order: only where influxd 1.6.7 itself answers in a random order),
 //!   `fresh` / `fresh=seed` (the case runs in its own database `@db`, empty or holding the small
 //!   seed body, created on both servers and dropped afterwards: for statements that mutate),
 //!   `known=REASON` (last option; a documented deliberate deviation: skipped, the reason printed).
@@ -46,6 +47,9 @@ struct Case {
     params: Option<String>,
     cmp_error: bool,
     approx: bool,
+    /// `cmp=unordered`: the order of the series in a result does not matter (where 1.x itself
+    /// answers in a random order).
+    unordered: bool,
     fresh: Option<bool>,
     known: Option<String>,
 }
@@ -60,7 +64,8 @@ fn parse_file(name: &str, text: &str) -> Vec<Case> {
         let mut c = Case { id: format!("{name}:{}", i + 1), ..Default::default() };
         let mut body = raw;
         if let Some(rest) = raw.strip_prefix('[') {
-            let end = rest.find(']').unwrap_or_else(|| panic!("{}: [ without ]", c.id));
+            // Options end at the first `] ` (a params JSON may hold `]`), or at a final `]`.
+            let end = rest.find("] ").or_else(|| rest.rfind(']')).unwrap_or_else(|| panic!("{}: [ without ]", c.id));
             let mut opts = &rest[..end];
             if let Some(k) = opts.find("known=") {
                 c.known = Some(opts[k + 6..].trim().to_owned());
@@ -80,6 +85,7 @@ fn parse_file(name: &str, text: &str) -> Vec<Case> {
                     "params" => c.params = Some(v),
                     "cmp" if v == "error" => c.cmp_error = true,
                     "cmp" if v == "approx" => c.approx = true,
+                    "cmp" if v == "unordered" => c.unordered = true,
                     "fresh" if v.is_empty() => c.fresh = Some(false),
                     "fresh" if v == "seed" => c.fresh = Some(true),
                     _ => panic!("{}: unknown option {opt:?}", c.id),
@@ -148,6 +154,17 @@ fn decoded(c: &Case, r: &Resp) -> Value {
     res.unwrap_or_else(|e| serde_json::json!({ "$undecodable": e, "text": r.text() }))
 }
 
+/// Sorts the series of every result by name and tags (for `cmp=unordered`).
+fn sort_series(v: &mut Value) {
+    for doc in v.as_array_mut().into_iter().flatten() {
+        for r in doc.get_mut("results").and_then(Value::as_array_mut).into_iter().flatten() {
+            if let Some(series) = r.get_mut("series").and_then(Value::as_array_mut) {
+                series.sort_by_key(|s| format!("{}{}", s.get("name").unwrap_or(&Value::Null), s.get("tags").unwrap_or(&Value::Null)));
+            }
+        }
+    }
+}
+
 /// Where the errors are (for `cmp=error`).
 fn error_shape(v: &Value) -> Value {
     let docs = v.as_array().cloned().unwrap_or_default();
@@ -174,7 +191,11 @@ fn short(s: &str) -> String {
 
 /// Compares one request's answers; `None` when they agree.
 fn compare(c: &Case, a: &Resp, b: &Resp) -> Option<String> {
-    let (va, vb) = (decoded(c, a), decoded(c, b));
+    let (mut va, mut vb) = (decoded(c, a), decoded(c, b));
+    if c.unordered {
+        sort_series(&mut va);
+        sort_series(&mut vb);
+    }
     let d = if a.status != b.status {
         Some(format!("status {} != {}", a.status, b.status))
     } else if c.cmp_error {
@@ -224,11 +245,13 @@ fn run_case(oracle: &Api, ours: &Api, c: &Case) -> Result<(), String> {
             (query(oracle, c, &step, &db), query(ours, c, &step, &db))
         };
         let d = if step.starts_with("write ") {
-            // Write answers: status, and the error text of a rejected body.
-            if a.status != b.status {
-                Some(format!("write status {} != {}: oracle {:?} ours {:?}", a.status, b.status, a.text(), b.text()))
+            // Write answers: status, and the `error` text of a rejected body (influxgate's error
+            // bodies also carry the v1 API's `code` and `message`).
+            let err = |r: &Resp| serde_json::from_slice::<Value>(&r.body).ok().and_then(|v| v.get("error").cloned());
+            if a.status != b.status || err(&a) != err(&b) {
+                Some(format!("write {} {:?} != {} {:?}", a.status, a.text(), b.status, b.text()))
             } else {
-                compare(c, &a, &b)
+                None
             }
         } else {
             compare(c, &a, &b)
