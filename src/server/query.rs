@@ -315,64 +315,53 @@ fn query_error(status: StatusCode, format: encode::Format, pretty: bool, msg: &s
     resp
 }
 
-/// The `params` request parameter (a JSON object) as bind values, typed as 1.x types them:
-/// strings, integers (numbers without a fraction or exponent), floats, booleans, and one-entry
-/// objects naming the type (`{"identifier": ..}`, `{"regex": ..}`, `{"duration": ..}`, ...).
+/// The `params` request parameter (a JSON object) as bind values, typed by 1.x's rules
+/// (`influxql::param_value_from_json`).
 fn bind_params(text: &str) -> Result<HashMap<String, ParamValue>, String> {
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let serde_json::Value::Object(map) = v else {
         return Err("json: cannot unmarshal parameters: not an object".into());
     };
-    Ok(map.into_iter().map(|(k, v)| (k, param_value(&v))).collect())
+    let mut out = HashMap::with_capacity(map.len());
+    for (k, v) in &map {
+        let numbers = collect_numbers(v);
+        out.insert(k.clone(), influxql::param_value_from_json(&json_param(v, &numbers))?);
+    }
+    Ok(out)
 }
 
-fn param_value(v: &serde_json::Value) -> ParamValue {
-    use serde_json::Value as J;
-    let number = |n: &serde_json::Number, want_float: bool| -> ParamValue {
-        let text = n.to_string();
-        if !want_float && !text.contains(['.', 'e', 'E']) {
-            match text.parse::<i64>() {
-                Ok(i) => ParamValue::Integer(i),
-                Err(_) => ParamValue::Float(n.as_f64().unwrap_or(0.0)),
-            }
-        } else {
-            ParamValue::Float(n.as_f64().unwrap_or(0.0))
-        }
-    };
-    match v {
-        J::String(s) => ParamValue::String(s.clone()),
-        J::Bool(b) => ParamValue::Boolean(*b),
-        J::Number(n) => number(n, false),
-        J::Null => ParamValue::Error("unable to bind parameter with type <nil>".into()),
-        J::Array(_) => ParamValue::Error("unable to bind parameter with type []interface {}".into()),
-        J::Object(o) => {
-            if o.len() != 1 {
-                return ParamValue::Error("bound object parameter value must have exactly one entry".into());
-            }
-            let Some((kind, inner)) = o.iter().next() else {
-                return ParamValue::Error("bound object parameter value must have exactly one entry".into());
-            };
-            match (kind.as_str(), inner) {
-                ("ident" | "identifier", J::String(s)) => ParamValue::Identifier(s.clone()),
-                ("regex", J::String(s)) => ParamValue::Regex(s.clone()),
-                ("string", J::String(s)) => ParamValue::String(s.clone()),
-                ("float" | "number", J::Number(n)) => number(n, true),
-                ("int" | "integer", J::Number(n)) => match n.as_i64() {
-                    Some(i) => ParamValue::Integer(i),
-                    None => ParamValue::Integer(n.as_f64().unwrap_or(0.0) as i64),
-                },
-                ("duration", J::String(s)) => ParamValue::Duration(s.clone()),
-                ("duration", J::Number(n)) => match n.as_i64() {
-                    Some(ns) => ParamValue::Duration(influxql::format_duration(ns)),
-                    None => ParamValue::Error("unable to bind parameter: duration is not an integer".into()),
-                },
-                (k, _) if matches!(k, "ident" | "identifier" | "regex" | "string" | "float" | "number" | "int" | "integer" | "duration") => {
-                    ParamValue::Error(format!("unable to bind parameter: unexpected value type for {k}"))
-                }
-                (k, _) => ParamValue::Error(format!("unknown bind object type: {k}")),
-            }
+/// The JSON texts of the numbers in `v`, in visiting order, so `JsonParam` can borrow them.
+fn collect_numbers(v: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Number(n) => out.push(n.to_string()),
+            serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+            _ => {}
         }
     }
+    walk(v, &mut out);
+    out
+}
+
+fn json_param<'a>(v: &'a serde_json::Value, numbers: &'a [String]) -> influxql::JsonParam<'a> {
+    fn conv<'a>(v: &'a serde_json::Value, numbers: &'a [String], next: &mut usize) -> influxql::JsonParam<'a> {
+        use influxql::JsonParam as P;
+        use serde_json::Value as J;
+        match v {
+            J::Null => P::Null,
+            J::Bool(b) => P::Bool(*b),
+            J::Number(_) => {
+                let text = numbers.get(*next).map(String::as_str).unwrap_or("0");
+                *next += 1;
+                P::Number(text)
+            }
+            J::String(s) => P::String(s),
+            J::Array(_) => P::Array,
+            J::Object(o) => P::Object(o.iter().map(|(k, x)| (k.as_str(), conv(x, numbers, next))).collect()),
+        }
+    }
+    conv(v, numbers, &mut 0)
 }
 
 #[cfg(test)]
@@ -433,6 +422,20 @@ mod tests {
         assert!(accepts_gzip(&headers(&[("accept-encoding", "deflate, gzip")])));
         assert!(!accepts_gzip(&headers(&[("accept-encoding", "gzip;q=0")])));
         assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn bind_parameters_typed_as_1x() {
+        let m = bind_params(r#"{"h":"host_1","n":5,"f":1.5,"b":true,"d":{"duration":"10m"},"i":{"identifier":"cpu"}}"#).unwrap();
+        assert_eq!(m["h"], ParamValue::String("host_1".into()));
+        assert_eq!(m["n"], ParamValue::Integer(5));
+        assert_eq!(m["f"], ParamValue::Float(1.5));
+        assert_eq!(m["b"], ParamValue::Boolean(true));
+        assert_eq!(m["i"], ParamValue::Identifier("cpu".into()));
+        assert!(matches!(m["d"], ParamValue::Duration(_)));
+        assert!(matches!(bind_params(r#"{"x":null}"#).unwrap()["x"], ParamValue::Error(_)));
+        assert!(bind_params("[1]").is_err());
+        assert!(bind_params("{").is_err());
     }
 
     #[test]
