@@ -710,7 +710,8 @@ fn expand_fields(fields: &[Field], metas: &[MeasInfo], dims: &[Dimension]) -> Ve
     all_tags.retain(|k| {
         !dims.iter().any(|d| match d {
             Dimension::Tag(t) => t == k,
-            Dimension::Regex(re) => re.is_match(k),
+            // With a regex GROUP BY, 1.6.7 leaves every tag out of `*`.
+            Dimension::Regex(_) => true,
             Dimension::Wildcard => true,
             Dimension::Time { .. } => false,
         })
@@ -781,21 +782,24 @@ fn expand_fields(fields: &[Field], metas: &[MeasInfo], dims: &[Dimension]) -> Ve
 }
 
 /// The tag keys a series is grouped by.
+/// The tag keys a series is grouped by, in the order the GROUP BY names them (1.x orders the
+/// groups by their values in that order; a regex or `*` adds its keys sorted).
 fn group_keys(dims: &[Dimension], m: &MeasInfo) -> Vec<String> {
-    let mut keys: BTreeSet<String> = BTreeSet::new();
+    let mut keys: Vec<String> = Vec::new();
+    let mut add = |k: &String| {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    };
     for d in dims {
         match d {
-            Dimension::Tag(k) => {
-                keys.insert(k.clone());
-            }
-            Dimension::Regex(re) => {
-                keys.extend(m.tags.iter().filter(|k| re.is_match(k)).cloned());
-            }
-            Dimension::Wildcard => keys.extend(m.tags.iter().cloned()),
+            Dimension::Tag(k) => add(k),
+            Dimension::Regex(re) => m.tags.iter().filter(|k| re.is_match(k)).for_each(&mut add),
+            Dimension::Wildcard => m.tags.iter().for_each(&mut add),
             Dimension::Time { .. } => {}
         }
     }
-    keys.into_iter().collect()
+    keys
 }
 
 fn group_of(keys: &[String], tags: &Tags) -> Tags {
@@ -958,6 +962,10 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     series_out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.tags.cmp(&b.tags)));
     if sel.order_desc {
         series_out.reverse();
+    }
+    // Group tags were kept in GROUP BY order for ordering; answers list them by key.
+    for s in series_out.iter_mut() {
+        s.tags.sort();
     }
     Ok(apply_limits(series_out, sel.slimit, sel.soffset))
 }
