@@ -585,6 +585,29 @@ async fn catalog_ddl_and_deletes() {
             SeriesInfo { measurement: "net_response".into(), tags: tags(&[("h", "2")]) },
         ]
     );
+    // Deleted series' names are no longer listed (VictoriaMetrics 1.79's label values still show
+    // them); a database written to outlives its series, as in 1.x.
+    b.delete(del(TagPredicate::True, i64::MIN, i64::MAX)).await.unwrap();
+    assert_eq!(b.measurements("d", None).await.unwrap(), vec!["net"]);
+    assert!(b.field_keys("d", None, "net_response").await.unwrap().is_empty());
+    b.delete(DeleteRequest { measurements: MeasurementFilter::All, ..del(TagPredicate::True, i64::MIN, i64::MAX) }).await.unwrap();
+    assert!(b.measurements("d", None).await.unwrap().is_empty());
+    assert_eq!(b.databases().await.unwrap(), vec!["d", "empty"]);
+    b.write(batch("d", vec![point("net_response", &[("h", "3")], vec![("result_code", FieldValue::Integer(1))], T0)]))
+        .await
+        .unwrap();
+    assert_eq!(b.measurements("d", None).await.unwrap(), vec!["net_response"]);
+    assert_eq!(
+        b.field_keys("d", None, "net_response").await.unwrap(),
+        vec![("result_code".to_string(), FieldType::Float)]
+    );
+    b.drop_database("d").await.unwrap();
+    assert_eq!(b.databases().await.unwrap(), vec!["empty".to_string()]);
+    b.write(batch("d", vec![point("other", &[], vec![("x", FieldValue::Float(1.0))], T0)])).await.unwrap();
+    assert_eq!(b.measurements("d", None).await.unwrap(), vec!["other"]);
+    // The same through a second backend reading the catalog file.
+    let b3 = VictoriaMetricsBackend::new(&vm.url, VmOptions { catalog_file: Some(dir.path().join("vm-catalog.json")), ..VmOptions::default() }).unwrap();
+    assert_eq!(b3.measurements("d", None).await.unwrap(), vec!["other"]);
     b.drop_database("d").await.unwrap();
     assert_eq!(b.databases().await.unwrap(), vec!["empty".to_string()]);
     b.drop_database("empty").await.unwrap();

@@ -15,8 +15,9 @@
 //! * Writes go to `/api/v1/import` (JSON lines; no line-protocol escaping to get wrong), followed by
 //!   `/internal/force_flush` (option `flush_after_write`) so a write is immediately readable.
 //! * Reading a metric name back as measurement + field: see [`names`] for the rule.
-//! * Databases: values of the db label, plus databases made with `CREATE DATABASE` (kept in the
-//!   catalog). Retention policies: one, `autogen`, whose duration is VictoriaMetrics'
+//! * Databases: values of the db label, plus databases made with `CREATE DATABASE` or written to
+//!   through influxgate (kept in the catalog until `DROP DATABASE`, as a 1.x database outlives its
+//!   series). Retention policies: one, `autogen`, whose duration is VictoriaMetrics'
 //!   `-retentionPeriod`; policy DDL is `Unsupported`.
 //! * Scans: `/api/v1/series` lists the series (tag predicate pushed down as label matchers where
 //!   exactly expressible, see [`selector`]), `TagPredicate::matches` decides, then every series is
@@ -389,7 +390,57 @@ impl Inner {
         }
         let sel = selector(&ms);
         let end = secs(MAX_MS);
-        self.api("/api/v1/label/__name__/values", &[("match[]", &sel), ("start", "1"), ("end", &end)]).await
+        let mut names: Vec<String> =
+            self.api("/api/v1/label/__name__/values", &[("match[]", &sel), ("start", "1"), ("end", &end)]).await?;
+        // VictoriaMetrics 1.79 keeps listing the names of deleted series in label values filtered
+        // by match[]; names deleted through influxgate are checked with /api/v1/series, which
+        // honours deletes.
+        let suspects: Vec<String> = {
+            let c = self.catalog();
+            match c.deleted.get(db) {
+                Some(d) => names.iter().filter(|n| d.contains(*n)).cloned().collect(),
+                None => Vec::new(),
+            }
+        };
+        let mut gone = BTreeSet::new();
+        let mut alive = BTreeSet::new();
+        for n in suspects {
+            let sel = selector(&[Matcher::Eq("__name__".into(), n.clone()), self.db_matcher(db)]);
+            let found: Vec<serde_json::Value> = self
+                .api("/api/v1/series", &[("match[]", &sel), ("start", "1"), ("end", &end), ("limit", "1")])
+                .await?;
+            if found.is_empty() {
+                gone.insert(n);
+            } else {
+                alive.insert(n);
+            }
+        }
+        if !alive.is_empty() {
+            self.update_catalog(|c| {
+                let Some(d) = c.deleted.get_mut(db) else { return false };
+                d.retain(|n| !alive.contains(n));
+                if d.is_empty() {
+                    c.deleted.remove(db);
+                }
+                true
+            })?;
+        }
+        names.retain(|n| !gone.contains(n));
+        Ok(names)
+    }
+
+    /// Notes metric names whose series (some or all) were deleted, see `metric_names`.
+    fn note_deleted(&self, db: &str, names: impl IntoIterator<Item = String>) -> Result<()> {
+        let names: Vec<String> = names.into_iter().collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.update_catalog(|c| {
+            let d = c.deleted.entry(db.to_string()).or_default();
+            let before = d.len();
+            d.extend(names);
+            d.len() != before
+        })
     }
 
     /// field → metric name for one measurement, sorted by field.
@@ -716,7 +767,8 @@ impl Backend for VictoriaMetricsBackend {
         let mut body = String::new();
         let mut dropped = 0u64;
         let mut written = 0usize;
-        let mut new_meas: BTreeSet<String> = BTreeSet::new();
+        // (database, measurement) pairs the catalog lacks.
+        let mut new_meas: BTreeSet<(String, String)> = BTreeSet::new();
         // Validate everything first: all points or none.
         for p in &batch.points {
             if p.time < 0 {
@@ -789,10 +841,11 @@ impl Backend for VictoriaMetricsBackend {
             if any {
                 written += 1;
                 let db = tag_db.unwrap_or(&batch.db);
-                if seen.insert((db, p.measurement.as_str()))
-                    && !inner.catalog().measurements.get(db).is_some_and(|s| s.contains(&p.measurement))
-                {
-                    new_meas.insert(format!("{db}\u{0}{}", p.measurement));
+                if !db.is_empty() && seen.insert((db, p.measurement.as_str())) {
+                    let c = inner.catalog();
+                    if !c.databases.contains(db) || !c.measurements.get(db).is_some_and(|s| s.contains(&p.measurement)) {
+                        new_meas.insert((db.to_string(), p.measurement.clone()));
+                    }
                 }
             }
         }
@@ -806,11 +859,12 @@ impl Backend for VictoriaMetricsBackend {
             inner.strings_dropped.fetch_add(dropped, Ordering::Relaxed);
         }
         if !new_meas.is_empty() {
+            // A database written to exists until DROP DATABASE, as in 1.x, also once its series
+            // are all deleted.
             inner.update_catalog(|c| {
-                for k in &new_meas {
-                    if let Some((db, m)) = k.split_once('\u{0}') {
-                        c.measurements.entry(db.to_string()).or_default().insert(m.to_string());
-                    }
+                for (db, m) in &new_meas {
+                    c.databases.insert(db.clone());
+                    c.measurements.entry(db.clone()).or_default().insert(m.clone());
                 }
                 true
             })?;
@@ -829,8 +883,10 @@ impl Backend for VictoriaMetricsBackend {
         if db.is_empty() {
             return Err(BackendError::Invalid("database name required".into()));
         }
+        let names = self.inner.metric_names(db, None).await?;
         let sel = selector(&[self.inner.db_matcher(db)]);
         self.inner.delete_selectors(vec![sel]).await?;
+        self.inner.note_deleted(db, names)?;
         self.inner.update_catalog(|c| {
             let a = c.databases.remove(db);
             let b = c.measurements.remove(db).is_some();
@@ -982,14 +1038,17 @@ impl Backend for VictoriaMetricsBackend {
         }
         let groups = self.measurement_groups(&req.db, &req.measurements).await?;
         let mut sels = Vec::new();
+        let mut touched = BTreeSet::new();
         for (_, metrics) in groups {
             let (series, all_labels) = self.inner.list_series(&req.db, &metrics, &req.tags, 0, MAX_MS).await?;
             for (tags, present) in series {
                 let ms: Vec<String> = present.into_iter().collect();
                 sels.push(self.inner.exact_selector(&req.db, &ms, &tags, &all_labels));
+                touched.extend(ms);
             }
         }
-        self.inner.delete_selectors(sels).await
+        self.inner.delete_selectors(sels).await?;
+        self.inner.note_deleted(&req.db, touched)
     }
 }
 

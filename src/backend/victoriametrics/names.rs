@@ -13,8 +13,9 @@
 //! 3. A name without the separator (or one that only ends in it) is measurement `name`, field
 //!    `value` (as InfluxDB's own Prometheus support names such samples).
 //!
-//! The catalog (known measurements and databases created with `CREATE DATABASE`) lives in memory
-//! and, when a catalog file is configured, in that file (JSON), so the split survives restarts.
+//! The catalog (known measurements, databases created or written to, names of deleted series)
+//! lives in memory and, when a catalog file is configured, in that file (JSON), so the split
+//! survives restarts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ pub struct Catalog {
     /// Measurements written through influxgate, per database.
     #[serde(default)]
     pub measurements: BTreeMap<String, BTreeSet<String>>,
+    /// Metric names, per database, of which series were deleted through influxgate: they are
+    /// checked before being listed (VictoriaMetrics 1.79 lists deleted names in label values).
+    #[serde(default)]
+    pub deleted: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Catalog {
