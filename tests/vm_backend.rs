@@ -757,3 +757,28 @@ async fn silent_store_times_out() {
     assert!(t.elapsed() < Duration::from_secs(5));
     holder.abort();
 }
+
+/// A series dropped and written again is readable again (VictoriaMetrics makes a new series).
+#[tokio::test]
+async fn dropped_series_written_again() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let p = |v: f64, t: i64| point("cpu", &[("host", "a")], vec![("v", FieldValue::Float(v))], t);
+    b.write(batch("d", vec![p(1.0, T0), p(2.0, T0 + S)])).await.unwrap();
+    b.delete(DeleteRequest {
+        db: "d".into(),
+        measurements: MeasurementFilter::All,
+        tags: TagPredicate::True,
+        min_time: i64::MIN,
+        max_time: i64::MAX,
+        drop_series: true,
+    })
+    .await
+    .unwrap();
+    assert!(scan_all(&b, scan_req("d", "cpu", TagPredicate::True, &["v"])).await.is_empty());
+    assert!(b.measurements("d", None).await.unwrap().is_empty());
+    b.write(batch("d", vec![p(3.0, T0 + 2 * S)])).await.unwrap();
+    assert_eq!(b.measurements("d", None).await.unwrap(), vec!["cpu"]);
+    let got = rows(&scan_all(&b, scan_req("d", "cpu", TagPredicate::True, &["v"])).await);
+    assert_eq!(got[&tags(&[("host", "a")])], vec![(T0 + 2 * S, vec![Some(3.0)])]);
+}
