@@ -76,3 +76,15 @@ fn unknown_path_is_404() {
     let r = g.admin().get("/no/such/path");
     assert_eq!(r.status, 404, "{}", r.describe());
 }
+
+#[test]
+fn wrong_methods_are_405_with_allow() {
+    let g = Gate::start();
+    let admin = g.admin();
+    for (method, path) in [("GET", "/write?db=x"), ("PUT", "/write?db=x"), ("DELETE", "/query?q=SHOW+DATABASES")] {
+        let r = admin.send(method, path, &[], &[], None);
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.describe());
+        let allow = r.header("Allow").unwrap_or_default();
+        assert!(allow.contains("POST"), "{method} {path}: Allow {allow:?}");
+    }
+}
