@@ -29,6 +29,10 @@ pub(crate) struct MeasInfo {
     pub sub: Option<Vec<(Tags, Vec<String>, Vec<Vec<Value>>)>>,
     /// Shard group duration of the retention policy (1.x reduces per shard group first).
     pub shard_dur: i64,
+    /// `tags` lists every tag key (listing them costs a walk over the measurement's series, so
+    /// it is done only when the query expands `*` or a regex); when false, any name that is not
+    /// a field is taken for a tag.
+    pub tags_complete: bool,
 }
 
 /// The points of one series over the scanned fields.
@@ -115,7 +119,7 @@ enum Resolved {
 
 fn resolve(m: &MeasInfo, name: &str, hint: Option<VarHint>, in_cond: bool) -> Resolved {
     let field = m.fields.get(name).copied();
-    let is_tag = m.tags.contains(name);
+    let is_tag = m.tags.contains(name) || !m.tags_complete;
     match hint {
         Some(VarHint::Tag) => Resolved::Tag,
         Some(VarHint::Field) | Some(VarHint::Type(_)) => field.map(Resolved::Field).unwrap_or(Resolved::Missing),
@@ -436,17 +440,20 @@ async fn measurement_info(
     db: &str,
     rp: Option<&str>,
     name: &str,
+    need_tags: bool,
 ) -> Result<MeasInfo, String> {
     let fields: BTreeMap<String, FieldType> =
         backend.field_keys(db, rp, name).await.map_err(|e| e.to_string())?.into_iter().collect();
-    let series = backend
-        .series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True)
-        .await
-        .map_err(|e| e.to_string())?;
     let mut tags = BTreeSet::new();
-    for s in series {
-        for (k, _) in s.tags {
-            tags.insert(k);
+    if need_tags {
+        let series = backend
+            .series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True)
+            .await
+            .map_err(|e| e.to_string())?;
+        for s in series {
+            for (k, _) in s.tags {
+                tags.insert(k);
+            }
         }
     }
     let rps = backend.retention_policies(db).await.unwrap_or_default();
@@ -463,6 +470,7 @@ async fn measurement_info(
         tags,
         sub: None,
         shard_dur,
+        tags_complete: need_tags,
     })
 }
 
@@ -477,6 +485,7 @@ pub(crate) async fn resolve_sources(
     backend: &dyn Backend,
     ctx: &QueryContext,
     sources: &[Source],
+    need_tags: bool,
 ) -> Result<Vec<MeasInfo>, String> {
     let mut out: Vec<MeasInfo> = Vec::new();
     let dbs = backend.databases().await.map_err(|e| e.to_string())?;
@@ -490,7 +499,7 @@ pub(crate) async fn resolve_sources(
                 let rp = rp.clone().filter(|r| !r.is_empty()).or_else(|| ctx.rp.clone());
                 let names = backend.measurements(&db, rp.as_deref()).await.map_err(|e| e.to_string())?;
                 if names.iter().any(|n| n == name) && !out.iter().any(|m| &m.name == name) {
-                    out.push(measurement_info(backend, &db, rp.as_deref(), name).await?);
+                    out.push(measurement_info(backend, &db, rp.as_deref(), name, need_tags).await?);
                 }
             }
             Source::Regex { db, rp, re } => {
@@ -502,7 +511,7 @@ pub(crate) async fn resolve_sources(
                 let names = backend.measurements(&db, rp.as_deref()).await.map_err(|e| e.to_string())?;
                 for n in names.iter().filter(|n| re.is_match(n)) {
                     if !out.iter().any(|m| &m.name == n) {
-                        out.push(measurement_info(backend, &db, rp.as_deref(), n).await?);
+                        out.push(measurement_info(backend, &db, rp.as_deref(), n, need_tags).await?);
                     }
                 }
             }
@@ -521,6 +530,7 @@ pub(crate) async fn resolve_sources(
                                 tags: BTreeSet::new(),
                                 sub: Some(Vec::new()),
                                 shard_dur: 0,
+                                tags_complete: true,
                             });
                             out.len() - 1
                         }
@@ -915,7 +925,10 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     if let Some(r) = &rest {
         check_condition(r)?;
     }
-    let metas = resolve_sources(backend, ctx, &sel.sources).await?;
+    // Tag keys are listed only when `*`, a regex or GROUP BY */regex needs them.
+    let need_tags = sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Wildcard { .. } | Expr::Regex(_)))
+        || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
+    let metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
     let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
     for f in &fields {
         type_check(&f.expr, &metas)?;
