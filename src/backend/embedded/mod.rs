@@ -29,6 +29,15 @@
 //! * Per-measurement tables keep DROP MEASUREMENT / DROP DATABASE a `DROP TABLE`, and keep column
 //!   lists (and SQLite's 2000-column limit) per measurement.
 //!
+//! # Aggregates
+//!
+//! `aggregate()` reads each matching series' non-null values of the field in time order through
+//! the primary key (one range read, `f IS NOT NULL` evaluated inside SQLite) and folds them into
+//! buckets in Rust, on the reader thread, with no per-row channel traffic or allocation beyond
+//! strings. It does not use SQL `GROUP BY`: SQLite leaves the row a bare column comes from
+//! unspecified on `min`/`max` ties (1.x wants the earliest), raises an error where 1.x's integer
+//! `sum` wraps, and turns overflowing bucket arithmetic into REAL — each would break exactness.
+//!
 //! # Concurrency
 //!
 //! One writer thread owns the read-write connection and receives jobs through a bounded channel.
@@ -214,14 +223,11 @@ impl EmbeddedBackend {
             let every = std::time::Duration::from_nanos(opts.retention_check_interval as u64);
             let h = std::thread::Builder::new()
                 .name("influxgate-retention".into())
-                .spawn(move || loop {
-                    match stop_rx.recv_timeout(every) {
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            if jobs.blocking_send(Job::Retention).is_err() {
-                                break;
-                            }
+                .spawn(move || {
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop_rx.recv_timeout(every) {
+                        if jobs.blocking_send(Job::Retention).is_err() {
+                            break;
                         }
-                        _ => break,
                     }
                 })
                 .map_err(|e| BackendError::Internal(e.to_string()))?;
