@@ -19,7 +19,8 @@
 //!
 //! `DIFF_QUERIES_FILTER=<substring>` runs only matching cases; `DIFF_QUERIES_VERBOSE=1` prints
 //! passing cases too; `DIFF_QUERIES_SELF_CHECK=1` compares influxd with a second influxd (checks
-//! that the corpus is deterministic).
+//! that the corpus is deterministic); `DIFF_QUERIES_DATASET=<file>` also writes the dataset there
+//! (to reproduce a case by hand); `DIFF_QUERIES_FULL=1` prints whole answers of failing cases.
 
 mod common;
 #[path = "support/dataset.rs"]
@@ -182,8 +183,9 @@ fn error_shape(v: &Value) -> Value {
 
 fn short(s: &str) -> String {
     let s = s.replace('\n', "⏎");
-    if s.chars().count() > 400 {
-        format!("{}…", s.chars().take(400).collect::<String>())
+    let max = if std::env::var_os("DIFF_QUERIES_FULL").is_some() { 100_000 } else { 400 };
+    if s.chars().count() > max {
+        format!("{}…", s.chars().take(max).collect::<String>())
     } else {
         s
     }
@@ -287,6 +289,9 @@ fn differential_queries() {
     let oracle = influxd.api();
 
     let data = dataset::generate(SEED);
+    if let Some(path) = std::env::var_os("DIFF_QUERIES_DATASET") {
+        std::fs::write(&path, &data).unwrap_or_else(|e| panic!("writing the dataset to {path:?}: {e}"));
+    }
     write_all(&oracle, DB, &data, "influxd");
     write_all(&ours, DB, &data, "influxgate");
 
