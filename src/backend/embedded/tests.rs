@@ -693,3 +693,33 @@ async fn merge_within_multi_row_statements() {
         }
     }
 }
+
+#[tokio::test]
+async fn field_slots_follow_names_across_points() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
+    b.write(batch("db", vec![pt("m2", &[], vec![("b", FieldValue::Integer(0))], 0)])).await.unwrap();
+    let i = |x| FieldValue::Integer(x);
+    let mut points = Vec::new();
+    for t in 1..40i64 {
+        let (a, bb) = (t * 10, t * 10 + 1);
+        match t % 4 {
+            0 => points.push(pt("m1", &[], vec![("a", i(a)), ("b", i(bb))], t)),
+            1 => points.push(pt("m1", &[], vec![("b", i(bb)), ("a", i(a))], t)),
+            2 => points.push(pt("m2", &[], vec![("a", i(a)), ("b", i(bb))], t)),
+            _ => {
+                points.push(pt("m2", &[], vec![("b", i(bb)), ("a", i(a))], t));
+                points.push(pt("m2", &[], vec![("b", i(bb))], t));
+            }
+        }
+    }
+    b.write(batch("db", points)).await.unwrap();
+    for m in ["m1", "m2"] {
+        for (_, t, vals) in rows(&collect(&b, scan_req("db", m, &["a", "b"])).await) {
+            if t == 0 {
+                continue;
+            }
+            assert_eq!(vals, vec![Some(i(t * 10)), Some(i(t * 10 + 1))], "{m} t={t}");
+        }
+    }
+}

@@ -370,13 +370,16 @@ impl Writer {
         let mut new_fields: HashMap<(&str, &str), FieldType> = HashMap::new();
         let mut new_order: Vec<(&str, &str, FieldType)> = Vec::new();
         let mut new_per_meas: HashMap<&str, i64> = HashMap::new();
+        // Whether a point has the measurement and field names and types of the one before it.
+        let mut same_prev = vec![false; pts.len()];
         {
             let mut last: Option<(&str, Option<&super::catalog::Meas>)> = None;
             let mut prev: Option<&Point> = None;
-            for p in pts.iter().copied() {
+            for (idx, p) in pts.iter().copied().enumerate() {
                 // Consecutive points usually carry the same fields: nothing new to check.
                 if let Some(q) = prev {
-                    if q.measurement == p.measurement && same_fields(q, p, true) {
+                    if q.measurement == p.measurement && same_fields(q, p) {
+                        same_prev[idx] = true;
                         continue;
                     }
                 }
@@ -504,7 +507,7 @@ impl Writer {
             let width = ncols as usize + 2;
             slots.clear();
             slots.resize(ncols as usize, None);
-            let mut map_of: Option<&Point> = None;
+            let mut map_of = false;
             let mut multi = if sqls.rows > 1 && end - i >= sqls.rows { Some(conn.prepare_cached(&sqls.multi)?) } else { None };
             let mut one = conn.prepare_cached(&sqls.one)?;
             while i < end {
@@ -518,12 +521,12 @@ impl Writer {
                         *s = None;
                     }
                     // Field position → slot, reused while points carry the same field names.
-                    if !map_of.is_some_and(|q| same_fields(q, p, false)) {
+                    if !(map_of && same_prev[i + r]) {
                         map.clear();
                         for (k, _) in &p.fields {
                             map.push(meas.fields.get(k.as_str()).map(|f| (f.col - 1) as usize).unwrap_or(usize::MAX));
                         }
-                        map_of = Some(p);
+                        map_of = true;
                     }
                     for (j, (_, v)) in p.fields.iter().enumerate() {
                         if let Some(s) = map.get(j).and_then(|c| slots.get_mut(*c)) {
@@ -627,12 +630,13 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Same field names in the same order (and the same types, when `types`).
-fn same_fields(a: &Point, b: &Point, types: bool) -> bool {
+/// Same field names and types in the same order.
+fn same_fields(a: &Point, b: &Point) -> bool {
     a.fields.len() == b.fields.len()
-        && a.fields.iter().zip(&b.fields).all(|((ka, va), (kb, vb))| {
-            ka == kb && (!types || std::mem::discriminant(va) == std::mem::discriminant(vb))
-        })
+        && a.fields
+            .iter()
+            .zip(&b.fields)
+            .all(|((ka, va), (kb, vb))| std::mem::discriminant(va) == std::mem::discriminant(vb) && ka == kb)
 }
 
 fn build_insert_sql(mid: i64, ncols: i64, rows: usize) -> String {
