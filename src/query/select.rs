@@ -1,6 +1,8 @@
 //! SELECT: sources resolved against the catalog, fields typed, rows read through
 //! `Backend::scan`, then raw rows or aggregates per series and time bucket.
 
+#![allow(clippy::type_complexity, clippy::too_many_arguments)]
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
@@ -320,11 +322,9 @@ fn free_vars(e: &Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::Var { name, .. } if name != "time" => out.push(e.clone()),
         Expr::Wildcard { .. } | Expr::Regex(_) => out.push(e.clone()),
-        Expr::Call { name, args } => {
-            if !(is_aggregate_name(name) || is_transform_name(name)) {
-                for a in args {
-                    free_vars(a, out);
-                }
+        Expr::Call { name, args } if !(is_aggregate_name(name) || is_transform_name(name)) => {
+            for a in args {
+                free_vars(a, out);
             }
         }
         Expr::Binary { lhs, rhs, .. } => {
@@ -913,7 +913,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
         for f in &sel.fields {
             free_vars(&f.expr, &mut fv);
         }
-        if !fv.is_empty() && !(n_calls == 1 && selectors == 1) {
+        if !(fv.is_empty() || n_calls == 1 && selectors == 1) {
             return Err("mixing aggregate and non-aggregate queries is not supported".into());
         }
     }
@@ -1251,7 +1251,7 @@ fn merge_less(x: &MergeItem, y: &MergeItem, desc: bool) -> bool {
 
 /// Merges time-ordered inputs exactly as Go's `container/heap` driven merge of 1.x does, so that
 /// points that compare equal come out in the same order as 1.x gives them.
-fn merge<'a>(
+fn merge(
     inputs: Vec<Vec<MergeItem>>,
     less: &dyn Fn(&(usize, &MergeItem), &(usize, &MergeItem)) -> bool,
 ) -> Vec<(usize, MergeItem)> {
