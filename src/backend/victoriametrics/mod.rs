@@ -65,6 +65,8 @@ const EXPORT_LINE_ROWS: usize = 10_000;
 const MAX_LINE_BYTES: usize = 16 << 20;
 /// Series read with one export request (when their samples fit in one window).
 const GROUP_SERIES: usize = 64;
+/// The largest catalog answer (label values, series lists) read, in bytes.
+const MAX_API_ANSWER: usize = 256 << 20;
 /// Selectors per delete_series request.
 const DELETE_BATCH: usize = 64;
 
@@ -209,6 +211,31 @@ fn net_err(e: reqwest::Error, what: &str) -> BackendError {
     }
 }
 
+/// Reads a response body of at most `max` bytes; a longer one is cut there (`cut`, for error
+/// texts) or refused.
+async fn read_bounded(mut resp: reqwest::Response, max: usize, cut: bool, path: &str, timeout: Duration) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(timeout, resp.chunk()).await {
+            Err(_) => return Err(BackendError::Timeout(format!("victoriametrics {path}: timed out"))),
+            Ok(Err(e)) => return Err(net_err(e, path)),
+            Ok(Ok(None)) => return Ok(out),
+            Ok(Ok(Some(c))) => {
+                if out.len() + c.len() > max {
+                    if cut {
+                        out.extend_from_slice(&c[..max - out.len()]);
+                        return Ok(out);
+                    }
+                    return Err(BackendError::Internal(format!(
+                        "victoriametrics {path}: answer larger than {max} bytes"
+                    )));
+                }
+                out.extend_from_slice(&c);
+            }
+        }
+    }
+}
+
 /// `ms` as the `start`/`end` argument (seconds with a fraction; VictoriaMetrics reads integers as
 /// seconds). Callers pass `ms >= 0`.
 fn secs(ms: i64) -> String {
@@ -340,7 +367,8 @@ impl Inner {
         if status.is_success() {
             return Ok(resp);
         }
-        let mut text = resp.text().await.unwrap_or_default();
+        let body = read_bounded(resp, 4096, true, path, self.opts.timeout).await.unwrap_or_default();
+        let mut text = String::from_utf8_lossy(&body).into_owned();
         if text.len() > 512 {
             let mut cut = 512;
             while !text.is_char_boundary(cut) {
@@ -361,7 +389,7 @@ impl Inner {
 
     async fn api<T: serde::de::DeserializeOwned>(&self, path: &str, pairs: &[(&str, &str)]) -> Result<T> {
         let resp = self.post_form(path, pairs).await?;
-        let bytes = resp.bytes().await.map_err(|e| net_err(e, path))?;
+        let bytes = read_bounded(resp, MAX_API_ANSWER, false, path, self.opts.timeout).await?;
         let a: ApiAnswer<T> = serde_json::from_slice(&bytes)
             .map_err(|e| BackendError::Internal(format!("victoriametrics {path}: bad answer: {e}")))?;
         if a.status != "success" {
@@ -532,7 +560,8 @@ impl Inner {
             .send()
             .await
             .ok()?;
-        let text = resp.text().await.ok()?;
+        let body = read_bounded(resp, 16 << 20, true, "/metrics", self.opts.timeout).await.ok()?;
+        let text = String::from_utf8_lossy(&body);
         let line = text.lines().find(|l| l.starts_with("flag{name=\"retentionPeriod\""))?;
         let v = line.split("value=\"").nth(1)?.split('"').next()?;
         parse_retention(v)
