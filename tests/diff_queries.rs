@@ -297,6 +297,7 @@ fn differential_queries() {
 
     let (mut passed, mut failed, mut known) = (0, 0, 0);
     let mut failures = Vec::new();
+    let mut slowest: Vec<(std::time::Duration, String)> = Vec::new();
     // Read-only cases first, then the ones that create and drop their own databases.
     let ordered = cases.iter().filter(|c| c.fresh.is_none()).chain(cases.iter().filter(|c| c.fresh.is_some()));
     for c in ordered {
@@ -310,7 +311,10 @@ fn differential_queries() {
             println!("known {}: {} — {why}", c.id, c.text);
             continue;
         }
-        match run_case(&oracle, &ours, c) {
+        let started = std::time::Instant::now();
+        let outcome = run_case(&oracle, &ours, c);
+        slowest.push((started.elapsed(), c.id.clone()));
+        match outcome {
             Ok(()) => {
                 passed += 1;
                 if verbose {
@@ -325,6 +329,9 @@ fn differential_queries() {
             }
         }
     }
+    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    let slow: Vec<String> = slowest.iter().take(5).map(|(d, id)| format!("{id} {d:.2?}")).collect();
+    println!("slowest cases: {}", slow.join(", "));
     let summary = format!("{passed} passed, {failed} failed ({known} known deviations skipped)");
     println!("{summary}");
     assert!(failed == 0, "{summary}");
