@@ -782,3 +782,33 @@ async fn dropped_series_written_again() {
     let got = rows(&scan_all(&b, scan_req("d", "cpu", TagPredicate::True, &["v"])).await);
     assert_eq!(got[&tags(&[("host", "a")])], vec![(T0 + 2 * S, vec![Some(3.0)])]);
 }
+
+/// Deleting the series without a tag leaves the series that have it (the exact selectors pin
+/// every label the measurement uses, not only those of the matched series).
+#[tokio::test]
+async fn delete_is_exact_with_missing_tags() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    b.write(batch(
+        "d",
+        vec![
+            point("m", &[("host", "a")], vec![("v", FieldValue::Float(1.0))], T0),
+            point("m", &[("host", "a"), ("dc", "x")], vec![("v", FieldValue::Float(2.0))], T0),
+            point("m", &[("host", "b"), ("rack", "r")], vec![("v", FieldValue::Float(3.0))], T0),
+        ],
+    ))
+    .await
+    .unwrap();
+    b.delete(DeleteRequest {
+        db: "d".into(),
+        measurements: MeasurementFilter::All,
+        tags: TagPredicate::And(Box::new(TagPredicate::Eq("dc".into(), "".into())), Box::new(TagPredicate::Eq("host".into(), "a".into()))),
+        min_time: i64::MIN,
+        max_time: i64::MAX,
+        drop_series: true,
+    })
+    .await
+    .unwrap();
+    let left: Vec<_> = b.series("d", None, &MeasurementFilter::All, &TagPredicate::True).await.unwrap().into_iter().map(|s| s.tags).collect();
+    assert_eq!(left, vec![tags(&[("dc", "x"), ("host", "a")]), tags(&[("host", "b"), ("rack", "r")])]);
+}

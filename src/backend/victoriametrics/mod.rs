@@ -512,8 +512,17 @@ impl Inner {
         pairs.push(("end", secs(hi_ms.saturating_add(1).min(MAX_MS))));
         let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let raw: Vec<BTreeMap<String, String>> = self.api("/api/v1/series", &p).await?;
+        // Every label name these metrics use, also on series the pushed-down matchers left out,
+        // so that `exact_selector` can pin the absent ones to "" (a superset is harmless).
+        let names_sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
+        let end = secs(MAX_MS);
+        let mut label_names: BTreeSet<String> = self
+            .api::<Vec<String>>("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)])
+            .await?
+            .into_iter()
+            .filter(|l| l != "__name__" && *l != self.opts.db_label)
+            .collect();
         let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
-        let mut label_names = BTreeSet::new();
         for mut labels in raw {
             let Some(name) = labels.remove("__name__") else { continue };
             if labels.remove(&self.opts.db_label).as_deref() != Some(db) {
