@@ -56,15 +56,22 @@ enum Kind {
 /// A name as written in the line (still escaped). [`Escaped::unescape`] gives the stored text the way
 /// 1.x derives it: a backslash is dropped only before one of the characters it escapes in this position;
 /// every other backslash is kept literally.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy)]
 pub struct Escaped<'a> {
     raw: &'a str,
     kind: Kind,
+    /// Known to hold no backslash (set by the fast parser), so unescaping is free.
+    plain: bool,
 }
 
 impl<'a> Escaped<'a> {
     fn new(raw: &'a str, kind: Kind) -> Self {
-        Escaped { raw, kind }
+        Escaped { raw, kind, plain: false }
+    }
+
+    #[inline]
+    fn plain(raw: &'a str, kind: Kind) -> Self {
+        Escaped { raw, kind, plain: true }
     }
 
     /// The bytes exactly as written in the line.
@@ -75,7 +82,7 @@ impl<'a> Escaped<'a> {
     /// The text with line-protocol escapes removed (borrowed when there is no backslash).
     pub fn unescape(&self) -> Cow<'a, str> {
         let b = self.raw.as_bytes();
-        if !b.contains(&b'\\') {
+        if self.plain || !b.contains(&b'\\') {
             return Cow::Borrowed(self.raw);
         }
         let mut out = String::with_capacity(b.len());
@@ -96,6 +103,21 @@ impl<'a> Escaped<'a> {
         }
         out.push_str(sub(self.raw, last, b.len()));
         Cow::Owned(out)
+    }
+}
+
+impl PartialEq for Escaped<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw && self.kind == other.kind
+    }
+}
+
+impl Eq for Escaped<'_> {}
+
+impl std::hash::Hash for Escaped<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
+        self.kind.hash(state);
     }
 }
 
@@ -356,7 +378,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
         return fail("missing fields");
     }
     let has_tags = b[i] == b',';
-    out.measurement = Escaped::new(sub(line, start, i), Kind::NameOrField);
+    out.measurement = Escaped::plain(sub(line, start, i), Kind::NameOrField);
 
     if has_tags {
         i += 1;
@@ -388,7 +410,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
             if b[i] == b'=' {
                 return fail("invalid tag format");
             }
-            out.tags.push((Escaped::new(sub(line, ks, ke), Kind::Tag), Escaped::new(sub(line, vs, i), Kind::Tag)));
+            out.tags.push((Escaped::plain(sub(line, ks, ke), Kind::Tag), Escaped::plain(sub(line, vs, i), Kind::Tag)));
             if b[i] == b' ' {
                 break;
             }
@@ -435,7 +457,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
                 too_long = Some(key_len + 4 + key.len());
             }
             if let Some(v) = type_value(&b[vs..ve])? {
-                out.fields.push((Escaped::new(key, Kind::NameOrField), v));
+                out.fields.push((Escaped::plain(key, Kind::NameOrField), v));
             }
             i = ve;
             continue;
@@ -561,8 +583,11 @@ fn sort_tags(tags: &mut [(Escaped<'_>, Escaped<'_>)]) -> Result<(), LineError> {
     }
     if !sorted {
         // Stable and, for the handful of tags a line has, cheap.
-        tags.sort_by(|a, b| a.0.raw.as_bytes().cmp(b.0.raw.as_bytes()));
-        if tags.windows(2).any(|w| w[0].0.raw == w[1].0.raw) {
+        tags.sort_by(|a, b| cmp_bytes(a.0.raw.as_bytes(), b.0.raw.as_bytes()));
+        if tags
+            .windows(2)
+            .any(|w| cmp_bytes(w[0].0.raw.as_bytes(), w[1].0.raw.as_bytes()) == std::cmp::Ordering::Equal)
+        {
             return fail("duplicate tags");
         }
     }

@@ -110,6 +110,17 @@ pub fn parse_body(body: &[u8], precision: Precision, now_ns: i64) -> Result<Vec<
 
 /// [`parse_body`] for a body already known to be UTF-8.
 pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point>, ParseError> {
+    match parse_body_partial(body, precision, now_ns) {
+        (points, None) => Ok(points),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// 1.x's partial-write behaviour, for a server that wants it: the points 1.x would still write, and
+/// the error it would answer with (same texts as [`parse_body`]). The points are empty when every
+/// line is malformed or on `field type conflict` (1.x then writes nothing); otherwise they are the
+/// good lines' points.
+pub fn parse_body_partial(body: &str, precision: Precision, now_ns: i64) -> (Vec<Point>, Option<ParseError>) {
     let default_time = precision.truncate(now_ns);
     let mut points: Vec<Point> = Vec::with_capacity((body.len() / 64).min(1 << 16));
     let mut failed = String::new();
@@ -157,25 +168,24 @@ pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<V
     }
 
     if n_failed > 0 && parsed_ok == 0 {
-        return Err(ParseError { line: first_bad.unwrap_or(1), message: failed });
+        return (Vec::new(), Some(ParseError { line: first_bad.unwrap_or(1), message: failed }));
     }
     if let Some(line) = conflict {
-        return Err(ParseError { line, message: "field type conflict".to_string() });
+        return (Vec::new(), Some(ParseError { line, message: "field type conflict".to_string() }));
     }
     if let Some(reason) = drop_reason {
         let line = match (first_drop, first_bad) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b).unwrap_or(1),
         };
-        return Err(ParseError { line, message: format!("partial write: {} dropped={}", reason, dropped) });
+        let message = format!("partial write: {} dropped={}", reason, dropped);
+        return (points, Some(ParseError { line, message }));
     }
     if n_failed > 0 {
-        return Err(ParseError {
-            line: first_bad.unwrap_or(1),
-            message: format!("partial write: {} dropped=0", failed),
-        });
+        let message = format!("partial write: {} dropped=0", failed);
+        return (points, Some(ParseError { line: first_bad.unwrap_or(1), message }));
     }
-    Ok(points)
+    (points, None)
 }
 
 enum Converted {
@@ -211,6 +221,7 @@ fn to_point(line: &Line<'_>, default_time: i64, scratch: &mut FieldScratch) -> C
     let mut fields: Vec<(String, FieldValue)> = Vec::with_capacity(line.fields.len());
     let mut saw_time = false;
     let use_map = line.fields.len() > 16;
+    let mut seen = 0u64;
     if use_map {
         scratch.index.clear();
     }
@@ -233,7 +244,16 @@ fn to_point(line: &Line<'_>, default_time: i64, scratch: &mut FieldScratch) -> C
         let existing = if use_map {
             scratch.index.get(k.as_ref()).copied()
         } else {
-            fields.iter().position(|(fk, _)| fk.as_str() == k.as_ref())
+            // A 64-bit signature of the keys seen so far; only a possible repeat is searched for.
+            let kb = k.as_bytes();
+            let bit = 1u64 << ((kb.len() as u64 ^ u64::from(kb[kb.len() - 1]) ^ (u64::from(kb[kb.len() / 2]) << 2)) & 63);
+            let maybe = seen & bit != 0;
+            seen |= bit;
+            if maybe {
+                fields.iter().position(|(fk, _)| fk.as_str() == k.as_ref())
+            } else {
+                None
+            }
         };
         match existing {
             Some(i) => {

@@ -552,3 +552,21 @@ fn differential_against_recorded_influxd() {
     }
     println!("{n} cases, {bad} differences");
 }
+
+#[test]
+fn partial_write_semantics() {
+    let (p, e) = parse_body_partial("cpu v=1 1\ngarbage line\ncpu v=3 3", Precision::Nanosecond, NOW);
+    assert_eq!(p.len(), 2);
+    let e = e.unwrap();
+    assert_eq!((e.line, e.message.as_str()), (2, "partial write: unable to parse 'garbage line': invalid field format dropped=0"));
+    let (p, e) = parse_body_partial("cpu,time=x v=1 1\ncpu v=2 2", Precision::Nanosecond, NOW);
+    assert_eq!(p.len(), 1);
+    assert_eq!(e.unwrap().message, "partial write: invalid tag key: input tag \"time\" on measurement \"cpu\" is invalid dropped=1");
+    let (p, e) = parse_body_partial("cpu v=1,v=\"x\" 1\ncpu v=2 2", Precision::Nanosecond, NOW);
+    assert!(p.is_empty());
+    assert_eq!(e.unwrap().message, "field type conflict");
+    let (p, e) = parse_body_partial("bad\n", Precision::Nanosecond, NOW);
+    assert!(p.is_empty());
+    assert_eq!(e.unwrap().message, "unable to parse 'bad': missing fields");
+    assert_eq!(parse_body_partial("cpu v=1 1", Precision::Nanosecond, NOW).1, None);
+}
