@@ -171,7 +171,7 @@ impl Catalog {
     pub fn resolve_rp<'a>(&'a self, db: &str, rp: Option<&'a str>) -> Result<(&'a Db, &'a str, &'a Rp), crate::backend::BackendError> {
         use crate::backend::BackendError;
         let d = self.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
-        let name = rp.unwrap_or(d.default_rp.as_str());
+        let name = rp.filter(|r| !r.is_empty()).unwrap_or(d.default_rp.as_str());
         let r = d.rps.get(name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.to_string()))?;
         Ok((d, name, r))
     }

@@ -495,7 +495,8 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
-    /// `rp = None`: series of every RP of the database (1.x's index spans all shards).
+    /// `rp = None` (or `""`): series of every RP of the database, as 1.x's `SHOW SERIES` (its
+    /// index spans all shards). A SELECT's tag set should pass its RP (the default's name).
     async fn series(
         &self,
         db: &str,
@@ -503,6 +504,7 @@ impl Backend for EmbeddedBackend {
         measurements: &MeasurementFilter,
         tags: &TagPredicate,
     ) -> Result<Vec<SeriesInfo>> {
+        let rp = rp.filter(|r| !r.is_empty());
         let c = self.catalog();
         let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
         let rps: Vec<&catalog::Rp> = match rp {
@@ -528,8 +530,10 @@ impl Backend for EmbeddedBackend {
         Ok(out)
     }
 
-    /// `rp = None`: measurements of every RP of the database (1.x's index spans all shards).
+    /// `rp = None` (or `""`): measurements of every RP of the database, as 1.x's
+    /// `SHOW MEASUREMENTS`.
     async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
+        let rp = rp.filter(|r| !r.is_empty());
         let c = self.catalog();
         let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
         let mut out: Vec<String> = Vec::new();
@@ -553,7 +557,7 @@ impl Backend for EmbeddedBackend {
         Ok(out)
     }
 
-    /// `rp = None`: the database's default RP.
+    /// `rp = None` (or `""`): the database's default RP, as 1.x's `SHOW FIELD KEYS`.
     async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
         let c = self.catalog();
         let (_, _, r) = c.resolve_rp(db, rp)?;

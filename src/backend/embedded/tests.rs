@@ -228,8 +228,11 @@ async fn reopen_keeps_data_and_catalog() {
     let got = rows(&collect(&b, req).await);
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].2, vec![None, Some(FieldValue::Boolean(true))]);
-    // The default RP is now `week`, which has no cpu.
+    // The default RP is now `week`, which has no cpu ("" means the default too).
     assert!(collect(&b, scan_req("db", "cpu", &["v"])).await.is_empty());
+    let mut req = scan_req("db", "cpu", &["v"]);
+    req.rp = Some(String::new());
+    assert!(collect(&b, req).await.is_empty());
     // Writes after reopen keep extending the same tables.
     b.write(WriteBatch {
         db: "db".into(),

@@ -339,7 +339,8 @@ impl Writer {
         // Resolve the target RP.
         let db = self.local.dbs.get(&batch.db);
         let db_exists = db.is_some();
-        let rp_name: String = match (&batch.rp, db) {
+        // An empty RP name means the default, as 1.x's `rp=` query parameter does.
+        let rp_name: String = match (batch.rp.as_ref().filter(|r| !r.is_empty()), db) {
             (Some(r), _) => r.clone(),
             (None, Some(d)) => d.default_rp.clone(),
             (None, None) => "autogen".to_string(),
