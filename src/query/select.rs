@@ -792,8 +792,7 @@ fn expand_fields(fields: &[Field], metas: &[MeasInfo], dims: &[Dimension]) -> Ve
 }
 
 /// The tag keys a series is grouped by.
-/// The tag keys a series is grouped by, in the order the GROUP BY names them (1.x orders the
-/// groups by their values in that order; a regex or `*` adds its keys sorted).
+/// The tag keys a series is grouped by, sorted (groups are ordered by their tags).
 fn group_keys(dims: &[Dimension], m: &MeasInfo) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     let mut add = |k: &String| {
@@ -809,7 +808,30 @@ fn group_keys(dims: &[Dimension], m: &MeasInfo) -> Vec<String> {
             Dimension::Time { .. } => {}
         }
     }
+    keys.sort();
     keys
+}
+
+/// 1.x's tag-set ID (`encodeTags`): the keys with a value, then their values, `\0`-separated.
+/// SLIMIT/SOFFSET pick series in the order of these IDs.
+fn tags_id(tags: &Tags) -> Vec<u8> {
+    let set: Vec<&(String, String)> = {
+        let mut v: Vec<&(String, String)> = tags.iter().filter(|(_, v)| !v.is_empty()).collect();
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for (k, _) in &set {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+    }
+    for (i, (_, v)) in set.iter().enumerate() {
+        out.extend_from_slice(v.as_bytes());
+        if i + 1 < set.len() {
+            out.push(0);
+        }
+    }
+    out
 }
 
 fn group_of(keys: &[String], tags: &Tags) -> Tags {
@@ -971,16 +993,25 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
             series_out.push(ser);
         }
     }
+    // SLIMIT/SOFFSET pick, per measurement, series in tag-set ID order (1.x applies them per
+    // measurement, before reading).
+    if sel.slimit > 0 || sel.soffset > 0 {
+        let mut by_m: BTreeMap<String, Vec<Series>> = BTreeMap::new();
+        for s in series_out {
+            by_m.entry(s.name.clone()).or_default().push(s);
+        }
+        series_out = Vec::new();
+        for (_, mut v) in by_m {
+            v.sort_by_cached_key(|s| tags_id(&s.tags));
+            series_out.extend(apply_limits(v, sel.slimit, sel.soffset));
+        }
+    }
     // Series come by measurement, then tags; ORDER BY time DESC reverses both (1.x).
     series_out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.tags.cmp(&b.tags)));
     if sel.order_desc {
         series_out.reverse();
     }
-    // Group tags were kept in GROUP BY order for ordering; answers list them by key.
-    for s in series_out.iter_mut() {
-        s.tags.sort();
-    }
-    Ok(apply_limits(series_out, sel.slimit, sel.soffset))
+    Ok(series_out)
 }
 
 fn check_undefined(e: &Expr) -> Result<(), String> {

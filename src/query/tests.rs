@@ -623,3 +623,120 @@ fn authorization_texts() {
     let r = block_on(execute(&b, &ctx, &q));
     assert_eq!(r[0].series[0].values, vec![vec![Value::String("d1".into())]]);
 }
+
+/// Run in order on `TAGS_LP` in `t`, with 1.6.7's answers: group ordering by GROUP BY order,
+/// `*` with grouped tags, INTO with GROUP BY *, fills per group.
+const TAGS_CASES: &[(&str, &str)] = &[
+    (r#"SELECT count(i) FROM m GROUP BY k, h"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":"","k":""},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"a","k":"x"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"a","k":"y"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"b","k":"x"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"c","k":"y"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]}]}]}"#),
+    (r#"SELECT count(i) FROM m GROUP BY h, k"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":"","k":""},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"a","k":"x"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"a","k":"y"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"b","k":"x"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]},{"name":"m","tags":{"h":"c","k":"y"},"columns":["time","count"],"values":[["1970-01-01T00:00:00Z",1]]}]}]}"#),
+    (r#"SELECT i FROM m GROUP BY k, h"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":"","k":""},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000003Z",5]]},{"name":"m","tags":{"h":"a","k":"x"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000002Z",0]]},{"name":"m","tags":{"h":"a","k":"y"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1]]},{"name":"m","tags":{"h":"b","k":"x"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2]]},{"name":"m","tags":{"h":"c","k":"y"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000004Z",7]]}]}]}"#),
+    (r#"SELECT * FROM m GROUP BY /k/"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"k":""},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000003Z",null,null,5,null]]},{"name":"m","tags":{"k":"x"},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",false,0,2,"y"],["1970-01-01T00:00:00.00000002Z",null,2.5,0,null]]},{"name":"m","tags":{"k":"y"},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,1,"x"],["1970-01-01T00:00:00.00000004Z",null,null,7,null]]}]}]}"#),
+    (r#"SELECT * FROM m GROUP BY k"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"k":""},"columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000003Z",null,null,null,5,null]]},{"name":"m","tags":{"k":"x"},"columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",false,0,"b",2,"y"],["1970-01-01T00:00:00.00000002Z",null,2.5,"a",0,null]]},{"name":"m","tags":{"k":"y"},"columns":["time","b","f","h","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,"a",1,"x"],["1970-01-01T00:00:00.00000004Z",null,null,"c",7,null]]}]}]}"#),
+    (r#"SELECT * FROM m GROUP BY *"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"h":"","k":""},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000003Z",null,null,5,null]]},{"name":"m","tags":{"h":"a","k":"x"},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000002Z",null,2.5,0,null]]},{"name":"m","tags":{"h":"a","k":"y"},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",true,1.5,1,"x"]]},{"name":"m","tags":{"h":"b","k":"x"},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000001Z",false,0,2,"y"]]},{"name":"m","tags":{"h":"c","k":"y"},"columns":["time","b","f","i","s"],"values":[["1970-01-01T00:00:00.00000004Z",null,null,7,null]]}]}]}"#),
+    (r#"SELECT max(i), k FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","max","k"],"values":[["1970-01-01T00:00:00.00000004Z",7,"y"]]}]}]}"#),
+    (r#"SELECT top(i, k, 1) FROM m"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","top","k"],"values":[["1970-01-01T00:00:00.00000004Z",7,"y"]]}]}]}"#),
+    (r#"SELECT i, k FROM m WHERE time >= 10 AND time <= 20"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i","k"],"values":[["1970-01-01T00:00:00.00000001Z",1,"y"],["1970-01-01T00:00:00.00000001Z",2,"x"],["1970-01-01T00:00:00.00000002Z",0,"x"]]}]}]}"#),
+    (r#"SELECT i FROM m WHERE k = 'x' OR h = 'c'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000004Z",7]]}]}]}"#),
+    (r#"SELECT i FROM m WHERE k =~ /x/ AND i > 0"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2]]}]}]}"#),
+    (r#"SELECT i INTO m3 FROM m GROUP BY *"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",5]]}]}]}"#),
+    (r#"SELECT * FROM m3 GROUP BY *"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m3","tags":{"h":"","k":""},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000003Z",5]]},{"name":"m3","tags":{"h":"a","k":"x"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000002Z",0]]},{"name":"m3","tags":{"h":"a","k":"y"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",1]]},{"name":"m3","tags":{"h":"b","k":"x"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000001Z",2]]},{"name":"m3","tags":{"h":"c","k":"y"},"columns":["time","i"],"values":[["1970-01-01T00:00:00.00000004Z",7]]}]}]}"#),
+    (r#"SHOW SERIES FROM m3"#,
+     r#"{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m3"],["m3,h=a,k=x"],["m3,h=a,k=y"],["m3,h=b,k=x"],["m3,h=c,k=y"]]}]}]}"#),
+    (r#"SHOW TAG VALUES FROM m WITH KEY IN (h, k)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["key","value"],"values":[["h","a"],["h","b"],["h","c"],["k","x"],["k","y"]]}]}]}"#),
+    (r#"SHOW TAG VALUES CARDINALITY FROM m WITH KEY = k"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["count"],"values":[[2]]}]}]}"#),
+    (r#"SHOW MEASUREMENTS WHERE k = 'x'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"],["m3"]]}]}]}"#),
+    (r#"SHOW MEASUREMENTS WHERE h = 'a' AND k = 'y'"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"],["m3"]]}]}]}"#),
+    (r#"SELECT mean(i) FROM m WHERE time >= 0 AND time < 40 GROUP BY time(10ns), k fill(none)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"k":""},"columns":["time","mean"],"values":[["1970-01-01T00:00:00.00000003Z",5]]},{"name":"m","tags":{"k":"x"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",0]]},{"name":"m","tags":{"k":"y"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00.00000001Z",1]]}]}]}"#),
+    (r#"SELECT mean(i) FROM m WHERE time >= 0 AND time < 40 GROUP BY time(10ns), k fill(previous)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"k":""},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:00.00000001Z",null],["1970-01-01T00:00:00.00000002Z",null],["1970-01-01T00:00:00.00000003Z",5]]},{"name":"m","tags":{"k":"x"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000003Z",0]]},{"name":"m","tags":{"k":"y"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000002Z",1],["1970-01-01T00:00:00.00000003Z",1]]}]}]}"#),
+    (r#"SELECT mean(i) FROM m WHERE time >= 0 AND time < 40 GROUP BY time(10ns), k fill(linear)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"k":""},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:00.00000001Z",null],["1970-01-01T00:00:00.00000002Z",null],["1970-01-01T00:00:00.00000003Z",5]]},{"name":"m","tags":{"k":"x"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000003Z",null]]},{"name":"m","tags":{"k":"y"},"columns":["time","mean"],"values":[["1970-01-01T00:00:00Z",null],["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000002Z",null],["1970-01-01T00:00:00.00000003Z",null]]}]}]}"#),
+    (r#"SELECT sum(i) FROM m WHERE time >= 0 AND time < 40 GROUP BY time(10ns), k fill(-1)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"k":""},"columns":["time","sum"],"values":[["1970-01-01T00:00:00Z",-1],["1970-01-01T00:00:00.00000001Z",-1],["1970-01-01T00:00:00.00000002Z",-1],["1970-01-01T00:00:00.00000003Z",5]]},{"name":"m","tags":{"k":"x"},"columns":["time","sum"],"values":[["1970-01-01T00:00:00Z",-1],["1970-01-01T00:00:00.00000001Z",2],["1970-01-01T00:00:00.00000002Z",0],["1970-01-01T00:00:00.00000003Z",-1]]},{"name":"m","tags":{"k":"y"},"columns":["time","sum"],"values":[["1970-01-01T00:00:00Z",-1],["1970-01-01T00:00:00.00000001Z",1],["1970-01-01T00:00:00.00000002Z",-1],["1970-01-01T00:00:00.00000003Z",-1]]}]}]}"#),
+    (r#"SELECT derivative(mean(i)) FROM m WHERE time >= 10 AND time < 50 GROUP BY time(10ns)"#,
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","derivative"],"values":[["1970-01-01T00:00:00.00000002Z",-1.5],["1970-01-01T00:00:00.00000003Z",5],["1970-01-01T00:00:00.00000004Z",2]]}]}]}"#),
+    (r#"SELECT difference(i), i FROM m"#,
+     r#"{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}"#),
+];
+
+const TAGS_LP: &str = "m,h=a,k=y i=1i,f=1.5,s=\"x\",b=true 10\n\
+m,h=b,k=x i=2i,f=0.0,s=\"y\",b=false 10\n\
+m,h=a,k=x i=0i,f=2.5 20\n\
+m i=5i 30\n\
+n,h=a v=3i 15\n\
+m,h=c,k=y i=7i 40";
+
+#[test]
+fn tags_cases_memory() {
+    let b = MemBackend::new();
+    b.write_lp("t", TAGS_LP);
+    check_cases(&b, "t", TAGS_CASES);
+}
+
+#[test]
+fn tags_cases_embedded() {
+    use crate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
+    use crate::backend::{Backend, WriteBatch};
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    block_on(async {
+        b.create_database("t").await.unwrap();
+        let points = crate::lineproto::parse_body_str(TAGS_LP, crate::lineproto::Precision::Nanosecond, 0).unwrap();
+        b.write(WriteBatch { db: "t".into(), rp: None, points }).await.unwrap();
+    });
+    check_cases(&b, "t", TAGS_CASES);
+}
+
+#[test]
+fn slimit_picks_in_tag_set_id_order() {
+    // 1.6.7 on the compat data: `SELECT count(code) FROM events GROUP BY source, severity SLIMIT 3`
+    // answered the groups without `source` first (1.x's tag-set IDs leave empty tags out), and
+    // `... SLIMIT 2 SOFFSET 3` answered critical/svc1 and critical/svc2; the answer itself is
+    // ordered by tags.
+    let b = MemBackend::new();
+    let mut lp = String::new();
+    for (i, sev) in ["critical", "error", "info", "warn"].iter().enumerate() {
+        lp.push_str(&format!("e,severity={sev} c=1i {}\n", i + 1));
+        for src in ["svc1", "svc2"] {
+            lp.push_str(&format!("e,severity={sev},source={src} c=1i {}\n", i + 10));
+        }
+    }
+    b.write_lp("t", &lp);
+    let tags = |q: &str| -> Vec<Vec<(String, String)>> {
+        let query = crate::influxql::parse_query(q).unwrap();
+        let r = block_on(execute(&b, &ctx("t"), &query));
+        r[0].series.iter().map(|s| s.tags.clone()).collect()
+    };
+    let t = |sev: &str, src: &str| vec![("severity".to_string(), sev.to_string()), ("source".to_string(), src.to_string())];
+    assert_eq!(
+        tags("SELECT count(c) FROM e GROUP BY source, severity SLIMIT 3"),
+        vec![t("critical", ""), t("error", ""), t("info", "")]
+    );
+    assert_eq!(
+        tags("SELECT count(c) FROM e GROUP BY source, severity SLIMIT 2 SOFFSET 3"),
+        vec![t("critical", "svc1"), t("critical", "svc2")]
+    );
+    assert_eq!(
+        tags("SELECT count(c) FROM e GROUP BY source, severity ORDER BY time DESC SLIMIT 2"),
+        vec![t("error", ""), t("critical", "")]
+    );
+    assert_eq!(tags("SELECT count(c) FROM e GROUP BY source, severity")[..3], [t("critical", ""), t("critical", "svc1"), t("critical", "svc2")]);
+}
