@@ -812,3 +812,40 @@ async fn delete_is_exact_with_missing_tags() {
     let left: Vec<_> = b.series("d", None, &MeasurementFilter::All, &TagPredicate::True).await.unwrap().into_iter().map(|s| s.tags).collect();
     assert_eq!(left, vec![tags(&[("dc", "x"), ("host", "a")]), tags(&[("host", "b"), ("rack", "r")])]);
 }
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
+}
+
+/// Points VictoriaMetrics would drop silently (older than its retention, more than 2 days ahead)
+/// are left out and counted in a partial-write answer; the others are written.
+#[tokio::test]
+async fn points_out_of_range_are_a_partial_write() {
+    let vm = start_vm_with(&["-retentionPeriod=1"]).await; // one month
+    let b = backend(&vm);
+    let now = now_ns();
+    let p = |v: f64, t: i64| point("m", &[], vec![("v", FieldValue::Float(v))], t);
+    let e = b.write(batch("d", vec![p(1.0, T0), p(2.0, now - 3600 * S)])).await.unwrap_err();
+    assert_eq!(e.to_string(), "partial write: points beyond retention policy dropped=1");
+    let e = b.write(batch("d", vec![p(3.0, now + 3 * 24 * 3600 * S), p(4.0, now - 1800 * S)])).await.unwrap_err();
+    assert!(e.to_string().starts_with("partial write: ") && e.to_string().ends_with(" dropped=1"), "{e}");
+    let got = rows(&scan_all(&b, scan_req("d", "m", TagPredicate::True, &["v"])).await);
+    let vals: Vec<Option<f64>> = got[&Vec::new()].iter().map(|r| r.1[0]).collect();
+    assert_eq!(vals, vec![Some(2.0), Some(4.0)]);
+    assert_eq!(b.retention_policies("d").await.unwrap()[0].duration, 31 * 24 * 3600 * S);
+}
+
+/// A write bigger than one import request (~4 MiB of JSON) is sent in pieces, all stored.
+#[tokio::test]
+async fn big_write_is_sent_in_pieces() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let long = "x".repeat(200);
+    let mut pts = Vec::new();
+    for i in 0..30_000i64 {
+        pts.push(point("m", &[("k", &long), ("n", &(i % 10).to_string())], vec![("v", FieldValue::Integer(i))], T0 + i * 1_000_000));
+    }
+    assert_eq!(b.write(batch("big", pts)).await.unwrap().points_written, 30_000);
+    let got = rows(&scan_all(&b, scan_req("big", "m", TagPredicate::True, &["v"])).await);
+    assert_eq!(got.values().map(|r| r.len()).sum::<usize>(), 30_000);
+}

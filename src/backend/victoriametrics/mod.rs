@@ -11,9 +11,14 @@
 //!   (`BackendError::Invalid`, naming the field), or dropped and counted with
 //!   `drop_string_fields` (see [`VictoriaMetricsBackend::dropped_string_fields`]).
 //! * VictoriaMetrics keeps milliseconds: a timestamp is truncated to the millisecond (toward zero,
-//!   as VictoriaMetrics' `/write` does); points before 1970 are refused.
-//! * Writes go to `/api/v1/import` (JSON lines; no line-protocol escaping to get wrong), followed by
-//!   `/internal/force_flush` (option `flush_after_write`) so a write is immediately readable.
+//!   as VictoriaMetrics' `/write` does); points before 1970 are refused. VictoriaMetrics silently
+//!   drops samples older than its `-retentionPeriod` or more than 2 days ahead of its clock: such
+//!   points are left out and the write answers `partial write: ... dropped=N` (the rest is
+//!   written), as 1.x does for points beyond a retention policy.
+//! * Writes go to `/api/v1/import` (JSON lines, sent in pieces of ~4 MiB; no line-protocol
+//!   escaping to get wrong), followed by `/internal/force_flush` (option `flush_after_write`) so a
+//!   write is immediately readable. A write is as durable as VictoriaMetrics makes it (it
+//!   acknowledges before its own periodic flush to disk).
 //! * Reading a metric name back as measurement + field: see [`names`] for the rule.
 //! * Databases: values of the db label, plus databases made with `CREATE DATABASE` or written to
 //!   through influxgate (kept in the catalog until `DROP DATABASE`, as a 1.x database outlives its
@@ -67,6 +72,11 @@ const MAX_LINE_BYTES: usize = 16 << 20;
 const GROUP_SERIES: usize = 64;
 /// The largest catalog answer (label values, series lists) read, in bytes.
 const MAX_API_ANSWER: usize = 256 << 20;
+/// How far ahead of its clock VictoriaMetrics accepts samples (ms).
+const MAX_FUTURE_MS: i64 = 2 * 24 * 3600 * 1000;
+/// Import requests are sent in pieces of about this size (VictoriaMetrics refuses requests
+/// over `-maxInsertRequestSize`, 32 MiB by default).
+const WRITE_CHUNK_BYTES: usize = 4 << 20;
 /// Selectors per delete_series request.
 const DELETE_BATCH: usize = 64;
 
@@ -552,15 +562,22 @@ impl Inner {
         selector(&ms)
     }
 
+    /// VictoriaMetrics' `-retentionPeriod` in ns (0 when unknown), read once from its `/metrics`.
     async fn retention(&self) -> i64 {
         if let Some(r) = *self.retention.lock().unwrap_or_else(|p| p.into_inner()) {
             return r;
         }
-        let r = self.fetch_retention().await.unwrap_or(0);
-        *self.retention.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
-        r
+        match self.fetch_retention().await {
+            Some(r) => {
+                *self.retention.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                r
+            }
+            None => 0,
+        }
     }
 
+    /// `None` when VictoriaMetrics could not be asked (asked again next time); `Some(0)` when it
+    /// answered without a readable flag.
     async fn fetch_retention(&self) -> Option<i64> {
         let resp = self
             .client
@@ -569,11 +586,14 @@ impl Inner {
             .send()
             .await
             .ok()?;
+        if !resp.status().is_success() {
+            return Some(0);
+        }
         let body = read_bounded(resp, 16 << 20, true, "/metrics", self.opts.timeout).await.ok()?;
         let text = String::from_utf8_lossy(&body);
-        let line = text.lines().find(|l| l.starts_with("flag{name=\"retentionPeriod\""))?;
-        let v = line.split("value=\"").nth(1)?.split('"').next()?;
-        parse_retention(v)
+        let flag = text.lines().find(|l| l.starts_with("flag{name=\"retentionPeriod\""));
+        let v = flag.and_then(|l| l.split("value=\"").nth(1)).and_then(|v| v.split('"').next());
+        Some(v.and_then(parse_retention).unwrap_or(0))
     }
 
     async fn delete_selectors(&self, sels: Vec<String>) -> Result<()> {
@@ -839,10 +859,26 @@ impl Backend for VictoriaMetricsBackend {
                 }
             }
         }
+        // VictoriaMetrics silently drops samples older than its retention or more than two days
+        // ahead of its clock: such points are dropped here and counted in the answer, as 1.x
+        // answers points beyond a retention policy (the others are written).
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let retention = inner.retention().await;
+        let min_ms = if retention > 0 { now_ms.saturating_sub(retention / NS_PER_MS) } else { i64::MIN };
+        let max_ms = now_ms.saturating_add(MAX_FUTURE_MS);
+        let (mut too_old, mut too_new) = (0usize, 0usize);
         let mut rest = String::new();
         let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
         for p in &batch.points {
             let ms = p.time / NS_PER_MS;
+            if ms < min_ms {
+                too_old += 1;
+                continue;
+            }
+            if ms > max_ms {
+                too_new += 1;
+                continue;
+            }
             // Labels other than __name__, as JSON members: `,"k":"v"...`. A tag named like the
             // db label wins over the database, as in VictoriaMetrics.
             rest.clear();
@@ -876,6 +912,9 @@ impl Backend for VictoriaMetricsBackend {
                 body.push_str(&ms.to_string());
                 body.push_str("]}\n");
             }
+            if body.len() >= WRITE_CHUNK_BYTES {
+                inner.send("/api/v1/import", std::mem::take(&mut body), "application/json", Some(inner.opts.timeout)).await?;
+            }
             if any {
                 written += 1;
                 let db = tag_db.unwrap_or(&batch.db);
@@ -906,6 +945,15 @@ impl Backend for VictoriaMetricsBackend {
                 }
                 true
             })?;
+        }
+        if too_new > 0 {
+            return Err(BackendError::Invalid(format!(
+                "partial write: points beyond retention policy or more than 2 days in the future are not stored by victoriametrics dropped={}",
+                too_old + too_new
+            )));
+        }
+        if too_old > 0 {
+            return Err(BackendError::Invalid(format!("partial write: points beyond retention policy dropped={too_old}")));
         }
         Ok(WriteOutcome { points_written: written })
     }
