@@ -321,9 +321,8 @@ pub async fn show_measurements(backend: &dyn Backend, ctx: &QueryContext, s: &a:
     let mut names: Vec<String> = if matches!(pred, TagPredicate::True) {
         backend.measurements(&db, rp).await.map_err(be)?
     } else {
-        let ser = backend.series(&db, rp, &MeasurementFilter::All, &pred).await.map_err(be)?;
-        let set: BTreeSet<String> = ser.into_iter().map(|s| s.measurement).collect();
-        set.into_iter().collect()
+        let ser = backend.series(&db, rp, &MeasurementFilter::All, &TagPredicate::True).await.map_err(be)?;
+        measurements_matching(&pred, &ser).into_iter().collect()
     };
     if let Some(m) = &s.with_measurement {
         match &m.regex {
@@ -615,4 +614,31 @@ pub async fn delete(backend: &dyn Backend, ctx: &QueryContext, s: &a::DeleteStat
 fn unsupported_condition(_e: &Expr) -> String {
     // 1.6.7 reports it from the first shard.
     "shard 1: fields not supported in WHERE clause during deletion".into()
+}
+
+/// 1.6.7's SHOW MEASUREMENTS WHERE: each comparison selects the measurements having a series
+/// with that tag value; `tag = ''`, `tag != 'v'` and `!~` select none, `tag != ''` those having
+/// the tag at all; AND and OR intersect and unite.
+fn measurements_matching(p: &TagPredicate, series: &[crate::backend::SeriesInfo]) -> BTreeSet<String> {
+    let with = |f: &dyn Fn(&[(String, String)]) -> bool| -> BTreeSet<String> {
+        series.iter().filter(|s| f(&s.tags)).map(|s| s.measurement.clone()).collect()
+    };
+    match p {
+        TagPredicate::True => series.iter().map(|s| s.measurement.clone()).collect(),
+        TagPredicate::Eq(k, v) if v.is_empty() => BTreeSet::new(),
+        TagPredicate::Eq(k, v) => with(&|t| t.iter().any(|(tk, tv)| tk == k && tv == v)),
+        TagPredicate::Ne(k, v) if v.is_empty() => with(&|t| t.iter().any(|(tk, tv)| tk == k && !tv.is_empty())),
+        TagPredicate::Ne(_, _) | TagPredicate::NotMatch(_, _) => BTreeSet::new(),
+        TagPredicate::Match(k, re) => with(&|t| t.iter().any(|(tk, tv)| tk == k && re.is_match(tv))),
+        TagPredicate::And(a, b) => {
+            let x = measurements_matching(a, series);
+            let y = measurements_matching(b, series);
+            x.intersection(&y).cloned().collect()
+        }
+        TagPredicate::Or(a, b) => {
+            let mut x = measurements_matching(a, series);
+            x.extend(measurements_matching(b, series));
+            x
+        }
+    }
 }
