@@ -19,21 +19,28 @@
 //!   escaping to get wrong), followed by `/internal/force_flush` (option `flush_after_write`) so a
 //!   write is immediately readable. A write is as durable as VictoriaMetrics makes it (it
 //!   acknowledges before its own periodic flush to disk).
-//! * Reading a metric name back as measurement + field: see [`names`] for the rule.
+//! * Reading a metric name back as measurement + field: see [`names`](mod@names) for the rule.
 //! * Databases: values of the db label, plus databases made with `CREATE DATABASE` or written to
 //!   through influxgate (kept in the catalog until `DROP DATABASE`, as a 1.x database outlives its
 //!   series). Retention policies: one, `autogen`, whose duration is VictoriaMetrics'
 //!   `-retentionPeriod`; policy DDL is `Unsupported`.
 //! * Scans: `/api/v1/series` lists the series (tag predicate pushed down as label matchers where
-//!   exactly expressible, see [`selector`]), `TagPredicate::matches` decides, then every series is
+//!   exactly expressible, see [`selector`](mod@selector)), `TagPredicate::matches` decides, then every series is
 //!   read in order with `/api/v1/export` and an exact selector, the response read line by line, its
 //!   per-field metrics merged by timestamp. Memory per scan is bounded: a time window holding more
 //!   than `MAX_WINDOW_SAMPLES` samples is split in halves and read again.
 //! * Deletes: `DROP SERIES`/`DROP MEASUREMENT`/`DELETE` without a time range →
 //!   `/api/v1/admin/tsdb/delete_series` with exact selectors; a time-bounded `DELETE` is
 //!   `Unsupported`. `DROP DATABASE` deletes every series with the db label.
-//! * Duplicate samples (same series, same millisecond) are kept by VictoriaMetrics unless it
-//!   deduplicates; a scan returns one of them.
+//! * Overwriting a point is not a thing in VictoriaMetrics: samples of one series at the same
+//!   millisecond are all kept (unless it runs with `-dedup.minScrapeInterval`), and a scan returns
+//!   the last one VictoriaMetrics exports for that millisecond, which need not be the last written.
+//!
+//! Limits (VictoriaMetrics flags to raise when they bite): a scan or `SHOW SERIES` lists the
+//! series of one measurement with `/api/v1/series`, at most `-search.maxSeries` (30000 by default);
+//! a write request is at most `-maxInsertRequestSize` (imports are sent in 4 MiB pieces).
+//! Aggregates are not pushed down (`capabilities().aggregates` is empty): VictoriaMetrics' rollup
+//! windows and float summation order are not provably identical to the evaluator's.
 
 pub mod names;
 pub mod selector;
