@@ -740,3 +740,22 @@ fn slimit_picks_in_tag_set_id_order() {
     );
     assert_eq!(tags("SELECT count(c) FROM e GROUP BY source, severity")[..3], [t("critical", ""), t("critical", "svc1"), t("critical", "svc2")]);
 }
+
+#[test]
+fn show_measurements_where_like_1x() {
+    // 1.6.7: negated comparisons select no measurement; `tag != ''` those having the tag.
+    let b = MemBackend::new();
+    b.write_lp("t", SMALL_LP);
+    let q = |s: &str| block_on(answer(&b, "t", s));
+    assert_eq!(q("SHOW MEASUREMENTS WHERE h != 'a'"), r#"{"results":[{"statement_id":0}]}"#);
+    assert_eq!(q("SHOW MEASUREMENTS WHERE h !~ /a/"), r#"{"results":[{"statement_id":0}]}"#);
+    assert_eq!(q("SHOW MEASUREMENTS WHERE h = ''"), r#"{"results":[{"statement_id":0}]}"#);
+    assert_eq!(
+        q("SHOW MEASUREMENTS WHERE h != ''"),
+        r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"],["n"]]}]}]}"#
+    );
+    assert_eq!(
+        q("SHOW MEASUREMENTS WHERE h = 'b' OR h = 'a' AND h =~ /a/"),
+        r#"{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["m"],["n"]]}]}]}"#
+    );
+}
