@@ -746,7 +746,7 @@ fn show_measurements_where_like_1x() {
     // 1.6.7: negated comparisons select no measurement; `tag != ''` those having the tag.
     let b = MemBackend::new();
     b.write_lp("t", SMALL_LP);
-    let q = |s: &str| block_on(answer(&b, "t", s));
+    let q = |s: &str| block_on(answer(&b, "t", s)).trim_end().to_string();
     assert_eq!(q("SHOW MEASUREMENTS WHERE h != 'a'"), r#"{"results":[{"statement_id":0}]}"#);
     assert_eq!(q("SHOW MEASUREMENTS WHERE h !~ /a/"), r#"{"results":[{"statement_id":0}]}"#);
     assert_eq!(q("SHOW MEASUREMENTS WHERE h = ''"), r#"{"results":[{"statement_id":0}]}"#);
