@@ -208,3 +208,54 @@ async fn ddl_statements() {
         assert_eq!(run(b, q).await, *want, "{q}");
     }
 }
+
+/// Hostile measurement, tag and field names through InfluxQL: same answers as the embedded store.
+/// (Names that collide in VictoriaMetrics, like measurement `m` field `x_v` and measurement `m_x`
+/// field `v`, both metric `m_x_v`, cannot be told apart; they are not used here.)
+#[tokio::test]
+async fn hostile_names_same_answers() {
+    let vm = start_vm().await;
+    let dir = tempfile::tempdir().unwrap();
+    let emb = EmbeddedBackend::open(dir.path(), EmbeddedOptions::default()).unwrap();
+    let vmb = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let lp = r#"we"ird\,m\ x,t\ k=v"}\,1,host=a.* f\ 1=1,f_2=2 1704067200000000000
+we"ird\,m\ x,t\ k=v"}\,1,host=abc f\ 1=3 1704067201000000000
+we"ird\,m\ x,host=a f\ 1=4 1704067202000000000
+m_x,host=x"} v=5 1704067200000000000
+m,host=(|) y=6 1704067200000000000
+"#;
+    let points = influxgate::lineproto::parse_body_str(lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
+    for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
+        b.create_database("d\"b").await.unwrap();
+        b.write(WriteBatch { db: "d\"b".into(), rp: None, points: points.clone() }).await.unwrap();
+    }
+    let queries = [
+        "SHOW MEASUREMENTS",
+        "SHOW FIELD KEYS",
+        "SHOW SERIES",
+        "SHOW TAG VALUES WITH KEY =~ /.*/",
+        r#"SELECT * FROM "we\"ird,m x""#,
+        r#"SELECT * FROM "we\"ird,m x" WHERE "t k" = 'v"},1'"#,
+        r#"SELECT * FROM "we\"ird,m x" WHERE host = 'a.*'"#,
+        r#"SELECT * FROM "we\"ird,m x" WHERE host =~ /a.*/"#,
+        r#"SELECT * FROM "we\"ird,m x" WHERE host !~ /^a$/ AND "t k" != ''"#,
+        r#"SELECT "f 1" FROM "we\"ird,m x" WHERE host = 'a' OR "t k" =~ /"}/"#,
+        "SELECT * FROM m_x",
+        "SELECT * FROM m WHERE host = '(|)'",
+        "SELECT * FROM /m/ GROUP BY *",
+    ];
+    let mut failures = Vec::new();
+    for q in queries {
+        let parsed = influxgate::influxql::parse_query(q).unwrap();
+        let mut answers = Vec::new();
+        for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
+            let ctx = QueryContext::admin(Some("d\"b"));
+            answers.push(execute(b, &ctx, &parsed).await);
+        }
+        assert!(answers[0].iter().all(|r| r.error.is_none() && !r.series.is_empty()), "{q}: {:?}", answers[0]);
+        if answers[0] != answers[1] {
+            failures.push(format!("{q}\n  embedded: {:?}\n  vm:       {:?}", answers[0], answers[1]));
+        }
+    }
+    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+}
