@@ -849,3 +849,24 @@ async fn big_write_is_sent_in_pieces() {
     let got = rows(&scan_all(&b, scan_req("big", "m", TagPredicate::True, &["v"])).await);
     assert_eq!(got.values().map(|r| r.len()).sum::<usize>(), 30_000);
 }
+
+/// Fields whose metric name would read back as another measurement's are refused.
+#[tokio::test]
+async fn colliding_names_are_refused() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let p = |m: &str, f: &str| point(m, &[], vec![(f, FieldValue::Float(1.0))], T0);
+    b.write(batch("d", vec![p("m_x", "v"), p("m", "y")])).await.unwrap();
+    match b.write(batch("d", vec![p("m", "x_v")])).await {
+        Err(BackendError::Invalid(e)) => assert_eq!(
+            e,
+            "field \"x_v\" on measurement \"m\" would be stored as metric \"m_x_v\", which reads back as field \"v\" on measurement \"m_x\" in victoriametrics"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Within one batch too.
+    assert!(matches!(b.write(batch("e", vec![p("a", "b_c"), p("a_b", "c")])).await, Err(BackendError::Invalid(_))));
+    // Telegraf's usual names are fine.
+    b.write(batch("t", vec![p("net", "bytes_recv"), p("net_response", "response_time"), p("cpu", "usage_user")])).await.unwrap();
+    assert_eq!(b.measurements("t", None).await.unwrap(), vec!["cpu", "net", "net_response"]);
+}

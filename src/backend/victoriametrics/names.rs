@@ -13,6 +13,10 @@
 //! 3. A name without the separator (or one that only ends in it) is measurement `name`, field
 //!    `value` (as InfluxDB's own Prometheus support names such samples).
 //!
+//! Two different (measurement, field) pairs can make the same metric name (`m` + `x_v` and
+//! `m_x` + `v` are both `m_x_v`); a write whose field would read back as another measurement's is
+//! refused, judged by the rule above with the measurements known at that time.
+//!
 //! The catalog (known measurements, databases created or written to, names of deleted series)
 //! lives in memory and, when a catalog file is configured, in that file (JSON), so the split
 //! survives restarts.
