@@ -314,8 +314,11 @@ impl VictoriaMetricsBackend {
     /// `url`: VictoriaMetrics' base URL, e.g. `http://127.0.0.1:8428`.
     pub fn new(url: &str, opts: VmOptions) -> Result<Self> {
         let base = url.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(BackendError::Invalid(format!("victoriametrics url must be http(s)://host:port, not {url:?}")));
+        // reqwest is built without TLS here: only plain http.
+        if !base.starts_with("http://") {
+            return Err(BackendError::Invalid(format!(
+                "victoriametrics url must be http://host:port (https is not supported), not {url:?}"
+            )));
         }
         if opts.separator.is_empty() {
             return Err(BackendError::Invalid("the victoriametrics measurement/field separator must not be empty".into()));
@@ -1276,6 +1279,9 @@ mod tests {
     #[test]
     fn bad_url() {
         assert!(VictoriaMetricsBackend::new("localhost:8428", VmOptions::default()).is_err());
+        assert!(VictoriaMetricsBackend::new("https://127.0.0.1:8428", VmOptions::default()).is_err());
+        let no_sep = VmOptions { separator: String::new(), ..VmOptions::default() };
+        assert!(VictoriaMetricsBackend::new("http://127.0.0.1:8428", no_sep).is_err());
         assert!(VictoriaMetricsBackend::new("http://127.0.0.1:8428/", VmOptions::default()).is_ok());
     }
 }
