@@ -42,18 +42,28 @@ fn inflight_cap_gives_503_then_recovers() {
             .send()
             .map(|r| r.status().as_u16())
     });
-    // While the slow write holds the only slot, other requests are turned away.
+    // Wait until the slow write holds the only slot (the in-flight gauge of /metrics, which is
+    // not itself counted), then any other request is turned away.
     let api = g.admin();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let busy = loop {
-        let r = api.write("busy", "m v=2 2");
-        if r.status == 503 {
-            break r;
+    loop {
+        let m = Api::new(&g.url).get("/metrics").text();
+        let n = m
+            .lines()
+            .find_map(|l| l.strip_prefix("influxgate_inflight_requests "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if n >= 1.0 {
+            break;
         }
-        assert_eq!(r.status, 204, "{}", r.describe());
-        assert!(Instant::now() < deadline, "never saw 503 while a request held the only slot");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        if Instant::now() > deadline || slow.is_finished() {
+            drop(tx);
+            panic!("the slow write never showed in influxgate_inflight_requests: {:?}", slow.join());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let busy = api.write("busy", "m v=2 2");
+    assert_eq!(busy.status, 503, "{}", busy.describe());
     let ra = busy.header("Retry-After").unwrap_or_else(|| panic!("503 without Retry-After: {:?}", busy.headers));
     assert!(ra.trim().parse::<u64>().is_ok_and(|s| s >= 1), "Retry-After {ra:?}");
     assert_eq!(busy.code(), "unavailable", "{}", busy.text());
@@ -67,5 +77,5 @@ fn inflight_cap_gives_503_then_recovers() {
     assert_eq!(r.status, 204, "after the slow write finished: {}", r.describe());
     let v = api.query_ok("SELECT v FROM m", "busy");
     let vs: Vec<i64> = rows(&v).iter().filter_map(|r| r.get(1).and_then(|x| x.as_i64())).collect();
-    assert!(vs.contains(&1) && vs.contains(&3) && vs.contains(&4), "{v}");
+    assert_eq!(vs, vec![1, 3, 4], "{v}");
 }
