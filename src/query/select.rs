@@ -1364,6 +1364,8 @@ struct AggCall {
 struct AggField {
     expr: CExpr,
     transform: Option<(String, Vec<Expr>)>,
+    /// A transformation of raw points (not of aggregates): computed over the rows.
+    raw: bool,
 }
 
 fn compile_agg_expr(
@@ -1465,7 +1467,8 @@ async fn aggregate_measurement(
             }
             e => (e.clone(), None),
         };
-        let expr = if transform.is_some() && !has_agg_call(&inner) {
+        let raw = transform.is_some() && !has_agg_call(&inner);
+        let expr = if raw {
             // A transformation of raw points: the points are the field's values.
             let c = compile_row(&inner, m, scan, false)?;
             aux.push(c);
@@ -1473,7 +1476,7 @@ async fn aggregate_measurement(
         } else {
             compile_agg_expr(&inner, m, scan, &mut calls, &mut aux)?
         };
-        afields.push(AggField { expr, transform });
+        afields.push(AggField { expr, transform, raw });
     }
     let raw_transform = calls.is_empty();
     if raw_transform && group_by_time.is_some() {
@@ -1753,9 +1756,18 @@ async fn aggregate_measurement(
         let mut cols_out: Vec<Vec<Sample>> = Vec::new();
         for f in &afields {
             let mut samples: Vec<Sample> = Vec::new();
-            for (t, aggs, auxv) in &joined {
-                let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs, aux: auxv, cond: false };
-                samples.push(Sample::new(*t, f.expr.eval(&rc)));
+            if f.raw {
+                // e.g. `derivative(x), mean(x)`: 1.x answers both, each row with one of them.
+                for (t, si, vals) in &rows {
+                    let a = aux_of(*t, *si, vals);
+                    let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs: &[], aux: &a, cond: false };
+                    samples.push(Sample::new(*t, f.expr.eval(&rc)));
+                }
+            } else {
+                for (t, aggs, auxv) in &joined {
+                    let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs, aux: auxv, cond: false };
+                    samples.push(Sample::new(*t, f.expr.eval(&rc)));
+                }
             }
             if let Some((name, args)) = &f.transform {
                 let nonnull: Vec<Sample> = samples.into_iter().filter(|s| !eval::is_null(&s.value)).collect();
