@@ -299,6 +299,19 @@ pub trait Backend: Send + Sync + 'static {
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()>;
+
+    /// Counters the store keeps of its own, shown at `/metrics`.
+    fn counters(&self) -> Vec<BackendCounter> {
+        Vec::new()
+    }
+}
+
+/// One store-specific counter for `/metrics`: a Prometheus metric name, its help text, its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendCounter {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub value: u64,
 }
 
 pub type SharedBackend = Arc<dyn Backend>;

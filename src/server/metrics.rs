@@ -64,7 +64,7 @@ impl Metrics {
     }
 
     /// The exposition text. `inflight` and `buffered` are gauges read by the caller.
-    pub fn render(&self, inflight: usize, buffered: u64) -> String {
+    pub fn render(&self, inflight: usize, buffered: u64, backend: &[crate::backend::BackendCounter]) -> String {
         let mut s = String::with_capacity(4096);
         s.push_str("# HELP influxgate_http_requests_total HTTP requests by endpoint and status.\n");
         s.push_str("# TYPE influxgate_http_requests_total counter\n");
@@ -104,6 +104,9 @@ impl Metrics {
         for (name, help, c) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));
         }
+        for c in backend {
+            let _ = writeln!(s, "# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}", c.name, c.help, c.value);
+        }
         let _ = writeln!(
             s,
             "# HELP influxgate_inflight_requests Requests being served.\n# TYPE influxgate_inflight_requests gauge\ninfluxgate_inflight_requests {inflight}"
@@ -127,7 +130,9 @@ mod tests {
         m.observe("write", 429, Duration::from_millis(1));
         m.observe("query", 503, Duration::from_secs(20));
         Metrics::add(&m.points_written, 5);
-        let t = m.render(2, 10);
+        let backend = [crate::backend::BackendCounter { name: "influxgate_vm_x_total", help: "x.", value: 7 }];
+        let t = m.render(2, 10, &backend);
+        assert!(t.contains("# TYPE influxgate_vm_x_total counter\ninfluxgate_vm_x_total 7"), "{t}");
         assert!(t.contains("influxgate_http_requests_total{endpoint=\"write\",status=\"204\"} 1"), "{t}");
         assert!(t.contains("influxgate_rate_limited_total 1"));
         assert!(t.contains("influxgate_overloaded_total 1"));

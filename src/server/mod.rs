@@ -227,7 +227,7 @@ async fn route(
         },
         "metrics" => match m {
             Method::GET => {
-                let text = state.metrics.render(state.limits.inflight(), state.limits.buffered());
+                let text = state.metrics.render(state.limits.inflight(), state.limits.buffered(), &state.backend.counters());
                 let mut r = Response::new(full(text));
                 r.headers_mut()
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));

@@ -810,6 +810,21 @@ impl Backend for VictoriaMetricsBackend {
         "victoriametrics"
     }
 
+    fn counters(&self) -> Vec<crate::backend::BackendCounter> {
+        vec![
+            crate::backend::BackendCounter {
+                name: "influxgate_vm_string_fields_dropped_total",
+                help: "String field values dropped because VictoriaMetrics cannot store them (drop_string_fields).",
+                value: self.inner.strings_dropped.load(Ordering::Relaxed),
+            },
+            crate::backend::BackendCounter {
+                name: "influxgate_vm_export_window_splits_total",
+                help: "Export windows re-read in halves because they held too many samples.",
+                value: self.inner.window_splits.load(Ordering::Relaxed),
+            },
+        ]
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities { aggregates: Vec::new(), typed_fields: false, retention_policies: false, deletes: true }
     }
