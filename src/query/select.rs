@@ -1489,6 +1489,19 @@ async fn aggregate_measurement(
         return Ok(vec![]);
     }
     let n_select_fields = scan.len();
+    // Transformations of raw points see them in 1.x's merge order (see `merge`).
+    let mut key_exprs: Vec<CExpr> = Vec::new();
+    if raw_transform {
+        let mut names: Vec<(String, Option<VarHint>)> = Vec::new();
+        for f in fields {
+            collect_vars(&f.expr, &mut names);
+        }
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        names.dedup_by(|a, b| a.0 == b.0);
+        for (n, h) in &names {
+            key_exprs.push(compile_row(&Expr::Var { name: n.clone(), hint: *h }, m, scan, true)?);
+        }
+    }
     let c = compile_condition(m, rest, scan)?;
     // derivative/difference/elapsed of buckets need the bucket before the first one (1.x reads
     // one interval more).
@@ -1599,9 +1612,42 @@ async fn aggregate_measurement(
 
         let mut table: Vec<(i64, Vec<Value>)> = Vec::new();
         if raw_transform {
-            // Transformations straight over the points.
-            for (t, si, vals) in &rows {
-                table.push((*t, aux_of(*t, *si, vals)));
+            // Transformations straight over the points, in 1.x's merge order.
+            let mut inputs: Vec<(String, Vec<MergeItem>)> = Vec::new();
+            for &si in &members {
+                let sd = &data[si];
+                let mut items = Vec::with_capacity(sd.times.len());
+                for (j, &t) in sd.times.iter().enumerate() {
+                    let vals = row_vals(sd, j);
+                    let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
+                    items.push(MergeItem { time: t, si, j, key: key_exprs.iter().map(|e| e.eval(&rc)).collect() });
+                }
+                if sel.order_desc {
+                    items.reverse();
+                }
+                inputs.push((crate::model::series_key(&m.name, &sd.tags), items));
+            }
+            inputs.sort_by(|a, b| a.0.cmp(&b.0));
+            if sel.order_desc {
+                inputs.reverse();
+            }
+            let desc = sel.order_desc;
+            let ordered = if m.sub.is_some() {
+                let mut flat: Vec<(usize, MergeItem)> =
+                    inputs.into_iter().enumerate().flat_map(|(i, inp)| inp.1.into_iter().map(move |it| (i, it))).collect();
+                // Ascending, series order kept for equal times.
+                flat.sort_by(|a, b| a.1.time.cmp(&b.1.time).then_with(|| if desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) }));
+                flat
+            } else {
+                merge(inputs.into_iter().map(|i| i.1).collect(), &|x, y| merge_less(x.1, y.1, desc))
+            };
+            for (_, it) in ordered {
+                let vals = row_vals(&data[it.si], it.j);
+                table.push((it.time, aux_of(it.time, it.si, &vals)));
+            }
+            if desc && m.sub.is_none() {
+                // Transformations run in time order; the answer is reversed at the end.
+                table.reverse();
             }
             let mut cols_out: Vec<Vec<Sample>> = Vec::new();
             for f in &afields {
