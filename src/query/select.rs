@@ -1366,6 +1366,8 @@ struct AggField {
     transform: Option<(String, Vec<Expr>)>,
     /// A transformation of raw points (not of aggregates): computed over the rows.
     raw: bool,
+    /// Arithmetic/math around the transformation; its output value is `Aux(0)`.
+    outer: Option<CExpr>,
 }
 
 fn compile_agg_expr(
@@ -1461,11 +1463,20 @@ async fn aggregate_measurement(
     let mut aux: Vec<CExpr> = Vec::new();
     let mut afields: Vec<AggField> = Vec::new();
     for f in fields {
+        // A transformation may sit inside arithmetic or math (`non_negative_derivative(mean(x),
+        // 1s) * 8`): the outer expression is applied to its output points.
+        let mut outer_expr = None;
         let (inner, transform) = match f.expr.unparen() {
             Expr::Call { name, args } if is_transform_name(name) => {
                 (args.first().cloned().unwrap_or(Expr::Null), Some((name.clone(), args.clone())))
             }
-            e => (e.clone(), None),
+            e => match take_transform(e) {
+                Some((outer, name, args)) => {
+                    outer_expr = Some(compile_outer(&outer)?);
+                    (args.first().cloned().unwrap_or(Expr::Null), Some((name, args)))
+                }
+                None => (e.clone(), None),
+            },
         };
         let raw = transform.is_some() && !has_agg_call(&inner);
         let expr = if raw {
@@ -1476,7 +1487,7 @@ async fn aggregate_measurement(
         } else {
             compile_agg_expr(&inner, m, scan, &mut calls, &mut aux)?
         };
-        afields.push(AggField { expr, transform, raw });
+        afields.push(AggField { expr, transform, raw, outer: outer_expr });
     }
     let raw_transform = calls.is_empty();
     if raw_transform && group_by_time.is_some() {
@@ -1659,10 +1670,11 @@ async fn aggregate_measurement(
                     })
                     .filter(|s| !eval::is_null(&s.value))
                     .collect();
-                let res = match &f.transform {
+                let mut res = match &f.transform {
                     Some((name, args)) => apply_transform(name, args, &samples, None)?,
                     None => samples,
                 };
+                apply_outer(f.outer.as_ref(), &mut res);
                 cols_out.push(res);
             }
             let rows_out = join_columns(&cols_out);
@@ -1818,6 +1830,7 @@ async fn aggregate_measurement(
             if let Some((name, args)) = &f.transform {
                 let nonnull: Vec<Sample> = samples.into_iter().filter(|s| !eval::is_null(&s.value)).collect();
                 samples = apply_transform(name, args, &nonnull, window.as_ref())?;
+                apply_outer(f.outer.as_ref(), &mut samples);
             }
             cols_out.push(samples);
         }
@@ -2241,4 +2254,54 @@ async fn select_into(
         values: vec![vec![Value::Time(0), Value::Integer(n as i64)]],
         partial: false,
     }])
+}
+
+/// Finds the one transformation call inside an arithmetic/math expression; returns the
+/// expression with the call replaced by a placeholder, the call's name and arguments.
+fn take_transform(e: &Expr) -> Option<(Expr, String, Vec<Expr>)> {
+    let mut found: Option<(String, Vec<Expr>)> = None;
+    fn walk(e: &Expr, found: &mut Option<(String, Vec<Expr>)>) -> Expr {
+        match e {
+            Expr::Call { name, args } if is_transform_name(name) && found.is_none() => {
+                *found = Some((name.clone(), args.clone()));
+                Expr::Var { name: TRANSFORM_SLOT.into(), hint: None }
+            }
+            Expr::Call { name, args } if functions::math::is_math_function(name) => {
+                Expr::Call { name: name.clone(), args: args.iter().map(|a| walk(a, found)).collect() }
+            }
+            Expr::Binary { op, lhs, rhs } => Expr::bin(*op, walk(lhs, found), walk(rhs, found)),
+            Expr::Paren(x) => Expr::Paren(Box::new(walk(x, found))),
+            other => other.clone(),
+        }
+    }
+    let outer = walk(e, &mut found);
+    found.map(|(n, a)| (outer, n, a))
+}
+
+const TRANSFORM_SLOT: &str = "\u{0}transform";
+
+/// Compiles the expression around a transformation: literals, arithmetic and math only.
+fn compile_outer(e: &Expr) -> Result<CExpr, String> {
+    Ok(match e {
+        Expr::Var { name, .. } if name == TRANSFORM_SLOT => CExpr::Aux(0),
+        Expr::Paren(x) => compile_outer(x)?,
+        Expr::Float(f) => CExpr::Lit(Value::Float(*f)),
+        Expr::Integer(i) => CExpr::Lit(Value::Integer(*i)),
+        Expr::Unsigned(u) => CExpr::Lit(Value::Unsigned(*u)),
+        Expr::Binary { op, lhs, rhs } => CExpr::Bin(*op, Box::new(compile_outer(lhs)?), Box::new(compile_outer(rhs)?)),
+        Expr::Call { name, args } if functions::math::is_math_function(name) => {
+            CExpr::Math(name.clone(), args.iter().map(compile_outer).collect::<Result<_, _>>()?)
+        }
+        _ => return Err("mixing aggregate and non-aggregate queries is not supported".into()),
+    })
+}
+
+fn apply_outer(outer: Option<&CExpr>, samples: &mut [Sample]) {
+    let Some(o) = outer else { return };
+    for s in samples.iter_mut() {
+        let v = std::mem::replace(&mut s.value, Value::Null);
+        let aux = [v];
+        let rc = RowCtx { time: s.time, tags: &[], vals: &[], aggs: &[], aux: &aux, cond: false };
+        s.value = o.eval(&rc);
+    }
 }
