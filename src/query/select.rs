@@ -2290,6 +2290,11 @@ fn compile_outer(e: &Expr) -> Result<CExpr, String> {
         Expr::Unsigned(u) => CExpr::Lit(Value::Unsigned(*u)),
         Expr::Binary { op, lhs, rhs } => CExpr::Bin(*op, Box::new(compile_outer(lhs)?), Box::new(compile_outer(rhs)?)),
         Expr::Call { name, args } if functions::math::is_math_function(name) => {
+            // 1.6.7 does not apply a math function to a transformation's points
+            // (`abs(difference(x))` answers the differences as they are).
+            if args.iter().any(|a| matches!(a.unparen(), Expr::Var { name, .. } if name == TRANSFORM_SLOT)) {
+                return Ok(CExpr::Aux(0));
+            }
             CExpr::Math(name.clone(), args.iter().map(compile_outer).collect::<Result<_, _>>()?)
         }
         _ => return Err("mixing aggregate and non-aggregate queries is not supported".into()),
