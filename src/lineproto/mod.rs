@@ -99,7 +99,9 @@ pub const MAX_REPORTED_LINES: usize = 100;
 ///   "<m>" is invalid dropped=<n>`; a point whose only field is `time`: `partial write: invalid field
 ///   name: input field "time" on measurement "<m>" is invalid dropped=<n>` (1.x drops a `time` field
 ///   silently when the point has other fields; so does this);
-/// * some lines malformed, others fine: `partial write: <the unable-to-parse texts> dropped=0`.
+/// * some lines malformed, others fine: the `unable to parse` texts as when every line is bad (1.x
+///   writes the good lines and says `partial write: <texts> dropped=0`; influxgate writes nothing,
+///   so it does not claim a partial write).
 ///
 /// 1.x writes the good points in the last three cases; influxgate rejects the whole body instead.
 /// Invalid UTF-8 (which 1.x stores as raw bytes) is replaced with U+FFFD.
@@ -110,7 +112,7 @@ pub fn parse_body(body: &[u8], precision: Precision, now_ns: i64) -> Result<Vec<
 
 /// [`parse_body`] for a body already known to be UTF-8.
 pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point>, ParseError> {
-    match parse_body_partial(body, precision, now_ns) {
+    match parse_lines(body, precision, now_ns, true) {
         (points, None) => Ok(points),
         (_, Some(e)) => Err(e),
     }
@@ -121,6 +123,12 @@ pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<V
 /// line is malformed or on `field type conflict` (1.x then writes nothing); otherwise they are the
 /// good lines' points.
 pub fn parse_body_partial(body: &str, precision: Precision, now_ns: i64) -> (Vec<Point>, Option<ParseError>) {
+    parse_lines(body, precision, now_ns, false)
+}
+
+/// `whole_body`: the caller rejects the whole body on any error, so a mix of good and bad lines
+/// is reported like all-bad lines rather than as a partial write.
+fn parse_lines(body: &str, precision: Precision, now_ns: i64, whole_body: bool) -> (Vec<Point>, Option<ParseError>) {
     let default_time = precision.truncate(now_ns);
     let mut points: Vec<Point> = Vec::with_capacity((body.len() / 64).min(1 << 16));
     let mut failed = String::new();
@@ -167,7 +175,7 @@ pub fn parse_body_partial(body: &str, precision: Precision, now_ns: i64) -> (Vec
         }
     }
 
-    if n_failed > 0 && parsed_ok == 0 {
+    if n_failed > 0 && (parsed_ok == 0 || whole_body) {
         return (Vec::new(), Some(ParseError { line: first_bad.unwrap_or(1), message: failed }));
     }
     if let Some(line) = conflict {

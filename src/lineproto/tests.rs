@@ -20,7 +20,12 @@ fn check(table: &[(&str, &str, Expect)]) {
     let mut bad = Vec::new();
     for (body, prec, exp) in table {
         let p = Precision::parse(prec).expect("precision");
-        let got = parse_body(body.as_bytes(), p, NOW);
+        // The tables hold 1.x's texts, so compare the 1.x-semantics form; `parse_body` differs
+        // only in how a mix of good and bad lines is worded (see `whole_body_mixed_lines`).
+        let got = match parse_body_partial(body, p, NOW) {
+            (points, None) => Ok(points),
+            (_, Some(e)) => Err(e),
+        };
         let ok = match (exp, &got) {
             (Expect::Ok, Ok(_)) => true,
             (Expect::Backend, Ok(v)) => v.len() > 1,
@@ -360,6 +365,22 @@ fn timestamps_and_precision() {
     assert_eq!(Precision::Hour.truncate(-1), -3_600_000_000_000);
 }
 
+/// The whole body is rejected, so a mix of good and bad lines is not called a partial write;
+/// 1.x's wording of it stays available from `parse_body_partial`.
+#[test]
+fn whole_body_mixed_lines() {
+    let body = "cpu v=1 1\ngarbage line\ncpu v=3 3\nalso bad";
+    let e = parse_body(body.as_bytes(), Precision::Nanosecond, NOW).unwrap_err();
+    assert_eq!(e.line, 2);
+    assert_eq!(e.message, "unable to parse 'garbage line': invalid field format\nunable to parse 'also bad': invalid field format");
+    let (points, e) = parse_body_partial(body, Precision::Nanosecond, NOW);
+    assert_eq!(points.len(), 2);
+    assert_eq!(
+        e.unwrap().message,
+        "partial write: unable to parse 'garbage line': invalid field format\nunable to parse 'also bad': invalid field format dropped=0"
+    );
+}
+
 #[test]
 fn body_level_rules() {
     let n = |b: &str| parse_body(b.as_bytes(), Precision::Nanosecond, NOW).map(|v| v.len());
@@ -368,7 +389,7 @@ fn body_level_rules() {
     assert_eq!(n("# only a comment\n  # another"), Ok(0));
     assert_eq!(n("cpu v=1 1\n\0cpu v=2 3\r"), Err(ParseError {
         line: 2,
-        message: "partial write: unable to parse 'cpu v=2 3\r': bad timestamp dropped=0".into()
+        message: "unable to parse 'cpu v=2 3\r': bad timestamp".into()
     }));
     // A newline inside a quoted string does not end the line; line numbers count physical lines.
     let e = parse_body(b"cpu s=\"a\nb\" 1\ncpu v=1 1\nbad\n", Precision::Nanosecond, NOW).unwrap_err();
