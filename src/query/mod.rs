@@ -3,6 +3,19 @@
 //! `execute` runs a query's statements in order and answers one `StatementResult` each, with
 //! errors worded as InfluxDB 1.6.7 words them. SELECTs go through `select` (planner + reference
 //! evaluator, reading only `Backend::scan`); meta and DDL statements through `meta`.
+//!
+//! Layout: `lower` turns the parser's AST into `ir`; `cond` takes the time range and the
+//! tag-only part (pushed to the store as a `TagPredicate`) out of WHERE; `eval` holds value
+//! semantics (arithmetic, comparisons, casts); `select` resolves sources against the catalog,
+//! expands `*`/regexes, reads series through `Backend::scan` (rows filtered while read, LIMIT
+//! capping each series) and answers raw rows (merged across series exactly as 1.x's heap merge
+//! orders equal times), aggregates (via `functions`, reduced per series and shard group as 1.x
+//! layers them, or pushed down through `Backend::aggregate` where the store can and buckets stay
+//! inside shard groups), transformations, fills, subqueries and SELECT INTO.
+//!
+//! Tests: `tests.rs` holds tables of statements with the answers captured from a real 1.6.7,
+//! run on `testing::MemBackend` (a second, independent in-memory store) and on the embedded
+//! store; `oracle_harness` (ignored) replays a case file against a data set for comparison.
 
 pub mod functions;
 pub mod result;
