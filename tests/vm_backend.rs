@@ -496,7 +496,10 @@ async fn strings_refused_or_dropped() {
         .await
         .unwrap_err();
     match &e {
-        BackendError::Invalid(m) => assert!(m.contains("\"msg\"") && m.contains("\"m\""), "{m}"),
+        BackendError::InvalidPoint { index, message: m } => {
+            assert_eq!(*index, 1, "the second point carries the string");
+            assert!(m.contains("\"msg\"") && m.contains("\"m\""), "{m}")
+        }
         other => panic!("{other:?}"),
     }
     // Nothing was written (all or none).
@@ -520,11 +523,11 @@ async fn strings_refused_or_dropped() {
     // Times before 1970 and the reserved label name are refused.
     assert!(matches!(
         b.write(batch("s", vec![point("m", &[], vec![("x", FieldValue::Float(1.0))], -1)])).await,
-        Err(BackendError::Invalid(_))
+        Err(BackendError::InvalidPoint { index: 0, .. })
     ));
     assert!(matches!(
         b.write(batch("s", vec![point("m", &[("__name__", "y")], vec![("x", FieldValue::Float(1.0))], T0)])).await,
-        Err(BackendError::Invalid(_))
+        Err(BackendError::InvalidPoint { index: 0, .. })
     ));
 }
 

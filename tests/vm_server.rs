@@ -98,10 +98,16 @@ fn write_query_errors_and_restart() {
     assert_eq!(r.json()["results"][0]["series"][0]["values"], serde_json::json!([["cpu"], ["net_response"]]));
 
     // Strings are refused with 400 naming the field; nothing of the batch is stored.
-    let r = api.write("telegraf", "cpu,host=b usage_user=2 1704067201000000000\ncpu,host=b msg=\"hi\" 1704067201000000000\n");
+    // The line is named: line 3 (after a comment line) holds the string.
+    let r = api.write(
+        "telegraf",
+        "cpu,host=b usage_user=2 1704067201000000000\n# a comment\ncpu,host=b msg=\"hi\" 1704067201000000000\n",
+    );
     assert_eq!(r.status, 400, "{}", r.describe());
     let e = r.json()["error"].as_str().unwrap_or_default().to_string();
     assert!(e.contains("field \"msg\" on measurement \"cpu\" is a string"), "{e}");
+    assert!(e.starts_with("line 3: "), "{e}");
+    assert_eq!(r.json()["line"], serde_json::json!(3));
     let r = api.query("SELECT count(usage_user) FROM cpu", "telegraf");
     assert_eq!(r.json()["results"][0]["series"][0]["values"][0][1], serde_json::json!(1));
 

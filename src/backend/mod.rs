@@ -51,6 +51,10 @@ pub enum BackendError {
     /// The request is invalid for this store (e.g. a string field on VictoriaMetrics).
     #[error("{0}")]
     Invalid(String),
+    /// One point of a write batch cannot be stored; `index` is its position in `WriteBatch::points`
+    /// (the HTTP layer turns it into the body's line number).
+    #[error("{message}")]
+    InvalidPoint { index: usize, message: String },
     #[error("backend unavailable: {0}")]
     Unavailable(String),
     #[error("backend timeout: {0}")]
@@ -67,7 +71,8 @@ impl BackendError {
             | BackendError::RetentionPolicyNotFound(_)
             | BackendError::RetentionPolicyConflict(_)
             | BackendError::Unsupported(_)
-            | BackendError::Invalid(_) => Origin::Downstream,
+            | BackendError::Invalid(_)
+            | BackendError::InvalidPoint { .. } => Origin::Downstream,
             BackendError::Unavailable(_) | BackendError::Timeout(_) => Origin::Upstream,
             BackendError::Internal(_) => Origin::Internal,
         }

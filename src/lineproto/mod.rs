@@ -196,6 +196,27 @@ fn parse_lines(body: &str, precision: Precision, now_ns: i64, whole_body: bool) 
     (points, None)
 }
 
+/// The 1-based line of the `index`-th point `parse_body` made from `body` (comments, blank lines
+/// and lines yielding no point are not counted). For naming the line when a store refuses one
+/// point of an already parsed body; `None` past the last point.
+pub fn line_of_point(body: &[u8], precision: Precision, index: usize) -> Option<usize> {
+    let text = String::from_utf8_lossy(body);
+    let mut parser = BodyParser::new(&text, precision);
+    let mut scratch = FieldScratch::default();
+    let mut seen = 0usize;
+    while let Some((no, _, res)) = parser.next_line() {
+        if let Ok(line) = res {
+            if let Converted::Point(_) = to_point(line, 0, &mut scratch) {
+                if seen == index {
+                    return Some(no);
+                }
+                seen += 1;
+            }
+        }
+    }
+    None
+}
+
 enum Converted {
     Point(Point),
     /// No field left (only empty keys): 1.x writes nothing and reports nothing.

@@ -591,3 +591,15 @@ fn partial_write_semantics() {
     assert_eq!(e.unwrap().message, "unable to parse 'bad': missing fields");
     assert_eq!(parse_body_partial("cpu v=1 1", Precision::Nanosecond, NOW).1, None);
 }
+
+#[test]
+fn line_of_point_skips_comments_and_blank_lines() {
+    let body = b"# header\ncpu v=1 1\n\n  \ncpu v=2 2\n# c\ncpu s=\"a\nb\" 3\ncpu v=4 4\n";
+    let p = Precision::Nanosecond;
+    assert_eq!(line_of_point(body, p, 0), Some(2));
+    assert_eq!(line_of_point(body, p, 1), Some(5));
+    assert_eq!(line_of_point(body, p, 2), Some(7));
+    // the quoted newline makes the string span two physical lines
+    assert_eq!(line_of_point(body, p, 3), Some(9));
+    assert_eq!(line_of_point(body, p, 4), None);
+}

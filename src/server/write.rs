@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::{Request, Response};
 use hyper::body::Incoming;
 
-use crate::backend::WriteBatch;
+use crate::backend::{BackendError, WriteBatch};
 use crate::lineproto;
 
 use super::body::{content_encoding, decode, read_limited};
@@ -41,9 +41,13 @@ fn now_ns() -> i64 {
 /// them never changes the meaning of a value 1.x accepts.)
 pub fn parse_precision(p: Option<&str>) -> Result<lineproto::Precision, ServerError> {
     let p = p.unwrap_or("");
+    if p == "µ" {
+        // The v1 API's name for microseconds; 1.6.7 itself would take it as nanoseconds.
+        return Ok(lineproto::Precision::Microsecond);
+    }
     let known = matches!(p, "" | "n" | "ns" | "u" | "ms" | "s" | "m" | "h");
     known.then(|| lineproto::Precision::parse(p)).flatten().ok_or_else(|| {
-        ServerError::BadRequest(format!("invalid precision {p:?}: use one of ns, u, ms, s, m, h"))
+        ServerError::BadRequest(format!("invalid precision {p:?}: use one of ns, n, u, µ, ms, s, m, h"))
     })
 }
 
@@ -74,6 +78,7 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
     Metrics::add(&state.metrics.write_bytes, data.len() as u64);
 
     let now = now_ns();
+    let body = data.clone();
     let parsed = if data.len() > PARSE_INLINE_MAX {
         tokio::task::spawn_blocking(move || lineproto::parse_body(&data, precision, now))
             .await
@@ -88,7 +93,15 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
     }
     let n = points.len();
     let batch = WriteBatch { db, rp, points };
-    let outcome = state.backend_call("write", state.backend.write(batch)).await?;
+    let outcome = match state.backend_call("write", state.backend.write(batch)).await {
+        Ok(o) => o,
+        // Name the line of the point the store refused, as a parse error would.
+        Err(ServerError::Backend(BackendError::InvalidPoint { index, message })) => {
+            let line = lineproto::line_of_point(&body, precision, index).unwrap_or(1);
+            return Err(ServerError::LineProtocol { message: format!("line {line}: {message}"), line });
+        }
+        Err(e) => return Err(e),
+    };
     let written = if outcome.points_written == 0 { n } else { outcome.points_written };
     Metrics::add(&state.metrics.points_written, written as u64);
     Ok(no_content())
@@ -108,6 +121,7 @@ mod tests {
         assert_eq!(parse_precision(Some("n")).unwrap(), lineproto::Precision::Nanosecond);
         assert_eq!(parse_precision(Some("s")).unwrap(), lineproto::Precision::Second);
         assert_eq!(parse_precision(Some("u")).unwrap(), lineproto::Precision::Microsecond);
+        assert_eq!(parse_precision(Some("µ")).unwrap(), lineproto::Precision::Microsecond);
         for bad in ["xx", "us", "S", "sec", "nanoseconds"] {
             let e = parse_precision(Some(bad)).unwrap_err();
             assert_eq!(e.status(), 400);

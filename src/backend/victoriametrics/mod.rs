@@ -856,32 +856,32 @@ impl Backend for VictoriaMetricsBackend {
         // (database, measurement) pairs the catalog lacks.
         let mut new_meas: BTreeSet<(String, String)> = BTreeSet::new();
         // Validate everything first: all points or none.
-        for p in &batch.points {
+        for (index, p) in batch.points.iter().enumerate() {
             if p.time < 0 {
-                return Err(BackendError::Invalid(format!(
+                return Err(BackendError::InvalidPoint { index, message: format!(
                     "point of measurement \"{}\" at {} ns: victoriametrics cannot store times before 1970",
                     p.measurement, p.time
-                )));
+                ) });
             }
             if let Some((k, _)) = p.tags.iter().find(|(k, _)| k == "__name__") {
-                return Err(BackendError::Invalid(format!(
+                return Err(BackendError::InvalidPoint { index, message: format!(
                     "tag key \"{k}\" on measurement \"{}\" is reserved by victoriametrics",
                     p.measurement
-                )));
+                ) });
             }
             for (f, v) in &p.fields {
                 match v {
                     FieldValue::String(_) if !inner.opts.drop_string_fields => {
-                        return Err(BackendError::Invalid(format!(
+                        return Err(BackendError::InvalidPoint { index, message: format!(
                             "field \"{f}\" on measurement \"{}\" is a string: the victoriametrics backend stores only numbers and booleans",
                             p.measurement
-                        )));
+                        ) });
                     }
                     FieldValue::Float(x) if !x.is_finite() => {
-                        return Err(BackendError::Invalid(format!(
+                        return Err(BackendError::InvalidPoint { index, message: format!(
                             "field \"{f}\" on measurement \"{}\": invalid number",
                             p.measurement
-                        )));
+                        ) });
                     }
                     _ => {}
                 }
