@@ -65,6 +65,11 @@ pub fn parse_time_string(s: &str) -> Option<i64> {
     None
 }
 
+/// 1.x's error for a time compared with something that is not a time.
+fn incompatible(go_type: &str) -> String {
+    format!("invalid operation: time and *influxql.{go_type} are not compatible")
+}
+
 /// The value side of a time comparison, in nanoseconds.
 pub fn time_value(e: &Expr, now: i64) -> Result<i64, String> {
     match e.unparen() {
@@ -75,13 +80,17 @@ pub fn time_value(e: &Expr, now: i64) -> Result<i64, String> {
         Expr::Float(f) => Ok(*f as i64),
         Expr::Duration(d) => Ok(*d),
         Expr::Call { name, args } if name.eq_ignore_ascii_case("now") && args.is_empty() => Ok(now),
-        Expr::Binary { op: BinOp::Add, lhs, rhs } => {
-            Ok(time_value(lhs, now)?.saturating_add(time_value(rhs, now)?))
+        Expr::Binary { op: op @ (BinOp::Add | BinOp::Sub), lhs, rhs } => {
+            let not_compatible = || incompatible("BinaryExpr");
+            let l = time_value(lhs, now).map_err(|_| not_compatible())?;
+            let r = time_value(rhs, now).map_err(|_| not_compatible())?;
+            Ok(if *op == BinOp::Add { l.saturating_add(r) } else { l.saturating_sub(r) })
         }
-        Expr::Binary { op: BinOp::Sub, lhs, rhs } => {
-            Ok(time_value(lhs, now)?.saturating_sub(time_value(rhs, now)?))
-        }
-        Expr::Bool(_) => Err("invalid operation: time and *influxql.BooleanLiteral are not compatible".into()),
+        Expr::Bool(_) => Err(incompatible("BooleanLiteral")),
+        Expr::Regex(_) => Err(incompatible("RegexLiteral")),
+        Expr::Var { .. } => Err(incompatible("VarRef")),
+        Expr::Call { .. } => Err(incompatible("Call")),
+        Expr::Binary { .. } => Err(incompatible("BinaryExpr")),
         _ => Err("invalid time comparison".into()),
     }
 }
