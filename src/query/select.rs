@@ -1152,7 +1152,8 @@ async fn raw_measurement(
     }
     let mut stable = false;
     if m.sub.is_some() {
-        // A subquery's rows come in its own series order; 1.x keeps it for equal times.
+        // 1.x reads a subquery's answer as one stream, series after series: its rows are not
+        // merged by time again (only split into the outer query's groups).
         inputs.sort_by(|a, b| a.0.cmp(&b.0));
         if sel.order_desc {
             inputs.reverse();
@@ -1165,7 +1166,7 @@ async fn raw_measurement(
         }
         let desc = sel.order_desc;
         flat.sort_by(|a, b| {
-            let o = a.0.cmp(&b.0).then_with(|| a.2.time.cmp(&b.2.time));
+            let o = a.0.cmp(&b.0);
             if desc {
                 o.reverse()
             } else {
