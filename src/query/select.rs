@@ -1657,10 +1657,9 @@ async fn aggregate_measurement(
                 let vals = row_vals(&data[it.si], it.j);
                 table.push((it.time, aux_of(it.time, it.si, &vals)));
             }
-            if desc && m.sub.is_none() {
-                // Transformations run in time order; the answer is reversed at the end.
-                table.reverse();
-            }
+            // 1.x runs transformations over the stream in the query's order (newest first
+            // under ORDER BY time DESC); the answer is put back in time order below.
+            let stream_desc = desc && m.sub.is_none();
             let mut cols_out: Vec<Vec<Sample>> = Vec::new();
             for f in &afields {
                 let samples: Vec<Sample> = table
@@ -1672,7 +1671,7 @@ async fn aggregate_measurement(
                     .filter(|s| !eval::is_null(&s.value))
                     .collect();
                 let mut res = match &f.transform {
-                    Some((name, args)) => apply_transform(name, args, &samples, None)?,
+                    Some((name, args)) => apply_transform(name, args, &samples, None, !stream_desc)?,
                     None => samples,
                 };
                 apply_outer(f.outer.as_ref(), &mut res);
@@ -1738,6 +1737,9 @@ async fn aggregate_measurement(
             let layered = functions::aggregate::is_pushed_down(&call.agg)
                 && !call.inner_distinct
                 && call.tag_args.is_empty()
+                if stream_desc {
+                    res.reverse();
+                }
                 && m.sub.is_none()
                 && m.shard_dur > 0;
             let mut reduced: Vec<Sample> = Vec::new();
@@ -1830,7 +1832,7 @@ async fn aggregate_measurement(
             }
             if let Some((name, args)) = &f.transform {
                 let nonnull: Vec<Sample> = samples.into_iter().filter(|s| !eval::is_null(&s.value)).collect();
-                samples = apply_transform(name, args, &nonnull, window.as_ref())?;
+                samples = apply_transform(name, args, &nonnull, window.as_ref(), true)?;
                 apply_outer(f.outer.as_ref(), &mut samples);
             }
             cols_out.push(samples);
@@ -1875,7 +1877,13 @@ fn reduce_call(call: &AggCall, part: &[Sample], ws: i64) -> Result<Vec<Sample>, 
     functions::reduce(&call.agg, part, ws).map_err(|e| e.0)
 }
 
-fn apply_transform(name: &str, args: &[Expr], samples: &[Sample], window: Option<&Window>) -> Result<Vec<Sample>, String> {
+fn apply_transform(
+    name: &str,
+    args: &[Expr],
+    samples: &[Sample],
+    window: Option<&Window>,
+    ascending: bool,
+) -> Result<Vec<Sample>, String> {
     use functions::transform::{default_derivative_unit, Transform};
     let every = window.map(|w| w.every);
     let unit = args.get(1).and_then(duration_arg);
@@ -1891,7 +1899,7 @@ fn apply_transform(name: &str, args: &[Expr], samples: &[Sample], window: Option
         "cumulative_sum" => Transform::CumulativeSum,
         _ => return Err(format!("undefined function {name}()")),
     };
-    functions::transform::apply(&t, samples).map_err(|e| e.0)
+    t.apply_ordered(samples, ascending).map_err(|e| e.0)
 }
 
 /// Joins per-field outputs row by row (fields of one query have rows at the same positions,
