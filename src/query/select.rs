@@ -368,8 +368,40 @@ fn num_arg(e: &Expr) -> Option<f64> {
     }
 }
 
-/// Checks calls the way 1.x's compiler does, with its texts.
-fn validate_call(name: &str, args: &[Expr]) -> Result<(), String> {
+/// An argument as 1.x prints it in errors (`found hostname`, `found 'x'`, `found 1.500`).
+fn arg_text(e: &Expr) -> String {
+    match e {
+        Expr::Float(f) => format!("{f:.3}"),
+        Expr::Duration(d) => super::util::influxql_duration(*d),
+        other => expr_text(other),
+    }
+}
+
+/// Math calls with the wrong number of arguments (1.x: `invalid number of arguments for pow,
+/// expected 2, got 1`), checked before anything else about a field.
+fn validate_math(e: &Expr) -> Result<(), String> {
+    match e {
+        Expr::Call { name, args } => {
+            if functions::math::is_math_function(name) {
+                let want = functions::math::arity(name);
+                if args.len() != want {
+                    return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()));
+                }
+            }
+            args.iter().try_for_each(validate_math)
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            validate_math(lhs)?;
+            validate_math(rhs)
+        }
+        Expr::Paren(x) => validate_math(x),
+        _ => Ok(()),
+    }
+}
+
+/// Checks calls the way 1.x's compiler does, with its texts. `interval`: the statement has a
+/// GROUP BY time interval (a transformation of an aggregate needs one).
+fn validate_call(name: &str, args: &[Expr], interval: bool) -> Result<(), String> {
     let n = args.len();
     let expect = |want: usize| -> Result<(), String> {
         if n != want {
@@ -387,7 +419,8 @@ fn validate_call(name: &str, args: &[Expr]) -> Result<(), String> {
                 return Err(format!("invalid number of arguments for {name}, expected at least 2, got {n}"));
             }
             let Some(l) = args.last().and_then(int_arg) else {
-                return Err(format!("expected integer as last argument in {name}(), found {}", "expression"));
+                let found = args.last().map(|a| arg_text(a.unparen())).unwrap_or_default();
+                return Err(format!("expected integer as last argument in {name}(), found {found}"));
             };
             if l <= 0 {
                 return Err(format!("limit ({l}) in {name} function must be at least 1"));
@@ -427,7 +460,22 @@ fn validate_call(name: &str, args: &[Expr]) -> Result<(), String> {
                 }
             }
         }
+        "percentile" => {
+            if args.get(1).and_then(num_arg).is_none() {
+                return Err(format!("expected float argument in {name}()"));
+            }
+        }
+        "holt_winters" | "holt_winters_with_fit" => {
+            expect(3)?;
+            if !matches!(args.first().map(Expr::unparen), Some(Expr::Call { .. })) {
+                return Err(format!("must use aggregate function with {name}"));
+            }
+        }
         _ => {}
+    }
+    // A transformation of an aggregate needs GROUP BY time (checked after its arguments).
+    if is_transform_name(name) && !interval && matches!(args.first().map(Expr::unparen), Some(Expr::Call { .. })) {
+        return Err(format!("{name} aggregate requires a GROUP BY interval"));
     }
     Ok(())
 }
@@ -885,8 +933,13 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     let mut n_calls = 0usize;
     let mut selectors = 0usize;
     let mut err: Option<String> = None;
+    if sel.dimensions.iter().filter(|d| matches!(d, Dimension::Time { .. })).count() > 1 {
+        return Err("multiple time dimensions not allowed".into());
+    }
+    let has_interval = sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { every, .. } if *every > 0));
     for f in &sel.fields {
         check_undefined(&f.expr)?;
+        validate_math(&f.expr)?;
         visit_calls(&f.expr, &mut |name, args| {
             any_agg = true;
             n_calls += 1;
@@ -894,7 +947,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
                 selectors += 1;
             }
             if err.is_none() {
-                if let Err(e) = validate_call(name, args) {
+                if let Err(e) = validate_call(name, args, has_interval) {
                     err = Some(e);
                 }
             }
@@ -919,6 +972,16 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
             if let Some(b) = bad {
                 return Err(format!("selector function {b}() cannot be combined with other functions"));
             }
+        }
+    }
+    // distinct() must be the only call, without other fields (1.x).
+    if sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Call { name, .. } if name == "distinct")) {
+        let mut fv = Vec::new();
+        for f in &sel.fields {
+            free_vars(&f.expr, &mut fv);
+        }
+        if n_calls != 1 || !fv.is_empty() {
+            return Err("aggregate function distinct() cannot be combined with other functions or fields".into());
         }
     }
     let has_time_dim = sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { .. }));
@@ -1674,6 +1737,9 @@ async fn aggregate_measurement(
                     Some((name, args)) => apply_transform(name, args, &samples, None, !stream_desc)?,
                     None => samples,
                 };
+                if stream_desc {
+                    res.reverse();
+                }
                 apply_outer(f.outer.as_ref(), &mut res);
                 cols_out.push(res);
             }
@@ -1737,9 +1803,6 @@ async fn aggregate_measurement(
             let layered = functions::aggregate::is_pushed_down(&call.agg)
                 && !call.inner_distinct
                 && call.tag_args.is_empty()
-                if stream_desc {
-                    res.reverse();
-                }
                 && m.sub.is_none()
                 && m.shard_dur > 0;
             let mut reduced: Vec<Sample> = Vec::new();
