@@ -112,7 +112,8 @@ pub fn call(name: &str, args: &[Value]) -> Value {
     if args.len() != arity(name) {
         return Value::Null;
     }
-    match name {
+    // 1.x answers null where Go's math gives NaN (sqrt/ln of a negative, asin(2), ...).
+    let out = match name {
         "abs" => keep_int(f64::abs),
         "floor" => keep_int(f64::floor),
         "ceil" => keep_int(f64::ceil),
@@ -132,6 +133,10 @@ pub fn call(name: &str, args: &[Value]) -> Value {
         "log" => f2(|x, b| go_ln(x) / go_ln(b)),
         "pow" => f2(go_pow),
         _ => Value::Null,
+    };
+    match out {
+        Value::Float(x) if x.is_nan() => Value::Null,
+        v => v,
     }
 }
 
