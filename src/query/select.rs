@@ -276,7 +276,55 @@ const TRANSFORMS: &[&str] = &[
     "elapsed",
     "holt_winters",
     "holt_winters_with_fit",
+    "exponential_moving_average",
+    "double_exponential_moving_average",
+    "triple_exponential_moving_average",
+    "triple_exponential_derivative",
+    "relative_strength_index",
+    "kaufmans_efficiency_ratio",
+    "kaufmans_adaptive_moving_average",
+    "chande_momentum_oscillator",
 ];
+
+/// 1.x's argument checks of the technical-analysis functions (period, hold period, warm-up
+/// type), with its texts.
+fn validate_ta_call(name: &str, kind: functions::ta::TaKind, args: &[Expr]) -> Result<(), String> {
+    use functions::ta::TaKind;
+    let n = args.len();
+    let max = if kind.has_warmup() { 4 } else { 3 };
+    if n < 2 || n > max {
+        return Err(format!("invalid number of arguments for {name}, expected at least 2 but no more than {max}, got {n}"));
+    }
+    match int_arg(&args[1]) {
+        None => return Err(format!("{name} period must be an integer")),
+        Some(p) if p < 1 => return Err(format!("{name} period must be greater than or equal to 1")),
+        Some(_) => {}
+    }
+    if let Some(a) = args.get(2) {
+        match int_arg(a) {
+            None => return Err(format!("{name} hold period must be an integer")),
+            Some(h) if kind == TaKind::Trix && h < 1 && h != -1 => {
+                return Err(format!("{name} hold period must be greater than or equal to 1"))
+            }
+            Some(h) if h < 0 && h != -1 => return Err(format!("{name} hold period must be greater than or equal to 0")),
+            Some(_) => {}
+        }
+    }
+    if let Some(a) = args.get(3) {
+        let Expr::Str(w) = a.unparen() else { return Err(format!("{name} warmup type must be a string")) };
+        let ok = match kind {
+            TaKind::Cmo => matches!(w.as_str(), "none" | "exponential" | "simple"),
+            _ => matches!(w.as_str(), "exponential" | "simple"),
+        };
+        if !ok {
+            return Err(match kind {
+                TaKind::Cmo => format!("{name} warmup type must be one of: 'none' 'exponential' 'simple'"),
+                _ => format!("{name} warmup type must be one of: 'exponential' 'simple'"),
+            });
+        }
+    }
+    Ok(())
+}
 
 fn is_aggregate_name(n: &str) -> bool {
     Aggregate::from_name(n, Some(1), Some(50.0), None).is_some()
@@ -402,6 +450,9 @@ fn validate_math(e: &Expr) -> Result<(), String> {
 /// Checks calls the way 1.x's compiler does, with its texts. `interval`: the statement has a
 /// GROUP BY time interval (a transformation of an aggregate needs one).
 fn validate_call(name: &str, args: &[Expr], interval: bool) -> Result<(), String> {
+    if let Some(kind) = functions::ta::TaKind::from_name(name) {
+        validate_ta_call(name, kind, args)?;
+    }
     let n = args.len();
     let expect = |want: usize| -> Result<(), String> {
         if n != want {
@@ -1950,6 +2001,18 @@ fn apply_transform(
     use functions::transform::{default_derivative_unit, Transform};
     let every = window.map(|w| w.every);
     let unit = args.get(1).and_then(duration_arg);
+    if let Some(kind) = functions::ta::TaKind::from_name(name) {
+        let period = args.get(1).and_then(int_arg).unwrap_or(1).max(1) as usize;
+        let hold = match args.get(2).and_then(int_arg) {
+            Some(h) if h >= 0 => Some(h.min(u32::MAX as i64) as u32),
+            _ => None,
+        };
+        let warmup = match args.get(3).map(Expr::unparen) {
+            Some(Expr::Str(w)) => functions::ta::Warmup::parse(w),
+            _ => None,
+        };
+        return functions::ta::Ta::new(kind, period, hold, warmup).apply(samples).map_err(|e| e.0);
+    }
     let t = match name {
         "derivative" => Transform::Derivative { unit: unit.unwrap_or(default_derivative_unit(every)), non_negative: false },
         "non_negative_derivative" => {

@@ -32,6 +32,7 @@
 pub mod aggregate;
 pub mod fill;
 pub mod math;
+pub mod ta;
 pub mod transform;
 pub mod window;
 
