@@ -239,6 +239,16 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     if let Err(msg) = query::authorize(&ctx, req.identity.name(), &query) {
         return Err(ServerError::Unauthorized(msg));
     }
+    // A single raw SELECT streams (bounded memory, see `query::stream`) when its encoding can be
+    // produced piece by piece: chunked (every format), or non-chunked compact JSON.
+    let ctx = if query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
+        match query::stream::open(state.backend.clone(), ctx, &query.statements[0]) {
+            Ok(stream) => return Ok(stream_response(state, req, stream, format, epoch)),
+            Err(ctx) => ctx,
+        }
+    } else {
+        ctx
+    };
     let styles: Vec<encode::ChunkStyle> = query.statements.iter().map(chunk_style).collect();
     let run = query::execute(state.backend.as_ref(), &ctx, &query);
     let results = match state.backend_timeout() {
@@ -281,6 +291,214 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     }
     drop(req.inflight);
     Ok(resp)
+}
+
+/// Sends a streaming raw SELECT's answer as it is produced, through a bounded channel (the
+/// producer waits for the client). The in-flight guard lives until the body ends. The backend
+/// timeout applies to each window. Chunked: the same pieces `encode::chunk` would cut, via
+/// `encode::RowChunker`. Non-chunked (compact JSON only): 1.x's single document, written
+/// incrementally, byte-identical to the buffered encoding (including `"partial":true` on a series
+/// over 10000 rows). An error after rows were sent can't be put into the document any more: the
+/// body is then cut off (the client sees a broken response, not a wrong complete one).
+fn stream_response(
+    state: &Arc<State>,
+    req: QueryRequest,
+    mut stream: query::stream::RawSelect,
+    format: encode::Format,
+    epoch: encode::Epoch,
+) -> Response<Body> {
+    use http_body_util::{BodyExt, StreamBody};
+    type Piece = Result<hyper::body::Frame<bytes::Bytes>, super::BoxError>;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(4);
+    let p = req.params;
+    let inflight = req.inflight;
+    let timeout = state.backend_timeout();
+    let chunked = p.chunked;
+    let chunk_size = p.chunk_size;
+    let gzip = p.gzip;
+    let mut w = encode::BodyWriter::new(format, epoch, p.pretty, gzip);
+    let content_type = w.content_type();
+    let content_encoding = w.content_encoding();
+    tokio::spawn(async move {
+        let _inflight = inflight;
+        let tz = stream.time_zone;
+        let send = |tx: &tokio::sync::mpsc::Sender<Piece>, b: Vec<u8>| {
+            let tx = tx.clone();
+            async move {
+                if b.is_empty() {
+                    return true;
+                }
+                tx.send(Ok(hyper::body::Frame::data(bytes::Bytes::from(b)))).await.is_ok()
+            }
+        };
+        let fail = |tx: &tokio::sync::mpsc::Sender<Piece>, msg: String| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(Err(msg.into())).await;
+            }
+        };
+        if chunked {
+            let mut chunker: Option<encode::RowChunker> = None;
+            let mut errored = false;
+            loop {
+                match next_batch(&mut stream, timeout).await {
+                    Ok(Some(series)) => {
+                        let ch = chunker.get_or_insert_with(|| encode::RowChunker::new(0, series.columns.clone(), chunk_size));
+                        for row in series.values {
+                            if let Some(mut piece) = ch.push(&series.name, &series.tags, row) {
+                                piece.time_zone = tz;
+                                match w.chunk(&piece) {
+                                    Ok(b) => {
+                                        if !send(&tx, b).await {
+                                            return;
+                                        }
+                                    }
+                                    Err(e) => return fail(&tx, e.to_string()).await,
+                                }
+                            }
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        // As the buffered path: the statement's error as its (last) result.
+                        let piece = query::result::StatementResult { statement_id: 0, error: Some(e), ..Default::default() };
+                        chunker = None;
+                        errored = true;
+                        match w.chunk(&piece) {
+                            Ok(b) => {
+                                if !send(&tx, b).await {
+                                    return;
+                                }
+                            }
+                            Err(e) => return fail(&tx, e.to_string()).await,
+                        }
+                        break;
+                    }
+                }
+            }
+            let last = match chunker {
+                Some(ch) => ch.finish(),
+                None if errored => None,
+                // No rows: the bare `{"statement_id":0}` result.
+                None => encode::RowChunker::new(0, Vec::new(), chunk_size).finish(),
+            };
+            let mut tail = Vec::new();
+            if let Some(mut piece) = last {
+                piece.time_zone = tz;
+                match w.chunk(&piece) {
+                    Ok(b) => tail.extend(b),
+                    Err(e) => return fail(&tx, e.to_string()).await,
+                }
+            }
+            match w.finish() {
+                Ok(b) => tail.extend(b),
+                Err(e) => return fail(&tx, e.to_string()).await,
+            }
+            let _ = send(&tx, tail).await;
+        } else {
+            let mut gz = gzip.then(encode::GzipStream::new);
+            let mut total = 0usize;
+            let mut open = false;
+            let doc = |r: query::result::StatementResult| {
+                let mut out = Vec::new();
+                encode::Encoder::new(format, epoch, false)
+                    .write_response(&QueryResponse { results: vec![r], error: None }, &mut out);
+                out
+            };
+            const SUFFIX: &[u8] = b"]}]}]}\n";
+            const VALUES: &[u8] = b"\"values\":[";
+            loop {
+                let mut piece = Vec::new();
+                let end = match next_batch(&mut stream, timeout).await {
+                    Ok(Some(series)) => {
+                        let n = series.values.len();
+                        let d = doc(query::result::StatementResult {
+                            statement_id: 0,
+                            series: vec![series],
+                            time_zone: tz,
+                            ..Default::default()
+                        });
+                        let at = d.windows(VALUES.len()).position(|x| x == VALUES).map(|i| i + VALUES.len());
+                        let Some(at) = at.filter(|_| d.ends_with(SUFFIX)) else {
+                            // A value JSON can't hold (1.x writes an error text instead of the
+                            // document): too late to do that; cut the body off.
+                            return fail(&tx, "unencodable value in a streamed answer".to_string()).await;
+                        };
+                        if open {
+                            piece.push(b',');
+                        } else {
+                            piece.extend_from_slice(&d[..at]);
+                            open = true;
+                        }
+                        piece.extend_from_slice(&d[at..d.len() - SUFFIX.len()]);
+                        total += n;
+                        false
+                    }
+                    Ok(None) => {
+                        if open {
+                            piece.push(b']');
+                            if total > encode::DEFAULT_CHUNK_SIZE {
+                                piece.extend_from_slice(b",\"partial\":true");
+                            }
+                            piece.extend_from_slice(&SUFFIX[1..]);
+                        } else {
+                            piece = doc(query::result::StatementResult { statement_id: 0, ..Default::default() });
+                        }
+                        true
+                    }
+                    Err(e) => {
+                        if open {
+                            return fail(&tx, e).await;
+                        }
+                        piece = doc(query::result::StatementResult { statement_id: 0, error: Some(e), ..Default::default() });
+                        true
+                    }
+                };
+                let mut bytes = match gz.as_mut() {
+                    Some(g) => match g.push(&piece, false) {
+                        Ok(b) => b,
+                        Err(e) => return fail(&tx, e.to_string()).await,
+                    },
+                    None => piece,
+                };
+                if end {
+                    if let Some(g) = gz.take() {
+                        match g.finish() {
+                            Ok(b) => bytes.extend(b),
+                            Err(e) => return fail(&tx, e.to_string()).await,
+                        }
+                    }
+                }
+                if !send(&tx, bytes).await {
+                    return;
+                }
+                if end {
+                    return;
+                }
+            }
+        }
+    });
+    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    let mut resp = Response::new(StreamBody::new(frames).boxed_unsync());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Some(enc) = content_encoding {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
+    }
+    resp
+}
+
+/// The stream's next rows, the backend timeout applying to each window.
+async fn next_batch(
+    stream: &mut query::stream::RawSelect,
+    timeout: Option<std::time::Duration>,
+) -> Result<Option<query::result::Series>, String> {
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, stream.next_batch())
+            .await
+            .unwrap_or_else(|_| Err(format!("backend timeout: query did not finish within {}s", limit.as_secs()))),
+        None => stream.next_batch().await,
+    }
 }
 
 /// The zone a statement's times are printed in (`tz()` of a SELECT).
