@@ -299,7 +299,9 @@ impl Writer {
             )
             .map_err(sql_err)?;
         let decl = match ty {
-            FieldType::Float => "REAL",
+            // No declared type: a REAL-affinity column stores integral floats as integers, which
+            // turns -0.0 into 0; without affinity the 8-byte float is kept as written.
+            FieldType::Float => "",
             FieldType::String => "TEXT",
             FieldType::Integer | FieldType::Unsigned | FieldType::Boolean => "INTEGER",
         };
@@ -395,11 +397,14 @@ impl Writer {
                 };
                 for (k, v) in &p.fields {
                     let t = v.field_type();
-                    let existing = match m.and_then(|m| m.fields.get(k.as_str())) {
-                        Some(f) => Some(f.ty),
-                        None => new_fields.get(&(p.measurement.as_str(), k.as_str())).copied(),
-                    };
+                    let stored = m.and_then(|m| m.fields.get(k.as_str())).map(|f| f.ty);
+                    let existing = stored.or_else(|| new_fields.get(&(p.measurement.as_str(), k.as_str())).copied());
                     match existing {
+                        // Two points of the batch disagree on a field not stored yet: 1.x's
+                        // answer is the bare text, without the partial-write details.
+                        Some(e) if e != t && stored.is_none() => {
+                            return Err(Fail::Batch(BackendError::Invalid("field type conflict".into())))
+                        }
                         Some(e) if e != t => {
                             return Err(Fail::Batch(BackendError::FieldTypeConflict {
                                 measurement: p.measurement.clone(),
