@@ -2040,6 +2040,13 @@ fn join_columns(cols: &[Vec<Sample>]) -> Vec<Vec<Value>> {
                 row.push(c[i].value.clone());
             }
             out.push(row);
+    if name == "holt_winters" || name == "holt_winters_with_fit" {
+        let h = args.get(1).and_then(int_arg).unwrap_or(0);
+        let m = args.get(2).and_then(int_arg).unwrap_or(0);
+        let every = window.map(|w| w.every).unwrap_or(0);
+        return functions::holt_winters::holt_winters(samples, h, m, every, name == "holt_winters_with_fit")
+            .map_err(|e| e.0);
+    }
         }
         // Append aux columns of the single selector (its extra selected fields).
         return out;
