@@ -1695,6 +1695,18 @@ async fn aggregate_measurement(
         calls.len() == 1 && calls[0].agg.is_selector() && !aux.is_empty()
     };
 
+    // Every series of the measurement the tag condition keeps, by group: 1.x splits a shard's
+    // series into parallel groups by their number, series without points included (we count
+    // the catalog's series: a series living only in other shard groups counts too).
+    let mut catalog_keys: BTreeMap<Tags, Vec<String>> = BTreeMap::new();
+    if m.sub.is_none() && m.shard_dur > 0 {
+        let names = MeasurementFilter::Names(vec![m.name.clone()]);
+        if let Ok(list) = backend.series(&m.db, m.rp.as_deref(), &names, &c.pred).await {
+            for si in list {
+                catalog_keys.entry(group_of(keys, &si.tags)).or_default().push(crate::model::series_key(&m.name, &si.tags));
+            }
+        }
+    }
     let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
     for (i, sd) in data.iter().enumerate() {
         groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
@@ -1804,6 +1816,13 @@ async fn aggregate_measurement(
         // Series-key rank of each member series (1.x reduces series in that order).
         let mut by_key: Vec<(String, usize)> =
             members.iter().map(|&si| (crate::model::series_key(&m.name, &data[si].tags), si)).collect();
+        // series without points here still count (see `catalog_keys`): they get no index
+        let known: std::collections::HashSet<String> = by_key.iter().map(|(k, _)| k.clone()).collect();
+        for k in catalog_keys.get(&gtags).map(|v| v.as_slice()).unwrap_or(&[]) {
+            if !known.contains(k) {
+                by_key.push((k.clone(), usize::MAX));
+            }
+        }
         by_key.sort();
         let mut rank_by_si: BTreeMap<usize, usize> = BTreeMap::new();
         for (r, (_, si)) in by_key.iter().enumerate() {
@@ -1819,7 +1838,7 @@ async fn aggregate_measurement(
                 let members: &[&crate::backend::AggregateSeries] =
                     pushed_groups.get(ci).and_then(|g| g.get(&gtags)).map(|v| v.as_slice()).unwrap_or(&[]);
                 let mut reduced =
-                    reduce_pushed(call, members, m, window.as_ref(), window_start_default, single_selector)?;
+                    reduce_pushed(call, members, m, window.as_ref(), window_start_default, single_selector, catalog_keys.get(&gtags))?;
                 if let Some(w) = &window {
                     if call.agg.is_filled() && !matches!(fill, functions::Fill::None) {
                         let start = tr.min.map(|t| w.start(t));
@@ -1859,6 +1878,40 @@ async fn aggregate_measurement(
             let mut reduced: Vec<Sample> = Vec::new();
             if let (Aggregate::Integral { unit }, Some(w)) = (&call.agg, &window) {
                 reduced = functions::integral(&samples, *unit, Some(w)).map_err(|e| e.0)?;
+            } else if layered {
+                // Per shard group, per series (key order), per window: the series' points
+                // reduced (1.x's per-series call iterators), then combined in 1.x's merge order.
+                let mut by_shard: BTreeMap<i64, Vec<Vec<(i64, Vec<Sample>)>>> = BTreeMap::new();
+                for (k, smp) in samples.iter().enumerate() {
+                    let ws = match &window {
+                        Some(w) => w.start(smp.time),
+                        None => window_start_default,
+                    };
+                    let sg = functions::aggregate::shard_group_start(smp.time, m.shard_dur);
+                    let e = by_shard.entry(sg).or_insert_with(|| vec![Vec::new(); nranks]);
+                    if let Some(list) = ranks.get(k).and_then(|r| e.get_mut(*r)) {
+                        match list.last_mut() {
+                            Some((w, pts)) if *w == ws => pts.push(smp.clone()),
+                            _ => list.push((ws, vec![smp.clone()])),
+                        }
+                    }
+                }
+                let mut parts: BTreeMap<i64, Vec<Vec<(i64, Sample, u64)>>> = BTreeMap::new();
+                for (sg, per_series) in by_shard {
+                    let mut ps = Vec::with_capacity(per_series.len());
+                    for windows in per_series {
+                        let mut v = Vec::with_capacity(windows.len());
+                        for (ws, pts) in windows {
+                            let n = pts.iter().filter(|p| !eval::is_null(&p.value)).count() as u64;
+                            if let Some(s) = reduce_call(call, &pts, ws)?.into_iter().next() {
+                                v.push((ws, s, n));
+                            }
+                        }
+                        ps.push(v);
+                    }
+                    parts.insert(sg, ps);
+                }
+                reduced = combine_layered(&call.agg, parts, window.is_some(), single_selector)?;
             } else {
                 let mut i = 0;
                 while i < samples.len() {
@@ -1871,21 +1924,7 @@ async fn aggregate_measurement(
                         j += 1;
                     }
                     let part = &samples[i..j];
-                    let res = if layered {
-                        // Points per shard group (time order), then per series (key order).
-                        let mut shards: BTreeMap<i64, Vec<Vec<Sample>>> = BTreeMap::new();
-                        for (k, smp) in part.iter().enumerate() {
-                            let sg = functions::aggregate::shard_group_start(smp.time, m.shard_dur);
-                            let e = shards.entry(sg).or_insert_with(|| vec![Vec::new(); nranks]);
-                            if let Some(list) = e.get_mut(ranks[i + k]) {
-                                list.push(smp.clone());
-                            }
-                        }
-                        let shards: Vec<Vec<Vec<Sample>>> = shards.into_values().collect();
-                        functions::aggregate::reduce_layers(&call.agg, &shards, ws).map_err(|e| e.0)?
-                    } else {
-                        reduce_call(call, part, ws)?
-                    };
+                    let res = reduce_call(call, part, ws)?;
                     for mut s in res {
                         s.time = functions::output_time(&call.agg, s.time, ws, single_selector, window.is_some());
                         reduced.push(s);
@@ -2288,13 +2327,23 @@ fn reduce_pushed(
     window: Option<&Window>,
     window_start_default: i64,
     single_selector: bool,
+    catalog: Option<&Vec<String>>,
 ) -> Result<Vec<Sample>, String> {
+    let empty = crate::backend::AggregateSeries { tags: Vec::new(), rows: Vec::new() };
     let mut members: Vec<(String, &crate::backend::AggregateSeries)> =
         series.iter().map(|s| (crate::model::series_key(&m.name, &s.tags), *s)).collect();
+    // series without points here still count when 1.x splits them (see `catalog_keys`)
+    let known: std::collections::HashSet<String> = members.iter().map(|(k, _)| k.clone()).collect();
+    for k in catalog.map(|v| v.as_slice()).unwrap_or(&[]) {
+        if !known.contains(k) {
+            members.push((k.clone(), &empty));
+        }
+    }
     members.sort_by(|a, b| a.0.cmp(&b.0));
-    // window start → shard group start → series partials (series-key order)
-    let mut by_window: BTreeMap<i64, BTreeMap<i64, Vec<(Sample, u64)>>> = BTreeMap::new();
-    for (_, ser) in &members {
+    // shard group start → per series (key order) its partials: (window start, sample, count)
+    type Part = (i64, Sample, u64);
+    let mut by_shard: BTreeMap<i64, Vec<Vec<Part>>> = BTreeMap::new();
+    for (k, (_, ser)) in members.iter().enumerate() {
         for row in &ser.rows {
             let ws = match window {
                 Some(w) => w.start(row.bucket_start),
@@ -2303,25 +2352,76 @@ fn reduce_pushed(
             let sg = functions::aggregate::shard_group_start(row.bucket_start, m.shard_dur);
             let time = if call.agg.is_selector() { row.point_time.unwrap_or(ws) } else { ws };
             let value = eval::from_field(&row.value);
-            by_window.entry(ws).or_default().entry(sg).or_default().push((Sample::new(time, value), row.count));
-        }
-    }
-    let mut out = Vec::new();
-    for (ws, shards) in by_window {
-        let mut shard_parts = Vec::new();
-        for (_, parts) in shards {
-            if let Some(p) = combine_parts(&call.agg, &parts, ws)? {
-                shard_parts.push(p);
+            let e = by_shard.entry(sg).or_insert_with(|| vec![Vec::new(); members.len()]);
+            if let Some(list) = e.get_mut(k) {
+                list.push((ws, Sample::new(time, value), row.count));
             }
         }
-        let top = combine_parts(&call.agg, &shard_parts, ws)?;
-        let top = match top {
-            Some(p) => combine_parts(&call.agg, &[p], ws)?,
-            None => None,
-        };
-        if let Some((mut s, _)) = top {
-            s.time = functions::output_time(&call.agg, s.time, ws, single_selector, window.is_some());
+    }
+    combine_layered(&call.agg, by_shard, window.is_some(), single_selector)
+}
+
+/// 1.x's layering of partial results: `by_shard` holds, per shard group (time order), per
+/// series (key order), the series' partials (window start, reduced point, point count) in
+/// window order. Per shard they are combined per window in the order 1.x's parallel merge
+/// yields them, then the shards' results in the order of the merge across shards, then once
+/// more (the statement's merge over its single source).
+fn combine_layered(
+    agg: &Aggregate,
+    by_shard: BTreeMap<i64, Vec<Vec<(i64, Sample, u64)>>>,
+    windowed: bool,
+    single_selector: bool,
+) -> Result<Vec<Sample>, String> {
+    type Part = (i64, Sample, u64);
+    let procs = functions::aggregate::go_maxprocs();
+    let mut shard_streams: Vec<Vec<Part>> = Vec::new();
+    for (_, mut per_series) in by_shard {
+        for v in per_series.iter_mut() {
+            v.sort_by_key(|p| p.0);
+        }
+        let keys: Vec<Vec<i64>> = per_series.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
+        let order = functions::aggregate::go_parallel_merge_order(&keys, procs);
+        shard_streams.push(combine_stream(agg, order.iter().filter_map(|&(i, j)| per_series.get(i)?.get(j)))?);
+    }
+    // Across shard groups: 1.x's merge of the shards' outputs, combined per window; then the
+    // statement's merge over sources (one input: a reduction of one partial).
+    let keys: Vec<Vec<i64>> = shard_streams.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
+    let order = functions::aggregate::go_merge_order(&keys);
+    let top = combine_stream(agg, order.iter().filter_map(|&(i, j)| shard_streams.get(i)?.get(j)))?;
+    let mut out = Vec::new();
+    for (ws, s, n) in top {
+        if let Some((mut s, _)) = combine_parts(agg, &[(s, n)], ws)? {
+            s.time = functions::output_time(agg, s.time, ws, single_selector, windowed);
             out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Combines a merged stream of partials (window start, sample, count): each run of one window,
+/// in stream order (1.x's reduce iterator over a merge iterator).
+fn combine_stream<'a>(
+    agg: &Aggregate,
+    stream: impl Iterator<Item = &'a (i64, Sample, u64)>,
+) -> Result<Vec<(i64, Sample, u64)>, String> {
+    let mut out = Vec::new();
+    let mut run: Vec<(Sample, u64)> = Vec::new();
+    let mut cur: Option<i64> = None;
+    for (ws, s, n) in stream {
+        if cur != Some(*ws) {
+            if let Some(w) = cur {
+                if let Some((s, n)) = combine_parts(agg, &run, w)? {
+                    out.push((w, s, n));
+                }
+            }
+            run.clear();
+            cur = Some(*ws);
+        }
+        run.push((s.clone(), *n));
+    }
+    if let Some(w) = cur {
+        if let Some((s, n)) = combine_parts(agg, &run, w)? {
+            out.push((w, s, n));
         }
     }
     Ok(out)

@@ -819,3 +819,98 @@ pub fn reduce_top_bottom_tagged(
     }
     reduce(agg, &picked, window_start)
 }
+
+/// GOMAXPROCS of a 1.x server on this machine (its number of CPUs): 1.x splits a tag set's
+/// series into that many groups (`NewParallelMergeIterator`), which decides the order in which
+/// partial results are combined.
+pub fn go_maxprocs() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// The output order of 1.x's merge iterator over `inputs`, each a nondecreasing sequence of
+/// keys (tag set, window start): a Go `container/heap` of the inputs keyed by their next key
+/// (equal keys are not reordered by Go's sift, so ties come out in heap order, not input
+/// order); the popped input is read while its keys equal the first one, then pushed back.
+/// Returns (input, position) pairs.
+pub fn go_merge_order<K: Ord + Copy>(inputs: &[Vec<K>]) -> Vec<(usize, usize)> {
+    let mut pos = vec![0usize; inputs.len()];
+    let mut heap: Vec<usize> = (0..inputs.len()).filter(|&i| !inputs[i].is_empty()).collect();
+    let key = |pos: &[usize], i: usize| inputs[i][pos[i]];
+    let less = |pos: &[usize], h: &[usize], a: usize, b: usize| key(pos, h[a]) < key(pos, h[b]);
+    fn down(h: &mut [usize], i0: usize, n: usize, less: &dyn Fn(&[usize], usize, usize) -> bool) {
+        let mut i = i0;
+        loop {
+            let j1 = 2 * i + 1;
+            if j1 >= n {
+                break;
+            }
+            let mut j = j1;
+            if j1 + 1 < n && less(h, j1 + 1, j1) {
+                j = j1 + 1;
+            }
+            if !less(h, j, i) {
+                break;
+            }
+            h.swap(i, j);
+            i = j;
+        }
+    }
+    let total: usize = inputs.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(total);
+    // heap.Init
+    let n = heap.len();
+    for i in (0..n / 2).rev() {
+        let p = pos.clone();
+        down(&mut heap, i, n, &|h, a, b| less(&p, h, a, b));
+    }
+    while !heap.is_empty() {
+        // heap.Pop: swap root and last, sift the new root down over n-1, take the last
+        let n = heap.len() - 1;
+        heap.swap(0, n);
+        {
+            let p = pos.clone();
+            down(&mut heap, 0, n, &|h, a, b| less(&p, h, a, b));
+        }
+        let Some(cur) = heap.pop() else { break };
+        let window = key(&pos, cur);
+        while pos[cur] < inputs[cur].len() && inputs[cur][pos[cur]] == window {
+            out.push((cur, pos[cur]));
+            pos[cur] += 1;
+        }
+        if pos[cur] < inputs[cur].len() {
+            // heap.Push: append, sift up
+            heap.push(cur);
+            let mut j = heap.len() - 1;
+            while j > 0 {
+                let i = (j - 1) / 2;
+                if !less(&pos, &heap, j, i) {
+                    break;
+                }
+                heap.swap(i, j);
+                j = i;
+            }
+        }
+    }
+    out
+}
+
+/// The output order of 1.x's parallel merge of one tag set's per-series iterators
+/// (`NewParallelMergeIterator`): the inputs (series in key order, empty ones included: they
+/// count when splitting) cut into `parallelism` consecutive groups (the last takes the rest),
+/// each merged, then the groups merged.
+pub fn go_parallel_merge_order<K: Ord + Copy>(inputs: &[Vec<K>], parallelism: usize) -> Vec<(usize, usize)> {
+    let k = inputs.len();
+    if k <= 1 {
+        return inputs.first().map(|s| (0..s.len()).map(|j| (0, j)).collect()).unwrap_or_default();
+    }
+    let p = parallelism.clamp(1, k);
+    let n = k / p;
+    let mut groups: Vec<Vec<(usize, usize)>> = Vec::with_capacity(p);
+    for g in 0..p {
+        let lo = g * n;
+        let hi = if g + 1 < p { lo + n } else { k };
+        groups.push(go_merge_order(&inputs[lo..hi]).into_iter().map(|(i, j)| (lo + i, j)).collect());
+    }
+    let keys: Vec<Vec<K>> = groups.iter().map(|g| g.iter().map(|&(i, j)| inputs[i][j]).collect()).collect();
+    go_merge_order(&keys).into_iter().filter_map(|(g, j)| groups.get(g).and_then(|v| v.get(j)).copied()).collect()
+}

@@ -778,3 +778,21 @@ fn merged_stream_order_for_stddev() {
     assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Spread, &shards, 0).unwrap()), vec![(0, f(8.0))]);
     assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mode, &shards, 0).unwrap()), vec![(0, f(1.9))]);
 }
+
+#[test]
+fn go_merge_orders() {
+    use super::aggregate::{go_merge_order, go_parallel_merge_order};
+    // one window, six inputs: Go's heap pops the first, then the rest from the end
+    let one = vec![vec![0i64]; 6];
+    let idx = |o: Vec<(usize, usize)>| o.into_iter().map(|(i, _)| i).collect::<Vec<_>>();
+    assert_eq!(idx(go_merge_order(&one)), vec![0, 5, 4, 3, 2, 1]);
+    // GOMAXPROCS=2: [0,1,2] and [3,4,5] merged apart, then together (1.6.7: mean of cpu)
+    assert_eq!(idx(go_parallel_merge_order(&one, 2)), vec![0, 2, 1, 3, 5, 4]);
+    assert_eq!(idx(go_parallel_merge_order(&one, 1)), vec![0, 5, 4, 3, 2, 1]);
+    // windows come in order; an input is drained per window; empty inputs are skipped
+    let w = vec![vec![0i64, 10], vec![], vec![0, 10, 20], vec![10]];
+    let o = go_merge_order(&w);
+    let keys: Vec<i64> = o.iter().map(|&(i, j)| w[i][j]).collect();
+    assert_eq!(keys, vec![0, 0, 10, 10, 10, 20]);
+    assert_eq!(o.len(), 6);
+}
