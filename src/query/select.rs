@@ -2040,6 +2040,13 @@ fn apply_transform(
     use functions::transform::{default_derivative_unit, Transform};
     let every = window.map(|w| w.every);
     let unit = args.get(1).and_then(duration_arg);
+    if name == "holt_winters" || name == "holt_winters_with_fit" {
+        let h = args.get(1).and_then(int_arg).unwrap_or(0);
+        let m = args.get(2).and_then(int_arg).unwrap_or(0);
+        let every = window.map(|w| w.every).unwrap_or(0);
+        return functions::holt_winters::holt_winters(samples, h, m, every, name == "holt_winters_with_fit")
+            .map_err(|e| e.0);
+    }
     if let Some(kind) = functions::ta::TaKind::from_name(name) {
         let period = args.get(1).and_then(int_arg).unwrap_or(1).max(1) as usize;
         let hold = match args.get(2).and_then(int_arg) {
@@ -2079,13 +2086,6 @@ fn join_columns(cols: &[Vec<Sample>]) -> Vec<Vec<Value>> {
                 row.push(c[i].value.clone());
             }
             out.push(row);
-    if name == "holt_winters" || name == "holt_winters_with_fit" {
-        let h = args.get(1).and_then(int_arg).unwrap_or(0);
-        let m = args.get(2).and_then(int_arg).unwrap_or(0);
-        let every = window.map(|w| w.every).unwrap_or(0);
-        return functions::holt_winters::holt_winters(samples, h, m, every, name == "holt_winters_with_fit")
-            .map_err(|e| e.0);
-    }
         }
         // Append aux columns of the single selector (its extra selected fields).
         return out;
