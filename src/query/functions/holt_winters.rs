@@ -470,4 +470,53 @@ mod tests {
         let pts = vec![Sample::new(0, Value::Float(1.0))];
         assert!(holt_winters(&pts, 3, 0, 10, false).unwrap().is_empty());
     }
+
+    fn series(vals: &[(i64, f64)]) -> Vec<Sample> {
+        vals.iter().map(|(t, v)| Sample::new(*t * 1_000_000_000, Value::Float(*v))).collect()
+    }
+
+    fn run(pts: &[Sample], h: i64, m: i64, every_s: i64, fit: bool) -> Vec<(i64, f64)> {
+        holt_winters(pts, h, m, every_s * 1_000_000_000, fit)
+            .unwrap()
+            .into_iter()
+            .map(|s| match s.value {
+                Value::Float(f) => (s.time / 1_000_000_000, f),
+                _ => panic!("not a float"),
+            })
+            .collect()
+    }
+
+    /// Answers captured from InfluxDB 1.6.7 (`GROUP BY time(1m)` over one point a minute, the
+    /// 8th minute missing).
+    #[test]
+    fn matches_influxdb_1_6_7() {
+        let ys = [10.0, 14.0, 8.0, 12.0, 11.0, 15.0, 9.0, f64::NAN, 12.0, 16.0, 10.0, 14.0, 13.0, 17.0];
+        let pts: Vec<(i64, f64)> =
+            ys.iter().enumerate().filter(|(_, v)| !v.is_nan()).map(|(i, v)| (i as i64 * 60, *v)).collect();
+        let pts = series(&pts);
+        assert_eq!(
+            run(&pts, 3, 0, 60, false),
+            vec![(840, 22.672565352424087), (900, 37.000816295431136), (960, 72.52545358876068)]
+        );
+        assert_eq!(
+            run(&pts, 4, 4, 60, false),
+            vec![(840, 12.015243500935698), (900, 17.198123655234763), (960, 16.21847013532525), (1020, 21.645192555388192)]
+        );
+        let fit = run(&pts, 2, 3, 60, true);
+        assert_eq!(fit.len(), 16);
+        assert_eq!(fit[0], (0, 10.0));
+        assert_eq!(fit[1], (60, 12.55808829262616));
+        assert_eq!(fit[7], (420, 12.430522897730485));
+        assert_eq!(fit[15], (900, 15.236691749312921));
+        let fit = run(&pts, 2, 0, 60, true);
+        assert_eq!(fit[1], (60, 11.790800044689332));
+        assert_eq!(fit[13], (780, 16.683958923336384));
+        assert_eq!(fit[15], (900, 37.000816295431136));
+        // max() per 20s of 12 points 10s apart.
+        let pts = series(&[(0, 7.25), (20, 9.5), (40, 4.0), (60, 12.75), (80, 8.0), (100, 11.0)]);
+        assert_eq!(
+            run(&pts, 3, 2, 20, false),
+            vec![(120, 8.786089804624176), (140, 12.905875785016654), (160, 10.176122573779406)]
+        );
+    }
 }

@@ -479,4 +479,44 @@ mod tests {
         let e = Ta::new(TaKind::Rsi, 2, None, None).apply(&pts).unwrap_err();
         assert_eq!(e.0, "unsupported relative strength index iterator type: *query.stringInterruptIterator");
     }
+
+    /// Answers captured from InfluxDB 1.6.7 over 12 points 10s apart.
+    #[test]
+    fn matches_influxdb_1_6_7() {
+        let v = [3.5, 7.25, 1.0, 9.5, 4.0, 4.0, 12.75, 2.5, 8.0, 6.5, 11.0, 3.0];
+        let vals = |k, p, h, w| run(k, p, h, w, &v).into_iter().map(|x| x.1).collect::<Vec<f64>>();
+        let first = |k, p, h, w| run(k, p, h, w, &v).first().map(|x| x.0);
+        use TaKind::*;
+        assert_eq!(
+            vals(Ema, 3, None, None),
+            vec![3.5, 6.5, 5.25, 4.625, 8.6875, 5.59375, 6.796875, 6.6484375, 8.82421875, 5.912109375]
+        );
+        assert_eq!(first(Ema, 3, None, None), Some(2));
+        let r = vals(Ema, 3, Some(0), Some(Warmup::Simple));
+        assert_eq!((r[2], r[11]), (3.9166666666666665, 5.912923177083334));
+        let r = vals(Dema, 3, Some(1), Some(Warmup::Simple));
+        assert_eq!((r.len(), r[2], r[10]), (11, 8.104166666666668, 5.016737196180556));
+        let r = vals(Dema, 3, None, None);
+        assert_eq!((r.len(), r[0], r[9]), (10, 2.666666666666667, 5.017903645833334));
+        let r = vals(Tema, 2, Some(0), Some(Warmup::Simple));
+        assert_eq!((r[2], r[3], r[11]), (-0.45833333333333304, 8.231481481481477, 3.4534054579906313));
+        let r = vals(Trix, 2, None, Some(Warmup::Simple));
+        assert_eq!((first(Trix, 2, None, Some(Warmup::Simple)), r[0], r[7]), (Some(4), 5.29296673874986, -13.614365062606538));
+        let r = vals(Trix, 3, None, None);
+        assert_eq!((r.len(), r[0], r[8]), (9, 10.559006211180133, -1.8484685652874866));
+        let r = vals(Rsi, 3, Some(0), None);
+        assert_eq!((r[0], r[2], r[11]), (100.0, 36.97478991596639, 35.96434064072153));
+        let r = vals(Rsi, 3, None, Some(Warmup::Simple));
+        assert_eq!((first(Rsi, 3, None, Some(Warmup::Simple)), r[0], r[8]), (Some(3), 71.5909090909091, 35.79800204515064));
+        let r = vals(Ker, 3, Some(0), None);
+        assert_eq!((r[0], r[2], r[11]), (1.0, 0.07407407407407407, 0.35714285714285715));
+        let r = vals(Kama, 2, None, None);
+        assert_eq!((r.len(), r[0], r[9]), (10, 6.960949242687016, 8.356237287502502));
+        let r = vals(Cmo, 3, None, None);
+        assert_eq!((r.len(), r[0], r[1], r[9]), (10, -25.0, 32.432432432432435, -35.714285714285715));
+        let r = vals(Cmo, 3, Some(0), Some(Warmup::Exponential));
+        assert_eq!((r[0], r[4], r[11]), (100.0, -1.3698630136986254, -28.07131871855693));
+        let r = vals(Cmo, 4, Some(1), Some(Warmup::Simple));
+        assert_eq!((r.len(), r[1], r[10]), (11, 7.407407407407401, -17.05631924772008));
+    }
 }
