@@ -2379,6 +2379,23 @@ fn combine_layered(
         for v in per_series.iter_mut() {
             v.sort_by_key(|p| p.0);
         }
+        if !windowed && matches!(agg, Aggregate::Last) {
+            // 1.x reads last() without GROUP BY time as a descending sorted merge of the
+            // series' points limited to one: the series in reverse key order keyed by their
+            // last time; among equal times the Go heap's pick, not the larger value (1.6.7:
+            // `SELECT last(usage_user) FROM cpu`). first() (ascending) answers the larger value
+            // among equal times in 1.6.7, as the reducer over every series does, so it is not
+            // treated here.
+            let idx: Vec<usize> = (0..per_series.len()).rev().collect();
+            let keys: Vec<Vec<std::cmp::Reverse<i64>>> = idx
+                .iter()
+                .map(|&i| per_series[i].first().map(|p| vec![std::cmp::Reverse(p.1.time)]).unwrap_or_default())
+                .collect();
+            let pick = functions::aggregate::go_merge_order(&keys).first().and_then(|&(i, _)| idx.get(i).copied());
+            let stream: Vec<Part> = pick.and_then(|i| per_series.get(i)?.first().cloned()).into_iter().collect();
+            shard_streams.push(combine_stream(agg, stream.iter())?);
+            continue;
+        }
         let keys: Vec<Vec<i64>> = per_series.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
         let order = functions::aggregate::go_parallel_merge_order(&keys, procs);
         shard_streams.push(combine_stream(agg, order.iter().filter_map(|&(i, j)| per_series.get(i)?.get(j)))?);
