@@ -1637,7 +1637,11 @@ async fn aggregate_measurement(
             matches!(
                 f.transform.as_ref().map(|t| t.0.as_str()),
                 Some("derivative" | "non_negative_derivative" | "difference" | "non_negative_difference" | "elapsed")
-            )
+            ) || f.transform.as_ref().is_some_and(|t| {
+                // moving_average and the technical-analysis functions too; their outputs in that
+                // interval are kept (1.6.7).
+                t.0 == "moving_average" || functions::ta::TaKind::from_name(&t.0).is_some()
+            })
         });
         if extends {
             tr.min = Some(lo.saturating_sub(every));

@@ -799,3 +799,30 @@ fn transform_cases() {
     b.write_lp("t", SMALL_LP);
     check_cases(&b, "t", TRANSFORM_CASES);
 }
+
+/// Technical-analysis functions, moving_average and holt_winters over 12 points 10s apart:
+/// over aggregates 1.x reads one interval before the range (and keeps its outputs); under ORDER
+/// BY time DESC the raw points are walked newest first. Answers captured from InfluxDB 1.6.7.
+#[test]
+fn ta_functions_like_1_6_7() {
+    let b = MemBackend::new();
+    let vals = [3.5, 7.25, 1.0, 9.5, 4.0, 4.0, 12.75, 2.5, 8.0, 6.5, 11.0, 3.0];
+    let lp: Vec<String> = vals.iter().enumerate().map(|(i, v)| format!("m v={v} {}", i as u64 * 10_000_000_000)).collect();
+    b.write_lp("t", &lp.join("\n"));
+    check_cases(&b, "t", TA_CASES);
+}
+
+const TA_CASES: &[(&str, &str)] = &[
+    ("SELECT exponential_moving_average(mean(v),3,0) FROM m WHERE time >= 40s AND time < 120s GROUP BY time(20s)",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:00:20Z",5.25],["1970-01-01T00:00:40Z",4.416666666666667],["1970-01-01T00:01:00Z",6.020833333333334],["1970-01-01T00:01:20Z",6.635416666666667],["1970-01-01T00:01:40Z",6.817708333333334]]}]}]}"#),
+    ("SELECT moving_average(mean(v),3) FROM m WHERE time >= 40s AND time < 120s GROUP BY time(20s)",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","moving_average"],"values":[["1970-01-01T00:01:00Z",5.625],["1970-01-01T00:01:20Z",6.291666666666667],["1970-01-01T00:01:40Z",7.291666666666667]]}]}]}"#),
+    ("SELECT kaufmans_efficiency_ratio(mean(v),2,0) FROM m WHERE time >= 40s AND time < 120s GROUP BY time(20s) fill(0)",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","kaufmans_efficiency_ratio"],"values":[["1970-01-01T00:00:20Z",1],["1970-01-01T00:00:40Z",0.6153846153846154],["1970-01-01T00:01:00Z",0.48717948717948717],["1970-01-01T00:01:20Z",0.8125],["1970-01-01T00:01:40Z",1]]}]}]}"#),
+    ("SELECT exponential_moving_average(v,3) FROM m ORDER BY time DESC LIMIT 3",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:01:30Z",7.416666666666666],["1970-01-01T00:01:20Z",7.708333333333333],["1970-01-01T00:01:10Z",5.104166666666666]]}]}]}"#),
+    ("SELECT chande_momentum_oscillator(v,3,1,'simple') FROM m WHERE time >= 30s ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","chande_momentum_oscillator"],"values":[["1970-01-01T00:01:40Z",100],["1970-01-01T00:01:30Z",41.935483870967744],["1970-01-01T00:01:20Z",47.05882352941176],["1970-01-01T00:01:10Z",-10.714285714285706],["1970-01-01T00:01:00Z",47.234042553191486],["1970-01-01T00:00:50Z",-11.847133757961783],["1970-01-01T00:00:40Z",-11.847133757961782],["1970-01-01T00:00:30Z",28.646891507517267]]}]}]}"#),
+    ("SELECT holt_winters_with_fit(max(v),2,0) FROM m WHERE time >= 20s AND time < 120s GROUP BY time(20s)",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","holt_winters_with_fit"],"values":[["1970-01-01T00:00:20Z",9.5],["1970-01-01T00:00:40Z",4.012796395961608],["1970-01-01T00:01:00Z",12.474218142490203],["1970-01-01T00:01:20Z",9.845519282220422],["1970-01-01T00:01:40Z",9.263254087647008],["1970-01-01T00:02:00Z",9.158069435926286],["1970-01-01T00:02:20Z",9.13963549120916]]}]}]}"#),
+];
