@@ -256,6 +256,13 @@ fn streamed_equals_buffered() {
         "[db=big] SELECT v, note, s FROM w WHERE v > 10",
         "[db=big] SELECT note FROM w WHERE time > 1700000000000100000",
         "[db=big] SELECT * FROM w WHERE s = 'b'",
+        "[db=big] SELECT s, v, note FROM w",
+        "[db=big] SELECT s, note FROM w ORDER BY time DESC",
+        "[db=big] SELECT s::tag, v * 2 FROM w WHERE v > 3",
+        "[db=big] SELECT v, s FROM w WHERE v > 3 AND time < 1700000000003000000",
+        "SELECT hostname, usage_user FROM cpu",
+        "SELECT hostname, usage_user, region FROM cpu WHERE usage_user > 10 ORDER BY time DESC",
+        "SELECT arch, usage_user FROM cpu",
         "[db=big] SELECT * FROM one",
         "[db=big] SELECT * FROM one ORDER BY time DESC",
         "[db=big] SELECT v, note FROM one WHERE v > 10 AND time < 1700000000011000000",
@@ -384,16 +391,23 @@ fn bounded_memory(points: usize, bound: u64) {
     let peak_desc = server.peak_rss();
     assert_eq!(rows, points / 2 + points % 2);
 
+    // Two series, ties decided by the first selected variable (the tag `host`): streamed too.
+    server.reset_peak();
+    let rows = count_rows_plain(q(&[base[0], ("q", "SELECT host, v FROM m"), base[2]]));
+    let peak_two = server.peak_rss();
+    assert_eq!(rows, points + points.div_ceil(100_000));
+
     // The answers are ~60 bytes a row as JSON, more as evaluated rows: far above the bound.
     println!(
-        "{points} points: RSS before the queries {} MiB; peak RSS chunked {} MiB, non-chunked {} MiB, DESC with a field condition {} MiB (bound {} MiB)",
+        "{points} points: RSS before the queries {} MiB; peak RSS chunked {} MiB, non-chunked {} MiB, DESC with a field condition {} MiB, two series {} MiB (bound {} MiB)",
         rss_before >> 20,
         peak_chunked >> 20,
         peak_plain >> 20,
         peak_desc >> 20,
+        peak_two >> 20,
         bound >> 20
     );
-    for p in [peak_chunked, peak_plain, peak_desc] {
+    for p in [peak_chunked, peak_plain, peak_desc, peak_two] {
         assert!(p < bound, "peak RSS {} MiB over the bound {} MiB", p >> 20, bound >> 20);
     }
 }

@@ -18,12 +18,16 @@
 //! `window_points() + 1` points) counts its points; a window holding more is halved, a window
 //! holding under a quarter of it lets the next one double.
 //!
-//! Only statements that read at most one series stream window by window: 1.x's order for points
-//! of equal time across series comes from the state of its merge heap, which depends on every
-//! point merged before, so a window started afresh could order such ties differently. A statement
-//! matching several series is answered by the buffered evaluator in one go (checked before any row
-//! is produced, from the catalog: the condition's tag-only `AND` terms). Lifting this needs the
-//! evaluator's merge (src/query/select.rs) as an incremental iterator over lazily read series.
+//! Only statements whose order of points of equal time is decided by the points themselves stream
+//! window by window: 1.x's order for points of equal time across series that compare equal comes
+//! from the state of its merge heap, which depends on every point merged before, so a window
+//! started afresh could order such ties differently. Streamed: statements that read at most one
+//! series, and statements whose alphabetically first selected variable is a tag with a distinct
+//! value in every candidate series (e.g. `SELECT host, usage FROM cpu` with one series per host;
+//! see `ties_impossible`). Any other statement is answered by the buffered evaluator in one go
+//! (decided before any row is produced, from the catalog: the condition's tag-only `AND` terms).
+//! Lifting this needs the evaluator's merge (src/query/select.rs) as an incremental iterator over
+//! lazily read series.
 //!
 //! # The bound
 //!
@@ -49,7 +53,7 @@
 use futures::StreamExt;
 
 use super::cond;
-use super::ir::{BinOp, Expr, Select, Source};
+use super::ir::{BinOp, Expr, Select, Source, VarHint};
 use super::result::Series;
 use super::{lower, select, QueryContext};
 use crate::backend::{MeasurementFilter, ScanRequest, SharedBackend, TagPredicate};
@@ -126,6 +130,51 @@ fn tag_only(rest: Option<&Expr>, is_tag: &dyn Fn(&str) -> bool) -> TagPredicate 
         }
     }
     rest.map_or(TagPredicate::True, |e| walk(e, is_tag))
+}
+
+/// Whether points of equal time from different series can never compare equal in 1.x's merge,
+/// so that their order is the same whatever the merge heap's history: the merge compares the
+/// selected variables' values in name order, strings only; when the first of them is a tag that
+/// every candidate series has, with a different value in each, that decides every tie.
+fn ties_impossible(sel: &Select, m: &super::select::MeasInfo, series: &[crate::backend::SeriesInfo]) -> bool {
+    fn vars(e: &Expr, out: &mut Vec<(String, Option<VarHint>)>) -> bool {
+        match e {
+            Expr::Var { name, hint } => {
+                out.push((name.clone(), *hint));
+                true
+            }
+            Expr::Wildcard { .. } | Expr::Regex(_) | Expr::Call { .. } => false,
+            Expr::Binary { lhs, rhs, .. } => vars(lhs, out) && vars(rhs, out),
+            Expr::Paren(inner) => vars(inner, out),
+            _ => true,
+        }
+    }
+    let mut names = Vec::new();
+    for f in &sel.fields {
+        if matches!(f.expr.unparen(), Expr::Var { name, hint: None } if name == "time") {
+            continue;
+        }
+        if !vars(&f.expr, &mut names) {
+            return false;
+        }
+    }
+    if names.iter().any(|(n, _)| n.eq_ignore_ascii_case("time")) {
+        return false;
+    }
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    let Some((first, hint)) = names.first() else { return false };
+    if !matches!(hint, None | Some(VarHint::Tag)) || m.fields.contains_key(first) || !m.tags.contains(first) {
+        return false;
+    }
+    let mut values = Vec::with_capacity(series.len());
+    for s in series {
+        match s.tags.iter().find(|(k, _)| k == first) {
+            Some((_, v)) => values.push(v.as_str()),
+            None => return false,
+        }
+    }
+    values.sort_unstable();
+    values.windows(2).all(|w| w[0] != w[1])
 }
 
 /// A streaming raw SELECT: call [`RawSelect::next_batch`] until it answers `None`.
@@ -236,7 +285,7 @@ impl RawSelect {
                         .series(&m.db, m.rp.as_deref(), &MeasurementFilter::Names(vec![m.name.clone()]), &pred)
                         .await
                         .map_err(|e| e.to_string())?;
-                    if series.len() > 1 {
+                    if series.len() > 1 && !ties_impossible(&self.sel, &m, &series) {
                         self.done = true;
                         return self.window(self.lo, self.hi).await;
                     }
