@@ -373,8 +373,13 @@ impl Backend for EmbeddedBackend {
         .await
     }
 
+    /// In creation order, as 1.x lists them (`SHOW DATABASES`): database ids are SQLite rowids,
+    /// each new one above every id still in use.
     async fn databases(&self) -> Result<Vec<String>> {
-        Ok(self.catalog().dbs.keys().cloned().collect())
+        let c = self.catalog();
+        let mut v: Vec<(i64, String)> = c.dbs.iter().map(|(name, d)| (d.id, name.clone())).collect();
+        v.sort();
+        Ok(v.into_iter().map(|(_, n)| n).collect())
     }
 
     async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {

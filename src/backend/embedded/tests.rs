@@ -742,3 +742,21 @@ async fn field_slots_follow_names_across_points() {
         }
     }
 }
+
+#[tokio::test]
+async fn databases_in_creation_order() {
+    // 1.x lists SHOW DATABASES in creation order; a dropped and re-created one goes last.
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
+    for d in ["zeta", "alpha", "mid"] {
+        b.create_database(d).await.unwrap();
+    }
+    b.create_database("zeta").await.unwrap();
+    assert_eq!(b.databases().await.unwrap(), vec!["zeta", "alpha", "mid"]);
+    b.drop_database("zeta").await.unwrap();
+    b.create_database("zeta").await.unwrap();
+    assert_eq!(b.databases().await.unwrap(), vec!["alpha", "mid", "zeta"]);
+    drop(b);
+    let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
+    assert_eq!(b.databases().await.unwrap(), vec!["alpha", "mid", "zeta"]);
+}
