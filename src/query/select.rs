@@ -1607,7 +1607,7 @@ async fn aggregate_measurement(
     let raw_transform = calls.is_empty();
     if raw_transform && group_by_time.is_some() {
         return Err(format!(
-            "{} aggregate requires a GROUP BY interval",
+            "aggregate function required inside the call to {}",
             afields.iter().find_map(|f| f.transform.as_ref().map(|t| t.0.clone())).unwrap_or_default()
         ));
     }
@@ -1632,7 +1632,7 @@ async fn aggregate_measurement(
     // derivative/difference/elapsed of buckets need the bucket before the first one (1.x reads
     // one interval more).
     let mut tr = tr;
-    if let (Some((every, _)), Some(lo)) = (group_by_time, tr.min) {
+    if let Some((every, _)) = group_by_time {
         let extends = afields.iter().any(|f| {
             matches!(
                 f.transform.as_ref().map(|t| t.0.as_str()),
@@ -1643,8 +1643,13 @@ async fn aggregate_measurement(
                 t.0 == "moving_average" || functions::ta::TaKind::from_name(&t.0).is_some()
             })
         });
-        if extends {
-            tr.min = Some(lo.saturating_sub(every));
+        // Under ORDER BY time DESC 1.x reads the interval after the range instead.
+        if extends && !sel.order_desc {
+            if let Some(lo) = tr.min {
+                tr.min = Some(lo.saturating_sub(every));
+            }
+        } else if extends {
+            tr.max = Some(tr.max.unwrap_or(ctx.now).saturating_add(every));
         }
     }
     let min = tr.min_or();
@@ -1988,8 +1993,15 @@ async fn aggregate_measurement(
                 }
             }
             if let Some((name, args)) = &f.transform {
-                let nonnull: Vec<Sample> = samples.into_iter().filter(|s| !eval::is_null(&s.value)).collect();
-                samples = apply_transform(name, args, &nonnull, window.as_ref(), true)?;
+                let mut nonnull: Vec<Sample> = samples.into_iter().filter(|s| !eval::is_null(&s.value)).collect();
+                // 1.x walks the buckets in the query's order (newest first under DESC).
+                if sel.order_desc {
+                    nonnull.reverse();
+                }
+                samples = apply_transform(name, args, &nonnull, window.as_ref(), !sel.order_desc)?;
+                if sel.order_desc {
+                    samples.reverse();
+                }
                 apply_outer(f.outer.as_ref(), &mut samples);
             }
             cols_out.push(samples);

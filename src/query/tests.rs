@@ -826,3 +826,47 @@ const TA_CASES: &[(&str, &str)] = &[
     ("SELECT holt_winters_with_fit(max(v),2,0) FROM m WHERE time >= 20s AND time < 120s GROUP BY time(20s)",
      r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","holt_winters_with_fit"],"values":[["1970-01-01T00:00:20Z",9.5],["1970-01-01T00:00:40Z",4.012796395961608],["1970-01-01T00:01:00Z",12.474218142490203],["1970-01-01T00:01:20Z",9.845519282220422],["1970-01-01T00:01:40Z",9.263254087647008],["1970-01-01T00:02:00Z",9.158069435926286],["1970-01-01T00:02:20Z",9.13963549120916]]}]}]}"#),
 ];
+
+/// Transformations of aggregates under ORDER BY time DESC, argument checks of the
+/// technical-analysis functions. Answers captured from InfluxDB 1.6.7.
+#[test]
+fn ta_functions_desc_and_errors_like_1_6_7() {
+    let b = MemBackend::new();
+    let vals = [3.5, 7.25, 1.0, 9.5, 4.0, 4.0, 12.75, 2.5, 8.0, 6.5, 11.0, 3.0];
+    let lp: Vec<String> = vals.iter().enumerate().map(|(i, v)| format!("m v={v} {}", i as u64 * 10_000_000_000)).collect();
+    b.write_lp("t", &lp.join("\n"));
+    check_cases(&b, "t", TA_CASES_2);
+}
+
+const TA_CASES_2: &[(&str, &str)] = &[
+    ("SELECT derivative(mean(v)) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","derivative"],"values":[["1970-01-01T00:01:20Z",0.25],["1970-01-01T00:01:00Z",0.375],["1970-01-01T00:00:40Z",-3.625]]}]}]}"#),
+    ("SELECT exponential_moving_average(mean(v),2,0) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:01:40Z",7],["1970-01-01T00:01:20Z",7.166666666666667],["1970-01-01T00:01:00Z",7.472222222222222],["1970-01-01T00:00:40Z",5.157407407407407]]}]}]}"#),
+    ("SELECT exponential_moving_average(v,0) FROM m",
+     r#"{"results":[{"statement_id":0,"error":"exponential_moving_average period must be greater than or equal to 1"}]}"#),
+    ("SELECT exponential_moving_average(v,2,-2) FROM m",
+     r#"{"results":[{"statement_id":0,"error":"exponential_moving_average hold period must be greater than or equal to 0"}]}"#),
+    ("SELECT triple_exponential_derivative(v,2,0) FROM m",
+     r#"{"results":[{"statement_id":0,"error":"triple_exponential_derivative hold period must be greater than or equal to 1"}]}"#),
+    ("SELECT exponential_moving_average(v,2,1,'none') FROM m",
+     r#"{"results":[{"statement_id":0,"error":"exponential_moving_average warmup type must be one of: 'exponential' 'simple'"}]}"#),
+    ("SELECT chande_momentum_oscillator(v,2,1,'bogus') FROM m",
+     r#"{"results":[{"statement_id":0,"error":"chande_momentum_oscillator warmup type must be one of: 'none' 'exponential' 'simple'"}]}"#),
+    ("SELECT kaufmans_efficiency_ratio(v,2,1,'simple') FROM m",
+     r#"{"results":[{"statement_id":0,"error":"invalid number of arguments for kaufmans_efficiency_ratio, expected at least 2 but no more than 3, got 4"}]}"#),
+    ("SELECT exponential_moving_average(v) FROM m",
+     r#"{"results":[{"statement_id":0,"error":"invalid number of arguments for exponential_moving_average, expected at least 2 but no more than 4, got 1"}]}"#),
+    ("SELECT exponential_moving_average(v, 2.5) FROM m",
+     r#"{"results":[{"statement_id":0,"error":"exponential_moving_average period must be an integer"}]}"#),
+    ("SELECT exponential_moving_average(v,2,1,3) FROM m",
+     r#"{"results":[{"statement_id":0,"error":"exponential_moving_average warmup type must be a string"}]}"#),
+    ("SELECT exponential_moving_average(mean(v),2) FROM m",
+     r#"{"results":[{"statement_id":0,"error":"exponential_moving_average aggregate requires a GROUP BY interval"}]}"#),
+    ("SELECT exponential_moving_average(v,2) FROM m GROUP BY time(20s)",
+     r#"{"results":[{"statement_id":0,"error":"aggregate function required inside the call to exponential_moving_average"}]}"#),
+    ("SELECT holt_winters(mean(v),3,0) FROM m WHERE time >= 0s AND time < 120s GROUP BY time(20s) ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0}]}"#),
+    ("SELECT exponential_moving_average(v,2,1,'simple') * 2 FROM m LIMIT 2",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:00:10Z",10.75],["1970-01-01T00:00:20Z",4.916666666666667]]}]}]}"#),
+];
