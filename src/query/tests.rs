@@ -870,3 +870,29 @@ const TA_CASES_2: &[(&str, &str)] = &[
     ("SELECT exponential_moving_average(v,2,1,'simple') * 2 FROM m LIMIT 2",
      r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:00:10Z",10.75],["1970-01-01T00:00:20Z",4.916666666666667]]}]}]}"#),
 ];
+
+/// holt_winters per tag set, over filled buckets and integer sums; technical-analysis functions
+/// per series, two in one query, over a subquery. Answers captured from InfluxDB 1.6.7.
+#[test]
+fn ta_functions_series_like_1_6_7() {
+    let b = MemBackend::new();
+    b.write_lp("t", "k,h=a n=-9i,f=121.25 0000000000\nk,h=a n=-31i,f=50.5 30000000000\nk,h=a n=33i,f=6.125 60000000000\nk,h=a n=-41i,f=105.0 90000000000\nk,h=a n=18i,f=12.0 120000000000\nk,h=a n=-4i,f=74.5 150000000000\nk,h=a n=-43i,f=116.375 180000000000\nk,h=a n=14i,f=27.375 210000000000\nk,h=a n=-46i,f=11.0 240000000000\nk,h=a n=5i,f=53.5 270000000000\nk,h=a n=-42i,f=30.75 300000000000\nk,h=a n=-39i,f=70.5 330000000000\nk,h=a n=4i,f=7.5 360000000000\nk,h=a n=22i,f=15.75 390000000000\nk,h=a n=-22i,f=80.625 420000000000\nk,h=a n=30i,f=74.5 450000000000\nk,h=a n=-43i,f=73.75 480000000000\nk,h=a n=24i,f=50.75 510000000000\nk,h=a n=-44i,f=124.875 540000000000\nk,h=a n=-22i,f=5.875 570000000000\nk,h=b n=21i,f=109.875 0000000000\nk,h=b n=-33i,f=37.0 30000000000\nk,h=b n=3i,f=18.375 60000000000\nk,h=b n=19i,f=15.0 90000000000\nk,h=b n=23i,f=39.375 120000000000\nk,h=b n=21i,f=104.375 150000000000\nk,h=b n=37i,f=23.125 180000000000\nk,h=b n=-37i,f=74.375 210000000000\nk,h=b n=23i,f=81.75 240000000000\nk,h=b n=-26i,f=47.625 270000000000\nk,h=b n=-38i,f=70.0 300000000000\nk,h=b n=41i,f=8.0 330000000000\nk,h=b n=22i,f=7.625 360000000000\nk,h=b n=29i,f=26.25 390000000000\nk,h=b n=13i,f=87.0 420000000000\nk,h=b n=18i,f=54.625 450000000000\nk,h=b n=49i,f=40.125 480000000000\nk,h=b n=9i,f=74.875 510000000000\nk,h=b n=8i,f=46.25 540000000000\nk,h=b n=-12i,f=31.75 570000000000");
+    check_cases(&b, "t", TA_CASES_3);
+}
+
+const TA_CASES_3: &[(&str, &str)] = &[
+    ("SELECT holt_winters(sum(n),2,3) FROM k WHERE time >= 0s AND time < 600s GROUP BY time(1m), h",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"k","tags":{"h":"a"},"columns":["time","holt_winters"],"values":[["1970-01-01T00:10:00Z",-24.802853377330127],["1970-01-01T00:11:00Z",-63.34586613336271]]},{"name":"k","tags":{"h":"b"},"columns":["time","holt_winters"],"values":[["1970-01-01T00:10:00Z",38.48123789487895],["1970-01-01T00:11:00Z",38.25907528619852]]}]}]}"#),
+    ("SELECT holt_winters_with_fit(mean(f),1,0) FROM k WHERE time >= 0s AND time < 600s GROUP BY time(2m) fill(0)",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"k","columns":["time","holt_winters_with_fit"],"values":[["1970-01-01T00:00:00Z",57.890625],["1970-01-01T00:02:00Z",53.78089507205213],["1970-01-01T00:04:00Z",51.01198283551183],["1970-01-01T00:06:00Z",49.92209909033712],["1970-01-01T00:08:00Z",49.537117279542294],["1970-01-01T00:10:00Z",49.40540402226019]]}]}]}"#),
+    ("SELECT relative_strength_index(n,3) FROM k GROUP BY h LIMIT 2",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"k","tags":{"h":"a"},"columns":["time","relative_strength_index"],"values":[["1970-01-01T00:01:30Z",35.4898336414048],["1970-01-01T00:02:00Z",58.253588516746404]]},{"name":"k","tags":{"h":"b"},"columns":["time","relative_strength_index"],"values":[["1970-01-01T00:01:30Z",64.11960132890366],["1970-01-01T00:02:00Z",66.35514018691589]]}]}]}"#),
+    ("SELECT triple_exponential_moving_average(f,3,2,'simple') FROM k WHERE time >= 300s",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"k","columns":["time","triple_exponential_moving_average"],"values":[["1970-01-01T00:05:30Z",57.083333333333336],["1970-01-01T00:05:30Z",8.000000000000014],["1970-01-01T00:06:00Z",-13.034722222222221],["1970-01-01T00:06:00Z",-3.221354166666682],["1970-01-01T00:06:30Z",11.641203703703695],["1970-01-01T00:06:30Z",24.544343171296287],["1970-01-01T00:07:00Z",75.0581958912037],["1970-01-01T00:07:00Z",90.89981192129628],["1970-01-01T00:07:30Z",80.67098885995372],["1970-01-01T00:07:30Z",58.823273835358805],["1970-01-01T00:08:00Z",70.10977059823495],["1970-01-01T00:08:00Z",43.756074128327555],["1970-01-01T00:08:30Z",47.326567473234974],["1970-01-01T00:08:30Z",70.40526693838615],["1970-01-01T00:09:00Z",119.64498406869393],["1970-01-01T00:09:00Z",60.64184683340565],["1970-01-01T00:09:30Z",9.967190565886327],["1970-01-01T00:09:30Z",22.94064873236198]]}]}]}"#),
+    ("SELECT kaufmans_adaptive_moving_average(max(f),2) FROM k WHERE time >= 60s AND time < 600s GROUP BY time(1m) fill(previous)",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"k","columns":["time","kaufmans_adaptive_moving_average"],"values":[["1970-01-01T00:02:00Z",104.72222222222223],["1970-01-01T00:03:00Z",109.01635279165392],["1970-01-01T00:04:00Z",105.546878192478],["1970-01-01T00:05:00Z",89.97048788471],["1970-01-01T00:06:00Z",61.6502710470611],["1970-01-01T00:07:00Z",62.292264876388394],["1970-01-01T00:08:00Z",65.02813137760516],["1970-01-01T00:09:00Z",76.17745591364405]]}]}]}"#),
+    ("SELECT chande_momentum_oscillator(n,2), exponential_moving_average(f,2) FROM k WHERE h='a' LIMIT 4",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"k","columns":["time","chande_momentum_oscillator","exponential_moving_average"],"values":[["1970-01-01T00:00:30Z",-100,74.08333333333334],["1970-01-01T00:01:00Z",48.837209302325576,28.777777777777786],["1970-01-01T00:01:30Z",-7.246376811594203,79.5925925925926],["1970-01-01T00:02:00Z",-11.278195488721805,34.53086419753087]]}]}]}"#),
+    ("SELECT exponential_moving_average(n,2) FROM (SELECT n FROM k) LIMIT 3",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"k","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:00:00Z",11],["1970-01-01T00:00:30Z",-17],["1970-01-01T00:00:30Z",-27.666666666666664]]}]}]}"#),
+];
