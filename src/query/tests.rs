@@ -839,6 +839,18 @@ fn ta_functions_desc_and_errors_like_1_6_7() {
 }
 
 const TA_CASES_2: &[(&str, &str)] = &[
+    ("SELECT cumulative_sum(mean(v)) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","cumulative_sum"],"values":[["1970-01-01T00:01:20Z",7.25],["1970-01-01T00:01:00Z",14.875],["1970-01-01T00:00:40Z",18.875]]}]}]}"#),
+    ("SELECT moving_average(mean(v),2) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","moving_average"],"values":[["1970-01-01T00:01:20Z",7.125],["1970-01-01T00:01:00Z",7.4375],["1970-01-01T00:00:40Z",5.8125]]}]}]}"#),
+    ("SELECT difference(max(v)), elapsed(max(v),1s) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","difference","elapsed"],"values":[["1970-01-01T00:01:20Z",-3,-20],["1970-01-01T00:01:00Z",4.75,-20],["1970-01-01T00:00:40Z",-8.75,-20]]}]}]}"#),
+    ("SELECT relative_strength_index(v,2) FROM m ORDER BY time DESC LIMIT 2 OFFSET 1",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","relative_strength_index"],"values":[["1970-01-01T00:01:20Z",67.46987951807229],["1970-01-01T00:01:10Z",26.046511627906966]]}]}]}"#),
+    ("SELECT triple_exponential_derivative(v,2,1) FROM m WHERE time >= 30s ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","triple_exponential_derivative"],"values":[["1970-01-01T00:01:40Z",79.01234567901231],["1970-01-01T00:01:30Z",19.310344827586224],["1970-01-01T00:01:20Z",10.789980732177273],["1970-01-01T00:01:10Z",-16.850241545893716],["1970-01-01T00:01:00Z",27.933999535207988],["1970-01-01T00:00:50Z",-6.878595216469874],["1970-01-01T00:00:40Z",-15.83255666095903],["1970-01-01T00:00:30Z",12.68015485377305]]}]}]}"#),
+    ("SELECT exponential_moving_average(mean(v),2,0) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) fill(0) ORDER BY time DESC",
+     r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:01:40Z",7],["1970-01-01T00:01:20Z",7.166666666666667],["1970-01-01T00:01:00Z",7.472222222222222],["1970-01-01T00:00:40Z",5.157407407407407]]}]}]}"#),
     ("SELECT derivative(mean(v)) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) ORDER BY time DESC",
      r#"{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","derivative"],"values":[["1970-01-01T00:01:20Z",0.25],["1970-01-01T00:01:00Z",0.375],["1970-01-01T00:00:40Z",-3.625]]}]}]}"#),
     ("SELECT exponential_moving_average(mean(v),2,0) FROM m WHERE time >= 40s AND time < 100s GROUP BY time(20s) ORDER BY time DESC",
