@@ -167,10 +167,8 @@ fn run(api: &Api, c: &Case, extra: &[(&str, &str)]) -> Resp {
                 _ => {}
             },
             "method" => method = v,
-            "epoch" | "chunked" | "chunk_size" | "pretty" | "params" => {
-                if !extra.iter().any(|(e, _)| e == k) {
-                    params.push((k, v))
-                }
+            "epoch" | "chunked" | "chunk_size" | "pretty" | "params" if !extra.iter().any(|(e, _)| e == k) => {
+                params.push((k, v))
             }
             _ => {}
         }
