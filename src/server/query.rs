@@ -536,6 +536,9 @@ fn query_error(status: StatusCode, format: encode::Format, pretty: bool, msg: &s
 /// The `params` request parameter (a JSON object) as bind values, typed by 1.x's rules
 /// (`influxql::param_value_from_json`).
 fn bind_params(text: &str) -> Result<HashMap<String, ParamValue>, String> {
+    if let Some(e) = go_json_syntax_error(text) {
+        return Err(e);
+    }
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let serde_json::Value::Object(map) = v else {
         return Err("json: cannot unmarshal parameters: not an object".into());
@@ -662,5 +665,246 @@ mod tests {
         assert_eq!(trace_id(&h), "2b6fd3e1");
         let generated = trace_id(&headers(&[("zap-trace-span", "garbage")]));
         assert_eq!(generated.len(), 16);
+    }
+}
+
+/// Go's `encoding/json` syntax error for `text` (1.x checks a whole `params` document before
+/// decoding it, so its texts are Go's: `invalid character 'b' looking for beginning of object
+/// key string`, `unexpected end of JSON input`), or `None` when the syntax is valid.
+fn go_json_syntax_error(text: &str) -> Option<String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum P {
+        ObjKey,
+        ObjValue,
+        ArrValue,
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum S {
+        BeginValue,
+        BeginValueOrEmpty,
+        BeginStringOrEmpty,
+        BeginString,
+        EndValue,
+        EndTop,
+        InString,
+        InStringEsc,
+        InStringEscU(u8),
+        Neg,
+        One,
+        Zero,
+        Dot,
+        Dot0,
+        E,
+        ESign,
+        E0,
+        Lit(&'static [u8], &'static str, usize),
+    }
+    fn quote(c: u8) -> String {
+        match c {
+            b'\'' => "'\\''".to_string(),
+            b'"' => "'\"'".to_string(),
+            _ => {
+                let q = format!("{:?}", (c as char).to_string());
+                format!("'{}'", &q[1..q.len() - 1])
+            }
+        }
+    }
+    let err = |c: u8, ctx: &str| Some(format!("invalid character {} {}", quote(c), ctx));
+    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
+    let mut stack: Vec<P> = Vec::new();
+    let mut s = S::BeginValue;
+    for &c in text.as_bytes() {
+        // a state may hand the byte on (the end of a number is seen at the next byte)
+        let mut redo = true;
+        while redo {
+            redo = false;
+            s = match s {
+                S::BeginValueOrEmpty if space(c) => s,
+                S::BeginValueOrEmpty if c == b']' => {
+                    stack.pop();
+                    S::EndValue
+                }
+                S::BeginValue | S::BeginValueOrEmpty => match c {
+                    _ if space(c) => S::BeginValue,
+                    b'{' => {
+                        stack.push(P::ObjKey);
+                        S::BeginStringOrEmpty
+                    }
+                    b'[' => {
+                        stack.push(P::ArrValue);
+                        S::BeginValueOrEmpty
+                    }
+                    b'"' => S::InString,
+                    b'-' => S::Neg,
+                    b'0' => S::Zero,
+                    b'1'..=b'9' => S::One,
+                    b't' => S::Lit(b"true", "true", 1),
+                    b'f' => S::Lit(b"false", "false", 1),
+                    b'n' => S::Lit(b"null", "null", 1),
+                    _ => return err(c, "looking for beginning of value"),
+                },
+                S::BeginStringOrEmpty if space(c) => s,
+                S::BeginStringOrEmpty if c == b'}' => {
+                    stack.pop();
+                    S::EndValue
+                }
+                S::BeginStringOrEmpty | S::BeginString => match c {
+                    _ if space(c) => S::BeginString,
+                    b'"' => S::InString,
+                    _ => return err(c, "looking for beginning of object key string"),
+                },
+                S::EndValue => match stack.last().copied() {
+                    None => {
+                        redo = true;
+                        S::EndTop
+                    }
+                    Some(_) if space(c) => S::EndValue,
+                    Some(P::ObjKey) => {
+                        if c != b':' {
+                            return err(c, "after object key");
+                        }
+                        if let Some(top) = stack.last_mut() {
+                            *top = P::ObjValue;
+                        }
+                        S::BeginValue
+                    }
+                    Some(P::ObjValue) => match c {
+                        b',' => {
+                            if let Some(top) = stack.last_mut() {
+                                *top = P::ObjKey;
+                            }
+                            S::BeginString
+                        }
+                        b'}' => {
+                            stack.pop();
+                            S::EndValue
+                        }
+                        _ => return err(c, "after object key:value pair"),
+                    },
+                    Some(P::ArrValue) => match c {
+                        b',' => S::BeginValue,
+                        b']' => {
+                            stack.pop();
+                            S::EndValue
+                        }
+                        _ => return err(c, "after array element"),
+                    },
+                },
+                S::EndTop => {
+                    if !space(c) {
+                        return err(c, "after top-level value");
+                    }
+                    S::EndTop
+                }
+                S::InString => match c {
+                    b'"' => S::EndValue,
+                    b'\\' => S::InStringEsc,
+                    _ if c < 0x20 => return err(c, "in string literal"),
+                    _ => S::InString,
+                },
+                S::InStringEsc => match c {
+                    b'b' | b'f' | b'n' | b'r' | b't' | b'\\' | b'/' | b'"' => S::InString,
+                    b'u' => S::InStringEscU(0),
+                    _ => return err(c, "in string escape code"),
+                },
+                S::InStringEscU(n) => {
+                    if !c.is_ascii_hexdigit() {
+                        return err(c, "in \\u hexadecimal character escape");
+                    }
+                    if n == 3 {
+                        S::InString
+                    } else {
+                        S::InStringEscU(n + 1)
+                    }
+                }
+                S::Neg => match c {
+                    b'0' => S::Zero,
+                    b'1'..=b'9' => S::One,
+                    _ => return err(c, "in numeric literal"),
+                },
+                S::One if c.is_ascii_digit() => S::One,
+                S::One | S::Zero => match c {
+                    b'.' => S::Dot,
+                    b'e' | b'E' => S::E,
+                    _ => {
+                        redo = true;
+                        S::EndValue
+                    }
+                },
+                S::Dot => {
+                    if !c.is_ascii_digit() {
+                        return err(c, "after decimal point in numeric literal");
+                    }
+                    S::Dot0
+                }
+                S::Dot0 => match c {
+                    _ if c.is_ascii_digit() => S::Dot0,
+                    b'e' | b'E' => S::E,
+                    _ => {
+                        redo = true;
+                        S::EndValue
+                    }
+                },
+                S::E if c == b'+' || c == b'-' => S::ESign,
+                S::E | S::ESign => {
+                    if !c.is_ascii_digit() {
+                        return err(c, "in exponent of numeric literal");
+                    }
+                    S::E0
+                }
+                S::E0 => {
+                    if c.is_ascii_digit() {
+                        S::E0
+                    } else {
+                        redo = true;
+                        S::EndValue
+                    }
+                }
+                S::Lit(word, name, i) => {
+                    let want = word.get(i).copied().unwrap_or(b' ');
+                    if c != want {
+                        return err(c, &format!("in literal {name} (expecting {})", quote(want)));
+                    }
+                    if i + 1 == word.len() {
+                        S::EndValue
+                    } else {
+                        S::Lit(word, name, i + 1)
+                    }
+                }
+            };
+        }
+    }
+    // at the end: complete only after a whole top-level value (a number may end here)
+    let done = match s {
+        S::EndTop => true,
+        S::EndValue | S::One | S::Zero | S::Dot0 | S::E0 => stack.is_empty(),
+        _ => false,
+    };
+    if done {
+        None
+    } else {
+        Some("unexpected end of JSON input".into())
+    }
+}
+
+#[cfg(test)]
+mod go_json_tests {
+    use super::go_json_syntax_error as e;
+
+    #[test]
+    fn go_json_syntax_texts() {
+        // texts of Go's encoding/json (1.6.7: `params={bad,json}`)
+        assert_eq!(e("{bad,json}").as_deref(), Some("invalid character 'b' looking for beginning of object key string"));
+        assert_eq!(e("{\"a\":1,}").as_deref(), Some("invalid character '}' looking for beginning of object key string"));
+        assert_eq!(e("{\"a\" 1}").as_deref(), Some("invalid character '1' after object key"));
+        assert_eq!(e("{\"a\":1 2}").as_deref(), Some("invalid character '2' after object key:value pair"));
+        assert_eq!(e("{\"a\":tru}").as_deref(), Some("invalid character '}' in literal true (expecting 'e')"));
+        assert_eq!(e("{\"a\":1.}").as_deref(), Some("invalid character '}' after decimal point in numeric literal"));
+        assert_eq!(e("{\"a\":").as_deref(), Some("unexpected end of JSON input"));
+        assert_eq!(e("").as_deref(), Some("unexpected end of JSON input"));
+        assert_eq!(e("{} x").as_deref(), Some("invalid character 'x' after top-level value"));
+        assert_eq!(e(" { \"a\" : [ 1 , -2.5e+3 , \"x\\u00e9\" ] , \"b\" : { } } "), None);
+        assert_eq!(e("12"), None);
+        assert_eq!(e("[ ]"), None);
     }
 }
