@@ -24,6 +24,16 @@ const NM_REFLECT: f64 = 1.0;
 const NM_CONTRACT: f64 = 0.5;
 const NM_EXPAND: f64 = 2.0;
 
+/// Bound on the values held (input intervals plus forecast) so that no query can make the
+/// server allocate without limit; 1.x has none.
+pub const MAX_VALUES: i64 = 1 << 22;
+/// Bound on the season length (the Nelder-Mead simplex has (S+7)×(S+6) values).
+pub const MAX_SEASON: i64 = 1024;
+
+fn too_many() -> FunctionError {
+    FunctionError(format!("holt_winters: more than {MAX_VALUES} values to fit and forecast"))
+}
+
 /// The forecast of one series' (aggregated) points. `h`: number of predicted values, `m`:
 /// season length (< 2: no seasonality), `interval`: the GROUP BY time interval (ns),
 /// `with_fit`: also answer the fitted values over the input's span. Null points are skipped.
@@ -40,8 +50,15 @@ pub fn holt_winters(
         return Err(unsupported_type_error("elapsed", ty));
     }
     let pts: Vec<(i64, f64)> = points.iter().filter_map(|p| as_f64(&p.value).map(|v| (p.time, v))).collect();
+    if h > MAX_VALUES {
+        return Err(too_many());
+    }
+    if m > MAX_SEASON {
+        // The optimiser's simplex is quadratic in the season length.
+        return Err(FunctionError(format!("holt_winters: season longer than {MAX_SEASON} is not supported")));
+    }
     let hw = Hw { m: m.max(0) as usize, seasonal: m >= 2, interval, y: Vec::new() };
-    Ok(hw.emit(&pts, h, with_fit).into_iter().map(|(t, v)| Sample::new(t, Value::Float(v))).collect())
+    Ok(hw.emit(&pts, h, with_fit)?.into_iter().map(|(t, v)| Sample::new(t, Value::Float(v))).collect())
 }
 
 struct Hw {
@@ -146,16 +163,19 @@ impl Hw {
         }
     }
 
-    fn emit(mut self, pts: &[(i64, f64)], h: i64, with_fit: bool) -> Vec<(i64, f64)> {
+    fn emit(mut self, pts: &[(i64, f64)], h: i64, with_fit: bool) -> Result<Vec<(i64, f64)>, FunctionError> {
         let l = pts.len();
         if l < 2 || (self.seasonal && l < self.m) || h <= 0 || self.interval <= 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let start = self.round_time(pts[0].0);
         let stop = self.round_time(pts[l - 1].0);
         let count = (stop - start) / self.interval;
         if count <= 0 {
-            return Vec::new();
+            return Ok(Vec::new());
+        }
+        if count.saturating_add(h) > MAX_VALUES {
+            return Err(too_many());
         }
         // Values per interval, NaN for intervals without one; later points of an interval
         // already taken are dropped.
@@ -238,7 +258,7 @@ impl Hw {
             }
             alpha += GUESS_STEP;
         }
-        let Some(mut best) = best else { return Vec::new() };
+        let Some(mut best) = best else { return Ok(Vec::new()) };
         let forecast = self.forecast(h as usize, &mut best);
         let mut out = Vec::new();
         if with_fit {
@@ -256,7 +276,7 @@ impl Hw {
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     /// The forecast over the input's span plus `h` values. Clamps the smoothing parameters of

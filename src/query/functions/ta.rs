@@ -116,8 +116,8 @@ impl Ta {
     pub fn apply(&self, points: &[Sample]) -> Result<Vec<Sample>, FunctionError> {
         let Some(ty) = series_type(points) else { return Ok(Vec::new()) };
         self.check_input_type(ty)?;
-        let mut ind = Indicator::new(self.kind, self.period, self.warmup);
-        let hold = self.hold.unwrap_or_else(|| ind.warm_count() as u32);
+        let mut ind = Indicator::new(self.kind, self.period, self.warmup, points.len().saturating_add(2));
+        let hold = self.hold.unwrap_or_else(|| ind.warm_count().min(u32::MAX as usize) as u32);
         let skip_inf = matches!(self.kind, TaKind::Trix | TaKind::Ker | TaKind::Kama);
         let mut out = Vec::new();
         let mut count: u32 = 0;
@@ -208,24 +208,30 @@ impl UpDown {
 
 #[derive(Debug, Clone)]
 struct Ker {
-    /// (price, |difference to the previous price|), a ring of `period` entries.
+    /// (price, |difference to the previous price|), a ring of `n` entries (only as many are
+    /// allocated as the series can fill before the ring wraps).
     points: Vec<(f64, f64)>,
+    n: usize,
     noise: f64,
     count: usize,
     idx: usize,
 }
 
 impl Ker {
-    fn new(period: usize) -> Ker {
-        Ker { points: vec![(0.0, 0.0); period.max(1)], noise: 0.0, count: 0, idx: 0 }
+    fn new(period: usize, cap: usize) -> Ker {
+        let n = period.max(1);
+        Ker { points: vec![(0.0, 0.0); n.min(cap)], n, noise: 0.0, count: 0, idx: 0 }
     }
 
     fn warmed(&self) -> bool {
-        self.count == self.points.len() + 1
+        self.count == self.n + 1
     }
 
     fn add(&mut self, v: f64) -> f64 {
-        let n = self.points.len();
+        let n = self.n;
+        if self.idx + 1 >= self.points.len() && self.points.len() < n {
+            self.points.push((0.0, 0.0));
+        }
         let mut oldest = self.idx + 1;
         if oldest >= n {
             oldest = 0;
@@ -250,8 +256,10 @@ impl Ker {
 
 #[derive(Debug, Clone)]
 struct Cmo {
-    /// (price, difference to the previous price), a ring of `period - 1` entries.
+    /// (price, difference to the previous price), a ring of `n = period - 1` entries (allocated
+    /// as for [`Ker`]).
     points: Vec<(f64, f64)>,
+    n: usize,
     sum_up: f64,
     sum_down: f64,
     count: usize,
@@ -260,7 +268,10 @@ struct Cmo {
 
 impl Cmo {
     fn add(&mut self, v: f64) -> f64 {
-        let n = self.points.len();
+        let n = self.n;
+        if self.idx + 1 >= self.points.len() && self.points.len() < n {
+            self.points.push((0.0, 0.0));
+        }
         if n == 0 {
             // 1.x cannot compute a period of 1 without warm-up; answer 0.
             return 0.0;
@@ -317,7 +328,8 @@ fn feeds(e: &Ema) -> bool {
 }
 
 impl Indicator {
-    fn new(kind: TaKind, p: usize, w: Warmup) -> Indicator {
+    /// `cap`: the number of points the indicator will see (bounds ring allocations).
+    fn new(kind: TaKind, p: usize, w: Warmup, cap: usize) -> Indicator {
         let ew = if w == Warmup::None { Warmup::Exponential } else { w };
         match kind {
             TaKind::Ema => Indicator::Ema(Ema::new(p, ew)),
@@ -325,10 +337,11 @@ impl Indicator {
             TaKind::Tema => Indicator::Tema(Ema::new(p, ew), Ema::new(p, ew), Ema::new(p, ew)),
             TaKind::Trix => Indicator::Trix { e: [Ema::new(p, ew), Ema::new(p, ew), Ema::new(p, ew)], last: 0.0, count: 0 },
             TaKind::Rsi => Indicator::Rsi(UpDown::new(p, ew)),
-            TaKind::Ker => Indicator::Ker(Ker::new(p)),
-            TaKind::Kama => Indicator::Kama { ker: Ker::new(p), last: 0.0 },
+            TaKind::Ker => Indicator::Ker(Ker::new(p, cap)),
+            TaKind::Kama => Indicator::Kama { ker: Ker::new(p, cap), last: 0.0 },
             TaKind::Cmo if w == Warmup::None => Indicator::Cmo(Cmo {
-                points: vec![(0.0, 0.0); p.saturating_sub(1)],
+                points: vec![(0.0, 0.0); p.saturating_sub(1).min(cap)],
+                n: p.saturating_sub(1),
                 sum_up: 0.0,
                 sum_down: 0.0,
                 count: 0,
@@ -363,8 +376,8 @@ impl Indicator {
                 }
             }
             Indicator::Rsi(u) | Indicator::Cmos(u) => u.up.warm_count(),
-            Indicator::Ker(k) | Indicator::Kama { ker: k, .. } => k.points.len(),
-            Indicator::Cmo(c) => c.points.len(),
+            Indicator::Ker(k) | Indicator::Kama { ker: k, .. } => k.n,
+            Indicator::Cmo(c) => c.n,
         }
     }
 
@@ -471,6 +484,15 @@ mod tests {
         let r = run(TaKind::Cmo, 3, Some(0), None, &[1.0, 2.0, 3.0, 2.0]);
         assert_eq!(r[0].1, 0.0);
         assert_eq!(r[1].1, 100.0);
+    }
+
+    #[test]
+    fn huge_periods_allocate_little() {
+        let r = run(TaKind::Ker, 1 << 40, Some(0), None, &[1.0, 2.0, 4.0]);
+        assert_eq!(r.len(), 3);
+        let r = run(TaKind::Cmo, 1 << 40, Some(0), None, &[1.0, 2.0, 4.0]);
+        assert_eq!(r.len(), 3);
+        assert!(run(TaKind::Kama, 1 << 40, None, None, &[1.0, 2.0]).is_empty());
     }
 
     #[test]
