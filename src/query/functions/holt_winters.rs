@@ -283,12 +283,8 @@ impl Hw {
     /// `params` to [0, 1] and leaves its seasonal part rotated, as 1.x does.
     fn forecast(&self, h: usize, params: &mut [f64]) -> Vec<f64> {
         for x in params.iter_mut().take(4) {
-            if *x > 1.0 {
-                *x = 1.0;
-            }
-            if *x < 0.0 {
-                *x = 0.0;
-            }
+            // NaN stays NaN, as in 1.x.
+            *x = x.clamp(0.0, 1.0);
         }
         let (alpha, beta, gamma, phi) = (params[0], params[1], params[2], params[3]);
         let mut y_t = self.y[0];
@@ -350,6 +346,7 @@ impl Hw {
     }
 
     /// Nelder-Mead minimisation of [`Hw::sse`] from `start`; answers the minimum and its point.
+    #[allow(clippy::needless_range_loop)]
     fn optimize(&self, start: &[f64], epsilon: f64, scale: f64) -> (f64, Vec<f64>) {
         let n = start.len();
         let nf = n as f64;
