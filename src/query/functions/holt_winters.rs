@@ -68,88 +68,10 @@ struct Hw {
     y: Vec<f64>,
 }
 
-/// Go's `math.Frexp`: mantissa in [0.5, 1) and exponent.
-fn frexp(x: f64) -> (f64, i64) {
-    if x == 0.0 || x.is_nan() || x.is_infinite() {
-        return (x, 0);
-    }
-    let (mut x, mut e) = (x, 0i64);
-    if x.abs() < f64::MIN_POSITIVE {
-        x *= (1u64 << 52) as f64;
-        e = -52;
-    }
-    let bits = x.to_bits();
-    e += ((bits >> 52) & 0x7ff) as i64 - 1022;
-    let b = (bits & !(0x7ffu64 << 52)) | (1022u64 << 52);
-    (f64::from_bits(b), e)
-}
-
-/// Go's `math.Ldexp` for finite values.
-fn ldexp(frac: f64, exp: i64) -> f64 {
-    if frac == 0.0 || frac.is_nan() || frac.is_infinite() {
-        return frac;
-    }
-    let (f, e) = frexp(frac);
-    let mut exp = exp + e;
-    let mut bits = f.to_bits();
-    exp += ((bits >> 52) & 0x7ff) as i64 - 1023;
-    if exp < -1075 {
-        return 0.0f64.copysign(f);
-    }
-    if exp > 1023 {
-        return f64::INFINITY.copysign(f);
-    }
-    let mut mult = 1.0;
-    if exp < -1022 {
-        exp += 53;
-        mult = 1.0 / (1u64 << 53) as f64;
-    }
-    bits &= !(0x7ffu64 << 52);
-    bits |= ((exp + 1023) as u64) << 52;
-    mult * f64::from_bits(bits)
-}
-
-/// Go's `math.Pow` for a non-negative integral exponent (all holt_winters needs): repeated
-/// squaring of the mantissa, which can round differently from a libm `pow`.
+/// Go's `math.Pow` for the non-negative integral exponents holt_winters needs (repeated squaring
+/// of the mantissa, which can round differently from a libm `pow`).
 fn go_pow_int(x: f64, y: u64) -> f64 {
-    if y == 0 || x == 1.0 {
-        return 1.0;
-    }
-    if y == 1 {
-        return x;
-    }
-    if x.is_nan() {
-        return f64::NAN;
-    }
-    if x == 0.0 {
-        // y > 0: +0, or -0 for a negative zero and an odd y.
-        return if x.is_sign_negative() && y % 2 == 1 { x } else { 0.0 };
-    }
-    if x.is_infinite() {
-        return if x.is_sign_negative() && y % 2 == 1 { x } else { f64::INFINITY };
-    }
-    let mut a1 = 1.0f64;
-    let mut ae: i64 = 0;
-    let (mut x1, mut xe) = frexp(x);
-    let mut i = y;
-    while i != 0 {
-        if !(-(1 << 12)..=(1 << 12)).contains(&xe) {
-            ae += xe;
-            break;
-        }
-        if i & 1 == 1 {
-            a1 *= x1;
-            ae += xe;
-        }
-        x1 *= x1;
-        xe <<= 1;
-        if x1 < 0.5 {
-            x1 += x1;
-            xe -= 1;
-        }
-        i >>= 1;
-    }
-    ldexp(a1, ae)
+    super::math::go_pow(x, y as f64)
 }
 
 impl Hw {
@@ -478,8 +400,6 @@ mod tests {
         assert_eq!(go_pow_int(3.0, 2), 9.0);
         let x = 0.7000000000000001f64;
         assert!((go_pow_int(x, 7) - x.powi(7)).abs() < 1e-15);
-        assert_eq!(ldexp(0.75, 2), 3.0);
-        assert_eq!(frexp(3.0), (0.75, 2));
     }
 
     #[test]
