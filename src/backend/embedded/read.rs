@@ -256,12 +256,29 @@ impl Acc {
                 (Some(t), v)
             }
         };
-        Some(AggregateRow { bucket_start: self.start, point_time, value, count: self.count })
+        // first/last: 1, as their key lookups answer (only `mean` combines with the count)
+        let count = if matches!(func, AggregateFn::First | AggregateFn::Last) { 1 } else { self.count };
+        Some(AggregateRow { bucket_start: self.start, point_time, value, count })
     }
 }
 
-pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<AggregateSeries>> {
-    let sql = select_sql(plan.mid, &[plan.col]);
+/// Key lookups a first/last series may take before it is read row by row instead.
+const MAX_LOOKUPS: usize = 64;
+
+/// first/last: per series, per non-empty bucket one lookup on the `(series_id, time)` key (the
+/// latest / earliest row holding the field in what is left of the range, whose bucket is then
+/// skipped), instead of reading every row. The engine asks per shard group even without
+/// `GROUP BY time`, so a series usually has one or two non-empty buckets. A series with more
+/// than `MAX_LOOKUPS` is read row by row (lookups would then cost more than the scan).
+fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeries>> {
+    let last = plan.func == AggregateFn::Last;
+    let sql = format!(
+        "SELECT time, f_{c} FROM p_{m} WHERE series_id = ?1 AND time >= ?2 AND time <= ?3 AND f_{c} IS NOT NULL \
+         ORDER BY time {dir} LIMIT 1",
+        c = plan.col,
+        m = plan.mid,
+        dir = if last { "DESC" } else { "ASC" }
+    );
     let mut stmt = match conn.prepare_cached(&sql) {
         Ok(s) => s,
         Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such") => return Ok(Vec::new()),
@@ -269,32 +286,97 @@ pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<Aggr
     };
     let mut out = Vec::new();
     for (tags, sid) in &plan.series {
-        let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
-        let mut series_rows = Vec::new();
-        let mut acc: Option<Acc> = None;
-        while let Some(row) = rows.next().map_err(sql_err)? {
+        let mut series_rows: Vec<AggregateRow> = Vec::new();
+        let (mut lo, mut hi) = (plan.min_time, plan.max_time);
+        let mut too_many = false;
+        while lo <= hi {
+            if series_rows.len() >= MAX_LOOKUPS {
+                too_many = true;
+                break;
+            }
+            let mut rows = stmt.query(rusqlite::params![sid, lo, hi]).map_err(sql_err)?;
+            let Some(row) = rows.next().map_err(sql_err)? else { break };
             let t: i64 = row.get(0).map_err(sql_err)?;
-            let v = match value_of(row.get_ref(1).map_err(sql_err)?, plan.ty) {
-                Some(v) => v,
-                None => continue,
-            };
+            let Some(value) = value_of(row.get_ref(1).map_err(sql_err)?, plan.ty) else { break };
             let b = bucket_of(t, plan.every, plan.offset, plan.min_time);
-            match &acc {
-                Some(a) if a.start == b => {}
-                _ => {
-                    if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
-                        series_rows.push(done);
-                    }
-                    acc = Some(Acc::new(b));
+            series_rows.push(AggregateRow { bucket_start: b, point_time: Some(t), value, count: 1 });
+            if plan.every <= 0 {
+                break;
+            }
+            if last {
+                // b <= t <= hi; what is left lies before this bucket
+                if b <= lo {
+                    break;
                 }
-            }
-            if let Some(a) = acc.as_mut() {
-                a.add(plan.func, t, v);
+                hi = b - 1;
+            } else {
+                let next = b as i128 + plan.every as i128;
+                if next > hi as i128 {
+                    break;
+                }
+                lo = next as i64;
             }
         }
-        if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
-            series_rows.push(done);
+        if too_many {
+            drop(stmt);
+            series_rows = scan_series(conn, plan, *sid)?;
+            stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
+        } else if last {
+            series_rows.reverse();
         }
+        if !series_rows.is_empty() {
+            out.push(AggregateSeries { tags: (**tags).clone(), rows: series_rows });
+        }
+    }
+    Ok(out)
+}
+
+/// One series' buckets, reading each of its rows in the range.
+fn scan_series(conn: &Connection, plan: &AggPlan, sid: i64) -> Result<Vec<AggregateRow>> {
+    let sql = select_sql(plan.mid, &[plan.col]);
+    let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
+    let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
+    let mut series_rows = Vec::new();
+    let mut acc: Option<Acc> = None;
+    while let Some(row) = rows.next().map_err(sql_err)? {
+        let t: i64 = row.get(0).map_err(sql_err)?;
+        let v = match value_of(row.get_ref(1).map_err(sql_err)?, plan.ty) {
+            Some(v) => v,
+            None => continue,
+        };
+        let b = bucket_of(t, plan.every, plan.offset, plan.min_time);
+        match &acc {
+            Some(a) if a.start == b => {}
+            _ => {
+                if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
+                    series_rows.push(done);
+                }
+                acc = Some(Acc::new(b));
+            }
+        }
+        if let Some(a) = acc.as_mut() {
+            a.add(plan.func, t, v);
+        }
+    }
+    if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
+        series_rows.push(done);
+    }
+    Ok(series_rows)
+}
+
+pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<AggregateSeries>> {
+    if matches!(plan.func, AggregateFn::First | AggregateFn::Last) {
+        return run_first_last(conn, &plan);
+    }
+    let sql = select_sql(plan.mid, &[plan.col]);
+    match conn.prepare_cached(&sql) {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such") => return Ok(Vec::new()),
+        Err(e) => return Err(sql_err(e)),
+    }
+    let mut out = Vec::new();
+    for (tags, sid) in &plan.series {
+        let series_rows = scan_series(conn, &plan, *sid)?;
         if !series_rows.is_empty() {
             out.push(AggregateSeries { tags: (**tags).clone(), rows: series_rows });
         }

@@ -610,6 +610,10 @@ fn naive(chunks: &[SeriesChunk], func: AggregateFn, every: i64, offset: i64, min
             if func == AggregateFn::Count {
                 r.value = FieldValue::Integer(r.count as i64);
             }
+            // first/last answer from key lookups: count 1 (see read.rs)
+            if matches!(func, AggregateFn::First | AggregateFn::Last) {
+                r.count = 1;
+            }
         }
     }
     out.retain(|s| !s.rows.is_empty());
@@ -759,4 +763,54 @@ async fn databases_in_creation_order() {
     drop(b);
     let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
     assert_eq!(b.databases().await.unwrap(), vec!["alpha", "mid", "zeta"]);
+}
+
+/// first/last over the whole range (one key lookup per series) skip rows lacking the field,
+/// honour both range ends, and leave out series with no point holding the field.
+#[tokio::test]
+async fn first_last_whole_range_skip_missing_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
+    let mut points = Vec::new();
+    for t in 0..20i64 {
+        // host a: v only at odd times 3..=15, other rows carry only w
+        let f = if t % 2 == 1 && (3..=15).contains(&t) { vec![("v", FieldValue::Integer(t * 10))] } else { vec![("w", FieldValue::Integer(t))] };
+        points.push(pt("m", &[("host", "a")], f, t));
+        // host b: never v
+        points.push(pt("m", &[("host", "b")], vec![("w", FieldValue::Integer(t))], t));
+        // host c: v everywhere
+        points.push(pt("m", &[("host", "c")], vec![("v", FieldValue::Integer(-t))], t));
+    }
+    b.write(batch("db", points)).await.unwrap();
+    let agg = |func, min_time, max_time| {
+        let mut req = scan_req("db", "m", &["v"]);
+        req.min_time = min_time;
+        req.max_time = max_time;
+        b.aggregate(AggregateRequest { scan: req, func, every: 0, offset: 0 })
+    };
+    let pick = |got: &Vec<AggregateSeries>| -> Vec<(String, i64, i64, FieldValue)> {
+        got.iter()
+            .map(|s| {
+                let r = &s.rows[0];
+                (s.tags[0].1.clone(), r.bucket_start, r.point_time.unwrap(), r.value.clone())
+            })
+            .collect()
+    };
+    let got = agg(AggregateFn::Last, 0, 19).await.unwrap();
+    assert_eq!(
+        pick(&got),
+        vec![("a".into(), 0, 15, FieldValue::Integer(150)), ("c".into(), 0, 19, FieldValue::Integer(-19))]
+    );
+    let got = agg(AggregateFn::First, 0, 19).await.unwrap();
+    assert_eq!(pick(&got), vec![("a".into(), 0, 3, FieldValue::Integer(30)), ("c".into(), 0, 0, FieldValue::Integer(0))]);
+    // inclusive ends
+    let got = agg(AggregateFn::Last, 5, 13).await.unwrap();
+    assert_eq!(pick(&got), vec![("a".into(), 5, 13, FieldValue::Integer(130)), ("c".into(), 5, 13, FieldValue::Integer(-13))]);
+    let got = agg(AggregateFn::First, 5, 13).await.unwrap();
+    assert_eq!(pick(&got), vec![("a".into(), 5, 5, FieldValue::Integer(50)), ("c".into(), 5, 5, FieldValue::Integer(-5))]);
+    // a range where a holds no v
+    let got = agg(AggregateFn::Last, 16, 19).await.unwrap();
+    assert_eq!(pick(&got), vec![("c".into(), 16, 19, FieldValue::Integer(-19))]);
+    let got = agg(AggregateFn::First, 16, 16).await.unwrap();
+    assert_eq!(pick(&got), vec![("c".into(), 16, 16, FieldValue::Integer(-16))]);
 }
