@@ -225,7 +225,8 @@ pub struct AggregateRow {
     /// The selected point's own time, for `first`/`last`/`min`/`max`.
     pub point_time: Option<i64>,
     pub value: FieldValue,
-    /// Points in the bucket; `mean` and `count` combine with it.
+    /// Points in the bucket; `mean` and `count` combine with it. For `first`/`last` it is 1 (the
+    /// store finds the selected point by index without counting the bucket).
     pub count: u64,
 }
 
