@@ -354,3 +354,230 @@ fn differential_queries() {
     println!("{summary}");
     assert!(failed == 0, "{summary}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same corpus against influxgate on the VictoriaMetrics backend (a real `victoria-metrics`,
+// Debian package `victoria-metrics`), over the numeric measurements only.
+//
+// Data: the lines of the dataset whose measurement is cpu, mem, net or disk, written to both
+// influxd and influxgate (so both hold the same points).
+// Cases (selection rule): not `fresh`, not `known=`/`pending=` in queries*.txt (those are tracked
+// by the embedded run), not SHOW RETENTION POLICIES / DDL, mentioning (as a word) at least one of
+// cpu/mem/net/disk and none of the dataset's other measurements (events, m, legacy, sparse).
+// Store limits applied as comparison rules (VM_RULES): numbers compare by value whatever their
+// kind (VM stores float64: integers come back as floats), and SHOW FIELD KEYS reports `float`
+// where 1.x says `integer`. Other differences are listed per case in tests/cases/vm-deviations.txt
+// (`case text → reason`): a reason starting with `pending` is a bug (the case must still differ),
+// any other reason is a store limit (the case is skipped, the reason printed).
+
+const VM_MEASUREMENTS: [&str; 4] = ["cpu", "mem", "net", "disk"];
+const VM_OTHER_MEASUREMENTS: [&str; 4] = ["events", "m", "legacy", "sparse"];
+/// The store-limit comparison rules (printed, counted in the commit message).
+const VM_RULES: [&str; 2] = [
+    "numbers compare by value, ignoring integer/float kind (VM stores float64)",
+    "SHOW FIELD KEYS: fieldType `integer` of 1.x reads as `float`",
+];
+
+struct VmServer {
+    child: Option<std::process::Child>,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl VmServer {
+    fn start() -> VmServer {
+        const BIN: &str = "/usr/bin/victoria-metrics";
+        if !std::path::Path::new(BIN).exists() {
+            panic!("{BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let http = client();
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = std::process::Command::new(BIN)
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
+                .arg("-retentionPeriod=100y")
+                .arg("-search.latencyOffset=0s")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start victoria-metrics");
+            let url = format!("http://127.0.0.1:{port}");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if http.get(format!("{url}/health")).send().is_ok_and(|r| r.status().is_success()) {
+                    return VmServer { child: Some(child), url, _dir: dir };
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("victoria-metrics did not become healthy");
+    }
+}
+
+impl Drop for VmServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).filter(|w| !w.is_empty()).map(str::to_ascii_lowercase).collect()
+}
+
+fn vm_selected(c: &Case) -> bool {
+    if c.fresh.is_some() || c.known.is_some() || c.pending.is_some() {
+        return false;
+    }
+    let upper = c.text.to_ascii_uppercase();
+    if ["SHOW RETENTION", "CREATE ", "DROP ", "ALTER ", "DELETE ", "GRANT ", "REVOKE ", " INTO "].iter().any(|k| upper.contains(k)) {
+        return false;
+    }
+    let w = words(&c.text);
+    w.iter().any(|x| VM_MEASUREMENTS.contains(&x.as_str())) && !w.iter().any(|x| VM_OTHER_MEASUREMENTS.contains(&x.as_str()))
+}
+
+/// Applies VM_RULES to a decoded answer.
+fn vm_normalize(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64() {
+                if let Some(x) = serde_json::Number::from_f64(f) {
+                    *n = x;
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(vm_normalize),
+        Value::Object(o) => {
+            let field_keys = o.get("columns").and_then(Value::as_array).is_some_and(|c| c.len() == 2 && c[0] == "fieldKey" && c[1] == "fieldType");
+            if field_keys {
+                for row in o.get_mut("values").and_then(Value::as_array_mut).into_iter().flatten() {
+                    if let Some(t) = row.get_mut(1) {
+                        if t == "integer" {
+                            *t = Value::String("float".into());
+                        }
+                    }
+                }
+            }
+            o.values_mut().for_each(vm_normalize);
+        }
+        _ => {}
+    }
+}
+
+fn vm_compare(c: &Case, a: &Resp, b: &Resp) -> Option<String> {
+    let (mut va, mut vb) = (decoded(c, a), decoded(c, b));
+    if c.unordered {
+        sort_series(&mut va);
+        sort_series(&mut vb);
+    }
+    vm_normalize(&mut va);
+    vm_normalize(&mut vb);
+    let d = if a.status != b.status {
+        Some(format!("status {} != {}", a.status, b.status))
+    } else if c.cmp_error {
+        decode::diff(&error_shape(&va), &error_shape(&vb), "$", false)
+    } else {
+        decode::diff(&va, &vb, "$", c.approx)
+    };
+    d.map(|d| format!("{d}\n       oracle: {} {}\n       ours:   {} {}", a.status, short(&a.text()), b.status, short(&b.text())))
+}
+
+/// tests/cases/vm-deviations.txt: `case text → reason` lines.
+fn vm_deviations() -> Vec<(String, String)> {
+    let text = test_file("cases/vm-deviations.txt");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (case, why) = l.rsplit_once(" → ").unwrap_or_else(|| panic!("vm-deviations.txt: no ` → ` in {l:?}"));
+            (case.trim().to_owned(), why.trim().to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn differential_queries_victoriametrics() {
+    let cases: Vec<Case> = load_cases().into_iter().filter(vm_selected).collect();
+    let deviations = vm_deviations();
+    for (t, _) in &deviations {
+        assert!(cases.iter().any(|c| c.text == *t), "vm-deviations.txt: {t:?} is not a selected case of tests/cases/queries*.txt");
+    }
+    let filter = std::env::var("DIFF_QUERIES_FILTER").ok();
+    let verbose = std::env::var_os("DIFF_QUERIES_VERBOSE").is_some();
+
+    let vm = VmServer::start();
+    let mut cfg = GateConfig::new();
+    cfg.backend.push("kind = \"victoriametrics\"".into());
+    cfg.backend.push(format!("url = {:?}", vm.url));
+    let gate = Gate::start_with(cfg);
+    let influxd = Influxd::start();
+    let (oracle, ours) = (influxd.api(), gate.admin());
+
+    let data: String = dataset::generate(SEED)
+        .split('\n')
+        .filter(|l| VM_MEASUREMENTS.iter().any(|m| l.starts_with(&format!("{m},")) || l.starts_with(&format!("{m} "))))
+        .collect::<Vec<_>>()
+        .join("\n");
+    write_all(&oracle, DB, &data, "influxd");
+    write_all(&ours, DB, &data, "influxgate (victoriametrics)");
+
+    for r in VM_RULES {
+        println!("store-limit rule: {r}");
+    }
+    let (mut passed, mut failed, mut limits, mut pending) = (0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for c in &cases {
+        if let Some(f) = &filter {
+            if !c.text.contains(f.as_str()) && !c.id.contains(f.as_str()) {
+                continue;
+            }
+        }
+        let why = deviations.iter().find(|(t, _)| *t == c.text).map(|(_, w)| w.clone());
+        if let Some(w) = why.as_ref().filter(|w| !w.starts_with("pending")) {
+            limits += 1;
+            println!("store limit {}: {} — {w}", c.id, c.text);
+            continue;
+        }
+        let (a, b) = (query(&oracle, c, &c.text, DB), query(&ours, c, &c.text, DB));
+        match (vm_compare(c, &a, &b), why) {
+            (None, Some(w)) => {
+                failed += 1;
+                let msg = format!("FAIL {}: {}\n     now agrees with 1.x: remove `{w}` from vm-deviations.txt", c.id, c.text);
+                println!("{msg}");
+                failures.push(msg);
+            }
+            (Some(d), Some(w)) => {
+                pending += 1;
+                println!("pending {}: {} — {w}\n     {d}", c.id, c.text);
+            }
+            (None, None) => {
+                passed += 1;
+                if verbose {
+                    println!("ok   {}: {}", c.id, c.text);
+                }
+            }
+            (Some(d), None) => {
+                failed += 1;
+                let msg = format!("FAIL {}: {}\n     {d}", c.id, c.text);
+                println!("{msg}");
+                failures.push(msg);
+            }
+        }
+    }
+    let summary = format!(
+        "victoriametrics: {} cases selected, {passed} passed, {failed} failed ({limits} store limits skipped, {pending} pending bugs still differ, {} comparison rules)",
+        cases.len(),
+        VM_RULES.len()
+    );
+    println!("{summary}");
+    assert!(failed == 0, "{summary}");
+}
