@@ -1642,41 +1642,37 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_grant(&mut self) -> PResult<Statement> {
-        let privilege = self.parse_privilege()?;
-        let (tok, pos, lit) = self.scan_ws();
-        if is_kw(tok, "ON") {
-            let on = self.parse_ident()?;
-            self.expect_kw_simple("TO")?;
-            let user = self.parse_ident()?;
-            return Ok(Statement::Grant { privilege, on, user });
-        } else if is_kw(tok, "TO") {
-            if privilege != Privilege::All {
-                return Err(ParseError::unexpected(tok, &lit, &["ON"], pos));
-            }
-            return Ok(Statement::GrantAdmin { user: self.parse_ident()? });
-        }
-        if privilege == Privilege::All {
-            return Err(ParseError::unexpected(tok, &lit, &["ON", "TO"], pos));
-        }
-        Err(ParseError::unexpected(tok, &lit, &["ON"], pos))
+        Ok(match self.parse_privilege_target("TO")? {
+            (privilege, Some(on), user) => Statement::Grant { privilege, on, user },
+            (_, None, user) => Statement::GrantAdmin { user },
+        })
     }
 
     fn parse_revoke(&mut self) -> PResult<Statement> {
+        Ok(match self.parse_privilege_target("FROM")? {
+            (privilege, Some(on), user) => Statement::Revoke { privilege, on, user },
+            (_, None, user) => Statement::RevokeAdmin { user },
+        })
+    }
+
+    /// The rest of GRANT (`link` = TO) or REVOKE (`link` = FROM): `<privilege> ON <db> <link> <user>`,
+    /// or `ALL [PRIVILEGES] <link> <user>` for the admin form (then the database is `None`).
+    fn parse_privilege_target(&mut self, link: &'static str) -> PResult<(Privilege, Option<String>, String)> {
         let privilege = self.parse_privilege()?;
         let (tok, pos, lit) = self.scan_ws();
         if is_kw(tok, "ON") {
             let on = self.parse_ident()?;
-            self.expect_kw_simple("FROM")?;
+            self.expect_kw_simple(link)?;
             let user = self.parse_ident()?;
-            return Ok(Statement::Revoke { privilege, on, user });
-        } else if is_kw(tok, "FROM") {
+            return Ok((privilege, Some(on), user));
+        } else if is_kw(tok, link) {
             if privilege != Privilege::All {
                 return Err(ParseError::unexpected(tok, &lit, &["ON"], pos));
             }
-            return Ok(Statement::RevokeAdmin { user: self.parse_ident()? });
+            return Ok((privilege, None, self.parse_ident()?));
         }
         if privilege == Privilege::All {
-            return Err(ParseError::unexpected(tok, &lit, &["ON", "FROM"], pos));
+            return Err(ParseError::unexpected(tok, &lit, &["ON", link], pos));
         }
         Err(ParseError::unexpected(tok, &lit, &["ON"], pos))
     }
