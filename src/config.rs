@@ -13,6 +13,7 @@ pub struct Config {
     pub backend: BackendConfig,
     pub limits: LimitsConfig,
     pub log: LogConfig,
+    pub query: QueryConfig,
     pub tokens: Vec<TokenConfig>,
 }
 
@@ -24,6 +25,7 @@ impl Default for Config {
             backend: BackendConfig::default(),
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
+            query: QueryConfig::default(),
             tokens: Vec::new(),
         }
     }
@@ -118,6 +120,26 @@ impl Default for LimitsConfig {
     }
 }
 
+/// How queries run (see `query::settings`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueryConfig {
+    /// Raw SELECTs stream out in time windows instead of being read whole.
+    pub streaming: bool,
+    /// Most points one streaming window holds; memory of a streamed SELECT is about this many
+    /// points times the row width.
+    pub stream_window_points: usize,
+    /// GOMAXPROCS of the InfluxDB 1.x whose float sum/mean bits are reproduced; 0 = this machine's
+    /// CPU count (1.x's default).
+    pub float_merge_parallelism: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        QueryConfig { streaming: true, stream_window_points: 16_384, float_merge_parallelism: 0 }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -207,6 +229,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "backend.default_retention must be 0s (infinite) or at least 1h, as in InfluxDB 1.x".into(),
             ));
+        }
+        if self.query.stream_window_points == 0 {
+            return Err(ConfigError::Invalid("query.stream_window_points must be positive".into()));
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 || self.limits.write_bytes_per_second == 0 {
             return Err(ConfigError::Invalid("limits: rates and burst must be positive".into()));
@@ -301,6 +326,15 @@ mod tests {
         let cfg = Config::parse(&text).unwrap();
         assert_eq!(cfg.backend.kind, "embedded");
         assert_eq!(cfg.limits.max_body_bytes, 25_000_000);
+        assert_eq!(cfg.query, QueryConfig::default(), "config.toml states the defaults of [query]");
+    }
+
+    #[test]
+    fn query_section() {
+        let cfg = Config::parse("[query]\nstreaming = false\nstream_window_points = 4096\nfloat_merge_parallelism = 8\n").unwrap();
+        assert_eq!(cfg.query, QueryConfig { streaming: false, stream_window_points: 4096, float_merge_parallelism: 8 });
+        let err = Config::parse("[query]\nstream_window_points = 0\n").unwrap_err();
+        assert!(err.to_string().contains("stream_window_points"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub(crate) mod ir;
 pub(crate) mod lower;
 mod meta;
 mod select;
+pub mod settings;
 pub mod stream;
 pub mod util;
 

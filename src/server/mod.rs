@@ -270,6 +270,7 @@ pub struct Server {
 impl Server {
     pub async fn bind(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.listen).await?;
+        crate::query::settings::install(&config.query);
         Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)) })
     }
 
