@@ -1191,28 +1191,128 @@ fn compile_condition(m: &MeasInfo, rest: Option<&Expr>, scan: &mut Vec<String>) 
     Ok(Compiled { pred, cond })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn raw_measurement(
-    backend: &dyn Backend,
-    sel: &Select,
-    m: &MeasInfo,
-    fields: &[Field],
-    columns: &[String],
-    rest: Option<&Expr>,
-    tr: TimeRange,
-    keys: &[String],
-    scan: &mut Vec<String>,
-    budget: &mut usize,
-) -> Result<Vec<Series>, String> {
+/// A raw SELECT compiled for one measurement: what is read, which rows are kept, how rows of
+/// equal time are ordered and what a row of the answer is. The buffered path
+/// ([`raw_measurement`]) and the streaming one (`super::stream`) share it.
+pub(crate) struct RawCompiled {
+    exprs: Vec<CExpr>,
+    /// Scanned columns `..selected` are the selected fields (a row needs a value in one).
+    selected: usize,
+    aux_exprs: Vec<CExpr>,
+    cond: Compiled,
+    /// Scanned fields (the `fields` of a scan), in column order.
+    pub scan: Vec<String>,
+    /// With LIMIT, a series contributes at most this many rows to its group: the first ones, or
+    /// the last ones when `.1` (ORDER BY time DESC).
+    pub cap: Option<(usize, bool)>,
+    /// Tag keys of the groups (GROUP BY), sorted.
+    pub keys: Vec<String>,
+}
+
+impl RawCompiled {
+    /// The tag predicate every row's series must satisfy (from the condition's tag terms).
+    pub fn pred(&self) -> &TagPredicate {
+        &self.cond.pred
+    }
+
+    /// Whether a scanned row belongs to the answer: one of the selected fields has a value and
+    /// the condition holds.
+    pub fn keep(&self, tags: &Tags, t: i64, vals: &[Value]) -> bool {
+        if vals.iter().take(self.selected).all(eval::is_null) {
+            return false;
+        }
+        match &self.cond.cond {
+            Some(ce) => {
+                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
+                eval::truthy(&ce.eval(&rc))
+            }
+            None => true,
+        }
+    }
+
+    /// The tie-break key of a row (see [`merge_less`]).
+    pub fn key(&self, tags: &Tags, t: i64, vals: &[Value]) -> Vec<Value> {
+        let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
+        self.aux_exprs.iter().map(|e| e.eval(&rc)).collect()
+    }
+
+    /// The answer's row: the time, then the selected expressions.
+    pub fn row(&self, tags: &Tags, t: i64, vals: &[Value]) -> Vec<Value> {
+        let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: false };
+        let mut row = Vec::with_capacity(self.exprs.len() + 1);
+        row.push(Value::Time(t));
+        for e in &self.exprs {
+            row.push(e.eval(&rc));
+        }
+        row
+    }
+
+    /// The group (GROUP BY tags) of a series.
+    pub fn group(&self, tags: &Tags) -> Tags {
+        group_of(&self.keys, tags)
+    }
+}
+
+/// What a streamed raw SELECT needs of the statement, resolved as [`select`] resolves it (call
+/// only for a statement [`select`] has accepted: errors are not worded for the client here).
+pub(crate) struct RawPrep {
+    /// Source measurements in name order.
+    pub metas: Vec<MeasInfo>,
+    pub fields: Vec<Field>,
+    pub columns: Vec<String>,
+    /// The condition without its time terms.
+    pub rest: Option<Expr>,
+    /// GROUP BY tags: the answer's series carry their group's tags.
+    pub has_tag_dims: bool,
+}
+
+pub(crate) async fn raw_prepare(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> Result<Option<RawPrep>, String> {
+    let rest = match &sel.condition {
+        Some(c) => cond::split_time(c, ctx.now)?.0,
+        None => None,
+    };
+    let need_tags = sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Wildcard { .. } | Expr::Regex(_)))
+        || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
+    let metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
+    let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
+    let mut time_name = "time".to_string();
+    let mut out_fields: Vec<Field> = Vec::new();
+    for f in fields {
+        if let Expr::Var { name, hint: None } = f.expr.unparen() {
+            if name == "time" {
+                if let Some(a) = &f.alias {
+                    time_name = a.clone();
+                }
+                continue;
+            }
+        }
+        out_fields.push(f);
+    }
+    if out_fields.is_empty() {
+        return Ok(None);
+    }
+    let columns = column_names(&time_name, &out_fields);
+    let has_tag_dims = sel.dimensions.iter().any(|d| !matches!(d, Dimension::Time { .. }));
+    Ok(Some(RawPrep { metas, fields: out_fields, columns, rest, has_tag_dims }))
+}
+
+/// [`compile_raw`] for one measurement of a [`RawPrep`].
+pub(crate) fn raw_compile(prep: &RawPrep, sel: &Select, m: &MeasInfo) -> Result<Option<RawCompiled>, String> {
+    compile_raw(sel, m, &prep.fields, prep.rest.as_ref(), &group_keys(&sel.dimensions, m))
+}
+
+/// Compiles a raw SELECT for `m`; `None` when it selects no field (no rows).
+fn compile_raw(sel: &Select, m: &MeasInfo, fields: &[Field], rest: Option<&Expr>, keys: &[String]) -> Result<Option<RawCompiled>, String> {
+    let mut scan: Vec<String> = Vec::new();
     let mut exprs = Vec::new();
     for f in fields {
-        exprs.push(compile_row(&f.expr, m, scan, false)?);
+        exprs.push(compile_row(&f.expr, m, &mut scan, false)?);
     }
-    // Rows count when one of the selected fields has a value.
-    let selected: Vec<usize> = (0..scan.len()).collect();
-    if selected.is_empty() {
-        return Ok(vec![]);
+    // Rows count when one of the selected fields has a value: the fields scanned so far.
+    if scan.is_empty() {
+        return Ok(None);
     }
+    let selected = scan.len();
     // 1.x breaks ties between points of equal time by the string values of the selected
     // fields and tags, in the order of their names (see `merge`).
     let mut aux_names: Vec<(String, Option<VarHint>)> = Vec::new();
@@ -1223,29 +1323,34 @@ async fn raw_measurement(
     aux_names.dedup_by(|a, b| a.0 == b.0);
     let mut aux_exprs = Vec::new();
     for (n, h) in &aux_names {
-        aux_exprs.push(compile_row(&Expr::Var { name: n.clone(), hint: *h }, m, scan, true)?);
+        aux_exprs.push(compile_row(&Expr::Var { name: n.clone(), hint: *h }, m, &mut scan, true)?);
     }
-    let c = compile_condition(m, rest, scan)?;
-    let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool {
-        if selected.iter().all(|&i| eval::is_null(&vals[i])) {
-            return false;
-        }
-        match &c.cond {
-            Some(ce) => {
-                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
-                eval::truthy(&ce.eval(&rc))
-            }
-            None => true,
-        }
-    };
-    // With LIMIT, a series contributes at most LIMIT + OFFSET rows to its group.
+    let cond = compile_condition(m, rest, &mut scan)?;
     let cap = if raw_limit(sel) > 0 && m.sub.is_none() {
         Some(((raw_limit(sel).saturating_add(sel.offset)).min(usize::MAX as u64) as usize, sel.order_desc))
     } else {
         None
     };
-    let opts = LoadOpts { filter: Some(&keep), cap };
-    let data = load(backend, m, scan, &c.pred, tr.min_or(), tr.max_or(), budget, opts).await?;
+    Ok(Some(RawCompiled { exprs, selected, aux_exprs, cond, scan, cap, keys: keys.to_vec() }))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn raw_measurement(
+    backend: &dyn Backend,
+    sel: &Select,
+    m: &MeasInfo,
+    fields: &[Field],
+    columns: &[String],
+    rest: Option<&Expr>,
+    tr: TimeRange,
+    keys: &[String],
+    _scan: &mut Vec<String>,
+    budget: &mut usize,
+) -> Result<Vec<Series>, String> {
+    let Some(rc) = compile_raw(sel, m, fields, rest, keys)? else { return Ok(vec![]) };
+    let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool { rc.keep(tags, t, vals) };
+    let opts = LoadOpts { filter: Some(&keep), cap: rc.cap };
+    let data = load(backend, m, &rc.scan, rc.pred(), tr.min_or(), tr.max_or(), budget, opts).await?;
 
     // Per series: the rows, with their group and tie-break keys.
     let mut inputs: Vec<(Tags, String, Vec<MergeItem>)> = Vec::new();
@@ -1253,15 +1358,13 @@ async fn raw_measurement(
         let mut items = Vec::new();
         for (j, &t) in sd.times.iter().enumerate() {
             let vals = row_vals(sd, j);
-            let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
-            let key = aux_exprs.iter().map(|e| e.eval(&rc)).collect();
-            items.push(MergeItem { time: t, si, j, key });
+            items.push(MergeItem { time: t, si, j, key: rc.key(&sd.tags, t, &vals) });
         }
         if sel.order_desc {
             items.reverse();
         }
         if !items.is_empty() {
-            inputs.push((group_of(keys, &sd.tags), crate::model::series_key(&m.name, &sd.tags), items));
+            inputs.push((rc.group(&sd.tags), crate::model::series_key(&m.name, &sd.tags), items));
         }
     }
     let mut stable = false;
@@ -1320,13 +1423,7 @@ async fn raw_measurement(
             cur = Some((g.clone(), Vec::new()));
         }
         let sd = &data[it.si];
-        let vals = row_vals(sd, it.j);
-        let rc = RowCtx { time: it.time, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: false };
-        let mut row = Vec::with_capacity(exprs.len() + 1);
-        row.push(Value::Time(it.time));
-        for e in &exprs {
-            row.push(e.eval(&rc));
-        }
+        let row = rc.row(&sd.tags, it.time, &row_vals(sd, it.j));
         if let Some(c) = cur.as_mut() {
             c.1.push(row);
         }
@@ -1376,11 +1473,16 @@ struct MergeItem {
 /// 1.x's ordering of raw points: by time, then by the selected string values in name order
 /// (the first non-string value ends the comparison as "not less").
 fn merge_less(x: &MergeItem, y: &MergeItem, desc: bool) -> bool {
-    if x.time != y.time {
-        return if desc { x.time > y.time } else { x.time < y.time };
+    point_less(x.time, &x.key, y.time, &y.key, desc)
+}
+
+/// [`merge_less`] over a point's time and tie-break key.
+pub(crate) fn point_less(xt: i64, xk: &[Value], yt: i64, yk: &[Value], desc: bool) -> bool {
+    if xt != yt {
+        return if desc { xt > yt } else { xt < yt };
     }
-    if !x.key.is_empty() && x.key.len() == y.key.len() {
-        for (a, b) in x.key.iter().zip(y.key.iter()) {
+    if !xk.is_empty() && xk.len() == yk.len() {
+        for (a, b) in xk.iter().zip(yk.iter()) {
             match (a, b) {
                 (Value::String(a), Value::String(b)) => {
                     if a == b {
@@ -1395,23 +1497,33 @@ fn merge_less(x: &MergeItem, y: &MergeItem, desc: bool) -> bool {
     false
 }
 
-/// Merges time-ordered inputs exactly as Go's `container/heap` driven merge of 1.x does, so that
-/// points that compare equal come out in the same order as 1.x gives them.
-fn merge(
-    inputs: Vec<Vec<MergeItem>>,
-    less: &dyn Fn(&(usize, &MergeItem), &(usize, &MergeItem)) -> bool,
-) -> Vec<(usize, MergeItem)> {
-    let total: usize = inputs.iter().map(|v| v.len()).sum();
-    let mut iters: Vec<std::vec::IntoIter<MergeItem>> = inputs.into_iter().map(|v| v.into_iter()).collect();
-    // Heap entries: (input index, current item).
-    let mut h: Vec<(usize, MergeItem)> = Vec::new();
-    for (i, it) in iters.iter_mut().enumerate() {
-        if let Some(x) = it.next() {
-            h.push((i, x));
+/// The heap of 1.x's merge of time-ordered inputs, driven as Go's `container/heap` drives it
+/// (same sift steps, so items that compare equal come out in the same order): built from the
+/// first item of every input (in input order), then [`GoHeap::pop`] the least entry and
+/// [`GoHeap::push`] the next item of the popped entry's input, if any. Holds one item per
+/// input, so a merge over lazily read inputs is incremental.
+pub(crate) struct GoHeap<T> {
+    h: Vec<(usize, T)>,
+}
+
+type HeapLess<'a, T> = dyn Fn(&(usize, &T), &(usize, &T)) -> bool + 'a;
+
+impl<T> GoHeap<T> {
+    /// `heap.Init` over the inputs' first items, `(input, item)` in input order.
+    pub fn new(firsts: Vec<(usize, T)>, less: &HeapLess<'_, T>) -> GoHeap<T> {
+        let mut g = GoHeap { h: firsts };
+        let n = g.h.len();
+        for i in (0..n / 2).rev() {
+            g.down(i, n, less);
         }
+        g
     }
-    let lt = |h: &Vec<(usize, MergeItem)>, i: usize, j: usize| less(&(h[i].0, &h[i].1), &(h[j].0, &h[j].1));
-    fn down(h: &mut Vec<(usize, MergeItem)>, i0: usize, n: usize, lt: &dyn Fn(&Vec<(usize, MergeItem)>, usize, usize) -> bool) {
+
+    fn lt(&self, i: usize, j: usize, less: &HeapLess<'_, T>) -> bool {
+        less(&(self.h[i].0, &self.h[i].1), &(self.h[j].0, &self.h[j].1))
+    }
+
+    fn down(&mut self, i0: usize, n: usize, less: &HeapLess<'_, T>) {
         let mut i = i0;
         loop {
             let j1 = 2 * i + 1;
@@ -1420,41 +1532,62 @@ fn merge(
             }
             let mut j = j1;
             let j2 = j1 + 1;
-            if j2 < n && lt(h, j2, j1) {
+            if j2 < n && self.lt(j2, j1, less) {
                 j = j2;
             }
-            if !lt(h, j, i) {
+            if !self.lt(j, i, less) {
                 break;
             }
-            h.swap(i, j);
+            self.h.swap(i, j);
             i = j;
         }
     }
-    fn up(h: &mut Vec<(usize, MergeItem)>, mut j: usize, lt: &dyn Fn(&Vec<(usize, MergeItem)>, usize, usize) -> bool) {
+
+    fn up(&mut self, mut j: usize, less: &HeapLess<'_, T>) {
         while j > 0 {
             let i = (j - 1) / 2;
-            if !lt(h, j, i) {
+            if !self.lt(j, i, less) {
                 break;
             }
-            h.swap(i, j);
+            self.h.swap(i, j);
             j = i;
         }
     }
-    let n = h.len();
-    for i in (0..n / 2).rev() {
-        down(&mut h, i, n, &lt);
+
+    /// `heap.Pop`: the least entry.
+    pub fn pop(&mut self, less: &HeapLess<'_, T>) -> Option<(usize, T)> {
+        if self.h.is_empty() {
+            return None;
+        }
+        let n = self.h.len() - 1;
+        self.h.swap(0, n);
+        self.down(0, n, less);
+        self.h.pop()
     }
+
+    /// `heap.Push`.
+    pub fn push(&mut self, input: usize, item: T, less: &HeapLess<'_, T>) {
+        self.h.push((input, item));
+        let last = self.h.len() - 1;
+        self.up(last, less);
+    }
+}
+
+/// Merges time-ordered inputs exactly as Go's `container/heap` driven merge of 1.x does, so that
+/// points that compare equal come out in the same order as 1.x gives them.
+fn merge(
+    inputs: Vec<Vec<MergeItem>>,
+    less: &dyn Fn(&(usize, &MergeItem), &(usize, &MergeItem)) -> bool,
+) -> Vec<(usize, MergeItem)> {
+    let total: usize = inputs.iter().map(|v| v.len()).sum();
+    let mut iters: Vec<std::vec::IntoIter<MergeItem>> = inputs.into_iter().map(|v| v.into_iter()).collect();
+    let firsts: Vec<(usize, MergeItem)> = iters.iter_mut().enumerate().filter_map(|(i, it)| it.next().map(|x| (i, x))).collect();
+    let mut h = GoHeap::new(firsts, less);
     let mut out = Vec::with_capacity(total);
-    while !h.is_empty() {
-        let n = h.len() - 1;
-        h.swap(0, n);
-        down(&mut h, 0, n, &lt);
-        let Some((input, item)) = h.pop() else { break };
+    while let Some((input, item)) = h.pop(less) {
         out.push((input, item));
         if let Some(next) = iters[input].next() {
-            h.push((input, next));
-            let last = h.len() - 1;
-            up(&mut h, last, &lt);
+            h.push(input, next, less);
         }
     }
     out

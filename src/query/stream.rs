@@ -3,64 +3,82 @@
 //!
 //! # How
 //!
-//! The statement's time range is cut into consecutive *windows* (ascending, or descending for
-//! `ORDER BY time DESC`). Each window is answered by the ordinary evaluator
-//! ([`super::select::select`]) with the window's bounds added to the condition, and its rows are
-//! handed out before the next window is read. Windows never split a timestamp, so the rows of a
-//! window are exactly the rows the buffered evaluator would give for that time span, in the same
-//! order (1.x's tie order for equal times across series is decided inside one window).
-//! Statements with `LIMIT`/`OFFSET` are not streamed: the evaluator orders rows of equal time
-//! differently when a limit is pushed into the series reads (as 1.x does), which windows could not
-//! reproduce. (`RawSelect` still knows how to apply them across windows, should that change.)
+//! The buffered evaluator orders the points of a measurement as 1.x does: one merge over all
+//! its series, a heap driven as Go's `container/heap` ([`select::GoHeap`]) holding the current
+//! point of every series, ordered by group (GROUP BY tags), time, then the selected string
+//! values. Which of two points that compare equal comes first depends on the heap's layout, so
+//! the only way to give 1.x's order is to run the same heap. That heap is incremental: it holds
+//! one point per series and, after handing out the least one, needs only the next point of that
+//! series. So the stream runs the very same heap ([`select::GoHeap`], with the same comparison,
+//! the same input order and the same per-series rows as the buffered path), over series read
+//! lazily:
 //!
-//! Window sizes adapt: before a window is evaluated, a time-only probe scan
-//! ([`Backend::scan`] with no fields, all series of the measurement, stopped after
-//! `window_points() + 1` points) counts its points; a window holding more is halved, a window
-//! holding under a quarter of it lets the next one double.
-//!
-//! Only statements whose order of points of equal time is decided by the points themselves stream
-//! window by window: 1.x's order for points of equal time across series that compare equal comes
-//! from the state of its merge heap, which depends on every point merged before, so a window
-//! started afresh could order such ties differently. Streamed: statements that read at most one
-//! series, and statements whose alphabetically first selected variable is a tag with a distinct
-//! value in every candidate series (e.g. `SELECT host, usage FROM cpu` with one series per host;
-//! see `ties_impossible`). Any other statement is answered by the buffered evaluator in one go
-//! (decided before any row is produced, from the catalog: the condition's tag-only `AND` terms).
-//! Lifting this needs the evaluator's merge (src/query/select.rs) as an incremental iterator over
-//! lazily read series.
+//! * each candidate series (catalog lookup with the condition's tag terms) is an input with a
+//!   small buffer of its next rows (already filtered by the condition, capped by LIMIT+OFFSET as
+//!   the buffered path caps each series);
+//! * an empty buffer is refilled by a scan of that series alone (the condition's tag predicate
+//!   and an equality on every tag key of the candidates, so exactly that series) over a time
+//!   window just past what was read (before it, for `ORDER BY time DESC`). Window widths adapt
+//!   per series to give about `B` rows: a scan is stopped after `B` rows (ascending) or retried
+//!   narrower past `4B` rows (descending, where the rows arrive oldest first);
+//! * groups, LIMIT/OFFSET per group and measurements (one after another, in name order,
+//!   reversed for DESC) are applied on the merged rows as the buffered path applies them.
 //!
 //! # The bound
 //!
-//! At any time one window is in memory: at most `W = window_points()` points (default
-//! [`DEFAULT_WINDOW_POINTS`] = 16384) of the selected fields. So the engine's memory is
-//! O(W × row width), independent of the number of points in the range; the
-//! evaluator's copies of a window (series data, merge items, output rows) make it a small
-//! constant factor of that. The HTTP layer adds one encoded window (non-chunked) or one piece of
-//! `chunk_size` rows (chunked; the client picks `chunk_size`) plus a bounded channel of encoded
-//! pieces.
+//! With `W = window_points()` (default [`DEFAULT_WINDOW_POINTS`] = 16384) and `S` candidate
+//! series of the measurement being read, each series buffers at most `B = max(W / S, min(128,
+//! W))` rows (plus rows of one duplicated timestamp, which only a store keeping duplicates has),
+//! and one refill holds at most `4B` rows while it reads. So the engine holds at most
+//! `S × B + 4B` rows, i.e. `max(W, 128 × S) + 4B` rows: `W` rows up to `W / 128` series, and at
+//! most [`MAX_STREAM_SERIES`] × 128 = 131072 rows, whatever the number of points. On top: the
+//! catalog's list of the `S` series, one output batch of at most `W` rows, and, in the HTTP
+//! layer, one encoded batch (non-chunked) or one piece of `chunk_size` rows (chunked; the client
+//! picks `chunk_size`) plus a bounded channel of encoded pieces.
+//!
+//! Over [`MAX_STREAM_SERIES`] candidate series in one measurement, a statement without GROUP BY,
+//! LIMIT or OFFSET over one measurement whose order of equal times can never depend on the heap
+//! (see `ties_impossible`: one series, or the first selected variable a tag with a distinct value
+//! per series) streams by time windows instead (each window answered by the buffered evaluator,
+//! with at most `W` points); any other statement over that many series is answered by the
+//! buffered evaluator (at most 10M cells, then its `max-select-point` error), as before.
 //!
 //! # What streams
 //!
-//! [`streamable`]: a raw SELECT (no function calls), exactly one plain measurement source (no
-//! regex, no subquery), no `GROUP BY`, no `LIMIT`/`OFFSET`/`SLIMIT`/`SOFFSET`, no `INTO`, and a condition whose
-//! time comparisons are all top-level `AND` terms. Anything else (or a statement that fails
+//! [`streamable`]: a raw SELECT (no function calls) over measurements (named or regex; no
+//! subquery), no `GROUP BY time`, no `SLIMIT`/`SOFFSET`, no `INTO`, and a condition whose time
+//! comparisons are all top-level `AND` terms. `GROUP BY` tags and several measurements give
+//! several series: they stream only where the encoder takes several series piece by piece
+//! (`open_for(.., several = true)`, i.e. chunked answers). Anything else (or a statement that fails
 //! validation) goes through the buffered path. Streamed answers are not a snapshot: points
 //! written while the answer streams may or may not appear (as with 1.x).
 //!
 //! Knobs for tests and diagnosis (environment): `INFLUXGATE_STREAMING=off` disables streaming;
 //! `INFLUXGATE_STREAM_WINDOW_POINTS=N` sets `W`.
 
+use std::collections::VecDeque;
+
 use futures::StreamExt;
 
 use super::cond;
-use super::ir::{BinOp, Expr, Select, Source, VarHint};
-use super::result::Series;
+use super::ir::{BinOp, Dimension, Expr, Select, Source, VarHint};
+use super::result::{Series, Value};
+use super::select::{GoHeap, MeasInfo, RawCompiled};
 use super::{lower, select, QueryContext};
-use crate::backend::{MeasurementFilter, ScanRequest, SharedBackend, TagPredicate};
+use crate::backend::{MeasurementFilter, ScanRequest, SeriesInfo, SharedBackend, TagPredicate};
 use crate::influxql::ast as a;
+
+type Tags = Vec<(String, String)>;
 
 /// Points per window unless `INFLUXGATE_STREAM_WINDOW_POINTS` says otherwise.
 pub const DEFAULT_WINDOW_POINTS: usize = 16_384;
+
+/// Over this many candidate series in one measurement the merge is not streamed (see the
+/// module docs).
+pub const MAX_STREAM_SERIES: usize = 1024;
+
+/// Fewest rows a series buffers (unless `W` is smaller).
+const MIN_SERIES_ROWS: usize = 128;
 
 /// `W`: the most points one window may hold (see the module docs).
 pub fn window_points() -> usize {
@@ -91,16 +109,14 @@ fn has_call(e: &Expr) -> bool {
     }
 }
 
-/// Whether `sel` can be answered window by window (see the module docs).
+/// Whether `sel` can be streamed (see the module docs).
 pub(crate) fn streamable(sel: &Select) -> bool {
     if sel.into.is_some()
-        || !sel.dimensions.is_empty()
+        || sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { .. }))
         || sel.slimit != 0
         || sel.soffset != 0
-        || sel.limit != 0
-        || sel.offset != 0
-        || sel.sources.len() != 1
-        || !matches!(sel.sources[0], Source::Measurement { .. })
+        || sel.sources.is_empty()
+        || !sel.sources.iter().all(|s| matches!(s, Source::Measurement { .. } | Source::Regex { .. }))
         || sel.fields.is_empty()
         || sel.fields.iter().any(|f| has_call(&f.expr))
     {
@@ -113,6 +129,11 @@ pub(crate) fn streamable(sel: &Select) -> bool {
             Err(_) => false,
         },
     }
+}
+
+/// Whether the answer of `sel` may hold several series (GROUP BY tags, several measurements).
+fn may_have_several_series(sel: &Select) -> bool {
+    !sel.dimensions.is_empty() || sel.sources.len() != 1 || !matches!(sel.sources[0], Source::Measurement { .. })
 }
 
 /// The tag-only top-level `AND` terms of `rest` as a predicate: matches every series the
@@ -181,27 +202,40 @@ fn ties_impossible(sel: &Select, m: &super::select::MeasInfo, series: &[crate::b
 pub struct RawSelect {
     backend: SharedBackend,
     ctx: QueryContext,
-    /// The statement without LIMIT/OFFSET and condition (both applied here).
+    /// The statement as written (lowered).
     sel: Select,
+    /// Its condition without the time terms.
     rest: Option<Expr>,
-    /// Inclusive bounds of what is left to read.
     lo: i64,
     hi: i64,
-    done: bool,
-    width: i128,
-    cap: usize,
-    /// Where the probe reads (db, rp, measurement); `None` before the first window.
-    target: Option<(String, Option<String>, String, TagPredicate)>,
-    skip: u64,
-    left: Option<u64>,
-    started: bool,
+    phase: Phase,
     /// The statement's `tz()`, for the encoders.
     pub time_zone: Option<chrono_tz::Tz>,
 }
 
-/// Opens a streaming answer for `stmt`, or gives `ctx` back when the statement is not
-/// streamable (or not allowed: the buffered path then answers with the right error).
+enum Phase {
+    /// Nothing read yet: validate, then plan.
+    Start,
+    /// The merge of measurement after measurement.
+    Merge(Box<MergeState>),
+    /// Time windows (see the module docs).
+    Windowed(Windowed),
+    /// The buffered evaluator's answer, series after series.
+    Buffered(VecDeque<Series>),
+    Done,
+}
+
+/// Opens a streaming answer for `stmt` whose answer has one series (see [`open_for`]).
 pub fn open(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement) -> Result<RawSelect, QueryContext> {
+    open_for(backend, ctx, stmt, false)
+}
+
+/// Opens a streaming answer for `stmt`, or gives `ctx` back when the statement is not
+/// streamable (or not allowed: the buffered path then answers with the right error). With
+/// `several` false, statements whose answer may hold several series (GROUP BY tags, several
+/// measurements) are not streamed either: [`RawSelect::next_batch`] may hand out batches of
+/// different series only when the caller encodes each batch as it comes (chunked answers).
+pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, several: bool) -> Result<RawSelect, QueryContext> {
     let a::Statement::Select(s) = stmt else { return Err(ctx) };
     if !enabled() || (super::needs_admin(stmt) && !ctx.is_admin) {
         return Err(ctx);
@@ -213,7 +247,7 @@ pub fn open(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement) -> R
         return Err(ctx);
     }
     let sel = lower::select(s);
-    if !streamable(&sel) {
+    if !streamable(&sel) || (!several && may_have_several_series(&sel)) {
         return Err(ctx);
     }
     let (rest, tr) = match &sel.condition {
@@ -223,89 +257,510 @@ pub fn open(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement) -> R
         },
         None => (None, cond::TimeRange::unbounded()),
     };
-    let limit = if sel.limit == 0 && sel.offset > 0 { 1 } else { sel.limit };
-    let skip = sel.offset;
-    let mut inner = sel.clone();
-    inner.limit = 0;
-    inner.offset = 0;
-    inner.condition = None;
     let time_zone = s.location.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
     let (lo, hi) = (tr.min_or(), tr.max_or());
-    Ok(RawSelect {
-        backend,
-        ctx,
-        sel: inner,
-        rest,
-        lo,
-        hi,
-        done: false,
-        width: 1,
-        cap: window_points(),
-        target: None,
-        skip,
-        left: (limit > 0).then_some(limit),
-        started: false,
-        time_zone,
-    })
+    Ok(RawSelect { backend, ctx, sel, rest, lo, hi, phase: Phase::Start, time_zone })
+}
+
+/// The statement `sel` restricted to `[lo, hi]` (the rest of its condition kept).
+fn with_bounds(sel: &Select, rest: Option<&Expr>, lo: i64, hi: i64) -> Select {
+    let bounds = Expr::bin(
+        BinOp::And,
+        Expr::bin(BinOp::Gte, Expr::var("time"), Expr::Integer(lo)),
+        Expr::bin(BinOp::Lte, Expr::var("time"), Expr::Integer(hi)),
+    );
+    let mut w = sel.clone();
+    w.condition = Some(match rest {
+        Some(r) => Expr::bin(BinOp::And, Expr::Paren(Box::new(r.clone())), bounds),
+        None => bounds,
+    });
+    w
 }
 
 impl RawSelect {
     /// The next rows (one series, never empty), `None` at the end. An `Err` is the statement's
-    /// error as the buffered path words it.
+    /// error as the buffered path words it. Consecutive batches of one series continue it.
     pub async fn next_batch(&mut self) -> Result<Option<Series>, String> {
         loop {
-            if self.done || self.left == Some(0) {
+            match &mut self.phase {
+                Phase::Done => return Ok(None),
+                Phase::Start => {
+                    // The buffered evaluator over an empty range (its end before its start)
+                    // validates the statement exactly as the buffered path does (same errors,
+                    // same texts) without reading points.
+                    let t = self.lo.max(i64::MIN + 1);
+                    let mut empty = with_bounds(&self.sel, self.rest.as_ref(), t, t - 1);
+                    empty.limit = 0;
+                    empty.offset = 0;
+                    select::select(self.backend.as_ref(), &self.ctx, &empty).await?;
+                    self.phase = self.plan().await?;
+                }
+                Phase::Buffered(q) => match q.pop_front() {
+                    Some(s) => return Ok(Some(s)),
+                    None => self.phase = Phase::Done,
+                },
+                Phase::Windowed(w) => match w.next(&self.backend, &self.ctx, &self.sel, self.rest.as_ref()).await? {
+                    Some(s) => return Ok(Some(s)),
+                    None => self.phase = Phase::Done,
+                },
+                Phase::Merge(m) => match m.next_batch(&self.backend, &self.sel).await? {
+                    Some(s) => return Ok(Some(s)),
+                    None => self.phase = Phase::Done,
+                },
+            }
+        }
+    }
+
+    /// Decides how the statement is answered (before any row is produced).
+    async fn plan(&mut self) -> Result<Phase, String> {
+        let Some(prep) = select::raw_prepare(self.backend.as_ref(), &self.ctx, &self.sel).await? else {
+            return Ok(Phase::Done);
+        };
+        let mut metas = prep.metas.clone();
+        if self.sel.order_desc {
+            metas.reverse();
+        }
+        let mut todo = VecDeque::new();
+        let mut too_many = false;
+        for m in metas {
+            let Some(rc) = select::raw_compile(&prep, &self.sel, &m)? else { continue };
+            let series = self
+                .backend
+                .series(&m.db, m.rp.as_deref(), &MeasurementFilter::Names(vec![m.name.clone()]), rc.pred())
+                .await
+                .map_err(|e| e.to_string())?;
+            if series.len() > MAX_STREAM_SERIES {
+                too_many = true;
+                if prep.metas.len() == 1
+                    && !prep.has_tag_dims
+                    && self.sel.limit == 0
+                    && self.sel.offset == 0
+                    && ties_impossible(&self.sel, &m, &series)
+                {
+                    let pred = tag_only(self.rest.as_ref(), &|n: &str| m.tags.contains(n) && !m.fields.contains_key(n));
+                    return Ok(Phase::Windowed(Windowed::new(self.lo, self.hi, (m.db, m.rp, m.name, pred))));
+                }
+                break;
+            }
+            if !series.is_empty() {
+                todo.push_back((m, rc, series));
+            }
+        }
+        if too_many {
+            let all = select::select(self.backend.as_ref(), &self.ctx, &self.sel).await?;
+            return Ok(Phase::Buffered(all.into()));
+        }
+        let limit = if self.sel.limit == 0 && self.sel.offset > 0 { 1 } else { self.sel.limit };
+        Ok(Phase::Merge(Box::new(MergeState {
+            todo,
+            cur: None,
+            columns: prep.columns,
+            has_tag_dims: prep.has_tag_dims,
+            lo: self.lo,
+            hi: self.hi,
+            limit,
+            offset: self.sel.offset,
+            out: None,
+            carry: None,
+            cur_group: None,
+            skip: 0,
+            left: None,
+        })))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The incremental merge
+
+/// The current point of one input in the heap.
+struct Head {
+    time: i64,
+    key: Vec<Value>,
+    vals: Vec<Value>,
+}
+
+/// One series read lazily: its next rows (kept by the condition), and where to read on.
+struct Input {
+    tags: Tags,
+    /// Exactly this series.
+    pred: TagPredicate,
+    gid: usize,
+    rows: VecDeque<(i64, Vec<Value>)>,
+    /// Ascending: the next time to read from; descending: the next time to read down from.
+    cursor: i64,
+    /// Nothing left to read (rows may still be buffered).
+    exhausted: bool,
+    /// Rows kept so far (for the LIMIT cap).
+    kept: usize,
+    width: i128,
+}
+
+/// The merge over one measurement's series.
+struct MeasMerge {
+    name: String,
+    db: String,
+    rp: Option<String>,
+    rc: RawCompiled,
+    inputs: Vec<Input>,
+    /// Group tags by group id (ids in the order of the tags).
+    groups: Vec<Tags>,
+    heap: GoHeap<Head>,
+    /// Rows a series buffers (`B`).
+    per_series: usize,
+    desc: bool,
+}
+
+struct MergeState {
+    /// Measurements still to merge, in answer order, with their candidate series.
+    todo: VecDeque<(MeasInfo, RawCompiled, Vec<SeriesInfo>)>,
+    cur: Option<MeasMerge>,
+    columns: Vec<String>,
+    has_tag_dims: bool,
+    lo: i64,
+    hi: i64,
+    limit: u64,
+    offset: u64,
+    /// The batch being filled.
+    out: Option<Series>,
+    /// A row of the next group, read while `out` held rows of the previous one.
+    carry: Option<(String, usize, Vec<Value>)>,
+    /// (measurement, group id) of the rows being handed out, for LIMIT/OFFSET per group.
+    cur_group: Option<(String, usize)>,
+    skip: u64,
+    left: Option<u64>,
+}
+
+impl MergeState {
+    async fn next_batch(&mut self, backend: &SharedBackend, sel: &Select) -> Result<Option<Series>, String> {
+        let batch = window_points().max(1);
+        loop {
+            let item = match self.carry.take() {
+                Some(x) => Some(x),
+                None => self.next_row(backend, sel).await?,
+            };
+            let Some((name, gid, row)) = item else {
+                return Ok(self.out.take().filter(|s| !s.values.is_empty()));
+            };
+            let same = self.cur_group.as_ref().is_some_and(|(n, g)| *n == name && *g == gid);
+            if !same {
+                if let Some(o) = self.out.take().filter(|s| !s.values.is_empty()) {
+                    self.carry = Some((name, gid, row));
+                    return Ok(Some(o));
+                }
+                self.cur_group = Some((name.clone(), gid));
+                self.skip = self.offset;
+                self.left = (self.limit > 0).then_some(self.limit);
+            }
+            if self.skip > 0 {
+                self.skip -= 1;
+                continue;
+            }
+            if let Some(l) = self.left.as_mut() {
+                if *l == 0 {
+                    continue;
+                }
+                *l -= 1;
+            }
+            let out = self.out.get_or_insert_with(|| {
+                let tags = match (&self.cur, self.has_tag_dims) {
+                    (Some(m), true) => m.groups.get(gid).cloned().unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                Series { name: name.clone(), tags, columns: self.columns.clone(), values: Vec::new(), partial: false }
+            });
+            out.values.push(row);
+            if out.values.len() >= batch {
+                return Ok(self.out.take());
+            }
+        }
+    }
+
+    /// The next merged row: (measurement, group id, row).
+    async fn next_row(&mut self, backend: &SharedBackend, sel: &Select) -> Result<Option<(String, usize, Vec<Value>)>, String> {
+        loop {
+            if self.cur.is_none() {
+                let Some((m, rc, series)) = self.todo.pop_front() else { return Ok(None) };
+                self.cur = Some(MeasMerge::start(backend, sel, m, rc, series, self.lo, self.hi).await?);
+            }
+            let Some(mm) = self.cur.as_mut() else { continue };
+            match mm.next(backend, self.lo, self.hi).await? {
+                Some((gid, row)) => return Ok(Some((mm.name.clone(), gid, row))),
+                None => self.cur = None,
+            }
+        }
+    }
+}
+
+impl MeasMerge {
+    async fn start(
+        backend: &SharedBackend,
+        sel: &Select,
+        m: MeasInfo,
+        rc: RawCompiled,
+        series: Vec<SeriesInfo>,
+        lo: i64,
+        hi: i64,
+    ) -> Result<MeasMerge, String> {
+        let desc = sel.order_desc;
+        // Every tag key of the candidates: equal to the series' value or '' picks exactly it.
+        let mut all_keys: Vec<&String> = series.iter().flat_map(|s| s.tags.iter().map(|(k, _)| k)).collect();
+        all_keys.sort();
+        all_keys.dedup();
+        // Inputs in the buffered path's order: by group, then series key; reversed for DESC.
+        let mut order: Vec<(Tags, String, Tags)> = series
+            .iter()
+            .map(|s| (rc.group(&s.tags), crate::model::series_key(&m.name, &s.tags), s.tags.clone()))
+            .collect();
+        order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        if desc {
+            order.reverse();
+        }
+        let mut groups: Vec<Tags> = order.iter().map(|o| o.0.clone()).collect();
+        groups.sort();
+        groups.dedup();
+        let w = window_points().max(1);
+        let per_series = (w / series.len().max(1)).max(MIN_SERIES_ROWS.min(w));
+        let width = hi as i128 - lo as i128 + 1;
+        let mut inputs = Vec::with_capacity(order.len());
+        for (g, _, tags) in order {
+            let mut pred = rc.pred().clone();
+            for k in &all_keys {
+                let v = tags.iter().find(|(tk, _)| tk == *k).map(|(_, v)| v.clone()).unwrap_or_default();
+                pred = TagPredicate::And(Box::new(pred), Box::new(TagPredicate::Eq((*k).clone(), v)));
+            }
+            let gid = groups.binary_search(&g).unwrap_or(0);
+            inputs.push(Input {
+                tags,
+                pred,
+                gid,
+                rows: VecDeque::new(),
+                cursor: if desc { hi } else { lo },
+                exhausted: lo > hi,
+                kept: 0,
+                width,
+            });
+        }
+        let mut mm = MeasMerge {
+            name: m.name,
+            db: m.db,
+            rp: m.rp,
+            rc,
+            inputs,
+            groups,
+            heap: GoHeap::new(Vec::new(), &|_, _| false),
+            per_series,
+            desc,
+        };
+        // `heap.Init` over the first row of every series that has one, in input order.
+        let mut firsts = Vec::new();
+        let mut hint = width;
+        for i in 0..mm.inputs.len() {
+            mm.inputs[i].width = hint;
+            if let Some(h) = mm.next_head(backend, i, lo, hi).await? {
+                firsts.push((i, h));
+            }
+            hint = mm.inputs[i].width;
+        }
+        let desc = mm.desc;
+        let inputs = &mm.inputs;
+        let heap = GoHeap::new(firsts, &|x, y| head_less(inputs, desc, x, y));
+        mm.heap = heap;
+        Ok(mm)
+    }
+
+    /// Pops the least point and pushes the next one of its series: (group id, answer row).
+    async fn next(&mut self, backend: &SharedBackend, lo: i64, hi: i64) -> Result<Option<(usize, Vec<Value>)>, String> {
+        let desc = self.desc;
+        let popped = {
+            let inputs = &self.inputs;
+            self.heap.pop(&|x, y| head_less(inputs, desc, x, y))
+        };
+        let Some((i, h)) = popped else { return Ok(None) };
+        if let Some(next) = self.next_head(backend, i, lo, hi).await? {
+            let inputs = &self.inputs;
+            self.heap.push(i, next, &|x, y| head_less(inputs, desc, x, y));
+        }
+        let inp = &self.inputs[i];
+        Ok(Some((inp.gid, self.rc.row(&inp.tags, h.time, &h.vals))))
+    }
+
+    /// The next row of input `i` as a heap entry, refilling its buffer when empty.
+    async fn next_head(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> Result<Option<Head>, String> {
+        loop {
+            let inp = &mut self.inputs[i];
+            if let Some((t, vals)) = inp.rows.pop_front() {
+                let key = self.rc.key(&inp.tags, t, &vals);
+                return Ok(Some(Head { time: t, key, vals }));
+            }
+            if inp.exhausted {
                 return Ok(None);
             }
-            if self.lo > self.hi {
+            self.refill(backend, i, lo, hi).await?;
+        }
+    }
+
+    /// Reads the next rows of input `i` (see the module docs).
+    async fn refill(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> Result<(), String> {
+        let b = self.per_series;
+        let desc = self.desc;
+        let cap = self.rc.cap.map(|c| c.0);
+        loop {
+            let inp = &self.inputs[i];
+            if inp.exhausted || !inp.rows.is_empty() {
+                return Ok(());
+            }
+            let (wlo, whi) = if desc {
+                ((inp.cursor as i128 - inp.width + 1).max(lo as i128) as i64, inp.cursor)
+            } else {
+                (inp.cursor, (inp.cursor as i128 + inp.width - 1).min(hi as i128) as i64)
+            };
+            let req = ScanRequest {
+                db: self.db.clone(),
+                rp: self.rp.clone(),
+                measurement: self.name.clone(),
+                tags: inp.pred.clone(),
+                min_time: wlo,
+                max_time: whi,
+                fields: self.rc.scan.clone(),
+            };
+            let mut stream = backend.scan(req).await.map_err(|e| e.to_string())?;
+            // Raw rows read, in ascending time order.
+            let mut read: Vec<(i64, Vec<Value>)> = Vec::new();
+            let mut stopped = false;
+            'chunks: while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| e.to_string())?;
+                if chunk.tags != inp.tags {
+                    // A series created since the catalog was read: not this input.
+                    continue;
+                }
+                let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
+                    chunk.columns.into_iter().map(|c| c.into_iter()).collect();
+                for &t in &chunk.times {
+                    let vals: Vec<Value> = (0..self.rc.scan.len())
+                        .map(|c| {
+                            columns
+                                .get_mut(c)
+                                .and_then(|c| c.next())
+                                .flatten()
+                                .as_ref()
+                                .map(super::eval::from_field)
+                                .unwrap_or(Value::Null)
+                        })
+                        .collect();
+                    if desc {
+                        if read.len() >= 4 * b && whi > wlo {
+                            stopped = true;
+                            break 'chunks;
+                        }
+                    } else if read.len() >= b && read.last().is_some_and(|l| l.0 != t) {
+                        stopped = true;
+                        break 'chunks;
+                    }
+                    read.push((t, vals));
+                }
+            }
+            drop(stream);
+            let n = read.len();
+            let inp = &mut self.inputs[i];
+            if desc && stopped {
+                // Too many rows in the window (they came oldest first): narrower, again.
+                let span = match (read.first(), read.last()) {
+                    (Some(f), Some(l)) => l.0 as i128 - f.0 as i128 + 1,
+                    _ => 1,
+                };
+                inp.width = (inp.width / 2).min(span / 4).max(1);
+                continue;
+            }
+            let last_read = read.last().map(|r| r.0);
+            if desc {
+                read.reverse();
+            }
+            for (t, vals) in read {
+                if cap.is_some_and(|c| inp.kept >= c) {
+                    break;
+                }
+                if self.rc.keep(&inp.tags, t, &vals) {
+                    inp.kept += 1;
+                    inp.rows.push_back((t, vals));
+                }
+            }
+            if cap.is_some_and(|c| inp.kept >= c) {
+                inp.exhausted = true;
+            }
+            if desc {
+                if wlo <= lo {
+                    inp.exhausted = true;
+                } else {
+                    inp.cursor = wlo - 1;
+                }
+            } else if stopped {
+                let last = last_read.unwrap_or(wlo);
+                // The window that gave `b` rows.
+                inp.width = (last as i128 - wlo as i128 + 1).max(1);
+                inp.cursor = last + 1;
+            } else if whi >= hi {
+                inp.exhausted = true;
+            } else {
+                inp.cursor = whi + 1;
+            }
+            if !stopped && n <= b / 4 {
+                inp.width = inp.width.saturating_mul(2).min(1i128 << 65);
+            }
+        }
+    }
+}
+
+/// The merge's comparison: group first (in the order of their tags), then time and the
+/// tie-break key (see `select::point_less`).
+fn head_less(inputs: &[Input], desc: bool, x: &(usize, &Head), y: &(usize, &Head)) -> bool {
+    let (gx, gy) = (inputs[x.0].gid, inputs[y.0].gid);
+    if gx != gy {
+        return if desc { gx > gy } else { gx < gy };
+    }
+    select::point_less(x.1.time, &x.1.key, y.1.time, &y.1.key, desc)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time windows (over MAX_STREAM_SERIES series, when ties cannot depend on the heap)
+
+/// Windows over the statement's range; each answered by the buffered evaluator. Window sizes
+/// adapt: before a window is evaluated, a time-only probe scan (all candidate series, stopped
+/// after `W + 1` points) counts its points; a window holding more is halved, a window holding
+/// under a quarter of `W` lets the next one double.
+struct Windowed {
+    /// Inclusive bounds of what is left to read.
+    lo: i64,
+    hi: i64,
+    done: bool,
+    width: i128,
+    cap: usize,
+    /// Where the probe reads (db, rp, measurement, candidate series).
+    target: (String, Option<String>, String, TagPredicate),
+}
+
+impl Windowed {
+    fn new(lo: i64, hi: i64, target: (String, Option<String>, String, TagPredicate)) -> Windowed {
+        Windowed { lo, hi, done: false, width: hi as i128 - lo as i128 + 1, cap: window_points(), target }
+    }
+
+    async fn next(&mut self, backend: &SharedBackend, ctx: &QueryContext, sel: &Select, rest: Option<&Expr>) -> Result<Option<Series>, String> {
+        loop {
+            if self.done || self.lo > self.hi {
                 self.done = true;
                 return Ok(None);
             }
-            let desc = self.sel.order_desc;
-            let (wlo, whi, n) = if !self.started {
-                // The first window is empty (its end before its start): it validates the
-                // statement exactly as the buffered path does (same errors, same texts).
-                self.started = true;
-                let t = self.lo.max(i64::MIN + 1);
-                self.window(t, t - 1).await?;
-                continue;
+            let desc = sel.order_desc;
+            let (wlo, whi) = if desc {
+                ((self.hi as i128 - self.width + 1).max(self.lo as i128) as i64, self.hi)
             } else {
-                if self.target.is_none() {
-                    let metas = select::resolve_sources(self.backend.as_ref(), &self.ctx, &self.sel.sources, true).await?;
-                    let Some(m) = metas.into_iter().next() else {
-                        self.done = true;
-                        return Ok(None);
-                    };
-                    // 1.x's order of points of equal time across series depends on the whole
-                    // history of its merge heap, which windows cannot carry over: more than one
-                    // series → the buffered evaluator answers the whole statement at once.
-                    let pred = tag_only(self.rest.as_ref(), &|n: &str| m.tags.contains(n) && !m.fields.contains_key(n));
-                    let series = self
-                        .backend
-                        .series(&m.db, m.rp.as_deref(), &MeasurementFilter::Names(vec![m.name.clone()]), &pred)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if series.len() > 1 && !ties_impossible(&self.sel, &m, &series) {
-                        self.done = true;
-                        return self.window(self.lo, self.hi).await;
-                    }
-                    self.target = Some((m.db, m.rp, m.name, pred));
-                    // Start from the whole range and halve.
-                    self.width = self.hi as i128 - self.lo as i128 + 1;
-                }
-                let (wlo, whi) = if desc {
-                    ((self.hi as i128 - self.width + 1).max(self.lo as i128) as i64, self.hi)
-                } else {
-                    (self.lo, (self.lo as i128 + self.width - 1).min(self.hi as i128) as i64)
-                };
-                let n = self.probe(wlo, whi).await?;
-                if n > self.cap && whi > wlo {
-                    self.width = ((whi as i128 - wlo as i128 + 1) / 2).max(1);
-                    continue;
-                }
-                (wlo, whi, n)
+                (self.lo, (self.lo as i128 + self.width - 1).min(self.hi as i128) as i64)
             };
-            let series = self.window(wlo, whi).await?;
+            let n = self.probe(backend, wlo, whi).await?;
+            if n > self.cap && whi > wlo {
+                self.width = ((whi as i128 - wlo as i128 + 1) / 2).max(1);
+                continue;
+            }
+            let out = select::select(backend.as_ref(), ctx, &with_bounds(sel, rest, wlo, whi)).await?;
             // Advance past the window.
             if desc {
                 if wlo <= self.lo {
@@ -321,15 +776,15 @@ impl RawSelect {
             if n <= self.cap / 4 {
                 self.width = (self.width.saturating_mul(2)).min(1i128 << 65);
             }
-            if let Some(s) = series.and_then(|s| self.limit(s)) {
+            if let Some(s) = out.into_iter().next().filter(|s| !s.values.is_empty()) {
                 return Ok(Some(s));
             }
         }
     }
 
     /// Points in `[lo, hi]` of the series the condition's tags allow, counted up to `cap + 1`.
-    async fn probe(&self, lo: i64, hi: i64) -> Result<usize, String> {
-        let Some((db, rp, m, pred)) = &self.target else { return Ok(0) };
+    async fn probe(&self, backend: &SharedBackend, lo: i64, hi: i64) -> Result<usize, String> {
+        let (db, rp, m, pred) = &self.target;
         let req = ScanRequest {
             db: db.clone(),
             rp: rp.clone(),
@@ -339,7 +794,7 @@ impl RawSelect {
             max_time: hi,
             fields: Vec::new(),
         };
-        let mut s = self.backend.scan(req).await.map_err(|e| e.to_string())?;
+        let mut s = backend.scan(req).await.map_err(|e| e.to_string())?;
         let mut n = 0usize;
         while let Some(c) = s.next().await {
             n += c.map_err(|e| e.to_string())?.times.len();
@@ -348,37 +803,6 @@ impl RawSelect {
             }
         }
         Ok(n)
-    }
-
-    /// The evaluator's answer for `[lo, hi]`.
-    async fn window(&self, lo: i64, hi: i64) -> Result<Option<Series>, String> {
-        let bounds = Expr::bin(
-            BinOp::And,
-            Expr::bin(BinOp::Gte, Expr::var("time"), Expr::Integer(lo)),
-            Expr::bin(BinOp::Lte, Expr::var("time"), Expr::Integer(hi)),
-        );
-        let mut w = self.sel.clone();
-        w.condition = Some(match &self.rest {
-            Some(r) => Expr::bin(BinOp::And, Expr::Paren(Box::new(r.clone())), bounds),
-            None => bounds,
-        });
-        let out = select::select(self.backend.as_ref(), &self.ctx, &w).await?;
-        Ok(out.into_iter().next())
-    }
-
-    fn limit(&mut self, mut s: Series) -> Option<Series> {
-        if self.skip > 0 {
-            let k = (self.skip as usize).min(s.values.len());
-            s.values.drain(..k);
-            self.skip -= k as u64;
-        }
-        if let Some(left) = self.left.as_mut() {
-            if (s.values.len() as u64) > *left {
-                s.values.truncate(*left as usize);
-            }
-            *left -= s.values.len() as u64;
-        }
-        (!s.values.is_empty()).then_some(s)
     }
 }
 
@@ -401,21 +825,33 @@ mod tests {
             "SELECT * FROM cpu",
             "SELECT a, b FROM cpu WHERE host = 'x' AND time > 5 AND time < 100 ORDER BY time DESC",
             "SELECT a + b FROM db.rp.cpu WHERE a > 1",
+            "SELECT a FROM cpu GROUP BY host",
+            "SELECT a FROM cpu, mem",
+            "SELECT a FROM /c/",
+            "SELECT a FROM cpu LIMIT 10",
+            "SELECT a FROM cpu OFFSET 10",
         ] {
             assert!(streamable(&stmt(q)), "{q}");
         }
         for q in [
             "SELECT mean(a) FROM cpu",
-            "SELECT a FROM cpu GROUP BY host",
-            "SELECT a FROM cpu, mem",
-            "SELECT a FROM /c/",
+            "SELECT a FROM cpu GROUP BY time(1m)",
             "SELECT a FROM (SELECT a FROM cpu)",
             "SELECT a FROM cpu SLIMIT 1",
-            "SELECT a FROM cpu LIMIT 10",
-            "SELECT a FROM cpu OFFSET 10",
+            "SELECT a FROM cpu SOFFSET 1",
             "SELECT a INTO x FROM cpu",
         ] {
             assert!(!streamable(&stmt(q)), "{q}");
+        }
+        for (q, several) in [
+            ("SELECT * FROM cpu", false),
+            ("SELECT * FROM cpu LIMIT 3", false),
+            ("SELECT a FROM cpu GROUP BY host", true),
+            ("SELECT a FROM cpu GROUP BY *", true),
+            ("SELECT a FROM cpu, mem", true),
+            ("SELECT a FROM /c/", true),
+        ] {
+            assert_eq!(may_have_several_series(&stmt(q)), several, "{q}");
         }
     }
 }

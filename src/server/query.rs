@@ -242,7 +242,8 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     // A single raw SELECT streams (bounded memory, see `query::stream`) when its encoding can be
     // produced piece by piece: chunked (every format), or non-chunked compact JSON.
     let ctx = if query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
-        match query::stream::open(state.backend.clone(), ctx, &query.statements[0]) {
+        // Answers of several series (GROUP BY tags, several measurements) stream when chunked.
+        match query::stream::open_for(state.backend.clone(), ctx, &query.statements[0], p.chunked) {
             Ok(stream) => return Ok(stream_response(state, req, stream, format, epoch)),
             Err(ctx) => ctx,
         }
