@@ -39,10 +39,11 @@
 //! Limits (VictoriaMetrics flags to raise when they bite): a scan or `SHOW SERIES` lists the
 //! series of one measurement with `/api/v1/series`, at most `-search.maxSeries` (30000 by default);
 //! a write request is at most `-maxInsertRequestSize` (imports are sent in 4 MiB pieces).
-//! Aggregates are not pushed down (`capabilities().aggregates` is empty): VictoriaMetrics' rollup
-//! windows and float summation order are not provably identical to the evaluator's.
+//! Aggregates (count, sum, mean, min, max, first, last per time bucket) are pushed down as MetricsQL
+//! rollups where provably identical to the evaluator's answer, see [`rollup`](mod@rollup).
 
 pub mod names;
+pub mod rollup;
 pub mod selector;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -826,7 +827,18 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { aggregates: Vec::new(), typed_fields: false, retention_policies: false, deletes: true }
+        use crate::backend::AggregateFn as F;
+        Capabilities {
+            // See `rollup`: each is exact or answers Unsupported (then the planner scans).
+            aggregates: vec![F::Count, F::Sum, F::Mean, F::Min, F::Max, F::First, F::Last],
+            typed_fields: false,
+            retention_policies: false,
+            deletes: true,
+        }
+    }
+
+    async fn aggregate(&self, req: crate::backend::AggregateRequest) -> Result<Vec<crate::backend::AggregateSeries>> {
+        rollup::aggregate(&self.inner, req).await
     }
 
     async fn health(&self) -> Result<()> {

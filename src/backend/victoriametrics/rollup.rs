@@ -1,0 +1,558 @@
+//! Aggregate pushdown on VictoriaMetrics: `fn(field)` per series per time bucket computed with
+//! MetricsQL rollups, only where the answer is provably the evaluator's over the raw samples a scan
+//! returns; otherwise `BackendError::Unsupported`, and the planner evaluates over raw samples.
+//!
+//! # Windows
+//!
+//! VictoriaMetrics keeps milliseconds and evaluates a rollup `f(m[d])` at time `T` over the samples
+//! with `T - d < t <= T` (its `rollupConfig.doInternal`). InfluxQL's bucket `[s, s + every)`
+//! clipped to the query's `[lo, hi]` is therefore `f(m[(b - a + 1)ms])` at `T = b`, with
+//! `a = max(s, lo)`, `b = min(s + every - 1ms, hi)`. Whole buckets are evaluated together with
+//! `/api/v1/query_range` (`step = every`, `start`/`end` the buckets' last milliseconds); the clipped
+//! first/last buckets and buckets near "now" with `/api/v1/query`. Only `every` and `offset` that
+//! are whole milliseconds are pushed down (otherwise buckets would hold unequal numbers of
+//! milliseconds).
+//!
+//! Things VictoriaMetrics does that would change answers, and what is done about each:
+//!
+//! * response cache, start/end alignment to the step, and the instant query's shift by
+//!   `-search.latencyOffset`: every request has `nocache=1`, which turns all three off;
+//! * `query_range` replaces points within `-search.latencyOffset` of its clock by earlier ones
+//!   (`adjustLastPoints`, for steps under `-search.maxStepForPointsAdjustment`): buckets ending
+//!   less than [`RECENT_MS`] before now are asked with instant queries instead;
+//! * time arguments are read as float seconds and truncated to milliseconds
+//!   (`int64(secs * 1e3)`): they are sent with an extra half millisecond ([`time_arg`]);
+//! * `-search.maxPointsPerTimeseries`: a `query_range` call asks at most [`MAX_STEPS`] steps;
+//! * samples sharing a millisecond (VictoriaMetrics keeps both; a scan returns one): detected per
+//!   request with `rollup_scrape_interval` (its `min` interval is 0 exactly then) → `Unsupported`;
+//! * `aggr_over_time` and `rollup_scrape_interval` name their outputs with a `rollup` label,
+//!   overwriting a tag of that name: a metric with a `rollup` label is not pushed down;
+//! * NaN samples (never written by influxgate, which refuses non-finite values; possible in data
+//!   written straight to VictoriaMetrics, e.g. Prometheus staleness markers) are skipped by
+//!   rollups, while a scan returns them: such data is outside what this module claims.
+//!
+//! # Exactness of each function (compared with `query::functions::aggregate::reduce`)
+//!
+//! * `count`: `count_over_time` — the number of samples.
+//! * `sum`: `sum_over_time` adds the window's values one by one in time order starting from 0.0
+//!   (`rollupSum` in 1.79), the evaluator's float sum exactly; values come back printed with Go's
+//!   shortest round-trip format (`strconv.AppendFloat(f, 'f', -1)`), so they parse to the same
+//!   f64.
+//! * `mean`: `sum_over_time / count_over_time`, the evaluator's `sum / n`.
+//! * `first`/`last`: `first_over_time`/`last_over_time` with `tfirst_over_time`/`tlast_over_time`
+//!   for the point's time (one sample per millisecond, see above, so there are no ties).
+//! * `min`/`max`: the value is `min_over_time`/`max_over_time`. The point's time must be the
+//!   earliest holding it (1.x); `tmin_over_time`/`tmax_over_time` give the *latest*. It is exact
+//!   when the extreme is unique: when the bucket's values are all distinct
+//!   (`distinct_over_time == count_over_time`) or the latest extreme is the bucket's first sample.
+//!   A request with any other bucket answers `Unsupported`.
+//!
+//! Several rollups of one request are computed in one pass with `aggr_over_time`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures::{StreamExt, TryStreamExt};
+use serde::Deserialize;
+
+use super::selector::{names_matcher, selector, to_dnf, Matcher};
+use super::{secs, Inner, MAX_FUTURE_MS, MAX_MS, NS_PER_MS};
+use crate::backend::{
+    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result, TagPredicate,
+};
+use crate::model::FieldValue;
+
+/// Buckets ending less than this before now (ms) are asked with instant queries (see the module
+/// docs); covers `-search.latencyOffset` and `-search.maxStepForPointsAdjustment` up to 5 min.
+pub const RECENT_MS: i64 = 5 * 60 * 1000;
+/// Steps per `query_range` call (VictoriaMetrics' `-search.maxPointsPerTimeseries` is 30000).
+pub const MAX_STEPS: i64 = 10_000;
+/// Steps × series per `query_range` call, bounding one answer's size.
+const MAX_CELLS_PER_CALL: i64 = 200_000;
+/// Buckets one request may span; past it the request is not pushed down.
+const MAX_BUCKETS: i64 = 2_000_000;
+/// Instant queries (clipped or recent buckets) one request may make.
+const MAX_INSTANT: usize = 32;
+/// Calls to VictoriaMetrics under way at once for one request.
+const PARALLEL: usize = 2;
+/// The earliest millisecond asked about. VictoriaMetrics 1.79 fetches a rollup's samples from
+/// `T - max(window, step) - 5 min` on and finds nothing when that is before 1970; earlier samples
+/// (the first quarter hour of 1970) are looked for with an export, and refused.
+const MIN_LO: i64 = 15 * 60 * 1000;
+/// The latest time asked about: VictoriaMetrics refuses samples more than 2 days ahead of its
+/// clock; this leaves room for clock skew between influxgate and VictoriaMetrics.
+const FUTURE_MS: i64 = MAX_FUTURE_MS + 365 * 24 * 3600 * 1000;
+
+/// One MetricsQL rollup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum R {
+    Count,
+    Sum,
+    Min,
+    Max,
+    TMin,
+    TMax,
+    Distinct,
+    First,
+    TFirst,
+    Last,
+    TLast,
+}
+
+impl R {
+    fn name(self) -> &'static str {
+        match self {
+            R::Count => "count_over_time",
+            R::Sum => "sum_over_time",
+            R::Min => "min_over_time",
+            R::Max => "max_over_time",
+            R::TMin => "tmin_over_time",
+            R::TMax => "tmax_over_time",
+            R::Distinct => "distinct_over_time",
+            R::First => "first_over_time",
+            R::TFirst => "tfirst_over_time",
+            R::Last => "last_over_time",
+            R::TLast => "tlast_over_time",
+        }
+    }
+
+    fn from_name(n: &str) -> Option<R> {
+        [R::Count, R::Sum, R::Min, R::Max, R::TMin, R::TMax, R::Distinct, R::First, R::TFirst, R::Last, R::TLast]
+            .into_iter()
+            .find(|r| r.name() == n)
+    }
+}
+
+/// The rollups a function's rows are made of.
+fn rollups_of(f: AggregateFn) -> Vec<R> {
+    match f {
+        AggregateFn::Count => vec![R::Count],
+        AggregateFn::Sum | AggregateFn::Mean => vec![R::Sum, R::Count],
+        AggregateFn::Min => vec![R::Min, R::TMin, R::Count, R::Distinct, R::TFirst],
+        AggregateFn::Max => vec![R::Max, R::TMax, R::Count, R::Distinct, R::TFirst],
+        AggregateFn::First => vec![R::First, R::TFirst],
+        AggregateFn::Last => vec![R::Last, R::TLast],
+    }
+}
+
+/// `ms` as a VictoriaMetrics time or duration argument: seconds with an extra half millisecond,
+/// since it computes `int64(secs * 1e3)` (truncating). `ms >= 0`.
+pub fn time_arg(ms: i64) -> String {
+    format!("{}.{:03}5", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// Seconds (as VictoriaMetrics prints timestamps and `t*_over_time` values) → ms.
+fn ms_of(secs: f64) -> i64 {
+    (secs * 1000.0).round() as i64
+}
+
+/// Where a query is evaluated.
+#[derive(Debug, Clone, Copy)]
+enum Eval {
+    At(i64),
+    Range { start: i64, end: i64, step: i64 },
+}
+
+#[derive(Deserialize)]
+struct QueryData {
+    #[serde(default)]
+    result: Vec<QueryItem>,
+}
+
+#[derive(Deserialize)]
+struct QueryItem {
+    metric: HashMap<String, String>,
+    #[serde(default)]
+    value: Option<(f64, String)>,
+    #[serde(default)]
+    values: Option<Vec<(f64, String)>>,
+}
+
+fn parse_value(s: &str) -> Option<f64> {
+    match s {
+        "NaN" => None,
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ => s.parse::<f64>().ok().filter(|v| !v.is_nan()),
+    }
+}
+
+type Tags = Vec<(String, String)>;
+/// Per series: per evaluation time (ms): the rollups' values, in the order asked.
+type Answer = BTreeMap<Tags, BTreeMap<i64, Vec<Option<f64>>>>;
+
+/// A rollup query failing in VictoriaMetrics (limits, syntax it does not know) means "not pushed
+/// down"; an unreachable or slow VictoriaMetrics stays an error.
+fn not_pushed(e: BackendError) -> BackendError {
+    match e {
+        BackendError::Unavailable(_) | BackendError::Timeout(_) => e,
+        other => BackendError::Unsupported(format!("aggregate not pushed down to victoriametrics: {other}")),
+    }
+}
+
+struct Ctx<'a> {
+    inner: &'a Inner,
+    db: &'a str,
+    pred: &'a TagPredicate,
+    /// One selector per conjunction of the predicate (a superset of the series; `pred` decides).
+    sels: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn query_text(&self, rs: &[R], window: i64) -> String {
+        let mut q = String::new();
+        for (i, sel) in self.sels.iter().enumerate() {
+            if i > 0 {
+                q.push_str(" or ");
+            }
+            if rs.len() == 1 {
+                q.push_str(&format!("{}({sel}[{window}ms])", rs[0].name()));
+            } else {
+                let names: Vec<String> = rs.iter().map(|r| format!("\"{}\"", r.name())).collect();
+                q.push_str(&format!("aggr_over_time(({}),{sel}[{window}ms])", names.join(",")));
+            }
+        }
+        q
+    }
+
+    /// The series' tags (labels minus the db label), when the series belongs to the request.
+    fn tags_of(&self, mut metric: HashMap<String, String>, multi: bool) -> Option<(Tags, Option<String>)> {
+        metric.remove("__name__");
+        let rollup = if multi { metric.remove("rollup") } else { None };
+        if metric.remove(&self.inner.opts.db_label).as_deref() != Some(self.db) {
+            return None;
+        }
+        let mut tags: Tags = metric.into_iter().collect();
+        tags.sort();
+        self.pred.matches(&tags).then_some((tags, rollup))
+    }
+
+    /// Runs `rs` over windows of `window` ms evaluated as `eval` says.
+    async fn run(&self, rs: &[R], window: i64, eval: Eval) -> Result<Answer> {
+        let q = self.query_text(rs, window);
+        let (path, times) = match eval {
+            Eval::At(t) => ("/api/v1/query", vec![("time", time_arg(t))]),
+            Eval::Range { start, end, step } => (
+                "/api/v1/query_range",
+                vec![("start", time_arg(start)), ("end", time_arg(end)), ("step", time_arg(step))],
+            ),
+        };
+        let mut pairs: Vec<(&str, &str)> = vec![("query", &q), ("nocache", "1")];
+        pairs.extend(times.iter().map(|(k, v)| (*k, v.as_str())));
+        let data: QueryData = self.inner.api(path, &pairs).await.map_err(not_pushed)?;
+        let multi = rs.len() > 1;
+        let mut out: Answer = BTreeMap::new();
+        for item in data.result {
+            let Some((tags, rollup)) = self.tags_of(item.metric, multi) else { continue };
+            let col = match (multi, rollup) {
+                (false, _) => 0,
+                (true, Some(name)) => match R::from_name(&name).and_then(|r| rs.iter().position(|x| *x == r)) {
+                    Some(i) => i,
+                    None => continue,
+                },
+                (true, None) => continue,
+            };
+            let series = out.entry(tags).or_default();
+            let points: Vec<(f64, String)> = match (item.value, item.values) {
+                (Some(v), _) => vec![v],
+                (None, Some(vs)) => vs,
+                (None, None) => Vec::new(),
+            };
+            for (ts, v) in points {
+                let t = match eval {
+                    Eval::At(t) => t,
+                    Eval::Range { .. } => ms_of(ts),
+                };
+                if let Some(x) = parse_value(&v) {
+                    series.entry(t).or_insert_with(|| vec![None; rs.len()])[col] = Some(x);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether any selected series has two samples at one millisecond in `[lo, hi]`.
+    async fn has_duplicates(&self, lo: i64, hi: i64) -> Result<bool> {
+        let mut q = String::new();
+        for (i, sel) in self.sels.iter().enumerate() {
+            if i > 0 {
+                q.push_str(" or ");
+            }
+            q.push_str(&format!("rollup_scrape_interval({sel}[{}ms])", hi - lo + 1));
+        }
+        let t = time_arg(hi);
+        let pairs: Vec<(&str, &str)> = vec![("query", &q), ("nocache", "1"), ("time", &t)];
+        let data: QueryData = self.inner.api("/api/v1/query", &pairs).await.map_err(not_pushed)?;
+        for item in data.result {
+            let Some((_, rollup)) = self.tags_of(item.metric, true) else { continue };
+            if rollup.as_deref() == Some("min") && item.value.as_ref().and_then(|v| parse_value(&v.1)) == Some(0.0) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The rows of one series from its rollups; `None`: a min/max whose point time is not exact.
+fn make_row(func: AggregateFn, rs: &[R], vals: &[Option<f64>], bucket_start: i64) -> Option<Option<AggregateRow>> {
+    let get = |r: R| rs.iter().position(|x| *x == r).and_then(|i| vals.get(i).copied().flatten());
+    let t_ns = |r: R| get(r).map(|s| ms_of(s).saturating_mul(NS_PER_MS));
+    let count = get(R::Count).map(|c| c as u64);
+    let row = |value: FieldValue, point_time: Option<i64>, count: u64| {
+        Some(Some(AggregateRow { bucket_start, point_time, value, count }))
+    };
+    match func {
+        AggregateFn::Count => match count {
+            Some(n) if n > 0 => row(FieldValue::Integer(n as i64), None, n),
+            _ => Some(None),
+        },
+        AggregateFn::Sum => match (get(R::Sum), count) {
+            (Some(s), Some(n)) if n > 0 => row(FieldValue::Float(s), None, n),
+            _ => Some(None),
+        },
+        AggregateFn::Mean => match (get(R::Sum), count) {
+            (Some(s), Some(n)) if n > 0 => row(FieldValue::Float(s / n as f64), None, n),
+            _ => Some(None),
+        },
+        AggregateFn::Min | AggregateFn::Max => {
+            let (v, t) = if func == AggregateFn::Min { (R::Min, R::TMin) } else { (R::Max, R::TMax) };
+            let (Some(v), Some(t), Some(n)) = (get(v), t_ns(t), count) else { return Some(None) };
+            let unique = get(R::Distinct).map(|d| d as u64) == Some(n) || t_ns(R::TFirst) == Some(t);
+            if !unique {
+                return None;
+            }
+            row(FieldValue::Float(v), Some(t), n)
+        }
+        AggregateFn::First => match (get(R::First), t_ns(R::TFirst)) {
+            (Some(v), Some(t)) => row(FieldValue::Float(v), Some(t), 1),
+            _ => Some(None),
+        },
+        AggregateFn::Last => match (get(R::Last), t_ns(R::TLast)) {
+            (Some(v), Some(t)) => row(FieldValue::Float(v), Some(t), 1),
+            _ => Some(None),
+        },
+    }
+}
+
+fn tie() -> BackendError {
+    BackendError::Unsupported(
+        "min/max not pushed down to victoriametrics: a bucket's extreme may be tied (its earliest time is unknown)".into(),
+    )
+}
+
+/// `Backend::aggregate` for VictoriaMetrics, see the module docs.
+pub(super) async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+    let scan = &req.scan;
+    inner.check_rp(scan.rp.as_deref())?;
+    if scan.fields.len() != 1 {
+        return Err(BackendError::Invalid("aggregate pushdown takes exactly one field".into()));
+    }
+    if req.every < 0 {
+        return Err(BackendError::Invalid("negative bucket width".into()));
+    }
+    if req.every % NS_PER_MS != 0 || req.offset.rem_euclid(NS_PER_MS) != 0 {
+        return Err(BackendError::Unsupported("buckets that are not whole milliseconds are not pushed down".into()));
+    }
+    let every = req.every / NS_PER_MS;
+    let offset = req.offset.div_euclid(NS_PER_MS);
+    let now = chrono::Utc::now().timestamp_millis();
+    let lo = super::ceil_div(scan.min_time, NS_PER_MS).max(0);
+    let hi = scan.max_time.div_euclid(NS_PER_MS).min(MAX_MS).min(now.saturating_add(FUTURE_MS));
+    if lo > hi {
+        return Ok(Vec::new());
+    }
+    if hi < MIN_LO {
+        return Err(BackendError::Unsupported("times in the first quarter hour of 1970 are not pushed down".into()));
+    }
+    let fmap = inner.field_metrics(&scan.db, &scan.measurement).await?;
+    let Some(metric) = fmap.get(&scan.fields[0]) else { return Ok(Vec::new()) };
+    let metrics = vec![metric.clone()];
+    // Outputs of aggr_over_time/rollup_scrape_interval are told apart by a `rollup` label.
+    let names_sel = selector(&[names_matcher(&metrics), inner.db_matcher(&scan.db)]);
+    let end = secs(MAX_MS);
+    let labels: Vec<String> = inner
+        .api("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)])
+        .await?;
+    if labels.iter().any(|l| l == "rollup") {
+        return Err(BackendError::Unsupported("a series with a `rollup` label is not pushed down".into()));
+    }
+    let mut sels = Vec::new();
+    for conj in to_dnf(&scan.tags) {
+        let mut ms: Vec<Matcher> = vec![names_matcher(&metrics), inner.db_matcher(&scan.db)];
+        ms.extend(conj);
+        sels.push(selector(&ms));
+    }
+    if lo < MIN_LO {
+        // Rollups cannot see these milliseconds: only go on when no series has samples there.
+        let end = secs(MIN_LO - 1);
+        let resp = inner.post_form("/api/v1/export", &[("match[]", &names_sel), ("start", "0"), ("end", &end)]).await?;
+        let body = super::read_bounded(resp, 4096, true, "/api/v1/export", inner.opts.timeout).await?;
+        if body.iter().any(|b| !b.is_ascii_whitespace()) {
+            return Err(BackendError::Unsupported("series with samples on 1970-01-01 are not pushed down".into()));
+        }
+    }
+    let lo = lo.max(MIN_LO);
+    let ctx = Ctx { inner, db: &scan.db, pred: &scan.tags, sels };
+    let func = req.func;
+    let rs = rollups_of(func);
+
+    // Phase A: the whole range at once, with each series' first and last sample times.
+    let mut rs_a = rs.clone();
+    for r in [R::TFirst, R::TLast] {
+        if !rs_a.contains(&r) {
+            rs_a.push(r);
+        }
+    }
+    let (whole, dups) =
+        futures::try_join!(ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)), ctx.has_duplicates(lo, hi))?;
+    if dups {
+        return Err(BackendError::Unsupported(
+            "a series has several samples at one millisecond: not pushed down to victoriametrics".into(),
+        ));
+    }
+    let bucket = |t: i64| t - (t - offset).rem_euclid(every.max(1));
+    let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
+    let mut out: BTreeMap<Tags, Vec<AggregateRow>> = BTreeMap::new();
+    // Series with samples in more than one bucket.
+    let mut multi: BTreeSet<Tags> = BTreeSet::new();
+    let (mut b0, mut b1) = (i64::MAX, i64::MIN);
+    for (tags, by_t) in whole {
+        let Some(vals) = by_t.get(&hi) else { continue };
+        let (Some(tf), Some(tl)) = (vals[col(R::TFirst)], vals[col(R::TLast)]) else { continue };
+        let (tf, tl) = (ms_of(tf), ms_of(tl));
+        if every == 0 || bucket(tf) == bucket(tl) {
+            let start = if every == 0 { scan.min_time } else { bucket(tf).saturating_mul(NS_PER_MS) };
+            match make_row(func, &rs_a, vals, start) {
+                None => return Err(tie()),
+                Some(Some(row)) => out.entry(tags).or_default().push(row),
+                Some(None) => {}
+            }
+        } else {
+            b0 = b0.min(bucket(tf));
+            b1 = b1.max(bucket(tl));
+            multi.insert(tags);
+        }
+    }
+
+    // Phase B: per bucket, for the series spanning several.
+    if !multi.is_empty() {
+        let n = (b1 - b0) / every + 1;
+        if n > MAX_BUCKETS {
+            return Err(BackendError::Unsupported(format!("{n} buckets: not pushed down to victoriametrics")));
+        }
+        let mut calls: Vec<(i64, Eval)> = Vec::new();
+        let mut run_start: Option<i64> = None;
+        let mut run_end = 0;
+        let per_call = (MAX_CELLS_PER_CALL / multi.len() as i64).clamp(1, MAX_STEPS);
+        let flush = |calls: &mut Vec<(i64, Eval)>, from: i64, to: i64| {
+            // Whole buckets whose last milliseconds are from..=to, step `every`, in pieces.
+            let mut s = from;
+            while s <= to {
+                let e = (s + (per_call - 1) * every).min(to);
+                calls.push((every, Eval::Range { start: s, end: e, step: every }));
+                s = e + every;
+            }
+        };
+        let mut instants = 0usize;
+        for k in 0..n {
+            let s = b0 + k * every;
+            let (a, b) = (s.max(lo), (s + every - 1).min(hi));
+            if a > b {
+                continue;
+            }
+            let whole_bucket = a == s && b == s + every - 1 && b < now - RECENT_MS;
+            if whole_bucket {
+                if run_start.is_none() {
+                    run_start = Some(b);
+                }
+                run_end = b;
+                continue;
+            }
+            if let Some(from) = run_start.take() {
+                flush(&mut calls, from, run_end);
+            }
+            instants += 1;
+            if instants > MAX_INSTANT {
+                return Err(BackendError::Unsupported(
+                    "too many clipped or recent buckets: not pushed down to victoriametrics".into(),
+                ));
+            }
+            calls.push((b - a + 1, Eval::At(b)));
+        }
+        if let Some(from) = run_start.take() {
+            flush(&mut calls, from, run_end);
+        }
+        let answers: Vec<Answer> = futures::stream::iter(calls.into_iter().map(|(w, e)| ctx.run(&rs, w, e)))
+            .buffered(PARALLEL)
+            .try_collect()
+            .await?;
+        let mut rows: BTreeMap<Tags, BTreeMap<i64, AggregateRow>> = BTreeMap::new();
+        for ans in answers {
+            for (tags, by_t) in ans {
+                if !multi.contains(&tags) {
+                    continue;
+                }
+                for (t, vals) in by_t {
+                    let start = bucket(t).saturating_mul(NS_PER_MS);
+                    match make_row(func, &rs, &vals, start) {
+                        None => return Err(tie()),
+                        Some(Some(row)) => {
+                            rows.entry(tags.clone()).or_default().insert(start, row);
+                        }
+                        Some(None) => {}
+                    }
+                }
+            }
+        }
+        for (tags, r) in rows {
+            out.entry(tags).or_default().extend(r.into_values());
+        }
+    }
+    Ok(out
+        .into_iter()
+        .filter(|(_, rows)| !rows.is_empty())
+        .map(|(tags, mut rows)| {
+            rows.sort_by_key(|r| r.bucket_start);
+            AggregateSeries { tags, rows }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_args_survive_truncation() {
+        // VictoriaMetrics: int64(ParseFloat(arg) * 1e3)
+        for ms in [0i64, 1, 999, 1_000, 1_451_606_400_123, 1_451_606_459_999, 4_102_444_800_001, 60_000, 290] {
+            let secs: f64 = time_arg(ms).parse().unwrap();
+            assert_eq!((secs * 1e3) as i64, ms, "{ms}");
+        }
+        assert_eq!(time_arg(1_451_606_400_123), "1451606400.1235");
+        assert_eq!(ms_of(1451606400.123), 1_451_606_400_123);
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(parse_value("0.1"), Some(0.1));
+        assert_eq!(parse_value("+Inf"), Some(f64::INFINITY));
+        assert_eq!(parse_value("NaN"), None);
+        assert_eq!(parse_value("17"), Some(17.0));
+    }
+
+    #[test]
+    fn min_max_rows_only_when_unique() {
+        let rs = rollups_of(AggregateFn::Max);
+        // max 5 at 2.000 s, 3 samples, 2 distinct values, first sample at 1.000 s: maybe tied
+        let v = vec![Some(5.0), Some(2.0), Some(3.0), Some(2.0), Some(1.0)];
+        assert!(make_row(AggregateFn::Max, &rs, &v, 0).is_none());
+        // all distinct
+        let v = vec![Some(5.0), Some(2.0), Some(3.0), Some(3.0), Some(1.0)];
+        let row = make_row(AggregateFn::Max, &rs, &v, 0).unwrap().unwrap();
+        assert_eq!(row.point_time, Some(2_000_000_000));
+        assert_eq!(row.count, 3);
+        // the latest max is the first sample: unique
+        let v = vec![Some(5.0), Some(1.0), Some(3.0), Some(2.0), Some(1.0)];
+        assert!(make_row(AggregateFn::Max, &rs, &v, 0).unwrap().is_some());
+    }
+}

@@ -1,0 +1,474 @@
+//! Aggregate pushdown on the VictoriaMetrics backend (MetricsQL rollups) gives exactly the
+//! evaluator's answers over raw samples: every query runs twice against one real
+//! `victoria-metrics`, once with pushdown and once with it switched off (a wrapper whose
+//! capabilities list no aggregates), and `aggregate()` itself is compared with a fold of `scan()`.
+//! Needs `/usr/bin/victoria-metrics` (Debian package `victoria-metrics`).
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
+use influxgate::backend::{
+    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, Backend, BackendError, Capabilities, DeleteRequest,
+    MeasurementFilter, Result, RetentionPolicy, RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo,
+    TagPredicate, WriteBatch, WriteOutcome,
+};
+use influxgate::model::{FieldType, FieldValue};
+use influxgate::query::{execute, QueryContext};
+
+const VM_BIN: &str = "/usr/bin/victoria-metrics";
+
+struct Vm {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// VictoriaMetrics with its default flags (notably `-search.latencyOffset=30s`).
+async fn start_vm() -> Vm {
+    if !Path::new(VM_BIN).exists() {
+        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new(VM_BIN)
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
+            .arg("-retentionPeriod=100y")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start victoria-metrics");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
+                return Vm { child, url, _dir: dir };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("victoria-metrics did not become healthy");
+}
+
+/// The VictoriaMetrics backend with pushdown on or off; counts aggregate() calls answered.
+struct Switch {
+    inner: Arc<VictoriaMetricsBackend>,
+    push: bool,
+    pushed: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Backend for Switch {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        let mut c = self.inner.capabilities();
+        if !self.push {
+            c.aggregates.clear();
+        }
+        c
+    }
+    async fn health(&self) -> Result<()> {
+        self.inner.health().await
+    }
+    async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
+        self.inner.write(batch).await
+    }
+    async fn create_database(&self, db: &str) -> Result<()> {
+        self.inner.create_database(db).await
+    }
+    async fn drop_database(&self, db: &str) -> Result<()> {
+        self.inner.drop_database(db).await
+    }
+    async fn databases(&self) -> Result<Vec<String>> {
+        self.inner.databases().await
+    }
+    async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
+        self.inner.retention_policies(db).await
+    }
+    async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
+        self.inner.create_retention_policy(db, rp).await
+    }
+    async fn alter_retention_policy(&self, db: &str, name: &str, update: RetentionPolicyUpdate) -> Result<()> {
+        self.inner.alter_retention_policy(db, name, update).await
+    }
+    async fn drop_retention_policy(&self, db: &str, name: &str) -> Result<()> {
+        self.inner.drop_retention_policy(db, name).await
+    }
+    async fn series(&self, db: &str, rp: Option<&str>, m: &MeasurementFilter, tags: &TagPredicate) -> Result<Vec<SeriesInfo>> {
+        self.inner.series(db, rp, m, tags).await
+    }
+    async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
+        self.inner.measurements(db, rp).await
+    }
+    async fn field_keys(&self, db: &str, rp: Option<&str>, m: &str) -> Result<Vec<(String, FieldType)>> {
+        self.inner.field_keys(db, rp, m).await
+    }
+    async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
+        self.inner.scan(req).await
+    }
+    async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+        let r = self.inner.aggregate(req).await;
+        if r.is_ok() {
+            self.pushed.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+    async fn delete(&self, req: DeleteRequest) -> Result<()> {
+        self.inner.delete(req).await
+    }
+}
+
+const T0: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
+const S: i64 = 1_000_000_000;
+const MS: i64 = 1_000_000;
+
+/// Hosts (one with a hostile value, one without `region`), points exactly on minute edges, one
+/// millisecond before and after them, gaps, a float field with distinct values (`v`), an
+/// integer-valued field full of ties (`w`), and a field only some points have (`z`).
+fn data() -> String {
+    let hosts = ["h0,region=us", "h1,region=us", "h2,region=eu", "h3", r#"a"}\,\ x\="y,region=eu"#];
+    let mut s = String::new();
+    let mut x: u64 = 7;
+    let mut next = || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x >> 11
+    };
+    for i in 0..600i64 {
+        // every 10 s, but some points on edges ± 1 ms
+        let t = T0 + i * 10 * S + match i % 9 {
+            3 => -MS,
+            5 => MS,
+            7 => 9 * S + 999 * MS,
+            _ => 0,
+        };
+        for (h, tags) in hosts.iter().enumerate() {
+            if (i + h as i64) % 11 == 0 || (h == 3 && (120..180).contains(&i)) {
+                continue; // gaps; h3 has a 10-minute hole
+            }
+            let v = (next() % 1_000_000) as f64 / 1000.0 + 0.000_1;
+            let w = (next() % 5) as f64;
+            let mut line = format!("cpu,host={tags} v={v},w={w}");
+            if i % 4 == 0 {
+                line.push_str(&format!(",z={}", (next() % 100) as f64 * 0.1));
+            }
+            s.push_str(&format!("{line} {t}\n"));
+        }
+    }
+    s
+}
+
+fn ts(rfc: &str) -> String {
+    format!("'{rfc}'")
+}
+
+const AGGS: &[&str] = &["count(v)", "sum(v)", "mean(v)", "first(v)", "last(v)", "max(v)", "min(v)", "count(z)", "sum(z)", "max(w)", "min(w)", "mean(w)"];
+
+fn queries() -> Vec<String> {
+    let mut q = Vec::new();
+    let ranges = [
+        format!("time >= {} AND time < {}", ts("2024-01-01T00:00:00Z"), ts("2024-01-01T01:00:00Z")),
+        // clipped first and last buckets, bounds on the edges' neighbours
+        format!("time >= {} AND time <= {}", ts("2024-01-01T00:00:29.999Z"), ts("2024-01-01T00:47:00.001Z")),
+        format!("time > {} AND time < {}", ts("2024-01-01T00:10:00Z"), ts("2024-01-01T00:20:00Z")),
+        // one point's range only
+        format!("time >= {} AND time <= {}", ts("2024-01-01T00:00:30.001Z"), ts("2024-01-01T00:00:30.001Z")),
+    ];
+    let groups = ["time(1m)", "time(1m), host", "time(10m, 3m), *", "time(7m)", "time(1h)", "time(30s) fill(none)", "time(1m) fill(0)", "time(1m, 30s) tz('Europe/Paris')"];
+    for agg in AGGS {
+        for r in &ranges {
+            for g in &groups {
+                q.push(format!("SELECT {agg} FROM cpu WHERE {r} GROUP BY {g}"));
+            }
+        }
+    }
+    let r0 = &ranges[0];
+    for w in [
+        "host =~ /h[12]/",
+        "host !~ /0/",
+        "region = ''",
+        "host = 'a\"}, x=\"y' OR host = 'h3'",
+        "host =~ /^a\"/",
+        "(host = 'h0' OR host = 'h2') AND region =~ /u|e/",
+        "host = 'nosuch'",
+    ] {
+        for agg in ["count(v)", "mean(v)", "max(v)", "last(v)", "sum(w)"] {
+            q.push(format!("SELECT {agg} FROM cpu WHERE {r0} AND ({w}) GROUP BY time(5m), host"));
+        }
+    }
+    for nq in [
+        "SELECT last(*) FROM cpu GROUP BY *",
+        "SELECT first(*) FROM cpu GROUP BY *",
+        "SELECT last(v) FROM cpu",
+        "SELECT first(v), last(v) FROM cpu GROUP BY region",
+        "SELECT count(v), sum(v), mean(v) FROM cpu",
+        "SELECT max(v) FROM cpu GROUP BY host",
+        "SELECT min(v) FROM cpu",
+        "SELECT max(w) FROM cpu GROUP BY host",
+        "SELECT count(v) FROM cpu WHERE time >= '2024-01-01T00:30:00Z' GROUP BY time(1m) ORDER BY time DESC LIMIT 5",
+        "SELECT max(v) FROM cpu WHERE time < '2024-01-01T00:50:00Z' GROUP BY time(1m) ORDER BY time DESC LIMIT 5",
+        "SELECT mean(v), count(v) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' GROUP BY time(1h), host",
+        "SELECT count(v) FROM cpu WHERE time >= '2023-12-31T00:00:00Z' AND time < '2024-01-02T00:00:00Z' GROUP BY time(1d, 5h)",
+        "SELECT sum(v) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' GROUP BY time(1500u) LIMIT 3",
+    ] {
+        q.push(nq.to_string());
+    }
+    q
+}
+
+struct Setup {
+    _vm: Vm,
+    on: Switch,
+    off: Switch,
+}
+
+async fn setup(extra: &str) -> Setup {
+    let vm = start_vm().await;
+    let b = Arc::new(VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap());
+    let lp = data() + extra;
+    let points = influxgate::lineproto::parse_body_str(&lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
+    b.create_database("db").await.unwrap();
+    for chunk in points.chunks(2000) {
+        b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.to_vec() }).await.unwrap();
+    }
+    let pushed = Arc::new(AtomicUsize::new(0));
+    Setup {
+        _vm: vm,
+        on: Switch { inner: b.clone(), push: true, pushed: pushed.clone() },
+        off: Switch { inner: b, push: false, pushed: Arc::new(AtomicUsize::new(0)) },
+    }
+}
+
+async fn compare(s: &Setup, queries: &[String], now: i64) -> (Vec<String>, usize) {
+    let mut failures = Vec::new();
+    let mut pushed_queries = 0;
+    for q in queries {
+        let parsed = influxgate::influxql::parse_query(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        let mut ctx = QueryContext::admin(Some("db"));
+        ctx.now = now;
+        let before = s.on.pushed.load(Ordering::Relaxed);
+        let a = execute(&s.on, &ctx, &parsed).await;
+        if s.on.pushed.load(Ordering::Relaxed) > before {
+            pushed_queries += 1;
+        }
+        let b = execute(&s.off, &ctx, &parsed).await;
+        if a != b {
+            failures.push(format!("{q}\n  pushdown: {a:?}\n  raw:      {b:?}"));
+        }
+    }
+    (failures, pushed_queries)
+}
+
+#[tokio::test]
+async fn pushdown_answers_equal_raw_evaluation() {
+    let s = setup("").await;
+    let qs = queries();
+    let (failures, pushed) = compare(&s, &qs, T0 + 2 * 3600 * S).await;
+    eprintln!("{pushed} of {} queries pushed down", qs.len());
+    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), qs.len(), failures.join("\n"));
+    // Most of them were answered by rollups (not all: tz, ties of `w`, 1500us buckets fall back).
+    assert!(pushed * 2 > qs.len(), "only {pushed} of {} queries pushed down", qs.len());
+}
+
+/// Buckets near now (instant queries, not query_range, because of VictoriaMetrics'
+/// `-search.latencyOffset` adjustment of recent points), on a server with default flags.
+#[tokio::test]
+async fn recent_buckets() {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let mut extra = String::new();
+    for i in 0..120i64 {
+        let t = (now_ms - 20 * 60_000 + i * 10_000) * MS;
+        extra.push_str(&format!("recent,host=h{} v={}.25 {t}\n", i % 3, i * 7 % 13));
+    }
+    let s = setup(&extra).await;
+    let qs: Vec<String> = [
+        "SELECT count(v), sum(v), mean(v), first(v), last(v) FROM recent WHERE time > now() - 30m GROUP BY time(1m)",
+        "SELECT count(v) FROM recent WHERE time > now() - 30m GROUP BY time(2m), host",
+        "SELECT last(v) FROM recent GROUP BY host",
+        "SELECT max(v) FROM recent WHERE time > now() - 25m GROUP BY time(10m)",
+    ]
+    .iter()
+    .map(|q| q.to_string())
+    .collect();
+    let (failures, pushed) = compare(&s, &qs, now_ms * MS).await;
+    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(pushed >= 3, "only {pushed} pushed down");
+}
+
+/// Data pushdown must not take: two samples at one millisecond, a `rollup` tag.
+#[tokio::test]
+async fn refused_shapes_fall_back() {
+    let extra = "dup,host=a v=1 1704067200000000000\ndup,host=a v=2 1704067200000000000\ndup,host=a v=3 1704067210000000000\n\
+                 rl,rollup=min v=1 1704067200000000000\nrl,rollup=max v=2 1704067200000000000\n\
+                 early,host=a v=1 5000000000\nearly,host=a v=2 1704067200000000000\n";
+    let s = setup(extra).await;
+    for m in ["dup", "rl", "early"] {
+        let req = AggregateRequest {
+            scan: ScanRequest {
+                db: "db".into(),
+                rp: None,
+                measurement: m.into(),
+                tags: TagPredicate::True,
+                min_time: 0,
+                max_time: T0 + 3600 * S,
+                fields: vec!["v".into()],
+            },
+            func: AggregateFn::Count,
+            every: 60 * S,
+            offset: 0,
+        };
+        match s.on.inner.aggregate(req).await {
+            Err(BackendError::Unsupported(_)) => {}
+            other => panic!("{m}: {other:?}"),
+        }
+    }
+    let qs: Vec<String> = [
+        "SELECT count(v), sum(v), last(v) FROM dup",
+        "SELECT count(v), max(v) FROM rl GROUP BY rollup",
+        "SELECT count(v), first(v) FROM early",
+    ]
+        .iter()
+        .map(|q| q.to_string())
+        .collect();
+    let (failures, pushed) = compare(&s, &qs, T0 + 2 * 3600 * S).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(pushed, 0);
+}
+
+/// A fold of the raw samples into the rows `aggregate()` must give (first/last: count 1).
+fn reference(chunks: &[SeriesChunk], func: AggregateFn, every: i64, offset: i64, min_time: i64) -> Vec<AggregateSeries> {
+    let mut out: Vec<AggregateSeries> = Vec::new();
+    for c in chunks {
+        if out.last().map(|s| &s.tags) != Some(&c.tags) {
+            out.push(AggregateSeries { tags: c.tags.clone(), rows: Vec::new() });
+        }
+        let ser = out.last_mut().unwrap();
+        for (j, t) in c.times.iter().enumerate() {
+            let Some(FieldValue::Float(v)) = c.columns[0][j] else { continue };
+            let b = if every == 0 { min_time } else { t - (t - offset).rem_euclid(every) };
+            if ser.rows.last().map(|r| r.bucket_start) != Some(b) {
+                ser.rows.push(AggregateRow { bucket_start: b, point_time: None, value: FieldValue::Float(0.0), count: 0 });
+            }
+            let r = ser.rows.last_mut().unwrap();
+            let first = r.count == 0;
+            r.count += 1;
+            let cur = match r.value {
+                FieldValue::Float(x) => x,
+                _ => 0.0,
+            };
+            match func {
+                AggregateFn::Count => r.value = FieldValue::Integer(r.count as i64),
+                AggregateFn::Sum | AggregateFn::Mean => r.value = FieldValue::Float(cur + v),
+                AggregateFn::First if first => {
+                    r.value = FieldValue::Float(v);
+                    r.point_time = Some(*t);
+                }
+                AggregateFn::Last => {
+                    r.value = FieldValue::Float(v);
+                    r.point_time = Some(*t);
+                }
+                AggregateFn::Max if first || v > cur => {
+                    r.value = FieldValue::Float(v);
+                    r.point_time = Some(*t);
+                }
+                AggregateFn::Min if first || v < cur => {
+                    r.value = FieldValue::Float(v);
+                    r.point_time = Some(*t);
+                }
+                _ => {}
+            }
+        }
+    }
+    for s in &mut out {
+        for r in &mut s.rows {
+            if let (AggregateFn::Mean, FieldValue::Float(x)) = (func, &r.value) {
+                r.value = FieldValue::Float(x / r.count as f64);
+            }
+            if matches!(func, AggregateFn::First | AggregateFn::Last) {
+                r.count = 1;
+            }
+        }
+    }
+    out.retain(|s| !s.rows.is_empty());
+    out
+}
+
+/// `aggregate()` against a fold of `scan()` over the same samples, row by row, bit for bit.
+#[tokio::test]
+async fn aggregate_equals_fold_of_scan() {
+    let s = setup("").await;
+    let b = &s.on.inner;
+    let funcs = [AggregateFn::Count, AggregateFn::Sum, AggregateFn::Mean, AggregateFn::First, AggregateFn::Last, AggregateFn::Max, AggregateFn::Min];
+    let windows: &[(i64, i64, i64, i64)] = &[
+        // (min, max, every, offset)
+        (T0, T0 + 3600 * S - 1, 60 * S, 0),
+        (T0 + 29 * S + 999 * MS, T0 + 47 * 60 * S + MS, 60 * S, 0),
+        (T0 + 10 * 60 * S + 1, T0 + 20 * 60 * S - 1, 7 * 60 * S, 3 * 60 * S),
+        (T0 - 3600 * S, T0 + 7200 * S, 3600 * S, 0),
+        (0, T0 + 7200 * S, 7 * 24 * 3600 * S, 4 * 24 * 3600 * S),
+        (T0, T0 + 3600 * S, 0, 0),
+        (T0 + 10 * S - MS, T0 + 10 * S - MS, 10 * S, 0),
+    ];
+    let preds = [
+        TagPredicate::True,
+        TagPredicate::Match("host".into(), regex::Regex::new("h[13]").unwrap()),
+        TagPredicate::Eq("host".into(), "a\"}, x=\"y".into()),
+        TagPredicate::Ne("region".into(), "".into()),
+    ];
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for func in funcs {
+        for &(min, max, every, offset) in windows {
+            for pred in &preds {
+                let scan = ScanRequest {
+                    db: "db".into(),
+                    rp: None,
+                    measurement: "cpu".into(),
+                    tags: pred.clone(),
+                    min_time: min,
+                    max_time: max,
+                    fields: vec!["v".into()],
+                };
+                let chunks: Vec<SeriesChunk> =
+                    b.scan(scan.clone()).await.unwrap().map(|c| c.unwrap()).collect::<Vec<_>>().await;
+                let want = reference(&chunks, func, every, offset, min);
+                let got = b.aggregate(AggregateRequest { scan, func, every, offset }).await;
+                match got {
+                    Ok(got) => {
+                        checked += 1;
+                        if got != want {
+                            failures.push(format!("{func:?} {min}..{max} every {every} offset {offset} {pred:?}\n  got:  {got:?}\n  want: {want:?}"));
+                        }
+                    }
+                    // min/max may refuse when the extreme could be tied
+                    Err(BackendError::Unsupported(_)) if matches!(func, AggregateFn::Min | AggregateFn::Max) => {}
+                    Err(e) => failures.push(format!("{func:?} {min}..{max} every {every}: {e}")),
+                }
+            }
+        }
+    }
+    eprintln!("{checked} aggregate() answers compared");
+    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 150, "{checked}");
+}
