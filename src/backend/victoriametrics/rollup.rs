@@ -23,8 +23,9 @@
 //! * time arguments are read as float seconds and truncated to milliseconds
 //!   (`int64(secs * 1e3)`): they are sent with an extra half millisecond ([`time_arg`]);
 //! * `-search.maxPointsPerTimeseries`: a `query_range` call asks at most [`MAX_STEPS`] steps;
-//! * samples sharing a millisecond (VictoriaMetrics keeps both; a scan returns one): detected per
-//!   request with `rollup_scrape_interval` (its `min` interval is 0 exactly then) → `Unsupported`;
+//! * samples sharing a millisecond (VictoriaMetrics keeps both; a scan returns the last one):
+//!   detected per request with `rollup_scrape_interval` (its `min` interval is 0 exactly then) →
+//!   `Unsupported`; except for `last`, which takes the same (last) sample as the scan;
 //! * `aggr_over_time` and `rollup_scrape_interval` name their outputs with a `rollup` label,
 //!   overwriting a tag of that name: a metric with a `rollup` label is not pushed down;
 //! * NaN samples (never written by influxgate, which refuses non-finite values; possible in data
@@ -402,8 +403,17 @@ pub(super) async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Ve
             rs_a.push(r);
         }
     }
-    let (whole, dups) =
-        futures::try_join!(ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)), ctx.has_duplicates(lo, hi))?;
+    // last() needs no check: of samples sharing a millisecond, a scan keeps the last exported and
+    // last_over_time/tlast_over_time take the last too, both in the order of VictoriaMetrics'
+    // merged result (export and rollups read it with the same ProcessSearchQuery/RunParallel).
+    let check_dups = async {
+        if func == AggregateFn::Last {
+            Ok(false)
+        } else {
+            ctx.has_duplicates(lo, hi).await
+        }
+    };
+    let (whole, dups) = futures::try_join!(ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)), check_dups)?;
     if dups {
         return Err(BackendError::Unsupported(
             "a series has several samples at one millisecond: not pushed down to victoriametrics".into(),
