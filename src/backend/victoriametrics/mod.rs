@@ -838,7 +838,7 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn aggregate(&self, req: crate::backend::AggregateRequest) -> Result<Vec<crate::backend::AggregateSeries>> {
-        rollup::aggregate(&self.inner, req).await
+        rollup::aggregate(self, req).await
     }
 
     async fn health(&self) -> Result<()> {

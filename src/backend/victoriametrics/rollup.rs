@@ -46,7 +46,9 @@
 //!   earliest holding it (1.x); `tmin_over_time`/`tmax_over_time` give the *latest*. It is exact
 //!   when the extreme is unique: when the bucket's values are all distinct
 //!   (`distinct_over_time == count_over_time`) or the latest extreme is the bucket's first sample.
-//!   A request with any other bucket answers `Unsupported`.
+//!   Other buckets get the time from a scan of the raw samples of their span (see
+//!   `resolve_ties`), or, when that span holds too many samples, the request answers
+//!   `Unsupported`.
 //!
 //! Several rollups of one request are computed in one pass with `aggr_over_time`.
 
@@ -56,9 +58,9 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::selector::{names_matcher, selector, to_dnf, Matcher};
-use super::{secs, Inner, MAX_FUTURE_MS, MAX_MS, NS_PER_MS};
+use super::{secs, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, MAX_MS, NS_PER_MS};
 use crate::backend::{
-    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result, TagPredicate,
+    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, Backend, BackendError, Result, TagPredicate,
 };
 use crate::model::FieldValue;
 
@@ -73,6 +75,8 @@ const MAX_CELLS_PER_CALL: i64 = 200_000;
 const MAX_BUCKETS: i64 = 2_000_000;
 /// Instant queries (clipped or recent buckets) one request may make.
 const MAX_INSTANT: usize = 32;
+/// Raw samples read at most to find the earliest time of tied min/max extremes.
+const MAX_RESOLVE_SAMPLES: u64 = 100_000;
 /// Calls to VictoriaMetrics under way at once for one request.
 const PARALLEL: usize = 2;
 /// The earliest millisecond asked about. VictoriaMetrics 1.79 fetches a rollup's samples from
@@ -293,55 +297,114 @@ impl Ctx<'_> {
     }
 }
 
-/// The rows of one series from its rollups; `None`: a min/max whose point time is not exact.
-fn make_row(func: AggregateFn, rs: &[R], vals: &[Option<f64>], bucket_start: i64) -> Option<Option<AggregateRow>> {
+/// One series' row of one bucket from its rollups, and whether it is a min/max whose point time
+/// may not be the earliest holding the extreme (then it is the latest, see the module docs).
+fn make_row(func: AggregateFn, rs: &[R], vals: &[Option<f64>], bucket_start: i64) -> Option<(AggregateRow, bool)> {
     let get = |r: R| rs.iter().position(|x| *x == r).and_then(|i| vals.get(i).copied().flatten());
     let t_ns = |r: R| get(r).map(|s| ms_of(s).saturating_mul(NS_PER_MS));
     let count = get(R::Count).map(|c| c as u64);
-    let row = |value: FieldValue, point_time: Option<i64>, count: u64| {
-        Some(Some(AggregateRow { bucket_start, point_time, value, count }))
-    };
+    let row = |value: FieldValue, point_time: Option<i64>, count: u64| AggregateRow { bucket_start, point_time, value, count };
     match func {
         AggregateFn::Count => match count {
-            Some(n) if n > 0 => row(FieldValue::Integer(n as i64), None, n),
-            _ => Some(None),
+            Some(n) if n > 0 => Some((row(FieldValue::Integer(n as i64), None, n), false)),
+            _ => None,
         },
         AggregateFn::Sum => match (get(R::Sum), count) {
-            (Some(s), Some(n)) if n > 0 => row(FieldValue::Float(s), None, n),
-            _ => Some(None),
+            (Some(s), Some(n)) if n > 0 => Some((row(FieldValue::Float(s), None, n), false)),
+            _ => None,
         },
         AggregateFn::Mean => match (get(R::Sum), count) {
-            (Some(s), Some(n)) if n > 0 => row(FieldValue::Float(s / n as f64), None, n),
-            _ => Some(None),
+            (Some(s), Some(n)) if n > 0 => Some((row(FieldValue::Float(s / n as f64), None, n), false)),
+            _ => None,
         },
         AggregateFn::Min | AggregateFn::Max => {
             let (v, t) = if func == AggregateFn::Min { (R::Min, R::TMin) } else { (R::Max, R::TMax) };
-            let (Some(v), Some(t), Some(n)) = (get(v), t_ns(t), count) else { return Some(None) };
+            let (Some(v), Some(t), Some(n)) = (get(v), t_ns(t), count) else { return None };
             let unique = get(R::Distinct).map(|d| d as u64) == Some(n) || t_ns(R::TFirst) == Some(t);
-            if !unique {
-                return None;
-            }
-            row(FieldValue::Float(v), Some(t), n)
+            Some((row(FieldValue::Float(v), Some(t), n), !unique))
         }
         AggregateFn::First => match (get(R::First), t_ns(R::TFirst)) {
-            (Some(v), Some(t)) => row(FieldValue::Float(v), Some(t), 1),
-            _ => Some(None),
+            (Some(v), Some(t)) => Some((row(FieldValue::Float(v), Some(t), 1), false)),
+            _ => None,
         },
         AggregateFn::Last => match (get(R::Last), t_ns(R::TLast)) {
-            (Some(v), Some(t)) => row(FieldValue::Float(v), Some(t), 1),
-            _ => Some(None),
+            (Some(v), Some(t)) => Some((row(FieldValue::Float(v), Some(t), 1), false)),
+            _ => None,
         },
     }
 }
 
 fn tie() -> BackendError {
     BackendError::Unsupported(
-        "min/max not pushed down to victoriametrics: a bucket's extreme may be tied (its earliest time is unknown)".into(),
+        "min/max not pushed down to victoriametrics: too many buckets whose extreme may be tied".into(),
     )
 }
 
+/// min/max rows whose extreme may be tied get the earliest time holding it from the raw samples:
+/// one scan over the span of those buckets, when the rows' counts say it holds at most
+/// [`MAX_RESOLVE_SAMPLES`] samples (otherwise `Unsupported`: the planner's own scan is cheaper).
+async fn resolve_ties(
+    backend: &VictoriaMetricsBackend,
+    req: &AggregateRequest,
+    every: i64,
+    out: &mut BTreeMap<Tags, Vec<AggregateRow>>,
+    suspects: &BTreeMap<Tags, BTreeSet<i64>>,
+) -> Result<()> {
+    let every_ns = every.saturating_mul(NS_PER_MS);
+    let (mut from, mut to) = (i64::MAX, i64::MIN);
+    for b in suspects.values().flatten() {
+        from = from.min(*b);
+        to = to.max(if every == 0 { req.scan.max_time } else { b.saturating_add(every_ns - 1) });
+    }
+    let (from, to) = (from.max(req.scan.min_time), to.min(req.scan.max_time));
+    let in_span = |b: i64| if every == 0 { true } else { b.saturating_add(every_ns - 1) >= from && b <= to };
+    let samples: u64 = out.values().flatten().filter(|r| in_span(r.bucket_start)).map(|r| r.count).sum();
+    if samples > MAX_RESOLVE_SAMPLES {
+        return Err(tie());
+    }
+    let mut scan = req.scan.clone();
+    scan.min_time = from;
+    scan.max_time = to;
+    let min = req.func == AggregateFn::Min;
+    // (series, bucket) → the earliest (time, value) holding the extreme so far
+    let mut best: HashMap<(&Tags, i64), (i64, f64)> = HashMap::new();
+    let mut chunks = backend.scan(scan).await?;
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk?;
+        let Some((tags, buckets)) = suspects.get_key_value(&chunk.tags) else { continue };
+        let Some(col) = chunk.columns.first() else { continue };
+        for (t, v) in chunk.times.iter().zip(col) {
+            let Some(FieldValue::Float(v)) = v else { continue };
+            let b = if every == 0 {
+                req.scan.min_time
+            } else {
+                (*t as i128 - (*t as i128 - req.offset as i128).rem_euclid(every_ns as i128)) as i64
+            };
+            if !buckets.contains(&b) {
+                continue;
+            }
+            let e = best.entry((tags, b)).or_insert((*t, *v));
+            if (min && *v < e.1) || (!min && *v > e.1) {
+                *e = (*t, *v);
+            }
+        }
+    }
+    for (tags, buckets) in suspects {
+        let Some(rows) = out.get_mut(tags) else { continue };
+        for row in rows.iter_mut().filter(|r| buckets.contains(&r.bucket_start)) {
+            match best.get(&(tags, row.bucket_start)) {
+                Some((t, v)) if FieldValue::Float(*v) == row.value => row.point_time = Some(*t),
+                // the scan disagrees with the rollups (data written meanwhile): leave it to the planner
+                _ => return Err(BackendError::Unsupported("min/max: samples changed during pushdown".into())),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `Backend::aggregate` for VictoriaMetrics, see the module docs.
-pub(super) async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+    let inner: &Inner = &backend.inner;
     let scan = &req.scan;
     inner.check_rp(scan.rp.as_deref())?;
     if scan.fields.len() != 1 {
@@ -422,6 +485,8 @@ pub(super) async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Ve
     let bucket = |t: i64| t - (t - offset).rem_euclid(every.max(1));
     let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
     let mut out: BTreeMap<Tags, Vec<AggregateRow>> = BTreeMap::new();
+    // min/max rows whose extreme may be tied: series → bucket starts (ns)
+    let mut suspects: BTreeMap<Tags, BTreeSet<i64>> = BTreeMap::new();
     // Series with samples in more than one bucket.
     let mut multi: BTreeSet<Tags> = BTreeSet::new();
     let (mut b0, mut b1) = (i64::MAX, i64::MIN);
@@ -431,10 +496,11 @@ pub(super) async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Ve
         let (tf, tl) = (ms_of(tf), ms_of(tl));
         if every == 0 || bucket(tf) == bucket(tl) {
             let start = if every == 0 { scan.min_time } else { bucket(tf).saturating_mul(NS_PER_MS) };
-            match make_row(func, &rs_a, vals, start) {
-                None => return Err(tie()),
-                Some(Some(row)) => out.entry(tags).or_default().push(row),
-                Some(None) => {}
+            if let Some((row, suspect)) = make_row(func, &rs_a, vals, start) {
+                if suspect {
+                    suspects.entry(tags.clone()).or_default().insert(start);
+                }
+                out.entry(tags).or_default().push(row);
             }
         } else {
             b0 = b0.min(bucket(tf));
@@ -503,12 +569,11 @@ pub(super) async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Ve
                 }
                 for (t, vals) in by_t {
                     let start = bucket(t).saturating_mul(NS_PER_MS);
-                    match make_row(func, &rs, &vals, start) {
-                        None => return Err(tie()),
-                        Some(Some(row)) => {
-                            rows.entry(tags.clone()).or_default().insert(start, row);
+                    if let Some((row, suspect)) = make_row(func, &rs, &vals, start) {
+                        if suspect {
+                            suspects.entry(tags.clone()).or_default().insert(start);
                         }
-                        Some(None) => {}
+                        rows.entry(tags.clone()).or_default().insert(start, row);
                     }
                 }
             }
@@ -516,6 +581,9 @@ pub(super) async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Ve
         for (tags, r) in rows {
             out.entry(tags).or_default().extend(r.into_values());
         }
+    }
+    if !suspects.is_empty() {
+        resolve_ties(backend, &req, every, &mut out, &suspects).await?;
     }
     Ok(out
         .into_iter()
@@ -555,14 +623,15 @@ mod tests {
         let rs = rollups_of(AggregateFn::Max);
         // max 5 at 2.000 s, 3 samples, 2 distinct values, first sample at 1.000 s: maybe tied
         let v = vec![Some(5.0), Some(2.0), Some(3.0), Some(2.0), Some(1.0)];
-        assert!(make_row(AggregateFn::Max, &rs, &v, 0).is_none());
+        assert!(make_row(AggregateFn::Max, &rs, &v, 0).unwrap().1);
         // all distinct
         let v = vec![Some(5.0), Some(2.0), Some(3.0), Some(3.0), Some(1.0)];
-        let row = make_row(AggregateFn::Max, &rs, &v, 0).unwrap().unwrap();
+        let (row, suspect) = make_row(AggregateFn::Max, &rs, &v, 0).unwrap();
+        assert!(!suspect);
         assert_eq!(row.point_time, Some(2_000_000_000));
         assert_eq!(row.count, 3);
         // the latest max is the first sample: unique
         let v = vec![Some(5.0), Some(1.0), Some(3.0), Some(2.0), Some(1.0)];
-        assert!(make_row(AggregateFn::Max, &rs, &v, 0).unwrap().is_some());
+        assert!(!make_row(AggregateFn::Max, &rs, &v, 0).unwrap().1);
     }
 }
