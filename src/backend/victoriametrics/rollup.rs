@@ -71,8 +71,10 @@ pub const RECENT_MS: i64 = 5 * 60 * 1000;
 pub const MAX_STEPS: i64 = 10_000;
 /// Steps × series per `query_range` call, bounding one answer's size.
 const MAX_CELLS_PER_CALL: i64 = 200_000;
-/// Buckets one request may span; past it the request is not pushed down.
+/// Buckets one request may span, and buckets × series; past them the request is not pushed down
+/// (the answer is kept in memory; the planner's scan has its own point limit).
 const MAX_BUCKETS: i64 = 2_000_000;
+const MAX_CELLS: i64 = 10_000_000;
 /// Instant queries (clipped or recent buckets) one request may make.
 const MAX_INSTANT: usize = 32;
 /// Raw samples read at most to find the earliest time of tied min/max extremes.
@@ -512,7 +514,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     // Phase B: per bucket, for the series spanning several.
     if !multi.is_empty() {
         let n = (b1 - b0) / every + 1;
-        if n > MAX_BUCKETS {
+        if n > MAX_BUCKETS || n.saturating_mul(multi.len() as i64) > MAX_CELLS {
             return Err(BackendError::Unsupported(format!("{n} buckets: not pushed down to victoriametrics")));
         }
         let mut calls: Vec<(i64, Eval)> = Vec::new();
