@@ -442,6 +442,9 @@ async fn aggregate_equals_fold_of_scan() {
         (0, T0 + 7200 * S, 7 * 24 * 3600 * S, 4 * 24 * 3600 * S),
         (T0, T0 + 3600 * S, 0, 0),
         (T0 + 10 * S - MS, T0 + 10 * S - MS, 10 * S, 0),
+        // many buckets: the whole range first (phase A), then the buckets with samples
+        (0, T0 + 7200 * S, 60 * S, 0),
+        (T0 - 30 * 24 * 3600 * S, T0 + 7200 * S, 600 * S, 120 * S),
     ];
     let preds = [
         TagPredicate::True,
@@ -484,5 +487,5 @@ async fn aggregate_equals_fold_of_scan() {
     }
     eprintln!("{checked} aggregate() answers compared");
     assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
-    assert!(checked > 220, "{checked}");
+    assert!(checked > 280, "{checked}");
 }

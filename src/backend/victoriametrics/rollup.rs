@@ -75,6 +75,8 @@ const MAX_CELLS_PER_CALL: i64 = 200_000;
 /// (the answer is kept in memory; the planner's scan has its own point limit).
 const MAX_BUCKETS: i64 = 2_000_000;
 const MAX_CELLS: i64 = 10_000_000;
+/// Ranges of fewer buckets are asked bucket by bucket without first asking the whole range.
+const DIRECT_BUCKETS: i64 = 2_000;
 /// Instant queries (clipped or recent buckets) one request may make.
 const MAX_INSTANT: usize = 32;
 /// Raw samples read at most to find the earliest time of tied min/max extremes.
@@ -404,6 +406,52 @@ async fn resolve_ties(
     Ok(())
 }
 
+fn dups_refused() -> BackendError {
+    BackendError::Unsupported("a series has several samples at one millisecond: not pushed down to victoriametrics".into())
+}
+
+/// The calls asking buckets `b0..=b1` (ms, starts) clipped to `[lo, hi]`: runs of whole buckets
+/// ending before `now - RECENT_MS` as `query_range` pieces of at most `per_call` steps, the others
+/// as instant queries; `None` when more than `MAX_INSTANT` would be instant.
+fn plan_calls(b0: i64, b1: i64, every: i64, lo: i64, hi: i64, now: i64, per_call: i64) -> Option<Vec<(i64, Eval)>> {
+    let mut calls: Vec<(i64, Eval)> = Vec::new();
+    let mut run: Option<(i64, i64)> = None;
+    let flush = |calls: &mut Vec<(i64, Eval)>, (from, to): (i64, i64)| {
+        // Whole buckets whose last milliseconds are from..=to, step `every`, in pieces.
+        let mut s = from;
+        while s <= to {
+            let e = (s + (per_call - 1) * every).min(to);
+            calls.push((every, Eval::Range { start: s, end: e, step: every }));
+            s = e + every;
+        }
+    };
+    let mut instants = 0usize;
+    let mut s = b0;
+    while s <= b1 {
+        let (a, b) = (s.max(lo), (s + every - 1).min(hi));
+        s += every;
+        if a > b {
+            continue;
+        }
+        if a == s - every && b == s - 1 && b < now - RECENT_MS {
+            run = Some((run.map_or(b, |r| r.0), b));
+            continue;
+        }
+        if let Some(r) = run.take() {
+            flush(&mut calls, r);
+        }
+        instants += 1;
+        if instants > MAX_INSTANT {
+            return None;
+        }
+        calls.push((b - a + 1, Eval::At(b)));
+    }
+    if let Some(r) = run.take() {
+        flush(&mut calls, r);
+    }
+    Some(calls)
+}
+
 /// `Backend::aggregate` for VictoriaMetrics, see the module docs.
 pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
     let inner: &Inner = &backend.inner;
@@ -461,13 +509,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     let func = req.func;
     let rs = rollups_of(func);
 
-    // Phase A: the whole range at once, with each series' first and last sample times.
-    let mut rs_a = rs.clone();
-    for r in [R::TFirst, R::TLast] {
-        if !rs_a.contains(&r) {
-            rs_a.push(r);
-        }
-    }
+    let bucket = |t: i64| t - (t - offset).rem_euclid(every.max(1));
     // last() needs no check: of samples sharing a millisecond, a scan keeps the last exported and
     // last_over_time/tlast_over_time take the last too, both in the order of VictoriaMetrics'
     // merged result (export and rollups read it with the same ProcessSearchQuery/RunParallel).
@@ -478,87 +520,79 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
             ctx.has_duplicates(lo, hi).await
         }
     };
-    let (whole, dups) = futures::try_join!(ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)), check_dups)?;
-    if dups {
-        return Err(BackendError::Unsupported(
-            "a series has several samples at one millisecond: not pushed down to victoriametrics".into(),
-        ));
-    }
-    let bucket = |t: i64| t - (t - offset).rem_euclid(every.max(1));
-    let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
     let mut out: BTreeMap<Tags, Vec<AggregateRow>> = BTreeMap::new();
     // min/max rows whose extreme may be tied: series → bucket starts (ns)
     let mut suspects: BTreeMap<Tags, BTreeSet<i64>> = BTreeMap::new();
-    // Series with samples in more than one bucket.
-    let mut multi: BTreeSet<Tags> = BTreeSet::new();
-    let (mut b0, mut b1) = (i64::MAX, i64::MIN);
-    for (tags, by_t) in whole {
-        let Some(vals) = by_t.get(&hi) else { continue };
-        let (Some(tf), Some(tl)) = (vals[col(R::TFirst)], vals[col(R::TLast)]) else { continue };
-        let (tf, tl) = (ms_of(tf), ms_of(tl));
-        if every == 0 || bucket(tf) == bucket(tl) {
-            let start = if every == 0 { scan.min_time } else { bucket(tf).saturating_mul(NS_PER_MS) };
-            if let Some((row, suspect)) = make_row(func, &rs_a, vals, start) {
-                if suspect {
-                    suspects.entry(tags.clone()).or_default().insert(start);
-                }
-                out.entry(tags).or_default().push(row);
-            }
-        } else {
-            b0 = b0.min(bucket(tf));
-            b1 = b1.max(bucket(tl));
-            multi.insert(tags);
-        }
-    }
 
-    // Phase B: per bucket, for the series spanning several.
-    if !multi.is_empty() {
-        let n = (b1 - b0) / every + 1;
-        if n > MAX_BUCKETS || n.saturating_mul(multi.len() as i64) > MAX_CELLS {
-            return Err(BackendError::Unsupported(format!("{n} buckets: not pushed down to victoriametrics")));
+    // A range of few buckets is asked bucket by bucket at once ("direct"); otherwise phase A asks
+    // the whole range with each series' first and last sample times, answers the series whose
+    // samples lie in one bucket, and bounds the buckets phase B asks for the others.
+    let direct = if every > 0 && (bucket(hi) - bucket(lo)) / every < DIRECT_BUCKETS {
+        plan_calls(bucket(lo), bucket(hi), every, lo, hi, now, MAX_STEPS)
+    } else {
+        None
+    };
+    // Series phase B is for (None: all), and its calls.
+    let (multi, calls): (Option<BTreeSet<Tags>>, Vec<(i64, Eval)>) = match direct {
+        Some(calls) => {
+            if check_dups.await? {
+                return Err(dups_refused());
+            }
+            (None, calls)
         }
-        let mut calls: Vec<(i64, Eval)> = Vec::new();
-        let mut run_start: Option<i64> = None;
-        let mut run_end = 0;
-        let per_call = (MAX_CELLS_PER_CALL / multi.len() as i64).clamp(1, MAX_STEPS);
-        let flush = |calls: &mut Vec<(i64, Eval)>, from: i64, to: i64| {
-            // Whole buckets whose last milliseconds are from..=to, step `every`, in pieces.
-            let mut s = from;
-            while s <= to {
-                let e = (s + (per_call - 1) * every).min(to);
-                calls.push((every, Eval::Range { start: s, end: e, step: every }));
-                s = e + every;
-            }
-        };
-        let mut instants = 0usize;
-        for k in 0..n {
-            let s = b0 + k * every;
-            let (a, b) = (s.max(lo), (s + every - 1).min(hi));
-            if a > b {
-                continue;
-            }
-            let whole_bucket = a == s && b == s + every - 1 && b < now - RECENT_MS;
-            if whole_bucket {
-                if run_start.is_none() {
-                    run_start = Some(b);
+        None => {
+            let mut rs_a = rs.clone();
+            for r in [R::TFirst, R::TLast] {
+                if !rs_a.contains(&r) {
+                    rs_a.push(r);
                 }
-                run_end = b;
-                continue;
             }
-            if let Some(from) = run_start.take() {
-                flush(&mut calls, from, run_end);
+            let (whole, dups) = futures::try_join!(ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)), check_dups)?;
+            if dups {
+                return Err(dups_refused());
             }
-            instants += 1;
-            if instants > MAX_INSTANT {
-                return Err(BackendError::Unsupported(
-                    "too many clipped or recent buckets: not pushed down to victoriametrics".into(),
-                ));
+            let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
+            // Series with samples in more than one bucket.
+            let mut multi: BTreeSet<Tags> = BTreeSet::new();
+            let (mut b0, mut b1) = (i64::MAX, i64::MIN);
+            for (tags, by_t) in whole {
+                let Some(vals) = by_t.get(&hi) else { continue };
+                let (Some(tf), Some(tl)) = (vals[col(R::TFirst)], vals[col(R::TLast)]) else { continue };
+                let (tf, tl) = (ms_of(tf), ms_of(tl));
+                if every == 0 || bucket(tf) == bucket(tl) {
+                    let start = if every == 0 { scan.min_time } else { bucket(tf).saturating_mul(NS_PER_MS) };
+                    if let Some((row, suspect)) = make_row(func, &rs_a, vals, start) {
+                        if suspect {
+                            suspects.entry(tags.clone()).or_default().insert(start);
+                        }
+                        out.entry(tags).or_default().push(row);
+                    }
+                } else {
+                    b0 = b0.min(bucket(tf));
+                    b1 = b1.max(bucket(tl));
+                    multi.insert(tags);
+                }
             }
-            calls.push((b - a + 1, Eval::At(b)));
+            if multi.is_empty() {
+                (Some(multi), Vec::new())
+            } else {
+                let n = (b1 - b0) / every + 1;
+                if n > MAX_BUCKETS || n.saturating_mul(multi.len() as i64) > MAX_CELLS {
+                    return Err(BackendError::Unsupported(format!("{n} buckets: not pushed down to victoriametrics")));
+                }
+                let per_call = (MAX_CELLS_PER_CALL / multi.len() as i64).clamp(1, MAX_STEPS);
+                let Some(calls) = plan_calls(b0, b1, every, lo, hi, now, per_call) else {
+                    return Err(BackendError::Unsupported(
+                        "too many clipped or recent buckets: not pushed down to victoriametrics".into(),
+                    ));
+                };
+                (Some(multi), calls)
+            }
         }
-        if let Some(from) = run_start.take() {
-            flush(&mut calls, from, run_end);
-        }
+    };
+
+    // Phase B: bucket by bucket.
+    if !calls.is_empty() {
         let answers: Vec<Answer> = futures::stream::iter(calls.into_iter().map(|(w, e)| ctx.run(&rs, w, e)))
             .buffered(PARALLEL)
             .try_collect()
@@ -566,7 +600,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
         let mut rows: BTreeMap<Tags, BTreeMap<i64, AggregateRow>> = BTreeMap::new();
         for ans in answers {
             for (tags, by_t) in ans {
-                if !multi.contains(&tags) {
+                if multi.as_ref().is_some_and(|m| !m.contains(&tags)) {
                     continue;
                 }
                 for (t, vals) in by_t {
