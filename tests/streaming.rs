@@ -206,6 +206,21 @@ fn streamed_equals_buffered() {
             lp.push_str(&format!("w,s={s} v={}{extra} {}\n", (t * 31) % 97, 1_700_000_000_000_000_000 + t * 1000));
         }
     }
+    // Series that a tag equality alone does not tell apart (`s=a` and `s=a,x=1`), series
+    // starting late and ending early, and ties at every timestamp (`u`, 12 series).
+    for t in 0..3000i64 {
+        let ts = 1_700_000_000_000_000_000 + t * 1000;
+        if t % 3 == 0 {
+            lp.push_str(&format!("w,s=a,x=1 v={},note=\"x{t}\" {ts}\n", (t * 17) % 89));
+        }
+        if (1000..2000).contains(&t) {
+            lp.push_str(&format!("w,s=d v={} {ts}\n", t % 11));
+        }
+        for h in 0..12 {
+            let note = if (t + h) % 4 == 0 { format!(",note=\"{}\"", (t * 7 + h) % 5) } else { String::new() };
+            lp.push_str(&format!("u,h=h{h:02},g={} v={}{note} {ts}\n", h % 3, (t + h) % 13));
+        }
+    }
     for t in 0..12000i64 {
         let extra = if t % 5 == 0 { format!(",note=\"n{t}\"") } else { String::new() };
         lp.push_str(&format!("one,s=a v={}{extra} {}\n", (t * 31) % 97, 1_700_000_000_000_000_000 + t * 1000));
@@ -243,7 +258,7 @@ fn streamed_equals_buffered() {
             }
         }
     }
-    // Long answers (over 10000 rows: 1.x's "partial":true quirk); LIMIT/OFFSET (not streamed).
+    // Long answers (over 10000 rows: 1.x's "partial":true quirk); LIMIT/OFFSET; many series.
     for q in [
         "SELECT * FROM cpu",
         "SELECT * FROM cpu ORDER BY time DESC",
@@ -266,6 +281,29 @@ fn streamed_equals_buffered() {
         "[db=big] SELECT v, note FROM one WHERE v > 10 AND time < 1700000000011000000",
         "[db=big] SELECT note FROM one WHERE s = 'a' AND time > 1700000000000100000",
         "[db=big] SELECT note, v * 2 FROM one WHERE note =~ /1/ ORDER BY time DESC",
+        // Many series merged into one by time, ties everywhere (the incremental merge heap).
+        "[db=big] SELECT * FROM u",
+        "[db=big] SELECT * FROM u ORDER BY time DESC",
+        "[db=big] SELECT v FROM u",
+        "[db=big] SELECT note, v FROM u WHERE v > 3",
+        "[db=big] SELECT v, note FROM u WHERE g = '1' OR h = 'h04' ORDER BY time DESC",
+        "[db=big] SELECT * FROM u LIMIT 5000 OFFSET 17",
+        "[db=big] SELECT * FROM u ORDER BY time DESC LIMIT 3000 OFFSET 2",
+        "[db=big] SELECT v FROM u OFFSET 100",
+        "[db=big] SELECT * FROM u GROUP BY g",
+        "[db=big] SELECT * FROM u GROUP BY g ORDER BY time DESC",
+        "[db=big] SELECT note, h FROM u GROUP BY g LIMIT 2000 OFFSET 5",
+        "[db=big] SELECT v FROM u GROUP BY * ORDER BY time DESC LIMIT 100",
+        "[db=big] SELECT v, h FROM u WHERE time >= 1700000000000500000 AND time < 1700000000002000000 GROUP BY g",
+        "[db=big] SELECT * FROM u, w",
+        "[db=big] SELECT v, note FROM u, w ORDER BY time DESC LIMIT 4000",
+        "[db=big] SELECT v FROM /^(u|w|one)$/ GROUP BY s",
+        "[db=big] SELECT v FROM u GROUP BY g SLIMIT 2",
+        "[db=big] SELECT * FROM w WHERE s = 'a'",
+        "[db=big] SELECT * FROM w WHERE s = 'a' ORDER BY time DESC",
+        "[db=big] SELECT * FROM w GROUP BY s",
+        "[db=big] SELECT note, v FROM w GROUP BY x ORDER BY time DESC",
+        "[db=big] SELECT v FROM w WHERE x = '' AND v > 40",
     ] {
         let (q, opts) = match q.strip_prefix("[db=big] ") {
             Some(q) => (q, vec![("db".to_string(), "big".to_string())]),
@@ -423,4 +461,91 @@ fn bounded_memory_1m_points() {
 #[ignore]
 fn bounded_memory_5m_points() {
     bounded_memory(5_000_000, 64 << 20);
+}
+
+/// Writes `points` points of measurement `mm` over `hosts` series, every timestamp shared by all
+/// of them (ties across series everywhere), one timestamp a second.
+fn load_many(api: &Api, points: usize, hosts: usize) {
+    create_db(api, "many");
+    let start: i64 = 1_600_000_000_000_000_000;
+    let mut n = 0usize;
+    while n < points {
+        let mut body = String::new();
+        for _ in 0..100_000.min(points - n) {
+            let t = start + (n / hosts) as i64 * 1_000_000_000;
+            body.push_str(&format!("mm,host=h{:03},dc=dc{} v={}.5,i={}i {t}\n", n % hosts, n % 3, n % 1000, n));
+            n += 1;
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(body.as_bytes()).expect("gzip");
+        let gz = gz.finish().expect("gzip");
+        let r = api.write_with(&[("db", "many")], &[("Content-Encoding", "gzip")], gz);
+        assert_eq!(r.status, 204, "{}", r.describe());
+    }
+}
+
+/// Many series merged by time (1.x's merge heap, run incrementally): `SELECT *` over all of them,
+/// DESC, GROUP BY a tag (chunked), LIMIT/OFFSET with a field condition. Each query runs in a
+/// fresh process, so that its peak is its own.
+fn bounded_memory_many(points: usize, hosts: usize, bound: u64) {
+    let off = std::env::var("STREAMING_TEST_OFF").is_ok();
+    let mut server = Server::start(if off { &[("INFLUXGATE_STREAMING", "off")] } else { &[] });
+    load_many(&server.api, points, hosts);
+    let client = reqwest::blocking::Client::builder().timeout(None).build().expect("client");
+    let limit = format!("SELECT i, dc FROM mm WHERE i % 2 = 0 LIMIT {} OFFSET 10", points / 4);
+    let cases: [(&str, &str, bool, usize); 5] = [
+        ("SELECT * chunked", "SELECT * FROM mm", true, points),
+        ("SELECT * non-chunked", "SELECT * FROM mm", false, points),
+        ("SELECT v, host DESC non-chunked", "SELECT v, host FROM mm ORDER BY time DESC", false, points),
+        ("SELECT v GROUP BY dc chunked", "SELECT v FROM mm GROUP BY dc", true, points),
+        ("SELECT i, dc WHERE i % 2 = 0 LIMIT/OFFSET", &limit, false, points / 4),
+    ];
+    let mut peaks = Vec::new();
+    for (what, text, chunked, want) in cases {
+        server.restart();
+        let url = format!("{}/query", server.api.base);
+        let mut params = vec![("db", "many"), ("q", text), ("epoch", "ns")];
+        if chunked {
+            params.extend([("chunked", "true"), ("chunk_size", "5000")]);
+        }
+        let before = server.status_field("VmRSS:") * 1024;
+        server.reset_peak();
+        let started = std::time::Instant::now();
+        let r = client
+            .post(&url)
+            .header("Authorization", format!("Token {ADMIN_TOKEN}"))
+            .form(&params)
+            .send()
+            .expect("query");
+        assert_eq!(r.status().as_u16(), 200);
+        let rows = if chunked { count_rows_chunked(r).0 } else { count_rows_plain(r) };
+        let peak = server.peak_rss();
+        assert_eq!(rows, want, "{what}");
+        println!(
+            "{what}: {rows} rows over {hosts} series in {:.1}s, RSS before {} MiB, peak RSS {} MiB (bound {} MiB)",
+            started.elapsed().as_secs_f64(),
+            before >> 20,
+            peak >> 20,
+            bound >> 20
+        );
+        peaks.push((what, peak));
+    }
+    for (what, p) in peaks {
+        assert!(p < bound, "{what}: peak RSS {} MiB over the bound {} MiB", p >> 20, bound >> 20);
+    }
+}
+
+/// 1M points over 100 series, ties at every timestamp: the buffered path would hold ~1M rows;
+/// streaming stays under 64 MiB.
+#[test]
+fn bounded_memory_1m_points_100_series() {
+    bounded_memory_many(1_000_000, 100, 64 << 20);
+}
+
+/// 5M points over 500 series (a few minutes): the same bound — memory grows neither with the
+/// number of points nor (up to `W / 128` series) with the number of series.
+#[test]
+#[ignore]
+fn bounded_memory_5m_points_500_series() {
+    bounded_memory_many(5_000_000, 500, 64 << 20);
 }
