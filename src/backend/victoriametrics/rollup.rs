@@ -60,7 +60,7 @@ use serde::Deserialize;
 use super::selector::{names_matcher, selector, to_dnf, Matcher};
 use super::{secs, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, MAX_MS, NS_PER_MS};
 use crate::backend::{
-    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, Backend, BackendError, Result, TagPredicate,
+    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result, TagPredicate,
 };
 use crate::model::FieldValue;
 
@@ -81,6 +81,8 @@ const DIRECT_BUCKETS: i64 = 2_000;
 const MAX_INSTANT: usize = 32;
 /// Raw samples read at most to find the earliest time of tied min/max extremes.
 const MAX_RESOLVE_SAMPLES: u64 = 100_000;
+/// The largest export read for that (bytes).
+const RESOLVE_ANSWER_BYTES: usize = 64 << 20;
 /// Calls to VictoriaMetrics under way at once for one request.
 const PARALLEL: usize = 2;
 /// The earliest millisecond asked about. VictoriaMetrics 1.79 fetches a rollup's samples from
@@ -307,7 +309,12 @@ fn make_row(func: AggregateFn, rs: &[R], vals: &[Option<f64>], bucket_start: i64
     let get = |r: R| rs.iter().position(|x| *x == r).and_then(|i| vals.get(i).copied().flatten());
     let t_ns = |r: R| get(r).map(|s| ms_of(s).saturating_mul(NS_PER_MS));
     let count = get(R::Count).map(|c| c as u64);
-    let row = |value: FieldValue, point_time: Option<i64>, count: u64| AggregateRow { bucket_start, point_time, value, count };
+    let row = |value: FieldValue, point_time: Option<i64>, count: u64| AggregateRow {
+        bucket_start,
+        point_time,
+        value,
+        count,
+    };
     match func {
         AggregateFn::Count => match count {
             Some(n) if n > 0 => Some((row(FieldValue::Integer(n as i64), None, n), false)),
@@ -345,10 +352,12 @@ fn tie() -> BackendError {
 }
 
 /// min/max rows whose extreme may be tied get the earliest time holding it from the raw samples:
-/// one scan over the span of those buckets, when the rows' counts say it holds at most
+/// one export of the span of those buckets, when the rows' counts say it holds at most
 /// [`MAX_RESOLVE_SAMPLES`] samples (otherwise `Unsupported`: the planner's own scan is cheaper).
+/// The export is read as the scan reads it (`parse_export_line`, one sample per millisecond:
+/// requests with several are refused before).
 async fn resolve_ties(
-    backend: &VictoriaMetricsBackend,
+    ctx: &Ctx<'_>,
     req: &AggregateRequest,
     every: i64,
     out: &mut BTreeMap<Tags, Vec<AggregateRow>>,
@@ -366,39 +375,51 @@ async fn resolve_ties(
     if samples > MAX_RESOLVE_SAMPLES {
         return Err(tie());
     }
-    let mut scan = req.scan.clone();
-    scan.min_time = from;
-    scan.max_time = to;
+    let (lo, hi) = (super::ceil_div(from, NS_PER_MS).max(0), to.div_euclid(NS_PER_MS));
+    let (start, end) = (secs((lo - 1).max(0)), secs(hi.saturating_add(1).min(MAX_MS)));
+    let mut pairs: Vec<(&str, &str)> = ctx.sels.iter().map(|s| ("match[]", s.as_str())).collect();
+    pairs.push(("start", &start));
+    pairs.push(("end", &end));
+    let resp = ctx.inner.post_form("/api/v1/export", &pairs).await?;
+    let body = super::read_bounded(resp, RESOLVE_ANSWER_BYTES, false, "/api/v1/export", ctx.inner.opts.timeout)
+        .await
+        .map_err(not_pushed)?;
     let min = req.func == AggregateFn::Min;
     // (series, bucket) → the earliest (time, value) holding the extreme so far
-    let mut best: HashMap<(&Tags, i64), (i64, f64)> = HashMap::new();
-    let mut chunks = backend.scan(scan).await?;
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk?;
-        let Some((tags, buckets)) = suspects.get_key_value(&chunk.tags) else { continue };
-        let Some(col) = chunk.columns.first() else { continue };
-        for (t, v) in chunk.times.iter().zip(col) {
-            let Some(FieldValue::Float(v)) = v else { continue };
+    let mut best: HashMap<(Tags, i64), (i64, f64)> = HashMap::new();
+    for line in body.split(|b| *b == b'\n') {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let l = super::parse_export_line(line)
+            .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
+        let Some((tags, _)) = ctx.tags_of(l.metric, false) else { continue };
+        let Some(buckets) = suspects.get(&tags) else { continue };
+        for (ms, v) in l.timestamps.iter().zip(l.values.iter()) {
+            if *ms < lo || *ms > hi {
+                continue;
+            }
+            let t = ms.saturating_mul(NS_PER_MS);
             let b = if every == 0 {
                 req.scan.min_time
             } else {
-                (*t as i128 - (*t as i128 - req.offset as i128).rem_euclid(every_ns as i128)) as i64
+                (t as i128 - (t as i128 - req.offset as i128).rem_euclid(every_ns as i128)) as i64
             };
             if !buckets.contains(&b) {
                 continue;
             }
-            let e = best.entry((tags, b)).or_insert((*t, *v));
-            if (min && *v < e.1) || (!min && *v > e.1) {
-                *e = (*t, *v);
+            let e = best.entry((tags.clone(), b)).or_insert((t, *v));
+            if (min && *v < e.1) || (!min && *v > e.1) || (*v == e.1 && t < e.0) {
+                *e = (t, *v);
             }
         }
     }
     for (tags, buckets) in suspects {
         let Some(rows) = out.get_mut(tags) else { continue };
         for row in rows.iter_mut().filter(|r| buckets.contains(&r.bucket_start)) {
-            match best.get(&(tags, row.bucket_start)) {
+            match best.get(&(tags.clone(), row.bucket_start)) {
                 Some((t, v)) if FieldValue::Float(*v) == row.value => row.point_time = Some(*t),
-                // the scan disagrees with the rollups (data written meanwhile): leave it to the planner
+                // the export disagrees with the rollups (data written meanwhile): leave it to the planner
                 _ => return Err(BackendError::Unsupported("min/max: samples changed during pushdown".into())),
             }
         }
@@ -407,7 +428,9 @@ async fn resolve_ties(
 }
 
 fn dups_refused() -> BackendError {
-    BackendError::Unsupported("a series has several samples at one millisecond: not pushed down to victoriametrics".into())
+    BackendError::Unsupported(
+        "a series has several samples at one millisecond: not pushed down to victoriametrics".into(),
+    )
 }
 
 /// The calls asking buckets `b0..=b1` (ms, starts) clipped to `[lo, hi]`: runs of whole buckets
@@ -482,28 +505,13 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     let metrics = vec![metric.clone()];
     // Outputs of aggr_over_time/rollup_scrape_interval are told apart by a `rollup` label.
     let names_sel = selector(&[names_matcher(&metrics), inner.db_matcher(&scan.db)]);
-    let end = secs(MAX_MS);
-    let labels: Vec<String> = inner
-        .api("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)])
-        .await?;
-    if labels.iter().any(|l| l == "rollup") {
-        return Err(BackendError::Unsupported("a series with a `rollup` label is not pushed down".into()));
-    }
     let mut sels = Vec::new();
     for conj in to_dnf(&scan.tags) {
         let mut ms: Vec<Matcher> = vec![names_matcher(&metrics), inner.db_matcher(&scan.db)];
         ms.extend(conj);
         sels.push(selector(&ms));
     }
-    if lo < MIN_LO {
-        // Rollups cannot see these milliseconds: only go on when no series has samples there.
-        let end = secs(MIN_LO - 1);
-        let resp = inner.post_form("/api/v1/export", &[("match[]", &names_sel), ("start", "0"), ("end", &end)]).await?;
-        let body = super::read_bounded(resp, 4096, true, "/api/v1/export", inner.opts.timeout).await?;
-        if body.iter().any(|b| !b.is_ascii_whitespace()) {
-            return Err(BackendError::Unsupported("series with samples on 1970-01-01 are not pushed down".into()));
-        }
-    }
+    let early = lo < MIN_LO;
     let lo = lo.max(MIN_LO);
     let ctx = Ctx { inner, db: &scan.db, pred: &scan.tags, sels };
     let func = req.func;
@@ -513,113 +521,142 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     // last() needs no check: of samples sharing a millisecond, a scan keeps the last exported and
     // last_over_time/tlast_over_time take the last too, both in the order of VictoriaMetrics'
     // merged result (export and rollups read it with the same ProcessSearchQuery/RunParallel).
-    let check_dups = async {
-        if func == AggregateFn::Last {
-            Ok(false)
-        } else {
-            ctx.has_duplicates(lo, hi).await
-        }
-    };
-    let mut out: BTreeMap<Tags, Vec<AggregateRow>> = BTreeMap::new();
-    // min/max rows whose extreme may be tied: series → bucket starts (ns)
-    let mut suspects: BTreeMap<Tags, BTreeSet<i64>> = BTreeMap::new();
-
-    // A range of few buckets is asked bucket by bucket at once ("direct"); otherwise phase A asks
-    // the whole range with each series' first and last sample times, answers the series whose
-    // samples lie in one bucket, and bounds the buckets phase B asks for the others.
-    let direct = if every > 0 && (bucket(hi) - bucket(lo)) / every < DIRECT_BUCKETS {
-        plan_calls(bucket(lo), bucket(hi), every, lo, hi, now, MAX_STEPS)
-    } else {
-        None
-    };
-    // Series phase B is for (None: all), and its calls.
-    let (multi, calls): (Option<BTreeSet<Tags>>, Vec<(i64, Eval)>) = match direct {
-        Some(calls) => {
-            if check_dups.await? {
-                return Err(dups_refused());
+    // Checks made beside the rollups (whose answer is dropped when one fails).
+    let guards = async {
+        let end = secs(MAX_MS);
+        let labels = async {
+            let l: Vec<String> =
+                inner.api("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)]).await?;
+            Ok::<bool, BackendError>(l.iter().any(|l| l == "rollup"))
+        };
+        let early_samples = async {
+            if !early {
+                return Ok(false);
             }
-            (None, calls)
-        }
-        None => {
-            let mut rs_a = rs.clone();
-            for r in [R::TFirst, R::TLast] {
-                if !rs_a.contains(&r) {
-                    rs_a.push(r);
-                }
-            }
-            let (whole, dups) = futures::try_join!(ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)), check_dups)?;
-            if dups {
-                return Err(dups_refused());
-            }
-            let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
-            // Series with samples in more than one bucket.
-            let mut multi: BTreeSet<Tags> = BTreeSet::new();
-            let (mut b0, mut b1) = (i64::MAX, i64::MIN);
-            for (tags, by_t) in whole {
-                let Some(vals) = by_t.get(&hi) else { continue };
-                let (Some(tf), Some(tl)) = (vals[col(R::TFirst)], vals[col(R::TLast)]) else { continue };
-                let (tf, tl) = (ms_of(tf), ms_of(tl));
-                if every == 0 || bucket(tf) == bucket(tl) {
-                    let start = if every == 0 { scan.min_time } else { bucket(tf).saturating_mul(NS_PER_MS) };
-                    if let Some((row, suspect)) = make_row(func, &rs_a, vals, start) {
-                        if suspect {
-                            suspects.entry(tags.clone()).or_default().insert(start);
-                        }
-                        out.entry(tags).or_default().push(row);
-                    }
-                } else {
-                    b0 = b0.min(bucket(tf));
-                    b1 = b1.max(bucket(tl));
-                    multi.insert(tags);
-                }
-            }
-            if multi.is_empty() {
-                (Some(multi), Vec::new())
+            // Rollups cannot see these milliseconds: only go on when no series has samples there.
+            let end = secs(MIN_LO - 1);
+            let resp =
+                inner.post_form("/api/v1/export", &[("match[]", &names_sel), ("start", "0"), ("end", &end)]).await?;
+            let body = super::read_bounded(resp, 4096, true, "/api/v1/export", inner.opts.timeout).await?;
+            Ok(body.iter().any(|b| !b.is_ascii_whitespace()))
+        };
+        let dups = async {
+            if func == AggregateFn::Last {
+                Ok(false)
             } else {
-                let n = (b1 - b0) / every + 1;
-                if n > MAX_BUCKETS || n.saturating_mul(multi.len() as i64) > MAX_CELLS {
-                    return Err(BackendError::Unsupported(format!("{n} buckets: not pushed down to victoriametrics")));
-                }
-                let per_call = (MAX_CELLS_PER_CALL / multi.len() as i64).clamp(1, MAX_STEPS);
-                let Some(calls) = plan_calls(b0, b1, every, lo, hi, now, per_call) else {
-                    return Err(BackendError::Unsupported(
-                        "too many clipped or recent buckets: not pushed down to victoriametrics".into(),
-                    ));
-                };
-                (Some(multi), calls)
+                ctx.has_duplicates(lo, hi).await
             }
+        };
+        let (rollup_label, early_samples, dups) = futures::try_join!(labels, early_samples, dups)?;
+        if rollup_label {
+            return Err(BackendError::Unsupported("a series with a `rollup` label is not pushed down".into()));
         }
+        if early_samples {
+            return Err(BackendError::Unsupported("series with samples on 1970-01-01 are not pushed down".into()));
+        }
+        if dups {
+            return Err(dups_refused());
+        }
+        Ok(())
     };
+    let rollups = async {
+        let mut out: BTreeMap<Tags, Vec<AggregateRow>> = BTreeMap::new();
+        // min/max rows whose extreme may be tied: series → bucket starts (ns)
+        let mut suspects: BTreeMap<Tags, BTreeSet<i64>> = BTreeMap::new();
 
-    // Phase B: bucket by bucket.
-    if !calls.is_empty() {
-        let answers: Vec<Answer> = futures::stream::iter(calls.into_iter().map(|(w, e)| ctx.run(&rs, w, e)))
-            .buffered(PARALLEL)
-            .try_collect()
-            .await?;
-        let mut rows: BTreeMap<Tags, BTreeMap<i64, AggregateRow>> = BTreeMap::new();
-        for ans in answers {
-            for (tags, by_t) in ans {
-                if multi.as_ref().is_some_and(|m| !m.contains(&tags)) {
-                    continue;
+        // A range of few buckets is asked bucket by bucket at once ("direct"); otherwise phase A asks
+        // the whole range with each series' first and last sample times, answers the series whose
+        // samples lie in one bucket, and bounds the buckets phase B asks for the others.
+        let direct = if every > 0 && (bucket(hi) - bucket(lo)) / every < DIRECT_BUCKETS {
+            plan_calls(bucket(lo), bucket(hi), every, lo, hi, now, MAX_STEPS)
+        } else {
+            None
+        };
+        // Series phase B is for (None: all), and its calls.
+        let (multi, calls): (Option<BTreeSet<Tags>>, Vec<(i64, Eval)>) = match direct {
+            Some(calls) => (None, calls),
+            None => {
+                let mut rs_a = rs.clone();
+                for r in [R::TFirst, R::TLast] {
+                    if !rs_a.contains(&r) {
+                        rs_a.push(r);
+                    }
                 }
-                for (t, vals) in by_t {
-                    let start = bucket(t).saturating_mul(NS_PER_MS);
-                    if let Some((row, suspect)) = make_row(func, &rs, &vals, start) {
-                        if suspect {
-                            suspects.entry(tags.clone()).or_default().insert(start);
+                let whole = ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)).await?;
+                let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
+                // Series with samples in more than one bucket.
+                let mut multi: BTreeSet<Tags> = BTreeSet::new();
+                let (mut b0, mut b1) = (i64::MAX, i64::MIN);
+                for (tags, by_t) in whole {
+                    let Some(vals) = by_t.get(&hi) else { continue };
+                    let (Some(tf), Some(tl)) = (vals[col(R::TFirst)], vals[col(R::TLast)]) else { continue };
+                    let (tf, tl) = (ms_of(tf), ms_of(tl));
+                    if every == 0 || bucket(tf) == bucket(tl) {
+                        let start = if every == 0 { scan.min_time } else { bucket(tf).saturating_mul(NS_PER_MS) };
+                        if let Some((row, suspect)) = make_row(func, &rs_a, vals, start) {
+                            if suspect {
+                                suspects.entry(tags.clone()).or_default().insert(start);
+                            }
+                            out.entry(tags).or_default().push(row);
                         }
-                        rows.entry(tags.clone()).or_default().insert(start, row);
+                    } else {
+                        b0 = b0.min(bucket(tf));
+                        b1 = b1.max(bucket(tl));
+                        multi.insert(tags);
+                    }
+                }
+                if multi.is_empty() {
+                    (Some(multi), Vec::new())
+                } else {
+                    let n = (b1 - b0) / every + 1;
+                    if n > MAX_BUCKETS || n.saturating_mul(multi.len() as i64) > MAX_CELLS {
+                        return Err(BackendError::Unsupported(format!(
+                            "{n} buckets: not pushed down to victoriametrics"
+                        )));
+                    }
+                    let per_call = (MAX_CELLS_PER_CALL / multi.len() as i64).clamp(1, MAX_STEPS);
+                    let Some(calls) = plan_calls(b0, b1, every, lo, hi, now, per_call) else {
+                        return Err(BackendError::Unsupported(
+                            "too many clipped or recent buckets: not pushed down to victoriametrics".into(),
+                        ));
+                    };
+                    (Some(multi), calls)
+                }
+            }
+        };
+
+        // Phase B: bucket by bucket.
+        if !calls.is_empty() {
+            let answers: Vec<Answer> = futures::stream::iter(calls.into_iter().map(|(w, e)| ctx.run(&rs, w, e)))
+                .buffered(PARALLEL)
+                .try_collect()
+                .await?;
+            let mut rows: BTreeMap<Tags, BTreeMap<i64, AggregateRow>> = BTreeMap::new();
+            for ans in answers {
+                for (tags, by_t) in ans {
+                    if multi.as_ref().is_some_and(|m| !m.contains(&tags)) {
+                        continue;
+                    }
+                    for (t, vals) in by_t {
+                        let start = bucket(t).saturating_mul(NS_PER_MS);
+                        if let Some((row, suspect)) = make_row(func, &rs, &vals, start) {
+                            if suspect {
+                                suspects.entry(tags.clone()).or_default().insert(start);
+                            }
+                            rows.entry(tags.clone()).or_default().insert(start, row);
+                        }
                     }
                 }
             }
+            for (tags, r) in rows {
+                out.entry(tags).or_default().extend(r.into_values());
+            }
         }
-        for (tags, r) in rows {
-            out.entry(tags).or_default().extend(r.into_values());
-        }
-    }
+        Ok::<_, BackendError>((out, suspects))
+    };
+    let ((), (mut out, suspects)) = futures::try_join!(guards, rollups)?;
     if !suspects.is_empty() {
-        resolve_ties(backend, &req, every, &mut out, &suspects).await?;
+        resolve_ties(&ctx, &req, every, &mut out, &suspects).await?;
     }
     Ok(out
         .into_iter()
