@@ -80,6 +80,18 @@ pub const MAX_STREAM_SERIES: usize = 1024;
 /// Fewest rows a series buffers (unless `W` is smaller).
 const MIN_SERIES_ROWS: usize = 128;
 
+/// [`MAX_STREAM_SERIES`] (tests may lower it).
+fn max_stream_series() -> usize {
+    #[cfg(test)]
+    {
+        let m = tests::TEST_MAX_SERIES.with(|c| c.get());
+        if m > 0 {
+            return m;
+        }
+    }
+    MAX_STREAM_SERIES
+}
+
 /// `W`: the most points one window may hold (see the module docs).
 pub fn window_points() -> usize {
     #[cfg(test)]
@@ -336,7 +348,7 @@ impl RawSelect {
                 .series(&m.db, m.rp.as_deref(), &MeasurementFilter::Names(vec![m.name.clone()]), rc.pred())
                 .await
                 .map_err(|e| e.to_string())?;
-            if series.len() > MAX_STREAM_SERIES {
+            if series.len() > max_stream_series() {
                 too_many = true;
                 if prep.metas.len() == 1
                     && !prep.has_tag_dims
@@ -829,6 +841,8 @@ mod tests {
     thread_local! {
         /// `W` for the tests on this thread (0: the process's).
         pub(super) static TEST_WINDOW: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        /// The series limit for the tests on this thread (0: [`MAX_STREAM_SERIES`]).
+        pub(super) static TEST_MAX_SERIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     }
 
     /// Series with ties at most timestamps, series a tag equality alone does not tell apart,
@@ -924,6 +938,40 @@ mod tests {
                 assert_eq!(streamed(&b, q), want, "W={w}: {q}");
             }
         }
+        TEST_WINDOW.with(|c| c.set(0));
+    }
+
+    /// Over the series limit: time windows where ties cannot depend on the heap, else the
+    /// buffered evaluator; the same answers either way.
+    #[test]
+    fn over_the_series_limit() {
+        let b = std::sync::Arc::new(data());
+        let mut lp = String::new();
+        for t in 0..300i64 {
+            for h in 0..6 {
+                if (t + h) % 4 != 0 {
+                    lp.push_str(&format!("k,host=k{h},g={} v={},s=\"{}\" {}\n", h % 2, t % 5, (t + h) % 3, t * 10));
+                }
+            }
+        }
+        b.write_lp("t", &lp);
+        TEST_MAX_SERIES.with(|c| c.set(2));
+        for w in [3usize, 50] {
+            TEST_WINDOW.with(|c| c.set(w));
+            for q in [
+                "SELECT host, v FROM k",
+                "SELECT host, s FROM k WHERE v > 1 ORDER BY time DESC",
+                "SELECT * FROM k",
+                "SELECT s, v FROM k ORDER BY time DESC",
+                "SELECT v FROM k GROUP BY g LIMIT 7",
+                "SELECT * FROM u, k",
+            ] {
+                let want = buffered(&b, q);
+                assert!(want.as_ref().is_ok_and(|s| !s.is_empty()), "{q}");
+                assert_eq!(streamed(&b, q), want, "W={w}: {q}");
+            }
+        }
+        TEST_MAX_SERIES.with(|c| c.set(0));
         TEST_WINDOW.with(|c| c.set(0));
     }
 
