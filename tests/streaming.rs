@@ -473,7 +473,7 @@ fn load_many(api: &Api, points: usize, hosts: usize) {
         let mut body = String::new();
         for _ in 0..100_000.min(points - n) {
             let t = start + (n / hosts) as i64 * 1_000_000_000;
-            body.push_str(&format!("mm,host=h{:03},dc=dc{} v={}.5,i={}i {t}\n", n % hosts, n % 3, n % 1000, n));
+            body.push_str(&format!("mm,host=h{:03},dc=dc{} v={}.5,i={}i {t}\n", n % hosts, n % hosts % 3, n % 1000, n));
             n += 1;
         }
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

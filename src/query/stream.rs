@@ -690,7 +690,7 @@ impl MeasMerge {
                 inp.width = (inp.width / 2).min(span / 4).max(1);
                 continue;
             }
-            let last_read = read.last().map(|r| r.0);
+            let (first_read, last_read) = (read.first().map(|r| r.0), read.last().map(|r| r.0));
             if desc {
                 read.reverse();
             }
@@ -714,8 +714,9 @@ impl MeasMerge {
                 }
             } else if stopped {
                 let last = last_read.unwrap_or(wlo);
-                // The window that gave `b` rows.
-                inp.width = (last as i128 - wlo as i128 + 1).max(1);
+                // The span of the `b` rows read: the next window should hold about as many
+                // (the store then ends the scan itself instead of reading ahead of a dropped one).
+                inp.width = (last as i128 - first_read.unwrap_or(wlo) as i128 + 1).max(1);
                 inp.cursor = last + 1;
             } else if whi >= hi {
                 inp.exhausted = true;
