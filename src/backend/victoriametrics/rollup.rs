@@ -24,8 +24,8 @@
 //!   (`int64(secs * 1e3)`): they are sent with an extra half millisecond ([`time_arg`]);
 //! * `-search.maxPointsPerTimeseries`: a `query_range` call asks at most [`MAX_STEPS`] steps;
 //! * samples sharing a millisecond (VictoriaMetrics keeps both; a scan returns the last one):
-//!   detected per request with `rollup_scrape_interval` (its `min` interval is 0 exactly then) →
-//!   `Unsupported`; except for `last`, which takes the same (last) sample as the scan;
+//!   detected in the same queries with `rollup_scrape_interval` (its `min` interval is 0 exactly
+//!   then) → `Unsupported`; except for `last`, which takes the same (last) sample as the scan;
 //! * `aggr_over_time` and `rollup_scrape_interval` name their outputs with a `rollup` label,
 //!   overwriting a tag of that name: a metric with a `rollup` label is not pushed down;
 //! * NaN samples (never written by influxgate, which refuses non-finite values; possible in data
@@ -209,26 +209,31 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn query_text(&self, rs: &[R], window: i64) -> String {
+    /// `aggr_over_time` of the rollups over each selector; with `dups`, also the windows where two
+    /// samples share a millisecond (`rollup_scrape_interval`'s smallest interval is 0 exactly then;
+    /// the window it may widen only adds neighbours), as series labelled `rollup="min"`.
+    fn query_text(&self, rs: &[R], window: i64, dups: bool) -> String {
+        let names: Vec<String> = rs.iter().map(|r| format!("\"{}\"", r.name())).collect();
         let mut q = String::new();
         for (i, sel) in self.sels.iter().enumerate() {
             if i > 0 {
                 q.push_str(" or ");
             }
-            if rs.len() == 1 {
-                q.push_str(&format!("{}({sel}[{window}ms])", rs[0].name()));
-            } else {
-                let names: Vec<String> = rs.iter().map(|r| format!("\"{}\"", r.name())).collect();
-                q.push_str(&format!("aggr_over_time(({}),{sel}[{window}ms])", names.join(",")));
+            q.push_str(&format!("aggr_over_time(({}),{sel}[{window}ms])", names.join(",")));
+            if dups {
+                q.push_str(&format!(
+                    " or (label_match(rollup_scrape_interval({sel}[{window}ms]),\"rollup\",\"min\") == 0)"
+                ));
             }
         }
         q
     }
 
-    /// The series' tags (labels minus the db label), when the series belongs to the request.
-    fn tags_of(&self, mut metric: HashMap<String, String>, multi: bool) -> Option<(Tags, Option<String>)> {
+    /// The series' tags (labels minus the db label and `rollup`), when the series belongs to the
+    /// request, and its `rollup` label.
+    fn tags_of(&self, mut metric: HashMap<String, String>) -> Option<(Tags, Option<String>)> {
         metric.remove("__name__");
-        let rollup = if multi { metric.remove("rollup") } else { None };
+        let rollup = metric.remove("rollup");
         if metric.remove(&self.inner.opts.db_label).as_deref() != Some(self.db) {
             return None;
         }
@@ -237,9 +242,10 @@ impl Ctx<'_> {
         self.pred.matches(&tags).then_some((tags, rollup))
     }
 
-    /// Runs `rs` over windows of `window` ms evaluated as `eval` says.
-    async fn run(&self, rs: &[R], window: i64, eval: Eval) -> Result<Answer> {
-        let q = self.query_text(rs, window);
+    /// Runs `rs` over windows of `window` ms evaluated as `eval` says; also says, with `dups`,
+    /// whether a series has two samples at one millisecond in those windows.
+    async fn run(&self, rs: &[R], window: i64, eval: Eval, dups: bool) -> Result<(Answer, bool)> {
+        let q = self.query_text(rs, window, dups);
         let (path, times) = match eval {
             Eval::At(t) => ("/api/v1/query", vec![("time", time_arg(t))]),
             Eval::Range { start, end, step } => (
@@ -250,24 +256,22 @@ impl Ctx<'_> {
         let mut pairs: Vec<(&str, &str)> = vec![("query", &q), ("nocache", "1")];
         pairs.extend(times.iter().map(|(k, v)| (*k, v.as_str())));
         let data: QueryData = self.inner.api(path, &pairs).await.map_err(not_pushed)?;
-        let multi = rs.len() > 1;
         let mut out: Answer = BTreeMap::new();
+        let mut found_dups = false;
         for item in data.result {
-            let Some((tags, rollup)) = self.tags_of(item.metric, multi) else { continue };
-            let col = match (multi, rollup) {
-                (false, _) => 0,
-                (true, Some(name)) => match R::from_name(&name).and_then(|r| rs.iter().position(|x| *x == r)) {
-                    Some(i) => i,
-                    None => continue,
-                },
-                (true, None) => continue,
-            };
-            let series = out.entry(tags).or_default();
+            let Some((tags, rollup)) = self.tags_of(item.metric) else { continue };
             let points: Vec<(f64, String)> = match (item.value, item.values) {
                 (Some(v), _) => vec![v],
                 (None, Some(vs)) => vs,
                 (None, None) => Vec::new(),
             };
+            let Some(name) = rollup else { continue };
+            if name == "min" {
+                found_dups |= dups && points.iter().any(|(_, v)| parse_value(v) == Some(0.0));
+                continue;
+            }
+            let Some(col) = R::from_name(&name).and_then(|r| rs.iter().position(|x| *x == r)) else { continue };
+            let series = out.entry(tags).or_default();
             for (ts, v) in points {
                 let t = match eval {
                     Eval::At(t) => t,
@@ -278,28 +282,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        Ok(out)
-    }
-
-    /// Whether any selected series has two samples at one millisecond in `[lo, hi]`.
-    async fn has_duplicates(&self, lo: i64, hi: i64) -> Result<bool> {
-        let mut q = String::new();
-        for (i, sel) in self.sels.iter().enumerate() {
-            if i > 0 {
-                q.push_str(" or ");
-            }
-            q.push_str(&format!("rollup_scrape_interval({sel}[{}ms])", hi - lo + 1));
-        }
-        let t = time_arg(hi);
-        let pairs: Vec<(&str, &str)> = vec![("query", &q), ("nocache", "1"), ("time", &t)];
-        let data: QueryData = self.inner.api("/api/v1/query", &pairs).await.map_err(not_pushed)?;
-        for item in data.result {
-            let Some((_, rollup)) = self.tags_of(item.metric, true) else { continue };
-            if rollup.as_deref() == Some("min") && item.value.as_ref().and_then(|v| parse_value(&v.1)) == Some(0.0) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok((out, found_dups))
     }
 }
 
@@ -353,7 +336,8 @@ fn tie() -> BackendError {
 
 /// min/max rows whose extreme may be tied get the earliest time holding it from the raw samples:
 /// one export of the span of those buckets, when the rows' counts say it holds at most
-/// [`MAX_RESOLVE_SAMPLES`] samples (otherwise `Unsupported`: the planner's own scan is cheaper).
+/// [`MAX_RESOLVE_SAMPLES`] samples and at most a quarter of the rows are concerned (otherwise
+/// `Unsupported`: the planner's own scan is cheaper).
 /// The export is read as the scan reads it (`parse_export_line`, one sample per millisecond:
 /// requests with several are refused before).
 async fn resolve_ties(
@@ -372,7 +356,11 @@ async fn resolve_ties(
     let (from, to) = (from.max(req.scan.min_time), to.min(req.scan.max_time));
     let in_span = |b: i64| if every == 0 { true } else { b.saturating_add(every_ns - 1) >= from && b <= to };
     let samples: u64 = out.values().flatten().filter(|r| in_span(r.bucket_start)).map(|r| r.count).sum();
-    if samples > MAX_RESOLVE_SAMPLES {
+    let rows: usize = out.values().map(|r| r.len()).sum();
+    let tied: usize = suspects.values().map(|b| b.len()).sum();
+    // Mostly tied (integer-valued data): the planner's one scan of every field is cheaper than
+    // an export per field.
+    if samples > MAX_RESOLVE_SAMPLES || (tied > 8 && tied * 4 > rows) {
         return Err(tie());
     }
     let (lo, hi) = (super::ceil_div(from, NS_PER_MS).max(0), to.div_euclid(NS_PER_MS));
@@ -393,7 +381,7 @@ async fn resolve_ties(
         }
         let l = super::parse_export_line(line)
             .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
-        let Some((tags, _)) = ctx.tags_of(l.metric, false) else { continue };
+        let Some((tags, _)) = ctx.tags_of(l.metric) else { continue };
         let Some(buckets) = suspects.get(&tags) else { continue };
         for (ms, v) in l.timestamps.iter().zip(l.values.iter()) {
             if *ms < lo || *ms > hi {
@@ -518,9 +506,6 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     let rs = rollups_of(func);
 
     let bucket = |t: i64| t - (t - offset).rem_euclid(every.max(1));
-    // last() needs no check: of samples sharing a millisecond, a scan keeps the last exported and
-    // last_over_time/tlast_over_time take the last too, both in the order of VictoriaMetrics'
-    // merged result (export and rollups read it with the same ProcessSearchQuery/RunParallel).
     // Checks made beside the rollups (whose answer is dropped when one fails).
     let guards = async {
         let end = secs(MAX_MS);
@@ -540,25 +525,19 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
             let body = super::read_bounded(resp, 4096, true, "/api/v1/export", inner.opts.timeout).await?;
             Ok(body.iter().any(|b| !b.is_ascii_whitespace()))
         };
-        let dups = async {
-            if func == AggregateFn::Last {
-                Ok(false)
-            } else {
-                ctx.has_duplicates(lo, hi).await
-            }
-        };
-        let (rollup_label, early_samples, dups) = futures::try_join!(labels, early_samples, dups)?;
+        let (rollup_label, early_samples) = futures::try_join!(labels, early_samples)?;
         if rollup_label {
             return Err(BackendError::Unsupported("a series with a `rollup` label is not pushed down".into()));
         }
         if early_samples {
             return Err(BackendError::Unsupported("series with samples on 1970-01-01 are not pushed down".into()));
         }
-        if dups {
-            return Err(dups_refused());
-        }
         Ok(())
     };
+    // last() needs no check: of samples sharing a millisecond, a scan keeps the last exported and
+    // last_over_time/tlast_over_time take the last too, both in the order of VictoriaMetrics'
+    // merged result (export and rollups read it with the same ProcessSearchQuery/RunParallel).
+    let dups = func != AggregateFn::Last;
     let rollups = async {
         let mut out: BTreeMap<Tags, Vec<AggregateRow>> = BTreeMap::new();
         // min/max rows whose extreme may be tied: series → bucket starts (ns)
@@ -573,8 +552,9 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
             None
         };
         // Series phase B is for (None: all), and its calls.
-        let (multi, calls): (Option<BTreeSet<Tags>>, Vec<(i64, Eval)>) = match direct {
-            Some(calls) => (None, calls),
+        // (In phase A the whole range was checked for samples sharing a millisecond.)
+        let (multi, calls, dups): (Option<BTreeSet<Tags>>, Vec<(i64, Eval)>, bool) = match direct {
+            Some(calls) => (None, calls, dups),
             None => {
                 let mut rs_a = rs.clone();
                 for r in [R::TFirst, R::TLast] {
@@ -582,7 +562,10 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                         rs_a.push(r);
                     }
                 }
-                let whole = ctx.run(&rs_a, hi - lo + 1, Eval::At(hi)).await?;
+                let (whole, found) = ctx.run(&rs_a, hi - lo + 1, Eval::At(hi), dups).await?;
+                if found {
+                    return Err(dups_refused());
+                }
                 let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
                 // Series with samples in more than one bucket.
                 let mut multi: BTreeSet<Tags> = BTreeSet::new();
@@ -606,7 +589,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                     }
                 }
                 if multi.is_empty() {
-                    (Some(multi), Vec::new())
+                    (Some(multi), Vec::new(), false)
                 } else {
                     let n = (b1 - b0) / every + 1;
                     if n > MAX_BUCKETS || n.saturating_mul(multi.len() as i64) > MAX_CELLS {
@@ -620,19 +603,23 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                             "too many clipped or recent buckets: not pushed down to victoriametrics".into(),
                         ));
                     };
-                    (Some(multi), calls)
+                    (Some(multi), calls, false)
                 }
             }
         };
 
         // Phase B: bucket by bucket.
         if !calls.is_empty() {
-            let answers: Vec<Answer> = futures::stream::iter(calls.into_iter().map(|(w, e)| ctx.run(&rs, w, e)))
-                .buffered(PARALLEL)
-                .try_collect()
-                .await?;
+            let answers: Vec<(Answer, bool)> =
+                futures::stream::iter(calls.into_iter().map(|(w, e)| ctx.run(&rs, w, e, dups)))
+                    .buffered(PARALLEL)
+                    .try_collect()
+                    .await?;
+            if answers.iter().any(|a| a.1) {
+                return Err(dups_refused());
+            }
             let mut rows: BTreeMap<Tags, BTreeMap<i64, AggregateRow>> = BTreeMap::new();
-            for ans in answers {
+            for (ans, _) in answers {
                 for (tags, by_t) in ans {
                     if multi.as_ref().is_some_and(|m| !m.contains(&tags)) {
                         continue;
