@@ -13,6 +13,12 @@
 //! are whole milliseconds are pushed down (otherwise buckets would hold unequal numbers of
 //! milliseconds).
 //!
+//! A range of fewer than [`DIRECT_BUCKETS`] buckets is asked that way at once. A longer one (the
+//! planner asks `last(*)` without a time range per 7-day shard group from 1970 on) is first asked
+//! whole, with each series' first and last sample times (`tfirst/tlast_over_time`): series whose
+//! samples lie in one bucket are answered from that, and only the buckets between the others'
+//! first and last samples are asked bucket by bucket.
+//!
 //! Things VictoriaMetrics does that would change answers, and what is done about each:
 //!
 //! * response cache, start/end alignment to the step, and the instant query's shift by
@@ -28,6 +34,9 @@
 //!   then) → `Unsupported`; except for `last`, which takes the same (last) sample as the scan;
 //! * `aggr_over_time` and `rollup_scrape_interval` name their outputs with a `rollup` label,
 //!   overwriting a tag of that name: a metric with a `rollup` label is not pushed down;
+//! * samples before `T - window - 5 min` are not fetched by a rollup, so nothing before 1970-01-01
+//!   00:15 is asked: a request whose range starts earlier checks with an export that no series has
+//!   samples there (else `Unsupported`);
 //! * NaN samples (never written by influxgate, which refuses non-finite values; possible in data
 //!   written straight to VictoriaMetrics, e.g. Prometheus staleness markers) are skipped by
 //!   rollups, while a scan returns them: such data is outside what this module claims.
@@ -46,9 +55,9 @@
 //!   earliest holding it (1.x); `tmin_over_time`/`tmax_over_time` give the *latest*. It is exact
 //!   when the extreme is unique: when the bucket's values are all distinct
 //!   (`distinct_over_time == count_over_time`) or the latest extreme is the bucket's first sample.
-//!   Other buckets get the time from a scan of the raw samples of their span (see
-//!   `resolve_ties`), or, when that span holds too many samples, the request answers
-//!   `Unsupported`.
+//!   Other buckets get the time from one export of the raw samples of their span (see
+//!   `resolve_ties`), or, when that span holds too many samples or most buckets are concerned
+//!   (integer-valued fields), the request answers `Unsupported`.
 //!
 //! Several rollups of one request are computed in one pass with `aggr_over_time`.
 
@@ -76,11 +85,11 @@ const MAX_CELLS_PER_CALL: i64 = 200_000;
 const MAX_BUCKETS: i64 = 2_000_000;
 const MAX_CELLS: i64 = 10_000_000;
 /// Ranges of fewer buckets are asked bucket by bucket without first asking the whole range.
-const DIRECT_BUCKETS: i64 = 2_000;
+pub const DIRECT_BUCKETS: i64 = 2_000;
 /// Instant queries (clipped or recent buckets) one request may make.
 const MAX_INSTANT: usize = 32;
 /// Raw samples read at most to find the earliest time of tied min/max extremes.
-const MAX_RESOLVE_SAMPLES: u64 = 100_000;
+pub const MAX_RESOLVE_SAMPLES: u64 = 100_000;
 /// The largest export read for that (bytes).
 const RESOLVE_ANSWER_BYTES: usize = 64 << 20;
 /// Calls to VictoriaMetrics under way at once for one request.
