@@ -15,10 +15,13 @@
 //!   drops samples older than its `-retentionPeriod` or more than 2 days ahead of its clock: such
 //!   points are left out and the write answers `partial write: ... dropped=N` (the rest is
 //!   written), as 1.x does for points beyond a retention policy.
-//! * Writes go to `/api/v1/import` (JSON lines, sent in pieces of ~4 MiB; no line-protocol
-//!   escaping to get wrong), followed by `/internal/force_flush` (option `flush_after_write`) so a
-//!   write is immediately readable. A write is as durable as VictoriaMetrics makes it (it
-//!   acknowledges before its own periodic flush to disk).
+//! * Writes go to VictoriaMetrics' own line-protocol endpoint, `/write?db=<db>&precision=ms`,
+//!   as line protocol written from the parsed points (sent in pieces of ~4 MiB); what line
+//!   protocol cannot carry exactly, and every point when VictoriaMetrics' `-influx*` flags
+//!   disagree with the options, goes to `/api/v1/import` as JSON lines (see [`write`](mod@write)).
+//!   Then `/internal/force_flush` (option `flush_after_write`) makes the write immediately
+//!   readable. A write is as durable as VictoriaMetrics makes it (it acknowledges once the
+//!   samples are in its in-memory buffers, before its own periodic flush to disk).
 //! * Reading a metric name back as measurement + field: see [`names`](mod@names) for the rule.
 //! * Databases: values of the db label, plus databases made with `CREATE DATABASE` or written to
 //!   through influxgate (kept in the catalog until `DROP DATABASE`, as a 1.x database outlives its
@@ -38,13 +41,15 @@
 //!
 //! Limits (VictoriaMetrics flags to raise when they bite): a scan or `SHOW SERIES` lists the
 //! series of one measurement with `/api/v1/series`, at most `-search.maxSeries` (30000 by default);
-//! a write request is at most `-maxInsertRequestSize` (imports are sent in 4 MiB pieces).
+//! a write request is at most `-maxInsertRequestSize` (requests are sent in 4 MiB pieces), a line
+//! at most `-influx.maxLineSize` (wider points are split into several lines).
 //! Aggregates (count, sum, mean, min, max, first, last per time bucket) are pushed down as MetricsQL
 //! rollups where provably identical to the evaluator's answer, see [`rollup`](mod@rollup).
 
 pub mod names;
 pub mod rollup;
 pub mod selector;
+pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::PathBuf;
@@ -137,6 +142,8 @@ struct Inner {
     strings_dropped: Arc<AtomicU64>,
     window_splits: AtomicU64,
     retention: Mutex<Option<i64>>,
+    /// How writes are sent, decided once from VictoriaMetrics' flags (see [`write`](mod@write)).
+    write_mode: Mutex<Option<write::Mode>>,
 }
 
 #[derive(Deserialize)]
@@ -347,6 +354,7 @@ impl VictoriaMetricsBackend {
                 strings_dropped: Arc::new(AtomicU64::new(0)),
                 window_splits: AtomicU64::new(0),
                 retention: Mutex::new(None),
+                write_mode: Mutex::new(None),
             }),
         })
     }
@@ -858,145 +866,7 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
-        let inner = &self.inner;
-        self.check_write_rp(batch.rp.as_deref())?;
-        let sep = &inner.opts.separator;
-        let db_label = &inner.opts.db_label;
-        let mut body = String::new();
-        let mut dropped = 0u64;
-        let mut written = 0usize;
-        // (database, measurement) pairs the catalog lacks.
-        let mut new_meas: BTreeSet<(String, String)> = BTreeSet::new();
-        // Validate everything first: all points or none.
-        for (index, p) in batch.points.iter().enumerate() {
-            if p.time < 0 {
-                return Err(BackendError::InvalidPoint { index, message: format!(
-                    "point of measurement \"{}\" at {} ns: victoriametrics cannot store times before 1970",
-                    p.measurement, p.time
-                ) });
-            }
-            if let Some((k, _)) = p.tags.iter().find(|(k, _)| k == "__name__") {
-                return Err(BackendError::InvalidPoint { index, message: format!(
-                    "tag key \"{k}\" on measurement \"{}\" is reserved by victoriametrics",
-                    p.measurement
-                ) });
-            }
-            for (f, v) in &p.fields {
-                match v {
-                    FieldValue::String(_) if !inner.opts.drop_string_fields => {
-                        return Err(BackendError::InvalidPoint { index, message: format!(
-                            "field \"{f}\" on measurement \"{}\" is a string: the victoriametrics backend stores only numbers and booleans",
-                            p.measurement
-                        ) });
-                    }
-                    FieldValue::Float(x) if !x.is_finite() => {
-                        return Err(BackendError::InvalidPoint { index, message: format!(
-                            "field \"{f}\" on measurement \"{}\": invalid number",
-                            p.measurement
-                        ) });
-                    }
-                    _ => {}
-                }
-            }
-        }
-        // VictoriaMetrics silently drops samples older than its retention or more than two days
-        // ahead of its clock: such points are dropped here and counted in the answer, as 1.x
-        // answers points beyond a retention policy (the others are written).
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let retention = inner.retention().await;
-        let min_ms = if retention > 0 { now_ms.saturating_sub(retention / NS_PER_MS) } else { i64::MIN };
-        let max_ms = now_ms.saturating_add(MAX_FUTURE_MS);
-        let (mut too_old, mut too_new) = (0usize, 0usize);
-        self.check_names(&batch)?;
-        let mut rest = String::new();
-        let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
-        for p in &batch.points {
-            let ms = p.time / NS_PER_MS;
-            if ms < min_ms {
-                too_old += 1;
-                continue;
-            }
-            if ms > max_ms {
-                too_new += 1;
-                continue;
-            }
-            // Labels other than __name__, as JSON members: `,"k":"v"...`. A tag named like the
-            // db label wins over the database, as in VictoriaMetrics.
-            rest.clear();
-            let tag_db = p.tags.iter().find(|(k, _)| k == db_label).map(|(_, v)| v.as_str());
-            if tag_db.is_none() && !batch.db.is_empty() {
-                push_member(&mut rest, db_label, &batch.db);
-            }
-            for (k, v) in &p.tags {
-                push_member(&mut rest, k, v);
-            }
-            let mut any = false;
-            for (f, v) in &p.fields {
-                let x = match v {
-                    FieldValue::Float(x) => *x,
-                    FieldValue::Integer(i) => *i as f64,
-                    FieldValue::Unsigned(u) => *u as f64,
-                    FieldValue::Boolean(b) => f64::from(u8::from(*b)),
-                    FieldValue::String(_) => {
-                        dropped += 1;
-                        continue;
-                    }
-                };
-                any = true;
-                body.push_str("{\"metric\":{\"__name__\":");
-                push_json_str(&mut body, &names::metric_name(&p.measurement, f, sep));
-                body.push_str(&rest);
-                body.push_str("},\"values\":[");
-                // Finite (checked above): serde_json prints the shortest round-trip form.
-                body.push_str(&serde_json::to_string(&x).unwrap_or_else(|_| "0".into()));
-                body.push_str("],\"timestamps\":[");
-                body.push_str(&ms.to_string());
-                body.push_str("]}\n");
-            }
-            if body.len() >= WRITE_CHUNK_BYTES {
-                inner.send("/api/v1/import", std::mem::take(&mut body), "application/json", Some(inner.opts.timeout)).await?;
-            }
-            if any {
-                written += 1;
-                let db = tag_db.unwrap_or(&batch.db);
-                if !db.is_empty() && seen.insert((db, p.measurement.as_str())) {
-                    let c = inner.catalog();
-                    if !c.databases.contains(db) || !c.measurements.get(db).is_some_and(|s| s.contains(&p.measurement)) {
-                        new_meas.insert((db.to_string(), p.measurement.clone()));
-                    }
-                }
-            }
-        }
-        if !body.is_empty() {
-            inner.send("/api/v1/import", body, "application/json", Some(inner.opts.timeout)).await?;
-            if inner.opts.flush_after_write {
-                inner.send("/internal/force_flush", String::new(), "text/plain", Some(inner.opts.timeout)).await?;
-            }
-        }
-        if dropped > 0 {
-            inner.strings_dropped.fetch_add(dropped, Ordering::Relaxed);
-        }
-        if !new_meas.is_empty() {
-            // A database written to exists until DROP DATABASE, as in 1.x, also once its series
-            // are all deleted.
-            inner.update_catalog(|c| {
-                for (db, m) in &new_meas {
-                    c.databases.insert(db.clone());
-                    c.measurements.entry(db.clone()).or_default().insert(m.clone());
-                }
-                true
-            })?;
-        }
-        if too_new > 0 {
-            return Err(BackendError::Invalid(format!(
-                "partial write: points beyond retention policy or more than 2 days in the future are not stored by victoriametrics dropped={}",
-                too_old + too_new
-            )));
-        }
-        if too_old > 0 {
-            return Err(BackendError::Invalid(format!("partial write: points beyond retention policy dropped={too_old}")));
-        }
-        Ok(WriteOutcome { points_written: written })
+        write::write(self, batch).await
     }
 
     async fn create_database(&self, db: &str) -> Result<()> {
@@ -1177,22 +1047,6 @@ impl Backend for VictoriaMetricsBackend {
         self.inner.delete_selectors(sels).await?;
         self.inner.note_deleted(&req.db, touched)
     }
-}
-
-/// A JSON string literal.
-fn push_json_str(out: &mut String, s: &str) {
-    match serde_json::to_string(s) {
-        Ok(q) => out.push_str(&q),
-        Err(_) => out.push_str("\"\""), // cannot happen for a &str
-    }
-}
-
-/// `,"k":"v"`.
-fn push_member(out: &mut String, k: &str, v: &str) {
-    out.push(',');
-    push_json_str(out, k);
-    out.push(':');
-    push_json_str(out, v);
 }
 
 fn rp_unsupported() -> BackendError {

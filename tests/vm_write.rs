@@ -1,0 +1,300 @@
+//! Writes of the VictoriaMetrics backend (line protocol on `/write`, JSON import for what line
+//! protocol cannot carry) against a real `victoria-metrics` (Debian package `victoria-metrics`):
+//! hostile names store the same series as VictoriaMetrics' own JSON import of the same labels,
+//! the fallbacks work, and VictoriaMetrics' flags decide the mode.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
+use influxgate::backend::{Backend, ScanRequest, TagPredicate, WriteBatch};
+use influxgate::model::{FieldValue, Point};
+
+const VM_BIN: &str = "/usr/bin/victoria-metrics";
+const T0: i64 = 1_704_067_200_000_000_000;
+const S: i64 = 1_000_000_000;
+
+struct Vm {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_vm(extra: &[&str]) -> Vm {
+    if !Path::new(VM_BIN).exists() {
+        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for _ in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let mut child = Command::new(VM_BIN)
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
+            .arg("-retentionPeriod=100y")
+            .arg("-search.latencyOffset=0s")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start victoria-metrics");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
+                return Vm { child, url, _dir: dir };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("victoria-metrics did not become healthy");
+}
+
+fn point(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> Point {
+    let mut tags: Vec<(String, String)> = t.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    tags.sort();
+    Point { measurement: m.into(), tags, fields: f.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), time }
+}
+
+fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
+    WriteBatch { db: db.into(), rp: None, points }
+}
+
+/// Series of a database as VictoriaMetrics exports them: labels without `db` → (times, values).
+type Exported = BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>>;
+
+async fn export(vm: &Vm, db: &str) -> Exported {
+    let sel = format!("{{db={}}}", serde_json::to_string(db).unwrap());
+    let text = reqwest::Client::new()
+        .post(format!("{}/api/v1/export", vm.url))
+        .form(&[("match[]", sel.as_str()), ("start", "0")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut out = Exported::new();
+    for l in text.lines() {
+        let j: serde_json::Value = serde_json::from_str(l).unwrap();
+        let mut m: BTreeMap<String, String> = serde_json::from_value(j["metric"].clone()).unwrap();
+        assert_eq!(m.remove("db").as_deref(), Some(db));
+        let ts: Vec<i64> = serde_json::from_value(j["timestamps"].clone()).unwrap();
+        let vs: Vec<f64> = serde_json::from_value(j["values"].clone()).unwrap();
+        out.entry(m).or_default().extend(ts.into_iter().zip(vs));
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    }
+    out
+}
+
+/// `vm_rows_inserted_total{type="<ty>"}` of VictoriaMetrics (which caches its `/metrics` answer
+/// for a second: waited out first).
+async fn inserted(vm: &Vm, ty: &str) -> u64 {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let text = reqwest::get(format!("{}/metrics", vm.url)).await.unwrap().text().await.unwrap();
+    let prefix = format!("vm_rows_inserted_total{{type=\"{ty}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)).map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// The series the points make, built as VictoriaMetrics' JSON import would store them (the
+/// ground truth: labels given one by one, no escaping involved).
+fn expected(points: &[Point]) -> Exported {
+    let mut out = Exported::new();
+    for p in points {
+        for (f, v) in &p.fields {
+            let x = match v {
+                FieldValue::Float(x) => *x,
+                FieldValue::Integer(i) => *i as f64,
+                FieldValue::Unsigned(u) => *u as f64,
+                FieldValue::Boolean(b) => f64::from(u8::from(*b)),
+                FieldValue::String(_) => continue,
+            };
+            let mut labels: BTreeMap<String, String> =
+                p.tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            labels.insert("__name__".into(), format!("{}_{f}", p.measurement));
+            out.entry(labels).or_default().push((p.time / 1_000_000, x));
+        }
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    }
+    out
+}
+
+/// What VictoriaMetrics stores for `expected(points)` given to its JSON import (label by label,
+/// no escaping involved) in database `truth_db`: the ground truth, VictoriaMetrics' own rounding
+/// of values included.
+async fn truth(vm: &Vm, truth_db: &str, points: &[Point]) -> Exported {
+    let mut body = String::new();
+    for (labels, samples) in expected(points) {
+        let mut metric = serde_json::Map::new();
+        for (k, v) in labels {
+            metric.insert(k, v.into());
+        }
+        metric.insert("db".into(), truth_db.into());
+        let line = serde_json::json!({
+            "metric": metric,
+            "values": samples.iter().map(|s| s.1).collect::<Vec<_>>(),
+            "timestamps": samples.iter().map(|s| s.0).collect::<Vec<_>>(),
+        });
+        body.push_str(&line.to_string());
+        body.push('\n');
+    }
+    let http = reqwest::Client::new();
+    assert!(http.post(format!("{}/api/v1/import", vm.url)).body(body).send().await.unwrap().status().is_success());
+    http.get(format!("{}/internal/force_flush", vm.url)).send().await.unwrap();
+    export(vm, truth_db).await
+}
+
+/// Names with every character line protocol escapes, or that VictoriaMetrics' parser treats
+/// specially, store exactly the labels given; all of it goes as line protocol.
+#[tokio::test]
+async fn hostile_names_are_stored_exactly() {
+    let vm = start_vm(&[]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let hostile = [
+        "a b", "a,b", "a=b", "a\\b", "a\\", "\\", "\\\\ ", "a\\ b", "a\\,b", "a\\=b", "\"q\"", "a\"b", "#x", "x#",
+        " lead", "trail ", "ü\u{1}\t\r", "=", ",", "{__name__=~\".+\"}", "'q'", "$^[]",
+    ];
+    let mut pts = Vec::new();
+    for (i, h) in hostile.iter().enumerate() {
+        let m = if h.starts_with('#') { format!("m{h}") } else { h.to_string() };
+        let field = if h.contains('"') { "f".to_string() } else { format!("f{h}") };
+        pts.push(point(
+            &m,
+            &[(h, h), ("host", h), ("empty", "")],
+            vec![
+                (field.as_str(), FieldValue::Float(i as f64 + 0.25)),
+                ("i", FieldValue::Integer(-(i as i64))),
+                ("u", FieldValue::Unsigned(u64::MAX - i as u64)),
+                ("b", FieldValue::Boolean(i % 2 == 0)),
+                ("value", FieldValue::Float(0.1 + 0.2)),
+            ],
+            T0 + i as i64 * S + 123_456_789,
+        ));
+    }
+    b.write(batch("hostile", pts.clone())).await.expect("write");
+    // Everything went as line protocol (5 fields a point), nothing as JSON.
+    assert_eq!(inserted(&vm, "influx").await, 5 * hostile.len() as u64);
+    assert_eq!(inserted(&vm, "vmimport").await, 0);
+    let got = export(&vm, "hostile").await;
+    assert_eq!(got.len(), 5 * hostile.len());
+    assert_eq!(got, truth(&vm, "truth", &pts).await);
+    // And it reads back through the backend (read-after-write: no wait).
+    let m = "a,b";
+    let mut s = b
+        .scan(ScanRequest {
+            db: "hostile".into(),
+            rp: None,
+            measurement: m.into(),
+            tags: TagPredicate::Eq("host".into(), m.into()),
+            min_time: i64::MIN,
+            max_time: i64::MAX,
+            fields: vec![format!("f{m}"), "i".into(), "value".into()],
+        })
+        .await
+        .unwrap();
+    let c = s.next().await.unwrap().unwrap();
+    assert_eq!(c.times, vec![T0 + S + 123_000_000]);
+    assert_eq!(c.columns[0][0], Some(FieldValue::Float(1.25)));
+    assert_eq!(c.columns[1][0], Some(FieldValue::Float(-1.0)));
+    // VictoriaMetrics keeps about 15 significant digits: 0.30000000000000004 comes back as 0.3.
+    assert!(matches!(c.columns[2][0], Some(FieldValue::Float(x)) if (x - 0.3).abs() < 1e-15));
+}
+
+/// What line protocol cannot carry for VictoriaMetrics goes as JSON, point by point, in the same
+/// write: newlines in names, a measurement starting with '#', a field key with '"', the
+/// millisecond 0.
+#[tokio::test]
+async fn fallbacks_to_json_import() {
+    let vm = start_vm(&[]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let f = |x: f64| vec![("v", FieldValue::Float(x))];
+    let pts = vec![
+        point("plain", &[("t", "x")], f(1.0), T0),
+        point("new\nline", &[("t", "x")], f(2.0), T0),
+        point("m", &[("t", "new\nline")], f(3.0), T0),
+        point("#hash", &[], f(4.0), T0),
+        point("q", &[], vec![("a\"b", FieldValue::Float(5.0))], T0),
+        point("epoch", &[], f(6.0), 999_999),
+        point("plain", &[("t", "x")], f(7.0), T0 + S),
+    ];
+    b.write(batch("fb", pts.clone())).await.expect("write");
+    assert_eq!(inserted(&vm, "influx").await, 2);
+    assert_eq!(inserted(&vm, "vmimport").await, 5);
+    assert_eq!(export(&vm, "fb").await, expected(&pts));
+}
+
+/// A point wider than `-influx.maxLineSize` is written as several lines; a series key that
+/// alone exceeds it goes as JSON.
+#[tokio::test]
+async fn wide_points_fit_the_line_size() {
+    let vm = start_vm(&["-influx.maxLineSize=2048"]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let names: Vec<String> = (0..300).map(|i| format!("field_number_{i:04}")).collect();
+    let wide = point("wide", &[("host", "h")], names.iter().enumerate().map(|(i, n)| (n.as_str(), FieldValue::Integer(i as i64))).collect(), T0);
+    let long = "k".repeat(3000);
+    let long_key = point("long", &[("t", &long)], vec![("v", FieldValue::Float(1.5))], T0);
+    let pts = vec![wide, long_key];
+    b.write(batch("wide", pts.clone())).await.expect("write");
+    assert_eq!(inserted(&vm, "influx").await, 300);
+    assert_eq!(inserted(&vm, "vmimport").await, 1);
+    assert_eq!(export(&vm, "wide").await, expected(&pts));
+}
+
+/// When VictoriaMetrics' flags would name series otherwise than the backend's options, every
+/// write goes as JSON import (named by the options), not line protocol.
+#[tokio::test]
+async fn mismatched_flags_write_json() {
+    let vm = start_vm(&["-influxSkipSingleField"]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let pts = vec![point("cpu", &[("host", "a")], vec![("usage", FieldValue::Float(1.0))], T0)];
+    b.write(batch("d", pts.clone())).await.expect("write");
+    assert_eq!(inserted(&vm, "influx").await, 0);
+    assert_eq!(inserted(&vm, "vmimport").await, 1);
+    assert_eq!(export(&vm, "d").await, expected(&pts));
+
+    let vm = start_vm(&["-influxMeasurementFieldSeparator=."]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions { separator: ".".into(), ..VmOptions::default() }).unwrap();
+    b.write(batch("d", pts.clone())).await.expect("write");
+    assert_eq!(inserted(&vm, "influx").await, 1);
+    let got = export(&vm, "d").await;
+    assert_eq!(got.keys().next().unwrap()["__name__"], "cpu.usage");
+}
+
+/// A TSBS-like batch: 5000 points of 10 tags and 10 integer fields, all written as line
+/// protocol in one request and read back.
+#[tokio::test]
+async fn tsbs_batch_round_trips() {
+    let vm = start_vm(&[]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let fields = ["usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice"];
+    let mut pts = Vec::new();
+    for i in 0..5000i64 {
+        let host = format!("host_{}", i % 100);
+        let t: Vec<(String, String)> =
+            (0..9).map(|k| (format!("tag{k}"), format!("v{}", (i + k) % 7))).chain([("hostname".to_string(), host)]).collect();
+        let tr: Vec<(&str, &str)> = t.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        pts.push(point("cpu", &tr, fields.iter().enumerate().map(|(k, f)| (*f, FieldValue::Integer((i * 7 + k as i64) % 100))).collect(), T0 + (i / 100) * 10 * S));
+    }
+    b.write(batch("tsbs", pts.clone())).await.expect("write");
+    assert_eq!(inserted(&vm, "influx").await, 50_000);
+    assert_eq!(export(&vm, "tsbs").await, truth(&vm, "truth", &pts).await);
+}
