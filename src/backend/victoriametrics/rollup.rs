@@ -576,6 +576,20 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                     return Err(dups_refused());
                 }
                 let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
+                if matches!(func, AggregateFn::Min | AggregateFn::Max) {
+                    // Samples of series holding a value twice (whose buckets may tie): when far
+                    // more than `resolve_ties` reads, stop before asking every bucket.
+                    let (c, d) = (col(R::Count), col(R::Distinct));
+                    let tied: f64 = whole
+                        .values()
+                        .filter_map(|by_t| by_t.get(&hi))
+                        .filter(|v| v[d] < v[c])
+                        .map(|v| v[c].unwrap_or(0.0))
+                        .sum();
+                    if tied > 4.0 * MAX_RESOLVE_SAMPLES as f64 {
+                        return Err(tie());
+                    }
+                }
                 // Series with samples in more than one bucket.
                 let mut multi: BTreeSet<Tags> = BTreeSet::new();
                 let (mut b0, mut b1) = (i64::MAX, i64::MIN);
