@@ -136,7 +136,7 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        QueryConfig { streaming: true, stream_window_points: 16_384, float_merge_parallelism: 0 }
+        QueryConfig { streaming: true, stream_window_points: crate::query::stream::DEFAULT_WINDOW_POINTS, float_merge_parallelism: 0 }
     }
 }
 

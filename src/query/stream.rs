@@ -53,8 +53,9 @@
 //! validation) goes through the buffered path. Streamed answers are not a snapshot: points
 //! written while the answer streams may or may not appear (as with 1.x).
 //!
-//! Knobs for tests and diagnosis (environment): `INFLUXGATE_STREAMING=off` disables streaming;
-//! `INFLUXGATE_STREAM_WINDOW_POINTS=N` sets `W`.
+//! Settings (`[query]` in config.toml, see [`super::settings`]): `streaming = false` disables
+//! streaming; `stream_window_points` sets `W`. The environment variables `INFLUXGATE_STREAMING` and
+//! `INFLUXGATE_STREAM_WINDOW_POINTS` override them, for tests and diagnosis.
 
 use std::collections::VecDeque;
 
@@ -70,7 +71,7 @@ use crate::influxql::ast as a;
 
 type Tags = Vec<(String, String)>;
 
-/// Points per window unless `INFLUXGATE_STREAM_WINDOW_POINTS` says otherwise.
+/// `W` unless configured otherwise (`query.stream_window_points`).
 pub const DEFAULT_WINDOW_POINTS: usize = 16_384;
 
 /// Over this many candidate series in one measurement the merge is not streamed (see the
@@ -101,22 +102,12 @@ pub fn window_points() -> usize {
             return w;
         }
     }
-    static W: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *W.get_or_init(|| {
-        std::env::var("INFLUXGATE_STREAM_WINDOW_POINTS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or(DEFAULT_WINDOW_POINTS)
-    })
+    super::settings::stream_window_points()
 }
 
-/// Whether streaming is on (it is unless `INFLUXGATE_STREAMING` is `off`, `0` or `false`).
+/// Whether streaming is on (`query.streaming`, see [`super::settings`]).
 pub fn enabled() -> bool {
-    static E: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *E.get_or_init(|| {
-        !matches!(std::env::var("INFLUXGATE_STREAMING").ok().as_deref().map(str::trim), Some("off" | "0" | "false"))
-    })
+    super::settings::streaming()
 }
 
 fn has_call(e: &Expr) -> bool {
