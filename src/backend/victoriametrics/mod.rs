@@ -1070,44 +1070,6 @@ impl VictoriaMetricsBackend {
         self.inner.check_rp(rp)
     }
 
-    /// Refuses fields whose metric name would read back as another measurement + field (see
-    /// [`names`](mod@names): measurement `m` field `x_v` and measurement `m_x` field `v` are both
-    /// `m_x_v`), judged with the measurements known for the database plus those of the batch.
-    fn check_names(&self, batch: &WriteBatch) -> Result<()> {
-        let sep = &self.inner.opts.separator;
-        let db_label = &self.inner.opts.db_label;
-        let db_of = |p: &'_ crate::model::Point| -> String {
-            p.tags.iter().find(|(k, _)| k == db_label).map(|(_, v)| v.clone()).unwrap_or_else(|| batch.db.clone())
-        };
-        let mut known: HashMap<String, BTreeSet<String>> = HashMap::new();
-        {
-            let c = self.inner.catalog();
-            for p in &batch.points {
-                let db = db_of(p);
-                let k = known.entry(db.clone()).or_insert_with(|| c.measurements.get(&db).cloned().unwrap_or_default());
-                k.insert(p.measurement.clone());
-            }
-        }
-        let mut checked: BTreeSet<(String, &str, &str)> = BTreeSet::new();
-        for p in &batch.points {
-            let db = db_of(p);
-            for (f, v) in &p.fields {
-                if matches!(v, FieldValue::String(_)) || !checked.insert((db.clone(), &p.measurement, f)) {
-                    continue;
-                }
-                let name = names::metric_name(&p.measurement, f, sep);
-                let (m2, f2) = names::split_name(known.get(&db), &name, sep);
-                if m2 != p.measurement || f2 != *f {
-                    return Err(BackendError::Invalid(format!(
-                        "field \"{f}\" on measurement \"{}\" would be stored as metric \"{name}\", which reads back as field \"{f2}\" on measurement \"{m2}\" in victoriametrics",
-                        p.measurement
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Measurement → its metric names, for the measurements a filter selects, sorted.
     async fn measurement_groups(&self, db: &str, filter: &MeasurementFilter) -> Result<Vec<(String, Vec<String>)>> {
         let names = match filter {

@@ -35,7 +35,7 @@
 //! `-influxSkipMeasurement` off and `-influxTrimTimestamp` at most 1 ms. Otherwise (or when the
 //! flags cannot be read) every point goes to the JSON import, as before.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
 use super::{names, read_bounded, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, NS_PER_MS, WRITE_CHUNK_BYTES};
@@ -87,7 +87,7 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
     let retention = inner.retention().await;
     let min_ms = if retention > 0 { now_ms.saturating_sub(retention / NS_PER_MS) } else { i64::MIN };
     let max_ms = now_ms.saturating_add(MAX_FUTURE_MS);
-    b.check_names(&batch)?;
+    check_names(b, &batch)?;
     let mode = inner.write_mode().await;
     let lp_path = write_path(&batch.db);
 
@@ -141,7 +141,7 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
             inner.send("/api/v1/import", std::mem::take(&mut json), "application/json", Some(inner.opts.timeout)).await?;
         }
         written += 1;
-        let db = p.tags.iter().find(|(k, v)| k == db_label && !v.is_empty()).map_or(batch.db.as_str(), |(_, v)| v.as_str());
+        let db = db_of(p, db_label, &batch.db);
         let key = (db, p.measurement.as_str());
         if !db.is_empty() && last_seen != Some(key) && seen.insert(key) {
             let c = inner.catalog();
@@ -187,6 +187,71 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
     Ok(WriteOutcome { points_written: written })
 }
 
+/// The database a point goes to: its tag named like the db label when it has a value, else the
+/// batch's (as VictoriaMetrics decides the db label).
+fn db_of<'a>(p: &'a Point, db_label: &str, batch_db: &'a str) -> &'a str {
+    p.tags.iter().find(|(k, v)| k == db_label && !v.is_empty()).map_or(batch_db, |(_, v)| v.as_str())
+}
+
+/// Same field keys, and the same of them strings, as the previous point: nothing new to check.
+fn same_fields(a: &Point, b: &Point) -> bool {
+    a.fields.len() == b.fields.len()
+        && a.fields.iter().zip(&b.fields).all(|((ka, va), (kb, vb))| {
+            ka == kb && matches!(va, FieldValue::String(_)) == matches!(vb, FieldValue::String(_))
+        })
+}
+
+/// Refuses fields whose metric name would read back as another measurement + field (see
+/// [`names`](mod@names): measurement `m` field `x_v` and measurement `m_x` field `v` are both
+/// `m_x_v`), judged with the measurements known for the database plus those of the batch.
+/// Each (database, measurement, field) is checked once; a run of points of one measurement with
+/// the same fields costs one comparison of their keys a point.
+fn check_names(b: &VictoriaMetricsBackend, batch: &WriteBatch) -> Result<()> {
+    let sep = &b.inner.opts.separator;
+    let db_label = &b.inner.opts.db_label;
+    let mut known: HashMap<&str, BTreeSet<String>> = HashMap::new();
+    {
+        let c = b.inner.catalog();
+        let mut last: Option<(&str, &str)> = None;
+        for p in &batch.points {
+            let key = (db_of(p, db_label, &batch.db), p.measurement.as_str());
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            let k = known.entry(key.0).or_insert_with(|| c.measurements.get(key.0).cloned().unwrap_or_default());
+            if !k.contains(key.1) {
+                k.insert(key.1.to_string());
+            }
+        }
+    }
+    let mut checked: HashSet<(&str, &str, &str)> = HashSet::new();
+    let mut prev: Option<(&str, &Point)> = None;
+    for p in &batch.points {
+        let db = db_of(p, db_label, &batch.db);
+        if let Some((pdb, q)) = prev {
+            if pdb == db && q.measurement == p.measurement && same_fields(q, p) {
+                continue;
+            }
+        }
+        prev = Some((db, p));
+        for (f, v) in &p.fields {
+            if matches!(v, FieldValue::String(_)) || !checked.insert((db, &p.measurement, f)) {
+                continue;
+            }
+            let name = names::metric_name(&p.measurement, f, sep);
+            let (m2, f2) = names::split_name(known.get(db), &name, sep);
+            if m2 != p.measurement || f2 != *f {
+                return Err(BackendError::Invalid(format!(
+                    "field \"{f}\" on measurement \"{}\" would be stored as metric \"{name}\", which reads back as field \"{f2}\" on measurement \"{m2}\" in victoriametrics",
+                    p.measurement
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Inner {
     /// The write mode, read from VictoriaMetrics' flags on the first write (again on the next
     /// write while VictoriaMetrics cannot be asked; JSON meanwhile).
@@ -228,7 +293,8 @@ pub enum Mode {
 /// The write mode for VictoriaMetrics' `/metrics` text (which lists every flag as
 /// `flag{name="...", value="...", is_set="..."} 1`).
 pub fn mode_from_metrics(text: &str, separator: &str, db_label: &str) -> Mode {
-    let want: [(&str, &dyn Fn(&str) -> bool, &str); 5] = [
+    type Check<'a> = (&'a str, &'a dyn Fn(&str) -> bool, &'a str);
+    let want: [Check; 5] = [
         ("influxMeasurementFieldSeparator", &|v| v == separator, "the configured measurement_field_separator"),
         ("influxDBLabel", &|v| v == db_label, "the configured db_label"),
         ("influxSkipSingleField", &|v| v == "false", "false"),
