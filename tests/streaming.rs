@@ -485,7 +485,7 @@ fn load_many(api: &Api, points: usize, hosts: usize) {
 }
 
 /// Many series merged by time (1.x's merge heap, run incrementally): `SELECT *` over all of them,
-/// DESC, GROUP BY a tag (chunked), LIMIT/OFFSET with a field condition. Each query runs in a
+/// DESC, GROUP BY a tag (chunked and not), LIMIT/OFFSET with a field condition. Each query runs in a
 /// fresh process, so that its peak is its own.
 fn bounded_memory_many(points: usize, hosts: usize, bound: u64) {
     let off = std::env::var("STREAMING_TEST_OFF").is_ok();
@@ -493,11 +493,12 @@ fn bounded_memory_many(points: usize, hosts: usize, bound: u64) {
     load_many(&server.api, points, hosts);
     let client = reqwest::blocking::Client::builder().timeout(None).build().expect("client");
     let limit = format!("SELECT i, dc FROM mm WHERE i % 2 = 0 LIMIT {} OFFSET 10", points / 4);
-    let cases: [(&str, &str, bool, usize); 5] = [
+    let cases: [(&str, &str, bool, usize); 6] = [
         ("SELECT * chunked", "SELECT * FROM mm", true, points),
         ("SELECT * non-chunked", "SELECT * FROM mm", false, points),
         ("SELECT v, host DESC non-chunked", "SELECT v, host FROM mm ORDER BY time DESC", false, points),
         ("SELECT v GROUP BY dc chunked", "SELECT v FROM mm GROUP BY dc", true, points),
+        ("SELECT v GROUP BY dc non-chunked", "SELECT v FROM mm GROUP BY dc", false, points),
         ("SELECT i, dc WHERE i % 2 = 0 LIMIT/OFFSET", &limit, false, points / 4),
     ];
     let mut peaks = Vec::new();

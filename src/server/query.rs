@@ -242,8 +242,7 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     // A single raw SELECT streams (bounded memory, see `query::stream`) when its encoding can be
     // produced piece by piece: chunked (every format), or non-chunked compact JSON.
     let ctx = if query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
-        // Answers of several series (GROUP BY tags, several measurements) stream when chunked.
-        match query::stream::open_for(state.backend.clone(), ctx, &query.statements[0], p.chunked) {
+        match query::stream::open_for(state.backend.clone(), ctx, &query.statements[0], true) {
             Ok(stream) => return Ok(stream_response(state, req, stream, format, epoch)),
             Err(ctx) => ctx,
         }
@@ -298,8 +297,8 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
 /// producer waits for the client). The in-flight guard lives until the body ends. The backend
 /// timeout applies to each window. Chunked: the same pieces `encode::chunk` would cut, via
 /// `encode::RowChunker`. Non-chunked (compact JSON only): 1.x's single document, written
-/// incrementally, byte-identical to the buffered encoding (including `"partial":true` on a series
-/// over 10000 rows). An error after rows were sent can't be put into the document any more: the
+/// incrementally series after series, byte-identical to the buffered encoding (including
+/// `"partial":true` on a series over 10000 rows). An error after rows were sent can't be put into the document any more: the
 /// body is then cut off (the client sees a broken response, not a wrong complete one).
 fn stream_response(
     state: &Arc<State>,
@@ -398,8 +397,10 @@ fn stream_response(
             let _ = send(&tx, tail).await;
         } else {
             let mut gz = gzip.then(encode::GzipStream::new);
+            // The series being written: its (name, tags) and rows so far (1.x marks a series of
+            // over 10000 rows `partial` in a non-chunked answer).
+            let mut current: Option<(String, Vec<(String, String)>)> = None;
             let mut total = 0usize;
-            let mut open = false;
             let doc = |r: query::result::StatementResult| {
                 let mut out = Vec::new();
                 encode::Encoder::new(format, epoch, false)
@@ -408,11 +409,25 @@ fn stream_response(
             };
             const SUFFIX: &[u8] = b"]}]}]}\n";
             const VALUES: &[u8] = b"\"values\":[";
+            const SERIES: &[u8] = b"\"series\":[";
+            let close_series = |piece: &mut Vec<u8>, total: usize| {
+                piece.push(b']');
+                if total > encode::DEFAULT_CHUNK_SIZE {
+                    piece.extend_from_slice(b",\"partial\":true");
+                }
+                piece.push(b'}');
+            };
             loop {
                 let mut piece = Vec::new();
                 let end = match next_batch(&mut stream, timeout).await {
                     Ok(Some(series)) => {
                         let n = series.values.len();
+                        let same = current.as_ref().is_some_and(|(name, tags)| *name == series.name && *tags == series.tags);
+                        if !same && current.is_some() {
+                            close_series(&mut piece, total);
+                            total = 0;
+                        }
+                        let key = (!same).then(|| (series.name.clone(), series.tags.clone()));
                         let d = doc(query::result::StatementResult {
                             statement_id: 0,
                             series: vec![series],
@@ -425,30 +440,37 @@ fn stream_response(
                             // document): too late to do that; cut the body off.
                             return fail(&tx, "unencodable value in a streamed answer".to_string()).await;
                         };
-                        if open {
+                        if same {
                             piece.push(b',');
+                        } else if current.is_some() {
+                            // The next series object: what the one-series document holds between
+                            // `"series":[` and its rows.
+                            let Some(from) = d.windows(SERIES.len()).position(|x| x == SERIES).map(|i| i + SERIES.len()) else {
+                                return fail(&tx, "unencodable series in a streamed answer".to_string()).await;
+                            };
+                            piece.push(b',');
+                            piece.extend_from_slice(&d[from..at]);
                         } else {
                             piece.extend_from_slice(&d[..at]);
-                            open = true;
+                        }
+                        if let Some(k) = key {
+                            current = Some(k);
                         }
                         piece.extend_from_slice(&d[at..d.len() - SUFFIX.len()]);
                         total += n;
                         false
                     }
                     Ok(None) => {
-                        if open {
-                            piece.push(b']');
-                            if total > encode::DEFAULT_CHUNK_SIZE {
-                                piece.extend_from_slice(b",\"partial\":true");
-                            }
-                            piece.extend_from_slice(&SUFFIX[1..]);
+                        if current.is_some() {
+                            close_series(&mut piece, total);
+                            piece.extend_from_slice(&SUFFIX[2..]);
                         } else {
                             piece = doc(query::result::StatementResult { statement_id: 0, ..Default::default() });
                         }
                         true
                     }
                     Err(e) => {
-                        if open {
+                        if current.is_some() {
                             return fail(&tx, e).await;
                         }
                         piece = doc(query::result::StatementResult { statement_id: 0, error: Some(e), ..Default::default() });
