@@ -49,7 +49,8 @@
 //! subquery), no `GROUP BY time`, no `SLIMIT`/`SOFFSET`, no `INTO`, and a condition whose time
 //! comparisons are all top-level `AND` terms. `GROUP BY` tags and several measurements give
 //! several series: they stream only where the encoder takes several series piece by piece
-//! (`open_for(.., several = true)`, i.e. chunked answers). Anything else (or a statement that fails
+//! (`open_for(.., several = true)`: chunked answers, and non-chunked compact JSON, whose writer
+//! closes one series object and opens the next). Anything else (or a statement that fails
 //! validation) goes through the buffered path. Streamed answers are not a snapshot: points
 //! written while the answer streams may or may not appear (as with 1.x).
 //!
