@@ -25,7 +25,8 @@
 //!   `-search.latencyOffset`: every request has `nocache=1`, which turns all three off;
 //! * `query_range` replaces points within `-search.latencyOffset` of its clock by earlier ones
 //!   (`adjustLastPoints`, for steps under `-search.maxStepForPointsAdjustment`): buckets ending
-//!   less than [`RECENT_MS`] before now are asked with instant queries instead;
+//!   less than [`RECENT_MS`] before now are asked with instant queries instead (this assumes
+//!   influxgate's and VictoriaMetrics' clocks agree within a few minutes);
 //! * time arguments are read as float seconds and truncated to milliseconds
 //!   (`int64(secs * 1e3)`): they are sent with an extra half millisecond ([`time_arg`]);
 //! * `-search.maxPointsPerTimeseries`: a `query_range` call asks at most [`MAX_STEPS`] steps;
