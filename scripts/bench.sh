@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces every figure in BENCHMARKS.md in one command:
 #   scripts/bench.sh            # everything (about 15-25 minutes on 2 cores)
-#   STEPS="parse write" scripts/bench.sh   # a subset: parse, write, query, vm
+#   STEPS="parse write" scripts/bench.sh   # a subset: parse, write, query, vm, vmwrite
+#   (vmwrite: only the VictoriaMetrics write overhead, a fresh VM — and influxgate — every round)
 # Builds release, starts influxgate / influxd 1.6.7 / victoria-metrics on loopback ports with fresh
 # data directories under $WORK, runs, stops them. Results go to $OUT (default target/bench-results).
 # Knobs (environment): WRITE_POINTS (1000000), WRITE_ROUNDS (3), CONNS (4), BATCH (5000),
@@ -104,11 +105,13 @@ start_influxgate() {
     wait_ping "http://127.0.0.1:$port"
 }
 
+# start_vm NAME PORT [extra VM flags...] -> sets LAST_PID.
 start_vm() {
     local name=$1 port=$2 d="$WORK/$1"
+    shift 2
     mkdir -p "$d"
     victoria-metrics -retentionPeriod 100y -storageDataPath "$d/data" -httpListenAddr "127.0.0.1:$port" \
-        -loggerLevel ERROR >"$d/log.txt" 2>&1 &
+        -loggerLevel ERROR "$@" >"$d/log.txt" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
     local i
@@ -149,6 +152,26 @@ write_round() {
     printf '%-22s %-6s points/s %9s  field values/s %10s  elapsed %7s s  server CPU %6.2f s  (%s)\n' \
         "$name" "$db" "$pps" "$fvs" "$el" "$(echo "$c1 - $c0" | bc)" \
         "$(echo "$out" | grep latency)" | tee -a "$WFILE"
+}
+
+# vm_gate_round NAME ROUND [VM flags...]: fresh VM + fresh influxgate in front, one write run;
+# prints influxgate's and VM's CPU separately.
+vm_gate_round() {
+    local name=$1 r=$2
+    shift 2
+    start_vm "vmb-$name-$r" $((BASEPORT + 42)) "$@"; local P_VMB=$LAST_PID
+    start_influxgate "gvm-$name-$r" $((BASEPORT + 43)) full --backend victoriametrics \
+        --backend-url "http://127.0.0.1:$((BASEPORT + 42))"; local P_GVM=$LAST_PID
+    local g0 v0 g1 v1 out
+    g0=$(cpu_of "$P_GVM"); v0=$(cpu_of "$P_VMB")
+    out=$("$WL" "http://127.0.0.1:$((BASEPORT + 43))/write?db=w$r" --points "$WRITE_POINTS" \
+        --connections "$CONNS" --batch "$BATCH" --create-db --token "$TOKEN" 2>&1) || { echo "$out" >&2; return 1; }
+    g1=$(cpu_of "$P_GVM"); v1=$(cpu_of "$P_VMB")
+    printf '%-22s %-6s points/s %9s  field values/s %10s  elapsed %7s s  influxgate CPU %6.2f s  VM CPU %6.2f s\n' \
+        "$name" "w$r" "$(echo "$out" | awk '/^points\/s:/{print $2}')" \
+        "$(echo "$out" | awk '/^field values\/s:/{print $3}')" "$(echo "$out" | awk '/^elapsed:/{print $2}')" \
+        "$(echo "$g1 - $g0" | bc)" "$(echo "$v1 - $v0" | bc)" | tee -a "$WFILE"
+    stop "$P_GVM"; stop "$P_VMB"
 }
 
 for step in $STEPS; do
@@ -219,6 +242,31 @@ vm)
     done
     cat "$OUT/write-vm.txt" >>"$OUT/summary.txt"
     stop "$P_GVM"; stop "$P_VMB"; stop "$P_VMD"
+    ;;
+vmwrite)
+    # Write overhead alone: every round starts fresh VMs (and a fresh influxgate in front of one),
+    # writes straight to VM /write, then through influxgate -> VM, interleaved.
+    log "4b. victoriametrics write overhead: $WRITE_POINTS points x $WRITE_ROUNDS rounds, batch $BATCH, $CONNS connections, fresh VM every round"
+    WFILE="$OUT/write-vm.txt"; : >"$WFILE"
+    for r in $(seq 1 "$WRITE_ROUNDS"); do
+        start_vm "vmd-$r" $((BASEPORT + 41)); P_VMD=$LAST_PID
+        c0=$(cpu_of "$P_VMD")
+        out=$("$WL" "http://127.0.0.1:$((BASEPORT + 41))/write?db=w$r" --points "$WRITE_POINTS" \
+            --connections "$CONNS" --batch "$BATCH" 2>&1)
+        c1=$(cpu_of "$P_VMD")
+        printf '%-22s %-6s points/s %9s  field values/s %10s  elapsed %7s s  VM CPU %6.2f s\n' \
+            "victoria-metrics" "w$r" "$(echo "$out" | awk '/^points\/s:/{print $2}')" \
+            "$(echo "$out" | awk '/^field values\/s:/{print $3}')" "$(echo "$out" | awk '/^elapsed:/{print $2}')" \
+            "$(echo "$c1 - $c0" | bc)" | tee -a "$WFILE"
+        stop "$P_VMD"
+        vm_gate_round influxgate-vm "$r"
+        # The same through influxgate's JSON-import path (forced by a VM flag it checks,
+        # -influxTrimTimestamp, which does not affect /api/v1/import): the old way of writing.
+        [ -n "${VMWRITE_NO_JSON:-}" ] || vm_gate_round influxgate-vm-json "$r" -influxTrimTimestamp=2ms
+    done
+    cat "$WFILE" >>"$OUT/summary.txt"
+    awk '{n[$1]++; s[$1]+=$4} END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k]}' \
+        "$WFILE" | sort | tee -a "$OUT/summary.txt"
     ;;
 *)
     echo "unknown step $step" >&2
