@@ -2055,6 +2055,12 @@ async fn aggregate_measurement(
                 }
                 reduced = combine_layered(&call.agg, parts, window.is_some(), single_selector)?;
             } else {
+                if matches!(call.agg, Aggregate::Percentile(_) | Aggregate::Mode) && m.sub.is_none() && m.shard_dur > 0 && members.len() > 1 {
+                    // percentile()/mode() read 1.x's sorted merge of the series; its order among
+                    // equal times decides what their unstable sort by value leaves among ties.
+                    let perm = functions::aggregate::go_sorted_merge_permutation(&samples, &ranks, m.shard_dur);
+                    samples = perm.into_iter().filter_map(|k| samples.get(k).cloned()).collect();
+                }
                 let mut i = 0;
                 while i < samples.len() {
                     let ws = match &window {

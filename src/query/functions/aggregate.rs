@@ -280,22 +280,10 @@ fn cmp_val(a: &Value, b: &Value, ty: FieldType) -> Ordering {
     }
 }
 
-/// Sort like Go's `sort.Sort`: up to 12 elements it is an insertion sort driven by `less`
-/// (so the result is exactly Go's, NaNs included); beyond, a stable sort on the total order
-/// `total` (Go's pattern-defeating quicksort is not stable; only the order among equal values,
-/// i.e. which time a percentile/mode picks among equal values, can differ).
-fn go_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool, total: impl Fn(&T, &T) -> Ordering) {
-    if v.len() <= 12 {
-        for i in 1..v.len() {
-            let mut j = i;
-            while j > 0 && less(&v[j], &v[j - 1]) {
-                v.swap(j, j - 1);
-                j -= 1;
-            }
-        }
-    } else {
-        v.sort_by(total);
-    }
+/// Sort like Go's `sort.Sort` (1.6.7 was built with Go 1.19: pdqsort, see `gosort`), so the
+/// order left among elements `less` cannot tell apart is 1.x's.
+fn go_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
+    super::gosort::sort(v, less);
 }
 
 /// Feed points to a "replace when `better(curr, prev)`" selector like 1.x's FuncReducer.
@@ -368,12 +356,12 @@ fn mean(pts: &[&Sample], ty: FieldType) -> f64 {
     }
 }
 
-/// Values of the slice's type, stably sorted by value (Go's sort for small inputs is an
-/// insertion sort, hence stable; for > 12 points 1.x's order among equal values may differ,
-/// which only matters for the time a percentile() selects among equal values).
+/// Values of the slice's type sorted by value as 1.x does (`sort.Sort` on `Less = a < b`,
+/// unstable): the order among equal values — the time a percentile() selects, the run a mode()
+/// counts first — is Go's.
 fn sorted_by_value<'a>(pts: &[&'a Sample], ty: FieldType) -> Vec<&'a Sample> {
     let mut v: Vec<&Sample> = pts.iter().copied().filter(|p| value_fits(&p.value, ty)).collect();
-    go_sort(&mut v, |a, b| go_cmp(&a.value, &b.value, ty) == Some(Ordering::Less), |a, b| cmp_val(&a.value, &b.value, ty));
+    go_sort(&mut v, |a, b| go_cmp(&a.value, &b.value, ty) == Some(Ordering::Less));
     v
 }
 
@@ -544,7 +532,6 @@ fn distinct(pts: &[&Sample], ty: FieldType, ws: i64) -> Vec<Sample> {
     go_sort(
         &mut firsts,
         |a, b| a.time < b.time || (a.time == b.time && go_cmp(&a.value, &b.value, ty) == Some(Ordering::Less)),
-        |a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)),
     );
     firsts.into_iter().map(|p| Sample { time: ws, value: norm(&p.value, ty), aux: Vec::new() }).collect()
 }
@@ -599,7 +586,6 @@ fn sample(pts: &[&Sample], ty: FieldType, n: usize) -> Vec<Sample> {
     go_sort(
         &mut res,
         |a, b| a.time < b.time || (a.time == b.time && go_cmp(&a.value, &b.value, ty) == Some(Ordering::Less)),
-        |a, b| a.time.cmp(&b.time).then_with(|| cmp_val(&a.value, &b.value, ty)),
     );
     res.into_iter().map(|p| Sample { time: p.time, value: norm(&p.value, ty), aux: p.aux.clone() }).collect()
 }
@@ -890,6 +876,43 @@ pub fn go_merge_order<K: Ord + Copy>(inputs: &[Vec<K>]) -> Vec<(usize, usize)> {
                 j = i;
             }
         }
+    }
+    out
+}
+
+/// The order in which 1.x's input of percentile() and mode() (a sorted merge of the
+/// group's series iterators per shard, then of the shards) yields one group's points: `ranks[k]`
+/// is the rank (key order) of the series of `samples[k]` (a series' points in time order). Per
+/// shard group (time order), a Go heap over the series with points, one point per pop, ordered
+/// by time, then — among equal times — by the string aux values in order (1.x's sorted-merge
+/// heap); points still tied come out in the heap's order. Returns the indices in that order.
+///
+/// The aux comparison is exact for aux columns holding strings in every point (tags, string
+/// fields); it stops at the first column that does not (Go's comparison gives up there).
+pub fn go_sorted_merge_permutation(samples: &[Sample], ranks: &[usize], shard_dur: i64) -> Vec<usize> {
+    use std::collections::BTreeMap;
+    // Rank of each point's leading string aux values among all distinct ones.
+    let width = samples.first().map(|s| s.aux.len()).unwrap_or(0);
+    let cols = (0..width)
+        .take_while(|&c| samples.iter().all(|s| s.aux.len() == width && matches!(s.aux.get(c), Some(Value::String(_)))))
+        .count();
+    let prefix = |s: &Sample| -> Vec<String> {
+        s.aux.iter().take(cols).map(|v| if let Value::String(x) = v { x.clone() } else { String::new() }).collect()
+    };
+    let mut distinct: Vec<Vec<String>> = samples.iter().map(prefix).collect();
+    distinct.sort();
+    distinct.dedup();
+    let aux_rank = |s: &Sample| distinct.binary_search(&prefix(s)).unwrap_or(0);
+    let mut by_shard: BTreeMap<i64, BTreeMap<usize, Vec<usize>>> = BTreeMap::new();
+    for (k, (s, &r)) in samples.iter().zip(ranks).enumerate() {
+        by_shard.entry(shard_group_start(s.time, shard_dur)).or_default().entry(r).or_default().push(k);
+    }
+    let mut out = Vec::with_capacity(samples.len());
+    for (_, per_series) in by_shard {
+        let lists: Vec<Vec<usize>> = per_series.into_values().collect();
+        let keys: Vec<Vec<(i64, usize)>> =
+            lists.iter().map(|l| l.iter().map(|&k| (samples[k].time, aux_rank(&samples[k]))).collect()).collect();
+        out.extend(go_merge_order(&keys).into_iter().filter_map(|(i, j)| lists.get(i)?.get(j).copied()));
     }
     out
 }
