@@ -113,6 +113,52 @@ async fn filter_by_time(
     Ok(())
 }
 
+/// What 1.x's exact series count of a measurement is (`SELECT count(_seriesKey)` over every
+/// shard): each series once per shard group holding any of its points. The shard groups follow
+/// from the points' times and the retention policy's shard group duration; the points' times
+/// come from a time-only scan (one series after another, in time order, so counting changes of
+/// the shard group start is enough).
+async fn series_shard_count(backend: &dyn Backend, db: &str, rp: Option<&str>, m: &str, pred: &TagPredicate) -> Result<usize, String> {
+    use futures::StreamExt;
+    let rps = backend.retention_policies(db).await.map_err(be)?;
+    let info = match rp {
+        Some(r) => rps.iter().find(|x| x.name == r),
+        None => rps.iter().find(|x| x.default),
+    };
+    let d = match info {
+        Some(r) if r.shard_group_duration > 0 => r.shard_group_duration,
+        _ => super::functions::aggregate::shard_group_duration(info.map(|r| r.duration)),
+    };
+    let req = crate::backend::ScanRequest {
+        db: db.to_string(),
+        rp: rp.map(str::to_string),
+        measurement: m.to_string(),
+        tags: pred.clone(),
+        min_time: i64::MIN,
+        max_time: i64::MAX,
+        fields: Vec::new(),
+    };
+    let mut st = backend.scan(req).await.map_err(be)?;
+    let mut n = 0usize;
+    let mut last_tags: Option<Vec<(String, String)>> = None;
+    let mut last_sg: Option<i64> = None;
+    while let Some(chunk) = st.next().await {
+        let chunk = chunk.map_err(be)?;
+        if last_tags.as_ref() != Some(&chunk.tags) {
+            last_sg = None;
+            last_tags = Some(chunk.tags.clone());
+        }
+        for &t in &chunk.times {
+            let sg = super::functions::aggregate::shard_group_start(t, d);
+            if last_sg != Some(sg) {
+                n += 1;
+                last_sg = Some(sg);
+            }
+        }
+    }
+    Ok(n)
+}
+
 /// Measurement names of `db` selected by FROM sources (all when none).
 async fn source_names(backend: &dyn Backend, db: &str, rp: Option<&str>, sources: &[a::Source]) -> Result<Vec<String>, String> {
     let all = backend.measurements(db, rp).await.map_err(be)?;
@@ -496,7 +542,7 @@ pub async fn show_cardinality(backend: &dyn Backend, ctx: &QueryContext, s: &a::
             let mut out = Vec::new();
             for (m, sers) in by_m {
                 let n = match kind {
-                    a::CardinalityKind::Series => sers.len(),
+                    a::CardinalityKind::Series => series_shard_count(backend, &db, rp, &m, &pred).await?,
                     a::CardinalityKind::TagKey => sers.iter().flatten().map(|(k, _)| k).collect::<BTreeSet<_>>().len(),
                     a::CardinalityKind::TagValues => {
                         let Some(tk) = &s.tag_key else { return Err("tag key required".into()) };
