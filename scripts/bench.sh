@@ -7,7 +7,8 @@
 # data directories under $WORK, runs, stops them. Results go to $OUT (default target/bench-results).
 # Knobs (environment): WRITE_POINTS (1000000), WRITE_ROUNDS (3), CONNS (4), BATCH (5000),
 #   QUERY_HOURS (30), QUERY_HOSTS (100), QUERY_RUNS (20), LP_CPU_SECS (2), SKIP_BUILD (unset),
-#   BASEPORT (18600: servers listen on 127.0.0.1:BASEPORT+1..+33).
+#   BASEPORT (18600: servers listen on 127.0.0.1:BASEPORT+1..+33),
+#   GATE_BIN (target/release/influxgate: the influxgate binary to measure, e.g. a copy of an older build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -98,7 +99,7 @@ start_influxgate() {
     shift 3 || shift $#
     mkdir -p "$d"
     printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n' "$sync" >"$d/config.toml"
-    "$ROOT/target/release/influxgate" serve --config "$d/config.toml" --listen "127.0.0.1:$port" \
+    "${GATE_BIN:-$ROOT/target/release/influxgate}" serve --config "$d/config.toml" --listen "127.0.0.1:$port" \
         --data-dir "$d/data" --admin-token "$TOKEN" "$@" >"$d/log.txt" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
