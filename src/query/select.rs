@@ -29,6 +29,8 @@ pub(crate) struct MeasInfo {
     pub tags: BTreeSet<String>,
     /// Rows of a subquery source: (tags, columns, rows with the time first).
     pub sub: Option<Vec<(Tags, Vec<String>, Vec<Vec<Value>>)>>,
+    /// For each entry of `sub`, the index of the FROM source it came from.
+    pub sub_src: Vec<usize>,
     /// Shard group duration of the retention policy (1.x reduces per shard group first).
     pub shard_dur: i64,
     /// `tags` lists every tag key (listing them costs a walk over the measurement's series, so
@@ -40,6 +42,8 @@ pub(crate) struct MeasInfo {
 /// The points of one series over the scanned fields.
 struct SeriesData {
     tags: Tags,
+    /// The FROM source (for subquery rows; 0 otherwise).
+    src: usize,
     times: Vec<i64>,
     /// `cols[i][j]`: scanned field i at row j.
     cols: Vec<Vec<Value>>,
@@ -568,6 +572,7 @@ async fn measurement_info(
         fields,
         tags,
         sub: None,
+        sub_src: Vec::new(),
         shard_dur,
         tags_complete: need_tags,
     })
@@ -588,7 +593,7 @@ pub(crate) async fn resolve_sources(
 ) -> Result<Vec<MeasInfo>, String> {
     let mut out: Vec<MeasInfo> = Vec::new();
     let dbs = backend.databases().await.map_err(|e| e.to_string())?;
-    for s in sources {
+    for (src_idx, s) in sources.iter().enumerate() {
         match s {
             Source::Measurement { db, rp, name } => {
                 let db = pick_db(ctx, db)?;
@@ -628,6 +633,7 @@ pub(crate) async fn resolve_sources(
                                 fields: BTreeMap::new(),
                                 tags: BTreeSet::new(),
                                 sub: Some(Vec::new()),
+                                sub_src: Vec::new(),
                                 shard_dur: 0,
                                 tags_complete: true,
                             });
@@ -651,6 +657,7 @@ pub(crate) async fn resolve_sources(
                     }
                     if let Some(sub) = m.sub.as_mut() {
                         sub.push((s.tags, s.columns, s.values));
+                        m.sub_src.push(src_idx);
                     }
                 }
             }
@@ -673,12 +680,13 @@ async fn load(
 ) -> Result<Vec<SeriesData>, String> {
     let mut out: Vec<SeriesData> = Vec::new();
     if let Some(sub) = &m.sub {
-        for (tags, cols, rows) in sub {
+        for (n, (tags, cols, rows)) in sub.iter().enumerate() {
             if !pred.matches(tags) {
                 continue;
             }
             let idx: Vec<Option<usize>> = fields.iter().map(|f| cols.iter().position(|c| c == f)).collect();
-            let mut sd = SeriesData { tags: tags.clone(), times: vec![], cols: vec![vec![]; fields.len()] };
+            let src = m.sub_src.get(n).copied().unwrap_or(0);
+            let mut sd = SeriesData { tags: tags.clone(), src, times: vec![], cols: vec![vec![]; fields.len()] };
             for r in rows {
                 let t = match r.first() {
                     Some(Value::Time(t)) | Some(Value::Integer(t)) => *t,
@@ -728,7 +736,7 @@ async fn load(
             if let Some(prev) = out.last_mut() {
                 trim_to_cap(prev, opts.cap);
             }
-            out.push(SeriesData { tags: chunk.tags.clone(), times: vec![], cols: vec![vec![]; fields.len()] });
+            out.push(SeriesData { tags: chunk.tags.clone(), src: 0, times: vec![], cols: vec![vec![]; fields.len()] });
         }
         let Some(sd) = out.last_mut() else { continue };
         let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
@@ -1998,6 +2006,7 @@ async fn aggregate_measurement(
             }
             let mut samples: Vec<Sample> = Vec::new();
             let mut ranks: Vec<usize> = Vec::new();
+            let mut srcs: Vec<usize> = Vec::new();
             for (t, si, vals) in &rows {
                 let rc = RowCtx { time: *t, tags: &data[*si].tags, vals, aggs: &[], aux: &[], cond: false };
                 let v = call.arg.eval(&rc);
@@ -2011,6 +2020,7 @@ async fn aggregate_measurement(
                 }
                 samples.push(Sample { time: *t, value: v, aux: a });
                 ranks.push(rank_of(*si));
+                srcs.push(data[*si].src);
             }
             let layered = functions::aggregate::is_pushed_down(&call.agg)
                 && !call.inner_distinct
@@ -2054,6 +2064,53 @@ async fn aggregate_measurement(
                     parts.insert(sg, ps);
                 }
                 reduced = combine_layered(&call.agg, parts, window.is_some(), single_selector)?;
+            } else if m.sub.is_some()
+                && functions::aggregate::is_pushed_down(&call.agg)
+                && !call.inner_distinct
+                && call.tag_args.is_empty()
+                && srcs.iter().any(|&x| Some(&x) != srcs.first())
+            {
+                // Several subquery sources: 1.x reduces each source on its own (a call iterator
+                // per source), then combines the partials per window in its merge order over
+                // the sources (e.g. a mean weighted by each source's count).
+                let window_of = |t: i64| window.as_ref().map(|w| w.start(t)).unwrap_or(window_start_default);
+                let nsrc = srcs.iter().max().map_or(0, |x| x + 1);
+                let mut per_src: Vec<Vec<(i64, Sample, u64)>> = vec![Vec::new(); nsrc];
+                for (src, parts) in per_src.iter_mut().enumerate() {
+                    let pts: Vec<Sample> =
+                        samples.iter().zip(&srcs).filter(|(_, &x)| x == src).map(|(p, _)| p.clone()).collect();
+                    let mut i = 0;
+                    while i < pts.len() {
+                        let ws = window_of(pts[i].time);
+                        let mut j = i;
+                        while j < pts.len() && window_of(pts[j].time) == ws {
+                            j += 1;
+                        }
+                        let n = pts[i..j].iter().filter(|p| !eval::is_null(&p.value)).count() as u64;
+                        if let Some(r) = reduce_call(call, &pts[i..j], ws)?.into_iter().next() {
+                            parts.push((ws, r, n));
+                        }
+                        i = j;
+                    }
+                }
+                let keys: Vec<Vec<i64>> = per_src.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
+                let order: Vec<&(i64, Sample, u64)> = functions::aggregate::go_merge_order(&keys)
+                    .into_iter()
+                    .filter_map(|(i, j)| per_src.get(i)?.get(j))
+                    .collect();
+                let mut k = 0;
+                while k < order.len() {
+                    let ws = order[k].0;
+                    let mut parts: Vec<(Sample, u64)> = Vec::new();
+                    while k < order.len() && order[k].0 == ws {
+                        parts.push((order[k].1.clone(), order[k].2));
+                        k += 1;
+                    }
+                    if let Some((mut s, _)) = combine_parts(&call.agg, &parts, ws)? {
+                        s.time = functions::output_time(&call.agg, s.time, ws, single_selector, window.is_some());
+                        reduced.push(s);
+                    }
+                }
             } else {
                 if matches!(call.agg, Aggregate::Percentile(_) | Aggregate::Mode) && m.sub.is_none() && m.shard_dur > 0 && members.len() > 1 {
                     // percentile()/mode() read 1.x's sorted merge of the series; its order among
@@ -2359,6 +2416,9 @@ fn pushdown_fn(agg: &Aggregate) -> Option<crate::backend::AggregateFn> {
     })
 }
 
+/// Aggregate pushdown requests of one statement in flight at once.
+const PUSHDOWN_CONCURRENCY: usize = 4;
+
 /// Asks the store for per-series partial aggregates when it can give every call of the query
 /// exactly: buckets must not straddle 1.x's shard groups (partials are combined per shard group,
 /// as 1.x does), so without `GROUP BY time` the store buckets by shard group. `None`: scan.
@@ -2413,11 +2473,18 @@ async fn pushdown(
             func: f,
             every,
             offset,
+            // With GROUP BY time a selector shows its bucket's start, not its point's time.
+            point_time: window.is_none(),
         });
     }
+    // A few calls at once: a remote store answers each after a round trip.
+    let answers: Vec<_> = futures::stream::iter(reqs.into_iter().map(|r| backend.aggregate(r)))
+        .buffered(PUSHDOWN_CONCURRENCY)
+        .collect()
+        .await;
     let mut out = Vec::new();
-    for r in reqs {
-        match backend.aggregate(r).await {
+    for a in answers {
+        match a {
             Ok(v) => out.push(v),
             Err(crate::backend::BackendError::Unsupported(_)) => return Ok(None),
             Err(e) => return Err(e.to_string()),
