@@ -216,6 +216,11 @@ pub struct AggregateRequest {
     pub func: AggregateFn,
     pub every: i64,
     pub offset: i64,
+    /// Whether the caller shows the selected point's own time for `min`/`max` (a single selector
+    /// without `GROUP BY time`). When false a store may answer any time in the bucket for them,
+    /// which spares a Prometheus-family store finding the earliest of tied extremes. `first`/`last`
+    /// always need it: partials of several series are combined by it.
+    pub point_time: bool,
 }
 
 /// One bucket's answer; buckets without points are not sent.

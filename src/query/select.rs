@@ -2416,6 +2416,9 @@ fn pushdown_fn(agg: &Aggregate) -> Option<crate::backend::AggregateFn> {
     })
 }
 
+/// Aggregate pushdown requests of one statement in flight at once.
+const PUSHDOWN_CONCURRENCY: usize = 4;
+
 /// Asks the store for per-series partial aggregates when it can give every call of the query
 /// exactly: buckets must not straddle 1.x's shard groups (partials are combined per shard group,
 /// as 1.x does), so without `GROUP BY time` the store buckets by shard group. `None`: scan.
@@ -2470,11 +2473,18 @@ async fn pushdown(
             func: f,
             every,
             offset,
+            // With GROUP BY time a selector shows its bucket's start, not its point's time.
+            point_time: window.is_none(),
         });
     }
+    // A few calls at once: a remote store answers each after a round trip.
+    let answers: Vec<_> = futures::stream::iter(reqs.into_iter().map(|r| backend.aggregate(r)))
+        .buffered(PUSHDOWN_CONCURRENCY)
+        .collect()
+        .await;
     let mut out = Vec::new();
-    for r in reqs {
-        match backend.aggregate(r).await {
+    for a in answers {
+        match a {
             Ok(v) => out.push(v),
             Err(crate::backend::BackendError::Unsupported(_)) => return Ok(None),
             Err(e) => return Err(e.to_string()),

@@ -654,7 +654,7 @@ async fn aggregate_equals_naive() {
                 req.min_time = min_time;
                 req.max_time = max_time;
                 req.tags = tagp.clone();
-                let got = b.aggregate(AggregateRequest { scan: req.clone(), func, every, offset }).await;
+                let got = b.aggregate(AggregateRequest { scan: req.clone(), func, every, offset, point_time: true }).await;
                 let supported = match field {
                     "i" => true,
                     "f" => !matches!(func, AggregateFn::Sum | AggregateFn::Mean),
@@ -786,7 +786,7 @@ async fn first_last_whole_range_skip_missing_fields() {
         let mut req = scan_req("db", "m", &["v"]);
         req.min_time = min_time;
         req.max_time = max_time;
-        b.aggregate(AggregateRequest { scan: req, func, every: 0, offset: 0 })
+        b.aggregate(AggregateRequest { scan: req, func, every: 0, offset: 0, point_time: true })
     };
     let pick = |got: &Vec<AggregateSeries>| -> Vec<(String, i64, i64, FieldValue)> {
         got.iter()

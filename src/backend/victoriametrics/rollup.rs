@@ -514,6 +514,8 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     let ctx = Ctx { inner, db: &scan.db, pred: &scan.tags, sels };
     let func = req.func;
     let rs = rollups_of(func);
+    // Whether min/max buckets whose extreme may be tied need their earliest point's time.
+    let ties_matter = req.point_time;
 
     let bucket = |t: i64| t - (t - offset).rem_euclid(every.max(1));
     // Checks made beside the rollups (whose answer is dropped when one fails).
@@ -577,7 +579,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                     return Err(dups_refused());
                 }
                 let col = |r: R| rs_a.iter().position(|x| *x == r).unwrap_or(0);
-                if matches!(func, AggregateFn::Min | AggregateFn::Max) {
+                if ties_matter && matches!(func, AggregateFn::Min | AggregateFn::Max) {
                     // Samples of series holding a value twice (whose buckets may tie): when far
                     // more than `resolve_ties` reads, stop before asking every bucket.
                     let (c, d) = (col(R::Count), col(R::Distinct));
@@ -601,7 +603,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                     if every == 0 || bucket(tf) == bucket(tl) {
                         let start = if every == 0 { scan.min_time } else { bucket(tf).saturating_mul(NS_PER_MS) };
                         if let Some((row, suspect)) = make_row(func, &rs_a, vals, start) {
-                            if suspect {
+                            if suspect && ties_matter {
                                 suspects.entry(tags.clone()).or_default().insert(start);
                             }
                             out.entry(tags).or_default().push(row);
@@ -651,7 +653,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                     for (t, vals) in by_t {
                         let start = bucket(t).saturating_mul(NS_PER_MS);
                         if let Some((row, suspect)) = make_row(func, &rs, &vals, start) {
-                            if suspect {
+                            if suspect && ties_matter {
                                 suspects.entry(tags.clone()).or_default().insert(start);
                             }
                             rows.entry(tags.clone()).or_default().insert(start, row);
