@@ -58,7 +58,9 @@
 //!   (`distinct_over_time == count_over_time`) or the latest extreme is the bucket's first sample.
 //!   Other buckets get the time from one export of the raw samples of their span (see
 //!   `resolve_ties`), or, when that span holds too many samples or most buckets are concerned
-//!   (integer-valued fields), the request answers `Unsupported`.
+//!   (integer-valued fields), the request answers `Unsupported`. None of this is done when the
+//!   request says the point's time is not shown (`point_time == false`: GROUP BY time, where a
+//!   selector shows its bucket's start).
 //!
 //! Several rollups of one request are computed in one pass with `aggr_over_time`.
 
