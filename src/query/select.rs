@@ -663,8 +663,42 @@ pub(crate) async fn resolve_sources(
             }
         }
     }
+    unify_field_types(&mut out);
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// 1.x types a field once for the whole statement: the lowest of its types across the source
+/// measurements (float < integer < string < boolean < unsigned, influxql's DataType order). A
+/// measurement whose own type cannot be read as that one (numbers cast among themselves; here
+/// they keep their own type) reads nothing for the field: `SELECT * FROM cpu, mem` with a float
+/// `value` in cpu and a string `value` in mem answers no mem rows.
+fn unify_field_types(metas: &mut [MeasInfo]) {
+    if metas.iter().filter(|m| m.sub.is_none()).count() < 2 {
+        return;
+    }
+    let rank = |t: FieldType| match t {
+        FieldType::Float => 1,
+        FieldType::Integer => 2,
+        FieldType::String => 3,
+        FieldType::Boolean => 4,
+        FieldType::Unsigned => 9,
+    };
+    let numeric = |t: FieldType| matches!(t, FieldType::Float | FieldType::Integer | FieldType::Unsigned);
+    let mut global: BTreeMap<String, FieldType> = BTreeMap::new();
+    for m in metas.iter().filter(|m| m.sub.is_none()) {
+        for (k, &t) in &m.fields {
+            match global.get(k) {
+                Some(&g) if rank(g) <= rank(t) => {}
+                _ => {
+                    global.insert(k.clone(), t);
+                }
+            }
+        }
+    }
+    for m in metas.iter_mut().filter(|m| m.sub.is_none()) {
+        m.fields.retain(|k, t| global.get(k).is_none_or(|&g| g == *t || (numeric(g) && numeric(*t))));
+    }
 }
 
 /// Reads the rows of one measurement: per series (sorted), time order.
