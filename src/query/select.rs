@@ -697,7 +697,7 @@ fn unify_field_types(metas: &mut [MeasInfo]) {
         }
     }
     for m in metas.iter_mut().filter(|m| m.sub.is_none()) {
-        m.fields.retain(|k, t| global.get(k).is_none_or(|&g| g == *t || (numeric(g) && numeric(*t))));
+        m.fields.retain(|k, t| global.get(k).map_or(true, |&g| g == *t || (numeric(g) && numeric(*t))));
     }
 }
 
