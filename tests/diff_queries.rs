@@ -383,58 +383,6 @@ const VM_RULES: [&str; 3] = [
 /// What SHOW RETENTION POLICIES says of the test's VM (-retentionPeriod=100y).
 const VM_RETENTION: &str = "876000h0m0s";
 
-struct VmServer {
-    child: Option<std::process::Child>,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl VmServer {
-    fn start() -> VmServer {
-        const BIN: &str = "/usr/bin/victoria-metrics";
-        if !std::path::Path::new(BIN).exists() {
-            panic!("{BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let http = client();
-        for _ in 0..5 {
-            let port = free_port();
-            let mut child = std::process::Command::new(BIN)
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-                .arg("-retentionPeriod=100y")
-                .arg("-search.latencyOffset=0s")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("start victoria-metrics");
-            let url = format!("http://127.0.0.1:{port}");
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-            while std::time::Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if http.get(format!("{url}/health")).send().is_ok_and(|r| r.status().is_success()) {
-                    return VmServer { child: Some(child), url, _dir: dir };
-                }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("victoria-metrics did not become healthy");
-    }
-}
-
-impl Drop for VmServer {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn words(text: &str) -> Vec<String> {
     text.split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '_')).filter(|w| !w.is_empty()).map(str::to_ascii_lowercase).collect()
 }
@@ -530,7 +478,7 @@ fn differential_queries_victoriametrics() {
     let filter = std::env::var("DIFF_QUERIES_FILTER").ok();
     let verbose = std::env::var_os("DIFF_QUERIES_VERBOSE").is_some();
 
-    let vm = VmServer::start();
+    let vm = common::vm::Vm::start(&["-search.latencyOffset=0s"]);
     let mut cfg = GateConfig::new();
     cfg.backend.push("kind = \"victoriametrics\"".into());
     cfg.backend.push(format!("url = {:?}", vm.url));

@@ -3,10 +3,10 @@
 //! Everything goes through the `Backend` trait, plus raw HTTP to VictoriaMetrics where a test
 //! compares with what Telegraf writing straight to it would store.
 
+mod common;
+
+use common::vm::Vm;
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -18,66 +18,14 @@ use influxgate::backend::{
 };
 use influxgate::model::{FieldType, FieldValue, Point};
 
-const VM_BIN: &str = "/usr/bin/victoria-metrics";
-
-struct Vm {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
 async fn start_vm() -> Vm {
     start_vm_with(&[]).await
 }
 
 async fn start_vm_with(extra: &[&str]) -> Vm {
-    if !Path::new(VM_BIN).exists() {
-        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    for _ in 0..5 {
-        let port = free_port();
-        let mut child = Command::new(VM_BIN)
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-            .arg("-retentionPeriod=100y")
-            .arg("-search.latencyOffset=0s")
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start victoria-metrics");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut healthy = false;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break; // the port was taken, probably: retry with another
-            }
-            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
-                healthy = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        if healthy {
-            return Vm { child, url, _dir: dir };
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("victoria-metrics did not become healthy");
+    let mut flags = vec!["-search.latencyOffset=0s"];
+    flags.extend_from_slice(extra);
+    Vm::start(&flags)
 }
 
 fn backend(vm: &Vm) -> VictoriaMetricsBackend {
@@ -642,7 +590,7 @@ async fn big_scans_are_split_into_windows() {
 
 #[tokio::test]
 async fn unreachable_store_is_unavailable() {
-    let port = free_port();
+    let port = common::free_port();
     let b = VictoriaMetricsBackend::new(&format!("http://127.0.0.1:{port}"), VmOptions::default()).unwrap();
     assert!(matches!(b.health().await, Err(BackendError::Unavailable(_))));
     let e = b.write(batch("d", vec![point("m", &[], vec![("x", FieldValue::Float(1.0))], T0)])).await.unwrap_err();

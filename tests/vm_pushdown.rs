@@ -4,11 +4,11 @@
 //! capabilities list no aggregates), and `aggregate()` itself is compared with a fold of `scan()`.
 //! Needs `/usr/bin/victoria-metrics` (Debian package `victoria-metrics`).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::vm::Vm;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -22,52 +22,9 @@ use influxgate::backend::{
 use influxgate::model::{FieldType, FieldValue};
 use influxgate::query::{execute, QueryContext};
 
-const VM_BIN: &str = "/usr/bin/victoria-metrics";
-
-struct Vm {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// VictoriaMetrics with its default flags (notably `-search.latencyOffset=30s`).
 async fn start_vm() -> Vm {
-    if !Path::new(VM_BIN).exists() {
-        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(VM_BIN)
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-            .arg("-retentionPeriod=100y")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start victoria-metrics");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
-                return Vm { child, url, _dir: dir };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("victoria-metrics did not become healthy");
+    Vm::start(&[])
 }
 
 /// The VictoriaMetrics backend with pushdown on or off; counts aggregate() calls answered and

@@ -2,61 +2,17 @@
 //! the embedded store, for data both can hold exactly (float fields, millisecond timestamps).
 //! Needs `/usr/bin/victoria-metrics` (Debian package `victoria-metrics`).
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::vm::Vm;
 
 use influxgate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
 use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
 use influxgate::backend::{Backend, WriteBatch};
 use influxgate::query::{execute, QueryContext};
 
-const VM_BIN: &str = "/usr/bin/victoria-metrics";
-
-struct Vm {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start_vm() -> Vm {
-    if !Path::new(VM_BIN).exists() {
-        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    for _ in 0..5 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut child = Command::new(VM_BIN)
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-            .arg("-retentionPeriod=100y")
-            .arg("-search.latencyOffset=0s")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start victoria-metrics");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
-                return Vm { child, url, _dir: dir };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("victoria-metrics did not become healthy");
+    Vm::start(&["-search.latencyOffset=0s"])
 }
 
 const T0: i64 = 1_704_067_200_000_000_000;

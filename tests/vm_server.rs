@@ -3,68 +3,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
+use common::vm::Vm;
 use common::{Gate, GateConfig};
 
-const VM_BIN: &str = "/usr/bin/victoria-metrics";
-
-struct Vm {
-    child: Option<Child>,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Vm {
-    fn start() -> Vm {
-        if !Path::new(VM_BIN).exists() {
-            panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let http = common::client();
-        for _ in 0..5 {
-            let port = common::free_port();
-            let mut child = Command::new(VM_BIN)
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-                .arg("-retentionPeriod=100y")
-                .arg("-search.latencyOffset=0s")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start victoria-metrics");
-            let url = format!("http://127.0.0.1:{port}");
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if http.get(format!("{url}/health")).send().is_ok_and(|r| r.status().is_success()) {
-                    return Vm { child: Some(child), url, _dir: dir };
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("victoria-metrics did not become healthy");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn gate(vm: &Vm) -> Gate {
     let mut cfg = GateConfig::new();
@@ -76,7 +18,7 @@ fn gate(vm: &Vm) -> Gate {
 
 #[test]
 fn write_query_errors_and_restart() {
-    let mut vm = Vm::start();
+    let mut vm = Vm::start(&["-search.latencyOffset=0s"]);
     let mut g = gate(&vm);
     let api = g.admin();
 

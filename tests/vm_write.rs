@@ -3,66 +3,24 @@
 //! hostile names store the same series as VictoriaMetrics' own JSON import of the same labels,
 //! the fallbacks work, and VictoriaMetrics' flags decide the mode.
 
+mod common;
+
+use common::vm::Vm;
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
 use influxgate::backend::{Backend, ScanRequest, TagPredicate, WriteBatch};
 use influxgate::model::{FieldValue, Point};
 
-const VM_BIN: &str = "/usr/bin/victoria-metrics";
 const T0: i64 = 1_704_067_200_000_000_000;
 const S: i64 = 1_000_000_000;
 
-struct Vm {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Vm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn start_vm(extra: &[&str]) -> Vm {
-    if !Path::new(VM_BIN).exists() {
-        panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    for _ in 0..5 {
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let mut child = Command::new(VM_BIN)
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-            .arg("-retentionPeriod=100y")
-            .arg("-search.latencyOffset=0s")
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start victoria-metrics");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            if reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
-                return Vm { child, url, _dir: dir };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    panic!("victoria-metrics did not become healthy");
+    let mut flags = vec!["-search.latencyOffset=0s"];
+    flags.extend_from_slice(extra);
+    Vm::start(&flags)
 }
 
 fn point(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> Point {

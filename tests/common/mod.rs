@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod vm;
+
 /// The admin token every influxgate started here accepts (given with `--admin-token`).
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 

@@ -1,0 +1,78 @@
+//! A real `victoria-metrics` (Debian package `victoria-metrics`) on a free loopback port with a
+//! throw-away data directory, killed when dropped. Usable from blocking and async tests alike: its
+//! health is polled over a plain TCP request, not through an HTTP client tied to a runtime.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const VM_BIN: &str = "/usr/bin/victoria-metrics";
+
+pub struct Vm {
+    child: Option<Child>,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Whether `GET /health` on `port` answers 200.
+fn healthy(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+}
+
+impl Vm {
+    /// Starts VictoriaMetrics keeping 100 years (its default month would drop the test data's
+    /// 2024 timestamps), with `extra` flags (e.g. `-search.latencyOffset=0s`).
+    pub fn start(extra: &[&str]) -> Vm {
+        if !Path::new(VM_BIN).exists() {
+            panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        for _ in 0..5 {
+            let port = super::free_port();
+            let mut child = Command::new(VM_BIN)
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
+                .arg("-retentionPeriod=100y")
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start victoria-metrics");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port was taken, probably: retry with another
+                }
+                if healthy(port) {
+                    return Vm { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir };
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("victoria-metrics did not become healthy");
+    }
+
+    /// Kills it (a store going down under influxgate).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
