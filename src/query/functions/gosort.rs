@@ -326,7 +326,7 @@ mod tests {
     fn sorts_by_key() {
         for n in [0, 1, 2, 12, 13, 49, 50, 51, 100, 1000, 5000] {
             for modulo in [1, 2, 7, 1000, u64::MAX] {
-                let mut v = data(n, n as u64 * 31 + modulo, modulo);
+                let mut v = data(n, (n as u64 * 31).wrapping_add(modulo), modulo);
                 sort(&mut v, |a, b| a.0 < b.0);
                 assert!(v.windows(2).all(|w| w[0].0 <= w[1].0), "n={n} modulo={modulo}");
                 let mut idx: Vec<usize> = v.iter().map(|p| p.1).collect();
