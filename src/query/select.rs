@@ -1112,20 +1112,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
         type_check(&f.expr, &metas)?;
     }
 
-    // The time column: `time` selected alone is the time column itself (maybe renamed).
-    let mut time_name = "time".to_string();
-    let mut out_fields: Vec<Field> = Vec::new();
-    for f in fields {
-        if let Expr::Var { name, hint: None } = f.expr.unparen() {
-            if name == "time" {
-                if let Some(a) = &f.alias {
-                    time_name = a.clone();
-                }
-                continue;
-            }
-        }
-        out_fields.push(f);
-    }
+    let (time_name, out_fields) = split_time_column(fields);
     if out_fields.is_empty() {
         return Ok(vec![]);
     }
@@ -1317,19 +1304,7 @@ pub(crate) async fn raw_prepare(backend: &dyn Backend, ctx: &QueryContext, sel: 
         || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
     let metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
     let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
-    let mut time_name = "time".to_string();
-    let mut out_fields: Vec<Field> = Vec::new();
-    for f in fields {
-        if let Expr::Var { name, hint: None } = f.expr.unparen() {
-            if name == "time" {
-                if let Some(a) = &f.alias {
-                    time_name = a.clone();
-                }
-                continue;
-            }
-        }
-        out_fields.push(f);
-    }
+    let (time_name, out_fields) = split_time_column(fields);
     if out_fields.is_empty() {
         return Ok(None);
     }
@@ -2448,6 +2423,25 @@ fn pushdown_fn(agg: &Aggregate) -> Option<crate::backend::AggregateFn> {
         Aggregate::Last => F::Last,
         _ => return None,
     })
+}
+
+/// The time column's name and the other fields: `time` selected alone is the time column itself
+/// (maybe renamed with AS), not a field.
+fn split_time_column(fields: Vec<Field>) -> (String, Vec<Field>) {
+    let mut time_name = "time".to_string();
+    let mut out_fields: Vec<Field> = Vec::new();
+    for f in fields {
+        if let Expr::Var { name, hint: None } = f.expr.unparen() {
+            if name == "time" {
+                if let Some(a) = &f.alias {
+                    time_name = a.clone();
+                }
+                continue;
+            }
+        }
+        out_fields.push(f);
+    }
+    (time_name, out_fields)
 }
 
 /// Aggregate pushdown requests of one statement in flight at once.
