@@ -353,6 +353,11 @@ pub struct Influxd {
 
 impl Influxd {
     pub fn start() -> Influxd {
+        Influxd::start_with_env(&[])
+    }
+
+    /// With extra environment variables (e.g. `GOMAXPROCS`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Influxd {
         let exe = require_program("influxd", "influxdb");
         let dir = tempfile::Builder::new().prefix("influxd-test-").tempdir().expect("temp dir");
         let mut last_err = String::new();
@@ -381,6 +386,7 @@ impl Influxd {
             let mut child = Command::new(&exe)
                 .arg("-config")
                 .arg(&conf)
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)

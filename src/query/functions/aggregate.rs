@@ -806,11 +806,12 @@ pub fn reduce_top_bottom_tagged(
     reduce(agg, &picked, window_start)
 }
 
-/// GOMAXPROCS of a 1.x server on this machine (its number of CPUs): 1.x splits a tag set's
-/// series into that many groups (`NewParallelMergeIterator`), which decides the order in which
-/// partial results are combined.
+/// GOMAXPROCS of the 1.x server whose answers are reproduced (`query.float_merge_parallelism`,
+/// by default this machine's CPU count, as 1.x's own default): 1.x splits a tag set's series into
+/// that many groups (`NewParallelMergeIterator`), which decides the order in which partial
+/// results are combined.
 pub fn go_maxprocs() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    crate::query::settings::float_merge_parallelism()
 }
 
 /// The output order of 1.x's merge iterator over `inputs`, each a nondecreasing sequence of
