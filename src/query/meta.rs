@@ -83,7 +83,7 @@ async fn filter_by_time(
         Some(r) => rps.iter().find(|x| x.name == r),
         None => rps.iter().find(|x| x.default),
     };
-    let d = super::functions::aggregate::shard_group_duration(info.map(|r| r.duration));
+    let d = super::functions::aggregate::rp_shard_group_duration(info);
     let lo = tr.min.map(|t| super::functions::aggregate::shard_group_start(t, d)).unwrap_or(i64::MIN);
     let hi = tr.max.map(|t| super::functions::aggregate::shard_group_start(t, d).saturating_add(d - 1)).unwrap_or(i64::MAX);
     for (m, sers) in by_m.iter_mut() {
@@ -125,10 +125,7 @@ async fn series_shard_count(backend: &dyn Backend, db: &str, rp: Option<&str>, m
         Some(r) => rps.iter().find(|x| x.name == r),
         None => rps.iter().find(|x| x.default),
     };
-    let d = match info {
-        Some(r) if r.shard_group_duration > 0 => r.shard_group_duration,
-        _ => super::functions::aggregate::shard_group_duration(info.map(|r| r.duration)),
-    };
+    let d = super::functions::aggregate::rp_shard_group_duration(info);
     let req = crate::backend::ScanRequest {
         db: db.to_string(),
         rp: rp.map(str::to_string),

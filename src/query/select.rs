@@ -564,7 +564,7 @@ async fn measurement_info(
         Some(r) => rps.iter().find(|x| x.name == r),
         None => rps.iter().find(|x| x.default),
     };
-    let shard_dur = functions::aggregate::shard_group_duration(rp_info.map(|r| r.duration));
+    let shard_dur = functions::aggregate::rp_shard_group_duration(rp_info);
     Ok(MeasInfo {
         name: name.to_string(),
         db: db.to_string(),

@@ -752,6 +752,15 @@ pub fn reduce_layers(agg: &Aggregate, shards: &[Vec<Vec<Sample>>], window_start:
     Ok(top.map(|p| vec![p.s]).unwrap_or_default())
 }
 
+/// The shard group duration of a retention policy (`None`: the database has none): its own
+/// `SHARD DURATION`, else 1.x's default for its duration.
+pub fn rp_shard_group_duration(rp: Option<&crate::backend::RetentionPolicy>) -> i64 {
+    match rp {
+        Some(r) if r.shard_group_duration > 0 => r.shard_group_duration,
+        _ => shard_group_duration(rp.map(|r| r.duration)),
+    }
+}
+
 /// 1.x's default shard group duration for a retention policy of duration `rp` (ns, 0 or None
 /// = infinite): < 2 days → 1h, < 6 months (180 days) → 1 day, else 7 days.
 pub fn shard_group_duration(rp: Option<i64>) -> i64 {
