@@ -4,12 +4,12 @@
 //! # How
 //!
 //! The buffered evaluator orders the points of a measurement as 1.x does: one merge over all
-//! its series, a heap driven as Go's `container/heap` ([`select::GoHeap`]) holding the current
+//! its series, a heap driven as Go's `container/heap` ([`GoHeap`]) holding the current
 //! point of every series, ordered by group (GROUP BY tags), time, then the selected string
 //! values. Which of two points that compare equal comes first depends on the heap's layout, so
 //! the only way to give 1.x's order is to run the same heap. That heap is incremental: it holds
 //! one point per series and, after handing out the least one, needs only the next point of that
-//! series. So the stream runs the very same heap ([`select::GoHeap`], with the same comparison,
+//! series. So the stream runs the very same heap ([`GoHeap`], with the same comparison,
 //! the same input order and the same per-series rows as the buffered path), over series read
 //! lazily:
 //!
@@ -65,7 +65,8 @@ use futures::StreamExt;
 use super::cond;
 use super::ir::{BinOp, Dimension, Expr, Select, Source, VarHint};
 use super::result::{Series, Value};
-use super::select::{GoHeap, MeasInfo, RawCompiled};
+use super::functions::goheap::GoHeap;
+use super::select::{MeasInfo, RawCompiled};
 use super::{lower, select, QueryContext};
 use crate::backend::{MeasurementFilter, ScanRequest, SeriesInfo, SharedBackend, TagPredicate};
 use crate::influxql::ast as a;

@@ -829,62 +829,19 @@ pub fn go_maxprocs() -> usize {
 /// order); the popped input is read while its keys equal the first one, then pushed back.
 /// Returns (input, position) pairs.
 pub fn go_merge_order<K: Ord + Copy>(inputs: &[Vec<K>]) -> Vec<(usize, usize)> {
+    let less = |a: &(usize, &K), b: &(usize, &K)| a.1 < b.1;
+    let firsts: Vec<(usize, K)> = inputs.iter().enumerate().filter_map(|(i, v)| v.first().map(|k| (i, *k))).collect();
+    let mut heap = super::goheap::GoHeap::new(firsts, &less);
     let mut pos = vec![0usize; inputs.len()];
-    let mut heap: Vec<usize> = (0..inputs.len()).filter(|&i| !inputs[i].is_empty()).collect();
-    let key = |pos: &[usize], i: usize| inputs[i][pos[i]];
-    let less = |pos: &[usize], h: &[usize], a: usize, b: usize| key(pos, h[a]) < key(pos, h[b]);
-    fn down(h: &mut [usize], i0: usize, n: usize, less: &dyn Fn(&[usize], usize, usize) -> bool) {
-        let mut i = i0;
-        loop {
-            let j1 = 2 * i + 1;
-            if j1 >= n {
-                break;
-            }
-            let mut j = j1;
-            if j1 + 1 < n && less(h, j1 + 1, j1) {
-                j = j1 + 1;
-            }
-            if !less(h, j, i) {
-                break;
-            }
-            h.swap(i, j);
-            i = j;
-        }
-    }
-    let total: usize = inputs.iter().map(Vec::len).sum();
-    let mut out = Vec::with_capacity(total);
-    // heap.Init
-    let n = heap.len();
-    for i in (0..n / 2).rev() {
-        let p = pos.clone();
-        down(&mut heap, i, n, &|h, a, b| less(&p, h, a, b));
-    }
-    while !heap.is_empty() {
-        // heap.Pop: swap root and last, sift the new root down over n-1, take the last
-        let n = heap.len() - 1;
-        heap.swap(0, n);
-        {
-            let p = pos.clone();
-            down(&mut heap, 0, n, &|h, a, b| less(&p, h, a, b));
-        }
-        let Some(cur) = heap.pop() else { break };
-        let window = key(&pos, cur);
-        while pos[cur] < inputs[cur].len() && inputs[cur][pos[cur]] == window {
+    let mut out = Vec::with_capacity(inputs.iter().map(Vec::len).sum());
+    while let Some((cur, window)) = heap.pop(&less) {
+        let run = &inputs[cur];
+        while pos[cur] < run.len() && run[pos[cur]] == window {
             out.push((cur, pos[cur]));
             pos[cur] += 1;
         }
-        if pos[cur] < inputs[cur].len() {
-            // heap.Push: append, sift up
-            heap.push(cur);
-            let mut j = heap.len() - 1;
-            while j > 0 {
-                let i = (j - 1) / 2;
-                if !less(&pos, &heap, j, i) {
-                    break;
-                }
-                heap.swap(i, j);
-                j = i;
-            }
+        if let Some(next) = run.get(pos[cur]) {
+            heap.push(cur, *next, &less);
         }
     }
     out

@@ -31,6 +31,7 @@
 
 pub mod aggregate;
 pub mod fill;
+pub mod goheap;
 pub mod gosort;
 pub mod holt_winters;
 pub mod math;
