@@ -62,7 +62,7 @@ fn main() {
         let b = Arc::new(
             EmbeddedBackend::open(
                 dir.path(),
-                EmbeddedOptions { default_retention: 0, sync_full, retention_check_interval: 0 },
+                EmbeddedOptions { default_retention: 0, sync_full, retention_check_interval: 0, ..EmbeddedOptions::default() },
             )
             .expect("open"),
         );

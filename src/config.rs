@@ -43,6 +43,9 @@ pub struct BackendConfig {
     /// How long a backend call may take before the request fails with 503.
     #[serde(with = "duration_str")]
     pub timeout: i64,
+    /// How long `/health` waits for the store before answering 503 (load balancers give up early).
+    #[serde(with = "duration_str")]
+    pub health_timeout: i64,
     /// How often expired data is removed.
     #[serde(with = "duration_str")]
     pub retention_check_interval: i64,
@@ -85,6 +88,7 @@ impl Default for BackendConfig {
             url: None,
             default_retention: 0,
             timeout: 30 * NS_PER_S,
+            health_timeout: 2 * NS_PER_S,
             retention_check_interval: 30 * 60 * NS_PER_S,
             sync: "full".into(),
             victoriametrics: VictoriaMetricsConfig::default(),
@@ -105,6 +109,28 @@ pub struct LimitsConfig {
     pub requests_per_second: u32,
     pub burst: u32,
     pub write_bytes_per_second: u64,
+    /// Requests one token may have in flight at once, and write bytes (bodies and their parse)
+    /// one token may hold at once; past either → 503 + Retry-After. A token may set its own.
+    pub token_max_inflight_requests: usize,
+    pub token_max_buffered_write_bytes: u64,
+    /// Open client connections; the effective cap is also kept below the open-file limit.
+    pub max_connections: usize,
+    /// A connection serving no request is closed this long after it was accepted or answered its
+    /// last request (counted from accept, not from the first byte).
+    #[serde(with = "duration_str")]
+    pub idle_timeout: i64,
+    /// How long a client may take to send a request's headers once it started sending them.
+    #[serde(with = "duration_str")]
+    pub header_timeout: i64,
+    /// How long a client may take to send a request body (a slow sender holds an in-flight slot).
+    #[serde(with = "duration_str")]
+    pub body_timeout: i64,
+    /// The longest prefix of a malformed line quoted back in a 400 answer.
+    pub error_line_max_bytes: usize,
+    /// Series one database may hold (1.x's `max-series-per-database`); 0 = no limit.
+    pub max_series_per_database: u64,
+    /// Distinct values one tag key may have in a measurement (1.x's `max-values-per-tag`); 0 = no limit.
+    pub max_values_per_tag: u64,
 }
 
 impl Default for LimitsConfig {
@@ -116,6 +142,15 @@ impl Default for LimitsConfig {
             requests_per_second: 1000,
             burst: 2000,
             write_bytes_per_second: 256 * 1024 * 1024,
+            token_max_inflight_requests: 256,
+            token_max_buffered_write_bytes: 128 * 1024 * 1024,
+            max_connections: 4096,
+            idle_timeout: 60 * NS_PER_S,
+            header_timeout: 30 * NS_PER_S,
+            body_timeout: 120 * NS_PER_S,
+            error_line_max_bytes: 1024,
+            max_series_per_database: 1_000_000,
+            max_values_per_tag: 100_000,
         }
     }
 }
@@ -132,11 +167,29 @@ pub struct QueryConfig {
     /// GOMAXPROCS of the InfluxDB 1.x whose float sum/mean bits are reproduced; 0 = this machine's
     /// CPU count (1.x's default).
     pub float_merge_parallelism: usize,
+    /// A query running longer is stopped, CPU-bound work included (1.x's `query-timeout`); 0 = none.
+    #[serde(with = "duration_str")]
+    pub timeout: i64,
+    /// Queries running at once (1.x's `max-concurrent-queries`); 0 = no limit.
+    pub max_concurrent_queries: usize,
+    /// Memory one query may hold (points read, buckets, rows and the encoded answer, across all
+    /// its series); past it the query fails. 0 = no limit.
+    pub max_memory_bytes: u64,
+    /// Threads evaluating queries, apart from the threads serving connections; 0 = CPU count.
+    pub workers: usize,
 }
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        QueryConfig { streaming: true, stream_window_points: crate::query::stream::DEFAULT_WINDOW_POINTS, float_merge_parallelism: 0 }
+        QueryConfig {
+            streaming: true,
+            stream_window_points: crate::query::stream::DEFAULT_WINDOW_POINTS,
+            float_merge_parallelism: 0,
+            timeout: 60 * NS_PER_S,
+            max_concurrent_queries: 32,
+            max_memory_bytes: 512 * 1024 * 1024,
+            workers: 0,
+        }
     }
 }
 
@@ -170,6 +223,10 @@ pub struct TokenConfig {
     pub requests_per_second: Option<u32>,
     pub burst: Option<u32>,
     pub write_bytes_per_second: Option<u64>,
+    /// Overrides `limits.token_max_inflight_requests` for this token.
+    pub max_inflight_requests: Option<usize>,
+    /// Overrides `limits.token_max_buffered_write_bytes` for this token.
+    pub max_buffered_write_bytes: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +289,17 @@ impl Config {
         }
         if self.query.stream_window_points == 0 {
             return Err(ConfigError::Invalid("query.stream_window_points must be positive".into()));
+        }
+        let l = &self.limits;
+        if l.max_connections == 0 || l.token_max_inflight_requests == 0 || l.token_max_buffered_write_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "limits: max_connections, token_max_inflight_requests and token_max_buffered_write_bytes must be positive".into(),
+            ));
+        }
+        if l.idle_timeout <= 0 || l.header_timeout <= 0 || l.body_timeout <= 0 || self.backend.health_timeout <= 0 {
+            return Err(ConfigError::Invalid(
+                "limits.idle_timeout, limits.header_timeout, limits.body_timeout and backend.health_timeout must be positive".into(),
+            ));
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 || self.limits.write_bytes_per_second == 0 {
             return Err(ConfigError::Invalid("limits: rates and burst must be positive".into()));
@@ -332,7 +400,10 @@ mod tests {
     #[test]
     fn query_section() {
         let cfg = Config::parse("[query]\nstreaming = false\nstream_window_points = 4096\nfloat_merge_parallelism = 8\n").unwrap();
-        assert_eq!(cfg.query, QueryConfig { streaming: false, stream_window_points: 4096, float_merge_parallelism: 8 });
+        assert_eq!(
+            cfg.query,
+            QueryConfig { streaming: false, stream_window_points: 4096, float_merge_parallelism: 8, ..QueryConfig::default() }
+        );
         let err = Config::parse("[query]\nstream_window_points = 0\n").unwrap_err();
         assert!(err.to_string().contains("stream_window_points"), "{err}");
     }

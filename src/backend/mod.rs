@@ -39,6 +39,12 @@ pub enum BackendError {
         existing: FieldType,
         dropped: usize,
     },
+    /// A write would pass a cardinality limit (`limits.max_series_per_database`,
+    /// `limits.max_values_per_tag`); checked before anything is stored, so nothing of the batch is
+    /// written. `reason` is 1.x's (`max-series-per-database limit exceeded: (N)`, ...), `dropped` the
+    /// points refused; the text is 1.x's partial-write error, which Telegraf reads as final.
+    #[error("partial write: {reason} dropped={dropped}")]
+    CardinalityLimit { reason: String, dropped: usize },
     #[error("database not found: {0}")]
     DatabaseNotFound(String),
     #[error("retention policy not found: {0}")]
@@ -67,6 +73,7 @@ impl BackendError {
     pub fn origin(&self) -> Origin {
         match self {
             BackendError::FieldTypeConflict { .. }
+            | BackendError::CardinalityLimit { .. }
             | BackendError::DatabaseNotFound(_)
             | BackendError::RetentionPolicyNotFound(_)
             | BackendError::RetentionPolicyConflict(_)
@@ -98,6 +105,20 @@ pub struct RetentionPolicyUpdate {
     pub shard_group_duration: Option<i64>,
     pub replication: Option<u32>,
     pub make_default: bool,
+}
+
+/// Cardinality limits a store applies to writes (1.x's `max-series-per-database` and
+/// `max-values-per-tag`, from `[limits]`); 0 = no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardinalityLimits {
+    pub max_series_per_database: u64,
+    pub max_values_per_tag: u64,
+}
+
+impl Default for CardinalityLimits {
+    fn default() -> Self {
+        CardinalityLimits { max_series_per_database: 1_000_000, max_values_per_tag: 100_000 }
+    }
 }
 
 /// A write: points for one database and retention policy (`None` = the database's default RP).

@@ -386,6 +386,13 @@ pub fn open_backend(config: &Config) -> Result<SharedBackend, StartError> {
     }
 }
 
+fn cardinality_limits(config: &Config) -> crate::backend::CardinalityLimits {
+    crate::backend::CardinalityLimits {
+        max_series_per_database: config.limits.max_series_per_database,
+        max_values_per_tag: config.limits.max_values_per_tag,
+    }
+}
+
 fn open_victoriametrics(config: &Config) -> Result<SharedBackend, StartError> {
     use crate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
     let url = config
@@ -402,6 +409,7 @@ fn open_victoriametrics(config: &Config) -> Result<SharedBackend, StartError> {
         db_label: vm.db_label.clone(),
         catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
         flush_after_write: vm.flush_after_write,
+        cardinality: cardinality_limits(config),
         ..VmOptions::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
@@ -418,6 +426,7 @@ fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
         default_retention: config.backend.default_retention,
         sync_full: config.backend.sync == "full",
         retention_check_interval: config.backend.retention_check_interval,
+        cardinality: cardinality_limits(config),
     };
     let b = EmbeddedBackend::open(&config.data_dir, opts)
         .map_err(|e| StartError::Backend(format!("cannot open the embedded store in {}: {e}", config.data_dir.display())))?;

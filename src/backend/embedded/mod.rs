@@ -81,11 +81,18 @@ pub struct EmbeddedOptions {
     pub sync_full: bool,
     /// How often expired points are deleted (ns; 0 disables the background task).
     pub retention_check_interval: i64,
+    /// Refuse writes that would pass these (before anything is stored).
+    pub cardinality: crate::backend::CardinalityLimits,
 }
 
 impl Default for EmbeddedOptions {
     fn default() -> Self {
-        EmbeddedOptions { default_retention: 0, sync_full: true, retention_check_interval: 30 * 60 * 1_000_000_000 }
+        EmbeddedOptions {
+            default_retention: 0,
+            sync_full: true,
+            retention_check_interval: 30 * 60 * 1_000_000_000,
+            cardinality: crate::backend::CardinalityLimits::default(),
+        }
     }
 }
 

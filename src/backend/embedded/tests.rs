@@ -6,7 +6,7 @@ use crate::backend::{AggregateRow, Backend, BackendError, DeleteRequest, ScanReq
 use crate::model::{FieldValue, Point};
 
 fn opts() -> EmbeddedOptions {
-    EmbeddedOptions { default_retention: 0, sync_full: false, retention_check_interval: 0 }
+    EmbeddedOptions { default_retention: 0, sync_full: false, retention_check_interval: 0, ..EmbeddedOptions::default() }
 }
 
 fn tags(t: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -414,7 +414,7 @@ async fn retention_deletes_old_points() {
     drop(b);
     let b = EmbeddedBackend::open(
         dir.path(),
-        EmbeddedOptions { default_retention: H, sync_full: true, retention_check_interval: 20_000_000 },
+        EmbeddedOptions { default_retention: H, sync_full: true, retention_check_interval: 20_000_000, ..EmbeddedOptions::default() },
     )
     .unwrap();
     b.write(batch("db2", vec![pt("m", &[], vec![("v", FieldValue::Integer(1))], now)])).await.unwrap();

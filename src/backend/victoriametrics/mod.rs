@@ -114,6 +114,8 @@ pub struct VmOptions {
     pub flush_after_write: bool,
     /// Samples one export window may hold before it is split in halves (bounds scan memory).
     pub max_window_samples: usize,
+    /// Refuse writes that would pass these (before anything is stored).
+    pub cardinality: crate::backend::CardinalityLimits,
 }
 
 impl Default for VmOptions {
@@ -126,6 +128,7 @@ impl Default for VmOptions {
             catalog_file: None,
             flush_after_write: true,
             max_window_samples: MAX_WINDOW_SAMPLES,
+            cardinality: crate::backend::CardinalityLimits::default(),
         }
     }
 }
