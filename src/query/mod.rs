@@ -22,6 +22,7 @@ pub mod result;
 
 pub(crate) mod cond;
 pub(crate) mod eval;
+pub mod govern;
 pub(crate) mod ir;
 pub(crate) mod lower;
 mod meta;
@@ -54,6 +55,12 @@ pub struct QueryContext {
     pub is_admin: bool,
     /// Rows per series chunk for chunked answers (0 = no chunking); informational here.
     pub chunk_size: usize,
+    /// Stops the query (deadline, `KILL QUERY`, client gone) and accounts its memory.
+    pub governor: govern::Governor,
+    /// The running queries, for `SHOW QUERIES` and `KILL QUERY`; `None` = only this one.
+    pub registry: Option<std::sync::Arc<govern::Registry>>,
+    /// This query's id in `registry`.
+    pub query_id: u64,
 }
 
 impl QueryContext {
@@ -66,6 +73,9 @@ impl QueryContext {
             can_read: Box::new(|_| true),
             is_admin: true,
             chunk_size: 0,
+            governor: govern::Governor::default(),
+            registry: None,
+            query_id: 1,
         }
     }
 }
@@ -181,7 +191,16 @@ pub async fn execute(backend: &dyn Backend, ctx: &QueryContext, query: &a::Query
     let n = query.statements.len();
     let mut out = Vec::with_capacity(n);
     for (i, s) in query.statements.iter().enumerate() {
-        match execute_statement(backend, ctx, s).await {
+        // A stopped query (deadline, KILL QUERY, client gone) stops waiting on the store too.
+        let run = async {
+            ctx.governor.check()?;
+            tokio::select! {
+                biased;
+                why = ctx.governor.stopped() => Err(why.message().to_string()),
+                r = execute_statement(backend, ctx, s) => r,
+            }
+        };
+        match run.await {
             Ok(series) => {
                 // tz('Zone'): the encoders print this statement's times in that zone.
                 let time_zone = match s {
@@ -235,26 +254,21 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         Delete(d) => meta::delete(backend, ctx, d, false).await,
         ShowUsers => Ok(vec![Series { columns: vec!["user".into(), "admin".into()], ..Default::default() }]),
         ShowContinuousQueries => {
-            // No continuous queries here: one empty series per database, as 1.x lists them.
+            // No continuous queries here: one empty series per database, as 1.x lists them
+            // (1.x lists every database; only those the caller may read are shown here).
             let dbs = backend.databases().await.map_err(|e| e.to_string())?;
             Ok(dbs
                 .into_iter()
+                .filter(|d| ctx.is_admin || (ctx.can_read)(d))
                 .map(|d| Series { name: d, columns: vec!["name".into(), "query".into()], ..Default::default() })
                 .collect())
         }
-        ShowQueries => Ok(vec![Series {
-            columns: vec!["qid".into(), "query".into(), "database".into(), "duration".into(), "status".into()],
-            values: vec![vec![
-                result::Value::Integer(1),
-                result::Value::String("SHOW QUERIES".into()),
-                result::Value::String(ctx.db.clone().unwrap_or_default()),
-                result::Value::String("0s".into()),
-                result::Value::String("running".into()),
-            ]],
-            ..Default::default()
-        }]),
+        ShowQueries => Ok(vec![show_queries(ctx)]),
         ShowGrants { .. } => Err("user not found".into()),
-        KillQuery { id, .. } => Err(format!("no such query id: {id}")),
+        KillQuery { id, .. } => match &ctx.registry {
+            Some(r) => r.kill(*id).map(|()| Vec::new()),
+            None => Err(format!("no such query id: {id}")),
+        },
         ShowShardGroups => Ok(vec![Series {
             name: "shard groups".into(),
             columns: ["id", "database", "retention_policy", "start_time", "end_time", "expiry_time"]
@@ -265,6 +279,39 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         }]),
         ShowShards | ShowSubscriptions | ShowStats { .. } | ShowDiagnostics { .. } => Ok(vec![]),
         _ => Err("statement not supported by influxgate".into()),
+    }
+}
+
+/// `SHOW QUERIES`: 1.x's columns, one row per running query (this one included), by id. 1.x lists
+/// every query; a caller that is not admin sees only those on databases it may read.
+fn show_queries(ctx: &QueryContext) -> Series {
+    use result::Value as V;
+    let row = |id: u64, text: String, db: String, d: std::time::Duration, killed: bool| {
+        // 1.x rounds the duration down to s, ms or µs, then prints it as Go does.
+        let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        let unit = [1_000_000_000, 1_000_000, 1_000].into_iter().find(|u| ns >= *u).unwrap_or(1);
+        let status = if killed { "killed" } else { "running" };
+        vec![
+            V::Integer(i64::try_from(id).unwrap_or(i64::MAX)),
+            V::String(text),
+            V::String(db),
+            V::String(util::go_duration(ns - ns % unit)),
+            V::String(status.into()),
+        ]
+    };
+    let values = match &ctx.registry {
+        Some(r) => r
+            .list()
+            .into_iter()
+            .filter(|q| ctx.is_admin || (ctx.can_read)(&q.database))
+            .map(|q| row(q.id, q.text, q.database, q.duration, q.killed))
+            .collect(),
+        None => vec![row(ctx.query_id, "SHOW QUERIES".into(), ctx.db.clone().unwrap_or_default(), Default::default(), false)],
+    };
+    Series {
+        columns: ["qid", "query", "database", "duration", "status"].iter().map(|c| c.to_string()).collect(),
+        values,
+        ..Default::default()
     }
 }
 

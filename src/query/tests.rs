@@ -608,6 +608,7 @@ fn authorization_texts() {
         can_read: Box::new(|d| d == "d1"),
         is_admin: false,
         chunk_size: 0,
+        ..QueryContext::admin(None)
     };
     let check = |q: &str| authorize(&ctx, "bob", &crate::influxql::parse_query(q).unwrap());
     assert_eq!(
