@@ -15,6 +15,7 @@ use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};
 use super::ir::{BinOp, Dimension, Expr, Field, Fill, FillValue, Select, Source, VarHint};
 use super::result::{Series, Value};
+use super::govern::{self, Charge, Governor};
 use super::QueryContext;
 use crate::backend::{Backend, MeasurementFilter, ScanRequest, TagPredicate};
 use crate::model::FieldType;
@@ -712,9 +713,13 @@ async fn load(
     min: i64,
     max: i64,
     budget: &mut usize,
+    gov: &Governor,
     opts: LoadOpts<'_>,
-) -> Result<Vec<SeriesData>, String> {
+) -> Result<(Vec<SeriesData>, Charge), String> {
     let mut out: Vec<SeriesData> = Vec::new();
+    // The rows kept are charged to the query while the caller holds them.
+    let mut held = gov.hold(0)?;
+    let row_cost = point_bytes(fields.len());
     if let Some(sub) = &m.sub {
         for (n, (tags, cols, rows)) in sub.iter().enumerate() {
             if !pred.matches(tags) {
@@ -747,11 +752,12 @@ async fn load(
                 }
             }
             if !sd.times.is_empty() {
+                held.add(sd.times.len() as u64 * row_cost + sd.cols.iter().flatten().map(govern::value_bytes).sum::<u64>())?;
                 out.push(sd);
             }
         }
         out.sort_by(|a, b| a.tags.cmp(&b.tags));
-        return Ok(out);
+        return Ok((out, held));
     }
     let req = ScanRequest {
         db: m.db.clone(),
@@ -775,6 +781,8 @@ async fn load(
             out.push(SeriesData { tags: chunk.tags.clone(), src: 0, times: vec![], cols: vec![vec![]; fields.len()] });
         }
         let Some(sd) = out.last_mut() else { continue };
+        let rows_before = sd.times.len();
+        let mut text_bytes = 0u64;
         let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
             chunk.columns.into_iter().map(|c| c.into_iter()).collect();
         for &t in &chunk.times {
@@ -796,22 +804,36 @@ async fn load(
             }
             *budget -= width;
             sd.times.push(t);
+            text_bytes += vals.iter().map(govern::value_bytes).sum::<u64>();
             for (c, v) in sd.cols.iter_mut().zip(vals) {
                 c.push(v);
             }
             if let Some((cap, true)) = opts.cap {
                 if sd.times.len() >= cap.saturating_mul(2).max(1024) {
                     *budget += width * (sd.times.len() - cap);
+                    held.shrink((sd.times.len() - cap) as u64 * row_cost);
                     trim_to_cap(sd, opts.cap);
                 }
             }
         }
+        // Checked once per chunk: the store bounds a chunk's size.
+        held.add(sd.times.len().saturating_sub(rows_before) as u64 * row_cost + text_bytes)?;
     }
     if let Some(prev) = out.last_mut() {
         trim_to_cap(prev, opts.cap);
     }
     out.retain(|sd| !sd.times.is_empty());
-    Ok(out)
+    Ok((out, held))
+}
+
+/// Bytes one loaded point of `width` fields holds (its time and values), for the governor.
+fn point_bytes(width: usize) -> u64 {
+    (8 + width * std::mem::size_of::<Value>()) as u64
+}
+
+/// Bytes the rows of an answer's series hold, for the governor.
+fn series_bytes(s: &Series) -> u64 {
+    s.values.iter().map(|r| govern::row_bytes(r.len()) + r.iter().map(govern::value_bytes).sum::<u64>()).sum()
 }
 
 /// Keeps the first (or, for `ORDER BY time DESC`, the last) `cap` rows of a series.
@@ -1129,7 +1151,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
         let s = if any_agg {
             aggregate_measurement(backend, ctx, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, group_by_time, &mut scan, &mut budget).await?
         } else {
-            raw_measurement(backend, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, &mut scan, &mut budget).await?
+            raw_measurement(backend, &ctx.governor, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, &mut scan, &mut budget).await?
         };
         for mut ser in s {
             if !has_tag_dims {
@@ -1356,6 +1378,7 @@ fn compile_raw(sel: &Select, m: &MeasInfo, fields: &[Field], rest: Option<&Expr>
 #[allow(clippy::too_many_arguments)]
 async fn raw_measurement(
     backend: &dyn Backend,
+    gov: &Governor,
     sel: &Select,
     m: &MeasInfo,
     fields: &[Field],
@@ -1369,7 +1392,7 @@ async fn raw_measurement(
     let Some(rc) = compile_raw(sel, m, fields, rest, keys)? else { return Ok(vec![]) };
     let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool { rc.keep(tags, t, vals) };
     let opts = LoadOpts { filter: Some(&keep), cap: rc.cap };
-    let data = load(backend, m, &rc.scan, rc.pred(), tr.min_or(), tr.max_or(), budget, opts).await?;
+    let (data, _loaded) = load(backend, m, &rc.scan, rc.pred(), tr.min_or(), tr.max_or(), budget, gov, opts).await?;
 
     // Per series: the rows, with their group and tie-break keys.
     let mut inputs: Vec<(Tags, String, Vec<MergeItem>)> = Vec::new();
@@ -1433,7 +1456,10 @@ async fn raw_measurement(
 
     let mut out: Vec<Series> = Vec::new();
     let mut cur: Option<(Tags, Vec<Vec<Value>>)> = None;
-    for (input, it) in merged {
+    for (n, (input, it)) in merged.into_iter().enumerate() {
+        if n % 4096 == 0 {
+            gov.check()?;
+        }
         let g = &groups_of[input];
         if cur.as_ref().map(|c| &c.0 != g).unwrap_or(true) {
             if let Some((gt, rows)) = cur.take() {
@@ -1450,6 +1476,8 @@ async fn raw_measurement(
     if let Some((gt, rows)) = cur.take() {
         push_raw_series(&mut out, sel, m, gt, columns, rows);
     }
+    // The answer's rows are held until the query ends.
+    gov.charge(out.iter().map(series_bytes).sum())?;
     Ok(out)
 }
 
@@ -1769,11 +1797,11 @@ async fn aggregate_measurement(
     } else {
         None
     };
-    let data = if pushed.is_some() {
-        Vec::new()
+    let (data, _loaded) = if pushed.is_some() {
+        (Vec::new(), ctx.governor.hold(0)?)
     } else {
         let opts = LoadOpts { filter: Some(&keep), cap: None };
-        load(backend, m, scan, &c.pred, min, max, budget, opts).await?
+        load(backend, m, scan, &c.pred, min, max, budget, &ctx.governor, opts).await?
     };
     let window_start_default = tr.min.unwrap_or(MIN_TIME);
     let single_selector = calls.len() == 1 && calls[0].agg.is_selector() && afields.len() == 1 || {
@@ -1821,13 +1849,17 @@ async fn aggregate_measurement(
     };
 
     let mut out = Vec::new();
+    let gov = &ctx.governor;
     for (gtags, members) in groups {
-        // The group's rows, filtered by the condition, with the selected-field presence rule.
+        // The group's rows, filtered by the condition, with the selected-field presence rule;
+        // what the group builds is charged while it is built (`group_mem`).
+        gov.check()?;
         let mut rows: Vec<(i64, usize, Vec<Value>)> = Vec::new();
         for (t, si, j) in merged_rows(&data, &members) {
             let vals = row_vals(&data[si], j);
             rows.push((t, si, vals));
         }
+        let mut group_mem = gov.hold(rows.len() as u64 * (govern::row_bytes(scan.len()) + 16))?;
         let aux_of = |t: i64, si: usize, vals: &[Value]| -> Vec<Value> {
             let rc = RowCtx { time: t, tags: &data[si].tags, vals, aggs: &[], aux: &[], cond: false };
             aux.iter().map(|a| a.eval(&rc)).collect()
@@ -1882,7 +1914,7 @@ async fn aggregate_measurement(
                     .filter(|s| !eval::is_null(&s.value))
                     .collect();
                 let mut res = match &f.transform {
-                    Some((name, args)) => apply_transform(name, args, &samples, None, !stream_desc)?,
+                    Some((name, args)) => apply_transform(name, args, &samples, None, !stream_desc, gov)?,
                     None => samples,
                 };
                 if stream_desc {
@@ -1893,6 +1925,7 @@ async fn aggregate_measurement(
             }
             let rows_out = join_columns(&cols_out);
             if let Some(s) = finish_series(sel, m, gtags, columns, rows_out) {
+                gov.charge(series_bytes(&s))?;
                 out.push(s);
             }
             continue;
@@ -1933,6 +1966,7 @@ async fn aggregate_measurement(
                             check_buckets(&reduced, start, end, w.every)?;
                         }
                         let cap = bucket_cap.unwrap_or(MAX_BUCKETS);
+                        group_mem.add(fill_bytes(&reduced, start, end, w.every, cap))?;
                         reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, cap);
                     }
                 }
@@ -1989,6 +2023,7 @@ async fn aggregate_measurement(
                     for windows in per_series {
                         let mut v = Vec::with_capacity(windows.len());
                         for (ws, pts) in windows {
+                            gov.check()?;
                             let n = pts.iter().filter(|p| !eval::is_null(&p.value)).count() as u64;
                             if let Some(s) = reduce_call(call, &pts, ws)?.into_iter().next() {
                                 v.push((ws, s, n));
@@ -2064,6 +2099,7 @@ async fn aggregate_measurement(
                         j += 1;
                     }
                     let part = &samples[i..j];
+                    gov.check()?;
                     let res = reduce_call(call, part, ws)?;
                     for mut s in res {
                         s.time = functions::output_time(&call.agg, s.time, ws, single_selector, window.is_some());
@@ -2081,6 +2117,7 @@ async fn aggregate_measurement(
                         check_buckets(&reduced, start, end, w.every)?;
                     }
                     let cap = bucket_cap.unwrap_or(MAX_BUCKETS);
+                    group_mem.add(fill_bytes(&reduced, start, end, w.every, cap))?;
                     reduced = functions::fill(&reduced, w, start, end, &fill, call.out_type, is_count, cap);
                 }
             }
@@ -2129,7 +2166,7 @@ async fn aggregate_measurement(
                 if sel.order_desc {
                     nonnull.reverse();
                 }
-                samples = apply_transform(name, args, &nonnull, window.as_ref(), !sel.order_desc)?;
+                samples = apply_transform(name, args, &nonnull, window.as_ref(), !sel.order_desc, gov)?;
                 if sel.order_desc {
                     samples.reverse();
                 }
@@ -2144,6 +2181,7 @@ async fn aggregate_measurement(
             rows_out.retain(|r| r.len() > 1);
         }
         if let Some(s) = finish_series(sel, m, gtags, columns, rows_out) {
+            gov.charge(series_bytes(&s))?;
             out.push(s);
         }
     }
@@ -2183,6 +2221,7 @@ fn apply_transform(
     samples: &[Sample],
     window: Option<&Window>,
     ascending: bool,
+    gov: &Governor,
 ) -> Result<Vec<Sample>, String> {
     use functions::transform::{default_derivative_unit, Transform};
     let every = window.map(|w| w.every);
@@ -2191,7 +2230,7 @@ fn apply_transform(
         let h = args.get(1).and_then(int_arg).unwrap_or(0);
         let m = args.get(2).and_then(int_arg).unwrap_or(0);
         let every = window.map(|w| w.every).unwrap_or(0);
-        return functions::holt_winters::holt_winters(samples, h, m, every, name == "holt_winters_with_fit")
+        return functions::holt_winters::holt_winters(samples, h, m, every, name == "holt_winters_with_fit", &gov.stopper())
             .map_err(|e| e.0);
     }
     if let Some(kind) = functions::ta::TaKind::from_name(name) {
@@ -2621,6 +2660,14 @@ fn combine_stream<'a>(
 }
 
 /// 1.x's max-select-buckets error, before filling more buckets than memory should hold.
+/// Bytes the filled buckets of one call in one group will hold, charged before `fill` makes them:
+/// every bucket from `start` to `end` (at most `cap`), or those already there.
+fn fill_bytes(reduced: &[Sample], start: Option<i64>, end: i64, every: i64, cap: usize) -> u64 {
+    let span = start.map(|s| (end as i128 - s as i128) / every.max(1) as i128 + 1).unwrap_or(0);
+    let n = (span.clamp(0, cap as i128) as u64).max(reduced.len() as u64);
+    n * (std::mem::size_of::<Sample>() as u64 + 16)
+}
+
 fn check_buckets(rows: &[Sample], start: Option<i64>, end: i64, every: i64) -> Result<(), String> {
     let Some(first) = start.or_else(|| rows.first().map(|r| r.time)) else { return Ok(()) };
     if every <= 0 {

@@ -292,6 +292,11 @@ fn with_bounds(sel: &Select, rest: Option<&Expr>, lo: i64, hi: i64) -> Select {
 impl RawSelect {
     /// The next rows (one series, never empty), `None` at the end. An `Err` is the statement's
     /// error as the buffered path words it. Consecutive batches of one series continue it.
+    /// The governor of the query this statement belongs to.
+    pub fn governor(&self) -> &super::govern::Governor {
+        &self.ctx.governor
+    }
+
     pub async fn next_batch(&mut self) -> Result<Option<Series>, String> {
         loop {
             match &mut self.phase {

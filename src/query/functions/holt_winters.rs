@@ -37,12 +37,15 @@ fn too_many() -> FunctionError {
 /// The forecast of one series' (aggregated) points. `h`: number of predicted values, `m`:
 /// season length (< 2: no seasonality), `interval`: the GROUP BY time interval (ns),
 /// `with_fit`: also answer the fitted values over the input's span. Null points are skipped.
+/// `stop` is asked between optimiser steps (the fit is CPU-bound for seconds with a long
+/// season); when it answers a reason, the forecast stops with that error.
 pub fn holt_winters(
     points: &[Sample],
     h: i64,
     m: i64,
     interval: i64,
     with_fit: bool,
+    stop: &dyn Fn() -> Option<&'static str>,
 ) -> Result<Vec<Sample>, FunctionError> {
     let Some(ty) = series_type(points) else { return Ok(Vec::new()) };
     if !matches!(ty, FieldType::Float | FieldType::Integer) {
@@ -57,15 +60,16 @@ pub fn holt_winters(
         // The optimiser's simplex is quadratic in the season length.
         return Err(FunctionError(format!("holt_winters: season longer than {MAX_SEASON} is not supported")));
     }
-    let hw = Hw { m: m.max(0) as usize, seasonal: m >= 2, interval, y: Vec::new() };
+    let hw = Hw { m: m.max(0) as usize, seasonal: m >= 2, interval, y: Vec::new(), stop };
     Ok(hw.emit(&pts, h, with_fit)?.into_iter().map(|(t, v)| Sample::new(t, Value::Float(v))).collect())
 }
 
-struct Hw {
+struct Hw<'a> {
     m: usize,
     seasonal: bool,
     interval: i64,
     y: Vec<f64>,
+    stop: &'a dyn Fn() -> Option<&'static str>,
 }
 
 /// Go's `math.Pow` for the non-negative integral exponents holt_winters needs (repeated squaring
@@ -74,7 +78,7 @@ fn go_pow_int(x: f64, y: u64) -> f64 {
     super::math::go_pow(x, y as f64)
 }
 
-impl Hw {
+impl Hw<'_> {
     fn round_time(&self, t: i64) -> i64 {
         let iv = self.interval;
         let rem = t % iv;
@@ -168,6 +172,9 @@ impl Hw {
                         params[2] = gamma;
                         params[3] = phi;
                         let (sse, p) = self.optimize(&params, EPSILON, 1.0);
+                        if let Some(why) = (self.stop)() {
+                            return Err(FunctionError(why.to_string()));
+                        }
                         if sse < min_sse || best.is_none() {
                             min_sse = sse;
                             best = Some(p);
@@ -290,6 +297,10 @@ impl Hw {
             f[j] = self.sse(&mut v[j]);
         }
         for _ in 1..=NM_MAX_ITER {
+            if (self.stop)().is_some() {
+                // The caller reports the stop; this search's answer is dropped.
+                break;
+            }
             let (mut vg, mut vs) = (0usize, 0usize);
             for i in 0..=n {
                 if f[i] > f[vg] {
@@ -405,7 +416,7 @@ mod tests {
     #[test]
     fn too_few_points() {
         let pts = vec![Sample::new(0, Value::Float(1.0))];
-        assert!(holt_winters(&pts, 3, 0, 10, false).unwrap().is_empty());
+        assert!(holt_winters(&pts, 3, 0, 10, false, &|| None).unwrap().is_empty());
     }
 
     fn series(vals: &[(i64, f64)]) -> Vec<Sample> {
@@ -413,7 +424,7 @@ mod tests {
     }
 
     fn run(pts: &[Sample], h: i64, m: i64, every_s: i64, fit: bool) -> Vec<(i64, f64)> {
-        holt_winters(pts, h, m, every_s * 1_000_000_000, fit)
+        holt_winters(pts, h, m, every_s * 1_000_000_000, fit, &|| None)
             .unwrap()
             .into_iter()
             .map(|s| match s.value {
