@@ -175,7 +175,8 @@ pub struct QueryConfig {
     /// Memory one query may hold (points read, buckets, rows and the encoded answer, across all
     /// its series); past it the query fails. 0 = no limit.
     pub max_memory_bytes: u64,
-    /// Threads evaluating queries, apart from the threads serving connections; 0 = CPU count.
+    /// Threads evaluating queries, apart from the threads serving connections; 0 = one per query
+    /// allowed at once (see `server::query_pool`).
     pub workers: usize,
 }
 

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod metrics;
 pub mod ping;
 pub mod query;
+pub mod query_pool;
 pub mod write;
 
 #[cfg(test)]
@@ -78,12 +79,15 @@ pub struct State {
     pub tokens: TokenStore,
     pub limits: Limits,
     pub metrics: Metrics,
+    /// Where queries run, and the queries running.
+    pub queries: query_pool::QueryPool,
 }
 
 impl State {
-    pub fn new(config: Config, backend: SharedBackend, tokens: TokenStore) -> State {
+    pub fn new(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<State> {
         let limits = Limits::new(&config.limits, &tokens);
-        State { config, backend, tokens, limits, metrics: Metrics::default() }
+        let queries = query_pool::QueryPool::new(&config.query)?;
+        Ok(State { config, backend, tokens, limits, metrics: Metrics::default(), queries })
     }
 
     /// The configured bound on a backend call.
@@ -271,7 +275,7 @@ impl Server {
     pub async fn bind(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.listen).await?;
         crate::query::settings::install(&config.query);
-        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)) })
+        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)?) })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {

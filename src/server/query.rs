@@ -15,8 +15,8 @@ use super::auth::Identity;
 use super::body::read_limited;
 use super::error::ServerError;
 use super::limits::InflightGuard;
+use super::query_pool::{HangupGuard, Running};
 use super::{full, Body, Ctx, State};
-use crate::backend::BackendError;
 use crate::encode;
 use crate::influxql::{self, ParamValue};
 use crate::query::{self, result::QueryResponse};
@@ -78,6 +78,9 @@ impl QueryRequest {
             is_admin: perms.admin,
             can_read: Box::new(move |db: &str| perms.can_read(db)),
             chunk_size: if self.params.chunked { self.params.chunk_size } else { 0 },
+            governor: Default::default(),
+            registry: None,
+            query_id: 0,
         }
     }
 }
@@ -212,8 +215,9 @@ pub async fn handle(
 }
 
 /// Runs a query and encodes its answer as 1.x does: parse (with bound parameters), authorize the
-/// whole query, execute statement by statement, encode per `Accept` / `epoch` / `pretty`, chunk
-/// when asked, gzip when accepted.
+/// whole query, register it (`query.max_concurrent_queries`, deadline, memory budget: see
+/// [`super::query_pool`]), execute statement by statement on the query threads, encode per
+/// `Accept` / `epoch` / `pretty`, chunk when asked, gzip when accepted.
 pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<Body>, ServerError> {
     let p = &req.params;
     let format = match p.format {
@@ -235,62 +239,101 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
             return Ok(query_error(StatusCode::BAD_REQUEST, format, p.pretty, &format!("error parsing query: {e}")))
         }
     };
-    let ctx = req.context();
+    let mut ctx = req.context();
     if let Err(msg) = query::authorize(&ctx, req.identity.name(), &query) {
         return Err(ServerError::Unauthorized(msg));
     }
+    // 1.x answers a query over max-concurrent-queries with 200 and the error as its only result.
+    let running = match state.queries.begin(query.to_string(), ctx.db.clone().unwrap_or_default()) {
+        Ok(r) => r,
+        Err(msg) => {
+            let only = query::result::StatementResult { statement_id: 0, error: Some(msg), ..Default::default() };
+            return Ok(buffered_answer(vec![only], &[], &req.params, format, epoch)?.into_response());
+        }
+    };
+    ctx.governor = running.governor.clone();
+    ctx.registry = Some(state.queries.registry().clone());
+    ctx.query_id = running.ticket.id();
     // A single raw SELECT streams (bounded memory, see `query::stream`) when its encoding can be
     // produced piece by piece: chunked (every format), or non-chunked compact JSON.
     let ctx = if query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
         match query::stream::open_for(state.backend.clone(), ctx, &query.statements[0], true) {
-            Ok(stream) => return Ok(stream_response(state, req, stream, format, epoch)),
+            Ok(stream) => return Ok(stream_response(state, req, stream, format, epoch, running)),
             Err(ctx) => ctx,
         }
     } else {
         ctx
     };
-    let styles: Vec<encode::ChunkStyle> = query.statements.iter().map(chunk_style).collect();
-    let run = query::execute(state.backend.as_ref(), &ctx, &query);
-    let results = match state.backend_timeout() {
-        Some(limit) => tokio::time::timeout(limit, run).await.map_err(|_| {
-            ServerError::Backend(BackendError::Timeout(format!("query did not finish within {}s", limit.as_secs())))
-        })?,
-        None => run.await,
-    };
+    // Evaluated and encoded on the query threads; a client hanging up stops the query.
+    let hangup = HangupGuard::new(&running.governor);
+    let backend = state.backend.clone();
+    let task = state.queries.spawn(async move {
+        let running = running;
+        let results = query::execute(backend.as_ref(), &ctx, &query).await;
+        let styles: Vec<encode::ChunkStyle> = query.statements.iter().map(chunk_style).collect();
+        let answer = buffered_answer(results, &styles, &req.params, format, epoch)?;
+        // The encoded answer is held too: it counts against the query's memory budget.
+        if let Err(msg) = running.governor.charge(answer.body.len() as u64) {
+            let only = query::result::StatementResult { statement_id: 0, error: Some(msg), ..Default::default() };
+            return buffered_answer(vec![only], &[], &req.params, format, epoch);
+        }
+        drop(req.inflight);
+        Ok(answer)
+    });
+    let answer = task.await.map_err(|e| ServerError::Internal(format!("query task failed: {e}")))??;
+    hangup.disarm();
+    Ok(answer.into_response())
+}
 
-    let mut results = results;
-    for r in results.iter_mut() {
-        r.time_zone = query.statements.get(r.statement_id).and_then(time_zone);
+/// An encoded, complete answer.
+struct Answer {
+    body: Vec<u8>,
+    content_type: &'static str,
+    content_encoding: Option<&'static str>,
+}
+
+impl Answer {
+    fn into_response(self) -> Response<Body> {
+        let mut resp = Response::new(full(self.body));
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        if let Some(enc) = self.content_encoding {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
+        }
+        resp
     }
+}
 
+/// Encodes statement results as one answer: chunked pieces one after another, or one document.
+/// `styles[i]`: how statement `i`'s answer is cut ([`chunk_style`]; missing = whole).
+fn buffered_answer(
+    mut results: Vec<query::result::StatementResult>,
+    styles: &[encode::ChunkStyle],
+    p: &QueryParams,
+    format: encode::Format,
+    epoch: encode::Epoch,
+) -> Result<Answer, ServerError> {
     let mut w = encode::BodyWriter::new(format, epoch, p.pretty, p.gzip);
     let io_err = |e: std::io::Error| ServerError::Internal(format!("encoding the answer: {e}"));
+    let style = |id: usize| styles.get(id).copied().unwrap_or(encode::ChunkStyle::Whole);
     let mut body = Vec::new();
     if p.chunked {
         for r in results {
-            let style = styles.get(r.statement_id).copied().unwrap_or(encode::ChunkStyle::Whole);
-            for piece in encode::pieces(r, style, p.chunk_size) {
+            let st = style(r.statement_id);
+            for piece in encode::pieces(r, st, p.chunk_size) {
                 body.extend(w.chunk(&piece).map_err(io_err)?);
             }
         }
     } else {
         for r in results.iter_mut() {
-            let style = styles.get(r.statement_id).copied().unwrap_or(encode::ChunkStyle::Whole);
-            encode::buffered(r, style);
+            encode::buffered(r, style(r.statement_id));
         }
         body.extend(w.response(&QueryResponse { results, error: None }).map_err(io_err)?);
     }
     let content_type = w.content_type();
     let content_encoding = w.content_encoding();
     body.extend(w.finish().map_err(io_err)?);
-    let mut resp = Response::new(full(body));
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Some(enc) = content_encoding {
-        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
-    }
-    drop(req.inflight);
-    Ok(resp)
+    Ok(Answer { body, content_type, content_encoding })
 }
 
 /// Sends a streaming raw SELECT's answer as it is produced, through a bounded channel (the
@@ -306,6 +349,7 @@ fn stream_response(
     mut stream: query::stream::RawSelect,
     format: encode::Format,
     epoch: encode::Epoch,
+    running: Running,
 ) -> Response<Body> {
     use http_body_util::{BodyExt, StreamBody};
     type Piece = Result<hyper::body::Frame<bytes::Bytes>, super::BoxError>;
@@ -313,14 +357,17 @@ fn stream_response(
     let p = req.params;
     let inflight = req.inflight;
     let timeout = state.backend_timeout();
+    let governor = running.governor.clone();
+    let hangup = HangupGuard::new(&governor);
     let chunked = p.chunked;
     let chunk_size = p.chunk_size;
     let gzip = p.gzip;
     let mut w = encode::BodyWriter::new(format, epoch, p.pretty, gzip);
     let content_type = w.content_type();
     let content_encoding = w.content_encoding();
-    tokio::spawn(async move {
+    state.queries.spawn(async move {
         let _inflight = inflight;
+        let _running = running;
         let tz = stream.time_zone;
         let send = |tx: &tokio::sync::mpsc::Sender<Piece>, b: Vec<u8>| {
             let tx = tx.clone();
@@ -501,7 +548,10 @@ fn stream_response(
             }
         }
     });
-    let frames = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+    // The body owns the hang-up guard: dropped unfinished (the client left), it stops the query.
+    let frames = futures::stream::unfold((rx, hangup), |(mut rx, hangup)| async move {
+        rx.recv().await.map(|x| (x, (rx, hangup)))
+    });
     let mut resp = Response::new(StreamBody::new(frames).boxed_unsync());
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -511,24 +561,26 @@ fn stream_response(
     resp
 }
 
-/// The stream's next rows, the backend timeout applying to each window.
+/// The stream's next rows, the backend timeout applying to each window; a stopped query (its
+/// deadline, KILL QUERY, the client gone) ends with its error.
 async fn next_batch(
     stream: &mut query::stream::RawSelect,
     timeout: Option<std::time::Duration>,
 ) -> Result<Option<query::result::Series>, String> {
-    match timeout {
-        Some(limit) => tokio::time::timeout(limit, stream.next_batch())
-            .await
-            .unwrap_or_else(|_| Err(format!("backend timeout: query did not finish within {}s", limit.as_secs()))),
-        None => stream.next_batch().await,
-    }
-}
-
-/// The zone a statement's times are printed in (`tz()` of a SELECT).
-fn time_zone(s: &influxql::Statement) -> Option<chrono_tz::Tz> {
-    match s {
-        influxql::Statement::Select(sel) => sel.location.as_deref().and_then(|name| name.parse().ok()),
-        _ => None,
+    let governor = stream.governor().clone();
+    governor.check()?;
+    let batch = async {
+        match timeout {
+            Some(limit) => tokio::time::timeout(limit, stream.next_batch())
+                .await
+                .unwrap_or_else(|_| Err(format!("backend timeout: query did not finish within {}s", limit.as_secs()))),
+            None => stream.next_batch().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        why = governor.stopped() => Err(why.message().to_string()),
+        r = batch => r,
     }
 }
 
