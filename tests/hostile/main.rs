@@ -6,5 +6,5 @@
 //! record how each was seen failing), and each bound it exercises has a key in `config.toml`.
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
+mod queries;
