@@ -184,7 +184,7 @@ impl Default for QueryConfig {
     fn default() -> Self {
         QueryConfig {
             streaming: true,
-            stream_window_points: crate::query::stream::DEFAULT_WINDOW_POINTS,
+            stream_window_points: 16_384,
             float_merge_parallelism: 0,
             timeout: 60 * NS_PER_S,
             max_concurrent_queries: 32,

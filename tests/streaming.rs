@@ -3,7 +3,7 @@
 //! * `streamed_equals_buffered`: every case of tests/cases/queries*.txt (and chunked /
 //!   non-chunked variants of it) answered by an influxgate that streams (with tiny windows, so
 //!   that answers are cut into many windows) and by one that does not
-//!   (`INFLUXGATE_STREAMING=off`), on the same data: status, headers that matter and body bytes
+//!   (`[query] streaming = false`), on the same data: status, headers that matter and body bytes
 //!   must be identical.
 //! * `bounded_memory_*`: many points written, read back by a raw SELECT, chunked and not; the
 //!   server's peak RSS (`VmHWM`, reset after the writes via `/proc/<pid>/clear_refs`) while
@@ -19,22 +19,22 @@ use std::time::Duration;
 
 use common::*;
 
-/// An influxgate with extra environment; killed on drop.
+/// An influxgate with its own `[query]` settings; killed on drop.
 struct Server {
     child: Child,
     api: Api,
     _dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
 }
 
 impl Server {
-    fn start(env: &[(&str, &str)]) -> Server {
+    /// `query`: lines of the `[query]` section, e.g. `streaming = false`.
+    fn start(query: &[&str]) -> Server {
         let dir = tempfile::Builder::new().prefix("influxgate-stream-").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
-        std::fs::write(dir.path().join("config.toml"), "[log]\nlevel = \"warn\"\n").expect("config");
-        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (child, api) = Server::launch(dir.path(), &env);
-        Server { child, api, _dir: dir, env }
+        let config = format!("[log]\nlevel = \"warn\"\n[query]\n{}\n", query.join("\n"));
+        std::fs::write(dir.path().join("config.toml"), config).expect("config");
+        let (child, api) = Server::launch(dir.path());
+        Server { child, api, _dir: dir }
     }
 
     /// Stops the process and starts a fresh one on the same data (a new process: its memory
@@ -42,12 +42,12 @@ impl Server {
     fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, api) = Server::launch(self._dir.path(), &self.env);
+        let (child, api) = Server::launch(self._dir.path());
         self.child = child;
         self.api = api;
     }
 
-    fn launch(dir: &std::path::Path, env: &[(String, String)]) -> (Child, Api) {
+    fn launch(dir: &std::path::Path) -> (Child, Api) {
         let data = dir.join("data");
         let config = dir.join("config.toml");
         for _ in 0..3 {
@@ -65,14 +65,9 @@ impl Server {
                 .arg(&config)
                 .env_remove("RUST_LOG")
                 .env_remove("INFLUXGATE_ADMIN_TOKEN")
-                .env_remove("INFLUXGATE_STREAMING")
-                .env_remove("INFLUXGATE_STREAM_WINDOW_POINTS")
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().expect("log"))
                 .stderr(log);
-            for (k, v) in env {
-                cmd.env(k, v);
-            }
             let mut child = cmd.spawn().expect("start influxgate");
             let url = format!("http://127.0.0.1:{port}");
             let api = Api::new(&url).auth(Auth::Token(ADMIN_TOKEN.into()));
@@ -187,8 +182,8 @@ fn run(api: &Api, c: &Case, extra: &[(&str, &str)]) -> Resp {
 
 #[test]
 fn streamed_equals_buffered() {
-    let streaming = Server::start(&[("INFLUXGATE_STREAM_WINDOW_POINTS", "40")]);
-    let buffered = Server::start(&[("INFLUXGATE_STREAMING", "off")]);
+    let streaming = Server::start(&["stream_window_points = 40"]);
+    let buffered = Server::start(&["streaming = false"]);
     let data = dataset::generate(20240101);
     let lines: Vec<&str> = data.split('\n').collect();
     for s in [&streaming, &buffered] {
@@ -392,7 +387,7 @@ fn count_rows_chunked(r: reqwest::blocking::Response) -> (usize, usize) {
 
 fn bounded_memory(points: usize, bound: u64) {
     let off = std::env::var("STREAMING_TEST_OFF").is_ok();
-    let mut server = Server::start(if off { &[("INFLUXGATE_STREAMING", "off")] } else { &[] });
+    let mut server = Server::start(if off { &["streaming = false"] } else { &[] });
     load(&server.api, points);
     // A fresh process, so that what the writes left in its heap does not count.
     server.restart();
@@ -490,7 +485,7 @@ fn load_many(api: &Api, points: usize, hosts: usize) {
 /// fresh process, so that its peak is its own.
 fn bounded_memory_many(points: usize, hosts: usize, bound: u64) {
     let off = std::env::var("STREAMING_TEST_OFF").is_ok();
-    let mut server = Server::start(if off { &[("INFLUXGATE_STREAMING", "off")] } else { &[] });
+    let mut server = Server::start(if off { &["streaming = false"] } else { &[] });
     load_many(&server.api, points, hosts);
     let client = reqwest::blocking::Client::builder().timeout(None).build().expect("client");
     let limit = format!("SELECT i, dc FROM mm WHERE i % 2 = 0 LIMIT {} OFFSET 10", points / 4);

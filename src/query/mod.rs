@@ -61,6 +61,8 @@ pub struct QueryContext {
     pub registry: Option<std::sync::Arc<govern::Registry>>,
     /// This query's id in `registry`.
     pub query_id: u64,
+    /// How the engine runs (`[query]`).
+    pub settings: settings::Settings,
 }
 
 impl QueryContext {
@@ -76,6 +78,7 @@ impl QueryContext {
             governor: govern::Governor::default(),
             registry: None,
             query_id: 1,
+            settings: settings::Settings::default(),
         }
     }
 }

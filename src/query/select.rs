@@ -1956,7 +1956,7 @@ async fn aggregate_measurement(
                 let members: &[&crate::backend::AggregateSeries] =
                     pushed_groups.get(ci).and_then(|g| g.get(&gtags)).map(|v| v.as_slice()).unwrap_or(&[]);
                 let mut reduced =
-                    reduce_pushed(call, members, m, window.as_ref(), window_start_default, single_selector, catalog_keys.get(&gtags))?;
+                    reduce_pushed(call, members, m, window.as_ref(), window_start_default, single_selector, catalog_keys.get(&gtags), ctx.settings.float_merge_parallelism)?;
                 if let Some(w) = &window {
                     if call.agg.is_filled() && !matches!(fill, functions::Fill::None) {
                         let start = tr.min.map(|t| w.start(t));
@@ -2033,7 +2033,7 @@ async fn aggregate_measurement(
                     }
                     parts.insert(sg, ps);
                 }
-                reduced = combine_layered(&call.agg, parts, window.is_some(), single_selector)?;
+                reduced = combine_layered(&call.agg, parts, window.is_some(), single_selector, ctx.settings.float_merge_parallelism)?;
             } else if m.sub.is_some()
                 && functions::aggregate::is_pushed_down(&call.agg)
                 && !call.inner_distinct
@@ -2543,6 +2543,7 @@ fn reduce_pushed(
     window_start_default: i64,
     single_selector: bool,
     catalog: Option<&Vec<String>>,
+    procs: usize,
 ) -> Result<Vec<Sample>, String> {
     let empty = crate::backend::AggregateSeries { tags: Vec::new(), rows: Vec::new() };
     let mut members: Vec<(String, &crate::backend::AggregateSeries)> =
@@ -2573,7 +2574,7 @@ fn reduce_pushed(
             }
         }
     }
-    combine_layered(&call.agg, by_shard, window.is_some(), single_selector)
+    combine_layered(&call.agg, by_shard, window.is_some(), single_selector, procs)
 }
 
 /// 1.x's layering of partial results: `by_shard` holds, per shard group (time order), per
@@ -2581,14 +2582,17 @@ fn reduce_pushed(
 /// window order. Per shard they are combined per window in the order 1.x's parallel merge
 /// yields them, then the shards' results in the order of the merge across shards, then once
 /// more (the statement's merge over its single source).
+/// `procs`: the GOMAXPROCS of the 1.x whose answers are reproduced (`query.float_merge_parallelism`):
+/// 1.x splits a tag set's series into that many groups (`NewParallelMergeIterator`), which decides
+/// the order in which partial results are combined.
 fn combine_layered(
     agg: &Aggregate,
     by_shard: BTreeMap<i64, Vec<Vec<(i64, Sample, u64)>>>,
     windowed: bool,
     single_selector: bool,
+    procs: usize,
 ) -> Result<Vec<Sample>, String> {
     type Part = (i64, Sample, u64);
-    let procs = functions::aggregate::go_maxprocs();
     let mut shard_streams: Vec<Vec<Part>> = Vec::new();
     for (_, mut per_series) in by_shard {
         for v in per_series.iter_mut() {

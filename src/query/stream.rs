@@ -26,7 +26,7 @@
 //!
 //! # The bound
 //!
-//! With `W = window_points()` (default [`DEFAULT_WINDOW_POINTS`] = 16384) and `S` candidate
+//! With `W` (`query.stream_window_points`, default [`DEFAULT_WINDOW_POINTS`] = 16384) and `S` candidate
 //! series of the measurement being read, each series buffers at most `B = max(W / S, min(128,
 //! W))` rows (plus rows of one duplicated timestamp, which only a store keeping duplicates has),
 //! and one refill holds at most `4B` rows while it reads. So the engine holds at most
@@ -54,9 +54,8 @@
 //! validation) goes through the buffered path. Streamed answers are not a snapshot: points
 //! written while the answer streams may or may not appear (as with 1.x).
 //!
-//! Settings (`[query]` in config.toml, see [`super::settings`]): `streaming = false` disables
-//! streaming; `stream_window_points` sets `W`. The environment variables `INFLUXGATE_STREAMING` and
-//! `INFLUXGATE_STREAM_WINDOW_POINTS` override them, for tests and diagnosis.
+//! Settings (`[query]` in config.toml, carried in the context as [`super::settings::Settings`]):
+//! `streaming = false` disables streaming; `stream_window_points` sets `W`.
 
 use std::collections::VecDeque;
 
@@ -73,44 +72,10 @@ use crate::influxql::ast as a;
 
 type Tags = Vec<(String, String)>;
 
-/// `W` unless configured otherwise (`query.stream_window_points`).
-pub const DEFAULT_WINDOW_POINTS: usize = 16_384;
-
-/// Over this many candidate series in one measurement the merge is not streamed (see the
-/// module docs).
-pub const MAX_STREAM_SERIES: usize = 1024;
+pub use super::settings::{DEFAULT_WINDOW_POINTS, MAX_STREAM_SERIES};
 
 /// Fewest rows a series buffers (unless `W` is smaller).
 const MIN_SERIES_ROWS: usize = 128;
-
-/// [`MAX_STREAM_SERIES`] (tests may lower it).
-fn max_stream_series() -> usize {
-    #[cfg(test)]
-    {
-        let m = tests::TEST_MAX_SERIES.with(|c| c.get());
-        if m > 0 {
-            return m;
-        }
-    }
-    MAX_STREAM_SERIES
-}
-
-/// `W`: the most points one window may hold (see the module docs).
-pub fn window_points() -> usize {
-    #[cfg(test)]
-    {
-        let w = tests::TEST_WINDOW.with(|c| c.get());
-        if w > 0 {
-            return w;
-        }
-    }
-    super::settings::stream_window_points()
-}
-
-/// Whether streaming is on (`query.streaming`, see [`super::settings`]).
-pub fn enabled() -> bool {
-    super::settings::streaming()
-}
 
 fn has_call(e: &Expr) -> bool {
     match e {
@@ -237,11 +202,6 @@ enum Phase {
     Done,
 }
 
-/// Opens a streaming answer for `stmt` whose answer has one series (see [`open_for`]).
-pub fn open(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement) -> Result<RawSelect, QueryContext> {
-    open_for(backend, ctx, stmt, false)
-}
-
 /// Opens a streaming answer for `stmt`, or gives `ctx` back when the statement is not
 /// streamable (or not allowed: the buffered path then answers with the right error). With
 /// `several` false, statements whose answer may hold several series (GROUP BY tags, several
@@ -249,7 +209,7 @@ pub fn open(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement) -> R
 /// different series only when the caller encodes each batch as it comes (chunked answers).
 pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, several: bool) -> Result<RawSelect, QueryContext> {
     let a::Statement::Select(s) = stmt else { return Err(ctx) };
-    if !enabled() || (super::needs_admin(stmt) && !ctx.is_admin) {
+    if !ctx.settings.streaming || (super::needs_admin(stmt) && !ctx.is_admin) {
         return Err(ctx);
     }
     if super::read_databases(stmt, &ctx).iter().any(|db| !ctx.is_admin && !(ctx.can_read)(db)) {
@@ -346,7 +306,7 @@ impl RawSelect {
                 .series(&m.db, m.rp.as_deref(), &MeasurementFilter::Names(vec![m.name.clone()]), rc.pred())
                 .await
                 .map_err(|e| e.to_string())?;
-            if series.len() > max_stream_series() {
+            if series.len() > self.ctx.settings.max_stream_series {
                 too_many = true;
                 if prep.metas.len() == 1
                     && !prep.has_tag_dims
@@ -355,7 +315,8 @@ impl RawSelect {
                     && ties_impossible(&self.sel, &m, &series)
                 {
                     let pred = tag_only(self.rest.as_ref(), &|n: &str| m.tags.contains(n) && !m.fields.contains_key(n));
-                    return Ok(Phase::Windowed(Windowed::new(self.lo, self.hi, (m.db, m.rp, m.name, pred))));
+                    let w = self.ctx.settings.window_points;
+                    return Ok(Phase::Windowed(Windowed::new(self.lo, self.hi, (m.db, m.rp, m.name, pred), w)));
                 }
                 break;
             }
@@ -377,6 +338,7 @@ impl RawSelect {
             hi: self.hi,
             limit,
             offset: self.sel.offset,
+            window: self.ctx.settings.window_points,
             out: None,
             carry: None,
             cur_group: None,
@@ -437,6 +399,8 @@ struct MergeState {
     hi: i64,
     limit: u64,
     offset: u64,
+    /// `W`: rows per batch, and what the merge's buffers share.
+    window: usize,
     /// The batch being filled.
     out: Option<Series>,
     /// A row of the next group, read while `out` held rows of the previous one.
@@ -449,7 +413,7 @@ struct MergeState {
 
 impl MergeState {
     async fn next_batch(&mut self, backend: &SharedBackend, sel: &Select) -> Result<Option<Series>, String> {
-        let batch = window_points().max(1);
+        let batch = self.window.max(1);
         loop {
             let item = match self.carry.take() {
                 Some(x) => Some(x),
@@ -497,7 +461,7 @@ impl MergeState {
         loop {
             if self.cur.is_none() {
                 let Some((m, rc, series)) = self.todo.pop_front() else { return Ok(None) };
-                self.cur = Some(MeasMerge::start(backend, sel, m, rc, series, self.lo, self.hi).await?);
+                self.cur = Some(MeasMerge::start(backend, sel, m, rc, series, self.lo, self.hi, self.window).await?);
             }
             let Some(mm) = self.cur.as_mut() else { continue };
             match mm.next(backend, self.lo, self.hi).await? {
@@ -517,6 +481,7 @@ impl MeasMerge {
         series: Vec<SeriesInfo>,
         lo: i64,
         hi: i64,
+        window: usize,
     ) -> Result<MeasMerge, String> {
         let desc = sel.order_desc;
         // Every tag key of the candidates: equal to the series' value or '' picks exactly it.
@@ -535,7 +500,7 @@ impl MeasMerge {
         let mut groups: Vec<Tags> = order.iter().map(|o| o.0.clone()).collect();
         groups.sort();
         groups.dedup();
-        let w = window_points().max(1);
+        let w = window.max(1);
         let per_series = (w / series.len().max(1)).max(MIN_SERIES_ROWS.min(w));
         let width = hi as i128 - lo as i128 + 1;
         let mut inputs = Vec::with_capacity(order.len());
@@ -757,8 +722,8 @@ struct Windowed {
 }
 
 impl Windowed {
-    fn new(lo: i64, hi: i64, target: (String, Option<String>, String, TagPredicate)) -> Windowed {
-        Windowed { lo, hi, done: false, width: hi as i128 - lo as i128 + 1, cap: window_points(), target }
+    fn new(lo: i64, hi: i64, target: (String, Option<String>, String, TagPredicate), cap: usize) -> Windowed {
+        Windowed { lo, hi, done: false, width: hi as i128 - lo as i128 + 1, cap: cap.max(1), target }
     }
 
     async fn next(&mut self, backend: &SharedBackend, ctx: &QueryContext, sel: &Select, rest: Option<&Expr>) -> Result<Option<Series>, String> {
@@ -837,11 +802,12 @@ mod tests {
         }
     }
 
-    thread_local! {
-        /// `W` for the tests on this thread (0: the process's).
-        pub(super) static TEST_WINDOW: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-        /// The series limit for the tests on this thread (0: [`MAX_STREAM_SERIES`]).
-        pub(super) static TEST_MAX_SERIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// A context for `t` with `W = window` and series limit `max_series`.
+    fn ctx(window: usize, max_series: usize) -> QueryContext {
+        let mut ctx = QueryContext::admin(Some("t"));
+        ctx.settings.window_points = window;
+        ctx.settings.max_stream_series = max_series;
+        ctx
     }
 
     /// Series with ties at most timestamps, series a tag equality alone does not tell apart,
@@ -875,10 +841,10 @@ mod tests {
         b
     }
 
-    fn streamed(b: &std::sync::Arc<crate::query::testing::MemBackend>, q: &str) -> Result<Vec<Series>, String> {
+    fn streamed(b: &std::sync::Arc<crate::query::testing::MemBackend>, q: &str, ctx: QueryContext) -> Result<Vec<Series>, String> {
         let parsed = influxql::parse_query(q).expect("parse");
         let backend: SharedBackend = b.clone();
-        let Ok(mut rs) = open_for(backend, QueryContext::admin(Some("t")), &parsed.statements[0], true) else {
+        let Ok(mut rs) = open_for(backend, ctx, &parsed.statements[0], true) else {
             panic!("not streamed: {q}")
         };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
@@ -930,14 +896,12 @@ mod tests {
             "SELECT * FROM nope",
         ];
         for w in [1usize, 2, 5, 40, 16384] {
-            TEST_WINDOW.with(|c| c.set(w));
             for q in queries {
                 let want = buffered(&b, q);
                 assert!(q.contains("nothing") || q.contains("nope") || want.as_ref().is_ok_and(|s| !s.is_empty()), "{q}");
-                assert_eq!(streamed(&b, q), want, "W={w}: {q}");
+                assert_eq!(streamed(&b, q, ctx(w, MAX_STREAM_SERIES)), want, "W={w}: {q}");
             }
         }
-        TEST_WINDOW.with(|c| c.set(0));
     }
 
     /// Over the series limit: time windows where ties cannot depend on the heap, else the
@@ -954,9 +918,7 @@ mod tests {
             }
         }
         b.write_lp("t", &lp);
-        TEST_MAX_SERIES.with(|c| c.set(2));
         for w in [3usize, 50] {
-            TEST_WINDOW.with(|c| c.set(w));
             for q in [
                 "SELECT host, v FROM k",
                 "SELECT host, s FROM k WHERE v > 1 ORDER BY time DESC",
@@ -967,11 +929,9 @@ mod tests {
             ] {
                 let want = buffered(&b, q);
                 assert!(want.as_ref().is_ok_and(|s| !s.is_empty()), "{q}");
-                assert_eq!(streamed(&b, q), want, "W={w}: {q}");
+                assert_eq!(streamed(&b, q, ctx(w, 2)), want, "W={w}: {q}");
             }
         }
-        TEST_MAX_SERIES.with(|c| c.set(0));
-        TEST_WINDOW.with(|c| c.set(0));
     }
 
     #[test]

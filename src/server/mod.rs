@@ -81,13 +81,16 @@ pub struct State {
     pub metrics: Metrics,
     /// Where queries run, and the queries running.
     pub queries: query_pool::QueryPool,
+    /// The engine's settings, from `[query]`.
+    pub query_settings: crate::query::settings::Settings,
 }
 
 impl State {
     pub fn new(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<State> {
         let limits = Limits::new(&config.limits, &tokens);
         let queries = query_pool::QueryPool::new(&config.query)?;
-        Ok(State { config, backend, tokens, limits, metrics: Metrics::default(), queries })
+        let query_settings = crate::query::settings::Settings::from_config(&config.query);
+        Ok(State { config, backend, tokens, limits, metrics: Metrics::default(), queries, query_settings })
     }
 
     /// The configured bound on a backend call.
@@ -274,7 +277,6 @@ pub struct Server {
 impl Server {
     pub async fn bind(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.listen).await?;
-        crate::query::settings::install(&config.query);
         Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)?) })
     }
 

@@ -63,6 +63,8 @@ pub struct QueryRequest {
     pub trace_id: String,
     /// Held until the response is finished; a streaming body should keep it alive.
     pub inflight: InflightGuard,
+    /// The engine's settings (`[query]`).
+    pub settings: crate::query::settings::Settings,
 }
 
 impl QueryRequest {
@@ -81,6 +83,7 @@ impl QueryRequest {
             governor: Default::default(),
             registry: None,
             query_id: 0,
+            settings: self.settings,
         }
     }
 }
@@ -210,6 +213,7 @@ pub async fn handle(
         request_id: ctx.request_id.clone(),
         trace_id: ctx.trace_id.clone().unwrap_or_default(),
         inflight,
+        settings: state.query_settings,
     };
     execute(state, req).await
 }

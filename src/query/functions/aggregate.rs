@@ -815,14 +815,6 @@ pub fn reduce_top_bottom_tagged(
     reduce(agg, &picked, window_start)
 }
 
-/// GOMAXPROCS of the 1.x server whose answers are reproduced (`query.float_merge_parallelism`,
-/// by default this machine's CPU count, as 1.x's own default): 1.x splits a tag set's series into
-/// that many groups (`NewParallelMergeIterator`), which decides the order in which partial
-/// results are combined.
-pub fn go_maxprocs() -> usize {
-    crate::query::settings::float_merge_parallelism()
-}
-
 /// The output order of 1.x's merge iterator over `inputs`, each a nondecreasing sequence of
 /// keys (tag set, window start): a Go `container/heap` of the inputs keyed by their next key
 /// (equal keys are not reordered by Go's sift, so ties come out in heap order, not input
