@@ -230,13 +230,13 @@ async fn compare(s: &Setup, queries: &[String], now: i64) -> (Vec<String>, usize
         let mut ctx = QueryContext::admin(Some("db"));
         ctx.now = now;
         let before = (s.on.pushed.load(Ordering::Relaxed), s.on.refused.load(Ordering::Relaxed));
-        let a = execute(&s.on, &ctx, &parsed).await;
+        let a = execute(&s.on, &ctx, &parsed).await.expect("store");
         let after = (s.on.pushed.load(Ordering::Relaxed), s.on.refused.load(Ordering::Relaxed));
         // Answered by pushdown: some call answered, none refused.
         if after.0 > before.0 && after.1 == before.1 {
             pushed_queries += 1;
         }
-        let b = execute(&s.off, &ctx, &parsed).await;
+        let b = execute(&s.off, &ctx, &parsed).await.expect("store");
         if a != b {
             failures.push(format!("{q}\n  pushdown: {a:?}\n  raw:      {b:?}"));
         }

@@ -106,7 +106,7 @@ async fn same_answers_as_embedded() {
         for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
             let mut ctx = QueryContext::admin(Some("db"));
             ctx.now = T0 + 2 * 3_600_000_000_000;
-            answers.push(execute(b, &ctx, &parsed).await);
+            answers.push(execute(b, &ctx, &parsed).await.expect("store"));
         }
         assert!(answers[0].iter().all(|r| r.error.is_none()) || q.contains("nosuch"), "{q}: {:?}", answers[0]);
         if answers[0].iter().all(|r| r.series.iter().all(|s| s.values.is_empty())) {
@@ -124,7 +124,7 @@ async fn run(b: &dyn Backend, q: &str) -> String {
     let parsed = influxgate::influxql::parse_query(q).unwrap();
     let mut ctx = QueryContext::admin(Some("db"));
     ctx.now = T0 + 2 * 3_600_000_000_000;
-    let r = execute(b, &ctx, &parsed).await;
+    let r = execute(b, &ctx, &parsed).await.expect("store");
     r.iter()
         .map(|r| match &r.error {
             Some(e) => format!("error: {e}"),
@@ -206,7 +206,7 @@ m,host=(|) y=6 1704067200000000000
         let mut answers = Vec::new();
         for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
             let ctx = QueryContext::admin(Some("d\"b"));
-            answers.push(execute(b, &ctx, &parsed).await);
+            answers.push(execute(b, &ctx, &parsed).await.expect("store"));
         }
         assert!(answers[0].iter().all(|r| r.error.is_none() && !r.series.is_empty()), "{q}: {:?}", answers[0]);
         if answers[0] != answers[1] {

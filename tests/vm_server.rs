@@ -84,3 +84,72 @@ fn write_query_errors_and_restart() {
     println!("/health: {}", r.describe());
     assert_ne!(r.status, 200, "{}", r.describe());
 }
+
+/// The `influxgate_backend_errors_total` counter of `/metrics`.
+fn backend_errors(g: &Gate) -> f64 {
+    common::Api::new(&g.url)
+        .get("/metrics")
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix("influxgate_backend_errors_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A store failing is not a statement's error: every kind of query answers 503 with `Retry-After`
+/// and the JSON error body (as a write does), counted in /metrics; once an answer is streaming,
+/// the failure goes into the stream as 1.x puts a statement's error there.
+#[test]
+fn store_outage_during_queries_answers_503() {
+    let mut vm = Vm::start(&["-search.latencyOffset=0s"]);
+    let mut cfg = GateConfig::new().raw("[query]\nstream_window_points = 200");
+    cfg.backend.push("kind = \"victoriametrics\"".into());
+    cfg.backend.push(format!("url = {:?}", vm.url));
+    cfg.backend.push("timeout = \"2s\"".into());
+    let g = Gate::start_with(cfg);
+    let api = g.admin();
+    let t0 = 1_704_067_200_000_000_000i64;
+    for part in 0..4 {
+        let mut body = String::new();
+        for i in 0..50_000i64 {
+            let n = part * 50_000 + i;
+            body.push_str(&format!("cpu,host=h{} usage_user={} {}\n", n % 4, n % 100, t0 + n * 1_000_000_000));
+        }
+        assert_eq!(api.write("db", &body).status, 204);
+    }
+    // During: a chunked answer is streaming when the store goes away; it ends with the error.
+    let client = common::client();
+    let mut resp = client
+        .get(format!("{}/query", g.url))
+        .header("Authorization", format!("Token {}", common::ADMIN_TOKEN))
+        .query(&[("db", "db"), ("q", "SELECT * FROM cpu"), ("chunked", "true"), ("chunk_size", "100")])
+        .send()
+        .expect("query");
+    assert_eq!(resp.status(), 200);
+    let mut first = [0u8; 4096];
+    let n = std::io::Read::read(&mut resp, &mut first).expect("first bytes");
+    assert!(n > 0);
+    vm.stop();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut resp, &mut rest);
+    let tail = String::from_utf8_lossy(&rest[rest.len().saturating_sub(600)..]).into_owned();
+    assert!(tail.contains("\"error\""), "the stream did not end with the store's error: …{tail}");
+    // Before: every query shape answers 503.
+    let before = backend_errors(&g);
+    let shapes: [&[(&str, &str)]; 5] = [
+        &[("q", "SELECT * FROM cpu")],
+        &[("q", "SELECT * FROM cpu"), ("chunked", "true")],
+        &[("q", "SELECT mean(usage_user) FROM cpu WHERE time >= 0 GROUP BY time(1h), host")],
+        &[("q", "SHOW MEASUREMENTS")],
+        &[("q", "SHOW TAG VALUES WITH KEY = \"host\"")],
+    ];
+    for params in shapes {
+        let mut all = params.to_vec();
+        all.push(("db", "db"));
+        let r = api.send("GET", "/query", &all, &[], None);
+        assert_eq!(r.status, 503, "{params:?}: {}", r.describe());
+        assert!(r.header("retry-after").is_some(), "{params:?}");
+        assert!(r.json().get("error").and_then(|e| e.as_str()).is_some_and(|e| !e.is_empty()), "{params:?}: {}", r.describe());
+    }
+    assert!(backend_errors(&g) >= before + 5.0, "store errors not counted: {} -> {}", before, backend_errors(&g));
+}

@@ -7,6 +7,7 @@ use crate::influxql::ast as a;
 use crate::model::series_key;
 
 use super::cond;
+use super::error::QResult;
 use super::ir::Expr;
 use super::lower;
 use super::result::{Series, Value};
@@ -16,21 +17,17 @@ use super::QueryContext;
 const HOUR: i64 = 3_600_000_000_000;
 const DAY: i64 = 24 * HOUR;
 
-type R = Result<Vec<Series>, String>;
+type R = QResult<Vec<Series>>;
 
-fn be(e: BackendError) -> String {
-    e.to_string()
-}
-
-fn db_required(ctx: &QueryContext, db: &Option<String>) -> Result<String, String> {
+fn db_required(ctx: &QueryContext, db: &Option<String>) -> QResult<String> {
     match db.as_deref().filter(|d| !d.is_empty()).or(ctx.db.as_deref().filter(|d| !d.is_empty())) {
         Some(d) => Ok(d.to_string()),
         None => Err("database name required".into()),
     }
 }
 
-async fn db_exists(backend: &dyn Backend, db: &str) -> Result<bool, String> {
-    Ok(backend.databases().await.map_err(be)?.iter().any(|d| d == db))
+async fn db_exists(backend: &dyn Backend, db: &str) -> QResult<bool> {
+    Ok(backend.databases().await?.iter().any(|d| d == db))
 }
 
 fn series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Series {
@@ -53,12 +50,12 @@ fn limit<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
 }
 
 /// The tag predicate of a SHOW statement's WHERE (time conditions are ignored, as in 1.x).
-fn show_predicate(ctx: &QueryContext, cond: &Option<a::Expr>) -> Result<TagPredicate, String> {
+fn show_predicate(ctx: &QueryContext, cond: &Option<a::Expr>) -> QResult<TagPredicate> {
     Ok(show_condition(ctx, cond)?.0)
 }
 
 /// A SHOW statement's WHERE: its tag predicate and, when it mentions time, the time range.
-fn show_condition(ctx: &QueryContext, cond: &Option<a::Expr>) -> Result<(TagPredicate, Option<cond::TimeRange>), String> {
+fn show_condition(ctx: &QueryContext, cond: &Option<a::Expr>) -> QResult<(TagPredicate, Option<cond::TimeRange>)> {
     let Some(c) = cond else { return Ok((TagPredicate::True, None)) };
     let e = lower::expr(c);
     let has_time = cond::mentions_time(&e);
@@ -76,9 +73,9 @@ async fn filter_by_time(
     rp: Option<&str>,
     by_m: &mut BTreeMap<String, Vec<Vec<(String, String)>>>,
     tr: cond::TimeRange,
-) -> Result<(), String> {
+) -> QResult<()> {
     use futures::StreamExt;
-    let rps = backend.retention_policies(db).await.map_err(be)?;
+    let rps = backend.retention_policies(db).await?;
     let info = match rp {
         Some(r) => rps.iter().find(|x| x.name == r),
         None => rps.iter().find(|x| x.default),
@@ -87,7 +84,7 @@ async fn filter_by_time(
     let lo = tr.min.map(|t| super::functions::aggregate::shard_group_start(t, d)).unwrap_or(i64::MIN);
     let hi = tr.max.map(|t| super::functions::aggregate::shard_group_start(t, d).saturating_add(d - 1)).unwrap_or(i64::MAX);
     for (m, sers) in by_m.iter_mut() {
-        let fields: Vec<String> = backend.field_keys(db, rp, m).await.map_err(be)?.into_iter().map(|f| f.0).collect();
+        let fields: Vec<String> = backend.field_keys(db, rp, m).await?.into_iter().map(|f| f.0).collect();
         let mut seen: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
         if lo <= hi && !fields.is_empty() {
             let req = crate::backend::ScanRequest {
@@ -99,9 +96,9 @@ async fn filter_by_time(
                 max_time: hi,
                 fields,
             };
-            let mut st = backend.scan(req).await.map_err(be)?;
+            let mut st = backend.scan(req).await?;
             while let Some(chunk) = st.next().await {
-                let chunk = chunk.map_err(be)?;
+                let chunk = chunk?;
                 if !chunk.times.is_empty() {
                     seen.insert(chunk.tags);
                 }
@@ -118,9 +115,9 @@ async fn filter_by_time(
 /// from the points' times and the retention policy's shard group duration; the points' times
 /// come from a time-only scan (one series after another, in time order, so counting changes of
 /// the shard group start is enough).
-async fn series_shard_count(backend: &dyn Backend, db: &str, rp: Option<&str>, m: &str, pred: &TagPredicate) -> Result<usize, String> {
+async fn series_shard_count(backend: &dyn Backend, db: &str, rp: Option<&str>, m: &str, pred: &TagPredicate) -> QResult<usize> {
     use futures::StreamExt;
-    let rps = backend.retention_policies(db).await.map_err(be)?;
+    let rps = backend.retention_policies(db).await?;
     let info = match rp {
         Some(r) => rps.iter().find(|x| x.name == r),
         None => rps.iter().find(|x| x.default),
@@ -135,12 +132,12 @@ async fn series_shard_count(backend: &dyn Backend, db: &str, rp: Option<&str>, m
         max_time: i64::MAX,
         fields: Vec::new(),
     };
-    let mut st = backend.scan(req).await.map_err(be)?;
+    let mut st = backend.scan(req).await?;
     let mut n = 0usize;
     let mut last_tags: Option<Vec<(String, String)>> = None;
     let mut last_sg: Option<i64> = None;
     while let Some(chunk) = st.next().await {
-        let chunk = chunk.map_err(be)?;
+        let chunk = chunk?;
         if last_tags.as_ref() != Some(&chunk.tags) {
             last_sg = None;
             last_tags = Some(chunk.tags.clone());
@@ -157,8 +154,8 @@ async fn series_shard_count(backend: &dyn Backend, db: &str, rp: Option<&str>, m
 }
 
 /// Measurement names of `db` selected by FROM sources (all when none).
-async fn source_names(backend: &dyn Backend, db: &str, rp: Option<&str>, sources: &[a::Source]) -> Result<Vec<String>, String> {
-    let all = backend.measurements(db, rp).await.map_err(be)?;
+async fn source_names(backend: &dyn Backend, db: &str, rp: Option<&str>, sources: &[a::Source]) -> QResult<Vec<String>> {
+    let all = backend.measurements(db, rp).await?;
     if sources.is_empty() {
         return Ok(all);
     }
@@ -189,7 +186,7 @@ fn key_matches(k: &a::TagKeyExpr, key: &str) -> bool {
 }
 
 pub async fn show_databases(backend: &dyn Backend, ctx: &QueryContext) -> R {
-    let dbs = backend.databases().await.map_err(be)?;
+    let dbs = backend.databases().await?;
     let values: Vec<Vec<Value>> =
         dbs.into_iter().filter(|d| ctx.is_admin || (ctx.can_read)(d)).map(|d| vec![Value::String(d)]).collect();
     if values.is_empty() {
@@ -219,9 +216,9 @@ fn normalized_shard(sgd: i64, d: i64) -> i64 {
     }
 }
 
-fn check_duration(d: i64) -> Result<(), String> {
+fn check_duration(d: i64) -> QResult<()> {
     if d != 0 && d < HOUR {
-        return Err(format!("retention policy duration must be at least {}", go_duration(HOUR)));
+        return Err(format!("retention policy duration must be at least {}", go_duration(HOUR)).into());
     }
     Ok(())
 }
@@ -234,7 +231,7 @@ pub async fn create_database(backend: &dyn Backend, s: &a::CreateDatabaseStateme
         if d != 0 && sgd > d {
             return Err("retention policy duration must be greater than the shard duration".into());
         }
-        backend.create_database(&s.name).await.map_err(be)?;
+        backend.create_database(&s.name).await?;
         let name = rp.name.clone().unwrap_or_else(|| "autogen".into());
         let policy = RetentionPolicy {
             name,
@@ -257,18 +254,18 @@ pub async fn create_database(backend: &dyn Backend, s: &a::CreateDatabaseStateme
                     replication: Some(policy.replication),
                     make_default: true,
                 };
-                backend.alter_retention_policy(&s.name, &policy.name, upd).await.map_err(be)?;
+                backend.alter_retention_policy(&s.name, &policy.name, upd).await?;
             }
-            Err(e) => return Err(be(e)),
+            Err(e) => return Err(e.into()),
         }
         return Ok(vec![]);
     }
-    backend.create_database(&s.name).await.map_err(be)?;
+    backend.create_database(&s.name).await?;
     Ok(vec![])
 }
 
 pub async fn drop_database(backend: &dyn Backend, name: &str) -> R {
-    backend.drop_database(name).await.map_err(be)?;
+    backend.drop_database(name).await?;
     Ok(vec![])
 }
 
@@ -276,8 +273,8 @@ pub async fn show_retention_policies(backend: &dyn Backend, ctx: &QueryContext, 
     let db = db_required(ctx, db)?;
     let rps = match backend.retention_policies(&db).await {
         Ok(r) => r,
-        Err(BackendError::DatabaseNotFound(_)) => return Err(format!("database not found: {db}")),
-        Err(e) => return Err(be(e)),
+        Err(BackendError::DatabaseNotFound(_)) => return Err(format!("database not found: {db}").into()),
+        Err(e) => return Err(e.into()),
     };
     let values = rps
         .into_iter()
@@ -301,7 +298,7 @@ pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetenti
         return Err("retention policy duration must be greater than the shard duration".into());
     }
     if !db_exists(backend, &s.database).await? {
-        return Err(format!("database not found: {}", s.database));
+        return Err(format!("database not found: {}", s.database).into());
     }
     let rp = RetentionPolicy {
         name: s.name.clone(),
@@ -310,7 +307,7 @@ pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetenti
         replication: s.replication.max(1),
         default: s.default,
     };
-    backend.create_retention_policy(&s.database, rp).await.map_err(be)?;
+    backend.create_retention_policy(&s.database, rp).await?;
     Ok(vec![])
 }
 
@@ -319,11 +316,11 @@ pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetention
         check_duration(d)?;
     }
     if !db_exists(backend, &s.database).await? {
-        return Err(format!("database not found: {}", s.database));
+        return Err(format!("database not found: {}", s.database).into());
     }
-    let rps = backend.retention_policies(&s.database).await.map_err(be)?;
+    let rps = backend.retention_policies(&s.database).await?;
     let Some(cur) = rps.iter().find(|r| r.name == s.name) else {
-        return Err(format!("retention policy not found: {}", s.name));
+        return Err(format!("retention policy not found: {}", s.name).into());
     };
     let d = s.duration.unwrap_or(cur.duration);
     let sgd = s.shard_duration.map(|x| normalized_shard(x, d));
@@ -337,17 +334,17 @@ pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetention
         replication: s.replication,
         make_default: s.default,
     };
-    backend.alter_retention_policy(&s.database, &s.name, upd).await.map_err(be)?;
+    backend.alter_retention_policy(&s.database, &s.name, upd).await?;
     Ok(vec![])
 }
 
 pub async fn drop_retention_policy(backend: &dyn Backend, db: &str, name: &str) -> R {
     if !db_exists(backend, db).await? {
-        return Err(format!("database not found: {db}"));
+        return Err(format!("database not found: {db}").into());
     }
     match backend.drop_retention_policy(db, name).await {
         Ok(()) | Err(BackendError::RetentionPolicyNotFound(_)) => Ok(vec![]),
-        Err(e) => Err(be(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -362,9 +359,9 @@ pub async fn show_measurements(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         return Err("SHOW MEASUREMENTS doesn't support time in WHERE clause".into());
     }
     let mut names: Vec<String> = if matches!(pred, TagPredicate::True) {
-        backend.measurements(&db, rp).await.map_err(be)?
+        backend.measurements(&db, rp).await?
     } else {
-        let ser = backend.series(&db, rp, &MeasurementFilter::All, &TagPredicate::True).await.map_err(be)?;
+        let ser = backend.series(&db, rp, &MeasurementFilter::All, &TagPredicate::True).await?;
         measurements_matching(&pred, &ser).into_iter().collect()
     };
     if let Some(m) = &s.with_measurement {
@@ -388,23 +385,23 @@ async fn series_by_measurement(
     rp: Option<&str>,
     sources: &[a::Source],
     pred: &TagPredicate,
-) -> Result<BTreeMap<String, Vec<Vec<(String, String)>>>, String> {
+) -> QResult<BTreeMap<String, Vec<Vec<(String, String)>>>> {
     let names = source_names(backend, db, rp, sources).await?;
     let mut out: BTreeMap<String, Vec<Vec<(String, String)>>> = BTreeMap::new();
     if names.is_empty() {
         return Ok(out);
     }
     let filter = if sources.is_empty() { MeasurementFilter::All } else { MeasurementFilter::Names(names) };
-    for s in backend.series(db, rp, &filter, pred).await.map_err(be)? {
+    for s in backend.series(db, rp, &filter, pred).await? {
         out.entry(s.measurement).or_default().push(s.tags);
     }
     Ok(out)
 }
 
-async fn need_db(backend: &dyn Backend, ctx: &QueryContext, db: &Option<String>) -> Result<String, String> {
+async fn need_db(backend: &dyn Backend, ctx: &QueryContext, db: &Option<String>) -> QResult<String> {
     let db = db_required(ctx, db)?;
     if !db_exists(backend, &db).await? {
-        return Err(format!("database not found: {db}"));
+        return Err(format!("database not found: {db}").into());
     }
     Ok(db)
 }
@@ -459,7 +456,7 @@ pub async fn show_field_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::S
     let names = source_names(backend, &db, rp, &s.sources).await?;
     let mut out = Vec::new();
     for m in names {
-        let fields = backend.field_keys(&db, rp, &m).await.map_err(be)?;
+        let fields = backend.field_keys(&db, rp, &m).await?;
         let fields = limit(fields, s.limit, s.offset);
         if fields.is_empty() {
             continue;
@@ -509,30 +506,30 @@ pub async fn show_cardinality(backend: &dyn Backend, ctx: &QueryContext, s: &a::
                 a::CardinalityKind::TagValues => "TAG VALUES",
                 a::CardinalityKind::FieldKey => "FIELD KEY",
             };
-            return Err(format!("SHOW {kind} EXACT CARDINALITY doesn't support time in WHERE clause"));
+            return Err(format!("SHOW {kind} EXACT CARDINALITY doesn't support time in WHERE clause").into());
         }
     }
     let count = |n: usize| vec![vec![Value::Integer(n as i64)]];
     match s.kind {
         a::CardinalityKind::Measurement => {
-            let n = if exists { backend.measurements(&db, rp).await.map_err(be)?.len() } else { 0 };
+            let n = if exists { backend.measurements(&db, rp).await?.len() } else { 0 };
             if estimate {
                 return Ok(vec![series("", &["cardinality estimation"], count(n))]);
             }
             if !exists {
-                return Err(format!("database not found: {db}"));
+                return Err(format!("database not found: {db}").into());
             }
             let pred = show_predicate(ctx, &s.condition)?;
             let by_m = series_by_measurement(backend, &db, rp, &s.sources, &pred).await?;
             Ok(vec![series("", &["count"], count(by_m.len()))])
         }
         a::CardinalityKind::Series if estimate => {
-            let n = if exists { backend.series(&db, rp, &MeasurementFilter::All, &TagPredicate::True).await.map_err(be)?.len() } else { 0 };
+            let n = if exists { backend.series(&db, rp, &MeasurementFilter::All, &TagPredicate::True).await?.len() } else { 0 };
             Ok(vec![series("", &["cardinality estimation"], count(n))])
         }
         kind => {
             if !exists {
-                return Err(format!("database not found: {db}"));
+                return Err(format!("database not found: {db}").into());
             }
             let pred = show_predicate(ctx, &s.condition)?;
             let by_m = series_by_measurement(backend, &db, rp, &s.sources, &pred).await?;
@@ -550,7 +547,7 @@ pub async fn show_cardinality(backend: &dyn Backend, ctx: &QueryContext, s: &a::
                             .collect::<BTreeSet<_>>()
                             .len()
                     }
-                    a::CardinalityKind::FieldKey => backend.field_keys(&db, rp, &m).await.map_err(be)?.len(),
+                    a::CardinalityKind::FieldKey => backend.field_keys(&db, rp, &m).await?.len(),
                     a::CardinalityKind::Measurement => 0,
                 };
                 if n > 0 {
@@ -588,16 +585,16 @@ fn sources_filter(sources: &[a::Source]) -> MeasurementFilter {
     }
 }
 
-fn delete_db(ctx: &QueryContext) -> Result<String, String> {
+fn delete_db(ctx: &QueryContext) -> QResult<String> {
     match ctx.db.as_deref().filter(|d| !d.is_empty()) {
         Some(d) => Ok(d.to_string()),
         None => Err("database not found: ".into()),
     }
 }
 
-async fn check_delete_db(backend: &dyn Backend, db: &str) -> Result<(), String> {
+async fn check_delete_db(backend: &dyn Backend, db: &str) -> QResult<()> {
     if !db_exists(backend, db).await? {
-        return Err(format!("database not found: {db}"));
+        return Err(format!("database not found: {db}").into());
     }
     Ok(())
 }
@@ -615,7 +612,7 @@ pub async fn drop_measurement(backend: &dyn Backend, ctx: &QueryContext, name: &
             drop_series: true,
         })
         .await
-        .map_err(be)?;
+        ?;
     Ok(vec![])
 }
 
@@ -634,7 +631,7 @@ pub async fn delete(backend: &dyn Backend, ctx: &QueryContext, s: &a::DeleteStat
                 None => TagPredicate::True,
                 Some(r) => match cond::tag_predicate(&r, &|_| true) {
                     Some(p) => p,
-                    None => return Err(unsupported_condition(&r)),
+                    None => return Err(unsupported_condition(&r).into()),
                 },
             };
             (pred, tr)
@@ -650,7 +647,7 @@ pub async fn delete(backend: &dyn Backend, ctx: &QueryContext, s: &a::DeleteStat
             drop_series,
         })
         .await
-        .map_err(be)?;
+        ?;
     Ok(vec![])
 }
 

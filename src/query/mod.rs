@@ -21,6 +21,7 @@ pub mod functions;
 pub mod result;
 
 pub(crate) mod cond;
+pub mod error;
 pub(crate) mod eval;
 pub mod govern;
 pub(crate) mod ir;
@@ -39,6 +40,7 @@ mod tests;
 use crate::backend::Backend;
 use crate::influxql::ast as a;
 
+use error::{QResult, QueryError};
 use result::{Series, StatementResult};
 
 /// Who asks, about which database, when.
@@ -173,13 +175,13 @@ pub fn authorize(ctx: &QueryContext, user: &str, query: &a::Query) -> Result<(),
         if needs_admin(s) {
             return Err(format!(
                 "error authorizing query: {user} not authorized to execute statement '{s}', requires admin privilege"
-            ));
+            ).into());
         }
         for db in read_databases(s, ctx) {
             if !(ctx.can_read)(&db) {
                 return Err(format!(
                     "error authorizing query: {user} not authorized to execute statement '{s}', requires READ on {db}"
-                ));
+                ).into());
             }
         }
     }
@@ -189,8 +191,13 @@ pub fn authorize(ctx: &QueryContext, user: &str, query: &a::Query) -> Result<(),
 /// Runs every statement of `query` and answers one result per statement.
 ///
 /// As 1.6.7 does, execution stops at the first failing statement; when statements follow it,
-/// 1.6.7's answer shows that statement's result as `not executed`.
-pub async fn execute(backend: &dyn Backend, ctx: &QueryContext, query: &a::Query) -> Vec<StatementResult> {
+/// 1.6.7's answer shows that statement's result as `not executed`. A failure of the store (not
+/// the statement's fault, see [`error::QueryError`]) is the whole query's: `Err`.
+pub async fn execute(
+    backend: &dyn Backend,
+    ctx: &QueryContext,
+    query: &a::Query,
+) -> Result<Vec<StatementResult>, crate::backend::BackendError> {
     let n = query.statements.len();
     let mut out = Vec::with_capacity(n);
     for (i, s) in query.statements.iter().enumerate() {
@@ -199,7 +206,7 @@ pub async fn execute(backend: &dyn Backend, ctx: &QueryContext, query: &a::Query
             ctx.governor.check()?;
             tokio::select! {
                 biased;
-                why = ctx.governor.stopped() => Err(why.message().to_string()),
+                why = ctx.governor.stopped() => Err(QueryError::from(why.message())),
                 r = execute_statement(backend, ctx, s) => r,
             }
         };
@@ -212,25 +219,26 @@ pub async fn execute(backend: &dyn Backend, ctx: &QueryContext, query: &a::Query
                 };
                 out.push(StatementResult { statement_id: i, series, time_zone, ..Default::default() })
             }
+            Err(QueryError::Store(e)) => return Err(e),
             Err(e) => {
-                let text = if i + 1 < n { "not executed".to_string() } else { e };
+                let text = if i + 1 < n { "not executed".to_string() } else { e.message() };
                 out.push(StatementResult { statement_id: i, error: Some(text), ..Default::default() });
                 break;
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Runs one statement.
-pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a::Statement) -> Result<Vec<Series>, String> {
+pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a::Statement) -> QResult<Vec<Series>> {
     use a::Statement::*;
     if needs_admin(s) && !ctx.is_admin {
-        return Err(format!("error authorizing query: not authorized to execute statement '{s}', requires admin privilege"));
+        return Err(format!("error authorizing query: not authorized to execute statement '{s}', requires admin privilege").into());
     }
     for db in read_databases(s, ctx) {
         if !ctx.is_admin && !(ctx.can_read)(&db) {
-            return Err(format!("error authorizing query: not authorized to execute statement '{s}', requires READ on {db}"));
+            return Err(format!("error authorizing query: not authorized to execute statement '{s}', requires READ on {db}").into());
         }
     }
     match s {
@@ -259,7 +267,7 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         ShowContinuousQueries => {
             // No continuous queries here: one empty series per database, as 1.x lists them
             // (1.x lists every database; only those the caller may read are shown here).
-            let dbs = backend.databases().await.map_err(|e| e.to_string())?;
+            let dbs = backend.databases().await?;
             Ok(dbs
                 .into_iter()
                 .filter(|d| ctx.is_admin || (ctx.can_read)(d))
@@ -269,8 +277,8 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         ShowQueries => Ok(vec![show_queries(ctx)]),
         ShowGrants { .. } => Err("user not found".into()),
         KillQuery { id, .. } => match &ctx.registry {
-            Some(r) => r.kill(*id).map(|()| Vec::new()),
-            None => Err(format!("no such query id: {id}")),
+            Some(r) => Ok(r.kill(*id).map(|()| Vec::new())?),
+            None => Err(format!("no such query id: {id}").into()),
         },
         ShowShardGroups => Ok(vec![Series {
             name: "shard groups".into(),

@@ -15,6 +15,7 @@ use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};
 use super::ir::{BinOp, Dimension, Expr, Field, Fill, FillValue, Select, Source, VarHint};
 use super::result::{Series, Value};
+use super::error::{QResult, QueryError};
 use super::govern::{self, Charge, Governor};
 use super::QueryContext;
 use crate::backend::{Backend, MeasurementFilter, ScanRequest, TagPredicate};
@@ -149,7 +150,7 @@ fn col_index(scan: &mut Vec<String>, name: &str) -> usize {
 }
 
 /// Compiles a row expression (no aggregate calls) against one measurement.
-fn compile_row(e: &Expr, m: &MeasInfo, scan: &mut Vec<String>, in_cond: bool) -> Result<CExpr, String> {
+fn compile_row(e: &Expr, m: &MeasInfo, scan: &mut Vec<String>, in_cond: bool) -> QResult<CExpr> {
     Ok(match e {
         Expr::Paren(x) => compile_row(x, m, scan, in_cond)?,
         Expr::Var { name, hint } => {
@@ -202,7 +203,7 @@ fn compile_row(e: &Expr, m: &MeasInfo, scan: &mut Vec<String>, in_cond: bool) ->
             } else if name == "now" {
                 CExpr::Lit(Value::Null)
             } else {
-                return Err(format!("undefined function {name}()"));
+                return Err(format!("undefined function {name}()").into());
             }
         }
     })
@@ -295,38 +296,38 @@ const TRANSFORMS: &[&str] = &[
 
 /// 1.x's argument checks of the technical-analysis functions (period, hold period, warm-up
 /// type), with its texts.
-fn validate_ta_call(name: &str, kind: functions::ta::TaKind, args: &[Expr]) -> Result<(), String> {
+fn validate_ta_call(name: &str, kind: functions::ta::TaKind, args: &[Expr]) -> QResult<()> {
     use functions::ta::TaKind;
     let n = args.len();
     let max = if kind.has_warmup() { 4 } else { 3 };
     if n < 2 || n > max {
-        return Err(format!("invalid number of arguments for {name}, expected at least 2 but no more than {max}, got {n}"));
+        return Err(format!("invalid number of arguments for {name}, expected at least 2 but no more than {max}, got {n}").into());
     }
     match int_arg(&args[1]) {
-        None => return Err(format!("{name} period must be an integer")),
-        Some(p) if p < 1 => return Err(format!("{name} period must be greater than or equal to 1")),
+        None => return Err(format!("{name} period must be an integer").into()),
+        Some(p) if p < 1 => return Err(format!("{name} period must be greater than or equal to 1").into()),
         Some(_) => {}
     }
     if let Some(a) = args.get(2) {
         match int_arg(a) {
-            None => return Err(format!("{name} hold period must be an integer")),
+            None => return Err(format!("{name} hold period must be an integer").into()),
             Some(h) if kind == TaKind::Trix && h < 1 && h != -1 => {
-                return Err(format!("{name} hold period must be greater than or equal to 1"))
+                return Err(format!("{name} hold period must be greater than or equal to 1").into())
             }
-            Some(h) if h < 0 && h != -1 => return Err(format!("{name} hold period must be greater than or equal to 0")),
+            Some(h) if h < 0 && h != -1 => return Err(format!("{name} hold period must be greater than or equal to 0").into()),
             Some(_) => {}
         }
     }
     if let Some(a) = args.get(3) {
-        let Expr::Str(w) = a.unparen() else { return Err(format!("{name} warmup type must be a string")) };
+        let Expr::Str(w) = a.unparen() else { return Err(format!("{name} warmup type must be a string").into()) };
         let ok = match kind {
             TaKind::Cmo => matches!(w.as_str(), "none" | "exponential" | "simple"),
             _ => matches!(w.as_str(), "exponential" | "simple"),
         };
         if !ok {
             return Err(match kind {
-                TaKind::Cmo => format!("{name} warmup type must be one of: 'none' 'exponential' 'simple'"),
-                _ => format!("{name} warmup type must be one of: 'exponential' 'simple'"),
+                TaKind::Cmo => format!("{name} warmup type must be one of: 'none' 'exponential' 'simple'").into(),
+                _ => format!("{name} warmup type must be one of: 'exponential' 'simple'").into(),
             });
         }
     }
@@ -434,13 +435,13 @@ fn arg_text(e: &Expr) -> String {
 
 /// Math calls with the wrong number of arguments (1.x: `invalid number of arguments for pow,
 /// expected 2, got 1`), checked before anything else about a field.
-fn validate_math(e: &Expr) -> Result<(), String> {
+fn validate_math(e: &Expr) -> QResult<()> {
     match e {
         Expr::Call { name, args } => {
             if functions::math::is_math_function(name) {
                 let want = functions::math::arity(name);
                 if args.len() != want {
-                    return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()));
+                    return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()).into());
                 }
             }
             args.iter().try_for_each(validate_math)
@@ -456,14 +457,14 @@ fn validate_math(e: &Expr) -> Result<(), String> {
 
 /// Checks calls the way 1.x's compiler does, with its texts. `interval`: the statement has a
 /// GROUP BY time interval (a transformation of an aggregate needs one).
-fn validate_call(name: &str, args: &[Expr], interval: bool) -> Result<(), String> {
+fn validate_call(name: &str, args: &[Expr], interval: bool) -> QResult<()> {
     if let Some(kind) = functions::ta::TaKind::from_name(name) {
         validate_ta_call(name, kind, args)?;
     }
     let n = args.len();
-    let expect = |want: usize| -> Result<(), String> {
+    let expect = |want: usize| -> QResult<()> {
         if n != want {
-            Err(format!("invalid number of arguments for {name}, expected {want}, got {n}"))
+            Err(format!("invalid number of arguments for {name}, expected {want}, got {n}").into())
         } else {
             Ok(())
         }
@@ -474,19 +475,19 @@ fn validate_call(name: &str, args: &[Expr], interval: bool) -> Result<(), String
         "percentile" | "sample" | "moving_average" => expect(2)?,
         "top" | "bottom" => {
             if n < 2 {
-                return Err(format!("invalid number of arguments for {name}, expected at least 2, got {n}"));
+                return Err(format!("invalid number of arguments for {name}, expected at least 2, got {n}").into());
             }
             let Some(l) = args.last().and_then(int_arg) else {
                 let found = args.last().map(|a| arg_text(a.unparen())).unwrap_or_default();
-                return Err(format!("expected integer as last argument in {name}(), found {found}"));
+                return Err(format!("expected integer as last argument in {name}(), found {found}").into());
             };
             if l <= 0 {
-                return Err(format!("limit ({l}) in {name} function must be at least 1"));
+                return Err(format!("limit ({l}) in {name} function must be at least 1").into());
             }
         }
         "derivative" | "non_negative_derivative" | "elapsed" | "integral" => {
             if n == 0 || n > 2 {
-                return Err(format!("invalid number of arguments for {name}, expected at least 1 but no more than 2, got {n}"));
+                return Err(format!("invalid number of arguments for {name}, expected at least 1 but no more than 2, got {n}").into());
             }
             if n == 2 {
                 match duration_arg(&args[1]) {
@@ -494,10 +495,10 @@ fn validate_call(name: &str, args: &[Expr], interval: bool) -> Result<(), String
                         return Err(format!(
                             "duration argument must be positive, got {}",
                             super::util::influxql_duration(d)
-                        ))
+                        ).into())
                     }
                     Some(_) => {}
-                    None => return Err(format!("second argument to {name} must be a duration, got *influxql.IntegerLiteral")),
+                    None => return Err(format!("second argument to {name} must be a duration, got *influxql.IntegerLiteral").into()),
                 }
             }
         }
@@ -507,33 +508,33 @@ fn validate_call(name: &str, args: &[Expr], interval: bool) -> Result<(), String
         "sample" => {
             if let Some(k) = args.get(1).and_then(int_arg) {
                 if k <= 0 {
-                    return Err(format!("sample window must be greater than 1, got {k}"));
+                    return Err(format!("sample window must be greater than 1, got {k}").into());
                 }
             }
         }
         "moving_average" => {
             if let Some(k) = args.get(1).and_then(int_arg) {
                 if k <= 1 {
-                    return Err(format!("moving_average window must be greater than 1, got {k}"));
+                    return Err(format!("moving_average window must be greater than 1, got {k}").into());
                 }
             }
         }
         "percentile" => {
             if args.get(1).and_then(num_arg).is_none() {
-                return Err(format!("expected float argument in {name}()"));
+                return Err(format!("expected float argument in {name}()").into());
             }
         }
         "holt_winters" | "holt_winters_with_fit" => {
             expect(3)?;
             if !matches!(args.first().map(Expr::unparen), Some(Expr::Call { .. })) {
-                return Err(format!("must use aggregate function with {name}"));
+                return Err(format!("must use aggregate function with {name}").into());
             }
         }
         _ => {}
     }
     // A transformation of an aggregate needs GROUP BY time (checked after its arguments).
     if is_transform_name(name) && !interval && matches!(args.first().map(Expr::unparen), Some(Expr::Call { .. })) {
-        return Err(format!("{name} aggregate requires a GROUP BY interval"));
+        return Err(format!("{name} aggregate requires a GROUP BY interval").into());
     }
     Ok(())
 }
@@ -547,22 +548,28 @@ async fn measurement_info(
     rp: Option<&str>,
     name: &str,
     need_tags: bool,
-) -> Result<MeasInfo, String> {
+) -> QResult<MeasInfo> {
     let fields: BTreeMap<String, FieldType> =
-        backend.field_keys(db, rp, name).await.map_err(|e| e.to_string())?.into_iter().collect();
+        backend.field_keys(db, rp, name).await?.into_iter().collect();
     let mut tags = BTreeSet::new();
     if need_tags {
         let series = backend
             .series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True)
             .await
-            .map_err(|e| e.to_string())?;
+            ?;
         for s in series {
             for (k, _) in s.tags {
                 tags.insert(k);
             }
         }
     }
-    let rps = backend.retention_policies(db).await.unwrap_or_default();
+    let rps = match backend.retention_policies(db).await {
+        Ok(r) => r,
+        // A database the store does not know has no policy to take a shard duration from; the
+        // store failing is the query's failure.
+        Err(e) if e.origin() == crate::backend::Origin::Downstream => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
     let rp_info = match rp {
         Some(r) => rps.iter().find(|x| x.name == r),
         None => rps.iter().find(|x| x.default),
@@ -581,7 +588,7 @@ async fn measurement_info(
     })
 }
 
-fn pick_db(ctx: &QueryContext, db: &Option<String>) -> Result<String, String> {
+fn pick_db(ctx: &QueryContext, db: &Option<String>) -> QResult<String> {
     match db.as_deref().filter(|d| !d.is_empty()).or(ctx.db.as_deref().filter(|d| !d.is_empty())) {
         Some(d) => Ok(d.to_string()),
         None => Err("database name required".into()),
@@ -593,18 +600,18 @@ pub(crate) async fn resolve_sources(
     ctx: &QueryContext,
     sources: &[Source],
     need_tags: bool,
-) -> Result<Vec<MeasInfo>, String> {
+) -> QResult<Vec<MeasInfo>> {
     let mut out: Vec<MeasInfo> = Vec::new();
-    let dbs = backend.databases().await.map_err(|e| e.to_string())?;
+    let dbs = backend.databases().await?;
     for (src_idx, s) in sources.iter().enumerate() {
         match s {
             Source::Measurement { db, rp, name } => {
                 let db = pick_db(ctx, db)?;
                 if !dbs.contains(&db) {
-                    return Err(format!("database not found: {db}"));
+                    return Err(format!("database not found: {db}").into());
                 }
                 let rp = rp.clone().filter(|r| !r.is_empty()).or_else(|| ctx.rp.clone());
-                let names = backend.measurements(&db, rp.as_deref()).await.map_err(|e| e.to_string())?;
+                let names = backend.measurements(&db, rp.as_deref()).await?;
                 if names.iter().any(|n| n == name) && !out.iter().any(|m| &m.name == name) {
                     out.push(measurement_info(backend, &db, rp.as_deref(), name, need_tags).await?);
                 }
@@ -612,10 +619,10 @@ pub(crate) async fn resolve_sources(
             Source::Regex { db, rp, re } => {
                 let db = pick_db(ctx, db)?;
                 if !dbs.contains(&db) {
-                    return Err(format!("database not found: {db}"));
+                    return Err(format!("database not found: {db}").into());
                 }
                 let rp = rp.clone().filter(|r| !r.is_empty()).or_else(|| ctx.rp.clone());
-                let names = backend.measurements(&db, rp.as_deref()).await.map_err(|e| e.to_string())?;
+                let names = backend.measurements(&db, rp.as_deref()).await?;
                 for n in names.iter().filter(|n| re.is_match(n)) {
                     if !out.iter().any(|m| &m.name == n) {
                         out.push(measurement_info(backend, &db, rp.as_deref(), n, need_tags).await?);
@@ -715,7 +722,7 @@ async fn load(
     budget: &mut usize,
     gov: &Governor,
     opts: LoadOpts<'_>,
-) -> Result<(Vec<SeriesData>, Charge), String> {
+) -> QResult<(Vec<SeriesData>, Charge)> {
     let mut out: Vec<SeriesData> = Vec::new();
     // The rows kept are charged to the query while the caller holds them.
     let mut held = gov.hold(0)?;
@@ -768,11 +775,11 @@ async fn load(
         max_time: max,
         fields: fields.to_vec(),
     };
-    let mut stream = backend.scan(req).await.map_err(|e| e.to_string())?;
+    let mut stream = backend.scan(req).await?;
     let width = fields.len().max(1);
     // Rows kept of the current series (for the budget and the cap).
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| e.to_string())?;
+        let chunk = chunk?;
         let same = out.last().map(|l| l.tags == chunk.tags).unwrap_or(false);
         if !same {
             if let Some(prev) = out.last_mut() {
@@ -800,7 +807,7 @@ async fn load(
                 }
             }
             if *budget < width {
-                return Err(format!("max-select-point limit exceeed: ({}/{})", MAX_CELLS / width + 1, MAX_CELLS / width));
+                return Err(format!("max-select-point limit exceeed: ({}/{})", MAX_CELLS / width + 1, MAX_CELLS / width).into());
             }
             *budget -= width;
             sd.times.push(t);
@@ -1038,7 +1045,7 @@ fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
 // Entry
 
 /// Runs one SELECT, answering its series (empty when nothing matched).
-pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> Result<Vec<Series>, String> {
+pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Vec<Series>> {
     if let Some(target) = &sel.into {
         let mut inner = sel.clone();
         inner.into = None;
@@ -1049,7 +1056,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     let mut any_agg = false;
     let mut n_calls = 0usize;
     let mut selectors = 0usize;
-    let mut err: Option<String> = None;
+    let mut err: Option<QueryError> = None;
     if sel.dimensions.iter().filter(|d| matches!(d, Dimension::Time { .. })).count() > 1 {
         return Err("multiple time dimensions not allowed".into());
     }
@@ -1087,7 +1094,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
                 }
             });
             if let Some(b) = bad {
-                return Err(format!("selector function {b}() cannot be combined with other functions"));
+                return Err(format!("selector function {b}() cannot be combined with other functions").into());
             }
         }
     }
@@ -1181,11 +1188,11 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
     Ok(series_out)
 }
 
-fn check_undefined(e: &Expr) -> Result<(), String> {
+fn check_undefined(e: &Expr) -> QResult<()> {
     match e {
         Expr::Call { name, args } => {
             if !(is_aggregate_name(name) || is_transform_name(name) || functions::math::is_math_function(name)) {
-                return Err(format!("undefined function {name}()"));
+                return Err(format!("undefined function {name}()").into());
             }
             for a in args {
                 check_undefined(a)?;
@@ -1202,7 +1209,7 @@ fn check_undefined(e: &Expr) -> Result<(), String> {
 }
 
 /// 1.x rejects a condition that is not a boolean expression (`WHERE x`).
-fn check_condition(e: &Expr) -> Result<(), String> {
+fn check_condition(e: &Expr) -> QResult<()> {
     match e.unparen() {
         Expr::Binary { op: BinOp::And | BinOp::Or, lhs, rhs } => {
             check_condition(lhs)?;
@@ -1210,7 +1217,7 @@ fn check_condition(e: &Expr) -> Result<(), String> {
         }
         Expr::Binary { op, .. } if op.is_comparison() => Ok(()),
         Expr::Bool(_) => Ok(()),
-        other => Err(format!("invalid condition expression: {}", expr_text(other))),
+        other => Err(format!("invalid condition expression: {}", expr_text(other)).into()),
     }
 }
 
@@ -1234,7 +1241,7 @@ struct Compiled {
     cond: Option<CExpr>,
 }
 
-fn compile_condition(m: &MeasInfo, rest: Option<&Expr>, scan: &mut Vec<String>) -> Result<Compiled, String> {
+fn compile_condition(m: &MeasInfo, rest: Option<&Expr>, scan: &mut Vec<String>) -> QResult<Compiled> {
     let is_tag = |k: &str| !m.fields.contains_key(k);
     let (pred, row_cond) = cond::split_tags(rest, &is_tag);
     let cond = match row_cond {
@@ -1319,7 +1326,7 @@ pub(crate) struct RawPrep {
     pub has_tag_dims: bool,
 }
 
-pub(crate) async fn raw_prepare(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> Result<Option<RawPrep>, String> {
+pub(crate) async fn raw_prepare(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Option<RawPrep>> {
     let rest = match &sel.condition {
         Some(c) => cond::split_time(c, ctx.now)?.0,
         None => None,
@@ -1338,12 +1345,12 @@ pub(crate) async fn raw_prepare(backend: &dyn Backend, ctx: &QueryContext, sel: 
 }
 
 /// [`compile_raw`] for one measurement of a [`RawPrep`].
-pub(crate) fn raw_compile(prep: &RawPrep, sel: &Select, m: &MeasInfo) -> Result<Option<RawCompiled>, String> {
+pub(crate) fn raw_compile(prep: &RawPrep, sel: &Select, m: &MeasInfo) -> QResult<Option<RawCompiled>> {
     compile_raw(sel, m, &prep.fields, prep.rest.as_ref(), &group_keys(&sel.dimensions, m))
 }
 
 /// Compiles a raw SELECT for `m`; `None` when it selects no field (no rows).
-fn compile_raw(sel: &Select, m: &MeasInfo, fields: &[Field], rest: Option<&Expr>, keys: &[String]) -> Result<Option<RawCompiled>, String> {
+fn compile_raw(sel: &Select, m: &MeasInfo, fields: &[Field], rest: Option<&Expr>, keys: &[String]) -> QResult<Option<RawCompiled>> {
     let mut scan: Vec<String> = Vec::new();
     let mut exprs = Vec::new();
     for f in fields {
@@ -1388,7 +1395,7 @@ async fn raw_measurement(
     keys: &[String],
     _scan: &mut Vec<String>,
     budget: &mut usize,
-) -> Result<Vec<Series>, String> {
+) -> QResult<Vec<Series>> {
     let Some(rc) = compile_raw(sel, m, fields, rest, keys)? else { return Ok(vec![]) };
     let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool { rc.keep(tags, t, vals) };
     let opts = LoadOpts { filter: Some(&keep), cap: rc.cap };
@@ -1595,7 +1602,7 @@ fn compile_agg_expr(
     scan: &mut Vec<String>,
     calls: &mut Vec<AggCall>,
     aux: &mut Vec<CExpr>,
-) -> Result<CExpr, String> {
+) -> QResult<CExpr> {
     Ok(match e {
         Expr::Paren(x) => compile_agg_expr(x, m, scan, calls, aux)?,
         Expr::Call { name, args } if is_aggregate_name(name) => {
@@ -1604,7 +1611,7 @@ fn compile_agg_expr(
                     (a2.first().cloned().unwrap_or(Expr::Null), true)
                 }
                 Some(Expr::Call { name: n2, .. }) => {
-                    return Err(format!("expected field argument in {name}(), found {n2}()"));
+                    return Err(format!("expected field argument in {name}(), found {n2}()").into());
                 }
                 Some(a) => (a.clone(), false),
                 None => (Expr::Null, false),
@@ -1677,7 +1684,7 @@ async fn aggregate_measurement(
     group_by_time: Option<(i64, i64)>,
     scan: &mut Vec<String>,
     budget: &mut usize,
-) -> Result<Vec<Series>, String> {
+) -> QResult<Vec<Series>> {
     let mut calls: Vec<AggCall> = Vec::new();
     let mut aux: Vec<CExpr> = Vec::new();
     let mut afields: Vec<AggField> = Vec::new();
@@ -1713,7 +1720,7 @@ async fn aggregate_measurement(
         return Err(format!(
             "aggregate function required inside the call to {}",
             afields.iter().find_map(|f| f.transform.as_ref().map(|t| t.0.clone())).unwrap_or_default()
-        ));
+        ).into());
     }
     if scan.is_empty() {
         return Ok(vec![]);
@@ -1772,7 +1779,7 @@ async fn aggregate_measurement(
         // max-select-buckets error instead.
         let n = (max as i128 - lo as i128) / every as i128 + 1;
         if n > MAX_BUCKETS as i128 && !matches!(sel.fill, Fill::None) {
-            return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})"));
+            return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})").into());
         }
     }
     let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool {
@@ -1814,10 +1821,13 @@ async fn aggregate_measurement(
     let mut catalog_keys: BTreeMap<Tags, Vec<String>> = BTreeMap::new();
     if m.sub.is_none() && m.shard_dur > 0 {
         let names = MeasurementFilter::Names(vec![m.name.clone()]);
-        if let Ok(list) = backend.series(&m.db, m.rp.as_deref(), &names, &c.pred).await {
-            for si in list {
-                catalog_keys.entry(group_of(keys, &si.tags)).or_default().push(crate::model::series_key(&m.name, &si.tags));
-            }
+        let list = match backend.series(&m.db, m.rp.as_deref(), &names, &c.pred).await {
+            Ok(l) => l,
+            Err(e) if e.origin() == crate::backend::Origin::Downstream => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        for si in list {
+            catalog_keys.entry(group_of(keys, &si.tags)).or_default().push(crate::model::series_key(&m.name, &si.tags));
         }
     }
     let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
@@ -1998,7 +2008,7 @@ async fn aggregate_measurement(
                 && m.shard_dur > 0;
             let mut reduced: Vec<Sample> = Vec::new();
             if let (Aggregate::Integral { unit }, Some(w)) = (&call.agg, &window) {
-                reduced = functions::integral(&samples, *unit, Some(w)).map_err(|e| e.0)?;
+                reduced = functions::integral(&samples, *unit, Some(w)).map_err(QueryError::from)?;
             } else if layered {
                 // Per shard group, per series (key order), per window: the series' points
                 // reduced (1.x's per-series call iterators), then combined in 1.x's merge order.
@@ -2188,10 +2198,10 @@ async fn aggregate_measurement(
     Ok(out)
 }
 
-fn reduce_call(call: &AggCall, part: &[Sample], ws: i64) -> Result<Vec<Sample>, String> {
+fn reduce_call(call: &AggCall, part: &[Sample], ws: i64) -> QResult<Vec<Sample>> {
     if call.inner_distinct {
-        let d = functions::reduce(&Aggregate::Distinct, part, ws).map_err(|e| e.0)?;
-        return functions::reduce(&Aggregate::Count, &d, ws).map_err(|e| e.0);
+        let d = functions::reduce(&Aggregate::Distinct, part, ws).map_err(QueryError::from)?;
+        return functions::reduce(&Aggregate::Count, &d, ws).map_err(QueryError::from);
     }
     if !call.tag_args.is_empty() {
         // top/bottom with tags: the best point per tag combination, then the best N of those.
@@ -2207,12 +2217,12 @@ fn reduce_call(call: &AggCall, part: &[Sample], ws: i64) -> Result<Vec<Sample>, 
         };
         let mut best = Vec::new();
         for (_, v) in by_tag {
-            best.extend(functions::reduce(&one, &v, ws).map_err(|e| e.0)?);
+            best.extend(functions::reduce(&one, &v, ws).map_err(QueryError::from)?);
         }
         best.sort_by_key(|s| s.time);
-        return functions::reduce(&call.agg, &best, ws).map_err(|e| e.0);
+        return functions::reduce(&call.agg, &best, ws).map_err(QueryError::from);
     }
-    functions::reduce(&call.agg, part, ws).map_err(|e| e.0)
+    functions::reduce(&call.agg, part, ws).map_err(QueryError::from)
 }
 
 fn apply_transform(
@@ -2222,7 +2232,7 @@ fn apply_transform(
     window: Option<&Window>,
     ascending: bool,
     gov: &Governor,
-) -> Result<Vec<Sample>, String> {
+) -> QResult<Vec<Sample>> {
     use functions::transform::{default_derivative_unit, Transform};
     let every = window.map(|w| w.every);
     let unit = args.get(1).and_then(duration_arg);
@@ -2231,7 +2241,7 @@ fn apply_transform(
         let m = args.get(2).and_then(int_arg).unwrap_or(0);
         let every = window.map(|w| w.every).unwrap_or(0);
         return functions::holt_winters::holt_winters(samples, h, m, every, name == "holt_winters_with_fit", &gov.stopper())
-            .map_err(|e| e.0);
+            .map_err(QueryError::from);
     }
     if let Some(kind) = functions::ta::TaKind::from_name(name) {
         let period = args.get(1).and_then(int_arg).unwrap_or(1).max(1) as usize;
@@ -2243,7 +2253,7 @@ fn apply_transform(
             Some(Expr::Str(w)) => functions::ta::Warmup::parse(w),
             _ => None,
         };
-        return functions::ta::Ta::new(kind, period, hold, warmup).apply(samples).map_err(|e| e.0);
+        return functions::ta::Ta::new(kind, period, hold, warmup).apply(samples).map_err(QueryError::from);
     }
     let t = match name {
         "derivative" => Transform::Derivative { unit: unit.unwrap_or(default_derivative_unit(every)), non_negative: false },
@@ -2255,9 +2265,9 @@ fn apply_transform(
         "elapsed" => Transform::Elapsed { unit: unit.unwrap_or(1) },
         "moving_average" => Transform::MovingAverage(args.get(1).and_then(int_arg).unwrap_or(2).max(1) as usize),
         "cumulative_sum" => Transform::CumulativeSum,
-        _ => return Err(format!("undefined function {name}()")),
+        _ => return Err(format!("undefined function {name}()").into()),
     };
-    t.apply_ordered(samples, ascending).map_err(|e| e.0)
+    t.apply_ordered(samples, ascending).map_err(QueryError::from)
 }
 
 /// Joins per-field outputs row by row (fields of one query have rows at the same positions,
@@ -2347,7 +2357,7 @@ fn expr_type(e: &Expr, metas: &[MeasInfo]) -> (Option<&'static str>, String) {
     }
 }
 
-fn type_check(e: &Expr, metas: &[MeasInfo]) -> Result<(), String> {
+fn type_check(e: &Expr, metas: &[MeasInfo]) -> QResult<()> {
     match e {
         Expr::Binary { op, lhs, rhs } if !op.is_comparison() && !matches!(op, BinOp::And | BinOp::Or) => {
             type_check(lhs, metas)?;
@@ -2359,7 +2369,7 @@ fn type_check(e: &Expr, metas: &[MeasInfo]) -> Result<(), String> {
                 let ok = a == b && a != "tag" || (numeric(a) && numeric(b));
                 if !ok && a != "tag" && b != "tag" {
                     let (_, text) = expr_type(e, metas);
-                    return Err(format!("type error: {text}: incompatible types: {a} and {b}"));
+                    return Err(format!("type error: {text}: incompatible types: {a} and {b}").into());
                 }
             }
             Ok(())
@@ -2487,7 +2497,7 @@ async fn pushdown(
 }
 
 /// 1.x's combination of partial results (see `functions::aggregate::reduce_layers`).
-fn combine_parts(agg: &Aggregate, parts: &[(Sample, u64)], ws: i64) -> Result<Option<(Sample, u64)>, String> {
+fn combine_parts(agg: &Aggregate, parts: &[(Sample, u64)], ws: i64) -> QResult<Option<(Sample, u64)>> {
     if parts.is_empty() {
         return Ok(None);
     }
@@ -2523,7 +2533,7 @@ fn combine_parts(agg: &Aggregate, parts: &[(Sample, u64)], ws: i64) -> Result<Op
         }
         _ => {
             let samples: Vec<Sample> = parts.iter().map(|p| p.0.clone()).collect();
-            match functions::reduce(agg, &samples, ws).map_err(|e| e.0)?.into_iter().next() {
+            match functions::reduce(agg, &samples, ws).map_err(QueryError::from)?.into_iter().next() {
                 Some(s) => s,
                 None => return Ok(None),
             }
@@ -2544,7 +2554,7 @@ fn reduce_pushed(
     single_selector: bool,
     catalog: Option<&Vec<String>>,
     procs: usize,
-) -> Result<Vec<Sample>, String> {
+) -> QResult<Vec<Sample>> {
     let empty = crate::backend::AggregateSeries { tags: Vec::new(), rows: Vec::new() };
     let mut members: Vec<(String, &crate::backend::AggregateSeries)> =
         series.iter().map(|s| (crate::model::series_key(&m.name, &s.tags), *s)).collect();
@@ -2591,7 +2601,7 @@ fn combine_layered(
     windowed: bool,
     single_selector: bool,
     procs: usize,
-) -> Result<Vec<Sample>, String> {
+) -> QResult<Vec<Sample>> {
     type Part = (i64, Sample, u64);
     let mut shard_streams: Vec<Vec<Part>> = Vec::new();
     for (_, mut per_series) in by_shard {
@@ -2639,7 +2649,7 @@ fn combine_layered(
 fn combine_stream<'a>(
     agg: &Aggregate,
     stream: impl Iterator<Item = &'a (i64, Sample, u64)>,
-) -> Result<Vec<(i64, Sample, u64)>, String> {
+) -> QResult<Vec<(i64, Sample, u64)>> {
     let mut out = Vec::new();
     let mut run: Vec<(Sample, u64)> = Vec::new();
     let mut cur: Option<i64> = None;
@@ -2672,14 +2682,14 @@ fn fill_bytes(reduced: &[Sample], start: Option<i64>, end: i64, every: i64, cap:
     n * (std::mem::size_of::<Sample>() as u64 + 16)
 }
 
-fn check_buckets(rows: &[Sample], start: Option<i64>, end: i64, every: i64) -> Result<(), String> {
+fn check_buckets(rows: &[Sample], start: Option<i64>, end: i64, every: i64) -> QResult<()> {
     let Some(first) = start.or_else(|| rows.first().map(|r| r.time)) else { return Ok(()) };
     if every <= 0 {
         return Ok(());
     }
     let n = (end as i128 - first as i128) / every as i128 + 1;
     if n > MAX_BUCKETS as i128 {
-        return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})"));
+        return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})").into());
     }
     Ok(())
 }
@@ -2691,7 +2701,7 @@ async fn select_into(
     ctx: &QueryContext,
     target: &super::ir::Target,
     series: Vec<Series>,
-) -> Result<Vec<Series>, String> {
+) -> QResult<Vec<Series>> {
     use crate::model::{FieldValue, Point};
     let db = pick_db(ctx, &target.db)?;
     let mut points: Vec<Point> = Vec::new();
@@ -2731,7 +2741,7 @@ async fn select_into(
         backend
             .write(crate::backend::WriteBatch { db, rp, points })
             .await
-            .map_err(|e| e.to_string())?;
+            ?;
     }
     Ok(vec![Series {
         name: "result".into(),
@@ -2767,7 +2777,7 @@ fn take_transform(e: &Expr) -> Option<(Expr, String, Vec<Expr>)> {
 const TRANSFORM_SLOT: &str = "\u{0}transform";
 
 /// Compiles the expression around a transformation: literals, arithmetic and math only.
-fn compile_outer(e: &Expr) -> Result<CExpr, String> {
+fn compile_outer(e: &Expr) -> QResult<CExpr> {
     Ok(match e {
         Expr::Var { name, .. } if name == TRANSFORM_SLOT => CExpr::Aux(0),
         Expr::Paren(x) => compile_outer(x)?,

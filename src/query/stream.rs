@@ -62,6 +62,7 @@ use std::collections::VecDeque;
 use futures::StreamExt;
 
 use super::cond;
+use super::error::QResult;
 use super::ir::{BinOp, Dimension, Expr, Select, Source, VarHint};
 use super::result::{Series, Value};
 use super::functions::goheap::GoHeap;
@@ -257,7 +258,7 @@ impl RawSelect {
         &self.ctx.governor
     }
 
-    pub async fn next_batch(&mut self) -> Result<Option<Series>, String> {
+    pub async fn next_batch(&mut self) -> QResult<Option<Series>> {
         loop {
             match &mut self.phase {
                 Phase::Done => return Ok(None),
@@ -289,7 +290,7 @@ impl RawSelect {
     }
 
     /// Decides how the statement is answered (before any row is produced).
-    async fn plan(&mut self) -> Result<Phase, String> {
+    async fn plan(&mut self) -> QResult<Phase> {
         let Some(prep) = select::raw_prepare(self.backend.as_ref(), &self.ctx, &self.sel).await? else {
             return Ok(Phase::Done);
         };
@@ -305,7 +306,7 @@ impl RawSelect {
                 .backend
                 .series(&m.db, m.rp.as_deref(), &MeasurementFilter::Names(vec![m.name.clone()]), rc.pred())
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             if series.len() > self.ctx.settings.max_stream_series {
                 too_many = true;
                 if prep.metas.len() == 1
@@ -412,7 +413,7 @@ struct MergeState {
 }
 
 impl MergeState {
-    async fn next_batch(&mut self, backend: &SharedBackend, sel: &Select) -> Result<Option<Series>, String> {
+    async fn next_batch(&mut self, backend: &SharedBackend, sel: &Select) -> QResult<Option<Series>> {
         let batch = self.window.max(1);
         loop {
             let item = match self.carry.take() {
@@ -457,7 +458,7 @@ impl MergeState {
     }
 
     /// The next merged row: (measurement, group id, row).
-    async fn next_row(&mut self, backend: &SharedBackend, sel: &Select) -> Result<Option<(String, usize, Vec<Value>)>, String> {
+    async fn next_row(&mut self, backend: &SharedBackend, sel: &Select) -> QResult<Option<(String, usize, Vec<Value>)>> {
         loop {
             if self.cur.is_none() {
                 let Some((m, rc, series)) = self.todo.pop_front() else { return Ok(None) };
@@ -482,7 +483,7 @@ impl MeasMerge {
         lo: i64,
         hi: i64,
         window: usize,
-    ) -> Result<MeasMerge, String> {
+    ) -> QResult<MeasMerge> {
         let desc = sel.order_desc;
         // Every tag key of the candidates: equal to the series' value or '' picks exactly it.
         let mut all_keys: Vec<&String> = series.iter().flat_map(|s| s.tags.iter().map(|(k, _)| k)).collect();
@@ -551,7 +552,7 @@ impl MeasMerge {
     }
 
     /// Pops the least point and pushes the next one of its series: (group id, answer row).
-    async fn next(&mut self, backend: &SharedBackend, lo: i64, hi: i64) -> Result<Option<(usize, Vec<Value>)>, String> {
+    async fn next(&mut self, backend: &SharedBackend, lo: i64, hi: i64) -> QResult<Option<(usize, Vec<Value>)>> {
         let desc = self.desc;
         let popped = {
             let inputs = &self.inputs;
@@ -567,7 +568,7 @@ impl MeasMerge {
     }
 
     /// The next row of input `i` as a heap entry, refilling its buffer when empty.
-    async fn next_head(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> Result<Option<Head>, String> {
+    async fn next_head(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> QResult<Option<Head>> {
         loop {
             let inp = &mut self.inputs[i];
             if let Some((t, vals)) = inp.rows.pop_front() {
@@ -582,7 +583,7 @@ impl MeasMerge {
     }
 
     /// Reads the next rows of input `i` (see the module docs).
-    async fn refill(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> Result<(), String> {
+    async fn refill(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> QResult<()> {
         let b = self.per_series;
         let desc = self.desc;
         let cap = self.rc.cap.map(|c| c.0);
@@ -605,12 +606,12 @@ impl MeasMerge {
                 max_time: whi,
                 fields: self.rc.scan.clone(),
             };
-            let mut stream = backend.scan(req).await.map_err(|e| e.to_string())?;
+            let mut stream = backend.scan(req).await?;
             // Raw rows read, in ascending time order.
             let mut read: Vec<(i64, Vec<Value>)> = Vec::new();
             let mut stopped = false;
             'chunks: while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| e.to_string())?;
+                let chunk = chunk?;
                 if chunk.tags != inp.tags {
                     // A series created since the catalog was read: not this input.
                     continue;
@@ -726,7 +727,7 @@ impl Windowed {
         Windowed { lo, hi, done: false, width: hi as i128 - lo as i128 + 1, cap: cap.max(1), target }
     }
 
-    async fn next(&mut self, backend: &SharedBackend, ctx: &QueryContext, sel: &Select, rest: Option<&Expr>) -> Result<Option<Series>, String> {
+    async fn next(&mut self, backend: &SharedBackend, ctx: &QueryContext, sel: &Select, rest: Option<&Expr>) -> QResult<Option<Series>> {
         loop {
             if self.done || self.lo > self.hi {
                 self.done = true;
@@ -766,7 +767,7 @@ impl Windowed {
     }
 
     /// Points in `[lo, hi]` of the series the condition's tags allow, counted up to `cap + 1`.
-    async fn probe(&self, backend: &SharedBackend, lo: i64, hi: i64) -> Result<usize, String> {
+    async fn probe(&self, backend: &SharedBackend, lo: i64, hi: i64) -> QResult<usize> {
         let (db, rp, m, pred) = &self.target;
         let req = ScanRequest {
             db: db.clone(),
@@ -777,10 +778,10 @@ impl Windowed {
             max_time: hi,
             fields: Vec::new(),
         };
-        let mut s = backend.scan(req).await.map_err(|e| e.to_string())?;
+        let mut s = backend.scan(req).await?;
         let mut n = 0usize;
         while let Some(c) = s.next().await {
-            n += c.map_err(|e| e.to_string())?.times.len();
+            n += c?.times.len();
             if n > self.cap {
                 break;
             }
@@ -841,7 +842,7 @@ mod tests {
         b
     }
 
-    fn streamed(b: &std::sync::Arc<crate::query::testing::MemBackend>, q: &str, ctx: QueryContext) -> Result<Vec<Series>, String> {
+    fn streamed(b: &std::sync::Arc<crate::query::testing::MemBackend>, q: &str, ctx: QueryContext) -> QResult<Vec<Series>> {
         let parsed = influxql::parse_query(q).expect("parse");
         let backend: SharedBackend = b.clone();
         let Ok(mut rs) = open_for(backend, ctx, &parsed.statements[0], true) else {
@@ -861,7 +862,7 @@ mod tests {
         })
     }
 
-    fn buffered(b: &crate::query::testing::MemBackend, q: &str) -> Result<Vec<Series>, String> {
+    fn buffered(b: &crate::query::testing::MemBackend, q: &str) -> QResult<Vec<Series>> {
         let parsed = influxql::parse_query(q).expect("parse");
         let a::Statement::Select(s) = &parsed.statements[0] else { panic!("not a select") };
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

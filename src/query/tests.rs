@@ -30,7 +30,7 @@ fn ctx(db: &str) -> QueryContext {
 }
 
 fn run_ir(b: &MemBackend, sel: ir::Select) -> Result<Vec<Series>, String> {
-    block_on(select::select(b, &ctx("t"), &sel))
+    block_on(select::select(b, &ctx("t"), &sel)).map_err(|e| e.message())
 }
 
 fn src(name: &str) -> ir::Source {
@@ -166,7 +166,7 @@ fn oracle_harness() {
                 out.push_str(&format!("### {q}  {opt_text}\n400 {}\n\n", String::from_utf8_lossy(&buf)));
             }
             Ok(query) => {
-                let results = block_on(execute(&backend, &c, &query));
+                let results = block_on(execute(&backend, &c, &query)).expect("store");
                 let resp = result::QueryResponse { results, error: None };
                 enc.write_response(&resp, &mut buf);
                 if std::env::var("QE_TIME").is_ok() {
@@ -362,7 +362,7 @@ async fn answer(b: &dyn crate::backend::Backend, db: &str, q: &str) -> String {
     match crate::influxql::parse_query(q) {
         Err(e) => enc.write_error(&format!("error parsing query: {e}"), &mut buf),
         Ok(query) => {
-            let results = execute(b, &ctx(db), &query).await;
+            let results = execute(b, &ctx(db), &query).await.expect("store");
             enc.write_response(&result::QueryResponse { results, error: None }, &mut buf);
         }
     }
@@ -639,7 +639,7 @@ fn authorization_texts() {
     b.write_lp("d1", "m v=1 1");
     b.write_lp("d2", "m v=1 1");
     let q = crate::influxql::parse_query("SHOW DATABASES").unwrap();
-    let r = block_on(execute(&b, &ctx, &q));
+    let r = block_on(execute(&b, &ctx, &q)).expect("store");
     assert_eq!(r[0].series[0].values, vec![vec![Value::String("d1".into())]]);
 }
 
@@ -741,7 +741,7 @@ fn slimit_picks_in_tag_set_id_order() {
     b.write_lp("t", &lp);
     let tags = |q: &str| -> Vec<Vec<(String, String)>> {
         let query = crate::influxql::parse_query(q).unwrap();
-        let r = block_on(execute(&b, &ctx("t"), &query));
+        let r = block_on(execute(&b, &ctx("t"), &query)).expect("store");
         r[0].series.iter().map(|s| s.tags.clone()).collect()
     };
     let t = |sev: &str, src: &str| vec![("severity".to_string(), sev.to_string()), ("source".to_string(), src.to_string())];

@@ -123,6 +123,16 @@ impl State {
         })
     }
 
+    /// Counts a store failure (not the client's fault) in `/metrics`, passing the result on.
+    pub fn count_backend_error<T>(&self, r: Result<T, ServerError>) -> Result<T, ServerError> {
+        if let Err(ServerError::Backend(e)) = &r {
+            if e.origin() != crate::backend::Origin::Downstream {
+                Metrics::add(&self.metrics.backend_errors, 1);
+            }
+        }
+        r
+    }
+
     /// Authenticates a request (403 / 401) and applies the token's request rate (429).
     pub fn authorize(&self, headers: &HeaderMap, query: Option<&str>, ctx: &mut Ctx) -> Result<Identity, ServerError> {
         let who = self.tokens.identify(headers, query)?;

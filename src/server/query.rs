@@ -262,7 +262,7 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     // produced piece by piece: chunked (every format), or non-chunked compact JSON.
     let ctx = if query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
         match query::stream::open_for(state.backend.clone(), ctx, &query.statements[0], true) {
-            Ok(stream) => return Ok(stream_response(state, req, stream, format, epoch, running)),
+            Ok(stream) => return stream_response(state, req, stream, format, epoch, running).await,
             Err(ctx) => ctx,
         }
     } else {
@@ -273,7 +273,7 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     let backend = state.backend.clone();
     let task = state.queries.spawn(async move {
         let running = running;
-        let results = query::execute(backend.as_ref(), &ctx, &query).await;
+        let results = query::execute(backend.as_ref(), &ctx, &query).await.map_err(ServerError::Backend)?;
         let styles: Vec<encode::ChunkStyle> = query.statements.iter().map(chunk_style).collect();
         let answer = buffered_answer(results, &styles, &req.params, format, epoch)?;
         // The encoded answer is held too: it counts against the query's memory budget.
@@ -284,9 +284,9 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
         drop(req.inflight);
         Ok(answer)
     });
-    let answer = task.await.map_err(|e| ServerError::Internal(format!("query task failed: {e}")))??;
+    let answer = task.await.map_err(|e| ServerError::Internal(format!("query task failed: {e}")))?;
     hangup.disarm();
-    Ok(answer.into_response())
+    Ok(state.count_backend_error(answer)?.into_response())
 }
 
 /// An encoded, complete answer.
@@ -347,22 +347,34 @@ fn buffered_answer(
 /// incrementally series after series, byte-identical to the buffered encoding (including
 /// `"partial":true` on a series over 10000 rows). An error after rows were sent can't be put into the document any more: the
 /// body is then cut off (the client sees a broken response, not a wrong complete one).
-fn stream_response(
+async fn stream_response(
     state: &Arc<State>,
     req: QueryRequest,
-    mut stream: query::stream::RawSelect,
+    stream: query::stream::RawSelect,
     format: encode::Format,
     epoch: encode::Epoch,
     running: Running,
-) -> Response<Body> {
+) -> Result<Response<Body>, ServerError> {
     use http_body_util::{BodyExt, StreamBody};
     type Piece = Result<hyper::body::Frame<bytes::Bytes>, super::BoxError>;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(4);
-    let p = req.params;
-    let inflight = req.inflight;
     let timeout = state.backend_timeout();
     let governor = running.governor.clone();
     let hangup = HangupGuard::new(&governor);
+    // The first rows are read before answering: a store failing then is answered 503 (later, the
+    // answer is under way and the error can only go into it).
+    let primed = state.queries.spawn(async move {
+        let mut stream = stream;
+        let first = next_batch(&mut stream, timeout).await;
+        (stream, first)
+    });
+    let (mut stream, first) = primed.await.map_err(|e| ServerError::Internal(format!("query task failed: {e}")))?;
+    let mut first = match first {
+        Err(query::error::QueryError::Store(e)) => return state.count_backend_error(Err(ServerError::Backend(e))),
+        other => Some(other),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(4);
+    let p = req.params;
+    let inflight = req.inflight;
     let chunked = p.chunked;
     let chunk_size = p.chunk_size;
     let gzip = p.gzip;
@@ -392,7 +404,7 @@ fn stream_response(
             let mut chunker: Option<encode::RowChunker> = None;
             let mut errored = false;
             loop {
-                match next_batch(&mut stream, timeout).await {
+                match next_or_first(&mut first, &mut stream, timeout).await {
                     Ok(Some(series)) => {
                         let ch = chunker.get_or_insert_with(|| encode::RowChunker::new(0, series.columns.clone(), chunk_size));
                         for row in series.values {
@@ -412,7 +424,7 @@ fn stream_response(
                     Ok(None) => break,
                     Err(e) => {
                         // As the buffered path: the statement's error as its (last) result.
-                        let piece = query::result::StatementResult { statement_id: 0, error: Some(e), ..Default::default() };
+                        let piece = query::result::StatementResult { statement_id: 0, error: Some(e.message()), ..Default::default() };
                         chunker = None;
                         errored = true;
                         match w.chunk(&piece) {
@@ -470,7 +482,7 @@ fn stream_response(
             };
             loop {
                 let mut piece = Vec::new();
-                let end = match next_batch(&mut stream, timeout).await {
+                let end = match next_or_first(&mut first, &mut stream, timeout).await {
                     Ok(Some(series)) => {
                         let n = series.values.len();
                         let same = current.as_ref().is_some_and(|(name, tags)| *name == series.name && *tags == series.tags);
@@ -522,9 +534,9 @@ fn stream_response(
                     }
                     Err(e) => {
                         if current.is_some() {
-                            return fail(&tx, e).await;
+                            return fail(&tx, e.message()).await;
                         }
-                        piece = doc(query::result::StatementResult { statement_id: 0, error: Some(e), ..Default::default() });
+                        piece = doc(query::result::StatementResult { statement_id: 0, error: Some(e.message()), ..Default::default() });
                         true
                     }
                 };
@@ -562,7 +574,19 @@ fn stream_response(
     if let Some(enc) = content_encoding {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(enc));
     }
-    resp
+    Ok(resp)
+}
+
+/// The rows read before the answer started, else the stream's next rows.
+async fn next_or_first(
+    first: &mut Option<query::error::QResult<Option<query::result::Series>>>,
+    stream: &mut query::stream::RawSelect,
+    timeout: Option<std::time::Duration>,
+) -> query::error::QResult<Option<query::result::Series>> {
+    match first.take() {
+        Some(r) => r,
+        None => next_batch(stream, timeout).await,
+    }
 }
 
 /// The stream's next rows, the backend timeout applying to each window; a stopped query (its
@@ -570,20 +594,20 @@ fn stream_response(
 async fn next_batch(
     stream: &mut query::stream::RawSelect,
     timeout: Option<std::time::Duration>,
-) -> Result<Option<query::result::Series>, String> {
+) -> query::error::QResult<Option<query::result::Series>> {
     let governor = stream.governor().clone();
     governor.check()?;
     let batch = async {
         match timeout {
             Some(limit) => tokio::time::timeout(limit, stream.next_batch())
                 .await
-                .unwrap_or_else(|_| Err(format!("backend timeout: query did not finish within {}s", limit.as_secs()))),
+                .unwrap_or_else(|_| Err(format!("backend timeout: query did not finish within {}s", limit.as_secs()).into())),
             None => stream.next_batch().await,
         }
     };
     tokio::select! {
         biased;
-        why = governor.stopped() => Err(why.message().to_string()),
+        why = governor.stopped() => Err(why.message().into()),
         r = batch => r,
     }
 }
