@@ -210,6 +210,16 @@ pub async fn execute(
                 r = execute_statement(backend, ctx, s) => r,
             }
         };
+        // A SELECT charges its rows as it builds them; other statements' answers (SHOW SERIES over
+        // a large catalog) are charged here.
+        let run = async {
+            let series = run.await?;
+            if !matches!(s, a::Statement::Select(_)) {
+                let bytes = series.iter().flat_map(|x| &x.values).map(|r| govern::row_bytes(r.len())).sum();
+                ctx.governor.charge(bytes)?;
+            }
+            Ok::<_, QueryError>(series)
+        };
         match run.await {
             Ok(series) => {
                 // tz('Zone'): the encoders print this statement's times in that zone.
