@@ -175,13 +175,13 @@ pub fn authorize(ctx: &QueryContext, user: &str, query: &a::Query) -> Result<(),
         if needs_admin(s) {
             return Err(format!(
                 "error authorizing query: {user} not authorized to execute statement '{s}', requires admin privilege"
-            ).into());
+            ));
         }
         for db in read_databases(s, ctx) {
             if !(ctx.can_read)(&db) {
                 return Err(format!(
                     "error authorizing query: {user} not authorized to execute statement '{s}', requires READ on {db}"
-                ).into());
+                ));
             }
         }
     }

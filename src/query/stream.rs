@@ -208,25 +208,25 @@ enum Phase {
 /// `several` false, statements whose answer may hold several series (GROUP BY tags, several
 /// measurements) are not streamed either: [`RawSelect::next_batch`] may hand out batches of
 /// different series only when the caller encodes each batch as it comes (chunked answers).
-pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, several: bool) -> Result<RawSelect, QueryContext> {
-    let a::Statement::Select(s) = stmt else { return Err(ctx) };
+pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, several: bool) -> Result<RawSelect, Box<QueryContext>> {
+    let a::Statement::Select(s) = stmt else { return Err(Box::new(ctx)) };
     if !ctx.settings.streaming || (super::needs_admin(stmt) && !ctx.is_admin) {
-        return Err(ctx);
+        return Err(Box::new(ctx));
     }
     if super::read_databases(stmt, &ctx).iter().any(|db| !ctx.is_admin && !(ctx.can_read)(db)) {
-        return Err(ctx);
+        return Err(Box::new(ctx));
     }
     if lower::check_dimensions(s).is_err() {
-        return Err(ctx);
+        return Err(Box::new(ctx));
     }
     let sel = lower::select(s);
     if !streamable(&sel) || (!several && may_have_several_series(&sel)) {
-        return Err(ctx);
+        return Err(Box::new(ctx));
     }
     let (rest, tr) = match &sel.condition {
         Some(c) => match cond::split_time(c, ctx.now) {
             Ok(x) => x,
-            Err(_) => return Err(ctx),
+            Err(_) => return Err(Box::new(ctx)),
         },
         None => (None, cond::TimeRange::unbounded()),
     };
@@ -462,7 +462,7 @@ impl MergeState {
         loop {
             if self.cur.is_none() {
                 let Some((m, rc, series)) = self.todo.pop_front() else { return Ok(None) };
-                self.cur = Some(MeasMerge::start(backend, sel, m, rc, series, self.lo, self.hi, self.window).await?);
+                self.cur = Some(MeasMerge::start(backend, sel, m, rc, series, (self.lo, self.hi), self.window).await?);
             }
             let Some(mm) = self.cur.as_mut() else { continue };
             match mm.next(backend, self.lo, self.hi).await? {
@@ -480,8 +480,7 @@ impl MeasMerge {
         m: MeasInfo,
         rc: RawCompiled,
         series: Vec<SeriesInfo>,
-        lo: i64,
-        hi: i64,
+        (lo, hi): (i64, i64),
         window: usize,
     ) -> QResult<MeasMerge> {
         let desc = sel.order_desc;

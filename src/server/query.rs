@@ -263,7 +263,7 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     let ctx = if query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
         match query::stream::open_for(state.backend.clone(), ctx, &query.statements[0], true) {
             Ok(stream) => return stream_response(state, req, stream, format, epoch, running).await,
-            Err(ctx) => ctx,
+            Err(ctx) => *ctx,
         }
     } else {
         ctx

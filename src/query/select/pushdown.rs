@@ -1,0 +1,95 @@
+//! Aggregate pushdown: asking the store for per-series partials where its answer is provably
+//! the evaluator's.
+
+use super::*;
+
+pub(super) fn pushdown_fn(agg: &Aggregate) -> Option<crate::backend::AggregateFn> {
+    use crate::backend::AggregateFn as F;
+    Some(match agg {
+        Aggregate::Count => F::Count,
+        Aggregate::Sum => F::Sum,
+        Aggregate::Mean => F::Mean,
+        Aggregate::Min => F::Min,
+        Aggregate::Max => F::Max,
+        Aggregate::First => F::First,
+        Aggregate::Last => F::Last,
+        _ => return None,
+    })
+}
+
+/// Aggregate pushdown requests of one statement in flight at once.
+pub(super) const PUSHDOWN_CONCURRENCY: usize = 4;
+
+/// Asks the store for per-series partial aggregates when it can give every call of the query
+/// exactly: buckets must not straddle 1.x's shard groups (partials are combined per shard group,
+/// as 1.x does), so without `GROUP BY time` the store buckets by shard group. `None`: scan.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn pushdown(
+    backend: &dyn Backend,
+    m: &MeasInfo,
+    calls: &[AggCall],
+    scan: &[String],
+    pred: &TagPredicate,
+    min: i64,
+    max: i64,
+    window: Option<&Window>,
+) -> Result<Option<Vec<Vec<crate::backend::AggregateSeries>>>, String> {
+    let caps = backend.capabilities();
+    if caps.aggregates.is_empty() || m.sub.is_some() || m.shard_dur <= 0 || calls.is_empty() {
+        return Ok(None);
+    }
+    let sd = m.shard_dur;
+    let origin = functions::aggregate::shard_group_start(0, sd).rem_euclid(sd);
+    let (every, offset) = match window {
+        None => (sd, origin),
+        Some(w) => {
+            if w.tz.is_some() || w.every <= 0 || sd % w.every != 0 || (origin - w.offset).rem_euclid(w.every) != 0 {
+                return Ok(None);
+            }
+            (w.every, w.offset)
+        }
+    };
+    let mut reqs = Vec::new();
+    for call in calls {
+        let Some(f) = pushdown_fn(&call.agg) else { return Ok(None) };
+        if !caps.aggregates.contains(&f) || call.inner_distinct || !call.tag_args.is_empty() {
+            return Ok(None);
+        }
+        let CExpr::Col(i, None) = &call.arg else { return Ok(None) };
+        let Some(name) = scan.get(*i) else { return Ok(None) };
+        match m.fields.get(name) {
+            Some(FieldType::Float) | Some(FieldType::Integer) | Some(FieldType::Unsigned) => {}
+            _ => return Ok(None),
+        }
+        reqs.push(crate::backend::AggregateRequest {
+            scan: ScanRequest {
+                db: m.db.clone(),
+                rp: m.rp.clone(),
+                measurement: m.name.clone(),
+                tags: pred.clone(),
+                min_time: min,
+                max_time: max,
+                fields: vec![name.clone()],
+            },
+            func: f,
+            every,
+            offset,
+            // With GROUP BY time a selector shows its bucket's start, not its point's time.
+            point_time: window.is_none(),
+        });
+    }
+    // A few calls at once: a remote store answers each after a round trip.
+    let answers: Vec<_> = futures::stream::iter(reqs.into_iter().map(|r| backend.aggregate(r)))
+        .buffered(PUSHDOWN_CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for a in answers {
+        match a {
+            Ok(v) => out.push(v),
+            Err(crate::backend::BackendError::Unsupported(_)) => return Ok(None),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(Some(out))
+}

@@ -1,0 +1,312 @@
+//! Raw SELECTs (no function calls): rows merged across series exactly as 1.x's heap merge
+//! orders equal times, grouped, limited. The streaming path (`crate::query::stream`) shares the
+//! compiled form.
+
+use super::*;
+
+/// A raw SELECT compiled for one measurement: what is read, which rows are kept, how rows of
+/// equal time are ordered and what a row of the answer is. The buffered path
+/// ([`raw_measurement`]) and the streaming one (`crate::query::stream`) share it.
+pub(crate) struct RawCompiled {
+    pub(super) exprs: Vec<CExpr>,
+    /// Scanned columns `..selected` are the selected fields (a row needs a value in one).
+    pub(super) selected: usize,
+    pub(super) aux_exprs: Vec<CExpr>,
+    pub(super) cond: Compiled,
+    /// Scanned fields (the `fields` of a scan), in column order.
+    pub scan: Vec<String>,
+    /// With LIMIT, a series contributes at most this many rows to its group: the first ones, or
+    /// the last ones when `.1` (ORDER BY time DESC).
+    pub cap: Option<(usize, bool)>,
+    /// Tag keys of the groups (GROUP BY), sorted.
+    pub keys: Vec<String>,
+}
+
+impl RawCompiled {
+    /// The tag predicate every row's series must satisfy (from the condition's tag terms).
+    pub fn pred(&self) -> &TagPredicate {
+        &self.cond.pred
+    }
+
+    /// Whether a scanned row belongs to the answer: one of the selected fields has a value and
+    /// the condition holds.
+    pub fn keep(&self, tags: &Tags, t: i64, vals: &[Value]) -> bool {
+        if vals.iter().take(self.selected).all(eval::is_null) {
+            return false;
+        }
+        match &self.cond.cond {
+            Some(ce) => {
+                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
+                eval::truthy(&ce.eval(&rc))
+            }
+            None => true,
+        }
+    }
+
+    /// The tie-break key of a row (see [`merge_less`]).
+    pub fn key(&self, tags: &Tags, t: i64, vals: &[Value]) -> Vec<Value> {
+        let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
+        self.aux_exprs.iter().map(|e| e.eval(&rc)).collect()
+    }
+
+    /// The answer's row: the time, then the selected expressions.
+    pub fn row(&self, tags: &Tags, t: i64, vals: &[Value]) -> Vec<Value> {
+        let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: false };
+        let mut row = Vec::with_capacity(self.exprs.len() + 1);
+        row.push(Value::Time(t));
+        for e in &self.exprs {
+            row.push(e.eval(&rc));
+        }
+        row
+    }
+
+    /// The group (GROUP BY tags) of a series.
+    pub fn group(&self, tags: &Tags) -> Tags {
+        group_of(&self.keys, tags)
+    }
+}
+
+/// What a streamed raw SELECT needs of the statement, resolved as [`select`] resolves it (call
+/// only for a statement [`select`] has accepted: errors are not worded for the client here).
+pub(crate) struct RawPrep {
+    /// Source measurements in name order.
+    pub metas: Vec<MeasInfo>,
+    pub fields: Vec<Field>,
+    pub columns: Vec<String>,
+    /// The condition without its time terms.
+    pub rest: Option<Expr>,
+    /// GROUP BY tags: the answer's series carry their group's tags.
+    pub has_tag_dims: bool,
+}
+
+pub(crate) async fn raw_prepare(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Option<RawPrep>> {
+    let rest = match &sel.condition {
+        Some(c) => cond::split_time(c, ctx.now)?.0,
+        None => None,
+    };
+    let need_tags = sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Wildcard { .. } | Expr::Regex(_)))
+        || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
+    let metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
+    let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
+    let (time_name, out_fields) = split_time_column(fields);
+    if out_fields.is_empty() {
+        return Ok(None);
+    }
+    let columns = column_names(&time_name, &out_fields);
+    let has_tag_dims = sel.dimensions.iter().any(|d| !matches!(d, Dimension::Time { .. }));
+    Ok(Some(RawPrep { metas, fields: out_fields, columns, rest, has_tag_dims }))
+}
+
+/// [`compile_raw`] for one measurement of a [`RawPrep`].
+pub(crate) fn raw_compile(prep: &RawPrep, sel: &Select, m: &MeasInfo) -> QResult<Option<RawCompiled>> {
+    compile_raw(sel, m, &prep.fields, prep.rest.as_ref(), &group_keys(&sel.dimensions, m))
+}
+
+/// Compiles a raw SELECT for `m`; `None` when it selects no field (no rows).
+pub(super) fn compile_raw(sel: &Select, m: &MeasInfo, fields: &[Field], rest: Option<&Expr>, keys: &[String]) -> QResult<Option<RawCompiled>> {
+    let mut scan: Vec<String> = Vec::new();
+    let mut exprs = Vec::new();
+    for f in fields {
+        exprs.push(compile_row(&f.expr, m, &mut scan, false)?);
+    }
+    // Rows count when one of the selected fields has a value: the fields scanned so far.
+    if scan.is_empty() {
+        return Ok(None);
+    }
+    let selected = scan.len();
+    // 1.x breaks ties between points of equal time by the string values of the selected
+    // fields and tags, in the order of their names (see `merge`).
+    let mut aux_names: Vec<(String, Option<VarHint>)> = Vec::new();
+    for f in fields {
+        collect_vars(&f.expr, &mut aux_names);
+    }
+    aux_names.sort_by(|a, b| a.0.cmp(&b.0));
+    aux_names.dedup_by(|a, b| a.0 == b.0);
+    let mut aux_exprs = Vec::new();
+    for (n, h) in &aux_names {
+        aux_exprs.push(compile_row(&Expr::Var { name: n.clone(), hint: *h }, m, &mut scan, true)?);
+    }
+    let cond = compile_condition(m, rest, &mut scan)?;
+    let cap = if raw_limit(sel) > 0 && m.sub.is_none() {
+        Some(((raw_limit(sel).saturating_add(sel.offset)).min(usize::MAX as u64) as usize, sel.order_desc))
+    } else {
+        None
+    };
+    Ok(Some(RawCompiled { exprs, selected, aux_exprs, cond, scan, cap, keys: keys.to_vec() }))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn raw_measurement(
+    backend: &dyn Backend,
+    gov: &Governor,
+    sel: &Select,
+    m: &MeasInfo,
+    fields: &[Field],
+    columns: &[String],
+    rest: Option<&Expr>,
+    tr: TimeRange,
+    keys: &[String],
+    _scan: &mut Vec<String>,
+    budget: &mut usize,
+) -> QResult<Vec<Series>> {
+    let Some(rc) = compile_raw(sel, m, fields, rest, keys)? else { return Ok(vec![]) };
+    let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool { rc.keep(tags, t, vals) };
+    let opts = LoadOpts { filter: Some(&keep), cap: rc.cap };
+    let (data, _loaded) = load(backend, m, &rc.scan, rc.pred(), tr.min_or(), tr.max_or(), budget, gov, opts).await?;
+
+    // Per series: the rows, with their group and tie-break keys.
+    let mut inputs: Vec<(Tags, String, Vec<MergeItem>)> = Vec::new();
+    for (si, sd) in data.iter().enumerate() {
+        let mut items = Vec::new();
+        for (j, &t) in sd.times.iter().enumerate() {
+            let vals = row_vals(sd, j);
+            items.push(MergeItem { time: t, si, j, key: rc.key(&sd.tags, t, &vals) });
+        }
+        if sel.order_desc {
+            items.reverse();
+        }
+        if !items.is_empty() {
+            inputs.push((rc.group(&sd.tags), crate::model::series_key(&m.name, &sd.tags), items));
+        }
+    }
+    let mut stable = false;
+    if m.sub.is_some() {
+        // 1.x reads a subquery's answer as one stream, series after series: its rows are not
+        // merged by time again (only split into the outer query's groups).
+        inputs.sort_by(|a, b| a.0.cmp(&b.0));
+        if sel.order_desc {
+            inputs.reverse();
+        }
+        let mut flat: Vec<(Tags, String, MergeItem)> = Vec::new();
+        for (g, k, items) in inputs {
+            for it in items {
+                flat.push((g.clone(), k.clone(), it));
+            }
+        }
+        let desc = sel.order_desc;
+        flat.sort_by(|a, b| {
+            let o = a.0.cmp(&b.0);
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+        inputs = flat.into_iter().map(|(g, k, it)| (g, k, vec![it])).collect();
+        stable = true;
+    } else {
+        inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        if sel.order_desc {
+            inputs.reverse();
+        }
+    }
+    let desc = sel.order_desc;
+    let groups_of: Vec<Tags> = inputs.iter().map(|i| i.0.clone()).collect();
+    let merged: Vec<(usize, MergeItem)> = if stable {
+        inputs.into_iter().enumerate().flat_map(|(i, inp)| inp.2.into_iter().map(move |it| (i, it))).collect()
+    } else {
+        merge(inputs.into_iter().map(|i| i.2).collect(), &|x: &(usize, &MergeItem), y: &(usize, &MergeItem)| {
+        let (gx, gy) = (&groups_of[x.0], &groups_of[y.0]);
+        if gx != gy {
+            return if desc { gx > gy } else { gx < gy };
+        }
+        merge_less(x.1, y.1, desc)
+    })
+    };
+
+    let mut out: Vec<Series> = Vec::new();
+    let mut cur: Option<(Tags, Vec<Vec<Value>>)> = None;
+    for (n, (input, it)) in merged.into_iter().enumerate() {
+        if n % 4096 == 0 {
+            gov.check()?;
+        }
+        let g = &groups_of[input];
+        if cur.as_ref().map(|c| &c.0 != g).unwrap_or(true) {
+            if let Some((gt, rows)) = cur.take() {
+                push_raw_series(&mut out, sel, m, gt, columns, rows);
+            }
+            cur = Some((g.clone(), Vec::new()));
+        }
+        let sd = &data[it.si];
+        let row = rc.row(&sd.tags, it.time, &row_vals(sd, it.j));
+        if let Some(c) = cur.as_mut() {
+            c.1.push(row);
+        }
+    }
+    if let Some((gt, rows)) = cur.take() {
+        push_raw_series(&mut out, sel, m, gt, columns, rows);
+    }
+    // The answer's rows are held until the query ends.
+    gov.charge(out.iter().map(series_bytes).sum())?;
+    Ok(out)
+}
+
+/// 1.6.7 answers a raw `OFFSET n` without `LIMIT` with the one row at the offset.
+pub(super) fn raw_limit(sel: &Select) -> u64 {
+    if sel.limit == 0 && sel.offset > 0 {
+        1
+    } else {
+        sel.limit
+    }
+}
+
+pub(super) fn push_raw_series(out: &mut Vec<Series>, sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], rows: Vec<Vec<Value>>) {
+    let rows = apply_limits(rows, raw_limit(sel), sel.offset);
+    if !rows.is_empty() {
+        out.push(Series { name: m.name.clone(), tags, columns: columns.to_vec(), values: rows, partial: false });
+    }
+}
+
+pub(super) struct MergeItem {
+    pub(super) time: i64,
+    pub(super) si: usize,
+    pub(super) j: usize,
+    pub(super) key: Vec<Value>,
+}
+
+/// 1.x's ordering of raw points: by time, then by the selected string values in name order
+/// (the first non-string value ends the comparison as "not less").
+pub(super) fn merge_less(x: &MergeItem, y: &MergeItem, desc: bool) -> bool {
+    point_less(x.time, &x.key, y.time, &y.key, desc)
+}
+
+/// [`merge_less`] over a point's time and tie-break key.
+pub(crate) fn point_less(xt: i64, xk: &[Value], yt: i64, yk: &[Value], desc: bool) -> bool {
+    if xt != yt {
+        return if desc { xt > yt } else { xt < yt };
+    }
+    if !xk.is_empty() && xk.len() == yk.len() {
+        for (a, b) in xk.iter().zip(yk.iter()) {
+            match (a, b) {
+                (Value::String(a), Value::String(b)) => {
+                    if a == b {
+                        continue;
+                    }
+                    return if desc { a > b } else { a < b };
+                }
+                _ => return false,
+            }
+        }
+    }
+    false
+}
+
+/// Merges time-ordered inputs exactly as Go's `container/heap` driven merge of 1.x does, so that
+/// points that compare equal come out in the same order as 1.x gives them.
+pub(super) fn merge(
+    inputs: Vec<Vec<MergeItem>>,
+    less: &dyn Fn(&(usize, &MergeItem), &(usize, &MergeItem)) -> bool,
+) -> Vec<(usize, MergeItem)> {
+    let total: usize = inputs.iter().map(|v| v.len()).sum();
+    let mut iters: Vec<std::vec::IntoIter<MergeItem>> = inputs.into_iter().map(|v| v.into_iter()).collect();
+    let firsts: Vec<(usize, MergeItem)> = iters.iter_mut().enumerate().filter_map(|(i, it)| it.next().map(|x| (i, x))).collect();
+    let mut h = GoHeap::new(firsts, less);
+    let mut out = Vec::with_capacity(total);
+    while let Some((input, item)) = h.pop(less) {
+        out.push((input, item));
+        if let Some(next) = iters[input].next() {
+            h.push(input, next, less);
+        }
+    }
+    out
+}
