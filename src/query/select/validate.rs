@@ -386,3 +386,90 @@ pub(super) fn type_check(e: &Expr, metas: &[MeasInfo]) -> QResult<()> {
         _ => Ok(()),
     }
 }
+
+/// What the checks learnt of a statement's shape.
+pub(super) struct Shape {
+    /// It calls aggregates, selectors or transformations.
+    pub(super) any_agg: bool,
+    /// `GROUP BY time(every, offset)` with `every > 0` (`time(0s)` buckets nothing: 1.x answers as
+    /// without GROUP BY time).
+    pub(super) group_by_time: Option<(i64, i64)>,
+}
+
+/// The checks of a SELECT that need no catalog, in 1.x's order, with its texts.
+pub(super) fn check_statement(sel: &Select) -> QResult<Shape> {
+    let mut any_agg = false;
+    let mut n_calls = 0usize;
+    let mut selectors = 0usize;
+    let mut err: Option<QueryError> = None;
+    if sel.dimensions.iter().filter(|d| matches!(d, Dimension::Time { .. })).count() > 1 {
+        return Err("multiple time dimensions not allowed".into());
+    }
+    let has_interval = sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { every, .. } if *every > 0));
+    for f in &sel.fields {
+        check_undefined(&f.expr)?;
+        validate_math(&f.expr)?;
+        visit_calls(&f.expr, &mut |name, args| {
+            any_agg = true;
+            n_calls += 1;
+            if selector_name(name) {
+                selectors += 1;
+            }
+            if err.is_none() {
+                if let Err(e) = validate_call(name, args, has_interval) {
+                    err = Some(e);
+                }
+            }
+        });
+    }
+    if let Some(e) = err {
+        return Err(e);
+    }
+    for f in &sel.fields {
+        if !contains_var(&f.expr) {
+            return Err("field must contain at least one variable".into());
+        }
+    }
+    if n_calls > 1 {
+        for f in &sel.fields {
+            let mut bad: Option<String> = None;
+            visit_calls(&f.expr, &mut |name, _| {
+                if bad.is_none() && matches!(name, "top" | "bottom") {
+                    bad = Some(name.to_string());
+                }
+            });
+            if let Some(b) = bad {
+                return Err(format!("selector function {b}() cannot be combined with other functions").into());
+            }
+        }
+    }
+    // distinct() must be the only call, without other fields (1.x).
+    if sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Call { name, .. } if name == "distinct")) {
+        let mut fv = Vec::new();
+        for f in &sel.fields {
+            free_vars(&f.expr, &mut fv);
+        }
+        if n_calls != 1 || !fv.is_empty() {
+            return Err("aggregate function distinct() cannot be combined with other functions or fields".into());
+        }
+    }
+    let has_time_dim = sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { .. }));
+    if !any_agg && has_time_dim {
+        return Err("GROUP BY requires at least one aggregate function".into());
+    }
+    // time(0s) buckets nothing: 1.x answers as without GROUP BY time.
+    let group_by_time = sel.dimensions.iter().find_map(|d| match d {
+        Dimension::Time { every, offset } if *every > 0 => Some((*every, *offset)),
+        _ => None,
+    });
+    if any_agg {
+        let mut fv = Vec::new();
+        for f in &sel.fields {
+            free_vars(&f.expr, &mut fv);
+        }
+        if !(fv.is_empty() || n_calls == 1 && selectors == 1) {
+            return Err("mixing aggregate and non-aggregate queries is not supported".into());
+        }
+    }
+    Ok(Shape { any_agg, group_by_time })
+}
