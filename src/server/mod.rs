@@ -38,7 +38,7 @@ use crate::config::Config;
 
 use auth::{Identity, TokenStore};
 use error::ServerError;
-use limits::Limits;
+use limits::{InflightGuard, Limits};
 use metrics::Metrics;
 
 /// The version reported in `X-Influxdb-Version`: a 1.x version clients accept, marked as ours.
@@ -47,8 +47,6 @@ pub const INFLUXDB_BUILD: &str = "OSS";
 
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client may take to send a request body (a slow sender holds an in-flight slot).
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Response body: a boxed body so handlers may stream (chunked query results) or answer at once.
@@ -116,12 +114,23 @@ impl State {
         })
     }
 
-    /// Authenticates a request (403 / 401) and applies the token's request rate (429).
+    /// Authenticates a request (403 / 401) and applies the token's request rate (429). A request
+    /// is authorized once: later calls for it return the same identity.
     pub fn authorize(&self, headers: &HeaderMap, query: Option<&str>, ctx: &mut Ctx) -> Result<Identity, ServerError> {
+        if let Some(who) = &ctx.identity {
+            return Ok(who.clone());
+        }
         let who = self.tokens.identify(headers, query)?;
         ctx.token_name = Some(who.name().to_string());
         self.limits.check_request(&who)?;
+        ctx.identity = Some(who.clone());
         Ok(who)
+    }
+
+    /// Authorizes a request and takes its in-flight slots (its token's, then the global one).
+    fn admit<B>(&self, req: &Request<B>, ctx: &mut Ctx) -> Result<InflightGuard, ServerError> {
+        let who = self.authorize(req.headers(), req.uri().query(), ctx)?;
+        self.limits.enter(&who)
     }
 }
 
@@ -132,6 +141,8 @@ pub struct Ctx {
     pub token_name: Option<String>,
     /// Set by /query: the `Trace-Id` to answer with.
     pub trace_id: Option<String>,
+    /// The caller, once authorized.
+    pub identity: Option<Identity>,
 }
 
 fn random_hex(n: usize) -> String {
@@ -237,7 +248,7 @@ async fn route(
         },
         "write" => match m {
             Method::POST => {
-                let _guard = state.limits.enter()?;
+                let _guard = state.admit(&req, ctx)?;
                 write::handle(state, req, ctx).await
             }
             Method::OPTIONS => Ok(no_content()),
@@ -245,7 +256,8 @@ async fn route(
         },
         "query" => match m {
             Method::GET | Method::POST => {
-                let guard = state.limits.enter()?;
+                ctx.trace_id = Some(query::trace_id(req.headers()));
+                let guard = state.admit(&req, ctx)?;
                 query::handle(state, req, ctx, guard).await
             }
             Method::OPTIONS => Ok(no_content()),
