@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod conn;
 pub mod error;
 pub mod limits;
 pub mod metrics;
@@ -18,7 +19,6 @@ pub mod write;
 #[cfg(test)]
 mod tests;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +28,6 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -37,6 +36,7 @@ use crate::backend::SharedBackend;
 use crate::config::Config;
 
 use auth::{Identity, TokenStore};
+use conn::Connections;
 use error::ServerError;
 use limits::{InflightGuard, Limits};
 use metrics::Metrics;
@@ -44,9 +44,6 @@ use metrics::Metrics;
 /// The version reported in `X-Influxdb-Version`: a 1.x version clients accept, marked as ours.
 pub const INFLUXDB_VERSION: &str = "1.6.7-influxgate";
 pub const INFLUXDB_BUILD: &str = "OSS";
-
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Response body: a boxed body so handlers may stream (chunked query results) or answer at once.
@@ -277,13 +274,23 @@ pub fn no_content() -> Response<Body> {
 pub struct Server {
     listener: TcpListener,
     state: Arc<State>,
+    conns: Arc<Connections>,
 }
 
 impl Server {
     pub async fn bind(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.listen).await?;
         crate::query::settings::install(&config.query);
-        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)) })
+        let open_files = conn::open_file_limit();
+        let conns = Connections::new(&config.limits, open_files);
+        tracing::info!(
+            cap = conns.cap(),
+            max_connections = config.limits.max_connections,
+            open_file_limit = open_files.map_or_else(|| "unknown".to_string(), |n| n.to_string()),
+            "open connections capped at {}",
+            conns.cap()
+        );
+        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)), conns })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -313,34 +320,14 @@ impl Server {
                     }
                 },
             };
+            let Some(slot) = self.conns.admit() else {
+                self.conns.reject(stream);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            let state = self.state.clone();
-            let mut stop_rx = stop_rx.clone();
-            let done = done_tx.clone();
+            let (state, conns, stop_rx, done) = (self.state.clone(), self.conns.clone(), stop_rx.clone(), done_tx.clone());
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(state, req).await) }
-                });
-                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                // Slow or idle clients must not hold a connection forever waiting for headers.
-                builder
-                    .http1()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT);
-                builder.http2().timer(hyper_util::rt::TokioTimer::new());
-                let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                let mut conn = std::pin::pin!(conn);
-                let res = tokio::select! {
-                    r = conn.as_mut() => r,
-                    _ = stop_rx.changed() => {
-                        conn.as_mut().graceful_shutdown();
-                        conn.as_mut().await
-                    }
-                };
-                if let Err(e) = res {
-                    tracing::debug!(%peer, "connection ended with error: {e}");
-                }
+                conns.serve(stream, peer, state, slot, stop_rx).await;
                 drop(done);
             });
         }
@@ -449,6 +436,7 @@ fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
 /// printing an admin token on first start when none is configured), binds, prints
 /// `listening on ADDR` to stdout, serves.
 pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), StartError> {
+    conn::raise_open_file_limit();
     let (tokens, generated) = TokenStore::setup(&config, admin_token.as_deref())?;
     if let Some(token) = generated {
         eprintln!(
