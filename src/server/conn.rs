@@ -303,6 +303,7 @@ async fn answer_unavailable(mut stream: TcpStream) -> std::io::Result<()> {
 /// The soft open-file limit, after raising it to the hard limit (Go's runtime does this at start
 /// since Go 1.19, so InfluxDB and other Go servers run with the hard limit). `None` where unknown.
 #[cfg(unix)]
+#[allow(clippy::useless_conversion)] // rlim_t is u64 on Linux, not on every unix
 pub fn raise_open_file_limit() -> Option<u64> {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct it is given, which lives for the call.
@@ -321,6 +322,7 @@ pub fn raise_open_file_limit() -> Option<u64> {
 
 /// The soft open-file limit now; `None` where unknown.
 #[cfg(unix)]
+#[allow(clippy::useless_conversion)] // rlim_t is u64 on Linux, not on every unix
 pub fn open_file_limit() -> Option<u64> {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct it is given, which lives for the call.

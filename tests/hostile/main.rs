@@ -8,3 +8,7 @@
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
+mod connections;
+mod health;
+mod raw;
+mod write_limits;
