@@ -235,7 +235,8 @@ impl BufferReservation {
         if let Some((t, name)) = &self.token {
             if !t.try_take(n, alone) {
                 return Err(overloaded(format!(
-                    "token {name:?} holds {} bytes of writes, its limit (max_buffered_write_bytes) is {}; retry later",
+                    "token {name:?} holds {} bytes of writes and this one needs {n} more, past its limit \
+                     (max_buffered_write_bytes = {}); retry later",
                     t.used(),
                     t.max
                 )));
@@ -245,7 +246,12 @@ impl BufferReservation {
             if let Some((t, _)) = &self.token {
                 t.give(n);
             }
-            return Err(overloaded("server is at capacity (too many write bytes buffered); retry later".into()));
+            return Err(overloaded(format!(
+                "server is at capacity (too many write bytes buffered: {} held, this request needs {n} more, \
+                 max_buffered_write_bytes = {}); retry later",
+                self.global.used(),
+                self.global.max
+            )));
         }
         self.held += n;
         Ok(())
