@@ -148,7 +148,7 @@ impl Default for LimitsConfig {
             idle_timeout: 60 * NS_PER_S,
             header_timeout: 30 * NS_PER_S,
             body_timeout: 120 * NS_PER_S,
-            error_line_max_bytes: 1024,
+            error_line_max_bytes: 65_536,
             max_series_per_database: 1_000_000,
             max_values_per_tag: 100_000,
         }

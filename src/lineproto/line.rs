@@ -933,7 +933,7 @@ fn type_value(val: &[u8]) -> Result<Option<Value<'_>>, LineError> {
 /// newlines (inside quoted values). 1.x ends a line at a newline unless its own quote tracking says
 /// the newline is inside a quoted field value; backslashes skip the next byte.
 #[inline]
-fn line_end(b: &[u8], start: usize) -> (usize, bool, bool) {
+pub(super) fn line_end(b: &[u8], start: usize) -> (usize, bool, bool) {
     // Fast path: no quote or backslash before the newline. Eight bytes at a time.
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;

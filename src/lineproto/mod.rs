@@ -6,7 +6,9 @@
 //!   adds after parsing (duplicate field keys: last value wins; a `time` field is dropped; a `time` tag
 //!   or a point whose only field is `time` is refused) and building 1.x's error text.
 //! * [`PointLine`]: writes a [`Point`] back as canonical line protocol.
+//! * [`ParseCost`]: an upper bound of what [`parse_body_with`] allocates, from one pass over a body.
 
+mod cost;
 mod line;
 pub mod tsbs;
 #[cfg(test)]
@@ -15,6 +17,7 @@ mod tests;
 use std::collections::HashMap;
 use std::fmt;
 
+pub use cost::ParseCost;
 pub use line::{
     parse_line, parse_line_into, BodyParser, Escaped, Line, LineError, Lines, StrValue, Value, MAX_KEY_LENGTH,
     MAX_NANO_TIME, MIN_NANO_TIME,
@@ -88,6 +91,28 @@ impl std::error::Error for ParseError {}
 /// At most this many `unable to parse` texts go into one error message.
 pub const MAX_REPORTED_LINES: usize = 100;
 
+/// How [`parse_body_with`] parses a body and words its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    pub precision: Precision,
+    /// The time of points without a timestamp (truncated to the precision, as 1.x does).
+    pub now_ns: i64,
+    /// An `unable to parse '<line>': <reason>` text quotes at most this many bytes of the line and
+    /// at most [`reason_max`]`(quote_max)` bytes of the reason (see [`push_quoted`]); 1.x quotes
+    /// both whole, which turns one long bad line into an answer of the same size.
+    pub quote_max: usize,
+    /// Room for this many points is made up front. With [`ParseCost::max_points`] the vector of
+    /// points never grows (so it never holds its old and new buffers at once).
+    pub capacity: Option<usize>,
+}
+
+impl ParseOptions {
+    /// 1.x's behaviour: errors quote lines whole; the vector of points grows as needed.
+    pub fn new(precision: Precision, now_ns: i64) -> ParseOptions {
+        ParseOptions { precision, now_ns, quote_max: usize::MAX, capacity: None }
+    }
+}
+
 /// Parses a whole /write body. Points without a timestamp get `now_ns` truncated to the precision
 /// (as 1.x does). Errors if any line is malformed or 1.x would drop any point; the message is then
 /// exactly the text 1.x 1.6.7 answers with (HTTP 400 in every case):
@@ -106,13 +131,21 @@ pub const MAX_REPORTED_LINES: usize = 100;
 /// 1.x writes the good points in the last three cases; influxgate rejects the whole body instead.
 /// Invalid UTF-8 (which 1.x stores as raw bytes) is replaced with U+FFFD.
 pub fn parse_body(body: &[u8], precision: Precision, now_ns: i64) -> Result<Vec<Point>, ParseError> {
+    parse_body_with(body, &ParseOptions::new(precision, now_ns))
+}
+
+/// [`parse_body`] with a bound on the quoted lines and the room for points given by `opts`.
+pub fn parse_body_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Point>, ParseError> {
     let text = String::from_utf8_lossy(body);
-    parse_body_str(&text, precision, now_ns)
+    match parse_lines(&text, opts, true) {
+        (points, None) => Ok(points),
+        (_, Some(e)) => Err(e),
+    }
 }
 
 /// [`parse_body`] for a body already known to be UTF-8.
 pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point>, ParseError> {
-    match parse_lines(body, precision, now_ns, true) {
+    match parse_lines(body, &ParseOptions::new(precision, now_ns), true) {
         (points, None) => Ok(points),
         (_, Some(e)) => Err(e),
     }
@@ -123,14 +156,39 @@ pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<V
 /// line is malformed or on `field type conflict` (1.x then writes nothing); otherwise they are the
 /// good lines' points.
 pub fn parse_body_partial(body: &str, precision: Precision, now_ns: i64) -> (Vec<Point>, Option<ParseError>) {
-    parse_lines(body, precision, now_ns, false)
+    parse_lines(body, &ParseOptions::new(precision, now_ns), false)
+}
+
+/// The most bytes of a line's reason an error text quotes when it quotes at most `quote_max` bytes
+/// of the line. 1.x's reasons repeat at most two pieces of the line (`unable to parse integer <s>:
+/// strconv.ParseInt: parsing "<s>": value out of range`) with under 128 bytes of their own words, so
+/// the reason of a line within `quote_max` is never cut.
+pub fn reason_max(quote_max: usize) -> usize {
+    quote_max.saturating_mul(2).saturating_add(256)
+}
+
+/// Appends `text` as an error text quotes it: whole when it has at most `max` bytes (so the text
+/// is 1.x's, byte for byte), else its first `max` bytes, cut back to a char boundary, then
+/// `...(<length> bytes)`.
+pub fn push_quoted(out: &mut String, text: &str, max: usize) {
+    if text.len() <= max {
+        out.push_str(text);
+        return;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    out.push_str(&text[..cut]);
+    out.push_str(&format!("...({} bytes)", text.len()));
 }
 
 /// `whole_body`: the caller rejects the whole body on any error, so a mix of good and bad lines
 /// is reported like all-bad lines rather than as a partial write.
-fn parse_lines(body: &str, precision: Precision, now_ns: i64, whole_body: bool) -> (Vec<Point>, Option<ParseError>) {
-    let default_time = precision.truncate(now_ns);
-    let mut points: Vec<Point> = Vec::with_capacity((body.len() / 64).min(1 << 16));
+fn parse_lines(body: &str, opts: &ParseOptions, whole_body: bool) -> (Vec<Point>, Option<ParseError>) {
+    let default_time = opts.precision.truncate(opts.now_ns);
+    let capacity = opts.capacity.unwrap_or((body.len() / 64).min(1 << 16));
+    let mut points: Vec<Point> = Vec::with_capacity(capacity);
     let mut failed = String::new();
     let mut n_failed = 0usize;
     let mut first_bad: Option<usize> = None;
@@ -140,7 +198,7 @@ fn parse_lines(body: &str, precision: Precision, now_ns: i64, whole_body: bool) 
     let mut first_drop: Option<usize> = None;
     let mut conflict: Option<usize> = None;
 
-    let mut parser = BodyParser::new(body, precision);
+    let mut parser = BodyParser::new(body, opts.precision);
     let mut scratch = FieldScratch::default();
     while let Some((no, text, res)) = parser.next_line() {
         match res {
@@ -151,9 +209,9 @@ fn parse_lines(body: &str, precision: Precision, now_ns: i64, whole_body: bool) 
                         failed.push('\n');
                     }
                     failed.push_str("unable to parse '");
-                    failed.push_str(text);
+                    push_quoted(&mut failed, text, opts.quote_max);
                     failed.push_str("': ");
-                    failed.push_str(e.as_str());
+                    push_quoted(&mut failed, e.as_str(), reason_max(opts.quote_max));
                 }
                 n_failed += 1;
             }

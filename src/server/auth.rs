@@ -35,8 +35,8 @@ impl Permissions {
     }
 }
 
-/// A configured token (its hash) with its name, permissions and rate overrides.
-#[derive(Debug, Clone)]
+/// A configured token (its hash) with its name, permissions and its overrides of `[limits]`.
+#[derive(Debug, Clone, Default)]
 pub struct TokenEntry {
     pub name: String,
     pub hash: [u8; 32],
@@ -44,6 +44,10 @@ pub struct TokenEntry {
     pub requests_per_second: Option<u32>,
     pub burst: Option<u32>,
     pub write_bytes_per_second: Option<u64>,
+    /// Overrides `limits.token_max_inflight_requests`.
+    pub max_inflight_requests: Option<usize>,
+    /// Overrides `limits.token_max_buffered_write_bytes`.
+    pub max_buffered_write_bytes: Option<u64>,
 }
 
 /// An authenticated caller: the index of its token in the store, and the entry.
@@ -133,6 +137,8 @@ impl TokenStore {
                     requests_per_second: t.requests_per_second,
                     burst: t.burst,
                     write_bytes_per_second: t.write_bytes_per_second,
+                    max_inflight_requests: t.max_inflight_requests,
+                    max_buffered_write_bytes: t.max_buffered_write_bytes,
                 })
             })
             .collect()
@@ -148,9 +154,7 @@ impl TokenStore {
             name: ADMIN_NAME.into(),
             hash,
             perms: Permissions { admin: true, ..Default::default() },
-            requests_per_second: None,
-            burst: None,
-            write_bytes_per_second: None,
+            ..TokenEntry::default()
         };
         let mut generated = None;
         if let Some(t) = admin_token.filter(|t| !t.is_empty()) {
@@ -328,17 +332,13 @@ mod tests {
                 name: "w".into(),
                 hash: sha256("wtok"),
                 perms: Permissions { admin: false, read: vec![], write: vec!["db1".into()] },
-                requests_per_second: None,
-                burst: None,
-                write_bytes_per_second: None,
+                ..TokenEntry::default()
             },
             TokenEntry {
                 name: "r".into(),
                 hash: sha256("rtok"),
                 perms: Permissions { admin: false, read: vec!["*".into()], write: vec![] },
-                requests_per_second: None,
-                burst: None,
-                write_bytes_per_second: None,
+                ..TokenEntry::default()
             },
         ])
     }

@@ -32,8 +32,9 @@ pub fn content_encoding(headers: &HeaderMap) -> Result<Encoding, ServerError> {
     }
 }
 
-/// Reads a whole body of at most `limit` bytes. A `Content-Length` above the limit is refused
-/// before reading; otherwise reading stops as soon as the limit is passed.
+/// Reads a whole body of at most `limit` bytes, within the budget's `body_timeout` (408 past it).
+/// A `Content-Length` above the limit is refused before reading; otherwise reading stops as soon
+/// as the limit is passed.
 pub async fn read_limited<B>(
     body: B,
     headers: &HeaderMap,
@@ -55,12 +56,13 @@ where
     }
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit).min(8 * 1024 * 1024) as usize);
     let mut body = std::pin::pin!(body);
-    let deadline = tokio::time::Instant::now() + super::BODY_READ_TIMEOUT;
+    let after = budget.body_timeout();
+    let deadline = tokio::time::Instant::now() + after;
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(_) => return Err(ServerError::BodyTimeout),
+            Err(_) => return Err(ServerError::BodyTimeout { after }),
         };
         let frame = frame.map_err(|e| ServerError::BadRequest(format!("error reading request body: {e}")))?;
         let Ok(data) = frame.into_data() else { continue };

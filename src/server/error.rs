@@ -35,8 +35,8 @@ pub enum ServerError {
     TooManyRequests { message: String, retry_after: Duration },
     /// influxgate is at capacity (in-flight requests or buffered bytes). 503 + Retry-After.
     Overloaded { message: String, retry_after: Duration },
-    /// The request body did not arrive in time. 408.
-    BodyTimeout,
+    /// The request body did not arrive within `limits.body_timeout`. 408.
+    BodyTimeout { after: Duration },
     /// Something influxgate does not do (yet). 501.
     NotImplemented(String),
     /// A store error; status by its origin and kind.
@@ -73,7 +73,7 @@ impl ServerError {
             ServerError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServerError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ServerError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            ServerError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ServerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ServerError::Backend(e) => match e {
                 // 1.x: writing to a database that does not exist is 404.
@@ -125,8 +125,8 @@ impl ServerError {
                 format!("unsupported Content-Encoding {enc:?}: use gzip or identity")
             }
             ServerError::MethodNotAllowed { .. } => "Method Not Allowed".into(),
-            ServerError::BodyTimeout => {
-                format!("request body not received within {}s", super::BODY_READ_TIMEOUT.as_secs())
+            ServerError::BodyTimeout { after } => {
+                format!("request body not received within {}s", after.as_secs_f64())
             }
             ServerError::NotFound => "404 page not found".into(),
             ServerError::TooManyRequests { message, .. } | ServerError::Overloaded { message, .. } => message.clone(),
@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(TooManyRequests { message: "x".into(), retry_after: Duration::ZERO }.status(), 429);
         assert_eq!(Overloaded { message: "x".into(), retry_after: Duration::ZERO }.status(), 503);
         assert_eq!(Internal("x".into()).status(), 500);
-        assert_eq!(BodyTimeout.status(), 408);
+        assert_eq!(BodyTimeout { after: Duration::from_secs(1) }.status(), 408);
         let conflict = BackendError::FieldTypeConflict {
             measurement: "cpu".into(),
             field: "v".into(),

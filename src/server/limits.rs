@@ -6,11 +6,20 @@
 //! (up to `max_body_bytes`) is let through when the bucket is full and empties it, so the largest
 //! allowed write is always possible and the long-run rate still holds.
 //!
-//! Globally: requests being served at once and write bytes held in memory at once. Past either:
-//! 503 with `Retry-After: 1`.
+//! Capacity, globally and per token: requests being served at once (`max_inflight_requests`,
+//! `token_max_inflight_requests`) and write bytes held in memory at once (`max_buffered_write_bytes`,
+//! `token_max_buffered_write_bytes`: bodies as they are read and decompressed, and their parse as
+//! bounded by [`crate::lineproto::ParseCost`]). Past either: 503 with `Retry-After: 1` — not a 4xx,
+//! since Telegraf's 1.x output retries a batch on 5xx but drops it on any 4xx. A token's share is
+//! checked before the global cap, so a request its token may not make never holds a global slot,
+//! and one token cannot take every slot: other tokens keep being served.
+//!
+//! A parse whose bound alone exceeds a budget (a max-size body of tiny lines) is admitted only when
+//! nothing else is held in that budget, so memory held for writes stays within
+//! max(budget, the bound of one max-size body) while every allowed body remains writable.
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,18 +37,60 @@ fn nz(v: u64) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(v).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
 }
 
+/// A duration of the config (nanoseconds, validated positive).
+pub fn config_duration(ns: i64) -> Duration {
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(0))
+}
+
+fn overloaded(message: String) -> ServerError {
+    ServerError::Overloaded { message, retry_after: OVERLOAD_RETRY_AFTER }
+}
+
+/// A count with a cap, shared by the guards that hold part of it.
+#[derive(Debug)]
+struct Gauge {
+    used: AtomicU64,
+    max: u64,
+}
+
+impl Gauge {
+    fn new(max: u64) -> Arc<Gauge> {
+        Arc::new(Gauge { used: AtomicU64::new(0), max: max.max(1) })
+    }
+
+    /// Takes `n` when the total stays within the cap or, with `alone`, when everything taken so
+    /// far is the caller's own `own`.
+    fn try_take(&self, n: u64, alone: Option<u64>) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                let fits = used.saturating_add(n) <= self.max || alone == Some(used);
+                fits.then(|| used.saturating_add(n))
+            })
+            .is_ok()
+    }
+
+    fn give(&self, n: u64) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    fn used(&self) -> u64 {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
 struct TokenLimiter {
     requests: DefaultDirectRateLimiter,
     bytes: DefaultDirectRateLimiter,
+    inflight: Arc<Gauge>,
+    buffered: Arc<Gauge>,
 }
 
 pub struct Limits {
     per_token: Vec<TokenLimiter>,
     clock: DefaultClock,
-    max_inflight: usize,
-    inflight: Arc<AtomicUsize>,
-    max_buffered: u64,
-    buffered: Arc<AtomicU64>,
+    inflight: Arc<Gauge>,
+    buffered: Arc<Gauge>,
+    body_timeout: Duration,
 }
 
 impl Limits {
@@ -51,19 +102,22 @@ impl Limits {
                 let rps = t.requests_per_second.unwrap_or(cfg.requests_per_second);
                 let burst = t.burst.unwrap_or(cfg.burst);
                 let bps = t.write_bytes_per_second.unwrap_or(cfg.write_bytes_per_second);
+                let inflight = t.max_inflight_requests.unwrap_or(cfg.token_max_inflight_requests);
+                let buffered = t.max_buffered_write_bytes.unwrap_or(cfg.token_max_buffered_write_bytes);
                 TokenLimiter {
                     requests: RateLimiter::direct(Quota::per_second(nz(u64::from(rps))).allow_burst(nz(u64::from(burst)))),
                     bytes: RateLimiter::direct(Quota::per_second(nz(bps))),
+                    inflight: Gauge::new(inflight as u64),
+                    buffered: Gauge::new(buffered),
                 }
             })
             .collect();
         Limits {
             per_token,
             clock: DefaultClock::default(),
-            max_inflight: cfg.max_inflight_requests.max(1),
-            inflight: Arc::new(AtomicUsize::new(0)),
-            max_buffered: cfg.max_buffered_write_bytes.max(1),
-            buffered: Arc::new(AtomicU64::new(0)),
+            inflight: Gauge::new(cfg.max_inflight_requests as u64),
+            buffered: Gauge::new(cfg.max_buffered_write_bytes),
+            body_timeout: config_duration(cfg.body_timeout),
         }
     }
 
@@ -95,59 +149,109 @@ impl Limits {
         decision.map_err(|nu| over(nu.wait_time_from(self.clock.now())))
     }
 
-    /// Enters a request; the guard leaves it. 503 when too many are in flight.
-    pub fn enter(&self) -> Result<InflightGuard, ServerError> {
-        let prev = self.inflight.fetch_add(1, Ordering::AcqRel);
-        let guard = InflightGuard { counter: self.inflight.clone() };
-        if prev >= self.max_inflight {
-            return Err(ServerError::Overloaded {
-                message: "server is at capacity (too many requests in flight); retry later".into(),
-                retry_after: OVERLOAD_RETRY_AFTER,
-            });
+    /// Enters a request of this token; the guard leaves it. 503 when the token has its
+    /// `max_inflight_requests` in flight (checked first: then no global slot is taken), or when
+    /// `max_inflight_requests` are in flight in all.
+    pub fn enter(&self, who: &Identity) -> Result<InflightGuard, ServerError> {
+        let token = self.per_token.get(who.index).map(|l| l.inflight.clone());
+        if let Some(t) = &token {
+            if !t.try_take(1, None) {
+                return Err(overloaded(format!(
+                    "token {:?} has {} requests in flight, its limit (max_inflight_requests); retry later",
+                    who.name(),
+                    t.max
+                )));
+            }
         }
+        // From here on the guard gives back what was taken, also when the global cap refuses.
+        let mut guard = InflightGuard { global: None, token };
+        if !self.inflight.try_take(1, None) {
+            return Err(overloaded("server is at capacity (too many requests in flight); retry later".into()));
+        }
+        guard.global = Some(self.inflight.clone());
         Ok(guard)
     }
 
     pub fn inflight(&self) -> usize {
-        self.inflight.load(Ordering::Acquire)
+        usize::try_from(self.inflight.used()).unwrap_or(usize::MAX)
     }
 
-    /// A reservation of buffered write bytes, growing as a body is read; released on drop.
+    /// A reservation of buffered bytes against the global budget only (a /query body), growing
+    /// as a body is read; released on drop.
     pub fn buffer_reservation(&self) -> BufferReservation {
-        BufferReservation { counter: self.buffered.clone(), max: self.max_buffered, held: 0 }
+        BufferReservation { global: self.buffered.clone(), token: None, held: 0, body_timeout: self.body_timeout }
+    }
+
+    /// A reservation of write bytes against the global budget and this token's.
+    pub fn write_reservation(&self, who: &Identity) -> BufferReservation {
+        let token = self.per_token.get(who.index).map(|l| (l.buffered.clone(), who.name().to_string()));
+        BufferReservation { global: self.buffered.clone(), token, held: 0, body_timeout: self.body_timeout }
     }
 
     pub fn buffered(&self) -> u64 {
-        self.buffered.load(Ordering::Acquire)
+        self.buffered.used()
     }
 }
 
+/// One request's in-flight slots (its token's and the global one); given back on drop.
 pub struct InflightGuard {
-    counter: Arc<AtomicUsize>,
+    global: Option<Arc<Gauge>>,
+    token: Option<Arc<Gauge>>,
 }
 
 impl Drop for InflightGuard {
     fn drop(&mut self) {
-        self.counter.fetch_sub(1, Ordering::AcqRel);
+        for g in [&self.global, &self.token].into_iter().flatten() {
+            g.give(1);
+        }
     }
 }
 
+/// Bytes one request holds in the buffered-bytes budgets (global, and its token's for a write);
+/// given back on drop. It also carries `limits.body_timeout`, the time the body whose bytes it
+/// reserves may take to arrive.
 pub struct BufferReservation {
-    counter: Arc<AtomicU64>,
-    max: u64,
+    global: Arc<Gauge>,
+    /// The token's budget and name.
+    token: Option<(Arc<Gauge>, String)>,
     held: u64,
+    body_timeout: Duration,
 }
 
 impl BufferReservation {
-    /// Reserves `n` more bytes; 503 when the global budget would be exceeded.
+    /// Reserves `n` more bytes; 503 when a budget would be exceeded.
     pub fn grow(&mut self, n: u64) -> Result<(), ServerError> {
-        let prev = self.counter.fetch_add(n, Ordering::AcqRel);
-        if prev.saturating_add(n) > self.max {
-            self.counter.fetch_sub(n, Ordering::AcqRel);
-            return Err(ServerError::Overloaded {
-                message: "server is at capacity (too many write bytes buffered); retry later".into(),
-                retry_after: OVERLOAD_RETRY_AFTER,
-            });
+        self.take(n, None)
+    }
+
+    /// Reserves `n` more bytes for parsing a body (its [`crate::lineproto::ParseCost`]). Past a
+    /// budget it is still admitted when nothing but this request's own bytes is held in that
+    /// budget, so a max-size body of tiny lines can always be written (alone).
+    pub fn grow_alone_if_needed(&mut self, n: u64) -> Result<(), ServerError> {
+        self.take(n, Some(self.held))
+    }
+
+    fn take(&mut self, n: u64, alone: Option<u64>) -> Result<(), ServerError> {
+        if let Some((t, name)) = &self.token {
+            if !t.try_take(n, alone) {
+                return Err(overloaded(format!(
+                    "token {name:?} holds {} bytes of writes and this one needs {n} more, past its limit \
+                     (max_buffered_write_bytes = {}); retry later",
+                    t.used(),
+                    t.max
+                )));
+            }
+        }
+        if !self.global.try_take(n, alone) {
+            if let Some((t, _)) = &self.token {
+                t.give(n);
+            }
+            return Err(overloaded(format!(
+                "server is at capacity (too many write bytes buffered: {} held, this request needs {n} more, \
+                 max_buffered_write_bytes = {}); retry later",
+                self.global.used(),
+                self.global.max
+            )));
         }
         self.held += n;
         Ok(())
@@ -156,11 +260,19 @@ impl BufferReservation {
     pub fn held(&self) -> u64 {
         self.held
     }
+
+    /// How long the body being reserved may take to arrive (`limits.body_timeout`).
+    pub fn body_timeout(&self) -> Duration {
+        self.body_timeout
+    }
 }
 
 impl Drop for BufferReservation {
     fn drop(&mut self) {
-        self.counter.fetch_sub(self.held, Ordering::AcqRel);
+        self.global.give(self.held);
+        if let Some((t, _)) = &self.token {
+            t.give(self.held);
+        }
     }
 }
 
@@ -177,6 +289,7 @@ mod tests {
             requests_per_second: Some(rps),
             burst: Some(burst),
             write_bytes_per_second: Some(bps),
+            ..TokenEntry::default()
         }])
     }
 
@@ -215,12 +328,13 @@ mod tests {
     #[test]
     fn inflight_and_buffer_caps() {
         let tokens = one_token(100, 100, 10);
+        let who = tokens.authenticate("t").unwrap();
         let cfg = LimitsConfig { max_inflight_requests: 1, max_buffered_write_bytes: 10, ..LimitsConfig::default() };
         let limits = Limits::new(&cfg, &tokens);
-        let g = limits.enter().unwrap();
-        assert_eq!(limits.enter().err().unwrap().status(), 503);
+        let g = limits.enter(&who).unwrap();
+        assert_eq!(limits.enter(&who).err().unwrap().status(), 503);
         drop(g);
-        assert!(limits.enter().is_ok());
+        assert!(limits.enter(&who).is_ok());
         assert_eq!(limits.inflight(), 0);
         let mut a = limits.buffer_reservation();
         a.grow(8).unwrap();
@@ -230,6 +344,73 @@ mod tests {
         drop(a);
         assert_eq!(limits.buffered(), 2);
         drop(b);
+        assert_eq!(limits.buffered(), 0);
+    }
+
+    fn two_tokens(a_inflight: Option<usize>, a_bytes: Option<u64>) -> TokenStore {
+        let entry = |name: &str| TokenEntry { name: name.into(), hash: sha256(name), ..TokenEntry::default() };
+        TokenStore::new(vec![
+            TokenEntry { max_inflight_requests: a_inflight, max_buffered_write_bytes: a_bytes, ..entry("a") },
+            entry("b"),
+        ])
+    }
+
+    #[test]
+    fn token_share_of_inflight_slots() {
+        let tokens = two_tokens(None, None);
+        let (a, b) = (tokens.authenticate("a").unwrap(), tokens.authenticate("b").unwrap());
+        let cfg = LimitsConfig { max_inflight_requests: 3, token_max_inflight_requests: 2, ..LimitsConfig::default() };
+        let limits = Limits::new(&cfg, &tokens);
+        let held: Vec<_> = (0..2).map(|_| limits.enter(&a).unwrap()).collect();
+        let e = limits.enter(&a).err().unwrap();
+        assert_eq!(e.status(), 503);
+        assert!(e.message().contains("\"a\"") && e.message().contains("max_inflight_requests"), "{}", e.message());
+        // The refused request took no global slot: b gets the third.
+        assert_eq!(limits.inflight(), 2);
+        let b1 = limits.enter(&b).unwrap();
+        // Global cap reached: b's next is refused by it, and gives its token slot back.
+        assert!(limits.enter(&b).err().unwrap().message().contains("server is at capacity"));
+        drop(held);
+        drop(b1);
+        assert_eq!(limits.inflight(), 0);
+        let _again: Vec<_> = (0..2).map(|_| limits.enter(&b).unwrap()).collect();
+        // A token's own setting overrides the default.
+        let tokens = two_tokens(Some(1), None);
+        let limits = Limits::new(&cfg, &tokens);
+        let a = tokens.authenticate("a").unwrap();
+        let _one = limits.enter(&a).unwrap();
+        assert_eq!(limits.enter(&a).err().unwrap().status(), 503);
+    }
+
+    #[test]
+    fn token_share_of_write_bytes_and_parses_alone() {
+        let tokens = two_tokens(None, Some(100));
+        let (a, b) = (tokens.authenticate("a").unwrap(), tokens.authenticate("b").unwrap());
+        let cfg = LimitsConfig { max_buffered_write_bytes: 1000, token_max_buffered_write_bytes: 500, ..LimitsConfig::default() };
+        let limits = Limits::new(&cfg, &tokens);
+        let mut a1 = limits.write_reservation(&a);
+        a1.grow(60).unwrap();
+        let mut a2 = limits.write_reservation(&a);
+        let e = a2.grow(60).unwrap_err();
+        assert!(e.message().contains("max_buffered_write_bytes"), "{}", e.message());
+        assert_eq!(limits.buffered(), 60);
+        // b's own budget (the default, 500) is untouched by a's.
+        let mut b1 = limits.write_reservation(&b);
+        b1.grow(400).unwrap();
+        // A parse over a's budget: refused while a1 holds bytes, admitted alone.
+        a2.grow(10).unwrap();
+        assert_eq!(a2.grow_alone_if_needed(300).unwrap_err().status(), 503);
+        drop(a1);
+        a2.grow_alone_if_needed(300).unwrap();
+        assert_eq!(a2.held(), 310);
+        // Over the global budget as well: only when nothing else is held there.
+        let mut b2 = limits.write_reservation(&b);
+        assert_eq!(b2.grow_alone_if_needed(2000).unwrap_err().status(), 503);
+        drop((a2, b1));
+        b2.grow_alone_if_needed(2000).unwrap();
+        assert_eq!(limits.buffered(), 2000);
+        assert_eq!(limits.write_reservation(&a).grow(1).unwrap_err().status(), 503);
+        drop(b2);
         assert_eq!(limits.buffered(), 0);
     }
 }

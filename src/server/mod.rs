@@ -1,5 +1,6 @@
 //! The HTTP server: a hyper service routing the InfluxDB 1.x endpoints, with auth, limits,
-//! request ids, one log line per request and graceful shutdown.
+//! request ids, one log line per request and graceful shutdown. Connections (their cap and idle
+//! timeout) are kept by [`conn`], request limits by [`limits`].
 //!
 //! Endpoints: `POST /write`, `GET|POST /query` (token required); `GET|HEAD /ping`,
 //! `GET|HEAD /health`, `GET /metrics` (no token). Use from tests:
@@ -8,6 +9,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod conn;
 pub mod error;
 pub mod limits;
 pub mod metrics;
@@ -19,7 +21,6 @@ pub mod write;
 #[cfg(test)]
 mod tests;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,7 +30,6 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rand::RngCore;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -38,18 +38,14 @@ use crate::backend::SharedBackend;
 use crate::config::Config;
 
 use auth::{Identity, TokenStore};
+use conn::Connections;
 use error::ServerError;
-use limits::Limits;
+use limits::{InflightGuard, Limits};
 use metrics::Metrics;
 
 /// The version reported in `X-Influxdb-Version`: a 1.x version clients accept, marked as ours.
 pub const INFLUXDB_VERSION: &str = "1.6.7-influxgate";
 pub const INFLUXDB_BUILD: &str = "OSS";
-
-/// How long a client may take to send a request's headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a client may take to send a request body (a slow sender holds an in-flight slot).
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Response body: a boxed body so handlers may stream (chunked query results) or answer at once.
@@ -133,12 +129,23 @@ impl State {
         r
     }
 
-    /// Authenticates a request (403 / 401) and applies the token's request rate (429).
+    /// Authenticates a request (403 / 401) and applies the token's request rate (429). A request
+    /// is authorized once: later calls for it return the same identity.
     pub fn authorize(&self, headers: &HeaderMap, query: Option<&str>, ctx: &mut Ctx) -> Result<Identity, ServerError> {
+        if let Some(who) = &ctx.identity {
+            return Ok(who.clone());
+        }
         let who = self.tokens.identify(headers, query)?;
         ctx.token_name = Some(who.name().to_string());
         self.limits.check_request(&who)?;
+        ctx.identity = Some(who.clone());
         Ok(who)
+    }
+
+    /// Authorizes a request and takes its in-flight slots (its token's, then the global one).
+    fn admit<B>(&self, req: &Request<B>, ctx: &mut Ctx) -> Result<InflightGuard, ServerError> {
+        let who = self.authorize(req.headers(), req.uri().query(), ctx)?;
+        self.limits.enter(&who)
     }
 }
 
@@ -149,6 +156,8 @@ pub struct Ctx {
     pub token_name: Option<String>,
     /// Set by /query: the `Trace-Id` to answer with.
     pub trace_id: Option<String>,
+    /// The caller, once authorized.
+    pub identity: Option<Identity>,
 }
 
 fn random_hex(n: usize) -> String {
@@ -254,7 +263,7 @@ async fn route(
         },
         "write" => match m {
             Method::POST => {
-                let _guard = state.limits.enter()?;
+                let _guard = state.admit(&req, ctx)?;
                 write::handle(state, req, ctx).await
             }
             Method::OPTIONS => Ok(no_content()),
@@ -262,7 +271,8 @@ async fn route(
         },
         "query" => match m {
             Method::GET | Method::POST => {
-                let guard = state.limits.enter()?;
+                ctx.trace_id = Some(query::trace_id(req.headers()));
+                let guard = state.admit(&req, ctx)?;
                 query::handle(state, req, ctx, guard).await
             }
             Method::OPTIONS => Ok(no_content()),
@@ -282,12 +292,22 @@ pub fn no_content() -> Response<Body> {
 pub struct Server {
     listener: TcpListener,
     state: Arc<State>,
+    conns: Arc<Connections>,
 }
 
 impl Server {
     pub async fn bind(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.listen).await?;
-        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)?) })
+        let open_files = conn::open_file_limit();
+        let conns = Connections::new(&config.limits, open_files);
+        tracing::info!(
+            cap = conns.cap(),
+            max_connections = config.limits.max_connections,
+            open_file_limit = open_files.map_or_else(|| "unknown".to_string(), |n| n.to_string()),
+            "open connections capped at {}",
+            conns.cap()
+        );
+        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)?), conns })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -317,34 +337,14 @@ impl Server {
                     }
                 },
             };
+            let Some(slot) = self.conns.admit() else {
+                self.conns.reject(stream);
+                continue;
+            };
             let _ = stream.set_nodelay(true);
-            let state = self.state.clone();
-            let mut stop_rx = stop_rx.clone();
-            let done = done_tx.clone();
+            let (state, conns, stop_rx, done) = (self.state.clone(), self.conns.clone(), stop_rx.clone(), done_tx.clone());
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(handle(state, req).await) }
-                });
-                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                // Slow or idle clients must not hold a connection forever waiting for headers.
-                builder
-                    .http1()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_READ_TIMEOUT);
-                builder.http2().timer(hyper_util::rt::TokioTimer::new());
-                let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                let mut conn = std::pin::pin!(conn);
-                let res = tokio::select! {
-                    r = conn.as_mut() => r,
-                    _ = stop_rx.changed() => {
-                        conn.as_mut().graceful_shutdown();
-                        conn.as_mut().await
-                    }
-                };
-                if let Err(e) = res {
-                    tracing::debug!(%peer, "connection ended with error: {e}");
-                }
+                conns.serve(stream, peer, state, slot, stop_rx).await;
                 drop(done);
             });
         }
@@ -453,6 +453,7 @@ fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
 /// printing an admin token on first start when none is configured), binds, prints
 /// `listening on ADDR` to stdout, serves.
 pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), StartError> {
+    conn::raise_open_file_limit();
     let (tokens, generated) = TokenStore::setup(&config, admin_token.as_deref())?;
     if let Some(token) = generated {
         eprintln!(

@@ -3,6 +3,11 @@
 use http::{Request, Response, StatusCode};
 use serde_json::json;
 
+use crate::backend::BackendError;
+
+use super::error::ServerError;
+use super::limits::config_duration;
+use super::metrics::Metrics;
 use super::{json_response, no_content, Body, State, INFLUXDB_VERSION};
 
 /// `GET|HEAD /ping` → 204; `?verbose=true` (anything but empty, `0`, `false`) → 200 `{"version":..}`.
@@ -19,9 +24,20 @@ pub fn ping<B>(req: &Request<B>) -> Response<Body> {
     }
 }
 
-/// `GET /health`: 200 `pass` when the backend answers, else 503 `fail` with the reason.
+/// `GET /health`: 200 `pass` when the backend answers within `backend.health_timeout`, else 503
+/// `fail` with the reason (load balancers give up after a few seconds, long before the backend
+/// timeout of other calls).
 pub async fn health(state: &State) -> Response<Body> {
-    match state.backend_call("health check", state.backend.health()).await {
+    let within = config_duration(state.config.backend.health_timeout);
+    let checked = match tokio::time::timeout(within, state.backend_call("health check", state.backend.health())).await {
+        Ok(r) => r,
+        Err(_) => {
+            Metrics::add(&state.metrics.backend_errors, 1);
+            let after = within.as_secs_f64();
+            Err(ServerError::Backend(BackendError::Timeout(format!("health check did not finish within {after}s"))))
+        }
+    };
+    match checked {
         Ok(()) => json_response(
             StatusCode::OK,
             &json!({

@@ -95,7 +95,7 @@ fn entry(name: &str, token: &str, perms: Permissions, rps: Option<u32>, burst: O
         perms,
         requests_per_second: rps,
         burst,
-        write_bytes_per_second: None,
+        ..TokenEntry::default()
     }
 }
 

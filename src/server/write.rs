@@ -1,22 +1,27 @@
 //! `POST /write`: line protocol into the backend.
 //!
-//! Order of checks: token (403/401) and its request rate (429), `db` (400), write permission
-//! (401), `precision` (400), `Content-Encoding` (415), body size before and after decompression
-//! (413; buffered-bytes budget 503), the token's write byte rate (429), parse (400: the whole
-//! body is rejected), backend write (bounded by `backend.timeout`). 204 only once the backend has
-//! answered `Ok`.
+//! Order of checks: token (403/401) and its request rate (429), in-flight slots (the token's, then
+//! the global ones: 503), `db` (400), write permission (401), `precision` (400),
+//! `Content-Encoding` (415), body size before and after decompression (413; buffered-bytes budgets,
+//! global and the token's: 503), the token's write byte rate (429), the parse's memory bound
+//! against the same budgets (503), parse (400: the whole body is rejected; a bad line is quoted at
+//! most `limits.error_line_max_bytes`), backend write (bounded by `backend.timeout`). 204 only once
+//! the backend has answered `Ok`.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::backend::{BackendError, WriteBatch};
-use crate::lineproto;
+use crate::lineproto::{self, ParseCost, ParseOptions};
+use crate::model::Point;
 
 use super::body::{content_encoding, decode, read_limited};
 use super::error::ServerError;
+use super::limits::BufferReservation;
 use super::metrics::Metrics;
 use super::{no_content, Body, Ctx, State};
 
@@ -71,22 +76,15 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
     let encoding = content_encoding(&parts.headers)?;
 
     let limit = state.config.limits.max_body_bytes;
-    let mut budget = state.limits.buffer_reservation();
+    let mut budget = state.limits.write_reservation(&who);
     let raw = read_limited(body, &parts.headers, limit, &mut budget).await?;
     let data = decode(raw, encoding, limit, &mut budget).await?;
     state.limits.check_write_bytes(&who, data.len() as u64)?;
     Metrics::add(&state.metrics.write_bytes, data.len() as u64);
 
-    let now = now_ns();
-    let body = data.clone();
-    let parsed = if data.len() > PARSE_INLINE_MAX {
-        tokio::task::spawn_blocking(move || lineproto::parse_body(&data, precision, now))
-            .await
-            .map_err(|e| ServerError::Internal(format!("parse task failed: {e}")))?
-    } else {
-        lineproto::parse_body(&data, precision, now)
-    };
-    let points = parsed.map_err(|e| ServerError::LineProtocol { message: e.message, line: e.line })?;
+    let opts = ParseOptions::new(precision, now_ns());
+    let opts = ParseOptions { quote_max: state.config.limits.error_line_max_bytes, ..opts };
+    let points = parse(data.clone(), opts, &mut budget).await?;
     if points.is_empty() {
         // 1.x answers an empty body with success too.
         return Ok(no_content());
@@ -97,7 +95,7 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
         Ok(o) => o,
         // Name the line of the point the store refused, as a parse error would.
         Err(ServerError::Backend(BackendError::InvalidPoint { index, message })) => {
-            let line = lineproto::line_of_point(&body, precision, index).unwrap_or(1);
+            let line = lineproto::line_of_point(&data, precision, index).unwrap_or(1);
             return Err(ServerError::LineProtocol { message: format!("line {line}: {message}"), line });
         }
         Err(e) => return Err(e),
@@ -105,6 +103,29 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
     let written = if outcome.points_written == 0 { n } else { outcome.points_written };
     Metrics::add(&state.metrics.points_written, written as u64);
     Ok(no_content())
+}
+
+/// Reserves the parse's memory bound ([`ParseCost`]) in the write budgets, then parses; large
+/// bodies are counted and parsed on a blocking thread.
+async fn parse(data: Bytes, opts: ParseOptions, budget: &mut BufferReservation) -> Result<Vec<Point>, ServerError> {
+    async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServerError> {
+        tokio::task::spawn_blocking(f).await.map_err(|e| ServerError::Internal(format!("parse task failed: {e}")))
+    }
+    let large = data.len() > PARSE_INLINE_MAX;
+    let cost = if large {
+        let d = data.clone();
+        off_thread(move || ParseCost::of(&d, opts.quote_max)).await?
+    } else {
+        ParseCost::of(&data, opts.quote_max)
+    };
+    budget.grow_alone_if_needed(cost.bytes)?;
+    let opts = ParseOptions { capacity: Some(cost.max_points), ..opts };
+    let parsed = if large {
+        off_thread(move || lineproto::parse_body_with(&data, &opts)).await?
+    } else {
+        lineproto::parse_body_with(&data, &opts)
+    };
+    parsed.map_err(|e| ServerError::LineProtocol { message: e.message, line: e.line })
 }
 
 #[cfg(test)]

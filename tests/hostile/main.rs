@@ -7,4 +7,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod connections;
+mod health;
+mod raw;
+mod write_limits;
 mod queries;

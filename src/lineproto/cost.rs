@@ -1,0 +1,157 @@
+//! What parsing a `/write` body costs in memory, known before parsing it: one pass over the body
+//! (the parser's own line splitting and a count of `=` per line) gives an upper bound of the bytes
+//! [`super::parse_body_with`] holds at any moment, so a server can reserve them first.
+//!
+//! Derivation. Let B be the body's bytes; T the bytes of the text parsed (B when the body is UTF-8;
+//! else at most 3B, each invalid byte becoming U+FFFD); L its lines (as the parser splits them: a
+//! newline inside a quoted value does not end one); E its `=` bytes, E₁ the most in one line, M its
+//! longest line (in bytes of text), blank and comment lines left out as the parser skips them; q the quote bound of the error texts. glibc's malloc gives a
+//! request of n bytes a chunk of at most n + A, A = 32 (8-byte header, 16-byte rounding, 32-byte
+//! minimum); page rounding of the few mmapped chunks is covered by a constant 64 KiB.
+//!
+//! * The text: a lossy copy of T bytes when the body is not UTF-8, else none.
+//! * Points: a point needs a line holding a field (an `=`) and at least 5 bytes plus a separator
+//!   (`m f=v`), so P ≤ min(L, E, (B + 1) / 6). The vector is allocated once for P points
+//!   (`ParseOptions::capacity`): P·size_of::<Point>().
+//! * Per point: its measurement, tag vector and field vector, 3 allocations: 3A.
+//! * Per tag or field (each has its `=`, so at most E): a slot in its point's vector and at most two
+//!   strings (a tag's key and value; a field's key and string value): size_of the larger slot + 2A.
+//! * String contents: unescaped pieces of the text, disjoint, so at most T; plus one line's worth
+//!   (M) of transient copies (a lossily repaired string value, a replaced duplicate).
+//! * The parser's reused line: its tag and field vectors (at most E₁ entries each, grown by
+//!   doubling: capacity under 2·E₁, plus the old buffer while one grows) and the buffer of the tag
+//!   sort (at most E₁ entries): at most 7·max(E₁, 4) slots + 4A.
+//! * Lines with more than 16 fields index their keys in a hash table: at most 2·⌈8E₁/7⌉ buckets of
+//!   33 bytes, 1.5× while it grows, plus copies of one line's keys: 152·E₁ + M + 256.
+//! * Error texts: at most [`MAX_REPORTED_LINES`] `unable to parse` entries of at most
+//!   min(q, M) + min(reason_max(q), 2M + 128) + 85 bytes, in a string grown by doubling (3× its
+//!   length while it grows); the reason being formatted (at most 2M + 128, 3×) and a dropped point's
+//!   reason and final message (at most M + 128 each, 3×): 3·entries + 12M + 2048.
+//!
+//! The sum is [`ParseCost::bytes`]. For a body of tiny lines (`m v=1`, 6 bytes) it is about 49×
+//! the body where the parse really holds about 35× (the `parse_memory` test measures both).
+
+use std::mem::size_of;
+
+use super::line::{line_end, Escaped, Value};
+use super::{reason_max, MAX_REPORTED_LINES};
+use crate::model::{FieldValue, Point};
+
+/// Bytes one allocation takes beyond its request, at most (glibc malloc, 64-bit).
+const ALLOC_OVERHEAD: u64 = 32;
+/// Page rounding of the few large (mmapped) allocations alive at once.
+const LARGE_ALLOC_SLACK: u64 = 64 * 1024;
+
+/// The bound on parsing one body: how many points and how many bytes at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseCost {
+    /// At most this many points come out of the body (room for them is made up front).
+    pub max_points: usize,
+    /// At most this many bytes are allocated at once while parsing it (see the module docs).
+    pub bytes: u64,
+}
+
+/// What one pass over a body counts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Counts {
+    bytes: u64,
+    utf8: bool,
+    lines: u64,
+    equals: u64,
+    max_line_equals: u64,
+    max_line: u64,
+}
+
+fn count(body: &[u8]) -> Counts {
+    let mut c = Counts { bytes: body.len() as u64, utf8: std::str::from_utf8(body).is_ok(), ..Counts::default() };
+    let mut pos = 0;
+    while pos < body.len() {
+        let (end, _, _) = line_end(body, pos);
+        let line = &body[pos..end];
+        pos = end + 1;
+        // Blank and comment lines are skipped by the parser (see `Lines`).
+        match line.iter().find(|&&b| !matches!(b, b' ' | b'\t' | 0)) {
+            None | Some(b'#') => continue,
+            Some(_) => {}
+        }
+        let eq = line.iter().filter(|&&b| b == b'=').count() as u64;
+        c.lines += 1;
+        c.equals += eq;
+        c.max_line_equals = c.max_line_equals.max(eq);
+        c.max_line = c.max_line.max(line.len() as u64);
+    }
+    c
+}
+
+impl ParseCost {
+    /// The bound for `body`, parsed with errors quoting at most `quote_max` bytes of a line.
+    pub fn of(body: &[u8], quote_max: usize) -> ParseCost {
+        count(body).bound(quote_max)
+    }
+}
+
+impl Counts {
+    fn bound(&self, quote_max: usize) -> ParseCost {
+        const A: u64 = ALLOC_OVERHEAD;
+        let widen = if self.utf8 { 1 } else { 3 };
+        let text = self.bytes.saturating_mul(widen);
+        let m = self.max_line.saturating_mul(widen);
+        let e1 = self.max_line_equals;
+        let points = self.lines.min(self.equals).min((self.bytes + 1) / 6);
+
+        let copy = if self.utf8 { 0 } else { text + A };
+        let kv_slot = size_of::<(String, String)>().max(size_of::<(String, FieldValue)>()) as u64;
+        let owned = points.saturating_mul(size_of::<Point>() as u64 + 3 * A)
+            + A
+            + self.equals.saturating_mul(kv_slot + 2 * A)
+            + text
+            + m;
+        let line_slot = size_of::<(Escaped<'_>, Escaped<'_>)>().max(size_of::<(Escaped<'_>, Value<'_>)>()) as u64;
+        let line_vecs = 7 * e1.max(4) * line_slot + 4 * A;
+        let index = if e1 > 16 { 152 * e1 + m + 256 } else { 0 };
+        let q = u64::try_from(quote_max).unwrap_or(u64::MAX);
+        let reason = u64::try_from(reason_max(quote_max)).unwrap_or(u64::MAX);
+        let entry = q.min(m) + reason.min(2 * m + 128) + 85;
+        let texts = 3 * (MAX_REPORTED_LINES as u64) * entry + 12 * m + 2048;
+
+        let bytes = [copy, owned, line_vecs, index, texts, LARGE_ALLOC_SLACK].iter().fold(0u64, |s, x| s.saturating_add(*x));
+        ParseCost { max_points: usize::try_from(points).unwrap_or(usize::MAX), bytes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_follow_the_parsers_lines() {
+        // A newline inside a quoted value does not end a line; `=` inside it still counts.
+        let c = count(b"m s=\"a\nb=c\" 1\nm v=1,w=2\n\n");
+        assert_eq!((c.lines, c.equals, c.max_line_equals), (2, 4, 2));
+        assert_eq!(c.max_line, "m s=\"a\nb=c\" 1".len() as u64);
+        assert!(c.utf8);
+        assert!(!count(b"m,t=\xff v=1").utf8);
+        assert_eq!(count(b""), Counts { utf8: true, ..Counts::default() });
+    }
+
+    #[test]
+    fn points_are_bounded_by_lines_equals_and_size() {
+        assert_eq!(ParseCost::of(b"m v=1\nm v=2\nm v=3", 1024).max_points, 3);
+        assert_eq!(ParseCost::of(b"\n\n\n# a=b\n \t# c=d", 1024).max_points, 0);
+        assert_eq!(ParseCost::of(b"\n\n\n# a=b\n m v=1", 1024).max_points, 1);
+        assert_eq!(ParseCost::of(b"m a=1,b=2,c=3", 1024).max_points, 1);
+        assert_eq!(ParseCost::of(b"=\n=\n=\n=\n=\n=\n", 1024).max_points, 2);
+        assert_eq!(ParseCost::of(b"no fields here\n", 1024).max_points, 0);
+    }
+
+    #[test]
+    fn bound_grows_with_the_body_not_the_quote() {
+        let tiny = "m v=1\n".repeat(10_000);
+        let c = ParseCost::of(tiny.as_bytes(), 1024);
+        // Every point costs at least its own struct; the bound stays within ~50× the body.
+        assert!(c.bytes >= 10_000 * size_of::<Point>() as u64, "{c:?}");
+        assert!(c.bytes <= 50 * tiny.len() as u64 + 2 * 1024 * 1024, "{c:?}");
+        // A huge quote bound does not make a body of short lines costlier than its lines allow.
+        assert_eq!(ParseCost::of(tiny.as_bytes(), usize::MAX).bytes, c.bytes);
+    }
+}

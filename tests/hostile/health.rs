@@ -1,0 +1,46 @@
+//! `/health` against a store that hangs: load balancers and orchestrators give up after a few
+//! seconds, so the answer must come within `backend.health_timeout`, not the backend timeout of
+//! other calls (src/server/ping.rs).
+
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::common::*;
+
+/// A TCP listener that accepts connections and never answers them (a hung store); it keeps them
+/// open for as long as the test runs.
+fn black_hole() -> (u16, Arc<Mutex<Vec<TcpStream>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            keep.lock().expect("lock").push(s);
+        }
+    });
+    (port, held)
+}
+
+#[test]
+fn health_answers_within_health_timeout_when_the_store_hangs() {
+    let (port, held) = black_hole();
+    let mut cfg = GateConfig::new();
+    cfg.backend = vec![
+        "kind = \"victoriametrics\"".into(),
+        format!("url = \"http://127.0.0.1:{port}\""),
+        "timeout = \"30s\"".into(),
+        "health_timeout = \"1s\"".into(),
+    ];
+    let g = Gate::start_with(cfg);
+    let start = Instant::now();
+    let r = Api::new(&g.url).get("/health");
+    let took = start.elapsed();
+    assert_eq!(r.status, 503, "{}", r.describe());
+    assert_eq!(r.json()["status"], "fail", "{}", r.text());
+    assert!(r.header("Retry-After").is_some(), "{:?}", r.headers);
+    assert!(took < Duration::from_secs(4), "/health took {took:?} with health_timeout = 1s");
+    assert!(!held.lock().expect("lock").is_empty(), "the health check never reached the store");
+    assert_eq!(Api::new(&g.url).get("/ping").status, 204);
+}
