@@ -8,4 +8,5 @@
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
+mod vm_cardinality;
 mod vm_labels;

@@ -43,6 +43,9 @@
 //!   millisecond are all kept (unless it runs with `-dedup.minScrapeInterval`), and a scan returns
 //!   the last one VictoriaMetrics exports for that millisecond, which need not be the last written.
 //!
+//! Cardinality: 1.x's `max-series-per-database` and `max-values-per-tag`, counted over what
+//! VictoriaMetrics holds, see [`cardinality`](mod@cardinality).
+//!
 //! Limits (VictoriaMetrics flags to raise when they bite): a scan or `SHOW SERIES` lists the
 //! series of one measurement with `/api/v1/series`, at most `-search.maxSeries` (30000 by default);
 //! a write request is at most `-maxInsertRequestSize` (requests are sent in 4 MiB pieces), a line
@@ -50,6 +53,7 @@
 //! Aggregates (count, sum, mean, min, max, first, last per time bucket) are pushed down as MetricsQL
 //! rollups where provably identical to the evaluator's answer, see [`rollup`](mod@rollup).
 
+pub mod cardinality;
 pub mod checks;
 pub mod labels;
 pub mod names;
@@ -160,6 +164,8 @@ struct Inner {
     labels: LabelMap,
     /// Writes adding a measurement hold it exclusively, others shared (see [`checks`](mod@checks)).
     names_lock: tokio::sync::RwLock<()>,
+    /// Series and tag values per database, for the cardinality limits.
+    tracker: cardinality::Tracker,
 }
 
 #[derive(Deserialize)]
@@ -362,6 +368,7 @@ impl VictoriaMetricsBackend {
             None => Catalog::default(),
         };
         let labels = LabelMap::new(&opts.db_label);
+        let tracker = cardinality::Tracker::new(opts.cardinality);
         Ok(VictoriaMetricsBackend {
             inner: Arc::new(Inner {
                 client,
@@ -374,6 +381,7 @@ impl VictoriaMetricsBackend {
                 write_setup: Mutex::new(None),
                 labels,
                 names_lock: tokio::sync::RwLock::new(()),
+                tracker,
             }),
         })
     }
@@ -878,6 +886,7 @@ impl Backend for VictoriaMetricsBackend {
         let names = self.inner.metric_names(db, None).await?;
         let sel = selector(&[self.inner.db_matcher(db)]);
         self.inner.delete_selectors(vec![sel]).await?;
+        self.inner.tracker.forget(db);
         self.inner.note_deleted(db, names)?;
         self.inner.update_catalog(|c| {
             let a = c.databases.remove(db);
@@ -1040,6 +1049,7 @@ impl Backend for VictoriaMetricsBackend {
             }
         }
         self.inner.delete_selectors(sels).await?;
+        self.inner.tracker.forget(&req.db);
         self.inner.note_deleted(&req.db, touched)
     }
 }

@@ -9,7 +9,8 @@
 //! its JSON import's.
 //!
 //! Before anything is sent, the batch passes [`checks`](mod@super::checks) (values, label sets,
-//! name collisions): a batch refused stores nothing.
+//! name collisions) and the cardinality limits ([`cardinality`](mod@super::cardinality)): a
+//! batch refused by either stores nothing.
 //!
 //! VictoriaMetrics 1.79's line-protocol parser (`lib/protoparser/influx`), which the encoding
 //! is written against:
@@ -86,8 +87,10 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
     let retention = inner.retention().await;
     let min_ms = if retention > 0 { now_ms.saturating_sub(retention / NS_PER_MS) } else { i64::MIN };
     let max_ms = now_ms.saturating_add(MAX_FUTURE_MS);
+    inner.tracker.prepare(inner, &batch.db).await?;
     // Held until the batch is sent: see `checks`.
     let _names = checks::check_names(inner, &batch).await?;
+    inner.tracker.check(inner, &batch, &|p| fate(p, min_ms, max_ms) == Fate::Write).await?;
     let (written, too_old, too_new) = send_batch(inner, &batch, &setup.mode, min_ms, max_ms).await?;
     if too_new > 0 {
         return Err(BackendError::Invalid(format!(
