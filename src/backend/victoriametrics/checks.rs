@@ -19,13 +19,17 @@
 //!    VictoriaMetrics, no known measurement) are a guess, which a new measurement may settle.
 //!
 //! Either is a 400 naming the point's line. For the second check to see every name, writes that
-//! add a measurement run alone: they hold `Inner::names_lock` exclusively from the check until
-//! they are sent (and flushed), other writes share it. Adding a measurement is rare (the first
-//! write of each), so writes of known measurements never wait on each other.
+//! add a measurement to a database run alone in it: they hold the database's lock
+//! (`Inner::names_locks`) exclusively from the check until they are sent (and flushed), other
+//! writes share it. Adding a measurement is rare (the first write of each), so writes of known
+//! measurements never wait on each other, and a client adding measurements all the time delays
+//! only writes to the databases it writes to.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use tokio::sync::{RwLockReadGuard, RwLockWriteGuard};
+use std::sync::Arc;
+
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use super::labels::LabelLimits;
 use super::names::{known_measurement, metric_name, split_name};
@@ -75,10 +79,17 @@ pub(super) fn check_points(inner: &Inner, batch: &WriteBatch, limits: &LabelLimi
     Ok(())
 }
 
-/// Shared by writes of known measurements, exclusive for a write adding one (module docs).
-pub(super) enum NamesGuard<'a> {
-    Shared(#[allow(dead_code)] RwLockReadGuard<'a, ()>),
-    Exclusive(#[allow(dead_code)] RwLockWriteGuard<'a, ()>),
+/// A database's lock, shared by writes of known measurements, exclusive for a write adding one
+/// (module docs).
+pub(super) enum NamesGuard {
+    Shared(#[allow(dead_code)] OwnedRwLockReadGuard<()>),
+    Exclusive(#[allow(dead_code)] OwnedRwLockWriteGuard<()>),
+}
+
+/// The names lock of a database (one per database written since start).
+fn names_lock(inner: &Inner, db: &str) -> Arc<RwLock<()>> {
+    let mut locks = inner.names_locks.lock().unwrap_or_else(|p| p.into_inner());
+    locks.entry(db.to_string()).or_default().clone()
 }
 
 /// The batch's measurements the catalog lacks, each with its first point.
@@ -99,11 +110,12 @@ fn new_measurements(inner: &Inner, batch: &WriteBatch) -> BTreeMap<String, usize
 
 /// Refuses names that would read back as another measurement's (module docs); the guard it
 /// returns is to be held until the batch is sent.
-pub(super) async fn check_names<'a>(inner: &'a Inner, batch: &WriteBatch) -> Result<NamesGuard<'a>> {
+pub(super) async fn check_names(inner: &Inner, batch: &WriteBatch) -> Result<NamesGuard> {
+    let lock = names_lock(inner, &batch.db);
     let guard = if new_measurements(inner, batch).is_empty() {
-        NamesGuard::Shared(inner.names_lock.read().await)
+        NamesGuard::Shared(lock.read_owned().await)
     } else {
-        NamesGuard::Exclusive(inner.names_lock.write().await)
+        NamesGuard::Exclusive(lock.write_owned().await)
     };
     // Computed again under the lock: another write may have added some meanwhile.
     let new = new_measurements(inner, batch);

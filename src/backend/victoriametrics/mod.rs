@@ -162,8 +162,9 @@ struct Inner {
     write_setup: Mutex<Option<write::Setup>>,
     /// Tag keys ↔ label names.
     labels: LabelMap,
-    /// Writes adding a measurement hold it exclusively, others shared (see [`checks`](mod@checks)).
-    names_lock: tokio::sync::RwLock<()>,
+    /// Per database: writes adding a measurement hold it exclusively, others shared (see
+    /// [`checks`](mod@checks)).
+    names_locks: Mutex<HashMap<String, Arc<tokio::sync::RwLock<()>>>>,
     /// Series and tag values per database, for the cardinality limits.
     tracker: cardinality::Tracker,
 }
@@ -380,7 +381,7 @@ impl VictoriaMetricsBackend {
                 retention: Mutex::new(None),
                 write_setup: Mutex::new(None),
                 labels,
-                names_lock: tokio::sync::RwLock::new(()),
+                names_locks: Mutex::new(HashMap::new()),
                 tracker,
             }),
         })
