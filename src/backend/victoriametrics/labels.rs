@@ -28,9 +28,10 @@
 //!
 //! # What VictoriaMetrics keeps of a label set
 //!
-//! VictoriaMetrics 1.79 silently changes label sets past three bounds (seen in its storage's
-//! `MarshalMetricNameRaw`, counted in `vm_too_long_label_names_total`,
-//! `vm_too_long_label_values_total` and `vm_metrics_with_dropped_labels_total`):
+//! VictoriaMetrics 1.79 silently changes label sets past three bounds (observed against it: its
+//! `lib/storage/metric_name.go` logs the dropped labels, and it counts them in
+//! `vm_too_long_label_names_total`, `vm_too_long_label_values_total` and
+//! `vm_metrics_with_dropped_labels_total`):
 //!
 //! * a label name longer than 256 bytes is cut to 256 (`-maxLabelNameLen` in later versions);
 //! * a label value, the metric name included, longer than `-maxLabelValueLen` (16384) is cut;
