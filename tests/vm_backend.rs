@@ -468,15 +468,19 @@ async fn strings_refused_or_dropped() {
     assert_eq!(b2.dropped_string_fields().load(Ordering::Relaxed), 2);
     assert_eq!(b2.field_keys("s", None, "m").await.unwrap(), vec![("x".to_string(), FieldType::Float)]);
 
-    // Times before 1970 and the reserved label name are refused.
+    // Times before 1970 are refused.
     assert!(matches!(
         b.write(batch("s", vec![point("m", &[], vec![("x", FieldValue::Float(1.0))], -1)])).await,
         Err(BackendError::InvalidPoint { index: 0, .. })
     ));
-    assert!(matches!(
-        b.write(batch("s", vec![point("m", &[("__name__", "y")], vec![("x", FieldValue::Float(1.0))], T0)])).await,
-        Err(BackendError::InvalidPoint { index: 0, .. })
-    ));
+    // A tag named like VictoriaMetrics' metric-name label is kept under another label and reads
+    // back as itself.
+    b.write(batch("s", vec![point("m", &[("__name__", "y")], vec![("x", FieldValue::Float(1.0))], T0)])).await.unwrap();
+    let pred = TagPredicate::Eq("__name__".into(), "y".into());
+    assert_eq!(
+        b.series("s", None, &MeasurementFilter::Names(vec!["m".into()]), &pred).await.unwrap(),
+        vec![SeriesInfo { measurement: "m".into(), tags: tags(&[("__name__", "y")]) }]
+    );
 }
 
 #[tokio::test]
@@ -808,15 +812,15 @@ async fn colliding_names_are_refused() {
     let b = backend(&vm);
     let p = |m: &str, f: &str| point(m, &[], vec![(f, FieldValue::Float(1.0))], T0);
     b.write(batch("d", vec![p("m_x", "v"), p("m", "y")])).await.unwrap();
-    match b.write(batch("d", vec![p("m", "x_v")])).await {
-        Err(BackendError::Invalid(e)) => assert_eq!(
+    match b.write(batch("d", vec![p("m", "y"), p("m", "x_v")])).await {
+        Err(BackendError::InvalidPoint { index: 1, message: e }) => assert_eq!(
             e,
             "field \"x_v\" on measurement \"m\" would be stored as metric \"m_x_v\", which reads back as field \"v\" on measurement \"m_x\" in victoriametrics"
         ),
         other => panic!("{other:?}"),
     }
     // Within one batch too.
-    assert!(matches!(b.write(batch("e", vec![p("a", "b_c"), p("a_b", "c")])).await, Err(BackendError::Invalid(_))));
+    assert!(matches!(b.write(batch("e", vec![p("a", "b_c"), p("a_b", "c")])).await, Err(BackendError::InvalidPoint { index: 0, .. })));
     // Telegraf's usual names are fine.
     b.write(batch("t", vec![p("net", "bytes_recv"), p("net_response", "response_time"), p("cpu", "usage_user")])).await.unwrap();
     assert_eq!(b.measurements("t", None).await.unwrap(), vec!["cpu", "net", "net_response"]);

@@ -9,6 +9,8 @@
 mod common;
 mod connections;
 mod health;
-mod raw;
-mod write_limits;
 mod queries;
+mod raw;
+mod vm_cardinality;
+mod vm_labels;
+mod write_limits;

@@ -4,8 +4,12 @@
 //! through influxgate equals what Telegraf writing straight to VictoriaMetrics' `/write` stores):
 //!
 //! * field `f` of measurement `m` → metric `m<sep>f` (`sep` = `-influxMeasurementFieldSeparator`,
-//!   default `_`); tags → labels; the database → label `db` (`-influxDBLabel`), unless the point
-//!   has a tag of that name, which then wins (as VictoriaMetrics does it).
+//!   default `_`); tags → labels; the database → label `db` (`-influxDBLabel`). A tag named like
+//!   the db label, `__name__` or another name VictoriaMetrics reserves is stored under an escaped
+//!   label and read back as itself, so a point stays in the database `?db=` named (see
+//!   [`labels`](mod@labels), which also says which label sets VictoriaMetrics would cut and are
+//!   refused). Names that would read back as another measurement's field are refused (see
+//!   [`checks`](mod@checks)).
 //! * every value is a float: integers and unsigned integers are converted (`as f64`), booleans
 //!   become 1/0. Strings would be stored as 0 by VictoriaMetrics: here they are refused
 //!   (`BackendError::Invalid`, naming the field), or dropped and counted with
@@ -39,6 +43,9 @@
 //!   millisecond are all kept (unless it runs with `-dedup.minScrapeInterval`), and a scan returns
 //!   the last one VictoriaMetrics exports for that millisecond, which need not be the last written.
 //!
+//! Cardinality: 1.x's `max-series-per-database` and `max-values-per-tag`, counted over what
+//! VictoriaMetrics holds, see [`cardinality`](mod@cardinality).
+//!
 //! Limits (VictoriaMetrics flags to raise when they bite): a scan or `SHOW SERIES` lists the
 //! series of one measurement with `/api/v1/series`, at most `-search.maxSeries` (30000 by default);
 //! a write request is at most `-maxInsertRequestSize` (requests are sent in 4 MiB pieces), a line
@@ -46,9 +53,13 @@
 //! Aggregates (count, sum, mean, min, max, first, last per time bucket) are pushed down as MetricsQL
 //! rollups where provably identical to the evaluator's answer, see [`rollup`](mod@rollup).
 
+pub mod cardinality;
+pub mod checks;
+pub mod labels;
 pub mod names;
 pub mod rollup;
 pub mod selector;
+pub mod stream;
 pub mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -67,6 +78,7 @@ use super::{
     RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate, WriteBatch, WriteOutcome,
 };
 use crate::model::{FieldType, FieldValue};
+use labels::LabelMap;
 use names::Catalog;
 use selector::{names_matcher, selector, to_dnf, Matcher};
 
@@ -145,8 +157,16 @@ struct Inner {
     strings_dropped: Arc<AtomicU64>,
     window_splits: AtomicU64,
     retention: Mutex<Option<i64>>,
-    /// How writes are sent, decided once from VictoriaMetrics' flags (see [`write`](mod@write)).
-    write_mode: Mutex<Option<write::Mode>>,
+    /// How writes are sent and what VictoriaMetrics keeps of labels, decided once from its flags
+    /// (see [`write`](mod@write)).
+    write_setup: Mutex<Option<write::Setup>>,
+    /// Tag keys ↔ label names.
+    labels: LabelMap,
+    /// Per database: writes adding a measurement hold it exclusively, others shared (see
+    /// [`checks`](mod@checks)).
+    names_locks: Mutex<HashMap<String, Arc<tokio::sync::RwLock<()>>>>,
+    /// Series and tag values per database, for the cardinality limits.
+    tracker: cardinality::Tracker,
 }
 
 #[derive(Deserialize)]
@@ -334,7 +354,7 @@ impl VictoriaMetricsBackend {
         if opts.separator.is_empty() {
             return Err(BackendError::Invalid("the victoriametrics measurement/field separator must not be empty".into()));
         }
-        if opts.db_label.is_empty() || opts.db_label == "__name__" {
+        if !LabelMap::valid_db_label(&opts.db_label) {
             return Err(BackendError::Invalid(format!("invalid victoriametrics db label {:?}", opts.db_label)));
         }
         let client = reqwest::Client::builder()
@@ -348,6 +368,8 @@ impl VictoriaMetricsBackend {
             Some(p) => Catalog::load(p).map_err(BackendError::Internal)?,
             None => Catalog::default(),
         };
+        let labels = LabelMap::new(&opts.db_label);
+        let tracker = cardinality::Tracker::new(opts.cardinality);
         Ok(VictoriaMetricsBackend {
             inner: Arc::new(Inner {
                 client,
@@ -357,7 +379,10 @@ impl VictoriaMetricsBackend {
                 strings_dropped: Arc::new(AtomicU64::new(0)),
                 window_splits: AtomicU64::new(0),
                 retention: Mutex::new(None),
-                write_mode: Mutex::new(None),
+                write_setup: Mutex::new(None),
+                labels,
+                names_locks: Mutex::new(HashMap::new()),
+                tracker,
             }),
         })
     }
@@ -371,6 +396,7 @@ impl VictoriaMetricsBackend {
     pub fn window_splits(&self) -> u64 {
         self.inner.window_splits.load(Ordering::Relaxed)
     }
+
 }
 
 impl Inner {
@@ -442,13 +468,15 @@ impl Inner {
 
     /// Metric names of a database, optionally only those that may belong to `measurement`.
     async fn metric_names(&self, db: &str, measurement: Option<&str>) -> Result<Vec<String>> {
+        let re = measurement.map(|m| format!("{}(?:{}.+)?", regex::escape(m), regex::escape(&self.opts.separator)));
+        self.metric_names_re(db, re).await
+    }
+
+    /// Metric names of a database, optionally only those matching a (VictoriaMetrics-anchored)
+    /// regex.
+    async fn metric_names_re(&self, db: &str, re: Option<String>) -> Result<Vec<String>> {
         let mut ms = vec![self.db_matcher(db)];
-        if let Some(m) = measurement {
-            let re = format!(
-                "{}(?:{}.+)?",
-                regex::escape(m),
-                regex::escape(&self.opts.separator)
-            );
+        if let Some(re) = re {
             ms.push(Matcher::Re("__name__".into(), re));
         }
         let sel = selector(&ms);
@@ -538,7 +566,7 @@ impl Inner {
         hi_ms: i64,
     ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
-        for conj in to_dnf(tags) {
+        for conj in to_dnf(tags, &self.labels) {
             let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
             ms.extend(conj);
             pairs.push(("match[]", selector(&ms)));
@@ -548,7 +576,8 @@ impl Inner {
         let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let raw: Vec<BTreeMap<String, String>> = self.api("/api/v1/series", &p).await?;
         // Every label name these metrics use, also on series the pushed-down matchers left out,
-        // so that `exact_selector` can pin the absent ones to "" (a superset is harmless).
+        // so that `exact_selector` can pin the absent ones to "" (a superset is harmless). Label
+        // names, not tag keys (see `labels`).
         let names_sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
         let end = secs(MAX_MS);
         let mut label_names: BTreeSet<String> = self
@@ -560,11 +589,8 @@ impl Inner {
         let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
         for mut labels in raw {
             let Some(name) = labels.remove("__name__") else { continue };
-            if labels.remove(&self.opts.db_label).as_deref() != Some(db) {
-                continue;
-            }
-            label_names.extend(labels.keys().cloned());
-            let t: Vec<(String, String)> = labels.into_iter().collect();
+            label_names.extend(labels.keys().filter(|l| **l != self.opts.db_label).cloned());
+            let Some(t) = self.labels.tags_in_db(labels, db) else { continue };
             if tags.matches(&t) {
                 by_tags.entry(t).or_default().insert(name);
             }
@@ -576,13 +602,14 @@ impl Inner {
     /// uses) for these metrics.
     fn exact_selector(&self, db: &str, metrics: &[String], tags: &[(String, String)], all_labels: &BTreeSet<String>) -> String {
         let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
+        let mut named = BTreeSet::new();
         for (k, v) in tags {
-            ms.push(Matcher::Eq(k.clone(), v.clone()));
+            let label = self.labels.label_of(k).into_owned();
+            named.insert(label.clone());
+            ms.push(Matcher::Eq(label, v.clone()));
         }
-        for k in all_labels {
-            if !tags.iter().any(|(tk, _)| tk == k) {
-                ms.push(Matcher::Eq(k.clone(), String::new()));
-            }
+        for l in all_labels.difference(&named) {
+            ms.push(Matcher::Eq(l.clone(), String::new()));
         }
         selector(&ms)
     }
@@ -744,37 +771,15 @@ impl ScanJob {
         pairs.push(("end", end));
         pairs.push(("max_rows_per_line", rows_per_line));
         let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut resp = self.inner.send("/api/v1/export", form(&p), "application/x-www-form-urlencoded", None).await?;
+        let resp = self.inner.send("/api/v1/export", form(&p), "application/x-www-form-urlencoded", None).await?;
         let may_split = group.len() > 1 || lo < hi;
-        let timeout = self.inner.opts.timeout;
-        let mut buf: Vec<u8> = Vec::new();
         let mut samples = 0usize;
-        let mut eof = false;
-        while !eof {
-            match tokio::time::timeout(timeout, resp.chunk()).await {
-                Err(_) => return Err(BackendError::Timeout("victoriametrics /api/v1/export: read timed out".into())),
-                Ok(Err(e)) => return Err(net_err(e, "/api/v1/export")),
-                Ok(Ok(None)) => {
-                    eof = true;
-                    buf.push(b'\n');
-                }
-                Ok(Ok(Some(c))) => buf.extend_from_slice(&c),
-            }
-            let mut from = 0;
-            while let Some(pos) = buf[from..].iter().position(|&b| b == b'\n') {
-                let line = &buf[from..from + pos];
-                from += pos + 1;
-                samples += self.line(line, &index, lo, hi, &mut out)?;
-                if samples > self.inner.opts.max_window_samples && may_split {
-                    return Ok(None);
-                }
-            }
-            buf.drain(..from);
-            if buf.len() > MAX_LINE_BYTES {
-                return Err(BackendError::Internal("victoriametrics /api/v1/export: line too long".into()));
-            }
-        }
-        Ok(Some(out))
+        let whole = stream::each_line(resp, self.inner.opts.timeout, "/api/v1/export", |line| {
+            samples += self.line(line, &index, lo, hi, &mut out)?;
+            Ok(samples <= self.inner.opts.max_window_samples || !may_split)
+        })
+        .await?;
+        Ok(whole.then_some(out))
     }
 
     /// Merges one export line into the rows of its series; returns the samples taken.
@@ -792,13 +797,9 @@ impl ScanJob {
         let mut l: ExportLine = parse_export_line(line)
             .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
         let Some(name) = l.metric.remove("__name__") else { return Ok(0) };
-        if l.metric.remove(&self.inner.opts.db_label).as_deref() != Some(self.db.as_str()) {
-            return Ok(0);
-        }
+        let Some(tags) = self.inner.labels.tags_in_db(l.metric, &self.db) else { return Ok(0) };
         let Some(col) = self.col_of.get(&name).copied() else { return Ok(0) };
         // Exactly one of the series asked for: same label set.
-        let mut tags: Vec<(String, String)> = l.metric.into_iter().collect();
-        tags.sort();
         let Some(&i) = index.get(tags.as_slice()) else { return Ok(0) };
         let rows = &mut out[i];
         let mut n = 0;
@@ -886,6 +887,7 @@ impl Backend for VictoriaMetricsBackend {
         let names = self.inner.metric_names(db, None).await?;
         let sel = selector(&[self.inner.db_matcher(db)]);
         self.inner.delete_selectors(vec![sel]).await?;
+        self.inner.tracker.forget(db);
         self.inner.note_deleted(db, names)?;
         self.inner.update_catalog(|c| {
             let a = c.databases.remove(db);
@@ -1048,6 +1050,7 @@ impl Backend for VictoriaMetricsBackend {
             }
         }
         self.inner.delete_selectors(sels).await?;
+        self.inner.tracker.forget(&req.db);
         self.inner.note_deleted(&req.db, touched)
     }
 }

@@ -14,8 +14,9 @@
 //!    `value` (as InfluxDB's own Prometheus support names such samples).
 //!
 //! Two different (measurement, field) pairs can make the same metric name (`m` + `x_v` and
-//! `m_x` + `v` are both `m_x_v`); a write whose field would read back as another measurement's is
-//! refused, judged by the rule above with the measurements known at that time.
+//! `m_x` + `v` are both `m_x_v`); a write whose field would read back as another measurement's,
+//! or whose new measurement would take over names stored for another, is refused (see
+//! [`checks`](mod@super::checks)).
 //!
 //! The catalog (known measurements, databases created or written to, names of deleted series)
 //! lives in memory and, when a catalog file is configured, in that file (JSON), so the split
@@ -74,25 +75,25 @@ pub fn split_name(known: Option<&BTreeSet<String>>, name: &str, sep: &str) -> (S
     if sep.is_empty() {
         return (name.to_string(), VALUE_FIELD.to_string());
     }
-    if let Some(known) = known {
-        let mut best: Option<&str> = None;
-        for m in known {
-            if name.len() > m.len() + sep.len()
-                && name.starts_with(m.as_str())
-                && name[m.len()..].starts_with(sep)
-                && best.map_or(true, |b| m.len() > b.len())
-            {
-                best = Some(m);
-            }
-        }
-        if let Some(m) = best {
-            return (m.to_string(), name[m.len() + sep.len()..].to_string());
-        }
+    if let Some(m) = known.and_then(|k| known_measurement(k, name, sep)) {
+        return (m.to_string(), name[m.len() + sep.len()..].to_string());
     }
     match name.find(sep) {
         Some(i) if i > 0 && i + sep.len() < name.len() => (name[..i].to_string(), name[i + sep.len()..].to_string()),
         _ => (name.to_string(), VALUE_FIELD.to_string()),
     }
+}
+
+/// Rule 1 alone: the longest known measurement `m` with `name = m + sep + f`, `f` non-empty
+/// (a lookup per occurrence of the separator in `name`).
+pub fn known_measurement<'a>(known: &'a BTreeSet<String>, name: &str, sep: &str) -> Option<&'a str> {
+    if sep.is_empty() {
+        return None;
+    }
+    (0..name.len().saturating_sub(sep.len()))
+        .rev()
+        .filter(|&i| name.is_char_boundary(i) && name[i..].starts_with(sep))
+        .find_map(|i| known.get(&name[..i]).map(String::as_str))
 }
 
 /// The metric name of a field (inverse of the split for names written through influxgate).

@@ -244,13 +244,8 @@ impl Ctx<'_> {
     /// The series' tags (labels minus the db label and `rollup`), when the series belongs to the
     /// request, and its `rollup` label.
     fn tags_of(&self, mut metric: HashMap<String, String>) -> Option<(Tags, Option<String>)> {
-        metric.remove("__name__");
         let rollup = metric.remove("rollup");
-        if metric.remove(&self.inner.opts.db_label).as_deref() != Some(self.db) {
-            return None;
-        }
-        let mut tags: Tags = metric.into_iter().collect();
-        tags.sort();
+        let tags = self.inner.labels.tags_in_db(metric, self.db)?;
         self.pred.matches(&tags).then_some((tags, rollup))
     }
 
@@ -506,7 +501,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     // Outputs of aggr_over_time/rollup_scrape_interval are told apart by a `rollup` label.
     let names_sel = selector(&[names_matcher(&metrics), inner.db_matcher(&scan.db)]);
     let mut sels = Vec::new();
-    for conj in to_dnf(&scan.tags) {
+    for conj in to_dnf(&scan.tags, &inner.labels) {
         let mut ms: Vec<Matcher> = vec![names_matcher(&metrics), inner.db_matcher(&scan.db)];
         ms.extend(conj);
         sels.push(selector(&ms));

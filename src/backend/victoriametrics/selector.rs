@@ -12,6 +12,7 @@
 //! small syntax subset on which Go's RE2 (VictoriaMetrics) and Rust's `regex` agree; otherwise the
 //! matcher is left out (the selector then selects a superset) and `TagPredicate::matches` decides.
 
+use super::labels::LabelMap;
 use crate::backend::TagPredicate;
 
 /// One label matcher.
@@ -98,16 +99,18 @@ pub fn portable_regex(re: &str) -> bool {
     re.chars().all(|c| !matches!(c, '\\' | '{' | '}') && !c.is_control())
 }
 
-/// Leaves of a predicate as matchers, or `None` when a leaf can't be expressed exactly.
-fn leaf(p: &TagPredicate) -> Option<Matcher> {
+/// Leaves of a predicate as matchers on the tags' labels, or `None` when a leaf can't be
+/// expressed exactly.
+fn leaf(p: &TagPredicate, labels: &LabelMap) -> Option<Matcher> {
+    let l = |k: &str| labels.label_of(k).into_owned();
     match p {
-        TagPredicate::Eq(k, v) => Some(Matcher::Eq(k.clone(), v.clone())),
-        TagPredicate::Ne(k, v) => Some(Matcher::Ne(k.clone(), v.clone())),
+        TagPredicate::Eq(k, v) => Some(Matcher::Eq(l(k), v.clone())),
+        TagPredicate::Ne(k, v) => Some(Matcher::Ne(l(k), v.clone())),
         TagPredicate::Match(k, re) if portable_regex(re.as_str()) => {
-            Some(Matcher::Re(k.clone(), format!(".*(?:{}).*", re.as_str())))
+            Some(Matcher::Re(l(k), format!(".*(?:{}).*", re.as_str())))
         }
         TagPredicate::NotMatch(k, re) if portable_regex(re.as_str()) => {
-            Some(Matcher::NotRe(k.clone(), format!(".*(?:{}).*", re.as_str())))
+            Some(Matcher::NotRe(l(k), format!(".*(?:{}).*", re.as_str())))
         }
         _ => None,
     }
@@ -119,12 +122,13 @@ pub const MAX_SELECTORS: usize = 16;
 
 /// A predicate in disjunctive normal form: the union of the conjunctions selects a superset of
 /// what the predicate matches (exactly it when every leaf is expressible). `vec![vec![]]` = all.
-pub fn to_dnf(p: &TagPredicate) -> Vec<Vec<Matcher>> {
-    fn go(p: &TagPredicate) -> Option<Vec<Vec<Matcher>>> {
+/// Tag keys become the labels they are stored under.
+pub fn to_dnf(p: &TagPredicate, labels: &LabelMap) -> Vec<Vec<Matcher>> {
+    fn go(p: &TagPredicate, labels: &LabelMap) -> Option<Vec<Vec<Matcher>>> {
         match p {
             TagPredicate::True => Some(vec![vec![]]),
             TagPredicate::And(a, b) => {
-                let (a, b) = (go(a)?, go(b)?);
+                let (a, b) = (go(a, labels)?, go(b, labels)?);
                 if a.len() * b.len() > MAX_SELECTORS {
                     return None;
                 }
@@ -139,7 +143,7 @@ pub fn to_dnf(p: &TagPredicate) -> Vec<Vec<Matcher>> {
                 Some(out)
             }
             TagPredicate::Or(a, b) => {
-                let (mut a, b) = (go(a)?, go(b)?);
+                let (mut a, b) = (go(a, labels)?, go(b, labels)?);
                 // An unrestricted branch makes the whole disjunction unrestricted.
                 if a.iter().any(|c| c.is_empty()) || b.iter().any(|c| c.is_empty()) {
                     return Some(vec![vec![]]);
@@ -151,10 +155,10 @@ pub fn to_dnf(p: &TagPredicate) -> Vec<Vec<Matcher>> {
                 Some(a)
             }
             // Not expressible: widen to "anything" (superset).
-            other => Some(vec![leaf(other).into_iter().collect()]),
+            other => Some(vec![leaf(other, labels).into_iter().collect()]),
         }
     }
-    go(p).unwrap_or_else(|| vec![vec![]])
+    go(p, labels).unwrap_or_else(|| vec![vec![]])
 }
 
 #[cfg(test)]
@@ -190,13 +194,16 @@ mod tests {
             )),
             Box::new(TagPredicate::Match("r".into(), re)),
         );
-        let d = to_dnf(&p);
+        let d = to_dnf(&p, &LabelMap::new("db"));
         assert_eq!(d.len(), 2);
         assert_eq!(d[0][1], Matcher::Re("r".into(), ".*(?:^a.*).*".into()));
         // A non-portable regex widens to nothing (superset).
         let p = TagPredicate::Match("r".into(), regex::Regex::new(r"\d+").unwrap());
-        assert_eq!(to_dnf(&p), vec![Vec::<Matcher>::new()]);
+        assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![Vec::<Matcher>::new()]);
         let p = TagPredicate::Or(Box::new(p), Box::new(TagPredicate::Eq("h".into(), "a".into())));
-        assert_eq!(to_dnf(&p), vec![Vec::<Matcher>::new()]);
+        assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![Vec::<Matcher>::new()]);
+        // A tag named like the db label is matched on the label it is stored under.
+        let p = TagPredicate::Eq("db".into(), "x".into());
+        assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![vec![Matcher::Eq("influxgate_tag_db".into(), "x".into())]]);
     }
 }

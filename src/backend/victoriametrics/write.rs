@@ -3,8 +3,14 @@
 //! Points go to VictoriaMetrics' InfluxDB endpoint (`/write?db=<db>&precision=ms`) as line
 //! protocol written here from the parsed points, so VictoriaMetrics names the series exactly as it
 //! names what Telegraf posts straight to it (metric `<measurement><sep><field>`, tags as labels,
-//! the `db` query parameter as the db label unless the point has a tag of that name). Its
-//! line-protocol ingest costs about a third of its JSON import's.
+//! the `db` query parameter as the db label). Tag keys VictoriaMetrics would read as the database
+//! or the metric name are stored under another label (see [`labels`](mod@super::labels)), so
+//! the db label is always the batch's database. Its line-protocol ingest costs about a third of
+//! its JSON import's.
+//!
+//! Before anything is sent, the batch passes [`checks`](mod@super::checks) (values, label sets,
+//! name collisions) and the cardinality limits ([`cardinality`](mod@super::cardinality)): a
+//! batch refused by either stores nothing.
 //!
 //! VictoriaMetrics 1.79's line-protocol parser (`lib/protoparser/influx`), which the encoding
 //! is written against:
@@ -35,62 +41,74 @@
 //! `-influxSkipMeasurement` off and `-influxTrimTimestamp` at most 1 ms. Otherwise (or when the
 //! flags cannot be read) every point goes to the JSON import, as before.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
-use super::{names, read_bounded, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, NS_PER_MS, WRITE_CHUNK_BYTES};
+use super::labels::{LabelLimits, LabelMap, ESCAPE};
+use super::{checks, names, read_bounded, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, NS_PER_MS, WRITE_CHUNK_BYTES};
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
 use crate::model::{FieldValue, Point};
+
+/// What becomes of a point that passed the checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Write,
+    /// Older than VictoriaMetrics' retention.
+    TooOld,
+    /// More than two days ahead of its clock.
+    TooNew,
+    /// Only string fields, dropped (`drop_string_fields`).
+    Strings,
+}
+
+/// VictoriaMetrics silently drops samples older than its retention or more than two days ahead
+/// of its clock: such points are left out and counted in the answer, as 1.x answers points
+/// beyond a retention policy (the others are written).
+fn fate(p: &Point, min_ms: i64, max_ms: i64) -> Fate {
+    let ms = p.time / NS_PER_MS;
+    if ms < min_ms {
+        Fate::TooOld
+    } else if ms > max_ms {
+        Fate::TooNew
+    } else if p.fields.iter().all(|(_, v)| matches!(v, FieldValue::String(_))) {
+        Fate::Strings
+    } else {
+        Fate::Write
+    }
+}
 
 /// `Backend::write` of the VictoriaMetrics backend.
 pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Result<WriteOutcome> {
     let inner = &b.inner;
     b.check_write_rp(batch.rp.as_deref())?;
-    let sep = &inner.opts.separator;
-    let db_label = &inner.opts.db_label;
-    // Validate everything first: all points or none.
-    for (index, p) in batch.points.iter().enumerate() {
-        if p.time < 0 {
-            return Err(BackendError::InvalidPoint { index, message: format!(
-                "point of measurement \"{}\" at {} ns: victoriametrics cannot store times before 1970",
-                p.measurement, p.time
-            ) });
-        }
-        if let Some((k, _)) = p.tags.iter().find(|(k, _)| k == "__name__" || k.is_empty()) {
-            return Err(BackendError::InvalidPoint { index, message: format!(
-                "tag key \"{k}\" on measurement \"{}\" is reserved by victoriametrics",
-                p.measurement
-            ) });
-        }
-        for (f, v) in &p.fields {
-            match v {
-                FieldValue::String(_) if !inner.opts.drop_string_fields => {
-                    return Err(BackendError::InvalidPoint { index, message: format!(
-                        "field \"{f}\" on measurement \"{}\" is a string: the victoriametrics backend stores only numbers and booleans",
-                        p.measurement
-                    ) });
-                }
-                FieldValue::Float(x) if !x.is_finite() => {
-                    return Err(BackendError::InvalidPoint { index, message: format!(
-                        "field \"{f}\" on measurement \"{}\": invalid number",
-                        p.measurement
-                    ) });
-                }
-                _ => {}
-            }
-        }
-    }
-    // VictoriaMetrics silently drops samples older than its retention or more than two days
-    // ahead of its clock: such points are dropped here and counted in the answer, as 1.x
-    // answers points beyond a retention policy (the others are written).
+    let setup = inner.write_setup().await;
+    checks::check_points(inner, &batch, &setup.limits)?;
     let now_ms = chrono::Utc::now().timestamp_millis();
     let retention = inner.retention().await;
     let min_ms = if retention > 0 { now_ms.saturating_sub(retention / NS_PER_MS) } else { i64::MIN };
     let max_ms = now_ms.saturating_add(MAX_FUTURE_MS);
-    check_names(b, &batch)?;
-    let mode = inner.write_mode().await;
-    let lp_path = write_path(&batch.db);
+    inner.tracker.prepare(inner, &batch.db).await?;
+    // Held until the batch is sent: see `checks`.
+    let _names = checks::check_names(inner, &batch).await?;
+    inner.tracker.check(inner, &batch, &|p| fate(p, min_ms, max_ms) == Fate::Write).await?;
+    let (written, too_old, too_new) = send_batch(inner, &batch, &setup.mode, min_ms, max_ms).await?;
+    if too_new > 0 {
+        return Err(BackendError::Invalid(format!(
+            "partial write: points beyond retention policy or more than 2 days in the future are not stored by victoriametrics dropped={}",
+            too_old + too_new
+        )));
+    }
+    if too_old > 0 {
+        return Err(BackendError::Invalid(format!("partial write: points beyond retention policy dropped={too_old}")));
+    }
+    Ok(WriteOutcome { points_written: written })
+}
 
+/// Encodes and sends the points to write, then notes their measurements in the catalog; the
+/// points written, and those too old and too new.
+async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64, max_ms: i64) -> Result<(usize, usize, usize)> {
+    let sep = &inner.opts.separator;
+    let lp_path = write_path(&batch.db);
     // The line-protocol body, presized from the first point's size (growing a multi-MiB buffer
     // costs copies and page faults); JSON only for what line protocol cannot carry.
     let mut lp = String::new();
@@ -98,29 +116,32 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
     let (mut too_old, mut too_new) = (0usize, 0usize);
     let mut dropped = 0u64;
     let mut written = 0usize;
-    // (database, measurement) pairs the catalog lacks.
-    let mut new_meas: BTreeSet<(String, String)> = BTreeSet::new();
-    let mut seen: BTreeSet<(&str, &str)> = BTreeSet::new();
-    let mut last_seen: Option<(&str, &str)> = None;
+    // Measurements the catalog lacks.
+    let mut new_meas: BTreeSet<String> = BTreeSet::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut last_seen: Option<&str> = None;
     for (i, p) in batch.points.iter().enumerate() {
-        let ms = p.time / NS_PER_MS;
-        if ms < min_ms {
-            too_old += 1;
-            continue;
-        }
-        if ms > max_ms {
-            too_new += 1;
-            continue;
-        }
         let strings = p.fields.iter().filter(|(_, v)| matches!(v, FieldValue::String(_))).count();
-        dropped += strings as u64;
-        if strings == p.fields.len() {
-            continue;
+        match fate(p, min_ms, max_ms) {
+            Fate::TooOld => {
+                too_old += 1;
+                continue;
+            }
+            Fate::TooNew => {
+                too_new += 1;
+                continue;
+            }
+            Fate::Strings => {
+                dropped += strings as u64;
+                continue;
+            }
+            Fate::Write => dropped += strings as u64,
         }
-        let as_lp = match &mode {
+        let ms = p.time / NS_PER_MS;
+        let as_lp = match mode {
             Mode::LineProtocol { max_line } => {
                 let before = lp.len();
-                let ok = push_lp_point(&mut lp, p, ms, *max_line);
+                let ok = push_lp_point(&mut lp, p, ms, *max_line, &inner.labels);
                 if i == 0 && ok {
                     let per_point = (lp.len() - before) + (lp.len() - before) / 8;
                     let want = per_point.saturating_mul(batch.points.len()).min(WRITE_CHUNK_BYTES + (WRITE_CHUNK_BYTES >> 2));
@@ -131,7 +152,7 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
             Mode::Json(_) => false,
         };
         if !as_lp {
-            push_json_point(&mut json, p, ms, sep, db_label, &batch.db);
+            push_json_point(&mut json, p, ms, sep, &inner.labels, &batch.db);
         }
         if lp.len() >= WRITE_CHUNK_BYTES {
             let cap = lp.capacity();
@@ -141,15 +162,14 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
             inner.send("/api/v1/import", std::mem::take(&mut json), "application/json", Some(inner.opts.timeout)).await?;
         }
         written += 1;
-        let db = db_of(p, db_label, &batch.db);
-        let key = (db, p.measurement.as_str());
-        if !db.is_empty() && last_seen != Some(key) && seen.insert(key) {
+        let m = p.measurement.as_str();
+        if last_seen != Some(m) && seen.insert(m) {
             let c = inner.catalog();
-            if !c.databases.contains(db) || !c.measurements.get(db).is_some_and(|s| s.contains(&p.measurement)) {
-                new_meas.insert((db.to_string(), p.measurement.clone()));
+            if !c.databases.contains(&batch.db) || !c.measurements.get(&batch.db).is_some_and(|s| s.contains(m)) {
+                new_meas.insert(m.to_string());
             }
         }
-        last_seen = Some(key);
+        last_seen = Some(m);
     }
     let sent = !lp.is_empty() || !json.is_empty();
     if !lp.is_empty() {
@@ -168,111 +188,49 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
         // A database written to exists until DROP DATABASE, as in 1.x, also once its series
         // are all deleted.
         inner.update_catalog(|c| {
-            for (db, m) in &new_meas {
-                c.databases.insert(db.clone());
-                c.measurements.entry(db.clone()).or_default().insert(m.clone());
-            }
+            c.databases.insert(batch.db.clone());
+            c.measurements.entry(batch.db.clone()).or_default().extend(new_meas);
             true
         })?;
     }
-    if too_new > 0 {
-        return Err(BackendError::Invalid(format!(
-            "partial write: points beyond retention policy or more than 2 days in the future are not stored by victoriametrics dropped={}",
-            too_old + too_new
-        )));
-    }
-    if too_old > 0 {
-        return Err(BackendError::Invalid(format!("partial write: points beyond retention policy dropped={too_old}")));
-    }
-    Ok(WriteOutcome { points_written: written })
+    Ok((written, too_old, too_new))
 }
 
-/// The database a point goes to: its tag named like the db label when it has a value, else the
-/// batch's (as VictoriaMetrics decides the db label).
-fn db_of<'a>(p: &'a Point, db_label: &str, batch_db: &'a str) -> &'a str {
-    p.tags.iter().find(|(k, v)| k == db_label && !v.is_empty()).map_or(batch_db, |(_, v)| v.as_str())
-}
-
-/// Same field keys, and the same of them strings, as the previous point: nothing new to check.
-fn same_fields(a: &Point, b: &Point) -> bool {
-    a.fields.len() == b.fields.len()
-        && a.fields.iter().zip(&b.fields).all(|((ka, va), (kb, vb))| {
-            ka == kb && matches!(va, FieldValue::String(_)) == matches!(vb, FieldValue::String(_))
-        })
-}
-
-/// Refuses fields whose metric name would read back as another measurement + field (see
-/// [`names`](mod@names): measurement `m` field `x_v` and measurement `m_x` field `v` are both
-/// `m_x_v`), judged with the measurements known for the database plus those of the batch.
-/// Each (database, measurement, field) is checked once; a run of points of one measurement with
-/// the same fields costs one comparison of their keys a point.
-fn check_names(b: &VictoriaMetricsBackend, batch: &WriteBatch) -> Result<()> {
-    let sep = &b.inner.opts.separator;
-    let db_label = &b.inner.opts.db_label;
-    let mut known: HashMap<&str, BTreeSet<String>> = HashMap::new();
-    {
-        let c = b.inner.catalog();
-        let mut last: Option<(&str, &str)> = None;
-        for p in &batch.points {
-            let key = (db_of(p, db_label, &batch.db), p.measurement.as_str());
-            if last == Some(key) {
-                continue;
-            }
-            last = Some(key);
-            let k = known.entry(key.0).or_insert_with(|| c.measurements.get(key.0).cloned().unwrap_or_default());
-            if !k.contains(key.1) {
-                k.insert(key.1.to_string());
-            }
-        }
-    }
-    let mut checked: HashSet<(&str, &str, &str)> = HashSet::new();
-    let mut prev: Option<(&str, &Point)> = None;
-    for p in &batch.points {
-        let db = db_of(p, db_label, &batch.db);
-        if let Some((pdb, q)) = prev {
-            if pdb == db && q.measurement == p.measurement && same_fields(q, p) {
-                continue;
-            }
-        }
-        prev = Some((db, p));
-        for (f, v) in &p.fields {
-            if matches!(v, FieldValue::String(_)) || !checked.insert((db, &p.measurement, f)) {
-                continue;
-            }
-            let name = names::metric_name(&p.measurement, f, sep);
-            let (m2, f2) = names::split_name(known.get(db), &name, sep);
-            if m2 != p.measurement || f2 != *f {
-                return Err(BackendError::Invalid(format!(
-                    "field \"{f}\" on measurement \"{}\" would be stored as metric \"{name}\", which reads back as field \"{f2}\" on measurement \"{m2}\" in victoriametrics",
-                    p.measurement
-                )));
-            }
-        }
-    }
-    Ok(())
+/// The write mode and VictoriaMetrics' label bounds, from its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setup {
+    pub mode: Mode,
+    pub limits: LabelLimits,
 }
 
 impl Inner {
-    /// The write mode, read from VictoriaMetrics' flags on the first write (again on the next
-    /// write while VictoriaMetrics cannot be asked; JSON meanwhile).
-    async fn write_mode(&self) -> Mode {
-        if let Some(m) = self.write_mode.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return m;
+    /// The write setup, read from VictoriaMetrics' flags on the first write (again on the next
+    /// write while VictoriaMetrics cannot be asked; JSON and its default label bounds meanwhile).
+    async fn write_setup(&self) -> Setup {
+        if let Some(s) = self.write_setup.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return s;
         }
+        let unread = |why: String| Setup { mode: Mode::Json(why), limits: LabelLimits::default() };
         let resp = self.client.get(format!("{}/metrics", self.base)).timeout(self.opts.timeout).send().await;
-        let mode = match resp {
+        let setup = match resp {
             Ok(r) if r.status().is_success() => match read_bounded(r, 16 << 20, true, "/metrics", self.opts.timeout).await {
-                Ok(body) => mode_from_metrics(&String::from_utf8_lossy(&body), &self.opts.separator, &self.opts.db_label),
-                Err(_) => return Mode::Json("victoriametrics /metrics could not be read".into()),
+                Ok(body) => {
+                    let text = String::from_utf8_lossy(&body);
+                    Setup {
+                        mode: mode_from_metrics(&text, &self.opts.separator, &self.opts.db_label),
+                        limits: LabelLimits::from_metrics(&text),
+                    }
+                }
+                Err(_) => return unread("victoriametrics /metrics could not be read".into()),
             },
-            Ok(r) => Mode::Json(format!("victoriametrics /metrics answered {}", r.status())),
-            Err(_) => return Mode::Json("victoriametrics /metrics could not be read".into()),
+            Ok(r) => unread(format!("victoriametrics /metrics answered {}", r.status())),
+            Err(_) => return unread("victoriametrics /metrics could not be read".into()),
         };
-        if let Mode::Json(reason) = &mode {
+        if let Mode::Json(reason) = &setup.mode {
             tracing::warn!("victoriametrics backend: writing with /api/v1/import (JSON), not line protocol: {reason}");
         }
-        *self.write_mode.lock().unwrap_or_else(|p| p.into_inner()) = Some(mode.clone());
-        mode
+        *self.write_setup.lock().unwrap_or_else(|p| p.into_inner()) = Some(setup.clone());
+        setup
     }
 }
 
@@ -318,7 +276,7 @@ pub fn mode_from_metrics(text: &str, separator: &str, db_label: &str) -> Mode {
 }
 
 /// The value of a flag in VictoriaMetrics' `/metrics` (Go-quoted; `\"` and `\\` unescaped).
-fn flag_value(text: &str, name: &str) -> Option<String> {
+pub(super) fn flag_value(text: &str, name: &str) -> Option<String> {
     let prefix = format!("flag{{name=\"{name}\", value=\"");
     let line = text.lines().find(|l| l.starts_with(&prefix))?;
     let mut out = String::new();
@@ -436,23 +394,24 @@ fn push_value(out: &mut String, v: &FieldValue) -> bool {
 }
 
 /// Appends `p` (timestamp `ms`, > 0) as line protocol to `out`: one line, or several when its
-/// fields do not fit in `max_line` bytes. Tags with an empty value and string fields are left out
-/// (the caller counts dropped strings). Returns false, with `out` unchanged, when line protocol
-/// cannot carry the point exactly (see the module docs); the caller sends it as JSON.
-pub fn push_lp_point(out: &mut String, p: &Point, ms: i64, max_line: usize) -> bool {
+/// fields do not fit in `max_line` bytes; tags under the labels `labels` maps them to. Tags with an
+/// empty value and string fields are left out (the caller counts dropped strings). Returns false,
+/// with `out` unchanged, when line protocol cannot carry the point exactly (see the module docs);
+/// the caller sends it as JSON.
+pub fn push_lp_point(out: &mut String, p: &Point, ms: i64, max_line: usize, labels: &LabelMap) -> bool {
     let start = out.len();
     if ms <= 0 || p.measurement.is_empty() || p.measurement.starts_with('#') {
         return false;
     }
     let limit = max_line.saturating_sub(LINE_MARGIN);
-    let ok = push_lines(out, p, ms, limit);
+    let ok = push_lines(out, p, ms, limit, labels);
     if !ok {
         out.truncate(start);
     }
     ok
 }
 
-fn push_lines(out: &mut String, p: &Point, ms: i64, limit: usize) -> bool {
+fn push_lines(out: &mut String, p: &Point, ms: i64, limit: usize, labels: &LabelMap) -> bool {
     let mut line_start = out.len();
     if !push_escaped(out, &p.measurement) {
         return false;
@@ -462,6 +421,9 @@ fn push_lines(out: &mut String, p: &Point, ms: i64, limit: usize) -> bool {
             continue;
         }
         out.push(',');
+        if labels.escaped(k) {
+            out.push_str(ESCAPE); // nothing in it to escape
+        }
         if !push_escaped(out, k) {
             return false;
         }
@@ -535,17 +497,16 @@ fn push_json_str(out: &mut String, s: &str) {
 }
 
 /// Appends `p` as JSON lines for `/api/v1/import` (one line per non-string field): metric
-/// `<measurement><sep><field>`, its tags (empty values left out, as VictoriaMetrics drops them),
-/// and `db_label` = `db` unless a tag of that name has a value. String fields are skipped.
-pub fn push_json_point(out: &mut String, p: &Point, ms: i64, sep: &str, db_label: &str, db: &str) {
+/// `<measurement><sep><field>`, the db label = `db`, and its tags under the labels `labels` maps
+/// them to (empty values left out, as VictoriaMetrics drops them). String fields are skipped.
+pub fn push_json_point(out: &mut String, p: &Point, ms: i64, sep: &str, labels: &LabelMap, db: &str) {
     let mut rest = String::new();
-    let tag_db = p.tags.iter().any(|(k, v)| k == db_label && !v.is_empty());
-    if !tag_db && !db.is_empty() {
-        push_member(&mut rest, db_label, db);
+    if !db.is_empty() {
+        push_member(&mut rest, labels.db_label(), db);
     }
     for (k, v) in &p.tags {
         if !v.is_empty() {
-            push_member(&mut rest, k, v);
+            push_member(&mut rest, &labels.label_of(k), v);
         }
     }
     for (f, v) in &p.fields {
@@ -703,7 +664,7 @@ mod tests {
     /// Encodes, reads back as VictoriaMetrics would, and compares.
     fn round_trip(p: &Point, max_line: usize) -> bool {
         let mut out = String::from("prev 1\n");
-        if !push_lp_point(&mut out, p, 1_704_067_200_123, max_line) {
+        if !push_lp_point(&mut out, p, 1_704_067_200_123, max_line, &LabelMap::new("db")) {
             assert_eq!(out, "prev 1\n", "a refused point leaves the buffer as it was");
             return false;
         }
@@ -713,7 +674,9 @@ mod tests {
             assert!(line.len() < max_line, "line of {} bytes", line.len());
             let (m, tags, f, ts) = vm_read(line).unwrap_or_else(|| panic!("unreadable line {line:?}"));
             assert_eq!(m, p.measurement);
-            let want: Vec<(String, String)> = p.tags.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
+            let map = LabelMap::new("db");
+            let want: Vec<(String, String)> =
+                p.tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (map.label_of(k).into_owned(), v.clone())).collect();
             assert_eq!(tags, want);
             assert_eq!(ts, 1_704_067_200_123);
             fields.extend(f);
@@ -747,7 +710,7 @@ mod tests {
             ],
         );
         let mut out = String::new();
-        assert!(push_lp_point(&mut out, &p, 1_704_067_200_123, DEFAULT_MAX_LINE));
+        assert!(push_lp_point(&mut out, &p, 1_704_067_200_123, DEFAULT_MAX_LINE, &LabelMap::new("db")));
         assert_eq!(
             out,
             "cpu,host=h1,region=eu usage_user=1.25,n=-3i,u=18446744073709551615u,ok=1,value=-0.5 1704067200123\n"
@@ -763,15 +726,23 @@ mod tests {
             vec![("f= k,\\", FieldValue::Float(2.0)), ("é", FieldValue::Integer(i64::MIN))],
         );
         let mut out = String::new();
-        assert!(push_lp_point(&mut out, &p, 5, DEFAULT_MAX_LINE));
+        assert!(push_lp_point(&mut out, &p, 5, DEFAULT_MAX_LINE, &LabelMap::new("db")));
         assert_eq!(
             out,
-            "m\\ x\\,y\\=z\\\\,=x,t\\=k\\,=v\\ 1\\,2\\=3\\\\,q\"=\"a\"b\",\\\\=\\\\\\\\\\  f\\=\\ k\\,\\\\=2,é=-9223372036854775808i 5\n"
+            "m\\ x\\,y\\=z\\\\,influxgate_tag_=x,t\\=k\\,=v\\ 1\\,2\\=3\\\\,q\"=\"a\"b\",\\\\=\\\\\\\\\\  f\\=\\ k\\,\\\\=2,é=-9223372036854775808i 5\n"
         );
-        // The empty tag key is dropped by VictoriaMetrics (the backend refuses it before).
-        let mut p2 = p.clone();
-        p2.tags.remove(0);
-        assert!(round_trip(&p2, DEFAULT_MAX_LINE));
+        // The empty tag key, which VictoriaMetrics would drop, goes under its escaped label.
+        assert!(round_trip(&p, DEFAULT_MAX_LINE));
+        let mut out = String::new();
+        let p = pt("m", &[("db", "other"), ("__name__", "n"), ("influxgate_tag_x", "y")], vec![("v", FieldValue::Float(1.0))]);
+        assert!(push_lp_point(&mut out, &p, 5, DEFAULT_MAX_LINE, &LabelMap::new("db")));
+        assert_eq!(out, "m,influxgate_tag_db=other,influxgate_tag___name__=n,influxgate_tag_influxgate_tag_x=y v=1 5\n");
+        let mut out = String::new();
+        push_json_point(&mut out, &p, 5, "_", &LabelMap::new("db"), "mine");
+        assert_eq!(
+            out,
+            "{\"metric\":{\"__name__\":\"m_v\",\"db\":\"mine\",\"influxgate_tag_db\":\"other\",\"influxgate_tag___name__\":\"n\",\"influxgate_tag_influxgate_tag_x\":\"y\"},\"values\":[1],\"timestamps\":[5]}\n"
+        );
     }
 
     #[test]
@@ -788,12 +759,12 @@ mod tests {
             pt("m", &[], vec![("", FieldValue::Float(1.0))]),
         ] {
             let mut out = String::from("x");
-            assert!(!push_lp_point(&mut out, &p, 1, DEFAULT_MAX_LINE), "{p:?}");
+            assert!(!push_lp_point(&mut out, &p, 1, DEFAULT_MAX_LINE, &LabelMap::new("db")), "{p:?}");
             assert_eq!(out, "x");
         }
         // The millisecond 0 would read as "now".
         let mut out = String::new();
-        assert!(!push_lp_point(&mut out, &pt("m", &[], f()), 0, DEFAULT_MAX_LINE));
+        assert!(!push_lp_point(&mut out, &pt("m", &[], f()), 0, DEFAULT_MAX_LINE, &LabelMap::new("db")));
         // '#' inside a name, quotes in tags and the measurement are fine.
         assert!(round_trip(&pt("m#\"", &[("\"", "#")], f()), DEFAULT_MAX_LINE));
     }
@@ -805,12 +776,12 @@ mod tests {
         p.fields = fields;
         assert!(round_trip(&p, 1024));
         let mut out = String::new();
-        assert!(push_lp_point(&mut out, &p, 7, 1024));
+        assert!(push_lp_point(&mut out, &p, 7, 1024, &LabelMap::new("db")));
         assert!(out.lines().count() > 3);
         // A series key longer than a line may be goes to JSON.
         let long = "k".repeat(2000);
         let mut out = String::new();
-        assert!(!push_lp_point(&mut out, &pt("m", &[("t", &long)], vec![("v", FieldValue::Float(1.0))]), 7, 1024));
+        assert!(!push_lp_point(&mut out, &pt("m", &[("t", &long)], vec![("v", FieldValue::Float(1.0))]), 7, 1024, &LabelMap::new("db")));
         assert!(out.is_empty());
     }
 
