@@ -318,8 +318,8 @@ impl Tracker {
                 .await?;
                 return Ok(st);
             }
-            // Past -search.maxSeries (or another refusal): metric by metric.
-            Err(BackendError::Internal(_)) => {}
+            // Past -search.maxSeries (422) or another refusal: metric by metric.
+            Err(BackendError::Invalid(_) | BackendError::Internal(_)) => {}
             Err(e) => return Err(e),
         }
         for name in inner.metric_names(db, None).await? {
@@ -343,7 +343,7 @@ impl Tracker {
                 })
                 .await;
             }
-            Err(BackendError::Internal(_)) => {}
+            Err(BackendError::Invalid(_) | BackendError::Internal(_)) => {}
             Err(e) => return Err(e),
         }
         // More series than /api/v1/series lists: from the export (every sample read, dropped).

@@ -151,6 +151,9 @@ pub struct VictoriaMetricsBackend {
 
 struct Inner {
     client: reqwest::Client,
+    /// The runtime serving influxgate's connections, where every request to VictoriaMetrics is
+    /// sent (see [`Inner::request`]); `None` when built outside a runtime.
+    io: Option<tokio::runtime::Handle>,
     base: String,
     opts: VmOptions,
     catalog: Mutex<Catalog>,
@@ -373,6 +376,7 @@ impl VictoriaMetricsBackend {
         Ok(VictoriaMetricsBackend {
             inner: Arc::new(Inner {
                 client,
+                io: tokio::runtime::Handle::try_current().ok(),
                 base,
                 opts,
                 catalog: Mutex::new(catalog),
@@ -423,7 +427,7 @@ impl Inner {
         if let Some(t) = timeout {
             rb = rb.timeout(t);
         }
-        let resp = rb.send().await.map_err(|e| net_err(e, path))?;
+        let resp = self.request(rb, path).await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -438,10 +442,30 @@ impl Inner {
             text.truncate(cut);
         }
         let msg = format!("victoriametrics {path}: {status}: {}", text.trim());
+        // The store failing (5xx) is worth retrying; 422 is a request past one of its limits
+        // (`-search.maxSeries` and the like), answered as the statement's error; any other 4xx is
+        // a request influxgate should not have made.
         Err(match status.as_u16() {
-            502..=504 => BackendError::Unavailable(msg),
+            500..=599 => BackendError::Unavailable(msg),
+            422 => BackendError::Invalid(msg),
             _ => BackendError::Internal(msg),
         })
+    }
+
+    /// Sends a request on the connection runtime. Queries run on a runtime of their own
+    /// (`server::query_pool`) whose threads may be busy evaluating for seconds; a pooled
+    /// connection's driver task lives on the runtime that opened it, so a connection opened from
+    /// a query thread could leave a write waiting for that thread. Sending every request from the
+    /// connection runtime keeps the drivers there.
+    async fn request(&self, rb: reqwest::RequestBuilder, path: &str) -> Result<reqwest::Response> {
+        let sent = match &self.io {
+            Some(h) => h
+                .spawn(rb.send())
+                .await
+                .map_err(|e| BackendError::Internal(format!("victoriametrics {path}: request task: {e}")))?,
+            None => rb.send().await,
+        };
+        sent.map_err(|e| net_err(e, path))
     }
 
     async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> Result<reqwest::Response> {
@@ -631,13 +655,8 @@ impl Inner {
     /// `None` when VictoriaMetrics could not be asked (asked again next time); `Some(0)` when it
     /// answered without a readable flag.
     async fn fetch_retention(&self) -> Option<i64> {
-        let resp = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .timeout(self.opts.timeout)
-            .send()
-            .await
-            .ok()?;
+        let rb = self.client.get(format!("{}/metrics", self.base)).timeout(self.opts.timeout);
+        let resp = self.request(rb, "/metrics").await.ok()?;
         if !resp.status().is_success() {
             return Some(0);
         }
@@ -854,14 +873,8 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn health(&self) -> Result<()> {
-        let resp = self
-            .inner
-            .client
-            .get(format!("{}/health", self.inner.base))
-            .timeout(self.inner.opts.timeout)
-            .send()
-            .await
-            .map_err(|e| net_err(e, "/health"))?;
+        let rb = self.inner.client.get(format!("{}/health", self.inner.base)).timeout(self.inner.opts.timeout);
+        let resp = self.inner.request(rb, "/health").await?;
         if resp.status().is_success() {
             Ok(())
         } else {

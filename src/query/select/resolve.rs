@@ -48,7 +48,7 @@ pub(super) async fn measurement_info(
         Ok(r) => r,
         // A database the store does not know has no policy to take a shard duration from; the
         // store failing is the query's failure.
-        Err(e) if e.origin() == crate::backend::Origin::Downstream => Vec::new(),
+        Err(crate::backend::BackendError::DatabaseNotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
     let rp_info = match rp {

@@ -127,7 +127,7 @@ async fn catalog_keys(backend: &dyn Backend, m: &MeasInfo, pred: &TagPredicate, 
     let names = MeasurementFilter::Names(vec![m.name.clone()]);
     let list = match backend.series(&m.db, m.rp.as_deref(), &names, pred).await {
         Ok(l) => l,
-        Err(e) if e.origin() == crate::backend::Origin::Downstream => Vec::new(),
+        Err(crate::backend::BackendError::DatabaseNotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
     for si in list {
