@@ -6,7 +6,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 
-use super::catalog::Tags;
+use super::series::{owned, Tags};
 use super::writer::sql_err;
 use crate::backend::{AggregateFn, AggregateRow, AggregateSeries, BackendError, Result, SeriesChunk};
 use crate::model::{FieldType, FieldValue};
@@ -120,7 +120,7 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
         })
         .collect();
     let new_chunk = |tags: &Tags| SeriesChunk {
-        tags: (**tags).clone(),
+        tags: owned(tags),
         times: Vec::with_capacity(CHUNK_ROWS),
         columns: (0..nf).map(|_| Vec::with_capacity(CHUNK_ROWS)).collect(),
     };
@@ -325,7 +325,7 @@ fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeri
             series_rows.reverse();
         }
         if !series_rows.is_empty() {
-            out.push(AggregateSeries { tags: (**tags).clone(), rows: series_rows });
+            out.push(AggregateSeries { tags: owned(tags), rows: series_rows });
         }
     }
     Ok(out)
@@ -378,7 +378,7 @@ pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<Aggr
     for (tags, sid) in &plan.series {
         let series_rows = scan_series(conn, &plan, *sid)?;
         if !series_rows.is_empty() {
-            out.push(AggregateSeries { tags: (**tags).clone(), rows: series_rows });
+            out.push(AggregateSeries { tags: owned(tags), rows: series_rows });
         }
     }
     Ok(out)
