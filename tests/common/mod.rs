@@ -644,3 +644,10 @@ pub fn unique_db(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
+
+impl Gate {
+    /// The server process's id while it runs (e.g. to read its `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+}

@@ -48,6 +48,7 @@
 
 mod cardinality;
 mod catalog;
+mod checkpoint;
 mod read;
 mod series;
 mod writer;
@@ -88,6 +89,8 @@ pub struct EmbeddedOptions {
     pub retention_check_interval: i64,
     /// Refuse writes that would pass these (before anything is stored).
     pub cardinality: crate::backend::CardinalityLimits,
+    /// The WAL size past which the writer checkpoints and truncates the WAL (`checkpoint.rs`).
+    pub wal_max_bytes: u64,
 }
 
 impl Default for EmbeddedOptions {
@@ -97,6 +100,7 @@ impl Default for EmbeddedOptions {
             sync_full: true,
             retention_check_interval: 30 * 60 * 1_000_000_000,
             cardinality: crate::backend::CardinalityLimits::default(),
+            wal_max_bytes: 64 << 20,
         }
     }
 }
@@ -208,16 +212,17 @@ impl EmbeddedBackend {
             .map_err(|e| BackendError::Unavailable(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join("influxgate.sqlite");
         let conn = Connection::open(&path).map_err(|e| BackendError::Unavailable(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_err)?;
+        conn.busy_timeout(checkpoint::BUSY).map_err(sql_err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(BackendError::Unavailable(format!("cannot enable WAL mode (got {mode})")));
         }
         let sync = if opts.sync_full { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!(
-            "PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;"
+            "PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY;"
         ))
         .map_err(sql_err)?;
+        let checkpoints = checkpoint::Checkpointer::new(&conn, &path, opts.wal_max_bytes).map_err(sql_err)?;
         conn.execute_batch(SCHEMA).map_err(sql_err)?;
         conn.set_prepared_statement_cache_capacity(256);
         // Read with SQLite's default 2 MB page cache: the writer's 128 MB cache is for its B-tree
@@ -227,7 +232,7 @@ impl EmbeddedBackend {
         let cat = loaded.cat.clone();
         let shared = Arc::new(RwLock::new(loaded));
         let (tx, rx) = mpsc::channel::<Job>(256);
-        let w = Writer::new(conn, cat, shared.clone(), opts.clone());
+        let w = Writer::new(conn, cat, shared.clone(), opts.clone(), checkpoints);
         let writer = std::thread::Builder::new()
             .name("influxgate-sqlite-writer".into())
             .spawn(move || w.run(rx))

@@ -92,7 +92,9 @@ fn select_sql(mid: i64, cols: &[i64]) -> String {
     s
 }
 
-/// Streams the plan's rows into `tx`; stops early when the receiver is gone.
+/// Streams the plan's rows into `tx`; stops early when the receiver is gone. Each chunk is read
+/// by a statement of its own (from the time after the last chunk's), ended before the chunk is
+/// sent: a reader holds a snapshot only while it reads, never while its consumer is slow.
 pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Result<SeriesChunk>>) -> Result<()> {
     let present: Vec<(usize, i64, FieldType)> =
         plan.cols.iter().enumerate().filter_map(|(i, c)| c.map(|(col, ty)| (i, col, ty))).collect();
@@ -125,27 +127,38 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
         columns: (0..nf).map(|_| Vec::with_capacity(CHUNK_ROWS)).collect(),
     };
     for (tags, sid) in &plan.series {
-        let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
-        let mut chunk = new_chunk(tags);
-        while let Some(row) = rows.next().map_err(sql_err)? {
-            let t: i64 = row.get(0).map_err(sql_err)?;
-            chunk.times.push(t);
-            for (i, m) in map.iter().enumerate() {
-                let v = match m {
-                    Some((j, ty)) => value_of(row.get_ref(*j).map_err(sql_err)?, *ty),
-                    None => None,
-                };
-                chunk.columns[i].push(v);
-            }
-            if chunk.times.len() >= CHUNK_ROWS {
-                let full = std::mem::replace(&mut chunk, new_chunk(tags));
-                if tx.blocking_send(Ok(full)).is_err() {
-                    return Ok(());
+        let mut from = plan.min_time;
+        loop {
+            let mut chunk = new_chunk(tags);
+            {
+                let mut rows = stmt.query(rusqlite::params![sid, from, plan.max_time]).map_err(sql_err)?;
+                while let Some(row) = rows.next().map_err(sql_err)? {
+                    chunk.times.push(row.get(0).map_err(sql_err)?);
+                    for (i, m) in map.iter().enumerate() {
+                        let v = match m {
+                            Some((j, ty)) => value_of(row.get_ref(*j).map_err(sql_err)?, *ty),
+                            None => None,
+                        };
+                        chunk.columns[i].push(v);
+                    }
+                    if chunk.times.len() >= CHUNK_ROWS {
+                        break;
+                    }
                 }
             }
-        }
-        if !chunk.times.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
-            return Ok(());
+            // The statement is reset here, so no snapshot is held while the consumer (in the
+            // end an HTTP client) takes its time: the WAL checkpoint never waits for it.
+            let next = match chunk.times.last() {
+                Some(t) if chunk.times.len() >= CHUNK_ROWS && *t < plan.max_time => Some(*t + 1),
+                _ => None,
+            };
+            if !chunk.times.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
+                return Ok(());
+            }
+            match next {
+                Some(t) => from = t,
+                None => break,
+            }
         }
     }
     Ok(())

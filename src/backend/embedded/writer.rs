@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cardinality::{self, NewSeries};
 use super::catalog::{encode_tags, shard_group_duration, Catalog, Change, Rp, Shared};
+use super::checkpoint::Checkpointer;
 use super::series::Tags;
 use super::EmbeddedOptions;
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
@@ -50,6 +51,8 @@ pub(crate) struct Writer {
     pub opts: EmbeddedOptions,
     /// Measurement id → its INSERT .. ON CONFLICT statements.
     insert_sql: HashMap<i64, InsertSql>,
+    /// Keeps the WAL bounded; runs after each commit.
+    checkpoints: Checkpointer,
 }
 
 /// A measurement's series set, or one series, in the series index.
@@ -101,8 +104,15 @@ impl From<rusqlite::Error> for Fail {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, local: Catalog, shared: Arc<RwLock<Shared>>, opts: EmbeddedOptions) -> Writer {
-        Writer { conn, local, shared, delta: Vec::new(), txn: TxnSeries::default(), opts, insert_sql: HashMap::new() }
+    pub fn new(
+        conn: Connection,
+        local: Catalog,
+        shared: Arc<RwLock<Shared>>,
+        opts: EmbeddedOptions,
+        checkpoints: Checkpointer,
+    ) -> Writer {
+        let txn = TxnSeries::default();
+        Writer { conn, local, shared, delta: Vec::new(), txn, opts, insert_sql: HashMap::new(), checkpoints }
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -166,6 +176,7 @@ impl Writer {
                             for (r, reply, batch, _) in group {
                                 let _ = reply.send((r, batch));
                             }
+                            self.checkpoints.after_commit(&self.conn);
                         }
                         Some(e) => {
                             let _ = self.conn.execute_batch("ROLLBACK");
@@ -180,12 +191,14 @@ impl Writer {
                 Job::Ddl(f, reply) => {
                     let r = self.in_txn(f);
                     let _ = reply.send(r);
+                    self.checkpoints.after_commit(&self.conn);
                 }
                 Job::Retention => {
                     let r = self.in_txn(Box::new(|w: &mut Writer| w.enforce_retention()));
                     if let Err(e) = r {
                         tracing::warn!("retention enforcement failed: {e}");
                     }
+                    self.checkpoints.after_commit(&self.conn);
                 }
             }
         }
