@@ -8,3 +8,4 @@
 #[path = "../common/mod.rs"]
 #[allow(dead_code)]
 mod common;
+mod cardinality;
