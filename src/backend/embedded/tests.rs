@@ -49,8 +49,11 @@ pub(super) async fn collect(b: &EmbeddedBackend, req: ScanRequest) -> Vec<Series
     out
 }
 
+/// (tags, time, values)
+pub(super) type Row = (Vec<(String, String)>, i64, Vec<Option<FieldValue>>);
+
 /// (tags, time, values) rows, chunks concatenated.
-pub(super) fn rows(chunks: &[SeriesChunk]) -> Vec<(Vec<(String, String)>, i64, Vec<Option<FieldValue>>)> {
+pub(super) fn rows(chunks: &[SeriesChunk]) -> Vec<Row> {
     let mut out = Vec::new();
     for c in chunks {
         for (j, t) in c.times.iter().enumerate() {

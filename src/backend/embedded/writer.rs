@@ -22,6 +22,9 @@ use super::EmbeddedOptions;
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
 use crate::model::{series_key, FieldType, FieldValue, Point};
 
+/// A point's tag set.
+type PointTags = Vec<(String, String)>;
+
 pub(crate) type DdlFn = Box<dyn FnOnce(&mut Writer) -> Result<()> + Send>;
 
 pub(crate) type WriteReply = oneshot::Sender<(Result<WriteOutcome>, WriteBatch)>;
@@ -353,7 +356,7 @@ impl Writer {
     }
 
     /// Adds new series (their rows inserted) to the series index, hidden until the commit.
-    fn index_series(&mut self, new: &[(i64, i64, &Vec<(String, String)>)]) {
+    fn index_series(&mut self, new: &[(i64, i64, &PointTags)]) {
         if new.is_empty() {
             return;
         }
@@ -632,7 +635,7 @@ impl Writer {
         let g = self.shared.read().unwrap_or_else(|e| e.into_inner());
         let mut known = Vec::with_capacity(pts.len());
         let mut new: Vec<NewSeries<'_>> = Vec::new();
-        let mut seen: HashSet<(&str, &Vec<(String, String)>)> = HashSet::new();
+        let mut seen: HashSet<(&str, &PointTags)> = HashSet::new();
         let mut last: Option<(&str, Option<i64>)> = None;
         for p in pts.iter().copied() {
             let mid = match last {
@@ -660,8 +663,8 @@ impl Writer {
     /// Each point's (measurement id, series id), creating the measurements and series missing.
     fn resolve_ids(&mut self, db: &str, rp: &str, pts: &[&Point], known: &[Option<i64>]) -> Result<Vec<(i64, i64)>> {
         let mut ids: Vec<(i64, i64)> = Vec::with_capacity(pts.len());
-        let mut fresh: HashMap<(i64, &Vec<(String, String)>), i64> = HashMap::new();
-        let mut new: Vec<(i64, i64, &Vec<(String, String)>)> = Vec::new();
+        let mut fresh: HashMap<(i64, &PointTags), i64> = HashMap::new();
+        let mut new: Vec<(i64, i64, &PointTags)> = Vec::new();
         let mut last_meas: Option<(&str, i64)> = None;
         for (p, known) in pts.iter().copied().zip(known) {
             let mid = match last_meas {
