@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! Catalog tables, all loaded into memory at open and kept there (so tag predicates, measurement
-//! lists and field types are answered without SQL):
+//! lists and field types are answered without SQL; series in the series index, `series.rs`):
 //!
 //! * `databases (id, name, default_rp)` — the default RP is a name, as in 1.x: dropping that RP
 //!   leaves the name set, and writes without an RP then fail with `retention policy not found`.
@@ -44,7 +44,18 @@
 //! Write batches that queue up are group-committed (one transaction, every caller answered after
 //! `COMMIT`, so `write` returning `Ok` means durable). Readers use read-only connections on blocking
 //! threads; WAL lets them run beside the writer. The writer keeps a working copy of the catalog and
-//! publishes its changes to the shared copy readers use only after the commit that made them.
+//! publishes its changes to the shared copy readers use only after the commit that made them;
+//! series are held once, new ones hidden from readers until their commit (`series.rs`).
+//!
+//! # Bounds
+//!
+//! * Series and tag values: `[limits] max_series_per_database` and `max_values_per_tag`, checked
+//!   exactly before a batch stores anything (`cardinality.rs`, which states what 1.x counts); the
+//!   memory a series costs is in `series.rs`.
+//! * The WAL: under `2 × [backend] wal_max_bytes` plus one transaction whatever the read load
+//!   (`checkpoint.rs`).
+//! * Page caches: the writer's 128 MB (`cache_size`), 2 MB for each reader connection (at most 8
+//!   kept idle).
 
 mod cardinality;
 mod catalog;
