@@ -21,6 +21,9 @@ use influxgate::backend::{Backend, ScanRequest, TagPredicate, WriteBatch};
 use influxgate::model::{FieldValue, Point};
 use rand::{Rng, SeedableRng};
 
+#[path = "../tests/support/procfs.rs"]
+mod procfs;
+
 /// CPU seconds (user + system) this process has used so far, from /proc (0 where unavailable).
 fn cpu_seconds() -> f64 {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0.0 };
@@ -57,18 +60,6 @@ fn host_tags(i: usize) -> Vec<(String, String)> {
     t
 }
 
-/// VmRSS of this process in bytes (0 where unavailable).
-fn rss_bytes() -> u64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else { return 0 };
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
-
 fn catalog_options() -> EmbeddedOptions {
     EmbeddedOptions {
         retention_check_interval: 0,
@@ -82,7 +73,7 @@ fn catalog_memory(n: usize) {
     let ntags = env("EMB_TAGS", 2).max(1);
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let base = rss_bytes();
+    let base = procfs::vm_rss("self");
     rt.block_on(async {
         let b = EmbeddedBackend::open(dir.path(), catalog_options()).expect("open");
         let start = Instant::now();
@@ -101,7 +92,7 @@ fn catalog_memory(n: usize) {
             i += points.len();
             b.write(WriteBatch { db: "catalog".into(), rp: None, points }).await.expect("write");
         }
-        let grown = rss_bytes().saturating_sub(base);
+        let grown = procfs::vm_rss("self").saturating_sub(base);
         println!(
             "catalog: wrote {n} series ({ntags} tags) in {:.2}s; RSS grew {:.1} MB = {:.0} bytes/series (writing process)",
             start.elapsed().as_secs_f64(),
@@ -122,11 +113,11 @@ fn catalog_memory(n: usize) {
 /// The child of `catalog_memory`: opens the store in `dir` and reports time and RSS growth.
 fn catalog_reopen(dir: &str, n: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
-    let base = rss_bytes();
+    let base = procfs::vm_rss("self");
     let (start, cpu0) = (Instant::now(), cpu_seconds());
     let b = EmbeddedBackend::open(std::path::Path::new(dir), catalog_options()).expect("open");
     let (took, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
-    let grown = rss_bytes().saturating_sub(base);
+    let grown = procfs::vm_rss("self").saturating_sub(base);
     println!(
         "catalog: reopened with {n} series in {took:.2}s, {cpu:.2} CPU-s ({:.2} CPU-s per million); RSS grew {:.1} MB = {:.0} bytes/series",
         cpu * 1e6 / n as f64,

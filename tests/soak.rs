@@ -11,6 +11,8 @@
 //! * every point of every write answered 204 is read back at the end (count).
 
 mod common;
+#[path = "support/procfs.rs"]
+mod procfs;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -32,17 +34,6 @@ const QUERIERS: usize = 3;
 const HOSTS: usize = 50;
 const BATCH: usize = 500;
 const DB: &str = "soak";
-
-fn vm_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
-}
 
 /// Largest WAL size and RSS seen, and a sample every few seconds for the failure message.
 #[derive(Default)]
@@ -126,7 +117,7 @@ fn mixed_load_keeps_wal_and_rss_bounded() {
             let start = Instant::now();
             let mut last_log = Instant::now();
             while Instant::now() < deadline {
-                let (w, r) = (std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0), vm_rss(pid));
+                let (w, r) = (std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0), procfs::vm_rss(&pid.to_string()));
                 let mut g = seen.lock().unwrap();
                 g.wal = g.wal.max(w);
                 g.rss = g.rss.max(r);
@@ -159,6 +150,6 @@ fn mixed_load_keeps_wal_and_rss_bounded() {
     let v = g.admin().query_ok("SELECT count(v) FROM soak", DB);
     let counted = rows(&v).first().and_then(|r| r.get(1)).and_then(|c| c.as_u64()).unwrap_or(0);
     assert_eq!(counted, acked, "points acknowledged with 204 vs read back");
-    let (w, r) = (std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), vm_rss(pid));
+    let (w, r) = (std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), procfs::vm_rss(&pid.to_string()));
     assert!(w <= WAL_BOUND && r <= RSS_MAX, "after the run: WAL {w} bytes, RSS {r} bytes");
 }

@@ -285,6 +285,8 @@ impl SeriesStore {
     /// Makes the series added in the transaction that just committed visible to readers.
     pub fn commit(&mut self) {
         self.uncommitted.clear();
+        // A group commit may have created 200k series; do not keep their room for ever.
+        self.uncommitted.shrink_to(1024);
     }
 
     /// The id of series `tags` of measurement `mid`, committed or not (for the writer).

@@ -251,6 +251,7 @@ impl Writer {
         }
         g.series.commit();
         self.txn.added.clear();
+        self.txn.added.shrink_to(1024);
     }
 
     /// After a rollback: the working copy and the series index go back to the committed state.
