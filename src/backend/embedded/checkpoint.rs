@@ -106,3 +106,91 @@ fn truncate(conn: &Connection) -> rusqlite::Result<bool> {
     conn.busy_timeout(BUSY)?;
     Ok(r? == 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use rusqlite::{Connection, OpenFlags};
+
+    use futures::StreamExt;
+
+    use super::super::tests::{batch, opts, pt, scan_req};
+    use super::super::{EmbeddedBackend, EmbeddedOptions};
+    use crate::backend::Backend;
+    use crate::model::FieldValue;
+
+    const MAX: u64 = 1 << 20;
+
+    /// ~250 KB of pages: 1000 points with a 200-byte string each.
+    fn big_batch(i: i64) -> crate::backend::WriteBatch {
+        let s = "x".repeat(200);
+        batch("db", (0..1000).map(|j| pt("m", &[("h", "a")], vec![("s", FieldValue::String(s.clone()))], i * 1000 + j)).collect())
+    }
+
+    /// A reader holding an old snapshot keeps the checkpoint from finishing: the WAL still stops
+    /// at twice the limit (writes wait instead), and is truncated once the reader is done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_old_snapshot_delays_writes_not_the_wal_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Arc::new(EmbeddedBackend::open(dir.path(), EmbeddedOptions { wal_max_bytes: MAX, ..opts() }).unwrap());
+        b.write(big_batch(0)).await.unwrap();
+        let db = dir.path().join("influxgate.sqlite");
+        let wal = dir.path().join("influxgate.sqlite-wal");
+        let reader = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let n: i64 = reader.query_row("SELECT count(*) FROM series", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+        let (largest, done) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let writes = {
+            let (b, wal, largest, done) = (b.clone(), wal.clone(), largest.clone(), done.clone());
+            tokio::spawn(async move {
+                for i in 1..=40 {
+                    b.write(big_batch(i)).await.unwrap();
+                    largest.fetch_max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), Ordering::Relaxed);
+                }
+                done.store(true, Ordering::Relaxed);
+            })
+        };
+        // 40 batches are ~10 MB of WAL; the writer stops taking them past 2 MB.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while largest.load(Ordering::Relaxed) <= 2 * MAX && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert!(!done.load(Ordering::Relaxed), "all writes went through while a reader held an old snapshot");
+        reader.execute_batch("COMMIT").unwrap();
+        writes.await.unwrap();
+        let bound = 2 * MAX + (512 << 10);
+        assert!(largest.load(Ordering::Relaxed) <= bound, "WAL reached {} > {bound}", largest.load(Ordering::Relaxed));
+        assert!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0) <= bound);
+    }
+
+    /// A scan whose consumer stops reading (a slow HTTP client) holds no snapshot: writes and
+    /// the WAL's truncation go on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_scan_holds_no_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = EmbeddedBackend::open(dir.path(), EmbeddedOptions { wal_max_bytes: MAX, ..opts() }).unwrap();
+        for i in 0..10 {
+            b.write(big_batch(i)).await.unwrap();
+        }
+        // 10 chunks of 1024 rows; the channel holds 4, so the scan thread is left waiting.
+        let mut scan = b.scan(scan_req("db", "m", &["s"])).await.unwrap();
+        assert!(scan.next().await.is_some());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let wal = dir.path().join("influxgate.sqlite-wal");
+        let mut largest = 0;
+        let writes = async {
+            for i in 10..50 {
+                b.write(big_batch(i)).await.unwrap();
+                largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+            }
+        };
+        let r = tokio::time::timeout(std::time::Duration::from_secs(20), writes).await;
+        assert!(r.is_ok(), "writes stalled behind a scan whose consumer stopped reading");
+        assert!(largest <= 2 * MAX + (512 << 10), "WAL reached {largest}");
+        drop(scan);
+    }
+}
