@@ -305,6 +305,15 @@ impl SeriesStore {
             .map(|(k, sid)| (&k.0, *sid))
     }
 
+    /// How many committed series measurement `mid` has.
+    pub fn visible_count(&self, mid: i64) -> usize {
+        match self.sets.get(&mid) {
+            Some(s) if self.uncommitted.is_empty() => s.by_tags.len(),
+            Some(_) => self.visible(mid).count(),
+            None => 0,
+        }
+    }
+
     /// Whether measurement `mid` has a committed series.
     pub fn has_visible(&self, mid: i64) -> bool {
         self.visible(mid).next().is_some()

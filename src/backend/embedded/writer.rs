@@ -730,15 +730,8 @@ impl Writer {
     ) -> Result<()> {
         let (series, total) = {
             let g = self.shared.read().unwrap_or_else(|e| e.into_inner());
-            let all = || g.series.visible(mid).map(|(t, sid)| (t.clone(), sid));
-            match only {
-                Some(s) => (s, all().count()),
-                None => {
-                    let s: Vec<(Tags, i64)> = all().collect();
-                    let n = s.len();
-                    (s, n)
-                }
-            }
+            let total = g.series.visible_count(mid);
+            (only.unwrap_or_else(|| g.series.visible(mid).map(|(t, sid)| (t.clone(), sid)).collect()), total)
         };
         if drop_all && series.len() == total {
             return self.drop_meas(mid);
