@@ -20,7 +20,12 @@
 //!   The tag check runs first; the series check runs on the series that passed it and, when it
 //!   fails, its reason replaces the tag one. Both reasons come before any field type check.
 //!
-//! 1.x writes the rest of the batch and answers `partial write: <reason> dropped=<points>`.
+//! 1.x writes the rest of the batch and answers 400 `partial write: <reason> dropped=<points>`
+//! (`dropped` counts the refused series' points). Seen with influxd 1.6.7 at limits 5 and 3:
+//! `cpu,host=a v=2 2` `cpu,host=b v=2 2` `cpu,host=d v=1 1` `cpu,host=c v=2 2` against a measurement
+//! holding a, b, c answers `... value="d" dropped=1` and stores b and c but not a (its point
+//! filter compares keys its index reordered), and `mem,host=a|b|c` plus `cpu,host=a v=3 3` against
+//! 3 series answers `max-series-per-database limit exceeded: (5) dropped=3` and stores the cpu point.
 //!
 //! # What is counted here, and how it differs
 //!
@@ -32,8 +37,8 @@
 //!   batch (a batch of 1000 new values passes a key holding 0 of 3); here distinct new series and
 //!   new values are counted, earlier ones of the same batch included.
 //! * A batch that would pass a limit is refused whole (nothing of it is stored, `dropped` = all
-//!   its points), with 1.x's error text, so a client can never have written half of a body it
-//!   retries; 1.x would store the points of existing series.
+//!   its points), with 1.x's error text, so a client never has half of a body it retries stored,
+//!   nor, as 1.6.7, a point other than the refused ones dropped.
 //! * The counts live in the series index (`series.rs`), kept as series are created and dropped
 //!   and rebuilt at start-up from the catalog tables, so a limit holds after a restart and a check
 //!   costs hash lookups for the batch's new series only. The writer thread checks and creates
