@@ -51,6 +51,9 @@ pub struct BackendConfig {
     pub retention_check_interval: i64,
     /// Embedded store: fsync every commit (`full`) or only at checkpoints (`normal`).
     pub sync: String,
+    /// Embedded store: past this WAL size the writer checkpoints and truncates the WAL, waiting
+    /// for readers of older snapshots; the WAL stays under twice this plus one group commit.
+    pub wal_max_bytes: u64,
     pub victoriametrics: VictoriaMetricsConfig,
 }
 
@@ -91,6 +94,7 @@ impl Default for BackendConfig {
             health_timeout: 2 * NS_PER_S,
             retention_check_interval: 30 * 60 * NS_PER_S,
             sync: "full".into(),
+            wal_max_bytes: 64 << 20,
             victoriametrics: VictoriaMetricsConfig::default(),
         }
     }
@@ -282,6 +286,9 @@ impl Config {
                 "backend.sync must be \"full\" or \"normal\", not {:?}",
                 self.backend.sync
             )));
+        }
+        if self.backend.wal_max_bytes < 1 << 20 {
+            return Err(ConfigError::Invalid("backend.wal_max_bytes must be at least 1048576 (1 MiB)".into()));
         }
         if self.backend.default_retention != 0 && self.backend.default_retention < 3600 * NS_PER_S {
             return Err(ConfigError::Invalid(

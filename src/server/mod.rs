@@ -443,6 +443,7 @@ fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
         sync_full: config.backend.sync == "full",
         retention_check_interval: config.backend.retention_check_interval,
         cardinality: cardinality_limits(config),
+        wal_max_bytes: config.backend.wal_max_bytes,
     };
     let b = EmbeddedBackend::open(&config.data_dir, opts)
         .map_err(|e| StartError::Backend(format!("cannot open the embedded store in {}: {e}", config.data_dir.display())))?;

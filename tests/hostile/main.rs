@@ -7,6 +7,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod cardinality;
 mod connections;
 mod health;
 mod queries;
