@@ -3,10 +3,9 @@
 //! anything of it reaches VictoriaMetrics, and the counts include what VictoriaMetrics already
 //! held — after an influxgate restart, and when written straight to VictoriaMetrics.
 
-use serde_json::json;
 
 use super::vm_labels::{export, labels, start_vm, vm_gate, T0};
-use crate::common::{rows, Api, GateConfig};
+use crate::common::{Api, GateConfig};
 
 const S: i64 = 1_000_000_000;
 
