@@ -12,3 +12,4 @@ mod health;
 mod raw;
 mod write_limits;
 mod queries;
+mod throttling;
