@@ -137,6 +137,9 @@ pub struct LimitsConfig {
     /// may set its own.
     #[serde(with = "duration_str")]
     pub max_delay: i64,
+    /// An answer its client reads nothing of for this long has its connection closed.
+    #[serde(with = "duration_str")]
+    pub send_timeout: i64,
 }
 
 /// What a request over its token's rate limits gets.
@@ -177,6 +180,7 @@ impl Default for LimitsConfig {
             max_values_per_tag: 100_000,
             on_limit: OnLimit::Auto,
             max_delay: 2 * NS_PER_S,
+            send_timeout: 60 * NS_PER_S,
         }
     }
 }
@@ -328,9 +332,12 @@ impl Config {
                 "limits: max_connections, token_max_inflight_requests and token_max_buffered_write_bytes must be positive".into(),
             ));
         }
-        if l.idle_timeout <= 0 || l.header_timeout <= 0 || l.body_timeout <= 0 || self.backend.health_timeout <= 0 {
+        let timeouts = [l.idle_timeout, l.header_timeout, l.body_timeout, l.send_timeout, self.backend.health_timeout];
+        if timeouts.iter().any(|t| *t <= 0) {
             return Err(ConfigError::Invalid(
-                "limits.idle_timeout, limits.header_timeout, limits.body_timeout and backend.health_timeout must be positive".into(),
+                "limits.idle_timeout, limits.header_timeout, limits.body_timeout, limits.send_timeout and \
+                 backend.health_timeout must be positive"
+                    .into(),
             ));
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 || self.limits.write_bytes_per_second == 0 {
@@ -467,6 +474,8 @@ mod tests {
         for bad in ["'drop'", "429", "'Delay'"] {
             assert!(Config::parse(&format!("[limits]\non_limit = {bad}\n")).is_err(), "{bad}");
         }
+        let err = Config::parse("[limits]\nsend_timeout = '0s'\n").unwrap_err();
+        assert!(err.to_string().contains("send_timeout"), "{err}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod ping;
 pub mod query;
 pub mod query_pool;
+pub mod send_watch;
 pub mod throttle;
 pub mod write;
 
