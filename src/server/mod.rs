@@ -1,6 +1,7 @@
 //! The HTTP server: a hyper service routing the InfluxDB 1.x endpoints, with auth, limits,
-//! request ids, one log line per request and graceful shutdown. Connections (their cap and idle
-//! timeout) are kept by [`conn`], request limits by [`limits`].
+//! request ids, one log line per request and graceful shutdown. Connections (their cap, idle and
+//! send timeouts) are kept by [`conn`], request limits by [`limits`], and what a request over its
+//! token's rates gets by [`throttle`].
 //!
 //! Endpoints: `POST /write`, `GET|POST /query` (token required); `GET|HEAD /ping`,
 //! `GET|HEAD /health`, `GET /metrics` (no token). Use from tests:
