@@ -12,6 +12,7 @@ mod connections;
 mod health;
 mod queries;
 mod raw;
+mod throttling;
 mod vm_cardinality;
 mod vm_labels;
 mod write_limits;
