@@ -14,8 +14,7 @@ use super::result::{Series, Value};
 use super::util::go_duration;
 use super::QueryContext;
 
-const HOUR: i64 = 3_600_000_000_000;
-const DAY: i64 = 24 * HOUR;
+use crate::rules::shards::HOUR;
 
 type R = QResult<Vec<Series>>;
 
@@ -195,27 +194,6 @@ pub async fn show_databases(backend: &dyn Backend, ctx: &QueryContext) -> R {
     Ok(vec![series("databases", &["name"], values)])
 }
 
-/// 1.x's default shard group duration for a retention policy duration.
-fn shard_group_for(d: i64) -> i64 {
-    if d == 0 || d >= 180 * DAY {
-        7 * DAY
-    } else if d >= 2 * DAY {
-        DAY
-    } else {
-        HOUR
-    }
-}
-
-fn normalized_shard(sgd: i64, d: i64) -> i64 {
-    if sgd == 0 {
-        shard_group_for(d)
-    } else if sgd < HOUR {
-        HOUR
-    } else {
-        sgd
-    }
-}
-
 fn check_duration(d: i64) -> QResult<()> {
     if d != 0 && d < HOUR {
         return Err(format!("retention policy duration must be at least {}", go_duration(HOUR)).into());
@@ -227,7 +205,7 @@ pub async fn create_database(backend: &dyn Backend, s: &a::CreateDatabaseStateme
     if let Some(rp) = &s.retention_policy {
         let d = rp.duration.unwrap_or(0);
         check_duration(d)?;
-        let sgd = normalized_shard(rp.shard_duration.unwrap_or(0), d);
+        let sgd = crate::rules::shards::normalize(rp.shard_duration.unwrap_or(0), d);
         if d != 0 && sgd > d {
             return Err("retention policy duration must be greater than the shard duration".into());
         }
@@ -293,7 +271,7 @@ pub async fn show_retention_policies(backend: &dyn Backend, ctx: &QueryContext, 
 
 pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetentionPolicyStatement) -> R {
     check_duration(s.duration)?;
-    let sgd = normalized_shard(s.shard_duration, s.duration);
+    let sgd = crate::rules::shards::normalize(s.shard_duration, s.duration);
     if s.duration != 0 && sgd > s.duration {
         return Err("retention policy duration must be greater than the shard duration".into());
     }
@@ -323,7 +301,7 @@ pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetention
         return Err(format!("retention policy not found: {}", s.name).into());
     };
     let d = s.duration.unwrap_or(cur.duration);
-    let sgd = s.shard_duration.map(|x| normalized_shard(x, d));
+    let sgd = s.shard_duration.map(|x| crate::rules::shards::normalize(x, d));
     let eff_sgd = sgd.unwrap_or(cur.shard_group_duration);
     if d != 0 && eff_sgd > d {
         return Err("retention policy duration must be greater than the shard duration".into());

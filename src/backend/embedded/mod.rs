@@ -76,7 +76,8 @@ use futures::stream::BoxStream;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use self::catalog::{decode_tags, normalised_shard_duration, Catalog, Change, Field, Shared, MIN_RP_DURATION};
+use self::catalog::{decode_tags, Catalog, Change, Field, Shared};
+use crate::rules::shards::{normalize as normalised_shard_duration, MIN_RP_DURATION};
 use self::series::{owned, SeriesStore, Tags};
 use self::read::{AggPlan, Pool, ScanPlan};
 use self::writer::{sql_err, Job, Writer};

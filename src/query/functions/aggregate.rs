@@ -752,38 +752,8 @@ pub fn reduce_layers(agg: &Aggregate, shards: &[Vec<Vec<Sample>>], window_start:
     Ok(top.map(|p| vec![p.s]).unwrap_or_default())
 }
 
-/// The shard group duration of a retention policy (`None`: the database has none): its own
-/// `SHARD DURATION`, else 1.x's default for its duration.
-pub fn rp_shard_group_duration(rp: Option<&crate::backend::RetentionPolicy>) -> i64 {
-    match rp {
-        Some(r) if r.shard_group_duration > 0 => r.shard_group_duration,
-        _ => shard_group_duration(rp.map(|r| r.duration)),
-    }
-}
-
-/// 1.x's default shard group duration for a retention policy of duration `rp` (ns, 0 or None
-/// = infinite): < 2 days → 1h, < 6 months (180 days) → 1 day, else 7 days.
-pub fn shard_group_duration(rp: Option<i64>) -> i64 {
-    const H: i64 = 3_600_000_000_000;
-    match rp {
-        Some(d) if d > 0 && d < 48 * H => H,
-        Some(d) if d > 0 && d < 180 * 24 * H => 24 * H,
-        _ => 7 * 24 * H,
-    }
-}
-
-/// The start of the shard group holding `t`: 1.x truncates with Go's `time.Truncate`, i.e. to
-/// multiples of the duration counted from 0001-01-01 UTC (so 7-day groups start on Mondays,
-/// e.g. 1969-12-29, 1970-01-05).
-pub fn shard_group_start(t: i64, duration: i64) -> i64 {
-    if duration <= 0 {
-        return t;
-    }
-    const YEAR1_TO_EPOCH_NS: i128 = 719_162 * 86_400 * 1_000_000_000;
-    let abs = t as i128 + YEAR1_TO_EPOCH_NS;
-    let start = abs - abs.rem_euclid(duration as i128) - YEAR1_TO_EPOCH_NS;
-    start.clamp(i64::MIN as i128, i64::MAX as i128) as i64
-}
+/// 1.x's shard-group rules live in [`crate::rules::shards`].
+pub use crate::rules::shards::{group_start as shard_group_start, of_policy as rp_shard_group_duration};
 
 /// `top(field, tag1[, tag2...], N)` / `bottom(...)`: 1.x first takes, per distinct combination
 /// of the tag values (`groups`: tag values + that combination's points, time order), the

@@ -44,7 +44,7 @@ use crate::query::result::Value;
 use std::fmt;
 
 pub use aggregate::{
-    integral, output_time, reduce, reduce_layers, reduce_top_bottom_tagged, shard_group_duration, shard_group_start,
+    integral, output_time, reduce, reduce_layers, reduce_top_bottom_tagged, shard_group_start,
     Aggregate,
 };
 pub use fill::{fill, Fill};

@@ -585,7 +585,7 @@ fn layered_series_partials() {
     assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mean, &shards, 0).unwrap()), vec![(0, f(0.43333333333333335))]);
     assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Sum, &shards, 0).unwrap()), vec![(0, f(2.6))]);
     // SHOW SHARDS: autogen groups 1969-12-29..1970-01-05, 1970-01-05..1970-01-12 (Mondays)
-    let week = aggregate::shard_group_duration(None);
+    let week = crate::rules::shards::default_duration(0);
     assert_eq!(aggregate::shard_group_start(0, week), -3 * 86_400 * S);
     assert_eq!(aggregate::shard_group_start(5 * 86_400 * S, week), 4 * 86_400 * S);
     assert_eq!(aggregate::shard_group_start(4 * 86_400 * S - 1, week), -3 * 86_400 * S);

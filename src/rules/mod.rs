@@ -1,0 +1,7 @@
+//! InfluxDB 1.x's rules, each in one place, for every layer that needs them (the engine, the
+//! stores, the HTTP layer): a rule written twice drifts (the shard-group rule once had four
+//! copies, one of them wrong at exactly 180 days).
+//!
+//! * [`shards`]: retention-policy durations and the shard groups 1.x cuts time into.
+
+pub mod shards;
