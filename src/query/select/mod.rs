@@ -29,6 +29,7 @@ use crate::backend::{Backend, MeasurementFilter, ScanRequest, TagPredicate};
 use crate::model::FieldType;
 
 mod aggregate;
+mod calls;
 mod columns;
 mod compile;
 mod into;
@@ -37,9 +38,11 @@ mod partials;
 mod pushdown;
 mod raw;
 mod resolve;
+mod typecheck;
 mod validate;
 
 use aggregate::*;
+use calls::*;
 use columns::*;
 use compile::*;
 use into::*;
@@ -48,10 +51,11 @@ use partials::*;
 use pushdown::*;
 use raw::*;
 use resolve::*;
-use validate::*;
+use typecheck::*;
 
 pub(crate) use raw::{point_less, raw_compile, raw_prepare, RawCompiled};
 pub(crate) use resolve::MeasInfo;
+pub(crate) use validate::normalize;
 
 type Tags = Vec<(String, String)>;
 
@@ -74,29 +78,51 @@ fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
     }
 }
 
-/// Runs one SELECT, answering its series (empty when nothing matched).
+/// Runs one SELECT statement as 1.x does: its checks in 1.x's order (see `validate`), then
+/// [`select`].
+pub(crate) async fn statement(backend: &dyn Backend, ctx: &QueryContext, s: &crate::influxql::ast::SelectStatement) -> QResult<Vec<Series>> {
+    validate::system_sources(s)?;
+    let sel = super::lower::select(s);
+    normalize(backend, ctx, &sel).await?;
+    validate::compile_statement(s, ctx.now)?;
+    select(backend, ctx, &sel).await
+}
+
+/// The checks of a statement that need no catalog (all but [`normalize`]), for a caller that
+/// runs `normalize` itself before [`select`].
+pub(crate) fn check(s: &crate::influxql::ast::SelectStatement, now: i64) -> QResult<()> {
+    validate::check(s, now)
+}
+
+/// Runs one SELECT that passed 1.x's checks, answering its series (empty when nothing matched).
 pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Vec<Series>> {
+    run(backend, ctx, sel, true).await
+}
+
+/// [`select`] for a subquery: 1.x checks the types of the outermost statement only.
+pub(super) async fn subquery(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Vec<Series>> {
+    run(backend, ctx, sel, false).await
+}
+
+async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outermost: bool) -> QResult<Vec<Series>> {
     if let Some(target) = &sel.into {
         let mut inner = sel.clone();
         inner.into = None;
-        let series = Box::pin(select(backend, ctx, &inner)).await?;
+        let series = Box::pin(run(backend, ctx, &inner, outermost)).await?;
         return select_into(backend, ctx, target, series).await;
     }
-    let Shape { any_agg, group_by_time } = check_statement(sel)?;
+    let Shape { any_agg, group_by_time } = shape(sel);
     let (rest, tr) = match &sel.condition {
         Some(c) => cond::split_time(c, ctx.now)?,
         None => (None, TimeRange::unbounded()),
     };
-    if let Some(r) = &rest {
-        check_condition(r)?;
-    }
     // Tag keys are listed only when `*`, a regex or GROUP BY */regex needs them.
     let need_tags = sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Wildcard { .. } | Expr::Regex(_)))
         || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
-    let metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
+    let mut metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
     let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
-    for f in &fields {
-        type_check(&f.expr, &metas)?;
+    if outermost {
+        type_check(backend, &fields, &mut metas).await?;
     }
 
     let (time_name, out_fields) = split_time_column(fields);

@@ -15,6 +15,8 @@ pub(crate) struct MeasInfo {
     pub sub: Option<Vec<(Tags, Vec<String>, Vec<Vec<Value>>)>>,
     /// For each entry of `sub`, the index of the FROM source it came from.
     pub sub_src: Vec<usize>,
+    /// Subquery columns without a value to type them (see `typecheck`).
+    pub untyped: BTreeSet<String>,
     /// Shard group duration of the retention policy (1.x reduces per shard group first).
     pub shard_dur: i64,
     /// `tags` lists every tag key (listing them costs a walk over the measurement's series, so
@@ -32,18 +34,7 @@ pub(super) async fn measurement_info(
 ) -> QResult<MeasInfo> {
     let fields: BTreeMap<String, FieldType> =
         backend.field_keys(db, rp, name).await?.into_iter().collect();
-    let mut tags = BTreeSet::new();
-    if need_tags {
-        let series = backend
-            .series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True)
-            .await
-            ?;
-        for s in series {
-            for (k, _) in s.tags {
-                tags.insert(k);
-            }
-        }
-    }
+    let tags = if need_tags { tag_keys(backend, db, rp, name).await? } else { BTreeSet::new() };
     let rps = match backend.retention_policies(db).await {
         Ok(r) => r,
         // A database the store does not know has no policy to take a shard duration from; the
@@ -64,9 +55,25 @@ pub(super) async fn measurement_info(
         tags,
         sub: None,
         sub_src: Vec::new(),
+        untyped: BTreeSet::new(),
         shard_dur,
         tags_complete: need_tags,
     })
+}
+
+/// The tag keys of a measurement (a walk over its series).
+async fn tag_keys(backend: &dyn Backend, db: &str, rp: Option<&str>, name: &str) -> QResult<BTreeSet<String>> {
+    let series = backend.series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True).await?;
+    Ok(series.into_iter().flat_map(|s| s.tags.into_iter().map(|(k, _)| k)).collect())
+}
+
+/// Lists the tag keys of the measurements resolved without them.
+pub(super) async fn complete_tags(backend: &dyn Backend, metas: &mut [MeasInfo]) -> QResult<()> {
+    for m in metas.iter_mut().filter(|m| m.sub.is_none() && !m.tags_complete) {
+        m.tags = tag_keys(backend, &m.db, m.rp.as_deref(), &m.name).await?;
+        m.tags_complete = true;
+    }
+    Ok(())
 }
 
 pub(super) fn pick_db(ctx: &QueryContext, db: &Option<String>) -> QResult<String> {
@@ -111,7 +118,7 @@ pub(crate) async fn resolve_sources(
                 }
             }
             Source::Subquery(inner) => {
-                let series = Box::pin(select(backend, ctx, inner)).await?;
+                let series = Box::pin(subquery(backend, ctx, inner)).await?;
                 for s in series {
                     let pos = out.iter().position(|m| m.name == s.name && m.sub.is_some());
                     let idx = match pos {
@@ -125,6 +132,7 @@ pub(crate) async fn resolve_sources(
                                 tags: BTreeSet::new(),
                                 sub: Some(Vec::new()),
                                 sub_src: Vec::new(),
+                                untyped: BTreeSet::new(),
                                 shard_dur: 0,
                                 tags_complete: true,
                             });
@@ -143,7 +151,11 @@ pub(crate) async fn resolve_sources(
                         if let Some(ty) = ty {
                             m.fields.insert(c.clone(), ty);
                         } else if !m.tags.contains(c) {
+                            // No value says the type: read as float, typed as unknown (1.x
+                            // types a subquery's column by its expression, unknown when that
+                            // does not type).
                             m.fields.insert(c.clone(), FieldType::Float);
+                            m.untyped.insert(c.clone());
                         }
                     }
                     if let Some(sub) = m.sub.as_mut() {
