@@ -96,19 +96,38 @@ pub(crate) fn check(s: &crate::influxql::ast::SelectStatement, now: i64) -> QRes
 
 /// Runs one SELECT that passed 1.x's checks, answering its series (empty when nothing matched).
 pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Vec<Series>> {
-    run(backend, ctx, sel, true).await
+    run(backend, ctx, sel, None).await
 }
 
-/// [`select`] for a subquery: 1.x checks the types of the outermost statement only.
-pub(super) async fn subquery(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Vec<Series>> {
-    run(backend, ctx, sel, false).await
+/// [`select`] for a subquery of `outer`. 1.x checks the types of the outermost statement only,
+/// and runs a subquery with the outer statement's time order and grouping: a raw subquery under
+/// a raw statement merges its rows by the outer groups, then time (see [`merged_subquery`]);
+/// `.1` says the answer is in that order (a series per run of rows of one group of its own).
+pub(super) async fn subquery(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outer: &Select) -> QResult<(Vec<Series>, bool)> {
+    let merged = merged_subquery(sel, outer);
+    Ok((run(backend, ctx, sel, Some(outer)).await?, merged))
 }
 
-async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outermost: bool) -> QResult<Vec<Series>> {
+/// Whether 1.x's merge of a subquery's rows reaches the outer statement: both raw (the outer
+/// reads the rows one by one), no LIMIT/OFFSET/SLIMIT in the subquery (1.x limits its series
+/// before that merge). 1.x creates the subquery's iterators with the outer dimensions
+/// (`newIteratorOptionsSubstatement`), grouping by its own and the outer tags, so its rows come
+/// merged by the outer groups, then time, then its tie-break keys, not series after series.
+fn merged_subquery(sel: &Select, outer: &Select) -> bool {
+    !shape(sel).any_agg
+        && !shape(outer).any_agg
+        && sel.limit == 0
+        && sel.offset == 0
+        && sel.slimit == 0
+        && sel.soffset == 0
+        && sel.into.is_none()
+}
+
+async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outer: Option<&Select>) -> QResult<Vec<Series>> {
     if let Some(target) = &sel.into {
         let mut inner = sel.clone();
         inner.into = None;
-        let series = Box::pin(run(backend, ctx, &inner, outermost)).await?;
+        let series = Box::pin(run(backend, ctx, &inner, outer)).await?;
         return select_into(backend, ctx, target, series).await;
     }
     let Shape { any_agg, group_by_time } = shape(sel);
@@ -116,12 +135,13 @@ async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outermost:
         Some(c) => cond::split_time(c, ctx.now)?,
         None => (None, TimeRange::unbounded()),
     };
+    let merge_into = outer.filter(|o| merged_subquery(sel, o));
     // Tag keys are listed only when `*`, a regex or GROUP BY */regex needs them.
     let need_tags = sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Wildcard { .. } | Expr::Regex(_)))
         || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
-    let mut metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
+    let mut metas = resolve_sources(backend, ctx, sel, need_tags).await?;
     let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
-    if outermost {
+    if outer.is_none() {
         type_check(backend, &fields, &mut metas).await?;
     }
 
@@ -130,6 +150,9 @@ async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outermost:
         return Ok(vec![]);
     }
     let columns = column_names(&time_name, &out_fields);
+    if let Some(o) = merge_into {
+        return raw_merged(backend, &ctx.governor, sel, o, &metas, &out_fields, &columns, rest.as_ref(), tr).await;
+    }
 
     let mut series_out: Vec<Series> = Vec::new();
     let mut budget = MAX_CELLS;
@@ -140,7 +163,7 @@ async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outermost:
         let s = if any_agg {
             aggregate_measurement(backend, ctx, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, group_by_time, &mut scan, &mut budget).await?
         } else {
-            raw_measurement(backend, &ctx.governor, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, &mut scan, &mut budget).await?
+            raw_measurement(backend, &ctx.governor, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, None, &mut budget).await?
         };
         for mut ser in s {
             if !has_tag_dims {

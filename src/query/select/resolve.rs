@@ -17,6 +17,9 @@ pub(crate) struct MeasInfo {
     pub sub_src: Vec<usize>,
     /// Subquery columns without a value to type them (see `typecheck`).
     pub untyped: BTreeSet<String>,
+    /// `sub` holds the subquery's rows in the order 1.x reads them (see `select::subquery`),
+    /// not series after series.
+    pub sub_ordered: bool,
     /// Shard group duration of the retention policy (1.x reduces per shard group first).
     pub shard_dur: i64,
     /// `tags` lists every tag key (listing them costs a walk over the measurement's series, so
@@ -56,6 +59,7 @@ pub(super) async fn measurement_info(
         sub: None,
         sub_src: Vec::new(),
         untyped: BTreeSet::new(),
+        sub_ordered: false,
         shard_dur,
         tags_complete: need_tags,
     })
@@ -83,15 +87,16 @@ pub(super) fn pick_db(ctx: &QueryContext, db: &Option<String>) -> QResult<String
     }
 }
 
+/// The measurements `sel` reads (its subqueries run).
 pub(crate) async fn resolve_sources(
     backend: &dyn Backend,
     ctx: &QueryContext,
-    sources: &[Source],
+    sel: &Select,
     need_tags: bool,
 ) -> QResult<Vec<MeasInfo>> {
     let mut out: Vec<MeasInfo> = Vec::new();
     let dbs = backend.databases().await?;
-    for (src_idx, s) in sources.iter().enumerate() {
+    for (src_idx, s) in sel.sources.iter().enumerate() {
         match s {
             Source::Measurement { db, rp, name } => {
                 let db = pick_db(ctx, db)?;
@@ -118,7 +123,7 @@ pub(crate) async fn resolve_sources(
                 }
             }
             Source::Subquery(inner) => {
-                let series = Box::pin(subquery(backend, ctx, inner)).await?;
+                let (series, merged) = Box::pin(subquery(backend, ctx, inner, sel)).await?;
                 for s in series {
                     let pos = out.iter().position(|m| m.name == s.name && m.sub.is_some());
                     let idx = match pos {
@@ -133,6 +138,7 @@ pub(crate) async fn resolve_sources(
                                 sub: Some(Vec::new()),
                                 sub_src: Vec::new(),
                                 untyped: BTreeSet::new(),
+                                sub_ordered: true,
                                 shard_dur: 0,
                                 tags_complete: true,
                             });
@@ -140,6 +146,7 @@ pub(crate) async fn resolve_sources(
                         }
                     };
                     let m = &mut out[idx];
+                    m.sub_ordered &= merged;
                     for (k, _) in &s.tags {
                         m.tags.insert(k.clone());
                     }
