@@ -1,8 +1,10 @@
 //! SELECT: sources resolved against the catalog, fields typed, rows read through
 //! `Backend::scan`, then raw rows or aggregates per series and time bucket.
 //!
-//! One file per job: `validate` (1.x's compile-time checks and texts), `resolve` (sources,
-//! `*` and regexes, GROUP BY keys), `compile` (expressions against one measurement), `columns`
+//! One file per job: `validate` (1.x's checks before reading, in 1.x's order, with its texts),
+//! `calls` (which calls are aggregates, selectors, transformations), `resolve` (sources, `*`
+//! and regexes, GROUP BY keys), `typecheck` (1.x's validateTypes once `*` is expanded),
+//! `compile` (expressions against one measurement), `columns`
 //! (answer column names), `load` (reading points), `raw` (raw selects and 1.x's merge order),
 //! `aggregate` (calls per series/window/shard group, fill, transformations), `partials`
 //! (combining partial results in 1.x's order), `pushdown` (asking the store for partials),
