@@ -25,6 +25,7 @@ mod display;
 mod lexer;
 mod params;
 mod parser;
+pub mod reduce;
 pub(crate) mod regex_compat;
 #[cfg(test)]
 mod tests;

@@ -252,10 +252,7 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         }
     }
     match s {
-        Select(sel) => {
-            lower::check_dimensions(sel)?;
-            select::select(backend, ctx, &lower::select(sel)).await
-        }
+        Select(sel) => select::statement(backend, ctx, sel).await,
         Explain { .. } => Err("EXPLAIN is not supported".into()),
         ShowDatabases => meta::show_databases(backend, ctx).await,
         CreateDatabase(c) => meta::create_database(backend, c).await,

@@ -216,7 +216,8 @@ pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, 
     if super::read_databases(stmt, &ctx).iter().any(|db| !ctx.is_admin && !(ctx.can_read)(db)) {
         return Err(Box::new(ctx));
     }
-    if lower::check_dimensions(s).is_err() {
+    // A statement 1.x rejects is answered by the buffered path (with the error 1.x reports).
+    if select::check(s, ctx.now).is_err() {
         return Err(Box::new(ctx));
     }
     let sel = lower::select(s);
@@ -263,6 +264,9 @@ impl RawSelect {
             match &mut self.phase {
                 Phase::Done => return Ok(None),
                 Phase::Start => {
+                    // The statement passed the checks that need no catalog (`open_for`): the
+                    // databases it names are checked first, as 1.x does.
+                    select::normalize(self.backend.as_ref(), &self.ctx, &self.sel).await?;
                     // The buffered evaluator over an empty range (its end before its start)
                     // validates the statement exactly as the buffered path does (same errors,
                     // same texts) without reading points.

@@ -143,7 +143,9 @@ pub(super) fn compile_row(e: &Expr, m: &MeasInfo, scan: &mut Vec<String>, in_con
                     c.push(compile_row(a, m, scan, in_cond)?);
                 }
                 CExpr::Math(name.clone(), c)
-            } else if name == "now" {
+            } else if name == "now" || in_cond {
+                // 1.x evaluates a call it does not know, in a condition, to null (the checks
+                // before reading reject it only outside parentheses; see `validate`).
                 CExpr::Lit(Value::Null)
             } else {
                 return Err(format!("undefined function {name}()").into());
