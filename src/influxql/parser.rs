@@ -558,7 +558,7 @@ impl<'a> Parser<'a> {
             Ok(n) => n,
             Err(_) => {
                 return Err(ParseError::at(
-                    format!("strconv.Atoi: parsing {}: value out of range", go_quote(&lit)),
+                    format!("strconv.Atoi: parsing {}: value out of range", crate::rules::quote::go_quote(&lit)),
                     pos,
                 ))
             }
@@ -579,7 +579,7 @@ impl<'a> Parser<'a> {
         }
         lit.parse::<u64>().map_err(|_| {
             ParseError::at(
-                format!("strconv.ParseUint: parsing {}: value out of range", go_quote(&lit)),
+                format!("strconv.ParseUint: parsing {}: value out of range", crate::rules::quote::go_quote(&lit)),
                 pos,
             )
         })
@@ -1823,11 +1823,6 @@ fn invalid_select_operator(e: &Expr) -> Option<BinaryOp> {
     let mut found = None;
     visit(e, &mut found);
     found
-}
-
-/// Go's `%q`-ish quoting for the strconv error texts (inputs here are digits only).
-fn go_quote(s: &str) -> String {
-    format!("\"{}\"", s)
 }
 
 const NS: i64 = 1;
