@@ -3,5 +3,7 @@
 //! copies, one of them wrong at exactly 180 days).
 //!
 //! * [`shards`]: retention-policy durations and the shard groups 1.x cuts time into.
+//! * [`time_bounds`]: the earliest and latest time 1.x stores and reads.
 
 pub mod shards;
+pub mod time_bounds;

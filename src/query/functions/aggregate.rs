@@ -187,7 +187,7 @@ pub fn output_time(agg: &Aggregate, point_time: i64, window_start: i64, single_s
     if single_selector && !group_by_time && agg.is_selector() {
         return point_time;
     }
-    if window_start == super::MIN_TIME {
+    if window_start == crate::rules::time_bounds::MIN_TIME {
         0
     } else {
         window_start

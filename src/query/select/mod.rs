@@ -19,7 +19,8 @@ use futures::StreamExt;
 use super::functions::goheap::GoHeap;
 use regex::Regex;
 
-use super::cond::{self, TimeRange, MIN_TIME};
+use super::cond::{self, TimeRange};
+use crate::rules::time_bounds::MIN_TIME;
 use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};
 use super::ir::{BinOp, Dimension, Expr, Field, Fill, FillValue, Select, Source, VarHint};
