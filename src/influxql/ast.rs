@@ -683,7 +683,7 @@ pub enum ParamValue {
     Boolean(bool),
     Identifier(String),
     Regex(String),
-    /// Duration text as written in InfluxQL (`10m`); use `format_duration` for ns values.
+    /// Duration text as written in InfluxQL (`10m`); use `rules::durations::influxql_literal` for ns values.
     Duration(String),
     Error(String),
 }

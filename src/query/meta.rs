@@ -11,10 +11,9 @@ use super::error::QResult;
 use super::ir::Expr;
 use super::lower;
 use super::result::{Series, Value};
-use super::util::go_duration;
 use super::QueryContext;
 
-use crate::rules::shards::HOUR;
+use crate::rules::durations::{go_string, HOUR};
 
 type R = QResult<Vec<Series>>;
 
@@ -196,7 +195,7 @@ pub async fn show_databases(backend: &dyn Backend, ctx: &QueryContext) -> R {
 
 fn check_duration(d: i64) -> QResult<()> {
     if d != 0 && d < HOUR {
-        return Err(format!("retention policy duration must be at least {}", go_duration(HOUR)).into());
+        return Err(format!("retention policy duration must be at least {}", go_string(HOUR)).into());
     }
     Ok(())
 }
@@ -259,8 +258,8 @@ pub async fn show_retention_policies(backend: &dyn Backend, ctx: &QueryContext, 
         .map(|r| {
             vec![
                 Value::String(r.name),
-                Value::String(go_duration(r.duration)),
-                Value::String(go_duration(r.shard_group_duration)),
+                Value::String(go_string(r.duration)),
+                Value::String(go_string(r.shard_group_duration)),
                 Value::Integer(r.replication as i64),
                 Value::Boolean(r.default),
             ]

@@ -2,8 +2,10 @@
 //! stores, the HTTP layer): a rule written twice drifts (the shard-group rule once had four
 //! copies, one of them wrong at exactly 180 days).
 //!
+//! * [`durations`]: reading InfluxQL durations and printing them as InfluxQL or as Go does.
 //! * [`shards`]: retention-policy durations and the shard groups 1.x cuts time into.
 //! * [`time_bounds`]: the earliest and latest time 1.x stores and reads.
 
+pub mod durations;
 pub mod shards;
 pub mod time_bounds;

@@ -11,8 +11,7 @@
 //! * a shard group starts at a multiple of its duration counted from 0001-01-01 UTC (so 7-day
 //!   groups start on Mondays: 1969-12-29, 1970-01-05).
 
-pub const HOUR: i64 = 3_600_000_000_000;
-pub const DAY: i64 = 24 * HOUR;
+use super::durations::{DAY, HOUR};
 
 /// The shortest retention duration 1.x accepts (other than 0, infinite).
 pub const MIN_RP_DURATION: i64 = HOUR;

@@ -208,7 +208,7 @@ fn text(e: &Expr, metas: &[MeasInfo]) -> String {
         Expr::Float(f) => format!("{f:.3}"),
         Expr::Str(s) => crate::influxql::quote_string(s),
         Expr::Bool(b) => b.to_string(),
-        Expr::Duration(d) => crate::influxql::format_duration(*d),
+        Expr::Duration(d) => crate::rules::durations::influxql_literal(*d),
         Expr::Regex(r) => format!("/{}/", r.as_str()),
         Expr::Paren(x) => format!("({})", text(x, metas)),
         Expr::Binary { op, lhs, rhs } => format!("{} {} {}", text(lhs, metas), op.as_str(), text(rhs, metas)),

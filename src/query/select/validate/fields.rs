@@ -5,7 +5,7 @@
 //! failure is the statement's error.
 
 use crate::influxql::ast::Expr;
-use crate::influxql::format_duration;
+use crate::rules::durations::influxql_literal;
 use crate::influxql::reduce::is_literal;
 use crate::query::error::QResult;
 use crate::query::functions::{math, ta::TaKind};
@@ -53,7 +53,7 @@ fn arity_error(name: &str, want: &str, got: usize) -> QResult<()> {
 fn duration_arg(arg: Option<&Expr>, other: impl Fn(&Expr) -> String) -> QResult<()> {
     match arg {
         None => Ok(()),
-        Some(Expr::Duration(d)) if *d <= 0 => Err(format!("duration argument must be positive, got {}", format_duration(*d)).into()),
+        Some(Expr::Duration(d)) if *d <= 0 => Err(format!("duration argument must be positive, got {}", influxql_literal(*d)).into()),
         Some(Expr::Duration(_)) => Ok(()),
         Some(a) => Err(other(a).into()),
     }
