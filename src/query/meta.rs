@@ -14,6 +14,7 @@ use super::result::{Series, Value};
 use super::QueryContext;
 
 use crate::rules::durations::{go_string, HOUR};
+use crate::rules::limits;
 
 type R = QResult<Vec<Series>>;
 
@@ -35,15 +36,6 @@ fn series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Series {
         columns: columns.iter().map(|c| c.to_string()).collect(),
         values,
         partial: false,
-    }
-}
-
-fn limit<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
-    let it = v.into_iter().skip(offset as usize);
-    if limit > 0 {
-        it.take(limit as usize).collect()
-    } else {
-        it.collect()
     }
 }
 
@@ -348,7 +340,7 @@ pub async fn show_measurements(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         }
     }
     names.sort();
-    let names = limit(names, s.limit, s.offset);
+    let names = limits::apply(names, s.limit, s.offset);
     if names.is_empty() {
         return Ok(vec![]);
     }
@@ -393,7 +385,7 @@ pub async fn show_tag_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::Sho
     let mut out = Vec::new();
     for (m, sers) in by_m {
         let keys: BTreeSet<String> = sers.into_iter().flatten().map(|(k, _)| k).collect();
-        let keys = limit(keys.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
+        let keys = limits::apply(keys.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
         if keys.is_empty() {
             continue;
         }
@@ -414,7 +406,7 @@ pub async fn show_tag_values(backend: &dyn Backend, ctx: &QueryContext, s: &a::S
     for (m, sers) in by_m {
         let kv: BTreeSet<(String, String)> =
             sers.into_iter().flatten().filter(|(k, _)| key_matches(&s.tag_key, k)).collect();
-        let kv = limit(kv.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
+        let kv = limits::apply(kv.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
         if kv.is_empty() {
             continue;
         }
@@ -434,7 +426,7 @@ pub async fn show_field_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::S
     let mut out = Vec::new();
     for m in names {
         let fields = backend.field_keys(&db, rp, &m).await?;
-        let fields = limit(fields, s.limit, s.offset);
+        let fields = limits::apply(fields, s.limit, s.offset);
         if fields.is_empty() {
             continue;
         }
@@ -462,7 +454,7 @@ pub async fn show_series(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowS
     }
     keys.sort();
     keys.dedup();
-    let keys = limit(keys, s.limit, s.offset);
+    let keys = limits::apply(keys, s.limit, s.offset);
     if keys.is_empty() {
         return Ok(vec![]);
     }
@@ -531,7 +523,7 @@ pub async fn show_cardinality(backend: &dyn Backend, ctx: &QueryContext, s: &a::
                     out.push(series(&m, &["count"], count(n)));
                 }
             }
-            Ok(limit(out, s.limit, s.offset))
+            Ok(limits::apply(out, s.limit, s.offset))
         }
     }
 }

@@ -3,9 +3,11 @@
 //! copies, one of them wrong at exactly 180 days).
 //!
 //! * [`durations`]: reading InfluxQL durations and printing them as InfluxQL or as Go does.
+//! * [`limits`]: LIMIT/OFFSET and SLIMIT/SOFFSET, and 1.6.7's raw OFFSET without LIMIT.
 //! * [`shards`]: retention-policy durations and the shard groups 1.x cuts time into.
 //! * [`time_bounds`]: the earliest and latest time 1.x stores and reads.
 
 pub mod durations;
+pub mod limits;
 pub mod shards;
 pub mod time_bounds;

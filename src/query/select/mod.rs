@@ -20,6 +20,7 @@ use super::functions::goheap::GoHeap;
 use regex::Regex;
 
 use super::cond::{self, TimeRange};
+use crate::rules::limits;
 use crate::rules::time_bounds::MIN_TIME;
 use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};
@@ -69,16 +70,6 @@ const MAX_BUCKETS: usize = 1_000_000;
 /// Bytes the rows of an answer's series hold, for the governor.
 fn series_bytes(s: &Series) -> u64 {
     s.values.iter().map(|r| govern::row_bytes(r.len()) + r.iter().map(govern::value_bytes).sum::<u64>()).sum()
-}
-
-fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
-    let off = offset as usize;
-    let it = v.into_iter().skip(off);
-    if limit > 0 {
-        it.take(limit as usize).collect()
-    } else {
-        it.collect()
-    }
 }
 
 /// Runs one SELECT statement as 1.x does: its checks in 1.x's order (see `validate`), then
@@ -185,7 +176,7 @@ async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outer: Opt
         series_out = Vec::new();
         for (_, mut v) in by_m {
             v.sort_by_cached_key(|s| tags_id(&s.tags));
-            series_out.extend(apply_limits(v, sel.slimit, sel.soffset));
+            series_out.extend(limits::apply(v, sel.slimit, sel.soffset));
         }
     }
     // Series come by measurement, then tags; ORDER BY time DESC reverses both (1.x).
