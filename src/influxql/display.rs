@@ -424,7 +424,7 @@ impl Display for SelectStatement {
         opt_int(f, "SLIMIT", self.slimit)?;
         opt_int(f, "SOFFSET", self.soffset)?;
         if let Some(tz) = &self.location {
-            write!(f, " tz({})", quote_string(tz))?;
+            write!(f, " tz({})", quote_string(&tz.name))?;
         }
         Ok(())
     }

@@ -79,49 +79,14 @@ fn tokstr(tok: Tok, lit: &str) -> String {
     }
 }
 
-/// Time-zone existence check used by `tz('...')`.
-pub type TzCheck<'a> = &'a dyn Fn(&str) -> bool;
-
-/// Options for [`Parser`].
 #[derive(Default, Clone, Copy)]
 pub struct ParseOptions<'a> {
     /// `Some` = 1.x behaviour: `$name` tokens are substituted from this map at scan time and a
     /// missing name is an error. `None` = keep `$name` as `Expr::BindParam` where an expression
     /// is expected.
     pub params: Option<&'a HashMap<String, ParamValue>>,
-    /// Validates `tz('Area/City')` names; default: [`default_tz_exists`].
-    pub tz_exists: Option<TzCheck<'a>>,
-}
-
-/// Default time-zone check: `""`, `UTC`, `Local`, or a file under the system zoneinfo
-/// directories (what Go's `time.LoadLocation` consults on Linux).
-pub fn default_tz_exists(name: &str) -> bool {
-    if name.is_empty() || name == "UTC" || name == "Local" {
-        return true;
-    }
-    if name.contains("..") || name.starts_with('/') || name.starts_with('\\') {
-        return false;
-    }
-    let dirs: Vec<String> = match std::env::var("ZONEINFO") {
-        Ok(z) if !z.is_empty() => vec![z],
-        _ => vec![
-            "/usr/share/zoneinfo/".into(),
-            "/usr/share/lib/zoneinfo/".into(),
-            "/usr/lib/locale/TZ/".into(),
-        ],
-    };
-    let mut any_dir = false;
-    for d in dirs {
-        let dir = std::path::Path::new(&d);
-        if dir.is_dir() {
-            any_dir = true;
-            if dir.join(name).is_file() {
-                return true;
-            }
-        }
-    }
-    // No zoneinfo database at all on this machine: don't reject what we cannot check.
-    !any_dir
+    /// The machine `tz('Area/City')` names are resolved on (`rules::tz`); default: this one.
+    pub zones: Option<&'a crate::rules::tz::System>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -892,7 +857,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn parse_location(&mut self) -> PResult<Option<String>> {
+    fn parse_location(&mut self) -> PResult<Option<Location>> {
         let (tok, _, lit) = self.scan_ws();
         self.unscan();
         if tok != Tok::Ident || lit.to_lowercase() != "tz" {
@@ -910,14 +875,12 @@ impl<'a> Parser<'a> {
             Expr::String(s) => s.clone(),
             _ => return Err(ParseError::plain("expected string argument in tz()")),
         };
-        let ok = match self.opts.tz_exists {
-            Some(f) => f(&name),
-            None => default_tz_exists(&name),
+        let zone = match self.opts.zones {
+            Some(sys) => sys.resolve(&name),
+            None => crate::rules::tz::System::from_env().resolve(&name),
         };
-        if !ok {
-            return Err(ParseError::plain(format!("unable to find time zone {}", name)));
-        }
-        Ok(Some(name))
+        let zone = zone.map_err(ParseError::plain)?;
+        Ok(Some(Location { name, zone }))
     }
 
     fn parse_order_by(&mut self) -> PResult<Option<SortField>> {

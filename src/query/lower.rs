@@ -143,7 +143,7 @@ pub fn select(s: &a::SelectStatement) -> Select {
         offset: s.offset,
         slimit: s.slimit,
         soffset: s.soffset,
-        tz: s.location.clone(),
+        tz: s.location.as_ref().map(|l| l.zone),
         into: s.into.as_ref().map(|t| Target {
             db: opt(&t.measurement.database),
             rp: opt(&t.measurement.retention_policy),

@@ -223,7 +223,7 @@ pub async fn execute(
             Ok(series) => {
                 // tz('Zone'): the encoders print this statement's times in that zone.
                 let time_zone = match s {
-                    a::Statement::Select(sel) => sel.location.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok()),
+                    a::Statement::Select(sel) => sel.location.as_ref().map(|l| l.zone),
                     _ => None,
                 };
                 out.push(StatementResult { statement_id: i, series, time_zone, ..Default::default() })

@@ -232,7 +232,7 @@ pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, 
         },
         None => (None, cond::TimeRange::unbounded()),
     };
-    let time_zone = s.location.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
+    let time_zone = s.location.as_ref().map(|l| l.zone);
     let (lo, hi) = (tr.min_or(), tr.max_or());
     Ok(RawSelect { backend, ctx, sel, rest, lo, hi, phase: Phase::Start, time_zone })
 }

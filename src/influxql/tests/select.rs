@@ -204,7 +204,7 @@ fn group_by_fill_order_limits_tz() {
     assert_eq!(s.fill, Fill::Previous);
     assert!(s.order_desc());
     assert_eq!((s.limit, s.offset, s.slimit, s.soffset), (3, 2, 4, 5));
-    assert_eq!(s.location.as_deref(), Some("UTC"));
+    assert_eq!(s.location.as_ref().map(|l| (l.name.as_str(), l.zone)), Some(("UTC", chrono_tz::Tz::UTC)));
     for (f, want) in [
         ("fill(null)", Fill::Null),
         ("fill(none)", Fill::None),

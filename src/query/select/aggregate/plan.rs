@@ -92,11 +92,7 @@ pub(super) fn plan(
             return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})").into());
         }
     }
-    let tz = match &sel.tz {
-        Some(name) => Some(name.parse::<chrono_tz::Tz>().map_err(|_| format!("unable to find time zone {name}"))?),
-        None => None,
-    };
-    let window = group_by_time.map(|(every, offset)| Window::new(every, offset, tz));
+    let window = group_by_time.map(|(every, offset)| Window::new(every, offset, sel.tz));
     let single_selector = calls.len() == 1 && calls[0].agg.is_selector() && (afields.len() == 1 || !aux.is_empty());
     Ok(Some(AggPlan {
         window_start_default: tr.min.unwrap_or(MIN_TIME),
