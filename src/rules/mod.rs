@@ -3,12 +3,15 @@
 //! copies, one of them wrong at exactly 180 days).
 //!
 //! * [`durations`]: reading InfluxQL durations and printing them as InfluxQL or as Go does.
+//! * [`function_kinds`]: InfluxQL's function names and kinds (aggregate, selector, transformation,
+//!   math, ...), for every classifier.
 //! * [`limits`]: LIMIT/OFFSET and SLIMIT/SOFFSET, and 1.6.7's raw OFFSET without LIMIT.
 //! * [`shards`]: retention-policy durations and the shard groups 1.x cuts time into.
 //! * [`time_bounds`]: the earliest and latest time 1.x stores and reads.
 //! * [`tz`]: the zone `tz(name)` names, resolved once when a statement is parsed.
 
 pub mod durations;
+pub mod function_kinds;
 pub mod limits;
 pub mod shards;
 pub mod time_bounds;

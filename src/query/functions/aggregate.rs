@@ -92,17 +92,7 @@ impl Aggregate {
     /// Selectors return (a) point(s) of the input, with its time: first, last, max, min,
     /// percentile, sample, top, bottom.
     pub fn is_selector(&self) -> bool {
-        matches!(
-            self,
-            Aggregate::First
-                | Aggregate::Last
-                | Aggregate::Max
-                | Aggregate::Min
-                | Aggregate::Percentile(_)
-                | Aggregate::Sample(_)
-                | Aggregate::Top(_)
-                | Aggregate::Bottom(_)
-        )
+        crate::rules::function_kinds::is_selector(self.name())
     }
 
     /// Whether 1.x keeps the selected points' own times even with `GROUP BY time` (top, bottom,
@@ -659,10 +649,7 @@ pub(crate) fn linear_float(window_time: i64, prev_time: i64, next_time: i64, pre
 /// Whether 1.x computes this call per series first and then combines the partial results
 /// (count, sum, mean, min, max, first, last); the others see one merged stream of points.
 pub fn is_pushed_down(agg: &Aggregate) -> bool {
-    matches!(
-        agg,
-        Aggregate::Count | Aggregate::Sum | Aggregate::Mean | Aggregate::Min | Aggregate::Max | Aggregate::First | Aggregate::Last
-    )
+    crate::rules::function_kinds::combines_partials(agg.name())
 }
 
 /// A partial result: the reduced point and how many points it stands for.

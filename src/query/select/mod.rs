@@ -20,7 +20,7 @@ use super::functions::goheap::GoHeap;
 use regex::Regex;
 
 use super::cond::{self, TimeRange};
-use crate::rules::limits;
+use crate::rules::{function_kinds, limits};
 use crate::rules::time_bounds::MIN_TIME;
 use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};

@@ -64,7 +64,7 @@ fn computes(e: &Expr) -> bool {
     match e {
         Expr::Binary { op, .. } if !op.is_comparison() => true,
         Expr::Binary { lhs, rhs, .. } => computes(lhs) || computes(rhs),
-        Expr::Call { name, args } => functions::math::is_math_function(name) || args.iter().any(computes),
+        Expr::Call { name, args } => function_kinds::is_math(name) || args.iter().any(computes),
         Expr::Paren(x) => computes(x),
         _ => false,
     }
@@ -177,11 +177,11 @@ fn call_type(name: &str, args: &[DataType]) -> QResult<DataType> {
     let t = match name {
         "mean" | "median" | "integral" | "stddev" | "derivative" | "non_negative_derivative" | "moving_average"
         | "holt_winters" | "holt_winters_with_fit" => DataType::Float,
-        n if functions::ta::TaKind::from_name(n).is_some() => DataType::Float,
+        n if function_kinds::is_technical_analysis(n) => DataType::Float,
         "count" | "elapsed" => DataType::Integer,
         _ => first,
     };
-    if t != DataType::Unknown || !functions::math::is_math_function(name) {
+    if t != DataType::Unknown || !function_kinds::is_math(name) {
         return Ok(t);
     }
     // The math mapper: only a second argument can fail here (the first is unknown).
