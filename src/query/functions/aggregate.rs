@@ -653,58 +653,58 @@ pub fn is_pushed_down(agg: &Aggregate) -> bool {
 }
 
 /// A partial result: the reduced point and how many points it stands for.
-#[derive(Debug, Clone, PartialEq)]
-struct Partial {
-    s: Sample,
-    count: u64,
-}
+pub type Partial = (Sample, u64);
 
-fn partials_of(agg: &Aggregate, pts: &[Sample], ws: i64) -> Result<Option<Partial>, FunctionError> {
+fn partial_of(agg: &Aggregate, pts: &[Sample], ws: i64) -> Result<Option<Partial>, FunctionError> {
     let n = pts.iter().filter(|p| !matches!(p.value, Value::Null)).count() as u64;
     let out = reduce(agg, pts, ws)?;
-    Ok(out.into_iter().next().map(|s| Partial { s, count: n }))
+    Ok(out.into_iter().next().map(|s| (s, n)))
 }
 
-/// Combine partials the way 1.x's call iterator does when fed already-reduced points.
-fn combine(agg: &Aggregate, parts: &[Partial], ws: i64) -> Option<Partial> {
+/// Combines partial results of window `ws` the way 1.x's call iterator does when fed
+/// already-reduced points, in the order given (that order decides float sums' last bits):
+/// count partials are summed as integers; mean partials weighted (`sum += mean × count` for a
+/// count of 2 or more, else `+= mean`, divided by the points counted so); sum, min, max, first
+/// and last reduce the partial points again. The production path (`select::partials`) and
+/// [`reduce_layers`] both combine through here.
+pub fn combine(agg: &Aggregate, parts: &[Partial], ws: i64) -> Result<Option<Partial>, FunctionError> {
     if parts.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let total: u64 = parts.iter().map(|p| p.count).sum();
+    let total: u64 = parts.iter().map(|p| p.1).sum();
     let s = match agg {
-        // count partials are summed (as integers)
         Aggregate::Count => {
             let mut c: i64 = 0;
-            for p in parts {
-                if let Value::Integer(i) = p.s.value {
+            for (p, _) in parts {
+                if let Value::Integer(i) = p.value {
                     c = c.wrapping_add(i);
                 }
             }
-            Sample { time: ws, value: Value::Integer(c), aux: Vec::new() }
+            Sample::new(ws, Value::Integer(c))
         }
-        // mean partials: sum += mean × count (count ≥ 2) else += mean; divided by the total
         Aggregate::Mean => {
             let (mut sum, mut cnt) = (0.0f64, 0u64);
-            for p in parts {
-                let v = as_f64(&p.s.value).unwrap_or(f64::NAN);
-                if p.count >= 2 {
-                    sum += v * p.count as f64;
-                    cnt += p.count;
+            for (p, n) in parts {
+                let v = as_f64(&p.value).unwrap_or(f64::NAN);
+                if *n >= 2 {
+                    sum += v * *n as f64;
+                    cnt += n;
                 } else {
                     sum += v;
                     cnt += 1;
                 }
             }
-            Sample { time: ws, value: Value::Float(sum / cnt as f64), aux: Vec::new() }
+            Sample::new(ws, Value::Float(sum / cnt as f64))
         }
-        // sum, min, max, first, last: the same reducer over the partial points
         _ => {
-            let samples: Vec<Sample> = parts.iter().map(|p| p.s.clone()).collect();
-            let out = reduce(agg, &samples, ws).ok()?;
-            out.into_iter().next()?
+            let samples: Vec<Sample> = parts.iter().map(|p| p.0.clone()).collect();
+            match reduce(agg, &samples, ws)?.into_iter().next() {
+                Some(s) => s,
+                None => return Ok(None),
+            }
         }
     };
-    Some(Partial { s, count: total })
+    Ok(Some((s, total)))
 }
 
 /// Reduce one window of a group made of several series, reproducing 1.x's layering so float
@@ -724,19 +724,21 @@ pub fn reduce_layers(agg: &Aggregate, shards: &[Vec<Vec<Sample>>], window_start:
     for shard in shards {
         let mut series_parts = Vec::new();
         for series in shard {
-            if let Some(p) = partials_of(agg, series, window_start)? {
+            if let Some(p) = partial_of(agg, series, window_start)? {
                 series_parts.push(p);
             }
         }
         // the engine's merge over the shard's series (a reduction even for a single input)
-        if let Some(p) = combine(agg, &series_parts, window_start) {
+        if let Some(p) = combine(agg, &series_parts, window_start)? {
             shard_parts.push(p);
         }
     }
     // across shards, then the statement-level merge over sources
-    let top = combine(agg, &shard_parts, window_start);
-    let top = top.and_then(|p| combine(agg, &[p], window_start));
-    Ok(top.map(|p| vec![p.s]).unwrap_or_default())
+    let top = match combine(agg, &shard_parts, window_start)? {
+        Some(p) => combine(agg, &[p], window_start)?,
+        None => None,
+    };
+    Ok(top.map(|p| vec![p.0]).unwrap_or_default())
 }
 
 /// 1.x's shard-group rules live in [`crate::rules::shards`].

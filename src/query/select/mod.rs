@@ -26,7 +26,7 @@ use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};
 use super::ir::{BinOp, Dimension, Expr, Field, Fill, FillValue, Select, Source, VarHint};
 use super::result::{Series, Value};
-use super::error::{QResult, QueryError};
+use super::error::QResult;
 use super::govern::{self, Charge, Governor};
 use super::QueryContext;
 use crate::backend::{Backend, MeasurementFilter, ScanRequest, TagPredicate};
