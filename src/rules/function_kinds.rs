@@ -17,8 +17,13 @@
 //!   `sin`, `cos`, `tan`, `asin`, `acos`, `atan`, `atan2`, `exp`, `log`, `ln`, `log2`, `log10`,
 //!   `sqrt`, `pow`, `floor`, `ceil`, `round`.
 //!
-//! Two more facts 1.x ties to names:
+//! More facts 1.x ties to names:
 //!
+//! * The type a call answers (1.x's `FunctionTypeMapper`): floats for `mean`, `median`,
+//!   `integral`, `stddev`, `derivative`, `non_negative_derivative`, `moving_average`, the
+//!   predictors and the technical-analysis functions; integers for `count` and `elapsed`; the
+//!   type of its first argument for every other name, math included (1.x consults its math
+//!   types only where that argument's type is unknown).
 //! * `count`, `sum`, `mean`, `min`, `max`, `first`, `last` are computed per series and shard
 //!   group and their partial results combined (the order of that combination decides the last
 //!   bits of float sums); the other aggregates and selectors see one merged stream of points.
@@ -97,6 +102,27 @@ pub fn is_math(name: &str) -> bool {
 
 pub fn is_technical_analysis(name: &str) -> bool {
     is(name, Kind::TechnicalAnalysis)
+}
+
+/// The type of what a call answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultType {
+    Float,
+    Integer,
+    /// The type of its first argument.
+    FirstArgument,
+}
+
+/// The type the call `name` answers (see the module docs).
+pub fn result_type(name: &str) -> ResultType {
+    match name {
+        "mean" | "median" | "integral" | "stddev" | "derivative" | "non_negative_derivative" | "moving_average" => {
+            ResultType::Float
+        }
+        "count" | "elapsed" => ResultType::Integer,
+        n if is(n, Kind::Predictor) || is_technical_analysis(n) => ResultType::Float,
+        _ => ResultType::FirstArgument,
+    }
 }
 
 /// Whether 1.x computes the call per series (and shard group) and combines the partial results.
@@ -179,6 +205,17 @@ mod tests {
         assert!(reads_interval_before("derivative") && reads_interval_before("chande_momentum_oscillator"));
         assert!(!reads_interval_before("cumulative_sum") && !reads_interval_before("holt_winters"));
         assert!(ALL.iter().filter(|n| reads_interval_before(n)).all(|n| transforms_series(n)));
+    }
+
+    #[test]
+    fn result_types() {
+        let floats: Vec<&str> = ALL.into_iter().filter(|n| result_type(n) == ResultType::Float).collect();
+        assert_eq!(floats.len(), 7 + 2 + 8, "{floats:?}");
+        assert_eq!(result_type("count"), ResultType::Integer);
+        assert_eq!(result_type("elapsed"), ResultType::Integer);
+        for n in ["sum", "max", "top", "distinct", "difference", "cumulative_sum", "sqrt", "abs"] {
+            assert_eq!(result_type(n), ResultType::FirstArgument, "{n}");
+        }
     }
 
     #[test]

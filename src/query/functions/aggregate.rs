@@ -154,13 +154,18 @@ impl Aggregate {
 
     /// The type of the values this call outputs for an input of type `ty`.
     pub fn output_type(&self, ty: FieldType) -> FieldType {
-        match self {
-            Aggregate::Count => FieldType::Integer,
-            Aggregate::Integral { .. } | Aggregate::Mean | Aggregate::Median | Aggregate::Stddev => {
-                FieldType::Float
-            }
-            _ => ty,
-        }
+        result_field_type(self.name(), ty)
+    }
+}
+
+/// The field type a call named `name` answers for an input of type `ty`
+/// ([`crate::rules::function_kinds::result_type`]).
+pub(crate) fn result_field_type(name: &str, ty: FieldType) -> FieldType {
+    use crate::rules::function_kinds::{result_type, ResultType};
+    match result_type(name) {
+        ResultType::Float => FieldType::Float,
+        ResultType::Integer => FieldType::Integer,
+        ResultType::FirstArgument => ty,
     }
 }
 

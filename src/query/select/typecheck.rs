@@ -12,6 +12,7 @@
 //! others their first argument's type).
 
 use super::*;
+use crate::rules::function_kinds::ResultType;
 
 /// influxql's `DataType`, as far as fields can have one.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -174,12 +175,10 @@ fn zero_value_type(op: BinOp, l: DataType, r: DataType) -> Option<DataType> {
 /// `MathTypeMapper` when that one knows nothing).
 fn call_type(name: &str, args: &[DataType]) -> QResult<DataType> {
     let first = args.first().copied().unwrap_or(DataType::Unknown);
-    let t = match name {
-        "mean" | "median" | "integral" | "stddev" | "derivative" | "non_negative_derivative" | "moving_average"
-        | "holt_winters" | "holt_winters_with_fit" => DataType::Float,
-        n if function_kinds::is_technical_analysis(n) => DataType::Float,
-        "count" | "elapsed" => DataType::Integer,
-        _ => first,
+    let t = match function_kinds::result_type(name) {
+        ResultType::Float => DataType::Float,
+        ResultType::Integer => DataType::Integer,
+        ResultType::FirstArgument => first,
     };
     if t != DataType::Unknown || !function_kinds::is_math(name) {
         return Ok(t);
