@@ -13,8 +13,8 @@ use super::lower;
 use super::result::{Series, Value};
 use super::QueryContext;
 
-use crate::rules::durations::{go_string, HOUR};
-use crate::rules::limits;
+use crate::rules::durations::go_string;
+use crate::rules::{limits, shards};
 
 type R = QResult<Vec<Series>>;
 
@@ -185,21 +185,12 @@ pub async fn show_databases(backend: &dyn Backend, ctx: &QueryContext) -> R {
     Ok(vec![series("databases", &["name"], values)])
 }
 
-fn check_duration(d: i64) -> QResult<()> {
-    if d != 0 && d < HOUR {
-        return Err(format!("retention policy duration must be at least {}", go_string(HOUR)).into());
-    }
-    Ok(())
-}
-
 pub async fn create_database(backend: &dyn Backend, s: &a::CreateDatabaseStatement) -> R {
     if let Some(rp) = &s.retention_policy {
         let d = rp.duration.unwrap_or(0);
-        check_duration(d)?;
-        let sgd = crate::rules::shards::normalize(rp.shard_duration.unwrap_or(0), d);
-        if d != 0 && sgd > d {
-            return Err("retention policy duration must be greater than the shard duration".into());
-        }
+        shards::check_duration(d)?;
+        let sgd = shards::normalize(rp.shard_duration.unwrap_or(0), d);
+        shards::check_fits(d, sgd)?;
         backend.create_database(&s.name).await?;
         let name = rp.name.clone().unwrap_or_else(|| "autogen".into());
         let policy = RetentionPolicy {
@@ -261,11 +252,9 @@ pub async fn show_retention_policies(backend: &dyn Backend, ctx: &QueryContext, 
 }
 
 pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetentionPolicyStatement) -> R {
-    check_duration(s.duration)?;
-    let sgd = crate::rules::shards::normalize(s.shard_duration, s.duration);
-    if s.duration != 0 && sgd > s.duration {
-        return Err("retention policy duration must be greater than the shard duration".into());
-    }
+    shards::check_duration(s.duration)?;
+    let sgd = shards::normalize(s.shard_duration, s.duration);
+    shards::check_fits(s.duration, sgd)?;
     if !db_exists(backend, &s.database).await? {
         return Err(format!("database not found: {}", s.database).into());
     }
@@ -282,7 +271,7 @@ pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetenti
 
 pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetentionPolicyStatement) -> R {
     if let Some(d) = s.duration {
-        check_duration(d)?;
+        shards::check_duration(d)?;
     }
     if !db_exists(backend, &s.database).await? {
         return Err(format!("database not found: {}", s.database).into());
@@ -292,11 +281,8 @@ pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetention
         return Err(format!("retention policy not found: {}", s.name).into());
     };
     let d = s.duration.unwrap_or(cur.duration);
-    let sgd = s.shard_duration.map(|x| crate::rules::shards::normalize(x, d));
-    let eff_sgd = sgd.unwrap_or(cur.shard_group_duration);
-    if d != 0 && eff_sgd > d {
-        return Err("retention policy duration must be greater than the shard duration".into());
-    }
+    let sgd = s.shard_duration.map(|x| shards::normalize(x, d));
+    shards::check_fits(d, sgd.unwrap_or(cur.shard_group_duration))?;
     let upd = RetentionPolicyUpdate {
         duration: s.duration,
         shard_group_duration: sgd,
