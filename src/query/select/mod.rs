@@ -2,7 +2,8 @@
 //! `Backend::scan`, then raw rows or aggregates per series and time bucket.
 //!
 //! One file per job: `validate` (1.x's checks before reading, in 1.x's order, with its texts),
-//! `calls` (which calls are aggregates, selectors, transformations), `resolve` (sources, `*`
+//! `calls` (where the aggregates, selectors and transformations are; their kinds are
+//! `rules::function_kinds`), `resolve` (sources, `*`
 //! and regexes, GROUP BY keys), `typecheck` (1.x's validateTypes once `*` is expanded),
 //! `compile` (expressions against one measurement), `columns`
 //! (answer column names), `load` (reading points), `raw` (raw selects and 1.x's merge order),
