@@ -79,6 +79,7 @@ fn tokstr(tok: Tok, lit: &str) -> String {
     }
 }
 
+/// Options for [`Parser`].
 #[derive(Default, Clone, Copy)]
 pub struct ParseOptions<'a> {
     /// `Some` = 1.x behaviour: `$name` tokens are substituted from this map at scan time and a
