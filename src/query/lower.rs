@@ -47,7 +47,8 @@ fn hint(dt: Option<a::DataType>) -> Option<VarHint> {
 pub fn expr(e: &a::Expr) -> Expr {
     match e {
         a::Expr::VarRef { name, data_type } => Expr::Var { name: name.clone(), hint: hint(*data_type) },
-        a::Expr::Call { name, args } => Expr::Call { name: name.to_ascii_lowercase(), args: args.iter().map(expr).collect() },
+        // Call names are lowercase already: the parser lowers them, as 1.x's does.
+        a::Expr::Call { name, args } => Expr::Call { name: name.clone(), args: args.iter().map(expr).collect() },
         a::Expr::Distinct(name) => Expr::Call { name: "distinct".into(), args: vec![Expr::var(name)] },
         a::Expr::Binary { op, lhs, rhs } => Expr::bin(binop(*op), expr(lhs), expr(rhs)),
         a::Expr::Paren(x) => Expr::Paren(Box::new(expr(x))),
@@ -143,7 +144,7 @@ pub fn select(s: &a::SelectStatement) -> Select {
         offset: s.offset,
         slimit: s.slimit,
         soffset: s.soffset,
-        tz: s.location.clone(),
+        tz: s.location.as_ref().map(|l| l.zone),
         into: s.into.as_ref().map(|t| Target {
             db: opt(&t.measurement.database),
             rp: opt(&t.measurement.retention_policy),

@@ -7,15 +7,33 @@
 //! * a policy without its own `SHARD DURATION` gets: 1 hour when it keeps less than 2 days, 1 day
 //!   when it keeps less than 180 days, else (and when it keeps everything, duration 0) 7 days;
 //! * a `SHARD DURATION` of 0 means that default; one below 1 hour becomes 1 hour;
-//! * a policy's duration is 0 (infinite) or at least 1 hour;
+//! * a policy's duration is 0 (infinite) or at least 1 hour (`retention policy duration must be
+//!   at least 1h0m0s`), and not shorter than its shard groups (`retention policy duration must
+//!   be greater than the shard duration`), checked in that order ([`check_duration`],
+//!   [`check_fits`]);
 //! * a shard group starts at a multiple of its duration counted from 0001-01-01 UTC (so 7-day
 //!   groups start on Mondays: 1969-12-29, 1970-01-05).
 
-pub const HOUR: i64 = 3_600_000_000_000;
-pub const DAY: i64 = 24 * HOUR;
+use super::durations::{DAY, HOUR};
 
 /// The shortest retention duration 1.x accepts (other than 0, infinite).
 pub const MIN_RP_DURATION: i64 = HOUR;
+
+/// 1.x's check of a policy's duration (0: infinite).
+pub fn check_duration(duration: i64) -> Result<(), String> {
+    if duration != 0 && duration < MIN_RP_DURATION {
+        return Err(format!("retention policy duration must be at least {}", super::durations::go_string(MIN_RP_DURATION)));
+    }
+    Ok(())
+}
+
+/// 1.x's check that a policy keeps its points at least as long as one shard group.
+pub fn check_fits(duration: i64, shard_group_duration: i64) -> Result<(), String> {
+    if duration != 0 && shard_group_duration > duration {
+        return Err("retention policy duration must be greater than the shard duration".into());
+    }
+    Ok(())
+}
 
 /// The default shard group duration of a policy keeping `duration` (ns; 0 = infinite).
 pub fn default_duration(duration: i64) -> i64 {
@@ -76,6 +94,16 @@ mod tests {
         assert_eq!(normalize(0, 3 * DAY), DAY);
         assert_eq!(normalize(1, 3 * DAY), HOUR);
         assert_eq!(normalize(5 * HOUR, 3 * DAY), 5 * HOUR);
+    }
+
+    #[test]
+    fn policy_checks_at_their_boundaries() {
+        assert_eq!(check_duration(0), Ok(()));
+        assert_eq!(check_duration(HOUR), Ok(()));
+        assert_eq!(check_duration(HOUR - 1), Err("retention policy duration must be at least 1h0m0s".into()));
+        assert_eq!(check_fits(0, 7 * DAY), Ok(()));
+        assert_eq!(check_fits(DAY, DAY), Ok(()));
+        assert_eq!(check_fits(DAY, DAY + 1), Err("retention policy duration must be greater than the shard duration".into()));
     }
 
     #[test]

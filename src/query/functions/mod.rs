@@ -51,10 +51,6 @@ pub use fill::{fill, Fill};
 pub use transform::Transform;
 pub use window::{bucket_start, Window};
 
-/// `influxql.MinTime` / `MaxTime` of 1.x (nanoseconds).
-pub const MIN_TIME: i64 = i64::MIN + 2;
-pub const MAX_TIME: i64 = i64::MAX - 1;
-
 /// One input (or output) point of a function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {

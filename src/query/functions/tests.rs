@@ -8,6 +8,7 @@ use super::transform::default_derivative_unit;
 use super::*;
 use crate::model::FieldType;
 use crate::query::result::Value;
+use crate::rules::time_bounds::{MAX_TIME, MIN_TIME};
 
 const S: i64 = 1_000_000_000;
 

@@ -1,42 +1,15 @@
-//! What the evaluator asks of a (lowered) SELECT's expressions: which calls are aggregates,
-//! selectors or transformations, their literal arguments, and the statement's shape. The
+//! What the evaluator asks of a (lowered) SELECT's expressions: where its aggregates, selectors
+//! and transformations are (their kinds: `rules::function_kinds`), their literal arguments, and
+//! the statement's shape. The
 //! statement was checked before it was lowered (see `validate`): nothing here rejects it.
 
 use super::*;
-
-pub(super) const TRANSFORMS: &[&str] = &[
-    "derivative",
-    "non_negative_derivative",
-    "difference",
-    "non_negative_difference",
-    "moving_average",
-    "cumulative_sum",
-    "elapsed",
-    "holt_winters",
-    "holt_winters_with_fit",
-    "exponential_moving_average",
-    "double_exponential_moving_average",
-    "triple_exponential_moving_average",
-    "triple_exponential_derivative",
-    "relative_strength_index",
-    "kaufmans_efficiency_ratio",
-    "kaufmans_adaptive_moving_average",
-    "chande_momentum_oscillator",
-];
-
-pub(super) fn is_aggregate_name(n: &str) -> bool {
-    Aggregate::from_name(n, Some(1), Some(50.0), None).is_some()
-}
-
-pub(super) fn is_transform_name(n: &str) -> bool {
-    TRANSFORMS.contains(&n)
-}
 
 /// Walks calls that are aggregates/selectors/transforms (not math).
 pub(super) fn visit_calls<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a str, &'a [Expr])) {
     match e {
         Expr::Call { name, args } => {
-            if is_aggregate_name(name) || is_transform_name(name) {
+            if function_kinds::reduces_windows(name) || function_kinds::transforms_series(name) {
                 f(name, args);
             } else {
                 for a in args {

@@ -2,7 +2,8 @@
 //! `Backend::scan`, then raw rows or aggregates per series and time bucket.
 //!
 //! One file per job: `validate` (1.x's checks before reading, in 1.x's order, with its texts),
-//! `calls` (which calls are aggregates, selectors, transformations), `resolve` (sources, `*`
+//! `calls` (where the aggregates, selectors and transformations are; their kinds are
+//! `rules::function_kinds`), `resolve` (sources, `*`
 //! and regexes, GROUP BY keys), `typecheck` (1.x's validateTypes once `*` is expanded),
 //! `compile` (expressions against one measurement), `columns`
 //! (answer column names), `load` (reading points), `raw` (raw selects and 1.x's merge order),
@@ -19,12 +20,14 @@ use futures::StreamExt;
 use super::functions::goheap::GoHeap;
 use regex::Regex;
 
-use super::cond::{self, TimeRange, MIN_TIME};
+use super::cond::{self, TimeRange};
+use crate::rules::{function_kinds, limits};
+use crate::rules::time_bounds::MIN_TIME;
 use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};
 use super::ir::{BinOp, Dimension, Expr, Field, Fill, FillValue, Select, Source, VarHint};
 use super::result::{Series, Value};
-use super::error::{QResult, QueryError};
+use super::error::QResult;
 use super::govern::{self, Charge, Governor};
 use super::QueryContext;
 use crate::backend::{Backend, MeasurementFilter, ScanRequest, TagPredicate};
@@ -68,16 +71,6 @@ const MAX_BUCKETS: usize = 1_000_000;
 /// Bytes the rows of an answer's series hold, for the governor.
 fn series_bytes(s: &Series) -> u64 {
     s.values.iter().map(|r| govern::row_bytes(r.len()) + r.iter().map(govern::value_bytes).sum::<u64>()).sum()
-}
-
-fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
-    let off = offset as usize;
-    let it = v.into_iter().skip(off);
-    if limit > 0 {
-        it.take(limit as usize).collect()
-    } else {
-        it.collect()
-    }
 }
 
 /// Runs one SELECT statement as 1.x does: its checks in 1.x's order (see `validate`), then
@@ -184,7 +177,7 @@ async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outer: Opt
         series_out = Vec::new();
         for (_, mut v) in by_m {
             v.sort_by_cached_key(|s| tags_id(&s.tags));
-            series_out.extend(apply_limits(v, sel.slimit, sel.soffset));
+            series_out.extend(limits::apply(v, sel.slimit, sel.soffset));
         }
     }
     // Series come by measurement, then tags; ORDER BY time DESC reverses both (1.x).

@@ -337,15 +337,11 @@ fn outer_merge(mut inputs: Inputs, outer_keys: &[String], desc: bool) -> Merged 
 
 /// 1.6.7 answers a raw `OFFSET n` without `LIMIT` with the one row at the offset.
 pub(super) fn raw_limit(sel: &Select) -> u64 {
-    if sel.limit == 0 && sel.offset > 0 {
-        1
-    } else {
-        sel.limit
-    }
+    limits::raw_row_limit(sel.limit, sel.offset)
 }
 
 pub(super) fn push_raw_series(out: &mut Vec<Series>, sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], rows: Vec<Vec<Value>>) {
-    let rows = apply_limits(rows, raw_limit(sel), sel.offset);
+    let rows = limits::apply(rows, raw_limit(sel), sel.offset);
     if !rows.is_empty() {
         out.push(Series { name: m.name.clone(), tags, columns: columns.to_vec(), values: rows, partial: false });
     }

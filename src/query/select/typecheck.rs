@@ -12,6 +12,7 @@
 //! others their first argument's type).
 
 use super::*;
+use crate::rules::function_kinds::ResultType;
 
 /// influxql's `DataType`, as far as fields can have one.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -64,7 +65,7 @@ fn computes(e: &Expr) -> bool {
     match e {
         Expr::Binary { op, .. } if !op.is_comparison() => true,
         Expr::Binary { lhs, rhs, .. } => computes(lhs) || computes(rhs),
-        Expr::Call { name, args } => functions::math::is_math_function(name) || args.iter().any(computes),
+        Expr::Call { name, args } => function_kinds::is_math(name) || args.iter().any(computes),
         Expr::Paren(x) => computes(x),
         _ => false,
     }
@@ -174,14 +175,12 @@ fn zero_value_type(op: BinOp, l: DataType, r: DataType) -> Option<DataType> {
 /// `MathTypeMapper` when that one knows nothing).
 fn call_type(name: &str, args: &[DataType]) -> QResult<DataType> {
     let first = args.first().copied().unwrap_or(DataType::Unknown);
-    let t = match name {
-        "mean" | "median" | "integral" | "stddev" | "derivative" | "non_negative_derivative" | "moving_average"
-        | "holt_winters" | "holt_winters_with_fit" => DataType::Float,
-        n if functions::ta::TaKind::from_name(n).is_some() => DataType::Float,
-        "count" | "elapsed" => DataType::Integer,
-        _ => first,
+    let t = match function_kinds::result_type(name) {
+        ResultType::Float => DataType::Float,
+        ResultType::Integer => DataType::Integer,
+        ResultType::FirstArgument => first,
     };
-    if t != DataType::Unknown || !functions::math::is_math_function(name) {
+    if t != DataType::Unknown || !function_kinds::is_math(name) {
         return Ok(t);
     }
     // The math mapper: only a second argument can fail here (the first is unknown).
@@ -208,7 +207,7 @@ fn text(e: &Expr, metas: &[MeasInfo]) -> String {
         Expr::Float(f) => format!("{f:.3}"),
         Expr::Str(s) => crate::influxql::quote_string(s),
         Expr::Bool(b) => b.to_string(),
-        Expr::Duration(d) => crate::influxql::format_duration(*d),
+        Expr::Duration(d) => crate::rules::durations::influxql_literal(*d),
         Expr::Regex(r) => format!("/{}/", r.as_str()),
         Expr::Paren(x) => format!("({})", text(x, metas)),
         Expr::Binary { op, lhs, rhs } => format!("{} {} {}", text(lhs, metas), op.as_str(), text(rhs, metas)),

@@ -8,6 +8,7 @@ use crate::influxql::ast::{BinaryOp, Expr};
 use crate::influxql::reduce::{reduce, Valuer};
 use crate::query::error::QResult;
 use crate::query::{cond, lower};
+use crate::rules::function_kinds;
 
 /// Both checks; `now` is the statement's `now()`.
 pub(super) fn check(e: &Expr, now: i64) -> QResult<()> {
@@ -74,10 +75,10 @@ fn calls(e: &Expr) -> QResult<()> {
             calls(rhs)
         }
         Expr::Call { name, args } => {
-            if !crate::query::functions::math::is_math_function(name) {
+            if !function_kinds::is_math(name) {
                 return Err(format!("invalid function call in condition: {}", super::go_text(e)).into());
             }
-            let want = if matches!(name.as_str(), "atan2" | "pow") { 2 } else { 1 };
+            let want = function_kinds::math_arity_in_condition(name);
             if args.len() != want {
                 return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()).into());
             }

@@ -5,10 +5,11 @@
 //! failure is the statement's error.
 
 use crate::influxql::ast::Expr;
-use crate::influxql::format_duration;
+use crate::rules::durations::influxql_literal;
 use crate::influxql::reduce::is_literal;
 use crate::query::error::QResult;
-use crate::query::functions::{math, ta::TaKind};
+use crate::query::functions::ta::TaKind;
+use crate::rules::function_kinds::{self, Kind};
 
 use super::{go_text, Compiled};
 
@@ -53,7 +54,7 @@ fn arity_error(name: &str, want: &str, got: usize) -> QResult<()> {
 fn duration_arg(arg: Option<&Expr>, other: impl Fn(&Expr) -> String) -> QResult<()> {
     match arg {
         None => Ok(()),
-        Some(Expr::Duration(d)) if *d <= 0 => Err(format!("duration argument must be positive, got {}", format_duration(*d)).into()),
+        Some(Expr::Duration(d)) if *d <= 0 => Err(format!("duration argument must be positive, got {}", influxql_literal(*d)).into()),
         Some(Expr::Duration(_)) => Ok(()),
         Some(a) => Err(other(a).into()),
     }
@@ -74,7 +75,7 @@ impl FieldCheck<'_> {
                 self.c.has_aux = true;
                 Ok(())
             }
-            Expr::Call { name, args } if math::is_math_function(name) => self.math(name, args),
+            Expr::Call { name, args } if function_kinds::is_math(name) => self.math(name, args),
             Expr::Call { name, args } => {
                 self.c.calls += 1;
                 self.call(name, args)
@@ -110,7 +111,7 @@ impl FieldCheck<'_> {
     }
 
     fn math(&mut self, name: &str, args: &[Expr]) -> QResult<()> {
-        let want = math::arity(name);
+        let want = function_kinds::math_arity(name);
         if args.len() != want {
             return arity_error(name, &want.to_string(), args.len());
         }
@@ -174,9 +175,11 @@ impl FieldCheck<'_> {
 
     /// The aggregates and selectors of one argument.
     fn function(&mut self, name: &str, args: &[Expr]) -> QResult<()> {
-        match name {
-            "max" | "min" | "first" | "last" => {}
-            "count" | "sum" | "mean" | "median" | "mode" | "stddev" | "spread" => self.c.only_selectors = false,
+        // What is left of 1.x's functions here: max, min, first, last (selectors) and count,
+        // sum, mean, median, mode, stddev, spread.
+        match function_kinds::kind(name) {
+            Some(Kind::Selector) => {}
+            Some(Kind::Aggregate) => self.c.only_selectors = false,
             _ => return Err(format!("undefined function {name}()").into()),
         }
         if args.len() != 1 {
