@@ -63,6 +63,17 @@ struct Inner {
     limit: u64,
 }
 
+impl Drop for Inner {
+    /// The account's peak, for comparing it with what the process really held
+    /// (`RUST_LOG=influxgate::query::govern=debug`; `examples/query_memory.rs` reads it).
+    fn drop(&mut self) {
+        let peak = *self.peak.get_mut();
+        if peak > 0 {
+            tracing::debug!(peak_bytes = peak, limit_bytes = self.limit, "query memory");
+        }
+    }
+}
+
 /// A query's stop flag and memory account; clones share them.
 #[derive(Debug, Clone)]
 pub struct Governor(Arc<Inner>);
