@@ -21,6 +21,9 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::query::functions::Sample;
+use crate::query::result::Value;
+
 /// Why a query was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -187,6 +190,32 @@ impl Charge {
         Ok(())
     }
 
+    /// Charges what `bytes` exceeds this hold by: for a structure growing in steps.
+    pub fn grow_to(&mut self, bytes: u64) -> Result<(), String> {
+        match bytes.checked_sub(self.bytes) {
+            Some(more) if more > 0 => self.add(more),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes over what `other` holds (nothing is charged again).
+    pub fn absorb(&mut self, mut other: Charge) {
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Keeps `bytes` of this hold charged until the query ends (what the query answers) and gives
+    /// back the rest.
+    pub fn keep(mut self, bytes: u64) {
+        let kept = bytes.min(self.bytes);
+        self.shrink(self.bytes - kept);
+        self.bytes = 0;
+    }
+
     /// Gives back up to `bytes` of this hold early.
     pub fn shrink(&mut self, bytes: u64) {
         let b = bytes.min(self.bytes);
@@ -201,20 +230,74 @@ impl Drop for Charge {
     }
 }
 
-/// Bytes a row of `width` values holds, for [`Governor::charge`]: the values themselves, the row's
-/// vector and its allocation overhead. Strings add their length (see [`value_bytes`]).
+/// Charges a structure that grows item by item: what was added, every [`Tally::STEP`] items (a
+/// charge is two atomic operations) and when [`Tally::settle`]d; released when dropped.
+#[derive(Debug)]
+pub struct Tally {
+    held: Charge,
+    bytes: u64,
+    pending: u32,
+}
+
+impl Tally {
+    /// Items added between two charges.
+    pub const STEP: u32 = 256;
+
+    pub fn new(governor: &Governor) -> Result<Tally, String> {
+        Ok(Tally { held: governor.hold(0)?, bytes: 0, pending: 0 })
+    }
+
+    /// Accounts one item of `bytes`.
+    pub fn add(&mut self, bytes: u64) -> Result<(), String> {
+        self.bytes += bytes;
+        self.pending += 1;
+        if self.pending >= Self::STEP {
+            self.pending = 0;
+            self.held.grow_to(self.bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Charges everything added so far; the hold lives on.
+    pub fn settle(mut self) -> Result<Charge, String> {
+        self.held.grow_to(self.bytes)?;
+        Ok(self.held)
+    }
+}
+
+/// Bytes the allocator takes for a heap block of `n` bytes (glibc malloc: an 8-byte header,
+/// 16-byte granules, 32 bytes at least); 0 for no block.
+pub fn heap_bytes(n: usize) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    ((n + 8).div_ceil(16) * 16).max(32) as u64
+}
+
+/// Bytes a row of `width` values holds in a `Vec<Vec<Value>>` (an answer's rows), for
+/// [`Governor::charge`]: the row's vector and its block. Strings add theirs (see [`value_bytes`]).
 pub fn row_bytes(width: usize) -> u64 {
-    (std::mem::size_of::<Vec<crate::query::result::Value>>()
-        + 16
-        + width * std::mem::size_of::<crate::query::result::Value>()) as u64
+    (std::mem::size_of::<Vec<Value>>() as u64) + heap_bytes(width * std::mem::size_of::<Value>())
 }
 
 /// Heap bytes of one value beyond its slot.
-pub fn value_bytes(v: &crate::query::result::Value) -> u64 {
+pub fn value_bytes(v: &Value) -> u64 {
     match v {
-        crate::query::result::Value::String(s) => s.len() as u64,
+        Value::String(s) => heap_bytes(s.len()),
         _ => 0,
     }
+}
+
+/// Bytes one function point holds in a `Vec<Sample>`: its slot, its aux values' block and their
+/// strings.
+pub fn sample_bytes(s: &Sample) -> u64 {
+    let aux = if s.aux.is_empty() { 0 } else { heap_bytes(s.aux.len() * std::mem::size_of::<Value>()) };
+    std::mem::size_of::<Sample>() as u64 + aux + value_bytes(&s.value) + s.aux.iter().map(value_bytes).sum::<u64>()
+}
+
+/// Bytes the rows of a series hold (see [`row_bytes`]).
+pub fn rows_bytes(rows: &[Vec<Value>]) -> u64 {
+    rows.iter().map(|r| row_bytes(r.len()) + r.iter().map(value_bytes).sum::<u64>()).sum()
 }
 
 /// One running query, as `SHOW QUERIES` lists it.

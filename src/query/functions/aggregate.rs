@@ -199,9 +199,23 @@ pub fn output_time(agg: &Aggregate, point_time: i64, window_start: i64, single_s
 /// selected point(s) with their own time and aux values (top/bottom/sample/distinct outputs are
 /// ordered by time). An empty window (or one with only nulls) gives no point.
 pub fn reduce(agg: &Aggregate, points: &[Sample], window_start: i64) -> Result<Vec<Sample>, FunctionError> {
-    let Some(ty) = series_type(points) else { return Ok(Vec::new()) };
-    agg.check_input_type(ty)?;
+    if let Aggregate::Integral { unit } = agg {
+        // integral() skips null points itself.
+        let mut out = integral(points, *unit, None)?;
+        for p in &mut out {
+            p.time = 0;
+        }
+        return Ok(out);
+    }
     let pts: Vec<&Sample> = points.iter().filter(|p| !matches!(p.value, Value::Null)).collect();
+    reduce_refs(agg, &pts, window_start)
+}
+
+/// [`reduce`] over references to the points (e.g. a subset of a window's points, without copying
+/// them); null points must have been left out.
+pub fn reduce_refs(agg: &Aggregate, pts: &[&Sample], window_start: i64) -> Result<Vec<Sample>, FunctionError> {
+    let Some(ty) = series_type(pts.iter().copied()) else { return Ok(Vec::new()) };
+    agg.check_input_type(ty)?;
     let ws = window_start;
     let one = |v: Value| Ok(vec![Sample { time: ws, value: v, aux: Vec::new() }]);
     match agg {

@@ -61,7 +61,7 @@ const MAX_BUCKETS: usize = 1_000_000;
 
 /// Bytes the rows of an answer's series hold, for the governor.
 fn series_bytes(s: &Series) -> u64 {
-    s.values.iter().map(|r| govern::row_bytes(r.len()) + r.iter().map(govern::value_bytes).sum::<u64>()).sum()
+    govern::rows_bytes(&s.values)
 }
 
 fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {

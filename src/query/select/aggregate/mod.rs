@@ -21,7 +21,7 @@ use plan::AggPlan;
 struct Group {
     tags: Tags,
     members: Vec<usize>,
-    rows: Vec<(i64, usize, Vec<Value>)>,
+    rows: Vec<RowRef>,
 }
 
 /// What every group of a measurement shares while it is evaluated.
@@ -39,8 +39,9 @@ struct AggInput<'a> {
 
 impl AggInput<'_> {
     /// The aux values of a row (what a selector shows next to its value, raw transformations).
-    fn aux_of(&self, t: i64, si: usize, vals: &[Value]) -> Vec<Value> {
-        let rc = RowCtx { time: t, tags: &self.data[si].tags, vals, aggs: &[], aux: &[], cond: false };
+    fn aux_of(&self, r: RowRef) -> Vec<Value> {
+        let sd = &self.data[r.si()];
+        let rc = RowCtx { time: r.time, tags: &sd.tags, vals: sd.row(r.j()), aggs: &[], aux: &[], cond: false };
         self.plan.aux.iter().map(|a| a.eval(&rc)).collect()
     }
 }
@@ -80,8 +81,8 @@ pub(super) async fn aggregate_measurement(
     } else {
         None
     };
-    let (data, _loaded) = if pushed.is_some() {
-        (Vec::new(), ctx.governor.hold(0)?)
+    let (data, _loaded) = if let Some(by_call) = &pushed {
+        (Vec::new(), ctx.governor.hold(pushed_bytes(by_call))?)
     } else {
         let opts = LoadOpts { filter: Some(&keep), cap: None };
         load(backend, m, scan, &plan.cond.pred, plan.min, plan.max, budget, &ctx.governor, opts).await?
@@ -97,23 +98,36 @@ pub(super) async fn aggregate_measurement(
     let mut out = Vec::new();
     for (tags, members) in groups {
         gov.check()?;
-        let rows: Vec<(i64, usize, Vec<Value>)> =
-            merged_rows(&data, &members).into_iter().map(|(t, si, j)| (t, si, row_vals(&data[si], j))).collect();
-        // What the group builds is charged while it is built.
-        let mut group_mem = gov.hold(rows.len() as u64 * (govern::row_bytes(scan.len()) + 16))?;
-        let g = Group { tags, members, rows };
+        // What the group builds is charged while it is built (before, where its size is known);
+        // its answer's rows stay charged.
+        let n: usize = members.iter().map(|&si| data[si].times.len()).sum();
+        let mut group_mem = gov.hold(n as u64 * ROW_REF_BYTES)?;
+        let g = Group { rows: merged_rows(&data, &members), tags, members };
         let rows_out = if plan.raw_transform {
-            transform::raw_transform_rows(&inp, &g)?
+            transform::raw_transform_rows(&inp, &g, &mut group_mem)?
         } else {
             let per_call = reduce::reduce_group(&inp, &g, &mut group_mem)?;
-            transform::field_rows(&inp, &g, per_call)?
+            transform::field_rows(&inp, &g, per_call, &mut group_mem)?
         };
         if let Some(s) = finish_series(sel, m, g.tags, columns, rows_out) {
-            gov.charge(series_bytes(&s))?;
+            let answer = series_bytes(&s);
+            group_mem.grow_to(answer)?;
+            group_mem.keep(answer);
             out.push(s);
         }
     }
     Ok(out)
+}
+
+/// Bytes the store's partials hold.
+fn pushed_bytes(by_call: &[Vec<AggregateSeries>]) -> u64 {
+    let row = std::mem::size_of::<crate::backend::AggregateRow>();
+    let tag_bytes = |t: &Tags| t.iter().map(|(k, v)| govern::heap_bytes(k.len()) + govern::heap_bytes(v.len()) + 48).sum::<u64>();
+    by_call
+        .iter()
+        .flatten()
+        .map(|s| govern::heap_bytes(s.rows.len() * row) + tag_bytes(&s.tags) + std::mem::size_of::<AggregateSeries>() as u64)
+        .sum()
 }
 
 /// Every series of the measurement the tag condition keeps, by group: 1.x splits a shard's
