@@ -72,7 +72,8 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let peak = *self.peak.get_mut();
         if peak > 0 {
-            tracing::debug!(peak_bytes = peak, limit_bytes = self.limit, "query memory");
+            let held = *self.used.get_mut();
+            tracing::debug!(peak_bytes = peak, held_at_end = held, limit_bytes = self.limit, "query memory");
         }
     }
 }
@@ -293,6 +294,25 @@ pub fn value_bytes(v: &Value) -> u64 {
 pub fn sample_bytes(s: &Sample) -> u64 {
     let aux = if s.aux.is_empty() { 0 } else { heap_bytes(s.aux.len() * std::mem::size_of::<Value>()) };
     std::mem::size_of::<Sample>() as u64 + aux + value_bytes(&s.value) + s.aux.iter().map(value_bytes).sum::<u64>()
+}
+
+/// Bytes of text an encoder makes of a row, about (JSON's `[time,value,...],`, times as RFC 3339
+/// or epoch numbers): a buffered answer is encoded whole before it is compressed or sent, so the
+/// text is held next to the rows for a while.
+pub fn text_bytes(row: &[Value]) -> u64 {
+    let value = |v: &Value| match v {
+        Value::Time(_) => 24,
+        Value::Null => 4,
+        Value::Boolean(_) => 5,
+        Value::String(s) => s.len() as u64 + 2,
+        Value::Float(_) | Value::Integer(_) | Value::Unsigned(_) => 12,
+    };
+    2 + row.iter().map(|v| 1 + value(v)).sum::<u64>()
+}
+
+/// Bytes a tag set holds: its vector's block and every key's and value's.
+pub fn tags_bytes(tags: &[(String, String)]) -> u64 {
+    heap_bytes(std::mem::size_of_val(tags)) + tags.iter().map(|(k, v)| heap_bytes(k.len()) + heap_bytes(v.len())).sum::<u64>()
 }
 
 /// Bytes the rows of a series hold (see [`row_bytes`]).

@@ -78,7 +78,8 @@ pub(super) async fn load(
                 sd.push(t, vals);
             }
             if !sd.times.is_empty() {
-                held.add(sd.times.len() as u64 * row_cost + sd.vals.iter().map(govern::value_bytes).sum::<u64>())?;
+                let text = sd.vals.iter().map(govern::value_bytes).sum::<u64>();
+                held.add(series_bytes_of(&sd.tags) + sd.times.len() as u64 * row_cost + text)?;
                 out.push(sd);
             }
         }
@@ -105,6 +106,7 @@ pub(super) async fn load(
             if let Some(prev) = out.last_mut() {
                 trim_to_cap(prev, opts.cap);
             }
+            held.add(series_bytes_of(&chunk.tags))?;
             out.push(SeriesData::new(chunk.tags.clone(), 0, fields.len()));
         }
         let Some(sd) = out.last_mut() else { continue };
@@ -151,6 +153,12 @@ pub(super) async fn load(
     }
     out.retain(|sd| !sd.times.is_empty());
     Ok((out, held))
+}
+
+/// Bytes a loaded series holds apart from its points (its tags, its place in the list), and what
+/// is made of it while its group is reduced (its series key and rank).
+fn series_bytes_of(tags: &Tags) -> u64 {
+    std::mem::size_of::<SeriesData>() as u64 + 2 * govern::tags_bytes(tags) + 96
 }
 
 /// Bytes one loaded point of `width` fields holds (its time and values), for the governor.
@@ -207,8 +215,9 @@ impl RowRef {
     }
 }
 
-/// Bytes a [`merged_rows`] row holds, its sort's scratch space included.
-pub(super) const ROW_REF_BYTES: u64 = 2 * std::mem::size_of::<RowRef>() as u64;
+/// Bytes a [`merged_rows`] row holds; while rows of several series are sorted, the sort's
+/// scratch space holds half as much again.
+pub(super) const ROW_REF_BYTES: u64 = std::mem::size_of::<RowRef>() as u64;
 
 /// Rows of one output group: references into the loaded series, ordered by time (stable: ties
 /// keep series order, as 1.x's merge does).

@@ -59,9 +59,10 @@ type Tags = Vec<(String, String)>;
 const MAX_CELLS: usize = 10_000_000;
 const MAX_BUCKETS: usize = 1_000_000;
 
-/// Bytes the rows of an answer's series hold, for the governor.
+/// Bytes an answer's series holds, for the governor: its rows, and the text the encoder will make
+/// of them (see [`govern::text_bytes`]).
 fn series_bytes(s: &Series) -> u64 {
-    govern::rows_bytes(&s.values)
+    govern::rows_bytes(&s.values) + s.values.iter().map(|r| govern::text_bytes(r)).sum::<u64>()
 }
 
 fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {

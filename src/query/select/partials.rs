@@ -57,10 +57,20 @@ pub(super) struct Pushed<'a> {
     pub(super) procs: usize,
 }
 
-/// Bytes a partial result (window start, point, count) holds, with its share of the keys and
-/// merge orders [`combine_layered`] makes while it combines a shard group's partials.
+/// Bytes a partial result (window start, point, count) holds in a vector.
 pub(super) fn part_bytes(s: &Sample) -> u64 {
-    govern::sample_bytes(s) + 16 + 64
+    govern::sample_bytes(s) + 16
+}
+
+/// Bytes per partial the merge orders of [`combine_layered`] hold while it combines `inputs`
+/// streams of partials: their keys and the merge's order, and for several inputs the parallel
+/// merge's groups and their merges' orders too.
+fn merge_order_bytes(inputs: usize) -> u64 {
+    if inputs <= 1 {
+        24
+    } else {
+        64
+    }
 }
 
 /// One group's reduced points of a pushed-down call: per window, the series' partials per
@@ -75,16 +85,18 @@ pub(super) fn reduce_pushed(
     gov: &Governor,
 ) -> QResult<Vec<Sample>> {
     let empty = crate::backend::AggregateSeries { tags: Vec::new(), rows: Vec::new() };
-    let mut members: Vec<(String, &crate::backend::AggregateSeries)> =
-        pushed.series.iter().map(|s| (crate::model::series_key(&m.name, &s.tags), *s)).collect();
+    let own: Vec<String> = pushed.series.iter().map(|s| crate::model::series_key(&m.name, &s.tags)).collect();
+    let mut members: Vec<(&str, &crate::backend::AggregateSeries)> =
+        own.iter().map(String::as_str).zip(pushed.series.iter().copied()).collect();
     // series without points here still count when 1.x splits them (see `catalog_keys`)
-    let known: std::collections::HashSet<String> = members.iter().map(|(k, _)| k.clone()).collect();
+    let known: std::collections::HashSet<&str> = own.iter().map(String::as_str).collect();
     for k in pushed.catalog.map(|v| v.as_slice()).unwrap_or(&[]) {
-        if !known.contains(k) {
-            members.push((k.clone(), &empty));
+        if !known.contains(k.as_str()) {
+            members.push((k, &empty));
         }
     }
-    members.sort_by(|a, b| a.0.cmp(&b.0));
+    drop(known);
+    members.sort_by(|a, b| a.0.cmp(b.0));
     // shard group start → per series (key order) its partials: (window start, sample, count)
     type Part = (i64, Sample, u64);
     let mut by_shard: BTreeMap<i64, Vec<Vec<Part>>> = BTreeMap::new();
@@ -151,6 +163,8 @@ pub(super) fn combine_layered(
             continue;
         }
         gov.check()?;
+        let parts = per_series.iter().map(Vec::len).sum::<usize>() as u64;
+        let _order_mem = gov.hold(parts * merge_order_bytes(per_series.len()))?;
         let keys: Vec<Vec<i64>> = per_series.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
         let order = functions::aggregate::go_parallel_merge_order(&keys, procs);
         let stream = combine_stream(agg, order.iter().filter_map(|&(i, j)| per_series.get(i)?.get(j)))?;
@@ -161,14 +175,19 @@ pub(super) fn combine_layered(
     }
     // Across shard groups: 1.x's merge of the shards' outputs, combined per window; then the
     // statement's merge over sources (one input: a reduction of one partial).
+    // One merge (not a parallel one) across the shard groups.
+    let _order_mem = gov.hold(shard_streams.iter().map(Vec::len).sum::<usize>() as u64 * merge_order_bytes(1))?;
     let keys: Vec<Vec<i64>> = shard_streams.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
     let order = functions::aggregate::go_merge_order(&keys);
     let top = combine_stream(agg, order.iter().filter_map(|&(i, j)| shard_streams.get(i)?.get(j)))?;
+    for (_, s, _) in &top {
+        held.add(part_bytes(s))?;
+    }
     let mut out = Vec::with_capacity(top.len());
     for (ws, s, n) in top {
         if let Some((mut s, _)) = combine_parts(agg, &[(s, n)], ws)? {
             s.time = functions::output_time(agg, s.time, ws, single_selector, windowed);
-            held.add(part_bytes(&s))?;
+            held.add(govern::sample_bytes(&s))?;
             out.push(s);
         }
     }

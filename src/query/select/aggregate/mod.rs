@@ -87,7 +87,7 @@ pub(super) async fn aggregate_measurement(
         let opts = LoadOpts { filter: Some(&keep), cap: None };
         load(backend, m, scan, &plan.cond.pred, plan.min, plan.max, budget, &ctx.governor, opts).await?
     };
-    let catalog_keys = catalog_keys(backend, m, &plan.cond.pred, keys).await?;
+    let (catalog_keys, _catalog_mem) = catalog_keys(backend, &ctx.governor, m, &plan.cond.pred, keys).await?;
     let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
     for (i, sd) in data.iter().enumerate() {
         groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
@@ -100,9 +100,11 @@ pub(super) async fn aggregate_measurement(
         gov.check()?;
         // What the group builds is charged while it is built (before, where its size is known);
         // its answer's rows stay charged.
-        let n: usize = members.iter().map(|&si| data[si].times.len()).sum();
-        let mut group_mem = gov.hold(n as u64 * ROW_REF_BYTES)?;
+        let n = members.iter().map(|&si| data[si].times.len()).sum::<usize>() as u64;
+        let mut group_mem = gov.hold(n * ROW_REF_BYTES)?;
+        let sorting = gov.hold(if members.len() > 1 { n * ROW_REF_BYTES / 2 } else { 0 })?;
         let g = Group { rows: merged_rows(&data, &members), tags, members };
+        drop(sorting);
         let rows_out = if plan.raw_transform {
             transform::raw_transform_rows(&inp, &g, &mut group_mem)?
         } else {
@@ -133,10 +135,17 @@ fn pushed_bytes(by_call: &[Vec<AggregateSeries>]) -> u64 {
 /// Every series of the measurement the tag condition keeps, by group: 1.x splits a shard's
 /// series into parallel groups by their number, series without points included (the catalog's
 /// series are counted: a series living only in other shard groups counts too).
-async fn catalog_keys(backend: &dyn Backend, m: &MeasInfo, pred: &TagPredicate, keys: &[String]) -> QResult<BTreeMap<Tags, Vec<String>>> {
+/// The keys are charged while they are held.
+async fn catalog_keys(
+    backend: &dyn Backend,
+    gov: &Governor,
+    m: &MeasInfo,
+    pred: &TagPredicate,
+    keys: &[String],
+) -> QResult<(BTreeMap<Tags, Vec<String>>, Charge)> {
     let mut out: BTreeMap<Tags, Vec<String>> = BTreeMap::new();
     if m.sub.is_some() || m.shard_dur <= 0 {
-        return Ok(out);
+        return Ok((out, gov.hold(0)?));
     }
     let names = MeasurementFilter::Names(vec![m.name.clone()]);
     let list = match backend.series(&m.db, m.rp.as_deref(), &names, pred).await {
@@ -144,10 +153,18 @@ async fn catalog_keys(backend: &dyn Backend, m: &MeasInfo, pred: &TagPredicate, 
         Err(crate::backend::BackendError::DatabaseNotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
+    let listed = list.iter().map(|si| govern::tags_bytes(&si.tags) + 72).sum::<u64>();
+    let mut held = gov.hold(listed)?;
+    let mut kept = govern::Tally::new(gov)?;
     for si in list {
-        out.entry(group_of(keys, &si.tags)).or_default().push(crate::model::series_key(&m.name, &si.tags));
+        let key = crate::model::series_key(&m.name, &si.tags);
+        // The key, its slot, and its share of the ranks `reduce` makes of the group's keys.
+        kept.add(govern::heap_bytes(key.len()) + 24 + 48)?;
+        out.entry(group_of(keys, &si.tags)).or_default().push(key);
     }
-    Ok(out)
+    held.shrink(listed);
+    held.absorb(kept.settle()?);
+    Ok((out, held))
 }
 
 /// The store's partials by call, then by group; their groups join `groups`.

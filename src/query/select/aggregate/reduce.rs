@@ -45,12 +45,12 @@ struct SeriesRanks {
 impl SeriesRanks {
     fn new(inp: &AggInput, g: &Group) -> SeriesRanks {
         let m = inp.m;
-        let mut by_key: Vec<(String, usize)> =
-            g.members.iter().map(|&si| (crate::model::series_key(&m.name, &inp.data[si].tags), si)).collect();
-        let known: std::collections::HashSet<String> = by_key.iter().map(|(k, _)| k.clone()).collect();
+        let member_keys: Vec<String> = g.members.iter().map(|&si| crate::model::series_key(&m.name, &inp.data[si].tags)).collect();
+        let mut by_key: Vec<(&str, usize)> = member_keys.iter().map(String::as_str).zip(g.members.iter().copied()).collect();
+        let known: std::collections::HashSet<&str> = member_keys.iter().map(String::as_str).collect();
         for k in inp.catalog_keys.get(&g.tags).map(|v| v.as_slice()).unwrap_or(&[]) {
-            if !known.contains(k) {
-                by_key.push((k.clone(), usize::MAX));
+            if !known.contains(k.as_str()) {
+                by_key.push((k, usize::MAX));
             }
         }
         by_key.sort();
@@ -158,7 +158,10 @@ fn permute<T>(v: &mut [T], mut perm: Vec<usize>) {
 fn stable_order<K: Ord>(n: usize, key: impl Fn(usize) -> K) -> Vec<usize> {
     let mut keyed: Vec<(K, usize)> = (0..n).map(|k| (key(k), k)).collect();
     keyed.sort_unstable();
-    keyed.into_iter().map(|(_, k)| k).collect()
+    // Not collected in place, which would keep the keys' block under the indexes.
+    let mut order = Vec::with_capacity(n);
+    order.extend(keyed.into_iter().map(|(_, k)| k));
+    order
 }
 
 /// The window start of a point (the statement's start without GROUP BY time).

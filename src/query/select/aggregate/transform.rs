@@ -43,7 +43,9 @@ pub(super) fn raw_transform_rows(inp: &AggInput, g: &Group, mem: &mut Charge) ->
         merge(inputs.into_iter().map(|i| i.1).collect(), &|x, y| merge_less(x.1, y.1, desc))
     };
     let order_mem = gov.hold(ordered.len() as u64 * std::mem::size_of::<RowRef>() as u64)?;
-    let order: Vec<RowRef> = ordered.into_iter().map(|(_, it)| RowRef::new(it.time, it.si, it.j)).collect();
+    // Not collected in place: the merged items' block is freed, not kept under the references.
+    let mut order: Vec<RowRef> = Vec::with_capacity(ordered.len());
+    order.extend(ordered.into_iter().map(|(_, it)| RowRef::new(it.time, it.si, it.j)));
     drop(items_mem);
     // 1.x runs transformations over the stream in the query's order (newest first under ORDER
     // BY time DESC); the answer is put back in time order.
@@ -58,7 +60,8 @@ pub(super) fn raw_transform_rows(inp: &AggInput, g: &Group, mem: &mut Charge) ->
             let rc = RowCtx { time: r.time, tags: &[], vals: &[], aggs: &[], aux: &a, cond: false };
             let s = Sample::new(r.time, f.expr.eval(&rc));
             if !eval::is_null(&s.value) {
-                in_mem.add(govern::sample_bytes(&s))?;
+                // The point, and the reference the transformation reads it through.
+                in_mem.add(govern::sample_bytes(&s) + 8)?;
                 samples.push(s);
             }
         }
