@@ -11,6 +11,7 @@ mod cardinality;
 mod connections;
 mod health;
 mod queries;
+mod query_memory;
 mod raw;
 mod vm_cardinality;
 mod vm_labels;
