@@ -220,13 +220,13 @@ pub fn reduce_refs(agg: &Aggregate, pts: &[&Sample], window_start: i64) -> Resul
     let one = |v: Value| Ok(vec![Sample { time: ws, value: v, aux: Vec::new() }]);
     match agg {
         Aggregate::Count => one(Value::Integer(pts.len() as i64)),
-        Aggregate::Sum => one(sum(&pts, ty)),
-        Aggregate::Mean => one(Value::Float(mean(&pts, ty))),
-        Aggregate::Median => one(median(&pts, ty)),
-        Aggregate::Mode => one(mode(&pts, ty)),
-        Aggregate::Spread => one(spread(&pts, ty)),
-        Aggregate::Stddev => one(Value::Float(stddev(&pts, ty))),
-        Aggregate::Distinct => Ok(distinct(&pts, ty, ws)),
+        Aggregate::Sum => one(sum(pts, ty)),
+        Aggregate::Mean => one(Value::Float(mean(pts, ty))),
+        Aggregate::Median => one(median(pts, ty)),
+        Aggregate::Mode => one(mode(pts, ty)),
+        Aggregate::Spread => one(spread(pts, ty)),
+        Aggregate::Stddev => one(Value::Float(stddev(pts, ty))),
+        Aggregate::Distinct => Ok(distinct(pts, ty, ws)),
         Aggregate::Integral { unit } => {
             let owned: Vec<Sample> = pts.iter().map(|p| (*p).clone()).collect();
             let mut out = integral(&owned, *unit, None)?;
@@ -235,27 +235,27 @@ pub fn reduce_refs(agg: &Aggregate, pts: &[&Sample], window_start: i64) -> Resul
             }
             Ok(out)
         }
-        Aggregate::First => Ok(select_one(&pts, ty, |c, p| {
+        Aggregate::First => Ok(select_one(pts, ty, |c, p| {
             c.time < p.time || (c.time == p.time && go_cmp(&c.value, &p.value, ty) == Some(Ordering::Greater))
         })),
-        Aggregate::Last => Ok(select_one(&pts, ty, |c, p| {
+        Aggregate::Last => Ok(select_one(pts, ty, |c, p| {
             c.time > p.time || (c.time == p.time && go_cmp(&c.value, &p.value, ty) == Some(Ordering::Greater))
         })),
         // Go's `>`/`<`/`==`: a NaN never replaces, and is never replaced once selected.
-        Aggregate::Max => Ok(select_one(&pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
+        Aggregate::Max => Ok(select_one(pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
             Some(Ordering::Greater) => true,
             Some(Ordering::Equal) => c.time < p.time,
             _ => false,
         })),
-        Aggregate::Min => Ok(select_one(&pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
+        Aggregate::Min => Ok(select_one(pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
             Some(Ordering::Less) => true,
             Some(Ordering::Equal) => c.time < p.time,
             _ => false,
         })),
-        Aggregate::Percentile(pct) => Ok(percentile(&pts, ty, *pct)),
-        Aggregate::Top(n) => Ok(top_bottom(&pts, ty, *n, true)),
-        Aggregate::Bottom(n) => Ok(top_bottom(&pts, ty, *n, false)),
-        Aggregate::Sample(n) => Ok(sample(&pts, ty, *n)),
+        Aggregate::Percentile(pct) => Ok(percentile(pts, ty, *pct)),
+        Aggregate::Top(n) => Ok(top_bottom(pts, ty, *n, true)),
+        Aggregate::Bottom(n) => Ok(top_bottom(pts, ty, *n, false)),
+        Aggregate::Sample(n) => Ok(sample(pts, ty, *n)),
     }
 }
 
