@@ -13,6 +13,31 @@
 //! unknown id `no such query id: N`. 1.x has no memory budget (its nearest, `max-select-point`,
 //! counts points); ours is worded the same way: `max-memory-bytes limit exceeded: (USED/LIMIT)`.
 //!
+//! ## What the memory account counts, and the bound it gives
+//!
+//! Everything of a query that grows with the points read, the buckets made or the answer is
+//! charged as it grows (a [`Tally`] every 256 items, or a [`Charge`] before something of known
+//! size is made) and given back when it is freed: the loaded points (`select::load`: 8 bytes a
+//! time, 24 a value, each series' tags), a group's row references (16 bytes a point), each call's
+//! points (`Sample`: 56 bytes, its aux values, and 24 for its rank, source and the references the
+//! reducers sort), partial results and their merge orders, filled buckets (before `fill` makes
+//! them), transformations' inputs and outputs, raw merge items, the catalog's series keys, the
+//! store's pushed-down partials, and the answer's rows (a vector and a block per row, see
+//! [`row_bytes`]) with the text the encoder makes of them ([`text_bytes`]); the server charges
+//! the encoded body. Sizes are those of the structures on a 64-bit target with glibc's malloc
+//! ([`heap_bytes`]); copies that were pure waste (a vector per loaded point, clones of every point
+//! per window, per shard, per tag) were removed rather than charged.
+//!
+//! Bound: a query's peak RSS growth stays within 1.5 × its account's peak + 16 MiB (the constant
+//! covers the thread, the store's read connection and its page cache, a scan chunk in flight), so
+//! with `max_memory_bytes = M` one query grows the server by at most 1.5 M + 16 MiB. Measured per
+//! shape (raw buffered, mean/sum/count/max with and without GROUP BY time over one and 2000
+//! series, percentile/median, top, derivative of buckets and of points, fill(0) over 5M buckets,
+//! subqueries): RSS growth / account peak = 0.80–1.16 (BENCHMARKS.md §6, before: 1.4–4.8);
+//! `tests/hostile/query_memory.rs` holds the bound at a 48 MiB budget. Not counted: capacity the
+//! allocator keeps after a free, and the store's pushed-down answer until it has arrived (the
+//! store builds it whole; at most one row per non-empty bucket of each series).
+//!
 //! [`Registry`] holds the running queries for `SHOW QUERIES` / `KILL QUERY` and enforces
 //! `max_concurrent_queries`; a [`Ticket`] leaves the registry when dropped.
 
@@ -469,6 +494,47 @@ mod tests {
             assert_eq!(g.used(), 60);
         }
         assert_eq!(g.used(), 0);
+    }
+
+    #[test]
+    fn holds_grow_keep_and_merge() {
+        let g = Governor::new(1000);
+        let mut a = g.hold(100).unwrap();
+        a.grow_to(50).unwrap();
+        assert_eq!(g.used(), 100);
+        a.grow_to(300).unwrap();
+        assert_eq!((g.used(), a.bytes()), (300, 300));
+        let mut t = Tally::new(&g).unwrap();
+        for _ in 0..Tally::STEP - 1 {
+            t.add(1).unwrap();
+        }
+        // Charged every STEP items, and when settled.
+        assert_eq!(g.used(), 300);
+        t.add(1).unwrap();
+        assert_eq!(g.used(), 300 + Tally::STEP as u64);
+        t.add(5).unwrap();
+        a.absorb(t.settle().unwrap());
+        assert_eq!((g.used(), a.bytes()), (300 + Tally::STEP as u64 + 5, 300 + Tally::STEP as u64 + 5));
+        // The answer's part stays charged, the rest is given back.
+        a.keep(200);
+        assert_eq!(g.used(), 200);
+        let mut t = Tally::new(&g).unwrap();
+        assert!((0..1000).try_for_each(|_| t.add(10)).unwrap_err().starts_with("max-memory-bytes limit exceeded"));
+        drop(t);
+        assert_eq!(g.used(), 200);
+    }
+
+    #[test]
+    fn sizes_follow_the_allocator() {
+        assert_eq!(heap_bytes(0), 0);
+        assert_eq!(heap_bytes(1), 32);
+        assert_eq!(heap_bytes(24), 32);
+        assert_eq!(heap_bytes(25), 48);
+        assert_eq!(row_bytes(2), 24 + 64);
+        assert_eq!(value_bytes(&Value::String("abc".into())), 32);
+        assert_eq!(value_bytes(&Value::Float(1.0)), 0);
+        let s = Sample { time: 0, value: Value::Float(1.0), aux: vec![Value::String("h".into())] };
+        assert_eq!(sample_bytes(&s), std::mem::size_of::<Sample>() as u64 + 32 + 32);
     }
 
     #[test]

@@ -360,3 +360,28 @@ fn check_buckets(rows: &[Sample], start: Option<i64>, end: i64, every: i64) -> Q
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute_moves_items_into_the_order_given() {
+        let mut v: Vec<String> = ["a", "b", "c", "d", "e"].iter().map(|s| s.to_string()).collect();
+        permute(&mut v, vec![3, 0, 4, 1, 2]);
+        assert_eq!(v, ["d", "a", "e", "b", "c"]);
+        // Not a permutation: left as it is.
+        permute(&mut v, vec![0, 0, 1, 2, 3]);
+        assert_eq!(v, ["d", "a", "e", "b", "c"]);
+        permute(&mut v, vec![0, 1]);
+        assert_eq!(v, ["d", "a", "e", "b", "c"]);
+        permute(&mut v, vec![0, 1, 2, 3, 9]);
+        assert_eq!(v, ["d", "a", "e", "b", "c"]);
+    }
+
+    #[test]
+    fn stable_order_keeps_equal_keys_in_place() {
+        let keys = [2, 1, 2, 0, 1];
+        assert_eq!(stable_order(keys.len(), |k| keys[k]), vec![3, 1, 4, 0, 2]);
+    }
+}
