@@ -207,31 +207,50 @@ fn reduce_layered(inp: &AggInput, call: &AggCall, mut cp: CallPoints, nranks: us
     permute(&mut cp.samples, perm);
     sorting.shrink(n as u64 * 16);
     let mut parts: BTreeMap<i64, Vec<Vec<(i64, Sample, u64)>>> = BTreeMap::new();
-    let mut held = Tally::new(gov)?;
-    let mut i = 0;
-    while i < n {
-        let (sg, rank) = keys[i];
-        let ws = window_of(p, cp.samples[i].time);
-        let mut j = i + 1;
-        while j < n && keys[j] == (sg, rank) && window_of(p, cp.samples[j].time) == ws {
-            j += 1;
-        }
-        gov.check()?;
-        let pts = &cp.samples[i..j];
+    let _parts = reduce_runs(inp, call, &cp.samples, &keys, |(sg, rank), part| {
         let per_series = parts.entry(sg).or_insert_with(|| vec![Vec::new(); nranks]);
-        let cnt = pts.iter().filter(|p| !eval::is_null(&p.value)).count() as u64;
-        if let Some(s) = reduce_call(call, pts, ws)?.into_iter().next() {
-            held.add(part_bytes(&s))?;
-            if let Some(list) = per_series.get_mut(rank as usize) {
-                list.push((ws, s, cnt));
-            }
+        if let (Some(part), Some(list)) = (part, per_series.get_mut(rank as usize)) {
+            list.push(part);
         }
-        i = j;
-    }
+    })?;
     drop((sorting, keys, cp));
-    let _parts = held.settle()?;
     let procs = inp.ctx.settings.float_merge_parallelism;
     combine_layered(&call.agg, parts, p.window.is_some(), p.single_selector, procs, gov)
+}
+
+/// Reduces each run of `samples` with one key (`keys[i]` is sample i's; equal keys are adjacent)
+/// and one window to a partial result (window start, point, count of non-null points), handed to
+/// `put` with its key (`None`: the run reduced to nothing). The partials are charged to the
+/// returned hold.
+fn reduce_runs<K: PartialEq + Copy>(
+    inp: &AggInput,
+    call: &AggCall,
+    samples: &[Sample],
+    keys: &[K],
+    mut put: impl FnMut(K, Option<(i64, Sample, u64)>),
+) -> QResult<Charge> {
+    let p = inp.plan;
+    let mut held = Tally::new(&inp.ctx.governor)?;
+    let n = samples.len().min(keys.len());
+    let mut i = 0;
+    while i < n {
+        let key = keys[i];
+        let ws = window_of(p, samples[i].time);
+        let mut j = i + 1;
+        while j < n && keys[j] == key && window_of(p, samples[j].time) == ws {
+            j += 1;
+        }
+        inp.ctx.governor.check()?;
+        let pts = &samples[i..j];
+        let cnt = pts.iter().filter(|p| !eval::is_null(&p.value)).count() as u64;
+        let part = reduce_call(call, pts, ws)?.into_iter().next();
+        if let Some(s) = &part {
+            held.add(part_bytes(s))?;
+        }
+        put(key, part.map(|s| (ws, s, cnt)));
+        i = j;
+    }
+    Ok(held.settle()?)
 }
 
 /// Several subquery sources: 1.x reduces each source on its own (a call iterator per source),
@@ -247,27 +266,12 @@ fn reduce_by_source(inp: &AggInput, call: &AggCall, mut cp: CallPoints) -> QResu
     let srcs: Vec<u32> = perm.iter().map(|&k| cp.srcs[k]).collect();
     permute(&mut cp.samples, perm);
     let mut per_src: Vec<Vec<(i64, Sample, u64)>> = vec![Vec::new(); nsrc];
-    let mut held = Tally::new(&inp.ctx.governor)?;
-    let mut i = 0;
-    while i < n {
-        let src = srcs[i];
-        let ws = window_of(p, cp.samples[i].time);
-        let mut j = i + 1;
-        while j < n && srcs[j] == src && window_of(p, cp.samples[j].time) == ws {
-            j += 1;
+    let _parts = reduce_runs(inp, call, &cp.samples, &srcs, |src, part| {
+        if let (Some(part), Some(parts)) = (part, per_src.get_mut(src as usize)) {
+            parts.push(part);
         }
-        let pts = &cp.samples[i..j];
-        let cnt = pts.iter().filter(|p| !eval::is_null(&p.value)).count() as u64;
-        if let Some(r) = reduce_call(call, pts, ws)?.into_iter().next() {
-            held.add(part_bytes(&r))?;
-            if let Some(parts) = per_src.get_mut(src as usize) {
-                parts.push((ws, r, cnt));
-            }
-        }
-        i = j;
-    }
+    })?;
     drop((srcs, cp));
-    let _parts = held.settle()?;
     let keys: Vec<Vec<i64>> = per_src.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
     let order: Vec<&(i64, Sample, u64)> =
         functions::aggregate::go_merge_order(&keys).into_iter().filter_map(|(i, j)| per_src.get(i)?.get(j)).collect();
