@@ -14,8 +14,8 @@ pub fn heap_bytes(n: usize) -> u64 {
     ((n + 8).div_ceil(16) * 16).max(32) as u64
 }
 
-/// Bytes a row of `width` values holds in a `Vec<Vec<Value>>` (an answer's rows), for
-/// [`Governor::charge`](super::Governor::charge): the row's vector and its block. Strings add theirs (see [`value_bytes`]).
+/// Bytes a row of `width` values holds in a `Vec<Vec<Value>>` (an answer's rows): the row's
+/// vector and its block. Strings add theirs (see [`value_bytes`]).
 pub fn row_bytes(width: usize) -> u64 {
     (std::mem::size_of::<Vec<Value>>() as u64) + heap_bytes(width * std::mem::size_of::<Value>())
 }
