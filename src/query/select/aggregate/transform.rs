@@ -169,10 +169,8 @@ impl Joined {
         let mut held = govern::Tally::new(gov)?;
         for (k, samples) in per_call.iter().enumerate() {
             for s in samples {
-                let e = by_time.entry(s.time).or_insert_with(|| vec![Value::Null; calls.len()]);
-                e[k] = s.value.clone();
-                // A map entry (about 3 slots and its values) per time, counted per point.
-                held.add(24 + govern::heap_bytes(calls.len() * std::mem::size_of::<Value>()) + govern::value_bytes(&s.value))?;
+                row_at(&mut by_time, s.time, calls.len(), &mut held)?[k] = s.value.clone();
+                held.add(govern::value_bytes(&s.value))?;
             }
         }
         Ok(Joined::Many(by_time.into_iter().collect(), held.settle()?))
@@ -217,16 +215,8 @@ fn join_columns(cols: &[Vec<Sample>], mem: &mut Charge, gov: &Governor) -> QResu
     let mut by_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
     for (k, c) in cols.iter().enumerate() {
         for s in c {
-            let e = match by_time.entry(s.time) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    // The row and its map entry.
-                    rows_mem.add(govern::row_bytes(n + 1) + 16)?;
-                    e.insert(vec![Value::Null; n + 1])
-                }
-            };
+            row_at(&mut by_time, s.time, n + 1, &mut rows_mem)?[k + 1] = s.value.clone();
             rows_mem.add(govern::value_bytes(&s.value))?;
-            e[k + 1] = s.value.clone();
         }
     }
     for (t, mut row) in by_time {
@@ -235,6 +225,17 @@ fn join_columns(cols: &[Vec<Sample>], mem: &mut Charge, gov: &Governor) -> QResu
     }
     mem.absorb(rows_mem.settle()?);
     Ok(out)
+}
+
+/// The values at time `t` (`width` nulls, charged with their map entry, when new).
+fn row_at<'a>(by_time: &'a mut BTreeMap<i64, Vec<Value>>, t: i64, width: usize, held: &mut govern::Tally) -> QResult<&'a mut Vec<Value>> {
+    Ok(match by_time.entry(t) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            held.add(govern::row_bytes(width) + 16)?;
+            e.insert(vec![Value::Null; width])
+        }
+    })
 }
 
 /// A transformation over a field's points (in the query's order when `ascending` is false).
