@@ -135,6 +135,33 @@ pub struct LimitsConfig {
     pub max_series_per_database: u64,
     /// Distinct values one tag key may have in a measurement (1.x's `max-values-per-tag`); 0 = no limit.
     pub max_values_per_tag: u64,
+    /// What a request over its token's rates gets (see `server::throttle`); a token may set its own.
+    pub on_limit: OnLimit,
+    /// With `on_limit = "delay"`: the longest a request is held for its token's rates; a token
+    /// may set its own.
+    #[serde(with = "duration_str")]
+    pub max_delay: i64,
+    /// An answer its client reads nothing of for this long has its connection closed.
+    #[serde(with = "duration_str")]
+    pub send_timeout: i64,
+}
+
+/// What a request over its token's rate limits gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum OnLimit {
+    /// 503 for Telegraf (which drops a batch on any 4xx), 429 for everyone else.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// 429 with `Retry-After`, the v1 spec's answer.
+    #[serde(rename = "429")]
+    TooManyRequests,
+    /// 503 with `Retry-After`, InfluxDB 1.x's answer when it throttles.
+    #[serde(rename = "503")]
+    Unavailable,
+    /// Held until the token's rates allow it, up to `max_delay`; past that, as `auto`.
+    #[serde(rename = "delay")]
+    Delay,
 }
 
 impl Default for LimitsConfig {
@@ -155,6 +182,9 @@ impl Default for LimitsConfig {
             error_line_max_bytes: 65_536,
             max_series_per_database: 1_000_000,
             max_values_per_tag: 100_000,
+            on_limit: OnLimit::Auto,
+            max_delay: 2 * NS_PER_S,
+            send_timeout: 60 * NS_PER_S,
         }
     }
 }
@@ -232,6 +262,11 @@ pub struct TokenConfig {
     pub max_inflight_requests: Option<usize>,
     /// Overrides `limits.token_max_buffered_write_bytes` for this token.
     pub max_buffered_write_bytes: Option<u64>,
+    /// Overrides `limits.on_limit` for this token.
+    pub on_limit: Option<OnLimit>,
+    /// Overrides `limits.max_delay` for this token.
+    #[serde(default, with = "duration_str_opt")]
+    pub max_delay: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -304,9 +339,12 @@ impl Config {
                 "limits: max_connections, token_max_inflight_requests and token_max_buffered_write_bytes must be positive".into(),
             ));
         }
-        if l.idle_timeout <= 0 || l.header_timeout <= 0 || l.body_timeout <= 0 || self.backend.health_timeout <= 0 {
+        let timeouts = [l.idle_timeout, l.header_timeout, l.body_timeout, l.send_timeout, self.backend.health_timeout];
+        if timeouts.iter().any(|t| *t <= 0) {
             return Err(ConfigError::Invalid(
-                "limits.idle_timeout, limits.header_timeout, limits.body_timeout and backend.health_timeout must be positive".into(),
+                "limits.idle_timeout, limits.header_timeout, limits.body_timeout, limits.send_timeout and \
+                 backend.health_timeout must be positive"
+                    .into(),
             ));
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 || self.limits.write_bytes_per_second == 0 {
@@ -372,6 +410,14 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     Some(total)
 }
 
+mod duration_str_opt {
+    use serde::Deserializer;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        super::duration_str::deserialize(d).map(Some)
+    }
+}
+
 mod duration_str {
     use serde::{Deserialize, Deserializer};
 
@@ -414,6 +460,29 @@ mod tests {
         );
         let err = Config::parse("[query]\nstream_window_points = 0\n").unwrap_err();
         assert!(err.to_string().contains("stream_window_points"), "{err}");
+    }
+
+    #[test]
+    fn on_limit_and_max_delay() {
+        assert_eq!(LimitsConfig::default().on_limit, OnLimit::Auto);
+        let hash = format!("sha256:{}", "0".repeat(64));
+        let text = format!(
+            "[limits]\non_limit = \"503\"\nmax_delay = \"500ms\"\n\
+             [[tokens]]\nname = 'a'\nhash = '{hash}'\non_limit = 'delay'\nmax_delay = '3s'\n\
+             [[tokens]]\nname = 'b'\nhash = '{hash}'\n"
+        );
+        let cfg = Config::parse(&text).unwrap();
+        assert_eq!((cfg.limits.on_limit, cfg.limits.max_delay), (OnLimit::Unavailable, 500_000_000));
+        assert_eq!((cfg.tokens[0].on_limit, cfg.tokens[0].max_delay), (Some(OnLimit::Delay), Some(3 * NS_PER_S)));
+        assert_eq!((cfg.tokens[1].on_limit, cfg.tokens[1].max_delay), (None, None));
+        for v in ["'auto'", "'429'"] {
+            assert!(Config::parse(&format!("[limits]\non_limit = {v}\n")).is_ok(), "{v}");
+        }
+        for bad in ["'drop'", "429", "'Delay'"] {
+            assert!(Config::parse(&format!("[limits]\non_limit = {bad}\n")).is_err(), "{bad}");
+        }
+        let err = Config::parse("[limits]\nsend_timeout = '0s'\n").unwrap_err();
+        assert!(err.to_string().contains("send_timeout"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod health;
 mod queries;
 mod query_memory;
 mod raw;
+mod throttling;
 mod vm_cardinality;
 mod vm_labels;
 mod write_limits;
