@@ -13,6 +13,31 @@
 //! unknown id `no such query id: N`. 1.x has no memory budget (its nearest, `max-select-point`,
 //! counts points); ours is worded the same way: `max-memory-bytes limit exceeded: (USED/LIMIT)`.
 //!
+//! ## What the memory account counts, and the bound it gives
+//!
+//! Everything of a query that grows with the points read, the buckets made or the answer is
+//! charged as it grows (a [`Tally`] every 256 items, or a [`Charge`] before something of known
+//! size is made) and given back when it is freed: the loaded points (`select::load`: 8 bytes a
+//! time, 24 a value, each series' tags), a group's row references (16 bytes a point), each call's
+//! points (`Sample`: 56 bytes, its aux values, and 24 for its rank, source and the references the
+//! reducers sort), partial results and their merge orders, filled buckets (before `fill` makes
+//! them), transformations' inputs and outputs, raw merge items, the catalog's series keys, the
+//! store's pushed-down partials, and the answer's rows (a vector and a block per row, see
+//! [`row_bytes`]) with the text the encoder makes of them ([`text_bytes`]); the server charges
+//! the encoded body. Sizes are those of the structures on a 64-bit target with glibc's malloc
+//! ([`heap_bytes`]); copies that were pure waste (a vector per loaded point, clones of every point
+//! per window, per shard, per tag) were removed rather than charged.
+//!
+//! Bound: a query's peak RSS growth stays within 1.5 × its account's peak + 16 MiB (the constant
+//! covers the thread, the store's read connection and its page cache, a scan chunk in flight), so
+//! with `max_memory_bytes = M` one query grows the server by at most 1.5 M + 16 MiB. Measured per
+//! shape (raw buffered, mean/sum/count/max with and without GROUP BY time over one and 2000
+//! series, percentile/median, top, derivative of buckets and of points, fill(0) over 5M buckets,
+//! subqueries): RSS growth / account peak = 0.80–1.16 (BENCHMARKS.md §6, before: 1.4–4.8);
+//! `tests/hostile/query_memory.rs` holds the bound at a 48 MiB budget. Not counted: capacity the
+//! allocator keeps after a free, and the store's pushed-down answer until it has arrived (the
+//! store builds it whole; at most one row per non-empty bucket of each series).
+//!
 //! [`Registry`] holds the running queries for `SHOW QUERIES` / `KILL QUERY` and enforces
 //! `max_concurrent_queries`; a [`Ticket`] leaves the registry when dropped.
 
@@ -20,6 +45,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod sizes;
+
+pub use sizes::{heap_bytes, row_bytes, rows_bytes, sample_bytes, tags_bytes, text_bytes, value_bytes};
 
 /// Why a query was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +90,18 @@ struct Inner {
     peak: AtomicU64,
     /// 0 = no limit.
     limit: u64,
+}
+
+impl Drop for Inner {
+    /// The account's peak, for comparing it with what the process really held
+    /// (`RUST_LOG=influxgate::query::govern=debug`; `examples/query_memory.rs` reads it).
+    fn drop(&mut self) {
+        let peak = *self.peak.get_mut();
+        if peak > 0 {
+            let held = *self.used.get_mut();
+            tracing::debug!(peak_bytes = peak, held_at_end = held, limit_bytes = self.limit, "query memory");
+        }
+    }
 }
 
 /// A query's stop flag and memory account; clones share them.
@@ -176,6 +217,32 @@ impl Charge {
         Ok(())
     }
 
+    /// Charges what `bytes` exceeds this hold by: for a structure growing in steps.
+    pub fn grow_to(&mut self, bytes: u64) -> Result<(), String> {
+        match bytes.checked_sub(self.bytes) {
+            Some(more) if more > 0 => self.add(more),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes over what `other` holds (nothing is charged again).
+    pub fn absorb(&mut self, mut other: Charge) {
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Keeps `bytes` of this hold charged until the query ends (what the query answers) and gives
+    /// back the rest.
+    pub fn keep(mut self, bytes: u64) {
+        let kept = bytes.min(self.bytes);
+        self.shrink(self.bytes - kept);
+        self.bytes = 0;
+    }
+
     /// Gives back up to `bytes` of this hold early.
     pub fn shrink(&mut self, bytes: u64) {
         let b = bytes.min(self.bytes);
@@ -190,19 +257,38 @@ impl Drop for Charge {
     }
 }
 
-/// Bytes a row of `width` values holds, for [`Governor::charge`]: the values themselves, the row's
-/// vector and its allocation overhead. Strings add their length (see [`value_bytes`]).
-pub fn row_bytes(width: usize) -> u64 {
-    (std::mem::size_of::<Vec<crate::query::result::Value>>()
-        + 16
-        + width * std::mem::size_of::<crate::query::result::Value>()) as u64
+/// Charges a structure that grows item by item: what was added, every [`Tally::STEP`] items (a
+/// charge is two atomic operations) and when [`Tally::settle`]d; released when dropped.
+#[derive(Debug)]
+pub struct Tally {
+    held: Charge,
+    bytes: u64,
+    pending: u32,
 }
 
-/// Heap bytes of one value beyond its slot.
-pub fn value_bytes(v: &crate::query::result::Value) -> u64 {
-    match v {
-        crate::query::result::Value::String(s) => s.len() as u64,
-        _ => 0,
+impl Tally {
+    /// Items added between two charges.
+    pub const STEP: u32 = 256;
+
+    pub fn new(governor: &Governor) -> Result<Tally, String> {
+        Ok(Tally { held: governor.hold(0)?, bytes: 0, pending: 0 })
+    }
+
+    /// Accounts one item of `bytes`.
+    pub fn add(&mut self, bytes: u64) -> Result<(), String> {
+        self.bytes += bytes;
+        self.pending += 1;
+        if self.pending >= Self::STEP {
+            self.pending = 0;
+            self.held.grow_to(self.bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Charges everything added so far; the hold lives on.
+    pub fn settle(mut self) -> Result<Charge, String> {
+        self.held.grow_to(self.bytes)?;
+        Ok(self.held)
     }
 }
 
@@ -355,6 +441,34 @@ mod tests {
             assert_eq!(g.used(), 60);
         }
         assert_eq!(g.used(), 0);
+    }
+
+    #[test]
+    fn holds_grow_keep_and_merge() {
+        let g = Governor::new(1000);
+        let mut a = g.hold(100).unwrap();
+        a.grow_to(50).unwrap();
+        assert_eq!(g.used(), 100);
+        a.grow_to(300).unwrap();
+        assert_eq!((g.used(), a.bytes()), (300, 300));
+        let mut t = Tally::new(&g).unwrap();
+        for _ in 0..Tally::STEP - 1 {
+            t.add(1).unwrap();
+        }
+        // Charged every STEP items, and when settled.
+        assert_eq!(g.used(), 300);
+        t.add(1).unwrap();
+        assert_eq!(g.used(), 300 + Tally::STEP as u64);
+        t.add(5).unwrap();
+        a.absorb(t.settle().unwrap());
+        assert_eq!((g.used(), a.bytes()), (300 + Tally::STEP as u64 + 5, 300 + Tally::STEP as u64 + 5));
+        // The answer's part stays charged, the rest is given back.
+        a.keep(200);
+        assert_eq!(g.used(), 200);
+        let mut t = Tally::new(&g).unwrap();
+        assert!((0..1000).try_for_each(|_| t.add(10)).unwrap_err().starts_with("max-memory-bytes limit exceeded"));
+        drop(t);
+        assert_eq!(g.used(), 200);
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod cardinality;
 mod connections;
 mod health;
 mod queries;
+mod query_memory;
 mod raw;
 mod throttling;
 mod vm_cardinality;

@@ -194,20 +194,34 @@ pub fn output_time(agg: &Aggregate, point_time: i64, window_start: i64, single_s
 /// selected point(s) with their own time and aux values (top/bottom/sample/distinct outputs are
 /// ordered by time). An empty window (or one with only nulls) gives no point.
 pub fn reduce(agg: &Aggregate, points: &[Sample], window_start: i64) -> Result<Vec<Sample>, FunctionError> {
-    let Some(ty) = series_type(points) else { return Ok(Vec::new()) };
-    agg.check_input_type(ty)?;
+    if let Aggregate::Integral { unit } = agg {
+        // integral() skips null points itself.
+        let mut out = integral(points, *unit, None)?;
+        for p in &mut out {
+            p.time = 0;
+        }
+        return Ok(out);
+    }
     let pts: Vec<&Sample> = points.iter().filter(|p| !matches!(p.value, Value::Null)).collect();
+    reduce_refs(agg, &pts, window_start)
+}
+
+/// [`reduce`] over references to the points (e.g. a subset of a window's points, without copying
+/// them); null points must have been left out.
+pub fn reduce_refs(agg: &Aggregate, pts: &[&Sample], window_start: i64) -> Result<Vec<Sample>, FunctionError> {
+    let Some(ty) = series_type(pts.iter().copied()) else { return Ok(Vec::new()) };
+    agg.check_input_type(ty)?;
     let ws = window_start;
     let one = |v: Value| Ok(vec![Sample { time: ws, value: v, aux: Vec::new() }]);
     match agg {
         Aggregate::Count => one(Value::Integer(pts.len() as i64)),
-        Aggregate::Sum => one(sum(&pts, ty)),
-        Aggregate::Mean => one(Value::Float(mean(&pts, ty))),
-        Aggregate::Median => one(median(&pts, ty)),
-        Aggregate::Mode => one(mode(&pts, ty)),
-        Aggregate::Spread => one(spread(&pts, ty)),
-        Aggregate::Stddev => one(Value::Float(stddev(&pts, ty))),
-        Aggregate::Distinct => Ok(distinct(&pts, ty, ws)),
+        Aggregate::Sum => one(sum(pts, ty)),
+        Aggregate::Mean => one(Value::Float(mean(pts, ty))),
+        Aggregate::Median => one(median(pts, ty)),
+        Aggregate::Mode => one(mode(pts, ty)),
+        Aggregate::Spread => one(spread(pts, ty)),
+        Aggregate::Stddev => one(Value::Float(stddev(pts, ty))),
+        Aggregate::Distinct => Ok(distinct(pts, ty, ws)),
         Aggregate::Integral { unit } => {
             let owned: Vec<Sample> = pts.iter().map(|p| (*p).clone()).collect();
             let mut out = integral(&owned, *unit, None)?;
@@ -216,27 +230,27 @@ pub fn reduce(agg: &Aggregate, points: &[Sample], window_start: i64) -> Result<V
             }
             Ok(out)
         }
-        Aggregate::First => Ok(select_one(&pts, ty, |c, p| {
+        Aggregate::First => Ok(select_one(pts, ty, |c, p| {
             c.time < p.time || (c.time == p.time && go_cmp(&c.value, &p.value, ty) == Some(Ordering::Greater))
         })),
-        Aggregate::Last => Ok(select_one(&pts, ty, |c, p| {
+        Aggregate::Last => Ok(select_one(pts, ty, |c, p| {
             c.time > p.time || (c.time == p.time && go_cmp(&c.value, &p.value, ty) == Some(Ordering::Greater))
         })),
         // Go's `>`/`<`/`==`: a NaN never replaces, and is never replaced once selected.
-        Aggregate::Max => Ok(select_one(&pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
+        Aggregate::Max => Ok(select_one(pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
             Some(Ordering::Greater) => true,
             Some(Ordering::Equal) => c.time < p.time,
             _ => false,
         })),
-        Aggregate::Min => Ok(select_one(&pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
+        Aggregate::Min => Ok(select_one(pts, ty, |c, p| match go_cmp(&c.value, &p.value, ty) {
             Some(Ordering::Less) => true,
             Some(Ordering::Equal) => c.time < p.time,
             _ => false,
         })),
-        Aggregate::Percentile(pct) => Ok(percentile(&pts, ty, *pct)),
-        Aggregate::Top(n) => Ok(top_bottom(&pts, ty, *n, true)),
-        Aggregate::Bottom(n) => Ok(top_bottom(&pts, ty, *n, false)),
-        Aggregate::Sample(n) => Ok(sample(&pts, ty, *n)),
+        Aggregate::Percentile(pct) => Ok(percentile(pts, ty, *pct)),
+        Aggregate::Top(n) => Ok(top_bottom(pts, ty, *n, true)),
+        Aggregate::Bottom(n) => Ok(top_bottom(pts, ty, *n, false)),
+        Aggregate::Sample(n) => Ok(sample(pts, ty, *n)),
     }
 }
 

@@ -44,7 +44,7 @@ use crate::query::result::Value;
 use std::fmt;
 
 pub use aggregate::{
-    integral, output_time, reduce, reduce_layers, reduce_top_bottom_tagged, shard_group_start,
+    integral, output_time, reduce, reduce_layers, reduce_refs, reduce_top_bottom_tagged, shard_group_start,
     Aggregate,
 };
 pub use fill::{fill, Fill};
@@ -108,7 +108,7 @@ pub fn value_type(v: &Value) -> Option<FieldType> {
 
 /// The type of a slice of points: the type of its first non-null value. When floats and
 /// integers are mixed, 1.x's iterator would be a float one: integers are then read as floats.
-pub(crate) fn series_type(points: &[Sample]) -> Option<FieldType> {
+pub(crate) fn series_type<'a>(points: impl IntoIterator<Item = &'a Sample>) -> Option<FieldType> {
     let mut ty = None;
     for p in points {
         match (ty, value_type(&p.value)) {

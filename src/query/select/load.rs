@@ -9,8 +9,28 @@ pub(super) struct SeriesData {
     /// The FROM source (for subquery rows; 0 otherwise).
     pub(super) src: usize,
     pub(super) times: Vec<i64>,
-    /// `cols[i][j]`: scanned field i at row j.
-    pub(super) cols: Vec<Vec<Value>>,
+    /// Row after row, `width` values each: `vals[j * width + i]` is scanned field i at row j (one
+    /// block, so that a row is a slice and a point costs its values, not a vector of its own).
+    vals: Vec<Value>,
+    width: usize,
+}
+
+impl SeriesData {
+    fn new(tags: Tags, src: usize, width: usize) -> SeriesData {
+        SeriesData { tags, src, times: Vec::new(), vals: Vec::new(), width }
+    }
+
+    /// The values of row `j`, in scanned-field order.
+    pub(super) fn row(&self, j: usize) -> &[Value] {
+        self.vals.get(j * self.width..(j + 1) * self.width).unwrap_or(&[])
+    }
+
+    fn push(&mut self, t: i64, vals: impl IntoIterator<Item = Value>) {
+        self.times.push(t);
+        let before = self.vals.len();
+        self.vals.extend(vals.into_iter().take(self.width));
+        self.vals.resize(before + self.width, Value::Null);
+    }
 }
 
 /// Reads the rows of one measurement: per series (sorted), time order.
@@ -36,7 +56,7 @@ pub(super) async fn load(
             }
             let idx: Vec<Option<usize>> = fields.iter().map(|f| cols.iter().position(|c| c == f)).collect();
             let src = m.sub_src.get(n).copied().unwrap_or(0);
-            let mut sd = SeriesData { tags: tags.clone(), src, times: vec![], cols: vec![vec![]; fields.len()] };
+            let mut sd = SeriesData::new(tags.clone(), src, fields.len());
             for r in rows {
                 let t = match r.first() {
                     Some(Value::Time(t)) | Some(Value::Integer(t)) => *t,
@@ -55,13 +75,11 @@ pub(super) async fn load(
                         continue;
                     }
                 }
-                sd.times.push(t);
-                for (c, v) in sd.cols.iter_mut().zip(vals) {
-                    c.push(v);
-                }
+                sd.push(t, vals);
             }
             if !sd.times.is_empty() {
-                held.add(sd.times.len() as u64 * row_cost + sd.cols.iter().flatten().map(govern::value_bytes).sum::<u64>())?;
+                let text = sd.vals.iter().map(govern::value_bytes).sum::<u64>();
+                held.add(series_bytes_of(&sd.tags) + sd.times.len() as u64 * row_cost + text)?;
                 out.push(sd);
             }
         }
@@ -81,7 +99,8 @@ pub(super) async fn load(
     };
     let mut stream = backend.scan(req).await?;
     let width = fields.len().max(1);
-    // Rows kept of the current series (for the budget and the cap).
+    // One row's values, before the filter keeps them.
+    let mut vals: Vec<Value> = Vec::with_capacity(fields.len());
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         let same = out.last().map(|l| l.tags == chunk.tags).unwrap_or(false);
@@ -89,17 +108,19 @@ pub(super) async fn load(
             if let Some(prev) = out.last_mut() {
                 trim_to_cap(prev, opts.cap);
             }
-            out.push(SeriesData { tags: chunk.tags.clone(), src: 0, times: vec![], cols: vec![vec![]; fields.len()] });
+            held.add(series_bytes_of(&chunk.tags))?;
+            out.push(SeriesData::new(chunk.tags.clone(), 0, fields.len()));
         }
         let Some(sd) = out.last_mut() else { continue };
-        let rows_before = sd.times.len();
+        let (mut pushed, mut trimmed) = (0u64, 0u64);
         let mut text_bytes = 0u64;
         let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
             chunk.columns.into_iter().map(|c| c.into_iter()).collect();
         for &t in &chunk.times {
-            let vals: Vec<Value> = (0..fields.len())
-                .map(|i| columns.get_mut(i).and_then(|c| c.next()).flatten().as_ref().map(eval::from_field).unwrap_or(Value::Null))
-                .collect();
+            vals.clear();
+            vals.extend(
+                (0..fields.len()).map(|i| columns.get_mut(i).and_then(|c| c.next()).flatten().as_ref().map(eval::from_field).unwrap_or(Value::Null)),
+            );
             if let Some((cap, false)) = opts.cap {
                 if sd.times.len() >= cap {
                     continue;
@@ -114,27 +135,32 @@ pub(super) async fn load(
                 return Err(format!("max-select-point limit exceeed: ({}/{})", MAX_CELLS / width + 1, MAX_CELLS / width).into());
             }
             *budget -= width;
-            sd.times.push(t);
             text_bytes += vals.iter().map(govern::value_bytes).sum::<u64>();
-            for (c, v) in sd.cols.iter_mut().zip(vals) {
-                c.push(v);
-            }
+            sd.push(t, vals.drain(..));
+            pushed += 1;
             if let Some((cap, true)) = opts.cap {
                 if sd.times.len() >= cap.saturating_mul(2).max(1024) {
                     *budget += width * (sd.times.len() - cap);
-                    held.shrink((sd.times.len() - cap) as u64 * row_cost);
+                    trimmed += (sd.times.len() - cap) as u64;
                     trim_to_cap(sd, opts.cap);
                 }
             }
         }
         // Checked once per chunk: the store bounds a chunk's size.
-        held.add(sd.times.len().saturating_sub(rows_before) as u64 * row_cost + text_bytes)?;
+        held.add(pushed * row_cost + text_bytes)?;
+        held.shrink(trimmed * row_cost);
     }
     if let Some(prev) = out.last_mut() {
         trim_to_cap(prev, opts.cap);
     }
     out.retain(|sd| !sd.times.is_empty());
     Ok((out, held))
+}
+
+/// Bytes a loaded series holds apart from its points (its tags, its place in the list), and what
+/// is made of it while its group is reduced (its series key and rank).
+fn series_bytes_of(tags: &Tags) -> u64 {
+    std::mem::size_of::<SeriesData>() as u64 + 2 * govern::tags_bytes(tags) + 96
 }
 
 /// Bytes one loaded point of `width` fields holds (its time and values), for the governor.
@@ -152,14 +178,10 @@ pub(super) fn trim_to_cap(sd: &mut SeriesData, cap: Option<(usize, bool)>) {
     if last {
         let drop = n - cap;
         sd.times.drain(..drop);
-        for c in sd.cols.iter_mut() {
-            c.drain(..drop.min(c.len()));
-        }
+        sd.vals.drain(..(drop * sd.width).min(sd.vals.len()));
     } else {
         sd.times.truncate(cap);
-        for c in sd.cols.iter_mut() {
-            c.truncate(cap);
-        }
+        sd.vals.truncate(cap * sd.width);
     }
 }
 
@@ -172,18 +194,43 @@ pub(super) struct LoadOpts<'a> {
     pub(super) cap: Option<(usize, bool)>,
 }
 
-/// Rows of one output group: references into the loaded series, ordered by time (stable: ties
-/// keep series order, as 1.x's merge does).
-pub(super) fn merged_rows(data: &[SeriesData], members: &[usize]) -> Vec<(i64, usize, usize)> {
-    let mut rows: Vec<(i64, usize, usize)> = Vec::new();
-    for &si in members {
-        let sd = &data[si];
-        rows.extend(sd.times.iter().enumerate().map(|(j, t)| (*t, si, j)));
-    }
-    rows.sort_by_key(|r| r.0);
-    rows
+/// One loaded point: its time, its series (index into the loaded series) and its row there.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RowRef {
+    pub(super) time: i64,
+    si: u32,
+    j: u32,
 }
 
-pub(super) fn row_vals(sd: &SeriesData, j: usize) -> Vec<Value> {
-    sd.cols.iter().map(|c| c.get(j).cloned().unwrap_or(Value::Null)).collect()
+impl RowRef {
+    pub(super) fn new(time: i64, si: usize, j: usize) -> RowRef {
+        // Loads hold at most MAX_CELLS points: indexes fit.
+        RowRef { time, si: si as u32, j: j as u32 }
+    }
+
+    pub(super) fn si(&self) -> usize {
+        self.si as usize
+    }
+
+    pub(super) fn j(&self) -> usize {
+        self.j as usize
+    }
+}
+
+/// Bytes a [`merged_rows`] row holds; while rows of several series are sorted, the sort's
+/// scratch space holds half as much again.
+pub(super) const ROW_REF_BYTES: u64 = std::mem::size_of::<RowRef>() as u64;
+
+/// Rows of one output group: references into the loaded series, ordered by time (stable: ties
+/// keep series order, as 1.x's merge does).
+pub(super) fn merged_rows(data: &[SeriesData], members: &[usize]) -> Vec<RowRef> {
+    let mut rows: Vec<RowRef> = Vec::with_capacity(members.iter().map(|&si| data[si].times.len()).sum());
+    for &si in members {
+        let sd = &data[si];
+        rows.extend(sd.times.iter().enumerate().map(|(j, t)| RowRef::new(*t, si, j)));
+    }
+    if !rows.windows(2).all(|w| w[0].time <= w[1].time) {
+        rows.sort_by_key(|r| r.time);
+    }
+    rows
 }

@@ -68,9 +68,10 @@ type Tags = Vec<(String, String)>;
 const MAX_CELLS: usize = 10_000_000;
 const MAX_BUCKETS: usize = 1_000_000;
 
-/// Bytes the rows of an answer's series hold, for the governor.
+/// Bytes an answer's series holds, for the governor: its rows, and the text the encoder will make
+/// of them (see [`govern::text_bytes`]).
 fn series_bytes(s: &Series) -> u64 {
-    s.values.iter().map(|r| govern::row_bytes(r.len()) + r.iter().map(govern::value_bytes).sum::<u64>()).sum()
+    govern::rows_bytes(&s.values) + s.values.iter().map(|r| govern::text_bytes(r)).sum::<u64>()
 }
 
 /// Runs one SELECT statement as 1.x does: its checks in 1.x's order (see `validate`), then

@@ -3,33 +3,58 @@
 
 use super::*;
 
+/// The store's partials of one group for one call: its series' partials, the catalog's series
+/// keys of the group (see `catalog_keys`), 1.x's parallelism.
+pub(super) struct Pushed<'a> {
+    pub(super) series: &'a [&'a crate::backend::AggregateSeries],
+    pub(super) catalog: Option<&'a Vec<String>>,
+    pub(super) procs: usize,
+}
+
+/// Bytes a partial result (window start, point, count) holds in a vector.
+pub(super) fn part_bytes(s: &Sample) -> u64 {
+    govern::sample_bytes(s) + 16
+}
+
+/// Bytes per partial the merge orders of [`combine_layered`] hold while it combines `inputs`
+/// streams of partials: their keys and the merge's order, and for several inputs the parallel
+/// merge's groups and their merges' orders too.
+fn merge_order_bytes(inputs: usize) -> u64 {
+    if inputs <= 1 {
+        24
+    } else {
+        64
+    }
+}
+
 /// One group's reduced points of a pushed-down call: per window, the series' partials per
 /// shard group combined, then across shard groups, as 1.x layers them.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn reduce_pushed(
     call: &AggCall,
-    series: &[&crate::backend::AggregateSeries],
+    pushed: Pushed,
     m: &MeasInfo,
     window: Option<&Window>,
     window_start_default: i64,
     single_selector: bool,
-    catalog: Option<&Vec<String>>,
-    procs: usize,
+    gov: &Governor,
 ) -> QResult<Vec<Sample>> {
     let empty = crate::backend::AggregateSeries { tags: Vec::new(), rows: Vec::new() };
-    let mut members: Vec<(String, &crate::backend::AggregateSeries)> =
-        series.iter().map(|s| (crate::model::series_key(&m.name, &s.tags), *s)).collect();
+    let own: Vec<String> = pushed.series.iter().map(|s| crate::model::series_key(&m.name, &s.tags)).collect();
+    let mut members: Vec<(&str, &crate::backend::AggregateSeries)> =
+        own.iter().map(String::as_str).zip(pushed.series.iter().copied()).collect();
     // series without points here still count when 1.x splits them (see `catalog_keys`)
-    let known: std::collections::HashSet<String> = members.iter().map(|(k, _)| k.clone()).collect();
-    for k in catalog.map(|v| v.as_slice()).unwrap_or(&[]) {
-        if !known.contains(k) {
-            members.push((k.clone(), &empty));
+    let known: std::collections::HashSet<&str> = own.iter().map(String::as_str).collect();
+    for k in pushed.catalog.map(|v| v.as_slice()).unwrap_or(&[]) {
+        if !known.contains(k.as_str()) {
+            members.push((k, &empty));
         }
     }
-    members.sort_by(|a, b| a.0.cmp(&b.0));
+    drop(known);
+    members.sort_by(|a, b| a.0.cmp(b.0));
     // shard group start → per series (key order) its partials: (window start, sample, count)
     type Part = (i64, Sample, u64);
     let mut by_shard: BTreeMap<i64, Vec<Vec<Part>>> = BTreeMap::new();
+    let mut held = govern::Tally::new(gov)?;
     for (k, (_, ser)) in members.iter().enumerate() {
         for row in &ser.rows {
             let ws = match window {
@@ -38,14 +63,16 @@ pub(super) fn reduce_pushed(
             };
             let sg = functions::aggregate::shard_group_start(row.bucket_start, m.shard_dur);
             let time = if call.agg.is_selector() { row.point_time.unwrap_or(ws) } else { ws };
-            let value = eval::from_field(&row.value);
+            let sample = Sample::new(time, eval::from_field(&row.value));
+            held.add(part_bytes(&sample))?;
             let e = by_shard.entry(sg).or_insert_with(|| vec![Vec::new(); members.len()]);
             if let Some(list) = e.get_mut(k) {
-                list.push((ws, Sample::new(time, value), row.count));
+                list.push((ws, sample, row.count));
             }
         }
     }
-    combine_layered(&call.agg, by_shard, window.is_some(), single_selector, procs)
+    let _parts = held.settle()?;
+    combine_layered(&call.agg, by_shard, window.is_some(), single_selector, pushed.procs, gov)
 }
 
 /// 1.x's layering of partial results: `by_shard` holds, per shard group (time order), per
@@ -56,15 +83,18 @@ pub(super) fn reduce_pushed(
 /// `procs`: the GOMAXPROCS of the 1.x whose answers are reproduced (`query.float_merge_parallelism`):
 /// 1.x splits a tag set's series into that many groups (`NewParallelMergeIterator`), which decides
 /// the order in which partial results are combined.
+/// The partials are charged by the caller; what is combined of them here is charged as it is made.
 pub(super) fn combine_layered(
     agg: &Aggregate,
     by_shard: BTreeMap<i64, Vec<Vec<(i64, Sample, u64)>>>,
     windowed: bool,
     single_selector: bool,
     procs: usize,
+    gov: &Governor,
 ) -> QResult<Vec<Sample>> {
     type Part = (i64, Sample, u64);
     let mut shard_streams: Vec<Vec<Part>> = Vec::new();
+    let mut held = govern::Tally::new(gov)?;
     for (_, mut per_series) in by_shard {
         for v in per_series.iter_mut() {
             v.sort_by_key(|p| p.0);
@@ -86,19 +116,32 @@ pub(super) fn combine_layered(
             shard_streams.push(combine_stream(agg, stream.iter())?);
             continue;
         }
+        gov.check()?;
+        let parts = per_series.iter().map(Vec::len).sum::<usize>() as u64;
+        let _order_mem = gov.hold(parts * merge_order_bytes(per_series.len()))?;
         let keys: Vec<Vec<i64>> = per_series.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
         let order = functions::aggregate::go_parallel_merge_order(&keys, procs);
-        shard_streams.push(combine_stream(agg, order.iter().filter_map(|&(i, j)| per_series.get(i)?.get(j)))?);
+        let stream = combine_stream(agg, order.iter().filter_map(|&(i, j)| per_series.get(i)?.get(j)))?;
+        for (_, s, _) in &stream {
+            held.add(part_bytes(s))?;
+        }
+        shard_streams.push(stream);
     }
     // Across shard groups: 1.x's merge of the shards' outputs, combined per window; then the
     // statement's merge over sources (one input: a reduction of one partial).
+    // One merge (not a parallel one) across the shard groups.
+    let _order_mem = gov.hold(shard_streams.iter().map(Vec::len).sum::<usize>() as u64 * merge_order_bytes(1))?;
     let keys: Vec<Vec<i64>> = shard_streams.iter().map(|v| v.iter().map(|p| p.0).collect()).collect();
     let order = functions::aggregate::go_merge_order(&keys);
     let top = combine_stream(agg, order.iter().filter_map(|&(i, j)| shard_streams.get(i)?.get(j)))?;
-    let mut out = Vec::new();
+    for (_, s, _) in &top {
+        held.add(part_bytes(s))?;
+    }
+    let mut out = Vec::with_capacity(top.len());
     for (ws, s, n) in top {
         if let Some((mut s, _)) = functions::aggregate::combine(agg, &[(s, n)], ws)? {
             s.time = functions::output_time(agg, s.time, ws, single_selector, windowed);
+            held.add(govern::sample_bytes(&s))?;
             out.push(s);
         }
     }

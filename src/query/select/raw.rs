@@ -46,7 +46,7 @@ impl RawCompiled {
     /// The tie-break key of a row (see [`merge_less`]).
     pub fn key(&self, tags: &Tags, t: i64, vals: &[Value]) -> Vec<Value> {
         let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
-        self.aux_exprs.iter().map(|e| e.eval(&rc)).collect()
+        merge_key(&self.aux_exprs, &rc)
     }
 
     /// The answer's row: the time, then the selected expressions.
@@ -203,12 +203,14 @@ pub(super) async fn raw_measurement(
     let (data, _loaded) = load(backend, m, &rc.scan, rc.pred(), tr.min_or(), tr.max_or(), budget, gov, opts).await?;
 
     // Per series: the rows, with their group and tie-break keys.
+    let mut items_mem = govern::Tally::new(gov)?;
     let mut inputs: Vec<(Tags, String, Vec<MergeItem>)> = Vec::new();
     for (si, sd) in data.iter().enumerate() {
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(sd.times.len());
         for (j, &t) in sd.times.iter().enumerate() {
-            let vals = row_vals(sd, j);
-            items.push(MergeItem { time: t, si, j, key: rc.key(&sd.tags, t, &vals) });
+            let it = MergeItem { time: t, si, j, key: rc.key(&sd.tags, t, sd.row(j)) };
+            items_mem.add(it.bytes())?;
+            items.push(it);
         }
         // A subquery's rows already come in the outer statement's order when it merged them.
         if sel.order_desc && !m.sub_ordered {
@@ -218,6 +220,10 @@ pub(super) async fn raw_measurement(
             inputs.push((rc.group(&sd.tags), crate::model::series_key(&m.name, &sd.tags), items));
         }
     }
+    // The merges below build one vector of (input, item) beside the inputs' vectors.
+    let total: usize = inputs.iter().map(|i| i.2.len()).sum();
+    items_mem.add(govern::heap_bytes(total * std::mem::size_of::<(usize, MergeItem)>()))?;
+    let _items_mem = items_mem.settle()?;
     let desc = sel.order_desc;
     let (groups_of, merged) = if m.sub.is_some() {
         sub_order(inputs, desc, m.sub_ordered, &|si| data[si].src)
@@ -226,6 +232,9 @@ pub(super) async fn raw_measurement(
     } else {
         heap_merge(inputs, desc)
     };
+
+    // The answer's rows are charged as they are made and held until the query ends.
+    let mut rows_mem = govern::Tally::new(gov)?;
     let mut out: Vec<Series> = Vec::new();
     let mut cur: Option<(Tags, Vec<Vec<Value>>)> = None;
     for (n, (input, it)) in merged.into_iter().enumerate() {
@@ -240,7 +249,8 @@ pub(super) async fn raw_measurement(
             cur = Some((g.clone(), Vec::new()));
         }
         let sd = &data[it.si];
-        let row = rc.row(&sd.tags, it.time, &row_vals(sd, it.j));
+        let row = rc.row(&sd.tags, it.time, sd.row(it.j));
+        rows_mem.add(govern::rows_bytes(std::slice::from_ref(&row)))?;
         if let Some(c) = cur.as_mut() {
             c.1.push(row);
         }
@@ -248,8 +258,10 @@ pub(super) async fn raw_measurement(
     if let Some((gt, rows)) = cur.take() {
         push_raw_series(&mut out, sel, m, gt, columns, rows);
     }
-    // The answer's rows are held until the query ends.
-    gov.charge(out.iter().map(series_bytes).sum())?;
+    let answer = out.iter().map(series_bytes).sum();
+    let mut rows_mem = rows_mem.settle()?;
+    rows_mem.grow_to(answer)?;
+    rows_mem.keep(answer);
     Ok(out)
 }
 
@@ -354,6 +366,29 @@ pub(super) struct MergeItem {
     pub(super) key: Vec<Value>,
 }
 
+impl MergeItem {
+    /// Bytes the item holds in a vector, its key included.
+    pub(super) fn bytes(&self) -> u64 {
+        let key = if self.key.is_empty() { 0 } else { govern::heap_bytes(self.key.capacity() * std::mem::size_of::<Value>()) };
+        std::mem::size_of::<MergeItem>() as u64 + key + self.key.iter().map(govern::value_bytes).sum::<u64>()
+    }
+}
+
+/// A point's tie-break key (see [`point_less`]): the values of `exprs`, or none when the first is
+/// not a string, as the comparison then ends at once whatever the other point's key is (so a
+/// numeric select keeps no key per point).
+pub(super) fn merge_key(exprs: &[CExpr], rc: &RowCtx) -> Vec<Value> {
+    let mut it = exprs.iter();
+    let first = match it.next().map(|e| e.eval(rc)) {
+        Some(v @ Value::String(_)) => v,
+        _ => return Vec::new(),
+    };
+    let mut key = Vec::with_capacity(exprs.len());
+    key.push(first);
+    key.extend(it.map(|e| e.eval(rc)));
+    key
+}
+
 /// 1.x's ordering of raw points: by time, then by the selected string values in name order
 /// (the first non-string value ends the comparison as "not less").
 pub(super) fn merge_less(x: &MergeItem, y: &MergeItem, desc: bool) -> bool {
@@ -388,15 +423,24 @@ pub(super) fn merge(
     less: &dyn Fn(&(usize, &MergeItem), &(usize, &MergeItem)) -> bool,
 ) -> Vec<(usize, MergeItem)> {
     let total: usize = inputs.iter().map(|v| v.len()).sum();
+    let mut out = Vec::with_capacity(total);
+    out.extend(merge_iter(inputs, less));
+    out
+}
+
+/// [`merge`] as an iterator, for a caller that consumes the points one by one.
+pub(super) fn merge_iter<'a>(
+    inputs: Vec<Vec<MergeItem>>,
+    less: &'a dyn Fn(&(usize, &MergeItem), &(usize, &MergeItem)) -> bool,
+) -> impl Iterator<Item = (usize, MergeItem)> + 'a {
     let mut iters: Vec<std::vec::IntoIter<MergeItem>> = inputs.into_iter().map(|v| v.into_iter()).collect();
     let firsts: Vec<(usize, MergeItem)> = iters.iter_mut().enumerate().filter_map(|(i, it)| it.next().map(|x| (i, x))).collect();
     let mut h = GoHeap::new(firsts, less);
-    let mut out = Vec::with_capacity(total);
-    while let Some((input, item)) = h.pop(less) {
-        out.push((input, item));
+    std::iter::from_fn(move || {
+        let (input, item) = h.pop(less)?;
         if let Some(next) = iters[input].next() {
             h.push(input, next, less);
         }
-    }
-    out
+        Some((input, item))
+    })
 }

@@ -21,7 +21,7 @@ use plan::AggPlan;
 struct Group {
     tags: Tags,
     members: Vec<usize>,
-    rows: Vec<(i64, usize, Vec<Value>)>,
+    rows: Vec<RowRef>,
 }
 
 /// What every group of a measurement shares while it is evaluated.
@@ -39,8 +39,9 @@ struct AggInput<'a> {
 
 impl AggInput<'_> {
     /// The aux values of a row (what a selector shows next to its value, raw transformations).
-    fn aux_of(&self, t: i64, si: usize, vals: &[Value]) -> Vec<Value> {
-        let rc = RowCtx { time: t, tags: &self.data[si].tags, vals, aggs: &[], aux: &[], cond: false };
+    fn aux_of(&self, r: RowRef) -> Vec<Value> {
+        let sd = &self.data[r.si()];
+        let rc = RowCtx { time: r.time, tags: &sd.tags, vals: sd.row(r.j()), aggs: &[], aux: &[], cond: false };
         self.plan.aux.iter().map(|a| a.eval(&rc)).collect()
     }
 }
@@ -80,13 +81,13 @@ pub(super) async fn aggregate_measurement(
     } else {
         None
     };
-    let (data, _loaded) = if pushed.is_some() {
-        (Vec::new(), ctx.governor.hold(0)?)
+    let (data, _loaded) = if let Some(by_call) = &pushed {
+        (Vec::new(), ctx.governor.hold(pushed_bytes(by_call))?)
     } else {
         let opts = LoadOpts { filter: Some(&keep), cap: None };
         load(backend, m, scan, &plan.cond.pred, plan.min, plan.max, budget, &ctx.governor, opts).await?
     };
-    let catalog_keys = catalog_keys(backend, m, &plan.cond.pred, keys).await?;
+    let (catalog_keys, _catalog_mem) = catalog_keys(backend, &ctx.governor, m, &plan.cond.pred, keys).await?;
     let mut groups: BTreeMap<Tags, Vec<usize>> = BTreeMap::new();
     for (i, sd) in data.iter().enumerate() {
         groups.entry(group_of(keys, &sd.tags)).or_default().push(i);
@@ -97,32 +98,54 @@ pub(super) async fn aggregate_measurement(
     let mut out = Vec::new();
     for (tags, members) in groups {
         gov.check()?;
-        let rows: Vec<(i64, usize, Vec<Value>)> =
-            merged_rows(&data, &members).into_iter().map(|(t, si, j)| (t, si, row_vals(&data[si], j))).collect();
-        // What the group builds is charged while it is built.
-        let mut group_mem = gov.hold(rows.len() as u64 * (govern::row_bytes(scan.len()) + 16))?;
-        let g = Group { tags, members, rows };
+        // What the group builds is charged while it is built (before, where its size is known);
+        // its answer's rows stay charged.
+        let n = members.iter().map(|&si| data[si].times.len()).sum::<usize>() as u64;
+        let mut group_mem = gov.hold(n * ROW_REF_BYTES)?;
+        let sorting = gov.hold(if members.len() > 1 { n * ROW_REF_BYTES / 2 } else { 0 })?;
+        let g = Group { rows: merged_rows(&data, &members), tags, members };
+        drop(sorting);
         let rows_out = if plan.raw_transform {
-            transform::raw_transform_rows(&inp, &g)?
+            transform::raw_transform_rows(&inp, &g, &mut group_mem)?
         } else {
             let per_call = reduce::reduce_group(&inp, &g, &mut group_mem)?;
-            transform::field_rows(&inp, &g, per_call)?
+            transform::field_rows(&inp, &g, per_call, &mut group_mem)?
         };
         if let Some(s) = finish_series(sel, m, g.tags, columns, rows_out) {
-            gov.charge(series_bytes(&s))?;
+            let answer = series_bytes(&s);
+            group_mem.grow_to(answer)?;
+            group_mem.keep(answer);
             out.push(s);
         }
     }
     Ok(out)
 }
 
+/// Bytes the store's partials hold.
+fn pushed_bytes(by_call: &[Vec<AggregateSeries>]) -> u64 {
+    let row = std::mem::size_of::<crate::backend::AggregateRow>();
+    let tag_bytes = |t: &Tags| t.iter().map(|(k, v)| govern::heap_bytes(k.len()) + govern::heap_bytes(v.len()) + 48).sum::<u64>();
+    by_call
+        .iter()
+        .flatten()
+        .map(|s| govern::heap_bytes(s.rows.len() * row) + tag_bytes(&s.tags) + std::mem::size_of::<AggregateSeries>() as u64)
+        .sum()
+}
+
 /// Every series of the measurement the tag condition keeps, by group: 1.x splits a shard's
 /// series into parallel groups by their number, series without points included (the catalog's
 /// series are counted: a series living only in other shard groups counts too).
-async fn catalog_keys(backend: &dyn Backend, m: &MeasInfo, pred: &TagPredicate, keys: &[String]) -> QResult<BTreeMap<Tags, Vec<String>>> {
+/// The keys are charged while they are held.
+async fn catalog_keys(
+    backend: &dyn Backend,
+    gov: &Governor,
+    m: &MeasInfo,
+    pred: &TagPredicate,
+    keys: &[String],
+) -> QResult<(BTreeMap<Tags, Vec<String>>, Charge)> {
     let mut out: BTreeMap<Tags, Vec<String>> = BTreeMap::new();
     if m.sub.is_some() || m.shard_dur <= 0 {
-        return Ok(out);
+        return Ok((out, gov.hold(0)?));
     }
     let names = MeasurementFilter::Names(vec![m.name.clone()]);
     let list = match backend.series(&m.db, m.rp.as_deref(), &names, pred).await {
@@ -130,10 +153,18 @@ async fn catalog_keys(backend: &dyn Backend, m: &MeasInfo, pred: &TagPredicate, 
         Err(crate::backend::BackendError::DatabaseNotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
+    let listed = list.iter().map(|si| govern::tags_bytes(&si.tags) + 72).sum::<u64>();
+    let mut held = gov.hold(listed)?;
+    let mut kept = govern::Tally::new(gov)?;
     for si in list {
-        out.entry(group_of(keys, &si.tags)).or_default().push(crate::model::series_key(&m.name, &si.tags));
+        let key = crate::model::series_key(&m.name, &si.tags);
+        // The key, its slot, and its share of the ranks `reduce` makes of the group's keys.
+        kept.add(govern::heap_bytes(key.len()) + 24 + 48)?;
+        out.entry(group_of(keys, &si.tags)).or_default().push(key);
     }
-    Ok(out)
+    held.shrink(listed);
+    held.absorb(kept.settle()?);
+    Ok((out, held))
 }
 
 /// The store's partials by call, then by group; their groups join `groups`.

@@ -5,24 +5,30 @@
 use super::*;
 
 /// The rows of a group whose fields transform the points themselves (no aggregate call): the
-/// points in 1.x's merge order, each field computed and transformed.
-pub(super) fn raw_transform_rows(inp: &AggInput, g: &Group) -> QResult<Vec<Vec<Value>>> {
+/// points in 1.x's merge order, each field computed and transformed. The rows' charge is added to
+/// `mem`.
+pub(super) fn raw_transform_rows(inp: &AggInput, g: &Group, mem: &mut Charge) -> QResult<Vec<Vec<Value>>> {
     let (sel, m, p) = (inp.sel, inp.m, inp.plan);
+    let gov = &inp.ctx.governor;
     let desc = sel.order_desc;
+    let mut items_mem = govern::Tally::new(gov)?;
     let mut inputs: Vec<(String, Vec<MergeItem>)> = Vec::new();
     for &si in &g.members {
         let sd = &inp.data[si];
         let mut items = Vec::with_capacity(sd.times.len());
         for (j, &t) in sd.times.iter().enumerate() {
-            let vals = row_vals(sd, j);
-            let rc = RowCtx { time: t, tags: &sd.tags, vals: &vals, aggs: &[], aux: &[], cond: true };
-            items.push(MergeItem { time: t, si, j, key: p.key_exprs.iter().map(|e| e.eval(&rc)).collect() });
+            let rc = RowCtx { time: t, tags: &sd.tags, vals: sd.row(j), aggs: &[], aux: &[], cond: true };
+            let it = MergeItem { time: t, si, j, key: merge_key(&p.key_exprs, &rc) };
+            // The item, and its place in the merged order.
+            items_mem.add(2 * it.bytes())?;
+            items.push(it);
         }
         if desc {
             items.reverse();
         }
         inputs.push((crate::model::series_key(&m.name, &sd.tags), items));
     }
+    let items_mem = items_mem.settle()?;
     inputs.sort_by(|a, b| a.0.cmp(&b.0));
     if desc {
         inputs.reverse();
@@ -36,56 +42,90 @@ pub(super) fn raw_transform_rows(inp: &AggInput, g: &Group) -> QResult<Vec<Vec<V
     } else {
         merge(inputs.into_iter().map(|i| i.1).collect(), &|x, y| merge_less(x.1, y.1, desc))
     };
-    let table: Vec<(i64, Vec<Value>)> = ordered
-        .into_iter()
-        .map(|(_, it)| (it.time, inp.aux_of(it.time, it.si, &row_vals(&inp.data[it.si], it.j))))
-        .collect();
+    let order_mem = gov.hold(ordered.len() as u64 * std::mem::size_of::<RowRef>() as u64)?;
+    // Not collected in place: the merged items' block is freed, not kept under the references.
+    let mut order: Vec<RowRef> = Vec::with_capacity(ordered.len());
+    order.extend(ordered.into_iter().map(|(_, it)| RowRef::new(it.time, it.si, it.j)));
+    drop(items_mem);
     // 1.x runs transformations over the stream in the query's order (newest first under ORDER
     // BY time DESC); the answer is put back in time order.
     let stream_desc = desc && m.sub.is_none();
     let mut cols_out: Vec<Vec<Sample>> = Vec::new();
+    let mut cols_mem = govern::Tally::new(gov)?;
     for f in &p.afields {
-        let samples: Vec<Sample> = table
-            .iter()
-            .map(|(t, a)| {
-                let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs: &[], aux: a, cond: false };
-                Sample::new(*t, f.expr.eval(&rc))
-            })
-            .filter(|s| !eval::is_null(&s.value))
-            .collect();
+        let mut in_mem = govern::Tally::new(gov)?;
+        let mut samples: Vec<Sample> = Vec::new();
+        for &r in &order {
+            let a = inp.aux_of(r);
+            let rc = RowCtx { time: r.time, tags: &[], vals: &[], aggs: &[], aux: &a, cond: false };
+            let s = Sample::new(r.time, f.expr.eval(&rc));
+            if !eval::is_null(&s.value) {
+                // The point, and the reference the transformation reads it through.
+                in_mem.add(govern::sample_bytes(&s) + 8)?;
+                samples.push(s);
+            }
+        }
         let mut res = match &f.transform {
-            Some((name, args)) => apply_transform(name, args, &samples, None, !stream_desc, &inp.ctx.governor)?,
+            Some((name, args)) => apply_transform(name, args, &samples, None, !stream_desc, gov)?,
             None => samples,
         };
         if stream_desc {
             res.reverse();
         }
         apply_outer(f.outer.as_ref(), &mut res);
+        for s in &res {
+            cols_mem.add(govern::sample_bytes(s))?;
+        }
         cols_out.push(res);
     }
-    Ok(join_columns(&cols_out))
+    drop((order, order_mem));
+    let _cols_mem = cols_mem.settle()?;
+    join_columns(&cols_out, mem, gov)
 }
 
 /// The rows of a group of an aggregate statement: the calls' outputs joined by time, each field
 /// computed over them (or over the points, for a transformation of raw points next to
-/// aggregates) and transformed.
-pub(super) fn field_rows(inp: &AggInput, g: &Group, per_call: Vec<Vec<Sample>>) -> QResult<Vec<Vec<Value>>> {
+/// aggregates) and transformed. The rows' charge is added to `mem`.
+pub(super) fn field_rows(inp: &AggInput, g: &Group, per_call: Vec<Vec<Sample>>, mem: &mut Charge) -> QResult<Vec<Vec<Value>>> {
     let (sel, p) = (inp.sel, inp.plan);
-    let joined = join_calls(&p.calls, per_call);
+    let gov = &inp.ctx.governor;
+    let joined = Joined::new(&p.calls, per_call, gov)?;
+    if p.afields.iter().all(|f| f.transform.is_none() && !f.raw) {
+        // Each row straight from the calls' outputs at its time.
+        let mut rows_mem = govern::Tally::new(gov)?;
+        let mut rows = Vec::with_capacity(joined.len());
+        for k in 0..joined.len() {
+            let (t, aggs, aux) = joined.get(k);
+            let rc = RowCtx { time: t, tags: &[], vals: &[], aggs, aux, cond: false };
+            let mut row = Vec::with_capacity(1 + p.afields.len());
+            row.push(Value::Time(t));
+            row.extend(p.afields.iter().map(|f| f.expr.eval(&rc)));
+            rows_mem.add(govern::rows_bytes(std::slice::from_ref(&row)))?;
+            rows.push(row);
+        }
+        mem.absorb(rows_mem.settle()?);
+        return Ok(rows);
+    }
     let mut cols_out: Vec<Vec<Sample>> = Vec::new();
+    let mut cols_mem = govern::Tally::new(gov)?;
     for f in &p.afields {
         let mut samples: Vec<Sample> = Vec::new();
         if f.raw {
             // e.g. `derivative(x), mean(x)`: 1.x answers both, each row with one of them.
-            for (t, si, vals) in &g.rows {
-                let a = inp.aux_of(*t, *si, vals);
-                let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs: &[], aux: &a, cond: false };
-                samples.push(Sample::new(*t, f.expr.eval(&rc)));
+            for &r in &g.rows {
+                let a = inp.aux_of(r);
+                let rc = RowCtx { time: r.time, tags: &[], vals: &[], aggs: &[], aux: &a, cond: false };
+                let s = Sample::new(r.time, f.expr.eval(&rc));
+                cols_mem.add(govern::sample_bytes(&s))?;
+                samples.push(s);
             }
         } else {
-            for (t, aggs, auxv) in &joined {
-                let rc = RowCtx { time: *t, tags: &[], vals: &[], aggs, aux: auxv, cond: false };
-                samples.push(Sample::new(*t, f.expr.eval(&rc)));
+            for k in 0..joined.len() {
+                let (t, aggs, aux) = joined.get(k);
+                let rc = RowCtx { time: t, tags: &[], vals: &[], aggs, aux, cond: false };
+                let s = Sample::new(t, f.expr.eval(&rc));
+                cols_mem.add(govern::sample_bytes(&s))?;
+                samples.push(s);
             }
         }
         if let Some((name, args)) = &f.transform {
@@ -94,7 +134,7 @@ pub(super) fn field_rows(inp: &AggInput, g: &Group, per_call: Vec<Vec<Sample>>) 
             if sel.order_desc {
                 nonnull.reverse();
             }
-            samples = apply_transform(name, args, &nonnull, p.window.as_ref(), !sel.order_desc, &inp.ctx.governor)?;
+            samples = apply_transform(name, args, &nonnull, p.window.as_ref(), !sel.order_desc, gov)?;
             if sel.order_desc {
                 samples.reverse();
             }
@@ -102,7 +142,9 @@ pub(super) fn field_rows(inp: &AggInput, g: &Group, per_call: Vec<Vec<Sample>>) 
         }
         cols_out.push(samples);
     }
-    let mut rows_out = join_columns(&cols_out);
+    drop(joined);
+    let _cols_mem = cols_mem.settle()?;
+    let mut rows_out = join_columns(&cols_out, mem, gov)?;
     if p.afields.iter().all(|f| f.transform.is_none()) {
         // Without fill, rows where every value is null (buckets nobody had) are dropped by
         // construction; keep filled ones.
@@ -111,57 +153,89 @@ pub(super) fn field_rows(inp: &AggInput, g: &Group, per_call: Vec<Vec<Sample>>) 
     Ok(rows_out)
 }
 
-/// The calls' outputs as (time, one value per call, aux values): a single call (or a selector
-/// answering several points) as it is, several calls joined by time.
-fn join_calls(calls: &[AggCall], per_call: Vec<Vec<Sample>>) -> Vec<(i64, Vec<Value>, Vec<Value>)> {
-    let mut joined: Vec<(i64, Vec<Value>, Vec<Value>)> = Vec::new();
-    if calls.len() == 1 {
-        for s in per_call.into_iter().next().unwrap_or_default() {
-            joined.push((s.time, vec![s.value], s.aux));
+/// The calls' outputs as rows of (time, one value per call, aux values): a single call (or a
+/// selector answering several points) as it is, several calls joined by time.
+enum Joined {
+    One(Vec<Sample>),
+    Many(Vec<(i64, Vec<Value>)>, #[allow(dead_code)] Charge),
+}
+
+impl Joined {
+    fn new(calls: &[AggCall], per_call: Vec<Vec<Sample>>, gov: &Governor) -> QResult<Joined> {
+        if calls.len() == 1 {
+            return Ok(Joined::One(per_call.into_iter().next().unwrap_or_default()));
         }
-        return joined;
+        let mut by_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+        let mut held = govern::Tally::new(gov)?;
+        for (k, samples) in per_call.iter().enumerate() {
+            for s in samples {
+                row_at(&mut by_time, s.time, calls.len(), &mut held)?[k] = s.value.clone();
+                held.add(govern::value_bytes(&s.value))?;
+            }
+        }
+        Ok(Joined::Many(by_time.into_iter().collect(), held.settle()?))
     }
-    let mut by_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
-    for (k, samples) in per_call.iter().enumerate() {
-        for s in samples {
-            let e = by_time.entry(s.time).or_insert_with(|| vec![Value::Null; calls.len()]);
-            e[k] = s.value.clone();
+
+    fn len(&self) -> usize {
+        match self {
+            Joined::One(v) => v.len(),
+            Joined::Many(v, _) => v.len(),
         }
     }
-    for (t, v) in by_time {
-        joined.push((t, v, vec![]));
+
+    /// Row `k`: its time, the calls' values, the aux values.
+    fn get(&self, k: usize) -> (i64, &[Value], &[Value]) {
+        match self {
+            Joined::One(v) => (v[k].time, std::slice::from_ref(&v[k].value), &v[k].aux),
+            Joined::Many(v, _) => (v[k].0, &v[k].1, &[]),
+        }
     }
-    joined
 }
 
 /// Joins per-field outputs row by row (fields of one query have rows at the same positions,
-/// except transformations, which are joined by time).
-fn join_columns(cols: &[Vec<Sample>]) -> Vec<Vec<Value>> {
+/// except transformations, which are joined by time); the rows are charged to `mem` as they are
+/// made.
+fn join_columns(cols: &[Vec<Sample>], mem: &mut Charge, gov: &Governor) -> QResult<Vec<Vec<Value>>> {
     let n = cols.len();
+    let mut rows_mem = govern::Tally::new(gov)?;
     let mut out: Vec<Vec<Value>> = Vec::new();
     if cols.iter().all(|c| c.len() == cols[0].len()) {
         for i in 0..cols.first().map(|c| c.len()).unwrap_or(0) {
-            let mut row = vec![Value::Time(cols[0][i].time)];
+            let mut row = Vec::with_capacity(n + 1);
+            row.push(Value::Time(cols[0][i].time));
             for c in cols {
                 row.push(c[i].value.clone());
             }
+            rows_mem.add(govern::rows_bytes(std::slice::from_ref(&row)))?;
             out.push(row);
         }
-        return out;
+        mem.absorb(rows_mem.settle()?);
+        return Ok(out);
     }
     let mut by_time: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
     for (k, c) in cols.iter().enumerate() {
         for s in c {
-            let e = by_time.entry(s.time).or_insert_with(|| vec![Value::Null; n]);
-            e[k] = s.value.clone();
+            row_at(&mut by_time, s.time, n + 1, &mut rows_mem)?[k + 1] = s.value.clone();
+            rows_mem.add(govern::value_bytes(&s.value))?;
         }
     }
-    for (t, v) in by_time {
-        let mut row = vec![Value::Time(t)];
-        row.extend(v);
+    for (t, mut row) in by_time {
+        row[0] = Value::Time(t);
         out.push(row);
     }
-    out
+    mem.absorb(rows_mem.settle()?);
+    Ok(out)
+}
+
+/// The values at time `t` (`width` nulls, charged with their map entry, when new).
+fn row_at<'a>(by_time: &'a mut BTreeMap<i64, Vec<Value>>, t: i64, width: usize, held: &mut govern::Tally) -> QResult<&'a mut Vec<Value>> {
+    Ok(match by_time.entry(t) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => {
+            held.add(govern::row_bytes(width) + 16)?;
+            e.insert(vec![Value::Null; width])
+        }
+    })
 }
 
 /// A transformation over a field's points (in the query's order when `ascending` is false).
