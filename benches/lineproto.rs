@@ -107,10 +107,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("influxdb_line_protocol_crate", |b| {
         b.iter(|| {
             let mut n = 0usize;
-            for l in influxdb_line_protocol::parse_lines(black_box(&body)) {
-                if let Ok(l) = l {
-                    n += l.field_set.len();
-                }
+            for l in influxdb_line_protocol::parse_lines(black_box(&body)).flatten() {
+                n += l.field_set.len();
             }
             assert_eq!(n, LINES * 10);
             n

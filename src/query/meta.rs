@@ -615,7 +615,8 @@ fn unsupported_condition(_e: &Expr) -> String {
 /// with that tag value; `tag = ''`, `tag != 'v'` and `!~` select none, `tag != ''` those having
 /// the tag at all; AND and OR intersect and unite.
 fn measurements_matching(p: &TagPredicate, series: &[crate::backend::SeriesInfo]) -> BTreeSet<String> {
-    let with = |f: &dyn Fn(&[(String, String)]) -> bool| -> BTreeSet<String> {
+    type SeriesTest<'a> = &'a dyn Fn(&[(String, String)]) -> bool;
+    let with = |f: SeriesTest| -> BTreeSet<String> {
         series.iter().filter(|s| f(&s.tags)).map(|s| s.measurement.clone()).collect()
     };
     match p {

@@ -130,11 +130,11 @@ impl<'a> Mp<'a> {
             0xc0 => Value::Null,
             0xc2 => Value::Bool(false),
             0xc3 => Value::Bool(true),
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let n = self.uint(1 << (m - 0xc4))? as usize;
                 json!({ "$bin": hex::encode(self.take(n)?) })
             }
-            0xc7 | 0xc8 | 0xc9 => {
+            0xc7..=0xc9 => {
                 let n = self.uint(1 << (m - 0xc7))? as usize;
                 self.ext(n)?
             }
@@ -151,7 +151,7 @@ impl<'a> Mp<'a> {
                 Value::from(((raw << shift) as i64) >> shift)
             }
             0xd4..=0xd8 => self.ext(1 << (m - 0xd4))?,
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let n = self.uint(1 << (m - 0xd9))? as usize;
                 self.str(n)?
             }

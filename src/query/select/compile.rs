@@ -159,6 +159,24 @@ pub(super) struct Compiled {
     pub(super) cond: Option<CExpr>,
 }
 
+impl Compiled {
+    /// Whether a scanned row belongs to a SELECT's input (1.x's rule for raw and aggregate
+    /// statements alike): one of its first `selected` values (the selected fields) is not null,
+    /// and the row condition holds.
+    pub(super) fn keeps(&self, selected: usize, tags: &Tags, t: i64, vals: &[Value]) -> bool {
+        if vals.iter().take(selected).all(eval::is_null) {
+            return false;
+        }
+        match &self.cond {
+            Some(ce) => {
+                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
+                eval::truthy(&ce.eval(&rc))
+            }
+            None => true,
+        }
+    }
+}
+
 pub(super) fn compile_condition(m: &MeasInfo, rest: Option<&Expr>, scan: &mut Vec<String>) -> QResult<Compiled> {
     let is_tag = |k: &str| !m.fields.contains_key(k);
     let (pred, row_cond) = cond::split_tags(rest, &is_tag);

@@ -88,15 +88,7 @@ pub(super) async fn load(
         }
         return Ok((out, held));
     }
-    let req = ScanRequest {
-        db: m.db.clone(),
-        rp: m.rp.clone(),
-        measurement: m.name.clone(),
-        tags: pred.clone(),
-        min_time: min,
-        max_time: max,
-        fields: fields.to_vec(),
-    };
+    let req = m.scan_request(pred, min, max, fields.to_vec());
     let mut stream = backend.scan(req).await?;
     let width = fields.len().max(1);
     // One row's values, before the filter keeps them.

@@ -67,15 +67,7 @@ pub(super) async fn pushdown(
             _ => return Ok(None),
         }
         reqs.push(crate::backend::AggregateRequest {
-            scan: ScanRequest {
-                db: m.db.clone(),
-                rp: m.rp.clone(),
-                measurement: m.name.clone(),
-                tags: pred.clone(),
-                min_time: min,
-                max_time: max,
-                fields: vec![name.clone()],
-            },
+            scan: m.scan_request(pred, min, max, vec![name.clone()]),
             func: f,
             every,
             offset,

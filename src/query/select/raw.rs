@@ -31,16 +31,7 @@ impl RawCompiled {
     /// Whether a scanned row belongs to the answer: one of the selected fields has a value and
     /// the condition holds.
     pub fn keep(&self, tags: &Tags, t: i64, vals: &[Value]) -> bool {
-        if vals.iter().take(self.selected).all(eval::is_null) {
-            return false;
-        }
-        match &self.cond.cond {
-            Some(ce) => {
-                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
-                eval::truthy(&ce.eval(&rc))
-            }
-            None => true,
-        }
+        self.cond.keeps(self.selected, tags, t, vals)
     }
 
     /// The tie-break key of a row (see [`merge_less`]).

@@ -28,6 +28,22 @@ pub(crate) struct MeasInfo {
     pub tags_complete: bool,
 }
 
+impl MeasInfo {
+    /// The store's scan of `fields` of this measurement over the series `pred` selects, between
+    /// `min` and `max` inclusive.
+    pub(super) fn scan_request(&self, pred: &TagPredicate, min: i64, max: i64, fields: Vec<String>) -> ScanRequest {
+        ScanRequest {
+            db: self.db.clone(),
+            rp: self.rp.clone(),
+            measurement: self.name.clone(),
+            tags: pred.clone(),
+            min_time: min,
+            max_time: max,
+            fields,
+        }
+    }
+}
+
 pub(super) async fn measurement_info(
     backend: &dyn Backend,
     db: &str,

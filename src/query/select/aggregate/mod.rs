@@ -63,18 +63,7 @@ pub(super) async fn aggregate_measurement(
     budget: &mut usize,
 ) -> QResult<Vec<Series>> {
     let Some(plan) = plan::plan(ctx, sel, m, fields, rest, tr, group_by_time, scan)? else { return Ok(vec![]) };
-    let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool {
-        if vals[..plan.n_select_fields].iter().all(eval::is_null) {
-            return false;
-        }
-        match &plan.cond.cond {
-            Some(ce) => {
-                let rc = RowCtx { time: t, tags, vals, aggs: &[], aux: &[], cond: true };
-                eval::truthy(&ce.eval(&rc))
-            }
-            None => true,
-        }
-    };
+    let keep = |tags: &Tags, t: i64, vals: &[Value]| plan.cond.keeps(plan.n_select_fields, tags, t, vals);
     let pushed = if plan.cond.cond.is_none() && plan.aux.is_empty() {
         let p = &plan;
         pushdown(backend, m, &p.calls, scan, &p.cond.pred, p.min, p.max, p.window.as_ref()).await?
