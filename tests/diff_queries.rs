@@ -545,3 +545,110 @@ fn differential_queries_victoriametrics() {
     println!("{summary}");
     assert!(failed == 0, "{summary}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The same corpus against influxgate on the ClickHouse backend: Debian's clickhouse-server 18.16
+// as one server and as a two-shard cluster (ZooKeeper, ON CLUSTER, Distributed tables), and a
+// current ClickHouse through the chdb adapter — over the full dataset (strings and booleans
+// included: ClickHouse keeps every field type) and every case, mutating ones included, except
+// those marked `known=`/`pending=` in queries*.txt (tracked by the embedded run).
+// Deviations are listed in tests/cases/ch-deviations.txt (`case text → reason`): a reason
+// starting with `pending` is a bug (the case must still differ), any other is a documented
+// difference of the store (the case is skipped, the reason printed).
+
+fn ch_deviations() -> Vec<(String, String)> {
+    let text = test_file("cases/ch-deviations.txt");
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (case, why) = l.rsplit_once(" → ").unwrap_or_else(|| panic!("ch-deviations.txt: no ` → ` in {l:?}"));
+            (case.trim().to_owned(), why.trim().to_owned())
+        })
+        .collect()
+}
+
+fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str) {
+    let cases: Vec<Case> = load_cases().into_iter().filter(|c| c.known.is_none() && c.pending.is_none()).collect();
+    let deviations = ch_deviations();
+    for (t, _) in &deviations {
+        assert!(cases.iter().any(|c| c.text == *t), "ch-deviations.txt: {t:?} is not a case of tests/cases/queries*.txt");
+    }
+    let filter = std::env::var("DIFF_QUERIES_FILTER").ok();
+    let verbose = std::env::var_os("DIFF_QUERIES_VERBOSE").is_some();
+    let mut cfg = GateConfig::new().raw(section);
+    cfg.backend = backend;
+    let gate = Gate::start_with(cfg);
+    let influxd = Influxd::start();
+    let (oracle, ours) = (influxd.api(), gate.admin());
+    let data = dataset::generate(SEED);
+    let started = std::time::Instant::now();
+    write_all(&oracle, DB, &data, "influxd");
+    write_all(&ours, DB, &data, label);
+    println!("{label}: dataset written in {:.1?}", started.elapsed());
+
+    let (mut passed, mut failed, mut skipped, mut pending) = (0, 0, 0, 0);
+    let mut slowest: Vec<(std::time::Duration, String)> = Vec::new();
+    let ordered = cases.iter().filter(|c| c.fresh.is_none()).chain(cases.iter().filter(|c| c.fresh.is_some()));
+    for c in ordered {
+        if filter.as_ref().is_some_and(|f| !c.text.contains(f.as_str()) && !c.id.contains(f.as_str())) {
+            continue;
+        }
+        let why = deviations.iter().find(|(t, _)| *t == c.text).map(|(_, w)| w.clone());
+        if let Some(w) = why.as_ref().filter(|w| !w.starts_with("pending")) {
+            skipped += 1;
+            println!("deviation {}: {} — {w}", c.id, c.text);
+            continue;
+        }
+        let t0 = std::time::Instant::now();
+        let outcome = run_case(&oracle, &ours, c);
+        slowest.push((t0.elapsed(), c.id.clone()));
+        match (outcome, why) {
+            (Ok(()), Some(w)) => {
+                failed += 1;
+                println!("FAIL {}: {}\n     now agrees with 1.x: remove `{w}` from ch-deviations.txt", c.id, c.text);
+            }
+            (Err(d), Some(w)) => {
+                pending += 1;
+                println!("pending {}: {} — {w}\n     {d}", c.id, c.text);
+            }
+            (Ok(()), None) => {
+                passed += 1;
+                if verbose {
+                    println!("ok   {}: {}", c.id, c.text);
+                }
+            }
+            (Err(d), None) => {
+                failed += 1;
+                println!("FAIL {}: {}\n     {d}", c.id, c.text);
+            }
+        }
+    }
+    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    let slow: Vec<String> = slowest.iter().take(5).map(|(d, id)| format!("{id} {d:.2?}")).collect();
+    println!("{label}: slowest cases: {}", slow.join(", "));
+    let summary = format!(
+        "{label}: {} cases, {passed} passed, {failed} failed ({skipped} documented deviations skipped, {pending} pending bugs still differ) in {:.1?}",
+        cases.len(),
+        started.elapsed()
+    );
+    println!("{summary}");
+    assert!(failed == 0, "{summary}");
+}
+
+#[test]
+fn differential_queries_clickhouse() {
+    let ch = common::clickhouse::ClickHouse::single();
+    differential_on_clickhouse(ch.gate_backend(), &ch.gate_section(), "clickhouse 18.16");
+}
+
+#[test]
+fn differential_queries_clickhouse_cluster() {
+    let ch = common::clickhouse::ClickHouse::cluster(&[1, 1]);
+    differential_on_clickhouse(ch.gate_backend(), &ch.gate_section(), "clickhouse 18.16, 2 shards");
+}
+
+#[test]
+fn differential_queries_chdb() {
+    let ch = common::clickhouse::Chdb::start();
+    differential_on_clickhouse(ch.gate_backend(), "[backend.clickhouse]\n", "clickhouse (chdb, current)");
+}

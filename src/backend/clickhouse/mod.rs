@@ -233,6 +233,25 @@ impl Inner {
         Ok(s)
     }
 
+    /// Runs `f` again, up to 20 times 50 ms apart, while ClickHouse answers that a table or
+    /// database does not exist, on a cluster: a Distributed table made again after new columns
+    /// (`schema::add_columns`) is missing for a moment on each node.
+    pub async fn retry_missing<T, Fut>(&self, mut f: impl FnMut() -> Fut) -> Result<T>
+    where
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut tries = 0;
+        loop {
+            match f().await {
+                Err(e) if self.clustered() && tries < 20 && client::error_code(&e).is_some_and(|c| client::UNKNOWN_OBJECT.contains(&c)) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// A statement whose answer is read whole.
     pub async fn run(&self, sql: &str) -> Result<Vec<u8>> {
         self.client.run(sql, &self.select_settings()).await

@@ -116,7 +116,8 @@ async fn table_series(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred:
         table(chdb, m),
         predicate_sql(pred, s)
     );
-    let mut rows = Rows::new(inner.client.stream(&sql, &inner.select_settings()).await?);
+    let settings = inner.select_settings();
+    let mut rows = Rows::new(inner.retry_missing(|| inner.client.stream(&sql, &settings)).await?);
     let mut out = Vec::new();
     while let Some(id) = rows.next(|c| Ok(c.bytes()?.map(<[u8]>::to_vec))).await? {
         if let Some(tags) = parse_series_id(&id).filter(|t| pred.matches(t)) {
@@ -205,7 +206,8 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
         sql.push_str(&format!(" AND ({})", any.join(" OR ")));
     }
     sql.push_str(&format!(" ORDER BY {}, {}, {} FORMAT RowBinary", ident(SERIES), ident(TIME), ident(SEQ)));
-    let ans = inner.client.stream(&sql, &inner.select_settings()).await?;
+    let settings = inner.select_settings();
+    let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await?;
     let plan = ScanPlan { cols, pos, pred: req.tags.clone() };
     let (tx, rx) = mpsc::channel::<Result<SeriesChunk>>(4);
     tokio::spawn(async move {

@@ -4,9 +4,10 @@
 //! tags or fields adds them with one `ALTER TABLE ... ADD COLUMN` per table (before any row is
 //! inserted), under the process's DDL lock, after reading the columns again (another influxgate
 //! may have added them). On a cluster the shards' tables are altered `ON CLUSTER`, then the
-//! Distributed table; 18.16 refuses `ALTER ... ON CLUSTER` for a Distributed table when a shard has
-//! several replicas (code 371, "isn't replicated, but shard is replicated"), so there the
-//! Distributed table is made again over the altered tables and swapped in with one `RENAME`.
+//! Distributed table; 18.16 refuses `ALTER ... ON CLUSTER` for a Distributed table when the
+//! cluster's shards have `internal_replication` (code 371, "isn't replicated, but shard is
+//! replicated according to its cluster definition"), so there the Distributed table is dropped and
+//! made again over the altered tables, `ON CLUSTER` both.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -118,7 +119,7 @@ fn column_list(cols: &[NewColumn]) -> String {
     s
 }
 
-/// A name for ZooKeeper paths and temporary tables that no earlier table had.
+/// A name for ZooKeeper paths that no earlier table had.
 fn token() -> String {
     format!("{:016x}{:016x}", rand::random::<u64>(), super::now_ns())
 }
@@ -127,7 +128,7 @@ fn token() -> String {
 pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, cols: &[NewColumn]) -> Result<()> {
     let policy = inner.names.policy(db, rp);
     let layout = format!("PARTITION BY {} ORDER BY ({}, {})", partition_key(sgd), ident(SERIES), ident(TIME));
-    let Some(cluster) = inner.opts.cluster.clone() else {
+    if !inner.clustered() {
         let sql = format!("CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree {layout}", table(&policy, m), column_list(cols));
         return inner.run_ddl(&sql).await;
     };
@@ -141,17 +142,7 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
         string(&zk)
     );
     inner.run_ddl(&sql).await?;
-    let sql = format!(
-        "CREATE TABLE IF NOT EXISTS {}{} AS {} ENGINE = Distributed({}, {}, {}, cityHash64({}))",
-        table(&policy, m),
-        inner.on_cluster(),
-        table(&local, m),
-        ident(&cluster),
-        string(&local),
-        string(m),
-        ident(SERIES)
-    );
-    inner.run_ddl(&sql).await
+    create_distributed(inner, &policy, &local, m).await
 }
 
 /// Adds columns to a measurement table.
@@ -173,35 +164,30 @@ pub async fn add_columns(inner: &Inner, db: &str, rp: &str, m: &str, cols: &[New
     }
 }
 
-/// Makes the Distributed table of `m` again over its (altered) shard tables and swaps it in.
+/// Makes the Distributed table of `m` again over its (altered) shard tables. (Made under another
+/// name and renamed into place, 18.16 would leave the new table's directory behind in the old
+/// place, and `DROP DATABASE` then fails on it: "Directory not empty".) Statements that meet the
+/// short gap retry (see [`Inner::retry_missing`]).
 async fn remake_distributed(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<()> {
     let (policy, local) = (inner.names.policy(db, rp), inner.names.local(db, rp));
+    inner.run_ddl(&format!("DROP TABLE IF EXISTS {}{}", table(&policy, m), inner.on_cluster())).await?;
+    create_distributed(inner, &policy, &local, m).await
+}
+
+async fn create_distributed(inner: &Inner, policy: &str, local: &str, m: &str) -> Result<()> {
     let cluster = inner.opts.cluster.clone().unwrap_or_default();
-    let t = token();
-    let (fresh, old) = (format!("_new_{t}"), format!("_old_{t}"));
     inner
         .run_ddl(&format!(
-            "CREATE TABLE {}{} AS {} ENGINE = Distributed({}, {}, {}, cityHash64({}))",
-            table(&local, &fresh),
+            "CREATE TABLE IF NOT EXISTS {}{} AS {} ENGINE = Distributed({}, {}, {}, cityHash64({}))",
+            table(policy, m),
             inner.on_cluster(),
-            table(&local, m),
+            table(local, m),
             ident(&cluster),
-            string(&local),
+            string(local),
             string(m),
             ident(SERIES)
         ))
-        .await?;
-    inner
-        .run_ddl(&format!(
-            "RENAME TABLE {} TO {}, {} TO {}{}",
-            table(&policy, m),
-            table(&local, &old),
-            table(&local, &fresh),
-            table(&policy, m),
-            inner.on_cluster()
-        ))
-        .await?;
-    inner.run_ddl(&format!("DROP TABLE IF EXISTS {}{}", table(&local, &old), inner.on_cluster())).await
+        .await
 }
 
 /// Drops a measurement table (and its shard tables on a cluster).

@@ -219,7 +219,8 @@ async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>
     let first_seq = inner.next_seq(pts.len() as u64);
     for p in &plans {
         let rows = encode(p, first_seq);
-        if let Err(e) = inner.client.insert(&insert_target(&policy, p), rows, &settings).await {
+        let target = insert_target(&policy, p);
+        if let Err(e) = inner.retry_missing(|| inner.client.insert(&target, rows.clone(), &settings)).await {
             return Err(schema_changed(inner, &policy, p.measurement, e));
         }
     }
