@@ -47,8 +47,18 @@ fn pings(port: u16) -> bool {
     buf.starts_with(b"HTTP/1.") && buf.windows(3).any(|w| w == b"Ok.")
 }
 
-fn accepts(port: u16) -> bool {
-    TcpStream::connect_timeout(&format!("127.0.0.1:{port}").parse().expect("addr"), Duration::from_millis(200)).is_ok()
+/// Whether ZooKeeper serves: its `srvr` command answers with its mode. (It accepts connections a
+/// moment before it serves them; a clickhouse-server 18.16 whose first ZooKeeper handshake fails
+/// that way crashes on its next ON CLUSTER statement.)
+fn zookeeper_serves(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"srvr").is_err() {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).contains("Mode:")
 }
 
 fn tail(path: &Path) -> String {
@@ -220,7 +230,8 @@ impl ZooKeeper {
             let port = super::free_port();
             let cfg = format!(
                 "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}/data\nclientPort={port}\n\
-                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxSessionTimeout=60000\n",
+                 clientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxSessionTimeout=60000\n\
+                 4lw.commands.whitelist=srvr\n",
                 dir.display()
             );
             std::fs::write(dir.join("zoo.cfg"), cfg).expect("zoo.cfg");
@@ -240,7 +251,7 @@ impl ZooKeeper {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if accepts(port) {
+                if zookeeper_serves(port) {
                     return ZooKeeper { child: Some(child), port, dir };
                 }
                 std::thread::sleep(Duration::from_millis(50));
