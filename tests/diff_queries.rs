@@ -458,14 +458,54 @@ fn vm_compare(c: &Case, a: &Resp, b: &Resp) -> Option<String> {
 
 /// tests/cases/vm-deviations.txt: `case text → reason` lines.
 fn vm_deviations() -> Vec<(String, String)> {
-    let text = test_file("cases/vm-deviations.txt");
+    deviations("vm-deviations.txt")
+}
+
+/// tests/cases/<file>: `case text → reason` lines.
+fn deviations(file: &str) -> Vec<(String, String)> {
+    let text = test_file(&format!("cases/{file}"));
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
-            let (case, why) = l.rsplit_once(" → ").unwrap_or_else(|| panic!("vm-deviations.txt: no ` → ` in {l:?}"));
+            let (case, why) = l.rsplit_once(" → ").unwrap_or_else(|| panic!("{file}: no ` → ` in {l:?}"));
             (case.trim().to_owned(), why.trim().to_owned())
         })
         .collect()
+}
+
+/// Outcomes of a run over a deviations file: a case that differs (`diff`) while listed there as
+/// pending (`listed`) is expected; one that agrees while listed must have its line removed.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    pending: usize,
+    verbose: bool,
+}
+
+impl Tally {
+    fn record(&mut self, c: &Case, diff: Option<String>, listed: Option<&str>, file: &str) {
+        match (diff, listed) {
+            (None, Some(w)) => {
+                self.failed += 1;
+                println!("FAIL {}: {}\n     now agrees with 1.x: remove `{w}` from {file}", c.id, c.text);
+            }
+            (Some(d), Some(w)) => {
+                self.pending += 1;
+                println!("pending {}: {} — {w}\n     {d}", c.id, c.text);
+            }
+            (None, None) => {
+                self.passed += 1;
+                if self.verbose {
+                    println!("ok   {}: {}", c.id, c.text);
+                }
+            }
+            (Some(d), None) => {
+                self.failed += 1;
+                println!("FAIL {}: {}\n     {d}", c.id, c.text);
+            }
+        }
+    }
 }
 
 #[test]
@@ -497,8 +537,8 @@ fn differential_queries_victoriametrics() {
     for r in VM_RULES {
         println!("store-limit rule: {r}");
     }
-    let (mut passed, mut failed, mut limits, mut pending) = (0, 0, 0, 0);
-    let mut failures = Vec::new();
+    let mut tally = Tally { verbose, ..Tally::default() };
+    let mut limits = 0;
     for c in &cases {
         if let Some(f) = &filter {
             if !c.text.contains(f.as_str()) && !c.id.contains(f.as_str()) {
@@ -512,31 +552,9 @@ fn differential_queries_victoriametrics() {
             continue;
         }
         let (a, b) = (query(&oracle, c, &c.text, DB), query(&ours, c, &c.text, DB));
-        match (vm_compare(c, &a, &b), why) {
-            (None, Some(w)) => {
-                failed += 1;
-                let msg = format!("FAIL {}: {}\n     now agrees with 1.x: remove `{w}` from vm-deviations.txt", c.id, c.text);
-                println!("{msg}");
-                failures.push(msg);
-            }
-            (Some(d), Some(w)) => {
-                pending += 1;
-                println!("pending {}: {} — {w}\n     {d}", c.id, c.text);
-            }
-            (None, None) => {
-                passed += 1;
-                if verbose {
-                    println!("ok   {}: {}", c.id, c.text);
-                }
-            }
-            (Some(d), None) => {
-                failed += 1;
-                let msg = format!("FAIL {}: {}\n     {d}", c.id, c.text);
-                println!("{msg}");
-                failures.push(msg);
-            }
-        }
+        tally.record(c, vm_compare(c, &a, &b), why.as_deref(), "vm-deviations.txt");
     }
+    let Tally { passed, failed, pending, .. } = tally;
     let summary = format!(
         "victoriametrics: {} cases selected, {passed} passed, {failed} failed ({limits} store limits skipped, {pending} pending bugs still differ, {} comparison rules)",
         cases.len(),
@@ -556,20 +574,9 @@ fn differential_queries_victoriametrics() {
 // starting with `pending` is a bug (the case must still differ), any other is a documented
 // difference of the store (the case is skipped, the reason printed).
 
-fn ch_deviations() -> Vec<(String, String)> {
-    let text = test_file("cases/ch-deviations.txt");
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (case, why) = l.rsplit_once(" → ").unwrap_or_else(|| panic!("ch-deviations.txt: no ` → ` in {l:?}"));
-            (case.trim().to_owned(), why.trim().to_owned())
-        })
-        .collect()
-}
-
 fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str) {
     let cases: Vec<Case> = load_cases().into_iter().filter(|c| c.known.is_none() && c.pending.is_none()).collect();
-    let deviations = ch_deviations();
+    let deviations = deviations("ch-deviations.txt");
     for (t, _) in &deviations {
         assert!(cases.iter().any(|c| c.text == *t), "ch-deviations.txt: {t:?} is not a case of tests/cases/queries*.txt");
     }
@@ -586,7 +593,8 @@ fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str) 
     write_all(&ours, DB, &data, label);
     println!("{label}: dataset written in {:.1?}", started.elapsed());
 
-    let (mut passed, mut failed, mut skipped, mut pending) = (0, 0, 0, 0);
+    let mut tally = Tally { verbose, ..Tally::default() };
+    let mut skipped = 0;
     let mut slowest: Vec<(std::time::Duration, String)> = Vec::new();
     let ordered = cases.iter().filter(|c| c.fresh.is_none()).chain(cases.iter().filter(|c| c.fresh.is_some()));
     for c in ordered {
@@ -602,27 +610,9 @@ fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str) 
         let t0 = std::time::Instant::now();
         let outcome = run_case(&oracle, &ours, c);
         slowest.push((t0.elapsed(), c.id.clone()));
-        match (outcome, why) {
-            (Ok(()), Some(w)) => {
-                failed += 1;
-                println!("FAIL {}: {}\n     now agrees with 1.x: remove `{w}` from ch-deviations.txt", c.id, c.text);
-            }
-            (Err(d), Some(w)) => {
-                pending += 1;
-                println!("pending {}: {} — {w}\n     {d}", c.id, c.text);
-            }
-            (Ok(()), None) => {
-                passed += 1;
-                if verbose {
-                    println!("ok   {}: {}", c.id, c.text);
-                }
-            }
-            (Err(d), None) => {
-                failed += 1;
-                println!("FAIL {}: {}\n     {d}", c.id, c.text);
-            }
-        }
+        tally.record(c, outcome.err(), why.as_deref(), "ch-deviations.txt");
     }
+    let Tally { passed, failed, pending, .. } = tally;
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     let slow: Vec<String> = slowest.iter().take(5).map(|(d, id)| format!("{id} {d:.2?}")).collect();
     println!("{label}: slowest cases: {}", slow.join(", "));

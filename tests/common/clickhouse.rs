@@ -61,6 +61,23 @@ fn zookeeper_serves(port: u16) -> bool {
     String::from_utf8_lossy(&buf).contains("Mode:")
 }
 
+/// Waits until `ready` holds (true) or the process exits or takes too long (false; it is killed).
+fn wait_until(child: &mut Child, ready: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
+
 fn tail(path: &Path) -> String {
     let t = std::fs::read(path).unwrap_or_default();
     String::from_utf8_lossy(&t[t.len().saturating_sub(3000)..]).into_owned()
@@ -246,18 +263,9 @@ impl ZooKeeper {
                 .stderr(err)
                 .spawn()
                 .expect("start zookeeper");
-            let deadline = Instant::now() + START_TIMEOUT;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if zookeeper_serves(port) {
-                    return ZooKeeper { child: Some(child), port, dir };
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            if wait_until(&mut child, || zookeeper_serves(port)) {
+                return ZooKeeper { child: Some(child), port, dir };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         panic!("zookeeper did not start:\n{}", tail(&dir.join("zookeeper.log")));
     }
@@ -415,18 +423,9 @@ impl Chdb {
                 .stderr(err)
                 .spawn()
                 .expect("start chdb_http.py");
-            let deadline = Instant::now() + START_TIMEOUT;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                if pings(port) {
-                    return Chdb { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir };
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            if wait_until(&mut child, || pings(port)) {
+                return Chdb { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir };
             }
-            let _ = child.kill();
-            let _ = child.wait();
             if !tail(&log).contains("in use") {
                 panic!("chdb_http.py did not start:\n{}", tail(&log));
             }

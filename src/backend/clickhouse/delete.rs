@@ -89,11 +89,7 @@ fn batches(items: &[String]) -> Vec<String> {
 
 /// Waits until no mutation of the table is pending on any node.
 pub async fn wait_for_mutations(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<()> {
-    let (chdb, source) = if inner.clustered() {
-        (inner.names.local(db, rp), inner.system_table("mutations").await?)
-    } else {
-        (inner.names.policy(db, rp), "system.mutations".to_string())
-    };
+    let (chdb, source) = inner.system_source(db, rp, "mutations").await?;
     let sql = format!(
         "SELECT count() FROM {source} WHERE database = {} AND table = {} AND is_done = 0 FORMAT RowBinary",
         string(&chdb),

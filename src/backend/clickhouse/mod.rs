@@ -291,6 +291,16 @@ impl Inner {
         ))
     }
 
+    /// Where a policy's rows are (its shard tables' database on a cluster) and the `system.<name>`
+    /// that lists them on every node.
+    pub async fn system_source(&self, db: &str, rp: &str, name: &str) -> Result<(String, String)> {
+        if self.clustered() {
+            Ok((self.names.local(db, rp), self.system_table(name).await?))
+        } else {
+            Ok((self.names.policy(db, rp), format!("system.{}", dialect::ident(name))))
+        }
+    }
+
     pub fn cached_table(&self, chdb: &str, table: &str) -> Option<Arc<TableSchema>> {
         self.tables.lock().unwrap_or_else(|p| p.into_inner()).get(&(chdb.to_string(), table.to_string())).cloned()
     }

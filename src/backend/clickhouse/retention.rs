@@ -70,11 +70,7 @@ pub async fn enforce(inner: &Inner) -> Result<()> {
 
 /// The shard groups (partitions) a table has rows in, on every node.
 async fn partitions(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<Vec<(i64, i64)>> {
-    let (chdb, source) = if inner.clustered() {
-        (inner.names.local(db, rp), inner.system_table("parts").await?)
-    } else {
-        (inner.names.policy(db, rp), "system.parts".to_string())
-    };
+    let (chdb, source) = inner.system_source(db, rp, "parts").await?;
     let sql = format!(
         "SELECT DISTINCT partition FROM {source} WHERE database = {} AND table = {} AND active FORMAT RowBinary",
         string(&chdb),
