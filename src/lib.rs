@@ -10,4 +10,5 @@ pub mod influxql;
 pub mod lineproto;
 pub mod model;
 pub mod query;
+pub mod rules;
 pub mod server;

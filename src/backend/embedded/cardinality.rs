@@ -48,10 +48,10 @@
 //!   1.x, nothing is deleted when a database is over a lowered limit.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 
 use super::series::SeriesStore;
 use crate::backend::CardinalityLimits;
+use crate::rules::cardinality as rules;
 
 /// A series a write batch would create: its measurement id when the measurement exists, its
 /// measurement name and its tags.
@@ -81,7 +81,7 @@ pub(crate) fn check(store: &SeriesStore, db: Option<i64>, new: &[NewSeries<'_>],
     }
     let max = limits.max_series_per_database;
     if max > 0 && db.map(|d| store.db_series(d)).unwrap_or(0) + new_to_db > max {
-        return Some(format!("max-series-per-database limit exceeded: ({max})"));
+        return Some(rules::series_reason(max));
     }
     tag_reason
 }
@@ -104,12 +104,7 @@ fn new_values<'a>(
         }
         let n = stored.map(|m| m.len()).unwrap_or(0) + batch.map(|b| b.len()).unwrap_or(0);
         if n as u64 >= max {
-            return Some(format!(
-                "max-values-per-tag limit exceeded ({n}/{max}): measurement={} tag={} value={}",
-                go_quote(s.name),
-                go_quote(k),
-                go_quote(v)
-            ));
+            return Some(rules::values_reason(n as u64, max, s.name, k, v));
         }
         fresh.push((k, v));
     }
@@ -119,63 +114,3 @@ fn new_values<'a>(
     None
 }
 
-/// Go's `%q` of a string (`strconv.Quote`): `"` and `\` escaped, printable characters as they
-/// are, the C escapes for their controls, `\xNN` for other ASCII controls and `\uNNNN` /
-/// `\UNNNNNNNN` for other non-printable characters (Unicode controls, separators other than
-/// the space, and the format characters Go does not print).
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x0b' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\x7f' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if go_printable(c) => out.push(c),
-            c if (c as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", c as u32);
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint` for the characters that matter in names: not a control, not a
-/// separator other than the ASCII space, not a common format character.
-fn go_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    let u = c as u32;
-    let format = matches!(u, 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x180e | 0x200b..=0x200f | 0x2028..=0x202e | 0x2060..=0x206f | 0xfeff | 0xfff9..=0xfffb);
-    let private = matches!(u, 0xe000..=0xf8ff | 0xf0000..=0x10ffff);
-    !(c.is_control() || c.is_whitespace() || format || private)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::go_quote;
-
-    #[test]
-    fn quotes_as_go() {
-        assert_eq!(go_quote("cpu"), "\"cpu\"");
-        assert_eq!(go_quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
-        assert_eq!(go_quote("t\tn\n\x01\x7f"), "\"t\\tn\\n\\x01\\x7f\"");
-        assert_eq!(go_quote("héllo ☃"), "\"héllo ☃\"");
-        assert_eq!(go_quote("\u{a0}\u{200b}\u{feff}"), "\"\\u00a0\\u200b\\ufeff\"");
-        assert_eq!(go_quote("\u{f0000}"), "\"\\U000f0000\"");
-    }
-}

@@ -163,31 +163,6 @@ impl Catalog {
     }
 }
 
-/// 1.x's default shard group duration for a policy duration (ns; 0 = infinite).
-pub(crate) fn shard_group_duration(d: i64) -> i64 {
-    const H: i64 = 3_600_000_000_000;
-    if d == 0 || d >= 180 * 24 * H {
-        7 * 24 * H
-    } else if d >= 2 * 24 * H {
-        24 * H
-    } else {
-        H
-    }
-}
-
-/// 1.x's normalisation of a requested shard group duration: 0 means "default for the duration",
-/// anything below the 1h minimum becomes the default for 1h (which is 1h).
-pub(crate) fn normalised_shard_duration(sgd: i64, d: i64) -> i64 {
-    if sgd == 0 {
-        shard_group_duration(d)
-    } else if sgd < MIN_RP_DURATION {
-        shard_group_duration(MIN_RP_DURATION)
-    } else {
-        sgd
-    }
-}
-
-pub(crate) const MIN_RP_DURATION: i64 = 3_600_000_000_000;
 
 /// Tag sets are stored as a self-delimiting blob (u32 LE count, then u32 LE length + bytes for each
 /// key and value), so any byte sequence — quotes, brackets, NULs — round-trips unchanged.

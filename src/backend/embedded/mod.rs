@@ -76,7 +76,8 @@ use futures::stream::BoxStream;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use self::catalog::{decode_tags, normalised_shard_duration, Catalog, Change, Field, Shared, MIN_RP_DURATION};
+use self::catalog::{decode_tags, Catalog, Change, Field, Shared};
+use crate::rules::shards;
 use self::series::{owned, SeriesStore, Tags};
 use self::read::{AggPlan, Pool, ScanPlan};
 use self::writer::{sql_err, Job, Writer};
@@ -447,13 +448,9 @@ impl Backend for EmbeddedBackend {
         if rp.replication < 1 {
             return Err(BackendError::Invalid("replication factor must be greater than 0".into()));
         }
-        if rp.duration != 0 && rp.duration < MIN_RP_DURATION {
-            return Err(BackendError::Invalid("retention policy duration must be at least 1h0m0s".into()));
-        }
-        let sgd = normalised_shard_duration(rp.shard_group_duration, rp.duration);
-        if rp.duration > 0 && rp.duration < sgd {
-            return Err(BackendError::Invalid("retention policy duration must be greater than the shard duration".into()));
-        }
+        shards::check_duration(rp.duration).map_err(BackendError::Invalid)?;
+        let sgd = shards::normalize(rp.shard_group_duration, rp.duration);
+        shards::check_fits(rp.duration, sgd).map_err(BackendError::Invalid)?;
         let db = db.to_string();
         self.ddl(move |w| {
             let d = w.local.dbs.get(&db).ok_or_else(|| BackendError::DatabaseNotFound(db.clone()))?;
@@ -478,25 +475,14 @@ impl Backend for EmbeddedBackend {
             let db_id = d.id;
             let r = d.rps.get(&name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.clone()))?;
             if let Some(du) = update.duration {
-                if du != 0 && du < MIN_RP_DURATION {
-                    return Err(BackendError::Invalid("retention policy duration must be at least 1h0m0s".into()));
-                }
+                shards::check_duration(du).map_err(BackendError::Invalid)?;
             }
-            let incompatible = match (update.duration, update.shard_group_duration) {
-                (Some(du), Some(s)) => du > 0 && du < s,
-                (Some(du), None) => du > 0 && du < r.sgd,
-                (None, Some(s)) => r.duration > 0 && r.duration < s,
-                (None, None) => false,
-            };
-            if incompatible {
-                return Err(BackendError::Invalid(
-                    "retention policy duration must be greater than the shard duration".into(),
-                ));
-            }
+            let (du, sgd) = (update.duration.unwrap_or(r.duration), update.shard_group_duration.unwrap_or(r.sgd));
+            shards::check_fits(du, sgd).map_err(BackendError::Invalid)?;
             let duration = update.duration.unwrap_or(r.duration);
             let replication = update.replication.unwrap_or(r.replication);
             let sgd = match update.shard_group_duration {
-                Some(s) => normalised_shard_duration(s, duration),
+                Some(s) => shards::normalize(s, duration),
                 None => r.sgd,
             };
             let rp_id = r.id;

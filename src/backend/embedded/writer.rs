@@ -15,7 +15,7 @@ use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::cardinality::{self, NewSeries};
-use super::catalog::{encode_tags, shard_group_duration, Catalog, Change, Rp, Shared};
+use super::catalog::{encode_tags, Catalog, Change, Rp, Shared};
 use super::checkpoint::Checkpointer;
 use super::series::Tags;
 use super::EmbeddedOptions;
@@ -291,7 +291,7 @@ impl Writer {
         let id = self.conn.last_insert_rowid();
         self.change(Change::CreateDb { id, name: name.to_string(), default_rp: "autogen".into() });
         let d = self.opts.default_retention;
-        self.create_rp(name, "autogen", d, shard_group_duration(d), 1, true)
+        self.create_rp(name, "autogen", d, crate::rules::shards::default_duration(d), 1, true)
     }
 
     pub fn create_rp(&mut self, db: &str, name: &str, duration: i64, sgd: i64, replication: u32, make_default: bool) -> Result<()> {

@@ -332,18 +332,6 @@ fn parse_retention(v: &str) -> Option<i64> {
     (ns.is_finite() && ns >= 0.0 && ns < i64::MAX as f64).then_some(ns as i64)
 }
 
-/// InfluxDB 1.x's shard group duration for a retention duration.
-fn shard_group_duration(d: i64) -> i64 {
-    const H: i64 = 3_600_000_000_000;
-    if d == 0 || d > 180 * 24 * H {
-        7 * 24 * H
-    } else if d >= 2 * 24 * H {
-        24 * H
-    } else {
-        H
-    }
-}
-
 impl VictoriaMetricsBackend {
     /// `url`: VictoriaMetrics' base URL, e.g. `http://127.0.0.1:8428`.
     pub fn new(url: &str, opts: VmOptions) -> Result<Self> {
@@ -931,7 +919,7 @@ impl Backend for VictoriaMetricsBackend {
         Ok(vec![RetentionPolicy {
             name: "autogen".into(),
             duration: d,
-            shard_group_duration: shard_group_duration(d),
+            shard_group_duration: crate::rules::shards::default_duration(d),
             replication: 1,
             default: true,
         }])

@@ -161,7 +161,7 @@ fn finish_series(sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], mut
     if sel.order_desc {
         rows.reverse();
     }
-    let rows = apply_limits(rows, sel.limit, sel.offset);
+    let rows = limits::apply(rows, sel.limit, sel.offset);
     if rows.is_empty() {
         return None;
     }
