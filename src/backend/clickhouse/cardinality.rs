@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use super::names::series_id;
 use super::scan::Rows;
 use super::{catalog, schema, Inner};
-use crate::backend::victoriametrics::cardinality::go_quote;
 use crate::backend::{BackendError, CardinalityLimits, Result};
 use crate::model::Point;
 
@@ -130,12 +129,7 @@ impl Tracker {
                     let kh = self.value_hash(&p.measurement, k, None);
                     let n = st.per_key.get(&kh).copied().unwrap_or(0) + batch_per_key.get(&kh).copied().unwrap_or(0);
                     if n >= max_values {
-                        refused = Some(format!(
-                            "max-values-per-tag limit exceeded ({n}/{max_values}): measurement={} tag={} value={}",
-                            go_quote(&p.measurement),
-                            go_quote(k),
-                            go_quote(v)
-                        ));
+                        refused = Some(crate::rules::cardinality::values_reason(n, max_values, &p.measurement, k, v));
                         break;
                     }
                     mine.push((vh, kh));
@@ -153,7 +147,7 @@ impl Tracker {
             admitted.push(c.hash);
         }
         if max_series > 0 && st.series.len() as u64 + admitted.len() as u64 > max_series {
-            return Err(format!("max-series-per-database limit exceeded: ({max_series})"));
+            return Err(crate::rules::cardinality::series_reason(max_series));
         }
         if let Some(r) = tag_reason {
             return Err(r);

@@ -26,10 +26,7 @@ use super::rowbinary::{Cursor, Encoder};
 use super::{schema, Inner};
 use crate::backend::{BackendError, Result, RetentionPolicy, RetentionPolicyUpdate};
 use crate::model::FieldType;
-use crate::query::functions::aggregate::shard_group_duration;
-
-/// 1.x's shortest retention policy duration (and shard group duration).
-const MIN_RP_DURATION: i64 = 3_600_000_000_000;
+use crate::rules::shards;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RpInfo {
@@ -57,16 +54,6 @@ impl DbInfo {
     pub fn resolve(&self, rp: Option<&str>) -> Result<&RpInfo> {
         let name = rp.filter(|r| !r.is_empty()).unwrap_or(&self.default_rp);
         self.rp(name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.to_string()))
-    }
-}
-
-/// A 1.x shard group duration as 1.x normalises a requested one (0: the default for the policy's
-/// duration; under 1h: 1h).
-pub fn normalised_sgd(sgd: i64, duration: i64) -> i64 {
-    match sgd {
-        0 => shard_group_duration(Some(duration)),
-        s if s < MIN_RP_DURATION => MIN_RP_DURATION,
-        s => s,
     }
 }
 
@@ -215,7 +202,7 @@ pub async fn ensure(inner: &Inner, db: &str) -> Result<Arc<DbInfo>> {
     create_policy_databases(inner, db, "autogen").await?;
     let d = inner.opts.default_retention;
     let now = Inner::now();
-    let rp = RpInfo { name: "autogen".into(), duration: d, sgd: normalised_sgd(0, d), replication: 1, created: now };
+    let rp = RpInfo { name: "autogen".into(), duration: d, sgd: shards::default_duration(d), replication: 1, created: now };
     put(
         inner,
         db,
@@ -301,16 +288,6 @@ pub async fn retention_policies(inner: &Inner, db: &str) -> Result<Vec<Retention
         .collect())
 }
 
-fn check_duration(duration: i64, sgd: i64) -> Result<()> {
-    if duration != 0 && duration < MIN_RP_DURATION {
-        return Err(BackendError::Invalid("retention policy duration must be at least 1h0m0s".into()));
-    }
-    if duration > 0 && duration < sgd {
-        return Err(BackendError::Invalid("retention policy duration must be greater than the shard duration".into()));
-    }
-    Ok(())
-}
-
 pub async fn create_retention_policy(inner: &Inner, db: &str, rp: RetentionPolicy) -> Result<()> {
     if rp.name.is_empty() {
         return Err(BackendError::Invalid("retention policy name required".into()));
@@ -318,8 +295,9 @@ pub async fn create_retention_policy(inner: &Inner, db: &str, rp: RetentionPolic
     if rp.replication < 1 {
         return Err(BackendError::Invalid("replication factor must be greater than 0".into()));
     }
-    let sgd = normalised_sgd(rp.shard_group_duration, rp.duration);
-    check_duration(rp.duration, sgd)?;
+    shards::check_duration(rp.duration).map_err(BackendError::Invalid)?;
+    let sgd = shards::normalize(rp.shard_group_duration, rp.duration);
+    shards::check_fits(rp.duration, sgd).map_err(BackendError::Invalid)?;
     let _g = inner.ddl.lock().await;
     let info = reload(inner, db).await?.ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
     if let Some(existing) = info.rp(&rp.name) {
@@ -347,21 +325,14 @@ pub async fn alter_retention_policy(inner: &Inner, db: &str, name: &str, update:
     let info = reload(inner, db).await?.ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
     let r = info.rp(name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.to_string()))?;
     if let Some(d) = update.duration {
-        check_duration(d, 0)?;
+        shards::check_duration(d).map_err(BackendError::Invalid)?;
     }
     let duration = update.duration.unwrap_or(r.duration);
+    shards::check_fits(duration, update.shard_group_duration.unwrap_or(r.sgd)).map_err(BackendError::Invalid)?;
     let sgd = match update.shard_group_duration {
-        Some(s) => normalised_sgd(s, duration),
+        Some(s) => shards::normalize(s, duration),
         None => r.sgd,
     };
-    let incompatible = match (update.duration, update.shard_group_duration) {
-        (None, None) => false,
-        (_, Some(s)) => duration > 0 && duration < s,
-        (Some(_), None) => duration > 0 && duration < r.sgd,
-    };
-    if incompatible {
-        return Err(BackendError::Invalid("retention policy duration must be greater than the shard duration".into()));
-    }
     let new = RpInfo { duration, sgd, replication: update.replication.unwrap_or(r.replication), ..r.clone() };
     let mut rows = vec![Row { kind: "rp", name, default_rp: "", rp: Some(&new), created: r.created, dropped: false }];
     if update.make_default {

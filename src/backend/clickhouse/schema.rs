@@ -103,8 +103,7 @@ pub async fn tables(inner: &Inner, chdb: &str) -> Result<Vec<String>> {
 /// Go's `Time.Truncate` aligns it (multiples of `d` since January 1 of year 1).
 pub fn partition_key(d: i64) -> String {
     let d = d.max(1);
-    const YEAR1_TO_EPOCH_NS: i128 = 719_162 * 86_400 * 1_000_000_000;
-    let off = (YEAR1_TO_EPOCH_NS % d as i128) as i64;
+    let off = (crate::rules::shards::YEAR1_TO_EPOCH_NS % d as i128) as i64;
     // ((time mod d) + d + off) mod d is time's offset into its group, without overflow for d < 2^62.
     let (dd, shift) = (int(d), int(d.saturating_add(off)));
     let into = format!("modulo(modulo({TIME}, {dd}) + {shift}, {dd})");
@@ -218,8 +217,7 @@ mod tests {
 
     /// Evaluates `partition_key`'s start the way ClickHouse does (C remainders).
     fn start(t: i64, d: i64) -> i64 {
-        const YEAR1_TO_EPOCH_NS: i128 = 719_162 * 86_400 * 1_000_000_000;
-        let off = (YEAR1_TO_EPOCH_NS % d as i128) as i64;
+        let off = (crate::rules::shards::YEAR1_TO_EPOCH_NS % d as i128) as i64;
         let into = ((t % d) + d + off) % d;
         t - into
     }
@@ -229,7 +227,7 @@ mod tests {
         const H: i64 = 3_600_000_000_000;
         for d in [H, 24 * H, 7 * 24 * H, 3 * H + 17] {
             for t in [0, 1, -1, 1_704_067_200_000_000_000, -630_720_000_000_000_000, i64::MAX / 2, i64::MIN / 2] {
-                assert_eq!(start(t, d), crate::query::functions::aggregate::shard_group_start(t, d), "t={t} d={d}");
+                assert_eq!(start(t, d), crate::rules::shards::group_start(t, d), "t={t} d={d}");
             }
         }
         // 2024-01-01 was a Monday: a weekly group starts there.
