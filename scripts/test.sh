@@ -3,8 +3,11 @@
 #
 # 1. Installs what the integration tests need when missing (Debian packages): InfluxDB 1.6.7
 #    (`influxd`, the reference the differential tests compare with), its `influx` CLI, the
-#    Python client (python3-influxdb, python3-msgpack), and VictoriaMetrics (`victoria-metrics`,
-#    for the VictoriaMetrics backend's tests). Needs root (or password-less sudo).
+#    Python client (python3-influxdb, python3-msgpack), VictoriaMetrics (`victoria-metrics`,
+#    for the VictoriaMetrics backend's tests), ClickHouse 18.16 and ZooKeeper (`clickhouse-server`,
+#    `clickhouse-client`, `zookeeper`, for the ClickHouse backend's tests, one server and clusters).
+#    Needs root (or password-less sudo). Then PyPI's `chdb` (a current ClickHouse, in process) for
+#    python3 when it is missing, with pip.
 # 2. Builds and runs every test target: library unit tests, the binary's tests, integration
 #    tests under tests/, examples and benches (compiled and run once in test mode), doc tests.
 #    Integration tests start the debug influxgate binary (and influxd) on free loopback ports.
@@ -17,13 +20,16 @@ cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*" >&2; }
 
 # --- 1. external programs the tests use -----------------------------------------------------
-PKGS=(influxdb influxdb-client python3-influxdb python3-msgpack victoria-metrics)
+PKGS=(influxdb influxdb-client python3-influxdb python3-msgpack victoria-metrics clickhouse-server clickhouse-client zookeeper)
 missing=()
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
 command -v influx >/dev/null 2>&1 || [ -x /usr/bin/influx ] || missing+=(influxdb-client)
 if ! /usr/bin/python3 -c 'import influxdb' >/dev/null 2>&1; then missing+=(python3-influxdb); fi
 if ! /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1; then missing+=(python3-msgpack); fi
 [ -x /usr/bin/victoria-metrics ] || missing+=(victoria-metrics)
+[ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
+command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
+[ -d /usr/share/zookeeper ] || missing+=(zookeeper)
 
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=()
@@ -48,6 +54,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         log "missing ${missing[*]} and cannot install them (need root and apt-get):"
         log "the tests that need them will fail; install: apt-get install -y ${PKGS[*]}"
     fi
+fi
+
+# chdb (PyPI) for the tests that check the ClickHouse dialect on a current release.
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import chdb' >/dev/null 2>&1; then
+    log "installing chdb for python3 (pip)"
+    python3 -m pip install -q chdb </dev/null 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages chdb </dev/null \
+        || log "pip install chdb failed: the tests needing it will fail (python3 -m pip install chdb)"
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -34,7 +34,7 @@ impl Default for Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackendConfig {
-    /// `embedded` or `victoriametrics`.
+    /// `embedded`, `victoriametrics` or `clickhouse`.
     pub kind: String,
     pub url: Option<String>,
     /// Retention of the `autogen` policy made when a write creates a database. `0s` = infinite.
@@ -55,6 +55,41 @@ pub struct BackendConfig {
     /// for readers of older snapshots; the WAL stays under twice this plus one group commit.
     pub wal_max_bytes: u64,
     pub victoriametrics: VictoriaMetricsConfig,
+    pub clickhouse: ClickHouseConfig,
+}
+
+/// Settings of the `clickhouse` backend (see `backend::clickhouse`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClickHouseConfig {
+    /// A cluster of the servers' `remote_servers`: tables are made `ON CLUSTER`, replicated, with
+    /// a Distributed table over them. Empty: one server.
+    pub cluster: String,
+    pub user: String,
+    pub password: String,
+    /// ClickHouse databases are named `<prefix><db>` and `<prefix><db>.<rp>`.
+    pub database_prefix: String,
+    /// How long a DELETE / DROP SERIES waits for ClickHouse's mutation to finish.
+    #[serde(with = "duration_str")]
+    pub mutation_timeout: i64,
+    /// `insert_quorum` of every write (0: ClickHouse's default, one replica acknowledges).
+    pub insert_quorum: u32,
+    /// Root of the ZooKeeper paths of the replicated tables influxgate makes (on a cluster).
+    pub zookeeper_path: String,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            cluster: String::new(),
+            user: "default".into(),
+            password: String::new(),
+            database_prefix: "influx_".into(),
+            mutation_timeout: 300 * NS_PER_S,
+            insert_quorum: 0,
+            zookeeper_path: "/clickhouse/influxgate".into(),
+        }
+    }
 }
 
 /// Settings of the `victoriametrics` backend; they must match the VictoriaMetrics server's flags.
@@ -96,6 +131,7 @@ impl Default for BackendConfig {
             sync: "full".into(),
             wal_max_bytes: 64 << 20,
             victoriametrics: VictoriaMetricsConfig::default(),
+            clickhouse: ClickHouseConfig::default(),
         }
     }
 }
@@ -310,9 +346,25 @@ impl Config {
                     ));
                 }
             }
+            "clickhouse" => {
+                if self.backend.url.is_none() {
+                    return Err(ConfigError::Invalid("backend.url is required for backend clickhouse".into()));
+                }
+                let ch = &self.backend.clickhouse;
+                if ch.database_prefix.is_empty() || !ch.database_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(ConfigError::Invalid(
+                        "backend.clickhouse.database_prefix must be letters, digits and '_', not empty".into(),
+                    ));
+                }
+                if !ch.zookeeper_path.starts_with('/') || ch.mutation_timeout <= 0 {
+                    return Err(ConfigError::Invalid(
+                        "backend.clickhouse: zookeeper_path must start with '/' and mutation_timeout be positive".into(),
+                    ));
+                }
+            }
             other => {
                 return Err(ConfigError::Invalid(format!(
-                    "unknown backend {other:?}: expected \"embedded\" or \"victoriametrics\""
+                    "unknown backend {other:?}: expected \"embedded\", \"victoriametrics\" or \"clickhouse\""
                 )))
             }
         }
@@ -483,6 +535,20 @@ mod tests {
         }
         let err = Config::parse("[limits]\nsend_timeout = '0s'\n").unwrap_err();
         assert!(err.to_string().contains("send_timeout"), "{err}");
+    }
+
+    #[test]
+    fn clickhouse_section() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        assert_eq!(Config::parse(&text).unwrap().backend.clickhouse, ClickHouseConfig::default(), "config.toml states the defaults");
+        let cfg = Config::parse(
+            "[backend]\nkind = 'clickhouse'\nurl = 'http://127.0.0.1:8123'\n[backend.clickhouse]\ncluster = 'c'\ninsert_quorum = 2\n",
+        )
+        .unwrap();
+        assert_eq!((cfg.backend.clickhouse.cluster.as_str(), cfg.backend.clickhouse.insert_quorum), ("c", 2));
+        assert!(Config::parse("[backend]\nkind = 'clickhouse'\n").is_err(), "url required");
+        let bad = "[backend]\nkind = 'clickhouse'\nurl = 'http://x:1'\n[backend.clickhouse]\ndatabase_prefix = 'a.b'\n";
+        assert!(Config::parse(bad).unwrap_err().to_string().contains("database_prefix"));
     }
 
     #[test]

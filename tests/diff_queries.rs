@@ -473,14 +473,54 @@ fn vm_compare(c: &Case, a: &Resp, b: &Resp) -> Option<String> {
 
 /// tests/cases/vm-deviations.txt: `case text → reason` lines.
 fn vm_deviations() -> Vec<(String, String)> {
-    let text = test_file("cases/vm-deviations.txt");
+    deviations("vm-deviations.txt")
+}
+
+/// tests/cases/<file>: `case text → reason` lines.
+fn deviations(file: &str) -> Vec<(String, String)> {
+    let text = test_file(&format!("cases/{file}"));
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
-            let (case, why) = l.rsplit_once(" → ").unwrap_or_else(|| panic!("vm-deviations.txt: no ` → ` in {l:?}"));
+            let (case, why) = l.rsplit_once(" → ").unwrap_or_else(|| panic!("{file}: no ` → ` in {l:?}"));
             (case.trim().to_owned(), why.trim().to_owned())
         })
         .collect()
+}
+
+/// Outcomes of a run over a deviations file: a case that differs (`diff`) while listed there as
+/// pending (`listed`) is expected; one that agrees while listed must have its line removed.
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    pending: usize,
+    verbose: bool,
+}
+
+impl Tally {
+    fn record(&mut self, c: &Case, diff: Option<String>, listed: Option<&str>, file: &str) {
+        match (diff, listed) {
+            (None, Some(w)) => {
+                self.failed += 1;
+                println!("FAIL {}: {}\n     now agrees with 1.x: remove `{w}` from {file}", c.id, c.text);
+            }
+            (Some(d), Some(w)) => {
+                self.pending += 1;
+                println!("pending {}: {} — {w}\n     {d}", c.id, c.text);
+            }
+            (None, None) => {
+                self.passed += 1;
+                if self.verbose {
+                    println!("ok   {}: {}", c.id, c.text);
+                }
+            }
+            (Some(d), None) => {
+                self.failed += 1;
+                println!("FAIL {}: {}\n     {d}", c.id, c.text);
+            }
+        }
+    }
 }
 
 #[test]
@@ -512,8 +552,8 @@ fn differential_queries_victoriametrics() {
     for r in VM_RULES {
         println!("store-limit rule: {r}");
     }
-    let (mut passed, mut failed, mut limits, mut pending) = (0, 0, 0, 0);
-    let mut failures = Vec::new();
+    let mut tally = Tally { verbose, ..Tally::default() };
+    let mut limits = 0;
     for c in &cases {
         if let Some(f) = &filter {
             if !c.text.contains(f.as_str()) && !c.id.contains(f.as_str()) {
@@ -527,31 +567,9 @@ fn differential_queries_victoriametrics() {
             continue;
         }
         let (a, b) = (query(&oracle, c, &c.text, DB), query(&ours, c, &c.text, DB));
-        match (vm_compare(c, &a, &b), why) {
-            (None, Some(w)) => {
-                failed += 1;
-                let msg = format!("FAIL {}: {}\n     now agrees with 1.x: remove `{w}` from vm-deviations.txt", c.id, c.text);
-                println!("{msg}");
-                failures.push(msg);
-            }
-            (Some(d), Some(w)) => {
-                pending += 1;
-                println!("pending {}: {} — {w}\n     {d}", c.id, c.text);
-            }
-            (None, None) => {
-                passed += 1;
-                if verbose {
-                    println!("ok   {}: {}", c.id, c.text);
-                }
-            }
-            (Some(d), None) => {
-                failed += 1;
-                let msg = format!("FAIL {}: {}\n     {d}", c.id, c.text);
-                println!("{msg}");
-                failures.push(msg);
-            }
-        }
+        tally.record(c, vm_compare(c, &a, &b), why.as_deref(), "vm-deviations.txt");
     }
+    let Tally { passed, failed, pending, .. } = tally;
     let summary = format!(
         "victoriametrics: {} cases selected, {passed} passed, {failed} failed ({limits} store limits skipped, {pending} pending bugs still differ, {} comparison rules)",
         cases.len(),
@@ -559,4 +577,103 @@ fn differential_queries_victoriametrics() {
     );
     println!("{summary}");
     assert!(failed == 0, "{summary}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same corpus against influxgate on the ClickHouse backend: Debian's clickhouse-server 18.16
+// as one server and as a two-shard cluster (ZooKeeper, ON CLUSTER, Distributed tables), and a
+// current ClickHouse through the chdb adapter — over the full dataset (strings and booleans
+// included: ClickHouse keeps every field type) and every case, mutating ones included, except
+// those marked `known=`/`pending=` in queries*.txt (tracked by the embedded run).
+// Deviations are listed in tests/cases/ch-deviations.txt (`case text → reason`): a reason
+// starting with `pending` is a bug (the case must still differ), any other is a documented
+// difference of the store (the case is skipped, the reason printed).
+
+/// Which cases a ClickHouse run takes: all, or (CI time) every fresh case — they make, alter and
+/// drop tables, which is where topologies differ — and the other cases `i` with `i % 2 == half`.
+/// The cluster and chdb runs take opposite halves, so each case still runs on a second engine;
+/// `DIFF_QUERIES_FULL=1` runs every case on each.
+#[derive(Clone, Copy)]
+enum Share {
+    All,
+    Half(usize),
+}
+
+fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str, share: Share) {
+    let share = if std::env::var_os("DIFF_QUERIES_FULL").is_some() { Share::All } else { share };
+    let cases: Vec<Case> = load_cases()
+        .into_iter()
+        .filter(|c| c.known.is_none() && c.pending.is_none())
+        .enumerate()
+        .filter(|(i, c)| match share {
+            Share::All => true,
+            Share::Half(h) => c.fresh.is_some() || i % 2 == h,
+        })
+        .map(|(_, c)| c)
+        .collect();
+    let deviations = deviations("ch-deviations.txt");
+    for (t, _) in &deviations {
+        assert!(load_cases().iter().any(|c| c.text == *t), "ch-deviations.txt: {t:?} is not a case of tests/cases/queries*.txt");
+    }
+    let filter = std::env::var("DIFF_QUERIES_FILTER").ok();
+    let verbose = std::env::var_os("DIFF_QUERIES_VERBOSE").is_some();
+    let mut cfg = GateConfig::new().raw(section);
+    cfg.backend = backend;
+    let gate = Gate::start_with(cfg);
+    let influxd = Influxd::start();
+    let (oracle, ours) = (influxd.api(), gate.admin());
+    let data = dataset::generate(SEED);
+    let started = std::time::Instant::now();
+    write_all(&oracle, DB, &data, "influxd");
+    write_all(&ours, DB, &data, label);
+    println!("{label}: dataset written in {:.1?}", started.elapsed());
+
+    let mut tally = Tally { verbose, ..Tally::default() };
+    let mut skipped = 0;
+    let mut slowest: Vec<(std::time::Duration, String)> = Vec::new();
+    let ordered = cases.iter().filter(|c| c.fresh.is_none()).chain(cases.iter().filter(|c| c.fresh.is_some()));
+    for c in ordered {
+        if filter.as_ref().is_some_and(|f| !c.text.contains(f.as_str()) && !c.id.contains(f.as_str())) {
+            continue;
+        }
+        let why = deviations.iter().find(|(t, _)| *t == c.text).map(|(_, w)| w.clone());
+        if let Some(w) = why.as_ref().filter(|w| !w.starts_with("pending")) {
+            skipped += 1;
+            println!("deviation {}: {} — {w}", c.id, c.text);
+            continue;
+        }
+        let t0 = std::time::Instant::now();
+        let outcome = run_case(&oracle, &ours, c);
+        slowest.push((t0.elapsed(), c.id.clone()));
+        tally.record(c, outcome.err(), why.as_deref(), "ch-deviations.txt");
+    }
+    let Tally { passed, failed, pending, .. } = tally;
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let slow: Vec<String> = slowest.iter().take(5).map(|(d, id)| format!("{id} {d:.2?}")).collect();
+    println!("{label}: slowest cases: {}", slow.join(", "));
+    let summary = format!(
+        "{label}: {} cases, {passed} passed, {failed} failed ({skipped} documented deviations skipped, {pending} pending bugs still differ) in {:.1?}",
+        cases.len(),
+        started.elapsed()
+    );
+    println!("{summary}");
+    assert!(failed == 0, "{summary}");
+}
+
+#[test]
+fn differential_queries_clickhouse() {
+    let ch = common::clickhouse::ClickHouse::single();
+    differential_on_clickhouse(ch.gate_backend(), &ch.gate_section(), "clickhouse 18.16", Share::All);
+}
+
+#[test]
+fn differential_queries_clickhouse_cluster() {
+    let ch = common::clickhouse::ClickHouse::cluster(&[1, 1]);
+    differential_on_clickhouse(ch.gate_backend(), &ch.gate_section(), "clickhouse 18.16, 2 shards", Share::Half(0));
+}
+
+#[test]
+fn differential_queries_chdb() {
+    let ch = common::clickhouse::Chdb::start();
+    differential_on_clickhouse(ch.gate_backend(), "[backend.clickhouse]\n", "clickhouse (chdb, current)", Share::Half(1));
 }

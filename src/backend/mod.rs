@@ -7,6 +7,7 @@
 //! onto both a SQL `WHERE` and label matchers), and anything beyond a plain scan is an optional,
 //! capability-flagged pushdown that must give exactly the reference evaluator's answer.
 
+pub mod clickhouse;
 pub mod embedded;
 pub mod victoriametrics;
 

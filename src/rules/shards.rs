@@ -67,12 +67,14 @@ pub fn of_policy(rp: Option<&crate::backend::RetentionPolicy>) -> i64 {
     }
 }
 
+/// Nanoseconds from 0001-01-01 UTC, where shard groups are counted from, to the Unix epoch.
+pub const YEAR1_TO_EPOCH_NS: i128 = 719_162 * 86_400 * 1_000_000_000;
+
 /// The start of the shard group of `duration` holding `t`.
 pub fn group_start(t: i64, duration: i64) -> i64 {
     if duration <= 0 {
         return t;
     }
-    const YEAR1_TO_EPOCH_NS: i128 = 719_162 * 86_400 * 1_000_000_000;
     let abs = t as i128 + YEAR1_TO_EPOCH_NS;
     let start = abs - abs.rem_euclid(duration as i128) - YEAR1_TO_EPOCH_NS;
     start.clamp(i64::MIN as i128, i64::MAX as i128) as i64

@@ -444,6 +444,7 @@ pub fn open_backend(config: &Config) -> Result<SharedBackend, StartError> {
     match config.backend.kind.as_str() {
         "embedded" => open_embedded(config),
         "victoriametrics" => open_victoriametrics(config),
+        "clickhouse" => open_clickhouse(config),
         other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
     }
 }
@@ -479,6 +480,34 @@ fn open_victoriametrics(config: &Config) -> Result<SharedBackend, StartError> {
     }
     let b = VictoriaMetricsBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use VictoriaMetrics at {url}: {e}")))?;
+    Ok(Arc::new(b))
+}
+
+fn open_clickhouse(config: &Config) -> Result<SharedBackend, StartError> {
+    use crate::backend::clickhouse::{ClickHouseBackend, ClickHouseOptions};
+    let url = config
+        .backend
+        .url
+        .as_deref()
+        .ok_or_else(|| StartError::Backend("backend clickhouse needs --backend-url (or backend.url)".into()))?;
+    let ch = &config.backend.clickhouse;
+    let defaults = ClickHouseOptions::default();
+    let timeout = u64::try_from(config.backend.timeout).ok().filter(|n| *n > 0).map(Duration::from_nanos);
+    let opts = ClickHouseOptions {
+        cluster: Some(ch.cluster.clone()).filter(|c| !c.is_empty()),
+        user: ch.user.clone(),
+        password: ch.password.clone(),
+        database_prefix: ch.database_prefix.clone(),
+        timeout: timeout.unwrap_or(defaults.timeout),
+        mutation_timeout: Duration::from_nanos(ch.mutation_timeout.max(1) as u64),
+        insert_quorum: ch.insert_quorum,
+        zookeeper_path: ch.zookeeper_path.clone(),
+        default_retention: config.backend.default_retention,
+        retention_check_interval: config.backend.retention_check_interval,
+        cardinality: cardinality_limits(config),
+    };
+    let b = ClickHouseBackend::new(url, opts)
+        .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;
     Ok(Arc::new(b))
 }
 

@@ -650,3 +650,6 @@ pub fn unique_db(prefix: &str) -> String {
     format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
+
+/// ClickHouse servers, clusters (with ZooKeeper) and the chdb adapter for the ClickHouse backend tests.
+pub mod clickhouse;

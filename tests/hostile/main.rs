@@ -8,6 +8,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod cardinality;
+mod ch_cardinality;
 mod connections;
 mod health;
 mod queries;
