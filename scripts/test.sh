@@ -59,8 +59,8 @@ fi
 # chdb (PyPI) for the tests that check the ClickHouse dialect on a current release.
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import chdb' >/dev/null 2>&1; then
     log "installing chdb for python3 (pip)"
-    python3 -m pip install -q chdb </dev/null 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages chdb </dev/null \
+    python3 -m pip install -q chdb==4.4.0 </dev/null 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages chdb==4.4.0 </dev/null \
         || log "pip install chdb failed: the tests needing it will fail (python3 -m pip install chdb)"
 fi
 

@@ -46,6 +46,21 @@ pub fn default_duration(duration: i64) -> i64 {
     }
 }
 
+/// 1.x's checks of a new policy, in its order (name, replication, duration, shard group), with
+/// its texts; the shard group duration it will keep (see [`normalize`]).
+pub fn check_new_policy(name: &str, replication: u32, duration: i64, shard_duration: i64) -> Result<i64, String> {
+    if name.is_empty() {
+        return Err("retention policy name required".into());
+    }
+    if replication < 1 {
+        return Err("replication factor must be greater than 0".into());
+    }
+    check_duration(duration)?;
+    let sgd = normalize(shard_duration, duration);
+    check_fits(duration, sgd)?;
+    Ok(sgd)
+}
+
 /// A requested `SHARD DURATION` as 1.x keeps it, for a policy keeping `duration`.
 pub fn normalize(shard_duration: i64, duration: i64) -> i64 {
     if shard_duration == 0 {

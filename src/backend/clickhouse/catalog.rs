@@ -289,15 +289,8 @@ pub async fn retention_policies(inner: &Inner, db: &str) -> Result<Vec<Retention
 }
 
 pub async fn create_retention_policy(inner: &Inner, db: &str, rp: RetentionPolicy) -> Result<()> {
-    if rp.name.is_empty() {
-        return Err(BackendError::Invalid("retention policy name required".into()));
-    }
-    if rp.replication < 1 {
-        return Err(BackendError::Invalid("replication factor must be greater than 0".into()));
-    }
-    shards::check_duration(rp.duration).map_err(BackendError::Invalid)?;
-    let sgd = shards::normalize(rp.shard_group_duration, rp.duration);
-    shards::check_fits(rp.duration, sgd).map_err(BackendError::Invalid)?;
+    let sgd = shards::check_new_policy(&rp.name, rp.replication, rp.duration, rp.shard_group_duration)
+        .map_err(BackendError::Invalid)?;
     let _g = inner.ddl.lock().await;
     let info = reload(inner, db).await?.ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
     if let Some(existing) = info.rp(&rp.name) {

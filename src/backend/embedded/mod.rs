@@ -442,15 +442,8 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
-        if rp.name.is_empty() {
-            return Err(BackendError::Invalid("retention policy name required".into()));
-        }
-        if rp.replication < 1 {
-            return Err(BackendError::Invalid("replication factor must be greater than 0".into()));
-        }
-        shards::check_duration(rp.duration).map_err(BackendError::Invalid)?;
-        let sgd = shards::normalize(rp.shard_group_duration, rp.duration);
-        shards::check_fits(rp.duration, sgd).map_err(BackendError::Invalid)?;
+        let sgd = shards::check_new_policy(&rp.name, rp.replication, rp.duration, rp.shard_group_duration)
+            .map_err(BackendError::Invalid)?;
         let db = db.to_string();
         self.ddl(move |w| {
             let d = w.local.dbs.get(&db).ok_or_else(|| BackendError::DatabaseNotFound(db.clone()))?;
