@@ -11,3 +11,4 @@ pub mod lineproto;
 pub mod model;
 pub mod query;
 pub mod server;
+pub mod spool;
