@@ -24,8 +24,9 @@
 //!   protocol cannot carry exactly, and every point when VictoriaMetrics' `-influx*` flags
 //!   disagree with the options, goes to `/api/v1/import` as JSON lines (see [`write`](mod@write)).
 //!   Then `/internal/force_flush` (option `flush_after_write`) makes the write immediately
-//!   readable. A write is as durable as VictoriaMetrics makes it (it acknowledges once the
-//!   samples are in its in-memory buffers, before its own periodic flush to disk).
+//!   readable. VictoriaMetrics acknowledges once the samples are in its memory and writes them to
+//!   disk seconds later (see [`durability`](mod@durability)); the write spool keeps acknowledged
+//!   writes until then and writes them again if VictoriaMetrics restarted (`crate::spool`).
 //! * Reading a metric name back as measurement + field: see [`names`](mod@names) for the rule.
 //! * Databases: values of the db label, plus databases made with `CREATE DATABASE` or written to
 //!   through influxgate (kept in the catalog until `DROP DATABASE`, as a 1.x database outlives its
@@ -55,6 +56,7 @@
 
 pub mod cardinality;
 pub mod checks;
+pub mod durability;
 pub mod labels;
 pub mod names;
 pub mod rollup;
@@ -438,8 +440,12 @@ impl Inner {
             text.truncate(cut);
         }
         let msg = format!("victoriametrics {path}: {status}: {}", text.trim());
+        // A write VictoriaMetrics failed (5xx) is the store's failure, spooled and retried (see
+        // `crate::spool`); other 5xx (a query it could not answer) stay influxgate's 500.
+        let ingest = ["/write", "/api/v1/import", "/internal/force_flush"].iter().any(|p| path.starts_with(p));
         Err(match status.as_u16() {
             502..=504 => BackendError::Unavailable(msg),
+            500..=599 if ingest => BackendError::Unavailable(msg),
             _ => BackendError::Internal(msg),
         })
     }
