@@ -76,3 +76,30 @@ impl Drop for Vm {
         self.stop();
     }
 }
+
+impl Vm {
+    /// Starts it again (after [`Vm::stop`]) on the same port and data directory, with `extra`
+    /// flags (give the same as to [`Vm::start`] to restart it as it was); waits until healthy.
+    pub fn restart(&mut self, extra: &[&str]) {
+        self.stop();
+        let port: u16 = self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
+        let child = Command::new(VM_BIN)
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", self._dir.path().join("vm").display()))
+            .arg("-retentionPeriod=100y")
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start victoria-metrics");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !healthy(port) {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("victoria-metrics exited at restart on port {port}: {status}");
+            }
+            assert!(Instant::now() < deadline, "victoria-metrics did not become healthy again on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
