@@ -104,7 +104,7 @@ impl Spool {
             w.bytes() > self.settings.window_max_bytes
         };
         if over {
-            self.append(Vec::new()).await?;
+            self.append_taking(Vec::new(), Some(self.settings.window_max_bytes / 2)).await?;
         }
         Ok(())
     }
@@ -121,18 +121,28 @@ impl Spool {
 
     /// Appends the window's writes, then `new`, on a blocking thread.
     pub(super) async fn append(self: &Arc<Self>, new: Vec<Record>) -> Result<(), SpoolError> {
+        self.append_taking(new, None).await
+    }
+
+    /// [`Spool::append`] taking only the window's oldest writes down to `keep` bytes, if given.
+    async fn append_taking(self: &Arc<Self>, new: Vec<Record>, keep: Option<u64>) -> Result<(), SpoolError> {
         let me = self.clone();
         tokio::task::spawn_blocking(move || {
             let mut log = lock(&me.log);
-            me.append_locked(&mut log, new)
+            me.append_locked(&mut log, new, keep)
         })
         .await
         .map_err(|e| SpoolError::Io(format!("spool append task failed: {e}")))?
     }
 
-    /// [`Spool::append`] with the log locked.
-    pub(super) fn append_locked(&self, log: &mut Log, new: Vec<Record>) -> Result<(), SpoolError> {
-        let taken = lock(&self.window).take();
+    /// [`Spool::append_taking`] with the log locked. New writes (not acknowledged by the store)
+    /// make later writes queue behind them; acknowledged ones do not.
+    pub(super) fn append_locked(&self, log: &mut Log, new: Vec<Record>, keep: Option<u64>) -> Result<(), SpoolError> {
+        let taken = match keep {
+            None => lock(&self.window).take(),
+            Some(keep) => lock(&self.window).take_oldest(keep),
+        };
+        let queue = !new.is_empty();
         let mut records: Vec<Record> = taken
             .iter()
             .map(|a| Record { kind: Kind::Acked { instance: a.instance }, time_ms: a.time_ms, entry: a.entry.clone() })
@@ -180,7 +190,7 @@ impl Spool {
             };
             let mut c = self.core();
             for r in &records[written..written + piece.len()] {
-                c.add_pending(&r.entry.db, u64::from(r.entry.points));
+                c.add_pending(&r.entry.db, u64::from(r.entry.points), matches!(r.kind, Kind::Acked { .. }));
             }
             if c.oldest_ms.is_none() {
                 c.oldest_ms = Some(records[written].time_ms);
@@ -188,7 +198,7 @@ impl Spool {
             c.end = end;
             c.bytes = log.bytes();
             c.segments = log.segment_count() as u64;
-            c.queueing = true;
+            c.queueing |= queue;
             c.full = false;
             written += piece.len();
         }

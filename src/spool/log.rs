@@ -20,7 +20,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::record::Kind;
 use super::segment::{self, Next, Pos, Reader, HEADER};
+use super::Pending;
 
 const CURSOR: &str = "cursor";
 
@@ -42,7 +44,7 @@ pub struct Recovered {
     pub cursor: Pos,
     pub end: Pos,
     /// Points of records not yet replayed, per database.
-    pub pending: HashMap<String, u64>,
+    pub pending: HashMap<String, Pending>,
     /// Time (Unix ms) of the first record not yet replayed.
     pub oldest_ms: Option<i64>,
     /// Damaged records found (each also logged).
@@ -188,7 +190,7 @@ fn recover_segment(dir: &Path, id: u64, from: u64, rec: &mut Recovered) -> io::R
         match r.next(u64::MAX)? {
             Next::Record(record, _) => {
                 let e = &record.entry;
-                *rec.pending.entry(e.db.clone()).or_insert(0) += u64::from(e.points);
+                rec.pending.entry(e.db.clone()).or_default().add(u64::from(e.points), matches!(record.kind, Kind::Acked { .. }));
                 if rec.oldest_ms.is_none() {
                     rec.oldest_ms = Some(record.time_ms);
                 }
@@ -242,7 +244,7 @@ fn save_cursor(dir: &Path, pos: Pos) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::lineproto::Precision;
-    use crate::spool::record::{Entry, Kind, Record};
+    use crate::spool::record::{Entry, Record};
 
     fn framed(db: &str, points: u32, body_len: usize) -> Vec<u8> {
         Record {
@@ -273,8 +275,8 @@ mod tests {
         drop(log);
         let (log, rec) = Log::open(dir.path(), 4096).unwrap();
         assert_eq!(rec.end, end);
-        assert_eq!(rec.pending.get("a"), Some(&5));
-        assert_eq!(rec.pending.get("b"), Some(&5));
+        assert_eq!(rec.pending.get("a").map(|p| p.write), Some(5));
+        assert_eq!(rec.pending.get("b").map(|p| p.write), Some(5));
         assert_eq!(rec.damaged, 0);
         assert_eq!(log.bytes(), (0..log.segment_count()).map(|_| HEADER).sum::<u64>() + 10 * framed("a", 1, 1000).len() as u64);
     }
@@ -291,7 +293,7 @@ mod tests {
         drop(log);
         let (log, rec) = Log::open(dir.path(), 4096).unwrap();
         assert_eq!(rec.cursor, ends[5]);
-        assert_eq!(rec.pending.get("a"), Some(&8));
+        assert_eq!(rec.pending.get("a").map(|p| p.write), Some(8));
         assert!(log.segments.keys().all(|&id| id >= ends[5].seg));
     }
 
@@ -306,7 +308,7 @@ mod tests {
         OpenOptions::new().write(true).open(&p).unwrap().set_len(end.off - 3).unwrap();
         let (mut log, rec) = Log::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(rec.damaged, 1);
-        assert_eq!(rec.pending.get("a"), Some(&1));
+        assert_eq!(rec.pending.get("a").map(|p| p.write), Some(1));
         assert_eq!(rec.end.off, HEADER + framed("a", 1, 100).len() as u64);
         // Appends go on after the cut.
         let after = log.append(&[framed("a", 1, 100)]).unwrap();

@@ -24,6 +24,7 @@ pub struct Gauges {
     pub bytes: u64,
     pub segments: u64,
     pub pending_points: u64,
+    pub acknowledged_points: u64,
     pub oldest_age_seconds: f64,
     pub window_bytes: u64,
     pub window_writes: u64,
@@ -53,10 +54,11 @@ impl Counters {
         for (name, help, c) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));
         }
-        let gauges: [(&str, &str, f64); 9] = [
+        let gauges: [(&str, &str, f64); 10] = [
             ("influxgate_spool_bytes", "Bytes of spool segment files.", g.bytes as f64),
             ("influxgate_spool_segments", "Spool segment files.", g.segments as f64),
             ("influxgate_spool_pending_points", "Spooled points not yet written to the store.", g.pending_points as f64),
+            ("influxgate_spool_acknowledged_points", "Spooled points the store acknowledged, kept until it made them durable (written again if it restarted).", g.acknowledged_points as f64),
             ("influxgate_spool_oldest_entry_age_seconds", "Age of the oldest spooled write not yet replayed (0 when none).", g.oldest_age_seconds),
             ("influxgate_spool_window_bytes", "Body bytes of acknowledged writes kept until the store has made them durable.", g.window_bytes as f64),
             ("influxgate_spool_window_writes", "Acknowledged writes kept until the store has made them durable.", g.window_writes as f64),
@@ -85,6 +87,6 @@ mod tests {
         assert!(s.contains("\ninfluxgate_spool_bytes 10\n"), "{s}");
         assert!(s.contains("\ninfluxgate_spool_oldest_entry_age_seconds 1.5\n"), "{s}");
         assert!(s.contains("\ninfluxgate_spool_store_down 1\n"), "{s}");
-        assert_eq!(s.matches("# TYPE").count(), 19);
+        assert_eq!(s.matches("# TYPE").count(), 20);
     }
 }

@@ -110,6 +110,34 @@ impl Settings {
     }
 }
 
+/// Spooled points not yet replayed (of one database, or all).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Of writes the store has not acknowledged.
+    pub write: u64,
+    /// Of writes the store acknowledged (`Kind::Acked`): missing from the store only if it
+    /// restarted before making them durable.
+    pub acked: u64,
+}
+
+impl Pending {
+    fn add(&mut self, n: u64, acked: bool) {
+        if acked {
+            self.acked += n;
+        } else {
+            self.write += n;
+        }
+    }
+
+    fn sub(&mut self, n: u64, acked: bool) {
+        let v = if acked { &mut self.acked } else { &mut self.write };
+        *v = v.saturating_sub(n);
+    }
+}
+
+/// Points per database of replayed records: (database, points, acknowledged before).
+type Counts = Vec<(String, u64, bool)>;
+
 /// A replayed batch the store may not have made durable yet.
 #[derive(Debug)]
 struct Unconfirmed {
@@ -118,13 +146,14 @@ struct Unconfirmed {
     /// spooled, the earliest of those times).
     time_ms: i64,
     instance: u64,
-    /// Points per database, counted as pending again if the batch is replayed again.
-    counts: Vec<(String, u64)>,
+    /// Counted as pending again if the batch is replayed again.
+    counts: Counts,
 }
 
 /// The spool's bookkeeping (files are in [`log::Log`]). Lock order: log, then core.
 struct Core {
-    /// Writes go to the spool (it holds records not yet replayed, or is being replayed).
+    /// New writes go to the spool: it holds writes the store has not acknowledged (or ones to
+    /// write again after a restart of the store), so newer writes queue behind them.
     queueing: bool,
     /// End of the committed records.
     end: Pos,
@@ -133,8 +162,11 @@ struct Core {
     /// Bumped when the cursor is moved back (the store restarted): a batch loaded before is void.
     generation: u64,
     unconfirmed: VecDeque<Unconfirmed>,
-    pending: HashMap<String, u64>,
-    pending_total: u64,
+    pending: HashMap<String, Pending>,
+    total: Pending,
+    /// Acknowledged records in the spool are to be written again (the store restarted): they
+    /// count as pending.
+    at_risk: bool,
     oldest_ms: Option<i64>,
     bytes: u64,
     segments: u64,
@@ -146,19 +178,29 @@ struct Core {
 }
 
 impl Core {
-    fn add_pending(&mut self, db: &str, n: u64) {
-        *self.pending.entry(db.to_string()).or_insert(0) += n;
-        self.pending_total += n;
+    fn add_pending(&mut self, db: &str, n: u64, acked: bool) {
+        self.pending.entry(db.to_string()).or_default().add(n, acked);
+        self.total.add(n, acked);
     }
 
-    fn sub_pending(&mut self, db: &str, n: u64) {
+    fn sub_pending(&mut self, db: &str, n: u64, acked: bool) {
         if let Some(v) = self.pending.get_mut(db) {
-            *v = v.saturating_sub(n);
-            if *v == 0 {
+            v.sub(n, acked);
+            if *v == Pending::default() {
                 self.pending.remove(db);
             }
         }
-        self.pending_total = self.pending_total.saturating_sub(n);
+        self.total.sub(n, acked);
+    }
+
+    /// Points not in the store (as far as influxgate can tell).
+    fn missing(&self, p: Pending) -> u64 {
+        p.write + if self.at_risk { p.acked } else { 0 }
+    }
+
+    /// Records past the cursor.
+    fn has_records(&self) -> bool {
+        self.cursor < self.end
     }
 }
 
@@ -205,18 +247,23 @@ impl Spool {
         let dead = dead::DeadLetters::open(&settings.dir, settings.dead_letter_max_bytes)?;
         let counters = metrics::Counters::default();
         metrics::add(&counters.damaged_records, rec.damaged);
-        let pending_total = rec.pending.values().sum();
-        if pending_total > 0 {
-            tracing::info!(points = pending_total, dir = %settings.dir.display(), "spool: replaying writes spooled before the restart");
+        let mut total = Pending::default();
+        for p in rec.pending.values() {
+            total.add(p.write, false);
+            total.add(p.acked, true);
+        }
+        if total.write + total.acked > 0 {
+            tracing::info!(points = total.write, acknowledged = total.acked, dir = %settings.dir.display(), "spool: replaying writes spooled before the restart");
         }
         let core = Core {
-            queueing: rec.cursor < rec.end,
+            queueing: total.write > 0,
             end: rec.end,
             cursor: rec.cursor,
             generation: 0,
             unconfirmed: VecDeque::new(),
             pending: rec.pending,
-            pending_total,
+            total,
+            at_risk: false,
             oldest_ms: rec.oldest_ms,
             bytes: log.bytes(),
             segments: log.segment_count() as u64,
@@ -272,12 +319,13 @@ impl Spool {
 
     /// Spooled points of database `db` not yet written to the store.
     pub fn pending_points(&self, db: &str) -> u64 {
-        self.core().pending.get(db).copied().unwrap_or(0)
+        let c = self.core();
+        c.pending.get(db).map_or(0, |p| c.missing(*p))
     }
 
     pub fn health(&self) -> Health {
         let c = self.core();
-        Health { pending_points: c.pending_total, bytes: c.bytes, max_bytes: self.settings.max_bytes, store_down: c.store_down, full: c.full }
+        Health { pending_points: c.missing(c.total), bytes: c.bytes, max_bytes: self.settings.max_bytes, store_down: c.store_down, full: c.full }
     }
 
     /// Appends the spool's series to a `/metrics` text.
@@ -289,11 +337,12 @@ impl Spool {
         let dead_letter_bytes = lock(&self.dead).bytes();
         let g = {
             let c = self.core();
-            let age = c.oldest_ms.filter(|_| c.pending_total > 0).map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
+            let age = c.oldest_ms.filter(|_| c.has_records()).map_or(0.0, |t| (now_ms() - t).max(0) as f64 / 1000.0);
             metrics::Gauges {
                 bytes: c.bytes,
                 segments: c.segments,
-                pending_points: c.pending_total,
+                pending_points: c.missing(c.total),
+                acknowledged_points: c.total.acked,
                 oldest_age_seconds: age,
                 window_bytes,
                 window_writes,

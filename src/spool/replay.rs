@@ -25,7 +25,7 @@ use super::dead::{lines_of, Refusal};
 use super::metrics::add;
 use super::record::{Kind, Record};
 use super::segment::{Next, Pos, Reader};
-use super::{lock, now_ms, Spool, Unconfirmed};
+use super::{lock, now_ms, Counts, Spool, Unconfirmed};
 use crate::backend::{BackendError, Origin, WriteBatch};
 use crate::lineproto::{self, ParseOptions};
 use crate::model::Point;
@@ -84,7 +84,7 @@ struct State {
 pub(super) async fn run(spool: Arc<Spool>) {
     let mut st = State { reader: None, peeked: None, backoff: spool.settings.backoff_min, split_until: None, internal_failures: 0 };
     loop {
-        if !spool.core().queueing {
+        if !spool.core().has_records() {
             spool.wake.notified().await;
             continue;
         }
@@ -97,6 +97,10 @@ pub(super) async fn run(spool: Arc<Spool>) {
             }
         }
     }
+}
+
+fn is_acked(rec: &Record) -> bool {
+    matches!(rec.kind, Kind::Acked { .. })
 }
 
 fn parse(rec: &Record) -> Result<Vec<Point>, String> {
@@ -169,7 +173,7 @@ impl Spool {
             Ok(Load::Unparsable { rec, start, end, generation, why }) => {
                 let lines = String::from_utf8_lossy(&rec.entry.body).into_owned();
                 self.dead_letter(&rec, &format!("cannot be parsed again: {why}"), rec.entry.points as usize, lines);
-                let counts = vec![(rec.entry.db.clone(), u64::from(rec.entry.points))];
+                let counts = vec![(rec.entry.db.clone(), u64::from(rec.entry.points), is_acked(&rec))];
                 self.commit(start, end, generation, counts, None, current).await;
                 Round::Progress
             }
@@ -178,6 +182,12 @@ impl Spool {
                     let mut c = self.core();
                     if c.generation == b.generation {
                         c.oldest_ms = Some(first.rec.time_ms);
+                        // Acknowledged writes another instance took: the store may have lost
+                        // them; new writes queue behind them.
+                        if b.items.iter().any(|i| i.send && is_acked(&i.rec)) {
+                            c.at_risk = true;
+                            c.queueing = true;
+                        }
                     }
                 }
                 self.send(b, current, st).await
@@ -188,7 +198,7 @@ impl Spool {
     /// Writes a loaded batch; see the module docs for what each answer does.
     async fn send(self: &Arc<Self>, b: Batch, current: Option<u64>, st: &mut State) -> Round {
         let sending = b.items.iter().filter(|i| i.send).count();
-        let counts: Vec<(String, u64)> = b.items.iter().map(|i| (i.rec.entry.db.clone(), u64::from(i.rec.entry.points))).collect();
+        let counts: Counts = b.items.iter().map(|i| (i.rec.entry.db.clone(), u64::from(i.rec.entry.points), is_acked(&i.rec))).collect();
         // Records acknowledged earlier count as acknowledged then (for the durability window).
         let acked_at = b.items.iter().filter(|i| !i.send).map(|i| i.rec.time_ms).min();
         if sending == 0 {
@@ -305,7 +315,7 @@ impl Spool {
     }
 
     /// Moves the cursor past a replayed (or skipped) range, unless it was moved back meanwhile.
-    async fn commit(self: &Arc<Self>, start: Pos, end: Pos, generation: u64, counts: Vec<(String, u64)>, acked_at: Option<i64>, instance: Option<u64>) {
+    async fn commit(self: &Arc<Self>, start: Pos, end: Pos, generation: u64, counts: Counts, acked_at: Option<i64>, instance: Option<u64>) {
         let me = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let mut log = lock(&me.log);
@@ -314,10 +324,10 @@ impl Spool {
                 return;
             }
             c.cursor = end;
-            for (db, n) in &counts {
-                c.sub_pending(db, *n);
+            for (db, n, acked) in &counts {
+                c.sub_pending(db, *n, *acked);
             }
-            if c.pending_total == 0 {
+            if !c.has_records() {
                 c.oldest_ms = None;
             }
             c.store_down = false;
@@ -340,15 +350,16 @@ impl Spool {
         tokio::task::spawn_blocking(move || {
             let mut log = lock(&me.log);
             let mut c = me.core();
-            if c.cursor != c.end {
+            if c.has_records() {
                 return false;
             }
             if c.queueing {
-                c.queueing = false;
-                c.oldest_ms = None;
                 tracing::info!("spool: replay done; writes go to the store again");
-                me.collect(&mut log, &mut c);
             }
+            c.queueing = false;
+            c.at_risk = false;
+            c.oldest_ms = None;
+            me.collect(&mut log, &mut c);
             true
         })
         .await

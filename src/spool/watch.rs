@@ -76,7 +76,8 @@ impl Spool {
         }
     }
 
-    /// The store restarted as instance `id`: replay again what it may have lost.
+    /// The store restarted as instance `id`: replay again what it may have lost, and let new
+    /// writes queue behind it.
     fn restarted(&self, id: u64) {
         let mut log = lock(&self.log);
         {
@@ -84,17 +85,18 @@ impl Spool {
             let Some(old) = c.instance.filter(|old| *old != id) else { return };
             c.instance = Some(id);
             add(&self.counters.store_restarts, 1);
-            let again: u64 = c.unconfirmed.iter().flat_map(|u| u.counts.iter().map(|(_, n)| *n)).sum();
+            let again: u64 = c.unconfirmed.iter().flat_map(|u| u.counts.iter().map(|(_, n, _)| *n)).sum();
             tracing::warn!(old, new = id, replayed_again = again, "spool: the store restarted; writing again what it had acknowledged but may not have made durable");
+            // Acknowledged records still in the spool are written again too.
+            c.at_risk = true;
             if let Some(first) = c.unconfirmed.front() {
                 c.cursor = first.start;
                 c.generation += 1;
-                c.queueing = true;
                 add(&self.counters.resent_points, again);
                 let batches: Vec<_> = c.unconfirmed.drain(..).collect();
                 for u in batches {
-                    for (db, n) in u.counts {
-                        c.add_pending(&db, n);
+                    for (db, n, acked) in u.counts {
+                        c.add_pending(&db, n, acked);
                     }
                 }
                 if let Err(e) = log.save_cursor(c.cursor) {
@@ -102,11 +104,14 @@ impl Spool {
                 }
             }
         }
-        // The window's writes were acknowledged by the old instance (or not known): spooled
-        // behind the batches just rewound, they are written again.
-        if let Err(e) = self.append_locked(&mut log, Vec::new()) {
+        // The window's writes were acknowledged by the old instance (or one not known yet):
+        // spooled behind the batches just rewound, they are written again.
+        if let Err(e) = self.append_locked(&mut log, Vec::new(), None) {
             tracing::warn!("spool: cannot move acknowledged writes to disk yet: {e:?}");
         }
+        let mut c = self.core();
+        c.queueing |= c.has_records();
+        drop(c);
         self.wake.notify_one();
     }
 
@@ -138,7 +143,7 @@ impl Spool {
         if let Err(e) = log.remove_before(durable) {
             tracing::error!("spool: cannot remove replayed segments: {e}");
         }
-        if !c.queueing && c.unconfirmed.is_empty() && c.cursor == c.end && log.segment_count() > 0 {
+        if !c.has_records() && c.unconfirmed.is_empty() && log.segment_count() > 0 {
             match log.reset() {
                 Ok(p) => {
                     c.cursor = p;

@@ -17,7 +17,8 @@
 //!
 //! Memory: the window holds the bodies of `durability_window` of writes (they are held by the
 //! write path anyway while it runs; here a little longer), at most `spool.window_max_bytes`; past
-//! that the window goes to the spool (on disk) at once.
+//! that its older half goes to the spool (on disk), where replay checks it like any acknowledged
+//! record, without making new writes queue (they are in the store already).
 
 use std::collections::VecDeque;
 
@@ -73,6 +74,17 @@ impl Window {
     pub fn take(&mut self) -> Vec<Acked> {
         self.bytes = 0;
         self.entries.drain(..).collect()
+    }
+
+    /// The oldest writes, until at most `keep` bytes are left.
+    pub fn take_oldest(&mut self, keep: u64) -> Vec<Acked> {
+        let mut out = Vec::new();
+        while self.bytes > keep {
+            let Some(a) = self.entries.pop_front() else { break };
+            self.bytes -= a.entry.body.len() as u64;
+            out.push(a);
+        }
+        out
     }
 
     /// Puts writes taken by [`Window::take`] back in front (the spool could not take them).
@@ -132,5 +144,10 @@ mod tests {
         w.put_back(taken);
         let times: Vec<i64> = w.take().iter().map(|a| a.time_ms).collect();
         assert_eq!(times, vec![1, 2, 3, 4]);
+        for t in 1..=4 {
+            w.push(acked(t, 1));
+        }
+        let old: Vec<i64> = w.take_oldest(12).iter().map(|a| a.time_ms).collect();
+        assert_eq!((old, w.len(), w.bytes()), (vec![1, 2], 2, 12));
     }
 }
