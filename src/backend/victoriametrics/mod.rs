@@ -169,6 +169,10 @@ struct Inner {
     names_locks: Mutex<HashMap<String, Arc<tokio::sync::RwLock<()>>>>,
     /// Series and tag values per database, for the cardinality limits.
     tracker: cardinality::Tracker,
+    /// What the last instance check saw, and when VictoriaMetrics last could not be reached
+    /// (Unix ms), see [`durability`](mod@durability).
+    instance_seen: tokio::sync::Mutex<Option<durability::Seen>>,
+    unreachable_ms: std::sync::atomic::AtomicI64,
 }
 
 #[derive(Deserialize)]
@@ -385,6 +389,8 @@ impl VictoriaMetricsBackend {
                 labels,
                 names_locks: Mutex::new(HashMap::new()),
                 tracker,
+                instance_seen: tokio::sync::Mutex::new(None),
+                unreachable_ms: std::sync::atomic::AtomicI64::new(0),
             }),
         })
     }
@@ -402,6 +408,11 @@ impl VictoriaMetricsBackend {
 }
 
 impl Inner {
+    /// Notes that VictoriaMetrics could not be reached (see [`durability`](mod@durability)).
+    fn note_unreachable(&self) {
+        self.unreachable_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
     fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
         self.catalog.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -425,7 +436,10 @@ impl Inner {
         if let Some(t) = timeout {
             rb = rb.timeout(t);
         }
-        let resp = rb.send().await.map_err(|e| net_err(e, path))?;
+        let resp = rb.send().await.map_err(|e| {
+            self.note_unreachable();
+            net_err(e, path)
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
