@@ -189,6 +189,30 @@ fn store_crash_right_after_a_burst_loses_nothing() {
 }
 
 #[test]
+fn window_over_its_memory_bound_goes_to_disk_and_survives_a_store_crash() {
+    let mut vm = Vm::start(&[]);
+    let gate = gate_on(&vm, "window_max_bytes = 100000");
+    let (db, base) = ("overflow", base_ms());
+    let mut acked = Vec::new();
+    for k in 0..40 {
+        let r = write(&gate, db, body(base, k * 500, 500));
+        assert_eq!(r.status, 204, "{}", r.describe());
+        acked.extend(k * 500..(k + 1) * 500);
+    }
+    // The older part of the window is on disk, the writes themselves went to the store.
+    assert!(metric(&gate, "influxgate_spool_bytes") > 100_000.0, "{}", gate.admin().get("/metrics").text());
+    assert_eq!(metric(&gate, "influxgate_spool_writes_total"), 0.0);
+    assert_eq!(metric(&gate, "influxgate_spool_pending_points"), 0.0, "acknowledged points are not pending");
+    vm.stop();
+    vm.restart(&[]);
+    let done = wait_for(Duration::from_secs(30), || {
+        metric(&gate, "influxgate_spool_store_restarts_total") >= 1.0 && metric(&gate, "influxgate_spool_pending_points") == 0.0
+    });
+    assert!(done, "log:\n{}", gate.output());
+    assert_all_stored(&vm, db, &acked);
+}
+
+#[test]
 fn influxgate_killed_while_replaying_loses_and_repeats_nothing() {
     let mut vm = Vm::start(&[]);
     let mut gate = gate_on(&vm, "replay_batch_points = 500\nretry_backoff_max = \"1s\"");
@@ -241,10 +265,12 @@ fn full_spool_answers_503_with_retry_after_and_drops_nothing() {
     assert_eq!(h.status, 503, "full and the store down: fail ({})", h.describe());
     vm.restart(&[]);
     wait_replayed(&gate, Duration::from_secs(60));
-    // The refused write, sent again, is taken.
-    let r = write(&gate, db, body(base, k * 20, 20));
-    assert_eq!(r.status, 204, "{}", r.describe());
+    // The refused write, sent again as a client told to come back does, is taken once the
+    // replayed segments are confirmed durable and deleted (within the 15 s durability window).
+    let taken = wait_for(Duration::from_secs(40), || write(&gate, db, body(base, k * 20, 20)).status == 204);
+    assert!(taken, "the spool stayed full: {}", gate.admin().get("/metrics").text());
     acked.extend(k * 20..(k + 1) * 20);
+    wait_replayed(&gate, Duration::from_secs(60));
     assert!(assert_all_stored(&vm, db, &acked).is_empty());
 }
 
