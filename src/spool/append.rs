@@ -55,9 +55,10 @@ impl Spool {
             self.spool(entry, None).await?;
             return Ok(Written::Spooled { cause: None });
         }
+        self.make_room().await?;
         match self.call("write", self.store.write(batch)).await {
             Ok(o) => {
-                self.remember(entry).await?;
+                self.remember(entry).await;
                 Ok(Written::Stored(o))
             }
             Err(e) if e.origin() == Origin::Upstream => {
@@ -92,21 +93,31 @@ impl Spool {
     }
 
     /// Keeps an acknowledged write until the store has made it durable (with a store that needs
-    /// that); a window over its bound goes to disk.
-    async fn remember(self: &Arc<Self>, entry: Entry) -> Result<(), SpoolError> {
+    /// that); a window over its bound sends its older half to disk.
+    async fn remember(self: &Arc<Self>, entry: Entry) {
         if !self.checking() {
-            return Ok(());
+            return;
         }
         let instance = self.core().instance.unwrap_or(0);
-        let over = {
-            let mut w = lock(&self.window);
-            w.push(Acked { entry, time_ms: now_ms(), instance });
-            w.bytes() > self.settings.window_max_bytes
-        };
-        if over {
-            self.append_taking(Vec::new(), Some(self.settings.window_max_bytes / 2)).await?;
+        lock(&self.window).push(Acked { entry, time_ms: now_ms(), instance });
+        // A full spool leaves the window over its bound: the next writes wait (`make_room`).
+        let _ = self.make_room().await;
+    }
+
+    /// A window over `window_max_bytes` sends its older half to the spool. If the spool is full
+    /// too, the write is answered 503 before it reaches the store (it could not be kept until
+    /// durable): memory stays within `window_max_bytes` plus the writes in flight.
+    async fn make_room(self: &Arc<Self>) -> Result<(), SpoolError> {
+        if lock(&self.window).bytes() <= self.settings.window_max_bytes {
+            return Ok(());
         }
-        Ok(())
+        match self.append_taking(Vec::new(), Some(self.settings.window_max_bytes / 2)).await {
+            Err(SpoolError::Full { message, retry_after }) => {
+                add(&self.counters.full_refusals, 1);
+                Err(SpoolError::Full { message: format!("acknowledged writes cannot be kept until the store made them durable: {message}"), retry_after })
+            }
+            other => other,
+        }
     }
 
     /// Moves the durability window to the spool (the store may have lost its writes).

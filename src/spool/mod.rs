@@ -26,7 +26,9 @@
 //!   own reads see one point per series and millisecond either way (a raw select keeps the last
 //!   sample of a millisecond; aggregates fall back to it when a millisecond holds two samples).
 //!
-//! Bounds: disk `max_bytes` (spool) + `dead_letter_max_bytes`; memory `window_max_bytes` plus one
+//! Bounds: disk `max_bytes` (spool) + `dead_letter_max_bytes`; memory `window_max_bytes` plus the
+//! writes in flight (a write finding the window over its bound first moves its older half to disk,
+//! and is answered 503 before it reaches the store when the spool is full too) plus one
 //! replay batch (at most `replay_batch_points` points, or one spooled write when it is larger,
 //! i.e. the parse of one `/write` body) plus a few counters per database with spooled points.
 //! The embedded store writes locally (its commits are durable when answered) and has no spool.
