@@ -4,6 +4,13 @@
 //!
 //!     cargo bench --bench embedded            # defaults: 1000 hosts x 100 rounds, batches of 5000
 //!     EMB_HOSTS=1000 EMB_ROUNDS=300 EMB_BATCH=10000 EMB_WRITERS=4 EMB_SYNC=full cargo bench --bench embedded
+//!
+//! With `EMB_CATALOG_SERIES=N` it measures the in-memory catalog instead: it writes N series of
+//! one point each (`mem,host=h<i>,dc=dc<i % 10> v=1i`; `EMB_TAGS=k` gives k tags, the first
+//! unique per series, the others 10 values each), reports the process's RSS growth, then reopens
+//! the store in a fresh process (this binary again) and reports the open time and RSS growth there:
+//!
+//!     EMB_CATALOG_SERIES=1000000 cargo bench --bench embedded
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,6 +20,9 @@ use influxgate::backend::embedded::{EmbeddedBackend, EmbeddedOptions};
 use influxgate::backend::{Backend, ScanRequest, TagPredicate, WriteBatch};
 use influxgate::model::{FieldValue, Point};
 use rand::{Rng, SeedableRng};
+
+#[path = "../tests/support/procfs.rs"]
+mod procfs;
 
 /// CPU seconds (user + system) this process has used so far, from /proc (0 where unavailable).
 fn cpu_seconds() -> f64 {
@@ -50,7 +60,82 @@ fn host_tags(i: usize) -> Vec<(String, String)> {
     t
 }
 
+fn catalog_options() -> EmbeddedOptions {
+    EmbeddedOptions {
+        retention_check_interval: 0,
+        cardinality: influxgate::backend::CardinalityLimits { max_series_per_database: 0, max_values_per_tag: 0 },
+        ..EmbeddedOptions::default()
+    }
+}
+
+/// Writes `n` one-point series, then reopens the store in a child process (see the module doc).
+fn catalog_memory(n: usize) {
+    let ntags = env("EMB_TAGS", 2).max(1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let base = procfs::vm_rss("self");
+    rt.block_on(async {
+        let b = EmbeddedBackend::open(dir.path(), catalog_options()).expect("open");
+        let start = Instant::now();
+        let mut i = 0;
+        while i < n {
+            let points: Vec<Point> = (i..(i + 10_000).min(n))
+                .map(|s| {
+                    let mut tags = vec![("host".to_string(), format!("h{s}"))];
+                    for k in 1..ntags {
+                        tags.push((format!("t{k}"), format!("v{}", s % 10)));
+                    }
+                    tags.sort();
+                    Point { measurement: "mem".into(), tags, fields: vec![("v".into(), FieldValue::Integer(1))], time: 1 }
+                })
+                .collect();
+            i += points.len();
+            b.write(WriteBatch { db: "catalog".into(), rp: None, points }).await.expect("write");
+        }
+        let grown = procfs::vm_rss("self").saturating_sub(base);
+        println!(
+            "catalog: wrote {n} series ({ntags} tags) in {:.2}s; RSS grew {:.1} MB = {:.0} bytes/series (writing process)",
+            start.elapsed().as_secs_f64(),
+            grown as f64 / 1e6,
+            grown as f64 / n as f64
+        );
+    });
+    drop(rt);
+    let out = std::process::Command::new(std::env::current_exe().expect("current_exe"))
+        .env("EMB_REOPEN", dir.path())
+        .env("EMB_CATALOG_SERIES", n.to_string())
+        .output()
+        .expect("reopen");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    eprint!("{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The child of `catalog_memory`: opens the store in `dir` and reports time and RSS growth.
+fn catalog_reopen(dir: &str, n: usize) {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let base = procfs::vm_rss("self");
+    let (start, cpu0) = (Instant::now(), cpu_seconds());
+    let b = EmbeddedBackend::open(std::path::Path::new(dir), catalog_options()).expect("open");
+    let (took, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let grown = procfs::vm_rss("self").saturating_sub(base);
+    println!(
+        "catalog: reopened with {n} series in {took:.2}s, {cpu:.2} CPU-s ({:.2} CPU-s per million); RSS grew {:.1} MB = {:.0} bytes/series",
+        cpu * 1e6 / n as f64,
+        grown as f64 / 1e6,
+        grown as f64 / n as f64
+    );
+    drop(b);
+    drop(rt);
+}
+
 fn main() {
+    if let Some(n) = std::env::var("EMB_CATALOG_SERIES").ok().and_then(|v| v.parse::<usize>().ok()) {
+        match std::env::var("EMB_REOPEN") {
+            Ok(dir) => catalog_reopen(&dir, n),
+            Err(_) => catalog_memory(n),
+        }
+        return;
+    }
     let hosts = env("EMB_HOSTS", 1000);
     let rounds = env("EMB_ROUNDS", 100);
     let batch_size = env("EMB_BATCH", 5000);

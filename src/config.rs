@@ -53,6 +53,9 @@ pub struct BackendConfig {
     pub retention_check_interval: i64,
     /// Embedded store: fsync every commit (`full`) or only at checkpoints (`normal`).
     pub sync: String,
+    /// Embedded store: past this WAL size the writer checkpoints and truncates the WAL, waiting
+    /// for readers of older snapshots; the WAL stays under twice this plus one group commit.
+    pub wal_max_bytes: u64,
     pub victoriametrics: VictoriaMetricsConfig,
 }
 
@@ -93,6 +96,7 @@ impl Default for BackendConfig {
             health_timeout: 2 * NS_PER_S,
             retention_check_interval: 30 * 60 * NS_PER_S,
             sync: "full".into(),
+            wal_max_bytes: 64 << 20,
             victoriametrics: VictoriaMetricsConfig::default(),
         }
     }
@@ -133,6 +137,33 @@ pub struct LimitsConfig {
     pub max_series_per_database: u64,
     /// Distinct values one tag key may have in a measurement (1.x's `max-values-per-tag`); 0 = no limit.
     pub max_values_per_tag: u64,
+    /// What a request over its token's rates gets (see `server::throttle`); a token may set its own.
+    pub on_limit: OnLimit,
+    /// With `on_limit = "delay"`: the longest a request is held for its token's rates; a token
+    /// may set its own.
+    #[serde(with = "duration_str")]
+    pub max_delay: i64,
+    /// An answer its client reads nothing of for this long has its connection closed.
+    #[serde(with = "duration_str")]
+    pub send_timeout: i64,
+}
+
+/// What a request over its token's rate limits gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum OnLimit {
+    /// 503 for Telegraf (which drops a batch on any 4xx), 429 for everyone else.
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    /// 429 with `Retry-After`, the v1 spec's answer.
+    #[serde(rename = "429")]
+    TooManyRequests,
+    /// 503 with `Retry-After`, InfluxDB 1.x's answer when it throttles.
+    #[serde(rename = "503")]
+    Unavailable,
+    /// Held until the token's rates allow it, up to `max_delay`; past that, as `auto`.
+    #[serde(rename = "delay")]
+    Delay,
 }
 
 impl Default for LimitsConfig {
@@ -153,6 +184,9 @@ impl Default for LimitsConfig {
             error_line_max_bytes: 65_536,
             max_series_per_database: 1_000_000,
             max_values_per_tag: 100_000,
+            on_limit: OnLimit::Auto,
+            max_delay: 2 * NS_PER_S,
+            send_timeout: 60 * NS_PER_S,
         }
     }
 }
@@ -283,6 +317,11 @@ pub struct TokenConfig {
     pub max_inflight_requests: Option<usize>,
     /// Overrides `limits.token_max_buffered_write_bytes` for this token.
     pub max_buffered_write_bytes: Option<u64>,
+    /// Overrides `limits.on_limit` for this token.
+    pub on_limit: Option<OnLimit>,
+    /// Overrides `limits.max_delay` for this token.
+    #[serde(default, with = "duration_str_opt")]
+    pub max_delay: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -338,6 +377,9 @@ impl Config {
                 self.backend.sync
             )));
         }
+        if self.backend.wal_max_bytes < 1 << 20 {
+            return Err(ConfigError::Invalid("backend.wal_max_bytes must be at least 1048576 (1 MiB)".into()));
+        }
         if self.backend.default_retention != 0 && self.backend.default_retention < 3600 * NS_PER_S {
             return Err(ConfigError::Invalid(
                 "backend.default_retention must be 0s (infinite) or at least 1h, as in InfluxDB 1.x".into(),
@@ -352,9 +394,12 @@ impl Config {
                 "limits: max_connections, token_max_inflight_requests and token_max_buffered_write_bytes must be positive".into(),
             ));
         }
-        if l.idle_timeout <= 0 || l.header_timeout <= 0 || l.body_timeout <= 0 || self.backend.health_timeout <= 0 {
+        let timeouts = [l.idle_timeout, l.header_timeout, l.body_timeout, l.send_timeout, self.backend.health_timeout];
+        if timeouts.iter().any(|t| *t <= 0) {
             return Err(ConfigError::Invalid(
-                "limits.idle_timeout, limits.header_timeout, limits.body_timeout and backend.health_timeout must be positive".into(),
+                "limits.idle_timeout, limits.header_timeout, limits.body_timeout, limits.send_timeout and \
+                 backend.health_timeout must be positive"
+                    .into(),
             ));
         }
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 || self.limits.write_bytes_per_second == 0 {
@@ -431,6 +476,14 @@ pub fn parse_duration(s: &str) -> Option<i64> {
     Some(total)
 }
 
+mod duration_str_opt {
+    use serde::Deserializer;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        super::duration_str::deserialize(d).map(Some)
+    }
+}
+
 mod duration_str {
     use serde::{Deserialize, Deserializer};
 
@@ -474,6 +527,29 @@ mod tests {
         );
         let err = Config::parse("[query]\nstream_window_points = 0\n").unwrap_err();
         assert!(err.to_string().contains("stream_window_points"), "{err}");
+    }
+
+    #[test]
+    fn on_limit_and_max_delay() {
+        assert_eq!(LimitsConfig::default().on_limit, OnLimit::Auto);
+        let hash = format!("sha256:{}", "0".repeat(64));
+        let text = format!(
+            "[limits]\non_limit = \"503\"\nmax_delay = \"500ms\"\n\
+             [[tokens]]\nname = 'a'\nhash = '{hash}'\non_limit = 'delay'\nmax_delay = '3s'\n\
+             [[tokens]]\nname = 'b'\nhash = '{hash}'\n"
+        );
+        let cfg = Config::parse(&text).unwrap();
+        assert_eq!((cfg.limits.on_limit, cfg.limits.max_delay), (OnLimit::Unavailable, 500_000_000));
+        assert_eq!((cfg.tokens[0].on_limit, cfg.tokens[0].max_delay), (Some(OnLimit::Delay), Some(3 * NS_PER_S)));
+        assert_eq!((cfg.tokens[1].on_limit, cfg.tokens[1].max_delay), (None, None));
+        for v in ["'auto'", "'429'"] {
+            assert!(Config::parse(&format!("[limits]\non_limit = {v}\n")).is_ok(), "{v}");
+        }
+        for bad in ["'drop'", "429", "'Delay'"] {
+            assert!(Config::parse(&format!("[limits]\non_limit = {bad}\n")).is_err(), "{bad}");
+        }
+        let err = Config::parse("[limits]\nsend_timeout = '0s'\n").unwrap_err();
+        assert!(err.to_string().contains("send_timeout"), "{err}");
     }
 
     #[test]

@@ -10,5 +10,6 @@ pub mod influxql;
 pub mod lineproto;
 pub mod model;
 pub mod query;
+pub mod rules;
 pub mod server;
 pub mod spool;

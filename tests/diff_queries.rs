@@ -29,6 +29,8 @@ mod common;
 mod dataset;
 #[path = "support/decode.rs"]
 mod decode;
+#[path = "support/validation_cases.rs"]
+mod validation_cases;
 
 use common::*;
 use serde_json::Value;
@@ -353,6 +355,19 @@ fn differential_queries() {
         format!("{passed} passed, {failed} failed ({known} known deviations skipped, {pending} pending bugs still differ)");
     println!("{summary}");
     assert!(failed == 0, "{summary}");
+}
+
+/// tests/cases/queries-validation.txt is what tests/support/validation_cases.rs generates
+/// (`DIFF_QUERIES_REGENERATE=1` rewrites it).
+#[test]
+fn validation_corpus_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/queries-validation.txt");
+    let want = validation_cases::generate();
+    if std::env::var_os("DIFF_QUERIES_REGENERATE").is_some() {
+        std::fs::write(&path, &want).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(have == want, "{} is stale: run DIFF_QUERIES_REGENERATE=1 cargo test --test diff_queries validation_corpus", path.display());
 }
 
 // ---------------------------------------------------------------------------------------------

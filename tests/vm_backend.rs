@@ -825,3 +825,17 @@ async fn colliding_names_are_refused() {
     b.write(batch("t", vec![p("net", "bytes_recv"), p("net_response", "response_time"), p("cpu", "usage_user")])).await.unwrap();
     assert_eq!(b.measurements("t", None).await.unwrap(), vec!["cpu", "net", "net_response"]);
 }
+
+/// A retention of exactly 180 days gets 7-day shard groups, as in 1.x (its rule compares with
+/// `>=`; a copy of it here once used `>` and gave 1-day groups).
+#[tokio::test]
+async fn retention_of_180_days_gets_week_long_shard_groups() {
+    let vm = start_vm_with(&["-retentionPeriod=180d"]).await;
+    let b = backend(&vm);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let p = point("m", &[], vec![("v", FieldValue::Float(1.0))], now - 3_600_000_000_000);
+    b.write(WriteBatch { db: "d".into(), rp: None, points: vec![p] }).await.expect("write");
+    let rps = b.retention_policies("d").await.expect("rps");
+    assert_eq!(rps[0].duration, 180 * 86_400 * 1_000_000_000);
+    assert_eq!(rps[0].shard_group_duration, 7 * 86_400 * 1_000_000_000);
+}

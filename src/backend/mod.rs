@@ -152,8 +152,14 @@ pub enum TagPredicate {
 impl TagPredicate {
     /// Evaluates against a sorted tag set; the reference semantics every pushdown must equal.
     pub fn matches(&self, tags: &[(String, String)]) -> bool {
+        self.matches_pairs(tags)
+    }
+
+    /// [`TagPredicate::matches`] for pairs of any string type (the embedded store's are shared
+    /// `Arc<str>`s).
+    pub fn matches_pairs<K: AsRef<str>, V: AsRef<str>>(&self, tags: &[(K, V)]) -> bool {
         let get = |k: &str| -> &str {
-            tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.as_str()).unwrap_or("")
+            tags.iter().find(|(tk, _)| tk.as_ref() == k).map(|(_, v)| v.as_ref()).unwrap_or("")
         };
         match self {
             TagPredicate::True => true,
@@ -161,8 +167,8 @@ impl TagPredicate {
             TagPredicate::Ne(k, v) => get(k) != v,
             TagPredicate::Match(k, re) => re.is_match(get(k)),
             TagPredicate::NotMatch(k, re) => !re.is_match(get(k)),
-            TagPredicate::And(a, b) => a.matches(tags) && b.matches(tags),
-            TagPredicate::Or(a, b) => a.matches(tags) || b.matches(tags),
+            TagPredicate::And(a, b) => a.matches_pairs(tags) && b.matches_pairs(tags),
+            TagPredicate::Or(a, b) => a.matches_pairs(tags) || b.matches_pairs(tags),
         }
     }
 }

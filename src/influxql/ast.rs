@@ -104,7 +104,15 @@ pub struct SelectStatement {
     pub slimit: u64,
     pub soffset: u64,
     /// `tz('Area/City')`
-    pub location: Option<String>,
+    pub location: Option<Location>,
+}
+
+/// A statement's `tz(name)`: the name as written and the zone it resolved to when parsed
+/// (`rules::tz`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub name: String,
+    pub zone: chrono_tz::Tz,
 }
 
 impl SelectStatement {
@@ -683,7 +691,7 @@ pub enum ParamValue {
     Boolean(bool),
     Identifier(String),
     Regex(String),
-    /// Duration text as written in InfluxQL (`10m`); use `format_duration` for ns values.
+    /// Duration text as written in InfluxQL (`10m`); use `rules::durations::influxql_literal` for ns values.
     Duration(String),
     Error(String),
 }

@@ -10,7 +10,7 @@ use std::fmt::{self, Display, Formatter, Write};
 
 use super::ast::*;
 use super::lexer::{is_ident_char, is_ident_first_char, lookup, Tok};
-use super::parser::format_duration;
+use crate::rules::durations::influxql_literal;
 
 /// 1.x `IdentNeedsQuotes`.
 pub fn ident_needs_quotes(ident: &str) -> bool {
@@ -124,7 +124,7 @@ fn rp_duration(d: i64) -> String {
     if d == 0 {
         "INF".into()
     } else {
-        format_duration(d)
+        influxql_literal(d)
     }
 }
 
@@ -227,7 +227,7 @@ impl Display for Expr {
             Expr::Unsigned(v) => write!(f, "{}", v),
             Expr::String(s) => f.write_str(&quote_string(s)),
             Expr::Boolean(b) => f.write_str(if *b { "true" } else { "false" }),
-            Expr::Duration(d) => f.write_str(&format_duration(*d)),
+            Expr::Duration(d) => f.write_str(&influxql_literal(*d)),
             Expr::Time(ns) => write!(f, "'{}'", format_rfc3339_nano(*ns)),
             Expr::Regex(r) => write!(f, "{}", r),
             Expr::Wildcard(WildcardType::All) => f.write_str("*"),
@@ -424,7 +424,7 @@ impl Display for SelectStatement {
         opt_int(f, "SLIMIT", self.slimit)?;
         opt_int(f, "SOFFSET", self.soffset)?;
         if let Some(tz) = &self.location {
-            write!(f, " tz({})", quote_string(tz))?;
+            write!(f, " tz({})", quote_string(&tz.name))?;
         }
         Ok(())
     }
@@ -554,7 +554,7 @@ impl Display for Statement {
                         write!(f, " REPLICATION {}", r)?;
                     }
                     if let Some(d) = rp.shard_duration {
-                        write!(f, " SHARD DURATION {}", format_duration(d))?;
+                        write!(f, " SHARD DURATION {}", influxql_literal(d))?;
                     }
                     if let Some(n) = &rp.name {
                         write!(f, " NAME {}", qi(n))?;
@@ -573,7 +573,7 @@ impl Display for Statement {
                     s.replication
                 )?;
                 if s.shard_duration > 0 {
-                    write!(f, " SHARD DURATION {}", format_duration(s.shard_duration))?;
+                    write!(f, " SHARD DURATION {}", influxql_literal(s.shard_duration))?;
                 }
                 if s.default {
                     f.write_str(" DEFAULT")?;
@@ -589,7 +589,7 @@ impl Display for Statement {
                     write!(f, " REPLICATION {}", r)?;
                 }
                 if let Some(d) = s.shard_duration {
-                    write!(f, " SHARD DURATION {}", format_duration(d))?;
+                    write!(f, " SHARD DURATION {}", influxql_literal(d))?;
                 }
                 if s.default {
                     f.write_str(" DEFAULT")?;
@@ -629,10 +629,10 @@ impl Display for Statement {
                 if s.resample_every > 0 || s.resample_for > 0 {
                     f.write_str("RESAMPLE ")?;
                     if s.resample_every > 0 {
-                        write!(f, "EVERY {} ", format_duration(s.resample_every))?;
+                        write!(f, "EVERY {} ", influxql_literal(s.resample_every))?;
                     }
                     if s.resample_for > 0 {
-                        write!(f, "FOR {} ", format_duration(s.resample_for))?;
+                        write!(f, "FOR {} ", influxql_literal(s.resample_for))?;
                     }
                 }
                 write!(f, "BEGIN {} END", s.source)

@@ -25,6 +25,7 @@ mod display;
 mod lexer;
 mod params;
 mod parser;
+pub mod reduce;
 pub(crate) mod regex_compat;
 #[cfg(test)]
 mod tests;
@@ -36,7 +37,7 @@ pub use display::{format_rfc3339_nano, ident_needs_quotes, quote_ident, quote_id
 pub use lexer::Pos;
 pub use params::{param_value_from_json, JsonParam};
 pub use parser::{
-    default_tz_exists, format_duration, parse_duration, ParseError, ParseErrorKind, ParseOptions,
+    ParseError, ParseErrorKind, ParseOptions,
 };
 
 /// Parses a query (statements separated by `;`; empty statements are skipped like 1.x).
@@ -56,7 +57,7 @@ pub fn parse_query_with_params(
     text: &str,
     params: &HashMap<String, ParamValue>,
 ) -> Result<Query, ParseError> {
-    parse_query_with(text, ParseOptions { params: Some(params), tz_exists: None })
+    parse_query_with(text, ParseOptions { params: Some(params), zones: None })
 }
 
 /// Parses one statement. Like 1.x's `ParseStatement`, text after the statement is ignored.
@@ -109,7 +110,7 @@ fn bind_value(name: &str, params: &HashMap<String, ParamValue>) -> Result<Expr, 
         ParamValue::Boolean(b) => Expr::Boolean(*b),
         ParamValue::Identifier(s) => Expr::VarRef { name: s.clone(), data_type: None },
         ParamValue::Regex(s) => Expr::Regex(RegexLiteral::new(s).map_err(plain)?),
-        ParamValue::Duration(s) => Expr::Duration(parse_duration(s).map_err(plain)?),
+        ParamValue::Duration(s) => Expr::Duration(crate::rules::durations::parse_influxql(s).map_err(plain)?),
         ParamValue::Error(e) => return Err(plain(format!("missing parameter: {}", e))),
     })
 }

@@ -3,7 +3,7 @@
 //! free of JSON libraries).
 
 use super::ast::ParamValue;
-use super::parser::format_duration;
+use crate::rules::durations::influxql_literal;
 
 /// A JSON value as decoded by the HTTP layer. Numbers keep their JSON text.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,7 +108,7 @@ fn object_value(entries: &[(&str, JsonParam)]) -> ParamValue {
         },
         "duration" => match (string, num) {
             (Some(s), _) => ParamValue::Duration(s),
-            (None, Some(Num::Int(i))) => ParamValue::Duration(format_duration(i)),
+            (None, Some(Num::Int(i))) => ParamValue::Duration(influxql_literal(i)),
             _ => e("duration literal must be a string or integer value"),
         },
         other => ParamValue::Error(format!("unknown bind object type: {}", other)),

@@ -5,6 +5,7 @@ use std::fmt;
 
 use super::ast::*;
 use super::lexer::{is_whitespace, BufScanner, Pos, Tok, Token};
+use crate::rules::durations::{influxql_literal, parse_influxql};
 
 /// Maximum nesting of parenthesised expressions / calls / subqueries.
 const MAX_NESTING: usize = 100;
@@ -78,9 +79,6 @@ fn tokstr(tok: Tok, lit: &str) -> String {
     }
 }
 
-/// Time-zone existence check used by `tz('...')`.
-pub type TzCheck<'a> = &'a dyn Fn(&str) -> bool;
-
 /// Options for [`Parser`].
 #[derive(Default, Clone, Copy)]
 pub struct ParseOptions<'a> {
@@ -88,39 +86,8 @@ pub struct ParseOptions<'a> {
     /// missing name is an error. `None` = keep `$name` as `Expr::BindParam` where an expression
     /// is expected.
     pub params: Option<&'a HashMap<String, ParamValue>>,
-    /// Validates `tz('Area/City')` names; default: [`default_tz_exists`].
-    pub tz_exists: Option<TzCheck<'a>>,
-}
-
-/// Default time-zone check: `""`, `UTC`, `Local`, or a file under the system zoneinfo
-/// directories (what Go's `time.LoadLocation` consults on Linux).
-pub fn default_tz_exists(name: &str) -> bool {
-    if name.is_empty() || name == "UTC" || name == "Local" {
-        return true;
-    }
-    if name.contains("..") || name.starts_with('/') || name.starts_with('\\') {
-        return false;
-    }
-    let dirs: Vec<String> = match std::env::var("ZONEINFO") {
-        Ok(z) if !z.is_empty() => vec![z],
-        _ => vec![
-            "/usr/share/zoneinfo/".into(),
-            "/usr/share/lib/zoneinfo/".into(),
-            "/usr/lib/locale/TZ/".into(),
-        ],
-    };
-    let mut any_dir = false;
-    for d in dirs {
-        let dir = std::path::Path::new(&d);
-        if dir.is_dir() {
-            any_dir = true;
-            if dir.join(name).is_file() {
-                return true;
-            }
-        }
-    }
-    // No zoneinfo database at all on this machine: don't reject what we cannot check.
-    !any_dir
+    /// The machine `tz('Area/City')` names are resolved on (`rules::tz`); default: this one.
+    pub zones: Option<&'a crate::rules::tz::System>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -558,7 +525,7 @@ impl<'a> Parser<'a> {
             Ok(n) => n,
             Err(_) => {
                 return Err(ParseError::at(
-                    format!("strconv.Atoi: parsing {}: value out of range", go_quote(&lit)),
+                    format!("strconv.Atoi: parsing {}: value out of range", crate::rules::quote::go_quote(&lit)),
                     pos,
                 ))
             }
@@ -579,7 +546,7 @@ impl<'a> Parser<'a> {
         }
         lit.parse::<u64>().map_err(|_| {
             ParseError::at(
-                format!("strconv.ParseUint: parsing {}: value out of range", go_quote(&lit)),
+                format!("strconv.ParseUint: parsing {}: value out of range", crate::rules::quote::go_quote(&lit)),
                 pos,
             )
         })
@@ -594,7 +561,7 @@ impl<'a> Parser<'a> {
         if is_kw(tok, "INF") {
             return Ok(0);
         }
-        parse_duration(&lit).map_err(|e| ParseError::at(e, pos))
+        parse_influxql(&lit).map_err(|e| ParseError::at(e, pos))
     }
 
     fn parse_optional_int(&mut self, kw: &'static str) -> PResult<u64> {
@@ -891,7 +858,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn parse_location(&mut self) -> PResult<Option<String>> {
+    fn parse_location(&mut self) -> PResult<Option<Location>> {
         let (tok, _, lit) = self.scan_ws();
         self.unscan();
         if tok != Tok::Ident || lit.to_lowercase() != "tz" {
@@ -909,14 +876,12 @@ impl<'a> Parser<'a> {
             Expr::String(s) => s.clone(),
             _ => return Err(ParseError::plain("expected string argument in tz()")),
         };
-        let ok = match self.opts.tz_exists {
-            Some(f) => f(&name),
-            None => default_tz_exists(&name),
+        let zone = match self.opts.zones {
+            Some(sys) => sys.resolve(&name),
+            None => crate::rules::tz::System::from_env().resolve(&name),
         };
-        if !ok {
-            return Err(ParseError::plain(format!("unable to find time zone {}", name)));
-        }
-        Ok(Some(name))
+        let zone = zone.map_err(ParseError::plain)?;
+        Ok(Some(Location { name, zone }))
     }
 
     fn parse_order_by(&mut self) -> PResult<Option<SortField>> {
@@ -1098,7 +1063,7 @@ impl<'a> Parser<'a> {
             },
             Tok::True => Ok(Expr::Boolean(true)),
             Tok::False => Ok(Expr::Boolean(false)),
-            Tok::DurationVal => parse_duration(&lit).map(Expr::Duration).map_err(ParseError::plain),
+            Tok::DurationVal => parse_influxql(&lit).map(Expr::Duration).map_err(ParseError::plain),
             Tok::Mul => {
                 let (t0, _, _) = self.scan();
                 if t0 == Tok::DoubleColon {
@@ -1720,7 +1685,7 @@ impl<'a> Parser<'a> {
             if tok != Tok::DurationVal {
                 return Err(ParseError::unexpected(tok, &lit, &["duration"], pos));
             }
-            every = parse_duration(&lit).map_err(|e| ParseError::at(e, pos))?;
+            every = parse_influxql(&lit).map_err(|e| ParseError::at(e, pos))?;
         }
         let mut for_ = 0;
         if self.accept_kw("FOR") {
@@ -1728,7 +1693,7 @@ impl<'a> Parser<'a> {
             if tok != Tok::DurationVal {
                 return Err(ParseError::unexpected(tok, &lit, &["duration"], pos));
             }
-            for_ = parse_duration(&lit).map_err(|e| ParseError::at(e, pos))?;
+            for_ = parse_influxql(&lit).map_err(|e| ParseError::at(e, pos))?;
         }
         if every == 0 && for_ == 0 {
             let (tok, pos, lit) = self.scan_ws();
@@ -1788,8 +1753,8 @@ impl<'a> Parser<'a> {
             if iv > for_ {
                 return Err(ParseError::plain(format!(
                     "FOR duration must be >= GROUP BY time duration: must be a minimum of {}, got {}",
-                    format_duration(iv),
-                    format_duration(for_)
+                    influxql_literal(iv),
+                    influxql_literal(for_)
                 )));
             }
         }
@@ -1823,111 +1788,4 @@ fn invalid_select_operator(e: &Expr) -> Option<BinaryOp> {
     let mut found = None;
     visit(e, &mut found);
     found
-}
-
-/// Go's `%q`-ish quoting for the strconv error texts (inputs here are digits only).
-fn go_quote(s: &str) -> String {
-    format!("\"{}\"", s)
-}
-
-const NS: i64 = 1;
-const US: i64 = 1_000;
-const MS: i64 = 1_000_000;
-const SEC: i64 = 1_000_000_000;
-const MIN: i64 = 60 * SEC;
-const HOUR: i64 = 60 * MIN;
-const DAY: i64 = 24 * HOUR;
-const WEEK: i64 = 7 * DAY;
-
-/// 1.x `ParseDuration`: `10m`, `1h30m`, `5ms`, `3u`/`3µ`, `2w`, ... in nanoseconds.
-/// Errors: `invalid duration`, `overflowed duration <n><unit>: choose a smaller duration or INF`.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    const INVALID: &str = "invalid duration";
-    if s.len() < 2 {
-        return Err(INVALID.into());
-    }
-    let a: Vec<char> = s.chars().collect();
-    let mut i = 0;
-    let mut negative = false;
-    if a[0] == '-' {
-        negative = true;
-        i += 1;
-    }
-    let mut d: i64 = 0;
-    let mut measure: i64 = 0;
-    let mut unit = String::new();
-    while i < a.len() {
-        let start = i;
-        while i < a.len() && a[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i >= a.len() || i == start {
-            return Err(INVALID.into());
-        }
-        let digits: String = a[start..i].iter().collect();
-        let n: i64 = digits.parse().map_err(|_| INVALID.to_string())?;
-        measure = n;
-        unit = a[i].to_string();
-        let mult = match a[i] {
-            'n' => {
-                if i + 1 < a.len() && a[i + 1] == 's' {
-                    unit = "ns".into();
-                    d = d.wrapping_add(n.wrapping_mul(NS));
-                    i += 2;
-                    continue;
-                }
-                return Err(INVALID.into());
-            }
-            'u' | 'µ' => US,
-            'm' => {
-                if i + 1 < a.len() && a[i + 1] == 's' {
-                    unit = "ms".into();
-                    d = d.wrapping_add(n.wrapping_mul(MS));
-                    i += 2;
-                    continue;
-                }
-                MIN
-            }
-            's' => SEC,
-            'h' => HOUR,
-            'd' => DAY,
-            'w' => WEEK,
-            _ => return Err(INVALID.into()),
-        };
-        d = d.wrapping_add(n.wrapping_mul(mult));
-        i += 1;
-    }
-    if d < 0 && !negative {
-        return Err(format!(
-            "overflowed duration {}{}: choose a smaller duration or INF",
-            measure, unit
-        ));
-    }
-    if negative {
-        d = d.wrapping_neg();
-    }
-    Ok(d)
-}
-
-/// 1.x `FormatDuration`: the largest unit that divides the value exactly.
-pub fn format_duration(d: i64) -> String {
-    if d == 0 {
-        "0s".into()
-    } else if d % WEEK == 0 {
-        format!("{}w", d / WEEK)
-    } else if d % DAY == 0 {
-        format!("{}d", d / DAY)
-    } else if d % HOUR == 0 {
-        format!("{}h", d / HOUR)
-    } else if d % MIN == 0 {
-        format!("{}m", d / MIN)
-    } else if d % SEC == 0 {
-        format!("{}s", d / SEC)
-    } else if d % MS == 0 {
-        format!("{}ms", d / MS)
-    } else if d % US == 0 {
-        format!("{}u", d / US)
-    } else {
-        format!("{}ns", d)
-    }
 }

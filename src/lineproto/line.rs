@@ -12,10 +12,6 @@ use super::Precision;
 
 /// Largest allowed length of a series key (measurement + tags, escaped) in 1.x.
 pub const MAX_KEY_LENGTH: usize = 65535;
-/// Earliest timestamp 1.x accepts (ns since the epoch).
-pub const MIN_NANO_TIME: i64 = i64::MIN + 2;
-/// Latest timestamp 1.x accepts (ns since the epoch).
-pub const MAX_NANO_TIME: i64 = i64::MAX - 1;
 
 /// Whether the `u` suffix (unsigned integers) is accepted. InfluxDB 1.6.7 ships with it disabled:
 /// `x=5u` is refused with `invalid number`.
@@ -503,7 +499,7 @@ fn parse_timestamp<'a>(line: &'a str, fe: usize, precision: Precision, out: &mut
     if j > ts_start {
         let v = parse_ts(sub(line, ts_start, j))?;
         let t = match v.checked_mul(precision.nanos()) {
-            Some(t) if (MIN_NANO_TIME..=MAX_NANO_TIME).contains(&t) => t,
+            Some(t) if crate::rules::time_bounds::in_range(t) => t,
             _ => return fail(TIME_RANGE),
         };
         if b[j..].iter().any(|&c| c != b' ') {

@@ -20,7 +20,6 @@ use std::fmt;
 pub use cost::ParseCost;
 pub use line::{
     parse_line, parse_line_into, BodyParser, Escaped, Line, LineError, Lines, StrValue, Value, MAX_KEY_LENGTH,
-    MAX_NANO_TIME, MIN_NANO_TIME,
 };
 
 use crate::model::{FieldValue, Point};

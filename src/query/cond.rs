@@ -5,9 +5,7 @@ use crate::backend::TagPredicate;
 
 use super::ir::{BinOp, Expr};
 
-/// 1.x's bounds: `influxql.MinTime` / `MaxTime`.
-pub const MIN_TIME: i64 = i64::MIN + 2;
-pub const MAX_TIME: i64 = i64::MAX - 1;
+use crate::rules::time_bounds::{MAX_TIME, MIN_TIME};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeRange {

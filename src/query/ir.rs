@@ -166,7 +166,8 @@ pub struct Select {
     pub offset: u64,
     pub slimit: u64,
     pub soffset: u64,
-    pub tz: Option<String>,
+    /// `tz()`: the zone resolved when the statement was parsed (`rules::tz`).
+    pub tz: Option<chrono_tz::Tz>,
     /// `INTO [db.][rp.]measurement`; an empty measurement means `:MEASUREMENT` (the source's).
     pub into: Option<Target>,
 }

@@ -1,6 +1,7 @@
 //! The parser's AST → the planner's `ir`.
 
 use crate::influxql::ast as a;
+use crate::influxql::reduce::{reduce, Valuer};
 
 use super::ir::*;
 use crate::model::FieldType;
@@ -46,7 +47,8 @@ fn hint(dt: Option<a::DataType>) -> Option<VarHint> {
 pub fn expr(e: &a::Expr) -> Expr {
     match e {
         a::Expr::VarRef { name, data_type } => Expr::Var { name: name.clone(), hint: hint(*data_type) },
-        a::Expr::Call { name, args } => Expr::Call { name: name.to_ascii_lowercase(), args: args.iter().map(expr).collect() },
+        // Call names are lowercase already: the parser lowers them, as 1.x's does.
+        a::Expr::Call { name, args } => Expr::Call { name: name.clone(), args: args.iter().map(expr).collect() },
         a::Expr::Distinct(name) => Expr::Call { name: "distinct".into(), args: vec![Expr::var(name)] },
         a::Expr::Binary { op, lhs, rhs } => Expr::bin(binop(*op), expr(lhs), expr(rhs)),
         a::Expr::Paren(x) => Expr::Paren(Box::new(expr(x))),
@@ -105,7 +107,8 @@ fn const_duration(e: &a::Expr) -> Option<i64> {
 pub fn select(s: &a::SelectStatement) -> Select {
     let mut dims = Vec::new();
     for d in &s.dimensions {
-        match &d.expr {
+        // 1.x reduces GROUP BY expressions first: `(time(1m))`, `time(10m - 1m)`.
+        match &reduce(&d.expr, Valuer::None) {
             a::Expr::Call { name, args } if name.eq_ignore_ascii_case("time") => {
                 let every = args.first().and_then(const_duration).unwrap_or(0);
                 let offset = args.get(1).and_then(const_duration).unwrap_or(0);
@@ -119,7 +122,12 @@ pub fn select(s: &a::SelectStatement) -> Select {
         }
     }
     Select {
-        fields: s.fields.iter().map(|f| Field { expr: expr(&f.expr), alias: f.alias.clone().filter(|a| !a.is_empty()) }).collect(),
+        // Fields are reduced as 1.x's compiler reduces them (`derivative(x, 1s + 1s)` has a 2s unit).
+        fields: s
+            .fields
+            .iter()
+            .map(|f| Field { expr: expr(&reduce(&f.expr, Valuer::Math)), alias: f.alias.clone().filter(|a| !a.is_empty()) })
+            .collect(),
         sources: s.sources.iter().map(source).collect(),
         condition: s.condition.as_ref().map(expr),
         dimensions: dims,
@@ -136,16 +144,11 @@ pub fn select(s: &a::SelectStatement) -> Select {
         offset: s.offset,
         slimit: s.slimit,
         soffset: s.soffset,
-        tz: s.location.clone(),
+        tz: s.location.as_ref().map(|l| l.zone),
         into: s.into.as_ref().map(|t| Target {
             db: opt(&t.measurement.database),
             rp: opt(&t.measurement.retention_policy),
             measurement: t.measurement.name.clone(),
         }),
     }
-}
-
-/// Validation of the GROUP BY time call, with 1.x's texts.
-pub fn check_dimensions(s: &a::SelectStatement) -> Result<(), String> {
-    s.group_by_time().map(|_| ())
 }

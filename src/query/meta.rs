@@ -11,11 +11,10 @@ use super::error::QResult;
 use super::ir::Expr;
 use super::lower;
 use super::result::{Series, Value};
-use super::util::go_duration;
 use super::QueryContext;
 
-const HOUR: i64 = 3_600_000_000_000;
-const DAY: i64 = 24 * HOUR;
+use crate::rules::durations::go_string;
+use crate::rules::{limits, shards};
 
 type R = QResult<Vec<Series>>;
 
@@ -37,15 +36,6 @@ fn series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Series {
         columns: columns.iter().map(|c| c.to_string()).collect(),
         values,
         partial: false,
-    }
-}
-
-fn limit<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
-    let it = v.into_iter().skip(offset as usize);
-    if limit > 0 {
-        it.take(limit as usize).collect()
-    } else {
-        it.collect()
     }
 }
 
@@ -195,42 +185,12 @@ pub async fn show_databases(backend: &dyn Backend, ctx: &QueryContext) -> R {
     Ok(vec![series("databases", &["name"], values)])
 }
 
-/// 1.x's default shard group duration for a retention policy duration.
-fn shard_group_for(d: i64) -> i64 {
-    if d == 0 || d >= 180 * DAY {
-        7 * DAY
-    } else if d >= 2 * DAY {
-        DAY
-    } else {
-        HOUR
-    }
-}
-
-fn normalized_shard(sgd: i64, d: i64) -> i64 {
-    if sgd == 0 {
-        shard_group_for(d)
-    } else if sgd < HOUR {
-        HOUR
-    } else {
-        sgd
-    }
-}
-
-fn check_duration(d: i64) -> QResult<()> {
-    if d != 0 && d < HOUR {
-        return Err(format!("retention policy duration must be at least {}", go_duration(HOUR)).into());
-    }
-    Ok(())
-}
-
 pub async fn create_database(backend: &dyn Backend, s: &a::CreateDatabaseStatement) -> R {
     if let Some(rp) = &s.retention_policy {
         let d = rp.duration.unwrap_or(0);
-        check_duration(d)?;
-        let sgd = normalized_shard(rp.shard_duration.unwrap_or(0), d);
-        if d != 0 && sgd > d {
-            return Err("retention policy duration must be greater than the shard duration".into());
-        }
+        shards::check_duration(d)?;
+        let sgd = shards::normalize(rp.shard_duration.unwrap_or(0), d);
+        shards::check_fits(d, sgd)?;
         backend.create_database(&s.name).await?;
         let name = rp.name.clone().unwrap_or_else(|| "autogen".into());
         let policy = RetentionPolicy {
@@ -281,8 +241,8 @@ pub async fn show_retention_policies(backend: &dyn Backend, ctx: &QueryContext, 
         .map(|r| {
             vec![
                 Value::String(r.name),
-                Value::String(go_duration(r.duration)),
-                Value::String(go_duration(r.shard_group_duration)),
+                Value::String(go_string(r.duration)),
+                Value::String(go_string(r.shard_group_duration)),
                 Value::Integer(r.replication as i64),
                 Value::Boolean(r.default),
             ]
@@ -292,11 +252,9 @@ pub async fn show_retention_policies(backend: &dyn Backend, ctx: &QueryContext, 
 }
 
 pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetentionPolicyStatement) -> R {
-    check_duration(s.duration)?;
-    let sgd = normalized_shard(s.shard_duration, s.duration);
-    if s.duration != 0 && sgd > s.duration {
-        return Err("retention policy duration must be greater than the shard duration".into());
-    }
+    shards::check_duration(s.duration)?;
+    let sgd = shards::normalize(s.shard_duration, s.duration);
+    shards::check_fits(s.duration, sgd)?;
     if !db_exists(backend, &s.database).await? {
         return Err(format!("database not found: {}", s.database).into());
     }
@@ -313,7 +271,7 @@ pub async fn create_retention_policy(backend: &dyn Backend, s: &a::CreateRetenti
 
 pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetentionPolicyStatement) -> R {
     if let Some(d) = s.duration {
-        check_duration(d)?;
+        shards::check_duration(d)?;
     }
     if !db_exists(backend, &s.database).await? {
         return Err(format!("database not found: {}", s.database).into());
@@ -323,11 +281,8 @@ pub async fn alter_retention_policy(backend: &dyn Backend, s: &a::AlterRetention
         return Err(format!("retention policy not found: {}", s.name).into());
     };
     let d = s.duration.unwrap_or(cur.duration);
-    let sgd = s.shard_duration.map(|x| normalized_shard(x, d));
-    let eff_sgd = sgd.unwrap_or(cur.shard_group_duration);
-    if d != 0 && eff_sgd > d {
-        return Err("retention policy duration must be greater than the shard duration".into());
-    }
+    let sgd = s.shard_duration.map(|x| shards::normalize(x, d));
+    shards::check_fits(d, sgd.unwrap_or(cur.shard_group_duration))?;
     let upd = RetentionPolicyUpdate {
         duration: s.duration,
         shard_group_duration: sgd,
@@ -371,7 +326,7 @@ pub async fn show_measurements(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         }
     }
     names.sort();
-    let names = limit(names, s.limit, s.offset);
+    let names = limits::apply(names, s.limit, s.offset);
     if names.is_empty() {
         return Ok(vec![]);
     }
@@ -416,7 +371,7 @@ pub async fn show_tag_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::Sho
     let mut out = Vec::new();
     for (m, sers) in by_m {
         let keys: BTreeSet<String> = sers.into_iter().flatten().map(|(k, _)| k).collect();
-        let keys = limit(keys.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
+        let keys = limits::apply(keys.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
         if keys.is_empty() {
             continue;
         }
@@ -437,7 +392,7 @@ pub async fn show_tag_values(backend: &dyn Backend, ctx: &QueryContext, s: &a::S
     for (m, sers) in by_m {
         let kv: BTreeSet<(String, String)> =
             sers.into_iter().flatten().filter(|(k, _)| key_matches(&s.tag_key, k)).collect();
-        let kv = limit(kv.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
+        let kv = limits::apply(kv.into_iter().collect::<Vec<_>>(), s.limit, s.offset);
         if kv.is_empty() {
             continue;
         }
@@ -457,7 +412,7 @@ pub async fn show_field_keys(backend: &dyn Backend, ctx: &QueryContext, s: &a::S
     let mut out = Vec::new();
     for m in names {
         let fields = backend.field_keys(&db, rp, &m).await?;
-        let fields = limit(fields, s.limit, s.offset);
+        let fields = limits::apply(fields, s.limit, s.offset);
         if fields.is_empty() {
             continue;
         }
@@ -485,7 +440,7 @@ pub async fn show_series(backend: &dyn Backend, ctx: &QueryContext, s: &a::ShowS
     }
     keys.sort();
     keys.dedup();
-    let keys = limit(keys, s.limit, s.offset);
+    let keys = limits::apply(keys, s.limit, s.offset);
     if keys.is_empty() {
         return Ok(vec![]);
     }
@@ -554,7 +509,7 @@ pub async fn show_cardinality(backend: &dyn Backend, ctx: &QueryContext, s: &a::
                     out.push(series(&m, &["count"], count(n)));
                 }
             }
-            Ok(limit(out, s.limit, s.offset))
+            Ok(limits::apply(out, s.limit, s.offset))
         }
     }
 }

@@ -30,7 +30,6 @@ mod meta;
 mod select;
 pub mod settings;
 pub mod stream;
-pub mod util;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -224,7 +223,7 @@ pub async fn execute(
             Ok(series) => {
                 // tz('Zone'): the encoders print this statement's times in that zone.
                 let time_zone = match s {
-                    a::Statement::Select(sel) => sel.location.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok()),
+                    a::Statement::Select(sel) => sel.location.as_ref().map(|l| l.zone),
                     _ => None,
                 };
                 out.push(StatementResult { statement_id: i, series, time_zone, ..Default::default() })
@@ -252,10 +251,7 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         }
     }
     match s {
-        Select(sel) => {
-            lower::check_dimensions(sel)?;
-            select::select(backend, ctx, &lower::select(sel)).await
-        }
+        Select(sel) => select::statement(backend, ctx, sel).await,
         Explain { .. } => Err("EXPLAIN is not supported".into()),
         ShowDatabases => meta::show_databases(backend, ctx).await,
         CreateDatabase(c) => meta::create_database(backend, c).await,
@@ -308,15 +304,13 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
 fn show_queries(ctx: &QueryContext) -> Series {
     use result::Value as V;
     let row = |id: u64, text: String, db: String, d: std::time::Duration, killed: bool| {
-        // 1.x rounds the duration down to s, ms or µs, then prints it as Go does.
         let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-        let unit = [1_000_000_000, 1_000_000, 1_000].into_iter().find(|u| ns >= *u).unwrap_or(1);
         let status = if killed { "killed" } else { "running" };
         vec![
             V::Integer(i64::try_from(id).unwrap_or(i64::MAX)),
             V::String(text),
             V::String(db),
-            V::String(util::go_duration(ns - ns % unit)),
+            V::String(crate::rules::durations::go_string_truncated(ns)),
             V::String(status.into()),
         ]
     };

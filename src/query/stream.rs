@@ -70,6 +70,7 @@ use super::select::{MeasInfo, RawCompiled};
 use super::{lower, select, QueryContext};
 use crate::backend::{MeasurementFilter, ScanRequest, SeriesInfo, SharedBackend, TagPredicate};
 use crate::influxql::ast as a;
+use crate::rules::limits;
 
 type Tags = Vec<(String, String)>;
 
@@ -216,7 +217,8 @@ pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, 
     if super::read_databases(stmt, &ctx).iter().any(|db| !ctx.is_admin && !(ctx.can_read)(db)) {
         return Err(Box::new(ctx));
     }
-    if lower::check_dimensions(s).is_err() {
+    // A statement 1.x rejects is answered by the buffered path (with the error 1.x reports).
+    if select::check(s, ctx.now).is_err() {
         return Err(Box::new(ctx));
     }
     let sel = lower::select(s);
@@ -230,7 +232,7 @@ pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, 
         },
         None => (None, cond::TimeRange::unbounded()),
     };
-    let time_zone = s.location.as_deref().and_then(|z| z.parse::<chrono_tz::Tz>().ok());
+    let time_zone = s.location.as_ref().map(|l| l.zone);
     let (lo, hi) = (tr.min_or(), tr.max_or());
     Ok(RawSelect { backend, ctx, sel, rest, lo, hi, phase: Phase::Start, time_zone })
 }
@@ -263,6 +265,9 @@ impl RawSelect {
             match &mut self.phase {
                 Phase::Done => return Ok(None),
                 Phase::Start => {
+                    // The statement passed the checks that need no catalog (`open_for`): the
+                    // databases it names are checked first, as 1.x does.
+                    select::normalize(self.backend.as_ref(), &self.ctx, &self.sel).await?;
                     // The buffered evaluator over an empty range (its end before its start)
                     // validates the statement exactly as the buffered path does (same errors,
                     // same texts) without reading points.
@@ -329,7 +334,6 @@ impl RawSelect {
             let all = select::select(self.backend.as_ref(), &self.ctx, &self.sel).await?;
             return Ok(Phase::Buffered(all.into()));
         }
-        let limit = if self.sel.limit == 0 && self.sel.offset > 0 { 1 } else { self.sel.limit };
         Ok(Phase::Merge(Box::new(MergeState {
             todo,
             cur: None,
@@ -337,14 +341,12 @@ impl RawSelect {
             has_tag_dims: prep.has_tag_dims,
             lo: self.lo,
             hi: self.hi,
-            limit,
-            offset: self.sel.offset,
+            per_group: limits::Counter::new(limits::raw_row_limit(self.sel.limit, self.sel.offset), self.sel.offset),
             window: self.ctx.settings.window_points,
             out: None,
             carry: None,
             cur_group: None,
-            skip: 0,
-            left: None,
+            rows: limits::Counter::new(0, 0),
         })))
     }
 }
@@ -398,8 +400,8 @@ struct MergeState {
     has_tag_dims: bool,
     lo: i64,
     hi: i64,
-    limit: u64,
-    offset: u64,
+    /// LIMIT/OFFSET of each group, fresh (1.6.7's raw OFFSET without LIMIT included).
+    per_group: limits::Counter,
     /// `W`: rows per batch, and what the merge's buffers share.
     window: usize,
     /// The batch being filled.
@@ -408,8 +410,8 @@ struct MergeState {
     carry: Option<(String, usize, Vec<Value>)>,
     /// (measurement, group id) of the rows being handed out, for LIMIT/OFFSET per group.
     cur_group: Option<(String, usize)>,
-    skip: u64,
-    left: Option<u64>,
+    /// LIMIT/OFFSET of the group being handed out.
+    rows: limits::Counter,
 }
 
 impl MergeState {
@@ -430,18 +432,10 @@ impl MergeState {
                     return Ok(Some(o));
                 }
                 self.cur_group = Some((name.clone(), gid));
-                self.skip = self.offset;
-                self.left = (self.limit > 0).then_some(self.limit);
+                self.rows = self.per_group;
             }
-            if self.skip > 0 {
-                self.skip -= 1;
+            if !self.rows.admit() {
                 continue;
-            }
-            if let Some(l) = self.left.as_mut() {
-                if *l == 0 {
-                    continue;
-                }
-                *l -= 1;
             }
             let out = self.out.get_or_insert_with(|| {
                 let tags = match (&self.cur, self.has_tag_dims) {

@@ -14,7 +14,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-use crate::config::{Config, TokenConfig};
+use crate::config::{Config, OnLimit, TokenConfig};
 
 use super::error::ServerError;
 
@@ -48,6 +48,10 @@ pub struct TokenEntry {
     pub max_inflight_requests: Option<usize>,
     /// Overrides `limits.token_max_buffered_write_bytes`.
     pub max_buffered_write_bytes: Option<u64>,
+    /// Overrides `limits.on_limit`.
+    pub on_limit: Option<OnLimit>,
+    /// Overrides `limits.max_delay`.
+    pub max_delay: Option<std::time::Duration>,
 }
 
 /// An authenticated caller: the index of its token in the store, and the entry.
@@ -139,6 +143,8 @@ impl TokenStore {
                     write_bytes_per_second: t.write_bytes_per_second,
                     max_inflight_requests: t.max_inflight_requests,
                     max_buffered_write_bytes: t.max_buffered_write_bytes,
+                    on_limit: t.on_limit,
+                    max_delay: t.max_delay.map(super::limits::config_duration),
                 })
             })
             .collect()

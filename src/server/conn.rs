@@ -12,6 +12,10 @@
 //!   is closed to make room; when every connection is serving a request, the new one is answered a
 //!   minimal `503` with `Retry-After: 1` and a JSON error, and closed. An attacker holding
 //!   `max_connections` idle sockets therefore only ever loses its own oldest ones.
+//! * **Send timeout.** An answer its client reads nothing of for `limits.send_timeout` has its
+//!   connection closed, which drops the response and stops the query feeding it
+//!   ([`super::send_watch`]). Until its last byte is written, an answer keeps its connection from
+//!   counting as idle, and the idle time counts from that last byte.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -34,6 +38,7 @@ use tokio::time::Instant;
 use crate::config::LimitsConfig;
 
 use super::limits::config_duration;
+use super::send_watch::{QueueProbe, SendProgress, Stall, Watched};
 use super::{handle, Body, BoxError, State};
 
 /// File descriptors kept free below the open-file limit.
@@ -62,11 +67,14 @@ struct Activity {
     idle_since: AtomicU64,
     /// Notified when the registry closes it to make room.
     evicted: Notify,
+    /// Its writes.
+    send: Arc<SendProgress>,
 }
 
 impl Activity {
+    /// No request in progress and no answer waiting to be written.
     fn is_idle(&self) -> bool {
-        self.state.load(Ordering::Acquire) == 0
+        self.state.load(Ordering::Acquire) == 0 && !self.send.blocked()
     }
 
     /// Marks it closing if it is idle; false if a request is in progress (or it is closing already).
@@ -133,6 +141,7 @@ pub struct Connections {
     cap: usize,
     idle_timeout: Duration,
     header_timeout: Duration,
+    send_timeout: Duration,
     epoch: Instant,
     next_id: AtomicU64,
     open: Mutex<HashMap<u64, Arc<Activity>>>,
@@ -158,6 +167,7 @@ impl Connections {
             cap: effective_cap(cfg.max_connections, open_files),
             idle_timeout: config_duration(cfg.idle_timeout),
             header_timeout: config_duration(cfg.header_timeout),
+            send_timeout: config_duration(cfg.send_timeout),
             epoch: Instant::now(),
             next_id: AtomicU64::new(0),
             open: Mutex::new(HashMap::new()),
@@ -197,7 +207,12 @@ impl Connections {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let now = nanos_since(self.epoch, Instant::now());
-        let activity = Arc::new(Activity { state: AtomicU64::new(0), idle_since: AtomicU64::new(now), evicted: Notify::new() });
+        let activity = Arc::new(Activity {
+            state: AtomicU64::new(0),
+            idle_since: AtomicU64::new(now),
+            evicted: Notify::new(),
+            send: SendProgress::new(self.epoch),
+        });
         open.insert(id, activity.clone());
         Some(Slot { conns: self.clone(), id, activity })
     }
@@ -213,8 +228,9 @@ impl Connections {
         });
     }
 
-    /// Serves one connection until it ends, is idle for `idle_timeout`, is closed to make room, or
-    /// the server stops (`stop` changes: in-progress requests are let finish).
+    /// Serves one connection until it ends, is idle for `idle_timeout`, makes no progress sending
+    /// an answer for `send_timeout`, is closed to make room, or the server stops (`stop` changes:
+    /// in-progress requests are let finish).
     pub async fn serve(&self, stream: TcpStream, peer: SocketAddr, state: Arc<State>, slot: Slot, mut stop: watch::Receiver<bool>) {
         let (activity, epoch) = (slot.activity.clone(), self.epoch);
         let svc = hyper::service::service_fn(move |req| {
@@ -228,15 +244,18 @@ impl Connections {
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder.http1().timer(TokioTimer::new()).header_read_timeout(self.header_timeout);
         builder.http2().timer(TokioTimer::new());
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
+        let queue = QueueProbe::new(&stream);
+        let io = Watched::new(stream, slot.activity.send.clone());
+        let conn = builder.serve_connection(TokioIo::new(io), svc);
         let mut conn = std::pin::pin!(conn);
         let activity = &slot.activity;
-        let mut check_at = Instant::now() + self.idle_timeout;
+        let mut stall = Stall::default();
+        let mut check_at = Instant::now() + self.idle_timeout.min(self.send_look_every());
         let res = loop {
             tokio::select! {
                 r = conn.as_mut() => break r,
                 _ = activity.evicted.notified() => break Ok(()),
-                _ = tokio::time::sleep_until(check_at) => match self.idle_until(activity) {
+                _ = tokio::time::sleep_until(check_at) => match self.look(activity, &mut stall, queue) {
                     Some(t) => check_at = t,
                     None => break Ok(()),
                 },
@@ -251,22 +270,35 @@ impl Connections {
         }
     }
 
-    /// When to look again at a connection's idleness; `None` when it has been idle for
-    /// `idle_timeout` and is now closing.
-    fn idle_until(&self, activity: &Activity) -> Option<Instant> {
+    /// How often a connection is looked at for a stalled answer.
+    fn send_look_every(&self) -> Duration {
+        (self.send_timeout / 4).max(Duration::from_millis(1))
+    }
+
+    /// Looks at a connection: when to look again, or `None` when it is to be closed — its answer
+    /// made no progress for `send_timeout`, or it has been idle for `idle_timeout` (counted from
+    /// its last request's end or its last byte written, whichever is later; it is now closing).
+    fn look(&self, activity: &Activity, stall: &mut Stall, queue: QueueProbe) -> Option<Instant> {
         let now = Instant::now();
-        if !activity.is_idle() {
-            return Some(now + self.idle_timeout);
+        let unsent = if activity.send.blocked() { queue.unsent() } else { None };
+        let stalled = stall.look(&activity.send, unsent, now);
+        if stalled >= self.send_timeout {
+            tracing::info!("closing a connection whose client read nothing of its answer for {stalled:?} (send_timeout)");
+            return None;
         }
-        let since = self.epoch + Duration::from_nanos(activity.idle_since.load(Ordering::Acquire));
-        let due = since + self.idle_timeout;
+        let next = now + self.send_look_every();
+        if !activity.is_idle() {
+            return Some(next);
+        }
+        let last = activity.idle_since.load(Ordering::Acquire).max(activity.send.last_write());
+        let due = self.epoch + Duration::from_nanos(last) + self.idle_timeout;
         if now < due {
-            return Some(due);
+            return Some(due.min(next));
         }
         if activity.try_close() {
             None
         } else {
-            Some(now + self.idle_timeout)
+            Some(next)
         }
     }
 }
@@ -385,17 +417,18 @@ mod tests {
         let c = Connections::new(&LimitsConfig { idle_timeout: 50_000_000, ..LimitsConfig::default() }, None);
         let s = c.admit().unwrap();
         let t0 = Instant::now();
-        let due = c.idle_until(&s.activity).unwrap();
+        let (mut stall, queue) = (Stall::default(), QueueProbe::default());
+        let due = c.look(&s.activity, &mut stall, queue).unwrap();
         assert!(due > t0 && due <= t0 + Duration::from_millis(50), "{:?}", due - t0);
         let busy = Busy::new(s.activity.clone(), c.epoch);
         tokio::time::sleep(Duration::from_millis(60)).await;
         // Busy past the timeout: not closed.
-        assert!(c.idle_until(&s.activity).is_some());
+        assert!(c.look(&s.activity, &mut stall, queue).is_some());
         drop(busy);
-        let due = c.idle_until(&s.activity).unwrap();
+        let due = c.look(&s.activity, &mut stall, queue).unwrap();
         assert!(due >= Instant::now() + Duration::from_millis(40));
         tokio::time::sleep_until(due).await;
-        assert!(c.idle_until(&s.activity).is_none());
+        assert!(c.look(&s.activity, &mut stall, queue).is_none());
         assert_eq!(s.activity.state.load(Ordering::Acquire), CLOSING);
     }
 }

@@ -2,9 +2,10 @@
 //!
 //! Per token (defaults from `[limits]`, overridable per `[[tokens]]` entry): requests per second
 //! with a burst, and `/write` body bytes per second (counted after decompression; the bucket holds
-//! one second's worth). Past either: 429 with `Retry-After`. A write larger than the byte bucket
-//! (up to `max_body_bytes`) is let through when the bucket is full and empties it, so the largest
-//! allowed write is always possible and the long-run rate still holds.
+//! one second's worth). Past either: 429 or 503 with `Retry-After`, or held for a while, as the
+//! token's `on_limit` says for the request's sender ([`super::throttle`]). A write larger than the
+//! byte bucket (up to `max_body_bytes`) is let through when the bucket is full and empties it, so
+//! the largest allowed write is always possible and the long-run rate still holds.
 //!
 //! Capacity, globally and per token: requests being served at once (`max_inflight_requests`,
 //! `token_max_inflight_requests`) and write bytes held in memory at once (`max_buffered_write_bytes`,
@@ -18,24 +19,19 @@
 //! nothing else is held in that budget, so memory held for writes stays within
 //! max(budget, the bound of one max-size body) while every allowed body remains writable.
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use http::HeaderMap;
 
-use crate::config::LimitsConfig;
+use crate::config::{LimitsConfig, OnLimit};
 
 use super::auth::{Identity, TokenStore};
 use super::error::ServerError;
+use super::throttle::{Policy, RateBucket};
 
 const OVERLOAD_RETRY_AFTER: Duration = Duration::from_secs(1);
-
-fn nz(v: u64) -> NonZeroU32 {
-    NonZeroU32::new(u32::try_from(v).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN)
-}
 
 /// A duration of the config (nanoseconds, validated positive).
 pub fn config_duration(ns: i64) -> Duration {
@@ -79,15 +75,40 @@ impl Gauge {
 }
 
 struct TokenLimiter {
-    requests: DefaultDirectRateLimiter,
-    bytes: DefaultDirectRateLimiter,
+    requests: RateBucket,
+    bytes: RateBucket,
+    on_limit: OnLimit,
+    max_delay: Duration,
     inflight: Arc<Gauge>,
     buffered: Arc<Gauge>,
 }
 
+/// Which of a token's rates a request is over.
+#[derive(Debug, Clone, Copy)]
+enum Rate {
+    Requests,
+    Bytes,
+}
+
+/// The refusal of a request over `rate` that needs `wait` more, as `policy` answers it.
+fn over(who: &Identity, rate: Rate, policy: &Policy, wait: Duration) -> ServerError {
+    let what = match rate {
+        Rate::Requests => "request rate limit (requests_per_second, burst)",
+        Rate::Bytes => "write rate limit (write_bytes_per_second)",
+    };
+    let mut message = format!("token {:?} is over its {what}", who.name());
+    if policy.delays() {
+        message.push_str(&format!(
+            "; it would have to wait {:.3}s, longer than max_delay ({}s)",
+            wait.as_secs_f64(),
+            policy.max_delay.as_secs_f64()
+        ));
+    }
+    policy.refuse(message, wait)
+}
+
 pub struct Limits {
     per_token: Vec<TokenLimiter>,
-    clock: DefaultClock,
     inflight: Arc<Gauge>,
     buffered: Arc<Gauge>,
     body_timeout: Duration,
@@ -105,8 +126,10 @@ impl Limits {
                 let inflight = t.max_inflight_requests.unwrap_or(cfg.token_max_inflight_requests);
                 let buffered = t.max_buffered_write_bytes.unwrap_or(cfg.token_max_buffered_write_bytes);
                 TokenLimiter {
-                    requests: RateLimiter::direct(Quota::per_second(nz(u64::from(rps))).allow_burst(nz(u64::from(burst)))),
-                    bytes: RateLimiter::direct(Quota::per_second(nz(bps))),
+                    requests: RateBucket::new(u64::from(rps), u64::from(burst)),
+                    bytes: RateBucket::new(bps, bps),
+                    on_limit: t.on_limit.unwrap_or(cfg.on_limit),
+                    max_delay: t.max_delay.unwrap_or(config_duration(cfg.max_delay)),
                     inflight: Gauge::new(inflight as u64),
                     buffered: Gauge::new(buffered),
                 }
@@ -114,39 +137,47 @@ impl Limits {
             .collect();
         Limits {
             per_token,
-            clock: DefaultClock::default(),
             inflight: Gauge::new(cfg.max_inflight_requests as u64),
             buffered: Gauge::new(cfg.max_buffered_write_bytes),
             body_timeout: config_duration(cfg.body_timeout),
         }
     }
 
-    /// One request by this token.
-    pub fn check_request(&self, who: &Identity) -> Result<(), ServerError> {
-        let Some(l) = self.per_token.get(who.index) else { return Ok(()) };
-        l.requests.check().map_err(|nu| ServerError::TooManyRequests {
-            message: format!("token {:?} is over its request rate limit", who.name()),
-            retry_after: nu.wait_time_from(self.clock.now()),
-        })
+    /// What a request of this token gets when over its rates (its `on_limit`, for its sender).
+    pub fn policy(&self, who: &Identity, headers: &HeaderMap) -> Policy {
+        match self.per_token.get(who.index) {
+            Some(l) => Policy::resolve(l.on_limit, l.max_delay, headers),
+            None => Policy::default(),
+        }
     }
 
-    /// `n` body bytes written by this token.
-    pub fn check_write_bytes(&self, who: &Identity, n: u64) -> Result<(), ServerError> {
+    /// One request by this token, refused at once when over its request rate.
+    pub fn check_request(&self, who: &Identity, policy: &Policy) -> Result<(), ServerError> {
         let Some(l) = self.per_token.get(who.index) else { return Ok(()) };
-        let Some(n32) = NonZeroU32::new(u32::try_from(n).unwrap_or(u32::MAX)) else { return Ok(()) };
-        let over = |retry_after: Duration| ServerError::TooManyRequests {
-            message: format!("token {:?} is over its write rate limit (bytes per second)", who.name()),
-            retry_after,
-        };
-        let decision = match l.bytes.check_n(n32) {
-            // Larger than the bucket: allowed when the bucket is full, taking all of it.
-            Err(governor::InsufficientCapacity(cap)) => match NonZeroU32::new(cap) {
-                Some(cap) => l.bytes.check_n(cap).unwrap_or(Ok(())),
-                None => Ok(()),
-            },
-            Ok(d) => d,
-        };
-        decision.map_err(|nu| over(nu.wait_time_from(self.clock.now())))
+        l.requests.reserve(1, Duration::ZERO).map(drop).map_err(|wait| over(who, Rate::Requests, policy, wait))
+    }
+
+    /// `n` body bytes written by this token, refused at once when over its write byte rate.
+    pub fn check_write_bytes(&self, who: &Identity, n: u64, policy: &Policy) -> Result<(), ServerError> {
+        let Some(l) = self.per_token.get(who.index).filter(|_| n > 0) else { return Ok(()) };
+        l.bytes.reserve(n, Duration::ZERO).map(drop).map_err(|wait| over(who, Rate::Bytes, policy, wait))
+    }
+
+    /// Reserves one request of this token, and `bytes` body bytes for a write, within the
+    /// policy's `max_delay`: the time the request must be held before it is served, or its
+    /// refusal (then nothing is taken).
+    pub fn reserve(&self, who: &Identity, bytes: Option<u64>, policy: &Policy) -> Result<Duration, ServerError> {
+        let Some(l) = self.per_token.get(who.index) else { return Ok(Duration::ZERO) };
+        let within = policy.max_delay;
+        let request_wait = l.requests.reserve(1, within).map_err(|wait| over(who, Rate::Requests, policy, wait))?;
+        let Some(n) = bytes.filter(|n| *n > 0) else { return Ok(request_wait) };
+        match l.bytes.reserve(n, within) {
+            Ok(wait) => Ok(request_wait.max(wait)),
+            Err(wait) => {
+                l.requests.refund(1);
+                Err(over(who, Rate::Bytes, policy, wait))
+            }
+        }
     }
 
     /// Enters a request of this token; the guard leaves it. 503 when the token has its
@@ -298,9 +329,10 @@ mod tests {
         let tokens = one_token(1, 2, 1000);
         let limits = Limits::new(&LimitsConfig::default(), &tokens);
         let who = tokens.authenticate("t").unwrap();
-        assert!(limits.check_request(&who).is_ok());
-        assert!(limits.check_request(&who).is_ok());
-        let e = limits.check_request(&who).unwrap_err();
+        let p = Policy::default();
+        assert!(limits.check_request(&who, &p).is_ok());
+        assert!(limits.check_request(&who, &p).is_ok());
+        let e = limits.check_request(&who, &p).unwrap_err();
         assert_eq!(e.status(), 429);
         let r = e.into_response();
         let secs: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
@@ -313,16 +345,39 @@ mod tests {
         let cfg = LimitsConfig { max_body_bytes: 5000, ..LimitsConfig::default() };
         let limits = Limits::new(&cfg, &tokens);
         let who = tokens.authenticate("t").unwrap();
+        let p = Policy::default();
         // larger than the per-second rate but within max body: allowed once, with a full bucket
-        assert!(limits.check_write_bytes(&who, 5000).is_ok());
-        assert_eq!(limits.check_write_bytes(&who, 100).unwrap_err().status(), 429);
-        assert_eq!(limits.check_write_bytes(&who, 5).unwrap_err().status(), 429);
+        assert!(limits.check_write_bytes(&who, 5000, &p).is_ok());
+        assert_eq!(limits.check_write_bytes(&who, 100, &p).unwrap_err().status(), 429);
+        assert_eq!(limits.check_write_bytes(&who, 5, &p).unwrap_err().status(), 429);
         // within the bucket: normal accounting
         let tokens = one_token(100, 100, 1000);
         let limits = Limits::new(&cfg, &tokens);
         let who = tokens.authenticate("t").unwrap();
-        assert!(limits.check_write_bytes(&who, 600).is_ok());
-        assert_eq!(limits.check_write_bytes(&who, 600).unwrap_err().status(), 429);
+        assert!(limits.check_write_bytes(&who, 600, &p).is_ok());
+        assert_eq!(limits.check_write_bytes(&who, 600, &p).unwrap_err().status(), 429);
+    }
+
+    #[test]
+    fn reserve_holds_within_max_delay_then_refuses() {
+        use crate::server::throttle::Refusal;
+        let tokens = one_token(1, 2, 1000);
+        let limits = Limits::new(&LimitsConfig::default(), &tokens);
+        let who = tokens.authenticate("t").unwrap();
+        let p = Policy { refusal: Refusal::Unavailable, max_delay: Duration::from_millis(150) };
+        assert_eq!(limits.reserve(&who, Some(600), &p).unwrap(), Duration::ZERO);
+        // 600 more bytes are 200 ms away: refused, and the request cell it took is given back.
+        let e = limits.reserve(&who, Some(600), &p).unwrap_err();
+        assert_eq!(e.status(), 503);
+        assert!(e.message().contains("write rate limit") && e.message().contains("max_delay"), "{}", e.message());
+        // 500 bytes are 100 ms away: held; the request cell is the second of the burst of 2.
+        let wait = limits.reserve(&who, Some(500), &p).unwrap();
+        assert!(wait > Duration::from_millis(80) && wait <= Duration::from_millis(100), "{wait:?}");
+        // A third request is a second away.
+        let e = limits.reserve(&who, None, &p).unwrap_err();
+        assert!(e.message().contains("request rate limit"), "{}", e.message());
+        let r = e.into_response();
+        assert_eq!(r.headers()["retry-after"], "1");
     }
 
     #[test]

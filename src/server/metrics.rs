@@ -25,6 +25,11 @@ pub struct Metrics {
     pub write_bytes: AtomicU64,
     pub rate_limited: AtomicU64,
     pub overloaded: AtomicU64,
+    /// Requests over their token's rates answered 503 (`on_limit`).
+    pub throttle_unavailable: AtomicU64,
+    /// Requests held for their token's rates (`on_limit = "delay"`), and for how long in all.
+    pub throttle_held: AtomicU64,
+    pub throttle_held_ns: AtomicU64,
     pub backend_errors: AtomicU64,
     pub auth_failures: AtomicU64,
 }
@@ -93,17 +98,37 @@ impl Metrics {
                 let _ = writeln!(s, "influxgate_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {}", h.count);
             }
         }
-        let counters: [(&str, &str, &AtomicU64); 6] = [
+        let counters: [(&str, &str, &AtomicU64); 8] = [
             ("influxgate_points_written_total", "Points written to the backend.", &self.points_written),
             ("influxgate_write_bytes_total", "Decompressed /write body bytes accepted.", &self.write_bytes),
             ("influxgate_rate_limited_total", "Requests refused with 429 (per-token quota).", &self.rate_limited),
-            ("influxgate_overloaded_total", "Requests refused with 503 (capacity or backend unavailable).", &self.overloaded),
+            (
+                "influxgate_overloaded_total",
+                "Requests refused with 503 (capacity, backend unavailable, or a token's rates as on_limit says).",
+                &self.overloaded,
+            ),
+            (
+                "influxgate_rate_limited_unavailable_total",
+                "Requests over their token's rates answered 503 (on_limit; Telegraf's by default).",
+                &self.throttle_unavailable,
+            ),
+            (
+                "influxgate_rate_limit_held_total",
+                "Requests held for their token's rates (on_limit = \"delay\").",
+                &self.throttle_held,
+            ),
             ("influxgate_backend_errors_total", "Backend calls that failed.", &self.backend_errors),
             ("influxgate_auth_failures_total", "Requests refused with 401 or 403.", &self.auth_failures),
         ];
         for (name, help, c) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));
         }
+        let held = self.throttle_held_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        let _ = writeln!(
+            s,
+            "# HELP influxgate_rate_limit_held_seconds_total Time requests were held for their token's rates.\n\
+             # TYPE influxgate_rate_limit_held_seconds_total counter\ninfluxgate_rate_limit_held_seconds_total {held}"
+        );
         for c in backend {
             let _ = writeln!(s, "# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}", c.name, c.help, c.value);
         }

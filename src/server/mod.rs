@@ -1,6 +1,7 @@
 //! The HTTP server: a hyper service routing the InfluxDB 1.x endpoints, with auth, limits,
-//! request ids, one log line per request and graceful shutdown. Connections (their cap and idle
-//! timeout) are kept by [`conn`], request limits by [`limits`].
+//! request ids, one log line per request and graceful shutdown. Connections (their cap, idle and
+//! send timeouts) are kept by [`conn`], request limits by [`limits`], and what a request over its
+//! token's rates gets by [`throttle`].
 //!
 //! Endpoints: `POST /write`, `GET|POST /query` (token required); `GET|HEAD /ping`,
 //! `GET|HEAD /health`, `GET /metrics` (no token). Use from tests:
@@ -16,6 +17,8 @@ pub mod metrics;
 pub mod ping;
 pub mod query;
 pub mod query_pool;
+pub mod send_watch;
+pub mod throttle;
 pub mod write;
 
 #[cfg(test)]
@@ -132,15 +135,21 @@ impl State {
         r
     }
 
-    /// Authenticates a request (403 / 401) and applies the token's request rate (429). A request
-    /// is authorized once: later calls for it return the same identity.
+    /// Authenticates a request (403 / 401) and applies its token's request rate at once (429 or
+    /// 503, see [`throttle`]) unless the token holds requests over its rates (`on_limit =
+    /// "delay"`: then [`State::hold`] applies it). A request is authorized once: later calls for
+    /// it return the same identity.
     pub fn authorize(&self, headers: &HeaderMap, query: Option<&str>, ctx: &mut Ctx) -> Result<Identity, ServerError> {
         if let Some(who) = &ctx.identity {
             return Ok(who.clone());
         }
         let who = self.tokens.identify(headers, query)?;
         ctx.token_name = Some(who.name().to_string());
-        self.limits.check_request(&who)?;
+        let policy = self.limits.policy(&who, headers);
+        if !policy.delays() {
+            self.limits.check_request(&who, &policy).map_err(|e| self.count_refusal(e))?;
+        }
+        ctx.policy = policy;
         ctx.identity = Some(who.clone());
         Ok(who)
     }
@@ -149,6 +158,38 @@ impl State {
     fn admit<B>(&self, req: &Request<B>, ctx: &mut Ctx) -> Result<InflightGuard, ServerError> {
         let who = self.authorize(req.headers(), req.uri().query(), ctx)?;
         self.limits.enter(&who)
+    }
+
+    /// Applies the token's rates to a request whose token holds requests over them (`on_limit =
+    /// "delay"`): reserves one request, and `bytes` body bytes for a write, and waits until they
+    /// are due; refused (429 or 503, by sender) when that is more than `max_delay` away. A write
+    /// is held once its body is read, a query once it has its in-flight slots: it keeps them
+    /// while held (see [`throttle`] for the bounds).
+    pub async fn hold(&self, who: &Identity, policy: &throttle::Policy, bytes: Option<u64>) -> Result<(), ServerError> {
+        let wait = self.limits.reserve(who, bytes, policy).map_err(|e| self.count_refusal(e))?;
+        if !wait.is_zero() {
+            Metrics::add(&self.metrics.throttle_held, 1);
+            Metrics::add(&self.metrics.throttle_held_ns, u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX));
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// Applies the token's write byte rate to `n` decompressed body bytes: at once, or held with
+    /// the request's own rate ([`State::hold`]).
+    pub async fn write_rate(&self, who: &Identity, policy: &throttle::Policy, n: u64) -> Result<(), ServerError> {
+        if policy.delays() {
+            return self.hold(who, policy, Some(n)).await;
+        }
+        self.limits.check_write_bytes(who, n, policy).map_err(|e| self.count_refusal(e))
+    }
+
+    /// Counts a refusal for a token's rates answered 503 (a 429 is counted by its status).
+    fn count_refusal(&self, e: ServerError) -> ServerError {
+        if e.status() == StatusCode::SERVICE_UNAVAILABLE {
+            Metrics::add(&self.metrics.throttle_unavailable, 1);
+        }
+        e
     }
 }
 
@@ -161,6 +202,8 @@ pub struct Ctx {
     pub trace_id: Option<String>,
     /// The caller, once authorized.
     pub identity: Option<Identity>,
+    /// What the request gets when over its token's rates, once authorized.
+    pub policy: throttle::Policy,
 }
 
 fn random_hex(n: usize) -> String {
@@ -279,6 +322,9 @@ async fn route(
             Method::GET | Method::POST => {
                 ctx.trace_id = Some(query::trace_id(req.headers()));
                 let guard = state.admit(&req, ctx)?;
+                if let Some(who) = ctx.identity.clone().filter(|_| ctx.policy.delays()) {
+                    state.hold(&who, &ctx.policy, None).await?;
+                }
                 query::handle(state, req, ctx, guard).await
             }
             Method::OPTIONS => Ok(no_content()),
@@ -482,6 +528,7 @@ fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
         sync_full: config.backend.sync == "full",
         retention_check_interval: config.backend.retention_check_interval,
         cardinality: cardinality_limits(config),
+        wal_max_bytes: config.backend.wal_max_bytes,
     };
     let b = EmbeddedBackend::open(&config.data_dir, opts)
         .map_err(|e| StartError::Backend(format!("cannot open the embedded store in {}: {e}", config.data_dir.display())))?;

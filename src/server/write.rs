@@ -1,9 +1,10 @@
 //! `POST /write`: line protocol into the backend.
 //!
-//! Order of checks: token (403/401) and its request rate (429), in-flight slots (the token's, then
-//! the global ones: 503), `db` (400), write permission (401), `precision` (400),
-//! `Content-Encoding` (415), body size before and after decompression (413; buffered-bytes budgets,
-//! global and the token's: 503), the token's write byte rate (429), the parse's memory bound
+//! Order of checks: token (403/401) and its request rate (429 or 503, see `throttle`), in-flight
+//! slots (the token's, then the global ones: 503), `db` (400), write permission (401), `precision`
+//! (400), `Content-Encoding` (415), body size before and after decompression (413; buffered-bytes
+//! budgets, global and the token's: 503), the token's write byte rate (429 or 503; a token with
+//! `on_limit = "delay"` is held here for both its rates, body read), the parse's memory bound
 //! against the same budgets (503), parse (400: the whole body is rejected; a bad line is quoted at
 //! most `limits.error_line_max_bytes`), backend write (bounded by `backend.timeout`). 204 only once
 //! the backend has answered `Ok`, or, in front of a remote store, once the write is synced to the
@@ -81,7 +82,7 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
     let mut budget = state.limits.write_reservation(&who);
     let raw = read_limited(body, &parts.headers, limit, &mut budget).await?;
     let data = decode(raw, encoding, limit, &mut budget).await?;
-    state.limits.check_write_bytes(&who, data.len() as u64)?;
+    state.write_rate(&who, &ctx.policy, data.len() as u64).await?;
     Metrics::add(&state.metrics.write_bytes, data.len() as u64);
 
     let now = now_ns();

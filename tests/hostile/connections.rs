@@ -1,6 +1,7 @@
 //! Connections as the attack surface: sockets held open without a request (idle, or trickling a
-//! request head) and more sockets than the server has file descriptors. Bounds: `limits.idle_timeout`
-//! and `limits.max_connections` with the open-file limit (src/server/conn.rs).
+//! request head), answers never read, and more sockets than the server has file descriptors.
+//! Bounds: `limits.idle_timeout`, `limits.send_timeout` and `limits.max_connections` with the
+//! open-file limit (src/server/conn.rs, src/server/send_watch.rs).
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -113,6 +114,58 @@ fn idle_connections_are_closed_after_idle_timeout_but_requests_in_progress_are_n
     }
     let _ = trickler.join();
     assert_eq!(get(g.port, "/ping").map(|a| a.status), Some(204));
+}
+
+/// Sends a chunked query (one row per chunk) on a connection of its own.
+fn chunked_query(port: u16, db: &str, select: &str) -> TcpStream {
+    let mut q = connect(port);
+    let req = format!(
+        "GET /query?db={db}&chunked=true&chunk_size=1&q={select} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {ADMIN_TOKEN}\r\n\r\n"
+    );
+    q.write_all(req.as_bytes()).expect("query");
+    q
+}
+
+#[test]
+fn an_answer_nobody_reads_is_dropped_after_send_timeout_a_slow_reader_is_not() {
+    let g = Gate::start_with(GateConfig::new().limit("send_timeout = \"1s\""));
+    let inflight = || raw::gauge(&g.url, "influxgate_inflight_requests");
+    // ~10 MB of chunked answer: far more than the socket buffers on both sides hold.
+    let m = format!("m{}", "x".repeat(200));
+    let rows = 30_000;
+    write_long_rows(&g, "unread", &m, rows);
+    let select = format!("SELECT+v+FROM+{m}");
+
+    // A client that sends the query and never reads: its request is in flight until the socket
+    // is full and nothing moves for send_timeout; then the connection and the query are dropped.
+    let unread = chunked_query(g.port, "unread", &select);
+    let start = Instant::now();
+    assert!(eventually(Duration::from_secs(10), || inflight() == 1.0), "the query never started");
+    assert!(eventually(Duration::from_secs(15), || inflight() == 0.0), "the unread answer still holds its slot");
+    let freed = start.elapsed();
+    assert!(freed >= Duration::from_secs(1), "freed after {freed:?}, before send_timeout");
+    drop(unread);
+
+    // A client that reads slowly (at most 128 KiB every 100 ms, so the server waits on it most of
+    // the time, for several send_timeouts in all) gets the whole answer.
+    let mut slow = chunked_query(g.port, "unread", &select);
+    let start = Instant::now();
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; 128 * 1024];
+    slow.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    while !body.ends_with(b"\r\n0\r\n\r\n") {
+        match std::io::Read::read(&mut slow, &mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let took = start.elapsed();
+    let text = String::from_utf8_lossy(&body);
+    assert!(body.ends_with(b"\r\n0\r\n\r\n"), "the slowly read answer was cut after {} bytes, {took:?}", body.len());
+    assert_eq!(text.matches("\"values\"").count(), rows, "rows in the slowly read answer");
+    assert!(took >= Duration::from_secs(3), "read in {took:?}: not slow enough to matter");
+    assert_eq!(inflight(), 0.0);
 }
 
 /// An influxgate run through `prlimit --nofile=N:N` (soft and hard open-file limit); killed on drop.

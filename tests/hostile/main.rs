@@ -7,10 +7,12 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod cardinality;
 mod connections;
 mod health;
 mod queries;
 mod raw;
+mod throttling;
 mod vm_cardinality;
 mod vm_labels;
 mod write_limits;

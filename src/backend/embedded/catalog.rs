@@ -1,16 +1,22 @@
-//! The in-memory catalog: databases → retention policies → measurements → series and fields.
+//! The in-memory catalog: databases → retention policies → measurements → fields.
 //!
 //! It mirrors the catalog tables exactly. Every change is a [`Change`] value applied with
 //! [`Catalog::apply`], so the writer can apply a change to its own working copy at once and to the
 //! shared copy (the one readers see) only after the SQLite transaction that made it has committed.
+//! Series, the part that grows to millions, are not copied: they live once in the series index
+//! (`series.rs`) next to the shared copy, in [`Shared`].
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
+use super::series::SeriesStore;
 use crate::model::FieldType;
 
-/// A series' tag set, sorted by key; shared between the writer's and the readers' catalog copies.
-pub(crate) type Tags = Arc<Vec<(String, String)>>;
+/// What readers see, behind one lock: the committed catalog and the series index.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub cat: Catalog,
+    pub series: SeriesStore,
+}
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Catalog {
@@ -46,9 +52,6 @@ pub(crate) struct Meas {
     pub fields: HashMap<String, Field>,
     /// The next column number (`f_<n>`), one more than the largest in use.
     pub next_col: i64,
-    /// Tag set → series id (lookups take a `&Vec<(String, String)>`, no allocation).
-    pub series: HashMap<Tags, i64>,
-    pub series_by_id: HashMap<i64, Tags>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,8 +69,6 @@ pub(crate) enum Change {
     DropRp { db: String, name: String },
     CreateMeas { id: i64, db: String, rp: String, name: String },
     DropMeas { id: i64 },
-    CreateSeries { mid: i64, sid: i64, tags: Tags },
-    DropSeries { mid: i64, sid: i64 },
     CreateField { mid: i64, name: String, ty: FieldType, col: i64 },
 }
 
@@ -130,8 +131,6 @@ impl Catalog {
                             name: name.clone(),
                             fields: HashMap::new(),
                             next_col: 1,
-                            series: HashMap::new(),
-                            series_by_id: HashMap::new(),
                         },
                     );
                 }
@@ -140,19 +139,6 @@ impl Catalog {
                 if let Some(m) = self.meas.remove(id) {
                     if let Some(r) = self.dbs.get_mut(&m.db).and_then(|d| d.rps.get_mut(&m.rp)) {
                         r.meas.remove(&m.name);
-                    }
-                }
-            }
-            Change::CreateSeries { mid, sid, tags } => {
-                if let Some(m) = self.meas.get_mut(mid) {
-                    m.series.insert(tags.clone(), *sid);
-                    m.series_by_id.insert(*sid, tags.clone());
-                }
-            }
-            Change::DropSeries { mid, sid } => {
-                if let Some(m) = self.meas.get_mut(mid) {
-                    if let Some(tags) = m.series_by_id.remove(sid) {
-                        m.series.remove(&tags);
                     }
                 }
             }
@@ -177,31 +163,6 @@ impl Catalog {
     }
 }
 
-/// 1.x's default shard group duration for a policy duration (ns; 0 = infinite).
-pub(crate) fn shard_group_duration(d: i64) -> i64 {
-    const H: i64 = 3_600_000_000_000;
-    if d == 0 || d >= 180 * 24 * H {
-        7 * 24 * H
-    } else if d >= 2 * 24 * H {
-        24 * H
-    } else {
-        H
-    }
-}
-
-/// 1.x's normalisation of a requested shard group duration: 0 means "default for the duration",
-/// anything below the 1h minimum becomes the default for 1h (which is 1h).
-pub(crate) fn normalised_shard_duration(sgd: i64, d: i64) -> i64 {
-    if sgd == 0 {
-        shard_group_duration(d)
-    } else if sgd < MIN_RP_DURATION {
-        shard_group_duration(MIN_RP_DURATION)
-    } else {
-        sgd
-    }
-}
-
-pub(crate) const MIN_RP_DURATION: i64 = 3_600_000_000_000;
 
 /// Tag sets are stored as a self-delimiting blob (u32 LE count, then u32 LE length + bytes for each
 /// key and value), so any byte sequence — quotes, brackets, NULs — round-trips unchanged.
@@ -217,7 +178,8 @@ pub(crate) fn encode_tags(tags: &[(String, String)]) -> Vec<u8> {
     out
 }
 
-pub(crate) fn decode_tags(b: &[u8]) -> Option<Vec<(String, String)>> {
+/// The pairs of an encoded tag set, borrowed from the blob.
+pub(crate) fn decode_tags(b: &[u8]) -> Option<Vec<(&str, &str)>> {
     fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         if b.len() < n {
             return None;
@@ -235,9 +197,9 @@ pub(crate) fn decode_tags(b: &[u8]) -> Option<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
         let kl = u32_of(&mut b)?;
-        let k = String::from_utf8(take(&mut b, kl)?.to_vec()).ok()?;
+        let k = std::str::from_utf8(take(&mut b, kl)?).ok()?;
         let vl = u32_of(&mut b)?;
-        let v = String::from_utf8(take(&mut b, vl)?.to_vec()).ok()?;
+        let v = std::str::from_utf8(take(&mut b, vl)?).ok()?;
         out.push((k, v));
     }
     if !b.is_empty() {

@@ -3,7 +3,7 @@
 //! # Layout
 //!
 //! Catalog tables, all loaded into memory at open and kept there (so tag predicates, measurement
-//! lists and field types are answered without SQL):
+//! lists and field types are answered without SQL; series in the series index, `series.rs`):
 //!
 //! * `databases (id, name, default_rp)` — the default RP is a name, as in 1.x: dropping that RP
 //!   leaves the name set, and writes without an RP then fail with `retention policy not found`.
@@ -44,13 +44,29 @@
 //! Write batches that queue up are group-committed (one transaction, every caller answered after
 //! `COMMIT`, so `write` returning `Ok` means durable). Readers use read-only connections on blocking
 //! threads; WAL lets them run beside the writer. The writer keeps a working copy of the catalog and
-//! publishes its changes to the shared copy readers use only after the commit that made them.
+//! publishes its changes to the shared copy readers use only after the commit that made them;
+//! series are held once, new ones hidden from readers until their commit (`series.rs`).
+//!
+//! # Bounds
+//!
+//! * Series and tag values: `[limits] max_series_per_database` and `max_values_per_tag`, checked
+//!   exactly before a batch stores anything (`cardinality.rs`, which states what 1.x counts); the
+//!   memory a series costs is in `series.rs`.
+//! * The WAL: under `2 × [backend] wal_max_bytes` plus one transaction whatever the read load
+//!   (`checkpoint.rs`).
+//! * Page caches: the writer's 128 MB (`cache_size`), 2 MB for each reader connection (at most 8
+//!   kept idle).
 
+mod cardinality;
 mod catalog;
+mod checkpoint;
 mod read;
+mod series;
 mod writer;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod cardinality_tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -60,7 +76,9 @@ use futures::stream::BoxStream;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use self::catalog::{decode_tags, normalised_shard_duration, Catalog, Change, Field, Tags, MIN_RP_DURATION};
+use self::catalog::{decode_tags, Catalog, Change, Field, Shared};
+use crate::rules::shards;
+use self::series::{owned, SeriesStore, Tags};
 use self::read::{AggPlan, Pool, ScanPlan};
 use self::writer::{sql_err, Job, Writer};
 use crate::backend::{
@@ -83,6 +101,8 @@ pub struct EmbeddedOptions {
     pub retention_check_interval: i64,
     /// Refuse writes that would pass these (before anything is stored).
     pub cardinality: crate::backend::CardinalityLimits,
+    /// The WAL size past which the writer checkpoints and truncates the WAL (`checkpoint.rs`).
+    pub wal_max_bytes: u64,
 }
 
 impl Default for EmbeddedOptions {
@@ -92,12 +112,13 @@ impl Default for EmbeddedOptions {
             sync_full: true,
             retention_check_interval: 30 * 60 * 1_000_000_000,
             cardinality: crate::backend::CardinalityLimits::default(),
+            wal_max_bytes: 64 << 20,
         }
     }
 }
 
 pub struct EmbeddedBackend {
-    shared: Arc<RwLock<Catalog>>,
+    shared: Arc<RwLock<Shared>>,
     jobs: Option<mpsc::Sender<Job>>,
     pool: Arc<Pool>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -123,7 +144,7 @@ CREATE TABLE IF NOT EXISTS fields (
     PRIMARY KEY (measurement_id, name));
 ";
 
-fn load_catalog(conn: &Connection) -> rusqlite::Result<Catalog> {
+fn load_catalog(conn: &Connection) -> rusqlite::Result<Shared> {
     let mut cat = Catalog::default();
     let mut db_names = std::collections::HashMap::new();
     {
@@ -135,6 +156,7 @@ fn load_catalog(conn: &Connection) -> rusqlite::Result<Catalog> {
             cat.apply(&Change::CreateDb { id, name, default_rp });
         }
     }
+    // rp id → (db id, db name, rp name)
     let mut rp_names = std::collections::HashMap::new();
     {
         let mut st =
@@ -145,7 +167,7 @@ fn load_catalog(conn: &Connection) -> rusqlite::Result<Catalog> {
             let db_id: i64 = r.get(1)?;
             let Some(db) = db_names.get(&db_id) else { continue };
             let name: String = r.get(2)?;
-            rp_names.insert(id, (db.clone(), name.clone()));
+            rp_names.insert(id, (db_id, db.clone(), name.clone()));
             cat.apply(&Change::CreateRp {
                 db: db.clone(),
                 id,
@@ -157,14 +179,17 @@ fn load_catalog(conn: &Connection) -> rusqlite::Result<Catalog> {
             });
         }
     }
+    let mut series = SeriesStore::default();
     {
         let mut st = conn.prepare("SELECT id, rp_id, name FROM measurements")?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let id: i64 = r.get(0)?;
             let rp_id: i64 = r.get(1)?;
-            let Some((db, rp)) = rp_names.get(&rp_id) else { continue };
-            cat.apply(&Change::CreateMeas { id, db: db.clone(), rp: rp.clone(), name: r.get(2)? });
+            let Some((db_id, db, rp)) = rp_names.get(&rp_id) else { continue };
+            let name: String = r.get(2)?;
+            series.create_meas(id, *db_id, &name);
+            cat.apply(&Change::CreateMeas { id, db: db.clone(), rp: rp.clone(), name });
         }
     }
     {
@@ -173,13 +198,10 @@ fn load_catalog(conn: &Connection) -> rusqlite::Result<Catalog> {
         while let Some(r) = rows.next()? {
             let sid: i64 = r.get(0)?;
             let mid: i64 = r.get(1)?;
-            let blob = r.get_ref(2)?;
-            let tags = match blob {
-                rusqlite::types::ValueRef::Blob(b) => decode_tags(b),
-                _ => None,
-            };
-            if let Some(tags) = tags {
-                cat.apply(&Change::CreateSeries { mid, sid, tags: Arc::new(tags) });
+            if let rusqlite::types::ValueRef::Blob(b) = r.get_ref(2)? {
+                if let Some(tags) = decode_tags(b) {
+                    series.insert(mid, sid, &tags, false);
+                }
             }
         }
     }
@@ -193,7 +215,7 @@ fn load_catalog(conn: &Connection) -> rusqlite::Result<Catalog> {
             }
         }
     }
-    Ok(cat)
+    Ok(Shared { cat, series })
 }
 
 impl EmbeddedBackend {
@@ -202,22 +224,27 @@ impl EmbeddedBackend {
             .map_err(|e| BackendError::Unavailable(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join("influxgate.sqlite");
         let conn = Connection::open(&path).map_err(|e| BackendError::Unavailable(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_err)?;
+        conn.busy_timeout(checkpoint::BUSY).map_err(sql_err)?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(sql_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(BackendError::Unavailable(format!("cannot enable WAL mode (got {mode})")));
         }
         let sync = if opts.sync_full { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!(
-            "PRAGMA synchronous = {sync}; PRAGMA cache_size = -131072; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 16384;"
+            "PRAGMA synchronous = {sync}; PRAGMA temp_store = MEMORY;"
         ))
         .map_err(sql_err)?;
+        let checkpoints = checkpoint::Checkpointer::new(&conn, &path, opts.wal_max_bytes).map_err(sql_err)?;
         conn.execute_batch(SCHEMA).map_err(sql_err)?;
         conn.set_prepared_statement_cache_capacity(256);
-        let cat = load_catalog(&conn).map_err(sql_err)?;
-        let shared = Arc::new(RwLock::new(cat.clone()));
+        // Read with SQLite's default 2 MB page cache: the writer's 128 MB cache is for its B-tree
+        // inserts, and would otherwise keep the whole series table in memory after the load.
+        let loaded = load_catalog(&conn).map_err(sql_err)?;
+        conn.execute_batch("PRAGMA cache_size = -131072;").map_err(sql_err)?;
+        let cat = loaded.cat.clone();
+        let shared = Arc::new(RwLock::new(loaded));
         let (tx, rx) = mpsc::channel::<Job>(256);
-        let w = Writer::new(conn, cat, shared.clone(), opts.clone());
+        let w = Writer::new(conn, cat, shared.clone(), opts.clone(), checkpoints);
         let writer = std::thread::Builder::new()
             .name("influxgate-sqlite-writer".into())
             .spawn(move || w.run(rx))
@@ -252,7 +279,7 @@ impl EmbeddedBackend {
         })
     }
 
-    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Shared> {
         self.shared.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -275,9 +302,9 @@ impl EmbeddedBackend {
     }
 
     /// Series of one measurement matching `pred`, sorted by tags.
-    fn matching_series(m: &catalog::Meas, pred: &TagPredicate) -> Vec<(Tags, i64)> {
+    fn matching_series(series: &SeriesStore, mid: i64, pred: &TagPredicate) -> Vec<(Tags, i64)> {
         let mut v: Vec<(Tags, i64)> =
-            m.series_by_id.iter().filter(|(_, t)| pred.matches(t)).map(|(sid, t)| (t.clone(), *sid)).collect();
+            series.visible(mid).filter(|(t, _)| pred.matches_pairs(t)).map(|(t, sid)| (t.clone(), sid)).collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -383,15 +410,16 @@ impl Backend for EmbeddedBackend {
     /// In creation order, as 1.x lists them (`SHOW DATABASES`): database ids are SQLite rowids,
     /// each new one above every id still in use.
     async fn databases(&self) -> Result<Vec<String>> {
-        let c = self.catalog();
+        let g = self.catalog();
+        let c = &g.cat;
         let mut v: Vec<(i64, String)> = c.dbs.iter().map(|(name, d)| (d.id, name.clone())).collect();
         v.sort();
         Ok(v.into_iter().map(|(_, n)| n).collect())
     }
 
     async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
-        let c = self.catalog();
-        let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
+        let g = self.catalog();
+        let d = g.cat.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
         let mut v: Vec<(i64, RetentionPolicy)> = d
             .rps
             .iter()
@@ -420,13 +448,9 @@ impl Backend for EmbeddedBackend {
         if rp.replication < 1 {
             return Err(BackendError::Invalid("replication factor must be greater than 0".into()));
         }
-        if rp.duration != 0 && rp.duration < MIN_RP_DURATION {
-            return Err(BackendError::Invalid("retention policy duration must be at least 1h0m0s".into()));
-        }
-        let sgd = normalised_shard_duration(rp.shard_group_duration, rp.duration);
-        if rp.duration > 0 && rp.duration < sgd {
-            return Err(BackendError::Invalid("retention policy duration must be greater than the shard duration".into()));
-        }
+        shards::check_duration(rp.duration).map_err(BackendError::Invalid)?;
+        let sgd = shards::normalize(rp.shard_group_duration, rp.duration);
+        shards::check_fits(rp.duration, sgd).map_err(BackendError::Invalid)?;
         let db = db.to_string();
         self.ddl(move |w| {
             let d = w.local.dbs.get(&db).ok_or_else(|| BackendError::DatabaseNotFound(db.clone()))?;
@@ -451,25 +475,14 @@ impl Backend for EmbeddedBackend {
             let db_id = d.id;
             let r = d.rps.get(&name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.clone()))?;
             if let Some(du) = update.duration {
-                if du != 0 && du < MIN_RP_DURATION {
-                    return Err(BackendError::Invalid("retention policy duration must be at least 1h0m0s".into()));
-                }
+                shards::check_duration(du).map_err(BackendError::Invalid)?;
             }
-            let incompatible = match (update.duration, update.shard_group_duration) {
-                (Some(du), Some(s)) => du > 0 && du < s,
-                (Some(du), None) => du > 0 && du < r.sgd,
-                (None, Some(s)) => r.duration > 0 && r.duration < s,
-                (None, None) => false,
-            };
-            if incompatible {
-                return Err(BackendError::Invalid(
-                    "retention policy duration must be greater than the shard duration".into(),
-                ));
-            }
+            let (du, sgd) = (update.duration.unwrap_or(r.duration), update.shard_group_duration.unwrap_or(r.sgd));
+            shards::check_fits(du, sgd).map_err(BackendError::Invalid)?;
             let duration = update.duration.unwrap_or(r.duration);
             let replication = update.replication.unwrap_or(r.replication);
             let sgd = match update.shard_group_duration {
-                Some(s) => normalised_shard_duration(s, duration),
+                Some(s) => shards::normalize(s, duration),
                 None => r.sgd,
             };
             let rp_id = r.id;
@@ -517,8 +530,8 @@ impl Backend for EmbeddedBackend {
         tags: &TagPredicate,
     ) -> Result<Vec<SeriesInfo>> {
         let rp = rp.filter(|r| !r.is_empty());
-        let c = self.catalog();
-        let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
+        let g = self.catalog();
+        let d = g.cat.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
         let rps: Vec<&catalog::Rp> = match rp {
             Some(name) => vec![d.rps.get(name).ok_or_else(|| BackendError::RetentionPolicyNotFound(name.to_string()))?],
             None => d.rps.values().collect(),
@@ -529,10 +542,9 @@ impl Backend for EmbeddedBackend {
                 if !measurements.matches(name) {
                     continue;
                 }
-                let Some(m) = c.meas.get(mid) else { continue };
-                for t in m.series_by_id.values() {
-                    if tags.matches(t) {
-                        out.push(SeriesInfo { measurement: name.clone(), tags: (**t).clone() });
+                for (t, _) in g.series.visible(*mid) {
+                    if tags.matches_pairs(t) {
+                        out.push(SeriesInfo { measurement: name.clone(), tags: owned(t) });
                     }
                 }
             }
@@ -546,15 +558,15 @@ impl Backend for EmbeddedBackend {
     /// `SHOW MEASUREMENTS`.
     async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
         let rp = rp.filter(|r| !r.is_empty());
-        let c = self.catalog();
-        let d = c.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
+        let g = self.catalog();
+        let d = g.cat.dbs.get(db).ok_or_else(|| BackendError::DatabaseNotFound(db.to_string()))?;
         let mut out: Vec<String> = Vec::new();
         for (rname, r) in &d.rps {
             if rp.is_some_and(|x| x != rname) {
                 continue;
             }
             for (name, mid) in &r.meas {
-                if c.meas.get(mid).is_some_and(|m| !m.series_by_id.is_empty()) {
+                if g.series.has_visible(*mid) {
                     out.push(name.clone());
                 }
             }
@@ -571,9 +583,9 @@ impl Backend for EmbeddedBackend {
 
     /// `rp = None` (or `""`): the database's default RP, as 1.x's `SHOW FIELD KEYS`.
     async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
-        let c = self.catalog();
-        let (_, _, r) = c.resolve_rp(db, rp)?;
-        let Some(m) = r.meas.get(measurement).and_then(|mid| c.meas.get(mid)) else { return Ok(Vec::new()) };
+        let g = self.catalog();
+        let (_, _, r) = g.cat.resolve_rp(db, rp)?;
+        let Some(m) = r.meas.get(measurement).and_then(|mid| g.cat.meas.get(mid)) else { return Ok(Vec::new()) };
         let mut v: Vec<(String, FieldType)> = m.fields.iter().map(|(k, f)| (k.clone(), f.ty)).collect();
         v.sort();
         Ok(v)
@@ -582,13 +594,13 @@ impl Backend for EmbeddedBackend {
     /// An empty `fields` list reads every row's time (no row is skipped).
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
         let plan = {
-            let c = self.catalog();
-            let (_, _, r) = c.resolve_rp(&req.db, req.rp.as_deref())?;
-            match r.meas.get(&req.measurement).and_then(|mid| c.meas.get(mid)) {
+            let g = self.catalog();
+            let (_, _, r) = g.cat.resolve_rp(&req.db, req.rp.as_deref())?;
+            match r.meas.get(&req.measurement).and_then(|mid| g.cat.meas.get(mid)) {
                 None => None,
                 Some(m) => Some(ScanPlan {
                     mid: m.id,
-                    series: Self::matching_series(m, &req.tags),
+                    series: Self::matching_series(&g.series, m.id, &req.tags),
                     cols: req.fields.iter().map(|f| m.fields.get(f).map(|x: &Field| (x.col, x.ty))).collect(),
                     min_time: req.min_time,
                     max_time: req.max_time,
@@ -624,9 +636,9 @@ impl Backend for EmbeddedBackend {
             return Err(BackendError::Invalid("negative bucket width".into()));
         }
         let plan = {
-            let c = self.catalog();
-            let (_, _, r) = c.resolve_rp(&req.scan.db, req.scan.rp.as_deref())?;
-            let Some(m) = r.meas.get(&req.scan.measurement).and_then(|mid| c.meas.get(mid)) else {
+            let g = self.catalog();
+            let (_, _, r) = g.cat.resolve_rp(&req.scan.db, req.scan.rp.as_deref())?;
+            let Some(m) = r.meas.get(&req.scan.measurement).and_then(|mid| g.cat.meas.get(mid)) else {
                 return Ok(Vec::new());
             };
             let Some(f) = m.fields.get(&req.scan.fields[0]) else { return Ok(Vec::new()) };
@@ -638,7 +650,7 @@ impl Backend for EmbeddedBackend {
             }
             AggPlan {
                 mid: m.id,
-                series: Self::matching_series(m, &req.scan.tags),
+                series: Self::matching_series(&g.series, m.id, &req.scan.tags),
                 col: f.col,
                 ty: f.ty,
                 func: req.func,
@@ -657,22 +669,23 @@ impl Backend for EmbeddedBackend {
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
         self.ddl(move |w| {
             let d = w.local.dbs.get(&req.db).ok_or_else(|| BackendError::DatabaseNotFound(req.db.clone()))?;
-            let mut work: Vec<(i64, Vec<i64>)> = Vec::new();
-            for r in d.rps.values() {
-                for (name, mid) in &r.meas {
-                    if !req.measurements.matches(name) {
-                        continue;
-                    }
-                    let Some(m) = w.local.meas.get(mid) else { continue };
-                    let sids: Vec<i64> =
-                        m.series_by_id.iter().filter(|(_, t)| req.tags.matches(t)).map(|(s, _)| *s).collect();
-                    if !sids.is_empty() {
-                        work.push((*mid, sids));
+            let mut work: Vec<(i64, Vec<(Tags, i64)>)> = Vec::new();
+            {
+                let g = w.shared.read().unwrap_or_else(|e| e.into_inner());
+                for r in d.rps.values() {
+                    for (name, mid) in &r.meas {
+                        if !req.measurements.matches(name) {
+                            continue;
+                        }
+                        let series = Self::matching_series(&g.series, *mid, &req.tags);
+                        if !series.is_empty() {
+                            work.push((*mid, series));
+                        }
                     }
                 }
             }
-            for (mid, sids) in work {
-                w.delete_in_meas(mid, Some(&sids), req.min_time, req.max_time, req.drop_series)?;
+            for (mid, series) in work {
+                w.delete_in_meas(mid, Some(series), req.min_time, req.max_time, req.drop_series)?;
             }
             Ok(())
         })

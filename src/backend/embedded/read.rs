@@ -6,7 +6,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 
-use super::catalog::Tags;
+use super::series::{owned, Tags};
 use super::writer::sql_err;
 use crate::backend::{AggregateFn, AggregateRow, AggregateSeries, BackendError, Result, SeriesChunk};
 use crate::model::{FieldType, FieldValue};
@@ -92,7 +92,9 @@ fn select_sql(mid: i64, cols: &[i64]) -> String {
     s
 }
 
-/// Streams the plan's rows into `tx`; stops early when the receiver is gone.
+/// Streams the plan's rows into `tx`; stops early when the receiver is gone. Each chunk is read
+/// by a statement of its own (from the time after the last chunk's), ended before the chunk is
+/// sent: a reader holds a snapshot only while it reads, never while its consumer is slow.
 pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Result<SeriesChunk>>) -> Result<()> {
     let present: Vec<(usize, i64, FieldType)> =
         plan.cols.iter().enumerate().filter_map(|(i, c)| c.map(|(col, ty)| (i, col, ty))).collect();
@@ -120,32 +122,43 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
         })
         .collect();
     let new_chunk = |tags: &Tags| SeriesChunk {
-        tags: (**tags).clone(),
+        tags: owned(tags),
         times: Vec::with_capacity(CHUNK_ROWS),
         columns: (0..nf).map(|_| Vec::with_capacity(CHUNK_ROWS)).collect(),
     };
     for (tags, sid) in &plan.series {
-        let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
-        let mut chunk = new_chunk(tags);
-        while let Some(row) = rows.next().map_err(sql_err)? {
-            let t: i64 = row.get(0).map_err(sql_err)?;
-            chunk.times.push(t);
-            for (i, m) in map.iter().enumerate() {
-                let v = match m {
-                    Some((j, ty)) => value_of(row.get_ref(*j).map_err(sql_err)?, *ty),
-                    None => None,
-                };
-                chunk.columns[i].push(v);
-            }
-            if chunk.times.len() >= CHUNK_ROWS {
-                let full = std::mem::replace(&mut chunk, new_chunk(tags));
-                if tx.blocking_send(Ok(full)).is_err() {
-                    return Ok(());
+        let mut from = plan.min_time;
+        loop {
+            let mut chunk = new_chunk(tags);
+            {
+                let mut rows = stmt.query(rusqlite::params![sid, from, plan.max_time]).map_err(sql_err)?;
+                while let Some(row) = rows.next().map_err(sql_err)? {
+                    chunk.times.push(row.get(0).map_err(sql_err)?);
+                    for (i, m) in map.iter().enumerate() {
+                        let v = match m {
+                            Some((j, ty)) => value_of(row.get_ref(*j).map_err(sql_err)?, *ty),
+                            None => None,
+                        };
+                        chunk.columns[i].push(v);
+                    }
+                    if chunk.times.len() >= CHUNK_ROWS {
+                        break;
+                    }
                 }
             }
-        }
-        if !chunk.times.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
-            return Ok(());
+            // The statement is reset here, so no snapshot is held while the consumer (in the
+            // end an HTTP client) takes its time: the WAL checkpoint never waits for it.
+            let next = match chunk.times.last() {
+                Some(t) if chunk.times.len() >= CHUNK_ROWS && *t < plan.max_time => Some(*t + 1),
+                _ => None,
+            };
+            if !chunk.times.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
+                return Ok(());
+            }
+            match next {
+                Some(t) => from = t,
+                None => break,
+            }
         }
     }
     Ok(())
@@ -325,7 +338,7 @@ fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeri
             series_rows.reverse();
         }
         if !series_rows.is_empty() {
-            out.push(AggregateSeries { tags: (**tags).clone(), rows: series_rows });
+            out.push(AggregateSeries { tags: owned(tags), rows: series_rows });
         }
     }
     Ok(out)
@@ -378,7 +391,7 @@ pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<Aggr
     for (tags, sid) in &plan.series {
         let series_rows = scan_series(conn, &plan, *sid)?;
         if !series_rows.is_empty() {
-            out.push(AggregateSeries { tags: (**tags).clone(), rows: series_rows });
+            out.push(AggregateSeries { tags: owned(tags), rows: series_rows });
         }
     }
     Ok(out)

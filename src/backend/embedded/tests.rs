@@ -5,17 +5,17 @@ use super::*;
 use crate::backend::{AggregateRow, Backend, BackendError, DeleteRequest, ScanRequest, WriteBatch};
 use crate::model::{FieldValue, Point};
 
-fn opts() -> EmbeddedOptions {
+pub(super) fn opts() -> EmbeddedOptions {
     EmbeddedOptions { default_retention: 0, sync_full: false, retention_check_interval: 0, ..EmbeddedOptions::default() }
 }
 
-fn tags(t: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(super) fn tags(t: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = t.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     v.sort();
     v
 }
 
-fn pt(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> Point {
+pub(super) fn pt(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> Point {
     Point {
         measurement: m.to_string(),
         tags: tags(t),
@@ -24,11 +24,11 @@ fn pt(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> Poi
     }
 }
 
-fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
+pub(super) fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
     WriteBatch { db: db.to_string(), rp: None, points }
 }
 
-fn scan_req(db: &str, m: &str, fields: &[&str]) -> ScanRequest {
+pub(super) fn scan_req(db: &str, m: &str, fields: &[&str]) -> ScanRequest {
     ScanRequest {
         db: db.to_string(),
         rp: None,
@@ -40,7 +40,7 @@ fn scan_req(db: &str, m: &str, fields: &[&str]) -> ScanRequest {
     }
 }
 
-async fn collect(b: &EmbeddedBackend, req: ScanRequest) -> Vec<SeriesChunk> {
+pub(super) async fn collect(b: &EmbeddedBackend, req: ScanRequest) -> Vec<SeriesChunk> {
     let mut s = b.scan(req).await.expect("scan");
     let mut out = Vec::new();
     while let Some(c) = s.next().await {
@@ -49,8 +49,11 @@ async fn collect(b: &EmbeddedBackend, req: ScanRequest) -> Vec<SeriesChunk> {
     out
 }
 
+/// (tags, time, values)
+pub(super) type Row = (Vec<(String, String)>, i64, Vec<Option<FieldValue>>);
+
 /// (tags, time, values) rows, chunks concatenated.
-fn rows(chunks: &[SeriesChunk]) -> Vec<(Vec<(String, String)>, i64, Vec<Option<FieldValue>>)> {
+pub(super) fn rows(chunks: &[SeriesChunk]) -> Vec<Row> {
     let mut out = Vec::new();
     for c in chunks {
         for (j, t) in c.times.iter().enumerate() {

@@ -2,19 +2,28 @@
 //!
 //! Jobs arrive through a bounded channel. Write batches that queue up are group-committed: one
 //! transaction for all of them, every caller answered after the commit. DDL, deletes and retention
-//! run one per transaction. Catalog changes reach the shared (reader-visible) copy after commit.
+//! run one per transaction. Catalog changes reach the shared (reader-visible) copy after commit;
+//! new series enter the shared series index at once, hidden from readers until the commit
+//! (`series.rs`), and the cardinality limits are checked against it before a batch stores
+//! anything (`cardinality.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::{Arc, RwLock};
 
 use rusqlite::{params, Connection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::catalog::{encode_tags, shard_group_duration, Catalog, Change, Tags};
+use super::cardinality::{self, NewSeries};
+use super::catalog::{encode_tags, Catalog, Change, Rp, Shared};
+use super::checkpoint::Checkpointer;
+use super::series::Tags;
 use super::EmbeddedOptions;
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
 use crate::model::{series_key, FieldType, FieldValue, Point};
+
+/// A point's tag set.
+type PointTags = Vec<(String, String)>;
 
 pub(crate) type DdlFn = Box<dyn FnOnce(&mut Writer) -> Result<()> + Send>;
 
@@ -38,11 +47,35 @@ pub(crate) fn sql_err(e: rusqlite::Error) -> BackendError {
 pub(crate) struct Writer {
     pub conn: Connection,
     pub local: Catalog,
-    pub shared: Arc<RwLock<Catalog>>,
+    pub shared: Arc<RwLock<Shared>>,
     pub delta: Vec<Change>,
+    /// The open transaction's series changes.
+    txn: TxnSeries,
     pub opts: EmbeddedOptions,
     /// Measurement id → its INSERT .. ON CONFLICT statements.
     insert_sql: HashMap<i64, InsertSql>,
+    /// Keeps the WAL bounded; runs after each commit.
+    checkpoints: Checkpointer,
+}
+
+/// A measurement's series set, or one series, in the series index.
+enum SeriesOp {
+    Meas(i64),
+    Series(i64, Tags),
+}
+
+/// Series changes of the open transaction. Additions are in the shared index already (marked
+/// uncommitted) and are taken out again on rollback; drops are applied at commit.
+#[derive(Default)]
+struct TxnSeries {
+    added: Vec<SeriesOp>,
+    dropped: Vec<SeriesOp>,
+}
+
+impl TxnSeries {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.dropped.is_empty()
+    }
 }
 
 struct InsertSql {
@@ -74,8 +107,15 @@ impl From<rusqlite::Error> for Fail {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, local: Catalog, shared: Arc<RwLock<Catalog>>, opts: EmbeddedOptions) -> Writer {
-        Writer { conn, local, shared, delta: Vec::new(), opts, insert_sql: HashMap::new() }
+    pub fn new(
+        conn: Connection,
+        local: Catalog,
+        shared: Arc<RwLock<Shared>>,
+        opts: EmbeddedOptions,
+        checkpoints: Checkpointer,
+    ) -> Writer {
+        let txn = TxnSeries::default();
+        Writer { conn, local, shared, delta: Vec::new(), txn, opts, insert_sql: HashMap::new(), checkpoints }
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<Job>) {
@@ -139,6 +179,7 @@ impl Writer {
                             for (r, reply, batch, _) in group {
                                 let _ = reply.send((r, batch));
                             }
+                            self.checkpoints.after_commit(&self.conn);
                         }
                         Some(e) => {
                             let _ = self.conn.execute_batch("ROLLBACK");
@@ -153,12 +194,14 @@ impl Writer {
                 Job::Ddl(f, reply) => {
                     let r = self.in_txn(f);
                     let _ = reply.send(r);
+                    self.checkpoints.after_commit(&self.conn);
                 }
                 Job::Retention => {
                     let r = self.in_txn(Box::new(|w: &mut Writer| w.enforce_retention()));
                     if let Err(e) = r {
                         tracing::warn!("retention enforcement failed: {e}");
                     }
+                    self.checkpoints.after_commit(&self.conn);
                 }
             }
         }
@@ -186,24 +229,48 @@ impl Writer {
         }
     }
 
-    /// Makes the committed changes visible to readers.
-    fn publish(&mut self) {
-        if self.delta.is_empty() {
-            return;
-        }
-        let mut g = self.shared.write().unwrap_or_else(|e| e.into_inner());
-        for c in self.delta.drain(..) {
-            g.apply(&c);
-        }
+    fn shared_mut(&self) -> std::sync::RwLockWriteGuard<'_, Shared> {
+        self.shared.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// After a rollback: the working copy goes back to the committed state.
-    fn restore(&mut self) {
-        if self.delta.is_empty() {
+    /// Makes the committed changes visible to readers.
+    fn publish(&mut self) {
+        if self.delta.is_empty() && self.txn.is_empty() {
             return;
         }
+        let shared = self.shared.clone();
+        let mut g = shared.write().unwrap_or_else(|e| e.into_inner());
+        for c in self.delta.drain(..) {
+            g.cat.apply(&c);
+        }
+        for op in self.txn.dropped.drain(..) {
+            match op {
+                SeriesOp::Meas(mid) => g.series.drop_meas(mid),
+                SeriesOp::Series(mid, tags) => g.series.remove(mid, &tags),
+            }
+        }
+        g.series.commit();
+        self.txn.added.clear();
+        self.txn.added.shrink_to(1024);
+    }
+
+    /// After a rollback: the working copy and the series index go back to the committed state.
+    fn restore(&mut self) {
+        if self.delta.is_empty() && self.txn.is_empty() {
+            return;
+        }
+        let shared = self.shared.clone();
+        let mut g = shared.write().unwrap_or_else(|e| e.into_inner());
+        for op in self.txn.added.drain(..).rev() {
+            match op {
+                SeriesOp::Meas(mid) => g.series.drop_meas(mid),
+                SeriesOp::Series(mid, tags) => g.series.remove(mid, &tags),
+            }
+        }
+        g.series.commit();
+        self.txn.dropped.clear();
         self.delta.clear();
-        self.local = self.shared.read().unwrap_or_else(|e| e.into_inner()).clone();
+        self.local = g.cat.clone();
         self.insert_sql.clear();
     }
 
@@ -224,7 +291,7 @@ impl Writer {
         let id = self.conn.last_insert_rowid();
         self.change(Change::CreateDb { id, name: name.to_string(), default_rp: "autogen".into() });
         let d = self.opts.default_retention;
-        self.create_rp(name, "autogen", d, shard_group_duration(d), 1, true)
+        self.create_rp(name, "autogen", d, crate::rules::shards::default_duration(d), 1, true)
     }
 
     pub fn create_rp(&mut self, db: &str, name: &str, duration: i64, sgd: i64, replication: u32, make_default: bool) -> Result<()> {
@@ -270,9 +337,14 @@ impl Writer {
             ))
             .map_err(sql_err)?;
         self.change(Change::CreateMeas { id, db: db.to_string(), rp: rp.to_string(), name: name.to_string() });
+        if let Some(db_id) = self.local.dbs.get(db).map(|d| d.id) {
+            self.shared_mut().series.create_meas(id, db_id, name);
+            self.txn.added.push(SeriesOp::Meas(id));
+        }
         Ok(id)
     }
 
+    /// The SQL row of a new series; [`Writer::index_series`] adds it to the series index.
     fn create_series(&mut self, mid: i64, measurement: &str, tags: &[(String, String)]) -> Result<i64> {
         let key = series_key(measurement, tags);
         self.conn
@@ -281,10 +353,21 @@ impl Writer {
                 params![mid, key, encode_tags(tags)],
             )
             .map_err(sql_err)?;
-        let sid = self.conn.last_insert_rowid();
-        let tags: Tags = Arc::new(tags.to_vec());
-        self.change(Change::CreateSeries { mid, sid, tags });
-        Ok(sid)
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Adds new series (their rows inserted) to the series index, hidden until the commit.
+    fn index_series(&mut self, new: &[(i64, i64, &PointTags)]) {
+        if new.is_empty() {
+            return;
+        }
+        let shared = self.shared.clone();
+        let mut g = shared.write().unwrap_or_else(|e| e.into_inner());
+        for (mid, sid, tags) in new {
+            if let Some(t) = g.series.insert(*mid, *sid, *tags, true) {
+                self.txn.added.push(SeriesOp::Series(*mid, t));
+            }
+        }
     }
 
     fn create_field(&mut self, mid: i64, name: &str, ty: FieldType) -> Result<()> {
@@ -317,16 +400,17 @@ impl Writer {
         self.conn.execute("DELETE FROM measurements WHERE id = ?1", [mid]).map_err(sql_err)?;
         self.insert_sql.remove(&mid);
         self.change(Change::DropMeas { id: mid });
+        self.txn.dropped.push(SeriesOp::Meas(mid));
         Ok(())
     }
 
-    pub fn drop_series(&mut self, mid: i64, sid: i64) -> Result<()> {
+    pub fn drop_series(&mut self, mid: i64, sid: i64, tags: Tags) -> Result<()> {
         self.conn
             .prepare_cached(&format!("DELETE FROM p_{mid} WHERE series_id = ?1"))
             .and_then(|mut s| s.execute([sid]))
             .map_err(sql_err)?;
         self.conn.execute("DELETE FROM series WHERE id = ?1", [sid]).map_err(sql_err)?;
-        self.change(Change::DropSeries { mid, sid });
+        self.txn.dropped.push(SeriesOp::Series(mid, tags));
         Ok(())
     }
 
@@ -368,6 +452,10 @@ impl Writer {
         if pts.is_empty() {
             return Ok((0, beyond));
         }
+
+        // Cardinality first, as 1.x checks its index before field types.
+        let db_id = db.map(|d| d.id);
+        let known = self.known_series(batch, db_id, rp, &pts)?;
 
         // Validation: field types against the catalog and against earlier points of the batch.
         let mut new_fields: HashMap<(&str, &str), FieldType> = HashMap::new();
@@ -437,33 +525,7 @@ impl Writer {
         if !db_exists {
             self.create_db(&batch.db).map_err(Fail::Fatal)?;
         }
-        let mut ids: Vec<(i64, i64)> = Vec::with_capacity(pts.len());
-        let mut last_meas: Option<(&str, i64)> = None;
-        for p in pts.iter().copied() {
-            let mid = match last_meas {
-                Some((name, id)) if name == p.measurement.as_str() => id,
-                _ => {
-                    let found = self
-                        .local
-                        .dbs
-                        .get(&batch.db)
-                        .and_then(|d| d.rps.get(&rp_name))
-                        .and_then(|r| r.meas.get(&p.measurement))
-                        .copied();
-                    let id = match found {
-                        Some(id) => id,
-                        None => self.create_meas(&batch.db, &rp_name, &p.measurement).map_err(Fail::Fatal)?,
-                    };
-                    last_meas = Some((p.measurement.as_str(), id));
-                    id
-                }
-            };
-            let sid = match self.local.meas.get(&mid).and_then(|m| m.series.get(&p.tags)) {
-                Some(s) => *s,
-                None => self.create_series(mid, &p.measurement, &p.tags).map_err(Fail::Fatal)?,
-            };
-            ids.push((mid, sid));
-        }
+        let ids = self.resolve_ids(&batch.db, &rp_name, &pts, &known).map_err(Fail::Fatal)?;
         if !new_order.is_empty() {
             let mut meas_ids: HashMap<&str, i64> = HashMap::new();
             for (p, (mid, _)) in pts.iter().zip(&ids) {
@@ -561,6 +623,79 @@ impl Writer {
         Ok((pts.len(), beyond))
     }
 
+    /// Each point's series id where the series exists (committed or created by an earlier batch
+    /// of the open group commit); refuses the batch when its new series would pass a
+    /// cardinality limit.
+    fn known_series(
+        &self,
+        batch: &WriteBatch,
+        db_id: Option<i64>,
+        rp: Option<&Rp>,
+        pts: &[&Point],
+    ) -> std::result::Result<Vec<Option<i64>>, Fail> {
+        let g = self.shared.read().unwrap_or_else(|e| e.into_inner());
+        let mut known = Vec::with_capacity(pts.len());
+        let mut new: Vec<NewSeries<'_>> = Vec::new();
+        let mut seen: HashSet<(&str, &PointTags)> = HashSet::new();
+        let mut last: Option<(&str, Option<i64>)> = None;
+        for p in pts.iter().copied() {
+            let mid = match last {
+                Some((name, mid)) if name == p.measurement => mid,
+                _ => {
+                    let mid = rp.and_then(|r| r.meas.get(&p.measurement)).copied();
+                    last = Some((p.measurement.as_str(), mid));
+                    mid
+                }
+            };
+            let sid = mid.and_then(|m| g.series.sid(m, &p.tags));
+            if sid.is_none() && seen.insert((p.measurement.as_str(), &p.tags)) {
+                new.push(NewSeries { mid, name: &p.measurement, tags: &p.tags });
+            }
+            known.push(sid);
+        }
+        if !new.is_empty() {
+            if let Some(reason) = cardinality::check(&g.series, db_id, &new, self.opts.cardinality) {
+                return Err(Fail::Batch(BackendError::CardinalityLimit { reason, dropped: batch.points.len() }));
+            }
+        }
+        Ok(known)
+    }
+
+    /// Each point's (measurement id, series id), creating the measurements and series missing.
+    fn resolve_ids(&mut self, db: &str, rp: &str, pts: &[&Point], known: &[Option<i64>]) -> Result<Vec<(i64, i64)>> {
+        let mut ids: Vec<(i64, i64)> = Vec::with_capacity(pts.len());
+        let mut fresh: HashMap<(i64, &PointTags), i64> = HashMap::new();
+        let mut new: Vec<(i64, i64, &PointTags)> = Vec::new();
+        let mut last_meas: Option<(&str, i64)> = None;
+        for (p, known) in pts.iter().copied().zip(known) {
+            let mid = match last_meas {
+                Some((name, id)) if name == p.measurement.as_str() => id,
+                _ => {
+                    let found =
+                        self.local.dbs.get(db).and_then(|d| d.rps.get(rp)).and_then(|r| r.meas.get(&p.measurement)).copied();
+                    let id = match found {
+                        Some(id) => id,
+                        None => self.create_meas(db, rp, &p.measurement)?,
+                    };
+                    last_meas = Some((p.measurement.as_str(), id));
+                    id
+                }
+            };
+            let sid = match known.or_else(|| fresh.get(&(mid, &p.tags)).copied()) {
+                Some(s) => s,
+                None => {
+                    let s = self.create_series(mid, &p.measurement, &p.tags)?;
+                    fresh.insert((mid, &p.tags), s);
+                    new.push((mid, s, &p.tags));
+                    s
+                }
+            };
+            ids.push((mid, sid));
+        }
+        self.index_series(&new);
+        Ok(ids)
+    }
+
     // ---- retention ----
 
     pub fn enforce_retention(&mut self) -> Result<()> {
@@ -585,16 +720,20 @@ impl Writer {
     /// Deletes points with `min <= time <= max` of the series of `mid` (all, or those in `only`),
     /// then drops series left without points (all of them when `drop_all`), and the measurement
     /// when it has no series left.
-    pub fn delete_in_meas(&mut self, mid: i64, only: Option<&[i64]>, min: i64, max: i64, drop_all: bool) -> Result<()> {
-        let sids: Vec<i64> = match only {
-            Some(s) => s.to_vec(),
-            None => match self.local.meas.get(&mid) {
-                Some(m) => m.series_by_id.keys().copied().collect(),
-                None => return Ok(()),
-            },
+    pub fn delete_in_meas(
+        &mut self,
+        mid: i64,
+        only: Option<Vec<(Tags, i64)>>,
+        min: i64,
+        max: i64,
+        drop_all: bool,
+    ) -> Result<()> {
+        let (series, total) = {
+            let g = self.shared.read().unwrap_or_else(|e| e.into_inner());
+            let total = g.series.visible_count(mid);
+            (only.unwrap_or_else(|| g.series.visible(mid).map(|(t, sid)| (t.clone(), sid)).collect()), total)
         };
-        let total = self.local.meas.get(&mid).map(|m| m.series_by_id.len()).unwrap_or(0);
-        if drop_all && sids.len() == total {
+        if drop_all && series.len() == total {
             return self.drop_meas(mid);
         }
         let mut to_drop = Vec::new();
@@ -607,23 +746,21 @@ impl Writer {
                 .conn
                 .prepare_cached(&format!("SELECT 1 FROM p_{mid} WHERE series_id = ?1 LIMIT 1"))
                 .map_err(sql_err)?;
-            for sid in &sids {
+            for (tags, sid) in series {
                 del.execute(params![sid, min, max]).map_err(sql_err)?;
                 if !any.exists([sid]).map_err(sql_err)? {
-                    to_drop.push(*sid);
+                    to_drop.push((tags, sid));
                 }
             }
         } else {
-            to_drop = sids;
+            to_drop = series;
         }
-        if to_drop.len() == total && total > 0 {
+        // Also a measurement without series (none was ever committed) goes.
+        if to_drop.len() == total {
             return self.drop_meas(mid);
         }
-        for sid in to_drop {
-            self.drop_series(mid, sid)?;
-        }
-        if self.local.meas.get(&mid).map(|m| m.series_by_id.is_empty()).unwrap_or(false) {
-            self.drop_meas(mid)?;
+        for (tags, sid) in to_drop {
+            self.drop_series(mid, sid, tags)?;
         }
         Ok(())
     }

@@ -199,7 +199,7 @@ impl Tracker {
         'points: for &(i, h) in new {
             let p = &batch.points[i];
             if max_series > 0 && st.series.len() as u64 >= max_series {
-                refusal = Some(format!("max-series-per-database limit exceeded: ({max_series})"));
+                refusal = Some(crate::rules::cardinality::series_reason(max_series));
                 break;
             }
             if max_values > 0 {
@@ -211,12 +211,7 @@ impl Tracker {
                     let kh = self.value_hash(&p.measurement, k, None);
                     let n = st.per_key.get(&kh).copied().unwrap_or(0);
                     if n >= max_values {
-                        refusal = Some(format!(
-                            "max-values-per-tag limit exceeded ({n}/{max_values}): measurement={} tag={} value={}",
-                            go_quote(&p.measurement),
-                            go_quote(k),
-                            go_quote(v)
-                        ));
+                        refusal = Some(crate::rules::cardinality::values_reason(n, max_values, &p.measurement, k, v));
                         break 'points;
                     }
                     st.values.insert(vh);
@@ -318,8 +313,8 @@ impl Tracker {
                 .await?;
                 return Ok(st);
             }
-            // Past -search.maxSeries (or another refusal): metric by metric.
-            Err(BackendError::Internal(_)) => {}
+            // Past -search.maxSeries (422) or another refusal: metric by metric.
+            Err(BackendError::Invalid(_) | BackendError::Internal(_)) => {}
             Err(e) => return Err(e),
         }
         for name in inner.metric_names(db, None).await? {
@@ -343,7 +338,7 @@ impl Tracker {
                 })
                 .await;
             }
-            Err(BackendError::Internal(_)) => {}
+            Err(BackendError::Invalid(_) | BackendError::Internal(_)) => {}
             Err(e) => return Err(e),
         }
         // More series than /api/v1/series lists: from the export (every sample read, dropped).
@@ -425,51 +420,6 @@ fn sorted_tags(tags: &[(String, String)]) -> Vec<(&str, &str)> {
         v.sort_unstable();
     }
     v
-}
-
-/// Go's `strconv.Quote` (1.x's `%q`): `\a\b\f\n\r\t\v`, `\\`, `\"`, other control and
-/// non-printing characters as `\xNN`, `\uNNNN` or `\UNNNNNNNN`. Unicode's non-printing classes
-/// outside ASCII are approximated by the separators and format characters in common use.
-pub fn go_quote(s: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if !go_printable(c) => {
-                if (c as u32) < 0x10000 {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                } else {
-                    let _ = write!(out, "\\U{:08x}", c as u32);
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `unicode.IsPrint` for characters outside ASCII's control range: false for C1 controls,
-/// space separators other than U+0020, line/paragraph separators, format characters in use, and
-/// private-use and unassigned planes' common cases.
-fn go_printable(c: char) -> bool {
-    let u = c as u32;
-    !(c.is_control()
-        || matches!(u, 0xa0 | 0xad | 0x1680 | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064 | 0x3000 | 0xfeff)
-        || matches!(u, 0xe000..=0xf8ff | 0xfff9..=0xfffb | 0xfffe | 0xffff | 0xf0000..=0x10ffff))
 }
 
 #[cfg(test)]
@@ -559,12 +509,6 @@ fn table_bytes(cap: usize, entry: usize) -> usize {
         // A tag without a value is no tag.
         let p = |tags: &[(&str, &str)]| t.batch_series(&batch(vec![pt("m", tags)]), &|_| true)[0].1;
         assert_eq!(p(&[("a", "1"), ("b", "")]), p(&[("a", "1")]));
-    }
-
-    #[test]
-    fn quoting_is_go_s() {
-        assert_eq!(go_quote("a\"b\\c"), r#""a\"b\\c""#);
-        assert_eq!(go_quote("\u{1}\t\u{7f}é\u{a0}\u{200b}😀"), r#""\x01\t\x7fé\u00a0\u200b😀""#);
     }
 
     /// The memory the module docs state: a million series of TSBS' `cpu` shape, whose host name

@@ -20,7 +20,7 @@
 
 use async_trait::async_trait;
 
-use super::{checks, labels::LabelLimits, net_err, read_bounded, VictoriaMetricsBackend};
+use super::{checks, labels::LabelLimits, read_bounded, VictoriaMetricsBackend};
 use crate::backend::{BackendError, Result, WriteBatch};
 
 /// The largest `/metrics` answer read for the start time.
@@ -70,16 +70,13 @@ impl VictoriaMetricsBackend {
         let inner = &self.inner;
         // One check at a time (see `Seen`).
         let mut seen = inner.instance_seen.lock().await;
-        let resp = inner.client.get(format!("{}/metrics", inner.base)).timeout(inner.opts.timeout).send().await;
-        let resp = resp.map_err(|e| {
-            inner.note_unreachable();
-            net_err(e, "/metrics")
-        })?;
+        let rb = inner.client.get(format!("{}/metrics", inner.base)).timeout(inner.opts.timeout);
+        let resp = inner.request(rb, "/metrics").await?;
         let status = resp.status();
         if !status.is_success() {
             let msg = format!("victoriametrics /metrics: {status}");
             return Err(match status.as_u16() {
-                502..=504 => BackendError::Unavailable(msg),
+                500..=599 => BackendError::Unavailable(msg),
                 _ => BackendError::Internal(msg),
             });
         }

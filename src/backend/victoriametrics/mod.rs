@@ -153,6 +153,9 @@ pub struct VictoriaMetricsBackend {
 
 struct Inner {
     client: reqwest::Client,
+    /// The runtime serving influxgate's connections, where every request to VictoriaMetrics is
+    /// sent (see [`Inner::request`]); `None` when built outside a runtime.
+    io: Option<tokio::runtime::Handle>,
     base: String,
     opts: VmOptions,
     catalog: Mutex<Catalog>,
@@ -335,18 +338,6 @@ fn parse_retention(v: &str) -> Option<i64> {
     (ns.is_finite() && ns >= 0.0 && ns < i64::MAX as f64).then_some(ns as i64)
 }
 
-/// InfluxDB 1.x's shard group duration for a retention duration.
-fn shard_group_duration(d: i64) -> i64 {
-    const H: i64 = 3_600_000_000_000;
-    if d == 0 || d > 180 * 24 * H {
-        7 * 24 * H
-    } else if d >= 2 * 24 * H {
-        24 * H
-    } else {
-        H
-    }
-}
-
 impl VictoriaMetricsBackend {
     /// `url`: VictoriaMetrics' base URL, e.g. `http://127.0.0.1:8428`.
     pub fn new(url: &str, opts: VmOptions) -> Result<Self> {
@@ -379,6 +370,7 @@ impl VictoriaMetricsBackend {
         Ok(VictoriaMetricsBackend {
             inner: Arc::new(Inner {
                 client,
+                io: tokio::runtime::Handle::try_current().ok(),
                 base,
                 opts,
                 catalog: Mutex::new(catalog),
@@ -436,10 +428,7 @@ impl Inner {
         if let Some(t) = timeout {
             rb = rb.timeout(t);
         }
-        let resp = rb.send().await.map_err(|e| {
-            self.note_unreachable();
-            net_err(e, path)
-        })?;
+        let resp = self.request(rb, path).await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -454,13 +443,32 @@ impl Inner {
             text.truncate(cut);
         }
         let msg = format!("victoriametrics {path}: {status}: {}", text.trim());
-        // A write VictoriaMetrics failed (5xx) is the store's failure, spooled and retried (see
-        // `crate::spool`); other 5xx (a query it could not answer) stay influxgate's 500.
-        let ingest = ["/write", "/api/v1/import", "/internal/force_flush"].iter().any(|p| path.starts_with(p));
+        // The store failing (5xx) is worth retrying (a write is spooled, see `crate::spool`); 422 is a request past one of its limits
+        // (`-search.maxSeries` and the like), answered as the statement's error; any other 4xx is
+        // a request influxgate should not have made.
         Err(match status.as_u16() {
-            502..=504 => BackendError::Unavailable(msg),
-            500..=599 if ingest => BackendError::Unavailable(msg),
+            500..=599 => BackendError::Unavailable(msg),
+            422 => BackendError::Invalid(msg),
             _ => BackendError::Internal(msg),
+        })
+    }
+
+    /// Sends a request on the connection runtime. Queries run on a runtime of their own
+    /// (`server::query_pool`) whose threads may be busy evaluating for seconds; a pooled
+    /// connection's driver task lives on the runtime that opened it, so a connection opened from
+    /// a query thread could leave a write waiting for that thread. Sending every request from the
+    /// connection runtime keeps the drivers there.
+    async fn request(&self, rb: reqwest::RequestBuilder, path: &str) -> Result<reqwest::Response> {
+        let sent = match &self.io {
+            Some(h) => h
+                .spawn(rb.send())
+                .await
+                .map_err(|e| BackendError::Internal(format!("victoriametrics {path}: request task: {e}")))?,
+            None => rb.send().await,
+        };
+        sent.map_err(|e| {
+            self.note_unreachable();
+            net_err(e, path)
         })
     }
 
@@ -651,13 +659,8 @@ impl Inner {
     /// `None` when VictoriaMetrics could not be asked (asked again next time); `Some(0)` when it
     /// answered without a readable flag.
     async fn fetch_retention(&self) -> Option<i64> {
-        let resp = self
-            .client
-            .get(format!("{}/metrics", self.base))
-            .timeout(self.opts.timeout)
-            .send()
-            .await
-            .ok()?;
+        let rb = self.client.get(format!("{}/metrics", self.base)).timeout(self.opts.timeout);
+        let resp = self.request(rb, "/metrics").await.ok()?;
         if !resp.status().is_success() {
             return Some(0);
         }
@@ -874,14 +877,8 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn health(&self) -> Result<()> {
-        let resp = self
-            .inner
-            .client
-            .get(format!("{}/health", self.inner.base))
-            .timeout(self.inner.opts.timeout)
-            .send()
-            .await
-            .map_err(|e| net_err(e, "/health"))?;
+        let rb = self.inner.client.get(format!("{}/health", self.inner.base)).timeout(self.inner.opts.timeout);
+        let resp = self.inner.request(rb, "/health").await?;
         if resp.status().is_success() {
             Ok(())
         } else {
@@ -938,7 +935,7 @@ impl Backend for VictoriaMetricsBackend {
         Ok(vec![RetentionPolicy {
             name: "autogen".into(),
             duration: d,
-            shard_group_duration: shard_group_duration(d),
+            shard_group_duration: crate::rules::shards::default_duration(d),
             replication: 1,
             default: true,
         }])

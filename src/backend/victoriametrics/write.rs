@@ -211,7 +211,8 @@ impl Inner {
             return s;
         }
         let unread = |why: String| Setup { mode: Mode::Json(why), limits: LabelLimits::default() };
-        let resp = self.client.get(format!("{}/metrics", self.base)).timeout(self.opts.timeout).send().await;
+        let rb = self.client.get(format!("{}/metrics", self.base)).timeout(self.opts.timeout);
+        let resp = self.request(rb, "/metrics").await;
         let setup = match resp {
             Ok(r) if r.status().is_success() => match read_bounded(r, 16 << 20, true, "/metrics", self.opts.timeout).await {
                 Ok(body) => {

@@ -84,19 +84,3 @@ fn measurements_shards_users_cqs() {
     );
 }
 
-#[test]
-fn durations() {
-    assert_eq!(parse_duration("1h30m"), Ok(90 * 60_000_000_000));
-    assert_eq!(parse_duration("5ms"), Ok(5_000_000));
-    assert_eq!(parse_duration("5ns"), Ok(5));
-    assert_eq!(parse_duration("2w"), Ok(14 * 24 * H));
-    assert_eq!(parse_duration("1y"), Err("invalid duration".into()));
-    assert_eq!(parse_duration("5"), Err("invalid duration".into()));
-    assert_eq!(
-        parse_duration("9223372036854775807ns1ns"),
-        Err("overflowed duration 1ns: choose a smaller duration or INF".into())
-    );
-    for (d, s) in [(0, "0s"), (7 * 24 * H, "1w"), (24 * H, "1d"), (H, "1h"), (90_000_000_000, "90s"), (1_500_000, "1500u"), (1, "1ns"), (-H, "-1h")] {
-        assert_eq!(format_duration(d), s);
-    }
-}

@@ -191,6 +191,28 @@ fn subquery() {
     rt("SELECT * FROM (SELECT * FROM (SELECT x FROM a), b)");
 }
 
+/// The parser resolves `tz()` on the machine it is given (`rules::tz`), in subqueries too.
+#[test]
+fn tz_resolves_on_the_given_machine() {
+    use crate::rules::tz::System;
+    let sys = System {
+        dirs: vec!["/nonexistent/zoneinfo".into()],
+        tz_env: Some("Asia/Tokyo".into()),
+        localtime: "/nonexistent/localtime".into(),
+        timezone_name: "/nonexistent/timezone".into(),
+    };
+    let parse = |q: &str| parse_query_with(q, ParseOptions { params: None, zones: Some(&sys) });
+    let zone = |q: &str| match parse(q).unwrap().statements.remove(0) {
+        Statement::Select(s) => s.location.map(|l| l.zone),
+        _ => unreachable!(),
+    };
+    assert_eq!(zone("SELECT v FROM m tz('Local')"), Some(chrono_tz::Tz::Asia__Tokyo));
+    assert_eq!(zone("SELECT v FROM m tz('')"), Some(chrono_tz::Tz::UTC));
+    for q in ["SELECT v FROM m tz('Nowhere/City')", "SELECT v FROM (SELECT v FROM m tz('Nowhere/City'))"] {
+        assert_eq!(parse(q).unwrap_err().to_string(), "unable to find time zone Nowhere/City", "{q}");
+    }
+}
+
 #[test]
 fn group_by_fill_order_limits_tz() {
     let s = select("SELECT mean(v) FROM m WHERE time >= now() - 1h GROUP BY time(10m, -2m), host, * fill(previous) ORDER BY time DESC LIMIT 3 OFFSET 2 SLIMIT 4 SOFFSET 5 tz('UTC')");
@@ -204,7 +226,7 @@ fn group_by_fill_order_limits_tz() {
     assert_eq!(s.fill, Fill::Previous);
     assert!(s.order_desc());
     assert_eq!((s.limit, s.offset, s.slimit, s.soffset), (3, 2, 4, 5));
-    assert_eq!(s.location.as_deref(), Some("UTC"));
+    assert_eq!(s.location.as_ref().map(|l| (l.name.as_str(), l.zone)), Some(("UTC", chrono_tz::Tz::UTC)));
     for (f, want) in [
         ("fill(null)", Fill::Null),
         ("fill(none)", Fill::None),

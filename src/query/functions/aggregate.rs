@@ -92,17 +92,7 @@ impl Aggregate {
     /// Selectors return (a) point(s) of the input, with its time: first, last, max, min,
     /// percentile, sample, top, bottom.
     pub fn is_selector(&self) -> bool {
-        matches!(
-            self,
-            Aggregate::First
-                | Aggregate::Last
-                | Aggregate::Max
-                | Aggregate::Min
-                | Aggregate::Percentile(_)
-                | Aggregate::Sample(_)
-                | Aggregate::Top(_)
-                | Aggregate::Bottom(_)
-        )
+        crate::rules::function_kinds::is_selector(self.name())
     }
 
     /// Whether 1.x keeps the selected points' own times even with `GROUP BY time` (top, bottom,
@@ -164,13 +154,18 @@ impl Aggregate {
 
     /// The type of the values this call outputs for an input of type `ty`.
     pub fn output_type(&self, ty: FieldType) -> FieldType {
-        match self {
-            Aggregate::Count => FieldType::Integer,
-            Aggregate::Integral { .. } | Aggregate::Mean | Aggregate::Median | Aggregate::Stddev => {
-                FieldType::Float
-            }
-            _ => ty,
-        }
+        result_field_type(self.name(), ty)
+    }
+}
+
+/// The field type a call named `name` answers for an input of type `ty`
+/// ([`crate::rules::function_kinds::result_type`]).
+pub(crate) fn result_field_type(name: &str, ty: FieldType) -> FieldType {
+    use crate::rules::function_kinds::{result_type, ResultType};
+    match result_type(name) {
+        ResultType::Float => FieldType::Float,
+        ResultType::Integer => FieldType::Integer,
+        ResultType::FirstArgument => ty,
     }
 }
 
@@ -187,7 +182,7 @@ pub fn output_time(agg: &Aggregate, point_time: i64, window_start: i64, single_s
     if single_selector && !group_by_time && agg.is_selector() {
         return point_time;
     }
-    if window_start == super::MIN_TIME {
+    if window_start == crate::rules::time_bounds::MIN_TIME {
         0
     } else {
         window_start
@@ -659,65 +654,62 @@ pub(crate) fn linear_float(window_time: i64, prev_time: i64, next_time: i64, pre
 /// Whether 1.x computes this call per series first and then combines the partial results
 /// (count, sum, mean, min, max, first, last); the others see one merged stream of points.
 pub fn is_pushed_down(agg: &Aggregate) -> bool {
-    matches!(
-        agg,
-        Aggregate::Count | Aggregate::Sum | Aggregate::Mean | Aggregate::Min | Aggregate::Max | Aggregate::First | Aggregate::Last
-    )
+    crate::rules::function_kinds::combines_partials(agg.name())
 }
 
 /// A partial result: the reduced point and how many points it stands for.
-#[derive(Debug, Clone, PartialEq)]
-struct Partial {
-    s: Sample,
-    count: u64,
-}
+pub type Partial = (Sample, u64);
 
-fn partials_of(agg: &Aggregate, pts: &[Sample], ws: i64) -> Result<Option<Partial>, FunctionError> {
+fn partial_of(agg: &Aggregate, pts: &[Sample], ws: i64) -> Result<Option<Partial>, FunctionError> {
     let n = pts.iter().filter(|p| !matches!(p.value, Value::Null)).count() as u64;
     let out = reduce(agg, pts, ws)?;
-    Ok(out.into_iter().next().map(|s| Partial { s, count: n }))
+    Ok(out.into_iter().next().map(|s| (s, n)))
 }
 
-/// Combine partials the way 1.x's call iterator does when fed already-reduced points.
-fn combine(agg: &Aggregate, parts: &[Partial], ws: i64) -> Option<Partial> {
+/// Combines partial results of window `ws` the way 1.x's call iterator does when fed
+/// already-reduced points, in the order given (that order decides float sums' last bits):
+/// count partials are summed as integers; mean partials weighted (`sum += mean × count` for a
+/// count of 2 or more, else `+= mean`, divided by the points counted so); sum, min, max, first
+/// and last reduce the partial points again. The production path (`select::partials`) and
+/// [`reduce_layers`] both combine through here.
+pub fn combine(agg: &Aggregate, parts: &[Partial], ws: i64) -> Result<Option<Partial>, FunctionError> {
     if parts.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let total: u64 = parts.iter().map(|p| p.count).sum();
+    let total: u64 = parts.iter().map(|p| p.1).sum();
     let s = match agg {
-        // count partials are summed (as integers)
         Aggregate::Count => {
             let mut c: i64 = 0;
-            for p in parts {
-                if let Value::Integer(i) = p.s.value {
+            for (p, _) in parts {
+                if let Value::Integer(i) = p.value {
                     c = c.wrapping_add(i);
                 }
             }
-            Sample { time: ws, value: Value::Integer(c), aux: Vec::new() }
+            Sample::new(ws, Value::Integer(c))
         }
-        // mean partials: sum += mean × count (count ≥ 2) else += mean; divided by the total
         Aggregate::Mean => {
             let (mut sum, mut cnt) = (0.0f64, 0u64);
-            for p in parts {
-                let v = as_f64(&p.s.value).unwrap_or(f64::NAN);
-                if p.count >= 2 {
-                    sum += v * p.count as f64;
-                    cnt += p.count;
+            for (p, n) in parts {
+                let v = as_f64(&p.value).unwrap_or(f64::NAN);
+                if *n >= 2 {
+                    sum += v * *n as f64;
+                    cnt += n;
                 } else {
                     sum += v;
                     cnt += 1;
                 }
             }
-            Sample { time: ws, value: Value::Float(sum / cnt as f64), aux: Vec::new() }
+            Sample::new(ws, Value::Float(sum / cnt as f64))
         }
-        // sum, min, max, first, last: the same reducer over the partial points
         _ => {
-            let samples: Vec<Sample> = parts.iter().map(|p| p.s.clone()).collect();
-            let out = reduce(agg, &samples, ws).ok()?;
-            out.into_iter().next()?
+            let samples: Vec<Sample> = parts.iter().map(|p| p.0.clone()).collect();
+            match reduce(agg, &samples, ws)?.into_iter().next() {
+                Some(s) => s,
+                None => return Ok(None),
+            }
         }
     };
-    Some(Partial { s, count: total })
+    Ok(Some((s, total)))
 }
 
 /// Reduce one window of a group made of several series, reproducing 1.x's layering so float
@@ -737,53 +729,25 @@ pub fn reduce_layers(agg: &Aggregate, shards: &[Vec<Vec<Sample>>], window_start:
     for shard in shards {
         let mut series_parts = Vec::new();
         for series in shard {
-            if let Some(p) = partials_of(agg, series, window_start)? {
+            if let Some(p) = partial_of(agg, series, window_start)? {
                 series_parts.push(p);
             }
         }
         // the engine's merge over the shard's series (a reduction even for a single input)
-        if let Some(p) = combine(agg, &series_parts, window_start) {
+        if let Some(p) = combine(agg, &series_parts, window_start)? {
             shard_parts.push(p);
         }
     }
     // across shards, then the statement-level merge over sources
-    let top = combine(agg, &shard_parts, window_start);
-    let top = top.and_then(|p| combine(agg, &[p], window_start));
-    Ok(top.map(|p| vec![p.s]).unwrap_or_default())
+    let top = match combine(agg, &shard_parts, window_start)? {
+        Some(p) => combine(agg, &[p], window_start)?,
+        None => None,
+    };
+    Ok(top.map(|p| vec![p.0]).unwrap_or_default())
 }
 
-/// The shard group duration of a retention policy (`None`: the database has none): its own
-/// `SHARD DURATION`, else 1.x's default for its duration.
-pub fn rp_shard_group_duration(rp: Option<&crate::backend::RetentionPolicy>) -> i64 {
-    match rp {
-        Some(r) if r.shard_group_duration > 0 => r.shard_group_duration,
-        _ => shard_group_duration(rp.map(|r| r.duration)),
-    }
-}
-
-/// 1.x's default shard group duration for a retention policy of duration `rp` (ns, 0 or None
-/// = infinite): < 2 days → 1h, < 6 months (180 days) → 1 day, else 7 days.
-pub fn shard_group_duration(rp: Option<i64>) -> i64 {
-    const H: i64 = 3_600_000_000_000;
-    match rp {
-        Some(d) if d > 0 && d < 48 * H => H,
-        Some(d) if d > 0 && d < 180 * 24 * H => 24 * H,
-        _ => 7 * 24 * H,
-    }
-}
-
-/// The start of the shard group holding `t`: 1.x truncates with Go's `time.Truncate`, i.e. to
-/// multiples of the duration counted from 0001-01-01 UTC (so 7-day groups start on Mondays,
-/// e.g. 1969-12-29, 1970-01-05).
-pub fn shard_group_start(t: i64, duration: i64) -> i64 {
-    if duration <= 0 {
-        return t;
-    }
-    const YEAR1_TO_EPOCH_NS: i128 = 719_162 * 86_400 * 1_000_000_000;
-    let abs = t as i128 + YEAR1_TO_EPOCH_NS;
-    let start = abs - abs.rem_euclid(duration as i128) - YEAR1_TO_EPOCH_NS;
-    start.clamp(i64::MIN as i128, i64::MAX as i128) as i64
-}
+/// 1.x's shard-group rules live in [`crate::rules::shards`].
+pub use crate::rules::shards::{group_start as shard_group_start, of_policy as rp_shard_group_duration};
 
 /// `top(field, tag1[, tag2...], N)` / `bottom(...)`: 1.x first takes, per distinct combination
 /// of the tag values (`groups`: tag values + that combination's points, time order), the

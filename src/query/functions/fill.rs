@@ -2,7 +2,8 @@
 
 use super::aggregate::linear_float;
 use super::window::{zone_offset, Window};
-use super::{Sample, MIN_TIME};
+use super::Sample;
+use crate::rules::time_bounds::MIN_TIME;
 use crate::model::FieldType;
 use crate::query::result::Value;
 

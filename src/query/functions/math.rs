@@ -13,23 +13,6 @@ use super::FunctionError;
 use crate::model::FieldType;
 use crate::query::result::Value;
 
-/// Whether `name` is one of the math functions.
-pub fn is_math_function(name: &str) -> bool {
-    matches!(
-        name,
-        "abs" | "sin" | "cos" | "tan" | "asin" | "acos" | "atan" | "atan2" | "exp" | "log" | "ln"
-            | "log2" | "log10" | "sqrt" | "pow" | "floor" | "ceil" | "round"
-    )
-}
-
-/// The number of arguments each takes (1, or 2 for atan2/log/pow).
-pub fn arity(name: &str) -> usize {
-    match name {
-        "atan2" | "log" | "pow" => 2,
-        _ => 1,
-    }
-}
-
 /// Name of an argument's type as 1.x prints it in errors; `None` = unknown (e.g. a field that
 /// does not exist).
 pub fn type_name(t: Option<FieldType>) -> &'static str {
@@ -109,7 +92,7 @@ pub fn call(name: &str, args: &[Value]) -> Value {
         Some(v @ (Value::Integer(_) | Value::Unsigned(_))) => v.clone(),
         _ => Value::Null,
     };
-    if args.len() != arity(name) {
+    if args.len() != crate::rules::function_kinds::math_arity(name) {
         return Value::Null;
     }
     // 1.x answers null where Go's math gives NaN (sqrt/ln of a negative, asin(2), ...).

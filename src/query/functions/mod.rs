@@ -44,16 +44,12 @@ use crate::query::result::Value;
 use std::fmt;
 
 pub use aggregate::{
-    integral, output_time, reduce, reduce_layers, reduce_top_bottom_tagged, shard_group_duration, shard_group_start,
+    integral, output_time, reduce, reduce_layers, reduce_top_bottom_tagged, shard_group_start,
     Aggregate,
 };
 pub use fill::{fill, Fill};
 pub use transform::Transform;
 pub use window::{bucket_start, Window};
-
-/// `influxql.MinTime` / `MaxTime` of 1.x (nanoseconds).
-pub const MIN_TIME: i64 = i64::MIN + 2;
-pub const MAX_TIME: i64 = i64::MAX - 1;
 
 /// One input (or output) point of a function.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,6 +8,7 @@ use super::transform::default_derivative_unit;
 use super::*;
 use crate::model::FieldType;
 use crate::query::result::Value;
+use crate::rules::time_bounds::{MAX_TIME, MIN_TIME};
 
 const S: i64 = 1_000_000_000;
 
@@ -585,7 +586,7 @@ fn layered_series_partials() {
     assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Mean, &shards, 0).unwrap()), vec![(0, f(0.43333333333333335))]);
     assert_eq!(tv(&aggregate::reduce_layers(&Aggregate::Sum, &shards, 0).unwrap()), vec![(0, f(2.6))]);
     // SHOW SHARDS: autogen groups 1969-12-29..1970-01-05, 1970-01-05..1970-01-12 (Mondays)
-    let week = aggregate::shard_group_duration(None);
+    let week = crate::rules::shards::default_duration(0);
     assert_eq!(aggregate::shard_group_start(0, week), -3 * 86_400 * S);
     assert_eq!(aggregate::shard_group_start(5 * 86_400 * S, week), 4 * 86_400 * S);
     assert_eq!(aggregate::shard_group_start(4 * 86_400 * S - 1, week), -3 * 86_400 * S);

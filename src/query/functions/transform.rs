@@ -72,11 +72,7 @@ impl Transform {
     /// Output type: derivatives and moving averages are floats, elapsed integers, the others
     /// keep the input type.
     pub fn output_type(&self, ty: FieldType) -> FieldType {
-        match self {
-            Transform::Derivative { .. } | Transform::MovingAverage(_) => FieldType::Float,
-            Transform::Elapsed { .. } => FieldType::Integer,
-            _ => ty,
-        }
+        super::aggregate::result_field_type(self.name(), ty)
     }
 
     /// Apply to a series (time order). Output points carry the time of the point they were

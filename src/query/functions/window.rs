@@ -2,7 +2,7 @@
 //! (`IteratorOptions.Window` / `Zone`): floor to a multiple of `every` after subtracting the
 //! offset, in local time when a zone is given, with 1.x's DST adjustments.
 
-use super::{MAX_TIME, MIN_TIME};
+use crate::rules::time_bounds::{MAX_TIME, MIN_TIME};
 use chrono::{Offset, TimeZone};
 use chrono_tz::Tz;
 

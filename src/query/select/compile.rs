@@ -137,13 +137,15 @@ pub(super) fn compile_row(e: &Expr, m: &MeasInfo, scan: &mut Vec<String>, in_con
             )
         }
         Expr::Call { name, args } => {
-            if functions::math::is_math_function(name) {
+            if function_kinds::is_math(name) {
                 let mut c = Vec::new();
                 for a in args {
                     c.push(compile_row(a, m, scan, in_cond)?);
                 }
                 CExpr::Math(name.clone(), c)
-            } else if name == "now" {
+            } else if name == "now" || in_cond {
+                // 1.x evaluates a call it does not know, in a condition, to null (the checks
+                // before reading reject it only outside parentheses; see `validate`).
                 CExpr::Lit(Value::Null)
             } else {
                 return Err(format!("undefined function {name}()").into());
@@ -211,7 +213,7 @@ pub(super) fn compile_agg_expr(
 ) -> QResult<CExpr> {
     Ok(match e {
         Expr::Paren(x) => compile_agg_expr(x, m, scan, calls, aux)?,
-        Expr::Call { name, args } if is_aggregate_name(name) => {
+        Expr::Call { name, args } if function_kinds::reduces_windows(name) => {
             let (arg_expr, inner_distinct) = match args.first().map(|a| a.unparen()) {
                 Some(Expr::Call { name: n2, args: a2 }) if n2 == "distinct" && name == "count" => {
                     (a2.first().cloned().unwrap_or(Expr::Null), true)
@@ -255,7 +257,7 @@ pub(super) fn compile_agg_expr(
             calls.push(AggCall { agg, arg, inner_distinct, tag_args, out_type });
             CExpr::Agg(calls.len() - 1)
         }
-        Expr::Call { name, args } if functions::math::is_math_function(name) => {
+        Expr::Call { name, args } if function_kinds::is_math(name) => {
             let mut c = Vec::new();
             for a in args {
                 c.push(compile_agg_expr(a, m, scan, calls, aux)?);
@@ -282,11 +284,11 @@ pub(super) fn take_transform(e: &Expr) -> Option<(Expr, String, Vec<Expr>)> {
     let mut found: Option<(String, Vec<Expr>)> = None;
     fn walk(e: &Expr, found: &mut Option<(String, Vec<Expr>)>) -> Expr {
         match e {
-            Expr::Call { name, args } if is_transform_name(name) && found.is_none() => {
+            Expr::Call { name, args } if function_kinds::transforms_series(name) && found.is_none() => {
                 *found = Some((name.clone(), args.clone()));
                 Expr::Var { name: TRANSFORM_SLOT.into(), hint: None }
             }
-            Expr::Call { name, args } if functions::math::is_math_function(name) => {
+            Expr::Call { name, args } if function_kinds::is_math(name) => {
                 Expr::Call { name: name.clone(), args: args.iter().map(|a| walk(a, found)).collect() }
             }
             Expr::Binary { op, lhs, rhs } => Expr::bin(*op, walk(lhs, found), walk(rhs, found)),
@@ -309,7 +311,7 @@ pub(super) fn compile_outer(e: &Expr) -> QResult<CExpr> {
         Expr::Integer(i) => CExpr::Lit(Value::Integer(*i)),
         Expr::Unsigned(u) => CExpr::Lit(Value::Unsigned(*u)),
         Expr::Binary { op, lhs, rhs } => CExpr::Bin(*op, Box::new(compile_outer(lhs)?), Box::new(compile_outer(rhs)?)),
-        Expr::Call { name, args } if functions::math::is_math_function(name) => {
+        Expr::Call { name, args } if function_kinds::is_math(name) => {
             // 1.6.7 does not apply a math function to a transformation's points
             // (`abs(difference(x))` answers the differences as they are).
             if args.iter().any(|a| matches!(a.unparen(), Expr::Var { name, .. } if name == TRANSFORM_SLOT)) {

@@ -65,7 +65,9 @@ pub(super) async fn load(
                 out.push(sd);
             }
         }
-        out.sort_by(|a, b| a.tags.cmp(&b.tags));
+        if !m.sub_ordered {
+            out.sort_by(|a, b| a.tags.cmp(&b.tags));
+        }
         return Ok((out, held));
     }
     let req = ScanRequest {

@@ -1,8 +1,11 @@
 //! SELECT: sources resolved against the catalog, fields typed, rows read through
 //! `Backend::scan`, then raw rows or aggregates per series and time bucket.
 //!
-//! One file per job: `validate` (1.x's compile-time checks and texts), `resolve` (sources,
-//! `*` and regexes, GROUP BY keys), `compile` (expressions against one measurement), `columns`
+//! One file per job: `validate` (1.x's checks before reading, in 1.x's order, with its texts),
+//! `calls` (where the aggregates, selectors and transformations are; their kinds are
+//! `rules::function_kinds`), `resolve` (sources, `*`
+//! and regexes, GROUP BY keys), `typecheck` (1.x's validateTypes once `*` is expanded),
+//! `compile` (expressions against one measurement), `columns`
 //! (answer column names), `load` (reading points), `raw` (raw selects and 1.x's merge order),
 //! `aggregate` (calls per series/window/shard group, fill, transformations), `partials`
 //! (combining partial results in 1.x's order), `pushdown` (asking the store for partials),
@@ -17,18 +20,21 @@ use futures::StreamExt;
 use super::functions::goheap::GoHeap;
 use regex::Regex;
 
-use super::cond::{self, TimeRange, MIN_TIME};
+use super::cond::{self, TimeRange};
+use crate::rules::{function_kinds, limits};
+use crate::rules::time_bounds::MIN_TIME;
 use super::eval;
 use super::functions::{self, Aggregate, Sample, Window};
 use super::ir::{BinOp, Dimension, Expr, Field, Fill, FillValue, Select, Source, VarHint};
 use super::result::{Series, Value};
-use super::error::{QResult, QueryError};
+use super::error::QResult;
 use super::govern::{self, Charge, Governor};
 use super::QueryContext;
 use crate::backend::{Backend, MeasurementFilter, ScanRequest, TagPredicate};
 use crate::model::FieldType;
 
 mod aggregate;
+mod calls;
 mod columns;
 mod compile;
 mod into;
@@ -37,9 +43,11 @@ mod partials;
 mod pushdown;
 mod raw;
 mod resolve;
+mod typecheck;
 mod validate;
 
 use aggregate::*;
+use calls::*;
 use columns::*;
 use compile::*;
 use into::*;
@@ -48,10 +56,11 @@ use partials::*;
 use pushdown::*;
 use raw::*;
 use resolve::*;
-use validate::*;
+use typecheck::*;
 
 pub(crate) use raw::{point_less, raw_compile, raw_prepare, RawCompiled};
 pub(crate) use resolve::MeasInfo;
+pub(crate) use validate::normalize;
 
 type Tags = Vec<(String, String)>;
 
@@ -64,39 +73,71 @@ fn series_bytes(s: &Series) -> u64 {
     s.values.iter().map(|r| govern::row_bytes(r.len()) + r.iter().map(govern::value_bytes).sum::<u64>()).sum()
 }
 
-fn apply_limits<T>(v: Vec<T>, limit: u64, offset: u64) -> Vec<T> {
-    let off = offset as usize;
-    let it = v.into_iter().skip(off);
-    if limit > 0 {
-        it.take(limit as usize).collect()
-    } else {
-        it.collect()
-    }
+/// Runs one SELECT statement as 1.x does: its checks in 1.x's order (see `validate`), then
+/// [`select`].
+pub(crate) async fn statement(backend: &dyn Backend, ctx: &QueryContext, s: &crate::influxql::ast::SelectStatement) -> QResult<Vec<Series>> {
+    validate::system_sources(s)?;
+    let sel = super::lower::select(s);
+    normalize(backend, ctx, &sel).await?;
+    validate::compile_statement(s, ctx.now)?;
+    select(backend, ctx, &sel).await
 }
 
-/// Runs one SELECT, answering its series (empty when nothing matched).
+/// The checks of a statement that need no catalog (all but [`normalize`]), for a caller that
+/// runs `normalize` itself before [`select`].
+pub(crate) fn check(s: &crate::influxql::ast::SelectStatement, now: i64) -> QResult<()> {
+    validate::check(s, now)
+}
+
+/// Runs one SELECT that passed 1.x's checks, answering its series (empty when nothing matched).
 pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<Vec<Series>> {
+    run(backend, ctx, sel, None).await
+}
+
+/// [`select`] for a subquery of `outer`. 1.x checks the types of the outermost statement only,
+/// and runs a subquery with the outer statement's time order and grouping: a raw subquery under
+/// a raw statement merges its rows by the outer groups, then time (see [`merged_subquery`]);
+/// `.1` says the answer is in that order (a series per run of rows of one group of its own).
+pub(super) async fn subquery(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outer: &Select) -> QResult<(Vec<Series>, bool)> {
+    let merged = merged_subquery(sel, outer);
+    Ok((run(backend, ctx, sel, Some(outer)).await?, merged))
+}
+
+/// Whether 1.x's merge of a subquery's rows reaches the outer statement: both raw (the outer
+/// reads the rows one by one), no LIMIT/OFFSET/SLIMIT in the subquery (1.x limits its series
+/// before that merge). 1.x creates the subquery's iterators with the outer dimensions
+/// (`newIteratorOptionsSubstatement`), grouping by its own and the outer tags, so its rows come
+/// merged by the outer groups, then time, then its tie-break keys, not series after series.
+fn merged_subquery(sel: &Select, outer: &Select) -> bool {
+    !shape(sel).any_agg
+        && !shape(outer).any_agg
+        && sel.limit == 0
+        && sel.offset == 0
+        && sel.slimit == 0
+        && sel.soffset == 0
+        && sel.into.is_none()
+}
+
+async fn run(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outer: Option<&Select>) -> QResult<Vec<Series>> {
     if let Some(target) = &sel.into {
         let mut inner = sel.clone();
         inner.into = None;
-        let series = Box::pin(select(backend, ctx, &inner)).await?;
+        let series = Box::pin(run(backend, ctx, &inner, outer)).await?;
         return select_into(backend, ctx, target, series).await;
     }
-    let Shape { any_agg, group_by_time } = check_statement(sel)?;
+    let Shape { any_agg, group_by_time } = shape(sel);
     let (rest, tr) = match &sel.condition {
         Some(c) => cond::split_time(c, ctx.now)?,
         None => (None, TimeRange::unbounded()),
     };
-    if let Some(r) = &rest {
-        check_condition(r)?;
-    }
+    let merge_into = outer.filter(|o| merged_subquery(sel, o));
     // Tag keys are listed only when `*`, a regex or GROUP BY */regex needs them.
     let need_tags = sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Wildcard { .. } | Expr::Regex(_)))
         || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
-    let metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
+    let mut metas = resolve_sources(backend, ctx, sel, need_tags).await?;
     let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
-    for f in &fields {
-        type_check(&f.expr, &metas)?;
+    if outer.is_none() {
+        type_check(backend, &fields, &mut metas).await?;
     }
 
     let (time_name, out_fields) = split_time_column(fields);
@@ -104,6 +145,9 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
         return Ok(vec![]);
     }
     let columns = column_names(&time_name, &out_fields);
+    if let Some(o) = merge_into {
+        return raw_merged(backend, &ctx.governor, sel, o, &metas, &out_fields, &columns, rest.as_ref(), tr).await;
+    }
 
     let mut series_out: Vec<Series> = Vec::new();
     let mut budget = MAX_CELLS;
@@ -114,7 +158,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
         let s = if any_agg {
             aggregate_measurement(backend, ctx, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, group_by_time, &mut scan, &mut budget).await?
         } else {
-            raw_measurement(backend, &ctx.governor, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, &mut scan, &mut budget).await?
+            raw_measurement(backend, &ctx.governor, sel, m, &out_fields, &columns, rest.as_ref(), tr, &keys, None, &mut budget).await?
         };
         for mut ser in s {
             if !has_tag_dims {
@@ -133,7 +177,7 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
         series_out = Vec::new();
         for (_, mut v) in by_m {
             v.sort_by_cached_key(|s| tags_id(&s.tags));
-            series_out.extend(apply_limits(v, sel.slimit, sel.soffset));
+            series_out.extend(limits::apply(v, sel.slimit, sel.soffset));
         }
     }
     // Series come by measurement, then tags; ORDER BY time DESC reverses both (1.x).

@@ -3,52 +3,6 @@
 
 use super::*;
 
-/// 1.x's combination of partial results (see `functions::aggregate::reduce_layers`).
-pub(super) fn combine_parts(agg: &Aggregate, parts: &[(Sample, u64)], ws: i64) -> QResult<Option<(Sample, u64)>> {
-    if parts.is_empty() {
-        return Ok(None);
-    }
-    let total: u64 = parts.iter().map(|p| p.1).sum();
-    let s = match agg {
-        Aggregate::Count => {
-            let mut c: i64 = 0;
-            for (p, _) in parts {
-                if let Value::Integer(i) = p.value {
-                    c = c.wrapping_add(i);
-                }
-            }
-            Sample::new(ws, Value::Integer(c))
-        }
-        Aggregate::Mean => {
-            let (mut sum, mut cnt) = (0.0f64, 0u64);
-            for (p, n) in parts {
-                let v = match p.value {
-                    Value::Float(f) => f,
-                    Value::Integer(i) => i as f64,
-                    Value::Unsigned(u) => u as f64,
-                    _ => f64::NAN,
-                };
-                if *n >= 2 {
-                    sum += v * *n as f64;
-                    cnt += n;
-                } else {
-                    sum += v;
-                    cnt += 1;
-                }
-            }
-            Sample::new(ws, Value::Float(sum / cnt as f64))
-        }
-        _ => {
-            let samples: Vec<Sample> = parts.iter().map(|p| p.0.clone()).collect();
-            match functions::reduce(agg, &samples, ws).map_err(QueryError::from)?.into_iter().next() {
-                Some(s) => s,
-                None => return Ok(None),
-            }
-        }
-    };
-    Ok(Some((s, total)))
-}
-
 /// One group's reduced points of a pushed-down call: per window, the series' partials per
 /// shard group combined, then across shard groups, as 1.x layers them.
 #[allow(clippy::too_many_arguments)]
@@ -143,7 +97,7 @@ pub(super) fn combine_layered(
     let top = combine_stream(agg, order.iter().filter_map(|&(i, j)| shard_streams.get(i)?.get(j)))?;
     let mut out = Vec::new();
     for (ws, s, n) in top {
-        if let Some((mut s, _)) = combine_parts(agg, &[(s, n)], ws)? {
+        if let Some((mut s, _)) = functions::aggregate::combine(agg, &[(s, n)], ws)? {
             s.time = functions::output_time(agg, s.time, ws, single_selector, windowed);
             out.push(s);
         }
@@ -163,7 +117,7 @@ pub(super) fn combine_stream<'a>(
     for (ws, s, n) in stream {
         if cur != Some(*ws) {
             if let Some(w) = cur {
-                if let Some((s, n)) = combine_parts(agg, &run, w)? {
+                if let Some((s, n)) = functions::aggregate::combine(agg, &run, w)? {
                     out.push((w, s, n));
                 }
             }
@@ -173,7 +127,7 @@ pub(super) fn combine_stream<'a>(
         run.push((s.clone(), *n));
     }
     if let Some(w) = cur {
-        if let Some((s, n)) = combine_parts(agg, &run, w)? {
+        if let Some((s, n)) = functions::aggregate::combine(agg, &run, w)? {
             out.push((w, s, n));
         }
     }

@@ -3,8 +3,13 @@
 
 use super::*;
 
+/// The store's name for a call, for the calls whose partial results 1.x combines (no other call
+/// can be answered from a store's partials).
 pub(super) fn pushdown_fn(agg: &Aggregate) -> Option<crate::backend::AggregateFn> {
     use crate::backend::AggregateFn as F;
+    if !function_kinds::combines_partials(agg.name()) {
+        return None;
+    }
     Some(match agg {
         Aggregate::Count => F::Count,
         Aggregate::Sum => F::Sum,

@@ -86,7 +86,7 @@ pub(crate) async fn raw_prepare(backend: &dyn Backend, ctx: &QueryContext, sel: 
     };
     let need_tags = sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Wildcard { .. } | Expr::Regex(_)))
         || sel.dimensions.iter().any(|d| matches!(d, Dimension::Regex(_) | Dimension::Wildcard));
-    let metas = resolve_sources(backend, ctx, &sel.sources, need_tags).await?;
+    let metas = resolve_sources(backend, ctx, sel, need_tags).await?;
     let fields = expand_fields(&sel.fields, &metas, &sel.dimensions);
     let (time_name, out_fields) = split_time_column(fields);
     if out_fields.is_empty() {
@@ -135,6 +135,54 @@ pub(super) fn compile_raw(sel: &Select, m: &MeasInfo, fields: &[Field], rest: Op
     Ok(Some(RawCompiled { exprs, selected, aux_exprs, cond, scan, cap, keys: keys.to_vec() }))
 }
 
+/// The rows of a raw subquery as 1.x hands them to its raw outer statement `outer` (see
+/// `merged_subquery`): per measurement (in name order, reversed under DESC), merged by the
+/// outer groups, then time, then tie-break keys, in the outer statement's time order; each run
+/// of rows of one group of the subquery's own and the outer tags is a series.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn raw_merged(
+    backend: &dyn Backend,
+    gov: &Governor,
+    sel: &Select,
+    outer: &Select,
+    metas: &[MeasInfo],
+    fields: &[Field],
+    columns: &[String],
+    rest: Option<&Expr>,
+    tr: TimeRange,
+) -> QResult<Vec<Series>> {
+    let mut sel = sel.clone();
+    sel.order_desc = outer.order_desc;
+    let mut budget = MAX_CELLS;
+    let mut per_measurement = Vec::new();
+    // The outer `GROUP BY *` or regex reaches the subquery's own GROUP BY tags only (1.x
+    // expands it against the subquery's dimensions).
+    let own: Vec<&String> = sel.dimensions.iter().filter_map(|d| if let Dimension::Tag(k) = d { Some(k) } else { None }).collect();
+    let mut outer_keys: Vec<String> = Vec::new();
+    for d in &outer.dimensions {
+        match d {
+            Dimension::Tag(k) => outer_keys.push(k.clone()),
+            Dimension::Regex(re) => outer_keys.extend(own.iter().filter(|k| re.is_match(k)).map(|k| k.to_string())),
+            Dimension::Wildcard => outer_keys.extend(own.iter().map(|k| k.to_string())),
+            Dimension::Time { .. } => {}
+        }
+    }
+    outer_keys.sort();
+    outer_keys.dedup();
+    for m in metas {
+        let mut keys = group_keys(&sel.dimensions, m);
+        keys.extend(outer_keys.iter().filter(|k| !keys.contains(k)).cloned().collect::<Vec<_>>());
+        keys.sort();
+        per_measurement.push(raw_measurement(backend, gov, &sel, m, fields, columns, rest, tr, &keys, Some(&outer_keys), &mut budget).await?);
+    }
+    if sel.order_desc {
+        per_measurement.reverse();
+    }
+    Ok(per_measurement.into_iter().flatten().collect())
+}
+
+/// A raw SELECT over one measurement. `merge`: the outer statement's group keys when this is a
+/// subquery merged for it ([`raw_merged`]); the answer is then a series per run of rows.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn raw_measurement(
     backend: &dyn Backend,
@@ -146,7 +194,7 @@ pub(super) async fn raw_measurement(
     rest: Option<&Expr>,
     tr: TimeRange,
     keys: &[String],
-    _scan: &mut Vec<String>,
+    merge: Option<&[String]>,
     budget: &mut usize,
 ) -> QResult<Vec<Series>> {
     let Some(rc) = compile_raw(sel, m, fields, rest, keys)? else { return Ok(vec![]) };
@@ -162,58 +210,22 @@ pub(super) async fn raw_measurement(
             let vals = row_vals(sd, j);
             items.push(MergeItem { time: t, si, j, key: rc.key(&sd.tags, t, &vals) });
         }
-        if sel.order_desc {
+        // A subquery's rows already come in the outer statement's order when it merged them.
+        if sel.order_desc && !m.sub_ordered {
             items.reverse();
         }
         if !items.is_empty() {
             inputs.push((rc.group(&sd.tags), crate::model::series_key(&m.name, &sd.tags), items));
         }
     }
-    let mut stable = false;
-    if m.sub.is_some() {
-        // 1.x reads a subquery's answer as one stream, series after series: its rows are not
-        // merged by time again (only split into the outer query's groups).
-        inputs.sort_by(|a, b| a.0.cmp(&b.0));
-        if sel.order_desc {
-            inputs.reverse();
-        }
-        let mut flat: Vec<(Tags, String, MergeItem)> = Vec::new();
-        for (g, k, items) in inputs {
-            for it in items {
-                flat.push((g.clone(), k.clone(), it));
-            }
-        }
-        let desc = sel.order_desc;
-        flat.sort_by(|a, b| {
-            let o = a.0.cmp(&b.0);
-            if desc {
-                o.reverse()
-            } else {
-                o
-            }
-        });
-        inputs = flat.into_iter().map(|(g, k, it)| (g, k, vec![it])).collect();
-        stable = true;
-    } else {
-        inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-        if sel.order_desc {
-            inputs.reverse();
-        }
-    }
     let desc = sel.order_desc;
-    let groups_of: Vec<Tags> = inputs.iter().map(|i| i.0.clone()).collect();
-    let merged: Vec<(usize, MergeItem)> = if stable {
-        inputs.into_iter().enumerate().flat_map(|(i, inp)| inp.2.into_iter().map(move |it| (i, it))).collect()
+    let (groups_of, merged) = if m.sub.is_some() {
+        sub_order(inputs, desc, m.sub_ordered, &|si| data[si].src)
+    } else if let Some(outer_keys) = merge {
+        outer_merge(inputs, outer_keys, desc)
     } else {
-        merge(inputs.into_iter().map(|i| i.2).collect(), &|x: &(usize, &MergeItem), y: &(usize, &MergeItem)| {
-        let (gx, gy) = (&groups_of[x.0], &groups_of[y.0]);
-        if gx != gy {
-            return if desc { gx > gy } else { gx < gy };
-        }
-        merge_less(x.1, y.1, desc)
-    })
+        heap_merge(inputs, desc)
     };
-
     let mut out: Vec<Series> = Vec::new();
     let mut cur: Option<(Tags, Vec<Vec<Value>>)> = None;
     for (n, (input, it)) in merged.into_iter().enumerate() {
@@ -241,17 +253,95 @@ pub(super) async fn raw_measurement(
     Ok(out)
 }
 
+type Inputs = Vec<(Tags, String, Vec<MergeItem>)>;
+type Merged = (Vec<Tags>, Vec<(usize, MergeItem)>);
+
+/// The rows of subquery sources. 1.x reads a subquery's answer as one stream: series after
+/// series, or, `ordered` (see `raw_merged`), in the order it came in; its rows are not merged
+/// by time again, only split into the outer statement's groups (a stable sort). Ordered streams
+/// of several subqueries (`src_of` a series) are merged by a heap, as 1.x merges its sources.
+fn sub_order(mut inputs: Inputs, desc: bool, ordered: bool, src_of: &dyn Fn(usize) -> usize) -> Merged {
+    let mut flat: Vec<(Tags, MergeItem)> = if ordered {
+        let mut group_of_si: BTreeMap<usize, Tags> = BTreeMap::new();
+        let mut streams: BTreeMap<usize, Vec<MergeItem>> = BTreeMap::new();
+        for (g, _, items) in inputs {
+            for it in items {
+                group_of_si.entry(it.si).or_insert_with(|| g.clone());
+                streams.entry(src_of(it.si)).or_default().push(it);
+            }
+        }
+        let group = |it: &MergeItem| &group_of_si[&it.si];
+        let merged = merge(streams.into_values().collect(), &|x: &(usize, &MergeItem), y: &(usize, &MergeItem)| {
+            let (gx, gy) = (group(x.1), group(y.1));
+            if gx != gy {
+                return if desc { gx > gy } else { gx < gy };
+            }
+            merge_less(x.1, y.1, desc)
+        });
+        merged.into_iter().map(|(_, it)| (group(&it).clone(), it)).collect()
+    } else {
+        inputs.sort_by(|a, b| a.0.cmp(&b.0));
+        if desc {
+            inputs.reverse();
+        }
+        inputs.into_iter().flat_map(|(g, _, items)| items.into_iter().map(move |it| (g.clone(), it))).collect()
+    };
+    flat.sort_by(|a, b| if desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
+    flat.into_iter().enumerate().map(|(i, (g, it))| (g, (i, it))).unzip()
+}
+
+/// 1.x's merge of a raw SELECT's series: one heap over all of them, by group, time and
+/// tie-break keys.
+fn heap_merge(mut inputs: Inputs, desc: bool) -> Merged {
+    inputs.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    if desc {
+        inputs.reverse();
+    }
+    let groups_of: Vec<Tags> = inputs.iter().map(|i| i.0.clone()).collect();
+    let merged = merge(inputs.into_iter().map(|i| i.2).collect(), &|x: &(usize, &MergeItem), y: &(usize, &MergeItem)| {
+        let (gx, gy) = (&groups_of[x.0], &groups_of[y.0]);
+        if gx != gy {
+            return if desc { gx > gy } else { gx < gy };
+        }
+        merge_less(x.1, y.1, desc)
+    });
+    (groups_of, merged)
+}
+
+/// 1.x's merge for a subquery read by its outer statement (`raw_merged`): its engine makes the
+/// tag sets of the outer grouping (`outer_keys`) and merges the series of each by a heap (time,
+/// then tie-break keys), then the tag sets by another (outer group first, so one after the
+/// other). Each item keeps the group of its own tags (`inputs`' groups) for the answer.
+fn outer_merge(mut inputs: Inputs, outer_keys: &[String], desc: bool) -> Merged {
+    let outer = |g: &Tags| group_of(outer_keys, g);
+    inputs.sort_by(|a, b| outer(&a.0).cmp(&outer(&b.0)).then_with(|| a.1.cmp(&b.1)));
+    if desc {
+        inputs.reverse();
+    }
+    let mut groups_of: Vec<Tags> = Vec::new();
+    let mut merged: Vec<(usize, MergeItem)> = Vec::new();
+    let mut rest = inputs.into_iter().peekable();
+    while let Some(first) = rest.next() {
+        let set = outer(&first.0);
+        let mut series = vec![first];
+        while let Some(next) = rest.next_if(|n| outer(&n.0) == set) {
+            series.push(next);
+        }
+        let base = groups_of.len();
+        groups_of.extend(series.iter().map(|s| s.0.clone()));
+        let items = series.into_iter().map(|s| s.2).collect();
+        merged.extend(merge(items, &|x, y| merge_less(x.1, y.1, desc)).into_iter().map(|(i, it)| (base + i, it)));
+    }
+    (groups_of, merged)
+}
+
 /// 1.6.7 answers a raw `OFFSET n` without `LIMIT` with the one row at the offset.
 pub(super) fn raw_limit(sel: &Select) -> u64 {
-    if sel.limit == 0 && sel.offset > 0 {
-        1
-    } else {
-        sel.limit
-    }
+    limits::raw_row_limit(sel.limit, sel.offset)
 }
 
 pub(super) fn push_raw_series(out: &mut Vec<Series>, sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], rows: Vec<Vec<Value>>) {
-    let rows = apply_limits(rows, raw_limit(sel), sel.offset);
+    let rows = limits::apply(rows, raw_limit(sel), sel.offset);
     if !rows.is_empty() {
         out.push(Series { name: m.name.clone(), tags, columns: columns.to_vec(), values: rows, partial: false });
     }

@@ -15,6 +15,11 @@ pub(crate) struct MeasInfo {
     pub sub: Option<Vec<(Tags, Vec<String>, Vec<Vec<Value>>)>>,
     /// For each entry of `sub`, the index of the FROM source it came from.
     pub sub_src: Vec<usize>,
+    /// Subquery columns without a value to type them (see `typecheck`).
+    pub untyped: BTreeSet<String>,
+    /// `sub` holds the subquery's rows in the order 1.x reads them (see `select::subquery`),
+    /// not series after series.
+    pub sub_ordered: bool,
     /// Shard group duration of the retention policy (1.x reduces per shard group first).
     pub shard_dur: i64,
     /// `tags` lists every tag key (listing them costs a walk over the measurement's series, so
@@ -32,23 +37,12 @@ pub(super) async fn measurement_info(
 ) -> QResult<MeasInfo> {
     let fields: BTreeMap<String, FieldType> =
         backend.field_keys(db, rp, name).await?.into_iter().collect();
-    let mut tags = BTreeSet::new();
-    if need_tags {
-        let series = backend
-            .series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True)
-            .await
-            ?;
-        for s in series {
-            for (k, _) in s.tags {
-                tags.insert(k);
-            }
-        }
-    }
+    let tags = if need_tags { tag_keys(backend, db, rp, name).await? } else { BTreeSet::new() };
     let rps = match backend.retention_policies(db).await {
         Ok(r) => r,
         // A database the store does not know has no policy to take a shard duration from; the
         // store failing is the query's failure.
-        Err(e) if e.origin() == crate::backend::Origin::Downstream => Vec::new(),
+        Err(crate::backend::BackendError::DatabaseNotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
     let rp_info = match rp {
@@ -64,9 +58,26 @@ pub(super) async fn measurement_info(
         tags,
         sub: None,
         sub_src: Vec::new(),
+        untyped: BTreeSet::new(),
+        sub_ordered: false,
         shard_dur,
         tags_complete: need_tags,
     })
+}
+
+/// The tag keys of a measurement (a walk over its series).
+async fn tag_keys(backend: &dyn Backend, db: &str, rp: Option<&str>, name: &str) -> QResult<BTreeSet<String>> {
+    let series = backend.series(db, rp, &MeasurementFilter::Names(vec![name.to_string()]), &TagPredicate::True).await?;
+    Ok(series.into_iter().flat_map(|s| s.tags.into_iter().map(|(k, _)| k)).collect())
+}
+
+/// Lists the tag keys of the measurements resolved without them.
+pub(super) async fn complete_tags(backend: &dyn Backend, metas: &mut [MeasInfo]) -> QResult<()> {
+    for m in metas.iter_mut().filter(|m| m.sub.is_none() && !m.tags_complete) {
+        m.tags = tag_keys(backend, &m.db, m.rp.as_deref(), &m.name).await?;
+        m.tags_complete = true;
+    }
+    Ok(())
 }
 
 pub(super) fn pick_db(ctx: &QueryContext, db: &Option<String>) -> QResult<String> {
@@ -76,15 +87,16 @@ pub(super) fn pick_db(ctx: &QueryContext, db: &Option<String>) -> QResult<String
     }
 }
 
+/// The measurements `sel` reads (its subqueries run).
 pub(crate) async fn resolve_sources(
     backend: &dyn Backend,
     ctx: &QueryContext,
-    sources: &[Source],
+    sel: &Select,
     need_tags: bool,
 ) -> QResult<Vec<MeasInfo>> {
     let mut out: Vec<MeasInfo> = Vec::new();
     let dbs = backend.databases().await?;
-    for (src_idx, s) in sources.iter().enumerate() {
+    for (src_idx, s) in sel.sources.iter().enumerate() {
         match s {
             Source::Measurement { db, rp, name } => {
                 let db = pick_db(ctx, db)?;
@@ -111,7 +123,7 @@ pub(crate) async fn resolve_sources(
                 }
             }
             Source::Subquery(inner) => {
-                let series = Box::pin(select(backend, ctx, inner)).await?;
+                let (series, merged) = Box::pin(subquery(backend, ctx, inner, sel)).await?;
                 for s in series {
                     let pos = out.iter().position(|m| m.name == s.name && m.sub.is_some());
                     let idx = match pos {
@@ -125,6 +137,8 @@ pub(crate) async fn resolve_sources(
                                 tags: BTreeSet::new(),
                                 sub: Some(Vec::new()),
                                 sub_src: Vec::new(),
+                                untyped: BTreeSet::new(),
+                                sub_ordered: true,
                                 shard_dur: 0,
                                 tags_complete: true,
                             });
@@ -132,6 +146,7 @@ pub(crate) async fn resolve_sources(
                         }
                     };
                     let m = &mut out[idx];
+                    m.sub_ordered &= merged;
                     for (k, _) in &s.tags {
                         m.tags.insert(k.clone());
                     }
@@ -143,7 +158,11 @@ pub(crate) async fn resolve_sources(
                         if let Some(ty) = ty {
                             m.fields.insert(c.clone(), ty);
                         } else if !m.tags.contains(c) {
+                            // No value says the type: read as float, typed as unknown (1.x
+                            // types a subquery's column by its expression, unknown when that
+                            // does not type).
                             m.fields.insert(c.clone(), FieldType::Float);
+                            m.untyped.insert(c.clone());
                         }
                     }
                     if let Some(sub) = m.sub.as_mut() {

@@ -1,475 +1,268 @@
-//! The checks 1.x's compiler makes of a SELECT before reading anything, with its texts: calls
-//! and their arguments, math arity, conditions, and the arithmetic types of the fields.
+//! 1.x's checks of a SELECT before it reads anything, run in 1.x's order so that a statement
+//! breaking several rules gets the error 1.x reports (the first one it meets), with 1.x's text.
+//!
+//! 1.6.7 checks a SELECT in this order (query/executor.go `executeQuery`, coordinator
+//! `NormalizeStatement`, query/compile.go `Compile` and `Prepare`, influxql `ConditionExpr`):
+//!
+//! 1. Parsing (src/influxql): syntax, `fill(...)`, `tz(...)`, `ORDER BY` other than time — a
+//!    400 answer before anything else.
+//! 2. System sources: `FROM _fieldKeys` and the other `_` names of the top-level FROM
+//!    ([`system_sources`]).
+//! 3. Normalization of every measurement in `influxql.Walk` order — the INTO target, then the
+//!    FROM sources depth first (a subquery's sources where the subquery stands): `database name
+//!    required`, `database not found: <db>` ([`normalize`]).
+//! 4. Compilation ([`compile`]), for the statement and then, in FROM order, for each subquery
+//!    (which inherits the outer GROUP BY interval and time order):
+//!    1. the condition: `ConditionExpr` walks it left to right — a time comparison whose value
+//!       is not a time, or whose operator is not a comparison; a term that is not a comparison
+//!       (`invalid condition expression`) — then `validateCondition` walks what is left: calls
+//!       other than math (`invalid function call in condition`), math arity;
+//!    2. the GROUP BY expressions in order (`compileDimensions`): `time` without a call, calls
+//!       other than time(), time()'s arguments and offset, several time() calls, other
+//!       expressions;
+//!    3. a subquery only: its ORDER BY against the outer statement's;
+//!    4. the fields in order (`compileFields`): each reduced (constants folded), then walked —
+//!       literals, wildcards and regexes in binary expressions, math arity, every call's own
+//!       checks in its argument order, a call nested in a transformation after the
+//!       transformation's own checks (see `validate/fields.rs`);
+//!    5. the fields together (`validateFields`): no field but time; top()/bottom() with other
+//!       calls; without calls, fill(none)/fill(linear) and GROUP BY time(); distinct() with
+//!       other calls or fields; aggregates mixed with raw fields; several selectors with raw
+//!       fields;
+//!    6. the subqueries, each through 1–5.
+//! 5. Preparation, with the catalog: retention policies of every source (`retention policy not
+//!    found`), `*` and regexes expanded, the types of the outer fields (`validateTypes`:
+//!    `type error: ...`, see `typecheck.rs`), the `max-select-buckets` limit.
+//! 6. Execution: what only reading shows (a function given a type it does not take, the
+//!    `max-select-point` limit, the query timeout).
+//!
+//! influxgate runs 2 and 4 on the parsed statement (`check`), 3 with the catalog
+//! ([`normalize`]); 5 and 6 happen where the statement is resolved and evaluated.
 
-use super::*;
+use crate::influxql::ast as a;
+use crate::influxql::reduce::{reduce, Valuer};
 
-pub(super) const TRANSFORMS: &[&str] = &[
-    "derivative",
-    "non_negative_derivative",
-    "difference",
-    "non_negative_difference",
-    "moving_average",
-    "cumulative_sum",
-    "elapsed",
-    "holt_winters",
-    "holt_winters_with_fit",
-    "exponential_moving_average",
-    "double_exponential_moving_average",
-    "triple_exponential_moving_average",
-    "triple_exponential_derivative",
-    "relative_strength_index",
-    "kaufmans_efficiency_ratio",
-    "kaufmans_adaptive_moving_average",
-    "chande_momentum_oscillator",
-];
+use super::{pick_db, Backend, QResult, QueryContext, Select, Source};
 
-/// 1.x's argument checks of the technical-analysis functions (period, hold period, warm-up
-/// type), with its texts.
-pub(super) fn validate_ta_call(name: &str, kind: functions::ta::TaKind, args: &[Expr]) -> QResult<()> {
-    use functions::ta::TaKind;
-    let n = args.len();
-    let max = if kind.has_warmup() { 4 } else { 3 };
-    if n < 2 || n > max {
-        return Err(format!("invalid number of arguments for {name}, expected at least 2 but no more than {max}, got {n}").into());
-    }
-    match int_arg(&args[1]) {
-        None => return Err(format!("{name} period must be an integer").into()),
-        Some(p) if p < 1 => return Err(format!("{name} period must be greater than or equal to 1").into()),
-        Some(_) => {}
-    }
-    if let Some(a) = args.get(2) {
-        match int_arg(a) {
-            None => return Err(format!("{name} hold period must be an integer").into()),
-            Some(h) if kind == TaKind::Trix && h < 1 && h != -1 => {
-                return Err(format!("{name} hold period must be greater than or equal to 1").into())
-            }
-            Some(h) if h < 0 && h != -1 => return Err(format!("{name} hold period must be greater than or equal to 0").into()),
-            Some(_) => {}
+mod condition;
+mod fields;
+
+/// The checks of steps 2 and 4 (no catalog needed): system sources, then compilation. `now`
+/// is the statement's `now()`.
+pub(crate) fn check(s: &a::SelectStatement, now: i64) -> QResult<()> {
+    system_sources(s)?;
+    compile_statement(s, now)
+}
+
+/// Step 4 for a whole statement, subqueries included.
+pub(crate) fn compile_statement(s: &a::SelectStatement, now: i64) -> QResult<()> {
+    compile(s, now, None)
+}
+
+/// 1.x refuses to read its internal system measurements with SELECT (top-level FROM only).
+pub(crate) fn system_sources(s: &a::SelectStatement) -> QResult<()> {
+    for src in &s.sources {
+        let a::Source::Measurement(m) = src else { continue };
+        if m.regex.is_some() {
+            continue;
         }
-    }
-    if let Some(a) = args.get(3) {
-        let Expr::Str(w) = a.unparen() else { return Err(format!("{name} warmup type must be a string").into()) };
-        let ok = match kind {
-            TaKind::Cmo => matches!(w.as_str(), "none" | "exponential" | "simple"),
-            _ => matches!(w.as_str(), "exponential" | "simple"),
+        let command = match m.name.as_str() {
+            "_fieldKeys" => "SHOW FIELD KEYS",
+            "_measurements" => "SHOW MEASUREMENTS",
+            "_series" => "SHOW SERIES",
+            "_tagKeys" => "SHOW TAG KEYS",
+            "_tags" => "SHOW TAG VALUES",
+            "_name" | "_tagKey" => "the appropriate meta command",
+            _ => continue,
         };
-        if !ok {
-            return Err(match kind {
-                TaKind::Cmo => format!("{name} warmup type must be one of: 'none' 'exponential' 'simple'").into(),
-                _ => format!("{name} warmup type must be one of: 'exponential' 'simple'").into(),
-            });
-        }
+        return Err(format!("unable to use system source '{}': use {command} instead", m.name).into());
     }
     Ok(())
 }
 
-pub(super) fn is_aggregate_name(n: &str) -> bool {
-    Aggregate::from_name(n, Some(1), Some(50.0), None).is_some()
-}
-
-pub(super) fn is_transform_name(n: &str) -> bool {
-    TRANSFORMS.contains(&n)
-}
-
-pub(super) fn selector_name(n: &str) -> bool {
-    matches!(n, "first" | "last" | "max" | "min" | "percentile" | "sample" | "top" | "bottom")
-}
-
-/// Walks calls that are aggregates/selectors/transforms (not math).
-pub(super) fn visit_calls<'a>(e: &'a Expr, f: &mut dyn FnMut(&'a str, &'a [Expr])) {
-    match e {
-        Expr::Call { name, args } => {
-            if is_aggregate_name(name) || is_transform_name(name) {
-                f(name, args);
-            } else {
-                for a in args {
-                    visit_calls(a, f);
-                }
-            }
-        }
-        Expr::Binary { lhs, rhs, .. } => {
-            visit_calls(lhs, f);
-            visit_calls(rhs, f);
-        }
-        Expr::Paren(x) => visit_calls(x, f),
-        _ => {}
-    }
-}
-
-pub(super) fn has_agg_call(e: &Expr) -> bool {
-    let mut found = false;
-    visit_calls(e, &mut |_, _| found = true);
-    found
-}
-
-/// Var refs outside aggregate calls.
-pub(super) fn free_vars(e: &Expr, out: &mut Vec<Expr>) {
-    match e {
-        Expr::Var { name, .. } if name != "time" => out.push(e.clone()),
-        Expr::Wildcard { .. } | Expr::Regex(_) => out.push(e.clone()),
-        Expr::Call { name, args } if !(is_aggregate_name(name) || is_transform_name(name)) => {
-            for a in args {
-                free_vars(a, out);
-            }
-        }
-        Expr::Binary { lhs, rhs, .. } => {
-            free_vars(lhs, out);
-            free_vars(rhs, out);
-        }
-        Expr::Paren(x) => free_vars(x, out),
-        _ => {}
-    }
-}
-
-pub(super) fn contains_var(e: &Expr) -> bool {
-    match e {
-        Expr::Var { .. } | Expr::Wildcard { .. } | Expr::Regex(_) => true,
-        Expr::Call { args, .. } => args.iter().any(contains_var),
-        Expr::Binary { lhs, rhs, .. } => contains_var(lhs) || contains_var(rhs),
-        Expr::Paren(x) => contains_var(x),
-        _ => false,
-    }
-}
-
-pub(super) fn duration_arg(e: &Expr) -> Option<i64> {
-    match e.unparen() {
-        Expr::Duration(d) => Some(*d),
-        _ => None,
-    }
-}
-
-pub(super) fn int_arg(e: &Expr) -> Option<i64> {
-    match e.unparen() {
-        Expr::Integer(i) => Some(*i),
-        _ => None,
-    }
-}
-
-pub(super) fn num_arg(e: &Expr) -> Option<f64> {
-    match e.unparen() {
-        Expr::Integer(i) => Some(*i as f64),
-        Expr::Float(f) => Some(*f),
-        _ => None,
-    }
-}
-
-/// An argument as 1.x prints it in errors (`found hostname`, `found 'x'`, `found 1.500`).
-pub(super) fn arg_text(e: &Expr) -> String {
-    match e {
-        Expr::Float(f) => format!("{f:.3}"),
-        Expr::Duration(d) => crate::query::util::influxql_duration(*d),
-        other => expr_text(other),
-    }
-}
-
-/// Math calls with the wrong number of arguments (1.x: `invalid number of arguments for pow,
-/// expected 2, got 1`), checked before anything else about a field.
-pub(super) fn validate_math(e: &Expr) -> QResult<()> {
-    match e {
-        Expr::Call { name, args } => {
-            if functions::math::is_math_function(name) {
-                let want = functions::math::arity(name);
-                if args.len() != want {
-                    return Err(format!("invalid number of arguments for {name}, expected {want}, got {}", args.len()).into());
-                }
-            }
-            args.iter().try_for_each(validate_math)
-        }
-        Expr::Binary { lhs, rhs, .. } => {
-            validate_math(lhs)?;
-            validate_math(rhs)
-        }
-        Expr::Paren(x) => validate_math(x),
-        _ => Ok(()),
-    }
-}
-
-/// Checks calls the way 1.x's compiler does, with its texts. `interval`: the statement has a
-/// GROUP BY time interval (a transformation of an aggregate needs one).
-pub(super) fn validate_call(name: &str, args: &[Expr], interval: bool) -> QResult<()> {
-    if let Some(kind) = functions::ta::TaKind::from_name(name) {
-        validate_ta_call(name, kind, args)?;
-    }
-    let n = args.len();
-    let expect = |want: usize| -> QResult<()> {
-        if n != want {
-            Err(format!("invalid number of arguments for {name}, expected {want}, got {n}").into())
-        } else {
+/// Step 3: every measurement the statement names (INTO target first, then FROM, depth first)
+/// must be in a database that exists.
+pub(crate) async fn normalize(backend: &dyn Backend, ctx: &QueryContext, sel: &Select) -> QResult<()> {
+    let dbs = backend.databases().await?;
+    let check = |db: &Option<String>| -> QResult<()> {
+        let db = pick_db(ctx, db)?;
+        if dbs.contains(&db) {
             Ok(())
+        } else {
+            Err(format!("database not found: {db}").into())
         }
     };
-    match name {
-        "count" | "distinct" | "mean" | "median" | "mode" | "spread" | "stddev" | "sum" | "first" | "last"
-        | "max" | "min" | "cumulative_sum" | "difference" | "non_negative_difference" => expect(1)?,
-        "percentile" | "sample" | "moving_average" => expect(2)?,
-        "top" | "bottom" => {
-            if n < 2 {
-                return Err(format!("invalid number of arguments for {name}, expected at least 2, got {n}").into());
-            }
-            let Some(l) = args.last().and_then(int_arg) else {
-                let found = args.last().map(|a| arg_text(a.unparen())).unwrap_or_default();
-                return Err(format!("expected integer as last argument in {name}(), found {found}").into());
-            };
-            if l <= 0 {
-                return Err(format!("limit ({l}) in {name} function must be at least 1").into());
+    fn walk(sel: &Select, check: &dyn Fn(&Option<String>) -> QResult<()>) -> QResult<()> {
+        if let Some(t) = &sel.into {
+            check(&t.db)?;
+        }
+        for s in &sel.sources {
+            match s {
+                Source::Measurement { db, .. } | Source::Regex { db, .. } => check(db)?,
+                Source::Subquery(inner) => walk(inner, check)?,
             }
         }
-        "derivative" | "non_negative_derivative" | "elapsed" | "integral" => {
-            if n == 0 || n > 2 {
-                return Err(format!("invalid number of arguments for {name}, expected at least 1 but no more than 2, got {n}").into());
-            }
-            if n == 2 {
-                match duration_arg(&args[1]) {
-                    Some(d) if d <= 0 => {
-                        return Err(format!(
-                            "duration argument must be positive, got {}",
-                            crate::query::util::influxql_duration(d)
-                        ).into())
-                    }
-                    Some(_) => {}
-                    None => return Err(format!("second argument to {name} must be a duration, got *influxql.IntegerLiteral").into()),
-                }
-            }
-        }
-        _ => {}
+        Ok(())
     }
-    match name {
-        "sample" => {
-            if let Some(k) = args.get(1).and_then(int_arg) {
-                if k <= 0 {
-                    return Err(format!("sample window must be greater than 1, got {k}").into());
-                }
-            }
-        }
-        "moving_average" => {
-            if let Some(k) = args.get(1).and_then(int_arg) {
-                if k <= 1 {
-                    return Err(format!("moving_average window must be greater than 1, got {k}").into());
-                }
-            }
-        }
-        "percentile" => {
-            if args.get(1).and_then(num_arg).is_none() {
-                return Err(format!("expected float argument in {name}()").into());
-            }
-        }
-        "holt_winters" | "holt_winters_with_fit" => {
-            expect(3)?;
-            if !matches!(args.first().map(Expr::unparen), Some(Expr::Call { .. })) {
-                return Err(format!("must use aggregate function with {name}").into());
-            }
-        }
-        _ => {}
+    walk(sel, &check)
+}
+
+/// An expression as 1.x prints it in errors (its `String()`: a float with three decimals).
+fn go_text(e: &a::Expr) -> String {
+    match e {
+        a::Expr::Number(f) => format!("{f:.3}"),
+        other => other.to_string(),
     }
-    // A transformation of an aggregate needs GROUP BY time (checked after its arguments).
-    if is_transform_name(name) && !interval && matches!(args.first().map(Expr::unparen), Some(Expr::Call { .. })) {
-        return Err(format!("{name} aggregate requires a GROUP BY interval").into());
+}
+
+/// What 1.x's compiler records of a statement while checking it (its `compiledStatement`).
+#[derive(Default)]
+struct Compiled {
+    /// The GROUP BY time() duration (0: none; `time(0s)` counts as none).
+    interval: i64,
+    /// The interval came from the outer statement.
+    inherited: bool,
+    ascending: bool,
+    /// Calls that are not math (nested ones too).
+    calls: usize,
+    /// No call other than selectors (max, min, first, last, percentile, sample, top, bottom).
+    only_selectors: bool,
+    /// A top-level distinct() (not the one inside count()).
+    has_distinct: bool,
+    /// The top() or bottom() call seen.
+    top_bottom: Option<String>,
+    /// A field reads raw values (a variable, `*` or a regex outside a call, or top()'s tags).
+    has_aux: bool,
+    /// Fields other than `time`.
+    fields: usize,
+    limit: u64,
+    has_target: bool,
+    fill: a::Fill,
+}
+
+/// Step 4 for `s` and its subqueries; `outer`: the enclosing statement when `s` is a subquery.
+fn compile(s: &a::SelectStatement, now: i64, outer: Option<&Compiled>) -> QResult<()> {
+    let mut c = Compiled {
+        ascending: !s.order_desc(),
+        only_selectors: true,
+        limit: s.limit,
+        has_target: s.into.is_some(),
+        fill: s.fill.clone(),
+        ..Default::default()
+    };
+    if let Some(cond) = &s.condition {
+        condition::check(cond, now)?;
+    }
+    dimensions(&mut c, &s.dimensions)?;
+    if let Some(outer) = outer {
+        if s.order_by.is_some() && c.ascending != outer.ascending {
+            return Err("subqueries must be ordered in the same direction as the query itself".into());
+        }
+        c.ascending = outer.ascending;
+        // A subquery with its own GROUP BY time fills with none unless told otherwise (so a
+        // subquery without calls fails as `fill(none)` does).
+        if c.interval != 0 && c.fill == a::Fill::Null {
+            c.fill = a::Fill::None;
+        }
+        if outer.interval != 0 && c.interval == 0 {
+            c.interval = outer.interval;
+            c.inherited = true;
+        }
+    }
+    for f in &s.fields {
+        if matches!(&f.expr, a::Expr::VarRef { name, .. } if name == "time") {
+            continue;
+        }
+        c.fields += 1;
+        fields::compile_field(&mut c, &reduce(&f.expr, Valuer::Math))?;
+    }
+    validate_fields(&c)?;
+    for src in &s.sources {
+        if let a::Source::Subquery(inner) = src {
+            compile(inner, now, Some(&c))?;
+        }
     }
     Ok(())
 }
 
-pub(super) fn check_undefined(e: &Expr) -> QResult<()> {
-    match e {
-        Expr::Call { name, args } => {
-            if !(is_aggregate_name(name) || is_transform_name(name) || functions::math::is_math_function(name)) {
-                return Err(format!("undefined function {name}()").into());
+/// `compileDimensions`: GROUP BY expressions (reduced) in order.
+fn dimensions(c: &mut Compiled, dims: &[a::Dimension]) -> QResult<()> {
+    for d in dims {
+        match reduce(&d.expr, Valuer::None) {
+            a::Expr::VarRef { name, .. } if name.eq_ignore_ascii_case("time") => {
+                return Err("time() is a function and expects at least one argument".into())
             }
-            for a in args {
-                check_undefined(a)?;
-            }
-            Ok(())
-        }
-        Expr::Binary { lhs, rhs, .. } => {
-            check_undefined(lhs)?;
-            check_undefined(rhs)
-        }
-        Expr::Paren(x) => check_undefined(x),
-        _ => Ok(()),
-    }
-}
-
-/// 1.x rejects a condition that is not a boolean expression (`WHERE x`).
-pub(super) fn check_condition(e: &Expr) -> QResult<()> {
-    match e.unparen() {
-        Expr::Binary { op: BinOp::And | BinOp::Or, lhs, rhs } => {
-            check_condition(lhs)?;
-            check_condition(rhs)
-        }
-        Expr::Binary { op, .. } if op.is_comparison() => Ok(()),
-        Expr::Bool(_) => Ok(()),
-        other => Err(format!("invalid condition expression: {}", expr_text(other)).into()),
-    }
-}
-
-pub(super) fn expr_text(e: &Expr) -> String {
-    match e {
-        Expr::Var { name, .. } => name.clone(),
-        Expr::Integer(i) => i.to_string(),
-        Expr::Float(f) => f.to_string(),
-        Expr::Str(s) => format!("'{s}'"),
-        Expr::Binary { op, lhs, rhs } => format!("{} {} {}", expr_text(lhs), op.as_str(), expr_text(rhs)),
-        Expr::Paren(x) => format!("({})", expr_text(x)),
-        Expr::Call { name, args } => {
-            format!("{}({})", name, args.iter().map(expr_text).collect::<Vec<_>>().join(", "))
-        }
-        _ => String::new(),
-    }
-}
-
-/// The type of an expression for 1.x's compile-time check of arithmetic, with the text 1.x
-/// prints for it (`usage_user::float`).
-pub(super) fn expr_type(e: &Expr, metas: &[MeasInfo]) -> (Option<&'static str>, String) {
-    match e {
-        Expr::Var { name, hint } => {
-            let ty = match hint {
-                Some(VarHint::Type(t)) => Some(t.as_str()),
-                Some(VarHint::Tag) => Some("tag"),
-                _ => metas.iter().find_map(|m| m.fields.get(name)).map(|t| t.as_str()).or_else(|| {
-                    if metas.iter().any(|m| m.tags.contains(name)) {
-                        Some("tag")
-                    } else {
-                        None
-                    }
-                }),
-            };
-            match ty {
-                Some(t) => (Some(t), format!("{name}::{t}")),
-                None => (None, name.clone()),
-            }
-        }
-        Expr::Integer(i) => (Some("integer"), i.to_string()),
-        Expr::Float(f) => (Some("float"), format!("{f}")),
-        Expr::Str(s) => (Some("string"), format!("'{s}'")),
-        Expr::Bool(b) => (Some("boolean"), b.to_string()),
-        Expr::Paren(x) => {
-            let (t, s) = expr_type(x, metas);
-            (t, format!("({s})"))
-        }
-        Expr::Binary { op, lhs, rhs } => {
-            let (lt, ls) = expr_type(lhs, metas);
-            let (rt, rs) = expr_type(rhs, metas);
-            let t = match (lt, rt) {
-                (Some("float"), _) | (_, Some("float")) => Some("float"),
-                (Some(a), Some(b)) if a == b => Some(a),
-                (a, None) => a,
-                (None, b) => b,
-                (a, _) => a,
-            };
-            (t, format!("{ls} {} {rs}", op.as_str()))
-        }
-        _ => (None, String::new()),
-    }
-}
-
-pub(super) fn type_check(e: &Expr, metas: &[MeasInfo]) -> QResult<()> {
-    match e {
-        Expr::Binary { op, lhs, rhs } if !op.is_comparison() && !matches!(op, BinOp::And | BinOp::Or) => {
-            type_check(lhs, metas)?;
-            type_check(rhs, metas)?;
-            let (lt, _) = expr_type(lhs, metas);
-            let (rt, _) = expr_type(rhs, metas);
-            let numeric = |t: &str| matches!(t, "float" | "integer" | "unsigned");
-            if let (Some(a), Some(b)) = (lt, rt) {
-                let ok = a == b && a != "tag" || (numeric(a) && numeric(b));
-                if !ok && a != "tag" && b != "tag" {
-                    let (_, text) = expr_type(e, metas);
-                    return Err(format!("type error: {text}: incompatible types: {a} and {b}").into());
+            a::Expr::VarRef { .. } | a::Expr::Wildcard(_) | a::Expr::Regex(_) => {}
+            a::Expr::Call { name, args } => {
+                if name != "time" {
+                    return Err("only time() calls allowed in dimensions".into());
+                }
+                if args.is_empty() || args.len() > 2 {
+                    return Err("time dimension expected 1 or 2 arguments".into());
+                }
+                let a::Expr::Duration(every) = args[0] else {
+                    return Err("time dimension must have duration argument".into());
+                };
+                if c.interval != 0 {
+                    return Err("multiple time dimensions not allowed".into());
+                }
+                c.interval = every;
+                if let Some(offset) = args.get(1) {
+                    time_offset(offset)?;
                 }
             }
-            Ok(())
+            _ => return Err("only time and tag dimensions allowed".into()),
         }
-        Expr::Binary { lhs, rhs, .. } => {
-            type_check(lhs, metas)?;
-            type_check(rhs, metas)
+    }
+    Ok(())
+}
+
+/// The offset of `time(every, offset)`: a duration, a time, or `now()`.
+fn time_offset(offset: &a::Expr) -> QResult<()> {
+    match offset {
+        a::Expr::Duration(_) | a::Expr::Time(_) => Ok(()),
+        a::Expr::Call { name, args } => {
+            if name != "now" {
+                Err("time dimension offset function must be now()".into())
+            } else if !args.is_empty() {
+                Err("time dimension offset now() function requires no arguments".into())
+            } else {
+                Ok(())
+            }
         }
-        Expr::Paren(x) => type_check(x, metas),
-        _ => Ok(()),
+        a::Expr::String(s) if super::cond::parse_time_string(s).is_some() => Ok(()),
+        _ => Err("time dimension offset must be duration or now()".into()),
     }
 }
 
-/// What the checks learnt of a statement's shape.
-pub(super) struct Shape {
-    /// It calls aggregates, selectors or transformations.
-    pub(super) any_agg: bool,
-    /// `GROUP BY time(every, offset)` with `every > 0` (`time(0s)` buckets nothing: 1.x answers as
-    /// without GROUP BY time).
-    pub(super) group_by_time: Option<(i64, i64)>,
-}
-
-/// The checks of a SELECT that need no catalog, in 1.x's order, with its texts.
-pub(super) fn check_statement(sel: &Select) -> QResult<Shape> {
-    let mut any_agg = false;
-    let mut n_calls = 0usize;
-    let mut selectors = 0usize;
-    let mut err: Option<QueryError> = None;
-    if sel.dimensions.iter().filter(|d| matches!(d, Dimension::Time { .. })).count() > 1 {
-        return Err("multiple time dimensions not allowed".into());
+/// `validateFields`: what the fields may not be together.
+fn validate_fields(c: &Compiled) -> QResult<()> {
+    if c.fields == 0 {
+        return Err("at least 1 non-time field must be queried".into());
     }
-    let has_interval = sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { every, .. } if *every > 0));
-    for f in &sel.fields {
-        check_undefined(&f.expr)?;
-        validate_math(&f.expr)?;
-        visit_calls(&f.expr, &mut |name, args| {
-            any_agg = true;
-            n_calls += 1;
-            if selector_name(name) {
-                selectors += 1;
-            }
-            if err.is_none() {
-                if let Err(e) = validate_call(name, args, has_interval) {
-                    err = Some(e);
-                }
-            }
-        });
+    if let (true, Some(tb)) = (c.calls > 1, &c.top_bottom) {
+        return Err(format!("selector function {tb}() cannot be combined with other functions").into());
     }
-    if let Some(e) = err {
-        return Err(e);
-    }
-    for f in &sel.fields {
-        if !contains_var(&f.expr) {
-            return Err("field must contain at least one variable".into());
+    if c.calls == 0 {
+        match c.fill {
+            a::Fill::None => return Err("fill(none) must be used with a function".into()),
+            a::Fill::Linear => return Err("fill(linear) must be used with a function".into()),
+            _ => {}
+        }
+        if c.interval != 0 && !c.inherited {
+            return Err("GROUP BY requires at least one aggregate function".into());
         }
     }
-    if n_calls > 1 {
-        for f in &sel.fields {
-            let mut bad: Option<String> = None;
-            visit_calls(&f.expr, &mut |name, _| {
-                if bad.is_none() && matches!(name, "top" | "bottom") {
-                    bad = Some(name.to_string());
-                }
-            });
-            if let Some(b) = bad {
-                return Err(format!("selector function {b}() cannot be combined with other functions").into());
-            }
-        }
+    if c.has_distinct && (c.calls != 1 || c.has_aux) {
+        return Err("aggregate function distinct() cannot be combined with other functions or fields".into());
     }
-    // distinct() must be the only call, without other fields (1.x).
-    if sel.fields.iter().any(|f| matches!(f.expr.unparen(), Expr::Call { name, .. } if name == "distinct")) {
-        let mut fv = Vec::new();
-        for f in &sel.fields {
-            free_vars(&f.expr, &mut fv);
-        }
-        if n_calls != 1 || !fv.is_empty() {
-            return Err("aggregate function distinct() cannot be combined with other functions or fields".into());
-        }
-    }
-    let has_time_dim = sel.dimensions.iter().any(|d| matches!(d, Dimension::Time { .. }));
-    if !any_agg && has_time_dim {
-        return Err("GROUP BY requires at least one aggregate function".into());
-    }
-    // time(0s) buckets nothing: 1.x answers as without GROUP BY time.
-    let group_by_time = sel.dimensions.iter().find_map(|d| match d {
-        Dimension::Time { every, offset } if *every > 0 => Some((*every, *offset)),
-        _ => None,
-    });
-    if any_agg {
-        let mut fv = Vec::new();
-        for f in &sel.fields {
-            free_vars(&f.expr, &mut fv);
-        }
-        if !(fv.is_empty() || n_calls == 1 && selectors == 1) {
+    if c.has_aux {
+        if !c.only_selectors {
             return Err("mixing aggregate and non-aggregate queries is not supported".into());
         }
+        if c.calls > 1 {
+            return Err("mixing multiple selector functions with tags or fields is not supported".into());
+        }
     }
-    Ok(Shape { any_agg, group_by_time })
+    Ok(())
 }

@@ -127,7 +127,7 @@ async fn catalog_keys(backend: &dyn Backend, m: &MeasInfo, pred: &TagPredicate, 
     let names = MeasurementFilter::Names(vec![m.name.clone()]);
     let list = match backend.series(&m.db, m.rp.as_deref(), &names, pred).await {
         Ok(l) => l,
-        Err(e) if e.origin() == crate::backend::Origin::Downstream => Vec::new(),
+        Err(crate::backend::BackendError::DatabaseNotFound(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
     for si in list {
@@ -161,7 +161,7 @@ fn finish_series(sel: &Select, m: &MeasInfo, tags: Tags, columns: &[String], mut
     if sel.order_desc {
         rows.reverse();
     }
-    let rows = apply_limits(rows, sel.limit, sel.offset);
+    let rows = limits::apply(rows, sel.limit, sel.offset);
     if rows.is_empty() {
         return None;
     }

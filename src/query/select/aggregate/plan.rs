@@ -92,11 +92,7 @@ pub(super) fn plan(
             return Err(format!("max-select-buckets limit exceeded: ({n}/{MAX_BUCKETS})").into());
         }
     }
-    let tz = match &sel.tz {
-        Some(name) => Some(name.parse::<chrono_tz::Tz>().map_err(|_| format!("unable to find time zone {name}"))?),
-        None => None,
-    };
-    let window = group_by_time.map(|(every, offset)| Window::new(every, offset, tz));
+    let window = group_by_time.map(|(every, offset)| Window::new(every, offset, sel.tz));
     let single_selector = calls.len() == 1 && calls[0].agg.is_selector() && (afields.len() == 1 || !aux.is_empty());
     Ok(Some(AggPlan {
         window_start_default: tr.min.unwrap_or(MIN_TIME),
@@ -127,7 +123,7 @@ fn compile_fields(fields: &[Field], m: &MeasInfo, scan: &mut Vec<String>) -> QRe
         // 1s) * 8`): the outer expression is applied to its output points.
         let mut outer_expr = None;
         let (inner, transform) = match f.expr.unparen() {
-            Expr::Call { name, args } if is_transform_name(name) => {
+            Expr::Call { name, args } if function_kinds::transforms_series(name) => {
                 (args.first().cloned().unwrap_or(Expr::Null), Some((name.clone(), args.clone())))
             }
             e => match take_transform(e) {
@@ -162,16 +158,9 @@ fn widen_for_transforms(
     group_by_time: Option<(i64, i64)>,
 ) -> TimeRange {
     let Some((every, _)) = group_by_time else { return tr };
-    let extends = afields.iter().any(|f| {
-        matches!(
-            f.transform.as_ref().map(|t| t.0.as_str()),
-            Some("derivative" | "non_negative_derivative" | "difference" | "non_negative_difference" | "elapsed")
-        ) || f.transform.as_ref().is_some_and(|t| {
-            // moving_average and the technical-analysis functions too; their outputs in that
-            // interval are kept (1.6.7).
-            t.0 == "moving_average" || functions::ta::TaKind::from_name(&t.0).is_some()
-        })
-    });
+    // moving_average and the technical-analysis functions too; their outputs in that interval
+    // are kept (1.6.7).
+    let extends = afields.iter().any(|f| f.transform.as_ref().is_some_and(|t| function_kinds::reads_interval_before(&t.0)));
     if extends && !sel.order_desc {
         if let Some(lo) = tr.min {
             tr.min = Some(lo.saturating_sub(every));

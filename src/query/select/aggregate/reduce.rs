@@ -208,7 +208,7 @@ fn reduce_by_source(inp: &AggInput, call: &AggCall, cp: &CallPoints) -> QResult<
             parts.push((order[k].1.clone(), order[k].2));
             k += 1;
         }
-        if let Some((mut s, _)) = combine_parts(&call.agg, &parts, ws)? {
+        if let Some((mut s, _)) = functions::aggregate::combine(&call.agg, &parts, ws)? {
             s.time = functions::output_time(&call.agg, s.time, ws, p.single_selector, p.window.is_some());
             reduced.push(s);
         }
