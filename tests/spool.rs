@@ -1,9 +1,9 @@
 //! The write spool in front of VictoriaMetrics (`src/spool`), with real processes: a store killed
 //! (`kill -9`) under a writer, influxgate killed while replaying, a full spool, a damaged segment,
-//! points the store refuses on replay, reads while points are spooled, and a store crash right
-//! after a burst of acknowledged writes. Every acknowledged point is counted in VictoriaMetrics
-//! itself (its `/api/v1/export`), not through influxgate. The embedded store has no spool; its
-//! kill test is here too.
+//! points the store refuses on replay, reads while points are spooled, a store crash right after
+//! a burst of acknowledged writes, and a durability window over its memory bound. Every
+//! acknowledged point is counted in VictoriaMetrics itself (its `/api/v1/export`), not through
+//! influxgate. The embedded store has no spool; its kill test is here too.
 
 mod common;
 
@@ -94,10 +94,18 @@ fn wait_replayed(gate: &Gate, limit: Duration) {
 }
 
 /// Checks every acknowledged number is in VictoriaMetrics; returns the numbers stored twice or more.
-fn assert_all_stored(vm: &Vm, db: &str, acked: &[u64]) -> Vec<u64> {
+fn assert_all_stored(gate: &Gate, vm: &Vm, db: &str, acked: &[u64]) -> Vec<u64> {
     let counts = vm_counts(vm, db);
     let missing: Vec<u64> = acked.iter().copied().filter(|i| !counts.contains_key(i)).collect();
-    assert!(missing.is_empty(), "{} of {} acknowledged points are missing, e.g. {:?}", missing.len(), acked.len(), &missing[..missing.len().min(10)]);
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged points are missing, e.g. {:?}; /metrics:\n{}\nlog:\n{}",
+        missing.len(),
+        acked.len(),
+        &missing[..missing.len().min(10)],
+        gate.admin().get("/metrics").text(),
+        gate.output()
+    );
     let mut dup: Vec<u64> = counts.iter().filter(|(_, &c)| c > 1).map(|(&i, _)| i).collect();
     dup.sort_unstable();
     dup
@@ -153,7 +161,7 @@ fn store_killed_for_ten_seconds_under_a_writer_loses_nothing() {
     wait_replayed(&gate, Duration::from_secs(60));
     assert!(errors.is_empty(), "the writer saw {} errors, first: {}", errors.len(), errors[0]);
     assert!(acked.len() > 10 * BATCH as usize, "too few writes: {}", acked.len());
-    let dup = assert_all_stored(&vm, db, &acked);
+    let dup = assert_all_stored(&gate, &vm, db, &acked);
     // influxgate's reads see each point once, duplicates or not.
     let q = gate.admin().query_ok("SELECT count(v) FROM m", db);
     assert_eq!(common::rows(&q)[0][1], vm_counts(&vm, db).len(), "{q}");
@@ -182,7 +190,7 @@ fn store_crash_right_after_a_burst_loses_nothing() {
     let resent = wait_for(Duration::from_secs(30), || {
         metric(&gate, "influxgate_spool_resent_points_total") > 0.0 && metric(&gate, "influxgate_spool_pending_points") == 0.0
     });
-    let dup = assert_all_stored(&vm, db, &acked);
+    let dup = assert_all_stored(&gate, &vm, db, &acked);
     assert!(resent, "nothing written again; log:\n{}", gate.output());
     assert_eq!(metric(&gate, "influxgate_spool_store_restarts_total"), 1.0);
     println!("{} points acknowledged in the burst, {} stored twice", acked.len(), dup.len());
@@ -209,7 +217,38 @@ fn window_over_its_memory_bound_goes_to_disk_and_survives_a_store_crash() {
         metric(&gate, "influxgate_spool_store_restarts_total") >= 1.0 && metric(&gate, "influxgate_spool_pending_points") == 0.0
     });
     assert!(done, "log:\n{}", gate.output());
-    assert_all_stored(&vm, db, &acked);
+    assert_all_stored(&gate, &vm, db, &acked);
+}
+
+#[test]
+fn window_over_its_bound_with_a_full_spool_refuses_writes_before_the_store() {
+    // The window is never confirmed during the test (60 s), so it spills its older half to the
+    // spool on every ~4 KB past its 8 KB bound, until the 16 KB spool is full.
+    let vm = Vm::start(&[]);
+    let gate = gate_on(&vm, "segment_bytes = 4096\nmax_bytes = 16384\nwindow_max_bytes = 8000\ndurability_window = \"60s\"");
+    let (db, base) = ("windowfull", base_ms());
+    let (mut acked, mut refused) = (Vec::new(), None);
+    for k in 0..200 {
+        let r = write(&gate, db, body(base, k * 20, 20));
+        if r.status == 204 {
+            acked.extend(k * 20..(k + 1) * 20);
+            continue;
+        }
+        assert_eq!(r.status, 503, "{}", r.describe());
+        assert!(r.header("Retry-After").is_some(), "{:?}", r.headers);
+        assert!(r.error().contains("acknowledged writes cannot be kept"), "{}", r.describe());
+        refused = Some(k);
+        break;
+    }
+    let k = refused.expect("the window never filled the spool");
+    assert!(k > 12, "refused after {k} writes, before the window was over its bound");
+    assert!(metric(&gate, "influxgate_spool_bytes") > 8000.0);
+    assert_eq!(metric(&gate, "influxgate_spool_writes_total"), 0.0, "nothing was spooled as a new write");
+    // Every acknowledged write is in the store; the refused one never reached it.
+    let counts = vm_counts(&vm, db);
+    assert!(assert_all_stored(&gate, &vm, db, &acked).is_empty());
+    let reached: Vec<u64> = (k * 20..(k + 1) * 20).filter(|i| counts.contains_key(i)).collect();
+    assert!(reached.is_empty(), "points of the refused write reached the store: {reached:?}");
 }
 
 #[test]
@@ -232,7 +271,7 @@ fn influxgate_killed_while_replaying_loses_and_repeats_nothing() {
     assert!(mid && left > 0.0, "the replay was not caught in the middle (pending {left})");
     gate.restart();
     wait_replayed(&gate, Duration::from_secs(60));
-    let dup = assert_all_stored(&vm, db, &acked);
+    let dup = assert_all_stored(&gate, &vm, db, &acked);
     // The batch in flight at the kill may be written twice (VictoriaMetrics keeps both samples),
     // nothing else.
     assert!(dup.len() <= 500, "{} points written twice, more than the one batch in flight", dup.len());
@@ -271,7 +310,7 @@ fn full_spool_answers_503_with_retry_after_and_drops_nothing() {
     assert!(taken, "the spool stayed full: {}", gate.admin().get("/metrics").text());
     acked.extend(k * 20..(k + 1) * 20);
     wait_replayed(&gate, Duration::from_secs(60));
-    assert!(assert_all_stored(&vm, db, &acked).is_empty());
+    assert!(assert_all_stored(&gate, &vm, db, &acked).is_empty());
 }
 
 /// The segment file holding the spool's last record.
@@ -306,7 +345,7 @@ fn torn_last_record_is_reported_and_the_rest_replayed() {
     assert_eq!(metric(&gate, "influxgate_spool_torn_records_total"), 1.0);
     assert!(gate.output().contains("torn record at the end of a segment"), "{}", gate.output());
     let first_nine: Vec<u64> = (0..9 * BATCH).collect();
-    assert!(assert_all_stored(&vm, db, &first_nine).is_empty());
+    assert!(assert_all_stored(&gate, &vm, db, &first_nine).is_empty());
     let counts = vm_counts(&vm, db);
     assert_eq!(counts.len(), first_nine.len(), "only the torn record is missing");
 }
