@@ -11,7 +11,8 @@
 #   QUERY_HOURS (30), QUERY_HOSTS (100), QUERY_RUNS (20), LP_CPU_SECS (2), SKIP_BUILD (unset),
 #   BASEPORT (18600: servers listen on 127.0.0.1:BASEPORT+1..+33),
 #   GATE_BIN (target/release/influxgate: the influxgate binary to measure, e.g. a copy of an older build),
-#   SPOOL_POINTS (1000000: points written during the outage of the spool step).
+#   SPOOL_POINTS (1000000: points written during the outage of the spool step),
+#   SPOOL_BATCHES ("5000 500": the batch sizes of the spool step's enabled-vs-disabled runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -276,15 +277,23 @@ spool)
     # Throughput with the spool enabled (store up: writes go straight to VM, acknowledged bodies are
     # kept for the durability window) vs disabled; a fresh VM and influxgate per run, the order of
     # the two alternating per round.
-    log "5. write spool: $WRITE_POINTS points x $WRITE_ROUNDS rounds, spool enabled vs disabled (store up), batch $BATCH, $CONNS connections"
+    # Two batch sizes (SPOOL_BATCHES, default "5000 500"): the spool's cost is per request (one
+    # window entry per acknowledged body), so a small batch shows it most.
+    log "5. write spool: $WRITE_POINTS points x $WRITE_ROUNDS rounds, spool enabled vs disabled (store up), batches ${SPOOL_BATCHES:-5000 500}, $CONNS connections"
     WFILE="$OUT/spool.txt"; : >"$WFILE"
-    for r in $(seq 1 "$WRITE_ROUNDS"); do
-        if [ $((r % 2)) -eq 1 ]; then modes="true false"; else modes="false true"; fi
-        for on in $modes; do
-            GATE_TOML=$'[spool]\nenabled = '"$on" vm_gate_round "spool-enabled=$on" "$r"
+    for b in ${SPOOL_BATCHES:-5000 500}; do
+        for r in $(seq 1 "$WRITE_ROUNDS"); do
+            if [ $((r % 2)) -eq 1 ]; then modes="true false"; else modes="false true"; fi
+            for on in $modes; do
+                BATCH=$b GATE_TOML=$'[spool]\nenabled = '"$on" vm_gate_round "spool=$on,batch=$b" "$r"
+            done
         done
     done
-    awk '{n[$1]++; s[$1]+=$4} END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k]}' \
+    # Mean per mode and batch, and enabled/disabled in this run.
+    awk '{split($1, a, /[=,]/); n[$1]++; s[$1]+=$4; m[a[4], a[2]]+=$4; c[a[4], a[2]]++; b[a[4]]=1}
+        END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k];
+             for (k in b) printf "ratio spool enabled/disabled, batch %-6s %.3f\n", k,
+                 (m[k, "true"]/c[k, "true"]) / (m[k, "false"]/c[k, "false"])}' \
         "$WFILE" | sort | tee -a "$OUT/summary.txt"
     # Through an outage: VM killed, SPOOL_POINTS written (all spooled), VM restarted on its data,
     # the time until the spool is empty again.
