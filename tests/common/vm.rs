@@ -14,6 +14,12 @@ pub struct Vm {
     child: Option<Child>,
     pub url: String,
     _dir: tempfile::TempDir,
+    /// When the running process was first seen healthy, Unix seconds (it started then or before).
+    healthy_at: u64,
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Whether `GET /health` on `port` answers 200.
@@ -52,7 +58,7 @@ impl Vm {
                     break; // the port was taken, probably: retry with another
                 }
                 if healthy(port) {
-                    return Vm { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir };
+                    return Vm { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir, healthy_at: unix_secs() };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -80,8 +86,17 @@ impl Drop for Vm {
 impl Vm {
     /// Starts it again (after [`Vm::stop`]) on the same port and data directory, with `extra`
     /// flags (give the same as to [`Vm::start`] to restart it as it was); waits until healthy.
+    ///
+    /// The new process starts in a later wall-clock second than the one it replaces: influxgate
+    /// tells VictoriaMetrics processes apart by their start time, in whole seconds, and cannot
+    /// see a replacement started in the same second unless it saw the store unreachable in
+    /// between (a documented limit, `backend::victoriametrics::durability`; tests restart a store
+    /// a second or two after starting it, a real crash-and-restart takes longer).
     pub fn restart(&mut self, extra: &[&str]) {
         self.stop();
+        while unix_secs() <= self.healthy_at {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let port: u16 = self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
         let child = Command::new(VM_BIN)
             .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
@@ -101,5 +116,6 @@ impl Vm {
             assert!(Instant::now() < deadline, "victoria-metrics did not become healthy again on port {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
+        self.healthy_at = unix_secs();
     }
 }
