@@ -111,6 +111,32 @@ fn assert_all_stored(gate: &Gate, vm: &Vm, db: &str, acked: &[u64]) -> Vec<u64> 
     dup
 }
 
+/// 40 writes of 500 points each, all acknowledged; their point numbers.
+fn burst(gate: &Gate, db: &str, base: u64) -> Vec<u64> {
+    let mut acked = Vec::new();
+    for k in 0..40 {
+        let r = write(gate, db, body(base, k * 500, 500));
+        assert_eq!(r.status, 204, "{}", r.describe());
+        acked.extend(k * 500..(k + 1) * 500);
+    }
+    acked
+}
+
+/// Writes of 20 points (write `k`: points `20k..20k+20`) until one is answered 503, at most
+/// `max`: the acknowledged point numbers, `k` of the refused write and its answer.
+fn until_refused(gate: &Gate, db: &str, base: u64, max: u64) -> Option<(Vec<u64>, u64, common::Resp)> {
+    let mut acked = Vec::new();
+    for k in 0..max {
+        let r = write(gate, db, body(base, k * 20, 20));
+        if r.status != 204 {
+            assert_eq!(r.status, 503, "{}", r.describe());
+            return Some((acked, k, r));
+        }
+        acked.extend(k * 20..(k + 1) * 20);
+    }
+    None
+}
+
 /// A thread writing numbered points, 100 per request, noting every 204 and every other answer.
 struct Writer {
     stop: Arc<AtomicBool>,
@@ -176,12 +202,7 @@ fn store_crash_right_after_a_burst_loses_nothing() {
     // Default [spool]: the 15 s durability window.
     let gate = gate_on(&vm, "");
     let (db, base) = ("burst", base_ms());
-    let mut acked = Vec::new();
-    for k in 0..40 {
-        let r = write(&gate, db, body(base, k * 500, 500));
-        assert_eq!(r.status, 204, "{}", r.describe());
-        acked.extend(k * 500..(k + 1) * 500);
-    }
+    let acked = burst(&gate, db, base);
     // VictoriaMetrics has them in memory (searchable): it has not written them to disk yet.
     assert_eq!(vm_counts(&vm, db).len(), acked.len());
     vm.stop();
@@ -201,12 +222,7 @@ fn window_over_its_memory_bound_goes_to_disk_and_survives_a_store_crash() {
     let mut vm = Vm::start(&[]);
     let gate = gate_on(&vm, "window_max_bytes = 100000");
     let (db, base) = ("overflow", base_ms());
-    let mut acked = Vec::new();
-    for k in 0..40 {
-        let r = write(&gate, db, body(base, k * 500, 500));
-        assert_eq!(r.status, 204, "{}", r.describe());
-        acked.extend(k * 500..(k + 1) * 500);
-    }
+    let acked = burst(&gate, db, base);
     // The older part of the window is on disk, the writes themselves went to the store.
     assert!(metric(&gate, "influxgate_spool_bytes") > 100_000.0, "{}", gate.admin().get("/metrics").text());
     assert_eq!(metric(&gate, "influxgate_spool_writes_total"), 0.0);
@@ -227,20 +243,9 @@ fn window_over_its_bound_with_a_full_spool_refuses_writes_before_the_store() {
     let vm = Vm::start(&[]);
     let gate = gate_on(&vm, "segment_bytes = 4096\nmax_bytes = 16384\nwindow_max_bytes = 8000\ndurability_window = \"60s\"");
     let (db, base) = ("windowfull", base_ms());
-    let (mut acked, mut refused) = (Vec::new(), None);
-    for k in 0..200 {
-        let r = write(&gate, db, body(base, k * 20, 20));
-        if r.status == 204 {
-            acked.extend(k * 20..(k + 1) * 20);
-            continue;
-        }
-        assert_eq!(r.status, 503, "{}", r.describe());
-        assert!(r.header("Retry-After").is_some(), "{:?}", r.headers);
-        assert!(r.error().contains("acknowledged writes cannot be kept"), "{}", r.describe());
-        refused = Some(k);
-        break;
-    }
-    let k = refused.expect("the window never filled the spool");
+    let (acked, k, r) = until_refused(&gate, db, base, 200).expect("the window never filled the spool");
+    assert!(r.header("Retry-After").is_some(), "{:?}", r.headers);
+    assert!(r.error().contains("acknowledged writes cannot be kept"), "{}", r.describe());
     assert!(k > 12, "refused after {k} writes, before the window was over its bound");
     assert!(metric(&gate, "influxgate_spool_bytes") > 8000.0);
     assert_eq!(metric(&gate, "influxgate_spool_writes_total"), 0.0, "nothing was spooled as a new write");
@@ -284,20 +289,9 @@ fn full_spool_answers_503_with_retry_after_and_drops_nothing() {
     let gate = gate_on(&vm, "segment_bytes = 4096\nmax_bytes = 16384\nretry_backoff_max = \"1s\"");
     let (db, base) = ("full", base_ms());
     vm.stop();
-    let (mut acked, mut refused) = (Vec::new(), None);
-    for k in 0..100 {
-        let r = write(&gate, db, body(base, k * 20, 20));
-        if r.status == 204 {
-            acked.extend(k * 20..(k + 1) * 20);
-            continue;
-        }
-        assert_eq!(r.status, 503, "{}", r.describe());
-        assert!(r.header("Retry-After").is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1)), "{:?}", r.headers);
-        assert!(r.error().contains("spool is full"), "{}", r.describe());
-        refused = Some(k);
-        break;
-    }
-    let k = refused.expect("the spool never filled up");
+    let (mut acked, k, r) = until_refused(&gate, db, base, 100).expect("the spool never filled up");
+    assert!(r.header("Retry-After").is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1)), "{:?}", r.headers);
+    assert!(r.error().contains("spool is full"), "{}", r.describe());
     assert!(k > 5, "refused after {k} writes");
     assert_eq!(metric(&gate, "influxgate_spool_full_total"), 1.0);
     let h = gate.admin().get("/health");

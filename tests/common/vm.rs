@@ -33,6 +33,19 @@ fn healthy(port: u16) -> bool {
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
 
+/// Starts a VictoriaMetrics process on `port` with its data under `dir`, keeping 100 years.
+fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Child {
+    Command::new(VM_BIN)
+        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+        .arg(format!("-storageDataPath={}", dir.join("vm").display()))
+        .arg("-retentionPeriod=100y")
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start victoria-metrics")
+}
+
 impl Vm {
     /// Starts VictoriaMetrics keeping 100 years (its default month would drop the test data's
     /// 2024 timestamps), with `extra` flags (e.g. `-search.latencyOffset=0s`).
@@ -43,15 +56,7 @@ impl Vm {
         let dir = tempfile::tempdir().expect("tempdir");
         for _ in 0..5 {
             let port = super::free_port();
-            let mut child = Command::new(VM_BIN)
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-                .arg("-retentionPeriod=100y")
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start victoria-metrics");
+            let mut child = spawn(port, dir.path(), extra);
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -98,16 +103,7 @@ impl Vm {
             std::thread::sleep(Duration::from_millis(20));
         }
         let port: u16 = self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
-        let child = Command::new(VM_BIN)
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-            .arg(format!("-storageDataPath={}", self._dir.path().join("vm").display()))
-            .arg("-retentionPeriod=100y")
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start victoria-metrics");
-        self.child = Some(child);
+        self.child = Some(spawn(port, self._dir.path(), extra));
         let deadline = Instant::now() + Duration::from_secs(30);
         while !healthy(port) {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
