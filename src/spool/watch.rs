@@ -65,6 +65,8 @@ impl Spool {
             match c.instance {
                 None => {
                     c.instance = Some(id);
+                    drop(c);
+                    lock(&self.window).attribute(id);
                     false
                 }
                 Some(known) => known != id,

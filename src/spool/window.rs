@@ -87,6 +87,15 @@ impl Window {
         out
     }
 
+    /// Attributes the writes acknowledged before any instance was known (0) to `instance`, the
+    /// first one seen (as [`Window::confirm`] takes them): spooled with 0 they would count as
+    /// acknowledged by another instance, be written again and make new writes queue.
+    pub fn attribute(&mut self, instance: u64) {
+        for a in self.entries.iter_mut().filter(|a| a.instance == 0) {
+            a.instance = instance;
+        }
+    }
+
     /// Puts writes taken by [`Window::take`] back in front (the spool could not take them).
     pub fn put_back(&mut self, taken: Vec<Acked>) {
         for a in taken.into_iter().rev() {
@@ -130,6 +139,16 @@ mod tests {
         w.confirm(7, 300);
         assert!(w.is_empty());
         assert_eq!(w.bytes(), 0);
+    }
+
+    #[test]
+    fn attributes_only_the_unknown() {
+        let mut w = Window::default();
+        w.push(acked(1, 0));
+        w.push(acked(2, 7));
+        w.attribute(9);
+        let got: Vec<u64> = w.take().iter().map(|a| a.instance).collect();
+        assert_eq!(got, vec![9, 7]);
     }
 
     #[test]
