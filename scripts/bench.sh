@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Reproduces every figure in BENCHMARKS.md in one command:
 #   scripts/bench.sh            # everything (about 15-25 minutes on 2 cores)
-#   STEPS="parse write" scripts/bench.sh   # a subset: parse, write, query, vm, vmwrite
-#   (vmwrite: only the VictoriaMetrics write overhead, a fresh VM — and influxgate — every round)
+#   STEPS="parse write" scripts/bench.sh   # a subset: parse, write, query, vm, vmwrite, spool
+#   (vmwrite: only the VictoriaMetrics write overhead, a fresh VM — and influxgate — every round;
+#    spool: write throughput with [spool] enabled vs disabled in front of VictoriaMetrics, and the
+#    spool's write and replay rates through a VictoriaMetrics outage; not in the default STEPS)
 # Builds release, starts influxgate / influxd 1.6.7 / victoria-metrics on loopback ports with fresh
 # data directories under $WORK, runs, stops them. Results go to $OUT (default target/bench-results).
 # Knobs (environment): WRITE_POINTS (1000000), WRITE_ROUNDS (3), CONNS (4), BATCH (5000),
 #   QUERY_HOURS (30), QUERY_HOSTS (100), QUERY_RUNS (20), LP_CPU_SECS (2), SKIP_BUILD (unset),
 #   BASEPORT (18600: servers listen on 127.0.0.1:BASEPORT+1..+33),
-#   GATE_BIN (target/release/influxgate: the influxgate binary to measure, e.g. a copy of an older build).
+#   GATE_BIN (target/release/influxgate: the influxgate binary to measure, e.g. a copy of an older build),
+#   SPOOL_POINTS (1000000: points written during the outage of the spool step),
+#   SPOOL_BATCHES ("5000 500": the batch sizes of the spool step's enabled-vs-disabled runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -98,7 +102,7 @@ start_influxgate() {
     local name=$1 port=$2 sync=${3:-full} d="$WORK/$1"
     shift 3 || shift $#
     mkdir -p "$d"
-    printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n' "$sync" >"$d/config.toml"
+    printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n%s\n' "$sync" "${GATE_TOML:-}" >"$d/config.toml"
     "${GATE_BIN:-$ROOT/target/release/influxgate}" serve --config "$d/config.toml" --listen "127.0.0.1:$port" \
         --data-dir "$d/data" --admin-token "$TOKEN" "$@" >"$d/log.txt" 2>&1 &
     LAST_PID=$!
@@ -268,6 +272,66 @@ vmwrite)
     cat "$WFILE" >>"$OUT/summary.txt"
     awk '{n[$1]++; s[$1]+=$4} END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k]}' \
         "$WFILE" | sort | tee -a "$OUT/summary.txt"
+    ;;
+spool)
+    # Throughput with the spool enabled (store up: writes go straight to VM, acknowledged bodies are
+    # kept for the durability window) vs disabled; a fresh VM and influxgate per run, the order of
+    # the two alternating per round.
+    # Two batch sizes (SPOOL_BATCHES, default "5000 500"): the spool's cost is per request (one
+    # window entry per acknowledged body), so a small batch shows it most.
+    log "5. write spool: $WRITE_POINTS points x $WRITE_ROUNDS rounds, spool enabled vs disabled (store up), batches ${SPOOL_BATCHES:-5000 500}, $CONNS connections"
+    WFILE="$OUT/spool.txt"; : >"$WFILE"
+    for b in ${SPOOL_BATCHES:-5000 500}; do
+        for r in $(seq 1 "$WRITE_ROUNDS"); do
+            if [ $((r % 2)) -eq 1 ]; then modes="true false"; else modes="false true"; fi
+            for on in $modes; do
+                BATCH=$b GATE_TOML=$'[spool]\nenabled = '"$on" vm_gate_round "spool=$on,batch=$b" "$r"
+            done
+        done
+    done
+    # Mean per mode and batch, and enabled/disabled in this run.
+    awk '{split($1, a, /[=,]/); n[$1]++; s[$1]+=$4; m[a[4], a[2]]+=$4; c[a[4], a[2]]++; b[a[4]]=1}
+        END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k];
+             for (k in b) printf "ratio spool enabled/disabled, batch %-6s %.3f\n", k,
+                 (m[k, "true"]/c[k, "true"]) / (m[k, "false"]/c[k, "false"])}' \
+        "$WFILE" | sort | tee -a "$OUT/summary.txt"
+    # Through an outage: VM killed, SPOOL_POINTS written (all spooled), VM restarted on its data,
+    # the time until the spool is empty again.
+    SPOOL_POINTS=${SPOOL_POINTS:-1000000}
+    log "5b. spool through an outage: $SPOOL_POINTS points written while VM is down, then replayed"
+    start_vm vm-outage $((BASEPORT + 51)); P_VMO=$LAST_PID
+    start_influxgate gate-outage $((BASEPORT + 52)) full --backend victoriametrics \
+        --backend-url "http://127.0.0.1:$((BASEPORT + 51))"; P_GO=$LAST_PID
+    kill -9 "$P_VMO"; wait "$P_VMO" 2>/dev/null || true
+    c0=$(cpu_of "$P_GO")
+    out=$("$WL" "http://127.0.0.1:$((BASEPORT + 52))/write?db=outage" --points "$SPOOL_POINTS" \
+        --connections "$CONNS" --batch "$BATCH" --token "$TOKEN" 2>&1) || { echo "$out" >&2; exit 1; }
+    c1=$(cpu_of "$P_GO")
+    metric() { curl -s "http://127.0.0.1:$((BASEPORT + 52))/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+    printf 'spooled (VM down)      points/s %9s  elapsed %7s s  influxgate CPU %6.2f s  spool bytes %s\n' \
+        "$(echo "$out" | awk '/^points\/s:/{print $2}')" "$(echo "$out" | awk '/^elapsed:/{print $2}')" \
+        "$(echo "$c1 - $c0" | bc)" "$(metric influxgate_spool_bytes)" | tee -a "$WFILE" | tee -a "$OUT/summary.txt"
+    pending=$(metric influxgate_spool_pending_points)
+    start_vm vm-outage $((BASEPORT + 51)); P_VMO=$LAST_PID
+    # The replay starts after the replay task's backoff (up to retry_backoff_max, 10 s): the rate is
+    # timed from its first replayed batch to an empty spool.
+    tu=$(date +%s.%N)
+    for i in $(seq 1 6000); do
+        r0=$(metric influxgate_spool_replayed_points_total)
+        [ "${r0:-0}" != "0" ] && break
+        sleep 0.05
+    done
+    t0=$(date +%s.%N); c0=$(cpu_of "$P_GO")
+    for i in $(seq 1 6000); do
+        [ "$(metric influxgate_spool_pending_points)" = "0" ] && break
+        sleep 0.05
+    done
+    t1=$(date +%s.%N); c1=$(cpu_of "$P_GO")
+    r1=$(metric influxgate_spool_replayed_points_total)
+    printf 'replayed (VM back)     points %s  rate %.0f points/s (%s points in %.2f s from the first batch; %.2f s after VM was up)  influxgate CPU %6.2f s\n' \
+        "$pending" "$(echo "($r1 - $r0) / ($t1 - $t0)" | bc -l)" "$((r1 - r0))" "$(echo "$t1 - $t0" | bc)" \
+        "$(echo "$t1 - $tu" | bc)" "$(echo "$c1 - $c0" | bc)" | tee -a "$WFILE" | tee -a "$OUT/summary.txt"
+    stop "$P_GO"; stop "$P_VMO"
     ;;
 *)
     echo "unknown step $step" >&2

@@ -14,6 +14,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub log: LogConfig,
     pub query: QueryConfig,
+    pub spool: SpoolConfig,
     pub tokens: Vec<TokenConfig>,
 }
 
@@ -26,6 +27,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             log: LogConfig::default(),
             query: QueryConfig::default(),
+            spool: SpoolConfig::default(),
             tokens: Vec::new(),
         }
     }
@@ -264,6 +266,59 @@ impl Default for QueryConfig {
     }
 }
 
+/// The write spool in front of a remote store (see `spool`): writes the store cannot take are
+/// kept on disk and replayed; acknowledged writes are kept until the store made them durable.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolConfig {
+    /// Spool writes while a remote store (VictoriaMetrics) is unavailable. The embedded store
+    /// writes locally and never spools.
+    pub enabled: bool,
+    /// Where the spool's files live; default `<data_dir>/spool`.
+    pub dir: Option<PathBuf>,
+    /// Bytes of spooled writes kept at most; past it writes are answered 503 with Retry-After.
+    pub max_bytes: u64,
+    /// Size of one segment file (replayed data is given back a segment at a time).
+    pub segment_bytes: u64,
+    /// Points written to the store per replayed batch.
+    pub replay_batch_points: usize,
+    /// Wait after a failed replay, doubled per failure up to `retry_backoff_max`.
+    #[serde(with = "duration_str")]
+    pub retry_backoff_min: i64,
+    #[serde(with = "duration_str")]
+    pub retry_backoff_max: i64,
+    /// How long the store may take to make an acknowledged write durable; such writes are kept
+    /// (in memory, then the spool) that long, and written again if the store restarted. 0s: an
+    /// acknowledgement means durable.
+    #[serde(with = "duration_str")]
+    pub durability_window: i64,
+    /// Body bytes the durability window keeps in memory; past it they go to the spool.
+    pub window_max_bytes: u64,
+    /// How often the store is checked for a restart while the window holds writes.
+    #[serde(with = "duration_str")]
+    pub check_interval: i64,
+    /// Bound of the dead-letter file (points the store refused on replay).
+    pub dead_letter_max_bytes: u64,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            enabled: true,
+            dir: None,
+            max_bytes: 1 << 30,
+            segment_bytes: 64 << 20,
+            replay_batch_points: 50_000,
+            retry_backoff_min: NS_PER_S / 10,
+            retry_backoff_max: 10 * NS_PER_S,
+            durability_window: 15 * NS_PER_S,
+            window_max_bytes: 256 << 20,
+            check_interval: NS_PER_S,
+            dead_letter_max_bytes: 256 << 20,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
@@ -402,6 +457,17 @@ impl Config {
         if self.limits.requests_per_second == 0 || self.limits.burst == 0 || self.limits.write_bytes_per_second == 0 {
             return Err(ConfigError::Invalid("limits: rates and burst must be positive".into()));
         }
+        let sp = &self.spool;
+        if sp.segment_bytes < 4096 || sp.max_bytes < sp.segment_bytes || sp.replay_batch_points == 0 {
+            return Err(ConfigError::Invalid(
+                "spool: segment_bytes must be at least 4096, max_bytes at least segment_bytes, replay_batch_points positive".into(),
+            ));
+        }
+        if sp.retry_backoff_min <= 0 || sp.retry_backoff_max < sp.retry_backoff_min || sp.check_interval <= 0 {
+            return Err(ConfigError::Invalid(
+                "spool: retry_backoff_min and check_interval must be positive, retry_backoff_max at least retry_backoff_min".into(),
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for t in &self.tokens {
             if !names.insert(t.name.as_str()) {
@@ -501,6 +567,7 @@ mod tests {
         assert_eq!(cfg.backend.kind, "embedded");
         assert_eq!(cfg.limits.max_body_bytes, 25_000_000);
         assert_eq!(cfg.query, QueryConfig::default(), "config.toml states the defaults of [query]");
+        assert_eq!(cfg.spool, SpoolConfig::default(), "config.toml states the defaults of [spool]");
     }
 
     #[test]

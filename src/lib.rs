@@ -12,3 +12,4 @@ pub mod model;
 pub mod query;
 pub mod rules;
 pub mod server;
+pub mod spool;

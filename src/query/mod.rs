@@ -132,7 +132,7 @@ fn needs_admin(s: &a::Statement) -> bool {
 }
 
 /// The databases a statement reads (for authorization), `ctx.db` standing in for none named.
-fn read_databases(s: &a::Statement, ctx: &QueryContext) -> Vec<String> {
+pub fn read_databases(s: &a::Statement, ctx: &QueryContext) -> Vec<String> {
     fn from_sources(sources: &[a::Source], ctx: &QueryContext, out: &mut Vec<String>) {
         for src in sources {
             match src {

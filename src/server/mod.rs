@@ -82,6 +82,9 @@ pub struct State {
     pub queries: query_pool::QueryPool,
     /// The engine's settings, from `[query]`.
     pub query_settings: crate::query::settings::Settings,
+    /// The write spool in front of a remote store (`None`: embedded store, or `spool.enabled`
+    /// off).
+    pub spool: Option<Arc<crate::spool::Spool>>,
 }
 
 impl State {
@@ -89,7 +92,7 @@ impl State {
         let limits = Limits::new(&config.limits, &tokens);
         let queries = query_pool::QueryPool::new(&config.query)?;
         let query_settings = crate::query::settings::Settings::from_config(&config.query);
-        Ok(State { config, backend, tokens, limits, metrics: Metrics::default(), queries, query_settings })
+        Ok(State { config, backend, tokens, limits, metrics: Metrics::default(), queries, query_settings, spool: None })
     }
 
     /// The configured bound on a backend call.
@@ -296,7 +299,10 @@ async fn route(
         },
         "metrics" => match m {
             Method::GET => {
-                let text = state.metrics.render(state.limits.inflight(), state.limits.buffered(), &state.backend.counters());
+                let mut text = state.metrics.render(state.limits.inflight(), state.limits.buffered(), &state.backend.counters());
+                if let Some(spool) = &state.spool {
+                    spool.render_metrics(&mut text);
+                }
                 let mut r = Response::new(full(text));
                 r.headers_mut()
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
@@ -343,6 +349,16 @@ pub struct Server {
 
 impl Server {
     pub async fn bind(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<Server> {
+        Server::bind_with_spool(config, backend, tokens, None).await
+    }
+
+    /// [`Server::bind`] with a write spool in front of the store.
+    pub async fn bind_with_spool(
+        config: Config,
+        backend: SharedBackend,
+        tokens: TokenStore,
+        spool: Option<Arc<crate::spool::Spool>>,
+    ) -> std::io::Result<Server> {
         let listener = TcpListener::bind(config.listen).await?;
         let open_files = conn::open_file_limit();
         let conns = Connections::new(&config.limits, open_files);
@@ -353,7 +369,8 @@ impl Server {
             "open connections capped at {}",
             conns.cap()
         );
-        Ok(Server { listener, state: Arc::new(State::new(config, backend, tokens)?), conns })
+        let state = State { spool, ..State::new(config, backend, tokens)? };
+        Ok(Server { listener, state: Arc::new(state), conns })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -441,12 +458,36 @@ pub enum StartError {
 
 /// Opens the backend named by the config.
 pub fn open_backend(config: &Config) -> Result<SharedBackend, StartError> {
+    Ok(open_store(config)?.0)
+}
+
+/// The backend named by the config, and what the write spool needs of it when it is remote.
+fn open_store(config: &Config) -> Result<(SharedBackend, Option<Arc<dyn crate::spool::Remote>>), StartError> {
     match config.backend.kind.as_str() {
-        "embedded" => open_embedded(config),
-        "victoriametrics" => open_victoriametrics(config),
-        "clickhouse" => open_clickhouse(config),
+        "embedded" => Ok((open_embedded(config)?, None)),
+        "victoriametrics" => {
+            let vm = open_victoriametrics(config)?;
+            Ok((vm.clone(), Some(vm)))
+        }
+        // ClickHouse acknowledges an insert once its parts are written (a synchronous insert on
+        // every shard): no spool yet, a store outage answers 503 (senders retry).
+        "clickhouse" => Ok((open_clickhouse(config)?, None)),
         other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
     }
+}
+
+/// The write spool, in front of a remote store when `spool.enabled` (see `crate::spool`).
+fn open_spool(
+    config: &Config,
+    backend: &SharedBackend,
+    remote: Option<Arc<dyn crate::spool::Remote>>,
+) -> Result<Option<Arc<crate::spool::Spool>>, StartError> {
+    let Some(remote) = remote.filter(|_| config.spool.enabled) else { return Ok(None) };
+    let settings = crate::spool::Settings::from_config(config);
+    let dir = settings.dir.clone();
+    crate::spool::Spool::open(settings, backend.clone(), Some(remote))
+        .map(Some)
+        .map_err(|e| StartError::Backend(format!("cannot open the write spool in {}: {e}", dir.display())))
 }
 
 fn cardinality_limits(config: &Config) -> crate::backend::CardinalityLimits {
@@ -456,7 +497,7 @@ fn cardinality_limits(config: &Config) -> crate::backend::CardinalityLimits {
     }
 }
 
-fn open_victoriametrics(config: &Config) -> Result<SharedBackend, StartError> {
+fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriametrics::VictoriaMetricsBackend>, StartError> {
     use crate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
     let url = config
         .backend
@@ -543,9 +584,10 @@ pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), Star
             auth::admin_hash_path(&config.data_dir).display()
         );
     }
-    let backend = open_backend(&config)?;
+    let (backend, remote) = open_store(&config)?;
+    let spool = open_spool(&config, &backend, remote)?;
     let addr = config.listen;
-    let server = Server::bind(config, backend, tokens)
+    let server = Server::bind_with_spool(config, backend, tokens, spool)
         .await
         .map_err(|source| StartError::Listen { addr, source })?;
     let local = server.local_addr()?;
@@ -553,6 +595,9 @@ pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), Star
     tracing::info!(%local, "influxgate listening");
     let state = server.state();
     server.serve(shutdown_signal()).await?;
+    if let Some(spool) = &state.spool {
+        spool.close().await;
+    }
     // Close the store (flush, stop its threads) before returning.
     drop(state);
     tracing::info!("stopped");

@@ -37,6 +37,13 @@ pub async fn health(state: &State) -> Response<Body> {
             Err(ServerError::Backend(BackendError::Timeout(format!("health check did not finish within {after}s"))))
         }
     };
+    let spool = state.spool.as_ref().map(|s| s.health());
+    if let Some(message) = spool.and_then(|h| degraded(&checked, h)) {
+        return json_response(
+            StatusCode::OK,
+            &json!({ "name": "influxgate", "message": message, "status": "degraded", "checks": [], "version": INFLUXDB_VERSION }),
+        );
+    }
     match checked {
         Ok(()) => json_response(
             StatusCode::OK,
@@ -65,9 +72,42 @@ pub async fn health(state: &State) -> Response<Body> {
     }
 }
 
+/// `degraded` (answered 200): writes are spooled, not yet in the store — the store is down but the
+/// spool takes writes, or it is back and the spool is being replayed. 200, because influxgate still
+/// takes every write durably: a load balancer (which takes any 2xx as healthy and a 5xx as a reason
+/// to stop sending) or an orchestrator's readiness probe should keep sending writes to it rather
+/// than to nowhere. `None`: `pass` or `fail` as without a spool (`fail` when the spool is full too).
+fn degraded(checked: &Result<(), ServerError>, h: crate::spool::Health) -> Option<String> {
+    let spooled = h.pending_points;
+    match checked {
+        Err(e) if !h.full => Some(format!(
+            "the store is unavailable ({}): writes are spooled ({spooled} points, {} of {} bytes), reads fail",
+            e.message(),
+            h.bytes,
+            h.max_bytes
+        )),
+        Err(_) => None,
+        Ok(()) if spooled > 0 || h.store_down => {
+            Some(format!("{spooled} spooled points are being written to the store; reads may miss them"))
+        }
+        Ok(()) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn degraded_while_spooling() {
+        let h = crate::spool::Health { pending_points: 5, bytes: 100, max_bytes: 1000, store_down: true, full: false };
+        let down: Result<(), ServerError> = Err(ServerError::Backend(BackendError::Unavailable("refused".into())));
+        assert!(degraded(&down, h).unwrap().contains("(backend unavailable: refused): writes are spooled (5 points"));
+        assert_eq!(degraded(&down, crate::spool::Health { full: true, ..h }), None, "full: fail");
+        assert!(degraded(&Ok(()), h).unwrap().starts_with("5 spooled points"));
+        let idle = crate::spool::Health { pending_points: 0, store_down: false, ..h };
+        assert_eq!(degraded(&Ok(()), idle), None);
+    }
 
     #[test]
     fn ping_verbose() {

@@ -258,9 +258,11 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     ctx.governor = running.governor.clone();
     ctx.registry = Some(state.queries.registry().clone());
     ctx.query_id = running.ticket.id();
+    // Statements reading points still in the write spool carry a warning (answered buffered).
+    let spooled = crate::spool::warn::query_warnings(state.spool.as_deref(), &ctx, &query);
     // A single raw SELECT streams (bounded memory, see `query::stream`) when its encoding can be
     // produced piece by piece: chunked (every format), or non-chunked compact JSON.
-    let ctx = if query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
+    let ctx = if spooled.is_empty() && query.statements.len() == 1 && (p.chunked || (format == encode::Format::Json && !p.pretty)) {
         match query::stream::open_for(state.backend.clone(), ctx, &query.statements[0], true) {
             Ok(stream) => return stream_response(state, req, stream, format, epoch, running).await,
             Err(ctx) => *ctx,
@@ -273,7 +275,8 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
     let backend = state.backend.clone();
     let task = state.queries.spawn(async move {
         let running = running;
-        let results = query::execute(backend.as_ref(), &ctx, &query).await.map_err(ServerError::Backend)?;
+        let mut results = query::execute(backend.as_ref(), &ctx, &query).await.map_err(ServerError::Backend)?;
+        crate::spool::warn::add_warnings(&mut results, &spooled);
         let styles: Vec<encode::ChunkStyle> = query.statements.iter().map(chunk_style).collect();
         let answer = buffered_answer(results, &styles, &req.params, format, epoch)?;
         // The encoded answer is held too: it counts against the query's memory budget.

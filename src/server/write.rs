@@ -7,7 +7,8 @@
 //! `on_limit = "delay"` is held here for both its rates, body read), the parse's memory bound
 //! against the same budgets (503), parse (400: the whole body is rejected; a bad line is quoted at
 //! most `limits.error_line_max_bytes`), backend write (bounded by `backend.timeout`). 204 only once
-//! the backend has answered `Ok`.
+//! the backend has answered `Ok`, or, in front of a remote store, once the write is synced to the
+//! spool (`crate::spool`: the store failed, or older writes are still spooled).
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,9 +17,10 @@ use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
-use crate::backend::{BackendError, WriteBatch};
+use crate::backend::{BackendError, WriteBatch, WriteOutcome};
 use crate::lineproto::{self, ParseCost, ParseOptions};
 use crate::model::Point;
+use crate::spool;
 
 use super::body::{content_encoding, decode, read_limited};
 use super::error::ServerError;
@@ -83,16 +85,21 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
     state.write_rate(&who, &ctx.policy, data.len() as u64).await?;
     Metrics::add(&state.metrics.write_bytes, data.len() as u64);
 
-    let opts = ParseOptions::new(precision, now_ns());
-    let opts = ParseOptions { quote_max: state.config.limits.error_line_max_bytes, ..opts };
+    let now = now_ns();
+    let opts = ParseOptions { quote_max: state.config.limits.error_line_max_bytes, ..ParseOptions::new(precision, now) };
     let points = parse(data.clone(), opts, &mut budget).await?;
     if points.is_empty() {
         // 1.x answers an empty body with success too.
         return Ok(no_content());
     }
     let n = points.len();
+    let entry = spool::Entry { db: db.clone(), rp: rp.clone(), precision, now_ns: now, body: data.clone(), points: u32::try_from(n).unwrap_or(u32::MAX) };
     let batch = WriteBatch { db, rp, points };
-    let outcome = match state.backend_call("write", state.backend.write(batch)).await {
+    let written = match &state.spool {
+        Some(spool) => spool_write(state, spool, entry, batch).await,
+        None => state.backend_call("write", state.backend.write(batch)).await.map(Some),
+    };
+    let outcome = match written {
         Ok(o) => o,
         // Name the line of the point the store refused, as a parse error would.
         Err(ServerError::Backend(BackendError::InvalidPoint { index, message })) => {
@@ -101,9 +108,29 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
         }
         Err(e) => return Err(e),
     };
-    let written = if outcome.points_written == 0 { n } else { outcome.points_written };
-    Metrics::add(&state.metrics.points_written, written as u64);
+    // None: spooled, not written yet.
+    if let Some(outcome) = outcome {
+        let written = if outcome.points_written == 0 { n } else { outcome.points_written };
+        Metrics::add(&state.metrics.points_written, written as u64);
+    }
     Ok(no_content())
+}
+
+/// A write through the spool (see `crate::spool`): stored, or spooled (`None`: a 204 too); a
+/// full spool is 503 with `Retry-After`.
+async fn spool_write(state: &State, spool: &Arc<spool::Spool>, entry: spool::Entry, batch: WriteBatch) -> Result<Option<WriteOutcome>, ServerError> {
+    match spool.write(entry, batch).await {
+        Ok(spool::Written::Stored(o)) => Ok(Some(o)),
+        Ok(spool::Written::Spooled { cause }) => {
+            if cause.is_some() {
+                Metrics::add(&state.metrics.backend_errors, 1);
+            }
+            Ok(None)
+        }
+        Err(spool::SpoolError::Store(e)) => state.count_backend_error(Err(ServerError::Backend(e))),
+        Err(spool::SpoolError::Full { message, retry_after }) => Err(ServerError::Overloaded { message, retry_after }),
+        Err(spool::SpoolError::Io(m)) => Err(ServerError::Backend(BackendError::Unavailable(m))),
+    }
 }
 
 /// Reserves the parse's memory bound ([`ParseCost`]) in the write budgets, then parses; large

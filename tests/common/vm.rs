@@ -14,6 +14,12 @@ pub struct Vm {
     child: Option<Child>,
     pub url: String,
     _dir: tempfile::TempDir,
+    /// When the running process was first seen healthy, Unix seconds (it started then or before).
+    healthy_at: u64,
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Whether `GET /health` on `port` answers 200.
@@ -27,6 +33,19 @@ fn healthy(port: u16) -> bool {
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
 
+/// Starts a VictoriaMetrics process on `port` with its data under `dir`, keeping 100 years.
+fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Child {
+    Command::new(VM_BIN)
+        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+        .arg(format!("-storageDataPath={}", dir.join("vm").display()))
+        .arg("-retentionPeriod=100y")
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start victoria-metrics")
+}
+
 impl Vm {
     /// Starts VictoriaMetrics keeping 100 years (its default month would drop the test data's
     /// 2024 timestamps), with `extra` flags (e.g. `-search.latencyOffset=0s`).
@@ -37,22 +56,14 @@ impl Vm {
         let dir = tempfile::tempdir().expect("tempdir");
         for _ in 0..5 {
             let port = super::free_port();
-            let mut child = Command::new(VM_BIN)
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .arg(format!("-storageDataPath={}", dir.path().join("vm").display()))
-                .arg("-retentionPeriod=100y")
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start victoria-metrics");
+            let mut child = spawn(port, dir.path(), extra);
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port was taken, probably: retry with another
                 }
                 if healthy(port) {
-                    return Vm { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir };
+                    return Vm { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir, healthy_at: unix_secs() };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -74,5 +85,33 @@ impl Vm {
 impl Drop for Vm {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+impl Vm {
+    /// Starts it again (after [`Vm::stop`]) on the same port and data directory, with `extra`
+    /// flags (give the same as to [`Vm::start`] to restart it as it was); waits until healthy.
+    ///
+    /// The new process starts in a later wall-clock second than the one it replaces: influxgate
+    /// tells VictoriaMetrics processes apart by their start time, in whole seconds, and cannot
+    /// see a replacement started in the same second unless it saw the store unreachable in
+    /// between (a documented limit, `backend::victoriametrics::durability`; tests restart a store
+    /// a second or two after starting it, a real crash-and-restart takes longer).
+    pub fn restart(&mut self, extra: &[&str]) {
+        self.stop();
+        while unix_secs() <= self.healthy_at {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let port: u16 = self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
+        self.child = Some(spawn(port, self._dir.path(), extra));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !healthy(port) {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("victoria-metrics exited at restart on port {port}: {status}");
+            }
+            assert!(Instant::now() < deadline, "victoria-metrics did not become healthy again on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.healthy_at = unix_secs();
     }
 }

@@ -24,8 +24,9 @@
 //!   protocol cannot carry exactly, and every point when VictoriaMetrics' `-influx*` flags
 //!   disagree with the options, goes to `/api/v1/import` as JSON lines (see [`write`](mod@write)).
 //!   Then `/internal/force_flush` (option `flush_after_write`) makes the write immediately
-//!   readable. A write is as durable as VictoriaMetrics makes it (it acknowledges once the
-//!   samples are in its in-memory buffers, before its own periodic flush to disk).
+//!   readable. VictoriaMetrics acknowledges once the samples are in its memory and writes them to
+//!   disk seconds later (see [`durability`](mod@durability)); the write spool keeps acknowledged
+//!   writes until then and writes them again if VictoriaMetrics restarted (`crate::spool`).
 //! * Reading a metric name back as measurement + field: see [`names`](mod@names) for the rule.
 //! * Databases: values of the db label, plus databases made with `CREATE DATABASE` or written to
 //!   through influxgate (kept in the catalog until `DROP DATABASE`, as a 1.x database outlives its
@@ -55,6 +56,7 @@
 
 pub mod cardinality;
 pub mod checks;
+pub mod durability;
 pub mod labels;
 pub mod names;
 pub mod rollup;
@@ -170,6 +172,10 @@ struct Inner {
     names_locks: Mutex<HashMap<String, Arc<tokio::sync::RwLock<()>>>>,
     /// Series and tag values per database, for the cardinality limits.
     tracker: cardinality::Tracker,
+    /// What the last instance check saw, and when VictoriaMetrics last could not be reached
+    /// (Unix ms), see [`durability`](mod@durability).
+    instance_seen: tokio::sync::Mutex<Option<durability::Seen>>,
+    unreachable_ms: std::sync::atomic::AtomicI64,
 }
 
 #[derive(Deserialize)]
@@ -375,6 +381,8 @@ impl VictoriaMetricsBackend {
                 labels,
                 names_locks: Mutex::new(HashMap::new()),
                 tracker,
+                instance_seen: tokio::sync::Mutex::new(None),
+                unreachable_ms: std::sync::atomic::AtomicI64::new(0),
             }),
         })
     }
@@ -392,6 +400,11 @@ impl VictoriaMetricsBackend {
 }
 
 impl Inner {
+    /// Notes that VictoriaMetrics could not be reached (see [`durability`](mod@durability)).
+    fn note_unreachable(&self) {
+        self.unreachable_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
     fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
         self.catalog.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -430,7 +443,7 @@ impl Inner {
             text.truncate(cut);
         }
         let msg = format!("victoriametrics {path}: {status}: {}", text.trim());
-        // The store failing (5xx) is worth retrying; 422 is a request past one of its limits
+        // The store failing (5xx) is worth retrying (a write is spooled, see `crate::spool`); 422 is a request past one of its limits
         // (`-search.maxSeries` and the like), answered as the statement's error; any other 4xx is
         // a request influxgate should not have made.
         Err(match status.as_u16() {
@@ -453,7 +466,10 @@ impl Inner {
                 .map_err(|e| BackendError::Internal(format!("victoriametrics {path}: request task: {e}")))?,
             None => rb.send().await,
         };
-        sent.map_err(|e| net_err(e, path))
+        sent.map_err(|e| {
+            self.note_unreachable();
+            net_err(e, path)
+        })
     }
 
     async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> Result<reqwest::Response> {
