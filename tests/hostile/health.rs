@@ -23,24 +23,30 @@ fn black_hole() -> (u16, Arc<Mutex<Vec<TcpStream>>>) {
     (port, held)
 }
 
+/// A hanging store makes `/health` answer within `health_timeout`: 503 `fail` without the write
+/// spool, 200 `degraded` with it (writes are still taken, durably).
 #[test]
 fn health_answers_within_health_timeout_when_the_store_hangs() {
-    let (port, held) = black_hole();
-    let mut cfg = GateConfig::new();
-    cfg.backend = vec![
-        "kind = \"victoriametrics\"".into(),
-        format!("url = \"http://127.0.0.1:{port}\""),
-        "timeout = \"30s\"".into(),
-        "health_timeout = \"1s\"".into(),
-    ];
-    let g = Gate::start_with(cfg);
-    let start = Instant::now();
-    let r = Api::new(&g.url).get("/health");
-    let took = start.elapsed();
-    assert_eq!(r.status, 503, "{}", r.describe());
-    assert_eq!(r.json()["status"], "fail", "{}", r.text());
-    assert!(r.header("Retry-After").is_some(), "{:?}", r.headers);
-    assert!(took < Duration::from_secs(4), "/health took {took:?} with health_timeout = 1s");
-    assert!(!held.lock().expect("lock").is_empty(), "the health check never reached the store");
-    assert_eq!(Api::new(&g.url).get("/ping").status, 204);
+    for (spool, status, verdict) in [(false, 503, "fail"), (true, 200, "degraded")] {
+        let (port, held) = black_hole();
+        let mut cfg = GateConfig::new();
+        cfg.backend = vec![
+            "kind = \"victoriametrics\"".into(),
+            format!("url = \"http://127.0.0.1:{port}\""),
+            "timeout = \"30s\"".into(),
+            "health_timeout = \"1s\"".into(),
+        ];
+        let g = Gate::start_with(cfg.raw(&format!("[spool]\nenabled = {spool}")));
+        let start = Instant::now();
+        let r = Api::new(&g.url).get("/health");
+        let took = start.elapsed();
+        assert_eq!(r.status, status, "spool {spool}: {}", r.describe());
+        assert_eq!(r.json()["status"], verdict, "spool {spool}: {}", r.text());
+        if !spool {
+            assert!(r.header("Retry-After").is_some(), "{:?}", r.headers);
+        }
+        assert!(took < Duration::from_secs(4), "/health took {took:?} with health_timeout = 1s (spool {spool})");
+        assert!(!held.lock().expect("lock").is_empty(), "the health check never reached the store");
+        assert_eq!(Api::new(&g.url).get("/ping").status, 204);
+    }
 }
