@@ -10,8 +10,8 @@
 //!   documents them;
 //! * a retention policy's duration drops expired shard groups (partitions), and only those;
 //! * names too long for ClickHouse's files are refused with 400 before anything is made;
-//! * a store that is down answers 503 with `Retry-After`, and the next write after it is back
-//!   works.
+//! * a store that is down answers 503 with `Retry-After` (without the write spool; with it,
+//!   tests/spool.rs), and the next write after it is back works.
 
 mod common;
 
@@ -244,7 +244,7 @@ fn names_too_long_for_clickhouse_are_refused_whole() {
 #[test]
 fn a_store_that_is_down_is_503_with_retry_after() {
     let mut ch = ClickHouse::single();
-    let mut cfg = GateConfig::new().raw("[backend.clickhouse]\n");
+    let mut cfg = GateConfig::new().raw("[backend.clickhouse]\n").raw("[spool]\nenabled = false");
     cfg.backend = ch.gate_backend();
     let gate = Gate::start_with(cfg);
     let api = gate.admin();

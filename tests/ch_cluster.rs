@@ -7,6 +7,9 @@
 //! * a replica of a shard down: writes and reads go on through the other replica, and the replica
 //!   has every row once it is back;
 //! * `insert_quorum = 2`: a write a replica cannot confirm is a 503, not a 204.
+//!
+//! These gates run without the write spool, so that what ClickHouse's failures mean to a write
+//! shows as 503s (with the spool such writes are spooled and replayed: tests/spool.rs).
 
 mod common;
 
@@ -20,7 +23,7 @@ use common::*;
 const DB: &str = "clu";
 
 fn gate_for(ch: &ClickHouse, node: usize, extra: &str) -> Gate {
-    let mut cfg = GateConfig::new().raw(&format!("{}{extra}", ch.gate_section()));
+    let mut cfg = GateConfig::new().raw(&format!("{}{extra}", ch.gate_section())).raw("[spool]\nenabled = false");
     cfg.backend = vec!["kind = \"clickhouse\"".into(), format!("url = {:?}", ch.nodes[node].url), "timeout = \"10s\"".into()];
     Gate::start_with(cfg)
 }

@@ -3,7 +3,8 @@
 //! points the store refuses on replay, reads while points are spooled, a store crash right after
 //! a burst of acknowledged writes, and a durability window over its memory bound. Every
 //! acknowledged point is counted in VictoriaMetrics itself (its `/api/v1/export`), not through
-//! influxgate. The embedded store has no spool; its kill test is here too.
+//! influxgate. ClickHouse killed under a writer, counted in ClickHouse. The embedded store has no
+//! spool; its kill test is here too.
 
 mod common;
 
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::clickhouse::ClickHouse;
 use common::vm::Vm;
 use common::{Gate, GateConfig};
 
@@ -194,6 +196,44 @@ fn store_killed_for_ten_seconds_under_a_writer_loses_nothing() {
     let spooled = metric(&gate, "influxgate_spool_points_total");
     assert!(spooled > 0.0 && metric(&gate, "influxgate_spool_replayed_points_total") >= spooled, "nothing went through the spool");
     println!("acknowledged {} points, {} spooled, {} stored twice (written again after the restart)", acked.len(), spooled, dup.len());
+}
+
+/// ClickHouse acknowledges an insert once it is on disk: while it is down writes are spooled
+/// and answered 204, and replayed when it is back; no durability window is kept for it.
+#[test]
+fn clickhouse_killed_under_a_writer_loses_nothing() {
+    let mut ch = ClickHouse::single();
+    let mut cfg = GateConfig::new();
+    cfg.backend = ch.gate_backend();
+    cfg.backend.push("timeout = \"5s\"".into());
+    let gate = Gate::start_with(cfg.raw(&ch.gate_section()).raw("[spool]\nretry_backoff_max = \"1s\""));
+    let (db, base) = ("chout", base_ms());
+    let writer = Writer::start(&gate, db, base);
+    std::thread::sleep(Duration::from_secs(2));
+    ch.nodes[0].stop();
+    std::thread::sleep(Duration::from_secs(5));
+    ch.nodes[0].start();
+    std::thread::sleep(Duration::from_secs(2));
+    let (acked, errors) = writer.finish();
+    wait_replayed(&gate, Duration::from_secs(60));
+    assert!(errors.is_empty(), "the writer saw {} errors, first: {}", errors.len(), errors[0]);
+    let spooled = metric(&gate, "influxgate_spool_points_total");
+    assert!(spooled > 0.0, "nothing went through the spool; log:\n{}", gate.output());
+    assert_eq!(metric(&gate, "influxgate_spool_window_bytes"), 0.0, "a durability window was kept");
+    let text = ch.nodes[0].query(&format!("SELECT toUInt64(v), count() FROM \"influx_{db}.autogen\".m GROUP BY v FORMAT TabSeparated"));
+    let counts: HashMap<u64, u32> = text
+        .lines()
+        .map(|l| {
+            let (v, n) = l.split_once('\t').expect("two columns");
+            (v.parse().expect("number"), n.parse().expect("count"))
+        })
+        .collect();
+    let missing: Vec<u64> = acked.iter().copied().filter(|i| !counts.contains_key(i)).collect();
+    assert!(missing.is_empty(), "{} of {} acknowledged points missing, e.g. {:?}; log:\n{}", missing.len(), acked.len(), &missing[..missing.len().min(10)], gate.output());
+    // influxgate's reads see each point once whatever ClickHouse holds twice (a batch in flight).
+    let q = gate.admin().query_ok("SELECT count(v) FROM m", db);
+    assert_eq!(common::rows(&q)[0][1], counts.len(), "{q}");
+    println!("acknowledged {} points, {} spooled, {} stored twice", acked.len(), spooled, counts.values().filter(|&&n| n > 1).count());
 }
 
 #[test]

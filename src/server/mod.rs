@@ -469,9 +469,10 @@ fn open_store(config: &Config) -> Result<(SharedBackend, Option<Arc<dyn crate::s
             let vm = open_victoriametrics(config)?;
             Ok((vm.clone(), Some(vm)))
         }
-        // ClickHouse acknowledges an insert once its parts are written (a synchronous insert on
-        // every shard): no spool yet, a store outage answers 503 (senders retry).
-        "clickhouse" => Ok((open_clickhouse(config)?, None)),
+        "clickhouse" => {
+            let ch = open_clickhouse(config)?;
+            Ok((ch.clone(), Some(ch)))
+        }
         other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
     }
 }
@@ -524,7 +525,7 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
     Ok(Arc::new(b))
 }
 
-fn open_clickhouse(config: &Config) -> Result<SharedBackend, StartError> {
+fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::ClickHouseBackend>, StartError> {
     use crate::backend::clickhouse::{ClickHouseBackend, ClickHouseOptions};
     let url = config
         .backend

@@ -1,5 +1,5 @@
 //! The write spool: nothing a client was answered 204 for is lost while a remote store
-//! (VictoriaMetrics) is down, restarting, or crashes before making a write durable.
+//! (VictoriaMetrics, ClickHouse) is down, restarting, or crashes before making a write durable.
 //!
 //! * **Spooling** ([`append`](mod@append)): when the store is unreachable, times out or answers
 //!   5xx (a [`BackendError`] of [`Origin::Upstream`]), the write, already parsed and checked, is
@@ -68,6 +68,11 @@ pub trait Remote: Send + Sync {
     /// The checks the store's `write` makes before calling the store (a 4xx for the client now
     /// rather than a dead letter later), without calling it.
     fn precheck(&self, batch: &WriteBatch) -> Result<(), BackendError>;
+    /// Whether a write the store acknowledged survives a crash of the store process (then no
+    /// durability window is kept, whatever `durability_window` says).
+    fn durable_when_acknowledged(&self) -> bool {
+        false
+    }
 }
 
 /// Settings, from `[spool]` (and `backend.timeout`).
@@ -273,7 +278,8 @@ impl Spool {
             full: false,
             instance: None,
         };
-        let checking = AtomicBool::new(remote.is_some() && !settings.durability_window.is_zero());
+        let durable = remote.as_ref().is_none_or(|r| r.durable_when_acknowledged());
+        let checking = AtomicBool::new(!durable && !settings.durability_window.is_zero());
         let spool = Arc::new(Spool {
             settings,
             store,

@@ -58,6 +58,7 @@ pub mod cardinality;
 pub mod client;
 pub mod delete;
 pub mod dialect;
+pub mod durability;
 pub mod names;
 pub mod retention;
 pub mod rowbinary;

@@ -58,7 +58,7 @@ fn same_names(a: &Point, b: &Point) -> bool {
 }
 
 /// Refuses names ClickHouse cannot hold before anything else happens.
-fn check_names(batch: &WriteBatch) -> Result<()> {
+pub(super) fn check_names(batch: &WriteBatch) -> Result<()> {
     let mut last: Option<&Point> = None;
     for (index, p) in batch.points.iter().enumerate() {
         if last.is_some_and(|q| same_names(q, p)) {
