@@ -348,7 +348,7 @@ fn differential_queries() {
             }
         }
     }
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     let slow: Vec<String> = slowest.iter().take(5).map(|(d, id)| format!("{id} {d:.2?}")).collect();
     println!("slowest cases: {}", slow.join(", "));
     let summary =

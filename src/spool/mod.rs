@@ -278,7 +278,7 @@ impl Spool {
             full: false,
             instance: None,
         };
-        let durable = remote.as_ref().is_none_or(|r| r.durable_when_acknowledged());
+        let durable = remote.as_ref().map_or(true, |r| r.durable_when_acknowledged());
         let checking = AtomicBool::new(!durable && !settings.durability_window.is_zero());
         let spool = Arc::new(Spool {
             settings,
