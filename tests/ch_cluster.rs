@@ -8,7 +8,10 @@
 //!   has every row once it is back;
 //! * `insert_quorum = 2`: a write a replica cannot confirm is a 503, not a 204.
 //!
-//! These gates run without the write spool, so that what ClickHouse's failures mean to a write
+//! * with the write spool: a shard killed while writers write: every write is answered 204 and
+//!   every point reads back once the spool is replayed.
+//!
+//! The other gates run without the write spool, so that what ClickHouse's failures mean to a write
 //! shows as 503s (with the spool such writes are spooled and replayed: tests/spool.rs).
 
 mod common;
@@ -23,7 +26,12 @@ use common::*;
 const DB: &str = "clu";
 
 fn gate_for(ch: &ClickHouse, node: usize, extra: &str) -> Gate {
-    let mut cfg = GateConfig::new().raw(&format!("{}{extra}", ch.gate_section())).raw("[spool]\nenabled = false");
+    gate_spooling(ch, node, extra, false)
+}
+
+fn gate_spooling(ch: &ClickHouse, node: usize, extra: &str, spool: bool) -> Gate {
+    let spool = format!("[spool]\nenabled = {spool}\nretry_backoff_max = \"1s\"");
+    let mut cfg = GateConfig::new().raw(&format!("{}{extra}", ch.gate_section())).raw(&spool);
     cfg.backend = vec!["kind = \"clickhouse\"".into(), format!("url = {:?}", ch.nodes[node].url), "timeout = \"10s\"".into()];
     Gate::start_with(cfg)
 }
@@ -95,6 +103,41 @@ fn shard_killed_during_writes_loses_no_acknowledged_point() {
     let missing: Vec<u64> = acked.iter().flat_map(|n| (0..50).map(move |i| n * 50 + i)).filter(|v| !have.contains(v)).collect();
     assert!(missing.is_empty(), "{} acknowledged points lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
     println!("{} writes acknowledged, {} refused with 503 while the shard was down", acked.len(), refused.len());
+}
+
+#[test]
+fn shard_killed_during_writes_with_the_spool_refuses_and_loses_nothing() {
+    let mut ch = ClickHouse::cluster(&[1, 1]);
+    let gate = gate_spooling(&ch, 0, "", true);
+    let api = gate.admin();
+    assert_eq!(api.write(DB, &batch(1_000_000)).status, 204, "the measurement exists before the shard goes");
+    let stop = Arc::new(AtomicBool::new(false));
+    let hs = writers(&api, &stop, 3);
+    std::thread::sleep(Duration::from_millis(700));
+    ch.nodes[1].stop();
+    std::thread::sleep(Duration::from_millis(2000));
+    ch.nodes[1].start();
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    let answers: Vec<Answer> = hs.into_iter().flat_map(|h| h.join().expect("writer")).collect();
+    let refused: Vec<&Answer> = answers.iter().filter(|a| a.1 != 204).collect();
+    assert!(refused.is_empty(), "{} of {} writes refused, first: {:?}", refused.len(), answers.len(), refused[0]);
+    let pending = || {
+        let text = api.get("/metrics").text();
+        let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok()).unwrap_or(-1.0);
+        (value("influxgate_spool_points_total"), value("influxgate_spool_pending_points"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pending().1 != 0.0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (spooled, left) = pending();
+    assert_eq!(left, 0.0, "the spool was not replayed in 60 s; log:\n{}", gate.output());
+    assert!(spooled > 0.0, "no write went through the spool ({} writes)", answers.len());
+    let have = stored(&api);
+    let missing: Vec<u64> = answers.iter().flat_map(|a| (0..50).map(move |i| a.0 * 50 + i)).filter(|v| !have.contains(v)).collect();
+    assert!(missing.is_empty(), "{} acknowledged points lost, e.g. {:?}", missing.len(), &missing[..missing.len().min(5)]);
+    println!("{} writes acknowledged, {spooled} points spooled while the shard was down", answers.len());
 }
 
 #[test]
