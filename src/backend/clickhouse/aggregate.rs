@@ -248,14 +248,15 @@ pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<Aggre
     let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await.map_err(not_pushed)?;
     let mut rows = Rows::new(ans);
     let mut out: Vec<AggregateSeries> = Vec::new();
-    // The current series' id and whether the predicate keeps it.
-    let mut current: (Vec<u8>, bool) = (Vec::new(), false);
+    // The current series' id (none before the first row; a series without tags has the empty
+    // id) and whether the predicate keeps it.
+    let mut current: (Option<Vec<u8>>, bool) = (None, false);
     let mut n: u64 = 0;
     loop {
         let next = rows
             .next(|c| {
                 let Some(id) = c.bytes()? else { return Ok(None) };
-                let id = (id != current.0.as_slice()).then(|| id.to_vec());
+                let id = (current.0.as_deref() != Some(id)).then(|| id.to_vec());
                 Ok(decode(c, req.func, ty).map(|d| (id, d)))
             })
             .await
@@ -267,7 +268,7 @@ pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<Aggre
         }
         if let Some(id) = id {
             let tags = parse_series_id(&id).filter(|t| scan.tags.matches(t));
-            current = (id, tags.is_some());
+            current = (Some(id), tags.is_some());
             if let Some(tags) = tags {
                 out.push(AggregateSeries { tags, rows: Vec::new() });
             }
