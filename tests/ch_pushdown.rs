@@ -11,13 +11,12 @@ mod common;
 use std::sync::Arc;
 
 use common::clickhouse::{Chdb, ClickHouse};
-use common::pushdown::{compare, Switch};
+use common::pushdown::{self, assert_refused, compare, request, Switch};
 use influxgate::backend::clickhouse::{ClickHouseBackend, ClickHouseOptions};
-use influxgate::backend::{AggregateFn, AggregateRequest, Backend, BackendError, ScanRequest, TagPredicate, WriteBatch};
+use influxgate::backend::{AggregateFn, Backend, WriteBatch};
 
 const T0: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z, a Monday
 const S: i64 = 1_000_000_000;
-const MS: i64 = 1_000_000;
 const DAY: i64 = 24 * 3600 * S;
 
 /// A small deterministic generator.
@@ -59,12 +58,7 @@ fn data() -> String {
         s.push_str(&format!("{l} {t}\n"));
     };
     for k in 0..360i64 {
-        let t = T0 + k * 10 * S + match k % 9 {
-            3 => -MS,
-            5 => MS,
-            7 => 9 * S + 999 * MS,
-            _ => 0,
-        };
+        let t = pushdown::edge_time(T0, k);
         for h in 0..hosts.len() {
             if (k + h as i64) % 11 == 0 || (h == 3 && (120..180).contains(&k)) {
                 continue;
@@ -197,25 +191,8 @@ async fn both_ways(url: &str, label: &str) {
     let (failures, pushed) = compare(&s.on, &s.off, "db", &fallback, now).await;
     assert!(failures.is_empty(), "{label}: {}", failures.join("\n"));
     assert_eq!(pushed, 0, "{label}");
-    let req = AggregateRequest {
-        scan: ScanRequest {
-            db: "db".into(),
-            rp: None,
-            measurement: "rw".into(),
-            tags: TagPredicate::True,
-            min_time: 0,
-            max_time: T0 + 3600 * S,
-            fields: vec!["v".into()],
-        },
-        func: AggregateFn::Max,
-        every: 60 * S,
-        offset: 0,
-        point_time: false,
-    };
-    match s.on.inner.aggregate(req).await {
-        Err(BackendError::Unsupported(_)) => {}
-        other => panic!("{label}: rewritten points: {other:?}"),
-    }
+    let req = request("rw", "v", AggregateFn::Max, (0, T0 + 3600 * S), 60 * S, false);
+    assert_refused(s.on.inner.as_ref(), req, &format!("{label}: rewritten points")).await;
 }
 
 /// A runtime for the async part (the harness starts servers with blocking calls, outside it).

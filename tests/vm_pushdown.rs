@@ -40,12 +40,7 @@ fn data() -> String {
     };
     for i in 0..600i64 {
         // every 10 s, but some points on edges ± 1 ms
-        let t = T0 + i * 10 * S + match i % 9 {
-            3 => -MS,
-            5 => MS,
-            7 => 9 * S + 999 * MS,
-            _ => 0,
-        };
+        let t = pushdown::edge_time(T0, i);
         for (h, tags) in hosts.iter().enumerate() {
             if (i + h as i64) % 11 == 0 || (h == 3 && (120..180).contains(&i)) {
                 continue; // gaps; h3 has a 10-minute hole
@@ -191,25 +186,8 @@ async fn refused_shapes_fall_back() {
                  dup2,host=b v=7 1704067220000000000\ndup2,host=b v=3 1704067220000000000\n";
     let s = setup(extra).await;
     for m in ["dup", "rl", "early"] {
-        let req = AggregateRequest {
-            scan: ScanRequest {
-                db: "db".into(),
-                rp: None,
-                measurement: m.into(),
-                tags: TagPredicate::True,
-                min_time: 0,
-                max_time: T0 + 3600 * S,
-                fields: vec!["v".into()],
-            },
-            func: AggregateFn::Count,
-            every: 60 * S,
-            offset: 0,
-            point_time: true,
-        };
-        match s.on.inner.aggregate(req).await {
-            Err(BackendError::Unsupported(_)) => {}
-            other => panic!("{m}: {other:?}"),
-        }
+        let req = pushdown::request(m, "v", AggregateFn::Count, (0, T0 + 3600 * S), 60 * S, true);
+        pushdown::assert_refused(s.on.inner.as_ref(), req, m).await;
     }
     let qs: Vec<String> = [
         "SELECT count(v), sum(v), last(v) FROM dup",

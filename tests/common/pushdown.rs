@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use influxgate::backend::{
-    AggregateRequest, AggregateSeries, Backend, Capabilities, DeleteRequest, MeasurementFilter, Result, RetentionPolicy,
+    AggregateFn, AggregateRequest, AggregateSeries, Backend, BackendError, Capabilities, DeleteRequest, MeasurementFilter, Result, RetentionPolicy,
     RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate, WriteBatch, WriteOutcome,
 };
 use influxgate::model::FieldType;
@@ -119,4 +119,46 @@ pub async fn compare<B: Backend>(on: &Switch<B>, off: &Switch<B>, db: &str, quer
         }
     }
     (failures, pushed_queries)
+}
+
+/// `func(field)` of measurement `m` in database `db`, all series, `[min, max]` in buckets of
+/// `every` (offset 0).
+pub fn request(m: &str, field: &str, func: AggregateFn, (min, max): (i64, i64), every: i64, point_time: bool) -> AggregateRequest {
+    AggregateRequest {
+        scan: ScanRequest {
+            db: "db".into(),
+            rp: None,
+            measurement: m.into(),
+            tags: TagPredicate::True,
+            min_time: min,
+            max_time: max,
+            fields: vec![field.into()],
+        },
+        func,
+        every,
+        offset: 0,
+        point_time,
+    }
+}
+
+/// Panics (naming `label`) unless the store refuses `req` as `Unsupported`.
+pub async fn assert_refused<B: Backend>(b: &B, req: AggregateRequest, label: &str) {
+    match b.aggregate(req).await {
+        Err(BackendError::Unsupported(_)) => {}
+        other => panic!("{label}: {other:?}"),
+    }
+}
+
+/// The time of the `k`-th point of a test series from `t0`: every 10 s, but some points one
+/// millisecond before or after a 10-second edge, or one before the next point.
+pub fn edge_time(t0: i64, k: i64) -> i64 {
+    const S: i64 = 1_000_000_000;
+    const MS: i64 = 1_000_000;
+    t0 + k * 10 * S
+        + match k % 9 {
+            3 => -MS,
+            5 => MS,
+            7 => 9 * S + 999 * MS,
+            _ => 0,
+        }
 }
