@@ -6,98 +6,21 @@
 
 mod common;
 
+use common::pushdown::{self, Switch};
 use common::vm::Vm;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use futures::stream::BoxStream;
 use futures::StreamExt;
 use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
 use influxgate::backend::{
-    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, Backend, BackendError, Capabilities, DeleteRequest,
-    MeasurementFilter, Result, RetentionPolicy, RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo,
-    TagPredicate, WriteBatch, WriteOutcome,
+    AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, Backend, BackendError, ScanRequest, SeriesChunk,
+    TagPredicate, WriteBatch,
 };
-use influxgate::model::{FieldType, FieldValue};
-use influxgate::query::{execute, QueryContext};
+use influxgate::model::FieldValue;
 
 /// VictoriaMetrics with its default flags (notably `-search.latencyOffset=30s`).
 async fn start_vm() -> Vm {
     Vm::start(&[])
-}
-
-/// The VictoriaMetrics backend with pushdown on or off; counts aggregate() calls answered and
-/// refused (the planner sends a statement's calls together and scans if any is refused).
-struct Switch {
-    inner: Arc<VictoriaMetricsBackend>,
-    push: bool,
-    pushed: Arc<AtomicUsize>,
-    refused: Arc<AtomicUsize>,
-}
-
-#[async_trait]
-impl Backend for Switch {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn capabilities(&self) -> Capabilities {
-        let mut c = self.inner.capabilities();
-        if !self.push {
-            c.aggregates.clear();
-        }
-        c
-    }
-    async fn health(&self) -> Result<()> {
-        self.inner.health().await
-    }
-    async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
-        self.inner.write(batch).await
-    }
-    async fn create_database(&self, db: &str) -> Result<()> {
-        self.inner.create_database(db).await
-    }
-    async fn drop_database(&self, db: &str) -> Result<()> {
-        self.inner.drop_database(db).await
-    }
-    async fn databases(&self) -> Result<Vec<String>> {
-        self.inner.databases().await
-    }
-    async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
-        self.inner.retention_policies(db).await
-    }
-    async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
-        self.inner.create_retention_policy(db, rp).await
-    }
-    async fn alter_retention_policy(&self, db: &str, name: &str, update: RetentionPolicyUpdate) -> Result<()> {
-        self.inner.alter_retention_policy(db, name, update).await
-    }
-    async fn drop_retention_policy(&self, db: &str, name: &str) -> Result<()> {
-        self.inner.drop_retention_policy(db, name).await
-    }
-    async fn series(&self, db: &str, rp: Option<&str>, m: &MeasurementFilter, tags: &TagPredicate) -> Result<Vec<SeriesInfo>> {
-        self.inner.series(db, rp, m, tags).await
-    }
-    async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
-        self.inner.measurements(db, rp).await
-    }
-    async fn field_keys(&self, db: &str, rp: Option<&str>, m: &str) -> Result<Vec<(String, FieldType)>> {
-        self.inner.field_keys(db, rp, m).await
-    }
-    async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
-        self.inner.scan(req).await
-    }
-    async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
-        let r = self.inner.aggregate(req).await;
-        match &r {
-            Ok(_) => self.pushed.fetch_add(1, Ordering::Relaxed),
-            Err(_) => self.refused.fetch_add(1, Ordering::Relaxed),
-        };
-        r
-    }
-    async fn delete(&self, req: DeleteRequest) -> Result<()> {
-        self.inner.delete(req).await
-    }
 }
 
 const T0: i64 = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
@@ -117,12 +40,7 @@ fn data() -> String {
     };
     for i in 0..600i64 {
         // every 10 s, but some points on edges ± 1 ms
-        let t = T0 + i * 10 * S + match i % 9 {
-            3 => -MS,
-            5 => MS,
-            7 => 9 * S + 999 * MS,
-            _ => 0,
-        };
+        let t = pushdown::edge_time(T0, i);
         for (h, tags) in hosts.iter().enumerate() {
             if (i + h as i64) % 11 == 0 || (h == 3 && (120..180).contains(&i)) {
                 continue; // gaps; h3 has a 10-minute hole
@@ -201,8 +119,8 @@ fn queries() -> Vec<String> {
 
 struct Setup {
     _vm: Vm,
-    on: Switch,
-    off: Switch,
+    on: Switch<VictoriaMetricsBackend>,
+    off: Switch<VictoriaMetricsBackend>,
 }
 
 async fn setup(extra: &str) -> Setup {
@@ -214,34 +132,12 @@ async fn setup(extra: &str) -> Setup {
     for chunk in points.chunks(2000) {
         b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.to_vec() }).await.unwrap();
     }
-    let pushed = Arc::new(AtomicUsize::new(0));
-    Setup {
-        _vm: vm,
-        on: Switch { inner: b.clone(), push: true, pushed, refused: Arc::new(AtomicUsize::new(0)) },
-        off: Switch { inner: b, push: false, pushed: Arc::new(AtomicUsize::new(0)), refused: Arc::new(AtomicUsize::new(0)) },
-    }
+    let (on, off) = Switch::pair(b);
+    Setup { _vm: vm, on, off }
 }
 
 async fn compare(s: &Setup, queries: &[String], now: i64) -> (Vec<String>, usize) {
-    let mut failures = Vec::new();
-    let mut pushed_queries = 0;
-    for q in queries {
-        let parsed = influxgate::influxql::parse_query(q).unwrap_or_else(|e| panic!("{q}: {e}"));
-        let mut ctx = QueryContext::admin(Some("db"));
-        ctx.now = now;
-        let before = (s.on.pushed.load(Ordering::Relaxed), s.on.refused.load(Ordering::Relaxed));
-        let a = execute(&s.on, &ctx, &parsed).await.expect("store");
-        let after = (s.on.pushed.load(Ordering::Relaxed), s.on.refused.load(Ordering::Relaxed));
-        // Answered by pushdown: some call answered, none refused.
-        if after.0 > before.0 && after.1 == before.1 {
-            pushed_queries += 1;
-        }
-        let b = execute(&s.off, &ctx, &parsed).await.expect("store");
-        if a != b {
-            failures.push(format!("{q}\n  pushdown: {a:?}\n  raw:      {b:?}"));
-        }
-    }
-    (failures, pushed_queries)
+    pushdown::compare(&s.on, &s.off, "db", queries, now).await
 }
 
 #[tokio::test]
@@ -290,25 +186,8 @@ async fn refused_shapes_fall_back() {
                  dup2,host=b v=7 1704067220000000000\ndup2,host=b v=3 1704067220000000000\n";
     let s = setup(extra).await;
     for m in ["dup", "rl", "early"] {
-        let req = AggregateRequest {
-            scan: ScanRequest {
-                db: "db".into(),
-                rp: None,
-                measurement: m.into(),
-                tags: TagPredicate::True,
-                min_time: 0,
-                max_time: T0 + 3600 * S,
-                fields: vec!["v".into()],
-            },
-            func: AggregateFn::Count,
-            every: 60 * S,
-            offset: 0,
-            point_time: true,
-        };
-        match s.on.inner.aggregate(req).await {
-            Err(BackendError::Unsupported(_)) => {}
-            other => panic!("{m}: {other:?}"),
-        }
+        let req = pushdown::request(m, "v", AggregateFn::Count, (0, T0 + 3600 * S), 60 * S, true);
+        pushdown::assert_refused(s.on.inner.as_ref(), req, m).await;
     }
     let qs: Vec<String> = [
         "SELECT count(v), sum(v), last(v) FROM dup",

@@ -653,3 +653,4 @@ pub fn unique_db(prefix: &str) -> String {
 
 /// ClickHouse servers, clusters (with ZooKeeper) and the chdb adapter for the ClickHouse backend tests.
 pub mod clickhouse;
+pub mod pushdown;

@@ -53,6 +53,7 @@
 //! 204 is never given for rows a shard did not store. Reads never skip an unavailable shard
 //! (`skip_unavailable_shards=0`): an incomplete answer is an error.
 
+pub mod aggregate;
 pub mod catalog;
 pub mod cardinality;
 pub mod client;
@@ -79,7 +80,7 @@ use self::client::{Client, ClientOptions};
 use self::names::DbNames;
 use self::schema::TableSchema;
 use super::{
-    Backend, BackendError, Capabilities, CardinalityLimits, DeleteRequest, MeasurementFilter, Result, RetentionPolicy,
+    AggregateRequest, AggregateSeries, Backend, BackendError, Capabilities, CardinalityLimits, DeleteRequest, MeasurementFilter, Result, RetentionPolicy,
     RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate, WriteBatch, WriteOutcome,
 };
 use crate::model::FieldType;
@@ -398,8 +399,10 @@ impl Backend for ClickHouseBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        // Aggregate pushdown needs its own exactness arguments (a later step): none yet.
-        Capabilities { aggregates: Vec::new(), typed_fields: true, retention_policies: true, deletes: true }
+        // Exact per function: see `aggregate`'s module docs.
+        use super::AggregateFn as F;
+        let aggregates = vec![F::Count, F::Sum, F::Mean, F::Min, F::Max, F::First, F::Last];
+        Capabilities { aggregates, typed_fields: true, retention_policies: true, deletes: true }
     }
 
     async fn health(&self) -> Result<()> {
@@ -458,6 +461,10 @@ impl Backend for ClickHouseBackend {
 
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
         scan::scan(&self.inner, req).await
+    }
+
+    async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+        aggregate::aggregate(&self.inner, req).await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
