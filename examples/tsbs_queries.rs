@@ -307,6 +307,34 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
+            name: "single-groupby-5-1-12",
+            make: |r, c| {
+                let h = host(r, c);
+                let (s, e) = window(r, c, 12 * HOUR_NS);
+                let sel: Vec<String> = FIELDS[..5].iter().map(|f| format!("max({f})")).collect();
+                format!(
+                    "SELECT {} from cpu where (hostname = '{h}') and time >= '{}' and time < '{}' group by time(1m)",
+                    sel.join(","),
+                    rfc3339(s),
+                    rfc3339(e)
+                )
+            },
+        },
+        Shape {
+            name: "cpu-max-all-1",
+            make: |r, c| {
+                let hs = hosts_clause(r, c, 1);
+                let (s, e) = window(r, c, 8 * HOUR_NS);
+                let sel: Vec<String> = FIELDS.iter().map(|f| format!("max({f})")).collect();
+                format!(
+                    "SELECT {} from cpu where {hs} and time >= '{}' and time < '{}' group by time(1h)",
+                    sel.join(","),
+                    rfc3339(s),
+                    rfc3339(e)
+                )
+            },
+        },
+        Shape {
             name: "cpu-max-all-8",
             make: |r, c| {
                 let hs = hosts_clause(r, c, 8);
