@@ -5,7 +5,7 @@
 # Knobs: CH_WRITE="POINTS:BATCH ..." (default "1000000:5000 200000:1000"), CH_ROUNDS (3),
 #   CH_QUERY="HOSTSxHOURS:RUNS ..." (default "20x6:10 100x24:5"), CH_CLUSTER (set: the query step
 #   on a 2-shard cluster with ZooKeeper too), CH_PERF (set: one more influxgate write round under
-#   `perf record`).
+#   `perf record`), CH_EXTRA_XML (more server configuration, e.g. a <query_log> section).
 # ClickHouse 18.16 (Debian's clickhouse-server) runs as an ordinary process with its own config in
 # $WORK, the configuration of tests/common/clickhouse.rs (../shared/notes/clickhouse-cluster.md).
 
@@ -31,6 +31,7 @@ start_clickhouse() {
         echo "<format_schema_path>$d/format_schemas/</format_schema_path><users_config>$d/users.xml</users_config>"
         echo "<default_profile>default</default_profile><default_database>default</default_database>"
         echo "<mark_cache_size>67108864</mark_cache_size><max_concurrent_queries>100</max_concurrent_queries>"
+        echo "${CH_EXTRA_XML:-}"
         if [ -n "$zk" ]; then
             echo "$remote"
             echo "<zookeeper><node><host>127.0.0.1</host><port>$zk</port></node><session_timeout_ms>6000</session_timeout_ms></zookeeper>"
