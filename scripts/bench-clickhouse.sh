@@ -80,7 +80,7 @@ start_zookeeper() {
 }
 
 # start_ch_setup KIND BASE: KIND single or cluster; ports BASE+0.. -> sets CH_URL, CH_PIDS (a+b),
-# CH_GATE_EXTRA (the [backend.clickhouse] lines), CH_TARGET_SUFFIX ("" or the Distributed insert setting).
+# CH_GATE_EXTRA (the [backend.clickhouse] lines), CH_INSERT_PARAMS ("" or the Distributed insert setting).
 start_ch_setup() {
     local kind=$1 base=$2
     if [ "$kind" = single ]; then
