@@ -292,6 +292,19 @@ fn hosts_clause(r: &mut SplitMix64, c: &Ctx, n: usize) -> String {
     format!("({})", parts.join(" or "))
 }
 
+/// TSBS's cpu-max-all-N: max of every field of N random hosts over 8 h, by hour.
+fn cpu_max_all(r: &mut SplitMix64, c: &Ctx, n: usize) -> String {
+    let hs = hosts_clause(r, c, n);
+    let (s, e) = window(r, c, 8 * HOUR_NS);
+    let sel: Vec<String> = FIELDS.iter().map(|f| format!("max({f})")).collect();
+    format!(
+        "SELECT {} from cpu where {hs} and time >= '{}' and time < '{}' group by time(1h)",
+        sel.join(","),
+        rfc3339(s),
+        rfc3339(e)
+    )
+}
+
 fn shapes() -> Vec<Shape> {
     vec![
         Shape {
@@ -307,18 +320,26 @@ fn shapes() -> Vec<Shape> {
             },
         },
         Shape {
-            name: "cpu-max-all-8",
+            name: "single-groupby-5-1-12",
             make: |r, c| {
-                let hs = hosts_clause(r, c, 8);
-                let (s, e) = window(r, c, 8 * HOUR_NS);
-                let sel: Vec<String> = FIELDS.iter().map(|f| format!("max({f})")).collect();
+                let h = host(r, c);
+                let (s, e) = window(r, c, 12 * HOUR_NS);
+                let sel: Vec<String> = FIELDS[..5].iter().map(|f| format!("max({f})")).collect();
                 format!(
-                    "SELECT {} from cpu where {hs} and time >= '{}' and time < '{}' group by time(1h)",
+                    "SELECT {} from cpu where (hostname = '{h}') and time >= '{}' and time < '{}' group by time(1m)",
                     sel.join(","),
                     rfc3339(s),
                     rfc3339(e)
                 )
             },
+        },
+        Shape {
+            name: "cpu-max-all-1",
+            make: |r, c| cpu_max_all(r, c, 1),
+        },
+        Shape {
+            name: "cpu-max-all-8",
+            make: |r, c| cpu_max_all(r, c, 8),
         },
         Shape {
             name: "double-groupby-1",

@@ -7,6 +7,13 @@
 //!     --points 1000000 --connections 4 [--token T] [--create-db] [--gzip]
 //! ```
 //!
+//! With `--clickhouse-table T` the same bodies go straight into ClickHouse instead: each is parsed
+//! and sent as `INSERT INTO T (time, _series, _seq, <tags>, <fields>) FORMAT RowBinary` to the
+//! ClickHouse HTTP URL given (add `?insert_distributed_sync=1` for a Distributed table), the rows
+//! influxgate's ClickHouse backend would insert for them (the write-overhead baseline of
+//! `scripts/bench-clickhouse.sh`). That conversion is done before the clock starts (it implies
+//! `--pregenerate`), so the client's cost is the same in both modes.
+//!
 //! Only loopback URLs are accepted.
 
 use std::io::Write as _;
@@ -50,6 +57,56 @@ struct Args {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
+    /// Make every body before the clock starts (held in memory), so that generating them takes
+    /// no CPU from the servers during the timed part.
+    #[arg(long)]
+    pregenerate: bool,
+    /// Insert into this ClickHouse table (`db`.`table`, as SQL) at the URL, in RowBinary, instead
+    /// of POSTing line protocol (module docs).
+    #[arg(long)]
+    clickhouse_table: Option<String>,
+}
+
+/// Body `k` of the run: `batch` lines of the seeded TSBS cpu generator.
+fn make_body(seed: u64, hosts: usize, batch: usize, k: u64) -> String {
+    let mut gen = CpuGen::tsbs(seed, hosts);
+    let h = gen.hosts() as i64;
+    let steps_per_batch = (batch as i64 + h - 1) / h;
+    let mut s = String::with_capacity(batch * 320);
+    gen.restart(
+        seed ^ (k.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        CpuGen::TSBS_START_NS + k as i64 * steps_per_batch * gen.interval_ns(),
+    );
+    for _ in 0..batch {
+        gen.write_line(&mut s);
+    }
+    s
+}
+
+/// The rows influxgate's ClickHouse backend inserts for `body` (one measurement, the same tag and
+/// field keys on every line, as the generator makes them): the column list and the RowBinary.
+fn clickhouse_rows(body: &str, seq: &mut u64) -> Result<(String, Vec<u8>), String> {
+    use influxgate::backend::clickhouse::{names::series_id, rowbinary::Encoder};
+    let points = influxgate::lineproto::parse_body_str(body, influxgate::lineproto::Precision::Nanosecond, 0)
+        .map_err(|e| format!("generated body does not parse: {e:?}"))?;
+    let first = points.first().ok_or("empty body")?;
+    let mut cols = vec!["time".to_string(), "_series".into(), "_seq".into()];
+    cols.extend(first.tags.iter().map(|(k, _)| format!("`{k}`")));
+    cols.extend(first.fields.iter().map(|(k, _)| format!("`{k}`")));
+    let mut e = Encoder { buf: Vec::with_capacity(body.len()) };
+    for p in &points {
+        e.i64(p.time);
+        e.bytes(&series_id(&p.tags));
+        e.u64(*seq);
+        *seq += 1;
+        for (_, v) in &p.tags {
+            e.bytes(v.as_bytes());
+        }
+        for (_, v) in &p.fields {
+            e.field(Some(v));
+        }
+    }
+    Ok((cols.join(", "), e.buf))
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
@@ -125,25 +182,45 @@ async fn run(args: Args) -> Result<(), String> {
         args.batch, args.connections
     );
 
-    // One generator thread makes the bodies in order (deterministic content), a few batches ahead.
-    let (tx, rx) = tokio::sync::mpsc::channel::<(u64, bytes::Bytes, usize)>(args.connections * 2);
+    // Every body made before the clock starts (--pregenerate, --clickhouse-table), or one generator
+    // thread making them in order (deterministic content), a few batches ahead.
     let (seed, hosts, batch, do_gzip) = (args.seed, args.hosts, args.batch, args.gzip);
-    let gen_thread = std::thread::spawn(move || {
-        let mut gen = CpuGen::tsbs(seed, hosts);
-        let h = gen.hosts() as i64;
-        let steps_per_batch = (batch as i64 + h - 1) / h;
-        let mut s = String::with_capacity(batch * 320);
+    let mut url = url;
+    let mut ready: Vec<(u64, bytes::Bytes, usize)> = Vec::new();
+    if args.pregenerate || args.clickhouse_table.is_some() {
+        let mut seq = 0u64;
         for k in 0..batches {
-            s.clear();
-            gen.restart(
-                seed ^ (k.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                CpuGen::TSBS_START_NS + k as i64 * steps_per_batch * gen.interval_ns(),
-            );
-            for _ in 0..batch {
-                gen.write_line(&mut s);
-            }
+            let s = make_body(seed, hosts, batch, k);
             let raw_len = s.len();
-            let body = if do_gzip { bytes::Bytes::from(gzip(s.as_bytes())) } else { bytes::Bytes::from(s.clone()) };
+            let body = match &args.clickhouse_table {
+                Some(t) => {
+                    let (cols, rows) = clickhouse_rows(&s, &mut seq)?;
+                    if k == 0 {
+                        url.query_pairs_mut().append_pair("query", &format!("INSERT INTO {t} ({cols}) FORMAT RowBinary"));
+                    }
+                    rows
+                }
+                None => s.into_bytes(),
+            };
+            ready.push((k, bytes::Bytes::from(if do_gzip { gzip(&body) } else { body }), raw_len));
+        }
+        eprintln!("write_load: {} bodies made before the clock starts", ready.len());
+    }
+    let url = url;
+    let (tx, rx) = tokio::sync::mpsc::channel::<(u64, bytes::Bytes, usize)>(args.connections * 2);
+    let gen_thread = std::thread::spawn(move || {
+        if !ready.is_empty() {
+            for b in ready {
+                if tx.blocking_send(b).is_err() {
+                    break;
+                }
+            }
+            return;
+        }
+        for k in 0..batches {
+            let s = make_body(seed, hosts, batch, k);
+            let raw_len = s.len();
+            let body = if do_gzip { bytes::Bytes::from(gzip(s.as_bytes())) } else { bytes::Bytes::from(s) };
             if tx.blocking_send((k, body, raw_len)).is_err() {
                 break;
             }

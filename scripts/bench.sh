@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Reproduces every figure in BENCHMARKS.md in one command:
 #   scripts/bench.sh            # everything (about 15-25 minutes on 2 cores)
-#   STEPS="parse write" scripts/bench.sh   # a subset: parse, write, query, vm, vmwrite, spool
+#   STEPS="parse write" scripts/bench.sh   # a subset: parse, write, query, vm, vmwrite, spool, chwrite, chquery
 #   (vmwrite: only the VictoriaMetrics write overhead, a fresh VM — and influxgate — every round;
 #    spool: write throughput with [spool] enabled vs disabled in front of VictoriaMetrics, and the
 #    spool's write and replay rates through a VictoriaMetrics outage; not in the default STEPS)
+#   (chwrite, chquery: ClickHouse 18.16, see scripts/bench-clickhouse.sh for their knobs)
 # Builds release, starts influxgate / influxd 1.6.7 / victoria-metrics on loopback ports with fresh
 # data directories under $WORK, runs, stops them. Results go to $OUT (default target/bench-results).
 # Knobs (environment): WRITE_POINTS (1000000), WRITE_ROUNDS (3), CONNS (4), BATCH (5000),
@@ -102,7 +103,8 @@ start_influxgate() {
     local name=$1 port=$2 sync=${3:-full} d="$WORK/$1"
     shift 3 || shift $#
     mkdir -p "$d"
-    printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n%s\n' "$sync" "${GATE_TOML:-}" >"$d/config.toml"
+    # GATE_TOML and CONFIG_EXTRA: TOML appended to the config (a step's settings).
+    printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n%s\n%s\n' "$sync" "${GATE_TOML:-}" "${CONFIG_EXTRA:-}" >"$d/config.toml"
     "${GATE_BIN:-$ROOT/target/release/influxgate}" serve --config "$d/config.toml" --listen "127.0.0.1:$port" \
         --data-dir "$d/data" --admin-token "$TOKEN" "$@" >"$d/log.txt" 2>&1 &
     LAST_PID=$!
@@ -140,6 +142,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
 fi
 
 WL="$ROOT/target/release/examples/write_load"
+# shellcheck source=scripts/bench-clickhouse.sh
+. "$ROOT/scripts/bench-clickhouse.sh"
 TQ="$ROOT/target/release/examples/tsbs_queries"
 
 # write_round NAME URL PID DB [token]
@@ -247,6 +251,15 @@ vm)
     done
     cat "$OUT/write-vm.txt" >>"$OUT/summary.txt"
     stop "$P_GVM"; stop "$P_VMB"; stop "$P_VMD"
+    ;;
+chwrite)
+    log "5. clickhouse backend: writes through influxgate vs the same rows inserted straight into ClickHouse ($CH_WRITE, $CH_ROUNDS rounds, $CONNS connections)"
+    ch_write $((BASEPORT + 50))
+    ;;
+chquery)
+    log "6. clickhouse backend: TSBS shapes vs influxd 1.6.7 ($CH_QUERY)"
+    ch_query single $((BASEPORT + 50))
+    [ -z "${CH_CLUSTER:-}" ] || ch_query cluster $((BASEPORT + 70))
     ;;
 vmwrite)
     # Write overhead alone: every round starts fresh VMs (and a fresh influxgate in front of one),
