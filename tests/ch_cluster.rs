@@ -74,24 +74,35 @@ fn writers(api: &Api, stop: &Arc<AtomicBool>, threads: u64) -> Vec<std::thread::
         .collect()
 }
 
-#[test]
-fn shard_killed_during_writes_loses_no_acknowledged_point() {
+/// A two-shard cluster and a gate on its first node (with or without the write spool); writers
+/// write while the second shard is killed for `down`, after which `while_down` runs before it
+/// starts again. Every write's answer.
+fn writes_across_a_shard_outage(spool: bool, down: Duration, while_down: impl FnOnce(&Api)) -> (ClickHouse, Gate, Vec<Answer>) {
     let mut ch = ClickHouse::cluster(&[1, 1]);
-    let gate = gate_for(&ch, 0, "");
+    let gate = gate_spooling(&ch, 0, "", spool);
     let api = gate.admin();
     assert_eq!(api.write(DB, &batch(1_000_000)).status, 204, "the measurement exists before the shard goes");
     let stop = Arc::new(AtomicBool::new(false));
     let hs = writers(&api, &stop, 3);
     std::thread::sleep(Duration::from_millis(700));
     ch.nodes[1].stop();
-    std::thread::sleep(Duration::from_millis(1500));
-    // A read while a shard is down is an error, never the other shard's half.
-    let r = api.query("SELECT count(v) FROM m", DB);
-    assert!(r.status == 503 || r.text().contains("error"), "a read with a shard down: {}", r.describe());
+    std::thread::sleep(down);
+    while_down(&api);
     ch.nodes[1].start();
     std::thread::sleep(Duration::from_millis(1000));
     stop.store(true, Ordering::Relaxed);
-    let answers: Vec<Answer> = hs.into_iter().flat_map(|h| h.join().expect("writer")).collect();
+    let answers = hs.into_iter().flat_map(|h| h.join().expect("writer")).collect();
+    (ch, gate, answers)
+}
+
+#[test]
+fn shard_killed_during_writes_loses_no_acknowledged_point() {
+    let (_ch, gate, answers) = writes_across_a_shard_outage(false, Duration::from_millis(1500), |api| {
+        // A read while a shard is down is an error, never the other shard's half.
+        let r = api.query("SELECT count(v) FROM m", DB);
+        assert!(r.status == 503 || r.text().contains("error"), "a read with a shard down: {}", r.describe());
+    });
+    let api = gate.admin();
     let acked: Vec<u64> = answers.iter().filter(|a| a.1 == 204).map(|a| a.0).collect();
     let refused: Vec<&Answer> = answers.iter().filter(|a| a.1 != 204).collect();
     assert!(!refused.is_empty(), "no write met the dead shard ({} writes)", answers.len());
@@ -107,19 +118,8 @@ fn shard_killed_during_writes_loses_no_acknowledged_point() {
 
 #[test]
 fn shard_killed_during_writes_with_the_spool_refuses_and_loses_nothing() {
-    let mut ch = ClickHouse::cluster(&[1, 1]);
-    let gate = gate_spooling(&ch, 0, "", true);
+    let (_ch, gate, answers) = writes_across_a_shard_outage(true, Duration::from_millis(2000), |_| {});
     let api = gate.admin();
-    assert_eq!(api.write(DB, &batch(1_000_000)).status, 204, "the measurement exists before the shard goes");
-    let stop = Arc::new(AtomicBool::new(false));
-    let hs = writers(&api, &stop, 3);
-    std::thread::sleep(Duration::from_millis(700));
-    ch.nodes[1].stop();
-    std::thread::sleep(Duration::from_millis(2000));
-    ch.nodes[1].start();
-    std::thread::sleep(Duration::from_millis(1000));
-    stop.store(true, Ordering::Relaxed);
-    let answers: Vec<Answer> = hs.into_iter().flat_map(|h| h.join().expect("writer")).collect();
     let refused: Vec<&Answer> = answers.iter().filter(|a| a.1 != 204).collect();
     assert!(refused.is_empty(), "{} of {} writes refused, first: {:?}", refused.len(), answers.len(), refused[0]);
     let pending = || {
