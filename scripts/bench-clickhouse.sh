@@ -130,7 +130,7 @@ ch_write_row() {
 ch_write() {
     local kind=single base=$1
     start_ch_setup "$kind" "$base"
-    CONFIG_EXTRA="$CH_GATE_EXTRA" start_influxgate "gate-ch-$kind" $((base + 8)) full --backend clickhouse --backend-url "$CH_URL"
+    GATE_TOML="$CH_GATE_EXTRA" start_influxgate "gate-ch-$kind" $((base + 8)) full --backend clickhouse --backend-url "$CH_URL"
     local P_GATE=$LAST_PID gurl="http://127.0.0.1:$((base + 8))"
     # The table the direct inserts copy: made by influxgate's first write (same engine, partitions, order).
     "$WL" "$gurl/write?db=schema" --points 100 --batch 100 --connections 1 --create-db --token "$TOKEN" >/dev/null
@@ -183,7 +183,7 @@ ch_query() {
     for spec in $CH_QUERY; do
         hosts=${spec%%x*}; hours=${spec#*x}; hours=${hours%%:*}; runs=${spec##*:}
         start_ch_setup "$kind" "$base"
-        CONFIG_EXTRA="$CH_GATE_EXTRA" start_influxgate "q-gate-ch-$kind-$spec" $((base + 8)) full --backend clickhouse --backend-url "$CH_URL"
+        GATE_TOML="$CH_GATE_EXTRA" start_influxgate "q-gate-ch-$kind-$spec" $((base + 8)) full --backend clickhouse --backend-url "$CH_URL"
         local P_GATE=$LAST_PID
         start_influxd "q-influxd-ch-$kind-$spec" $((base + 7)); local P_INF=$LAST_PID
         log "TSBS shapes, influxgate on ClickHouse ($kind) vs influxd 1.6.7: $hosts hosts x ${hours}h, $runs runs per shape"

@@ -103,8 +103,8 @@ start_influxgate() {
     local name=$1 port=$2 sync=${3:-full} d="$WORK/$1"
     shift 3 || shift $#
     mkdir -p "$d"
-    # GATE_TOML and CONFIG_EXTRA: TOML appended to the config (a step's settings).
-    printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n%s\n%s\n' "$sync" "${GATE_TOML:-}" "${CONFIG_EXTRA:-}" >"$d/config.toml"
+    # GATE_TOML: TOML appended to the config (a step's settings).
+    printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n%s\n' "$sync" "${GATE_TOML:-}" >"$d/config.toml"
     "${GATE_BIN:-$ROOT/target/release/influxgate}" serve --config "$d/config.toml" --listen "127.0.0.1:$port" \
         --data-dir "$d/data" --admin-token "$TOKEN" "$@" >"$d/log.txt" 2>&1 &
     LAST_PID=$!

@@ -18,7 +18,8 @@ use crate::backend::{Result, WriteBatch};
 
 #[async_trait]
 impl crate::spool::Remote for ClickHouseBackend {
-    /// One instance as far as the spool is concerned: a restart loses no acknowledged insert.
+    /// Never asked: the spool watches for restarts only of a store that is not durable when it
+    /// acknowledges (`durable_when_acknowledged`); a ClickHouse restart loses no acknowledged insert.
     async fn instance(&self) -> Result<u64> {
         Ok(0)
     }
