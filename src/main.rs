@@ -1,13 +1,14 @@
-//! The `influxgate` command: `serve` (the default), `token create`, `check-config`.
+//! The `influxgate` command: `serve` (the default), `token create|list|revoke`, `check-config`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use influxgate::config::Config;
+use influxgate::config::{Config, Overrides};
 use influxgate::server;
+use influxgate::server::reload::Source;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -57,6 +58,21 @@ enum TokenCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// List the configured tokens: name, rights, the first digits of the hash (never a token).
+    List {
+        /// The configuration file (default: ./config.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Remove a token from the configuration file, keeping the file's comments. A running server
+    /// stops accepting it once it rereads the file (SIGHUP, or within server.config_check_interval).
+    Revoke {
+        /// The token's name.
+        name: String,
+        /// The configuration file (default: ./config.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -82,44 +98,30 @@ struct ServeArgs {
     admin_token: Option<String>,
 }
 
-fn load_config(args: &ServeArgs) -> Result<Config, String> {
-    let mut cfg = match &args.config {
-        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
-        None => {
-            let default = Path::new("config.toml");
-            if default.exists() {
-                Config::load(default).map_err(|e| e.to_string())?
-            } else {
-                Config::default()
-            }
+impl ServeArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            listen: self.listen,
+            backend: self.backend.clone(),
+            backend_url: self.backend_url.clone(),
+            data_dir: self.data_dir.clone(),
         }
-    };
-    if let Some(l) = args.listen {
-        cfg.listen = l;
     }
-    if let Some(b) = &args.backend {
-        cfg.backend.kind = b.clone();
+
+    /// The config file in use: `--config`, else ./config.toml when present.
+    fn config_path(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(|| Some(PathBuf::from("config.toml")).filter(|p| p.exists()))
     }
-    if let Some(u) = &args.backend_url {
-        cfg.backend.url = Some(u.clone());
-    }
-    if let Some(d) = &args.data_dir {
-        cfg.data_dir = d.clone();
-    }
-    cfg.validate().map_err(|e| e.to_string())?;
-    Ok(cfg)
 }
 
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+fn load_config(args: &ServeArgs) -> Result<Config, String> {
+    let mut cfg = match args.config_path() {
+        Some(p) => Config::load(&p).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    args.overrides().apply(&mut cfg);
+    cfg.validate().map_err(|e| e.to_string())?;
+    Ok(cfg)
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
@@ -130,7 +132,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(&cfg.log.level);
+    influxgate::logging::init(&cfg.log);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -138,8 +140,48 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(server::run(cfg, args.admin_token.clone())) {
+    let source = Source { path: args.config_path(), overrides: args.overrides(), admin_token: args.admin_token.clone() };
+    let result = rt.block_on(server::run(cfg, source));
+    // Requests cut at the shutdown deadline are dropped with the runtime; blocking work still
+    // running (a store call) is not waited for long.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("influxgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_or_default(config: Option<PathBuf>) -> PathBuf {
+    config.unwrap_or_else(|| PathBuf::from("config.toml"))
+}
+
+fn token_list(config: Option<PathBuf>) -> ExitCode {
+    let path = config_or_default(config);
+    match influxgate::token_file::list(&path) {
+        Ok(lines) => {
+            println!("NAME\tRIGHTS\tHASH");
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("influxgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token_revoke(name: &str, config: Option<PathBuf>) -> ExitCode {
+    let path = config_or_default(config);
+    match influxgate::token_file::revoke(&path, name) {
+        Ok(()) => {
+            println!("token {name:?} removed from {}; a running influxgate rereads it on SIGHUP or when it sees the file change", path.display());
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("influxgate: {e}");
             ExitCode::FAILURE
@@ -214,6 +256,8 @@ fn main() -> ExitCode {
         Some(Command::Token(TokenCommand::Create { name, read, write, admin })) => {
             token_create(&name, &read, &write, admin)
         }
+        Some(Command::Token(TokenCommand::List { config })) => token_list(config),
+        Some(Command::Token(TokenCommand::Revoke { name, config })) => token_revoke(&name, config),
         Some(Command::CheckConfig { file }) => check_config(file),
     }
 }
