@@ -22,12 +22,14 @@ pub fn statements(text: &str) -> Cow<'_, str> {
     }
     let scanned = scan(text);
     // Whatever the scanner could not place (the word inside quotes, an unterminated quote):
-    // cut the text at the first occurrence left unredacted.
+    // cut the text at the first whole word left unredacted.
     let lower = scanned.to_ascii_lowercase();
+    let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
     let mut from = 0;
     while let Some(i) = lower[from..].find("password").map(|i| i + from) {
         let end = i + "password".len();
-        if !lower[end..].starts_with(&MARK.to_ascii_lowercase()) {
+        let whole = !word(i.checked_sub(1).map(|j| lower.as_bytes()[j])) && !word(lower.as_bytes().get(end).copied());
+        if whole && !lower[end..].starts_with(&MARK.to_ascii_lowercase()) {
             return Cow::Owned(format!("{}{MARK}", &scanned[..end]));
         }
         from = end;
@@ -157,6 +159,6 @@ mod tests {
         assert_eq!(path_and_query("/query", Some(q), 4096), "/query?db=x&q=SET+PASSWORD+%5BREDACTED%5D&P=keep");
         assert_eq!(path_and_query("/write", Some("p=a&u=b"), 4096), "/write");
         assert_eq!(path_and_query("/write", None, 4096), "/write");
-        assert_eq!(path_and_query("/write", Some("db=abcdef"), 8), "/write?d...(15 bytes)");
+        assert_eq!(path_and_query("/write", Some("db=abcdef"), 8), "/write?d...(16 bytes)");
     }
 }
