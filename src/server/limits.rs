@@ -528,4 +528,23 @@ mod tests {
         drop(b2);
         assert_eq!(limits.buffered(), 0);
     }
+
+    #[test]
+    fn reload_keeps_the_limiters_of_unchanged_tokens() {
+        let cfg = LimitsConfig::default();
+        let first = Access::new(&cfg, two_tokens(None, None), None);
+        let second = Access::new(&cfg, two_tokens(Some(1), None), Some(&first));
+        let same = |name: &str| {
+            let (x, y) = (first.authenticate(name).unwrap(), second.authenticate(name).unwrap());
+            Arc::ptr_eq(x.limiter.as_ref().unwrap(), y.limiter.as_ref().unwrap())
+        };
+        assert!(same("b"), "an unchanged token got new buckets");
+        assert!(!same("a"), "a changed token kept its old settings");
+        // A global cap lowered by a reload applies to what is already held.
+        let limits = Limits::new(&LimitsConfig { max_inflight_requests: 2, ..cfg.clone() });
+        let b = second.authenticate("b").unwrap();
+        let _one = limits.enter(&b).unwrap();
+        limits.set_caps(&LimitsConfig { max_inflight_requests: 1, ..cfg });
+        assert_eq!(limits.enter(&b).err().unwrap().status(), 503);
+    }
 }
