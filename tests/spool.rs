@@ -1,7 +1,7 @@
 //! The write spool in front of VictoriaMetrics (`src/spool`), with real processes: a store killed
 //! (`kill -9`) under a writer, influxgate killed while replaying, a full spool, a damaged segment,
 //! points the store refuses on replay, reads while points are spooled, a store crash right after
-//! a burst of acknowledged writes, and a durability window over its memory bound. Every
+//! a burst of acknowledged writes (also after influxgate stopped on SIGTERM), and a durability window over its memory bound. Every
 //! acknowledged point is counted in VictoriaMetrics itself (its `/api/v1/export`), not through
 //! influxgate. ClickHouse killed under a writer, counted in ClickHouse. The embedded store has no
 //! spool; its kill test is here too.
@@ -255,6 +255,26 @@ fn store_crash_right_after_a_burst_loses_nothing() {
     assert!(resent, "nothing written again; log:\n{}", gate.output());
     assert_eq!(metric(&gate, "influxgate_spool_store_restarts_total"), 1.0);
     println!("{} points acknowledged in the burst, {} stored twice", acked.len(), dup.len());
+}
+
+/// SIGTERM moves the acknowledged writes still in the durability window to the spool on disk:
+/// the store crashing after influxgate stopped loses nothing, the next start replays them.
+#[test]
+fn sigterm_moves_the_window_to_disk_and_a_store_crash_after_loses_nothing() {
+    let mut vm = Vm::start(&[]);
+    let mut gate = gate_on(&vm, "durability_window = \"60s\"");
+    let (db, base) = ("term", base_ms());
+    let acked = burst(&gate, db, base);
+    gate.signal(libc::SIGTERM);
+    let status = gate.wait_exit(Duration::from_secs(30)).expect("influxgate exits on SIGTERM");
+    assert!(status.success(), "exit status {status}: {}", gate.output());
+    vm.stop();
+    vm.restart(&[]);
+    gate.restart();
+    // The spool on disk holds them as acknowledged by the old instance: written again.
+    wait_for(Duration::from_secs(30), || vm_counts(&vm, db).len() == acked.len());
+    let dup = assert_all_stored(&gate, &vm, db, &acked);
+    println!("{} points acknowledged before SIGTERM, {} stored twice", acked.len(), dup.len());
 }
 
 #[test]
