@@ -57,6 +57,13 @@ enum TokenCommand {
         /// Full rights: every database, management statements.
         #[arg(long)]
         admin: bool,
+        /// Append the entry to the configuration file (keeping its comments) instead of printing
+        /// it; a running server picks it up on SIGHUP or within server.config_check_interval.
+        #[arg(long)]
+        add_to_config: bool,
+        /// The file for --add-to-config (default: ./config.toml).
+        #[arg(long, value_name = "FILE", requires = "add_to_config")]
+        config: Option<PathBuf>,
     },
     /// List the configured tokens: name, rights, the first digits of the hash (never a token).
     List {
@@ -199,13 +206,29 @@ fn toml_list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-fn token_create(name: &str, read: &[String], write: &[String], admin: bool) -> ExitCode {
+fn token_create(name: &str, read: &[String], write: &[String], admin: bool, add_to: Option<&std::path::Path>) -> ExitCode {
     if name.trim().is_empty() {
         eprintln!("influxgate: --name must not be empty");
         return ExitCode::FAILURE;
     }
     let token = server::auth::generate_token();
     let hash = server::auth::hash_string(&token);
+    if let Some(path) = add_to {
+        let entry = influxgate::token_file::NewToken {
+            name: name.to_string(),
+            hash,
+            admin,
+            read: read.to_vec(),
+            write: write.to_vec(),
+        };
+        if let Err(e) = influxgate::token_file::add(path, &entry) {
+            eprintln!("influxgate: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("Token (shown only now; keep it secret):\n\n    {token}\n");
+        println!("Added as {name:?} to {}; a running influxgate accepts it after SIGHUP or once it sees the file change.", path.display());
+        return ExitCode::SUCCESS;
+    }
     println!("Token (shown only now; keep it secret):\n\n    {token}\n");
     println!("Add this to config.toml:\n");
     println!("[[tokens]]");
@@ -253,8 +276,9 @@ fn main() -> ExitCode {
                 admin_token: args.admin_token.or(base.admin_token),
             })
         }
-        Some(Command::Token(TokenCommand::Create { name, read, write, admin })) => {
-            token_create(&name, &read, &write, admin)
+        Some(Command::Token(TokenCommand::Create { name, read, write, admin, add_to_config, config })) => {
+            let add_to = add_to_config.then(|| config_or_default(config));
+            token_create(&name, &read, &write, admin, add_to.as_deref())
         }
         Some(Command::Token(TokenCommand::List { config })) => token_list(config),
         Some(Command::Token(TokenCommand::Revoke { name, config })) => token_revoke(&name, config),

@@ -1,5 +1,5 @@
-//! `influxgate token list` and `token revoke`: the `[[tokens]]` of a config file, listed and
-//! edited in place. The file is edited as a TOML document (`toml_edit`), so its comments, order
+//! `influxgate token list`, `token revoke` and `token create --add-to-config`: the `[[tokens]]`
+//! of a config file, listed and edited in place. The file is edited as a TOML document (`toml_edit`), so its comments, order
 //! and layout stay as they were, except for the entry removed (with the comment lines right above
 //! its `[[tokens]]` header, which belong to it). The result must still be a valid configuration
 //! before it replaces the file (written beside it, then renamed over it, so a running server
@@ -25,6 +25,8 @@ pub enum TokenFileError {
     Toml { path: String, message: String },
     #[error("no token named {name:?} in {path} (tokens: {known})")]
     Unknown { name: String, path: String, known: String },
+    #[error("a token named {name:?} is already in {path}")]
+    Exists { name: String, path: String },
     #[error("cannot write {path}: {source}")]
     Write { path: String, source: std::io::Error },
 }
@@ -82,6 +84,48 @@ pub fn revoke(path: &Path, name: &str) -> Result<(), TokenFileError> {
     replace(path, &edited).map_err(|source| TokenFileError::Write { path: shown, source })
 }
 
+/// A new `[[tokens]]` entry, as `token create` prints it.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub hash: String,
+    pub admin: bool,
+    pub read: Vec<String>,
+    pub write: Vec<String>,
+}
+
+/// Appends `token` to the file's `[[tokens]]` (the file is made when missing).
+pub fn add(path: &Path, token: &NewToken) -> Result<(), TokenFileError> {
+    let shown = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => return Err(TokenFileError::Read { path: shown, source }),
+    };
+    let mut doc: DocumentMut =
+        text.parse().map_err(|e: toml_edit::TomlError| TokenFileError::Toml { path: shown.clone(), message: e.to_string() })?;
+    if token_names(&doc).iter().any(|n| *n == token.name) {
+        return Err(TokenFileError::Exists { name: token.name.clone(), path: shown });
+    }
+    let list = |dbs: &[String]| dbs.iter().map(|d| d.trim()).filter(|d| !d.is_empty()).collect::<toml_edit::Array>();
+    let mut t = toml_edit::Table::new();
+    t.insert("name", toml_edit::value(token.name.as_str()));
+    t.insert("hash", toml_edit::value(token.hash.as_str()));
+    if token.admin {
+        t.insert("admin", toml_edit::value(true));
+    }
+    t.insert("read", toml_edit::value(list(&token.read)));
+    t.insert("write", toml_edit::value(list(&token.write)));
+    let tokens = doc.entry("tokens").or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()));
+    let Some(tokens) = tokens.as_array_of_tables_mut() else {
+        return Err(TokenFileError::Toml { path: shown, message: "`tokens` is not an array of tables ([[tokens]])".into() });
+    };
+    tokens.push(t);
+    let edited = doc.to_string();
+    Config::parse(&edited)?;
+    replace(path, &edited).map_err(|source| TokenFileError::Write { path: shown, source })
+}
+
 fn token_names(doc: &DocumentMut) -> Vec<String> {
     let Some(tokens) = doc.get("tokens").and_then(|t| t.as_array_of_tables()) else { return Vec::new() };
     tokens.iter().filter_map(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string)).collect()
@@ -125,5 +169,16 @@ mod tests {
         assert!(e.contains("no token named \"w\"") && e.contains("tokens: r"), "{e}");
         revoke(&path, "r").unwrap();
         assert!(list(&path).unwrap().is_empty());
+        let new = NewToken {
+            name: "n".into(),
+            hash: format!("sha256:{}", "3".repeat(64)),
+            admin: false,
+            read: vec!["a".into(), " b".into()],
+            write: vec![],
+        };
+        add(&path, &new).unwrap();
+        assert!(add(&path, &new).unwrap_err().to_string().contains("already"));
+        assert_eq!(list(&path).unwrap(), ["n\tread=a,b write=-\tsha256:333333333333..."]);
+        assert!(std::fs::read_to_string(&path).unwrap().contains("# top comment"));
     }
 }

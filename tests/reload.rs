@@ -104,6 +104,24 @@ fn file_change_reloads_and_a_bad_file_is_refused() {
 }
 
 #[test]
+fn token_created_into_the_config_works_without_a_restart() {
+    let g = Gate::start_with(GateConfig::new().server("config_check_interval = \"100ms\"").raw("# a comment to keep"));
+    let path = g.config_path();
+    let out = token_cmd(&["create", "--name", "fresh", "--write", "fdb", "--add-to-config", "--config", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("# a comment to keep") && text.contains("name = \"fresh\""), "{text}");
+    let hash = text.lines().filter_map(|l| l.strip_prefix("hash = \"")).last().unwrap().trim_end_matches('"').to_string();
+    let token = stdout.split_whitespace().find(|w| token_hash(w) == hash).expect("the printed token matches the hash added").to_string();
+    let api = g.api(Auth::Token(token));
+    assert!(eventually(Duration::from_secs(10), || api.write("fdb", "m v=1 1").status == 204), "{}", g.output());
+    assert_eq!(api.write("other", "m v=1 1").status, 401, "rights beyond --write");
+    let again = token_cmd(&["create", "--name", "fresh", "--add-to-config", "--config", path.to_str().unwrap()]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already"));
+}
+
+#[test]
 fn reload_applies_a_new_request_rate() {
     let a = TokenSpec::new("alpha").write(&["db"]);
     let cfg = GateConfig::new().log("level = \"info\"").server("config_check_interval = \"0s\"").token(a.clone());
