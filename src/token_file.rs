@@ -104,7 +104,7 @@ pub fn add(path: &Path, token: &NewToken) -> Result<(), TokenFileError> {
     };
     let mut doc: DocumentMut =
         text.parse().map_err(|e: toml_edit::TomlError| TokenFileError::Toml { path: shown.clone(), message: e.to_string() })?;
-    if token_names(&doc).iter().any(|n| *n == token.name) {
+    if token_names(&doc).contains(&token.name) {
         return Err(TokenFileError::Exists { name: token.name.clone(), path: shown });
     }
     let list = |dbs: &[String]| dbs.iter().map(|d| d.trim()).filter(|d| !d.is_empty()).collect::<toml_edit::Array>();

@@ -112,7 +112,7 @@ fn token_created_into_the_config_works_without_a_restart() {
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("# a comment to keep") && text.contains("name = \"fresh\""), "{text}");
-    let hash = text.lines().filter_map(|l| l.strip_prefix("hash = \"")).last().unwrap().trim_end_matches('"').to_string();
+    let hash = text.lines().rev().find_map(|l| l.strip_prefix("hash = \"")).unwrap().trim_end_matches('"').to_string();
     let token = stdout.split_whitespace().find(|w| token_hash(w) == hash).expect("the printed token matches the hash added").to_string();
     let api = g.api(Auth::Token(token));
     assert!(eventually(Duration::from_secs(10), || api.write("fdb", "m v=1 1").status == 204), "{}", g.output());
