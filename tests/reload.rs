@@ -7,7 +7,7 @@ mod common;
 use common::raw::RawConn;
 use common::*;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn token_cmd(args: &[&str]) -> std::process::Output {
     Command::new(Gate::binary()).arg("token").args(args).output().expect("run influxgate token")
@@ -16,18 +16,6 @@ fn token_cmd(args: &[&str]) -> std::process::Output {
 fn write_on(conn: &mut RawConn, token: &str) -> u16 {
     let auth = format!("Token {token}");
     conn.request("POST", "/write?db=db", &[("Authorization", &auth)], b"m v=1 1").expect("write on the open connection").status
-}
-
-/// Polls until `f` is true, for at most `within`.
-fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    f()
 }
 
 #[test]

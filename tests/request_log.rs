@@ -79,19 +79,22 @@ fn base64_of(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
 }
 
-/// Waits for the access line of request `rid` (written once its answer is sent whole).
-fn wait_for(g: &Gate, rid: &str) -> String {
-    assert!(g.wait_output(rid, std::time::Duration::from_secs(10)), "no line for {rid}:\n{}", g.output());
-    g.full_output()
+/// Starts a server logging in `format`, sends credentials every way, checks that none is in its
+/// output; the server, the raw query's request id and body length, and the whole output (once
+/// the raw query's line, written when its answer is sent whole, is there).
+fn exercise(format: &str) -> (Gate, String, usize, String) {
+    let t = TokenSpec::new("logger").admin();
+    let g = start(format, &t);
+    let (rid, len) = send_credentials_every_way(&g, &t);
+    assert!(g.wait_output(&rid, std::time::Duration::from_secs(10)), "no line for {rid}:\n{}", g.output());
+    let out = g.full_output();
+    assert_no_secret(&out, &t);
+    (g, rid, len, out)
 }
 
 #[test]
 fn json_lines_carry_the_facts_and_no_credential() {
-    let t = TokenSpec::new("logger").admin();
-    let g = start("json", &t);
-    let (rid, len) = send_credentials_every_way(&g, &t);
-    let out = wait_for(&g, &rid);
-    assert_no_secret(&out, &t);
+    let (_g, rid, len, out) = exercise("json");
 
     let lines: Vec<Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let access: Vec<&Value> = lines.iter().filter(|v| v["target"] == "influxgate::access").collect();
@@ -121,11 +124,7 @@ fn json_lines_carry_the_facts_and_no_credential() {
 
 #[test]
 fn text_lines_carry_the_facts_and_no_credential() {
-    let t = TokenSpec::new("logger").admin();
-    let g = start("text", &t);
-    let (rid, len) = send_credentials_every_way(&g, &t);
-    let out = wait_for(&g, &rid);
-    assert_no_secret(&out, &t);
+    let (_g, rid, len, out) = exercise("text");
     let mine = out.lines().find(|l| l.contains(&rid) && l.contains("influxgate::access")).expect("the line of the raw query");
     for field in [
         "token=\"logger\"".to_string(),

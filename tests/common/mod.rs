@@ -31,6 +31,18 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 // Ports, hashes, external programs
 // ---------------------------------------------------------------------------------------------
 
+/// Waits (at most `within`, looking every 50 ms) until `f` holds; whether it did.
+pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
 /// A loopback port nobody listens on right now (the OS picks it; we release it immediately).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
@@ -363,14 +375,7 @@ impl Gate {
 
     /// Waits up to `within` for a line containing `needle` in the server's output.
     pub fn wait_output(&self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.output().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        eventually(within, || self.output().contains(needle))
     }
 
     /// Whether the process is still running.
