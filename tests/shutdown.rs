@@ -51,6 +51,32 @@ fn in_flight_write_finishes_after_sigterm_new_connections_refused_exit_0_points_
 }
 
 #[test]
+fn chunked_query_being_read_finishes_after_sigterm() {
+    let mut g = Gate::start_with(GateConfig::new().log("level = \"info\""));
+    const N: usize = 100_000;
+    assert_eq!(g.admin().write("sd", &lines("big", N)).status, 204);
+    let url = format!("{}/query?db=sd&chunked=true&chunk_size=100&q=SELECT+v+FROM+m", g.url);
+    let mut resp = client().get(url).header("Authorization", format!("Token {ADMIN_TOKEN}")).send().expect("query");
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut answer = vec![0u8; 4096];
+    std::io::Read::read_exact(&mut resp, &mut answer).expect("the answer's first bytes");
+
+    g.signal(libc::SIGTERM);
+    assert!(g.wait_output("shutting down", Duration::from_secs(10)), "{}", g.output());
+    std::thread::sleep(Duration::from_millis(300));
+    std::io::Read::read_to_end(&mut resp, &mut answer).expect("the rest of the answer");
+    let text = String::from_utf8_lossy(&answer);
+    let values: usize = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|chunk| rows(&chunk).len())
+        .sum();
+    assert_eq!(values, N, "rows of the chunked answer read after SIGTERM");
+    let status = g.wait_exit(Duration::from_secs(20)).expect("the server exits after the answer");
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
 fn past_the_deadline_in_flight_requests_are_cut_and_the_process_exits() {
     let mut g = Gate::start_with(GateConfig::new().log("level = \"info\"").server("shutdown_timeout = \"1s\""));
     let mut conn = RawConn::connect(g.port).unwrap();
