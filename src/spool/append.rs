@@ -8,14 +8,19 @@
 //! the spool keeps the order in which writes were acknowledged.
 //!
 //! An append is written and `fdatasync`ed before [`Spool::write`] returns (the caller answers
-//! 204 only then). Appends run one at a time on a blocking thread.
+//! 204 only then). Appends run one at a time on a blocking thread. The one exception is the
+//! window's overflow while the store is up (a window over `window_max_bytes`): those writes the
+//! store acknowledged are only kept in case it crashes before making them durable, which the
+//! window in memory covers no better, so they are written without `fdatasync` (the next synced
+//! append syncs them first; see [`Log::append`]). Bodies are written as they are held, not copied
+//! into a frame.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::log::Log;
 use super::metrics::add;
-use super::record::{Entry, Kind, Record};
+use super::record::{Entry, Framed, Kind, Record};
 use super::window::Acked;
 use super::{lock, now_ms, Spool};
 use crate::backend::{BackendError, Origin, WriteBatch, WriteOutcome};
@@ -40,8 +45,8 @@ pub enum SpoolError {
     Io(String),
 }
 
-/// Spooled bytes are written and synced in pieces of about this size (bounds the copies a
-/// window moved to disk takes).
+/// Spooled bytes are written and synced in pieces of about this size (bounds the frame headers
+/// held at once, and how long the core's counts lag the disk).
 const APPEND_PIECE: u64 = 16 << 20;
 
 impl Spool {
@@ -154,6 +159,11 @@ impl Spool {
             Some(keep) => lock(&self.window).take_oldest(keep),
         };
         let queue = !new.is_empty();
+        // Only the window's overflow, taken while the store is up, is written without a sync: it
+        // replaces memory (the window), whose writes a crash of influxgate loses as well, and is
+        // deleted once the store made it durable, mostly before the kernel writes it out. What
+        // is spooled because the store failed or restarted, or at shutdown, is synced.
+        let sync = keep.is_none();
         let mut records: Vec<Record> = taken
             .iter()
             .map(|a| Record { kind: Kind::Acked { instance: a.instance }, time_ms: a.time_ms, entry: a.entry.clone() })
@@ -179,16 +189,16 @@ impl Spool {
         let mut written = 0usize;
         while written < records.len() {
             let mut size = 0u64;
-            let piece: Vec<Vec<u8>> = records[written..]
+            let piece: Vec<Framed> = records[written..]
                 .iter()
                 .take_while(|r| {
                     let ok = size == 0 || size + r.framed_len() <= APPEND_PIECE;
                     size += r.framed_len();
                     ok
                 })
-                .map(Record::encode)
+                .map(Record::framed)
                 .collect();
-            let end = match log.append(&piece) {
+            let end = match log.append(&piece, sync) {
                 Ok(end) => end,
                 Err(e) => {
                     // What was not written stays in the window (for acknowledged writes) or is

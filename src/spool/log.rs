@@ -20,7 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::record::Kind;
+use super::record::{Framed, Kind};
 use super::segment::{self, Next, Pos, Reader, HEADER};
 use super::Pending;
 
@@ -36,7 +36,16 @@ pub struct Log {
     active: Option<File>,
     /// The id the next new segment gets.
     next_id: u64,
+    /// The active segment holds records appended without a sync.
+    active_dirty: bool,
+    /// Earlier segments holding records appended without a sync: synced before the next
+    /// append that syncs, so that a synced record never follows unsynced ones that a power loss
+    /// could tear (recovery would cut the segment there).
+    unsynced: Vec<(u64, File)>,
 }
+
+/// Records are written through a buffer of this size (a body larger than it is written directly).
+const WRITE_BUFFER: usize = 256 << 10;
 
 /// What recovery found.
 #[derive(Debug, Default)]
@@ -73,19 +82,35 @@ impl Log {
         }
     }
 
-    /// Appends framed records and syncs them; returns the end after them.
-    pub fn append(&mut self, framed: &[Vec<u8>]) -> io::Result<Pos> {
-        let n: u64 = framed.iter().map(|r| r.len() as u64).sum();
+    /// Appends framed records; returns the end after them. With `sync` they, and whatever was
+    /// appended without it before, are on disk (`fdatasync`) when it returns; without, they are
+    /// written (readable by this process and after its crash) but not synced.
+    pub fn append(&mut self, framed: &[Framed], sync: bool) -> io::Result<Pos> {
+        if sync {
+            // Earlier segments written without a sync (the active one is synced below).
+            for (_, f) in &self.unsynced {
+                f.sync_data()?;
+            }
+            self.unsynced.clear();
+        }
+        let n: u64 = framed.iter().map(Framed::size).sum();
         let (id, size) = match self.segments.iter().next_back() {
             Some((&id, &size)) if self.active.is_some() && (size == HEADER || size + n <= self.segment_bytes) => (id, size),
             _ => self.roll()?,
         };
-        let Some(f) = self.active.as_mut() else { return Err(io::Error::other("no active segment")) };
+        let Some(f) = self.active.as_ref() else { return Err(io::Error::other("no active segment")) };
         let written = (|| {
+            let mut w = io::BufWriter::with_capacity(WRITE_BUFFER, f);
             for r in framed {
-                f.write_all(r)?;
+                w.write_all(&r.head)?;
+                w.write_all(&r.body)?;
             }
-            f.sync_data()
+            w.flush()?;
+            drop(w);
+            if sync {
+                f.sync_data()?;
+            }
+            Ok(())
         })();
         if let Err(e) = written {
             // Leave nothing of a failed append (it was not acknowledged).
@@ -93,6 +118,7 @@ impl Log {
             let _ = f.sync_data();
             return Err(e);
         }
+        self.active_dirty = !sync;
         self.segments.insert(id, size + n);
         Ok(Pos { seg: id, off: size + n })
     }
@@ -101,7 +127,12 @@ impl Log {
     fn roll(&mut self) -> io::Result<(u64, u64)> {
         let id = self.next_id;
         let f = segment::create(&self.dir, id)?;
-        self.active = Some(f);
+        if let Some(old) = self.active.replace(f) {
+            if std::mem::take(&mut self.active_dirty) {
+                let old_id = self.segments.keys().next_back().copied().unwrap_or(0);
+                self.unsynced.push((old_id, old));
+            }
+        }
         self.segments.insert(id, HEADER);
         self.next_id = id + 1;
         Ok((id, HEADER))
@@ -114,6 +145,7 @@ impl Log {
         for id in &old {
             std::fs::remove_file(segment::path(&self.dir, *id))?;
             self.segments.remove(id);
+            self.unsynced.retain(|(u, _)| u != id);
         }
         if !old.is_empty() {
             segment::sync_dir(&self.dir)?;
@@ -125,6 +157,8 @@ impl Log {
     /// Returns the position that one starts at.
     pub fn reset(&mut self) -> io::Result<Pos> {
         self.active = None;
+        self.active_dirty = false;
+        self.unsynced.clear();
         for id in std::mem::take(&mut self.segments).into_keys() {
             std::fs::remove_file(segment::path(&self.dir, id))?;
         }
@@ -164,7 +198,7 @@ impl Log {
             Some((&id, _)) => Some(OpenOptions::new().append(true).open(segment::path(dir, id))?),
             None => None,
         };
-        let log = Log { dir: dir.to_path_buf(), segment_bytes, segments, active, next_id };
+        let log = Log { dir: dir.to_path_buf(), segment_bytes, segments, active, next_id, active_dirty: false, unsynced: Vec::new() };
         rec.end = log.end();
         if rec.cursor > rec.end || log.segments.is_empty() {
             rec.cursor = rec.end;
@@ -246,7 +280,7 @@ mod tests {
     use crate::lineproto::Precision;
     use crate::spool::record::{Entry, Record};
 
-    fn framed(db: &str, points: u32, body_len: usize) -> Vec<u8> {
+    fn framed(db: &str, points: u32, body_len: usize) -> Framed {
         Record {
             kind: Kind::Write,
             time_ms: 1000 + points as i64,
@@ -259,7 +293,7 @@ mod tests {
                 points,
             },
         }
-        .encode()
+        .framed()
     }
 
     #[test]
@@ -268,7 +302,7 @@ mod tests {
         let (mut log, rec) = Log::open(dir.path(), 4096).unwrap();
         assert_eq!(rec.cursor, rec.end);
         for i in 0..10 {
-            log.append(&[framed(if i % 2 == 0 { "a" } else { "b" }, 1, 1000)]).unwrap();
+            log.append(&[framed(if i % 2 == 0 { "a" } else { "b" }, 1, 1000)], true).unwrap();
         }
         assert!(log.segment_count() >= 3, "{}", log.segment_count());
         let end = log.end();
@@ -278,7 +312,7 @@ mod tests {
         assert_eq!(rec.pending.get("a").map(|p| p.write), Some(5));
         assert_eq!(rec.pending.get("b").map(|p| p.write), Some(5));
         assert_eq!(rec.damaged, 0);
-        assert_eq!(log.bytes(), (0..log.segment_count()).map(|_| HEADER).sum::<u64>() + 10 * framed("a", 1, 1000).len() as u64);
+        assert_eq!(log.bytes(), (0..log.segment_count()).map(|_| HEADER).sum::<u64>() + 10 * framed("a", 1, 1000).size());
     }
 
     #[test]
@@ -287,7 +321,7 @@ mod tests {
         let (mut log, _) = Log::open(dir.path(), 4096).unwrap();
         let mut ends = Vec::new();
         for _ in 0..10 {
-            ends.push(log.append(&[framed("a", 2, 1000)]).unwrap());
+            ends.push(log.append(&[framed("a", 2, 1000)], true).unwrap());
         }
         log.save_cursor(ends[5]).unwrap();
         drop(log);
@@ -301,7 +335,7 @@ mod tests {
     fn a_torn_tail_is_cut_and_counted() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, _) = Log::open(dir.path(), 1 << 20).unwrap();
-        log.append(&[framed("a", 1, 100), framed("a", 1, 100)]).unwrap();
+        log.append(&[framed("a", 1, 100), framed("a", 1, 100)], true).unwrap();
         let end = log.end();
         drop(log);
         let p = segment::path(dir.path(), end.seg);
@@ -309,21 +343,38 @@ mod tests {
         let (mut log, rec) = Log::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(rec.damaged, 1);
         assert_eq!(rec.pending.get("a").map(|p| p.write), Some(1));
-        assert_eq!(rec.end.off, HEADER + framed("a", 1, 100).len() as u64);
+        assert_eq!(rec.end.off, HEADER + framed("a", 1, 100).size());
         // Appends go on after the cut.
-        let after = log.append(&[framed("a", 1, 100)]).unwrap();
+        let after = log.append(&[framed("a", 1, 100)], true).unwrap();
         assert_eq!(after.off, end.off);
+    }
+
+    #[test]
+    fn unsynced_appends_read_back_and_are_synced_before_a_synced_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = Log::open(dir.path(), 4096).unwrap();
+        for _ in 0..6 {
+            log.append(&[framed("a", 1, 1000)], false).unwrap();
+        }
+        assert!(log.segment_count() >= 2 && !log.unsynced.is_empty() && log.active_dirty);
+        log.append(&[framed("b", 1, 1000)], true).unwrap();
+        assert!(log.unsynced.is_empty() && !log.active_dirty);
+        let end = log.end();
+        drop(log);
+        let (_, rec) = Log::open(dir.path(), 4096).unwrap();
+        assert_eq!((rec.end, rec.damaged), (end, 0));
+        assert_eq!(rec.pending.get("a").map(|p| p.write), Some(6));
     }
 
     #[test]
     fn reset_removes_everything() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, _) = Log::open(dir.path(), 1 << 20).unwrap();
-        log.append(&[framed("a", 1, 100)]).unwrap();
+        log.append(&[framed("a", 1, 100)], true).unwrap();
         let start = log.reset().unwrap();
         assert_eq!(log.bytes(), 0);
         assert_eq!(segment::list(dir.path()).unwrap(), Vec::<u64>::new());
-        let end = log.append(&[framed("a", 1, 100)]).unwrap();
+        let end = log.append(&[framed("a", 1, 100)], true).unwrap();
         assert_eq!(end.seg, start.seg);
     }
 }

@@ -67,6 +67,21 @@ pub struct Record {
     pub entry: Entry,
 }
 
+/// A record as written to a segment: `head` (frame header and payload up to the body) followed
+/// by `body`.
+#[derive(Debug)]
+pub struct Framed {
+    pub head: Vec<u8>,
+    pub body: Bytes,
+}
+
+impl Framed {
+    /// Bytes it takes in a segment.
+    pub fn size(&self) -> u64 {
+        (self.head.len() + self.body.len()) as u64
+    }
+}
+
 fn precision_code(p: Precision) -> u8 {
     match p {
         Precision::Nanosecond => 0,
@@ -104,8 +119,19 @@ fn put_str16(out: &mut Vec<u8>, s: &str) {
 impl Record {
     /// The framed bytes of this record.
     pub fn encode(&self) -> Vec<u8> {
+        let f = self.framed();
+        let mut out = Vec::with_capacity(f.head.len() + f.body.len());
+        out.extend_from_slice(&f.head);
+        out.extend_from_slice(&f.body);
+        out
+    }
+
+    /// This record framed, its body shared rather than copied: the frame header and the payload
+    /// up to the body's bytes, then the body.
+    pub fn framed(&self) -> Framed {
         let e = &self.entry;
-        let mut p = Vec::with_capacity(64 + e.db.len() + e.body.len());
+        let mut p = Vec::with_capacity(FRAME_HEADER + 64 + e.db.len() + e.rp.as_ref().map_or(0, |r| r.len()));
+        p.extend_from_slice(&[0; FRAME_HEADER]);
         let (kind, instance) = match self.kind {
             Kind::Write => (1u8, 0u64),
             Kind::Acked { instance } => (2, instance),
@@ -125,8 +151,14 @@ impl Record {
             }
         }
         p.extend_from_slice(&(e.body.len() as u32).to_le_bytes());
-        p.extend_from_slice(&e.body);
-        frame(&p)
+        let len = ((p.len() - FRAME_HEADER + e.body.len()) as u32).to_le_bytes();
+        let mut h = crc32fast::Hasher::new();
+        h.update(&len);
+        h.update(&p[FRAME_HEADER..]);
+        h.update(&e.body);
+        p[..4].copy_from_slice(&len);
+        p[4..FRAME_HEADER].copy_from_slice(&h.finalize().to_le_bytes());
+        Framed { head: p, body: e.body.clone() }
     }
 
     /// Bytes this record takes in a segment.
@@ -136,9 +168,10 @@ impl Record {
         (FRAME_HEADER + 37 + e.db.len().min(u16::MAX as usize) + rp + e.body.len()) as u64
     }
 
-    /// Decodes a payload whose checksum was verified; `None` when it is not a valid record.
-    pub fn decode(p: &[u8]) -> Option<Record> {
-        let mut r = Reader(p);
+    /// Decodes a payload whose checksum was verified; `None` when it is not a valid record. The
+    /// body is a slice of `payload` (not a copy).
+    pub fn decode(payload: &Bytes) -> Option<Record> {
+        let mut r = Reader(payload);
         let kind = r.u8()?;
         let instance = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let time_ms = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
@@ -152,7 +185,8 @@ impl Record {
             _ => return None,
         };
         let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
-        let body = Bytes::copy_from_slice(r.take(n)?);
+        let body = r.take(n)?;
+        let body = payload.slice_ref(body);
         if !r.0.is_empty() {
             return None;
         }
@@ -193,15 +227,6 @@ pub fn checksum(len: [u8; 4], payload: &[u8]) -> u32 {
     h.finalize()
 }
 
-fn frame(payload: &[u8]) -> Vec<u8> {
-    let len = (payload.len() as u32).to_le_bytes();
-    let mut out = Vec::with_capacity(FRAME_HEADER + payload.len());
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&checksum(len, payload).to_le_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +255,7 @@ mod tests {
             let crc = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
             assert_eq!(u32::from_le_bytes(len) as usize, bytes.len() - FRAME_HEADER);
             assert_eq!(checksum(len, &bytes[8..]), crc);
-            assert_eq!(Record::decode(&bytes[8..]), Some(r));
+            assert_eq!(Record::decode(&Bytes::copy_from_slice(&bytes[8..])), Some(r));
         }
     }
 
@@ -246,7 +271,7 @@ mod tests {
         }
         // A payload cut short does not decode.
         for n in 0..bytes.len() - 8 {
-            assert!(Record::decode(&bytes[8..8 + n]).is_none(), "cut at {n}");
+            assert!(Record::decode(&Bytes::copy_from_slice(&bytes[8..8 + n])).is_none(), "cut at {n}");
         }
     }
 }

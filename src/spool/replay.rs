@@ -418,7 +418,7 @@ impl Cur {
     fn load(&mut self, from: Pos, end: Pos, generation: u64, max_points: usize, one: bool, current: Option<u64>) -> io::Result<Load> {
         let mut b = Batch { start: from, end: from, generation, db: String::new(), rp: None, items: Vec::new(), points: Vec::new() };
         let mut key: Option<(String, Option<String>)> = None;
-        let mut bytes = 0usize;
+        let (mut bytes, mut held) = (0usize, 0usize);
         loop {
             let (rec, start, stop) = match self.next(b.end, end)? {
                 At::Record(r, s, e) => (r, s, e),
@@ -426,6 +426,12 @@ impl Cur {
                 At::Jump(to) if b.items.is_empty() => return Ok(Load::Skip { to }),
                 At::Jump(_) => break,
             };
+            // Records not sent (acknowledged by the running instance) are held too: bound all.
+            if !b.items.is_empty() && held + rec.entry.body.len() > MAX_BATCH_BYTES {
+                self.peeked = Some((rec, start, stop));
+                break;
+            }
+            held += rec.entry.body.len();
             let send = match rec.kind {
                 Kind::Write => true,
                 Kind::Acked { instance } => current != Some(instance),

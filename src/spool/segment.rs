@@ -133,12 +133,16 @@ impl Reader {
         if end > limit {
             return damaged(format!("record of {len} bytes cut short at {} bytes", limit - at - FRAME_HEADER as u64), true);
         }
-        let mut payload = vec![0u8; len];
-        self.file.read_exact(&mut payload)?;
+        // Read into spare capacity: zeroing the buffer first would cost more than the read.
+        let mut payload = Vec::with_capacity(len);
+        (&mut self.file).take(len as u64).read_to_end(&mut payload)?;
+        if payload.len() < len {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "spool segment shorter than its length said"));
+        }
         if checksum(len_bytes, &payload) != crc {
             return damaged("checksum mismatch".into(), end == limit);
         }
-        let Some(rec) = Record::decode(&payload) else {
+        let Some(rec) = Record::decode(&bytes::Bytes::from(payload)) else {
             return damaged("checksum verified but not a record of this version".into(), false);
         };
         self.off = end;
