@@ -12,7 +12,7 @@
 # `durability_window` (15 s) makes the window overflow to disk, as 18 MB/s does against the
 # default 256 MiB. Prints instructions per run and on/off ratios; callgrind files stay in OUT.
 #
-# Knobs: LOAD_DIR (required), CONNS (4), WINDOWS ("268435456 4194304"), SETTLE (20), GATE_BIN,
+# Knobs: LOAD_DIR (default: BODIES (10) bodies of BATCH (5000) lines by scripts/tsbs-bodies.py), CONNS (4), WINDOWS ("268435456 4194304"), SETTLE (20), GATE_BIN,
 # OUT (target/bench-results/spool-cost), BASEPORT (19400).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,14 +20,14 @@ CONNS=${CONNS:-4} SETTLE=${SETTLE:-20}
 WINDOWS=${WINDOWS:-268435456 4194304} BASEPORT=${BASEPORT:-19400}
 OUT=${OUT:-$ROOT/target/bench-results/spool-cost}
 TOKEN=bench-admin-token
-for p in valgrind callgrind_control victoria-metrics curl; do
-    command -v "$p" >/dev/null || { echo "missing $p (Debian packages: valgrind, victoria-metrics, curl)" >&2; exit 1; }
+for p in valgrind callgrind_control victoria-metrics curl python3; do
+    command -v "$p" >/dev/null || { echo "missing $p (Debian packages: valgrind, victoria-metrics, curl, python3)" >&2; exit 1; }
 done
 if [ -z "${SKIP_BUILD:-}" ]; then
     cargo build --release --bin influxgate 2>&1 | tail -2
 fi
 BIN=${GATE_BIN:-$ROOT/target/release/influxgate}
-[ -d "${LOAD_DIR:-}" ] || { echo "LOAD_DIR: a directory of line-protocol bodies (*.lp)" >&2; exit 1; }
+
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 PIDS=()
@@ -37,6 +37,11 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+if [ -z "${LOAD_DIR:-}" ]; then
+    LOAD_DIR=$WORK/load
+    mkdir -p "$LOAD_DIR"
+    (cd "$LOAD_DIR" && python3 "$ROOT/scripts/tsbs-bodies.py" "${BODIES:-10}" "${BATCH:-5000}")
+fi
 
 up() { # up URL PATH: waits for a 2xx
     local i

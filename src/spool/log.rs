@@ -4,7 +4,10 @@
 //! Appends go to the last segment; a segment past `segment_bytes` is closed and the next one
 //! started, so replayed data is given back a segment at a time. `append` writes and `fdatasync`s
 //! the records before it returns; if writing fails it cuts the segment back to where it was, so a
-//! failed append leaves nothing behind (the client gets an error, not a 204).
+//! failed append leaves nothing behind (the client gets an error, not a 204). An append without
+//! sync (the durability window's overflow while the store is up, see `append`) leaves its
+//! segments to be synced by the next append with sync, before that one writes: a power loss can
+//! then tear only unsynced records after every synced one.
 //!
 //! The cursor (`<dir>/cursor`: `v1 <segment> <offset> <crc>`) is where replay goes on: written
 //! to a temporary file, synced, renamed over the old one, after every replayed batch. A crash
