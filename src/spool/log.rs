@@ -89,18 +89,19 @@ impl Log {
     /// appended without it before, are on disk (`fdatasync`) when it returns; without, they are
     /// written (readable by this process and after its crash) but not synced.
     pub fn append(&mut self, framed: &[Framed], sync: bool) -> io::Result<Pos> {
-        if sync {
-            // Earlier segments written without a sync (the active one is synced below).
-            for (_, f) in &self.unsynced {
-                f.sync_data()?;
-            }
-            self.unsynced.clear();
-        }
         let n: u64 = framed.iter().map(Framed::size).sum();
         let (id, size) = match self.segments.iter().next_back() {
             Some((&id, &size)) if self.active.is_some() && (size == HEADER || size + n <= self.segment_bytes) => (id, size),
             _ => self.roll()?,
         };
+        if sync {
+            // Earlier segments written without a sync, the one just closed by `roll` included
+            // (the active one is synced below).
+            for (_, f) in &self.unsynced {
+                f.sync_data()?;
+            }
+            self.unsynced.clear();
+        }
         let Some(f) = self.active.as_ref() else { return Err(io::Error::other("no active segment")) };
         let written = (|| {
             let mut w = io::BufWriter::with_capacity(WRITE_BUFFER, f);
