@@ -36,7 +36,7 @@ impl Default for Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackendConfig {
-    /// `embedded`, `victoriametrics` or `clickhouse`.
+    /// `embedded`, `victoriametrics`, `clickhouse` or `influxdb`.
     pub kind: String,
     pub url: Option<String>,
     /// Retention of the `autogen` policy made when a write creates a database. `0s` = infinite.
@@ -58,6 +58,28 @@ pub struct BackendConfig {
     pub wal_max_bytes: u64,
     pub victoriametrics: VictoriaMetricsConfig,
     pub clickhouse: ClickHouseConfig,
+    pub influxdb: InfluxDbConfig,
+}
+
+/// Settings of the `influxdb` backend (an InfluxDB 1.x upstream, see `backend::influxdb`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InfluxDbConfig {
+    /// The upstream's credentials (HTTP Basic auth), when its `auth-enabled` is on.
+    pub user: String,
+    pub password: String,
+    /// An upstream that cannot be connected to within this answers 503.
+    #[serde(with = "duration_str")]
+    pub connect_timeout: i64,
+    /// The largest answer read from the upstream for one statement (the query's
+    /// `query.max_memory_bytes` bounds it too).
+    pub max_answer_bytes: u64,
+}
+
+impl Default for InfluxDbConfig {
+    fn default() -> Self {
+        InfluxDbConfig { user: String::new(), password: String::new(), connect_timeout: 2 * NS_PER_S, max_answer_bytes: 1 << 30 }
+    }
 }
 
 /// Settings of the `clickhouse` backend (see `backend::clickhouse`).
@@ -134,6 +156,7 @@ impl Default for BackendConfig {
             wal_max_bytes: 64 << 20,
             victoriametrics: VictoriaMetricsConfig::default(),
             clickhouse: ClickHouseConfig::default(),
+            influxdb: InfluxDbConfig::default(),
         }
     }
 }
@@ -417,9 +440,19 @@ impl Config {
                     ));
                 }
             }
+            "influxdb" => {
+                if self.backend.url.is_none() {
+                    return Err(ConfigError::Invalid("backend.url is required for backend influxdb".into()));
+                }
+                if self.backend.influxdb.connect_timeout <= 0 || self.backend.influxdb.max_answer_bytes == 0 {
+                    return Err(ConfigError::Invalid(
+                        "backend.influxdb: connect_timeout and max_answer_bytes must be positive".into(),
+                    ));
+                }
+            }
             other => {
                 return Err(ConfigError::Invalid(format!(
-                    "unknown backend {other:?}: expected \"embedded\", \"victoriametrics\" or \"clickhouse\""
+                    "unknown backend {other:?}: expected \"embedded\", \"victoriametrics\", \"clickhouse\" or \"influxdb\""
                 )))
             }
         }
@@ -602,6 +635,16 @@ mod tests {
         }
         let err = Config::parse("[limits]\nsend_timeout = '0s'\n").unwrap_err();
         assert!(err.to_string().contains("send_timeout"), "{err}");
+    }
+
+    #[test]
+    fn influxdb_section() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        assert_eq!(Config::parse(&text).unwrap().backend.influxdb, InfluxDbConfig::default(), "config.toml states the defaults");
+        let cfg = Config::parse("[backend]\nkind = 'influxdb'\nurl = 'http://127.0.0.1:8086'\n[backend.influxdb]\nuser = 'u'\nconnect_timeout = '5s'\n").unwrap();
+        assert_eq!((cfg.backend.influxdb.user.as_str(), cfg.backend.influxdb.connect_timeout), ("u", 5 * NS_PER_S));
+        assert!(Config::parse("[backend]\nkind = 'influxdb'\n").is_err(), "url required");
+        assert!(Config::parse("[backend]\nkind = 'influxdb'\nurl = 'http://x:1'\n[backend.influxdb]\nmax_answer_bytes = 0\n").is_err());
     }
 
     #[test]

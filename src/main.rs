@@ -67,10 +67,10 @@ struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8086 (port 0 picks a free port; the real address is printed).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// Backend: embedded, victoriametrics or clickhouse.
+    /// Backend: embedded, victoriametrics, clickhouse or influxdb.
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
-    /// URL of the backend server (victoriametrics, clickhouse).
+    /// URL of the backend server (victoriametrics, clickhouse, influxdb).
     #[arg(long, value_name = "URL")]
     backend_url: Option<String>,
     /// Directory for the embedded store and the generated admin token's hash.

@@ -473,6 +473,8 @@ fn open_store(config: &Config) -> Result<(SharedBackend, Option<Arc<dyn crate::s
             let ch = open_clickhouse(config)?;
             Ok((ch.clone(), Some(ch)))
         }
+        // Not spooled: a failing upstream answers 503 with Retry-After (`backend::influxdb`).
+        "influxdb" => Ok((open_influxdb(config)?, None)),
         other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
     }
 }
@@ -550,6 +552,27 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
     };
     let b = ClickHouseBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;
+    Ok(Arc::new(b))
+}
+
+fn open_influxdb(config: &Config) -> Result<SharedBackend, StartError> {
+    use crate::backend::influxdb::{InfluxDbBackend, InfluxDbOptions};
+    let url = config
+        .backend
+        .url
+        .as_deref()
+        .ok_or_else(|| StartError::Backend("backend influxdb needs --backend-url (or backend.url)".into()))?;
+    let ix = &config.backend.influxdb;
+    let nanos = |ns: i64| Duration::from_nanos(u64::try_from(ns).unwrap_or(0).max(1));
+    let opts = InfluxDbOptions {
+        user: ix.user.clone(),
+        password: ix.password.clone(),
+        connect_timeout: nanos(ix.connect_timeout),
+        timeout: if config.backend.timeout > 0 { nanos(config.backend.timeout) } else { Duration::from_secs(30) },
+        default_retention: config.backend.default_retention,
+        max_answer_bytes: usize::try_from(ix.max_answer_bytes).unwrap_or(usize::MAX),
+    };
+    let b = InfluxDbBackend::new(url, opts).map_err(|e| StartError::Backend(format!("cannot use InfluxDB at {url}: {e}")))?;
     Ok(Arc::new(b))
 }
 
