@@ -90,6 +90,32 @@ impl BackendError {
 
 pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
+/// The HTTP client of a remote store: connections kept alive and reused (idle ones closed after
+/// `idle`), an unreachable store failing within `connect_timeout`.
+pub(crate) fn http_client(connect_timeout: std::time::Duration, idle: std::time::Duration) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(idle)
+        .pool_max_idle_per_host(32)
+        .tcp_keepalive(std::time::Duration::from_secs(60))
+        .build()
+        .map_err(|e| BackendError::Internal(format!("http client: {e}")))
+}
+
+/// A remote store's HTTP request that got no answer: `Timeout`, else `Unavailable` with the
+/// innermost cause ("Connection refused (os error 111)"), both prefixed by `what`.
+pub(crate) fn net_error(what: &str, e: reqwest::Error) -> BackendError {
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(c) = cause.source() {
+        cause = c;
+    }
+    if e.is_timeout() {
+        BackendError::Timeout(format!("{what}: timed out"))
+    } else {
+        BackendError::Unavailable(format!("{what}: {cause}"))
+    }
+}
+
 /// A retention policy as `SHOW RETENTION POLICIES` reports it. Durations in nanoseconds, 0 = infinite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {

@@ -83,20 +83,21 @@ impl Reader<'_> {
     }
 
     fn map_len(&mut self) -> Result<usize, String> {
-        match self.byte()? {
-            m @ 0x80..=0x8f => Ok(usize::from(m & 0x0f)),
-            0xde => self.len(2),
-            0xdf => self.len(4),
-            m => Err(format!("msgpack answer: a map expected, marker {m:#04x}")),
-        }
+        self.container_len(0x80, 0xde, "a map")
     }
 
     fn array_len(&mut self) -> Result<usize, String> {
+        self.container_len(0x90, 0xdc, "an array")
+    }
+
+    /// The length of a map or array: `fix` + 0..=15 (fixmap, fixarray), `m16` then 2 bytes,
+    /// `m16 + 1` then 4 bytes.
+    fn container_len(&mut self, fix: u8, m16: u8, what: &str) -> Result<usize, String> {
         match self.byte()? {
-            m @ 0x90..=0x9f => Ok(usize::from(m & 0x0f)),
-            0xdc => self.len(2),
-            0xdd => self.len(4),
-            m => Err(format!("msgpack answer: an array expected, marker {m:#04x}")),
+            m if m & 0xf0 == fix => Ok(usize::from(m & 0x0f)),
+            m if m == m16 => self.len(2),
+            m if m == m16 + 1 => self.len(4),
+            m => Err(format!("msgpack answer: {what} expected, marker {m:#04x}")),
         }
     }
 
@@ -131,16 +132,9 @@ impl Reader<'_> {
             0xd2 => Value::Integer(i64::from(self.uint(4)? as u32 as i32)),
             0xd3 => Value::Integer(self.uint(8)? as i64),
             0xa0..=0xbf => return self.str_of_len(usize::from(m & 0x1f)),
-            0xd9 => {
-                let n = self.len(1)?;
-                return self.str_of_len(n);
-            }
-            0xda => {
-                let n = self.len(2)?;
-                return self.str_of_len(n);
-            }
-            0xdb => {
-                let n = self.len(4)?;
+            // str8, str16, str32: a length of 1, 2 or 4 bytes.
+            0xd9..=0xdb => {
+                let n = self.len(1 << (m - 0xd9))?;
                 return self.str_of_len(n);
             }
             // 1.x's time: extension type 5, 12 bytes (int64 seconds, int32 nanoseconds).

@@ -42,15 +42,7 @@ pub struct Client {
 const MAX_ERROR_BYTES: usize = 64 << 10;
 
 fn net_err(e: reqwest::Error) -> BackendError {
-    let mut cause: &dyn std::error::Error = &e;
-    while let Some(c) = cause.source() {
-        cause = c;
-    }
-    if e.is_timeout() {
-        BackendError::Timeout("influxdb: timed out".into())
-    } else {
-        BackendError::Unavailable(format!("influxdb: {cause}"))
-    }
+    crate::backend::net_error("influxdb", e)
 }
 
 /// 1.x's error text of a failed request: the `error` of its JSON body, else the body itself.
@@ -81,13 +73,7 @@ impl Client {
         if !base.starts_with("http://") && !base.starts_with("https://") {
             return Err(BackendError::Invalid(format!("influxdb url must be http://host:port, not {url:?}")));
         }
-        let http = reqwest::Client::builder()
-            .connect_timeout(opts.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(32)
-            .tcp_keepalive(Duration::from_secs(60))
-            .build()
-            .map_err(|e| BackendError::Internal(format!("http client: {e}")))?;
+        let http = crate::backend::http_client(opts.connect_timeout, Duration::from_secs(30))?;
         Ok(Client { http, io: tokio::runtime::Handle::try_current().ok(), base, opts })
     }
 

@@ -256,16 +256,7 @@ fn parse_export_line(line: &[u8]) -> std::result::Result<ExportLine, serde_json:
 }
 
 fn net_err(e: reqwest::Error, what: &str) -> BackendError {
-    // The innermost cause says what happened ("Connection refused (os error 111)").
-    let mut cause: &dyn std::error::Error = &e;
-    while let Some(c) = cause.source() {
-        cause = c;
-    }
-    if e.is_timeout() {
-        BackendError::Timeout(format!("victoriametrics {what}: timed out"))
-    } else {
-        BackendError::Unavailable(format!("victoriametrics {what}: {cause}"))
-    }
+    crate::backend::net_error(&format!("victoriametrics {what}"), e)
 }
 
 /// Reads a response body of at most `max` bytes; a longer one is cut there (`cut`, for error
@@ -354,13 +345,7 @@ impl VictoriaMetricsBackend {
         if !LabelMap::valid_db_label(&opts.db_label) {
             return Err(BackendError::Invalid(format!("invalid victoriametrics db label {:?}", opts.db_label)));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(opts.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
-            .tcp_keepalive(Duration::from_secs(60))
-            .build()
-            .map_err(|e| BackendError::Internal(format!("http client: {e}")))?;
+        let client = crate::backend::http_client(opts.timeout, Duration::from_secs(90))?;
         let catalog = match &opts.catalog_file {
             Some(p) => Catalog::load(p).map_err(BackendError::Internal)?,
             None => Catalog::default(),
