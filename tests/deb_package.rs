@@ -5,7 +5,9 @@
 //! be had without systemd as PID 1: the root read-only except `ReadWritePaths=` (ProtectSystem=
 //! strict), an empty private `/tmp` (PrivateTmp), no new privileges (NoNewPrivileges), its `UMask=`
 //! and an environment of PATH alone. It then answers a write and a query with the admin token it printed.
-//! `systemd-analyze verify` checks the unit and `systemd-analyze security --offline` rates it.
+//! An operator then adds a token with `influxgate token create --add-to-config`, which the
+//! running server takes without a restart. `systemd-analyze verify` checks the unit and
+//! `systemd-analyze security --offline` rates it.
 //!
 //! The root is made once per target directory (`target/tmp/deb-root-*`, 30–50 s on 2 busy cores,
 //! needs the Debian mirror) and copied afresh for every run (~3 s), so a run starts from a clean
@@ -208,6 +210,7 @@ fn deb_installs_on_fresh_debian_and_serves_as_the_unit_would() {
     assert_eq!(w.status, 204, "{}", w.describe());
     let v = api.query_ok("SELECT sum(usage) FROM cpu", "pkg");
     assert_eq!(rows(&v), vec![vec![serde_json::json!(0), serde_json::json!(4)]], "{v}");
+    add_token_as_an_operator(&root, gid, &format!("http://127.0.0.1:{port}"));
     drop(server);
 
     // What it wrote is the unit user's, under /var/lib/influxgate.
@@ -218,6 +221,25 @@ fn deb_installs_on_fresh_debian_and_serves_as_the_unit_would() {
         let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(data.join(n)).expect("stat"));
         assert_eq!(owner, uid, "{n} in /var/lib/influxgate is owned by uid {owner}");
     }
+}
+
+/// `influxgate token create --add-to-config` on the packaged config, as root (README,
+/// "Installing"): the running server takes the new token without a restart, and the file stays
+/// root:influxgate 0640, readable by the server.
+fn add_token_as_an_operator(root: &Path, gid: u32, url: &str) {
+    let mut create = Command::new("chroot");
+    create.arg(root).args(["influxgate", "token", "create", "--name", "reader", "--read", "pkg", "--add-to-config"]);
+    let out = run(create.args(["--config", "/etc/influxgate/config.toml"]), "influxgate token create --add-to-config");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let token = said.lines().map(str::trim).find(|l| l.len() == 64 && l.bytes().all(|c| c.is_ascii_hexdigit()));
+    let token = token.unwrap_or_else(|| panic!("no token printed:\n{said}")).to_owned();
+    let meta = std::fs::metadata(root.join("etc/influxgate/config.toml")).expect("config");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+    let owner = (std::os::unix::fs::MetadataExt::uid(&meta), std::os::unix::fs::MetadataExt::gid(&meta));
+    assert_eq!((owner, mode), ((0, gid), 0o640), "config.toml after token create");
+    let api = Api::new(url).auth(Auth::Token(token));
+    let works = eventually(Duration::from_secs(20), || api.query("SELECT sum(usage) FROM cpu", "pkg").status == 200);
+    assert!(works, "the added token is still refused 20 s later: {}", api.query("SELECT sum(usage) FROM cpu", "pkg").describe());
 }
 
 fn is_root() -> bool {
