@@ -6,7 +6,8 @@
 //! strict), an empty private `/tmp` (PrivateTmp), no new privileges (NoNewPrivileges), its `UMask=`
 //! and an environment of PATH alone. It then answers a write and a query with the admin token it printed.
 //! An operator then adds a token with `influxgate token create --add-to-config`, which the
-//! running server takes without a restart. `systemd-analyze verify` checks the unit and
+//! running server takes without a restart; the unit's `KillSignal=` stops it with exit status 0
+//! within `TimeoutStopSec=`. `systemd-analyze verify` checks the unit and
 //! `systemd-analyze security --offline` rates it.
 //!
 //! The root is made once per target directory (`target/tmp/deb-root-*`, 30–50 s on 2 busy cores,
@@ -211,7 +212,7 @@ fn deb_installs_on_fresh_debian_and_serves_as_the_unit_would() {
     let v = api.query_ok("SELECT sum(usage) FROM cpu", "pkg");
     assert_eq!(rows(&v), vec![vec![serde_json::json!(0), serde_json::json!(4)]], "{v}");
     add_token_as_an_operator(&root, gid, &format!("http://127.0.0.1:{port}"));
-    drop(server);
+    stop_as_systemd_would(&mut server.0, &unit, &log);
 
     // What it wrote is the unit user's, under /var/lib/influxgate.
     let data = root.join("var/lib/influxgate");
@@ -240,6 +241,30 @@ fn add_token_as_an_operator(root: &Path, gid: u32, url: &str) {
     let api = Api::new(url).auth(Auth::Token(token));
     let works = eventually(Duration::from_secs(20), || api.query("SELECT sum(usage) FROM cpu", "pkg").status == 200);
     assert!(works, "the added token is still refused 20 s later: {}", api.query("SELECT sum(usage) FROM cpu", "pkg").describe());
+}
+
+/// `systemctl stop`: the unit's KillSignal= to the server (the child unshare forked, which became
+/// the server through exec), which exits 0 within TimeoutStopSec=.
+fn stop_as_systemd_would(unshare: &mut Child, unit: &str, log: &Path) {
+    assert_eq!(unit_value(unit, "KillSignal"), "SIGTERM");
+    let children = format!("/proc/{0}/task/{0}/children", unshare.id());
+    let text = std::fs::read_to_string(&children).unwrap_or_else(|e| panic!("{children}: {e}"));
+    let pid: i32 = text.split_whitespace().next().and_then(|p| p.parse().ok()).expect("the server's pid");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "influxgate", "the process started is {comm}");
+    // SAFETY: kill has no memory-safety preconditions; pid is our grandchild, alive.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0, "kill -TERM {pid}");
+    let limit: u64 = unit_value(unit, "TimeoutStopSec").parse().expect("TimeoutStopSec in seconds");
+    let deadline = Instant::now() + Duration::from_secs(limit);
+    let status = loop {
+        if let Some(status) = unshare.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running {limit} s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let said = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(status.success(), "exit after SIGTERM: {status}\n{said}");
 }
 
 fn is_root() -> bool {
