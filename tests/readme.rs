@@ -7,8 +7,9 @@
 //!   show a few rows, never a flood) and print no error (`"error"`, the influx CLI's `ERR:`);
 //!   `curl` fails on an HTTP error status (a `.curlrc` with `fail-with-body`).
 //! * `sh server`: a long-running command, started in the background; the next block runs once a
-//!   new TCP port listens. It runs until the end. `TOKEN` is then set for the following blocks to
-//!   the admin token it printed, if it printed one (the reader copies it by hand).
+//!   new TCP port listens. It runs until the end. The first admin token a server prints is
+//!   `TOKEN` for the blocks after (the reader copies it by hand); a later server printing another
+//!   fails the test, since blocks after it could not tell which server `TOKEN` is for.
 //! * `sh covered-by=PATH`: not run here, because PATH (a file in this repository, which must exist
 //!   and contain the block's first command word) runs it: the test command itself, the package's
 //!   installation.
@@ -261,6 +262,8 @@ fn readme_commands_run_as_written() {
                 let (child, printed) = start_server(&ns, &bin, &work, &token, b);
                 servers.0.push(child);
                 if let Some(t) = printed {
+                    assert!(token.is_empty(), "README.md:{}: a second server generated an admin token; give it \
+                        INFLUXGATE_ADMIN_TOKEN=\"$TOKEN\" so every block's TOKEN fits every server", b.line);
                     token = t;
                 }
             }
