@@ -70,8 +70,8 @@ pub fn write_error(status: u16, text: String, db: &str, rp: Option<&str>) -> Bac
 impl Client {
     pub fn new(url: &str, opts: ClientOptions) -> Result<Client> {
         let base = url.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") && !base.starts_with("https://") {
-            return Err(BackendError::Invalid(format!("influxdb url must be http://host:port, not {url:?}")));
+        if !base.starts_with("http://") {
+            return Err(BackendError::Invalid(format!("influxdb url must be http://host:port (https is not supported), not {url:?}")));
         }
         let http = crate::backend::http_client(opts.connect_timeout, Duration::from_secs(30))?;
         Ok(Client { http, io: tokio::runtime::Handle::try_current().ok(), base, opts })
