@@ -76,6 +76,12 @@ struct ServeArgs {
     /// Directory for the embedded store and the generated admin token's hash.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; or tls.cert).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (or tls.key).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// An admin token to accept (in addition to configured tokens). Prefer the environment
     /// variable: command lines are visible to other users.
     #[arg(long, value_name = "TOKEN", env = "INFLUXGATE_ADMIN_TOKEN", hide_env_values = true)]
@@ -105,6 +111,9 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
     }
     if let Some(d) = &args.data_dir {
         cfg.data_dir = d.clone();
+    }
+    if let (Some(c), Some(k)) = (&args.tls_cert, &args.tls_key) {
+        (cfg.tls.cert, cfg.tls.key) = (Some(c.clone()), Some(k.clone()));
     }
     cfg.validate().map_err(|e| e.to_string())?;
     Ok(cfg)
@@ -208,6 +217,8 @@ fn main() -> ExitCode {
                 backend: args.backend.or(base.backend),
                 backend_url: args.backend_url.or(base.backend_url),
                 data_dir: args.data_dir.or(base.data_dir),
+                tls_cert: args.tls_cert.or(base.tls_cert),
+                tls_key: args.tls_key.or(base.tls_key),
                 admin_token: args.admin_token.or(base.admin_token),
             })
         }

@@ -9,6 +9,7 @@
 
 pub mod clickhouse;
 pub mod embedded;
+pub mod tls;
 pub mod victoriametrics;
 
 use std::sync::Arc;

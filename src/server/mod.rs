@@ -19,6 +19,7 @@ pub mod query;
 pub mod query_pool;
 pub mod send_watch;
 pub mod throttle;
+pub mod tls;
 pub mod write;
 
 #[cfg(test)]
@@ -345,6 +346,7 @@ pub struct Server {
     listener: TcpListener,
     state: Arc<State>,
     conns: Arc<Connections>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 impl Server {
@@ -370,7 +372,7 @@ impl Server {
             conns.cap()
         );
         let state = State { spool, ..State::new(config, backend, tokens)? };
-        Ok(Server { listener, state: Arc::new(state), conns })
+        Ok(Server { listener, state: Arc::new(state), conns, tls: None })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -381,12 +383,19 @@ impl Server {
         self.state.clone()
     }
 
+    /// Serves HTTPS with `tls` (see [`tls::Tls::from_config`]), reloading its certificate while
+    /// serving.
+    pub fn with_tls(self, tls: Option<Arc<tls::Tls>>) -> Server {
+        Server { tls, ..self }
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets requests in progress finish
     /// (up to 30 s) and returns.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let mut shutdown = std::pin::pin!(shutdown);
+        let reloader = self.tls.as_ref().map(tls::Tls::spawn_reloader);
         loop {
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
@@ -406,10 +415,14 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let (state, conns, stop_rx, done) = (self.state.clone(), self.conns.clone(), stop_rx.clone(), done_tx.clone());
+            let tls = self.tls.clone();
             tokio::spawn(async move {
-                conns.serve(stream, peer, state, slot, stop_rx).await;
+                conns.serve(stream, peer, state, slot, stop_rx, tls).await;
                 drop(done);
             });
+        }
+        if let Some(r) = reloader {
+            r.abort();
         }
         tracing::info!("shutting down: no new connections; finishing requests in progress");
         let _ = stop_tx.send(true);
@@ -450,6 +463,8 @@ pub enum StartError {
     Backend(String),
     #[error("{0}")]
     Tokens(#[from] auth::TokenSetupError),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
@@ -515,6 +530,7 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
         catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
         flush_after_write: vm.flush_after_write,
         cardinality: cardinality_limits(config),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
         ..VmOptions::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
@@ -547,6 +563,7 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
         default_retention: config.backend.default_retention,
         retention_check_interval: config.backend.retention_check_interval,
         cardinality: cardinality_limits(config),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
     };
     let b = ClickHouseBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;
@@ -585,15 +602,17 @@ pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), Star
             auth::admin_hash_path(&config.data_dir).display()
         );
     }
+    let tls = tls::Tls::from_config(&config.tls)?;
     let (backend, remote) = open_store(&config)?;
     let spool = open_spool(&config, &backend, remote)?;
     let addr = config.listen;
     let server = Server::bind_with_spool(config, backend, tokens, spool)
         .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+        .map_err(|source| StartError::Listen { addr, source })?
+        .with_tls(tls);
     let local = server.local_addr()?;
     println!("listening on {local}");
-    tracing::info!(%local, "influxgate listening");
+    tracing::info!(%local, https = server.tls.is_some(), "influxgate listening");
     let state = server.state();
     server.serve(shutdown_signal()).await?;
     if let Some(spool) = &state.spool {
