@@ -2,7 +2,8 @@
 //! (Debian package `openssl`): the `influx` CLI and the Python client over HTTPS, HTTP/2 and
 //! HTTP/1.1 over TLS, the certificate swapped on disk (polled and on SIGHUP) while an open
 //! connection keeps working, a bad new certificate refused, plain HTTP to the HTTPS port, the
-//! handshake timeout and connection slots, and VictoriaMetrics behind TLS (`[backend] ca_file`).
+//! handshake timeout and connection slots, and VictoriaMetrics and ClickHouse behind TLS
+//! (`[backend] ca_file`).
 
 mod common;
 use common::*;
@@ -299,4 +300,21 @@ fn victoriametrics_behind_tls_with_a_ca_file() {
     let h = g2.admin().get("/health").json();
     assert_ne!(h["status"], "pass", "{h}");
     assert!(h["message"].as_str().unwrap_or("").contains("certificate"), "{h}");
+}
+
+#[test]
+fn clickhouse_behind_tls_with_a_ca_file() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let ch_pair = pki.server(&ca, "ch");
+    let ch = clickhouse::ClickHouse::single_tls(&ch_pair.cert, &ch_pair.key);
+    assert!(ch.url().starts_with("https://"));
+    let mut cfg = GateConfig::new().raw(&ch.gate_section());
+    cfg.backend.extend(ch.gate_backend());
+    cfg.backend.push(format!("ca_file = {:?}", ca.cert.to_str().unwrap()));
+    let g = Gate::start_with(cfg);
+    let w = g.admin().write("chdb", "cpu,host=a usage=1.5 1700000000000000000\ncpu,host=b usage=2.5 1700000000000000000");
+    assert_eq!(w.status, 204, "{}\n{}", w.describe(), g.output());
+    let q = g.admin().query_ok("SELECT sum(usage) FROM cpu", "chdb");
+    assert_eq!(rows(&q), vec![vec![serde_json::json!(0), serde_json::json!(4)]], "{q}");
 }

@@ -10,7 +10,8 @@
 //!   minus [`FD_RESERVE`] (the store's files and connections, the listener, the 503 answers below),
 //!   so accepting can never run out of file descriptors. At the cap the connection idle the longest
 //!   is closed to make room; when every connection is serving a request, the new one is answered a
-//!   minimal `503` with `Retry-After: 1` and a JSON error, and closed. An attacker holding
+//!   minimal `503` with `Retry-After: 1` and a JSON error, and closed (over TLS, closed at once:
+//!   that answer would need a handshake first). An attacker holding
 //!   `max_connections` idle sockets therefore only ever loses its own oldest ones.
 //! * **Send timeout.** An answer its client reads nothing of for `limits.send_timeout` has its
 //!   connection closed, which drops the response and stops the query feeding it

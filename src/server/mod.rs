@@ -410,7 +410,10 @@ impl Server {
                 },
             };
             let Some(slot) = self.conns.admit() else {
-                self.conns.reject(stream);
+                // A plain-text 503 would be garbage to a TLS client: over TLS it is just closed.
+                if self.tls.is_none() {
+                    self.conns.reject(stream);
+                }
                 continue;
             };
             let _ = stream.set_nodelay(true);

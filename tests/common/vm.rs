@@ -108,6 +108,7 @@ impl Drop for Vm {
 impl Vm {
     /// Starts it again (after [`Vm::stop`]) on the same port and data directory, with `extra`
     /// flags (give the same as to [`Vm::start`] to restart it as it was); waits until healthy.
+    /// Plain HTTP only (not for a [`Vm::start_tls`] store).
     ///
     /// The new process starts in a later wall-clock second than the one it replaces: influxgate
     /// tells VictoriaMetrics processes apart by their start time, in whole seconds, and cannot
