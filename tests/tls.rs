@@ -181,15 +181,32 @@ fn certificate_swapped_on_disk_keeps_open_connections_and_refuses_bad_ones() {
         assert!(pings(&open, &g), "the open connection broke");
     }
     // A broken certificate, then a key that is not the certificate's: the current one stays.
+    let refused = metric(&g, "influxgate_tls_reload_failures_total");
     std::fs::write(&live.cert, "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").unwrap();
-    wait_until("the bad certificate is refused", Duration::from_secs(10), || g.output().contains("not reloaded"));
+    wait_until("the bad certificate is refused", Duration::from_secs(10), || {
+        metric(&g, "influxgate_tls_reload_failures_total") > refused
+    });
+    assert!(g.output().contains("no PEM certificate"), "{}", g.output());
     assert!(pings(&client_trusting(&ca2, true), &g));
     let other = pki.server(&ca2, "three");
-    std::fs::copy(&other.key, &live.key).unwrap();
     std::fs::copy(&pki.paths("two").cert, &live.cert).unwrap();
-    wait_until("the mismatched key is refused", Duration::from_secs(10), || g.output().contains("is not the private key"));
+    std::thread::sleep(Duration::from_millis(300)); // the good pair again: reloaded
+    let refused = metric(&g, "influxgate_tls_reload_failures_total");
+    std::fs::copy(&other.key, &live.key).unwrap();
+    wait_until("the mismatched key is refused", Duration::from_secs(10), || {
+        metric(&g, "influxgate_tls_reload_failures_total") > refused
+    });
+    assert!(g.output().contains("is not the private key"), "{}", g.output());
     assert!(pings(&client_trusting(&ca2, true), &g), "{}", g.output());
     assert!(!pings(&client_trusting(&ca1, true), &g));
+    assert!(metric(&g, "influxgate_tls_reloads_total") >= 2, "the swap, then the good pair again");
+}
+
+/// A counter of `/metrics`.
+fn metric(g: &Gate, name: &str) -> u64 {
+    let text = g.admin().get("/metrics").text();
+    let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("no {name}:\n{text}"));
+    line[name.len() + 1..].parse().unwrap()
 }
 
 #[test]
@@ -247,6 +264,7 @@ fn a_silent_client_is_closed_at_the_handshake_timeout() {
         let after = closed_at(s, t0, t0 + Duration::from_secs(5)).expect("still open 5 s after connecting");
         assert!(after >= Duration::from_millis(450), "closed after {after:?}, before the handshake timeout");
     }
+    assert_eq!(metric(&g, "influxgate_tls_handshake_failures_total"), 2);
     assert!(pings(&client_trusting(&ca, false), &g));
 }
 

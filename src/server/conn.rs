@@ -257,7 +257,10 @@ impl Connections {
         };
         match handshake {
             Ok(io) => self.serve_io(io, queue, peer, state, slot, stop).await,
-            Err(e) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+            Err(e) => {
+                super::metrics::Metrics::add(&state.metrics.tls_handshake_failures, 1);
+                tracing::debug!(%peer, "TLS handshake failed: {e}");
+            }
         }
     }
 

@@ -395,7 +395,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let mut shutdown = std::pin::pin!(shutdown);
-        let reloader = self.tls.as_ref().map(tls::Tls::spawn_reloader);
+        let reloader = self.tls.as_ref().map(|t| t.spawn_reloader(self.state.clone()));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,

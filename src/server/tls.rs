@@ -11,7 +11,9 @@
 //!   reloads whatever else listens for it). 1.x reads its certificate once, at start.
 //! * **A bad new pair is refused.** Unreadable, not PEM, no certificate, a key rustls cannot use,
 //!   or a key that is not the certificate's: the old pair stays in use and the reason is logged
-//!   at error level, once per change of the files. Each file is read up to [`MAX_PEM_BYTES`].
+//!   at error level, once per change of the files (a pair replaced one file at a time may be
+//!   refused once in between, then loaded). Each file is read up to [`MAX_PEM_BYTES`]. Reloads,
+//!   refusals and failed handshakes are counted in `/metrics` (`influxgate_tls_*_total`).
 //! * **Handshakes are bounded.** A connection is admitted (it takes a connection slot, and is
 //!   idle, so it is the first closed to make room at the cap) before its handshake, which must
 //!   end within `[tls] handshake_timeout` (default 10 s, Go's `TLSHandshakeTimeout`); a client
@@ -37,6 +39,8 @@ use crate::config::TlsConfig;
 
 use super::conn::write_and_drain;
 use super::limits::config_duration;
+use super::metrics::Metrics;
+use super::State;
 use super::send_watch::Watched;
 
 /// The largest certificate or key file read (a chain of a few certificates is a few KiB).
@@ -194,26 +198,30 @@ impl Tls {
     }
 
     /// Loads the files again; on failure keeps the pair in use and logs why.
-    async fn reload(self: &Arc<Self>, why: &str) {
+    async fn reload(self: &Arc<Self>, why: &str, state: &State) {
         let me = self.clone();
         let loaded = tokio::task::spawn_blocking(move || load_pair(&me.cert, &me.key)).await;
         match loaded {
             Ok(Ok(pair)) => {
                 self.store.set(pair);
+                Metrics::add(&state.metrics.tls_reloads, 1);
                 tracing::info!(cert = %self.cert.display(), "TLS certificate reloaded ({why})");
+                return;
             }
             Ok(Err(e)) => tracing::error!("TLS certificate not reloaded ({why}), the previous one stays in use: {e}"),
             Err(e) => tracing::error!("TLS certificate not reloaded ({why}): {e}"),
         }
+        Metrics::add(&state.metrics.tls_reload_failures, 1);
     }
 
     /// Starts reloading on SIGHUP and when the files change, until the task is aborted. The
     /// SIGHUP listener is in place when this returns (a SIGHUP before it would end the process).
-    pub fn spawn_reloader(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(self.clone().reload_loop(Hangup::listen()))
+    /// Reloads are counted in `state`'s metrics.
+    pub fn spawn_reloader(self: &Arc<Self>, state: Arc<State>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.clone().reload_loop(Hangup::listen(), state))
     }
 
-    async fn reload_loop(self: Arc<Self>, mut hup: Hangup) {
+    async fn reload_loop(self: Arc<Self>, mut hup: Hangup, state: Arc<State>) {
         let mut seen = self.stamp();
         loop {
             let poll = async {
@@ -225,13 +233,13 @@ impl Tls {
             tokio::select! {
                 _ = hup.recv() => {
                     seen = self.stamp();
-                    self.reload("SIGHUP").await;
+                    self.reload("SIGHUP", &state).await;
                 }
                 _ = poll => {
                     let now = self.stamp();
                     if now != seen {
                         seen = now;
-                        self.reload("the files changed").await;
+                        self.reload("the files changed", &state).await;
                     }
                 }
             }
