@@ -16,6 +16,7 @@ pub struct Config {
     pub query: QueryConfig,
     pub spool: SpoolConfig,
     pub tls: TlsConfig,
+    pub server: ServerConfig,
     pub tokens: Vec<TokenConfig>,
 }
 
@@ -30,6 +31,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             spool: SpoolConfig::default(),
             tls: TlsConfig::default(),
+            server: ServerConfig::default(),
             tokens: Vec::new(),
         }
     }
@@ -359,16 +361,82 @@ impl TlsConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A `tracing` filter, e.g. `info` or `influxgate=debug`. `RUST_LOG` overrides it.
     pub level: String,
+    /// `text` (key=value) or `json` (one object a line).
+    pub format: LogFormat,
+    /// A /query request taking longer is logged again with its statements (passwords redacted);
+    /// 0 = never.
+    #[serde(with = "duration_str")]
+    pub slow_query_threshold: i64,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig { level: "info".into(), format: LogFormat::Text, slow_query_threshold: 10 * NS_PER_S }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The running server's lifecycle: configuration reloads and shutdown.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// On SIGTERM/SIGINT, how long requests in progress may take to finish before they are cut.
+    #[serde(with = "duration_str")]
+    pub shutdown_timeout: i64,
+    /// How often the config file's modification time is looked at; a change reloads it as
+    /// SIGHUP does. 0 = only on SIGHUP.
+    #[serde(with = "duration_str")]
+    pub config_check_interval: i64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { shutdown_timeout: 30 * NS_PER_S, config_check_interval: 5 * NS_PER_S }
+    }
+}
+
+/// What the command line sets over the file (`--listen`, `--backend`, `--backend-url`,
+/// `--data-dir`); applied again to a reloaded file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub backend: Option<String>,
+    pub backend_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// `--tls-cert` and `--tls-key`, given together.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Overrides {
+    pub fn apply(&self, cfg: &mut Config) {
+        if let Some(l) = self.listen {
+            cfg.listen = l;
+        }
+        if let Some(b) = &self.backend {
+            cfg.backend.kind = b.clone();
+        }
+        if let Some(u) = &self.backend_url {
+            cfg.backend.url = Some(u.clone());
+        }
+        if let Some(d) = &self.data_dir {
+            cfg.data_dir = d.clone();
+        }
+        if let Some((c, k)) = &self.tls {
+            (cfg.tls.cert, cfg.tls.key) = (Some(c.clone()), Some(k.clone()));
+        }
     }
 }
 

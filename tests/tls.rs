@@ -104,14 +104,6 @@ fn install(src: &Pair, dst: &Pair) {
     }
 }
 
-fn wait_until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ok() {
-        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A gate serving HTTPS with `served` (copied, so the test can change the files), `tls` lines.
 fn https_gate(pki: &Pki, served: &Pair, tls: &[&str], cfg: GateConfig) -> (Gate, Pair) {
     let live = pki.paths("live");
@@ -174,7 +166,7 @@ fn certificate_swapped_on_disk_keeps_open_connections_and_refuses_bad_ones() {
     let open = client_trusting(&ca1, true);
     assert!(pings(&open, &g), "{}", g.output());
     install(&pki.server(&ca2, "two"), &live);
-    wait_until("new connections get the new certificate", Duration::from_secs(10), || pings(&client_trusting(&ca2, true), &g));
+    assert!(eventually(Duration::from_secs(10), || pings(&client_trusting(&ca2, true), &g)), "new connections get the new certificate");
     assert!(!pings(&client_trusting(&ca1, true), &g), "a new connection still gets the old certificate");
     // The connection opened before the swap is still served (a new one would fail to verify).
     for _ in 0..3 {
@@ -183,9 +175,8 @@ fn certificate_swapped_on_disk_keeps_open_connections_and_refuses_bad_ones() {
     // A broken certificate, then a key that is not the certificate's: the current one stays.
     let refused = metric(&g, "influxgate_tls_reload_failures_total");
     std::fs::write(&live.cert, "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").unwrap();
-    wait_until("the bad certificate is refused", Duration::from_secs(10), || {
-        metric(&g, "influxgate_tls_reload_failures_total") > refused
-    });
+    let counted = eventually(Duration::from_secs(10), || metric(&g, "influxgate_tls_reload_failures_total") > refused);
+    assert!(counted, "the bad certificate is not refused");
     assert!(g.output().contains("no PEM certificate"), "{}", g.output());
     assert!(pings(&client_trusting(&ca2, true), &g));
     let other = pki.server(&ca2, "three");
@@ -193,9 +184,8 @@ fn certificate_swapped_on_disk_keeps_open_connections_and_refuses_bad_ones() {
     std::thread::sleep(Duration::from_millis(300)); // the good pair again: reloaded
     let refused = metric(&g, "influxgate_tls_reload_failures_total");
     std::fs::copy(&other.key, &live.key).unwrap();
-    wait_until("the mismatched key is refused", Duration::from_secs(10), || {
-        metric(&g, "influxgate_tls_reload_failures_total") > refused
-    });
+    let counted = eventually(Duration::from_secs(10), || metric(&g, "influxgate_tls_reload_failures_total") > refused);
+    assert!(counted, "the mismatched key is not refused");
     assert!(g.output().contains("is not the private key"), "{}", g.output());
     assert!(pings(&client_trusting(&ca2, true), &g), "{}", g.output());
     assert!(!pings(&client_trusting(&ca1, true), &g));
@@ -217,10 +207,8 @@ fn sighup_reloads_the_certificate() {
     install(&pki.server(&ca2, "two"), &live);
     std::thread::sleep(Duration::from_millis(300));
     assert!(pings(&client_trusting(&ca1, true), &g), "reloaded without SIGHUP with reload_interval = 0s");
-    let pid = i32::try_from(g.pid().unwrap()).unwrap();
-    // SAFETY: kill only sends a signal to the process this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
-    wait_until("SIGHUP reloads", Duration::from_secs(10), || pings(&client_trusting(&ca2, true), &g));
+    g.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(10), || pings(&client_trusting(&ca2, true), &g)), "SIGHUP reloads");
 }
 
 #[test]

@@ -19,6 +19,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub mod python;
+pub mod raw;
 pub mod vm;
 
 /// The admin token every influxgate started here accepts (given with `--admin-token`).
@@ -30,6 +31,18 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------------------------
 // Ports, hashes, external programs
 // ---------------------------------------------------------------------------------------------
+
+/// Waits (at most `within`, looking every 50 ms) until `f` holds; whether it did.
+pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
 
 /// A loopback port nobody listens on right now (the OS picks it; we release it immediately).
 pub fn free_port() -> u16 {
@@ -191,6 +204,10 @@ pub struct GateConfig {
     /// The server speaks HTTPS (a `[tls]` section in `raw`): its URL is `https://`, and the
     /// harness's clients accept any certificate.
     pub https: bool,
+    /// Lines under `[log]` (`level = "warn"` unless one sets `level`).
+    pub log: Vec<String>,
+    /// Lines under `[server]`.
+    pub server: Vec<String>,
 }
 
 impl GateConfig {
@@ -215,6 +232,14 @@ impl GateConfig {
         }
         self.raw(&t)
     }
+    pub fn log(mut self, line: &str) -> Self {
+        self.log.push(line.into());
+        self
+    }
+    pub fn server(mut self, line: &str) -> Self {
+        self.server.push(line.into());
+        self
+    }
     pub fn raw(mut self, toml: &str) -> Self {
         self.raw.push('\n');
         self.raw.push_str(toml);
@@ -223,7 +248,20 @@ impl GateConfig {
     }
 
     fn toml(&self) -> String {
-        let mut s = String::from("[log]\nlevel = \"warn\"\n\n[backend]\n");
+        let mut s = String::from("[log]\n");
+        if !self.log.iter().any(|l| l.trim_start().starts_with("level")) {
+            s.push_str("level = \"warn\"\n");
+        }
+        for l in &self.log {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str("\n[server]\n");
+        for l in &self.server {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str("\n[backend]\n");
         for l in &self.backend {
             s.push_str(l);
             s.push('\n');
@@ -344,6 +382,35 @@ impl Gate {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Sends a signal (`libc::SIGTERM`, `libc::SIGHUP`, ...) to the server process.
+    pub fn signal(&self, sig: i32) {
+        let pid = self.pid().expect("the server is running");
+        // SAFETY: kill(2) on our own child's pid; no memory is shared.
+        let rc = unsafe { libc::kill(pid as i32, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+    }
+
+    /// Waits up to `within` for the process to exit; its status, or `None` if still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits up to `within` for a line containing `needle` in the server's output.
+    pub fn wait_output(&self, needle: &str, within: Duration) -> bool {
+        eventually(within, || self.output().contains(needle))
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         match self.child.as_mut() {
@@ -357,6 +424,16 @@ impl Gate {
         let mut s = String::new();
         for i in 1..=self.starts {
             s.push_str(&tail_of(&self.dir.path().join(format!("influxgate-{i}.log")), 20_000));
+        }
+        s
+    }
+
+    /// Everything the server printed so far (all starts), whole.
+    pub fn full_output(&self) -> String {
+        let mut s = String::new();
+        for i in 1..=self.starts {
+            let text = std::fs::read(self.dir.path().join(format!("influxgate-{i}.log"))).unwrap_or_default();
+            s.push_str(&String::from_utf8_lossy(&text));
         }
         s
     }
