@@ -133,6 +133,17 @@ fn influx_cli_over_https() {
 }
 
 #[test]
+fn tls_flags_serve_https() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let srv = pki.server(&ca, "srv");
+    let mut cfg = GateConfig { https: true, ..GateConfig::new() };
+    cfg.args = ["--tls-cert", srv.cert.to_str().unwrap(), "--tls-key", srv.key.to_str().unwrap()].map(String::from).to_vec();
+    let g = Gate::start_with(cfg);
+    assert!(pings(&client_trusting(&ca, false), &g), "{}", g.output());
+}
+
+#[test]
 fn python_client_over_https() {
     let pki = Pki::new();
     let ca = pki.ca("ca");

@@ -204,6 +204,8 @@ pub struct GateConfig {
     /// The server speaks HTTPS (a `[tls]` section in `raw`): its URL is `https://`, and the
     /// harness's clients accept any certificate.
     pub https: bool,
+    /// Command-line flags after the harness's own.
+    pub args: Vec<String>,
     /// Lines under `[log]` (`level = "warn"` unless one sets `level`).
     pub log: Vec<String>,
     /// Lines under `[server]`.
@@ -335,6 +337,7 @@ impl Gate {
                 .arg(ADMIN_TOKEN)
                 .arg("--config")
                 .arg(self.config_path())
+                .args(&self.config.args)
                 .env_remove("RUST_LOG")
                 .env_remove("INFLUXGATE_ADMIN_TOKEN")
                 .stdin(Stdio::null())
