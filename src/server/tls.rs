@@ -16,11 +16,13 @@
 //!   refusals and failed handshakes are counted in `/metrics` (`influxgate_tls_*_total`).
 //! * **Handshakes are bounded.** A connection is admitted (it takes a connection slot, and is
 //!   idle, so it is the first closed to make room at the cap) before its handshake, which must
-//!   end within `[tls] handshake_timeout` (default 10 s, Go's `TLSHandshakeTimeout`); a client
-//!   that opens a socket and sends nothing holds its slot at most that long.
-//! * **Plain HTTP to the HTTPS port** is answered `400 Bad Request` with Go's text (`Client sent
-//!   an HTTP request to an HTTPS server.`, what servers built with Go 1.12 and later answer) and
-//!   closed; other bytes that are not a TLS handshake are closed at once.
+//!   end within `[tls] handshake_timeout` (default 10 s, the handshake timeout of Go's HTTP
+//!   client; 1.x's server has none); a client that opens a socket and sends nothing holds its slot
+//!   at most that long.
+//! * **Plain HTTP to the HTTPS port** is answered `HTTP/1.0 400 Bad Request` and `Client sent an
+//!   HTTP request to an HTTPS server.`, byte for byte what the installed 1.6.7 (Debian's build, Go
+//!   1.19's net/http) answers with `https-enabled`, and closed; other bytes that are not a TLS
+//!   handshake are closed at once.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -166,7 +168,7 @@ impl Tls {
             store,
             cert: cert.clone(),
             key: key.clone(),
-            reload_interval: if cfg.reload_interval > 0 { config_duration(cfg.reload_interval) } else { Duration::ZERO },
+            reload_interval: config_duration(cfg.reload_interval),
             handshake_timeout: config_duration(cfg.handshake_timeout),
         })))
     }
