@@ -1,7 +1,8 @@
 //! HTTPS (`[tls]`, `server::tls`) with certificates made at test time by the `openssl` CLI
 //! (Debian package `openssl`): the `influx` CLI and the Python client over HTTPS, HTTP/2 and
 //! HTTP/1.1 over TLS, the certificate swapped on disk (polled and on SIGHUP) while an open
-//! connection keeps working, a bad new certificate refused, plain HTTP to the HTTPS port, the
+//! connection keeps working, a bad new certificate refused, plain HTTP to the HTTPS port (the
+//! same bytes as `influxd` 1.6.7 with `https-enabled`), the
 //! handshake timeout and connection slots, and VictoriaMetrics and ClickHouse behind TLS
 //! (`[backend] ca_file`).
 
@@ -222,18 +223,32 @@ fn sighup_reloads_the_certificate() {
     assert!(eventually(Duration::from_secs(10), || pings(&client_trusting(&ca2, true), &g)), "SIGHUP reloads");
 }
 
-#[test]
-fn plain_http_to_the_https_port_gets_a_400_and_the_server_goes_on() {
-    // 1.6.7 with https-enabled answers these bytes (checked by hand against /usr/bin/influxd).
-    let pki = Pki::new();
-    let ca = pki.ca("ca");
-    let (g, _) = https_gate(&pki, &pki.server(&ca, "srv"), &[], GateConfig::new());
-    let mut s = TcpStream::connect(("127.0.0.1", g.port)).unwrap();
+/// What a server on 127.0.0.1:`port` answers a plain-HTTP request, whole.
+fn plain_http_answer(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
     let mut answer = String::new();
     s.read_to_string(&mut answer).unwrap();
-    assert_eq!(answer, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n");
+    answer
+}
+
+#[test]
+fn plain_http_to_the_https_port_gets_1x_answer_and_the_server_goes_on() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let srv = pki.server(&ca, "srv");
+    let (g, _) = https_gate(&pki, &srv, &[], GateConfig::new());
+    let (cert, key) = (srv.cert.to_str().unwrap(), srv.key.to_str().unwrap());
+    let influxd = Influxd::start_with_env(&[
+        ("INFLUXDB_HTTP_HTTPS_ENABLED", "true"),
+        ("INFLUXDB_HTTP_HTTPS_CERTIFICATE", cert),
+        ("INFLUXDB_HTTP_HTTPS_PRIVATE_KEY", key),
+    ]);
+    let port: u16 = influxd.url.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+    let ours = plain_http_answer(g.port);
+    assert_eq!(ours, plain_http_answer(port), "1.x answers differently");
+    assert!(ours.starts_with("HTTP/1.0 400 Bad Request\r\n"), "{ours}");
     let r = reqwest::blocking::Client::builder().no_proxy().build().unwrap().get(format!("http://127.0.0.1:{}/ping", g.port)).send();
     assert!(r.is_ok_and(|r| r.status().as_u16() == 400));
     assert!(pings(&client_trusting(&ca, false), &g));

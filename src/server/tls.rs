@@ -21,8 +21,8 @@
 //!   at most that long.
 //! * **Plain HTTP to the HTTPS port** is answered `HTTP/1.0 400 Bad Request` and `Client sent an
 //!   HTTP request to an HTTPS server.`, byte for byte what the installed 1.6.7 (Debian's build, Go
-//!   1.19's net/http) answers with `https-enabled`, and closed; other bytes that are not a TLS
-//!   handshake are closed at once.
+//!   1.19's net/http) answers with `https-enabled` (tests/tls.rs compares the two), and closed;
+//!   other bytes that are not a TLS handshake are closed at once.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};

@@ -510,7 +510,8 @@ impl Influxd {
                 .stderr(err)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-            let url = format!("http://127.0.0.1:{port}");
+            let https = env.iter().any(|(k, v)| *k == "INFLUXDB_HTTP_HTTPS_ENABLED" && *v == "true");
+            let url = format!("{}://127.0.0.1:{port}", if https { "https" } else { "http" });
             match wait_for_ping(&mut child, &url, &log, "influxd") {
                 Ok(()) => return Influxd { child: Some(child), url, dir },
                 Err(e) => {
