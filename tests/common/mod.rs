@@ -50,6 +50,17 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
+/// The admin token a first start printed in its banner (64 hex digits on a line of their own),
+/// if `log` holds one; the last one when it holds several.
+pub fn printed_admin_token(log: &str) -> Option<String> {
+    let banners = log.split("admin token was generated").skip(1);
+    let tokens = banners.filter_map(|b| {
+        let mut lines = b.lines().map(str::trim);
+        lines.find(|l| l.len() == 64 && l.bytes().all(|c| c.is_ascii_hexdigit())).map(str::to_owned)
+    });
+    tokens.last()
+}
+
 /// `sha256:<hex>` of a token, as `[[tokens]] hash` wants it.
 pub fn token_hash(token: &str) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(token.as_bytes())))
