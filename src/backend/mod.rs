@@ -10,6 +10,7 @@
 pub mod clickhouse;
 pub mod embedded;
 pub mod influxdb;
+pub mod tls;
 pub mod victoriametrics;
 
 use std::sync::Arc;
@@ -90,16 +91,16 @@ impl BackendError {
 
 pub type Result<T, E = BackendError> = std::result::Result<T, E>;
 
-/// The HTTP client of a remote store: connections kept alive and reused (idle ones closed after
-/// `idle`), an unreachable store failing within `connect_timeout`.
-pub(crate) fn http_client(connect_timeout: std::time::Duration, idle: std::time::Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+/// The HTTP client of a remote store at `url` (`http://` or `https://`, see `tls`): connections
+/// kept alive and reused (idle ones closed after `idle`), an unreachable store failing within
+/// `connect_timeout`.
+pub(crate) fn http_client(store: &str, url: &str, tls: &tls::StoreTls, connect_timeout: std::time::Duration, idle: std::time::Duration) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(idle)
         .pool_max_idle_per_host(32)
-        .tcp_keepalive(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| BackendError::Internal(format!("http client: {e}")))
+        .tcp_keepalive(std::time::Duration::from_secs(60));
+    tls::http_client(store, url, tls, builder)
 }
 
 /// A remote store's HTTP request that got no answer: `Timeout`, else `Unavailable` with the

@@ -90,6 +90,8 @@ pub struct ClientOptions {
     pub password: String,
     /// Per request (for a streamed answer: per piece read).
     pub timeout: Duration,
+    /// CA and client certificate for an `https://` URL.
+    pub tls: crate::backend::tls::StoreTls,
 }
 
 pub struct Client {
@@ -134,12 +136,7 @@ pub const MAX_SMALL_ANSWER: usize = 256 << 20;
 impl Client {
     pub fn new(url: &str, opts: ClientOptions) -> Result<Client> {
         let base = url.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") {
-            return Err(BackendError::Invalid(format!(
-                "clickhouse url must be http://host:port (https is not supported), not {url:?}"
-            )));
-        }
-        let http = crate::backend::http_client(opts.timeout, Duration::from_secs(30))?;
+        let http = crate::backend::http_client("clickhouse", &base, &opts.tls, opts.timeout, Duration::from_secs(30))?;
         Ok(Client { http, io: tokio::runtime::Handle::try_current().ok(), base, opts })
     }
 

@@ -29,6 +29,8 @@ pub struct ClientOptions {
     /// A write, ping or catalog request as a whole; a query's body is bounded by the query's own
     /// deadline instead (`query.timeout`), which the engine races against it.
     pub timeout: Duration,
+    /// CA file and client certificate for an `https://` upstream.
+    pub tls: crate::backend::tls::StoreTls,
 }
 
 pub struct Client {
@@ -70,10 +72,7 @@ pub fn write_error(status: u16, text: String, db: &str, rp: Option<&str>) -> Bac
 impl Client {
     pub fn new(url: &str, opts: ClientOptions) -> Result<Client> {
         let base = url.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") {
-            return Err(BackendError::Invalid(format!("influxdb url must be http://host:port (https is not supported), not {url:?}")));
-        }
-        let http = crate::backend::http_client(opts.connect_timeout, Duration::from_secs(30))?;
+        let http = crate::backend::http_client("influxdb", &base, &opts.tls, opts.connect_timeout, Duration::from_secs(30))?;
         Ok(Client { http, io: tokio::runtime::Handle::try_current().ok(), base, opts })
     }
 

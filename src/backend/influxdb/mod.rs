@@ -42,6 +42,8 @@ pub struct InfluxDbOptions {
     pub default_retention: i64,
     /// The largest `/query` answer read (bytes); the query's memory account bounds it too.
     pub max_answer_bytes: usize,
+    /// CA file and client certificate for an `https://` upstream.
+    pub tls: crate::backend::tls::StoreTls,
 }
 
 pub struct InfluxDbBackend {
@@ -62,6 +64,7 @@ impl InfluxDbBackend {
             password: opts.password,
             connect_timeout: opts.connect_timeout,
             timeout: opts.timeout,
+            tls: opts.tls,
         };
         Ok(InfluxDbBackend {
             client: client::Client::new(url, copts)?,
