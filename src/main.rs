@@ -90,15 +90,21 @@ struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8086 (port 0 picks a free port; the real address is printed).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// Backend: embedded, victoriametrics or clickhouse.
+    /// Backend: embedded, victoriametrics, clickhouse or influxdb.
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
-    /// URL of the backend server (victoriametrics, clickhouse).
+    /// URL of the backend server (victoriametrics, clickhouse, influxdb).
     #[arg(long, value_name = "URL")]
     backend_url: Option<String>,
     /// Directory for the embedded store and the generated admin token's hash.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; or tls.cert).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (or tls.key).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// An admin token to accept (in addition to configured tokens). Prefer the environment
     /// variable: command lines are visible to other users.
     #[arg(long, value_name = "TOKEN", env = "INFLUXGATE_ADMIN_TOKEN", hide_env_values = true)]
@@ -112,6 +118,7 @@ impl ServeArgs {
             backend: self.backend.clone(),
             backend_url: self.backend_url.clone(),
             data_dir: self.data_dir.clone(),
+            tls: self.tls_cert.clone().zip(self.tls_key.clone()),
         }
     }
 
@@ -273,6 +280,8 @@ fn main() -> ExitCode {
                 backend: args.backend.or(base.backend),
                 backend_url: args.backend_url.or(base.backend_url),
                 data_dir: args.data_dir.or(base.data_dir),
+                tls_cert: args.tls_cert.or(base.tls_cert),
+                tls_key: args.tls_key.or(base.tls_key),
                 admin_token: args.admin_token.or(base.admin_token),
             })
         }

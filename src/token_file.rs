@@ -131,14 +131,24 @@ fn token_names(doc: &DocumentMut) -> Vec<String> {
     tokens.iter().filter_map(|t| t.get("name").and_then(|n| n.as_str()).map(str::to_string)).collect()
 }
 
-/// Writes `text` beside `path` and renames it over `path`, keeping the file's permissions.
+/// Writes `text` beside `path` and renames it over `path`, keeping the file's permissions and
+/// owner: the Debian package's /etc/influxgate/config.toml is root:influxgate 0640, and a copy
+/// owned by root:root would no longer be readable by the server it configures.
 fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
     std::fs::write(&tmp, text)?;
     if let Ok(meta) = std::fs::metadata(path) {
         std::fs::set_permissions(&tmp, meta.permissions())?;
+        let made = std::fs::metadata(&tmp)?;
+        if (made.uid(), made.gid()) != (meta.uid(), meta.gid()) {
+            if let Err(e) = std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid())) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        }
     }
     let f = std::fs::File::open(&tmp)?;
     f.sync_all()?;

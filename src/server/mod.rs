@@ -23,6 +23,7 @@ pub mod redact;
 pub mod reload;
 pub mod send_watch;
 pub mod throttle;
+pub mod tls;
 pub mod write;
 
 #[cfg(test)]
@@ -361,6 +362,7 @@ pub struct Server {
     listener: TcpListener,
     state: Arc<State>,
     conns: Arc<Connections>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 impl Server {
@@ -386,7 +388,7 @@ impl Server {
             conns.cap()
         );
         let state = State { spool, ..State::new(config, backend, tokens)? };
-        Ok(Server { listener, state: Arc::new(state), conns })
+        Ok(Server { listener, state: Arc::new(state), conns, tls: None })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -397,14 +399,21 @@ impl Server {
         self.state.clone()
     }
 
+    /// Serves HTTPS with `tls` (see [`tls::Tls::from_config`]), reloading its certificate while
+    /// serving.
+    pub fn with_tls(self, tls: Option<Arc<tls::Tls>>) -> Server {
+        Server { tls, ..self }
+    }
+
     /// Serves until `shutdown` completes, then closes the listener (a new connection is refused),
     /// lets requests in progress finish for up to `server.shutdown_timeout` and returns; requests
     /// still running then are cut when the caller drops the runtime.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
-        let Server { listener, state, conns } = self;
+        let Server { listener, state, conns, tls } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let mut shutdown = std::pin::pin!(shutdown);
+        let reloader = tls.as_ref().map(|t| t.spawn_reloader(state.clone()));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
@@ -419,15 +428,22 @@ impl Server {
                 },
             };
             let Some(slot) = conns.admit() else {
-                conns.reject(stream);
+                // A plain-text 503 would be garbage to a TLS client: over TLS it is just closed.
+                if tls.is_none() {
+                    conns.reject(stream);
+                }
                 continue;
             };
             let _ = stream.set_nodelay(true);
             let (state, conns, stop_rx, done) = (state.clone(), conns.clone(), stop_rx.clone(), done_tx.clone());
+            let tls = tls.clone();
             tokio::spawn(async move {
-                conns.serve(stream, peer, state, slot, stop_rx).await;
+                conns.serve(stream, peer, state, slot, stop_rx, tls).await;
                 drop(done);
             });
+        }
+        if let Some(r) = reloader {
+            r.abort();
         }
         drop(listener);
         let deadline = limits::config_duration(state.config.server.shutdown_timeout);
@@ -471,6 +487,8 @@ pub enum StartError {
     Backend(String),
     #[error("{0}")]
     Tokens(#[from] auth::TokenSetupError),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
@@ -494,6 +512,8 @@ fn open_store(config: &Config) -> Result<(SharedBackend, Option<Arc<dyn crate::s
             let ch = open_clickhouse(config)?;
             Ok((ch.clone(), Some(ch)))
         }
+        // Not spooled: a failing upstream answers 503 with Retry-After (`backend::influxdb`).
+        "influxdb" => Ok((open_influxdb(config)?, None)),
         other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
     }
 }
@@ -536,6 +556,7 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
         catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
         flush_after_write: vm.flush_after_write,
         cardinality: cardinality_limits(config),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
         ..VmOptions::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
@@ -568,9 +589,32 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
         default_retention: config.backend.default_retention,
         retention_check_interval: config.backend.retention_check_interval,
         cardinality: cardinality_limits(config),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
     };
     let b = ClickHouseBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;
+    Ok(Arc::new(b))
+}
+
+fn open_influxdb(config: &Config) -> Result<SharedBackend, StartError> {
+    use crate::backend::influxdb::{InfluxDbBackend, InfluxDbOptions};
+    let url = config
+        .backend
+        .url
+        .as_deref()
+        .ok_or_else(|| StartError::Backend("backend influxdb needs --backend-url (or backend.url)".into()))?;
+    let ix = &config.backend.influxdb;
+    let nanos = |ns: i64| Duration::from_nanos(u64::try_from(ns).unwrap_or(0).max(1));
+    let opts = InfluxDbOptions {
+        user: ix.user.clone(),
+        password: ix.password.clone(),
+        connect_timeout: nanos(ix.connect_timeout),
+        timeout: if config.backend.timeout > 0 { nanos(config.backend.timeout) } else { Duration::from_secs(30) },
+        default_retention: config.backend.default_retention,
+        max_answer_bytes: usize::try_from(ix.max_answer_bytes).unwrap_or(usize::MAX),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
+    };
+    let b = InfluxDbBackend::new(url, opts).map_err(|e| StartError::Backend(format!("cannot use InfluxDB at {url}: {e}")))?;
     Ok(Arc::new(b))
 }
 
@@ -606,17 +650,19 @@ pub async fn run(config: Config, source: reload::Source) -> Result<(), StartErro
             auth::admin_hash_path(&config.data_dir).display()
         );
     }
+    let tls = tls::Tls::from_config(&config.tls)?;
     let (backend, remote) = open_store(&config)?;
     let spool = open_spool(&config, &backend, remote)?;
     let addr = config.listen;
     let server = Server::bind_with_spool(config, backend, tokens, spool)
         .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+        .map_err(|source| StartError::Listen { addr, source })?
+        .with_tls(tls);
     let local = server.local_addr()?;
     let state = server.state();
     let reloader = reload::spawn(state.clone(), source);
     println!("listening on {local}");
-    tracing::info!(%local, "influxgate listening");
+    tracing::info!(%local, https = server.tls.is_some(), "influxgate listening");
     server.serve(shutdown_signal()).await?;
     reloader.abort();
     if let Some(spool) = &state.spool {

@@ -77,7 +77,7 @@ pub fn reload(state: &State, source: &Source) -> Result<usize, ReloadError> {
 pub fn restart_only_changes(running: &Config, new: &Config) -> Vec<&'static str> {
     let (a, b) = (&running.limits, &new.limits);
     let debug = |x: &dyn std::fmt::Debug, y: &dyn std::fmt::Debug| format!("{x:?}") != format!("{y:?}");
-    let checks: [(&'static str, bool); 16] = [
+    let checks: [(&'static str, bool); 17] = [
         ("listen", running.listen != new.listen),
         ("data_dir", running.data_dir != new.data_dir),
         ("[backend]", debug(&running.backend, &new.backend)),
@@ -85,6 +85,7 @@ pub fn restart_only_changes(running: &Config, new: &Config) -> Vec<&'static str>
         ("[spool]", running.spool != new.spool),
         ("[log]", running.log != new.log),
         ("[server]", running.server != new.server),
+        ("[tls]", running.tls != new.tls),
         ("limits.max_body_bytes", a.max_body_bytes != b.max_body_bytes),
         ("limits.max_connections", a.max_connections != b.max_connections),
         ("limits.idle_timeout", a.idle_timeout != b.idle_timeout),
