@@ -37,7 +37,7 @@ impl Default for Config {
 #[serde(deny_unknown_fields, default)]
 pub struct BackendConfig {
     /// `embedded`, `victoriametrics` or `clickhouse`.
-    pub kind: String,
+    pub kind: crate::backend::BackendKind,
     pub url: Option<String>,
     /// Retention of the `autogen` policy made when a write creates a database. `0s` = infinite.
     #[serde(with = "duration_str")]
@@ -124,7 +124,7 @@ impl Default for VictoriaMetricsConfig {
 impl Default for BackendConfig {
     fn default() -> Self {
         BackendConfig {
-            kind: "embedded".into(),
+            kind: crate::backend::BackendKind::Embedded,
             url: None,
             default_retention: 0,
             timeout: 30 * NS_PER_S,
@@ -388,9 +388,10 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match self.backend.kind.as_str() {
-            "embedded" => {}
-            "victoriametrics" => {
+        use crate::backend::BackendKind;
+        match self.backend.kind {
+            BackendKind::Embedded => {}
+            BackendKind::VictoriaMetrics => {
                 if self.backend.url.is_none() {
                     return Err(ConfigError::Invalid("backend.url is required for backend victoriametrics".into()));
                 }
@@ -401,7 +402,7 @@ impl Config {
                     ));
                 }
             }
-            "clickhouse" => {
+            BackendKind::ClickHouse => {
                 if self.backend.url.is_none() {
                     return Err(ConfigError::Invalid("backend.url is required for backend clickhouse".into()));
                 }
@@ -416,11 +417,6 @@ impl Config {
                         "backend.clickhouse: zookeeper_path must start with '/' and mutation_timeout be positive".into(),
                     ));
                 }
-            }
-            other => {
-                return Err(ConfigError::Invalid(format!(
-                    "unknown backend {other:?}: expected \"embedded\", \"victoriametrics\" or \"clickhouse\""
-                )))
             }
         }
         if !matches!(self.backend.sync.as_str(), "full" | "normal") {
@@ -564,7 +560,7 @@ mod tests {
     fn shipped_config_is_valid() {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
         let cfg = Config::parse(&text).unwrap();
-        assert_eq!(cfg.backend.kind, "embedded");
+        assert_eq!(cfg.backend.kind, crate::backend::BackendKind::Embedded);
         assert_eq!(cfg.limits.max_body_bytes, 25_000_000);
         assert_eq!(cfg.query, QueryConfig::default(), "config.toml states the defaults of [query]");
         assert_eq!(cfg.spool, SpoolConfig::default(), "config.toml states the defaults of [spool]");

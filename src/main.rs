@@ -98,7 +98,7 @@ fn load_config(args: &ServeArgs) -> Result<Config, String> {
         cfg.listen = l;
     }
     if let Some(b) = &args.backend {
-        cfg.backend.kind = b.clone();
+        cfg.backend.kind = b.parse()?;
     }
     if let Some(u) = &args.backend_url {
         cfg.backend.url = Some(u.clone());

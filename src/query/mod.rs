@@ -29,6 +29,7 @@ pub(crate) mod lower;
 mod meta;
 mod select;
 pub mod settings;
+pub mod snapshot;
 pub mod stream;
 
 #[cfg(test)]
@@ -251,7 +252,8 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         }
     }
     match s {
-        Select(sel) => select::statement(backend, ctx, sel).await,
+        // One catalog snapshot per statement (see `snapshot`).
+        Select(sel) => select::statement(&snapshot::CatalogSnapshot::new(backend), ctx, sel).await,
         Explain { .. } => Err("EXPLAIN is not supported".into()),
         ShowDatabases => meta::show_databases(backend, ctx).await,
         CreateDatabase(c) => meta::create_database(backend, c).await,

@@ -68,7 +68,7 @@ use super::result::{Series, Value};
 use super::functions::goheap::GoHeap;
 use super::select::{MeasInfo, RawCompiled};
 use super::{lower, select, QueryContext};
-use crate::backend::{MeasurementFilter, ScanRequest, SeriesInfo, SharedBackend, TagPredicate};
+use crate::backend::{MeasurementFilter, ScanOrder, ScanRequest, SeriesInfo, SharedBackend, TagPredicate};
 use crate::influxql::ast as a;
 use crate::rules::limits;
 
@@ -234,6 +234,8 @@ pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, 
     };
     let time_zone = s.location.as_ref().map(|l| l.zone);
     let (lo, hi) = (tr.min_or(), tr.max_or());
+    // Validation, planning and the merge read the catalog through one snapshot.
+    let backend = super::snapshot::CatalogSnapshot::shared(backend);
     Ok(RawSelect { backend, ctx, sel, rest, lo, hi, phase: Phase::Start, time_zone })
 }
 
@@ -364,8 +366,6 @@ struct Head {
 /// One series read lazily: its next rows (kept by the condition), and where to read on.
 struct Input {
     tags: Tags,
-    /// Exactly this series.
-    pred: TagPredicate,
     gid: usize,
     rows: VecDeque<(i64, Vec<Value>)>,
     /// Ascending: the next time to read from; descending: the next time to read down from.
@@ -478,10 +478,6 @@ impl MeasMerge {
         window: usize,
     ) -> QResult<MeasMerge> {
         let desc = sel.order_desc;
-        // Every tag key of the candidates: equal to the series' value or '' picks exactly it.
-        let mut all_keys: Vec<&String> = series.iter().flat_map(|s| s.tags.iter().map(|(k, _)| k)).collect();
-        all_keys.sort();
-        all_keys.dedup();
         // Inputs in the buffered path's order: by group, then series key; reversed for DESC.
         let mut order: Vec<(Tags, String, Tags)> = series
             .iter()
@@ -499,15 +495,9 @@ impl MeasMerge {
         let width = hi as i128 - lo as i128 + 1;
         let mut inputs = Vec::with_capacity(order.len());
         for (g, _, tags) in order {
-            let mut pred = rc.pred().clone();
-            for k in &all_keys {
-                let v = tags.iter().find(|(tk, _)| tk == *k).map(|(_, v)| v.clone()).unwrap_or_default();
-                pred = TagPredicate::And(Box::new(pred), Box::new(TagPredicate::Eq((*k).clone(), v)));
-            }
             let gid = groups.binary_search(&g).unwrap_or(0);
             inputs.push(Input {
                 tags,
-                pred,
                 gid,
                 rows: VecDeque::new(),
                 cursor: if desc { hi } else { lo },
@@ -527,15 +517,13 @@ impl MeasMerge {
             per_series,
             desc,
         };
-        // `heap.Init` over the first row of every series that has one, in input order.
+        // `heap.Init` over the first row of every series that has one, in input order (the
+        // first refill reads every series at once).
         let mut firsts = Vec::new();
-        let mut hint = width;
         for i in 0..mm.inputs.len() {
-            mm.inputs[i].width = hint;
             if let Some(h) = mm.next_head(backend, i, lo, hi).await? {
                 firsts.push((i, h));
             }
-            hint = mm.inputs[i].width;
         }
         let desc = mm.desc;
         let inputs = &mm.inputs;
@@ -575,114 +563,108 @@ impl MeasMerge {
         }
     }
 
-    /// Reads the next rows of input `i` (see the module docs).
+    /// Reads the next rows of input `i`, and of the inputs that can be read along with it, in
+    /// one ordered, limited scan (see the module docs).
     async fn refill(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> QResult<()> {
-        let b = self.per_series;
-        let desc = self.desc;
-        let cap = self.rc.cap.map(|c| c.0);
-        loop {
-            let inp = &self.inputs[i];
-            if inp.exhausted || !inp.rows.is_empty() {
-                return Ok(());
+        let (b, desc) = (self.per_series, self.desc);
+        let inp = &self.inputs[i];
+        if inp.exhausted || !inp.rows.is_empty() {
+            return Ok(());
+        }
+        let from = inp.cursor;
+        let (wlo, whi) = if desc {
+            ((from as i128 - inp.width + 1).max(lo as i128) as i64, from)
+        } else {
+            (from, (from as i128 + inp.width - 1).min(hi as i128) as i64)
+        };
+        // (tags, input), sorted by tags: the series the scan reads.
+        let mut set: Vec<(Tags, usize)> =
+            (0..self.inputs.len()).filter(|&j| j == i || self.reads_along(j, from)).map(|j| (self.inputs[j].tags.clone(), j)).collect();
+        set.sort();
+        let req = ScanRequest::new(&self.db, self.rp.as_deref(), &self.name, self.rc.pred().clone(), wlo, whi, self.rc.scan.clone())
+            .only(set.iter().map(|s| s.0.clone()).collect())
+            .ordered(if desc { ScanOrder::Desc } else { ScanOrder::Asc })
+            .limited(Some(b));
+        let mut stream = backend.scan(req).await?;
+        // Per member of `set`: points read, the first and the last time read.
+        let mut got: Vec<(usize, Option<i64>, Option<i64>)> = vec![(0, None, None); set.len()];
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            // A series created since the catalog was read is none of the inputs.
+            let Ok(k) = set.binary_search_by(|s| s.0.cmp(&chunk.tags)) else { continue };
+            self.take(set[k].1, chunk, &mut got[k]);
+        }
+        drop(stream);
+        for (k, (_, j)) in set.iter().enumerate() {
+            self.advance(*j, got[k], b, (wlo, whi), (lo, hi), *j == i);
+        }
+        Ok(())
+    }
+
+    /// Whether input `j` is read along with a refill reading from `from`: it has few rows left,
+    /// and its own next read starts at or past `from` in read order (rows before its cursor are
+    /// read again and dropped, never skipped).
+    fn reads_along(&self, j: usize, from: i64) -> bool {
+        let inp = &self.inputs[j];
+        !inp.exhausted && inp.rows.len() <= self.per_series / 2 && if self.desc { inp.cursor <= from } else { inp.cursor >= from }
+    }
+
+    /// Buffers the rows of `chunk` (of input `j`) past its cursor that the condition keeps.
+    fn take(&mut self, j: usize, chunk: crate::backend::SeriesChunk, got: &mut (usize, Option<i64>, Option<i64>)) {
+        let (desc, cap) = (self.desc, self.rc.cap.map(|c| c.0));
+        let ncols = self.rc.scan.len();
+        let inp = &mut self.inputs[j];
+        let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
+            chunk.columns.into_iter().map(|c| c.into_iter()).collect();
+        for &t in &chunk.times {
+            let vals: Vec<Value> = (0..ncols)
+                .map(|c| columns.get_mut(c).and_then(|c| c.next()).flatten().as_ref().map(super::eval::from_field).unwrap_or(Value::Null))
+                .collect();
+            if got.2 != Some(t) {
+                got.0 += 1;
             }
-            let (wlo, whi) = if desc {
-                ((inp.cursor as i128 - inp.width + 1).max(lo as i128) as i64, inp.cursor)
-            } else {
-                (inp.cursor, (inp.cursor as i128 + inp.width - 1).min(hi as i128) as i64)
-            };
-            let req = ScanRequest {
-                db: self.db.clone(),
-                rp: self.rp.clone(),
-                measurement: self.name.clone(),
-                tags: inp.pred.clone(),
-                min_time: wlo,
-                max_time: whi,
-                fields: self.rc.scan.clone(),
-            };
-            let mut stream = backend.scan(req).await?;
-            // Raw rows read, in ascending time order.
-            let mut read: Vec<(i64, Vec<Value>)> = Vec::new();
-            let mut stopped = false;
-            'chunks: while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                if chunk.tags != inp.tags {
-                    // A series created since the catalog was read: not this input.
-                    continue;
-                }
-                let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
-                    chunk.columns.into_iter().map(|c| c.into_iter()).collect();
-                for &t in &chunk.times {
-                    let vals: Vec<Value> = (0..self.rc.scan.len())
-                        .map(|c| {
-                            columns
-                                .get_mut(c)
-                                .and_then(|c| c.next())
-                                .flatten()
-                                .as_ref()
-                                .map(super::eval::from_field)
-                                .unwrap_or(Value::Null)
-                        })
-                        .collect();
-                    if desc {
-                        if read.len() >= 4 * b && whi > wlo {
-                            stopped = true;
-                            break 'chunks;
-                        }
-                    } else if read.len() >= b && read.last().is_some_and(|l| l.0 != t) {
-                        stopped = true;
-                        break 'chunks;
-                    }
-                    read.push((t, vals));
-                }
-            }
-            drop(stream);
-            let n = read.len();
-            let inp = &mut self.inputs[i];
-            if desc && stopped {
-                // Too many rows in the window (they came oldest first): narrower, again.
-                let span = match (read.first(), read.last()) {
-                    (Some(f), Some(l)) => l.0 as i128 - f.0 as i128 + 1,
-                    _ => 1,
-                };
-                inp.width = (inp.width / 2).min(span / 4).max(1);
+            got.1.get_or_insert(t);
+            got.2 = Some(t);
+            let seen = if desc { t > inp.cursor } else { t < inp.cursor };
+            if seen || cap.is_some_and(|c| inp.kept >= c) {
                 continue;
             }
-            let (first_read, last_read) = (read.first().map(|r| r.0), read.last().map(|r| r.0));
-            if desc {
-                read.reverse();
+            if self.rc.keep(&inp.tags, t, &vals) {
+                inp.kept += 1;
+                inp.rows.push_back((t, vals));
             }
-            for (t, vals) in read {
-                if cap.is_some_and(|c| inp.kept >= c) {
-                    break;
-                }
-                if self.rc.keep(&inp.tags, t, &vals) {
-                    inp.kept += 1;
-                    inp.rows.push_back((t, vals));
-                }
+        }
+    }
+
+    /// Moves input `j`'s cursor past what a refill over `[wlo, whi]` read of it (`got`: points,
+    /// first and last time); `owner`: the refill was for `j`, whose window width adapts.
+    fn advance(&mut self, j: usize, got: (usize, Option<i64>, Option<i64>), b: usize, (wlo, whi): (i64, i64), (lo, hi): (i64, i64), owner: bool) {
+        let desc = self.desc;
+        let cap = self.rc.cap.map(|c| c.0);
+        let inp = &mut self.inputs[j];
+        let (n, first, last) = got;
+        // The store answered `b` points: more may follow the last one; else the window is read.
+        let hit = n >= b;
+        let next = match (hit, desc) {
+            (true, false) => last.and_then(|l| l.checked_add(1)).filter(|&c| c <= hi),
+            (true, true) => last.and_then(|l| l.checked_sub(1)).filter(|&c| c >= lo),
+            (false, false) => (whi < hi).then(|| whi + 1),
+            (false, true) => (wlo > lo).then(|| wlo - 1),
+        };
+        match next {
+            None => inp.exhausted = true,
+            Some(c) => inp.cursor = if desc { inp.cursor.min(c) } else { inp.cursor.max(c) },
+        }
+        if cap.is_some_and(|c| inp.kept >= c) {
+            inp.exhausted = true;
+        }
+        if hit {
+            // The span of the `b` points read: the next window should hold about as many.
+            if let (Some(f), Some(l)) = (first, last) {
+                inp.width = (l as i128 - f as i128).abs().max(1) + 1;
             }
-            if cap.is_some_and(|c| inp.kept >= c) {
-                inp.exhausted = true;
-            }
-            if desc {
-                if wlo <= lo {
-                    inp.exhausted = true;
-                } else {
-                    inp.cursor = wlo - 1;
-                }
-            } else if stopped {
-                let last = last_read.unwrap_or(wlo);
-                // The span of the `b` rows read: the next window should hold about as many
-                // (the store then ends the scan itself instead of reading ahead of a dropped one).
-                inp.width = (last as i128 - first_read.unwrap_or(wlo) as i128 + 1).max(1);
-                inp.cursor = last + 1;
-            } else if whi >= hi {
-                inp.exhausted = true;
-            } else {
-                inp.cursor = whi + 1;
-            }
-            if !stopped && n <= b / 4 {
-                inp.width = inp.width.saturating_mul(2).min(1i128 << 65);
-            }
+        } else if owner && n <= b / 4 {
+            inp.width = inp.width.saturating_mul(2).min(1i128 << 65);
         }
     }
 }
@@ -762,15 +744,7 @@ impl Windowed {
     /// Points in `[lo, hi]` of the series the condition's tags allow, counted up to `cap + 1`.
     async fn probe(&self, backend: &SharedBackend, lo: i64, hi: i64) -> QResult<usize> {
         let (db, rp, m, pred) = &self.target;
-        let req = ScanRequest {
-            db: db.clone(),
-            rp: rp.clone(),
-            measurement: m.clone(),
-            tags: pred.clone(),
-            min_time: lo,
-            max_time: hi,
-            fields: Vec::new(),
-        };
+        let req = ScanRequest::new(db, rp.as_deref(), m, pred.clone(), lo, hi, Vec::new());
         let mut s = backend.scan(req).await?;
         let mut n = 0usize;
         while let Some(c) = s.next().await {

@@ -29,15 +29,7 @@ pub(super) fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
 }
 
 pub(super) fn scan_req(db: &str, m: &str, fields: &[&str]) -> ScanRequest {
-    ScanRequest {
-        db: db.to_string(),
-        rp: None,
-        measurement: m.to_string(),
-        tags: TagPredicate::True,
-        min_time: i64::MIN,
-        max_time: i64::MAX,
-        fields: fields.iter().map(|s| s.to_string()).collect(),
-    }
+    ScanRequest::new(db, None, m, TagPredicate::True, i64::MIN, i64::MAX, fields.iter().map(|s| s.to_string()).collect())
 }
 
 pub(super) async fn collect(b: &EmbeddedBackend, req: ScanRequest) -> Vec<SeriesChunk> {
