@@ -202,6 +202,92 @@ pub fn contract_violation(chunks: &[SeriesChunk], req: &ScanRequest, equal_times
     None
 }
 
+/// (series, time, values): a scan's answer row by row.
+type Row = (Tags, i64, Vec<Option<FieldValue>>);
+
+async fn rows_of(b: &dyn super::Backend, req: ScanRequest) -> Result<(Vec<Row>, Option<String>)> {
+    let mut st = b.scan(req.clone()).await?;
+    let mut chunks = Vec::new();
+    while let Some(c) = st.next().await {
+        chunks.push(c?);
+    }
+    let bad = contract_violation(&chunks, &req, false);
+    let mut out = Vec::new();
+    for c in chunks {
+        for (j, t) in c.times.iter().enumerate() {
+            out.push((c.tags.clone(), *t, c.columns.iter().map(|col| col[j].clone()).collect()));
+        }
+    }
+    Ok((out, bad))
+}
+
+/// Checks store `b` against the chunk contract on measurement `m` of `db` (at least two series
+/// and a few points each): scans with and without a series set, ascending and descending, with
+/// limits, over the whole range and a part of it, each compared with what the store's plain
+/// ascending scan implies. Answers how many scans were checked. A store may refuse a
+/// descending scan without a limit (`BackendError::Invalid`, see [`emulate`]).
+pub async fn check_store(b: &dyn super::Backend, db: &str, m: &str, fields: &[String]) -> std::result::Result<usize, String> {
+    use super::TagPredicate;
+    let base = ScanRequest::new(db, None, m, TagPredicate::True, i64::MIN, i64::MAX, fields.to_vec());
+    let (all, bad) = rows_of(b, base.clone()).await.map_err(|e| e.to_string())?;
+    if let Some(bad) = bad {
+        return Err(format!("plain scan: {bad}"));
+    }
+    let mut series: Vec<Tags> = all.iter().map(|r| r.0.clone()).collect();
+    series.dedup();
+    let mut times: Vec<i64> = all.iter().map(|r| r.1).collect();
+    times.sort_unstable();
+    if series.len() < 2 || times.len() < 4 {
+        return Err(format!("too little data to check: {} series, {} points", series.len(), times.len()));
+    }
+    let (q1, q3) = (times[times.len() / 4], times[times.len() * 3 / 4]);
+    let every_other: Vec<Tags> = series.iter().step_by(2).cloned().collect();
+    let mut checked = 0;
+    for (lo, hi) in [(i64::MIN, i64::MAX), (q1, q3)] {
+        for set in [None, Some(every_other.clone())] {
+            for order in [ScanOrder::Asc, ScanOrder::Desc] {
+                for limit in [None, Some(1), Some(2), Some(times.len() + 1)] {
+                    let mut req = ScanRequest { min_time: lo, max_time: hi, ..base.clone() }.ordered(order).limited(limit);
+                    if let Some(s) = &set {
+                        req = req.only(s.clone());
+                    }
+                    let what = format!("{lo}..{hi} set={} {order:?} limit={limit:?}", set.is_some());
+                    let got = match rows_of(b, req.clone()).await {
+                        Err(BackendError::Invalid(_)) if order == ScanOrder::Desc && limit.is_none() => continue,
+                        Err(e) => return Err(format!("{what}: {e}")),
+                        Ok((_, Some(bad))) => return Err(format!("{what}: {bad}")),
+                        Ok((got, None)) => got,
+                    };
+                    let want = expected(&all, &req);
+                    if got != want {
+                        return Err(format!("{what}: answered {got:?}, the plain scan implies {want:?}"));
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// What `req` answers, from `all` (a plain ascending scan of every series, series in order).
+fn expected(all: &[Row], req: &ScanRequest) -> Vec<Row> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < all.len() {
+        let j = i + all[i..].iter().take_while(|r| r.0 == all[i].0).count();
+        if req.wants(&all[i].0) {
+            let mut s: Vec<Row> = all[i..j].iter().filter(|r| r.1 >= req.min_time && r.1 <= req.max_time).cloned().collect();
+            if req.order == ScanOrder::Desc {
+                s.reverse();
+            }
+            out.extend(s.into_iter().take(req.limit.unwrap_or(usize::MAX)));
+        }
+        i = j;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -902,6 +902,38 @@ mod tests {
         }
     }
 
+    /// One statement reads each catalog fact once (`snapshot`): the databases and the
+    /// measurement list once, field keys and the series list once per measurement, the
+    /// policies once per database, whether the answer is buffered or streamed (which validates
+    /// and plans before it merges). Before the snapshot this statement cost 1 + 3N calls
+    /// buffered and more than twice that streamed.
+    #[test]
+    fn catalog_read_once_per_statement_and_measurement() {
+        let b = std::sync::Arc::new(crate::query::testing::MemBackend::new());
+        let n = 6;
+        let mut lp = String::new();
+        for i in 0..n {
+            for h in 0..3 {
+                lp.push_str(&format!("m{i},h=h{h} v={h} {}\n", 10 + h));
+            }
+        }
+        b.write_lp("t", &lp);
+        let bound = 3 + 2 * n;
+        for q in ["SELECT * FROM /m/", "SELECT v FROM /m/ WHERE h = 'h1'", "SELECT * FROM m0, m1, m2, m3, m4, m5 ORDER BY time DESC LIMIT 2"] {
+            let before = b.catalog_calls();
+            let parsed = influxql::parse_query(q).expect("parse");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let answer = rt.block_on(crate::query::execute(b.as_ref(), &QueryContext::admin(Some("t")), &parsed)).expect("answer");
+            assert!(answer[0].error.is_none() && answer[0].series.len() == n, "{q}: {answer:?}");
+            let buffered = b.catalog_calls() - before;
+            assert!(buffered <= bound, "{q}: {buffered} catalog calls buffered, at most {bound}");
+            let before = b.catalog_calls();
+            assert_eq!(streamed(&b, q, ctx(16384, MAX_STREAM_SERIES)).expect("streamed").len(), n, "{q}");
+            let streamed = b.catalog_calls() - before;
+            assert!(streamed <= bound, "{q}: {streamed} catalog calls streamed, at most {bound}");
+        }
+    }
+
     #[test]
     fn eligibility() {
         for q in [
