@@ -663,6 +663,10 @@ impl MeasMerge {
             if let (Some(f), Some(l)) = (first, last) {
                 inp.width = (l as i128 - f as i128).abs().max(1) + 1;
             }
+        } else if owner && n == 0 {
+            // Nothing in the window: the next read covers the rest of the range (the limit
+            // bounds what it answers), instead of doubling its way to the end one read at a time.
+            inp.width = 1i128 << 65;
         } else if owner && n <= b / 4 {
             inp.width = inp.width.saturating_mul(2).min(1i128 << 65);
         }
