@@ -52,15 +52,7 @@ fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
 }
 
 fn scan_req(db: &str, m: &str, pred: TagPredicate, fields: &[&str]) -> ScanRequest {
-    ScanRequest {
-        db: db.into(),
-        rp: None,
-        measurement: m.into(),
-        tags: pred,
-        min_time: i64::MIN,
-        max_time: i64::MAX,
-        fields: fields.iter().map(|s| s.to_string()).collect(),
-    }
+    ScanRequest::new(db, None, m, pred, i64::MIN, i64::MAX, fields.iter().map(|s| s.to_string()).collect())
 }
 
 async fn scan_all(b: &VictoriaMetricsBackend, req: ScanRequest) -> Vec<SeriesChunk> {
