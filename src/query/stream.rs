@@ -16,22 +16,35 @@
 //! * each candidate series (catalog lookup with the condition's tag terms) is an input with a
 //!   small buffer of its next rows (already filtered by the condition, capped by LIMIT+OFFSET as
 //!   the buffered path caps each series);
-//! * an empty buffer is refilled by a scan of that series alone (the condition's tag predicate
-//!   and an equality on every tag key of the candidates, so exactly that series) over a time
-//!   window just past what was read (before it, for `ORDER BY time DESC`). Window widths adapt
-//!   per series to give about `B` rows: a scan is stopped after `B` rows (ascending) or retried
-//!   narrower past `4B` rows (descending, where the rows arrive oldest first);
+//! * an empty buffer is refilled by one ordered, limited scan (the Backend v2 seam:
+//!   `ScanRequest` with a series set, `ScanOrder` and a per-series limit of `B` points) over a
+//!   time window from the input's cursor onwards (downwards for `ORDER BY time DESC`, which the
+//!   store answers newest first). The scan reads, besides the input that ran dry, every input
+//!   that holds at most `B / 2` rows and whose own cursor is at or past this one in read order:
+//!   its rows before its cursor are read again and dropped, never skipped. In a merge in time
+//!   order the input that runs dry is the one furthest behind, so one scan refills all series
+//!   together: a SQL store answers a window of the whole merge in one statement (ClickHouse:
+//!   `_series IN (...)`, `ORDER BY _series, time [DESC]`, `LIMIT B BY _series`), not one
+//!   statement per series. After the scan, an input that got `B` points continues after the
+//!   last of them; one that got fewer has read the window. Window widths adapt per input to
+//!   about `B` points (the span of the last `B` points read; doubled when a window held under
+//!   `B / 4`; the rest of the range after an empty window), so a store that reads a whole
+//!   window before its limit applies (ClickHouse 18.16, VictoriaMetrics' export) reads little
+//!   past what the merge needs;
 //! * groups, LIMIT/OFFSET per group and measurements (one after another, in name order,
 //!   reversed for DESC) are applied on the merged rows as the buffered path applies them.
 //!
 //! # The bound
 //!
 //! With `W` (`query.stream_window_points`, default [`DEFAULT_WINDOW_POINTS`] = 16384) and `S` candidate
-//! series of the measurement being read, each series buffers at most `B = max(W / S, min(128,
-//! W))` rows (plus rows of one duplicated timestamp, which only a store keeping duplicates has),
-//! and one refill holds at most `4B` rows while it reads. So the engine holds at most
-//! `S × B + 4B` rows, i.e. `max(W, 128 × S) + 4B` rows: `W` rows up to `W / 128` series, and at
-//! most [`MAX_STREAM_SERIES`] × 128 = 131072 rows, whatever the number of points. On top: the
+//! series of the measurement being read, a scan answers at most `B = max(W / S, min(128, W))`
+//! points per series (plus rows of one duplicated timestamp, which only a store keeping
+//! duplicates has), taken into the buffers chunk by chunk as they arrive. An input is read along
+//! only while it holds at most `B / 2` rows, so a buffer never holds more than `3B / 2` rows, and
+//! the engine at most `S × 3B / 2` rows, i.e. `3/2 × max(W, 128 × S)`: `1.5 W` rows up to
+//! `W / 128` series, and at most 1.5 × [`MAX_STREAM_SERIES`] × 128 = 196608 rows, whatever the
+//! number of points. On top: one chunk being read (1024 rows on the SQL stores; a store
+//! emulating DESC keeps a tail of `B` rows, `backend::ordered`), the
 //! catalog's list of the `S` series, one output batch of at most `W` rows, and, in the HTTP
 //! layer, one encoded batch (non-chunked) or one piece of `chunk_size` rows (chunked; the client
 //! picks `chunk_size`) plus a bounded channel of encoded pieces.
