@@ -4,7 +4,8 @@
 #   OLD=/path/to/old/influxgate NEW=target/release/influxgate scripts/bench-scan.sh
 # Knobs: SERIES (100), POINTS per series (2000), RUNS per query and binary (7, alternating).
 # Prints, per store and query, the median wall time of each binary (curl, compact JSON, streamed)
-# and, on ClickHouse, the statements it ran per query (system.events 'Query').
+# and, on ClickHouse, the statements it ran per query (system.events 'Query'). An old binary's
+# error answer (e.g. its 30 s backend timeout) is shown on stderr and timed as it came.
 set -euo pipefail
 OLD=${OLD:?OLD=old influxgate binary}
 NEW=${NEW:-target/release/influxgate}
@@ -58,10 +59,10 @@ start_gate() {
 }
 
 write_data() {
-    local port=$1 t h body
+    local port=$1 t0
     for ((t0 = 0; t0 < POINTS; t0 += 200)); do
-        body=$(awk -v s="$SERIES" -v a="$t0" -v n=200 -v p="$POINTS" 'BEGIN { for (t = a; t < a + n && t < p; t++) for (h = 0; h < s; h++) printf "m,host=h%03d,g=%d v=%d,w=%di %d\n", h, h % 3, (t * 7 + h) % 11, t, (1700000000 + t) * 1000000000 + h % 7 }')
-        curl -sS --fail -H "Authorization: Token $TOKEN" --data-binary "$body" "http://127.0.0.1:$port/write?db=bench" >/dev/null
+        awk -v s="$SERIES" -v a="$t0" -v n=200 -v p="$POINTS" 'BEGIN { for (t = a; t < a + n && t < p; t++) for (h = 0; h < s; h++) printf "m,host=h%03d,g=%d v=%d,w=%di %d%09d\n", h, h % 3, (t * 7 + h) % 11, t, 1700000000 + t, h % 7 }' >"$WORK/body.lp"
+        curl -sS --fail -H "Authorization: Token $TOKEN" --data-binary "@$WORK/body.lp" "http://127.0.0.1:$port/write?db=bench" >/dev/null
     done
 }
 
@@ -76,7 +77,9 @@ QUERIES=(
 )
 
 # one PORT Q -> seconds
-one() { curl -sS -o /dev/null -w '%{time_total}' -H "Authorization: Token $TOKEN" --data-urlencode "q=$2" "http://127.0.0.1:$1/query?db=bench&epoch=ns"; }
+one() { curl -sS -o "$WORK/answer.json" -w '%{time_total}' -H "Authorization: Token $TOKEN" --data-urlencode "q=$2" "http://127.0.0.1:$1/query?db=bench&epoch=ns"; }
+# The bytes of the last answer, or "error" (the text goes to stderr).
+answer_bytes() { if grep -q '"error"' "$WORK/answer.json"; then head -c 300 "$WORK/answer.json" >&2; echo >&2; echo error; else wc -c <"$WORK/answer.json"; fi; }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 # bench LABEL OLD_PORT NEW_PORT
@@ -84,18 +87,22 @@ bench() {
     local label=$1 po=$2 pn=$3 q i
     for q in "${QUERIES[@]}"; do
         : >"$WORK/t.old"; : >"$WORK/t.new"
-        local before after nq_old="" nq_new=""
+        local before after nq_old="" nq_new="" bytes_old bytes_new
         for ((i = 0; i < RUNS; i++)); do
             [ "$label" = clickhouse ] && before=$(ch_queries)
             one "$po" "$q" >>"$WORK/t.old"; echo >>"$WORK/t.old"
             [ "$label" = clickhouse ] && { after=$(ch_queries); nq_old=$((after - before)); before=$after; }
+            bytes_old=$(answer_bytes)
             one "$pn" "$q" >>"$WORK/t.new"; echo >>"$WORK/t.new"
             [ "$label" = clickhouse ] && { after=$(ch_queries); nq_new=$((after - before)); }
+            bytes_new=$(answer_bytes)
+            [ "$bytes_new" != error ] || exit 1
+            [ "$bytes_old" = error ] || [ "$bytes_old" = "$bytes_new" ] || { echo "$label: $q: answers differ in size ($bytes_old, $bytes_new)" >&2; exit 1; }
         done
         local mo mn
         mo=$(median <"$WORK/t.old"); mn=$(median <"$WORK/t.new")
-        printf '%-10s | %-55s | old %7.3f s | new %7.3f s | new/old %5.2f | CH statements old %s new %s\n' \
-            "$label" "$q" "$mo" "$mn" "$(awk -v a="$mn" -v b="$mo" 'BEGIN { print a / b }')" "${nq_old:--}" "${nq_new:--}"
+        printf '%-10s | %-58s | %9s bytes | old %7.3f s | new %7.3f s | new/old %5.2f | CH statements old %s new %s\n' \
+            "$label" "$q" "$bytes_new" "$mo" "$mn" "$(awk -v a="$mn" -v b="$mo" 'BEGIN { print a / b }')" "${nq_old:--}" "${nq_new:--}"
     done
 }
 

@@ -412,7 +412,7 @@ impl Backend for NoPushdown {
         self.0.kind()
     }
     fn capabilities(&self) -> Capabilities {
-        Capabilities { aggregates: vec![], ..self.0.capabilities() }
+        Capabilities { aggregates: vec![] }
     }
     async fn health(&self) -> Result<()> {
         self.0.health().await
