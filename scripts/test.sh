@@ -6,8 +6,10 @@
 #    Python client (python3-influxdb, python3-msgpack), VictoriaMetrics (`victoria-metrics`,
 #    for the VictoriaMetrics backend's tests), ClickHouse 18.16 and ZooKeeper (`clickhouse-server`,
 #    `clickhouse-client`, `zookeeper`, for the ClickHouse backend's tests, one server and clusters).
+#    For the package's test (tests/deb_package.rs) and the README's (tests/readme.rs): mmdebstrap,
+#    systemd (systemd-analyze), iproute2 (network namespaces), curl.
 #    Needs root (or password-less sudo). Then PyPI's `chdb` (a current ClickHouse, in process) for
-#    python3 when it is missing, with pip.
+#    python3 when it is missing, with pip, and cargo-deb (pinned) when missing, with cargo install.
 # 2. Builds and runs every test target: library unit tests, the binary's tests, integration
 #    tests under tests/, examples and benches (compiled and run once in test mode), doc tests.
 #    Integration tests start the debug influxgate binary (and influxd) on free loopback ports.
@@ -20,7 +22,8 @@ cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*" >&2; }
 
 # --- 1. external programs the tests use -----------------------------------------------------
-PKGS=(influxdb influxdb-client python3-influxdb python3-msgpack victoria-metrics clickhouse-server clickhouse-client zookeeper)
+PKGS=(influxdb influxdb-client python3-influxdb python3-msgpack victoria-metrics clickhouse-server clickhouse-client zookeeper
+      mmdebstrap systemd iproute2 curl)
 missing=()
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
 command -v influx >/dev/null 2>&1 || [ -x /usr/bin/influx ] || missing+=(influxdb-client)
@@ -30,6 +33,10 @@ if ! /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1; then missing+=(python
 [ -x /usr/sbin/clickhouse-server ] || missing+=(clickhouse-server)
 command -v clickhouse-client >/dev/null 2>&1 || missing+=(clickhouse-client)
 [ -d /usr/share/zookeeper ] || missing+=(zookeeper)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 
 if [ ${#missing[@]} -gt 0 ]; then
     SUDO=()
@@ -67,6 +74,14 @@ fi
 if ! command -v cargo >/dev/null 2>&1; then
     log "cargo not found: install a Rust toolchain (https://rustup.rs)"
     exit 1
+fi
+
+# cargo-deb (crates.io) for the Debian package's test; a pinned version, built once (~4 min on 2 cores).
+CARGO_DEB_VERSION=3.6.2
+if [ "$(cargo deb --version 2>/dev/null | awk '{print $NF}')" != "$CARGO_DEB_VERSION" ]; then
+    log "installing cargo-deb $CARGO_DEB_VERSION (cargo install)"
+    cargo install -q cargo-deb --version "$CARGO_DEB_VERSION" --locked </dev/null \
+        || log "cargo install cargo-deb failed: tests/deb_package.rs will fail"
 fi
 
 # --- 2. build and run everything -------------------------------------------------------------

@@ -15,6 +15,8 @@ pub struct Config {
     pub log: LogConfig,
     pub query: QueryConfig,
     pub spool: SpoolConfig,
+    pub tls: TlsConfig,
+    pub server: ServerConfig,
     pub tokens: Vec<TokenConfig>,
 }
 
@@ -28,6 +30,8 @@ impl Default for Config {
             log: LogConfig::default(),
             query: QueryConfig::default(),
             spool: SpoolConfig::default(),
+            tls: TlsConfig::default(),
+            server: ServerConfig::default(),
             tokens: Vec::new(),
         }
     }
@@ -36,7 +40,7 @@ impl Default for Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackendConfig {
-    /// `embedded`, `victoriametrics` or `clickhouse`.
+    /// `embedded`, `victoriametrics`, `clickhouse` or `influxdb`.
     pub kind: crate::backend::BackendKind,
     pub url: Option<String>,
     /// Retention of the `autogen` policy made when a write creates a database. `0s` = infinite.
@@ -58,6 +62,33 @@ pub struct BackendConfig {
     pub wal_max_bytes: u64,
     pub victoriametrics: VictoriaMetricsConfig,
     pub clickhouse: ClickHouseConfig,
+    pub influxdb: InfluxDbConfig,
+    /// PEM file of the CAs trusted for an `https://` store, besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) and its key, presented to an `https://` store.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+}
+
+/// Settings of the `influxdb` backend (an InfluxDB 1.x upstream, see `backend::influxdb`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InfluxDbConfig {
+    /// The upstream's credentials (HTTP Basic auth), when its `auth-enabled` is on.
+    pub user: String,
+    pub password: String,
+    /// An upstream that cannot be connected to within this answers 503.
+    #[serde(with = "duration_str")]
+    pub connect_timeout: i64,
+    /// The largest answer read from the upstream for one statement (the query's
+    /// `query.max_memory_bytes` bounds it too).
+    pub max_answer_bytes: u64,
+}
+
+impl Default for InfluxDbConfig {
+    fn default() -> Self {
+        InfluxDbConfig { user: String::new(), password: String::new(), connect_timeout: 2 * NS_PER_S, max_answer_bytes: 1 << 30 }
+    }
 }
 
 /// Settings of the `clickhouse` backend (see `backend::clickhouse`).
@@ -134,6 +165,10 @@ impl Default for BackendConfig {
             wal_max_bytes: 64 << 20,
             victoriametrics: VictoriaMetricsConfig::default(),
             clickhouse: ClickHouseConfig::default(),
+            influxdb: InfluxDbConfig::default(),
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 }
@@ -319,16 +354,112 @@ impl Default for SpoolConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// HTTPS for the API (`server::tls`): 1.x's `https-enabled`, `https-certificate`,
+/// `https-private-key`. On when `cert` and `key` are set.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, the server's certificate first.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// How often the two files' modification times are looked at; a change reloads them
+    /// (SIGHUP too). 0 = only on SIGHUP.
+    #[serde(with = "duration_str")]
+    pub reload_interval: i64,
+    /// A connection must finish its TLS handshake within this, or it is closed.
+    #[serde(with = "duration_str")]
+    pub handshake_timeout: i64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig { cert: None, key: None, reload_interval: 10 * NS_PER_S, handshake_timeout: 10 * NS_PER_S }
+    }
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// A `tracing` filter, e.g. `info` or `influxgate=debug`. `RUST_LOG` overrides it.
     pub level: String,
+    /// `text` (key=value) or `json` (one object a line).
+    pub format: LogFormat,
+    /// A /query request taking longer is logged again with its statements (passwords redacted);
+    /// 0 = never.
+    #[serde(with = "duration_str")]
+    pub slow_query_threshold: i64,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into() }
+        LogConfig { level: "info".into(), format: LogFormat::Text, slow_query_threshold: 10 * NS_PER_S }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The running server's lifecycle: configuration reloads and shutdown.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// On SIGTERM/SIGINT, how long requests in progress may take to finish before they are cut.
+    #[serde(with = "duration_str")]
+    pub shutdown_timeout: i64,
+    /// How often the config file's modification time is looked at; a change reloads it as
+    /// SIGHUP does. 0 = only on SIGHUP.
+    #[serde(with = "duration_str")]
+    pub config_check_interval: i64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { shutdown_timeout: 30 * NS_PER_S, config_check_interval: 5 * NS_PER_S }
+    }
+}
+
+/// What the command line sets over the file (`--listen`, `--backend`, `--backend-url`,
+/// `--data-dir`); applied again to a reloaded file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub backend: Option<crate::backend::BackendKind>,
+    pub backend_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// `--tls-cert` and `--tls-key`, given together.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Overrides {
+    pub fn apply(&self, cfg: &mut Config) {
+        if let Some(l) = self.listen {
+            cfg.listen = l;
+        }
+        if let Some(b) = self.backend {
+            cfg.backend.kind = b;
+        }
+        if let Some(u) = &self.backend_url {
+            cfg.backend.url = Some(u.clone());
+        }
+        if let Some(d) = &self.data_dir {
+            cfg.data_dir = d.clone();
+        }
+        if let Some((c, k)) = &self.tls {
+            (cfg.tls.cert, cfg.tls.key) = (Some(c.clone()), Some(k.clone()));
+        }
     }
 }
 
@@ -418,6 +549,16 @@ impl Config {
                     ));
                 }
             }
+            BackendKind::InfluxDb => {
+                if self.backend.url.is_none() {
+                    return Err(ConfigError::Invalid("backend.url is required for backend influxdb".into()));
+                }
+                if self.backend.influxdb.connect_timeout <= 0 || self.backend.influxdb.max_answer_bytes == 0 {
+                    return Err(ConfigError::Invalid(
+                        "backend.influxdb: connect_timeout and max_answer_bytes must be positive".into(),
+                    ));
+                }
+            }
         }
         if !matches!(self.backend.sync.as_str(), "full" | "normal") {
             return Err(ConfigError::Invalid(format!(
@@ -464,6 +605,7 @@ impl Config {
                 "spool: retry_backoff_min and check_interval must be positive, retry_backoff_max at least retry_backoff_min".into(),
             ));
         }
+        self.validate_tls()?;
         let mut names = std::collections::HashSet::new();
         for t in &self.tokens {
             if !names.insert(t.name.as_str()) {
@@ -481,6 +623,24 @@ impl Config {
             if t.requests_per_second == Some(0) || t.burst == Some(0) || t.write_bytes_per_second == Some(0) {
                 return Err(ConfigError::Invalid(format!("token {:?}: rates and burst must be positive", t.name)));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let t = &self.tls;
+        if t.cert.is_some() != t.key.is_some() {
+            return Err(ConfigError::Invalid("tls: cert and key must be set together".into()));
+        }
+        if t.reload_interval < 0 || t.handshake_timeout <= 0 {
+            return Err(ConfigError::Invalid(
+                "tls: handshake_timeout must be positive, reload_interval positive or 0s".into(),
+            ));
+        }
+        if self.backend.client_cert.is_some() != self.backend.client_key.is_some() {
+            return Err(ConfigError::Invalid("backend: client_cert and client_key must be set together".into()));
         }
         Ok(())
     }
@@ -564,6 +724,21 @@ mod tests {
         assert_eq!(cfg.limits.max_body_bytes, 25_000_000);
         assert_eq!(cfg.query, QueryConfig::default(), "config.toml states the defaults of [query]");
         assert_eq!(cfg.spool, SpoolConfig::default(), "config.toml states the defaults of [spool]");
+        assert_eq!(cfg.tls, TlsConfig::default(), "config.toml states the defaults of [tls]");
+    }
+
+    #[test]
+    fn tls_settings_come_in_pairs() {
+        let cfg = Config::parse("[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\nreload_interval = \"0s\"\n").unwrap();
+        assert!(cfg.tls.enabled() && cfg.tls.reload_interval == 0);
+        for bad in [
+            "[tls]\ncert = \"c.pem\"\n",
+            "[tls]\nhandshake_timeout = \"0s\"\n",
+            "[backend]\nclient_key = \"k.pem\"\n",
+        ] {
+            let err = Config::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("tls") || err.contains("client_cert"), "{bad}: {err}");
+        }
     }
 
     #[test]
@@ -598,6 +773,16 @@ mod tests {
         }
         let err = Config::parse("[limits]\nsend_timeout = '0s'\n").unwrap_err();
         assert!(err.to_string().contains("send_timeout"), "{err}");
+    }
+
+    #[test]
+    fn influxdb_section() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
+        assert_eq!(Config::parse(&text).unwrap().backend.influxdb, InfluxDbConfig::default(), "config.toml states the defaults");
+        let cfg = Config::parse("[backend]\nkind = 'influxdb'\nurl = 'http://127.0.0.1:8086'\n[backend.influxdb]\nuser = 'u'\nconnect_timeout = '5s'\n").unwrap();
+        assert_eq!((cfg.backend.influxdb.user.as_str(), cfg.backend.influxdb.connect_timeout), ("u", 5 * NS_PER_S));
+        assert!(Config::parse("[backend]\nkind = 'influxdb'\n").is_err(), "url required");
+        assert!(Config::parse("[backend]\nkind = 'influxdb'\nurl = 'http://x:1'\n[backend.influxdb]\nmax_answer_bytes = 0\n").is_err());
     }
 
     #[test]

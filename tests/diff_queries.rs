@@ -600,6 +600,12 @@ enum Share {
 }
 
 fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str, share: Share) {
+    differential_on_store(backend, section, label, share, "ch-deviations.txt")
+}
+
+/// The corpus (but `known=`/`pending=` cases) against influxgate on a remote store, compared with
+/// a direct influxd; `deviations_file` lists the store's documented deviations.
+fn differential_on_store(backend: Vec<String>, section: &str, label: &str, share: Share, deviations_file: &str) {
     let share = if std::env::var_os("DIFF_QUERIES_FULL").is_some() { Share::All } else { share };
     let cases: Vec<Case> = load_cases()
         .into_iter()
@@ -611,9 +617,9 @@ fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str, 
         })
         .map(|(_, c)| c)
         .collect();
-    let deviations = deviations("ch-deviations.txt");
+    let deviations = deviations(deviations_file);
     for (t, _) in &deviations {
-        assert!(load_cases().iter().any(|c| c.text == *t), "ch-deviations.txt: {t:?} is not a case of tests/cases/queries*.txt");
+        assert!(load_cases().iter().any(|c| c.text == *t), "{deviations_file}: {t:?} is not a case of tests/cases/queries*.txt");
     }
     let filter = std::env::var("DIFF_QUERIES_FILTER").ok();
     let verbose = std::env::var_os("DIFF_QUERIES_VERBOSE").is_some();
@@ -645,7 +651,7 @@ fn differential_on_clickhouse(backend: Vec<String>, section: &str, label: &str, 
         let t0 = std::time::Instant::now();
         let outcome = run_case(&oracle, &ours, c);
         slowest.push((t0.elapsed(), c.id.clone()));
-        tally.record(c, outcome.err(), why.as_deref(), "ch-deviations.txt");
+        tally.record(c, outcome.err(), why.as_deref(), deviations_file);
     }
     let Tally { passed, failed, pending, .. } = tally;
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -676,4 +682,18 @@ fn differential_queries_clickhouse_cluster() {
 fn differential_queries_chdb() {
     let ch = common::clickhouse::Chdb::start();
     differential_on_clickhouse(ch.gate_backend(), "[backend.clickhouse]\n", "clickhouse (chdb, current)", Share::Half(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same corpus against influxgate in front of another influxd 1.6.7 (`--backend influxdb`):
+// statements go to the upstream as their canonical text through the seam above the evaluator,
+// answers come back as MessagePack and leave through influxgate's encoders (JSON, CSV, msgpack,
+// chunked, epoch). Every case but `known=`/`pending=` ones (those concern the evaluator), fresh
+// (mutating) cases included; deviations in tests/cases/influxdb-deviations.txt.
+
+#[test]
+fn differential_queries_influxdb_upstream() {
+    let upstream = Influxd::start();
+    let backend = vec!["kind = \"influxdb\"".to_string(), format!("url = {:?}", upstream.url)];
+    differential_on_store(backend, "[backend.influxdb]\n", "influxdb 1.6.7 upstream", Share::All, "influxdb-deviations.txt");
 }

@@ -3,31 +3,16 @@
 
 mod common;
 use common::*;
-use std::process::Command;
-
-fn influx(g: &Gate, token: &str, db: &str, execute: &str, extra: &[&str]) -> (bool, String, String) {
-    let exe = require_program("influx", "influxdb-client");
-    let out = Command::new(exe)
-        .args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-username", "someone", "-password", token])
-        .args(["-database", db, "-execute", execute])
-        .args(extra)
-        .env("NO_PROXY", "*")
-        .env_remove("INFLUX_USERNAME")
-        .env_remove("INFLUX_PASSWORD")
-        .output()
-        .expect("run influx");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
 
 #[test]
 fn influx_cli_insert_and_select() {
     let tok = TokenSpec::new("cli").read(&["clidb"]).write(&["clidb"]);
     let g = Gate::start_with(GateConfig::new().token(tok.clone()));
     for line in ["INSERT cpu,host=a value=1 1000000000", "INSERT cpu,host=b value=2.5 2000000000"] {
-        let (ok, out, err) = influx(&g, &tok.token, "clidb", line, &[]);
+        let (ok, out, err) = influx_cli(&g, &tok.token, "clidb", line, &[]);
         assert!(ok && !err.contains("ERR"), "{line}: {out}{err}\n--- influxgate:\n{}", g.output());
     }
-    let (ok, out, err) = influx(&g, &tok.token, "clidb", "SELECT * FROM cpu", &["-format", "json", "-precision", "ns"]);
+    let (ok, out, err) = influx_cli(&g, &tok.token, "clidb", "SELECT * FROM cpu", &["-format", "json", "-precision", "ns"]);
     assert!(ok, "select: {out}{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
     assert_eq!(
@@ -43,7 +28,7 @@ fn influx_cli_insert_and_select() {
 #[test]
 fn influx_cli_with_a_wrong_password_fails() {
     let g = Gate::start();
-    let (ok, out, err) = influx(&g, "wrong-token", "clidb", "INSERT cpu value=1", &[]);
+    let (ok, out, err) = influx_cli(&g, "wrong-token", "clidb", "INSERT cpu value=1", &[]);
     let all = format!("{out}{err}");
     assert!(!ok || all.contains("ERR") || all.to_lowercase().contains("unauthorized"), "{all}");
 }

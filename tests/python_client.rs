@@ -1,58 +1,13 @@
 //! The Python `influxdb` client (Debian's python3-influxdb 5.3) against influxgate: write_points
-//! with username/password = token, then a query read back.
+//! with username/password = token, then a query read back (tests/common/python.rs; over HTTPS in
+//! tests/tls.rs).
 
 mod common;
 use common::*;
-use serde_json::json;
-use std::process::Command;
-
-fn python() -> std::path::PathBuf {
-    // Debian's python3, where python3-influxdb is installed (a pyenv python3 on PATH would not see it).
-    let p = std::path::PathBuf::from("/usr/bin/python3");
-    if p.is_file() {
-        p
-    } else {
-        require_program("python3", "python3-influxdb")
-    }
-}
 
 #[test]
 fn python_influxdb_client_writes_and_reads() {
-    let py = python();
-    let check = Command::new(&py).args(["-c", "import influxdb"]).output().expect("run python3");
-    assert!(
-        check.status.success(),
-        "python module `influxdb` missing: install the Debian package python3-influxdb \
-         (scripts/test.sh does): {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
     let tok = TokenSpec::new("py").read(&["pydb"]).write(&["pydb"]);
     let g = Gate::start_with(GateConfig::new().token(tok.clone()));
-    let script = format!("{}/tests/python/influxdb_client_roundtrip.py", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(&py)
-        .arg(&script)
-        .arg(g.port.to_string())
-        .arg(&tok.token)
-        .arg("pydb")
-        .env("NO_PROXY", "*")
-        .output()
-        .expect("run the python client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "python client failed:\n{stdout}\n{}\n--- influxgate:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        g.output()
-    );
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
-    assert_eq!(v["written"], json!(true), "{v}");
-    assert_eq!(
-        v["points"],
-        json!([
-            {"host": "a", "n": 3, "time": 1000000000, "value": 1.5},
-            {"host": "b", "n": 4, "time": 2000000000, "value": 2.5},
-            {"host": "c", "n": 5, "time": 3000000000u64, "value": 3.5},
-        ]),
-        "{v}"
-    );
+    python::assert_roundtrip(&g, &tok.token, "pydb");
 }

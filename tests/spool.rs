@@ -1,7 +1,7 @@
 //! The write spool in front of VictoriaMetrics (`src/spool`), with real processes: a store killed
 //! (`kill -9`) under a writer, influxgate killed while replaying, a full spool, a damaged segment,
 //! points the store refuses on replay, reads while points are spooled, a store crash right after
-//! a burst of acknowledged writes, and a durability window over its memory bound. Every
+//! a burst of acknowledged writes (also after influxgate stopped on SIGTERM), and a durability window over its memory bound. Every
 //! acknowledged point is counted in VictoriaMetrics itself (its `/api/v1/export`), not through
 //! influxgate. ClickHouse killed under a writer, counted in ClickHouse. The embedded store has no
 //! spool; its kill test is here too.
@@ -12,11 +12,11 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::clickhouse::ClickHouse;
 use common::vm::Vm;
-use common::{Gate, GateConfig};
+use common::{eventually, Gate, GateConfig};
 
 /// Points of one write.
 const BATCH: u64 = 100;
@@ -77,21 +77,9 @@ fn metric(gate: &Gate, name: &str) -> f64 {
     text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
 }
 
-/// Waits (at most `limit`) until `f` holds; whether it did.
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    f()
-}
-
 /// Waits until the spool has written everything to the store.
 fn wait_replayed(gate: &Gate, limit: Duration) {
-    let done = wait_for(limit, || metric(gate, "influxgate_spool_pending_points") == 0.0 && metric(gate, "influxgate_spool_store_down") == 0.0);
+    let done = eventually(limit, || metric(gate, "influxgate_spool_pending_points") == 0.0 && metric(gate, "influxgate_spool_store_down") == 0.0);
     assert!(done, "the spool was not replayed within {limit:?}; /metrics:\n{}\nlog:\n{}", gate.admin().get("/metrics").text(), gate.output());
 }
 
@@ -248,13 +236,33 @@ fn store_crash_right_after_a_burst_loses_nothing() {
     vm.stop();
     vm.restart(&[]);
     // influxgate notices the restart and writes the window again.
-    let resent = wait_for(Duration::from_secs(30), || {
+    let resent = eventually(Duration::from_secs(30), || {
         metric(&gate, "influxgate_spool_resent_points_total") > 0.0 && metric(&gate, "influxgate_spool_pending_points") == 0.0
     });
     let dup = assert_all_stored(&gate, &vm, db, &acked);
     assert!(resent, "nothing written again; log:\n{}", gate.output());
     assert_eq!(metric(&gate, "influxgate_spool_store_restarts_total"), 1.0);
     println!("{} points acknowledged in the burst, {} stored twice", acked.len(), dup.len());
+}
+
+/// SIGTERM moves the acknowledged writes still in the durability window to the spool on disk:
+/// the store crashing after influxgate stopped loses nothing, the next start replays them.
+#[test]
+fn sigterm_moves_the_window_to_disk_and_a_store_crash_after_loses_nothing() {
+    let mut vm = Vm::start(&[]);
+    let mut gate = gate_on(&vm, "durability_window = \"60s\"");
+    let (db, base) = ("term", base_ms());
+    let acked = burst(&gate, db, base);
+    gate.signal(libc::SIGTERM);
+    let status = gate.wait_exit(Duration::from_secs(30)).expect("influxgate exits on SIGTERM");
+    assert!(status.success(), "exit status {status}: {}", gate.output());
+    vm.stop();
+    vm.restart(&[]);
+    gate.restart();
+    // The spool on disk holds them as acknowledged by the old instance: written again.
+    eventually(Duration::from_secs(30), || vm_counts(&vm, db).len() == acked.len());
+    let dup = assert_all_stored(&gate, &vm, db, &acked);
+    println!("{} points acknowledged before SIGTERM, {} stored twice", acked.len(), dup.len());
 }
 
 #[test]
@@ -269,7 +277,7 @@ fn window_over_its_memory_bound_goes_to_disk_and_survives_a_store_crash() {
     assert_eq!(metric(&gate, "influxgate_spool_pending_points"), 0.0, "acknowledged points are not pending");
     vm.stop();
     vm.restart(&[]);
-    let done = wait_for(Duration::from_secs(30), || {
+    let done = eventually(Duration::from_secs(30), || {
         metric(&gate, "influxgate_spool_store_restarts_total") >= 1.0 && metric(&gate, "influxgate_spool_pending_points") == 0.0
     });
     assert!(done, "log:\n{}", gate.output());
@@ -310,7 +318,7 @@ fn influxgate_killed_while_replaying_loses_and_repeats_nothing() {
     }
     assert_eq!(metric(&gate, "influxgate_spool_pending_points"), acked.len() as f64);
     vm.restart(&[]);
-    let mid = wait_for(Duration::from_secs(30), || metric(&gate, "influxgate_spool_replayed_points_total") > 0.0);
+    let mid = eventually(Duration::from_secs(30), || metric(&gate, "influxgate_spool_replayed_points_total") > 0.0);
     let left = metric(&gate, "influxgate_spool_pending_points");
     gate.stop(); // SIGKILL, in the middle of the replay
     assert!(mid && left > 0.0, "the replay was not caught in the middle (pending {left})");
@@ -340,7 +348,7 @@ fn full_spool_answers_503_with_retry_after_and_drops_nothing() {
     wait_replayed(&gate, Duration::from_secs(60));
     // The refused write, sent again as a client told to come back does, is taken once the
     // replayed segments are confirmed durable and deleted (within the 15 s durability window).
-    let taken = wait_for(Duration::from_secs(40), || write(&gate, db, body(base, k * 20, 20)).status == 204);
+    let taken = eventually(Duration::from_secs(40), || write(&gate, db, body(base, k * 20, 20)).status == 204);
     assert!(taken, "the spool stayed full: {}", gate.admin().get("/metrics").text());
     acked.extend(k * 20..(k + 1) * 20);
     wait_replayed(&gate, Duration::from_secs(60));

@@ -9,7 +9,9 @@
 
 pub mod clickhouse;
 pub mod embedded;
+pub mod influxdb;
 pub mod ordered;
+pub mod tls;
 pub mod victoriametrics;
 
 use std::sync::Arc;
@@ -89,6 +91,32 @@ impl BackendError {
 }
 
 pub type Result<T, E = BackendError> = std::result::Result<T, E>;
+
+/// The HTTP client of a remote store at `url` (`http://` or `https://`, see `tls`): connections
+/// kept alive and reused (idle ones closed after `idle`), an unreachable store failing within
+/// `connect_timeout`.
+pub(crate) fn http_client(store: &str, url: &str, tls: &tls::StoreTls, connect_timeout: std::time::Duration, idle: std::time::Duration) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(idle)
+        .pool_max_idle_per_host(32)
+        .tcp_keepalive(std::time::Duration::from_secs(60));
+    tls::http_client(store, url, tls, builder)
+}
+
+/// A remote store's HTTP request that got no answer: `Timeout`, else `Unavailable` with the
+/// innermost cause ("Connection refused (os error 111)"), both prefixed by `what`.
+pub(crate) fn net_error(what: &str, e: reqwest::Error) -> BackendError {
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(c) = cause.source() {
+        cause = c;
+    }
+    if e.is_timeout() {
+        BackendError::Timeout(format!("{what}: timed out"))
+    } else {
+        BackendError::Unavailable(format!("{what}: {cause}"))
+    }
+}
 
 /// A retention policy as `SHOW RETENTION POLICIES` reports it. Durations in nanoseconds, 0 = infinite.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -357,7 +385,7 @@ pub struct Capabilities {
 }
 
 /// Which store a backend is: chosen by `[backend] kind` in config.toml (`embedded`,
-/// `victoriametrics`, `clickhouse`).
+/// `victoriametrics`, `clickhouse`, `influxdb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
@@ -365,6 +393,8 @@ pub enum BackendKind {
     Embedded,
     VictoriaMetrics,
     ClickHouse,
+    /// An InfluxDB 1.x upstream (it executes InfluxQL itself, `backend::influxdb`).
+    InfluxDb,
 }
 
 impl BackendKind {
@@ -374,6 +404,7 @@ impl BackendKind {
             BackendKind::Embedded => "embedded",
             BackendKind::VictoriaMetrics => "victoriametrics",
             BackendKind::ClickHouse => "clickhouse",
+            BackendKind::InfluxDb => "influxdb",
         }
     }
 }
@@ -381,10 +412,10 @@ impl BackendKind {
 impl std::str::FromStr for BackendKind {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
-        [BackendKind::Embedded, BackendKind::VictoriaMetrics, BackendKind::ClickHouse]
+        [BackendKind::Embedded, BackendKind::VictoriaMetrics, BackendKind::ClickHouse, BackendKind::InfluxDb]
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("unknown backend {s:?}: expected \"embedded\", \"victoriametrics\" or \"clickhouse\""))
+            .ok_or_else(|| format!("unknown backend {s:?}: expected \"embedded\", \"victoriametrics\", \"clickhouse\" or \"influxdb\""))
     }
 }
 
@@ -461,6 +492,43 @@ pub trait Backend: Send + Sync {
     fn counters(&self) -> Vec<BackendCounter> {
         Vec::new()
     }
+
+    /// A store that executes InfluxQL itself (an InfluxDB 1.x upstream) answers the statements
+    /// `query::upstream` hands it here, above the evaluator; `None` (every other store): the
+    /// evaluator answers them from `scan`.
+    fn statements(&self) -> Option<&dyn StatementStore> {
+        None
+    }
+}
+
+/// One statement for a store that executes InfluxQL itself. influxgate has parsed it, bound its
+/// parameters and checked the caller's rights; `text` is its canonical InfluxQL (the AST's
+/// `Display`, which parses back to the same statement).
+pub struct StatementRequest<'a> {
+    /// The request's `db` and `rp` parameters.
+    pub db: Option<&'a str>,
+    pub rp: Option<&'a str>,
+    pub text: &'a str,
+    /// Charged with the answer's bytes as they arrive (the query's memory account); an `Err`
+    /// stops reading, and its text is the statement's error.
+    pub charge: &'a (dyn Fn(u64) -> std::result::Result<(), String> + Send + Sync),
+}
+
+/// What the store answered to one statement: its series (times as integer nanoseconds in the
+/// first column of a SELECT's rows, as 1.x answers with `epoch=ns`) and messages, or the
+/// statement's error in 1.x's words.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatementOutcome {
+    Series { series: Vec<crate::query::result::Series>, messages: Vec<crate::query::result::Message> },
+    Error(String),
+}
+
+/// The seam above the evaluator (see [`Backend::statements`]).
+#[async_trait]
+pub trait StatementStore: Send + Sync {
+    /// Runs one statement. `Err` is the store's failure (unreachable, timeout: 503), never the
+    /// statement's.
+    async fn execute(&self, req: StatementRequest<'_>) -> Result<StatementOutcome>;
 }
 
 /// One store-specific counter for `/metrics`: a Prometheus metric name, its help text, its value.

@@ -2,7 +2,8 @@
 //!
 //! `execute` runs a query's statements in order and answers one `StatementResult` each, with
 //! errors worded as InfluxDB 1.6.7 words them. SELECTs go through `select` (planner + reference
-//! evaluator, reading only `Backend::scan`); meta and DDL statements through `meta`.
+//! evaluator, reading only `Backend::scan`); meta and DDL statements through `meta`. A store that
+//! executes InfluxQL itself (`Backend::statements`) gets them as text instead (`upstream`).
 //!
 //! Layout: `lower` turns the parser's AST into `ir`; `cond` takes the time range and the
 //! tag-only part (pushed to the store as a `TagPredicate`) out of WHERE; `eval` holds value
@@ -31,6 +32,7 @@ mod select;
 pub mod settings;
 pub mod snapshot;
 pub mod stream;
+mod upstream;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -250,6 +252,9 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         if !ctx.is_admin && !(ctx.can_read)(&db) {
             return Err(format!("error authorizing query: not authorized to execute statement '{s}', requires READ on {db}").into());
         }
+    }
+    if let Some(store) = backend.statements().filter(|_| upstream::forwarded(s)) {
+        return upstream::run(store, ctx, s).await;
     }
     match s {
         // One catalog snapshot per statement (see `snapshot`).

@@ -182,6 +182,9 @@ impl Backend for CatalogSnapshot<'_> {
     fn counters(&self) -> Vec<BackendCounter> {
         self.store().counters()
     }
+    fn statements(&self) -> Option<&dyn crate::backend::StatementStore> {
+        self.store().statements()
+    }
 }
 
 #[cfg(test)]

@@ -224,7 +224,8 @@ enum Phase {
 /// different series only when the caller encodes each batch as it comes (chunked answers).
 pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, several: bool) -> Result<RawSelect, Box<QueryContext>> {
     let a::Statement::Select(s) = stmt else { return Err(Box::new(ctx)) };
-    if !ctx.settings.streaming || (super::needs_admin(stmt) && !ctx.is_admin) {
+    // A store that executes InfluxQL itself answers the statement whole (`super::upstream`).
+    if !ctx.settings.streaming || backend.statements().is_some() || (super::needs_admin(stmt) && !ctx.is_admin) {
         return Err(Box::new(ctx));
     }
     if super::read_databases(stmt, &ctx).iter().any(|db| !ctx.is_admin && !(ctx.can_read)(db)) {

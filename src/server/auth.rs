@@ -54,11 +54,19 @@ pub struct TokenEntry {
     pub max_delay: Option<std::time::Duration>,
 }
 
-/// An authenticated caller: the index of its token in the store, and the entry.
-#[derive(Debug, Clone)]
+/// An authenticated caller: the index of its token in the store, the entry, and its rates and
+/// shares (attached by [`super::access::Access`]; `None`: not limited per token).
+#[derive(Clone)]
 pub struct Identity {
     pub index: usize,
     pub token: Arc<TokenEntry>,
+    pub limiter: Option<Arc<super::limits::TokenLimiter>>,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity").field("index", &self.index).field("name", &self.token.name).finish()
+    }
 }
 
 impl Identity {
@@ -155,6 +163,20 @@ impl TokenStore {
     /// hash kept in `data_dir/admin-token.sha256`, the token returned once to be shown) and
     /// loaded from that file on later starts: the server is never open.
     pub fn setup(config: &Config, admin_token: Option<&str>) -> Result<(TokenStore, Option<String>), TokenSetupError> {
+        Self::setup_inner(config, admin_token, true)
+    }
+
+    /// The tokens of a reloaded configuration: as [`TokenStore::setup`], but never generating
+    /// an admin token (a reload that would leave the server with none is refused).
+    pub fn reload(config: &Config, admin_token: Option<&str>) -> Result<TokenStore, TokenSetupError> {
+        Ok(Self::setup_inner(config, admin_token, false)?.0)
+    }
+
+    fn setup_inner(
+        config: &Config,
+        admin_token: Option<&str>,
+        generate: bool,
+    ) -> Result<(TokenStore, Option<String>), TokenSetupError> {
         let mut entries = Self::from_config_tokens(&config.tokens)?;
         let admin_entry = |hash: [u8; 32]| TokenEntry {
             name: ADMIN_NAME.into(),
@@ -173,6 +195,9 @@ impl TokenStore {
                     let hash = parse_hash(&text)
                         .ok_or_else(|| file_err("expected sha256:<64 hex digits>".into()))?;
                     entries.push(admin_entry(hash));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !generate => {
+                    return Err(file_err("not found, and no [[tokens]] are configured: no token would be left".into()))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let token = generate_token();
@@ -204,7 +229,7 @@ impl TokenStore {
             }
         }
         let idx = usize::try_from(found).ok()?;
-        self.entries.get(idx).map(|t| Identity { index: idx, token: t.clone() })
+        self.entries.get(idx).map(|t| Identity { index: idx, token: t.clone(), limiter: None })
     }
 
     /// The caller of a request: 403 without credentials, 401 for an unknown token.

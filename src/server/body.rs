@@ -200,9 +200,8 @@ mod tests {
     #[tokio::test]
     async fn read_limited_caps() {
         use crate::config::LimitsConfig;
-        use crate::server::auth::TokenStore;
         use crate::server::limits::Limits;
-        let limits = Limits::new(&LimitsConfig::default(), &TokenStore::default());
+        let limits = Limits::new(&LimitsConfig::default());
         let mut budget = limits.buffer_reservation();
         let body = http_body_util::Full::new(Bytes::from_static(b"0123456789"));
         let ok = read_limited(body, &HeaderMap::new(), 10, &mut budget).await.unwrap();

@@ -10,12 +10,16 @@
 //!   minus [`FD_RESERVE`] (the store's files and connections, the listener, the 503 answers below),
 //!   so accepting can never run out of file descriptors. At the cap the connection idle the longest
 //!   is closed to make room; when every connection is serving a request, the new one is answered a
-//!   minimal `503` with `Retry-After: 1` and a JSON error, and closed. An attacker holding
+//!   minimal `503` with `Retry-After: 1` and a JSON error, and closed (over TLS, closed at once:
+//!   that answer would need a handshake first). An attacker holding
 //!   `max_connections` idle sockets therefore only ever loses its own oldest ones.
 //! * **Send timeout.** An answer its client reads nothing of for `limits.send_timeout` has its
 //!   connection closed, which drops the response and stops the query feeding it
 //!   ([`super::send_watch`]). Until its last byte is written, an answer keeps its connection from
 //!   counting as idle, and the idle time counts from that last byte.
+//! * **TLS handshake.** With `[tls]`, a connection takes its slot before its handshake and is
+//!   idle during it, so handshakes count against the cap, and a client that never finishes one
+//!   holds its slot at most `tls.handshake_timeout` ([`super::tls`]).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -30,7 +34,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Frame, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::Instant;
@@ -39,6 +43,7 @@ use crate::config::LimitsConfig;
 
 use super::limits::config_duration;
 use super::send_watch::{QueueProbe, SendProgress, Stall, Watched};
+use super::tls::Tls;
 use super::{handle, Body, BoxError, State};
 
 /// File descriptors kept free below the open-file limit.
@@ -224,14 +229,45 @@ impl Connections {
         let Ok(permit) = self.rejecting.clone().try_acquire_owned() else { return };
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = tokio::time::timeout(REJECT_WITHIN, answer_unavailable(stream)).await;
+            let _ = tokio::time::timeout(REJECT_WITHIN, write_and_drain(stream, &unavailable_answer())).await;
         });
     }
 
     /// Serves one connection until it ends, is idle for `idle_timeout`, makes no progress sending
     /// an answer for `send_timeout`, is closed to make room, or the server stops (`stop` changes:
     /// in-progress requests are let finish).
-    pub async fn serve(&self, stream: TcpStream, peer: SocketAddr, state: Arc<State>, slot: Slot, mut stop: watch::Receiver<bool>) {
+    /// With `tls`, the connection's handshake comes first (bounded by `tls.handshake_timeout`,
+    /// and given up when the connection is closed to make room or the server stops).
+    pub async fn serve(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        state: Arc<State>,
+        slot: Slot,
+        mut stop: watch::Receiver<bool>,
+        tls: Option<Arc<Tls>>,
+    ) {
+        let queue = QueueProbe::new(&stream);
+        let io = Watched::new(stream, slot.activity.send.clone());
+        let Some(tls) = tls else { return self.serve_io(io, queue, peer, state, slot, stop).await };
+        let handshake = tokio::select! {
+            r = tls.accept(io) => r,
+            _ = slot.activity.evicted.notified() => return,
+            _ = stop.changed() => return,
+        };
+        match handshake {
+            Ok(io) => self.serve_io(io, queue, peer, state, slot, stop).await,
+            Err(e) => {
+                super::metrics::Metrics::add(&state.metrics.tls_handshake_failures, 1);
+                tracing::debug!(%peer, "TLS handshake failed: {e}");
+            }
+        }
+    }
+
+    async fn serve_io<I>(&self, io: I, queue: QueueProbe, peer: SocketAddr, state: Arc<State>, slot: Slot, mut stop: watch::Receiver<bool>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let (activity, epoch) = (slot.activity.clone(), self.epoch);
         let svc = hyper::service::service_fn(move |req| {
             let state = state.clone();
@@ -244,8 +280,6 @@ impl Connections {
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder.http1().timer(TokioTimer::new()).header_read_timeout(self.header_timeout);
         builder.http2().timer(TokioTimer::new());
-        let queue = QueueProbe::new(&stream);
-        let io = Watched::new(stream, slot.activity.send.clone());
         let conn = builder.serve_connection(TokioIo::new(io), svc);
         let mut conn = std::pin::pin!(conn);
         let activity = &slot.activity;
@@ -315,8 +349,9 @@ fn unavailable_answer() -> Vec<u8> {
     .into_bytes()
 }
 
-async fn answer_unavailable(mut stream: TcpStream) -> std::io::Result<()> {
-    stream.write_all(&unavailable_answer()).await?;
+/// Writes a whole answer, then closes the connection.
+pub async fn write_and_drain<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: &[u8]) -> std::io::Result<()> {
+    stream.write_all(answer).await?;
     stream.shutdown().await?;
     // Read what the client sent until it closes (closing with unread data would reset the
     // connection and could destroy the answer before the client reads it).

@@ -43,23 +43,33 @@ fn overloaded(message: String) -> ServerError {
 }
 
 /// A count with a cap, shared by the guards that hold part of it.
+/// The cap is atomic so a configuration reload can change it while requests hold part of it.
 #[derive(Debug)]
 struct Gauge {
     used: AtomicU64,
-    max: u64,
+    max: AtomicU64,
 }
 
 impl Gauge {
     fn new(max: u64) -> Arc<Gauge> {
-        Arc::new(Gauge { used: AtomicU64::new(0), max: max.max(1) })
+        Arc::new(Gauge { used: AtomicU64::new(0), max: AtomicU64::new(max.max(1)) })
+    }
+
+    fn max(&self) -> u64 {
+        self.max.load(Ordering::Acquire)
+    }
+
+    fn set_max(&self, max: u64) {
+        self.max.store(max.max(1), Ordering::Release);
     }
 
     /// Takes `n` when the total stays within the cap or, with `alone`, when everything taken so
     /// far is the caller's own `own`.
     fn try_take(&self, n: u64, alone: Option<u64>) -> bool {
+        let max = self.max();
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                let fits = used.saturating_add(n) <= self.max || alone == Some(used);
+                let fits = used.saturating_add(n) <= max || alone == Some(used);
                 fits.then(|| used.saturating_add(n))
             })
             .is_ok()
@@ -74,7 +84,10 @@ impl Gauge {
     }
 }
 
-struct TokenLimiter {
+/// One token's rates and shares, built from its entry and `[limits]`. A reload keeps a token's
+/// limiter (its buckets and what its requests hold) when its name and settings are unchanged.
+pub struct TokenLimiter {
+    settings: LimiterSettings,
     requests: RateBucket,
     bytes: RateBucket,
     on_limit: OnLimit,
@@ -107,45 +120,86 @@ fn over(who: &Identity, rate: Rate, policy: &Policy, wait: Duration) -> ServerEr
     policy.refuse(message, wait)
 }
 
+/// What a token's limiter is made of: its entry's overrides resolved against `[limits]`.
+#[derive(Debug, Clone, PartialEq)]
+struct LimiterSettings {
+    name: String,
+    rps: u32,
+    burst: u32,
+    bps: u64,
+    on_limit: OnLimit,
+    max_delay: Duration,
+    inflight: usize,
+    buffered: u64,
+}
+
+impl TokenLimiter {
+    fn new(settings: LimiterSettings) -> TokenLimiter {
+        TokenLimiter {
+            requests: RateBucket::new(u64::from(settings.rps), u64::from(settings.burst)),
+            bytes: RateBucket::new(settings.bps, settings.bps),
+            on_limit: settings.on_limit,
+            max_delay: settings.max_delay,
+            inflight: Gauge::new(settings.inflight as u64),
+            buffered: Gauge::new(settings.buffered),
+            settings,
+        }
+    }
+
+    /// The limiters of `tokens` (in their order), reusing those of `previous` whose name and
+    /// settings are unchanged, so a reload neither refills a token's buckets nor forgets what
+    /// its requests in flight hold.
+    pub fn for_tokens(cfg: &LimitsConfig, tokens: &TokenStore, previous: &[Arc<TokenLimiter>]) -> Vec<Arc<TokenLimiter>> {
+        tokens
+            .entries()
+            .iter()
+            .map(|t| {
+                let settings = LimiterSettings {
+                    name: t.name.clone(),
+                    rps: t.requests_per_second.unwrap_or(cfg.requests_per_second),
+                    burst: t.burst.unwrap_or(cfg.burst),
+                    bps: t.write_bytes_per_second.unwrap_or(cfg.write_bytes_per_second),
+                    on_limit: t.on_limit.unwrap_or(cfg.on_limit),
+                    max_delay: t.max_delay.unwrap_or(config_duration(cfg.max_delay)),
+                    inflight: t.max_inflight_requests.unwrap_or(cfg.token_max_inflight_requests),
+                    buffered: t.max_buffered_write_bytes.unwrap_or(cfg.token_max_buffered_write_bytes),
+                };
+                match previous.iter().find(|p| p.settings == settings) {
+                    Some(p) => p.clone(),
+                    None => Arc::new(TokenLimiter::new(settings)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The server-wide caps, and the per-token rates and shares of the caller a request carries
+/// (its [`Identity`]'s limiter; a caller without one is not limited per token).
 pub struct Limits {
-    per_token: Vec<TokenLimiter>,
     inflight: Arc<Gauge>,
     buffered: Arc<Gauge>,
     body_timeout: Duration,
 }
 
 impl Limits {
-    pub fn new(cfg: &LimitsConfig, tokens: &TokenStore) -> Limits {
-        let per_token = tokens
-            .entries()
-            .iter()
-            .map(|t| {
-                let rps = t.requests_per_second.unwrap_or(cfg.requests_per_second);
-                let burst = t.burst.unwrap_or(cfg.burst);
-                let bps = t.write_bytes_per_second.unwrap_or(cfg.write_bytes_per_second);
-                let inflight = t.max_inflight_requests.unwrap_or(cfg.token_max_inflight_requests);
-                let buffered = t.max_buffered_write_bytes.unwrap_or(cfg.token_max_buffered_write_bytes);
-                TokenLimiter {
-                    requests: RateBucket::new(u64::from(rps), u64::from(burst)),
-                    bytes: RateBucket::new(bps, bps),
-                    on_limit: t.on_limit.unwrap_or(cfg.on_limit),
-                    max_delay: t.max_delay.unwrap_or(config_duration(cfg.max_delay)),
-                    inflight: Gauge::new(inflight as u64),
-                    buffered: Gauge::new(buffered),
-                }
-            })
-            .collect();
+    pub fn new(cfg: &LimitsConfig) -> Limits {
         Limits {
-            per_token,
             inflight: Gauge::new(cfg.max_inflight_requests as u64),
             buffered: Gauge::new(cfg.max_buffered_write_bytes),
             body_timeout: config_duration(cfg.body_timeout),
         }
     }
 
+    /// Applies reloaded global caps (`max_inflight_requests`, `max_buffered_write_bytes`); what
+    /// requests hold stays counted.
+    pub fn set_caps(&self, cfg: &LimitsConfig) {
+        self.inflight.set_max(cfg.max_inflight_requests as u64);
+        self.buffered.set_max(cfg.max_buffered_write_bytes);
+    }
+
     /// What a request of this token gets when over its rates (its `on_limit`, for its sender).
     pub fn policy(&self, who: &Identity, headers: &HeaderMap) -> Policy {
-        match self.per_token.get(who.index) {
+        match who.limiter.as_deref() {
             Some(l) => Policy::resolve(l.on_limit, l.max_delay, headers),
             None => Policy::default(),
         }
@@ -153,13 +207,13 @@ impl Limits {
 
     /// One request by this token, refused at once when over its request rate.
     pub fn check_request(&self, who: &Identity, policy: &Policy) -> Result<(), ServerError> {
-        let Some(l) = self.per_token.get(who.index) else { return Ok(()) };
+        let Some(l) = who.limiter.as_deref() else { return Ok(()) };
         l.requests.reserve(1, Duration::ZERO).map(drop).map_err(|wait| over(who, Rate::Requests, policy, wait))
     }
 
     /// `n` body bytes written by this token, refused at once when over its write byte rate.
     pub fn check_write_bytes(&self, who: &Identity, n: u64, policy: &Policy) -> Result<(), ServerError> {
-        let Some(l) = self.per_token.get(who.index).filter(|_| n > 0) else { return Ok(()) };
+        let Some(l) = who.limiter.as_deref().filter(|_| n > 0) else { return Ok(()) };
         l.bytes.reserve(n, Duration::ZERO).map(drop).map_err(|wait| over(who, Rate::Bytes, policy, wait))
     }
 
@@ -167,7 +221,7 @@ impl Limits {
     /// policy's `max_delay`: the time the request must be held before it is served, or its
     /// refusal (then nothing is taken).
     pub fn reserve(&self, who: &Identity, bytes: Option<u64>, policy: &Policy) -> Result<Duration, ServerError> {
-        let Some(l) = self.per_token.get(who.index) else { return Ok(Duration::ZERO) };
+        let Some(l) = who.limiter.as_deref() else { return Ok(Duration::ZERO) };
         let within = policy.max_delay;
         let request_wait = l.requests.reserve(1, within).map_err(|wait| over(who, Rate::Requests, policy, wait))?;
         let Some(n) = bytes.filter(|n| *n > 0) else { return Ok(request_wait) };
@@ -184,13 +238,13 @@ impl Limits {
     /// `max_inflight_requests` in flight (checked first: then no global slot is taken), or when
     /// `max_inflight_requests` are in flight in all.
     pub fn enter(&self, who: &Identity) -> Result<InflightGuard, ServerError> {
-        let token = self.per_token.get(who.index).map(|l| l.inflight.clone());
+        let token = who.limiter.as_deref().map(|l| l.inflight.clone());
         if let Some(t) = &token {
             if !t.try_take(1, None) {
                 return Err(overloaded(format!(
                     "token {:?} has {} requests in flight, its limit (max_inflight_requests); retry later",
                     who.name(),
-                    t.max
+                    t.max()
                 )));
             }
         }
@@ -215,7 +269,7 @@ impl Limits {
 
     /// A reservation of write bytes against the global budget and this token's.
     pub fn write_reservation(&self, who: &Identity) -> BufferReservation {
-        let token = self.per_token.get(who.index).map(|l| (l.buffered.clone(), who.name().to_string()));
+        let token = who.limiter.as_deref().map(|l| (l.buffered.clone(), who.name().to_string()));
         BufferReservation { global: self.buffered.clone(), token, held: 0, body_timeout: self.body_timeout }
     }
 
@@ -269,7 +323,7 @@ impl BufferReservation {
                     "token {name:?} holds {} bytes of writes and this one needs {n} more, past its limit \
                      (max_buffered_write_bytes = {}); retry later",
                     t.used(),
-                    t.max
+                    t.max()
                 )));
             }
         }
@@ -281,7 +335,7 @@ impl BufferReservation {
                 "server is at capacity (too many write bytes buffered: {} held, this request needs {n} more, \
                  max_buffered_write_bytes = {}); retry later",
                 self.global.used(),
-                self.global.max
+                self.global.max()
             )));
         }
         self.held += n;
@@ -310,7 +364,13 @@ impl Drop for BufferReservation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::access::Access;
     use crate::server::auth::{sha256, Permissions, TokenEntry};
+
+    /// The limits of `cfg` and the tokens with their limiters.
+    fn setup(cfg: &LimitsConfig, tokens: TokenStore) -> (Limits, Access) {
+        (Limits::new(cfg), Access::new(cfg, tokens, None))
+    }
 
     fn one_token(rps: u32, burst: u32, bps: u64) -> TokenStore {
         TokenStore::new(vec![TokenEntry {
@@ -327,7 +387,7 @@ mod tests {
     #[test]
     fn request_quota_then_429_with_retry() {
         let tokens = one_token(1, 2, 1000);
-        let limits = Limits::new(&LimitsConfig::default(), &tokens);
+        let (limits, tokens) = setup(&LimitsConfig::default(), tokens);
         let who = tokens.authenticate("t").unwrap();
         let p = Policy::default();
         assert!(limits.check_request(&who, &p).is_ok());
@@ -343,7 +403,7 @@ mod tests {
     fn big_write_fits_byte_burst() {
         let tokens = one_token(100, 100, 10);
         let cfg = LimitsConfig { max_body_bytes: 5000, ..LimitsConfig::default() };
-        let limits = Limits::new(&cfg, &tokens);
+        let (limits, tokens) = setup(&cfg, tokens);
         let who = tokens.authenticate("t").unwrap();
         let p = Policy::default();
         // larger than the per-second rate but within max body: allowed once, with a full bucket
@@ -352,7 +412,7 @@ mod tests {
         assert_eq!(limits.check_write_bytes(&who, 5, &p).unwrap_err().status(), 429);
         // within the bucket: normal accounting
         let tokens = one_token(100, 100, 1000);
-        let limits = Limits::new(&cfg, &tokens);
+        let (limits, tokens) = setup(&cfg, tokens);
         let who = tokens.authenticate("t").unwrap();
         assert!(limits.check_write_bytes(&who, 600, &p).is_ok());
         assert_eq!(limits.check_write_bytes(&who, 600, &p).unwrap_err().status(), 429);
@@ -362,7 +422,7 @@ mod tests {
     fn reserve_holds_within_max_delay_then_refuses() {
         use crate::server::throttle::Refusal;
         let tokens = one_token(1, 2, 1000);
-        let limits = Limits::new(&LimitsConfig::default(), &tokens);
+        let (limits, tokens) = setup(&LimitsConfig::default(), tokens);
         let who = tokens.authenticate("t").unwrap();
         let p = Policy { refusal: Refusal::Unavailable, max_delay: Duration::from_millis(150) };
         assert_eq!(limits.reserve(&who, Some(600), &p).unwrap(), Duration::ZERO);
@@ -383,9 +443,9 @@ mod tests {
     #[test]
     fn inflight_and_buffer_caps() {
         let tokens = one_token(100, 100, 10);
-        let who = tokens.authenticate("t").unwrap();
         let cfg = LimitsConfig { max_inflight_requests: 1, max_buffered_write_bytes: 10, ..LimitsConfig::default() };
-        let limits = Limits::new(&cfg, &tokens);
+        let (limits, tokens) = setup(&cfg, tokens);
+        let who = tokens.authenticate("t").unwrap();
         let g = limits.enter(&who).unwrap();
         assert_eq!(limits.enter(&who).err().unwrap().status(), 503);
         drop(g);
@@ -413,9 +473,9 @@ mod tests {
     #[test]
     fn token_share_of_inflight_slots() {
         let tokens = two_tokens(None, None);
-        let (a, b) = (tokens.authenticate("a").unwrap(), tokens.authenticate("b").unwrap());
         let cfg = LimitsConfig { max_inflight_requests: 3, token_max_inflight_requests: 2, ..LimitsConfig::default() };
-        let limits = Limits::new(&cfg, &tokens);
+        let (limits, tokens) = setup(&cfg, tokens);
+        let (a, b) = (tokens.authenticate("a").unwrap(), tokens.authenticate("b").unwrap());
         let held: Vec<_> = (0..2).map(|_| limits.enter(&a).unwrap()).collect();
         let e = limits.enter(&a).err().unwrap();
         assert_eq!(e.status(), 503);
@@ -431,7 +491,7 @@ mod tests {
         let _again: Vec<_> = (0..2).map(|_| limits.enter(&b).unwrap()).collect();
         // A token's own setting overrides the default.
         let tokens = two_tokens(Some(1), None);
-        let limits = Limits::new(&cfg, &tokens);
+        let (limits, tokens) = setup(&cfg, tokens);
         let a = tokens.authenticate("a").unwrap();
         let _one = limits.enter(&a).unwrap();
         assert_eq!(limits.enter(&a).err().unwrap().status(), 503);
@@ -440,9 +500,9 @@ mod tests {
     #[test]
     fn token_share_of_write_bytes_and_parses_alone() {
         let tokens = two_tokens(None, Some(100));
-        let (a, b) = (tokens.authenticate("a").unwrap(), tokens.authenticate("b").unwrap());
         let cfg = LimitsConfig { max_buffered_write_bytes: 1000, token_max_buffered_write_bytes: 500, ..LimitsConfig::default() };
-        let limits = Limits::new(&cfg, &tokens);
+        let (limits, tokens) = setup(&cfg, tokens);
+        let (a, b) = (tokens.authenticate("a").unwrap(), tokens.authenticate("b").unwrap());
         let mut a1 = limits.write_reservation(&a);
         a1.grow(60).unwrap();
         let mut a2 = limits.write_reservation(&a);
@@ -467,5 +527,24 @@ mod tests {
         assert_eq!(limits.write_reservation(&a).grow(1).unwrap_err().status(), 503);
         drop(b2);
         assert_eq!(limits.buffered(), 0);
+    }
+
+    #[test]
+    fn reload_keeps_the_limiters_of_unchanged_tokens() {
+        let cfg = LimitsConfig::default();
+        let first = Access::new(&cfg, two_tokens(None, None), None);
+        let second = Access::new(&cfg, two_tokens(Some(1), None), Some(&first));
+        let same = |name: &str| {
+            let (x, y) = (first.authenticate(name).unwrap(), second.authenticate(name).unwrap());
+            Arc::ptr_eq(x.limiter.as_ref().unwrap(), y.limiter.as_ref().unwrap())
+        };
+        assert!(same("b"), "an unchanged token got new buckets");
+        assert!(!same("a"), "a changed token kept its old settings");
+        // A global cap lowered by a reload applies to what is already held.
+        let limits = Limits::new(&LimitsConfig { max_inflight_requests: 2, ..cfg.clone() });
+        let b = second.authenticate("b").unwrap();
+        let _one = limits.enter(&b).unwrap();
+        limits.set_caps(&LimitsConfig { max_inflight_requests: 1, ..cfg });
+        assert_eq!(limits.enter(&b).err().unwrap().status(), 503);
     }
 }

@@ -32,6 +32,11 @@ pub struct Metrics {
     pub throttle_held_ns: AtomicU64,
     pub backend_errors: AtomicU64,
     pub auth_failures: AtomicU64,
+    /// TLS handshakes that failed or timed out, plain HTTP to the HTTPS port included.
+    pub tls_handshake_failures: AtomicU64,
+    /// Certificate reloads done, and refused (the previous pair kept).
+    pub tls_reloads: AtomicU64,
+    pub tls_reload_failures: AtomicU64,
 }
 
 impl Metrics {
@@ -98,7 +103,7 @@ impl Metrics {
                 let _ = writeln!(s, "influxgate_http_request_duration_seconds_count{{endpoint=\"{ep}\"}} {}", h.count);
             }
         }
-        let counters: [(&str, &str, &AtomicU64); 8] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
             ("influxgate_points_written_total", "Points written to the backend.", &self.points_written),
             ("influxgate_write_bytes_total", "Decompressed /write body bytes accepted.", &self.write_bytes),
             ("influxgate_rate_limited_total", "Requests refused with 429 (per-token quota).", &self.rate_limited),
@@ -119,6 +124,13 @@ impl Metrics {
             ),
             ("influxgate_backend_errors_total", "Backend calls that failed.", &self.backend_errors),
             ("influxgate_auth_failures_total", "Requests refused with 401 or 403.", &self.auth_failures),
+            ("influxgate_tls_handshake_failures_total", "TLS handshakes failed or timed out.", &self.tls_handshake_failures),
+            ("influxgate_tls_reloads_total", "TLS certificate reloads.", &self.tls_reloads),
+            (
+                "influxgate_tls_reload_failures_total",
+                "TLS certificate reloads refused (the previous certificate kept).",
+                &self.tls_reload_failures,
+            ),
         ];
         for (name, help, c) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));

@@ -8,6 +8,8 @@
 //! `Server::bind(config, backend, tokens).await?` then `local_addr()` and `serve(shutdown)`;
 //! the binary uses [`run`].
 
+pub mod access;
+pub mod access_log;
 pub mod auth;
 pub mod body;
 pub mod conn;
@@ -17,8 +19,11 @@ pub mod metrics;
 pub mod ping;
 pub mod query;
 pub mod query_pool;
+pub mod redact;
+pub mod reload;
 pub mod send_watch;
 pub mod throttle;
+pub mod tls;
 pub mod write;
 
 #[cfg(test)]
@@ -75,7 +80,8 @@ pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<
 pub struct State {
     pub config: Config,
     pub backend: SharedBackend,
-    pub tokens: TokenStore,
+    /// The tokens and their limiters in effect (replaced by a configuration reload).
+    pub access: access::Current,
     pub limits: Limits,
     pub metrics: Metrics,
     /// Where queries run, and the queries running.
@@ -89,10 +95,11 @@ pub struct State {
 
 impl State {
     pub fn new(config: Config, backend: SharedBackend, tokens: TokenStore) -> std::io::Result<State> {
-        let limits = Limits::new(&config.limits, &tokens);
+        let limits = Limits::new(&config.limits);
+        let access = access::Current::new(access::Access::new(&config.limits, tokens, None));
         let queries = query_pool::QueryPool::new(&config.query)?;
         let query_settings = crate::query::settings::Settings::from_config(&config.query);
-        Ok(State { config, backend, tokens, limits, metrics: Metrics::default(), queries, query_settings, spool: None })
+        Ok(State { config, backend, access, limits, metrics: Metrics::default(), queries, query_settings, spool: None })
     }
 
     /// The configured bound on a backend call.
@@ -143,7 +150,7 @@ impl State {
         if let Some(who) = &ctx.identity {
             return Ok(who.clone());
         }
-        let who = self.tokens.identify(headers, query)?;
+        let who = self.access.get().identify(headers, query)?;
         ctx.token_name = Some(who.name().to_string());
         let policy = self.limits.policy(&who, headers);
         if !policy.delays() {
@@ -204,6 +211,12 @@ pub struct Ctx {
     pub identity: Option<Identity>,
     /// What the request gets when over its token's rates, once authorized.
     pub policy: throttle::Policy,
+    /// Points a /write wrote.
+    pub points: u64,
+    /// Statements of a /query.
+    pub statements: usize,
+    /// A /query's statements (passwords redacted, bounded) for the slow-query log.
+    pub query_text: Option<String>,
 }
 
 fn random_hex(n: usize) -> String {
@@ -237,11 +250,13 @@ fn endpoint_name(path: &str) -> &'static str {
     }
 }
 
-/// Handles one request: routing, common headers, metrics, the log line.
+/// Handles one request: routing, common headers, metrics, the log line (written when the answer
+/// is sent whole, see [`access_log`]).
 pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let logged_path = redact::path_and_query(&path, req.uri().query(), access_log::PATH_MAX);
     let endpoint = endpoint_name(&path);
     let mut ctx = Ctx {
         request_id: incoming_request_id(req.headers()).unwrap_or_else(new_request_id),
@@ -266,19 +281,21 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body>
     }
 
     let status = resp.status();
-    let elapsed = start.elapsed();
-    state.metrics.observe(endpoint, status.as_u16(), elapsed);
-    tracing::info!(
-        target: "influxgate::access",
-        method = %method,
-        path = %path,
-        status = status.as_u16(),
-        duration_ms = %format_args!("{:.3}", elapsed.as_secs_f64() * 1000.0),
-        token = %ctx.token_name.as_deref().unwrap_or("-"),
-        request_id = %ctx.request_id,
-        "request"
-    );
-    resp
+    state.metrics.observe(endpoint, status.as_u16(), start.elapsed());
+    let slow_after = limits::config_duration(state.config.log.slow_query_threshold);
+    let record = access_log::Record {
+        request_id: ctx.request_id,
+        token: ctx.token_name,
+        method: method.to_string(),
+        path: logged_path,
+        status: status.as_u16(),
+        start,
+        points: ctx.points,
+        statements: ctx.statements,
+        query_text: ctx.query_text,
+        slow_after: Some(slow_after).filter(|d| !d.is_zero()),
+    };
+    resp.map(|body| access_log::Logged::wrap(body, record))
 }
 
 async fn route(
@@ -345,6 +362,7 @@ pub struct Server {
     listener: TcpListener,
     state: Arc<State>,
     conns: Arc<Connections>,
+    tls: Option<Arc<tls::Tls>>,
 }
 
 impl Server {
@@ -370,7 +388,7 @@ impl Server {
             conns.cap()
         );
         let state = State { spool, ..State::new(config, backend, tokens)? };
-        Ok(Server { listener, state: Arc::new(state), conns })
+        Ok(Server { listener, state: Arc::new(state), conns, tls: None })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -381,16 +399,25 @@ impl Server {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets requests in progress finish
-    /// (up to 30 s) and returns.
+    /// Serves HTTPS with `tls` (see [`tls::Tls::from_config`]), reloading its certificate while
+    /// serving.
+    pub fn with_tls(self, tls: Option<Arc<tls::Tls>>) -> Server {
+        Server { tls, ..self }
+    }
+
+    /// Serves until `shutdown` completes, then closes the listener (a new connection is refused),
+    /// lets requests in progress finish for up to `server.shutdown_timeout` and returns; requests
+    /// still running then are cut when the caller drops the runtime.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let Server { listener, state, conns, tls } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         let mut shutdown = std::pin::pin!(shutdown);
+        let reloader = tls.as_ref().map(|t| t.spawn_reloader(state.clone()));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
+                accepted = listener.accept() => match accepted {
                     Ok(x) => x,
                     Err(e) => {
                         // Out of file descriptors and the like: wait a moment rather than spin.
@@ -400,24 +427,34 @@ impl Server {
                     }
                 },
             };
-            let Some(slot) = self.conns.admit() else {
-                self.conns.reject(stream);
+            let Some(slot) = conns.admit() else {
+                // A plain-text 503 would be garbage to a TLS client: over TLS it is just closed.
+                if tls.is_none() {
+                    conns.reject(stream);
+                }
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let (state, conns, stop_rx, done) = (self.state.clone(), self.conns.clone(), stop_rx.clone(), done_tx.clone());
+            let (state, conns, stop_rx, done) = (state.clone(), conns.clone(), stop_rx.clone(), done_tx.clone());
+            let tls = tls.clone();
             tokio::spawn(async move {
-                conns.serve(stream, peer, state, slot, stop_rx).await;
+                conns.serve(stream, peer, state, slot, stop_rx, tls).await;
                 drop(done);
             });
         }
-        tracing::info!("shutting down: no new connections; finishing requests in progress");
+        if let Some(r) = reloader {
+            r.abort();
+        }
+        drop(listener);
+        let deadline = limits::config_duration(state.config.server.shutdown_timeout);
+        tracing::info!("shutting down: no new connections; finishing requests in progress (up to {deadline:?})");
         let _ = stop_tx.send(true);
         drop(done_tx);
-        if tokio::time::timeout(Duration::from_secs(30), done_rx.recv()).await.is_err() {
-            tracing::warn!("requests still in progress after 30s; stopping anyway");
+        if tokio::time::timeout(deadline, done_rx.recv()).await.is_err() {
+            tracing::warn!("requests still in progress after {deadline:?} (server.shutdown_timeout); cutting them");
+        } else {
+            tracing::info!("all connections closed");
         }
-        tracing::info!("all connections closed");
         Ok(())
     }
 }
@@ -450,6 +487,8 @@ pub enum StartError {
     Backend(String),
     #[error("{0}")]
     Tokens(#[from] auth::TokenSetupError),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("server error: {0}")]
@@ -474,6 +513,8 @@ fn open_store(config: &Config) -> Result<(SharedBackend, Option<Arc<dyn crate::s
             let ch = open_clickhouse(config)?;
             Ok((ch.clone(), Some(ch)))
         }
+        // Not spooled: a failing upstream answers 503 with Retry-After (`backend::influxdb`).
+        BackendKind::InfluxDb => Ok((open_influxdb(config)?, None)),
     }
 }
 
@@ -515,6 +556,7 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
         catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
         flush_after_write: vm.flush_after_write,
         cardinality: cardinality_limits(config),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
         ..VmOptions::default()
     };
     if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
@@ -547,9 +589,32 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
         default_retention: config.backend.default_retention,
         retention_check_interval: config.backend.retention_check_interval,
         cardinality: cardinality_limits(config),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
     };
     let b = ClickHouseBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;
+    Ok(Arc::new(b))
+}
+
+fn open_influxdb(config: &Config) -> Result<SharedBackend, StartError> {
+    use crate::backend::influxdb::{InfluxDbBackend, InfluxDbOptions};
+    let url = config
+        .backend
+        .url
+        .as_deref()
+        .ok_or_else(|| StartError::Backend("backend influxdb needs --backend-url (or backend.url)".into()))?;
+    let ix = &config.backend.influxdb;
+    let nanos = |ns: i64| Duration::from_nanos(u64::try_from(ns).unwrap_or(0).max(1));
+    let opts = InfluxDbOptions {
+        user: ix.user.clone(),
+        password: ix.password.clone(),
+        connect_timeout: nanos(ix.connect_timeout),
+        timeout: if config.backend.timeout > 0 { nanos(config.backend.timeout) } else { Duration::from_secs(30) },
+        default_retention: config.backend.default_retention,
+        max_answer_bytes: usize::try_from(ix.max_answer_bytes).unwrap_or(usize::MAX),
+        tls: crate::backend::tls::StoreTls::from_config(&config.backend),
+    };
+    let b = InfluxDbBackend::new(url, opts).map_err(|e| StartError::Backend(format!("cannot use InfluxDB at {url}: {e}")))?;
     Ok(Arc::new(b))
 }
 
@@ -570,9 +635,9 @@ fn open_embedded(config: &Config) -> Result<SharedBackend, StartError> {
 /// Runs the server until SIGINT/SIGTERM: opens the backend, sets up tokens (generating and
 /// printing an admin token on first start when none is configured), binds, prints
 /// `listening on ADDR` to stdout, serves.
-pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), StartError> {
+pub async fn run(config: Config, source: reload::Source) -> Result<(), StartError> {
     conn::raise_open_file_limit();
-    let (tokens, generated) = TokenStore::setup(&config, admin_token.as_deref())?;
+    let (tokens, generated) = TokenStore::setup(&config, source.admin_token.as_deref())?;
     if let Some(token) = generated {
         eprintln!(
             "\n=====================================================================\n\
@@ -585,21 +650,26 @@ pub async fn run(config: Config, admin_token: Option<String>) -> Result<(), Star
             auth::admin_hash_path(&config.data_dir).display()
         );
     }
+    let tls = tls::Tls::from_config(&config.tls)?;
     let (backend, remote) = open_store(&config)?;
     let spool = open_spool(&config, &backend, remote)?;
     let addr = config.listen;
     let server = Server::bind_with_spool(config, backend, tokens, spool)
         .await
-        .map_err(|source| StartError::Listen { addr, source })?;
+        .map_err(|source| StartError::Listen { addr, source })?
+        .with_tls(tls);
     let local = server.local_addr()?;
-    println!("listening on {local}");
-    tracing::info!(%local, "influxgate listening");
     let state = server.state();
+    let reloader = reload::spawn(state.clone(), source);
+    println!("listening on {local}");
+    tracing::info!(%local, https = server.tls.is_some(), "influxgate listening");
     server.serve(shutdown_signal()).await?;
+    reloader.abort();
     if let Some(spool) = &state.spool {
         spool.close().await;
     }
-    // Close the store (flush, stop its threads) before returning.
+    // Close the store (flush, stop its threads) before returning, unless a request cut at the
+    // deadline still holds it: then it closes when the runtime drops that request.
     drop(state);
     tracing::info!("stopped");
     Ok(())

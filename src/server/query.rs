@@ -207,6 +207,10 @@ pub async fn handle(
     };
     let params = parse_params(&parts.method, &parts.headers, parts.uri.query(), &body)?;
     drop(budget);
+    if state.config.log.slow_query_threshold > 0 {
+        let text = super::redact::statements(&params.q);
+        ctx.query_text = Some(super::redact::truncate(&text, super::access_log::STATEMENT_MAX).into_owned());
+    }
     let req = QueryRequest {
         params,
         identity,
@@ -215,14 +219,15 @@ pub async fn handle(
         inflight,
         settings: state.query_settings,
     };
-    execute(state, req).await
+    execute(state, req, &mut ctx.statements).await
 }
 
 /// Runs a query and encodes its answer as 1.x does: parse (with bound parameters), authorize the
 /// whole query, register it (`query.max_concurrent_queries`, deadline, memory budget: see
 /// [`super::query_pool`]), execute statement by statement on the query threads, encode per
 /// `Accept` / `epoch` / `pretty`, chunk when asked, gzip when accepted.
-pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<Body>, ServerError> {
+/// `statements` is set to the number of statements once the query is parsed (for the log line).
+pub async fn execute(state: &Arc<State>, req: QueryRequest, statements: &mut usize) -> Result<Response<Body>, ServerError> {
     let p = &req.params;
     let format = match p.format {
         Format::Json => encode::Format::Json,
@@ -243,6 +248,7 @@ pub async fn execute(state: &Arc<State>, req: QueryRequest) -> Result<Response<B
             return Ok(query_error(StatusCode::BAD_REQUEST, format, p.pretty, &format!("error parsing query: {e}")))
         }
     };
+    *statements = query.statements.len();
     let mut ctx = req.context();
     if let Err(msg) = query::authorize(&ctx, req.identity.name(), &query) {
         return Err(ServerError::Unauthorized(msg));

@@ -85,6 +85,10 @@ impl<S> Watched<S> {
     pub fn new(inner: S, progress: Arc<SendProgress>) -> Watched<S> {
         Watched { inner, progress }
     }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {

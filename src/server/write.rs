@@ -108,10 +108,12 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
         }
         Err(e) => return Err(e),
     };
-    // None: spooled, not written yet.
+    // None: spooled, not written yet (its points are logged as accepted).
+    ctx.points = n as u64;
     if let Some(outcome) = outcome {
         let written = if outcome.points_written == 0 { n } else { outcome.points_written };
         Metrics::add(&state.metrics.points_written, written as u64);
+        ctx.points = written as u64;
     }
     Ok(no_content())
 }

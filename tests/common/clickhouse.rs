@@ -21,7 +21,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A blocking `POST /` of `sql` to a ClickHouse HTTP endpoint: `Ok(body)` on 200, `Err(text)` otherwise.
 pub fn query(url: &str, sql: &str) -> Result<String, String> {
-    let r = super::client()
+    let r = super::client_for(url)
         .post(format!("{url}/"))
         .body(sql.to_owned())
         .send()
@@ -96,13 +96,16 @@ struct Ports {
     http: u16,
     tcp: u16,
     interserver: u16,
+    /// Served only with a certificate ([`ClickHouse::single_tls`]).
+    https: u16,
 }
 
 impl Ports {
     fn pick() -> Ports {
         loop {
-            let p = Ports { http: super::free_port(), tcp: super::free_port(), interserver: super::free_port() };
-            if p.http != p.tcp && p.tcp != p.interserver && p.http != p.interserver {
+            let p = Ports { http: super::free_port(), tcp: super::free_port(), interserver: super::free_port(), https: super::free_port() };
+            let all = [p.http, p.tcp, p.interserver, p.https];
+            if all.iter().collect::<std::collections::HashSet<_>>().len() == all.len() {
                 return p;
             }
         }
@@ -118,6 +121,8 @@ pub struct Node {
     /// 1-based shard number and replica name in the cluster (1, "r1" for a single server).
     pub shard: usize,
     pub replica: String,
+    /// PEM certificate and key of its HTTPS port, when it has one.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Node {
@@ -139,6 +144,16 @@ impl Node {
             p.http, p.tcp, p.interserver
         );
         s.push_str(cluster);
+        if let Some((cert, key)) = &self.tls {
+            s.push_str(&format!(
+                "<https_port>{}</https_port><openSSL><server><certificateFile>{}</certificateFile>\
+                 <privateKeyFile>{}</privateKeyFile><verificationMode>none</verificationMode>\
+                 <loadDefaultCAFile>false</loadDefaultCAFile></server></openSSL>\n",
+                p.https,
+                cert.display(),
+                key.display()
+            ));
+        }
         if let Some(zk) = zk_port {
             s.push_str(&format!(
                 "<zookeeper><node><host>127.0.0.1</host><port>{zk}</port></node><session_timeout_ms>6000</session_timeout_ms></zookeeper>\n\
@@ -290,15 +305,20 @@ pub struct ClickHouse {
 impl ClickHouse {
     /// One server, no ZooKeeper.
     pub fn single() -> ClickHouse {
-        ClickHouse::start(&[1], false)
+        ClickHouse::start(&[1], false, None)
+    }
+
+    /// One server whose [`ClickHouse::url`] is its HTTPS port, with this PEM certificate and key.
+    pub fn single_tls(cert: &Path, key: &Path) -> ClickHouse {
+        ClickHouse::start(&[1], false, Some((cert.to_owned(), key.to_owned())))
     }
 
     /// A cluster: `replicas[i]` servers for shard `i + 1`, with ZooKeeper.
     pub fn cluster(replicas: &[usize]) -> ClickHouse {
-        ClickHouse::start(replicas, true)
+        ClickHouse::start(replicas, true, None)
     }
 
-    fn start(replicas: &[usize], with_zk: bool) -> ClickHouse {
+    fn start(replicas: &[usize], with_zk: bool, tls: Option<(PathBuf, PathBuf)>) -> ClickHouse {
         let dir = tempfile::Builder::new().prefix("clickhouse-test-").tempdir().expect("temp dir");
         let zk = with_zk.then(|| ZooKeeper::start(dir.path()));
         for _ in 0..3 {
@@ -312,9 +332,13 @@ impl ClickHouse {
                         child: None,
                         dir: ndir,
                         ports,
-                        url: format!("http://127.0.0.1:{}", ports.http),
+                        url: match tls {
+                            Some(_) => format!("https://127.0.0.1:{}", ports.https),
+                            None => format!("http://127.0.0.1:{}", ports.http),
+                        },
                         shard: s + 1,
                         replica: format!("r{}", r + 1),
+                        tls: tls.clone(),
                     });
                 }
             }

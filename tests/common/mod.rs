@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod python;
+pub mod raw;
 pub mod vm;
 
 /// The admin token every influxgate started here accepts (given with `--admin-token`).
@@ -30,10 +32,33 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 // Ports, hashes, external programs
 // ---------------------------------------------------------------------------------------------
 
+/// Waits (at most `within`, looking every 50 ms) until `f` holds; whether it did.
+pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
 /// A loopback port nobody listens on right now (the OS picks it; we release it immediately).
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local_addr").port()
+}
+
+/// The admin token a first start printed in its banner (64 hex digits on a line of their own),
+/// if `log` holds one; the last one when it holds several.
+pub fn printed_admin_token(log: &str) -> Option<String> {
+    let banners = log.split("admin token was generated").skip(1);
+    let tokens = banners.filter_map(|b| {
+        let mut lines = b.lines().map(str::trim);
+        lines.find(|l| l.len() == 64 && l.bytes().all(|c| c.is_ascii_hexdigit())).map(str::to_owned)
+    });
+    tokens.last()
 }
 
 /// `sha256:<hex>` of a token, as `[[tokens]] hash` wants it.
@@ -57,6 +82,25 @@ pub fn require_program(name: &str, debian_package: &str) -> PathBuf {
     );
 }
 
+/// Runs the `influx` CLI 1.6 (Debian's influxdb-client) against `g` with `token` as password:
+/// `-execute` one statement in `db` (over HTTPS with `-ssl -unsafeSsl` when `g` serves it).
+/// Success, stdout, stderr.
+pub fn influx_cli(g: &Gate, token: &str, db: &str, execute: &str, extra: &[&str]) -> (bool, String, String) {
+    let exe = require_program("influx", "influxdb-client");
+    let ssl: &[&str] = if g.url.starts_with("https://") { &["-ssl", "-unsafeSsl"] } else { &[] };
+    let out = Command::new(exe)
+        .args(["-host", "127.0.0.1", "-port", &g.port.to_string(), "-username", "someone", "-password", token])
+        .args(["-database", db, "-execute", execute])
+        .args(ssl)
+        .args(extra)
+        .env("NO_PROXY", "*")
+        .env_remove("INFLUX_USERNAME")
+        .env_remove("INFLUX_PASSWORD")
+        .output()
+        .expect("run influx");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 fn tail_of(path: &Path, max: usize) -> String {
     let text = std::fs::read(path).unwrap_or_default();
     let start = text.len().saturating_sub(max);
@@ -65,7 +109,7 @@ fn tail_of(path: &Path, max: usize) -> String {
 
 fn wait_for_ping(child: &mut Child, url: &str, log: &Path, what: &str) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
-    let client = client();
+    let client = client_for(url);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("{what} exited before answering /ping ({status}); its output:\n{}", tail_of(log, 4000)));
@@ -168,6 +212,15 @@ pub struct GateConfig {
     pub backend: Vec<String>,
     /// TOML appended as is (e.g. a `[[tokens]]` entry printed by `influxgate token create`).
     pub raw: String,
+    /// The server speaks HTTPS (a `[tls]` section in `raw`): its URL is `https://`, and the
+    /// harness's clients accept any certificate.
+    pub https: bool,
+    /// Command-line flags after the harness's own.
+    pub args: Vec<String>,
+    /// Lines under `[log]` (`level = "warn"` unless one sets `level`).
+    pub log: Vec<String>,
+    /// Lines under `[server]`.
+    pub server: Vec<String>,
 }
 
 impl GateConfig {
@@ -182,6 +235,24 @@ impl GateConfig {
         self.limits.push(line.into());
         self
     }
+    /// Serve HTTPS with this certificate and key; `tls_lines` go under `[tls]` too.
+    pub fn tls(mut self, cert: &Path, key: &Path, tls_lines: &[&str]) -> Self {
+        self.https = true;
+        let mut t = format!("[tls]\ncert = {}\nkey = {}\n", toml_str(&cert.to_string_lossy()), toml_str(&key.to_string_lossy()));
+        for l in tls_lines {
+            t.push_str(l);
+            t.push('\n');
+        }
+        self.raw(&t)
+    }
+    pub fn log(mut self, line: &str) -> Self {
+        self.log.push(line.into());
+        self
+    }
+    pub fn server(mut self, line: &str) -> Self {
+        self.server.push(line.into());
+        self
+    }
     pub fn raw(mut self, toml: &str) -> Self {
         self.raw.push('\n');
         self.raw.push_str(toml);
@@ -190,7 +261,20 @@ impl GateConfig {
     }
 
     fn toml(&self) -> String {
-        let mut s = String::from("[log]\nlevel = \"warn\"\n\n[backend]\n");
+        let mut s = String::from("[log]\n");
+        if !self.log.iter().any(|l| l.trim_start().starts_with("level")) {
+            s.push_str("level = \"warn\"\n");
+        }
+        for l in &self.log {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str("\n[server]\n");
+        for l in &self.server {
+            s.push_str(l);
+            s.push('\n');
+        }
+        s.push_str("\n[backend]\n");
         for l in &self.backend {
             s.push_str(l);
             s.push('\n');
@@ -264,6 +348,7 @@ impl Gate {
                 .arg(ADMIN_TOKEN)
                 .arg("--config")
                 .arg(self.config_path())
+                .args(&self.config.args)
                 .env_remove("RUST_LOG")
                 .env_remove("INFLUXGATE_ADMIN_TOKEN")
                 .stdin(Stdio::null())
@@ -271,7 +356,7 @@ impl Gate {
                 .stderr(err)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", Gate::binary()));
-            let url = format!("http://127.0.0.1:{port}");
+            let url = format!("{}://127.0.0.1:{port}", if self.config.https { "https" } else { "http" });
             match wait_for_ping(&mut child, &url, &log, "influxgate") {
                 Ok(()) => {
                     self.child = Some(child);
@@ -311,6 +396,35 @@ impl Gate {
         self.child.as_ref().map(Child::id)
     }
 
+    /// Sends a signal (`libc::SIGTERM`, `libc::SIGHUP`, ...) to the server process.
+    pub fn signal(&self, sig: i32) {
+        let pid = self.pid().expect("the server is running");
+        // SAFETY: kill(2) on our own child's pid; no memory is shared.
+        let rc = unsafe { libc::kill(pid as i32, sig) };
+        assert_eq!(rc, 0, "kill({pid}, {sig}) failed");
+    }
+
+    /// Waits up to `within` for the process to exit; its status, or `None` if still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits up to `within` for a line containing `needle` in the server's output.
+    pub fn wait_output(&self, needle: &str, within: Duration) -> bool {
+        eventually(within, || self.output().contains(needle))
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         match self.child.as_mut() {
@@ -324,6 +438,16 @@ impl Gate {
         let mut s = String::new();
         for i in 1..=self.starts {
             s.push_str(&tail_of(&self.dir.path().join(format!("influxgate-{i}.log")), 20_000));
+        }
+        s
+    }
+
+    /// Everything the server printed so far (all starts), whole.
+    pub fn full_output(&self) -> String {
+        let mut s = String::new();
+        for i in 1..=self.starts {
+            let text = std::fs::read(self.dir.path().join(format!("influxgate-{i}.log"))).unwrap_or_default();
+            s.push_str(&String::from_utf8_lossy(&text));
         }
         s
     }
@@ -397,7 +521,8 @@ impl Influxd {
                 .stderr(err)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-            let url = format!("http://127.0.0.1:{port}");
+            let https = env.iter().any(|(k, v)| *k == "INFLUXDB_HTTP_HTTPS_ENABLED" && *v == "true");
+            let url = format!("{}://127.0.0.1:{port}", if https { "https" } else { "http" });
             match wait_for_ping(&mut child, &url, &log, "influxd") {
                 Ok(()) => return Influxd { child: Some(child), url, dir },
                 Err(e) => {
@@ -433,6 +558,20 @@ pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(120))
+        .build()
+        .expect("http client")
+}
+
+/// [`client`] for `url`; for `https://` one that accepts any certificate (tests/tls.rs checks
+/// certificates with clients of its own).
+pub fn client_for(url: &str) -> reqwest::blocking::Client {
+    if !url.starts_with("https://") {
+        return client();
+    }
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(120))
+        .danger_accept_invalid_certs(true)
         .build()
         .expect("http client")
 }
@@ -501,7 +640,7 @@ pub struct Api {
 
 impl Api {
     pub fn new(base: &str) -> Api {
-        Api { base: base.trim_end_matches('/').to_owned(), auth: Auth::None, client: client() }
+        Api { base: base.trim_end_matches('/').to_owned(), auth: Auth::None, client: client_for(base) }
     }
 
     pub fn auth(mut self, auth: Auth) -> Api {

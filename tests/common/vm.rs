@@ -46,10 +46,27 @@ fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Child {
         .expect("start victoria-metrics")
 }
 
+/// Whether `GET /health` over HTTPS on `port` answers 200 (any certificate accepted; blocking
+/// tests only).
+fn healthy_tls(port: u16) -> bool {
+    let client = super::client_for("https://");
+    client.get(format!("https://127.0.0.1:{port}/health")).send().is_ok_and(|r| r.status().as_u16() == 200)
+}
+
 impl Vm {
     /// Starts VictoriaMetrics keeping 100 years (its default month would drop the test data's
     /// 2024 timestamps), with `extra` flags (e.g. `-search.latencyOffset=0s`).
     pub fn start(extra: &[&str]) -> Vm {
+        Vm::start_on("http", healthy, extra)
+    }
+
+    /// Starts it serving HTTPS only (`-tls`) with this certificate and key. Blocking tests only.
+    pub fn start_tls(cert: &Path, key: &Path) -> Vm {
+        let flags = [format!("-tlsCertFile={}", cert.display()), format!("-tlsKeyFile={}", key.display())];
+        Vm::start_on("https", healthy_tls, &["-tls", &flags[0], &flags[1]])
+    }
+
+    fn start_on(scheme: &str, healthy: fn(u16) -> bool, extra: &[&str]) -> Vm {
         if !Path::new(VM_BIN).exists() {
             panic!("{VM_BIN} not found: install the Debian package `victoria-metrics` (apt-get install victoria-metrics)");
         }
@@ -63,7 +80,7 @@ impl Vm {
                     break; // the port was taken, probably: retry with another
                 }
                 if healthy(port) {
-                    return Vm { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir, healthy_at: unix_secs() };
+                    return Vm { child: Some(child), url: format!("{scheme}://127.0.0.1:{port}"), _dir: dir, healthy_at: unix_secs() };
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -91,6 +108,7 @@ impl Drop for Vm {
 impl Vm {
     /// Starts it again (after [`Vm::stop`]) on the same port and data directory, with `extra`
     /// flags (give the same as to [`Vm::start`] to restart it as it was); waits until healthy.
+    /// Plain HTTP only (not for a [`Vm::start_tls`] store).
     ///
     /// The new process starts in a later wall-clock second than the one it replaces: influxgate
     /// tells VictoriaMetrics processes apart by their start time, in whole seconds, and cannot

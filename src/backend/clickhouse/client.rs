@@ -80,15 +80,7 @@ fn classify(status: u16, text: &str) -> BackendError {
 }
 
 fn net_err(e: reqwest::Error) -> BackendError {
-    let mut cause: &dyn std::error::Error = &e;
-    while let Some(c) = cause.source() {
-        cause = c;
-    }
-    if e.is_timeout() {
-        BackendError::Timeout("clickhouse: timed out".into())
-    } else {
-        BackendError::Unavailable(format!("clickhouse: {cause}"))
-    }
+    crate::backend::net_error("clickhouse", e)
 }
 
 /// Connection settings.
@@ -98,6 +90,8 @@ pub struct ClientOptions {
     pub password: String,
     /// Per request (for a streamed answer: per piece read).
     pub timeout: Duration,
+    /// CA and client certificate for an `https://` URL.
+    pub tls: crate::backend::tls::StoreTls,
 }
 
 pub struct Client {
@@ -144,18 +138,7 @@ pub const MAX_SMALL_ANSWER: usize = 256 << 20;
 impl Client {
     pub fn new(url: &str, opts: ClientOptions) -> Result<Client> {
         let base = url.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") {
-            return Err(BackendError::Invalid(format!(
-                "clickhouse url must be http://host:port (https is not supported), not {url:?}"
-            )));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(opts.timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(32)
-            .tcp_keepalive(Duration::from_secs(60))
-            .build()
-            .map_err(|e| BackendError::Internal(format!("http client: {e}")))?;
+        let http = crate::backend::http_client("clickhouse", &base, &opts.tls, opts.timeout, Duration::from_secs(30))?;
         Ok(Client { http, io: tokio::runtime::Handle::try_current().ok(), base, opts, requests: Default::default() })
     }
 

@@ -110,6 +110,8 @@ pub struct ClickHouseOptions {
     /// How often expired shard groups are dropped (ns; 0 disables the background task).
     pub retention_check_interval: i64,
     pub cardinality: CardinalityLimits,
+    /// CA and client certificate for an `https://` URL.
+    pub tls: crate::backend::tls::StoreTls,
 }
 
 impl Default for ClickHouseOptions {
@@ -126,6 +128,7 @@ impl Default for ClickHouseOptions {
             default_retention: 0,
             retention_check_interval: 30 * 60 * 1_000_000_000,
             cardinality: CardinalityLimits::default(),
+            tls: crate::backend::tls::StoreTls::default(),
         }
     }
 }
@@ -360,7 +363,12 @@ impl ClickHouseBackend {
         }
         let client = Client::new(
             url,
-            ClientOptions { user: opts.user.clone(), password: opts.password.clone(), timeout: opts.timeout },
+            ClientOptions {
+                user: opts.user.clone(),
+                password: opts.password.clone(),
+                timeout: opts.timeout,
+                tls: opts.tls.clone(),
+            },
         )?;
         let inner = Arc::new(Inner {
             client,

@@ -130,6 +130,8 @@ pub struct VmOptions {
     pub max_window_samples: usize,
     /// Refuse writes that would pass these (before anything is stored).
     pub cardinality: crate::backend::CardinalityLimits,
+    /// CA and client certificate for an `https://` URL.
+    pub tls: crate::backend::tls::StoreTls,
 }
 
 impl Default for VmOptions {
@@ -143,6 +145,7 @@ impl Default for VmOptions {
             flush_after_write: true,
             max_window_samples: MAX_WINDOW_SAMPLES,
             cardinality: crate::backend::CardinalityLimits::default(),
+            tls: crate::backend::tls::StoreTls::default(),
         }
     }
 }
@@ -256,16 +259,7 @@ fn parse_export_line(line: &[u8]) -> std::result::Result<ExportLine, serde_json:
 }
 
 fn net_err(e: reqwest::Error, what: &str) -> BackendError {
-    // The innermost cause says what happened ("Connection refused (os error 111)").
-    let mut cause: &dyn std::error::Error = &e;
-    while let Some(c) = cause.source() {
-        cause = c;
-    }
-    if e.is_timeout() {
-        BackendError::Timeout(format!("victoriametrics {what}: timed out"))
-    } else {
-        BackendError::Unavailable(format!("victoriametrics {what}: {cause}"))
-    }
+    crate::backend::net_error(&format!("victoriametrics {what}"), e)
 }
 
 /// Reads a response body of at most `max` bytes; a longer one is cut there (`cut`, for error
@@ -342,25 +336,13 @@ impl VictoriaMetricsBackend {
     /// `url`: VictoriaMetrics' base URL, e.g. `http://127.0.0.1:8428`.
     pub fn new(url: &str, opts: VmOptions) -> Result<Self> {
         let base = url.trim_end_matches('/').to_string();
-        // reqwest is built without TLS here: only plain http.
-        if !base.starts_with("http://") {
-            return Err(BackendError::Invalid(format!(
-                "victoriametrics url must be http://host:port (https is not supported), not {url:?}"
-            )));
-        }
         if opts.separator.is_empty() {
             return Err(BackendError::Invalid("the victoriametrics measurement/field separator must not be empty".into()));
         }
         if !LabelMap::valid_db_label(&opts.db_label) {
             return Err(BackendError::Invalid(format!("invalid victoriametrics db label {:?}", opts.db_label)));
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(opts.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
-            .tcp_keepalive(Duration::from_secs(60))
-            .build()
-            .map_err(|e| BackendError::Internal(format!("http client: {e}")))?;
+        let client = crate::backend::http_client("victoriametrics", &base, &opts.tls, opts.timeout, Duration::from_secs(90))?;
         let catalog = match &opts.catalog_file {
             Some(p) => Catalog::load(p).map_err(BackendError::Internal)?,
             None => Catalog::default(),

@@ -32,6 +32,19 @@ pub(super) fn has_agg_call(e: &Expr) -> bool {
     found
 }
 
+/// Whether a field calls an aggregate or selector (inside a transformation too).
+pub(super) fn reduces_windows(sel: &Select) -> bool {
+    fn walk(e: &Expr) -> bool {
+        match e {
+            Expr::Call { name, args } => function_kinds::reduces_windows(name) || args.iter().any(walk),
+            Expr::Binary { lhs, rhs, .. } => walk(lhs) || walk(rhs),
+            Expr::Paren(x) => walk(x),
+            _ => false,
+        }
+    }
+    sel.fields.iter().any(|f| walk(&f.expr))
+}
+
 pub(super) fn duration_arg(e: &Expr) -> Option<i64> {
     match e.unparen() {
         Expr::Duration(d) => Some(*d),

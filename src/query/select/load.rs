@@ -215,6 +215,20 @@ pub(super) const ROW_REF_BYTES: u64 = std::mem::size_of::<RowRef>() as u64;
 
 /// Rows of one output group: references into the loaded series, ordered by time (stable: ties
 /// keep series order, as 1.x's merge does).
+/// The rows of a subquery's series when its answer is the stream 1.x's outer statement reads
+/// (`subquery`: in the outer time order): 1.x's outer calls read it as it comes, a window at a
+/// time, so a window's points keep the stream's order (a float sum under ORDER BY time DESC adds
+/// the newest first). Windows come in ascending order, as the evaluator reduces them.
+pub(super) fn stream_rows(data: &[SeriesData], members: &[usize], window: impl Fn(i64) -> i64) -> Vec<RowRef> {
+    let mut rows: Vec<RowRef> = Vec::with_capacity(members.iter().map(|&si| data[si].times.len()).sum());
+    for &si in members {
+        rows.extend(data[si].times.iter().enumerate().map(|(j, t)| RowRef::new(*t, si, j)));
+    }
+    // Stable: a window's rows stay in the stream's order.
+    rows.sort_by_key(|r| window(r.time));
+    rows
+}
+
 pub(super) fn merged_rows(data: &[SeriesData], members: &[usize]) -> Vec<RowRef> {
     let mut rows: Vec<RowRef> = Vec::with_capacity(members.iter().map(|&si| data[si].times.len()).sum());
     for &si in members {

@@ -96,22 +96,47 @@ pub(crate) async fn select(backend: &dyn Backend, ctx: &QueryContext, sel: &Sele
 }
 
 /// [`select`] for a subquery of `outer`. 1.x checks the types of the outermost statement only,
-/// and runs a subquery with the outer statement's time order and grouping: a raw subquery under
-/// a raw statement merges its rows by the outer groups, then time (see [`merged_subquery`]);
-/// `.1` says the answer is in that order (a series per run of rows of one group of its own).
+/// and runs a subquery with the outer statement's time order and grouping
+/// (`newIteratorOptionsSubstatement` sets `Ascending` and the dimensions): under ORDER BY time
+/// DESC its sums add newest first and its LIMIT keeps the newest rows. The outer statement reads
+/// its answer as one stream: a raw subquery's rows merged by the outer groups, then time (see
+/// [`merged_subquery`]); an aggregate subquery's merged by the outer groups, then window
+/// (`window_stream`); `.1` says the answer is in that order (a series per run of
+/// rows of one series). Other answers come series after series, in time order.
 pub(super) async fn subquery(backend: &dyn Backend, ctx: &QueryContext, sel: &Select, outer: &Select) -> QResult<(Vec<Series>, bool)> {
     let merged = merged_subquery(sel, outer);
-    Ok((run(backend, ctx, sel, Some(outer)).await?, merged))
+    let Shape { any_agg, group_by_time } = shape(sel);
+    let windows = !merged && any_agg;
+    if merged || (sel.order_desc == outer.order_desc && !windows) {
+        return Ok((run(backend, ctx, sel, Some(outer)).await?, merged));
+    }
+    let mut inner = sel.clone();
+    inner.order_desc = outer.order_desc;
+    let mut series = run(backend, ctx, &inner, Some(outer)).await?;
+    if inner.order_desc {
+        series.reverse();
+        for s in &mut series {
+            s.values.reverse();
+        }
+    }
+    if windows {
+        let keys = outer_group_keys(&inner, outer);
+        return Ok((window_stream(series, &keys, group_by_time.is_some(), outer.order_desc), true));
+    }
+    Ok((series, false))
 }
 
-/// Whether 1.x's merge of a subquery's rows reaches the outer statement: both raw (the outer
-/// reads the rows one by one), no LIMIT/OFFSET/SLIMIT in the subquery (1.x limits its series
-/// before that merge). 1.x creates the subquery's iterators with the outer dimensions
+/// Whether 1.x's merge of a subquery's rows reaches the outer statement: a raw subquery, no
+/// LIMIT/OFFSET/SLIMIT in it (1.x limits its series before that merge), read by a raw outer
+/// statement (row by row) or by its aggregates (their calls read the stream as it comes, see
+/// `stream_rows`). 1.x creates the subquery's iterators with the outer dimensions and time order
 /// (`newIteratorOptionsSubstatement`), grouping by its own and the outer tags, so its rows come
-/// merged by the outer groups, then time, then its tie-break keys, not series after series.
+/// merged by the outer groups, then time (newest first under ORDER BY time DESC), then its
+/// tie-break keys, not series after series. (An outer transformation of raw points orders the
+/// rows itself, `transform::raw_transform_rows`.)
 fn merged_subquery(sel: &Select, outer: &Select) -> bool {
     !shape(sel).any_agg
-        && !shape(outer).any_agg
+        && (!shape(outer).any_agg || reduces_windows(outer))
         && sel.limit == 0
         && sel.offset == 0
         && sel.slimit == 0

@@ -146,8 +146,23 @@ pub(super) async fn raw_merged(
     sel.order_desc = outer.order_desc;
     let mut budget = MAX_CELLS;
     let mut per_measurement = Vec::new();
-    // The outer `GROUP BY *` or regex reaches the subquery's own GROUP BY tags only (1.x
-    // expands it against the subquery's dimensions).
+    let outer_keys = outer_group_keys(&sel, outer);
+    for m in metas {
+        let mut keys = group_keys(&sel.dimensions, m);
+        keys.extend(outer_keys.iter().filter(|k| !keys.contains(k)).cloned().collect::<Vec<_>>());
+        keys.sort();
+        per_measurement.push(raw_measurement(backend, gov, &sel, m, fields, columns, rest, tr, &keys, Some(&outer_keys), &mut budget).await?);
+    }
+    if sel.order_desc {
+        per_measurement.reverse();
+    }
+    Ok(per_measurement.into_iter().flatten().collect())
+}
+
+/// The tag keys of the outer statement's groups, sorted, as 1.x propagates them into a
+/// subquery `sel`: the outer `GROUP BY *` or regex reaches the subquery's own GROUP BY tags only
+/// (1.x expands it against the subquery's dimensions).
+pub(super) fn outer_group_keys(sel: &Select, outer: &Select) -> Vec<String> {
     let own: Vec<&String> = sel.dimensions.iter().filter_map(|d| if let Dimension::Tag(k) = d { Some(k) } else { None }).collect();
     let mut outer_keys: Vec<String> = Vec::new();
     for d in &outer.dimensions {
@@ -160,16 +175,46 @@ pub(super) async fn raw_merged(
     }
     outer_keys.sort();
     outer_keys.dedup();
-    for m in metas {
-        let mut keys = group_keys(&sel.dimensions, m);
-        keys.extend(outer_keys.iter().filter(|k| !keys.contains(k)).cloned().collect::<Vec<_>>());
-        keys.sort();
-        per_measurement.push(raw_measurement(backend, gov, &sel, m, fields, columns, rest, tr, &keys, Some(&outer_keys), &mut budget).await?);
+    outer_keys
+}
+
+/// An aggregate subquery's answer (series in ascending order, rows in time order) as the stream
+/// 1.x's outer statement reads: its call iterators merged by measurement, the outer groups
+/// (`outer_keys`), then window (each row's time when `windowed`, its GROUP BY time; else one
+/// window, whatever time a selector shows), in the outer time order, series order kept among
+/// equals; a series per run of rows of one series.
+pub(super) fn window_stream(series: Vec<Series>, outer_keys: &[String], windowed: bool, desc: bool) -> Vec<Series> {
+    // Each series' rank among the (measurement, outer group) pairs.
+    let pairs: BTreeSet<(String, Tags)> = series.iter().map(|s| (s.name.clone(), group_of(outer_keys, &s.tags))).collect();
+    let rank_of = |s: &Series| pairs.range(..(s.name.clone(), group_of(outer_keys, &s.tags))).count();
+    let mut rows: Vec<(usize, usize, i64, Vec<Value>)> = Vec::new();
+    let mut heads: Vec<Series> = Vec::with_capacity(series.len());
+    for (si, mut s) in series.into_iter().enumerate() {
+        let rank = rank_of(&s);
+        for row in std::mem::take(&mut s.values) {
+            let t = match row.first() {
+                Some(Value::Time(t)) | Some(Value::Integer(t)) if windowed => *t,
+                _ => 0,
+            };
+            rows.push((si, rank, t, row));
+        }
+        heads.push(s);
     }
-    if sel.order_desc {
-        per_measurement.reverse();
+    // Stable: equal keys keep the series order.
+    rows.sort_by(|a, b| if desc { (b.1, b.2).cmp(&(a.1, a.2)) } else { (a.1, a.2).cmp(&(b.1, b.2)) });
+    let mut out: Vec<Series> = Vec::new();
+    let mut last = usize::MAX;
+    for (si, _, _, row) in rows {
+        if si != last {
+            let h = &heads[si];
+            out.push(Series { name: h.name.clone(), tags: h.tags.clone(), columns: h.columns.clone(), values: Vec::new(), partial: false });
+            last = si;
+        }
+        if let Some(s) = out.last_mut() {
+            s.values.push(row);
+        }
     }
-    Ok(per_measurement.into_iter().flatten().collect())
+    out
 }
 
 /// A raw SELECT over one measurement. `merge`: the outer statement's group keys when this is a

@@ -17,7 +17,8 @@ mod transform;
 use plan::AggPlan;
 
 /// One output group: its tags, its series (indexes into the loaded points) and its rows, merged
-/// by time (ties keep series order, as 1.x's merge does), filtered by the condition.
+/// by time (ties keep series order, as 1.x's merge does), or, over a subquery's merged stream, in
+/// the stream's order within each window (see `stream_rows`); filtered by the condition.
 struct Group {
     tags: Tags,
     members: Vec<usize>,
@@ -64,7 +65,10 @@ pub(super) async fn aggregate_measurement(
 ) -> QResult<Vec<Series>> {
     let Some(plan) = plan::plan(ctx, sel, m, fields, rest, tr, group_by_time, scan)? else { return Ok(vec![]) };
     let keep = |tags: &Tags, t: i64, vals: &[Value]| plan.cond.keeps(plan.n_select_fields, tags, t, vals);
-    let pushed = if plan.cond.cond.is_none() && plan.aux.is_empty() {
+    // Under ORDER BY time DESC 1.x adds a series' points newest first: float sums are left to
+    // the evaluator (stores sum oldest first).
+    let desc_sums = sel.order_desc && plan.calls.iter().any(|c| matches!(c.agg, functions::Aggregate::Sum | functions::Aggregate::Mean));
+    let pushed = if plan.cond.cond.is_none() && plan.aux.is_empty() && !desc_sums {
         let p = &plan;
         pushdown(backend, m, &p.calls, scan, &p.cond.pred, p.min, p.max, p.window.as_ref()).await?
     } else {
@@ -92,7 +96,12 @@ pub(super) async fn aggregate_measurement(
         let n = members.iter().map(|&si| data[si].times.len()).sum::<usize>() as u64;
         let mut group_mem = gov.hold(n * ROW_REF_BYTES)?;
         let sorting = gov.hold(if members.len() > 1 { n * ROW_REF_BYTES / 2 } else { 0 })?;
-        let g = Group { rows: merged_rows(&data, &members), tags, members };
+        let rows = if m.sub.is_some() && m.sub_ordered && !plan.raw_transform {
+            stream_rows(&data, &members, |t| reduce::window_of(&plan, t))
+        } else {
+            merged_rows(&data, &members)
+        };
+        let g = Group { rows, tags, members };
         drop(sorting);
         let rows_out = if plan.raw_transform {
             transform::raw_transform_rows(&inp, &g, &mut group_mem)?

@@ -165,7 +165,7 @@ fn stable_order<K: Ord>(n: usize, key: impl Fn(usize) -> K) -> Vec<usize> {
 }
 
 /// The window start of a point (the statement's start without GROUP BY time).
-fn window_of(p: &AggPlan, t: i64) -> i64 {
+pub(super) fn window_of(p: &AggPlan, t: i64) -> i64 {
     p.window.as_ref().map_or(p.window_start_default, |w| w.start(t))
 }
 
@@ -207,6 +207,11 @@ fn reduce_layered(inp: &AggInput, call: &AggCall, mut cp: CallPoints, nranks: us
     permute(&mut cp.samples, perm);
     sorting.shrink(n as u64 * 16);
     let mut parts: BTreeMap<i64, Vec<Vec<(i64, Sample, u64)>>> = BTreeMap::new();
+    // 1.x's engine reads each series newest first under ORDER BY time DESC: a float sum adds
+    // the points of a run in that order.
+    if inp.sel.order_desc {
+        newest_first(inp.plan, &mut cp.samples, &keys);
+    }
     let _parts = reduce_runs(inp, call, &cp.samples, &keys, |(sg, rank), part| {
         let per_series = parts.entry(sg).or_insert_with(|| vec![Vec::new(); nranks]);
         if let (Some(part), Some(list)) = (part, per_series.get_mut(rank as usize)) {
@@ -216,6 +221,21 @@ fn reduce_layered(inp: &AggInput, call: &AggCall, mut cp: CallPoints, nranks: us
     drop((sorting, keys, cp));
     let procs = inp.ctx.settings.float_merge_parallelism;
     combine_layered(&call.agg, parts, p.window.is_some(), p.single_selector, procs, gov)
+}
+
+/// Reverses each run of `samples` with one key (`keys[i]` is sample i's) and one window.
+fn newest_first<K: PartialEq + Copy>(p: &AggPlan, samples: &mut [Sample], keys: &[K]) {
+    let n = samples.len().min(keys.len());
+    let mut i = 0;
+    while i < n {
+        let ws = window_of(p, samples[i].time);
+        let mut j = i + 1;
+        while j < n && keys[j] == keys[i] && window_of(p, samples[j].time) == ws {
+            j += 1;
+        }
+        samples[i..j].reverse();
+        i = j;
+    }
 }
 
 /// Reduces each run of `samples` with one key (`keys[i]` is sample i's; equal keys are adjacent)

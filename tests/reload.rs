@@ -1,0 +1,142 @@
+//! Tokens without restarts: `[[tokens]]` and `[limits]` are reread on SIGHUP and when the config
+//! file changes; a revoked token is refused from the next request on, also on a keep-alive
+//! connection opened before; a bad file is refused and the running tokens stay; `influxgate token
+//! list` and `token revoke` read and edit the file in place, keeping its comments.
+
+mod common;
+use common::raw::RawConn;
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+fn token_cmd(args: &[&str]) -> std::process::Output {
+    Command::new(Gate::binary()).arg("token").args(args).output().expect("run influxgate token")
+}
+
+fn write_on(conn: &mut RawConn, token: &str) -> u16 {
+    let auth = format!("Token {token}");
+    conn.request("POST", "/write?db=db", &[("Authorization", &auth)], b"m v=1 1").expect("write on the open connection").status
+}
+
+#[test]
+fn sighup_revokes_on_an_open_connection_and_adds_tokens() {
+    let (a, b, c) = (TokenSpec::new("alpha").write(&["db"]), TokenSpec::new("beta").write(&["db"]), TokenSpec::new("gamma").write(&["db"]));
+    let cfg = GateConfig::new()
+        .log("level = \"info\"")
+        .server("config_check_interval = \"0s\"")
+        .raw("# operators' note: keep this comment")
+        .token(a.clone())
+        .token(b.clone());
+    let g = Gate::start_with(cfg);
+    let path = g.config_path();
+    let path_s = path.to_str().unwrap();
+
+    let list = token_cmd(&["list", "--config", path_s]);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{listed}");
+    let hash_a = token_hash(&a.token);
+    assert!(listed.contains("alpha") && listed.contains("beta") && listed.contains("write=db"), "{listed}");
+    assert!(listed.contains(&hash_a[..19]) && !listed.contains(&hash_a) && !listed.contains(&a.token), "a secret or whole hash listed:\n{listed}");
+
+    let mut conn = RawConn::connect(g.port).unwrap();
+    assert_eq!(write_on(&mut conn, &a.token), 204);
+
+    let out = token_cmd(&["revoke", "alpha", "--config", path_s]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("# operators' note: keep this comment") && !text.contains("\"alpha\"") && text.contains("\"beta\""), "{text}");
+    // Not reloaded yet (file polling is off): the token still works until SIGHUP.
+    assert_eq!(write_on(&mut conn, &a.token), 204);
+
+    g.signal(libc::SIGHUP);
+    assert!(g.wait_output("configuration reloaded", Duration::from_secs(10)), "{}", g.output());
+    assert_eq!(write_on(&mut conn, &b.token), 204);
+    assert_eq!(write_on(&mut conn, &a.token), 401, "revoked token accepted on the open connection");
+    assert_eq!(g.api(Auth::Token(a.token.clone())).write("db", "m v=1 2").status, 401);
+
+    // A token added to the file works after the next SIGHUP; the server survives several.
+    let entry = format!("\n[[tokens]]\nname = \"gamma\"\nhash = \"{}\"\nwrite = [\"db\"]\n", token_hash(&c.token));
+    std::fs::write(&path, format!("{}{entry}", std::fs::read_to_string(&path).unwrap())).unwrap();
+    assert_eq!(g.api(Auth::Token(c.token.clone())).write("db", "m v=1 3").status, 401);
+    g.signal(libc::SIGHUP);
+    assert!(eventually(Duration::from_secs(10), || g.api(Auth::Token(c.token.clone())).write("db", "m v=1 3").status == 204));
+    let stdout_and_err = g.full_output();
+    assert!(!stdout_and_err.contains(&a.token) && !stdout_and_err.contains(&c.token), "a token was logged");
+}
+
+#[test]
+fn file_change_reloads_and_a_bad_file_is_refused() {
+    let a = TokenSpec::new("alpha").write(&["db"]);
+    let cfg = GateConfig::new().log("level = \"info\"").server("config_check_interval = \"100ms\"").token(a.clone());
+    let g = Gate::start_with(cfg);
+    let path = g.config_path();
+    let good = std::fs::read_to_string(&path).unwrap();
+    let api = g.api(Auth::Token(a.token.clone()));
+    assert_eq!(api.write("db", "m v=1 1").status, 204);
+
+    // Not TOML, then TOML with a bad token hash: both refused, the running tokens stay.
+    std::fs::write(&path, format!("{good}\n[[tokens]\n")).unwrap();
+    assert!(g.wait_output("config reload refused", Duration::from_secs(10)), "{}", g.output());
+    std::fs::write(&path, format!("{good}\n[[tokens]]\nname = \"x\"\nhash = \"sha256:zz\"\n")).unwrap();
+    assert!(g.wait_output("hash must look like sha256", Duration::from_secs(10)), "{}", g.output());
+    assert_eq!(api.write("db", "m v=1 2").status, 204, "a refused reload changed the tokens");
+
+    // A setting read only at start is named in a warning; the tokens are applied all the same.
+    std::fs::write(&path, good.replace("[limits]\n", "[limits]\nmax_body_bytes = 1000\n")).unwrap();
+    assert!(g.wait_output("limits.max_body_bytes", Duration::from_secs(10)), "{}", g.output());
+    assert_eq!(api.write("db", "m v=1 3").status, 204);
+
+    let out = token_cmd(&["revoke", "alpha", "--config", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(eventually(Duration::from_secs(10), || api.write("db", "m v=1 4").status == 401), "revoked token still accepted");
+}
+
+#[test]
+fn token_created_into_the_config_works_without_a_restart() {
+    let g = Gate::start_with(GateConfig::new().server("config_check_interval = \"100ms\"").raw("# a comment to keep"));
+    let path = g.config_path();
+    let out = token_cmd(&["create", "--name", "fresh", "--write", "fdb", "--add-to-config", "--config", path.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("# a comment to keep") && text.contains("name = \"fresh\""), "{text}");
+    let hash = text.lines().rev().find_map(|l| l.strip_prefix("hash = \"")).unwrap().trim_end_matches('"').to_string();
+    let token = stdout.split_whitespace().find(|w| token_hash(w) == hash).expect("the printed token matches the hash added").to_string();
+    let api = g.api(Auth::Token(token));
+    assert!(eventually(Duration::from_secs(10), || api.write("fdb", "m v=1 1").status == 204), "{}", g.output());
+    assert_eq!(api.write("other", "m v=1 1").status, 401, "rights beyond --write");
+    let again = token_cmd(&["create", "--name", "fresh", "--add-to-config", "--config", path.to_str().unwrap()]);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already"));
+}
+
+#[test]
+fn reload_applies_a_new_request_rate() {
+    let a = TokenSpec::new("alpha").write(&["db"]);
+    let cfg = GateConfig::new().log("level = \"info\"").server("config_check_interval = \"0s\"").token(a.clone());
+    let g = Gate::start_with(cfg);
+    let api = g.api(Auth::Token(a.token.clone()));
+    for i in 0..20 {
+        assert_eq!(api.write("db", &format!("m v={i} {i}")).status, 204);
+    }
+    let path = g.config_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("[limits]\n", "[limits]\nrequests_per_second = 1\nburst = 2\non_limit = \"429\"\n")).unwrap();
+    g.signal(libc::SIGHUP);
+    assert!(g.wait_output("configuration reloaded", Duration::from_secs(10)), "{}", g.output());
+    let statuses: Vec<u16> = (0..4).map(|i| api.write("db", &format!("m v={i} {i}")).status).collect();
+    assert_eq!(&statuses[..2], &[204, 204], "{statuses:?}");
+    assert!(statuses[2..].iter().all(|s| *s == 429), "the reloaded rate is not applied: {statuses:?}");
+}
+
+#[test]
+fn revoking_an_unknown_token_fails_and_leaves_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = format!("# mine\n[[tokens]]\nname = \"one\"\nhash = \"{}\"\nread = [\"*\"]\n", token_hash("secret-one"));
+    std::fs::write(&path, &text).unwrap();
+    let out = token_cmd(&["revoke", "two", "--config", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "revoking an unknown name succeeded");
+    assert!(err.contains("no token named \"two\"") && err.contains("one"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+}
