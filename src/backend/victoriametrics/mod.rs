@@ -1127,7 +1127,9 @@ mod tests {
     #[test]
     fn bad_url() {
         assert!(VictoriaMetricsBackend::new("localhost:8428", VmOptions::default()).is_err());
-        assert!(VictoriaMetricsBackend::new("https://127.0.0.1:8428", VmOptions::default()).is_err());
+        assert!(VictoriaMetricsBackend::new("ftp://127.0.0.1:8428", VmOptions::default()).is_err());
+        // https:// is a store behind TLS (backend::tls).
+        assert!(VictoriaMetricsBackend::new("https://127.0.0.1:8428", VmOptions::default()).is_ok());
         let no_sep = VmOptions { separator: String::new(), ..VmOptions::default() };
         assert!(VictoriaMetricsBackend::new("http://127.0.0.1:8428", no_sep).is_err());
         assert!(VictoriaMetricsBackend::new("http://127.0.0.1:8428/", VmOptions::default()).is_ok());
