@@ -204,15 +204,7 @@ fn main() {
 
         let start = Instant::now();
         let mut s = b
-            .scan(ScanRequest {
-                db: "benchmark".into(),
-                rp: None,
-                measurement: "cpu".into(),
-                tags: TagPredicate::True,
-                min_time: i64::MIN,
-                max_time: i64::MAX,
-                fields: FIELDS.iter().map(|s| s.to_string()).collect(),
-            })
+            .scan(ScanRequest::new("benchmark", None, "cpu", TagPredicate::True, i64::MIN, i64::MAX, FIELDS.iter().map(|s| s.to_string()).collect()))
             .await
             .expect("scan");
         let mut n = 0usize;

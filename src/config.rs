@@ -41,7 +41,7 @@ impl Default for Config {
 #[serde(deny_unknown_fields, default)]
 pub struct BackendConfig {
     /// `embedded`, `victoriametrics`, `clickhouse` or `influxdb`.
-    pub kind: String,
+    pub kind: crate::backend::BackendKind,
     pub url: Option<String>,
     /// Retention of the `autogen` policy made when a write creates a database. `0s` = infinite.
     #[serde(with = "duration_str")]
@@ -155,7 +155,7 @@ impl Default for VictoriaMetricsConfig {
 impl Default for BackendConfig {
     fn default() -> Self {
         BackendConfig {
-            kind: "embedded".into(),
+            kind: crate::backend::BackendKind::Embedded,
             url: None,
             default_retention: 0,
             timeout: 30 * NS_PER_S,
@@ -436,7 +436,7 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
-    pub backend: Option<String>,
+    pub backend: Option<crate::backend::BackendKind>,
     pub backend_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     /// `--tls-cert` and `--tls-key`, given together.
@@ -448,8 +448,8 @@ impl Overrides {
         if let Some(l) = self.listen {
             cfg.listen = l;
         }
-        if let Some(b) = &self.backend {
-            cfg.backend.kind = b.clone();
+        if let Some(b) = self.backend {
+            cfg.backend.kind = b;
         }
         if let Some(u) = &self.backend_url {
             cfg.backend.url = Some(u.clone());
@@ -519,9 +519,10 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        match self.backend.kind.as_str() {
-            "embedded" => {}
-            "victoriametrics" => {
+        use crate::backend::BackendKind;
+        match self.backend.kind {
+            BackendKind::Embedded => {}
+            BackendKind::VictoriaMetrics => {
                 if self.backend.url.is_none() {
                     return Err(ConfigError::Invalid("backend.url is required for backend victoriametrics".into()));
                 }
@@ -532,7 +533,7 @@ impl Config {
                     ));
                 }
             }
-            "clickhouse" => {
+            BackendKind::ClickHouse => {
                 if self.backend.url.is_none() {
                     return Err(ConfigError::Invalid("backend.url is required for backend clickhouse".into()));
                 }
@@ -548,7 +549,7 @@ impl Config {
                     ));
                 }
             }
-            "influxdb" => {
+            BackendKind::InfluxDb => {
                 if self.backend.url.is_none() {
                     return Err(ConfigError::Invalid("backend.url is required for backend influxdb".into()));
                 }
@@ -557,11 +558,6 @@ impl Config {
                         "backend.influxdb: connect_timeout and max_answer_bytes must be positive".into(),
                     ));
                 }
-            }
-            other => {
-                return Err(ConfigError::Invalid(format!(
-                    "unknown backend {other:?}: expected \"embedded\", \"victoriametrics\", \"clickhouse\" or \"influxdb\""
-                )))
             }
         }
         if !matches!(self.backend.sync.as_str(), "full" | "normal") {
@@ -724,7 +720,7 @@ mod tests {
     fn shipped_config_is_valid() {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap();
         let cfg = Config::parse(&text).unwrap();
-        assert_eq!(cfg.backend.kind, "embedded");
+        assert_eq!(cfg.backend.kind, crate::backend::BackendKind::Embedded);
         assert_eq!(cfg.limits.max_body_bytes, 25_000_000);
         assert_eq!(cfg.query, QueryConfig::default(), "config.toml states the defaults of [query]");
         assert_eq!(cfg.spool, SpoolConfig::default(), "config.toml states the defaults of [spool]");

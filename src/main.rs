@@ -92,7 +92,7 @@ struct ServeArgs {
     listen: Option<SocketAddr>,
     /// Backend: embedded, victoriametrics, clickhouse or influxdb.
     #[arg(long, value_name = "NAME")]
-    backend: Option<String>,
+    backend: Option<influxgate::backend::BackendKind>,
     /// URL of the backend server (victoriametrics, clickhouse, influxdb).
     #[arg(long, value_name = "URL")]
     backend_url: Option<String>,
@@ -115,7 +115,7 @@ impl ServeArgs {
     fn overrides(&self) -> Overrides {
         Overrides {
             listen: self.listen,
-            backend: self.backend.clone(),
+            backend: self.backend,
             backend_url: self.backend_url.clone(),
             data_dir: self.data_dir.clone(),
             tls: self.tls_cert.clone().zip(self.tls_key.clone()),

@@ -258,3 +258,84 @@ fn a_store_that_is_down_is_503_with_retry_after() {
     assert_eq!(api.write("down", "m v=3 3").status, 204);
     assert_eq!(rows(&api.query_ok("SELECT v FROM m", "down")).len(), 2);
 }
+
+/// `SeriesChunk`'s contract on both dialects (`backend::ordered::check_store`): series sets,
+/// ascending and descending order, per-series limits over points, with points written twice
+/// (two rows that the scan merges, which `LIMIT n BY` must count as one point).
+#[test]
+fn scans_keep_the_chunk_contract() {
+    use influxgate::backend::clickhouse::{ClickHouseBackend, ClickHouseOptions};
+    use influxgate::backend::{Backend, WriteBatch};
+    let mut body = String::new();
+    for h in 0..4 {
+        for t in 0..(4 + h * 5) {
+            let extra = if t % 3 == 0 { String::new() } else { format!(",a={t}.5") };
+            body.push_str(&format!("m,host=h{h} b={t}i{extra} {}\n", t * 10 + h));
+        }
+        // Rewrites: a later write adds a field to an existing point, or replaces one.
+        body.push_str(&format!("m,host=h{h} a=-1 {}\nm,host=h{h} b=-2i {}\n", h, 20 + h));
+    }
+    let points = influxgate::lineproto::parse_body_str(&body, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for t in Target::all() {
+        rt.block_on(async {
+            let b = ClickHouseBackend::new(t.url(), ClickHouseOptions::default()).unwrap();
+            let (first, rewrites) = points.split_at(points.len() - 8);
+            for part in [first, rewrites] {
+                b.write(WriteBatch { db: "contract".into(), rp: None, points: part.to_vec() }).await.unwrap();
+            }
+            for fields in [vec!["a".to_string(), "b".to_string()], vec!["a".to_string()], Vec::new()] {
+                let n = influxgate::backend::ordered::check_store(&b, "contract", "m", &fields)
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {fields:?}: {e}", t.name()));
+                assert_eq!(n, 32, "{}: every variant checked", t.name());
+            }
+        });
+    }
+}
+
+/// ClickHouse HTTP requests counted by `/metrics` so far.
+fn ch_requests(api: &Api) -> u64 {
+    let text = api.get("/metrics").text();
+    text.lines().find_map(|l| l.strip_prefix("influxgate_clickhouse_requests_total ")?.parse().ok()).unwrap_or_else(|| panic!("no request counter in {text}"))
+}
+
+/// A raw select over 100 series reads them together: one statement per window of the
+/// streaming merge (not one per series per window), and its sources' catalog once; answers as
+/// on the embedded store, streamed (compact JSON) and buffered (pretty), ASC, DESC and LIMIT.
+#[test]
+fn multi_series_raw_select_is_one_statement_per_window() {
+    let series = 100;
+    let per_series = 300;
+    let mut body = String::new();
+    for t in 0..per_series {
+        for h in 0..series {
+            body.push_str(&format!("m,host=h{h:03},g={} v={},w={}i {}\n", h % 3, (t * 7 + h) % 11, t, t * 1000 + h % 7));
+        }
+    }
+    // W = 12800: B = 128 points per series, so 300 points take three windows.
+    let reference = Gate::start_with(GateConfig::new().raw("[query]\nstream_window_points = 12800\n"));
+    assert_eq!(reference.admin().write("many", &body).status, 204);
+    let ch = ClickHouse::single();
+    let mut cfg = GateConfig::new().raw("[backend.clickhouse]\n[query]\nstream_window_points = 12800\n");
+    cfg.backend = vec!["kind = \"clickhouse\"".into(), format!("url = {:?}", ch.url())];
+    let gate = Gate::start_with(cfg);
+    let api = gate.admin();
+    assert_eq!(api.write("many", &body).status, 204);
+    for (q, most) in [
+        // Measured: 8, 4, 7, 4 (catalog reads included); one request per series would be 100+.
+        ("SELECT * FROM m", 10),
+        ("SELECT v FROM m WHERE g = '1' ORDER BY time DESC", 6),
+        ("SELECT * FROM m GROUP BY g LIMIT 150", 10),
+        ("SELECT w, host FROM m ORDER BY time DESC LIMIT 5", 6),
+    ] {
+        let before = ch_requests(&api);
+        let got = api.query(q, "many");
+        let used = ch_requests(&api) - before;
+        assert_eq!(got.status, 200, "{q}: {}", got.describe());
+        assert_eq!(got.json(), reference.admin().query(q, "many").json(), "{q}");
+        assert!(used <= most, "{q}: {used} ClickHouse requests for {series} series, at most {most} expected");
+        let pretty = api.query_with(&[("q", q), ("db", "many"), ("epoch", "ns"), ("pretty", "true")]);
+        assert_eq!(pretty.json(), got.json(), "{q}: buffered");
+    }
+}

@@ -52,15 +52,7 @@ fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
 }
 
 fn scan_req(db: &str, m: &str, pred: TagPredicate, fields: &[&str]) -> ScanRequest {
-    ScanRequest {
-        db: db.into(),
-        rp: None,
-        measurement: m.into(),
-        tags: pred,
-        min_time: i64::MIN,
-        max_time: i64::MAX,
-        fields: fields.iter().map(|s| s.to_string()).collect(),
-    }
+    ScanRequest::new(db, None, m, pred, i64::MIN, i64::MAX, fields.iter().map(|s| s.to_string()).collect())
 }
 
 async fn scan_all(b: &VictoriaMetricsBackend, req: ScanRequest) -> Vec<SeriesChunk> {
@@ -838,4 +830,28 @@ async fn retention_of_180_days_gets_week_long_shard_groups() {
     let rps = b.retention_policies("d").await.expect("rps");
     assert_eq!(rps[0].duration, 180 * 86_400 * 1_000_000_000);
     assert_eq!(rps[0].shard_group_duration, 7 * 86_400 * 1_000_000_000);
+}
+
+/// `SeriesChunk`'s contract (`backend::ordered::check_store`): the export API reads ascending
+/// and whole, so order and limit come from `backend::ordered::emulate`.
+#[tokio::test]
+async fn scans_keep_the_chunk_contract() {
+    let vm = start_vm().await;
+    let b = backend(&vm);
+    let mut points = Vec::new();
+    for h in 0..4i64 {
+        for t in 0..(4 + h * 5) {
+            let mut f = vec![("b", FieldValue::Float(t as f64))];
+            if t % 3 != 0 {
+                f.push(("a", FieldValue::Float(t as f64 + 0.5)));
+            }
+            points.push(point("m", &[("host", &format!("h{h}"))], f, T0 + t * S + h * 1_000_000));
+        }
+    }
+    b.write(batch("contract", points)).await.expect("write");
+    for fields in [vec!["a".to_string(), "b".to_string()], vec!["a".to_string()], Vec::new()] {
+        let n = influxgate::backend::ordered::check_store(&b, "contract", "m", &fields).await.unwrap_or_else(|e| panic!("{fields:?}: {e}"));
+        // Descending without a limit is refused by the emulation: 4 of the 32 variants.
+        assert_eq!(n, 28, "every variant checked");
+    }
 }

@@ -310,15 +310,7 @@ async fn aggregate_equals_fold_of_scan() {
     for (func, field) in cases {
         for &(min, max, every, offset) in windows {
             for pred in &preds {
-                let scan = ScanRequest {
-                    db: "db".into(),
-                    rp: None,
-                    measurement: "cpu".into(),
-                    tags: pred.clone(),
-                    min_time: min,
-                    max_time: max,
-                    fields: vec![field.into()],
-                };
+                let scan = ScanRequest::new("db", None, "cpu", pred.clone(), min, max, vec![field.into()]);
                 let chunks: Vec<SeriesChunk> =
                     b.scan(scan.clone()).await.unwrap().map(|c| c.unwrap()).collect::<Vec<_>>().await;
                 let want = reference(&chunks, func, every, offset, min);

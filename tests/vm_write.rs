@@ -158,15 +158,7 @@ async fn hostile_names_are_stored_exactly() {
     // And it reads back through the backend (read-after-write: no wait).
     let m = "a,b";
     let mut s = b
-        .scan(ScanRequest {
-            db: "hostile".into(),
-            rp: None,
-            measurement: m.into(),
-            tags: TagPredicate::Eq("host".into(), m.into()),
-            min_time: i64::MIN,
-            max_time: i64::MAX,
-            fields: vec![format!("f{m}"), "i".into(), "value".into()],
-        })
+        .scan(ScanRequest::new("hostile", None, m, TagPredicate::Eq("host".into(), m.into()), i64::MIN, i64::MAX, vec![format!("f{m}"), "i".into(), "value".into()]))
         .await
         .unwrap();
     let c = s.next().await.unwrap().unwrap();

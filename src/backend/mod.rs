@@ -10,6 +10,7 @@
 pub mod clickhouse;
 pub mod embedded;
 pub mod influxdb;
+pub mod ordered;
 pub mod tls;
 pub mod victoriametrics;
 
@@ -228,7 +229,19 @@ pub struct SeriesInfo {
     pub tags: Vec<(String, String)>,
 }
 
-/// A raw read of one measurement: every series matching `tags`, points with `min_time <= t <= max_time`.
+/// The order of points within each series of a scan (series always come in ascending order
+/// of their sorted tag sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanOrder {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// A raw read of one measurement: every series matching `tags` (and, when `series` is set, only
+/// those of that set), points with `min_time <= t <= max_time`, in `order` within a series, at
+/// most `limit` points per series. Build one with [`ScanRequest::new`] and the builders, so a
+/// field added later has its default everywhere.
 #[derive(Debug, Clone)]
 pub struct ScanRequest {
     pub db: String,
@@ -239,10 +252,77 @@ pub struct ScanRequest {
     pub max_time: i64,
     /// Fields to read, in this order; the chunk columns follow it. Empty means none (time only).
     pub fields: Vec<String>,
+    /// Only these series (tag sets sorted by key; the set sorted), the ones the planner resolved;
+    /// `None`: every series `tags` matches. A series of the set must still match `tags`.
+    pub series: Option<Vec<Vec<(String, String)>>>,
+    /// Ascending or descending time within each series.
+    pub order: ScanOrder,
+    /// At most this many points per series: the first ones in `order`. A point is one time of a
+    /// series (rows a store keeps for one time count once). A series answered with fewer points
+    /// than the limit has no more in the range. `None`: every point.
+    pub limit: Option<usize>,
 }
 
-/// Part of one series' data, in ascending time order. A series may arrive in several chunks, one
-/// after the other; series arrive in ascending order of their sorted tag set.
+impl ScanRequest {
+    /// Every point of the series `tags` matches in `[min_time, max_time]`, ascending.
+    pub fn new(db: &str, rp: Option<&str>, measurement: &str, tags: TagPredicate, min_time: i64, max_time: i64, fields: Vec<String>) -> Self {
+        ScanRequest {
+            db: db.to_string(),
+            rp: rp.map(str::to_string),
+            measurement: measurement.to_string(),
+            tags,
+            min_time,
+            max_time,
+            fields,
+            series: None,
+            order: ScanOrder::Asc,
+            limit: None,
+        }
+    }
+
+    /// Only the series of `set` (each tag set sorted by key); the set is sorted here.
+    pub fn only(mut self, mut set: Vec<Vec<(String, String)>>) -> Self {
+        set.sort();
+        set.dedup();
+        self.series = Some(set);
+        self
+    }
+
+    pub fn ordered(mut self, order: ScanOrder) -> Self {
+        self.order = order;
+        self
+    }
+
+    pub fn limited(mut self, limit: Option<usize>) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Whether the series `tags` is one the request reads (its predicate and series set).
+    pub fn wants<K: AsRef<str> + Ord, V: AsRef<str> + Ord>(&self, tags: &[(K, V)]) -> bool {
+        let in_set = match &self.series {
+            None => true,
+            Some(set) => set
+                .binary_search_by(|s| {
+                    let a = s.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                    a.cmp(tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())))
+                })
+                .is_ok(),
+        };
+        in_set && self.tags.matches_pairs(tags)
+    }
+}
+
+/// Part of one series' data. The chunk contract every store keeps:
+///
+/// * series arrive one after another, in ascending order of their sorted tag sets, whatever the
+///   request's order; a series may arrive in several chunks, one right after the other;
+/// * within a series, times ascend (`ScanOrder::Asc`) or descend (`ScanOrder::Desc`); a store
+///   that keeps several rows for one time (only the engine's in-memory test store) sends them
+///   next to each other;
+/// * with a `limit`, each series stops after that many distinct times.
+///
+/// `backend::ordered` checks a stream against it (the stores' tests use it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesChunk {
     pub tags: Vec<(String, String)>,
@@ -297,16 +377,52 @@ pub struct AggregateSeries {
     pub rows: Vec<AggregateRow>,
 }
 
+/// What the planner may ask of a store beyond a scan.
 #[derive(Debug, Clone, Default)]
 pub struct Capabilities {
     /// Aggregates `aggregate()` answers exactly; empty means no aggregate pushdown.
     pub aggregates: Vec<AggregateFn>,
-    /// The store keeps field types (a Prometheus-family store keeps only floats).
-    pub typed_fields: bool,
-    /// The store supports retention policies other than the default.
-    pub retention_policies: bool,
-    /// The store supports deletes (`DROP SERIES`, `DELETE`, `DROP MEASUREMENT`).
-    pub deletes: bool,
+}
+
+/// Which store a backend is: chosen by `[backend] kind` in config.toml (`embedded`,
+/// `victoriametrics`, `clickhouse`, `influxdb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    #[default]
+    Embedded,
+    VictoriaMetrics,
+    ClickHouse,
+    /// An InfluxDB 1.x upstream (it executes InfluxQL itself, `backend::influxdb`).
+    InfluxDb,
+}
+
+impl BackendKind {
+    /// The name config.toml and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Embedded => "embedded",
+            BackendKind::VictoriaMetrics => "victoriametrics",
+            BackendKind::ClickHouse => "clickhouse",
+            BackendKind::InfluxDb => "influxdb",
+        }
+    }
+}
+
+impl std::str::FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        [BackendKind::Embedded, BackendKind::VictoriaMetrics, BackendKind::ClickHouse, BackendKind::InfluxDb]
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown backend {s:?}: expected \"embedded\", \"victoriametrics\", \"clickhouse\" or \"influxdb\""))
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What a `DELETE` / `DROP SERIES` / `DROP MEASUREMENT` removes.
@@ -322,8 +438,11 @@ pub struct DeleteRequest {
 }
 
 #[async_trait]
-pub trait Backend: Send + Sync + 'static {
-    fn name(&self) -> &'static str;
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> BackendKind;
+    fn name(&self) -> &'static str {
+        self.kind().name()
+    }
     fn capabilities(&self) -> Capabilities;
 
     /// Reachable and able to serve; `Err` says why not.
@@ -356,7 +475,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Field keys and types of one measurement, sorted by key.
     async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>>;
 
-    /// A stream of series chunks, see `SeriesChunk` for the order.
+    /// A stream of series chunks in the order, and with the limit, `req` asks: see
+    /// `SeriesChunk` for the contract. A store that reads only ascending and whole applies
+    /// order and limit with `backend::ordered::emulate`.
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>>;
 
     /// Aggregate pushdown; only called for functions listed in `capabilities().aggregates`.

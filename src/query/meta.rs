@@ -77,15 +77,7 @@ async fn filter_by_time(
         let fields: Vec<String> = backend.field_keys(db, rp, m).await?.into_iter().map(|f| f.0).collect();
         let mut seen: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
         if lo <= hi && !fields.is_empty() {
-            let req = crate::backend::ScanRequest {
-                db: db.to_string(),
-                rp: rp.map(str::to_string),
-                measurement: m.clone(),
-                tags: TagPredicate::True,
-                min_time: lo,
-                max_time: hi,
-                fields,
-            };
+            let req = crate::backend::ScanRequest::new(db, rp, m, TagPredicate::True, lo, hi, fields);
             let mut st = backend.scan(req).await?;
             while let Some(chunk) = st.next().await {
                 let chunk = chunk?;
@@ -113,15 +105,7 @@ async fn series_shard_count(backend: &dyn Backend, db: &str, rp: Option<&str>, m
         None => rps.iter().find(|x| x.default),
     };
     let d = super::functions::aggregate::rp_shard_group_duration(info);
-    let req = crate::backend::ScanRequest {
-        db: db.to_string(),
-        rp: rp.map(str::to_string),
-        measurement: m.to_string(),
-        tags: pred.clone(),
-        min_time: i64::MIN,
-        max_time: i64::MAX,
-        fields: Vec::new(),
-    };
+    let req = crate::backend::ScanRequest::new(db, rp, m, pred.clone(), i64::MIN, i64::MAX, Vec::new());
     let mut st = backend.scan(req).await?;
     let mut n = 0usize;
     let mut last_tags: Option<Vec<(String, String)>> = None;

@@ -30,6 +30,7 @@ pub(crate) mod lower;
 mod meta;
 mod select;
 pub mod settings;
+pub mod snapshot;
 pub mod stream;
 mod upstream;
 
@@ -256,7 +257,8 @@ pub async fn execute_statement(backend: &dyn Backend, ctx: &QueryContext, s: &a:
         return upstream::run(store, ctx, s).await;
     }
     match s {
-        Select(sel) => select::statement(backend, ctx, sel).await,
+        // One catalog snapshot per statement (see `snapshot`).
+        Select(sel) => select::statement(&snapshot::CatalogSnapshot::new(backend), ctx, sel).await,
         Explain { .. } => Err("EXPLAIN is not supported".into()),
         ShowDatabases => meta::show_databases(backend, ctx).await,
         CreateDatabase(c) => meta::create_database(backend, c).await,

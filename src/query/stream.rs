@@ -16,22 +16,35 @@
 //! * each candidate series (catalog lookup with the condition's tag terms) is an input with a
 //!   small buffer of its next rows (already filtered by the condition, capped by LIMIT+OFFSET as
 //!   the buffered path caps each series);
-//! * an empty buffer is refilled by a scan of that series alone (the condition's tag predicate
-//!   and an equality on every tag key of the candidates, so exactly that series) over a time
-//!   window just past what was read (before it, for `ORDER BY time DESC`). Window widths adapt
-//!   per series to give about `B` rows: a scan is stopped after `B` rows (ascending) or retried
-//!   narrower past `4B` rows (descending, where the rows arrive oldest first);
+//! * an empty buffer is refilled by one ordered, limited scan (the Backend v2 seam:
+//!   `ScanRequest` with a series set, `ScanOrder` and a per-series limit of `B` points) over a
+//!   time window from the input's cursor onwards (downwards for `ORDER BY time DESC`, which the
+//!   store answers newest first). The scan reads, besides the input that ran dry, every input
+//!   that holds at most `B / 2` rows and whose own cursor is at or past this one in read order:
+//!   its rows before its cursor are read again and dropped, never skipped. In a merge in time
+//!   order the input that runs dry is the one furthest behind, so one scan refills all series
+//!   together: a SQL store answers a window of the whole merge in one statement (ClickHouse:
+//!   `_series IN (...)`, `ORDER BY _series, time [DESC]`, `LIMIT B BY _series`), not one
+//!   statement per series. After the scan, an input that got `B` points continues after the
+//!   last of them; one that got fewer has read the window. Window widths adapt per input to
+//!   about `B` points (the span of the last `B` points read; doubled when a window held under
+//!   `B / 4`; the rest of the range after an empty window), so a store that reads a whole
+//!   window before its limit applies (ClickHouse 18.16, VictoriaMetrics' export) reads little
+//!   past what the merge needs;
 //! * groups, LIMIT/OFFSET per group and measurements (one after another, in name order,
 //!   reversed for DESC) are applied on the merged rows as the buffered path applies them.
 //!
 //! # The bound
 //!
 //! With `W` (`query.stream_window_points`, default [`DEFAULT_WINDOW_POINTS`] = 16384) and `S` candidate
-//! series of the measurement being read, each series buffers at most `B = max(W / S, min(128,
-//! W))` rows (plus rows of one duplicated timestamp, which only a store keeping duplicates has),
-//! and one refill holds at most `4B` rows while it reads. So the engine holds at most
-//! `S × B + 4B` rows, i.e. `max(W, 128 × S) + 4B` rows: `W` rows up to `W / 128` series, and at
-//! most [`MAX_STREAM_SERIES`] × 128 = 131072 rows, whatever the number of points. On top: the
+//! series of the measurement being read, a scan answers at most `B = max(W / S, min(128, W))`
+//! points per series (plus rows of one duplicated timestamp, which only a store keeping
+//! duplicates has), taken into the buffers chunk by chunk as they arrive. An input is read along
+//! only while it holds at most `B / 2` rows, so a buffer never holds more than `3B / 2` rows, and
+//! the engine at most `S × 3B / 2` rows, i.e. `3/2 × max(W, 128 × S)`: `1.5 W` rows up to
+//! `W / 128` series, and at most 1.5 × [`MAX_STREAM_SERIES`] × 128 = 196608 rows, whatever the
+//! number of points. On top: one chunk being read (1024 rows on the SQL stores; a store
+//! emulating DESC keeps a tail of `B` rows, `backend::ordered`), the
 //! catalog's list of the `S` series, one output batch of at most `W` rows, and, in the HTTP
 //! layer, one encoded batch (non-chunked) or one piece of `chunk_size` rows (chunked; the client
 //! picks `chunk_size`) plus a bounded channel of encoded pieces.
@@ -68,7 +81,7 @@ use super::result::{Series, Value};
 use super::functions::goheap::GoHeap;
 use super::select::{MeasInfo, RawCompiled};
 use super::{lower, select, QueryContext};
-use crate::backend::{MeasurementFilter, ScanRequest, SeriesInfo, SharedBackend, TagPredicate};
+use crate::backend::{MeasurementFilter, ScanOrder, ScanRequest, SeriesInfo, SharedBackend, TagPredicate};
 use crate::influxql::ast as a;
 use crate::rules::limits;
 
@@ -235,6 +248,8 @@ pub fn open_for(backend: SharedBackend, ctx: QueryContext, stmt: &a::Statement, 
     };
     let time_zone = s.location.as_ref().map(|l| l.zone);
     let (lo, hi) = (tr.min_or(), tr.max_or());
+    // Validation, planning and the merge read the catalog through one snapshot.
+    let backend = super::snapshot::CatalogSnapshot::shared(backend);
     Ok(RawSelect { backend, ctx, sel, rest, lo, hi, phase: Phase::Start, time_zone })
 }
 
@@ -365,8 +380,6 @@ struct Head {
 /// One series read lazily: its next rows (kept by the condition), and where to read on.
 struct Input {
     tags: Tags,
-    /// Exactly this series.
-    pred: TagPredicate,
     gid: usize,
     rows: VecDeque<(i64, Vec<Value>)>,
     /// Ascending: the next time to read from; descending: the next time to read down from.
@@ -479,10 +492,6 @@ impl MeasMerge {
         window: usize,
     ) -> QResult<MeasMerge> {
         let desc = sel.order_desc;
-        // Every tag key of the candidates: equal to the series' value or '' picks exactly it.
-        let mut all_keys: Vec<&String> = series.iter().flat_map(|s| s.tags.iter().map(|(k, _)| k)).collect();
-        all_keys.sort();
-        all_keys.dedup();
         // Inputs in the buffered path's order: by group, then series key; reversed for DESC.
         let mut order: Vec<(Tags, String, Tags)> = series
             .iter()
@@ -500,15 +509,9 @@ impl MeasMerge {
         let width = hi as i128 - lo as i128 + 1;
         let mut inputs = Vec::with_capacity(order.len());
         for (g, _, tags) in order {
-            let mut pred = rc.pred().clone();
-            for k in &all_keys {
-                let v = tags.iter().find(|(tk, _)| tk == *k).map(|(_, v)| v.clone()).unwrap_or_default();
-                pred = TagPredicate::And(Box::new(pred), Box::new(TagPredicate::Eq((*k).clone(), v)));
-            }
             let gid = groups.binary_search(&g).unwrap_or(0);
             inputs.push(Input {
                 tags,
-                pred,
                 gid,
                 rows: VecDeque::new(),
                 cursor: if desc { hi } else { lo },
@@ -528,15 +531,13 @@ impl MeasMerge {
             per_series,
             desc,
         };
-        // `heap.Init` over the first row of every series that has one, in input order.
+        // `heap.Init` over the first row of every series that has one, in input order (the
+        // first refill reads every series at once).
         let mut firsts = Vec::new();
-        let mut hint = width;
         for i in 0..mm.inputs.len() {
-            mm.inputs[i].width = hint;
             if let Some(h) = mm.next_head(backend, i, lo, hi).await? {
                 firsts.push((i, h));
             }
-            hint = mm.inputs[i].width;
         }
         let desc = mm.desc;
         let inputs = &mm.inputs;
@@ -576,114 +577,112 @@ impl MeasMerge {
         }
     }
 
-    /// Reads the next rows of input `i` (see the module docs).
+    /// Reads the next rows of input `i`, and of the inputs that can be read along with it, in
+    /// one ordered, limited scan (see the module docs).
     async fn refill(&mut self, backend: &SharedBackend, i: usize, lo: i64, hi: i64) -> QResult<()> {
-        let b = self.per_series;
-        let desc = self.desc;
-        let cap = self.rc.cap.map(|c| c.0);
-        loop {
-            let inp = &self.inputs[i];
-            if inp.exhausted || !inp.rows.is_empty() {
-                return Ok(());
+        let (b, desc) = (self.per_series, self.desc);
+        let inp = &self.inputs[i];
+        if inp.exhausted || !inp.rows.is_empty() {
+            return Ok(());
+        }
+        let from = inp.cursor;
+        let (wlo, whi) = if desc {
+            ((from as i128 - inp.width + 1).max(lo as i128) as i64, from)
+        } else {
+            (from, (from as i128 + inp.width - 1).min(hi as i128) as i64)
+        };
+        // (tags, input), sorted by tags: the series the scan reads.
+        let mut set: Vec<(Tags, usize)> =
+            (0..self.inputs.len()).filter(|&j| j == i || self.reads_along(j, from)).map(|j| (self.inputs[j].tags.clone(), j)).collect();
+        set.sort();
+        let req = ScanRequest::new(&self.db, self.rp.as_deref(), &self.name, self.rc.pred().clone(), wlo, whi, self.rc.scan.clone())
+            .only(set.iter().map(|s| s.0.clone()).collect())
+            .ordered(if desc { ScanOrder::Desc } else { ScanOrder::Asc })
+            .limited(Some(b));
+        let mut stream = backend.scan(req).await?;
+        // Per member of `set`: points read, the first and the last time read.
+        let mut got: Vec<(usize, Option<i64>, Option<i64>)> = vec![(0, None, None); set.len()];
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            // A series created since the catalog was read is none of the inputs.
+            let Ok(k) = set.binary_search_by(|s| s.0.cmp(&chunk.tags)) else { continue };
+            self.take(set[k].1, chunk, &mut got[k]);
+        }
+        drop(stream);
+        for (k, (_, j)) in set.iter().enumerate() {
+            self.advance(*j, got[k], b, (wlo, whi), (lo, hi), *j == i);
+        }
+        Ok(())
+    }
+
+    /// Whether input `j` is read along with a refill reading from `from`: it has few rows left,
+    /// and its own next read starts at or past `from` in read order (rows before its cursor are
+    /// read again and dropped, never skipped).
+    fn reads_along(&self, j: usize, from: i64) -> bool {
+        let inp = &self.inputs[j];
+        !inp.exhausted && inp.rows.len() <= self.per_series / 2 && if self.desc { inp.cursor <= from } else { inp.cursor >= from }
+    }
+
+    /// Buffers the rows of `chunk` (of input `j`) past its cursor that the condition keeps.
+    fn take(&mut self, j: usize, chunk: crate::backend::SeriesChunk, got: &mut (usize, Option<i64>, Option<i64>)) {
+        let (desc, cap) = (self.desc, self.rc.cap.map(|c| c.0));
+        let ncols = self.rc.scan.len();
+        let inp = &mut self.inputs[j];
+        let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
+            chunk.columns.into_iter().map(|c| c.into_iter()).collect();
+        for &t in &chunk.times {
+            let vals: Vec<Value> = (0..ncols)
+                .map(|c| columns.get_mut(c).and_then(|c| c.next()).flatten().as_ref().map(super::eval::from_field).unwrap_or(Value::Null))
+                .collect();
+            if got.2 != Some(t) {
+                got.0 += 1;
             }
-            let (wlo, whi) = if desc {
-                ((inp.cursor as i128 - inp.width + 1).max(lo as i128) as i64, inp.cursor)
-            } else {
-                (inp.cursor, (inp.cursor as i128 + inp.width - 1).min(hi as i128) as i64)
-            };
-            let req = ScanRequest {
-                db: self.db.clone(),
-                rp: self.rp.clone(),
-                measurement: self.name.clone(),
-                tags: inp.pred.clone(),
-                min_time: wlo,
-                max_time: whi,
-                fields: self.rc.scan.clone(),
-            };
-            let mut stream = backend.scan(req).await?;
-            // Raw rows read, in ascending time order.
-            let mut read: Vec<(i64, Vec<Value>)> = Vec::new();
-            let mut stopped = false;
-            'chunks: while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                if chunk.tags != inp.tags {
-                    // A series created since the catalog was read: not this input.
-                    continue;
-                }
-                let mut columns: Vec<std::vec::IntoIter<Option<crate::model::FieldValue>>> =
-                    chunk.columns.into_iter().map(|c| c.into_iter()).collect();
-                for &t in &chunk.times {
-                    let vals: Vec<Value> = (0..self.rc.scan.len())
-                        .map(|c| {
-                            columns
-                                .get_mut(c)
-                                .and_then(|c| c.next())
-                                .flatten()
-                                .as_ref()
-                                .map(super::eval::from_field)
-                                .unwrap_or(Value::Null)
-                        })
-                        .collect();
-                    if desc {
-                        if read.len() >= 4 * b && whi > wlo {
-                            stopped = true;
-                            break 'chunks;
-                        }
-                    } else if read.len() >= b && read.last().is_some_and(|l| l.0 != t) {
-                        stopped = true;
-                        break 'chunks;
-                    }
-                    read.push((t, vals));
-                }
-            }
-            drop(stream);
-            let n = read.len();
-            let inp = &mut self.inputs[i];
-            if desc && stopped {
-                // Too many rows in the window (they came oldest first): narrower, again.
-                let span = match (read.first(), read.last()) {
-                    (Some(f), Some(l)) => l.0 as i128 - f.0 as i128 + 1,
-                    _ => 1,
-                };
-                inp.width = (inp.width / 2).min(span / 4).max(1);
+            got.1.get_or_insert(t);
+            got.2 = Some(t);
+            let seen = if desc { t > inp.cursor } else { t < inp.cursor };
+            if seen || cap.is_some_and(|c| inp.kept >= c) {
                 continue;
             }
-            let (first_read, last_read) = (read.first().map(|r| r.0), read.last().map(|r| r.0));
-            if desc {
-                read.reverse();
+            if self.rc.keep(&inp.tags, t, &vals) {
+                inp.kept += 1;
+                inp.rows.push_back((t, vals));
             }
-            for (t, vals) in read {
-                if cap.is_some_and(|c| inp.kept >= c) {
-                    break;
-                }
-                if self.rc.keep(&inp.tags, t, &vals) {
-                    inp.kept += 1;
-                    inp.rows.push_back((t, vals));
-                }
+        }
+    }
+
+    /// Moves input `j`'s cursor past what a refill over `[wlo, whi]` read of it (`got`: points,
+    /// first and last time); `owner`: the refill was for `j`, whose window width adapts.
+    fn advance(&mut self, j: usize, got: (usize, Option<i64>, Option<i64>), b: usize, (wlo, whi): (i64, i64), (lo, hi): (i64, i64), owner: bool) {
+        let desc = self.desc;
+        let cap = self.rc.cap.map(|c| c.0);
+        let inp = &mut self.inputs[j];
+        let (n, first, last) = got;
+        // The store answered `b` points: more may follow the last one; else the window is read.
+        let hit = n >= b;
+        let next = match (hit, desc) {
+            (true, false) => last.and_then(|l| l.checked_add(1)).filter(|&c| c <= hi),
+            (true, true) => last.and_then(|l| l.checked_sub(1)).filter(|&c| c >= lo),
+            (false, false) => (whi < hi).then(|| whi + 1),
+            (false, true) => (wlo > lo).then(|| wlo - 1),
+        };
+        match next {
+            None => inp.exhausted = true,
+            Some(c) => inp.cursor = if desc { inp.cursor.min(c) } else { inp.cursor.max(c) },
+        }
+        if cap.is_some_and(|c| inp.kept >= c) {
+            inp.exhausted = true;
+        }
+        if hit {
+            // The span of the `b` points read: the next window should hold about as many.
+            if let (Some(f), Some(l)) = (first, last) {
+                inp.width = (l as i128 - f as i128).abs().max(1) + 1;
             }
-            if cap.is_some_and(|c| inp.kept >= c) {
-                inp.exhausted = true;
-            }
-            if desc {
-                if wlo <= lo {
-                    inp.exhausted = true;
-                } else {
-                    inp.cursor = wlo - 1;
-                }
-            } else if stopped {
-                let last = last_read.unwrap_or(wlo);
-                // The span of the `b` rows read: the next window should hold about as many
-                // (the store then ends the scan itself instead of reading ahead of a dropped one).
-                inp.width = (last as i128 - first_read.unwrap_or(wlo) as i128 + 1).max(1);
-                inp.cursor = last + 1;
-            } else if whi >= hi {
-                inp.exhausted = true;
-            } else {
-                inp.cursor = whi + 1;
-            }
-            if !stopped && n <= b / 4 {
-                inp.width = inp.width.saturating_mul(2).min(1i128 << 65);
-            }
+        } else if owner && n == 0 {
+            // Nothing in the window: the next read covers the rest of the range (the limit
+            // bounds what it answers), instead of doubling its way to the end one read at a time.
+            inp.width = 1i128 << 65;
+        } else if owner && n <= b / 4 {
+            inp.width = inp.width.saturating_mul(2).min(1i128 << 65);
         }
     }
 }
@@ -763,15 +762,7 @@ impl Windowed {
     /// Points in `[lo, hi]` of the series the condition's tags allow, counted up to `cap + 1`.
     async fn probe(&self, backend: &SharedBackend, lo: i64, hi: i64) -> QResult<usize> {
         let (db, rp, m, pred) = &self.target;
-        let req = ScanRequest {
-            db: db.clone(),
-            rp: rp.clone(),
-            measurement: m.clone(),
-            tags: pred.clone(),
-            min_time: lo,
-            max_time: hi,
-            fields: Vec::new(),
-        };
+        let req = ScanRequest::new(db, rp.as_deref(), m, pred.clone(), lo, hi, Vec::new());
         let mut s = backend.scan(req).await?;
         let mut n = 0usize;
         while let Some(c) = s.next().await {
@@ -926,6 +917,38 @@ mod tests {
                 assert!(want.as_ref().is_ok_and(|s| !s.is_empty()), "{q}");
                 assert_eq!(streamed(&b, q, ctx(w, 2)), want, "W={w}: {q}");
             }
+        }
+    }
+
+    /// One statement reads each catalog fact once (`snapshot`): the databases and the
+    /// measurement list once, field keys and the series list once per measurement, the
+    /// policies once per database, whether the answer is buffered or streamed (which validates
+    /// and plans before it merges). Before the snapshot this statement cost 1 + 3N calls
+    /// buffered and more than twice that streamed.
+    #[test]
+    fn catalog_read_once_per_statement_and_measurement() {
+        let b = std::sync::Arc::new(crate::query::testing::MemBackend::new());
+        let n = 6;
+        let mut lp = String::new();
+        for i in 0..n {
+            for h in 0..3 {
+                lp.push_str(&format!("m{i},h=h{h} v={h} {}\n", 10 + h));
+            }
+        }
+        b.write_lp("t", &lp);
+        let bound = 3 + 2 * n;
+        for q in ["SELECT * FROM /m/", "SELECT v FROM /m/ WHERE h = 'h1'", "SELECT * FROM m0, m1, m2, m3, m4, m5 ORDER BY time DESC LIMIT 2"] {
+            let before = b.catalog_calls();
+            let parsed = influxql::parse_query(q).expect("parse");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let answer = rt.block_on(crate::query::execute(b.as_ref(), &QueryContext::admin(Some("t")), &parsed)).expect("answer");
+            assert!(answer[0].error.is_none() && answer[0].series.len() == n, "{q}: {answer:?}");
+            let buffered = b.catalog_calls() - before;
+            assert!(buffered <= bound, "{q}: {buffered} catalog calls buffered, at most {bound}");
+            let before = b.catalog_calls();
+            assert_eq!(streamed(&b, q, ctx(16384, MAX_STREAM_SERIES)).expect("streamed").len(), n, "{q}");
+            let streamed = b.catalog_calls() - before;
+            assert!(streamed <= bound, "{q}: {streamed} catalog calls streamed, at most {bound}");
         }
     }
 

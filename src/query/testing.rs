@@ -24,11 +24,13 @@ pub struct MemBackend {
     dbs: Mutex<BTreeMap<String, Db>>,
     pub chunk_rows: usize,
     pub pushdown: bool,
+    /// Catalog calls answered (databases, policies, series, measurements, field keys).
+    catalog_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for MemBackend {
     fn default() -> Self {
-        MemBackend { dbs: Mutex::new(BTreeMap::new()), chunk_rows: 3, pushdown: false }
+        MemBackend { dbs: Mutex::new(BTreeMap::new()), chunk_rows: 3, pushdown: false, catalog_calls: Default::default() }
     }
 }
 
@@ -45,6 +47,15 @@ fn autogen() -> RetentionPolicy {
 impl MemBackend {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Catalog calls answered so far.
+    pub fn catalog_calls(&self) -> usize {
+        self.catalog_calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_catalog_call(&self) {
+        self.catalog_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Parses a tiny line protocol (no escapes except none needed by tests):
@@ -152,8 +163,9 @@ fn bucket_of(t: i64, every: i64, offset: i64) -> i64 {
 
 #[async_trait]
 impl Backend for MemBackend {
-    fn name(&self) -> &'static str {
-        "memory"
+    /// The in-memory reference store stands in for the embedded one (typed fields, policies).
+    fn kind(&self) -> crate::backend::BackendKind {
+        crate::backend::BackendKind::Embedded
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities {
@@ -162,9 +174,6 @@ impl Backend for MemBackend {
             } else {
                 vec![]
             },
-            typed_fields: true,
-            retention_policies: true,
-            deletes: true,
         }
     }
     async fn health(&self) -> Result<()> {
@@ -185,9 +194,11 @@ impl Backend for MemBackend {
         Ok(())
     }
     async fn databases(&self) -> Result<Vec<String>> {
+        self.count_catalog_call();
         Ok(self.dbs.lock().unwrap().keys().cloned().collect())
     }
     async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
+        self.count_catalog_call();
         self.with_db(db, |d| d.rps.clone())
     }
     async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
@@ -247,6 +258,7 @@ impl Backend for MemBackend {
         measurements: &MeasurementFilter,
         tags: &TagPredicate,
     ) -> Result<Vec<SeriesInfo>> {
+        self.count_catalog_call();
         self.with_db(db, |d| {
             let set: BTreeSet<SeriesInfo> = d
                 .points
@@ -258,12 +270,14 @@ impl Backend for MemBackend {
         })
     }
     async fn measurements(&self, db: &str, _rp: Option<&str>) -> Result<Vec<String>> {
+        self.count_catalog_call();
         self.with_db(db, |d| {
             let set: BTreeSet<String> = d.points.iter().map(|p| p.measurement.clone()).collect();
             set.into_iter().collect()
         })
     }
     async fn field_keys(&self, db: &str, _rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
+        self.count_catalog_call();
         self.with_db(db, |d| d.fields.get(measurement).map(|m| m.clone().into_iter().collect()).unwrap_or_default())
     }
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
@@ -308,10 +322,10 @@ impl Backend for MemBackend {
             }
             chunks
         })?;
-        Ok(stream::iter(chunks.into_iter().map(Ok)).boxed())
+        crate::backend::ordered::emulate(stream::iter(chunks.into_iter().map(Ok)).boxed(), &req)
     }
     async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
-        let mut s = self.scan(ScanRequest { fields: vec![req.scan.fields[0].clone()], ..req.scan.clone() }).await?;
+        let mut s = self.scan(ScanRequest { fields: vec![req.scan.fields[0].clone()], ..req.scan.clone() }.limited(None).ordered(crate::backend::ScanOrder::Asc)).await?;
         let mut out: Vec<AggregateSeries> = Vec::new();
         while let Some(c) = s.next().await {
             let c = c?;
@@ -394,11 +408,11 @@ pub struct NoPushdown(pub std::sync::Arc<dyn Backend>);
 
 #[async_trait]
 impl Backend for NoPushdown {
-    fn name(&self) -> &'static str {
-        self.0.name()
+    fn kind(&self) -> crate::backend::BackendKind {
+        self.0.kind()
     }
     fn capabilities(&self) -> Capabilities {
-        Capabilities { aggregates: vec![], ..self.0.capabilities() }
+        Capabilities { aggregates: vec![] }
     }
     async fn health(&self) -> Result<()> {
         self.0.health().await

@@ -502,19 +502,19 @@ pub fn open_backend(config: &Config) -> Result<SharedBackend, StartError> {
 
 /// The backend named by the config, and what the write spool needs of it when it is remote.
 fn open_store(config: &Config) -> Result<(SharedBackend, Option<Arc<dyn crate::spool::Remote>>), StartError> {
-    match config.backend.kind.as_str() {
-        "embedded" => Ok((open_embedded(config)?, None)),
-        "victoriametrics" => {
+    use crate::backend::BackendKind;
+    match config.backend.kind {
+        BackendKind::Embedded => Ok((open_embedded(config)?, None)),
+        BackendKind::VictoriaMetrics => {
             let vm = open_victoriametrics(config)?;
             Ok((vm.clone(), Some(vm)))
         }
-        "clickhouse" => {
+        BackendKind::ClickHouse => {
             let ch = open_clickhouse(config)?;
             Ok((ch.clone(), Some(ch)))
         }
         // Not spooled: a failing upstream answers 503 with Retry-After (`backend::influxdb`).
-        "influxdb" => Ok((open_influxdb(config)?, None)),
-        other => Err(StartError::Backend(format!("unknown backend {other:?}"))),
+        BackendKind::InfluxDb => Ok((open_influxdb(config)?, None)),
     }
 }
 

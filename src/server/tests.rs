@@ -23,8 +23,8 @@ struct MockBackend {
 
 #[async_trait]
 impl Backend for MockBackend {
-    fn name(&self) -> &'static str {
-        "mock"
+    fn kind(&self) -> crate::backend::BackendKind {
+        crate::backend::BackendKind::Embedded
     }
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()

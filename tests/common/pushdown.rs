@@ -35,8 +35,8 @@ impl<B: Backend> Switch<B> {
 
 #[async_trait]
 impl<B: Backend> Backend for Switch<B> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
+    fn kind(&self) -> influxgate::backend::BackendKind {
+        self.inner.kind()
     }
     fn capabilities(&self) -> Capabilities {
         let mut c = self.inner.capabilities();
@@ -125,15 +125,7 @@ pub async fn compare<B: Backend>(on: &Switch<B>, off: &Switch<B>, db: &str, quer
 /// `every` (offset 0).
 pub fn request(m: &str, field: &str, func: AggregateFn, (min, max): (i64, i64), every: i64, point_time: bool) -> AggregateRequest {
     AggregateRequest {
-        scan: ScanRequest {
-            db: "db".into(),
-            rp: None,
-            measurement: m.into(),
-            tags: TagPredicate::True,
-            min_time: min,
-            max_time: max,
-            fields: vec![field.into()],
-        },
+        scan: ScanRequest::new("db", None, m, TagPredicate::True, min, max, vec![field.into()]),
         func,
         every,
         offset: 0,

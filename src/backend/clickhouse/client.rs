@@ -99,6 +99,8 @@ pub struct Client {
     io: Option<tokio::runtime::Handle>,
     base: String,
     opts: ClientOptions,
+    /// HTTP requests sent (statements and inserts), for `/metrics`.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 /// The body of an answer, read piece by piece.
@@ -137,10 +139,16 @@ impl Client {
     pub fn new(url: &str, opts: ClientOptions) -> Result<Client> {
         let base = url.trim_end_matches('/').to_string();
         let http = crate::backend::http_client("clickhouse", &base, &opts.tls, opts.timeout, Duration::from_secs(30))?;
-        Ok(Client { http, io: tokio::runtime::Handle::try_current().ok(), base, opts })
+        Ok(Client { http, io: tokio::runtime::Handle::try_current().ok(), base, opts, requests: Default::default() })
+    }
+
+    /// HTTP requests sent so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn send(&self, params: &[(&str, &str)], body: Vec<u8>, whole: bool) -> Result<reqwest::Response> {
+        self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut rb = self
             .http
             .post(format!("{}/", self.base))

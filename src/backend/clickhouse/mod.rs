@@ -402,15 +402,23 @@ impl Drop for ClickHouseBackend {
 
 #[async_trait]
 impl Backend for ClickHouseBackend {
-    fn name(&self) -> &'static str {
-        "clickhouse"
+    fn kind(&self) -> crate::backend::BackendKind {
+        crate::backend::BackendKind::ClickHouse
+    }
+
+    fn counters(&self) -> Vec<crate::backend::BackendCounter> {
+        vec![crate::backend::BackendCounter {
+            name: "influxgate_clickhouse_requests_total",
+            help: "HTTP requests sent to ClickHouse (statements and inserts).",
+            value: self.inner.client.requests(),
+        }]
     }
 
     fn capabilities(&self) -> Capabilities {
         // Exact per function: see `aggregate`'s module docs.
         use super::AggregateFn as F;
         let aggregates = vec![F::Count, F::Sum, F::Mean, F::Min, F::Max, F::First, F::Last];
-        Capabilities { aggregates, typed_fields: true, retention_policies: true, deletes: true }
+        Capabilities { aggregates }
     }
 
     async fn health(&self) -> Result<()> {

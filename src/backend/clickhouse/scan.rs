@@ -1,12 +1,21 @@
 //! Reads: series lists and scans, streamed out of RowBinary answers.
 //!
-//! A scan is one statement:
+//! A scan is one statement, whatever the number of series:
 //!
 //! ```text
 //! SELECT _series, time, <fields> FROM <table>
-//! WHERE time >= lo AND time <= hi AND <tags pushed down> AND (<a field> IS NOT NULL OR ...)
-//! ORDER BY _series, time, _seq
+//! WHERE <cond> := time >= lo AND time <= hi AND <tags pushed down> [AND _series IN (<set>)]
+//!                 AND (<a field> IS NOT NULL OR ...)
+//!  [AND (_series, time) IN (SELECT _series, time FROM <table> WHERE <cond>
+//!                           GROUP BY _series, time ORDER BY _series, time [DESC] LIMIT n BY _series)]
+//! ORDER BY _series, time [DESC], _seq
 //! ```
+//!
+//! The request's series set becomes `_series IN (...)` (up to [`MAX_SERIES_LIST_BYTES`] of
+//! text); its order is the `ORDER BY` (rows of one point stay adjacent and in `_seq` order either
+//! way); its per-series limit is `LIMIT n BY _series` over the distinct `(_series, time)` pairs
+//! (`LIMIT BY` exists since ClickHouse 1.1; over rows it could cut a rewritten point's rows in
+//! two), so every point answered is whole.
 //!
 //! read as it arrives: memory is one piece of the answer, one row being decoded and one chunk of
 //! [`CHUNK_ROWS`] rows, whatever the number of points. Rows of one series and time (a point
@@ -28,16 +37,20 @@ use tokio::sync::mpsc;
 
 use super::catalog::{self, policies};
 use super::client::Answer;
-use super::dialect::{ident, int, string, table};
-use super::names::{parse_series_id, SERIES, SEQ, TIME};
+use super::dialect::{bytes, ident, int, string, table};
+use super::names::{parse_series_id, series_id, SERIES, SEQ, TIME};
 use super::rowbinary::Cursor;
 use super::schema::{self, TableSchema};
 use super::{Inner, CHUNK_ROWS};
-use crate::backend::{BackendError, MeasurementFilter, Result, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate};
+use crate::backend::{BackendError, MeasurementFilter, Result, ScanOrder, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate};
 use crate::model::{FieldType, FieldValue};
 
 /// Deepest tag predicate turned into SQL.
 pub const MAX_PUSHDOWN_DEPTH: usize = 64;
+
+/// Longest list of series ids put into a statement (ClickHouse parses at most `max_query_size`,
+/// 256 KiB by default, of a statement's text); a longer set is filtered here, not in SQL.
+pub const MAX_SERIES_LIST_BYTES: usize = 64 * 1024;
 
 fn depth(p: &TagPredicate) -> usize {
     match p {
@@ -161,7 +174,8 @@ struct ScanPlan {
     cols: Vec<FieldType>,
     /// Request field i → selected column.
     pos: Vec<Option<usize>>,
-    pred: TagPredicate,
+    /// Decides which series are sent (the SQL only narrows what is read).
+    req: ScanRequest,
 }
 
 /// An empty `fields` list reads the times of every row.
@@ -184,31 +198,13 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
             }
         }));
     }
-    if req.min_time > req.max_time || (!req.fields.is_empty() && names.is_empty()) {
+    if req.min_time > req.max_time || (!req.fields.is_empty() && names.is_empty()) || req.series.as_ref().is_some_and(Vec::is_empty) {
         return empty();
     }
-    let mut sql = format!("SELECT {}, {}", ident(SERIES), ident(TIME));
-    for n in &names {
-        sql.push_str(", ");
-        sql.push_str(&ident(n));
-    }
-    sql.push_str(&format!(
-        " FROM {} WHERE {} >= {} AND {} <= {} AND {}",
-        table(&chdb, &req.measurement),
-        ident(TIME),
-        int(req.min_time),
-        ident(TIME),
-        int(req.max_time),
-        predicate_sql(&req.tags, &s)
-    ));
-    if !names.is_empty() {
-        let any: Vec<String> = names.iter().map(|n| format!("{} IS NOT NULL", ident(n))).collect();
-        sql.push_str(&format!(" AND ({})", any.join(" OR ")));
-    }
-    sql.push_str(&format!(" ORDER BY {}, {}, {} FORMAT RowBinary", ident(SERIES), ident(TIME), ident(SEQ)));
+    let sql = scan_sql(&req, &chdb, &s, &names);
     let settings = inner.select_settings();
     let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await?;
-    let plan = ScanPlan { cols, pos, pred: req.tags.clone() };
+    let plan = ScanPlan { cols, pos, req };
     let (tx, rx) = mpsc::channel::<Result<SeriesChunk>>(4);
     tokio::spawn(async move {
         if let Err(e) = run(Rows::new(ans), plan, &tx).await {
@@ -216,6 +212,47 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
         }
     });
     Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })))
+}
+
+/// The scan's statement (module docs): `names` are the field columns read.
+fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str]) -> String {
+    let mut cond = format!(
+        "{} >= {} AND {} <= {} AND {}",
+        ident(TIME),
+        int(req.min_time),
+        ident(TIME),
+        int(req.max_time),
+        predicate_sql(&req.tags, s)
+    );
+    if let Some(set) = &req.series {
+        let ids: Vec<String> = set.iter().map(|t| bytes(&series_id(t))).collect();
+        let list = ids.join(", ");
+        if list.len() <= MAX_SERIES_LIST_BYTES {
+            cond.push_str(&format!(" AND {} IN ({list})", ident(SERIES)));
+        }
+    }
+    if !names.is_empty() {
+        let any: Vec<String> = names.iter().map(|n| format!("{} IS NOT NULL", ident(n))).collect();
+        cond.push_str(&format!(" AND ({})", any.join(" OR ")));
+    }
+    let dir = if req.order == ScanOrder::Desc { " DESC" } else { "" };
+    let from = table(chdb, &req.measurement);
+    let (series, time) = (ident(SERIES), ident(TIME));
+    let mut sql = format!("SELECT {series}, {time}");
+    for n in names {
+        sql.push_str(", ");
+        sql.push_str(&ident(n));
+    }
+    sql.push_str(&format!(" FROM {from} WHERE {cond}"));
+    if let Some(n) = req.limit {
+        // The first `n` points (not rows: a rewritten point has several) of each series.
+        sql.push_str(&format!(
+            " AND ({series}, {time}) IN (SELECT {series}, {time} FROM {from} WHERE {cond} \
+             GROUP BY {series}, {time} ORDER BY {series}, {time}{dir} LIMIT {n} BY {series})"
+        ));
+    }
+    sql.push_str(&format!(" ORDER BY {series}, {time}{dir}, {} FORMAT RowBinary", ident(SEQ)));
+    sql
 }
 
 /// One decoded row: `_series` when it differs from the previous row's, the time, the columns.
@@ -260,7 +297,7 @@ async fn run(mut rows: Rows, plan: ScanPlan, tx: &mpsc::Sender<Result<SeriesChun
                 return Ok(());
             }
             cur.id = row.series.unwrap_or_default();
-            cur.tags = parse_series_id(&cur.id).filter(|t| plan.pred.matches(t));
+            cur.tags = parse_series_id(&cur.id).filter(|t| plan.req.wants(t));
         }
         if cur.tags.is_none() {
             continue;

@@ -340,8 +340,8 @@ impl Drop for EmbeddedBackend {
 
 #[async_trait]
 impl Backend for EmbeddedBackend {
-    fn name(&self) -> &'static str {
-        "embedded"
+    fn kind(&self) -> crate::backend::BackendKind {
+        crate::backend::BackendKind::Embedded
     }
 
     /// Aggregates: `count`, `first`, `last` for every type; `min`, `max` for float, integer and
@@ -360,9 +360,6 @@ impl Backend for EmbeddedBackend {
                 AggregateFn::First,
                 AggregateFn::Last,
             ],
-            typed_fields: true,
-            retention_policies: true,
-            deletes: true,
         }
     }
 
@@ -593,10 +590,15 @@ impl Backend for EmbeddedBackend {
                 None => None,
                 Some(m) => Some(ScanPlan {
                     mid: m.id,
-                    series: Self::matching_series(&g.series, m.id, &req.tags),
+                    series: Self::matching_series(&g.series, m.id, &req.tags)
+                        .into_iter()
+                        .filter(|(t, _)| req.wants(t))
+                        .collect(),
                     cols: req.fields.iter().map(|f| m.fields.get(f).map(|x: &Field| (x.col, x.ty))).collect(),
                     min_time: req.min_time,
                     max_time: req.max_time,
+                    desc: req.order == crate::backend::ScanOrder::Desc,
+                    limit: req.limit,
                 }),
             }
         };

@@ -55,6 +55,10 @@ pub(crate) struct ScanPlan {
     pub cols: Vec<Option<(i64, FieldType)>>,
     pub min_time: i64,
     pub max_time: i64,
+    /// Newest first within each series (the primary key `(series_id, time)` read backwards).
+    pub desc: bool,
+    /// At most this many rows per series (a table keeps one row per series and time).
+    pub limit: Option<usize>,
 }
 
 pub(crate) fn value_of(v: ValueRef<'_>, ty: FieldType) -> Option<FieldValue> {
@@ -71,8 +75,9 @@ pub(crate) fn value_of(v: ValueRef<'_>, ty: FieldType) -> Option<FieldValue> {
     })
 }
 
-/// `SELECT time, f_a, .. FROM p_N WHERE series_id = ?1 AND time BETWEEN ?2 AND ?3 AND (any not null)`.
-fn select_sql(mid: i64, cols: &[i64]) -> String {
+/// `SELECT time, f_a, .. FROM p_N WHERE series_id = ?1 AND time BETWEEN ?2 AND ?3 AND (any not null)`,
+/// in ascending (or, `desc`, descending) time: both are walks of the primary key's index.
+fn select_sql(mid: i64, cols: &[i64], desc: bool) -> String {
     let mut s = String::from("SELECT time");
     for c in cols {
         s.push_str(&format!(", f_{c}"));
@@ -88,7 +93,7 @@ fn select_sql(mid: i64, cols: &[i64]) -> String {
         }
         s.push(')');
     }
-    s.push_str(" ORDER BY time");
+    s.push_str(if desc { " ORDER BY time DESC" } else { " ORDER BY time" });
     s
 }
 
@@ -102,7 +107,7 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
         return Ok(());
     }
     let col_ids: Vec<i64> = present.iter().map(|p| p.1).collect();
-    let sql = select_sql(plan.mid, &col_ids);
+    let sql = select_sql(plan.mid, &col_ids, plan.desc);
     let mut stmt = match conn.prepare_cached(&sql) {
         Ok(s) => s,
         // The measurement was dropped after we resolved it: nothing to read.
@@ -127,11 +132,14 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
         columns: (0..nf).map(|_| Vec::with_capacity(CHUNK_ROWS)).collect(),
     };
     for (tags, sid) in &plan.series {
-        let mut from = plan.min_time;
-        loop {
+        // The part of the range still to read: `[from, to]`.
+        let (mut from, mut to) = (plan.min_time, plan.max_time);
+        let mut left = plan.limit.unwrap_or(usize::MAX);
+        while left > 0 {
             let mut chunk = new_chunk(tags);
+            let want = CHUNK_ROWS.min(left);
             {
-                let mut rows = stmt.query(rusqlite::params![sid, from, plan.max_time]).map_err(sql_err)?;
+                let mut rows = stmt.query(rusqlite::params![sid, from, to]).map_err(sql_err)?;
                 while let Some(row) = rows.next().map_err(sql_err)? {
                     chunk.times.push(row.get(0).map_err(sql_err)?);
                     for (i, m) in map.iter().enumerate() {
@@ -141,23 +149,31 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
                         };
                         chunk.columns[i].push(v);
                     }
-                    if chunk.times.len() >= CHUNK_ROWS {
+                    if chunk.times.len() >= want {
                         break;
                     }
                 }
             }
             // The statement is reset here, so no snapshot is held while the consumer (in the
             // end an HTTP client) takes its time: the WAL checkpoint never waits for it.
-            let next = match chunk.times.last() {
-                Some(t) if chunk.times.len() >= CHUNK_ROWS && *t < plan.max_time => Some(*t + 1),
-                _ => None,
+            let full = chunk.times.len() >= want;
+            left -= chunk.times.len();
+            let more = match chunk.times.last() {
+                Some(&t) if full && plan.desc && t > from => {
+                    to = t - 1;
+                    true
+                }
+                Some(&t) if full && !plan.desc && t < to => {
+                    from = t + 1;
+                    true
+                }
+                _ => false,
             };
             if !chunk.times.is_empty() && tx.blocking_send(Ok(chunk)).is_err() {
                 return Ok(());
             }
-            match next {
-                Some(t) => from = t,
-                None => break,
+            if !more {
+                break;
             }
         }
     }
@@ -346,7 +362,7 @@ fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeri
 
 /// One series' buckets, reading each of its rows in the range.
 fn scan_series(conn: &Connection, plan: &AggPlan, sid: i64) -> Result<Vec<AggregateRow>> {
-    let sql = select_sql(plan.mid, &[plan.col]);
+    let sql = select_sql(plan.mid, &[plan.col], false);
     let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
     let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
     let mut series_rows = Vec::new();
@@ -381,7 +397,7 @@ pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<Aggr
     if matches!(plan.func, AggregateFn::First | AggregateFn::Last) {
         return run_first_last(conn, &plan);
     }
-    let sql = select_sql(plan.mid, &[plan.col]);
+    let sql = select_sql(plan.mid, &[plan.col], false);
     match conn.prepare_cached(&sql) {
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such") => return Ok(Vec::new()),

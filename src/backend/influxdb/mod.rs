@@ -112,12 +112,12 @@ impl StatementStore for InfluxDbBackend {
 
 #[async_trait]
 impl Backend for InfluxDbBackend {
-    fn name(&self) -> &'static str {
-        "influxdb"
+    fn kind(&self) -> crate::backend::BackendKind {
+        crate::backend::BackendKind::InfluxDb
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { aggregates: Vec::new(), typed_fields: true, retention_policies: true, deletes: true }
+        Capabilities { aggregates: Vec::new() }
     }
 
     async fn health(&self) -> Result<()> {

@@ -824,8 +824,8 @@ impl ScanJob {
 
 #[async_trait]
 impl Backend for VictoriaMetricsBackend {
-    fn name(&self) -> &'static str {
-        "victoriametrics"
+    fn kind(&self) -> crate::backend::BackendKind {
+        crate::backend::BackendKind::VictoriaMetrics
     }
 
     fn counters(&self) -> Vec<crate::backend::BackendCounter> {
@@ -848,9 +848,6 @@ impl Backend for VictoriaMetricsBackend {
         Capabilities {
             // See `rollup`: each is exact or answers Unsupported (then the planner scans).
             aggregates: vec![F::Count, F::Sum, F::Mean, F::Min, F::Max, F::First, F::Last],
-            typed_fields: false,
-            retention_policies: false,
-            deletes: true,
         }
     }
 
@@ -1021,11 +1018,14 @@ impl Backend for VictoriaMetricsBackend {
         let (tx, rx) = mpsc::channel::<Result<SeriesChunk>>(4);
         tokio::spawn(job.run(tx));
         let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) });
+        // The export API reads ascending and whole: order and limit are applied here
+        // (`backend::ordered`; descending keeps the last `limit` points of each series).
         if dup_fields {
             let fields = req.fields.clone();
-            return Ok(Box::pin(futures::StreamExt::map(stream, move |r| r.map(|c| fill_duplicates(c, &fields)))));
+            let filled = futures::StreamExt::map(stream, move |r| r.map(|c| fill_duplicates(c, &fields)));
+            return crate::backend::ordered::emulate(Box::pin(filled), &req);
         }
-        Ok(Box::pin(stream))
+        crate::backend::ordered::emulate(Box::pin(stream), &req)
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
@@ -1127,7 +1127,9 @@ mod tests {
     #[test]
     fn bad_url() {
         assert!(VictoriaMetricsBackend::new("localhost:8428", VmOptions::default()).is_err());
-        assert!(VictoriaMetricsBackend::new("https://127.0.0.1:8428", VmOptions::default()).is_err());
+        assert!(VictoriaMetricsBackend::new("ftp://127.0.0.1:8428", VmOptions::default()).is_err());
+        // https:// is a store behind TLS (backend::tls).
+        assert!(VictoriaMetricsBackend::new("https://127.0.0.1:8428", VmOptions::default()).is_ok());
         let no_sep = VmOptions { separator: String::new(), ..VmOptions::default() };
         assert!(VictoriaMetricsBackend::new("http://127.0.0.1:8428", no_sep).is_err());
         assert!(VictoriaMetricsBackend::new("http://127.0.0.1:8428/", VmOptions::default()).is_ok());

@@ -32,15 +32,7 @@ impl MeasInfo {
     /// The store's scan of `fields` of this measurement over the series `pred` selects, between
     /// `min` and `max` inclusive.
     pub(super) fn scan_request(&self, pred: &TagPredicate, min: i64, max: i64, fields: Vec<String>) -> ScanRequest {
-        ScanRequest {
-            db: self.db.clone(),
-            rp: self.rp.clone(),
-            measurement: self.name.clone(),
-            tags: pred.clone(),
-            min_time: min,
-            max_time: max,
-            fields,
-        }
+        ScanRequest::new(&self.db, self.rp.as_deref(), &self.name, pred.clone(), min, max, fields)
     }
 }
 
