@@ -6,7 +6,7 @@
 //! SELECT _series, time, <fields> FROM <table>
 //! WHERE <cond> := time >= lo AND time <= hi AND <tags pushed down> [AND _series IN (<set>)]
 //!                 AND (<a field> IS NOT NULL OR ...)
-//!  [AND (_series, time) IN (SELECT _series, time FROM <table> WHERE <cond>
+//!  [AND (_series, time) GLOBAL IN (SELECT _series, time FROM <table> WHERE <cond>
 //!                           GROUP BY _series, time ORDER BY _series, time [DESC] LIMIT n BY _series)]
 //! ORDER BY _series, time [DESC], _seq
 //! ```
@@ -245,9 +245,12 @@ fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str]) -> S
     }
     sql.push_str(&format!(" FROM {from} WHERE {cond}"));
     if let Some(n) = req.limit {
-        // The first `n` points (not rows: a rewritten point has several) of each series.
+        // The first `n` points (not rows: a rewritten point has several) of each series. GLOBAL:
+        // on a cluster `from` is a Distributed table, and ClickHouse refuses a plain IN over one
+        // inside a query over another (distributed_product_mode = 'deny'); GLOBAL runs the
+        // subquery once, over every shard, and ships its answer to them. On one server it is IN.
         sql.push_str(&format!(
-            " AND ({series}, {time}) IN (SELECT {series}, {time} FROM {from} WHERE {cond} \
+            " AND ({series}, {time}) GLOBAL IN (SELECT {series}, {time} FROM {from} WHERE {cond} \
              GROUP BY {series}, {time} ORDER BY {series}, {time}{dir} LIMIT {n} BY {series})"
         ));
     }
