@@ -127,3 +127,21 @@ fn a_stopped_upstream_is_503_with_retry_after() {
     }
     assert_eq!(api.get("/health").status, 503);
 }
+
+#[test]
+fn an_answer_over_max_answer_bytes_is_a_statement_error() {
+    let upstream = Influxd::start();
+    let mut cfg = GateConfig::new();
+    cfg.backend.push("kind = \"influxdb\"".into());
+    cfg.backend.push(format!("url = {:?}", upstream.url));
+    let gate = Gate::start_with(cfg.raw("[backend.influxdb]\nmax_answer_bytes = 4096\n"));
+    let api = gate.admin();
+    let body: String = (0..400).map(|i| format!("m,h=h{i} v={i}.5 {}\n", 1_000_000_000 + i)).collect();
+    assert_eq!(api.write("big", &body).status, 204);
+    // A small answer fits; the whole measurement (well over 4 KiB as MessagePack) does not.
+    assert_eq!(rows(&api.query_ok("SELECT v FROM m WHERE h = 'h1'", "big")).len(), 1);
+    let r = api.query("SELECT * FROM m", "big");
+    assert!(r.text().contains("influxdb answer larger than 4096 bytes"), "{}", r.describe());
+    // The server goes on answering.
+    assert_eq!(rows(&api.query_ok("SELECT v FROM m WHERE h = 'h2'", "big")).len(), 1);
+}
