@@ -539,15 +539,21 @@ fn cardinality_limits(config: &Config) -> crate::backend::CardinalityLimits {
     }
 }
 
+/// `backend.url` (or `--backend-url`), which every remote store needs.
+fn store_url<'a>(config: &'a Config, store: &str) -> Result<&'a str, StartError> {
+    config.backend.url.as_deref().ok_or_else(|| StartError::Backend(format!("backend {store} needs --backend-url (or backend.url)")))
+}
+
+/// `backend.timeout` when set (> 0); `None` leaves each store its own default.
+fn store_timeout(config: &Config) -> Option<Duration> {
+    u64::try_from(config.backend.timeout).ok().filter(|n| *n > 0).map(Duration::from_nanos)
+}
+
 fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriametrics::VictoriaMetricsBackend>, StartError> {
     use crate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
-    let url = config
-        .backend
-        .url
-        .as_deref()
-        .ok_or_else(|| StartError::Backend("backend victoriametrics needs --backend-url (or backend.url)".into()))?;
+    let url = store_url(config, "victoriametrics")?;
     let vm = &config.backend.victoriametrics;
-    let timeout = u64::try_from(config.backend.timeout).ok().filter(|n| *n > 0).map(Duration::from_nanos);
+    let timeout = store_timeout(config);
     let opts = VmOptions {
         timeout: timeout.unwrap_or(VmOptions::default().timeout),
         separator: vm.measurement_field_separator.clone(),
@@ -569,14 +575,10 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
 
 fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::ClickHouseBackend>, StartError> {
     use crate::backend::clickhouse::{ClickHouseBackend, ClickHouseOptions};
-    let url = config
-        .backend
-        .url
-        .as_deref()
-        .ok_or_else(|| StartError::Backend("backend clickhouse needs --backend-url (or backend.url)".into()))?;
+    let url = store_url(config, "clickhouse")?;
     let ch = &config.backend.clickhouse;
     let defaults = ClickHouseOptions::default();
-    let timeout = u64::try_from(config.backend.timeout).ok().filter(|n| *n > 0).map(Duration::from_nanos);
+    let timeout = store_timeout(config);
     let opts = ClickHouseOptions {
         cluster: Some(ch.cluster.clone()).filter(|c| !c.is_empty()),
         user: ch.user.clone(),
@@ -598,18 +600,14 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
 
 fn open_influxdb(config: &Config) -> Result<SharedBackend, StartError> {
     use crate::backend::influxdb::{InfluxDbBackend, InfluxDbOptions};
-    let url = config
-        .backend
-        .url
-        .as_deref()
-        .ok_or_else(|| StartError::Backend("backend influxdb needs --backend-url (or backend.url)".into()))?;
+    let url = store_url(config, "influxdb")?;
     let ix = &config.backend.influxdb;
     let nanos = |ns: i64| Duration::from_nanos(u64::try_from(ns).unwrap_or(0).max(1));
     let opts = InfluxDbOptions {
         user: ix.user.clone(),
         password: ix.password.clone(),
         connect_timeout: nanos(ix.connect_timeout),
-        timeout: if config.backend.timeout > 0 { nanos(config.backend.timeout) } else { Duration::from_secs(30) },
+        timeout: store_timeout(config).unwrap_or(Duration::from_secs(30)),
         default_retention: config.backend.default_retention,
         max_answer_bytes: usize::try_from(ix.max_answer_bytes).unwrap_or(usize::MAX),
         tls: crate::backend::tls::StoreTls::from_config(&config.backend),
