@@ -136,8 +136,9 @@ pub struct VictoriaMetricsConfig {
     /// VictoriaMetrics stores a string field as 0. By default such writes are refused (400);
     /// `true` drops string fields instead (counted in /metrics and logged).
     pub drop_string_fields: bool,
-    /// Ask VictoriaMetrics to make each write searchable at once (`/internal/force_flush`), so a
-    /// query right after a write sees it, as with InfluxDB 1.x.
+    /// Read-your-writes, as with InfluxDB 1.x: a read that follows writes first asks VictoriaMetrics
+    /// to make them searchable (`/internal/force_flush`, once for all of them), so a query sees
+    /// every write acknowledged before it started. `false`: no flush (searchable within ~1 s).
     pub flush_after_write: bool,
 }
 

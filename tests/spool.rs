@@ -53,6 +53,8 @@ fn write(gate: &Gate, db: &str, data: Vec<u8>) -> common::Resp {
 /// How many samples VictoriaMetrics holds of each point number of database `db`.
 fn vm_counts(vm: &Vm, db: &str) -> HashMap<u64, u32> {
     let sel = format!("{{__name__=\"m_v\",db=\"{db}\"}}");
+    // influxgate flushes its writes before its own reads only; this one goes straight to VM.
+    common::Api::new(&vm.url).send("GET", "/internal/force_flush", &[], &[], None);
     let r = common::Api::new(&vm.url).send(
         "POST",
         "/api/v1/export",

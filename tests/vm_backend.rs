@@ -241,6 +241,8 @@ weird\\ m\\,x,t\\ k=v\\,1\\=2 f=1e300 1704067202000000000
         let http = http.clone();
         let url = vm.url.clone();
         async move {
+            // influxgate flushes its writes before its own reads only; this one goes straight to VM.
+            http.get(format!("{url}/internal/force_flush")).send().await.unwrap();
             let text = http
                 .post(format!("{url}/api/v1/export"))
                 .form(&[("match[]", format!("{{db=\"{db}\"}}")), ("start", "0".into())])

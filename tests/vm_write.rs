@@ -38,6 +38,8 @@ type Exported = BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>>;
 
 async fn export(vm: &Vm, db: &str) -> Exported {
     let sel = format!("{{db={}}}", serde_json::to_string(db).unwrap());
+    // influxgate flushes its writes before its own reads only; this one goes straight to VM.
+    reqwest::Client::new().get(format!("{}/internal/force_flush", vm.url)).send().await.unwrap();
     let text = reqwest::Client::new()
         .post(format!("{}/api/v1/export", vm.url))
         .form(&[("match[]", sel.as_str()), ("start", "0")])
@@ -247,4 +249,48 @@ async fn tsbs_batch_round_trips() {
     b.write(batch("tsbs", pts.clone())).await.expect("write");
     assert_eq!(inserted(&vm, "influx").await, 50_000);
     assert_eq!(export(&vm, "tsbs").await, truth(&vm, "truth", &pts).await);
+}
+
+/// `/internal/force_flush` requests VictoriaMetrics counted (its `/metrics`, cached for a second:
+/// waited out first).
+async fn vm_flushes(vm: &Vm) -> u64 {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let text = reqwest::get(format!("{}/metrics", vm.url)).await.unwrap().text().await.unwrap();
+    let prefix = "vm_http_requests_total{path=\"/internal/force_flush\"} ";
+    text.lines().find_map(|l| l.strip_prefix(prefix)).map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// Read-your-writes without a flush per write: twenty writes send no flush; a read right after
+/// them (no wait) sees all twenty points, after one flush; a read with no write since sends none.
+#[tokio::test]
+async fn one_flush_before_a_read_not_one_per_write() {
+    let vm = start_vm(&[]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let ours = |b: &VictoriaMetricsBackend| {
+        b.counters().into_iter().find(|c| c.name == "influxgate_vm_flushes_total").map(|c| c.value).unwrap()
+    };
+    let read = |b: &VictoriaMetricsBackend| {
+        let s = b.scan(ScanRequest::new("rw", None, "m", TagPredicate::True, i64::MIN, i64::MAX, vec!["v".into()]));
+        async move {
+            let mut s = s.await.unwrap();
+            let mut times = Vec::new();
+            while let Some(c) = s.next().await {
+                times.extend(c.unwrap().times);
+            }
+            times
+        }
+    };
+    let write = |i: i64| b.write(batch("rw", vec![point("m", &[("host", "a")], vec![("v", FieldValue::Float(i as f64))], T0 + i * S)]));
+    for i in 0..20 {
+        write(i).await.expect("write");
+    }
+    assert_eq!(ours(&b), 0, "no flush while only writing");
+    assert_eq!(read(&b).await.len(), 20, "a read right after the writes sees them all");
+    assert_eq!(ours(&b), 1);
+    assert_eq!(read(&b).await.len(), 20);
+    assert_eq!(ours(&b), 1, "nothing written since: no flush");
+    write(20).await.expect("write");
+    assert_eq!(read(&b).await.len(), 21);
+    assert_eq!(ours(&b), 2);
+    assert_eq!(vm_flushes(&vm).await, 2, "VictoriaMetrics counts the same flushes");
 }

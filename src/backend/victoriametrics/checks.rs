@@ -183,7 +183,7 @@ async fn check_takeover(inner: &Inner, db: &str, new: &BTreeMap<String, usize>) 
     let sep = &inner.opts.separator;
     if !inner.opts.flush_after_write {
         // Names of writes acknowledged before are searchable only once flushed.
-        inner.send("/internal/force_flush", String::new(), "text/plain", Some(inner.opts.timeout)).await?;
+        inner.send(super::flush::FORCE_FLUSH, String::new(), "text/plain", Some(inner.opts.timeout)).await?;
     }
     let known = inner.catalog().measurements.get(db).cloned().unwrap_or_default();
     let extra: BTreeSet<String> = new.keys().cloned().collect();

@@ -23,8 +23,9 @@
 //!   as line protocol written from the parsed points (sent in pieces of ~4 MiB); what line
 //!   protocol cannot carry exactly, and every point when VictoriaMetrics' `-influx*` flags
 //!   disagree with the options, goes to `/api/v1/import` as JSON lines (see [`write`](mod@write)).
-//!   Then `/internal/force_flush` (option `flush_after_write`) makes the write immediately
-//!   readable. VictoriaMetrics acknowledges once the samples are in its memory and writes them to
+//!   A read that follows writes first asks VictoriaMetrics to make them searchable
+//!   (`/internal/force_flush`, once for all the writes before it; option `flush_after_write`,
+//!   see [`flush`](mod@flush)), so a query sees every write acknowledged before it. VictoriaMetrics acknowledges once the samples are in its memory and writes them to
 //!   disk seconds later (see [`durability`](mod@durability)); the write spool keeps acknowledged
 //!   writes until then and writes them again if VictoriaMetrics restarted (`crate::spool`).
 //! * Reading a metric name back as measurement + field: see [`names`](mod@names) for the rule.
@@ -57,6 +58,7 @@
 pub mod cardinality;
 pub mod checks;
 pub mod durability;
+mod flush;
 pub mod labels;
 pub mod names;
 pub mod rollup;
@@ -124,7 +126,9 @@ pub struct VmOptions {
     /// Where the catalog (created databases, measurements written through influxgate) is kept;
     /// `None` = memory only.
     pub catalog_file: Option<PathBuf>,
-    /// Call `/internal/force_flush` after every write, so it is readable at once.
+    /// Read-your-writes: a read that follows writes flushes them first (`/internal/force_flush`,
+    /// once for all of them; see [`flush`](mod@flush)). `false`: writes become searchable when
+    /// VictoriaMetrics flushes by itself, within about a second.
     pub flush_after_write: bool,
     /// Samples one export window may hold before it is split in halves (bounds scan memory).
     pub max_window_samples: usize,
@@ -179,6 +183,8 @@ struct Inner {
     /// (Unix ms), see [`durability`](mod@durability).
     instance_seen: tokio::sync::Mutex<Option<durability::Seen>>,
     unreachable_ms: std::sync::atomic::AtomicI64,
+    /// Writes not flushed yet, flushed before the next read (see [`flush`](mod@flush)).
+    flushes: flush::Flushes,
 }
 
 #[derive(Deserialize)]
@@ -365,6 +371,7 @@ impl VictoriaMetricsBackend {
                 tracker,
                 instance_seen: tokio::sync::Mutex::new(None),
                 unreachable_ms: std::sync::atomic::AtomicI64::new(0),
+                flushes: flush::Flushes::default(),
             }),
         })
     }
@@ -401,7 +408,17 @@ impl Inner {
         Ok(())
     }
 
+    /// POSTs to VictoriaMetrics; a request that reads (anything but a write or a flush) is sent
+    /// once the writes acknowledged before it are searchable (see [`flush`](mod@flush)).
     async fn send(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
+        if !flush::is_write(path) {
+            let flush = || async { self.post(flush::FORCE_FLUSH, String::new(), "text/plain", Some(self.opts.timeout)).await.map(drop) };
+            self.flushes.before_read(flush).await?;
+        }
+        self.post(path, body, content_type, timeout).await
+    }
+
+    async fn post(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
         let mut rb = self
             .client
             .post(format!("{}{}", self.base, path))
@@ -452,6 +469,13 @@ impl Inner {
             self.note_unreachable();
             net_err(e, path)
         })
+    }
+
+    /// Notes an acknowledged write, for the flush before the next read (with `flush_after_write`).
+    fn note_written(&self) {
+        if self.opts.flush_after_write {
+            self.flushes.note_written();
+        }
     }
 
     async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> Result<reqwest::Response> {
@@ -839,6 +863,11 @@ impl Backend for VictoriaMetricsBackend {
                 name: "influxgate_vm_export_window_splits_total",
                 help: "Export windows re-read in halves because they held too many samples.",
                 value: self.inner.window_splits.load(Ordering::Relaxed),
+            },
+            crate::backend::BackendCounter {
+                name: "influxgate_vm_flushes_total",
+                help: "Flushes (/internal/force_flush) sent before a read that followed unflushed writes.",
+                value: self.inner.flushes.sent.load(Ordering::Relaxed),
             },
         ]
     }

@@ -157,9 +157,11 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
         if lp.len() >= WRITE_CHUNK_BYTES {
             let cap = lp.capacity();
             inner.send(&lp_path, std::mem::replace(&mut lp, String::with_capacity(cap)), "text/plain", Some(inner.opts.timeout)).await?;
+            inner.note_written();
         }
         if json.len() >= WRITE_CHUNK_BYTES {
             inner.send("/api/v1/import", std::mem::take(&mut json), "application/json", Some(inner.opts.timeout)).await?;
+            inner.note_written();
         }
         written += 1;
         let m = p.measurement.as_str();
@@ -171,15 +173,13 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
         }
         last_seen = Some(m);
     }
-    let sent = !lp.is_empty() || !json.is_empty();
     if !lp.is_empty() {
         inner.send(&lp_path, lp, "text/plain", Some(inner.opts.timeout)).await?;
+        inner.note_written();
     }
     if !json.is_empty() {
         inner.send("/api/v1/import", json, "application/json", Some(inner.opts.timeout)).await?;
-    }
-    if sent && inner.opts.flush_after_write {
-        inner.send("/internal/force_flush", String::new(), "text/plain", Some(inner.opts.timeout)).await?;
+        inner.note_written();
     }
     if dropped > 0 {
         inner.strings_dropped.fetch_add(dropped, Ordering::Relaxed);
