@@ -14,6 +14,7 @@ pub mod tsbs;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -135,10 +136,20 @@ pub fn parse_body(body: &[u8], precision: Precision, now_ns: i64) -> Result<Vec<
 
 /// [`parse_body`] with a bound on the quoted lines and the room for points given by `opts`.
 pub fn parse_body_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Point>, ParseError> {
-    let text = String::from_utf8_lossy(body);
+    let text = body_text(body);
     match parse_lines(&text, opts, true) {
         (points, None) => Ok(points),
         (_, Some(e)) => Err(e),
+    }
+}
+
+/// A body as text: borrowed when it is UTF-8, else with each invalid sequence replaced by U+FFFD.
+/// `str::from_utf8` checks ASCII a word at a time; `String::from_utf8_lossy` alone walks it in
+/// chunks and cost ~3 % of a TSBS write's CPU in a profile, for the same answer.
+fn body_text(body: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(body) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(body),
     }
 }
 
@@ -257,7 +268,7 @@ fn parse_lines(body: &str, opts: &ParseOptions, whole_body: bool) -> (Vec<Point>
 /// and lines yielding no point are not counted). For naming the line when a store refuses one
 /// point of an already parsed body; `None` past the last point.
 pub fn line_of_point(body: &[u8], precision: Precision, index: usize) -> Option<usize> {
-    let text = String::from_utf8_lossy(body);
+    let text = body_text(body);
     let mut parser = BodyParser::new(&text, precision);
     let mut scratch = FieldScratch::default();
     let mut seen = 0usize;
