@@ -129,7 +129,10 @@ pub(crate) fn owned(tags: &Tags) -> Vec<(String, String)> {
 pub(crate) struct SeriesSet {
     db: i64,
     name: Str,
-    by_tags: HashMap<SeriesKey, i64>,
+    /// Looked up for every point written. foldhash (seeded per process, so a client cannot
+    /// choose colliding tag sets ahead of time) instead of SipHash, which was 5 % of a TSBS
+    /// write's server CPU in a profile.
+    by_tags: HashMap<SeriesKey, i64, foldhash::fast::RandomState>,
 }
 
 /// What one database holds, over all its retention policies.
@@ -215,7 +218,7 @@ impl SeriesStore {
             None => Str::from(name),
         };
         names.entry(name.clone()).or_default().mids.push(mid);
-        self.sets.insert(mid, SeriesSet { db, name, by_tags: HashMap::new() });
+        self.sets.insert(mid, SeriesSet { db, name, by_tags: HashMap::default() });
     }
 
     /// Removes a measurement and all its series.
