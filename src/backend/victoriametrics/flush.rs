@@ -17,6 +17,12 @@
 //! as with a flush per write, because its flush was sent after VictoriaMetrics had acknowledged
 //! the write. A stream of writes with no reads costs no flush at all; VictoriaMetrics makes them
 //! searchable within about a second by itself.
+//!
+//! What one process knows is its own writes. A process starts *behind* (its first read flushes),
+//! so writes acknowledged by an earlier run, or by another influxgate on the same VictoriaMetrics,
+//! before it started are seen; a write through another influxgate while this one runs is seen by
+//! this one's queries once VictoriaMetrics flushes by itself (about a second), or at its next
+//! flush. (With a flush per write, it was seen at once.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -29,7 +35,6 @@ pub(super) fn is_write(path: &str) -> bool {
 }
 
 /// The write and flush generations (see the module doc).
-#[derive(Default)]
 pub(super) struct Flushes {
     /// Raised after each acknowledged write request.
     written: AtomicU64,
@@ -39,6 +44,13 @@ pub(super) struct Flushes {
     pub(super) sent: AtomicU64,
     /// One flush at a time.
     lock: tokio::sync::Mutex<()>,
+}
+
+impl Default for Flushes {
+    /// Behind: writes before this process started may not be searchable yet.
+    fn default() -> Self {
+        Flushes { written: AtomicU64::new(1), flushed: AtomicU64::new(0), sent: AtomicU64::new(0), lock: tokio::sync::Mutex::new(()) }
+    }
 }
 
 impl Flushes {
@@ -87,17 +99,19 @@ mod tests {
             Ok::<(), ()>(())
         };
         f.before_read(flush).await.unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing written, nothing to flush");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the first read flushes what came before the process");
+        f.before_read(flush).await.unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "nothing written since, nothing to flush");
         for _ in 0..10 {
             f.note_written();
         }
         f.before_read(flush).await.unwrap();
         f.before_read(flush).await.unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "ten writes, two reads: one flush");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "ten writes, two reads: one flush");
         f.note_written();
         f.before_read(flush).await.unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
-        assert_eq!(f.sent.load(Ordering::SeqCst), 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(f.sent.load(Ordering::SeqCst), 3);
     }
 
     #[test]
