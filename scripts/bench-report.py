@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The table of scripts/bench.sh: reads its results in --out (parse.txt, write.tsv, query-*.md),
-writes --out/table.md and puts it into --md between the markers below, replacing what was there
+writes --out/table.md (only the --steps of this run: results of earlier runs left in --out are not
+reported under this run's date and commit) and puts it into --md between the markers below, replacing what was there
 (or after the first heading when the markers are missing). Targets are issue 12's:
   write, embedded: >= 2x influxd 1.6.7's lines/s and >= 2x cheaper in server CPU per line;
   write through influxgate to a store: >= 0.90x the throughput, <= 1.10x the CPU of writing straight;
@@ -141,15 +142,18 @@ def table(a):
         "`target/bench-results/flame-*`.",
         "",
     ]
-    pr = parse_row(a.out)
+    steps = a.steps.split()
+    pr = parse_row(a.out) if "parse" in steps else None
     if pr:
         out += ["| all backends | figure | target | met? |", "|---|---|---|---|", pr, ""]
     for b in a.backends.split():
         out += [f"**{TITLES.get(b, b)}** (peer: {PEERS.get(b, b)}, same run)", "",
                 "| what | influxgate | peer | ratio | target | met? | answers = influxd |",
                 "|---|---|---|---|---|---|---|"]
-        out += [r + " |" for r in write_rows(a.out, b)]
-        out += query_rows(a.out, b, sizes)
+        if "write" in steps:
+            out += [r + " |" for r in write_rows(a.out, b)]
+        if "query" in steps:
+            out += query_rows(a.out, b, sizes)
         out.append("")
     out.append(END)
     return "\n".join(out) + "\n"
@@ -157,7 +161,7 @@ def table(a):
 
 def main():
     ap = argparse.ArgumentParser()
-    for k in ("out", "md", "backends", "sizes", "command", "commit", "machine", "influxd"):
+    for k in ("out", "md", "backends", "sizes", "steps", "command", "commit", "machine", "influxd"):
         ap.add_argument("--" + k, required=True)
     a = ap.parse_args()
     t = table(a)

@@ -24,7 +24,8 @@
 #   load generators; built unless SKIP_BUILD), SKIP_BUILD, MD (BENCHMARKS.md; QUICK: $OUT/BENCHMARKS.md),
 #   INSTALL_INFERNO (1: `cargo install inferno` when its flame-graph tools are missing; 0: folded
 #   stacks and perf report text only), BASEPORT (18600: ports BASEPORT+1..+79).
-# Full default on the 2-core machine: about 25 minutes (release build excluded).
+# Full default on the 2-core machine: about 15 minutes after the release build (writes ~7, queries ~6,
+# flame graphs and parse ~2; estimated from QUICK runs), plus `cargo install inferno` once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -272,7 +273,7 @@ flame_files() {
 step_report() {
     log "report -> $OUT/table.md, $MD"
     [ -f "$MD" ] || cp "$ROOT/BENCHMARKS.md" "$MD"
-    python3 "$ROOT/scripts/bench-report.py" --out "$OUT" --md "$MD" --backends "$BACKENDS" --sizes "$SIZES" \
+    python3 "$ROOT/scripts/bench-report.py" --out "$OUT" --md "$MD" --backends "$BACKENDS" --sizes "$SIZES" --steps "$STEPS" \
         --command "$BENCH_COMMAND" --commit "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes')" \
         --machine "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, load average at the start $LOAD0" \
         --influxd "$(influxd version 2>/dev/null | head -1)"
