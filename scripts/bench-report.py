@@ -7,7 +7,7 @@ reported under this run's date and commit) and puts it into --md between the mar
   write through influxgate to a store: >= 0.90x the throughput, <= 1.10x the CPU of writing straight;
   line-protocol parse: >= 1 GB/s per core; every query shape: median <= influxd's (ratio <= 1.00).
 """
-import argparse, datetime, glob, os, re, statistics, sys
+import argparse, datetime, os, re, statistics, sys
 
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 TITLES = {
