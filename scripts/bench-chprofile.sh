@@ -56,7 +56,7 @@ for shape in ${SHAPES//,/ }; do
     [ -z "${PERF:-}" ] || { perf record -F 499 -g -o "$WORK/p.data" -p "$PG" 2>/dev/null & PP=$!; sleep 0.3; }
     row=$("$TQ" "${SERVERS[@]}" --runs "$RUNS" --shapes "$shape" --diff-dir "$OUT/chprofile-diffs" 2>/dev/null | grep "^| $shape ")
     [ -z "${PERF:-}" ] || { kill -INT "$PP"; wait "$PP" || true
-        perf report -i "$WORK/p.data" --no-children --sort symbol --percent-limit 1.5 --stdio -g none 2>/dev/null |
+        perf report -i "$WORK/p.data" --no-children --sort symbol --percent-limit 0.7 --stdio -g none 2>/dev/null |
             grep -E '^ +[0-9]' | head -25 >"$OUT/chprofile-$shape.perf.txt" || true; }
     g1=$(cpu_of "$PG"); c1=$(cpu_of "$CH_PIDS")
     n=$((RUNS + 1)) # tsbs_queries sends one untimed warm-up query
