@@ -25,8 +25,9 @@
 //!   disagree with the options, goes to `/api/v1/import` as JSON lines (see [`write`](mod@write)).
 //!   A read that follows writes first asks VictoriaMetrics to make them searchable
 //!   (`/internal/force_flush`, once for all the writes before it; option `flush_after_write`,
-//!   see [`flush`](mod@flush)), so a query sees every write acknowledged before it. VictoriaMetrics acknowledges once the samples are in its memory and writes them to
-//!   disk seconds later (see [`durability`](mod@durability)); the write spool keeps acknowledged
+//!   see [`flush`](mod@flush)), so a query sees every write acknowledged before it.
+//!   VictoriaMetrics acknowledges once the samples are in its memory and writes them to disk
+//!   seconds later (see [`durability`](mod@durability)); the write spool keeps acknowledged
 //!   writes until then and writes them again if VictoriaMetrics restarted (`crate::spool`).
 //! * Reading a metric name back as measurement + field: see [`names`](mod@names) for the rule.
 //! * Databases: values of the db label, plus databases made with `CREATE DATABASE` or written to
@@ -411,7 +412,7 @@ impl Inner {
     /// POSTs to VictoriaMetrics; a request that reads (anything but a write or a flush) is sent
     /// once the writes acknowledged before it are searchable (see [`flush`](mod@flush)).
     async fn send(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
-        if !flush::is_write(path) {
+        if self.opts.flush_after_write && !flush::is_write(path) {
             let flush = || async { self.post(flush::FORCE_FLUSH, String::new(), "text/plain", Some(self.opts.timeout)).await.map(drop) };
             self.flushes.before_read(flush).await?;
         }
