@@ -23,18 +23,25 @@ use common::*;
 struct Server {
     child: Child,
     api: Api,
+    /// Flags naming a store other than the embedded one.
+    backend: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     /// `query`: lines of the `[query]` section, e.g. `streaming = false`.
     fn start(query: &[&str]) -> Server {
+        Server::start_on(query, Vec::new())
+    }
+
+    /// `backend`: flags such as `--backend victoriametrics --backend-url URL`.
+    fn start_on(query: &[&str], backend: Vec<String>) -> Server {
         let dir = tempfile::Builder::new().prefix("influxgate-stream-").tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
         let config = format!("[log]\nlevel = \"warn\"\n[query]\n{}\n", query.join("\n"));
         std::fs::write(dir.path().join("config.toml"), config).expect("config");
-        let (child, api) = Server::launch(dir.path());
-        Server { child, api, _dir: dir }
+        let (child, api) = Server::launch(dir.path(), &backend);
+        Server { child, api, backend, _dir: dir }
     }
 
     /// Stops the process and starts a fresh one on the same data (a new process: its memory
@@ -42,12 +49,12 @@ impl Server {
     fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let (child, api) = Server::launch(self._dir.path());
+        let (child, api) = Server::launch(self._dir.path(), &self.backend);
         self.child = child;
         self.api = api;
     }
 
-    fn launch(dir: &std::path::Path) -> (Child, Api) {
+    fn launch(dir: &std::path::Path, backend: &[String]) -> (Child, Api) {
         let data = dir.join("data");
         let config = dir.join("config.toml");
         for _ in 0..3 {
@@ -63,6 +70,7 @@ impl Server {
                 .arg(ADMIN_TOKEN)
                 .arg("--config")
                 .arg(&config)
+                .args(backend)
                 .env_remove("RUST_LOG")
                 .env_remove("INFLUXGATE_ADMIN_TOKEN")
                 .stdin(Stdio::null())
@@ -483,9 +491,10 @@ fn load_many(api: &Api, points: usize, hosts: usize) {
 /// Many series merged by time (1.x's merge heap, run incrementally): `SELECT *` over all of them,
 /// DESC, GROUP BY a tag (chunked and not), LIMIT/OFFSET with a field condition. Each query runs in a
 /// fresh process, so that its peak is its own.
-fn bounded_memory_many(points: usize, hosts: usize, bound: u64) {
+/// `query`: the server's `[query]` lines; `backend`: its store flags (none: the embedded store).
+fn bounded_memory_many(points: usize, hosts: usize, query: &[&str], backend: Vec<String>, bound: u64) {
     let off = std::env::var("STREAMING_TEST_OFF").is_ok();
-    let mut server = Server::start(if off { &["streaming = false"] } else { &[] });
+    let mut server = Server::start_on(if off { &["streaming = false"] } else { query }, backend);
     load_many(&server.api, points, hosts);
     let client = reqwest::blocking::Client::builder().timeout(None).build().expect("client");
     let limit = format!("SELECT i, dc FROM mm WHERE i % 2 = 0 LIMIT {} OFFSET 10", points / 4);
@@ -536,13 +545,47 @@ fn bounded_memory_many(points: usize, hosts: usize, bound: u64) {
 /// streaming stays under 64 MiB.
 #[test]
 fn bounded_memory_1m_points_100_series() {
-    bounded_memory_many(1_000_000, 100, 64 << 20);
+    bounded_memory_many(1_000_000, 100, &[], Vec::new(), 64 << 20);
 }
 
 /// 5M points over 500 series (a few minutes): the same bound — memory grows neither with the
-/// number of points nor (up to `W / 128` series) with the number of series.
+/// number of points nor (up to `W / 4` series) with the number of series.
 #[test]
 #[ignore]
 fn bounded_memory_5m_points_500_series() {
-    bounded_memory_many(5_000_000, 500, 64 << 20);
+    bounded_memory_many(5_000_000, 500, &[], Vec::new(), 64 << 20);
+}
+
+/// The bound src/query/stream.rs derives for `W` and `S` series, `3/2 × max(W, 4 × S)` rows plus
+/// what every series costs (heap head, input, tags, catalog entry), on top of a process answering
+/// a query at all and of what the store's scan holds (`store`).
+fn many_series_bound(w: usize, series: usize, store: u64) -> u64 {
+    /// A fresh debug server with a query under way holding no points (threads, the store's read
+    /// connection and page cache or HTTP client, a scan chunk in flight, the encoder's piece).
+    const BASE: u64 = 32 << 20;
+    /// Generous per row held (five values); per series (~3 KiB measured, release build).
+    const ROW: u64 = 512;
+    const PER_SERIES: u64 = 4 << 10;
+    let rows = 3 * w.max(4 * series) as u64 / 2;
+    BASE + rows * ROW + series as u64 * PER_SERIES + store
+}
+
+/// 3,000 series, past the 1024 up to which the merge used to stream (over them a statement was
+/// answered buffered: every point held, ~250 bytes a point here), with a small `W`: under
+/// [`many_series_bound`], on the embedded store.
+#[test]
+fn bounded_memory_3000_series_small_window() {
+    bounded_memory_many(300_000, 3000, &["stream_window_points = 1024"], Vec::new(), many_series_bound(1024, 3000, 0));
+}
+
+/// The same on VictoriaMetrics (Debian package `victoria-metrics`), whose export reads ascending
+/// and whole: `backend::ordered` applies the order and the per-series limit to its stream. Its
+/// scan holds one export window of up to `max_window_samples` (200,000) samples, ~128 bytes each
+/// as read (`backend::victoriametrics`): that is the store's term of the bound.
+#[test]
+fn bounded_memory_3000_series_small_window_victoriametrics() {
+    let vm = common::vm::Vm::start(&["-search.latencyOffset=0s"]);
+    let backend = vec!["--backend".to_string(), "victoriametrics".to_string(), "--backend-url".to_string(), vm.url.clone()];
+    let window = influxgate::backend::victoriametrics::MAX_WINDOW_SAMPLES as u64 * 128;
+    bounded_memory_many(300_000, 3000, &["stream_window_points = 1024"], backend, many_series_bound(1024, 3000, window));
 }

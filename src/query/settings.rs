@@ -7,18 +7,12 @@ use crate::config::QueryConfig;
 /// (`query.stream_window_points`; see [`super::stream`]).
 pub const DEFAULT_WINDOW_POINTS: usize = 16_384;
 
-/// Over this many candidate series in one measurement a raw merge is not streamed (see
-/// [`super::stream`]).
-pub const MAX_STREAM_SERIES: usize = 1024;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
     /// Raw SELECTs stream (`query.streaming`).
     pub streaming: bool,
     /// `W` (`query.stream_window_points`), at least 1.
     pub window_points: usize,
-    /// Candidate series of one measurement up to which a raw merge streams (tests lower it).
-    pub max_stream_series: usize,
     /// The GOMAXPROCS of the InfluxDB 1.x whose float sums are reproduced, resolved (at least 1).
     /// 1.x splits a tag set's series into that many groups and combines their partial sums in that
     /// grouping, so the last bits of a float `sum`/`mean` depend on it.
@@ -36,7 +30,6 @@ impl Settings {
         Settings {
             streaming: cfg.streaming,
             window_points: cfg.stream_window_points.max(1),
-            max_stream_series: MAX_STREAM_SERIES,
             float_merge_parallelism: procs,
         }
     }
