@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use futures::StreamExt;
 
 use crate::model::{FieldType, FieldValue, Point};
 
@@ -332,6 +333,9 @@ pub struct SeriesChunk {
     pub columns: Vec<Vec<Option<FieldValue>>>,
 }
 
+/// Aggregate requests of one statement in flight at once by default (`Backend::aggregate_many`).
+pub const AGGREGATE_CONCURRENCY: usize = 4;
+
 /// Aggregates a store may compute itself, when its answer is identical to the evaluator's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AggregateFn {
@@ -484,6 +488,13 @@ pub trait Backend: Send + Sync {
     async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
         let _ = req;
         Err(BackendError::Unsupported("aggregate pushdown not supported".into()))
+    }
+
+    /// The aggregates of one statement, answered in the order asked. By default each is asked of
+    /// `aggregate`, `AGGREGATE_CONCURRENCY` at a time (a remote store answers each after a round
+    /// trip); a store that computes several calls over one read of the points overrides it.
+    async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+        futures::stream::iter(reqs.into_iter().map(|r| self.aggregate(r))).buffered(AGGREGATE_CONCURRENCY).collect().await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()>;

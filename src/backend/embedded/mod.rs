@@ -33,7 +33,8 @@
 //!
 //! `aggregate()` reads each matching series' non-null values of the field in time order through
 //! the primary key (one range read, `f IS NOT NULL` evaluated inside SQLite) and folds them into
-//! buckets in Rust, on the reader thread, with no per-row channel traffic or allocation beyond
+//! buckets in Rust, on reader threads (a statement's calls over the same series share one read
+//! of the rows, its series split among the cores: `passes.rs`), with no per-row channel traffic or allocation beyond
 //! strings. It does not use SQL `GROUP BY`: SQLite leaves the row a bare column comes from
 //! unspecified on `min`/`max` ties (1.x wants the earliest), raises an error where 1.x's integer
 //! `sum` wraps, and turns overflowing bucket arithmetic into REAL — each would break exactness.
@@ -60,6 +61,7 @@
 mod cardinality;
 mod catalog;
 mod checkpoint;
+mod passes;
 mod read;
 mod series;
 mod writer;
@@ -79,7 +81,7 @@ use tokio::sync::{mpsc, oneshot};
 use self::catalog::{decode_tags, Catalog, Change, Field, Shared};
 use crate::rules::shards;
 use self::series::{owned, SeriesStore, Tags};
-use self::read::{AggPlan, Pool, ScanPlan};
+use self::read::{Pool, ScanPlan};
 use self::writer::{sql_err, Job, Writer};
 use crate::backend::{
     AggregateFn, AggregateRequest, AggregateSeries, Backend, BackendError, Capabilities, DeleteRequest,
@@ -344,11 +346,11 @@ impl Backend for EmbeddedBackend {
         crate::backend::BackendKind::Embedded
     }
 
-    /// Aggregates: `count`, `first`, `last` for every type; `min`, `max` for float, integer and
-    /// unsigned; `sum`, `mean` for integer and unsigned only (a float sum depends on summation
-    /// order). Other combinations return `BackendError::Unsupported` so the caller falls back.
-    /// `mean`'s value is this series' bucket mean (sum of values as f64 in time order, divided by
-    /// `count`); `sum` wraps on overflow as 1.x does.
+    /// Aggregates: `count`, `first`, `last` for every type; `min`, `max`, `sum`, `mean` for float,
+    /// integer and unsigned (a float sum adds a series' values in ascending time, as 1.x's
+    /// per-series reducer does). Other combinations return `BackendError::Unsupported` so the
+    /// caller falls back. `mean`'s value is this series' bucket mean (sum of values as f64 in time
+    /// order, divided by `count`); `sum` wraps on overflow as 1.x does.
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             aggregates: vec![
@@ -624,41 +626,13 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
-        if req.scan.fields.len() != 1 {
-            return Err(BackendError::Invalid("aggregate pushdown takes exactly one field".into()));
-        }
-        if req.every < 0 {
-            return Err(BackendError::Invalid("negative bucket width".into()));
-        }
-        let plan = {
-            let g = self.catalog();
-            let (_, _, r) = g.cat.resolve_rp(&req.scan.db, req.scan.rp.as_deref())?;
-            let Some(m) = r.meas.get(&req.scan.measurement).and_then(|mid| g.cat.meas.get(mid)) else {
-                return Ok(Vec::new());
-            };
-            let Some(f) = m.fields.get(&req.scan.fields[0]) else { return Ok(Vec::new()) };
-            if !read::agg_supported(req.func, f.ty) {
-                return Err(BackendError::Unsupported(format!(
-                    "aggregate {:?} on a {} field is not pushed down",
-                    req.func, f.ty
-                )));
-            }
-            AggPlan {
-                mid: m.id,
-                series: Self::matching_series(&g.series, m.id, &req.scan.tags),
-                col: f.col,
-                ty: f.ty,
-                func: req.func,
-                min_time: req.scan.min_time,
-                max_time: req.scan.max_time,
-                every: req.every,
-                offset: req.offset,
-            }
-        };
-        if plan.series.is_empty() || plan.min_time > plan.max_time {
-            return Ok(Vec::new());
-        }
-        self.blocking(move |c| read::run_aggregate(c, plan)).await
+        self.aggregate_many(vec![req]).await.pop().unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// Calls over the same series, range and buckets share one read of the rows, and the series
+    /// are split among the cores (`passes.rs`).
+    async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+        passes::answer(&self.pool, &self.shared, reqs).await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()> {

@@ -180,26 +180,33 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
     Ok(())
 }
 
-/// What an aggregate reads.
-pub(crate) struct AggPlan {
-    pub mid: i64,
-    pub series: Vec<(Tags, i64)>,
+/// One call of an aggregate pass: the column it reads, the column's type, the function.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct AggCall {
     pub col: i64,
     pub ty: FieldType,
     pub func: AggregateFn,
+}
+
+/// What an aggregate pass reads: calls over the same series, range and buckets, answered from one
+/// read of each series' rows (`first`/`last` passes hold one call: they seek instead of reading).
+pub(crate) struct AggPlan {
+    pub mid: i64,
+    pub calls: Vec<AggCall>,
     pub min_time: i64,
     pub max_time: i64,
     pub every: i64,
     pub offset: i64,
 }
 
-/// Whether `aggregate()` answers `func` on a field of type `ty` exactly.
+/// Whether `aggregate()` answers `func` on a field of type `ty` exactly. A float `sum`/`mean` is
+/// a series' values added one by one in ascending time, as 1.x's per-series reducer (and the
+/// evaluator's per-series partial) adds them: the store's partial is the evaluator's to the bit.
 pub(crate) fn agg_supported(func: AggregateFn, ty: FieldType) -> bool {
     use FieldType::*;
     match func {
         AggregateFn::Count | AggregateFn::First | AggregateFn::Last => true,
-        AggregateFn::Min | AggregateFn::Max => matches!(ty, Float | Integer | Unsigned),
-        AggregateFn::Sum | AggregateFn::Mean => matches!(ty, Integer | Unsigned),
+        AggregateFn::Min | AggregateFn::Max | AggregateFn::Sum | AggregateFn::Mean => matches!(ty, Float | Integer | Unsigned),
     }
 }
 
@@ -256,6 +263,7 @@ impl Acc {
                 _ => self.sel = Some((t, v)),
             },
             AggregateFn::Sum | AggregateFn::Mean => match v {
+                FieldValue::Float(x) => self.fsum += x,
                 FieldValue::Integer(x) => {
                     self.isum = self.isum.wrapping_add(x);
                     self.fsum += x as f64;
@@ -277,7 +285,11 @@ impl Acc {
             AggregateFn::Count => (None, FieldValue::Integer(self.count as i64)),
             AggregateFn::Sum => (
                 None,
-                if ty == FieldType::Unsigned { FieldValue::Unsigned(self.usum) } else { FieldValue::Integer(self.isum) },
+                match ty {
+                    FieldType::Unsigned => FieldValue::Unsigned(self.usum),
+                    FieldType::Float => FieldValue::Float(self.fsum),
+                    _ => FieldValue::Integer(self.isum),
+                },
             ),
             AggregateFn::Mean => (None, FieldValue::Float(self.fsum / self.count as f64)),
             AggregateFn::First | AggregateFn::Last | AggregateFn::Min | AggregateFn::Max => {
@@ -299,12 +311,12 @@ const MAX_LOOKUPS: usize = 64;
 /// skipped), instead of reading every row. The engine asks per shard group even without
 /// `GROUP BY time`, so a series usually has one or two non-empty buckets. A series with more
 /// than `MAX_LOOKUPS` is read row by row (lookups would then cost more than the scan).
-fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeries>> {
-    let last = plan.func == AggregateFn::Last;
+fn run_first_last(conn: &Connection, plan: &AggPlan, call: AggCall, series: &[(Tags, i64)]) -> Result<Vec<AggregateSeries>> {
+    let last = call.func == AggregateFn::Last;
     let sql = format!(
         "SELECT time, f_{c} FROM p_{m} WHERE series_id = ?1 AND time >= ?2 AND time <= ?3 AND f_{c} IS NOT NULL \
          ORDER BY time {dir} LIMIT 1",
-        c = plan.col,
+        c = call.col,
         m = plan.mid,
         dir = if last { "DESC" } else { "ASC" }
     );
@@ -314,7 +326,7 @@ fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeri
         Err(e) => return Err(sql_err(e)),
     };
     let mut out = Vec::new();
-    for (tags, sid) in &plan.series {
+    for (tags, sid) in series {
         let mut series_rows: Vec<AggregateRow> = Vec::new();
         let (mut lo, mut hi) = (plan.min_time, plan.max_time);
         let mut too_many = false;
@@ -326,7 +338,7 @@ fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeri
             let mut rows = stmt.query(rusqlite::params![sid, lo, hi]).map_err(sql_err)?;
             let Some(row) = rows.next().map_err(sql_err)? else { break };
             let t: i64 = row.get(0).map_err(sql_err)?;
-            let Some(value) = value_of(row.get_ref(1).map_err(sql_err)?, plan.ty) else { break };
+            let Some(value) = value_of(row.get_ref(1).map_err(sql_err)?, call.ty) else { break };
             let b = bucket_of(t, plan.every, plan.offset, plan.min_time);
             series_rows.push(AggregateRow { bucket_start: b, point_time: Some(t), value, count: 1 });
             if plan.every <= 0 {
@@ -348,7 +360,10 @@ fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeri
         }
         if too_many {
             drop(stmt);
-            series_rows = scan_series(conn, plan, *sid)?;
+            let read = AggPlan { calls: vec![call], ..*plan };
+            let mut per_call = vec![Vec::new()];
+            scan_series(&mut conn.prepare_cached(&select_sql(plan.mid, &[call.col], false)).map_err(sql_err)?, &read, *sid, &mut per_call)?;
+            series_rows = per_call.pop().unwrap_or_default();
             stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
         } else if last {
             series_rows.reverse();
@@ -360,54 +375,68 @@ fn run_first_last(conn: &Connection, plan: &AggPlan) -> Result<Vec<AggregateSeri
     Ok(out)
 }
 
-/// One series' buckets, reading each of its rows in the range.
-fn scan_series(conn: &Connection, plan: &AggPlan, sid: i64) -> Result<Vec<AggregateRow>> {
-    let sql = select_sql(plan.mid, &[plan.col], false);
-    let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
+/// One series' buckets for every call of the plan, from one read of its rows in the range
+/// (`stmt`: `select_sql` over the calls' columns, in call order); each call's rows are appended
+/// to `out[call]`.
+fn scan_series(stmt: &mut rusqlite::CachedStatement<'_>, plan: &AggPlan, sid: i64, out: &mut [Vec<AggregateRow>]) -> Result<()> {
     let mut rows = stmt.query(rusqlite::params![sid, plan.min_time, plan.max_time]).map_err(sql_err)?;
-    let mut series_rows = Vec::new();
-    let mut acc: Option<Acc> = None;
+    let mut accs: Vec<Acc> = plan.calls.iter().map(|_| Acc::new(0)).collect();
+    // The current bucket `[start, end)`: rows ascend, so a bucket is found once, not per row.
+    let mut cur: Option<(i64, i128)> = None;
     while let Some(row) = rows.next().map_err(sql_err)? {
         let t: i64 = row.get(0).map_err(sql_err)?;
-        let v = match value_of(row.get_ref(1).map_err(sql_err)?, plan.ty) {
-            Some(v) => v,
-            None => continue,
-        };
-        let b = bucket_of(t, plan.every, plan.offset, plan.min_time);
-        match &acc {
-            Some(a) if a.start == b => {}
-            _ => {
-                if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
-                    series_rows.push(done);
-                }
-                acc = Some(Acc::new(b));
+        if !cur.is_some_and(|(_, end)| (t as i128) < end) {
+            let b = bucket_of(t, plan.every, plan.offset, plan.min_time);
+            finish_buckets(plan, &mut accs, b, out);
+            cur = Some((b, if plan.every > 0 { b as i128 + plan.every as i128 } else { i128::MAX }));
+        }
+        for (k, (call, acc)) in plan.calls.iter().zip(accs.iter_mut()).enumerate() {
+            let v = row.get_ref(k + 1).map_err(sql_err)?;
+            if call.func == AggregateFn::Count {
+                // count needs no value (a string would be copied for nothing)
+                acc.count += u64::from(!matches!(v, ValueRef::Null));
+            } else if let Some(v) = value_of(v, call.ty) {
+                acc.add(call.func, t, v);
             }
         }
-        if let Some(a) = acc.as_mut() {
-            a.add(plan.func, t, v);
-        }
     }
-    if let Some(done) = acc.take().and_then(|a| a.finish(plan.func, plan.ty)) {
-        series_rows.push(done);
-    }
-    Ok(series_rows)
+    finish_buckets(plan, &mut accs, 0, out);
+    Ok(())
 }
 
-pub(crate) fn run_aggregate(conn: &Connection, plan: AggPlan) -> Result<Vec<AggregateSeries>> {
-    if matches!(plan.func, AggregateFn::First | AggregateFn::Last) {
-        return run_first_last(conn, &plan);
+/// Ends each call's bucket (a call without points in it adds no row) and starts the next at `next`.
+fn finish_buckets(plan: &AggPlan, accs: &mut [Acc], next: i64, out: &mut [Vec<AggregateRow>]) {
+    for ((call, acc), rows) in plan.calls.iter().zip(accs.iter_mut()).zip(out.iter_mut()) {
+        if let Some(done) = std::mem::replace(acc, Acc::new(next)).finish(call.func, call.ty) {
+            rows.push(done);
+        }
     }
-    let sql = select_sql(plan.mid, &[plan.col], false);
-    match conn.prepare_cached(&sql) {
-        Ok(_) => {}
-        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such") => return Ok(Vec::new()),
+}
+
+/// The plan's calls over `series` (a part of the matching series, sorted): per call, the series
+/// with points in the range, in the order given.
+pub(crate) fn run_aggregate(conn: &Connection, plan: &AggPlan, series: &[(Tags, i64)]) -> Result<Vec<Vec<AggregateSeries>>> {
+    if let [call] = plan.calls[..] {
+        if matches!(call.func, AggregateFn::First | AggregateFn::Last) {
+            return Ok(vec![run_first_last(conn, plan, call, series)?]);
+        }
+    }
+    let cols: Vec<i64> = plan.calls.iter().map(|c| c.col).collect();
+    let mut stmt = match conn.prepare_cached(&select_sql(plan.mid, &cols, false)) {
+        Ok(s) => s,
+        Err(rusqlite::Error::SqliteFailure(_, Some(msg))) if msg.starts_with("no such") => {
+            return Ok(plan.calls.iter().map(|_| Vec::new()).collect())
+        }
         Err(e) => return Err(sql_err(e)),
-    }
-    let mut out = Vec::new();
-    for (tags, sid) in &plan.series {
-        let series_rows = scan_series(conn, &plan, *sid)?;
-        if !series_rows.is_empty() {
-            out.push(AggregateSeries { tags: owned(tags), rows: series_rows });
+    };
+    let mut out: Vec<Vec<AggregateSeries>> = plan.calls.iter().map(|_| Vec::new()).collect();
+    let mut per_call: Vec<Vec<AggregateRow>> = plan.calls.iter().map(|_| Vec::new()).collect();
+    for (tags, sid) in series {
+        scan_series(&mut stmt, plan, *sid, &mut per_call)?;
+        for (rows, o) in per_call.iter_mut().zip(out.iter_mut()) {
+            if !rows.is_empty() {
+                o.push(AggregateSeries { tags: owned(tags), rows: std::mem::take(rows) });
+            }
         }
     }
     Ok(out)

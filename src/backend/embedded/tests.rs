@@ -558,6 +558,7 @@ fn naive(chunks: &[SeriesChunk], func: AggregateFn, every: i64, offset: i64, min
                 let r = s.rows.last_mut().unwrap();
                 r.value = match func {
                     AggregateFn::Count => FieldValue::Integer(0),
+                    AggregateFn::Sum if matches!(v, FieldValue::Float(_)) => FieldValue::Float(0.0),
                     AggregateFn::Sum => FieldValue::Integer(0),
                     AggregateFn::Mean => FieldValue::Float(0.0),
                     _ => v.clone(),
@@ -569,13 +570,14 @@ fn naive(chunks: &[SeriesChunk], func: AggregateFn, every: i64, offset: i64, min
             let r = s.rows.last_mut().unwrap();
             r.count += 1;
             let (FieldValue::Integer(x), cur) = (v.clone(), r.value.clone()) else {
-                // float field: only selectors.
+                // float field
                 if let (FieldValue::Float(x), FieldValue::Float(c)) = (&v, &r.value) {
                     match func {
                         AggregateFn::Min if x < c => { r.value = v.clone(); r.point_time = Some(*t) }
                         AggregateFn::Max if x > c => { r.value = v.clone(); r.point_time = Some(*t) }
                         AggregateFn::Last => { r.value = v.clone(); r.point_time = Some(*t) }
-                        AggregateFn::Count => {}
+                        // a float sum adds the values one by one in time order
+                        AggregateFn::Sum | AggregateFn::Mean => r.value = FieldValue::Float(c + x),
                         _ => {}
                     }
                 } else if func == AggregateFn::Last {
@@ -652,7 +654,7 @@ async fn aggregate_equals_naive() {
                 let got = b.aggregate(AggregateRequest { scan: req.clone(), func, every, offset, point_time: true }).await;
                 let supported = match field {
                     "i" => true,
-                    "f" => !matches!(func, AggregateFn::Sum | AggregateFn::Mean),
+                    "f" => true,
                     _ => matches!(func, AggregateFn::Count | AggregateFn::First | AggregateFn::Last),
                 };
                 if !supported {
@@ -662,6 +664,60 @@ async fn aggregate_equals_naive() {
                 let got = got.unwrap();
                 let want = naive(&collect(&b, req).await, func, every, offset, min_time);
                 assert_eq!(got, want, "{field} {func:?} every={every} offset={offset} [{min_time},{max_time}]");
+            }
+        }
+    }
+}
+
+/// A statement's calls asked together (read in one pass per series and bucket width) answer
+/// what each answers asked alone; a refused or empty call does not disturb the others.
+#[tokio::test]
+async fn aggregate_many_equals_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = EmbeddedBackend::open(dir.path(), opts()).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut points = Vec::new();
+    for _ in 0..4000 {
+        let host = ["a", "b", "c", "d", "e"][rng.gen_range(0..5)];
+        let t: i64 = rng.gen_range(-500..500);
+        let mut f = Vec::new();
+        for (name, p) in [("x", 0.9), ("y", 0.5), ("z", 0.2)] {
+            if rng.gen_bool(p) {
+                f.push((name, FieldValue::Float(rng.gen_range(-50..50) as f64 / 8.0)));
+            }
+        }
+        if rng.gen_bool(0.6) {
+            f.push(("i", FieldValue::Integer(rng.gen_range(-5..5))));
+        }
+        if f.is_empty() {
+            f.push(("s", FieldValue::String("x".into())));
+        }
+        points.push(pt("m", &[("host", host)], f, t));
+    }
+    b.write(batch("db", points)).await.unwrap();
+    use AggregateFn::*;
+    for round in 0..20 {
+        let every = [0, 3, 50, 1000][round % 4];
+        let offset = if every > 0 { rng.gen_range(0..every) } else { 0 };
+        let (min_time, max_time) = (rng.gen_range(-600..0), rng.gen_range(0..600));
+        let tags = if round % 2 == 0 { TagPredicate::True } else { TagPredicate::Ne("host".into(), "c".into()) };
+        let calls = [("x", Max), ("y", Max), ("x", Min), ("z", Mean), ("y", Sum), ("i", Count), ("s", Count), ("x", First), ("z", Last), ("s", Max), ("nope", Max), ("i", Mean)];
+        let reqs: Vec<AggregateRequest> = calls
+            .iter()
+            .map(|(field, func)| {
+                let mut req = scan_req("db", "m", &[field]);
+                (req.min_time, req.max_time, req.tags) = (min_time, max_time, tags.clone());
+                AggregateRequest { scan: req, func: *func, every, offset, point_time: true }
+            })
+            .collect();
+        let many = b.aggregate_many(reqs.clone()).await;
+        assert_eq!(many.len(), reqs.len());
+        for (req, got) in reqs.into_iter().zip(many) {
+            let label = format!("{:?} {:?} every={every}", req.scan.fields, req.func);
+            match (got, b.aggregate(req).await) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{label}"),
+                (Err(BackendError::Unsupported(_)), Err(BackendError::Unsupported(_))) => {}
+                (g, w) => panic!("{label}: {g:?} vs {w:?}"),
             }
         }
     }
