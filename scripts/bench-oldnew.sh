@@ -4,12 +4,13 @@
 #   cargo build --release --bin influxgate --example tsbs_queries
 #   OLD=/path/to/old/influxgate scripts/bench-oldnew.sh                  # embedded store
 #   OLD=/path/to/old/influxgate BACK=vm scripts/bench-oldnew.sh          # each build on its own VictoriaMetrics
-# Knobs: HOSTS (20), HOURS (12), RUNS (10), P (18700: ports P+1..P+6), NEW (target/release/influxgate).
+# Knobs: HOSTS (20), HOURS (12), RUNS (10), P (18700: ports P+1..P+6), NEW (target/release/influxgate),
+#   TQ (target/release/examples/tsbs_queries).
 # Prints the tool's table: median / p90 ms and server CPU ms per query for each, ratios to new.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OLD=${OLD:?OLD=/path/to/an older influxgate binary}; NEW=${NEW:-$ROOT/target/release/influxgate}
-TQ=$ROOT/target/release/examples/tsbs_queries; TOKEN=benchtoken
+TQ=${TQ:-$ROOT/target/release/examples/tsbs_queries}; TOKEN=benchtoken
 HOSTS=${HOSTS:-20}; HOURS=${HOURS:-12}; RUNS=${RUNS:-10}; BACK=${BACK:-embedded}; P=${P:-18700}
 W=$(mktemp -d); PIDS=()
 trap 'kill ${PIDS[@]} 2>/dev/null; wait 2>/dev/null; rm -rf $W' EXIT

@@ -139,6 +139,10 @@ pub struct VictoriaMetricsConfig {
     /// Ask VictoriaMetrics to make each write searchable at once (`/internal/force_flush`), so a
     /// query right after a write sees it, as with InfluxDB 1.x.
     pub flush_after_write: bool,
+    /// Let VictoriaMetrics gzip its answers (`Accept-Encoding: gzip`). Off by default: on the
+    /// same host or LAN compressing and inflating every answer costs both processes more CPU
+    /// than the bytes it saves; worth it over a slow link.
+    pub compress_answers: bool,
 }
 
 impl Default for VictoriaMetricsConfig {
@@ -148,6 +152,7 @@ impl Default for VictoriaMetricsConfig {
             db_label: "db".into(),
             drop_string_fields: false,
             flush_after_write: true,
+            compress_answers: false,
         }
     }
 }

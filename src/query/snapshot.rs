@@ -175,6 +175,9 @@ impl Backend for CatalogSnapshot<'_> {
     async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
         self.store().aggregate(req).await
     }
+    async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+        self.store().aggregate_many(reqs).await
+    }
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
         self.forget();
         self.store().delete(req).await

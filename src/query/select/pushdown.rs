@@ -22,9 +22,6 @@ pub(super) fn pushdown_fn(agg: &Aggregate) -> Option<crate::backend::AggregateFn
     })
 }
 
-/// Aggregate pushdown requests of one statement in flight at once.
-pub(super) const PUSHDOWN_CONCURRENCY: usize = 4;
-
 /// Asks the store for per-series partial aggregates when it can give every call of the query
 /// exactly: buckets must not straddle 1.x's shard groups (partials are combined per shard group,
 /// as 1.x does), so without `GROUP BY time` the store buckets by shard group. `None`: scan.
@@ -75,11 +72,8 @@ pub(super) async fn pushdown(
             point_time: window.is_none(),
         });
     }
-    // A few calls at once: a remote store answers each after a round trip.
-    let answers: Vec<_> = futures::stream::iter(reqs.into_iter().map(|r| backend.aggregate(r)))
-        .buffered(PUSHDOWN_CONCURRENCY)
-        .collect()
-        .await;
+    // All at once: a remote store answers several in one round trip, or a few at a time.
+    let answers = backend.aggregate_many(reqs).await;
     let mut out = Vec::new();
     for a in answers {
         match a {
