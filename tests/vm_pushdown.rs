@@ -405,11 +405,16 @@ async fn calls_differing_in_field_share_queries() {
         let together = b.aggregate_many(reqs.clone()).await;
         let q2 = rollup_queries(&s._vm).await;
         assert_eq!(together.len(), reqs.len());
-        for (req, got) in reqs.iter().zip(&together) {
-            let alone = b.aggregate(req.clone()).await;
-            match (&alone, got) {
+        let mut alone = Vec::new();
+        for req in &reqs {
+            alone.push(b.aggregate(req.clone()).await);
+        }
+        // A call refused alone may refuse the group (the planner then scans the statement).
+        let some_refused = alone.iter().any(|a| matches!(a, Err(BackendError::Unsupported(_))));
+        for ((req, got), alone) in reqs.iter().zip(&together).zip(&alone) {
+            match (alone, got) {
                 (Ok(a), Ok(g)) => assert_eq!(a, g, "{func:?} {:?}", req.scan.fields),
-                (Err(BackendError::Unsupported(_)), Err(BackendError::Unsupported(_))) => {}
+                (_, Err(BackendError::Unsupported(_))) if some_refused => {}
                 other => panic!("{func:?} {:?}: {other:?}", req.scan.fields),
             }
         }

@@ -492,7 +492,9 @@ pub trait Backend: Send + Sync {
 
     /// The aggregate requests of one statement, answered in the order given. The default asks
     /// [`Backend::aggregate`] for each, [`AGGREGATE_CONCURRENCY`] at once; a remote store may
-    /// answer requests that differ only in their field with fewer calls (VictoriaMetrics does).
+    /// answer requests that differ only in their field with fewer calls (VictoriaMetrics does);
+    /// then a request it would refuse alone (`Unsupported`) may have the others refused too, as
+    /// the planner scans the whole statement when any call is refused.
     async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
         use futures::StreamExt;
         futures::stream::iter(reqs.into_iter().map(|r| self.aggregate(r)))

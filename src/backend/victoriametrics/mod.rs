@@ -931,7 +931,9 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
-        if !self.databases().await?.iter().any(|d| d == db) {
+        // A database in the catalog is one `databases` lists: no need to ask VictoriaMetrics.
+        let known = self.inner.catalog().databases.contains(db);
+        if !known && !self.databases().await?.iter().any(|d| d == db) {
             return Err(BackendError::DatabaseNotFound(db.to_string()));
         }
         let d = self.inner.retention().await;

@@ -367,7 +367,8 @@ fn tie() -> BackendError {
 
 /// min/max rows whose extreme may be tied get the earliest time holding it from the raw samples:
 /// one export of the span of those buckets, when the rows' counts say it holds at most
-/// [`MAX_RESOLVE_SAMPLES`] samples and at most a quarter of the rows are concerned (otherwise
+/// [`MAX_RESOLVE_SAMPLES`] samples and at most a quarter of the rows are concerned, for each metric
+/// of the group (otherwise
 /// `Unsupported`: the planner's own scan is cheaper).
 /// The export is read as the scan reads it (`parse_export_line`, one sample per millisecond:
 /// requests with several are refused before).
@@ -379,21 +380,30 @@ async fn resolve_ties(
     suspects: &BTreeMap<Key, BTreeSet<i64>>,
 ) -> Result<()> {
     let every_ns = every.saturating_mul(NS_PER_MS);
-    let (mut from, mut to) = (i64::MAX, i64::MIN);
-    for b in suspects.values().flatten() {
-        from = from.min(*b);
-        to = to.max(if every == 0 { req.scan.max_time } else { b.saturating_add(every_ns - 1) });
+    // The span of these suspects' buckets, and a test of whether a bucket meets it.
+    let span = |sus: &mut dyn Iterator<Item = &i64>| {
+        let (mut from, mut to) = (i64::MAX, i64::MIN);
+        for b in sus {
+            from = from.min(*b);
+            to = to.max(if every == 0 { req.scan.max_time } else { b.saturating_add(every_ns - 1) });
+        }
+        (from.max(req.scan.min_time), to.min(req.scan.max_time))
+    };
+    let meets = |(from, to): (i64, i64), b: i64| every == 0 || (b.saturating_add(every_ns - 1) >= from && b <= to);
+    // Each metric as its call alone would be decided. Mostly tied (integer-valued data): the
+    // planner's one scan of every field is cheaper than an export per field.
+    let metrics: BTreeSet<&String> = suspects.keys().map(|(m, _)| m).collect();
+    for m in metrics {
+        let (s_m, o_m) = (suspects.iter().filter(|((k, _), _)| k == m), out.iter().filter(|((k, _), _)| k == m));
+        let sp = span(&mut s_m.clone().flat_map(|(_, b)| b));
+        let samples: u64 = o_m.clone().flat_map(|(_, r)| r).filter(|r| meets(sp, r.bucket_start)).map(|r| r.count).sum();
+        let rows: usize = o_m.map(|(_, r)| r.len()).sum();
+        let tied: usize = s_m.map(|(_, b)| b.len()).sum();
+        if samples > MAX_RESOLVE_SAMPLES || (tied > 8 && tied * 4 > rows) {
+            return Err(tie());
+        }
     }
-    let (from, to) = (from.max(req.scan.min_time), to.min(req.scan.max_time));
-    let in_span = |b: i64| if every == 0 { true } else { b.saturating_add(every_ns - 1) >= from && b <= to };
-    let samples: u64 = out.values().flatten().filter(|r| in_span(r.bucket_start)).map(|r| r.count).sum();
-    let rows: usize = out.values().map(|r| r.len()).sum();
-    let tied: usize = suspects.values().map(|b| b.len()).sum();
-    // Mostly tied (integer-valued data): the planner's one scan of every field is cheaper than
-    // an export per field.
-    if samples > MAX_RESOLVE_SAMPLES || (tied > 8 && tied * 4 > rows) {
-        return Err(tie());
-    }
+    let (from, to) = span(&mut suspects.values().flatten());
     let (lo, hi) = (super::ceil_div(from, NS_PER_MS).max(0), to.div_euclid(NS_PER_MS));
     let (start, end) = (secs((lo - 1).max(0)), secs(hi.saturating_add(1).min(MAX_MS)));
     let mut pairs: Vec<(&str, &str)> = ctx.sels.iter().map(|s| ("match[]", s.as_str())).collect();
@@ -653,14 +663,15 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
                 if ties_matter && matches!(func, AggregateFn::Min | AggregateFn::Max) {
                     // Samples of series holding a value twice (whose buckets may tie): when far
                     // more than `resolve_ties` reads, stop before asking every bucket.
+                    // (per metric, as each call alone)
                     let (c, d) = (col(R::Count), col(R::Distinct));
-                    let tied: f64 = whole
-                        .values()
-                        .filter_map(|by_t| by_t.get(&hi))
-                        .filter(|v| v[d] < v[c])
-                        .map(|v| v[c].unwrap_or(0.0))
-                        .sum();
-                    if tied > 4.0 * MAX_RESOLVE_SAMPLES as f64 {
+                    let mut tied: BTreeMap<&str, f64> = BTreeMap::new();
+                    for ((m, _), by_t) in &whole {
+                        if let Some(v) = by_t.get(&hi).filter(|v| v[d] < v[c]) {
+                            *tied.entry(m.as_str()).or_default() += v[c].unwrap_or(0.0);
+                        }
+                    }
+                    if tied.values().any(|t| *t > 4.0 * MAX_RESOLVE_SAMPLES as f64) {
                         return Err(tie());
                     }
                 }
@@ -721,13 +732,15 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
                     if multi.as_ref().is_some_and(|m| !m.contains(&tags)) {
                         continue;
                     }
+                    // One key lookup (and copy) per series, not per bucket.
+                    let mine = rows.entry(tags.clone()).or_default();
                     for (t, vals) in by_t {
                         let start = bucket(t).saturating_mul(NS_PER_MS);
                         if let Some((row, suspect)) = make_row(func, &rs, &vals, start) {
                             if suspect && ties_matter {
                                 suspects.entry(tags.clone()).or_default().insert(start);
                             }
-                            rows.entry(tags.clone()).or_default().insert(start, row);
+                            mine.insert(start, row);
                         }
                     }
                 }
@@ -775,6 +788,16 @@ mod tests {
         assert_eq!(parse_value("+Inf"), Some(f64::INFINITY));
         assert_eq!(parse_value("NaN"), None);
         assert_eq!(parse_value("17"), Some(17.0));
+    }
+
+    #[test]
+    fn min_max_without_point_time_ask_value_and_count() {
+        let rs = rollups_of(AggregateFn::Max, false);
+        assert_eq!(rs, vec![R::Max, R::Count]);
+        // the row shows its bucket's start and is never a tie suspect worth resolving
+        let (row, _) = make_row(AggregateFn::Max, &rs, &[Some(5.0), Some(3.0)], 60_000_000_000).unwrap();
+        assert_eq!((row.value, row.point_time, row.count), (FieldValue::Float(5.0), Some(60_000_000_000), 3));
+        assert!(make_row(AggregateFn::Min, &rollups_of(AggregateFn::Min, false), &[Some(1.0), None], 0).is_none());
     }
 
     #[test]
