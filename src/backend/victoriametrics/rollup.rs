@@ -504,6 +504,9 @@ fn plan_calls(b0: i64, b1: i64, every: i64, lo: i64, hi: i64, now: i64, per_call
     Some(calls)
 }
 
+/// A group's answer: per request of the group, its series.
+type GroupAnswer = Result<Vec<Vec<AggregateSeries>>>;
+
 /// `Backend::aggregate_many` for VictoriaMetrics: requests that differ only in their field are
 /// answered together (see [`aggregate_group`]), the groups [`PARALLEL`] at once; in the order asked.
 pub(super) async fn aggregate_many(backend: &VictoriaMetricsBackend, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
@@ -518,7 +521,7 @@ pub(super) async fn aggregate_many(backend: &VictoriaMetricsBackend, reqs: Vec<A
             None => groups.push((k, vec![i])),
         }
     }
-    let answers: Vec<(Vec<usize>, Result<Vec<Vec<AggregateSeries>>>)> = futures::stream::iter(groups.into_iter().map(|(_, idx)| {
+    let answers: Vec<(Vec<usize>, GroupAnswer)> = futures::stream::iter(groups.into_iter().map(|(_, idx)| {
         let group: Vec<&AggregateRequest> = idx.iter().map(|&i| &reqs[i]).collect();
         async move { (idx, aggregate_group(backend, &group).await) }
     }))
@@ -550,7 +553,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
 
 /// Answers requests that differ only in their field (same function, series, range and buckets)
 /// with the same calls, one metric per request; in the order given. See the module docs.
-async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateRequest]) -> Result<Vec<Vec<AggregateSeries>>> {
+async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateRequest]) -> GroupAnswer {
     let inner: &Inner = &backend.inner;
     let Some(req) = reqs.first().copied() else { return Ok(Vec::new()) };
     let scan = &req.scan;
