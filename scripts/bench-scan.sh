@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Raw multi-series selects (the Backend v2 scan seam): two influxgate binaries side by side, same
-# run, on the embedded store and on ClickHouse 18.16 (Debian's clickhouse-server).
+# Raw multi-series selects (the Backend v2 scan seam; scripts/bench.sh has none): two influxgate
+# binaries side by side, same run, on the embedded store and on ClickHouse 18.16.
 #   OLD=/path/to/old/influxgate NEW=target/release/influxgate scripts/bench-scan.sh
 # Knobs: SERIES (100), POINTS per series (2000), RUNS per query and binary (7, alternating).
 # Prints, per store and query, the median wall time of each binary (curl, compact JSON, streamed)
@@ -14,48 +14,18 @@ POINTS=${POINTS:-2000}
 RUNS=${RUNS:-7}
 WORK=$(mktemp -d /tmp/bench-scan.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
+trap bench_cleanup EXIT
 TOKEN=benchtoken
 CH_HTTP=${CH_HTTP:-18923}
 
-wait_ping() { for _ in $(seq 1 600); do curl -s -o /dev/null "$1/ping" && return 0; sleep 0.1; done; echo "no answer at $1" >&2; return 1; }
-
-start_ch() {
-    local d="$WORK/ch"
-    mkdir -p "$d/log"
-    cat >"$d/config.xml" <<EOF
-<?xml version="1.0"?><yandex>
-<logger><level>warning</level><log>$d/log/server.log</log><errorlog>$d/log/error.log</errorlog></logger>
-<http_port>$CH_HTTP</http_port><tcp_port>$((CH_HTTP + 1))</tcp_port><listen_host>127.0.0.1</listen_host>
-<path>$d/data/</path><tmp_path>$d/tmp/</tmp_path><user_files_path>$d/uf/</user_files_path>
-<format_schema_path>$d/fs/</format_schema_path><users_config>$d/users.xml</users_config>
-<default_profile>default</default_profile><default_database>default</default_database>
-<mark_cache_size>67108864</mark_cache_size>
-</yandex>
-EOF
-    cat >"$d/users.xml" <<'EOF'
-<?xml version="1.0"?><yandex>
-<profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-<users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default></users>
-<quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-EOF
-    (cd "$d" && exec clickhouse-server --config-file="$d/config.xml" >"$d/stdout.log" 2>&1) &
-    PIDS+=($!)
-    for _ in $(seq 1 600); do [ "$(curl -s "http://127.0.0.1:$CH_HTTP/ping")" = "Ok." ] && return 0; sleep 0.1; done
-    echo "clickhouse-server did not start" >&2; return 1
-}
-
 # start_gate NAME BIN PORT [serve flags...]
 start_gate() {
-    local name=$1 bin=$2 port=$3 d="$WORK/$1"
-    shift 3
-    mkdir -p "$d"
-    printf '[log]\nlevel = "warn"\n' >"$d/config.toml"
-    "$bin" serve --config "$d/config.toml" --listen "127.0.0.1:$port" --data-dir "$d/data" --admin-token "$TOKEN" "$@" >"$d/log.txt" 2>&1 &
-    PIDS+=($!)
-    wait_ping "http://127.0.0.1:$port"
+    local name=$1 bin=$2
+    shift 2
+    GATE_BIN=$bin start_influxgate "$name" "$@"
 }
 
 write_data() {
@@ -110,7 +80,7 @@ start_gate emb-old "$OLD" 18931
 start_gate emb-new "$NEW" 18932
 write_data 18931
 write_data 18932
-start_ch
+start_clickhouse ch "$CH_HTTP" $((CH_HTTP + 1)) $((CH_HTTP + 2))
 start_gate ch-old "$OLD" 18933 --backend clickhouse --backend-url "http://127.0.0.1:$CH_HTTP"
 start_gate ch-new "$NEW" 18934 --backend clickhouse --backend-url "http://127.0.0.1:$CH_HTTP"
 write_data 18934

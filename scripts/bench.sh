@@ -1,355 +1,298 @@
 #!/usr/bin/env bash
-# Reproduces every figure in BENCHMARKS.md in one command:
-#   scripts/bench.sh            # everything (about 15-25 minutes on 2 cores)
-#   STEPS="parse write" scripts/bench.sh   # a subset: parse, write, query, vm, vmwrite, spool, chwrite, chquery
-#   (vmwrite: only the VictoriaMetrics write overhead, a fresh VM — and influxgate — every round;
-#    spool: write throughput with [spool] enabled vs disabled in front of VictoriaMetrics, and the
-#    spool's write and replay rates through a VictoriaMetrics outage; not in the default STEPS)
-#   (chwrite, chquery: ClickHouse 18.16, see scripts/bench-clickhouse.sh for their knobs)
-# Builds release, starts influxgate / influxd 1.6.7 / victoria-metrics on loopback ports with fresh
-# data directories under $WORK, runs, stops them. Results go to $OUT (default target/bench-results).
-# Knobs (environment): WRITE_POINTS (1000000), WRITE_ROUNDS (3), CONNS (4), BATCH (5000),
-#   QUERY_HOURS (30), QUERY_HOSTS (100), QUERY_RUNS (20), LP_CPU_SECS (2), SKIP_BUILD (unset),
-#   BASEPORT (18600: servers listen on 127.0.0.1:BASEPORT+1..+33),
-#   GATE_BIN (target/release/influxgate: the influxgate binary to measure, e.g. a copy of an older build),
-#   SPOOL_POINTS (1000000: points written during the outage of the spool step),
-#   SPOOL_BATCHES ("5000 500": the batch sizes of the spool step's enabled-vs-disabled runs).
+# The benchmark table of BENCHMARKS.md (issue 12), regenerated in one command, for every backend:
+#   scripts/bench.sh              # full: release build, both sizes, writes the table into BENCHMARKS.md
+#   QUICK=1 scripts/bench.sh      # small sizes, few runs (a few minutes); the table goes to
+#                                 #   $OUT/BENCHMARKS.md (a copy), BENCHMARKS.md is not touched
+# Fresh servers on loopback ports (influxd 1.6.7; influxgate on the embedded store, on
+# VictoriaMetrics and on ClickHouse 18.16; VM and ClickHouse also written to straight), then:
+#   parse  line-protocol parse rate per core (cargo bench --bench lineproto, by CPU time)
+#   write  WRITE_ROUNDS interleaved rounds per backend: influxgate vs its peer in the same run
+#          (influxd for the embedded store; the store written straight for VM and ClickHouse);
+#          lines/s, server CPU per line (influxgate + store), the load generator's own CPU
+#   query  per size in SIZES: every TSBS shape, all influxgates and influxd side by side
+#          (examples/tsbs_queries: seeded, interleaved, answers compared); then, at the last size,
+#          `perf record` of each backend's slowest shape (ratio vs influxd) -> flame graph
+#   report the table ($OUT/table.md), written into MD between <!-- bench:begin --> / <!-- bench:end -->
+# Results, logs and profiles go to $OUT (target/bench-results).
+# Knobs (environment): STEPS ("parse write query report"), BACKENDS ("embedded vm ch"),
+#   SIZES ("50x12:15 100x30:7": HOSTSxHOURS:RUNS; 360 lines per host-hour, so 216k and 1.08M lines),
+#   WRITE_POINTS (1000000 lines a round), WRITE_ROUNDS (3), CONNS (4), BATCH (5000),
+#   LP_CPU_SECS (2), BENCH_PROFILE (bench: cargo's profile for the parse bench),
+#   FLAME_RUNS (10: at least this many queries under perf), FLAME_SECS (5: or as many as take this
+#   long), PERF_FREQ (499), PERF_CALLGRAPH (-g; e.g. --call-graph=dwarf),
+#   GATE_BIN (target/release/influxgate: skips building it), EXAMPLES (target/release/examples: the
+#   load generators; built unless SKIP_BUILD), SKIP_BUILD, MD (BENCHMARKS.md; QUICK: $OUT/BENCHMARKS.md),
+#   INSTALL_INFERNO (1: `cargo install inferno` when its flame-graph tools are missing; 0: folded
+#   stacks and perf report text only), BASEPORT (18600: ports BASEPORT+1..+79).
+# Full default on the 2-core machine: about 15 minutes after the release build (writes ~7, queries ~6,
+# flame graphs and parse ~2; estimated from QUICK runs), plus `cargo install inferno` once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$ROOT/scripts/bench-lib.sh"
 
-STEPS=${STEPS:-"parse write query vm"}
-OUT=${OUT:-$ROOT/target/bench-results}
+if [ -n "${QUICK:-}" ]; then
+    : "${SIZES:=10x6:3 20x12:3}" "${WRITE_POINTS:=100000}" "${WRITE_ROUNDS:=1}" "${LP_CPU_SECS:=0.5}"
+    : "${FLAME_RUNS:=3}" "${FLAME_SECS:=2}" "${INSTALL_INFERNO:=0}"
+fi
+STEPS=${STEPS:-"parse write query report"}
+BACKENDS=${BACKENDS:-"embedded vm ch"}
+SIZES=${SIZES:-"50x12:15 100x30:7"}
 WRITE_POINTS=${WRITE_POINTS:-1000000}
 WRITE_ROUNDS=${WRITE_ROUNDS:-3}
 CONNS=${CONNS:-4}
 BATCH=${BATCH:-5000}
-QUERY_HOURS=${QUERY_HOURS:-30}
-QUERY_HOSTS=${QUERY_HOSTS:-100}
-QUERY_RUNS=${QUERY_RUNS:-20}
-TOKEN=bench-admin-token
+FLAME_RUNS=${FLAME_RUNS:-10}
+PERF_FREQ=${PERF_FREQ:-499}
+PERF_CALLGRAPH=${PERF_CALLGRAPH:--g}
+INSTALL_INFERNO=${INSTALL_INFERNO:-1}
 BASEPORT=${BASEPORT:-18600}
+OUT=${OUT:-$ROOT/target/bench-results}
+EXAMPLES=${EXAMPLES:-$ROOT/target/release/examples}
+GATE_BIN=${GATE_BIN:-$ROOT/target/release/influxgate}
+MD=${MD:-$([ -n "${QUICK:-}" ] && echo "$OUT/BENCHMARKS.md" || echo "$ROOT/BENCHMARKS.md")}
+TOKEN=bench-admin-token
+WL=$EXAMPLES/write_load
+TQ=$EXAMPLES/tsbs_queries
 
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/influxgate-bench.XXXXXX)
 PIDS=()
-cleanup() {
-    for p in "${PIDS[@]:-}"; do
-        [ -n "$p" ] && kill "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]:-}"; do
-        [ -n "$p" ] && wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
-log() { echo "== $*" | tee -a "$OUT/summary.txt"; }
+log() { echo "== $*" | tee -a "$OUT/log.txt"; }
 
-# Waits (bounded, 60 s) until URL answers /ping.
-wait_ping() {
-    local url=$1 i
-    for i in $(seq 1 600); do
-        if curl -s -o /dev/null -w '%{http_code}' "$url/ping" 2>/dev/null | grep -q '^204$'; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "server at $url did not come up" >&2
-    return 1
+# has BACKEND: whether BACKENDS includes it.
+has() { [[ " $BACKENDS " == *" $1 "* ]]; }
+
+# Bodies pregenerated, 4 connections, 1M lines: the load generator's CPU (printed per row, bodies'
+# generation included) stays well under one core, so it is not what limits the servers.
+build() {
+    [ -z "${SKIP_BUILD:-}" ] || return 0
+    if [ "$GATE_BIN" = "$ROOT/target/release/influxgate" ]; then
+        log "building release (influxgate, write_load, tsbs_queries)"
+        cargo build --release --bin influxgate --example write_load --example tsbs_queries 2>&1 | tail -2
+    else
+        log "building release (write_load, tsbs_queries); influxgate: $GATE_BIN"
+        cargo build --release --example write_load --example tsbs_queries 2>&1 | tail -2
+    fi
 }
 
-# stop PID: ends one server we started.
-stop() {
-    local p=$1
-    kill "$p" 2>/dev/null || true
-    wait "$p" 2>/dev/null || true
+# step_parse: the borrowed parser's rate per core, by CPU time -> $OUT/parse.txt.
+step_parse() {
+    log "parse: cargo bench --profile ${BENCH_PROFILE:-bench} --bench lineproto (LP_CPU_SECS=${LP_CPU_SECS:-2})"
+    LP_CPU_SECS=${LP_CPU_SECS:-2} cargo bench --profile "${BENCH_PROFILE:-bench}" --bench lineproto -- \
+        --warm-up-time 1 --measurement-time 1 influxgate_borrowed >"$OUT/lineproto.txt" 2>&1
+    grep -E '^cpu-time' "$OUT/lineproto.txt" | tee "$OUT/parse.txt"
 }
 
-# utime+stime in seconds of PID, or of PID+PID.. together.
-cpu_of() {
-    local p files=()
-    for p in ${1//+/ }; do files+=("/proc/$p/stat"); done
-    awk '{ sub(/^.*\) /, ""); t += $12 + $13 } END { printf "%.2f\n", t / 100 }' "${files[@]}"
+# wl_run BACKEND WHO ROUND URL PIDS STORE_PIDS [write_load args..]: one timed write of WRITE_POINTS
+# lines; appends "backend who round lines elapsed_s server_cpu_s store_cpu_s loadgen_cpu_s" to
+# $OUT/write.tsv. PIDS: every server process of this side (CPU per line counts them all).
+wl_run() {
+    local backend=$1 who=$2 r=$3 url=$4 pids=$5 store=$6 c0 s0=0 c1 s1=0 out
+    shift 6
+    c0=$(cpu_of "$pids"); [ -z "$store" ] || s0=$(cpu_of "$store")
+    out=$(/usr/bin/time -f 'loadgen-cpu %U %S' "$WL" "$url" --points "$WRITE_POINTS" --connections "$CONNS" \
+        --batch "$BATCH" --pregenerate "$@" 2>&1) || { echo "$out" >&2; return 1; }
+    c1=$(cpu_of "$pids"); [ -z "$store" ] || s1=$(cpu_of "$store")
+    echo "$out" | grep -q '^batches ok/failed: [0-9]*/0$' || { echo "$who: failed batches: $out" >&2; return 1; }
+    echo "$out" | awk -v b="$backend" -v w="$who" -v r="$r" -v batch="$BATCH" \
+        -v cpu="$(echo "$c1 - $c0" | bc)" -v st="$(echo "$s1 - $s0" | bc)" '
+        /^batches ok/ { split($3, a, "/"); lines = a[1] * batch }
+        /^elapsed:/ { el = $2 }
+        /^loadgen-cpu/ { lg = $2 + $3 }
+        END { printf "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%.2f\n", b, w, r, lines, el, cpu, st, lg }' |
+        tee -a "$OUT/write.tsv" |
+        awk -F'\t' '{ printf "  %-9s %-18s round %s: %8.0f lines/s  server CPU %6.2f s (%.2f us/line)  load generator CPU %5.2f s in %5.2f s\n",
+            $1, $2, $3, $4 / $5, $6, $6 * 1e6 / $4, $8, $5 }'
 }
 
-# start_influxd NAME PORT -> sets LAST_PID. Default configuration except directories/ports.
-start_influxd() {
-    local name=$1 port=$2 d="$WORK/$1"
-    mkdir -p "$d"
-    cat >"$d/influxd.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$((port + 1000))"
-[meta]
-  dir = "$d/meta"
-[data]
-  dir = "$d/data"
-  wal-dir = "$d/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$port"
-  log-enabled = false
-EOF
-    influxd -config "$d/influxd.conf" >"$d/log.txt" 2>&1 &
-    LAST_PID=$!
-    PIDS+=("$LAST_PID")
-    wait_ping "http://127.0.0.1:$port"
-}
-
-# start_influxgate NAME PORT [SYNC] [extra serve args...] -> sets LAST_PID.
-start_influxgate() {
-    local name=$1 port=$2 sync=${3:-full} d="$WORK/$1"
-    shift 3 || shift $#
-    mkdir -p "$d"
-    # GATE_TOML: TOML appended to the config (a step's settings).
-    printf '[backend]\nsync = "%s"\n[log]\nlevel = "warn"\n%s\n' "$sync" "${GATE_TOML:-}" >"$d/config.toml"
-    "${GATE_BIN:-$ROOT/target/release/influxgate}" serve --config "$d/config.toml" --listen "127.0.0.1:$port" \
-        --data-dir "$d/data" --admin-token "$TOKEN" "$@" >"$d/log.txt" 2>&1 &
-    LAST_PID=$!
-    PIDS+=("$LAST_PID")
-    wait_ping "http://127.0.0.1:$port"
-}
-
-# start_vm NAME PORT [extra VM flags...] -> sets LAST_PID.
-start_vm() {
-    local name=$1 port=$2 d="$WORK/$1"
-    shift 2
-    mkdir -p "$d"
-    victoria-metrics -retentionPeriod 100y -storageDataPath "$d/data" -httpListenAddr "127.0.0.1:$port" \
-        -loggerLevel ERROR "$@" >"$d/log.txt" 2>&1 &
-    LAST_PID=$!
-    PIDS+=("$LAST_PID")
-    local i
-    for i in $(seq 1 600); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/health" && return 0
-        sleep 0.1
-    done
-    echo "victoria-metrics did not come up" >&2
-    return 1
-}
-
-: >"$OUT/summary.txt"
-log "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, kernel $(uname -r)"
-log "influxd: $(influxd version 2>/dev/null | head -1)"
-log "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-
-if [ -z "${SKIP_BUILD:-}" ]; then
-    log "building release"
-    cargo build --release --bin influxgate --example write_load --example tsbs_queries 2>&1 | tail -2
-fi
-
-WL="$ROOT/target/release/examples/write_load"
-# shellcheck source=scripts/bench-clickhouse.sh
-. "$ROOT/scripts/bench-clickhouse.sh"
-TQ="$ROOT/target/release/examples/tsbs_queries"
-
-# write_round NAME URL PID DB [token]
-write_round() {
-    local name=$1 url=$2 pid=$3 db=$4 tok=${5:-}
-    local c0 c1 out
-    c0=$(cpu_of "$pid")
-    out=$("$WL" "$url/write?db=$db" --points "$WRITE_POINTS" --connections "$CONNS" --batch "$BATCH" \
-        --create-db ${tok:+--token "$tok"} 2>&1) || { echo "$out" >&2; return 1; }
-    c1=$(cpu_of "$pid")
-    local pps fvs el
-    pps=$(echo "$out" | awk '/^points\/s:/{print $2}')
-    fvs=$(echo "$out" | awk '/^field values\/s:/{print $3}')
-    el=$(echo "$out" | awk '/^elapsed:/{print $2}')
-    printf '%-22s %-6s points/s %9s  field values/s %10s  elapsed %7s s  server CPU %6.2f s  (%s)\n' \
-        "$name" "$db" "$pps" "$fvs" "$el" "$(echo "$c1 - $c0" | bc)" \
-        "$(echo "$out" | grep latency)" | tee -a "$WFILE"
-}
-
-# vm_gate_round NAME ROUND [VM flags...]: fresh VM + fresh influxgate in front, one write run;
-# prints influxgate's and VM's CPU separately.
-vm_gate_round() {
-    local name=$1 r=$2
-    shift 2
-    start_vm "vmb-$name-$r" $((BASEPORT + 42)) "$@"; local P_VMB=$LAST_PID
-    start_influxgate "gvm-$name-$r" $((BASEPORT + 43)) full --backend victoriametrics \
-        --backend-url "http://127.0.0.1:$((BASEPORT + 42))"; local P_GVM=$LAST_PID
-    local g0 v0 g1 v1 out
-    g0=$(cpu_of "$P_GVM"); v0=$(cpu_of "$P_VMB")
-    out=$("$WL" "http://127.0.0.1:$((BASEPORT + 43))/write?db=w$r" --points "$WRITE_POINTS" \
-        --connections "$CONNS" --batch "$BATCH" --create-db --token "$TOKEN" 2>&1) || { echo "$out" >&2; return 1; }
-    g1=$(cpu_of "$P_GVM"); v1=$(cpu_of "$P_VMB")
-    printf '%-22s %-6s points/s %9s  field values/s %10s  elapsed %7s s  influxgate CPU %6.2f s  VM CPU %6.2f s\n' \
-        "$name" "w$r" "$(echo "$out" | awk '/^points\/s:/{print $2}')" \
-        "$(echo "$out" | awk '/^field values\/s:/{print $3}')" "$(echo "$out" | awk '/^elapsed:/{print $2}')" \
-        "$(echo "$g1 - $g0" | bc)" "$(echo "$v1 - $v0" | bc)" | tee -a "$WFILE"
-    stop "$P_GVM"; stop "$P_VMB"
-}
-
-for step in $STEPS; do
-case $step in
-parse)
-    log "1. line-protocol parse rate (cargo bench --bench lineproto)"
-    LP_CPU_SECS=${LP_CPU_SECS:-2} cargo bench --bench lineproto -- --warm-up-time 1 --measurement-time 3 \
-        >"$OUT/lineproto.txt" 2>&1
-    grep -E 'cpu-time|body:|time:|thrpt:|^lineproto' "$OUT/lineproto.txt" | tee -a "$OUT/summary.txt"
-    ;;
-write)
-    log "2. end-to-end write throughput: $WRITE_POINTS points x $WRITE_ROUNDS rounds, batch $BATCH, $CONNS connections, interleaved"
-    start_influxd influxd $((BASEPORT + 1)); P_INF=$LAST_PID
-    start_influxgate gate-full $((BASEPORT + 2)) full; P_FULL=$LAST_PID
-    start_influxgate gate-normal $((BASEPORT + 3)) normal; P_NORM=$LAST_PID
-    WFILE="$OUT/write.txt"; : >"$WFILE"
+# rounds BACKEND: WRITE_ROUNDS rounds of w_peer ROUND and w_gate ROUND, the order alternating.
+rounds() {
+    local r
     for r in $(seq 1 "$WRITE_ROUNDS"); do
-        write_round "influxd-1.6.7" "http://127.0.0.1:$((BASEPORT + 1))" "$P_INF" "w$r"
-        write_round "influxgate(sync=full)" "http://127.0.0.1:$((BASEPORT + 2))" "$P_FULL" "w$r" "$TOKEN"
-        write_round "influxgate(sync=normal)" "http://127.0.0.1:$((BASEPORT + 3))" "$P_NORM" "w$r" "$TOKEN"
+        if [ $((r % 2)) = 1 ]; then w_peer "$r"; w_gate "$r"; else w_gate "$r"; w_peer "$r"; fi
     done
-    cat "$OUT/write.txt" >>"$OUT/summary.txt"
-    awk '{n[$1]++; s[$1]+=$4} END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k]}' \
-        "$OUT/write.txt" | sort | tee -a "$OUT/summary.txt"
-    stop "$P_INF"; stop "$P_FULL"; stop "$P_NORM"
-    ;;
-query)
-    log "3. TSBS devops query shapes: $QUERY_HOSTS hosts x ${QUERY_HOURS}h, $QUERY_RUNS runs per shape, interleaved"
-    start_influxd q-influxd $((BASEPORT + 11)); P_INF=$LAST_PID
-    start_influxgate q-gate $((BASEPORT + 12)) full; P_GATE=$LAST_PID
-    "$TQ" --server "influxgate=http://127.0.0.1:$((BASEPORT + 12))@$TOKEN" \
-        --server "influxd=http://127.0.0.1:$((BASEPORT + 11))" \
-        --pid "influxgate=$P_GATE" --pid "influxd=$P_INF" \
-        --hosts "$QUERY_HOSTS" --hours "$QUERY_HOURS" --runs "$QUERY_RUNS" --load \
-        --diff-dir "$OUT/query-diffs" 2>&1 | tee "$OUT/query.txt" | tee -a "$OUT/summary.txt"
-    stop "$P_INF"; stop "$P_GATE"
-    ;;
-vm)
-    log "4. victoriametrics backend: TSBS shapes, and write overhead through influxgate vs straight to VM /write"
-    start_vm vm-q $((BASEPORT + 21)); P_VMQ=$LAST_PID
-    start_influxgate q-gate-vm $((BASEPORT + 22)) full --backend victoriametrics \
-        --backend-url "http://127.0.0.1:$((BASEPORT + 21))"; P_GVM=$LAST_PID
-    start_influxd q-influxd2 $((BASEPORT + 23)); P_INF=$LAST_PID
-    "$TQ" --server "influxgate-vm=http://127.0.0.1:$((BASEPORT + 22))@$TOKEN" \
-        --server "influxd=http://127.0.0.1:$((BASEPORT + 23))" \
-        --pid "influxgate-vm=$P_GVM+$P_VMQ" --pid "influxd=$P_INF" \
-        --hosts "$QUERY_HOSTS" --hours "$QUERY_HOURS" --runs "$QUERY_RUNS" --load \
-        --diff-dir "$OUT/query-diffs-vm" 2>&1 | tee "$OUT/query-vm.txt" | tee -a "$OUT/summary.txt"
-    stop "$P_GVM"; stop "$P_VMQ"; stop "$P_INF"
-    # Write overhead: two fresh VMs, one behind influxgate, one written directly.
-    start_vm vm-direct $((BASEPORT + 31)); P_VMD=$LAST_PID
-    start_vm vm-behind $((BASEPORT + 32)); P_VMB=$LAST_PID
-    start_influxgate w-gate-vm $((BASEPORT + 33)) full --backend victoriametrics \
-        --backend-url "http://127.0.0.1:$((BASEPORT + 32))"; P_GVM=$LAST_PID
-    WFILE="$OUT/write-vm.txt"; : >"$WFILE"
-    for r in $(seq 1 "$WRITE_ROUNDS"); do
-        # VM's /write needs no database; write_load's --create-db is only sent through influxgate.
-        c0=$(cpu_of "$P_VMD")
-        out=$("$WL" "http://127.0.0.1:$((BASEPORT + 31))/write?db=w$r" --points "$WRITE_POINTS" \
-            --connections "$CONNS" --batch "$BATCH" 2>&1)
-        c1=$(cpu_of "$P_VMD")
-        printf '%-22s %-6s points/s %9s  field values/s %10s  elapsed %7s s  VM CPU %6.2f s\n' \
-            "victoria-metrics" "w$r" "$(echo "$out" | awk '/^points\/s:/{print $2}')" \
-            "$(echo "$out" | awk '/^field values\/s:/{print $3}')" "$(echo "$out" | awk '/^elapsed:/{print $2}')" \
-            "$(echo "$c1 - $c0" | bc)" | tee -a "$OUT/write-vm.txt"
-        # CPU: influxgate and the VM behind it together.
-        write_round "influxgate-vm" "http://127.0.0.1:$((BASEPORT + 33))" "$P_GVM+$P_VMB" "w$r" "$TOKEN"
-    done
-    cat "$OUT/write-vm.txt" >>"$OUT/summary.txt"
-    stop "$P_GVM"; stop "$P_VMB"; stop "$P_VMD"
-    ;;
-chwrite)
-    log "5. clickhouse backend: writes through influxgate vs the same rows inserted straight into ClickHouse ($CH_WRITE, $CH_ROUNDS rounds, $CONNS connections)"
-    ch_write $((BASEPORT + 50))
-    ;;
-chquery)
-    log "6. clickhouse backend: TSBS shapes vs influxd 1.6.7 ($CH_QUERY)"
-    ch_query single $((BASEPORT + 50))
-    [ -z "${CH_CLUSTER:-}" ] || ch_query cluster $((BASEPORT + 70))
-    ;;
-vmwrite)
-    # Write overhead alone: every round starts fresh VMs (and a fresh influxgate in front of one),
-    # writes straight to VM /write, then through influxgate -> VM, interleaved.
-    log "4b. victoriametrics write overhead: $WRITE_POINTS points x $WRITE_ROUNDS rounds, batch $BATCH, $CONNS connections, fresh VM every round"
-    WFILE="$OUT/write-vm.txt"; : >"$WFILE"
-    for r in $(seq 1 "$WRITE_ROUNDS"); do
-        start_vm "vmd-$r" $((BASEPORT + 41)); P_VMD=$LAST_PID
-        c0=$(cpu_of "$P_VMD")
-        out=$("$WL" "http://127.0.0.1:$((BASEPORT + 41))/write?db=w$r" --points "$WRITE_POINTS" \
-            --connections "$CONNS" --batch "$BATCH" 2>&1)
-        c1=$(cpu_of "$P_VMD")
-        printf '%-22s %-6s points/s %9s  field values/s %10s  elapsed %7s s  VM CPU %6.2f s\n' \
-            "victoria-metrics" "w$r" "$(echo "$out" | awk '/^points\/s:/{print $2}')" \
-            "$(echo "$out" | awk '/^field values\/s:/{print $3}')" "$(echo "$out" | awk '/^elapsed:/{print $2}')" \
-            "$(echo "$c1 - $c0" | bc)" | tee -a "$WFILE"
-        stop "$P_VMD"
-        vm_gate_round influxgate-vm "$r"
-        # The same through influxgate's JSON-import path (forced by a VM flag it checks,
-        # -influxTrimTimestamp, which does not affect /api/v1/import): the old way of writing.
-        [ -n "${VMWRITE_NO_JSON:-}" ] || vm_gate_round influxgate-vm-json "$r" -influxTrimTimestamp=2ms
-    done
-    cat "$WFILE" >>"$OUT/summary.txt"
-    awk '{n[$1]++; s[$1]+=$4} END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k]}' \
-        "$WFILE" | sort | tee -a "$OUT/summary.txt"
-    ;;
-spool)
-    # Throughput with the spool enabled (store up: writes go straight to VM, acknowledged bodies are
-    # kept for the durability window) vs disabled; a fresh VM and influxgate per run, the order of
-    # the two alternating per round.
-    # Two batch sizes (SPOOL_BATCHES, default "5000 500"): the spool's cost is per request (one
-    # window entry per acknowledged body), so a small batch shows it most.
-    log "5. write spool: $WRITE_POINTS points x $WRITE_ROUNDS rounds, spool enabled vs disabled (store up), batches ${SPOOL_BATCHES:-5000 500}, $CONNS connections"
-    WFILE="$OUT/spool.txt"; : >"$WFILE"
-    for b in ${SPOOL_BATCHES:-5000 500}; do
-        for r in $(seq 1 "$WRITE_ROUNDS"); do
-            if [ $((r % 2)) -eq 1 ]; then modes="true false"; else modes="false true"; fi
-            for on in $modes; do
-                BATCH=$b GATE_TOML=$'[spool]\nenabled = '"$on" vm_gate_round "spool=$on,batch=$b" "$r"
-            done
+}
+
+write_embedded() {
+    local pu="http://127.0.0.1:$((BASEPORT + 21))" gu="http://127.0.0.1:$((BASEPORT + 22))" pi pg
+    start_influxd w-influxd $((BASEPORT + 21)); pi=$LAST_PID
+    start_influxgate w-gate-emb $((BASEPORT + 22)); pg=$LAST_PID
+    w_peer() { wl_run embedded influxd-1.6.7 "$1" "$pu/write?db=w$1" "$pi" "" --create-db; }
+    w_gate() { wl_run embedded influxgate "$1" "$gu/write?db=w$1" "$pg" "" --create-db --token "$TOKEN"; }
+    rounds embedded
+    stop "$pi" "$pg"
+}
+
+write_vm() {
+    local pu="http://127.0.0.1:$((BASEPORT + 23))" gu="http://127.0.0.1:$((BASEPORT + 25))" pv pb pg
+    start_vm w-vm-direct $((BASEPORT + 23)); pv=$LAST_PID
+    start_vm w-vm-behind $((BASEPORT + 24)); pb=$LAST_PID
+    start_influxgate w-gate-vm $((BASEPORT + 25)) --backend victoriametrics \
+        --backend-url "http://127.0.0.1:$((BASEPORT + 24))"; pg=$LAST_PID
+    # VM's /write needs no database.
+    w_peer() { wl_run vm victoria-metrics "$1" "$pu/write?db=w$1" "$pv" "$pv"; }
+    w_gate() { wl_run vm influxgate "$1" "$gu/write?db=w$1" "$pg+$pb" "$pb" --create-db --token "$TOKEN"; }
+    rounds vm
+    stop "$pg" "$pv" "$pb"
+}
+
+# The direct peer inserts, as RowBinary, the rows influxgate's ClickHouse backend makes of the same
+# lines (write_load --clickhouse-table), into a copy of the table influxgate created.
+write_ch() {
+    local gu="http://127.0.0.1:$((BASEPORT + 38))" pg
+    start_ch_setup single $((BASEPORT + 30))
+    GATE_TOML="$CH_GATE_TOML" start_influxgate w-gate-ch $((BASEPORT + 38)) --backend clickhouse \
+        --backend-url "$CH_URL"; pg=$LAST_PID
+    "$WL" "$gu/write?db=schema" --points 100 --batch 100 --connections 1 --create-db --token "$TOKEN" >/dev/null 2>&1
+    ch_sql "$CH_URL" "CREATE DATABASE IF NOT EXISTS bench_direct" >/dev/null
+    w_peer() {
+        ch_sql "$CH_URL" "CREATE TABLE bench_direct.cpu_$1 AS \`influx_schema.autogen\`.\`cpu\`" >/dev/null
+        wl_run ch clickhouse "$1" "$CH_URL/" "$CH_PIDS" "$CH_PIDS" --clickhouse-table "bench_direct.cpu_$1"
+    }
+    w_gate() { wl_run ch influxgate "$1" "$gu/write?db=w$1" "$pg+$CH_PIDS" "$CH_PIDS" --create-db --token "$TOKEN"; }
+    rounds ch
+    stop "$pg" ${CH_PIDS//+/ }
+}
+
+step_write() {
+    log "write: $WRITE_POINTS lines x $WRITE_ROUNDS rounds a side, batch $BATCH, $CONNS connections, bodies pregenerated"
+    : >"$OUT/write.tsv"
+    local b
+    for b in $BACKENDS; do "write_$b"; done
+}
+
+# Each backend's server in the query step: NAME URL PIDS (influxgate+store) PERF_PIDS (a,b).
+declare -A Q_URL Q_PIDS
+query_servers() {
+    local s=$1 b=$((BASEPORT + 40))
+    start_influxd "q-influxd-$s" $((b + 1)); Q_URL[influxd]="http://127.0.0.1:$((b + 1))"; Q_PIDS[influxd]=$LAST_PID
+    if has embedded; then
+        start_influxgate "q-gate-emb-$s" $((b + 2))
+        Q_URL[embedded]="http://127.0.0.1:$((b + 2))"; Q_PIDS[embedded]=$LAST_PID
+    fi
+    if has vm; then
+        start_vm "q-vm-$s" $((b + 3)); local v=$LAST_PID
+        start_influxgate "q-gate-vm-$s" $((b + 4)) --backend victoriametrics --backend-url "http://127.0.0.1:$((b + 3))"
+        Q_URL[vm]="http://127.0.0.1:$((b + 4))"; Q_PIDS[vm]="$LAST_PID+$v"
+    fi
+    if has ch; then
+        start_ch_setup single $((b + 10))
+        GATE_TOML="$CH_GATE_TOML" start_influxgate "q-gate-ch-$s" $((b + 5)) --backend clickhouse --backend-url "$CH_URL"
+        Q_URL[ch]="http://127.0.0.1:$((b + 5))"; Q_PIDS[ch]="$LAST_PID+$CH_PIDS"
+    fi
+}
+
+# step_query: per size, all servers loaded and queried side by side -> $OUT/query-HOSTSxHOURS.md.
+step_query() {
+    local spec hosts hours runs b args last=${SIZES##* }
+    for spec in $SIZES; do
+        hosts=${spec%%x*}; hours=${spec#*x}; hours=${hours%%:*}; runs=${spec##*:}
+        log "query: $hosts hosts x ${hours} h ($((hosts * hours * 360)) lines), $runs runs a shape"
+        Q_URL=(); Q_PIDS=()
+        query_servers "${hosts}x$hours"
+        args=()
+        for b in $BACKENDS influxd; do
+            args+=(--server "$b=${Q_URL[$b]}$([ "$b" = influxd ] || echo "@$TOKEN")" --pid "$b=${Q_PIDS[$b]}")
         done
+        "$TQ" "${args[@]}" --reference influxd --hosts "$hosts" --hours "$hours" --runs "$runs" --load \
+            --diff-dir "$OUT/query-diffs-${hosts}x$hours" 2>"$OUT/query-${hosts}x$hours.log" |
+            tee "$OUT/query-${hosts}x$hours.md"
+        grep -E '^load' "$OUT/query-${hosts}x$hours.log" || true
+        [ "$spec" != "$last" ] || flames "$OUT/query-${hosts}x$hours.md" "$hosts" "$hours"
+        local p
+        for p in "${Q_PIDS[@]}"; do stop ${p//+/ }; done
     done
-    # Mean per mode and batch, and enabled/disabled in this run.
-    awk '{split($1, a, /[=,]/); n[$1]++; s[$1]+=$4; m[a[4], a[2]]+=$4; c[a[4], a[2]]++; b[a[4]]=1}
-        END {for (k in n) printf "mean %-24s %10.0f points/s\n", k, s[k]/n[k];
-             for (k in b) printf "ratio spool enabled/disabled, batch %-6s %.3f\n", k,
-                 (m[k, "true"]/c[k, "true"]) / (m[k, "false"]/c[k, "false"])}' \
-        "$WFILE" | sort | tee -a "$OUT/summary.txt"
-    # Through an outage: VM killed, SPOOL_POINTS written (all spooled), VM restarted on its data,
-    # the time until the spool is empty again.
-    SPOOL_POINTS=${SPOOL_POINTS:-1000000}
-    log "5b. spool through an outage: $SPOOL_POINTS points written while VM is down, then replayed"
-    start_vm vm-outage $((BASEPORT + 51)); P_VMO=$LAST_PID
-    start_influxgate gate-outage $((BASEPORT + 52)) full --backend victoriametrics \
-        --backend-url "http://127.0.0.1:$((BASEPORT + 51))"; P_GO=$LAST_PID
-    kill -9 "$P_VMO"; wait "$P_VMO" 2>/dev/null || true
-    c0=$(cpu_of "$P_GO")
-    out=$("$WL" "http://127.0.0.1:$((BASEPORT + 52))/write?db=outage" --points "$SPOOL_POINTS" \
-        --connections "$CONNS" --batch "$BATCH" --token "$TOKEN" 2>&1) || { echo "$out" >&2; exit 1; }
-    c1=$(cpu_of "$P_GO")
-    metric() { curl -s "http://127.0.0.1:$((BASEPORT + 52))/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-    printf 'spooled (VM down)      points/s %9s  elapsed %7s s  influxgate CPU %6.2f s  spool bytes %s\n' \
-        "$(echo "$out" | awk '/^points\/s:/{print $2}')" "$(echo "$out" | awk '/^elapsed:/{print $2}')" \
-        "$(echo "$c1 - $c0" | bc)" "$(metric influxgate_spool_bytes)" | tee -a "$WFILE" | tee -a "$OUT/summary.txt"
-    pending=$(metric influxgate_spool_pending_points)
-    start_vm vm-outage $((BASEPORT + 51)); P_VMO=$LAST_PID
-    # The replay starts after the replay task's backoff (up to retry_backoff_max, 10 s): the rate is
-    # timed from its first replayed batch to an empty spool.
-    tu=$(date +%s.%N)
-    for i in $(seq 1 6000); do
-        r0=$(metric influxgate_spool_replayed_points_total)
-        [ "${r0:-0}" != "0" ] && break
-        sleep 0.05
+}
+
+# slowest TABLE COLUMN: the shape with the highest ratio in tsbs_queries' ratio column COLUMN.
+slowest() {
+    awk -F' *\\| *' -v c="$2" 'NR > 2 && NF > c { if ($c + 0 > m) { m = $c + 0; s = $2 } } END { print s }' "$1"
+}
+
+# flame_runs TABLE SHAPE I: runs of SHAPE that take about FLAME_SECS (5) by the I-th server's
+# median, at least FLAME_RUNS, at most 2000 (a fast shape needs many runs to give perf samples).
+flame_runs() {
+    awk -F' *\\| *' -v s="$2" -v i="$3" -v r="$FLAME_RUNS" -v secs="${FLAME_SECS:-5}" '$2 == s {
+        split($(2 + i), a, " "); n = a[1] > 0 ? int(secs * 1000 / a[1]) : r
+        print (n < r ? r : (n > 2000 ? 2000 : n)) }' "$1"
+}
+
+# flames TABLE HOSTS HOURS: each backend's slowest shape under perf -> $OUT/flame-BACKEND.*
+flames() {
+    local table=$1 hosts=$2 hours=$3 b shape col i=0 n
+    n=$(echo $BACKENDS | wc -w)
+    rm -f "$OUT"/flame-*
+    for b in $BACKENDS; do
+        i=$((i + 1))
+        # Columns: "", shape, one cell per server (n + 1), then the n ratios.
+        col=$((2 + n + 1 + i))
+        shape=$(slowest "$table" "$col")
+        [ -n "$shape" ] || continue
+        log "perf: $b, slowest shape $shape ($(flame_runs "$table" "$shape" "$i") runs)"
+        perf record -F "$PERF_FREQ" $PERF_CALLGRAPH -o "$WORK/perf-$b.data" -p "${Q_PIDS[$b]//+/,}" \
+            2>"$OUT/flame-$b.record.log" &
+        local pp=$!
+        sleep 0.5
+        "$TQ" --server "$b=${Q_URL[$b]}@$TOKEN" --hosts "$hosts" --hours "$hours" --runs "$(flame_runs "$table" "$shape" "$i")" \
+            --shapes "$shape" --diff-dir "$WORK/flame-diffs" >/dev/null 2>&1 || true
+        kill -INT "$pp"; wait "$pp" || true
+        flame_files "$WORK/perf-$b.data" "$OUT/flame-$b-$shape"
+        rm -f "$WORK/perf-$b.data"
     done
-    t0=$(date +%s.%N); c0=$(cpu_of "$P_GO")
-    for i in $(seq 1 6000); do
-        [ "$(metric influxgate_spool_pending_points)" = "0" ] && break
-        sleep 0.05
-    done
-    t1=$(date +%s.%N); c1=$(cpu_of "$P_GO")
-    r1=$(metric influxgate_spool_replayed_points_total)
-    printf 'replayed (VM back)     points %s  rate %.0f points/s (%s points in %.2f s from the first batch; %.2f s after VM was up)  influxgate CPU %6.2f s\n' \
-        "$pending" "$(echo "($r1 - $r0) / ($t1 - $t0)" | bc -l)" "$((r1 - r0))" "$(echo "$t1 - $t0" | bc)" \
-        "$(echo "$t1 - $tu" | bc)" "$(echo "$c1 - $c0" | bc)" | tee -a "$WFILE" | tee -a "$OUT/summary.txt"
-    stop "$P_GO"; stop "$P_VMO"
-    ;;
-*)
-    echo "unknown step $step" >&2
-    exit 2
-    ;;
-esac
+}
+
+# flame_files PERF_DATA PREFIX: PREFIX.perf.txt (perf report --no-children), PREFIX.folded, and
+# PREFIX.svg when inferno's tools are there (installed by `cargo install inferno` if INSTALL_INFERNO=1).
+flame_files() {
+    local data=$1 pre=$2
+    perf report -i "$data" --no-children --sort comm,dso,symbol --percent-limit 0.5 --stdio -g none \
+        2>/dev/null | grep -v '^$' | sed 's/ *- *- *$//' | head -80 >"$pre.perf.txt" || true
+    if ! command -v inferno-flamegraph >/dev/null && [ "$INSTALL_INFERNO" = 1 ]; then
+        cargo install inferno >"$OUT/inferno-install.log" 2>&1 || INSTALL_INFERNO=0
+    fi
+    if command -v inferno-collapse-perf >/dev/null; then
+        perf script -i "$data" 2>/dev/null | inferno-collapse-perf >"$pre.folded" || true
+        inferno-flamegraph <"$pre.folded" >"$pre.svg" 2>/dev/null || rm -f "$pre.svg"
+    else
+        # The stacks folded as inferno-collapse-perf / stackcollapse-perf.pl would: comm;outer;..;leaf N.
+        perf script -i "$data" -F comm,ip,sym 2>/dev/null | awk '
+            /^[^ \t]/ { if (n) emit(); comm = $1; n = 0; next }
+            NF >= 2 { st[++n] = $2 }
+            /^$/ { if (n) emit(); n = 0 }
+            function emit(  s, k) { s = comm; for (k = n; k >= 1; k--) s = s ";" st[k]; c[s]++ }
+            END { if (n) emit(); for (s in c) print s, c[s] }' | sort >"$pre.folded" || true
+    fi
+    echo "  $pre.{perf.txt,folded$([ -s "$pre.svg" ] && echo ,svg)}: top symbols:"
+    grep -E '^ +[0-9]' "$pre.perf.txt" | sort -rn | head -5 | cut -c1-160 || true
+}
+
+step_report() {
+    log "report -> $OUT/table.md, $MD"
+    [ -f "$MD" ] || cp "$ROOT/BENCHMARKS.md" "$MD"
+    python3 "$ROOT/scripts/bench-report.py" --out "$OUT" --md "$MD" --backends "$BACKENDS" --sizes "$SIZES" --steps "$STEPS" \
+        --command "$BENCH_COMMAND" --commit "$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+changes')" \
+        --machine "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, load average at the start $LOAD0" \
+        --influxd "$(influxd version 2>/dev/null | head -1)"
+}
+
+# The command as given (knobs from the environment), for the table's header.
+BENCH_COMMAND=""
+for v in QUICK STEPS BACKENDS SIZES WRITE_POINTS WRITE_ROUNDS CONNS BATCH GATE_BIN; do
+    if printenv "$v" >/dev/null; then BENCH_COMMAND+="$v='$(printenv "$v")' "; fi
 done
-log "done; results in $OUT"
+BENCH_COMMAND+="scripts/bench.sh"
+: >"$OUT/log.txt"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+log "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); steps: $STEPS; backends: $BACKENDS; sizes: $SIZES"
+[[ " $STEPS " != *" write "* && " $STEPS " != *" query "* ]] || build
+for step in $STEPS; do
+    case $step in
+    parse | write | query | report) "step_$step" ;;
+    *) echo "unknown step $step (steps: parse write query report)" >&2; exit 2 ;;
+    esac
+done
+log "done in ${SECONDS} s; results in $OUT"
