@@ -140,6 +140,10 @@ pub struct VictoriaMetricsConfig {
     /// to make them searchable (`/internal/force_flush`, once for all of them), so a query sees
     /// every write acknowledged before it started. `false`: no flush (searchable within ~1 s).
     pub flush_after_write: bool,
+    /// Let VictoriaMetrics gzip its answers (`Accept-Encoding: gzip`). Off by default: on the
+    /// same host or LAN compressing and inflating every answer costs both processes more CPU
+    /// than the bytes it saves; worth it over a slow link.
+    pub compress_answers: bool,
 }
 
 impl Default for VictoriaMetricsConfig {
@@ -149,6 +153,7 @@ impl Default for VictoriaMetricsConfig {
             db_label: "db".into(),
             drop_string_fields: false,
             flush_after_write: true,
+            compress_answers: false,
         }
     }
 }

@@ -114,6 +114,13 @@ fn queries() -> Vec<String> {
     ] {
         q.push(nq.to_string());
     }
+    // Several fields with one function: answered together (one rollup query for all metrics).
+    for sel in ["max(v), max(w), max(u), max(z)", "min(u), min(v)", "count(v), count(z), count(w)", "last(z), last(v)", "first(w), first(z)", "mean(v), mean(w), max(v), max(u)", "sum(v), sum(v), sum(z)"] {
+        q.push(format!("SELECT {sel} FROM cpu WHERE {r0} GROUP BY time(5m), host"));
+        q.push(format!("SELECT {sel} FROM cpu WHERE {r0} AND host =~ /h[12]/ GROUP BY time(7m)"));
+        q.push(format!("SELECT {sel} FROM cpu GROUP BY host"));
+        q.push(format!("SELECT {sel} FROM cpu WHERE time < '2024-01-01T00:50:00Z' GROUP BY time(1m) ORDER BY time DESC LIMIT 5"));
+    }
     q
 }
 
@@ -359,4 +366,61 @@ fn without_point_times(series: &[AggregateSeries]) -> Vec<AggregateSeries> {
             rows: s.rows.iter().map(|r| AggregateRow { point_time: None, ..r.clone() }).collect(),
         })
         .collect()
+}
+
+/// VictoriaMetrics' count of rollup queries (`/api/v1/query` and `/api/v1/query_range`) so far.
+async fn rollup_queries(vm: &Vm) -> u64 {
+    // It counts a request a moment after answering it.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let text = reqwest::get(format!("{}/metrics", vm.url)).await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("vm_http_requests_total{path=\"/api/v1/query\"}")
+                || l.starts_with("vm_http_requests_total{path=\"/api/v1/query_range\"}")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The calls of one statement that differ only in their field are answered together: each gets
+/// what `aggregate` answers it alone, and the group costs the rollup queries of one call.
+#[tokio::test]
+async fn calls_differing_in_field_share_queries() {
+    let s = setup("").await;
+    let b = &s.on.inner;
+    let fields = ["v", "w", "u", "z", "nosuch", "v"];
+    let cases: &[(AggregateFn, (i64, i64), i64, bool)] = &[
+        (AggregateFn::Max, (T0, T0 + 3600 * S - 1), 5 * 60 * S, false),
+        (AggregateFn::Min, (T0 + 29 * S, T0 + 47 * 60 * S), 60 * S, false),
+        (AggregateFn::Last, (0, T0 + 7200 * S), 7 * 24 * 3600 * S, true),
+        (AggregateFn::Mean, (T0, T0 + 3600 * S - 1), 10 * 60 * S, false),
+        (AggregateFn::Max, (T0, T0 + 3600 * S - 1), 3600 * S, true),
+    ];
+    for &(func, range, every, point_time) in cases {
+        let reqs: Vec<AggregateRequest> =
+            fields.iter().map(|f| pushdown::request("cpu", f, func, range, every, point_time)).collect();
+        let q0 = rollup_queries(&s._vm).await;
+        let one = b.aggregate(reqs[0].clone()).await;
+        let q1 = rollup_queries(&s._vm).await;
+        let together = b.aggregate_many(reqs.clone()).await;
+        let q2 = rollup_queries(&s._vm).await;
+        assert_eq!(together.len(), reqs.len());
+        let mut alone = Vec::new();
+        for req in &reqs {
+            alone.push(b.aggregate(req.clone()).await);
+        }
+        // A call refused alone may refuse the group (the planner then scans the statement).
+        let some_refused = alone.iter().any(|a| matches!(a, Err(BackendError::Unsupported(_))));
+        for ((req, got), alone) in reqs.iter().zip(&together).zip(&alone) {
+            match (alone, got) {
+                (Ok(a), Ok(g)) => assert_eq!(a, g, "{func:?} {:?}", req.scan.fields),
+                (_, Err(BackendError::Unsupported(_))) if some_refused => {}
+                other => panic!("{func:?} {:?}: {other:?}", req.scan.fields),
+            }
+        }
+        // Unless the group was refused, it asked no more rollup queries than one call alone.
+        if one.is_ok() {
+            assert!(q2 - q1 <= q1 - q0, "{func:?}: {} rollup queries for the group, {} for one call", q2 - q1, q1 - q0);
+        }
+    }
 }

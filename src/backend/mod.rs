@@ -490,9 +490,13 @@ pub trait Backend: Send + Sync {
         Err(BackendError::Unsupported("aggregate pushdown not supported".into()))
     }
 
-    /// The aggregates of one statement, answered in the order asked. By default each is asked of
-    /// `aggregate`, `AGGREGATE_CONCURRENCY` at a time (a remote store answers each after a round
-    /// trip); a store that computes several calls over one read of the points overrides it.
+    /// The aggregate requests of one statement, answered in the order given. The default asks
+    /// [`Backend::aggregate`] for each, [`AGGREGATE_CONCURRENCY`] at once (a remote store answers
+    /// each after a round trip). A store may answer several with less work: the embedded store
+    /// computes the calls over the same series, range and buckets from one read of the points;
+    /// VictoriaMetrics answers requests that differ only in their field with one query, and then a
+    /// request it would refuse alone (`Unsupported`) may have the others refused too, as the
+    /// planner scans the whole statement when any call is refused.
     async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
         futures::stream::iter(reqs.into_iter().map(|r| self.aggregate(r))).buffered(AGGREGATE_CONCURRENCY).collect().await
     }

@@ -561,6 +561,7 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
         db_label: vm.db_label.clone(),
         catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
         flush_after_write: vm.flush_after_write,
+        compress_answers: vm.compress_answers,
         cardinality: cardinality_limits(config),
         tls: crate::backend::tls::StoreTls::from_config(&config.backend),
         ..VmOptions::default()

@@ -92,6 +92,17 @@ impl<B: Backend> Backend for Switch<B> {
         };
         r
     }
+    /// The store's own `aggregate_many` (which may answer several calls together), counted.
+    async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+        let rs = self.inner.aggregate_many(reqs).await;
+        for r in &rs {
+            match r {
+                Ok(_) => self.pushed.fetch_add(1, Ordering::Relaxed),
+                Err(_) => self.refused.fetch_add(1, Ordering::Relaxed),
+            };
+        }
+        rs
+    }
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
         self.inner.delete(req).await
     }

@@ -133,6 +133,9 @@ pub struct VmOptions {
     pub flush_after_write: bool,
     /// Samples one export window may hold before it is split in halves (bounds scan memory).
     pub max_window_samples: usize,
+    /// Let VictoriaMetrics gzip its answers; otherwise they are asked uncompressed
+    /// (`Accept-Encoding: identity`).
+    pub compress_answers: bool,
     /// Refuse writes that would pass these (before anything is stored).
     pub cardinality: crate::backend::CardinalityLimits,
     /// CA and client certificate for an `https://` URL.
@@ -149,6 +152,7 @@ impl Default for VmOptions {
             catalog_file: None,
             flush_after_write: true,
             max_window_samples: MAX_WINDOW_SAMPLES,
+            compress_answers: false,
             cardinality: crate::backend::CardinalityLimits::default(),
             tls: crate::backend::tls::StoreTls::default(),
         }
@@ -263,6 +267,20 @@ fn parse_export_line(line: &[u8]) -> std::result::Result<ExportLine, serde_json:
             Ok(ExportLine { metric: l.metric, values: l.values.iter().map(VmFloat::get).collect(), timestamps: l.timestamps })
         }
     }
+}
+
+/// The `data` of a VictoriaMetrics API answer (`{"status":"success","data":...}`), which may borrow
+/// from `bytes`.
+fn api_data<'a, T: Deserialize<'a>>(path: &str, bytes: &'a [u8]) -> Result<T> {
+    let a: ApiAnswer<T> = serde_json::from_slice(bytes)
+        .map_err(|e| BackendError::Internal(format!("victoriametrics {path}: bad answer: {e}")))?;
+    if a.status != "success" {
+        return Err(BackendError::Internal(format!(
+            "victoriametrics {path}: {}",
+            a.error.unwrap_or_else(|| a.status.clone())
+        )));
+    }
+    a.data.ok_or_else(|| BackendError::Internal(format!("victoriametrics {path}: answer without data")))
 }
 
 fn net_err(e: reqwest::Error, what: &str) -> BackendError {
@@ -425,6 +443,10 @@ impl Inner {
             .post(format!("{}{}", self.base, path))
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
+        if !self.opts.compress_answers {
+            // Set by hand, the header keeps reqwest from asking for gzip.
+            rb = rb.header(reqwest::header::ACCEPT_ENCODING, "identity");
+        }
         if let Some(t) = timeout {
             rb = rb.timeout(t);
         }
@@ -484,18 +506,17 @@ impl Inner {
     }
 
     async fn api<T: serde::de::DeserializeOwned>(&self, path: &str, pairs: &[(&str, &str)]) -> Result<T> {
-        let resp = self.post_form(path, pairs).await?;
-        let bytes = read_bounded(resp, MAX_API_ANSWER, false, path, self.opts.timeout).await?;
-        let a: ApiAnswer<T> = serde_json::from_slice(&bytes)
-            .map_err(|e| BackendError::Internal(format!("victoriametrics {path}: bad answer: {e}")))?;
-        if a.status != "success" {
-            return Err(BackendError::Internal(format!(
-                "victoriametrics {path}: {}",
-                a.error.unwrap_or_else(|| a.status.clone())
-            )));
-        }
-        a.data.ok_or_else(|| BackendError::Internal(format!("victoriametrics {path}: answer without data")))
+        let bytes = self.api_body(path, pairs).await?;
+        api_data(path, &bytes)
     }
+
+    /// An API answer's body (at most `MAX_API_ANSWER` bytes), for [`api_data`] to read borrowing
+    /// from it.
+    async fn api_body(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Vec<u8>> {
+        let resp = self.post_form(path, pairs).await?;
+        read_bounded(resp, MAX_API_ANSWER, false, path, self.opts.timeout).await
+    }
+
 
     fn db_matcher(&self, db: &str) -> Matcher {
         Matcher::Eq(self.opts.db_label.clone(), db.to_string())
@@ -609,18 +630,17 @@ impl Inner {
         pairs.push(("start", secs(lo_ms.max(1000))));
         pairs.push(("end", secs(hi_ms.saturating_add(1).min(MAX_MS))));
         let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let raw: Vec<BTreeMap<String, String>> = self.api("/api/v1/series", &p).await?;
         // Every label name these metrics use, also on series the pushed-down matchers left out,
         // so that `exact_selector` can pin the absent ones to "" (a superset is harmless). Label
-        // names, not tag keys (see `labels`).
+        // names, not tag keys (see `labels`). Asked beside the series list (two round trips in
+        // the time of one).
         let names_sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
         let end = secs(MAX_MS);
-        let mut label_names: BTreeSet<String> = self
-            .api::<Vec<String>>("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)])
-            .await?
-            .into_iter()
-            .filter(|l| l != "__name__" && *l != self.opts.db_label)
-            .collect();
+        let lp = [("match[]", names_sel.as_str()), ("start", "1"), ("end", end.as_str())];
+        let (raw, label_names): (Vec<BTreeMap<String, String>>, Vec<String>) =
+            futures::try_join!(self.api("/api/v1/series", &p), self.api("/api/v1/labels", &lp))?;
+        let mut label_names: BTreeSet<String> =
+            label_names.into_iter().filter(|l| l != "__name__" && *l != self.opts.db_label).collect();
         let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
         for mut labels in raw {
             let Some(name) = labels.remove("__name__") else { continue };
@@ -885,6 +905,10 @@ impl Backend for VictoriaMetricsBackend {
         rollup::aggregate(self, req).await
     }
 
+    async fn aggregate_many(&self, reqs: Vec<crate::backend::AggregateRequest>) -> Vec<Result<Vec<crate::backend::AggregateSeries>>> {
+        rollup::aggregate_many(self, reqs).await
+    }
+
     async fn health(&self) -> Result<()> {
         let rb = self.inner.client.get(format!("{}/health", self.inner.base)).timeout(self.inner.opts.timeout);
         let resp = self.inner.request(rb, "/health").await?;
@@ -937,7 +961,9 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
-        if !self.databases().await?.iter().any(|d| d == db) {
+        // A database in the catalog is one `databases` lists: no need to ask VictoriaMetrics.
+        let known = self.inner.catalog().databases.contains(db);
+        if !known && !self.databases().await?.iter().any(|d| d == db) {
             return Err(BackendError::DatabaseNotFound(db.to_string()));
         }
         let d = self.inner.retention().await;

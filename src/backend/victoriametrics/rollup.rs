@@ -62,7 +62,11 @@
 //!   request says the point's time is not shown (`point_time == false`: GROUP BY time, where a
 //!   selector shows its bucket's start).
 //!
-//! Several rollups of one request are computed in one pass with `aggr_over_time`.
+//! Several rollups of one request are computed in one pass with `aggr_over_time`, and the requests
+//! of one statement that differ only in their field (`max(a), max(b), ...`) in the same calls: the
+//! selectors name all their metrics and `keep_metric_names` keeps each series' metric name, so a
+//! statement of ten such calls costs one catalog lookup, one label check and one rollup query
+//! (per phase) instead of ten of each. Each series' rollups are computed as when asked alone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -145,11 +149,14 @@ impl R {
     }
 }
 
-/// The rollups a function's rows are made of.
-fn rollups_of(f: AggregateFn) -> Vec<R> {
+/// The rollups a function's rows are made of; min/max whose point time is not shown
+/// (`point_time == false`) need only the extreme and the count.
+fn rollups_of(f: AggregateFn, point_time: bool) -> Vec<R> {
     match f {
         AggregateFn::Count => vec![R::Count],
         AggregateFn::Sum | AggregateFn::Mean => vec![R::Sum, R::Count],
+        AggregateFn::Min if !point_time => vec![R::Min, R::Count],
+        AggregateFn::Max if !point_time => vec![R::Max, R::Count],
         AggregateFn::Min => vec![R::Min, R::TMin, R::Count, R::Distinct, R::TFirst],
         AggregateFn::Max => vec![R::Max, R::TMax, R::Count, R::Distinct, R::TFirst],
         AggregateFn::First => vec![R::First, R::TFirst],
@@ -175,19 +182,22 @@ enum Eval {
     Range { start: i64, end: i64, step: i64 },
 }
 
+/// A query answer, its values borrowed from the body (no allocation per value; VictoriaMetrics
+/// prints values as plain numbers, `NaN` or `±Inf`, never with a JSON escape, which would fail
+/// the parse and leave the request to the planner).
 #[derive(Deserialize)]
-struct QueryData {
-    #[serde(default)]
-    result: Vec<QueryItem>,
+struct QueryData<'a> {
+    #[serde(default, borrow)]
+    result: Vec<QueryItem<'a>>,
 }
 
 #[derive(Deserialize)]
-struct QueryItem {
+struct QueryItem<'a> {
     metric: HashMap<String, String>,
-    #[serde(default)]
-    value: Option<(f64, String)>,
-    #[serde(default)]
-    values: Option<Vec<(f64, String)>>,
+    #[serde(default, borrow)]
+    value: Option<(f64, &'a str)>,
+    #[serde(default, borrow)]
+    values: Option<Vec<(f64, &'a str)>>,
 }
 
 fn parse_value(s: &str) -> Option<f64> {
@@ -200,8 +210,10 @@ fn parse_value(s: &str) -> Option<f64> {
 }
 
 type Tags = Vec<(String, String)>;
+/// A series of one metric: its metric name and tags.
+type Key = (String, Tags);
 /// Per series: per evaluation time (ms): the rollups' values, in the order asked.
-type Answer = BTreeMap<Tags, BTreeMap<i64, Vec<Option<f64>>>>;
+type Answer = BTreeMap<Key, BTreeMap<i64, Vec<Option<f64>>>>;
 
 /// A rollup query failing in VictoriaMetrics (limits, syntax it does not know) means "not pushed
 /// down"; an unreachable or slow VictoriaMetrics stays an error.
@@ -221,9 +233,11 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// `aggr_over_time` of the rollups over each selector; with `dups`, also the windows where two
-    /// samples share a millisecond (`rollup_scrape_interval`'s smallest interval is 0 exactly then;
-    /// the window it may widen only adds neighbours), as series labelled `rollup="min"`.
+    /// `aggr_over_time` of the rollups over each selector, each series keeping its metric name
+    /// (`keep_metric_names`: the selectors name all the request's metrics); with `dups`, also the
+    /// windows where two samples share a millisecond (`rollup_scrape_interval`'s smallest interval
+    /// is 0 exactly then; the window it may widen only adds neighbours), as series labelled
+    /// `rollup="min"`.
     fn query_text(&self, rs: &[R], window: i64, dups: bool) -> String {
         let names: Vec<String> = rs.iter().map(|r| format!("\"{}\"", r.name())).collect();
         let mut q = String::new();
@@ -231,22 +245,23 @@ impl Ctx<'_> {
             if i > 0 {
                 q.push_str(" or ");
             }
-            q.push_str(&format!("aggr_over_time(({}),{sel}[{window}ms])", names.join(",")));
+            q.push_str(&format!("aggr_over_time(({}),{sel}[{window}ms]) keep_metric_names", names.join(",")));
             if dups {
                 q.push_str(&format!(
-                    " or (label_match(rollup_scrape_interval({sel}[{window}ms]),\"rollup\",\"min\") == 0)"
+                    " or (label_match(rollup_scrape_interval({sel}[{window}ms]) keep_metric_names,\"rollup\",\"min\") == 0)"
                 ));
             }
         }
         q
     }
 
-    /// The series' tags (labels minus the db label and `rollup`), when the series belongs to the
-    /// request, and its `rollup` label.
-    fn tags_of(&self, mut metric: HashMap<String, String>) -> Option<(Tags, Option<String>)> {
+    /// The series' metric name and tags (labels minus the db label and `rollup`), when the series
+    /// belongs to the request, and its `rollup` label.
+    fn key_of(&self, mut metric: HashMap<String, String>) -> Option<(Key, Option<String>)> {
         let rollup = metric.remove("rollup");
+        let name = metric.remove("__name__")?;
         let tags = self.inner.labels.tags_in_db(metric, self.db)?;
-        self.pred.matches(&tags).then_some((tags, rollup))
+        self.pred.matches(&tags).then_some(((name, tags), rollup))
     }
 
     /// Runs `rs` over windows of `window` ms evaluated as `eval` says; also says, with `dups`,
@@ -262,29 +277,36 @@ impl Ctx<'_> {
         };
         let mut pairs: Vec<(&str, &str)> = vec![("query", &q), ("nocache", "1")];
         pairs.extend(times.iter().map(|(k, v)| (*k, v.as_str())));
-        let data: QueryData = self.inner.api(path, &pairs).await.map_err(not_pushed)?;
+        let body = self.inner.api_body(path, &pairs).await.map_err(not_pushed)?;
+        let data: QueryData = super::api_data(path, &body).map_err(not_pushed)?;
         let mut out: Answer = BTreeMap::new();
         let mut found_dups = false;
         for item in data.result {
-            let Some((tags, rollup)) = self.tags_of(item.metric) else { continue };
-            let points: Vec<(f64, String)> = match (item.value, item.values) {
+            let points: Vec<(f64, &str)> = match (item.value, item.values) {
                 (Some(v), _) => vec![v],
                 (None, Some(vs)) => vs,
                 (None, None) => Vec::new(),
             };
-            let Some(name) = rollup else { continue };
-            if name == "min" {
+            if item.metric.get("rollup").is_some_and(|r| r == "min") {
+                // Two samples at one millisecond, in any series the selectors matched (with or
+                // without its name): counted whether or not the series is the request's.
                 found_dups |= dups && points.iter().any(|(_, v)| parse_value(v) == Some(0.0));
                 continue;
             }
+            if !item.metric.contains_key("__name__") {
+                // Every answer is read by metric name: a store that drops it is not asked.
+                return Err(BackendError::Unsupported("victoriametrics did not keep metric names".into()));
+            }
+            let Some((key, rollup)) = self.key_of(item.metric) else { continue };
+            let Some(name) = rollup else { continue };
             let Some(col) = R::from_name(&name).and_then(|r| rs.iter().position(|x| *x == r)) else { continue };
-            let series = out.entry(tags).or_default();
+            let series = out.entry(key).or_default();
             for (ts, v) in points {
                 let t = match eval {
                     Eval::At(t) => t,
                     Eval::Range { .. } => ms_of(ts),
                 };
-                if let Some(x) = parse_value(&v) {
+                if let Some(x) = parse_value(v) {
                     series.entry(t).or_insert_with(|| vec![None; rs.len()])[col] = Some(x);
                 }
             }
@@ -320,7 +342,9 @@ fn make_row(func: AggregateFn, rs: &[R], vals: &[Option<f64>], bucket_start: i64
         },
         AggregateFn::Min | AggregateFn::Max => {
             let (v, t) = if func == AggregateFn::Min { (R::Min, R::TMin) } else { (R::Max, R::TMax) };
-            let (Some(v), Some(t), Some(n)) = (get(v), t_ns(t), count) else { return None };
+            // Without its time asked (the point's time is not shown), the bucket's start.
+            let t = if rs.contains(&t) { t_ns(t) } else { Some(bucket_start) };
+            let (Some(v), Some(t), Some(n)) = (get(v), t, count) else { return None };
             let unique = get(R::Distinct).map(|d| d as u64) == Some(n) || t_ns(R::TFirst) == Some(t);
             Some((row(FieldValue::Float(v), Some(t), n), !unique))
         }
@@ -343,7 +367,8 @@ fn tie() -> BackendError {
 
 /// min/max rows whose extreme may be tied get the earliest time holding it from the raw samples:
 /// one export of the span of those buckets, when the rows' counts say it holds at most
-/// [`MAX_RESOLVE_SAMPLES`] samples and at most a quarter of the rows are concerned (otherwise
+/// [`MAX_RESOLVE_SAMPLES`] samples and at most a quarter of the rows are concerned, for each metric
+/// of the group (otherwise
 /// `Unsupported`: the planner's own scan is cheaper).
 /// The export is read as the scan reads it (`parse_export_line`, one sample per millisecond:
 /// requests with several are refused before).
@@ -351,25 +376,34 @@ async fn resolve_ties(
     ctx: &Ctx<'_>,
     req: &AggregateRequest,
     every: i64,
-    out: &mut BTreeMap<Tags, Vec<AggregateRow>>,
-    suspects: &BTreeMap<Tags, BTreeSet<i64>>,
+    out: &mut BTreeMap<Key, Vec<AggregateRow>>,
+    suspects: &BTreeMap<Key, BTreeSet<i64>>,
 ) -> Result<()> {
     let every_ns = every.saturating_mul(NS_PER_MS);
-    let (mut from, mut to) = (i64::MAX, i64::MIN);
-    for b in suspects.values().flatten() {
-        from = from.min(*b);
-        to = to.max(if every == 0 { req.scan.max_time } else { b.saturating_add(every_ns - 1) });
+    // The span of these suspects' buckets, and a test of whether a bucket meets it.
+    let span = |sus: &mut dyn Iterator<Item = &i64>| {
+        let (mut from, mut to) = (i64::MAX, i64::MIN);
+        for b in sus {
+            from = from.min(*b);
+            to = to.max(if every == 0 { req.scan.max_time } else { b.saturating_add(every_ns - 1) });
+        }
+        (from.max(req.scan.min_time), to.min(req.scan.max_time))
+    };
+    let meets = |(from, to): (i64, i64), b: i64| every == 0 || (b.saturating_add(every_ns - 1) >= from && b <= to);
+    // Each metric as its call alone would be decided. Mostly tied (integer-valued data): the
+    // planner's one scan of every field is cheaper than an export per field.
+    let metrics: BTreeSet<&String> = suspects.keys().map(|(m, _)| m).collect();
+    for m in metrics {
+        let (s_m, o_m) = (suspects.iter().filter(|((k, _), _)| k == m), out.iter().filter(|((k, _), _)| k == m));
+        let sp = span(&mut s_m.clone().flat_map(|(_, b)| b));
+        let samples: u64 = o_m.clone().flat_map(|(_, r)| r).filter(|r| meets(sp, r.bucket_start)).map(|r| r.count).sum();
+        let rows: usize = o_m.map(|(_, r)| r.len()).sum();
+        let tied: usize = s_m.map(|(_, b)| b.len()).sum();
+        if samples > MAX_RESOLVE_SAMPLES || (tied > 8 && tied * 4 > rows) {
+            return Err(tie());
+        }
     }
-    let (from, to) = (from.max(req.scan.min_time), to.min(req.scan.max_time));
-    let in_span = |b: i64| if every == 0 { true } else { b.saturating_add(every_ns - 1) >= from && b <= to };
-    let samples: u64 = out.values().flatten().filter(|r| in_span(r.bucket_start)).map(|r| r.count).sum();
-    let rows: usize = out.values().map(|r| r.len()).sum();
-    let tied: usize = suspects.values().map(|b| b.len()).sum();
-    // Mostly tied (integer-valued data): the planner's one scan of every field is cheaper than
-    // an export per field.
-    if samples > MAX_RESOLVE_SAMPLES || (tied > 8 && tied * 4 > rows) {
-        return Err(tie());
-    }
+    let (from, to) = span(&mut suspects.values().flatten());
     let (lo, hi) = (super::ceil_div(from, NS_PER_MS).max(0), to.div_euclid(NS_PER_MS));
     let (start, end) = (secs((lo - 1).max(0)), secs(hi.saturating_add(1).min(MAX_MS)));
     let mut pairs: Vec<(&str, &str)> = ctx.sels.iter().map(|s| ("match[]", s.as_str())).collect();
@@ -381,15 +415,15 @@ async fn resolve_ties(
         .map_err(not_pushed)?;
     let min = req.func == AggregateFn::Min;
     // (series, bucket) → the earliest (time, value) holding the extreme so far
-    let mut best: HashMap<(Tags, i64), (i64, f64)> = HashMap::new();
+    let mut best: HashMap<(Key, i64), (i64, f64)> = HashMap::new();
     for line in body.split(|b| *b == b'\n') {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
         let l = super::parse_export_line(line)
             .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
-        let Some((tags, _)) = ctx.tags_of(l.metric) else { continue };
-        let Some(buckets) = suspects.get(&tags) else { continue };
+        let Some((key, _)) = ctx.key_of(l.metric) else { continue };
+        let Some(buckets) = suspects.get(&key) else { continue };
         for (ms, v) in l.timestamps.iter().zip(l.values.iter()) {
             if *ms < lo || *ms > hi {
                 continue;
@@ -403,16 +437,16 @@ async fn resolve_ties(
             if !buckets.contains(&b) {
                 continue;
             }
-            let e = best.entry((tags.clone(), b)).or_insert((t, *v));
+            let e = best.entry((key.clone(), b)).or_insert((t, *v));
             if (min && *v < e.1) || (!min && *v > e.1) || (*v == e.1 && t < e.0) {
                 *e = (t, *v);
             }
         }
     }
-    for (tags, buckets) in suspects {
-        let Some(rows) = out.get_mut(tags) else { continue };
+    for (key, buckets) in suspects {
+        let Some(rows) = out.get_mut(key) else { continue };
         for row in rows.iter_mut().filter(|r| buckets.contains(&r.bucket_start)) {
-            match best.get(&(tags.clone(), row.bucket_start)) {
+            match best.get(&(key.clone(), row.bucket_start)) {
                 Some((t, v)) if FieldValue::Float(*v) == row.value => row.point_time = Some(*t),
                 // the export disagrees with the rollups (data written meanwhile): leave it to the planner
                 _ => return Err(BackendError::Unsupported("min/max: samples changed during pushdown".into())),
@@ -470,12 +504,61 @@ fn plan_calls(b0: i64, b1: i64, every: i64, lo: i64, hi: i64, now: i64, per_call
     Some(calls)
 }
 
-/// `Backend::aggregate` for VictoriaMetrics, see the module docs.
+/// A group's answer: per request of the group, its series.
+type GroupAnswer = Result<Vec<Vec<AggregateSeries>>>;
+
+/// `Backend::aggregate_many` for VictoriaMetrics: requests that differ only in their field are
+/// answered together (see [`aggregate_group`]), the groups [`PARALLEL`] at once; in the order asked.
+pub(super) async fn aggregate_many(backend: &VictoriaMetricsBackend, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+    // Requests alike but for their field: the same Debug text once the field is left out.
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in reqs.iter().enumerate() {
+        let mut scan = r.scan.clone();
+        scan.fields.clear();
+        let k = format!("{scan:?} {:?} {} {} {}", r.func, r.every, r.offset, r.point_time);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((k, vec![i])),
+        }
+    }
+    let answers: Vec<(Vec<usize>, GroupAnswer)> = futures::stream::iter(groups.into_iter().map(|(_, idx)| {
+        let group: Vec<&AggregateRequest> = idx.iter().map(|&i| &reqs[i]).collect();
+        async move { (idx, aggregate_group(backend, &group).await) }
+    }))
+    .buffered(PARALLEL)
+    .collect()
+    .await;
+    let mut out: Vec<Option<Result<Vec<AggregateSeries>>>> = (0..reqs.len()).map(|_| None).collect();
+    for (idx, a) in answers {
+        match a {
+            Ok(per_req) => {
+                for (i, v) in idx.into_iter().zip(per_req) {
+                    out[i] = Some(Ok(v));
+                }
+            }
+            Err(e) => {
+                for i in idx {
+                    out[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+    }
+    out.into_iter().map(|a| a.unwrap_or_else(|| Err(BackendError::Internal("aggregate: request left unanswered".into())))).collect()
+}
+
+/// `Backend::aggregate` for VictoriaMetrics: a group of one.
 pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+    Ok(aggregate_group(backend, &[&req]).await?.pop().unwrap_or_default())
+}
+
+/// Answers requests that differ only in their field (same function, series, range and buckets)
+/// with the same calls, one metric per request; in the order given. See the module docs.
+async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateRequest]) -> GroupAnswer {
     let inner: &Inner = &backend.inner;
+    let Some(req) = reqs.first().copied() else { return Ok(Vec::new()) };
     let scan = &req.scan;
     inner.check_rp(scan.rp.as_deref())?;
-    if scan.fields.len() != 1 {
+    if reqs.iter().any(|r| r.scan.fields.len() != 1) {
         return Err(BackendError::Invalid("aggregate pushdown takes exactly one field".into()));
     }
     if req.every < 0 {
@@ -490,14 +573,18 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     let lo = super::ceil_div(scan.min_time, NS_PER_MS).max(0);
     let hi = scan.max_time.div_euclid(NS_PER_MS).min(MAX_MS).min(now.saturating_add(FUTURE_MS));
     if lo > hi {
-        return Ok(Vec::new());
+        return Ok(vec![Vec::new(); reqs.len()]);
     }
     if hi < MIN_LO {
         return Err(BackendError::Unsupported("times in the first quarter hour of 1970 are not pushed down".into()));
     }
     let fmap = inner.field_metrics(&scan.db, &scan.measurement).await?;
-    let Some(metric) = fmap.get(&scan.fields[0]) else { return Ok(Vec::new()) };
-    let metrics = vec![metric.clone()];
+    // Each request's metric (None: the field has none, an empty answer), and the metrics asked.
+    let metric_of: Vec<Option<&String>> = reqs.iter().map(|r| fmap.get(&r.scan.fields[0])).collect();
+    let metrics: Vec<String> = metric_of.iter().flatten().map(|m| (*m).clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    if metrics.is_empty() {
+        return Ok(vec![Vec::new(); reqs.len()]);
+    }
     // Outputs of aggr_over_time/rollup_scrape_interval are told apart by a `rollup` label.
     let names_sel = selector(&[names_matcher(&metrics), inner.db_matcher(&scan.db)]);
     let mut sels = Vec::new();
@@ -510,7 +597,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     let lo = lo.max(MIN_LO);
     let ctx = Ctx { inner, db: &scan.db, pred: &scan.tags, sels };
     let func = req.func;
-    let rs = rollups_of(func);
+    let rs = rollups_of(func, req.point_time);
     // Whether min/max buckets whose extreme may be tied need their earliest point's time.
     let ties_matter = req.point_time;
 
@@ -548,9 +635,9 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     // merged result (export and rollups read it with the same ProcessSearchQuery/RunParallel).
     let dups = func != AggregateFn::Last;
     let rollups = async {
-        let mut out: BTreeMap<Tags, Vec<AggregateRow>> = BTreeMap::new();
+        let mut out: BTreeMap<Key, Vec<AggregateRow>> = BTreeMap::new();
         // min/max rows whose extreme may be tied: series → bucket starts (ns)
-        let mut suspects: BTreeMap<Tags, BTreeSet<i64>> = BTreeMap::new();
+        let mut suspects: BTreeMap<Key, BTreeSet<i64>> = BTreeMap::new();
 
         // A range of few buckets is asked bucket by bucket at once ("direct"); otherwise phase A asks
         // the whole range with each series' first and last sample times, answers the series whose
@@ -562,7 +649,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
         };
         // Series phase B is for (None: all), and its calls.
         // (In phase A the whole range was checked for samples sharing a millisecond.)
-        let (multi, calls, dups): (Option<BTreeSet<Tags>>, Vec<(i64, Eval)>, bool) = match direct {
+        let (multi, calls, dups): (Option<BTreeSet<Key>>, Vec<(i64, Eval)>, bool) = match direct {
             Some(calls) => (None, calls, dups),
             None => {
                 let mut rs_a = rs.clone();
@@ -579,19 +666,20 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
                 if ties_matter && matches!(func, AggregateFn::Min | AggregateFn::Max) {
                     // Samples of series holding a value twice (whose buckets may tie): when far
                     // more than `resolve_ties` reads, stop before asking every bucket.
+                    // (per metric, as each call alone)
                     let (c, d) = (col(R::Count), col(R::Distinct));
-                    let tied: f64 = whole
-                        .values()
-                        .filter_map(|by_t| by_t.get(&hi))
-                        .filter(|v| v[d] < v[c])
-                        .map(|v| v[c].unwrap_or(0.0))
-                        .sum();
-                    if tied > 4.0 * MAX_RESOLVE_SAMPLES as f64 {
+                    let mut tied: BTreeMap<&str, f64> = BTreeMap::new();
+                    for ((m, _), by_t) in &whole {
+                        if let Some(v) = by_t.get(&hi).filter(|v| v[d] < v[c]) {
+                            *tied.entry(m.as_str()).or_default() += v[c].unwrap_or(0.0);
+                        }
+                    }
+                    if tied.values().any(|t| *t > 4.0 * MAX_RESOLVE_SAMPLES as f64) {
                         return Err(tie());
                     }
                 }
                 // Series with samples in more than one bucket.
-                let mut multi: BTreeSet<Tags> = BTreeSet::new();
+                let mut multi: BTreeSet<Key> = BTreeSet::new();
                 let (mut b0, mut b1) = (i64::MAX, i64::MIN);
                 for (tags, by_t) in whole {
                     let Some(vals) = by_t.get(&hi) else { continue };
@@ -641,19 +729,21 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
             if answers.iter().any(|a| a.1) {
                 return Err(dups_refused());
             }
-            let mut rows: BTreeMap<Tags, BTreeMap<i64, AggregateRow>> = BTreeMap::new();
+            let mut rows: BTreeMap<Key, BTreeMap<i64, AggregateRow>> = BTreeMap::new();
             for (ans, _) in answers {
                 for (tags, by_t) in ans {
                     if multi.as_ref().is_some_and(|m| !m.contains(&tags)) {
                         continue;
                     }
+                    // One key lookup (and copy) per series, not per bucket.
+                    let mine = rows.entry(tags.clone()).or_default();
                     for (t, vals) in by_t {
                         let start = bucket(t).saturating_mul(NS_PER_MS);
                         if let Some((row, suspect)) = make_row(func, &rs, &vals, start) {
                             if suspect && ties_matter {
                                 suspects.entry(tags.clone()).or_default().insert(start);
                             }
-                            rows.entry(tags.clone()).or_default().insert(start, row);
+                            mine.insert(start, row);
                         }
                     }
                 }
@@ -666,16 +756,18 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
     };
     let ((), (mut out, suspects)) = futures::try_join!(guards, rollups)?;
     if !suspects.is_empty() {
-        resolve_ties(&ctx, &req, every, &mut out, &suspects).await?;
+        resolve_ties(&ctx, req, every, &mut out, &suspects).await?;
     }
-    Ok(out
-        .into_iter()
-        .filter(|(_, rows)| !rows.is_empty())
-        .map(|(tags, mut rows)| {
-            rows.sort_by_key(|r| r.bucket_start);
-            AggregateSeries { tags, rows }
-        })
-        .collect())
+    // Per metric, its series in tag order (the keys' order).
+    let mut by_metric: BTreeMap<String, Vec<AggregateSeries>> = BTreeMap::new();
+    for ((metric, tags), mut rows) in out {
+        if rows.is_empty() {
+            continue;
+        }
+        rows.sort_by_key(|r| r.bucket_start);
+        by_metric.entry(metric).or_default().push(AggregateSeries { tags, rows });
+    }
+    Ok(metric_of.iter().map(|m| m.and_then(|m| by_metric.get(m).cloned()).unwrap_or_default()).collect())
 }
 
 #[cfg(test)]
@@ -702,8 +794,18 @@ mod tests {
     }
 
     #[test]
+    fn min_max_without_point_time_ask_value_and_count() {
+        let rs = rollups_of(AggregateFn::Max, false);
+        assert_eq!(rs, vec![R::Max, R::Count]);
+        // the row shows its bucket's start and is never a tie suspect worth resolving
+        let (row, _) = make_row(AggregateFn::Max, &rs, &[Some(5.0), Some(3.0)], 60_000_000_000).unwrap();
+        assert_eq!((row.value, row.point_time, row.count), (FieldValue::Float(5.0), Some(60_000_000_000), 3));
+        assert!(make_row(AggregateFn::Min, &rollups_of(AggregateFn::Min, false), &[Some(1.0), None], 0).is_none());
+    }
+
+    #[test]
     fn min_max_rows_only_when_unique() {
-        let rs = rollups_of(AggregateFn::Max);
+        let rs = rollups_of(AggregateFn::Max, true);
         // max 5 at 2.000 s, 3 samples, 2 distinct values, first sample at 1.000 s: maybe tied
         let v = vec![Some(5.0), Some(2.0), Some(3.0), Some(2.0), Some(1.0)];
         assert!(make_row(AggregateFn::Max, &rs, &v, 0).unwrap().1);

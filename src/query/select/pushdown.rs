@@ -72,6 +72,7 @@ pub(super) async fn pushdown(
             point_time: window.is_none(),
         });
     }
+    // All at once: a remote store answers several in one round trip, or a few at a time.
     let answers = backend.aggregate_many(reqs).await;
     let mut out = Vec::new();
     for a in answers {
