@@ -123,6 +123,9 @@ pub struct EmbeddedBackend {
     shared: Arc<RwLock<Shared>>,
     jobs: Option<mpsc::Sender<Job>>,
     pool: Arc<Pool>,
+    /// Parts a pass of aggregate calls is cut into (`passes.rs`): the core count, read once at
+    /// open (`available_parallelism` reads cgroup files on every call).
+    agg_parts: usize,
     writer: Option<std::thread::JoinHandle<()>>,
     retention_stop: Option<std::sync::mpsc::Sender<()>>,
     retention: Option<std::thread::JoinHandle<()>>,
@@ -274,6 +277,7 @@ impl EmbeddedBackend {
             shared,
             jobs: Some(tx),
             pool: Arc::new(Pool::new(path.clone())),
+            agg_parts: passes::parts(),
             writer: Some(writer),
             retention_stop,
             retention,
@@ -632,7 +636,7 @@ impl Backend for EmbeddedBackend {
     /// Calls over the same series, range and buckets share one read of the rows, and the series
     /// are split among the cores (`passes.rs`).
     async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
-        passes::answer(&self.pool, &self.shared, reqs).await
+        passes::answer(&self.pool, &self.shared, self.agg_parts, reqs).await
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
