@@ -1,4 +1,4 @@
-# Servers for the benchmark scripts (sourced by scripts/bench.sh, bench-oldnew.sh, bench-scan.sh):
+# Servers for the benchmark scripts (sourced by scripts/bench.sh, bench-builds.sh, bench-scan.sh):
 # influxd 1.6.7, influxgate, victoria-metrics, clickhouse-server 18.16 and ZooKeeper, each started
 # on 127.0.0.1 with a fresh directory under $WORK, its pid appended to PIDS (bench_cleanup stops
 # them all). Uses: WORK, PIDS (array), TOKEN, ROOT; GATE_BIN (the influxgate binary, default
