@@ -7,8 +7,8 @@
 //!
 //! The counts come from ClickHouse: the first write to a database after start *seeds* them with
 //! every table's `SELECT DISTINCT _series` (streamed; rows written before a restart or by another
-//! influxgate count). Afterwards a batch costs a hash per point and a set lookup per distinct
-//! series; its new series are counted when it is admitted (before the insert, under the
+//! influxgate count). Afterwards a batch costs a hash and a set lookup per distinct series (the
+//! batch's series are found once, [`series`](mod@super::series)); its new series are counted when it is admitted (before the insert, under the
 //! database's lock, so two concurrent writes cannot both take the last free slot; a write that
 //! then fails leaves them counted, which errs on the strict side). `DROP`/`DELETE` forget the
 //! database's counts: the next write seeds them again.
@@ -23,11 +23,11 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
-use super::names::series_id_of;
 use super::scan::Rows;
+use super::series::BatchSeries;
 use super::{catalog, schema, Inner};
 use crate::backend::{BackendError, CardinalityLimits, Result};
-use crate::model::{PointRef, Points};
+use crate::model::Tags;
 
 #[derive(Default)]
 struct Counts {
@@ -46,7 +46,8 @@ pub struct Tracker {
 
 /// A series the batch brings: its measurement, tags and hash.
 struct Candidate<'a> {
-    point: PointRef<'a>,
+    measurement: &'a str,
+    tags: Tags<'a>,
     hash: u64,
 }
 
@@ -83,20 +84,16 @@ impl Tracker {
         h.finish()
     }
 
-    /// Refuses the points `keep` selects if they would pass a limit; otherwise counts them.
-    pub async fn check(&self, inner: &Inner, db: &str, points: &Points, keep: &(dyn Fn(&PointRef<'_>) -> bool + Sync)) -> Result<()> {
+    /// Refuses the batch (`total` points) if its series would pass a limit; otherwise counts them.
+    pub async fn check(&self, inner: &Inner, db: &str, batch: &BatchSeries<'_>, total: usize) -> Result<()> {
         if !self.active() {
             return Ok(());
         }
-        let mut cands = Vec::new();
-        let mut prev: Option<PointRef<'_>> = None;
-        for p in points.iter().filter(|p| keep(p)) {
-            if prev.is_some_and(|q| q.measurement == p.measurement && q.tags == p.tags) {
-                continue;
-            }
-            prev = Some(p);
-            cands.push(Candidate { point: p, hash: self.series_hash(p.measurement, &series_id_of(p.tags.iter())) });
-        }
+        let mut cands: Vec<Candidate<'_>> = batch
+            .series
+            .iter()
+            .map(|s| Candidate { measurement: s.measurement, tags: s.tags, hash: self.series_hash(s.measurement, batch.id(s)) })
+            .collect();
         let cell = self.dbs.lock().unwrap_or_else(|p| p.into_inner()).entry(db.to_string()).or_default().clone();
         let mut guard = cell.lock().await;
         if guard.is_none() {
@@ -105,7 +102,7 @@ impl Tracker {
         let Some(st) = guard.as_mut() else { return Ok(()) };
         let mut seen = HashSet::new();
         cands.retain(|c| !st.series.contains(&c.hash) && seen.insert(c.hash));
-        self.admit(st, &cands).map_err(|reason| BackendError::CardinalityLimit { reason, dropped: points.len() })
+        self.admit(st, &cands).map_err(|reason| BackendError::CardinalityLimit { reason, dropped: total })
     }
 
     /// Counts the new series (module docs for the order of the checks).
@@ -117,19 +114,18 @@ impl Tracker {
         let mut batch_per_key: HashMap<u64, u64> = HashMap::new();
         let mut admitted: Vec<u64> = Vec::new();
         for c in new {
-            let p = c.point;
             if max_values > 0 {
                 let mut mine: Vec<(u64, u64)> = Vec::new();
                 let mut refused = None;
-                for (k, v) in p.tags.iter() {
-                    let vh = self.value_hash(p.measurement, k, Some(v));
+                for (k, v) in c.tags.iter() {
+                    let vh = self.value_hash(c.measurement, k, Some(v));
                     if st.values.contains(&vh) || batch_values.contains(&vh) || mine.iter().any(|m| m.0 == vh) {
                         continue;
                     }
-                    let kh = self.value_hash(p.measurement, k, None);
+                    let kh = self.value_hash(c.measurement, k, None);
                     let n = st.per_key.get(&kh).copied().unwrap_or(0) + batch_per_key.get(&kh).copied().unwrap_or(0);
                     if n >= max_values {
-                        refused = Some(crate::rules::cardinality::values_reason(n, max_values, p.measurement, k, v));
+                        refused = Some(crate::rules::cardinality::values_reason(n, max_values, c.measurement, k, v));
                         break;
                     }
                     mine.push((vh, kh));

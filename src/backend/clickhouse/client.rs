@@ -147,7 +147,7 @@ impl Client {
         self.requests.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    async fn send(&self, params: &[(&str, &str)], body: Vec<u8>, whole: bool) -> Result<reqwest::Response> {
+    async fn send(&self, params: &[(&str, &str)], body: Bytes, whole: bool) -> Result<reqwest::Response> {
         self.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut rb = self
             .http
@@ -181,16 +181,17 @@ impl Client {
     pub async fn stream(&self, sql: &str, settings: &[(&str, String)]) -> Result<Answer> {
         let mut params: Vec<(&str, &str)> = vec![("wait_end_of_query", "1")];
         params.extend(settings.iter().map(|(k, v)| (*k, v.as_str())));
-        let resp = self.send(&params, sql.as_bytes().to_vec(), false).await?;
+        let resp = self.send(&params, Bytes::copy_from_slice(sql.as_bytes()), false).await?;
         Ok(Answer { resp, timeout: self.opts.timeout })
     }
 
-    /// `INSERT INTO <target> FORMAT RowBinary` with `rows` as its data.
-    pub async fn insert(&self, target: &str, rows: Vec<u8>, settings: &[(&str, String)]) -> Result<()> {
+    /// `INSERT INTO <target> FORMAT RowBinary` with `rows` as its data (shared: a retry sends the
+    /// same buffer).
+    pub async fn insert(&self, target: &str, rows: impl Into<Bytes>, settings: &[(&str, String)]) -> Result<()> {
         let sql = format!("INSERT INTO {target} FORMAT RowBinary");
         let mut params: Vec<(&str, &str)> = vec![("query", sql.as_str())];
         params.extend(settings.iter().map(|(k, v)| (*k, v.as_str())));
-        let resp = self.send(&params, rows, true).await?;
+        let resp = self.send(&params, rows.into(), true).await?;
         Answer { resp, timeout: self.opts.timeout }.all(64 << 10).await.map(|_| ())
     }
 }

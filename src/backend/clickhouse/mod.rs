@@ -65,6 +65,7 @@ pub mod retention;
 pub mod rowbinary;
 pub mod scan;
 pub mod schema;
+pub mod series;
 pub mod write;
 
 use std::collections::HashMap;

@@ -21,15 +21,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::catalog::{self, DbInfo};
 use super::client::{error_code, UNKNOWN_OBJECT};
 use super::dialect::{ident, table};
-use super::names::{self, column_for, series_id_of, SERIES, SEQ, TIME};
+use super::names::{self, column_for, SERIES, SEQ, TIME};
 use super::rowbinary::{field_sql_type, Encoder};
 use super::schema::{self, NewColumn, TableSchema};
+use super::series::BatchSeries;
 use super::Inner;
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
-use crate::model::{FieldRef, FieldType, PointRef, Tags};
+use crate::model::{FieldRef, FieldType, PointRef};
 
 /// Most tag and field columns one measurement table may have: every column is several files in
 /// every part an insert makes (18.16 has no compact parts).
@@ -78,7 +81,13 @@ pub(super) fn check_names(batch: &WriteBatch) -> Result<()> {
 /// Types of the batch's fields against the tables' and each other (module docs, step 3).
 fn check_types(pts: &[PointRef<'_>], schemas: &HashMap<&str, Option<Arc<TableSchema>>>, total: usize) -> Result<()> {
     let mut new: HashMap<(&str, &str), FieldType> = HashMap::new();
+    let mut last: Option<&PointRef<'_>> = None;
     for p in pts {
+        // The same names with the same types as the point before: the same outcome.
+        if last.is_some_and(|q| q.measurement == p.measurement && q.fields.same_shape(&p.fields)) {
+            continue;
+        }
+        last = Some(p);
         let s = schemas.get(p.measurement).and_then(|s| s.as_deref());
         for (k, v) in p.fields.iter() {
             let t = v.field_type();
@@ -114,7 +123,12 @@ fn plan<'a>(measurement: &'a str, points: Vec<(u64, PointRef<'a>)>, s: Option<&T
     let mut plan = TablePlan { measurement, points: Vec::new(), tags: Vec::new(), fields: Vec::new(), new: Vec::new(), exists };
     let mut seen_tags: HashMap<&str, ()> = HashMap::new();
     let mut seen_fields: HashMap<&str, ()> = HashMap::new();
+    let mut last: Option<&PointRef<'_>> = None;
     for (_, p) in &points {
+        if last.is_some_and(|q| same_names(q, p)) {
+            continue;
+        }
+        last = Some(p);
         for (k, _) in p.tags.iter() {
             if seen_tags.insert(k, ()).is_none() {
                 let col = match s.tags.get(k) {
@@ -154,11 +168,16 @@ fn new_column(new: &mut Vec<NewColumn>, s: &TableSchema, key: &str, field: bool,
 fn by_measurement<'a>(pts: &[PointRef<'a>]) -> Vec<(&'a str, Vec<(u64, PointRef<'a>)>)> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut out: Vec<(&str, Vec<(u64, PointRef<'a>)>)> = Vec::new();
+    let mut last: Option<(&str, usize)> = None;
     for (n, p) in pts.iter().enumerate() {
-        let i = *index.entry(p.measurement).or_insert_with(|| {
-            out.push((p.measurement, Vec::new()));
-            out.len() - 1
-        });
+        let i = match last {
+            Some((m, i)) if m == p.measurement => i,
+            _ => *index.entry(p.measurement).or_insert_with(|| {
+                out.push((p.measurement, Vec::new()));
+                out.len() - 1
+            }),
+        };
+        last = Some((p.measurement, i));
         out[i].1.push((n as u64, *p));
     }
     out
@@ -185,7 +204,7 @@ pub async fn write(inner: &Arc<Inner>, batch: WriteBatch) -> Result<WriteOutcome
     let pts: Vec<PointRef<'_>> = batch.points.iter().filter(|p| p.time >= cutoff).collect();
     let beyond = batch.points.len() - pts.len();
     if !pts.is_empty() {
-        store(inner, &batch, info, &rp_name, &pts, cutoff).await?;
+        store(inner, &batch, info, &rp_name, &pts).await?;
     }
     if beyond > 0 {
         return Err(BackendError::Invalid(format!("partial write: points beyond retention policy dropped={beyond}")));
@@ -194,8 +213,9 @@ pub async fn write(inner: &Arc<Inner>, batch: WriteBatch) -> Result<WriteOutcome
 }
 
 /// Steps 3 to 5 of the module docs for the points the policy keeps.
-async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>, rp: &str, pts: &[PointRef<'_>], cutoff: i64) -> Result<()> {
-    inner.tracker.check(inner, &batch.db, &batch.points, &|p: &PointRef<'_>| p.time >= cutoff).await?;
+async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>, rp: &str, pts: &[PointRef<'_>]) -> Result<()> {
+    let series = BatchSeries::new(pts);
+    inner.tracker.check(inner, &batch.db, &series, batch.points.len()).await?;
     let groups = by_measurement(pts);
     let policy = inner.names.policy(&batch.db, rp);
     let mut schemas: HashMap<&str, Option<Arc<TableSchema>>> = HashMap::new();
@@ -218,7 +238,8 @@ async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>
     // `_seq` follows batch order across tables.
     let first_seq = inner.next_seq(pts.len() as u64);
     for p in &plans {
-        let rows = encode(p, first_seq);
+        // Shared, not copied, by a second attempt.
+        let rows = Bytes::from(encode(p, &series, first_seq));
         let target = insert_target(&policy, p);
         if let Err(e) = inner.retry_missing(|| inner.client.insert(&target, rows.clone(), &settings)).await {
             return Err(schema_changed(inner, &policy, p.measurement, e));
@@ -282,34 +303,40 @@ fn insert_target(policy: &str, p: &TablePlan<'_>) -> String {
     format!("{} ({})", table(policy, p.measurement), cols.join(", "))
 }
 
-/// The plan's rows in RowBinary.
-fn encode(p: &TablePlan<'_>, first_seq: u64) -> Vec<u8> {
+/// The plan's rows in RowBinary. Which column each tag and field goes to is worked out once per
+/// run of points with the same names (a batch's lines mostly share them), not looked up per value;
+/// each point's `_series` comes from `series` (built once a batch).
+fn encode(p: &TablePlan<'_>, series: &BatchSeries<'_>, first_seq: u64) -> Vec<u8> {
     let tag_pos: HashMap<&str, usize> = p.tags.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
     let field_pos: HashMap<&str, usize> = p.fields.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
     let mut e = Encoder { buf: Vec::with_capacity(p.points.len() * (64 + 16 * (p.tags.len() + p.fields.len()))) };
     let mut tags: Vec<&str> = vec![""; p.tags.len()];
     let mut fields: Vec<Option<FieldRef<'_>>> = vec![None; p.fields.len()];
-    let mut last_tags: Option<Tags<'_>> = None;
-    let mut id: Vec<u8> = Vec::new();
+    // The column of the run's i-th tag and field (`usize::MAX`: none, which `plan` rules out).
+    let (mut tag_col, mut field_col): (Vec<usize>, Vec<usize>) = (Vec::new(), Vec::new());
+    let mut last: Option<&PointRef<'_>> = None;
     for (n, pt) in &p.points {
-        if last_tags != Some(pt.tags) {
-            id = series_id_of(pt.tags.iter());
-            tags.iter_mut().for_each(|t| *t = "");
-            for (k, v) in pt.tags.iter() {
-                if let Some(&i) = tag_pos.get(k) {
-                    tags[i] = v;
-                }
-            }
-            last_tags = Some(pt.tags);
+        if !last.is_some_and(|q| same_names(q, pt)) {
+            tag_col.clear();
+            tag_col.extend(pt.tags.iter().map(|(k, _)| tag_pos.get(k).copied().unwrap_or(usize::MAX)));
+            field_col.clear();
+            field_col.extend(pt.fields.keys().map(|k| field_pos.get(k).copied().unwrap_or(usize::MAX)));
+            last = Some(pt);
         }
-        fields.iter_mut().for_each(|f| *f = None);
-        for (k, v) in pt.fields.iter() {
-            if let Some(&i) = field_pos.get(k) {
-                fields[i] = Some(v);
+        tags.fill("");
+        for ((_, v), &c) in pt.tags.iter().zip(&tag_col) {
+            if let Some(t) = tags.get_mut(c) {
+                *t = v;
+            }
+        }
+        fields.fill(None);
+        for ((_, v), &c) in pt.fields.iter().zip(&field_col) {
+            if let Some(f) = fields.get_mut(c) {
+                *f = Some(v);
             }
         }
         e.i64(pt.time);
-        e.bytes(&id);
+        e.bytes(series.id_of(*n as usize));
         e.u64(first_seq + n);
         for t in &tags {
             e.bytes(t.as_bytes());
