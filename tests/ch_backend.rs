@@ -12,6 +12,7 @@
 //! * names too long for ClickHouse's files are refused with 400 before anything is made;
 //! * a store that is down answers 503 with `Retry-After` (without the write spool; with it,
 //!   tests/spool.rs), and the next write after it is back works.
+//! * concurrent writes to one table, sharing inserts, lose nothing.
 
 mod common;
 
@@ -337,5 +338,41 @@ fn multi_series_raw_select_is_one_statement_per_window() {
         assert!(used <= most, "{q}: {used} ClickHouse requests for {series} series, at most {most} expected");
         let pretty = api.query_with(&[("q", q), ("db", "many"), ("epoch", "ns"), ("pretty", "true")]);
         assert_eq!(pretty.json(), got.json(), "{q}: buffered");
+    }
+}
+
+/// Writes to one table at the same time share inserts (`backend::clickhouse::group`): every
+/// acknowledged point reads back once with its values, whatever group carried it, also when the
+/// writes differ in their columns (a group is one table and one column list).
+#[test]
+fn concurrent_writes_share_inserts_and_lose_nothing() {
+    let (writers, batches, lines) = (8, 6, 200);
+    for t in Target::all() {
+        let gate = t.gate(&[]);
+        let api = gate.admin();
+        std::thread::scope(|s| {
+            for w in 0..writers {
+                let api = gate.admin();
+                s.spawn(move || {
+                    for b in 0..batches {
+                        let extra = if w % 2 == 0 { String::new() } else { format!(",x{w}={w}i") };
+                        let body: String = (0..lines)
+                            .map(|l| format!("m,w=w{w} v={}{extra} {}\n", w * 1_000_000 + b * 1000 + l, (b * lines + l + 1) * 1000))
+                            .collect();
+                        assert_eq!(api.write("g", &body).status, 204, "writer {w} batch {b}");
+                    }
+                });
+            }
+        });
+        let r = api.query("SELECT count(v), sum(v) FROM m GROUP BY w", "g").json();
+        let series = r["results"][0]["series"].as_array().unwrap_or_else(|| panic!("{}: {r}", t.name())).clone();
+        assert_eq!(series.len(), writers, "{}: {r}", t.name());
+        for s in &series {
+            let w: usize = s["tags"]["w"].as_str().unwrap()[1..].parse().unwrap();
+            let n = batches * lines;
+            let want: usize = (0..batches).flat_map(|b| (0..lines).map(move |l| w * 1_000_000 + b * 1000 + l)).sum();
+            assert_eq!(s["values"][0][1], Value::from(n), "{}: writer {w}", t.name());
+            assert_eq!(s["values"][0][2].as_f64(), Some(want as f64), "{}: writer {w}", t.name());
+        }
     }
 }

@@ -60,6 +60,7 @@ pub mod client;
 pub mod delete;
 pub mod dialect;
 pub mod durability;
+pub mod group;
 pub mod names;
 pub mod retention;
 pub mod rowbinary;
@@ -159,6 +160,8 @@ pub struct Inner {
     seq: AtomicU64,
     server: tokio::sync::OnceCell<Server>,
     pub tracker: cardinality::Tracker,
+    /// Inserts under way, joined by the writes that arrive meanwhile ([`group`]).
+    groups: group::Groups,
 }
 
 fn now_ns() -> i64 {
@@ -380,6 +383,7 @@ impl ClickHouseBackend {
             seq: AtomicU64::new(now_ns().max(0) as u64),
             server: tokio::sync::OnceCell::new(),
             tracker: cardinality::Tracker::new(opts.cardinality),
+            groups: group::Groups::default(),
             opts,
         });
         let retention_task = retention::spawn(&inner);

@@ -13,7 +13,8 @@
 //!    when any point fails, and no table is made or altered;
 //! 4. tables and columns the batch needs are made ([`schema`](mod@super::schema));
 //! 5. one insert per table, its rows in batch order, with `_seq` numbering them so a later point
-//!    for the same series and time wins on read.
+//!    for the same series and time wins on read; writes to the same table at the same time share
+//!    inserts ([`group`](mod@super::group)).
 //!
 //! A failure after some tables were written answers an error (503 for an unavailable store): the
 //! client sends the batch again, and rows written twice read back once.
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use super::catalog::{self, DbInfo};
 use super::client::{error_code, UNKNOWN_OBJECT};
 use super::dialect::{ident, table};
+use super::group;
 use super::names::{self, column_for, SERIES, SEQ, TIME};
 use super::rowbinary::{field_sql_type, Encoder};
 use super::schema::{self, NewColumn, TableSchema};
@@ -238,10 +240,8 @@ async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>
     // `_seq` follows batch order across tables.
     let first_seq = inner.next_seq(pts.len() as u64);
     for p in &plans {
-        // Shared, not copied, by a second attempt.
         let rows = Bytes::from(encode(p, &series, first_seq));
-        let target = insert_target(&policy, p);
-        if let Err(e) = inner.retry_missing(|| inner.client.insert(&target, rows.clone(), &settings)).await {
+        if let Err(e) = group::insert(inner, insert_target(&policy, p), rows, settings.clone()).await {
             return Err(schema_changed(inner, &policy, p.measurement, e));
         }
     }
