@@ -60,6 +60,7 @@ pub mod cardinality;
 pub mod checks;
 pub mod durability;
 mod flush;
+mod forward;
 pub mod labels;
 pub mod names;
 pub mod rollup;
@@ -429,7 +430,7 @@ impl Inner {
 
     /// POSTs to VictoriaMetrics; a request that reads (anything but a write or a flush) is sent
     /// once the writes acknowledged before it are searchable (see [`flush`](mod@flush)).
-    async fn send(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
+    async fn send(&self, path: &str, body: impl Into<reqwest::Body>, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
         if self.opts.flush_after_write && !flush::is_write(path) {
             let flush = || async { self.post(flush::FORCE_FLUSH, String::new(), "text/plain", Some(self.opts.timeout)).await.map(drop) };
             self.flushes.before_read(flush).await?;
@@ -437,7 +438,7 @@ impl Inner {
         self.post(path, body, content_type, timeout).await
     }
 
-    async fn post(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
+    async fn post(&self, path: &str, body: impl Into<reqwest::Body>, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
         let mut rb = self
             .client
             .post(format!("{}{}", self.base, path))
@@ -920,7 +921,11 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
-        write::write(self, batch).await
+        write::write(self, batch, None).await
+    }
+
+    async fn write_body(&self, batch: WriteBatch, body: super::RawBody) -> Result<WriteOutcome> {
+        write::write(self, batch, Some(body)).await
     }
 
     async fn create_database(&self, db: &str) -> Result<()> {
