@@ -174,6 +174,8 @@ struct Inner {
     catalog: Mutex<Catalog>,
     strings_dropped: Arc<AtomicU64>,
     window_splits: AtomicU64,
+    /// Write bodies sent as the client sent them (see [`forward`](mod@forward)).
+    forwarded: AtomicU64,
     retention: Mutex<Option<i64>>,
     /// How writes are sent and what VictoriaMetrics keeps of labels, decided once from its flags
     /// (see [`write`](mod@write)).
@@ -384,6 +386,7 @@ impl VictoriaMetricsBackend {
                 catalog: Mutex::new(catalog),
                 strings_dropped: Arc::new(AtomicU64::new(0)),
                 window_splits: AtomicU64::new(0),
+                forwarded: AtomicU64::new(0),
                 retention: Mutex::new(None),
                 write_setup: Mutex::new(None),
                 labels,
@@ -890,6 +893,11 @@ impl Backend for VictoriaMetricsBackend {
                 name: "influxgate_vm_flushes_total",
                 help: "Flushes (/internal/force_flush) sent before a read that followed unflushed writes.",
                 value: self.inner.flushes.sent.load(Ordering::Relaxed),
+            },
+            crate::backend::BackendCounter {
+                name: "influxgate_vm_forwarded_writes_total",
+                help: "Write bodies sent to VictoriaMetrics as the client sent them (the others are re-encoded).",
+                value: self.inner.forwarded.load(Ordering::Relaxed),
             },
         ]
     }

@@ -137,6 +137,7 @@ async fn forward_batch(inner: &Inner, batch: &WriteBatch, body: RawBody) -> Resu
         inner.send(&path, piece, "text/plain", Some(inner.opts.timeout)).await?;
         inner.note_written();
     }
+    inner.forwarded.fetch_add(1, Ordering::Relaxed);
     note_measurements(inner, &batch.db, batch.points.iter().map(|p| p.measurement))?;
     Ok(batch.points.len())
 }
