@@ -319,6 +319,7 @@ async fn bodies_forwarded_or_reencoded_store_the_same() {
         (Precision::Second, "cpu,host=a,t=ü#'{} user=1i,x=12345678901234567890.5 1704067200\n"),
         (Precision::Minute, "cpu,host=a user=1i 28401120\n"),
         (Precision::Hour, "cpu,host=a user=1i 473352\n"),
+        (Precision::Nanosecond, "a=b,k=v f=1 1704067200000000000\n"),
     ];
     let hostile = [
         "m\\ x,t\\,k=v\\=1 f=1 1704067200000000000\n",

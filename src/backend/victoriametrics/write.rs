@@ -8,6 +8,9 @@
 //! the db label is always the batch's database. Its line-protocol ingest costs about a third of
 //! its JSON import's.
 //!
+//! A body whose every line VictoriaMetrics reads exactly as influxgate parsed it is not encoded
+//! at all: the request's own bytes are sent with its `precision` ([`forward`](mod@super::forward)).
+//!
 //! Before anything is sent, the batch passes [`checks`](mod@super::checks) (values, label sets,
 //! name collisions) and the cardinality limits ([`cardinality`](mod@super::cardinality)): a
 //! batch refused by either stores nothing.
