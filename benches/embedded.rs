@@ -90,7 +90,7 @@ fn catalog_memory(n: usize) {
                 })
                 .collect();
             i += points.len();
-            b.write(WriteBatch { db: "catalog".into(), rp: None, points }).await.expect("write");
+            b.write(WriteBatch { db: "catalog".into(), rp: None, points: points.into() }).await.expect("write");
         }
         let grown = procfs::vm_rss("self").saturating_sub(base);
         println!(
@@ -185,7 +185,7 @@ fn main() {
             let b = b.clone();
             hs.push(tokio::spawn(async move {
                 for points in mine {
-                    b.write(WriteBatch { db: "benchmark".into(), rp: None, points }).await.expect("write");
+                    b.write(WriteBatch { db: "benchmark".into(), rp: None, points: points.into() }).await.expect("write");
                 }
             }));
         }

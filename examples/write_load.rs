@@ -103,7 +103,7 @@ fn clickhouse_rows(body: &str, seq: &mut u64) -> Result<(String, Vec<u8>), Strin
             e.bytes(v.as_bytes());
         }
         for (_, v) in &p.fields {
-            e.field(Some(v));
+            e.field(Some(v.as_field_ref()));
         }
     }
     Ok((cols.join(", "), e.buf))

@@ -282,7 +282,7 @@ fn scans_keep_the_chunk_contract() {
             let b = ClickHouseBackend::new(t.url(), ClickHouseOptions::default()).unwrap();
             let (first, rewrites) = points.split_at(points.len() - 8);
             for part in [first, rewrites] {
-                b.write(WriteBatch { db: "contract".into(), rp: None, points: part.to_vec() }).await.unwrap();
+                b.write(WriteBatch { db: "contract".into(), rp: None, points: part.iter().collect() }).await.unwrap();
             }
             for fields in [vec!["a".to_string(), "b".to_string()], vec!["a".to_string()], Vec::new()] {
                 let n = influxgate::backend::ordered::check_store(&b, "contract", "m", &fields)

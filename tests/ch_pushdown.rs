@@ -156,7 +156,7 @@ async fn setup(url: &str, cluster: Option<&str>, body: &str) -> Setup {
         // a sum in the order ClickHouse reads rows would differ from the evaluator's.
         let chunks: Vec<_> = points.chunks(97).collect();
         for chunk in chunks.into_iter().rev() {
-            b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.to_vec() }).await.unwrap();
+            b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.iter().collect() }).await.unwrap();
         }
     }
     let (on, off) = Switch::pair(b);

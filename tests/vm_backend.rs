@@ -48,7 +48,7 @@ fn point(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> 
 }
 
 fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
-    WriteBatch { db: db.into(), rp: None, points }
+    WriteBatch { db: db.into(), rp: None, points: points.into() }
 }
 
 fn scan_req(db: &str, m: &str, pred: TagPredicate, fields: &[&str]) -> ScanRequest {
@@ -828,7 +828,7 @@ async fn retention_of_180_days_gets_week_long_shard_groups() {
     let b = backend(&vm);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
     let p = point("m", &[], vec![("v", FieldValue::Float(1.0))], now - 3_600_000_000_000);
-    b.write(WriteBatch { db: "d".into(), rp: None, points: vec![p] }).await.expect("write");
+    b.write(WriteBatch { db: "d".into(), rp: None, points: vec![p].into() }).await.expect("write");
     let rps = b.retention_policies("d").await.expect("rps");
     assert_eq!(rps[0].duration, 180 * 86_400 * 1_000_000_000);
     assert_eq!(rps[0].shard_group_duration, 7 * 86_400 * 1_000_000_000);

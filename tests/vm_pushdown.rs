@@ -137,7 +137,7 @@ async fn setup(extra: &str) -> Setup {
     let points = influxgate::lineproto::parse_body_str(&lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
     b.create_database("db").await.unwrap();
     for chunk in points.chunks(2000) {
-        b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.to_vec() }).await.unwrap();
+        b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.iter().collect() }).await.unwrap();
     }
     let (on, off) = Switch::pair(b);
     Setup { _vm: vm, on, off }

@@ -95,7 +95,7 @@ async fn same_answers_as_embedded() {
     for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
         b.create_database("db").await.unwrap();
         for chunk in points.chunks(2000) {
-            b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.to_vec() }).await.unwrap();
+            b.write(WriteBatch { db: "db".into(), rp: None, points: chunk.iter().collect() }).await.unwrap();
         }
     }
     let mut failures = Vec::new();
@@ -141,7 +141,7 @@ async fn ddl_statements() {
     let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
     let lp = "cpu,host=a v=1 1704067200000000000\ncpu,host=b v=2 1704067200000000000\nmem,host=a v=3 1704067200000000000\n";
     let points = influxgate::lineproto::parse_body_str(lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
-    b.write(WriteBatch { db: "db".into(), rp: None, points }).await.unwrap();
+    b.write(WriteBatch { db: "db".into(), rp: None, points: points.into() }).await.unwrap();
     let b: &dyn Backend = &b;
     let cases: &[(&str, &str)] = &[
         ("SHOW DATABASES", r#"databases[][[String("db")]]"#),
@@ -183,7 +183,7 @@ m,host=(|) y=6 1704067200000000000
     let points = influxgate::lineproto::parse_body_str(lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
     for b in [&emb as &dyn Backend, &vmb as &dyn Backend] {
         b.create_database("d\"b").await.unwrap();
-        b.write(WriteBatch { db: "d\"b".into(), rp: None, points: points.clone() }).await.unwrap();
+        b.write(WriteBatch { db: "d\"b".into(), rp: None, points: points.clone().into() }).await.unwrap();
     }
     let queries = [
         "SHOW MEASUREMENTS",

@@ -30,7 +30,7 @@ fn point(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: i64) -> 
 }
 
 fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
-    WriteBatch { db: db.into(), rp: None, points }
+    WriteBatch { db: db.into(), rp: None, points: points.into() }
 }
 
 /// Series of a database as VictoriaMetrics exports them: labels without `db` → (times, values).

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
-use crate::model::{FieldType, FieldValue, Point};
+use crate::model::{FieldType, FieldValue, Points};
 
 /// Who caused a failure: decides the HTTP status and whether a client should retry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +158,8 @@ impl Default for CardinalityLimits {
 pub struct WriteBatch {
     pub db: String,
     pub rp: Option<String>,
-    pub points: Vec<Point>,
+    /// Flat: a store reads each point as a borrowed [`crate::model::PointRef`].
+    pub points: Points,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,14 +10,17 @@
 //! minimum); page rounding of the few mmapped chunks is covered by a constant 64 KiB.
 //!
 //! * The text: a lossy copy of T bytes when the body is not UTF-8, else none.
-//! * Points: a point needs a line holding a field (an `=`) and at least 5 bytes plus a separator
-//!   (`m f=v`), so P ≤ min(L, E, (B + 1) / 6). The vector is allocated once for P points
-//!   (`ParseOptions::capacity`): P·size_of::<Point>().
-//! * Per point: its measurement, tag vector and field vector, 3 allocations: 3A.
-//! * Per tag or field (each has its `=`, so at most E): a slot in its point's vector and at most two
-//!   strings (a tag's key and value; a field's key and string value): size_of the larger slot + 2A.
-//! * String contents: unescaped pieces of the text, disjoint, so at most T; plus one line's worth
-//!   (M) of transient copies (a lossily repaired string value, a replaced duplicate).
+//! * The batch ([`crate::model::Points`]), every buffer allocated once at its final size:
+//!   - its text: T, plus the unescaped copies of names and string values written with a
+//!     backslash; each is shorter than its raw form and they are disjoint pieces of lines holding a
+//!     backslash, so at most X, the bytes of those lines: T + X + A;
+//!   - points: a point needs a line holding a field (an `=`) and at least 5 bytes plus a separator
+//!     (`m f=v`), so P ≤ min(L, E, (B + 1) / 6) records of `Points::REC_BYTES`;
+//!   - tags: each has its `=` before the line's first unescaped space, so at most E_t of those
+//!     records; fields: each has its `=` after it, at most E_f records: 3A for the three vectors.
+//! * One line's fields while they are deduplicated (a reused vector of at most E₁ entries, grown
+//!   by doubling: under 3·E₁ slots while it grows) and the transient unescaped copies of one line's
+//!   names and values (at most 2M).
 //! * The parser's reused line: its tag and field vectors (at most E₁ entries each, grown by
 //!   doubling: capacity under 2·E₁, plus the old buffer while one grows) and the buffer of the tag
 //!   sort (at most E₁ entries): at most 7·max(E₁, 4) slots + 4A.
@@ -28,14 +31,15 @@
 //!   length while it grows); the reason being formatted (at most 2M + 128, 3×) and a dropped point's
 //!   reason and final message (at most M + 128 each, 3×): 3·entries + 12M + 2048.
 //!
-//! The sum is [`ParseCost::bytes`]. For a body of tiny lines (`m v=1`, 6 bytes) it is about 49×
-//! the body where the parse really holds about 35× (the `parse_memory` test measures both).
+//! The sum is [`ParseCost::bytes`]. For a body of tiny lines (`m v=1`, 6 bytes) it is about 10.4×
+//! the body where the parse really holds about 10.3× (the `parse_memory` test measures both; owned
+//! `Point`s held about 35×).
 
 use std::mem::size_of;
 
 use super::line::{line_end, Escaped, Value};
 use super::{reason_max, MAX_REPORTED_LINES};
-use crate::model::{FieldValue, Point};
+use crate::model::Points;
 
 /// Bytes one allocation takes beyond its request, at most (glibc malloc, 64-bit).
 const ALLOC_OVERHEAD: u64 = 32;
@@ -47,6 +51,11 @@ const LARGE_ALLOC_SLACK: u64 = 64 * 1024;
 pub struct ParseCost {
     /// At most this many points come out of the body (room for them is made up front).
     pub max_points: usize,
+    /// At most this many tags, and this many fields, in all its points.
+    pub max_tags: usize,
+    pub max_fields: usize,
+    /// At most this many bytes of names and string values are unescaped into the batch's text.
+    pub escaped_bytes: usize,
     /// At most this many bytes are allocated at once while parsing it (see the module docs).
     pub bytes: u64,
 }
@@ -58,6 +67,11 @@ struct Counts {
     utf8: bool,
     lines: u64,
     equals: u64,
+    /// `=` before a line's first unescaped space (where tags are), and after it (fields).
+    tag_equals: u64,
+    field_equals: u64,
+    /// Bytes of the lines holding a backslash.
+    escaped_lines: u64,
     max_line_equals: u64,
     max_line: u64,
 }
@@ -66,21 +80,56 @@ fn count(body: &[u8]) -> Counts {
     let mut c = Counts { bytes: body.len() as u64, utf8: std::str::from_utf8(body).is_ok(), ..Counts::default() };
     let mut pos = 0;
     while pos < body.len() {
-        let (end, _, _) = line_end(body, pos);
+        let (end, _, plain) = line_end(body, pos);
         let line = &body[pos..end];
         pos = end + 1;
         // Blank and comment lines are skipped by the parser (see `Lines`).
-        match line.iter().find(|&&b| !matches!(b, b' ' | b'\t' | 0)) {
-            None | Some(b'#') => continue,
-            Some(_) => {}
+        let Some(first) = line.iter().position(|&b| !matches!(b, b' ' | b'\t' | 0)) else { continue };
+        if line[first] == b'#' {
+            continue;
         }
-        let eq = line.iter().filter(|&&b| b == b'=').count() as u64;
+        let (tag_eq, eq) = if plain {
+            // No backslash or quote: the tags end at the first space.
+            let split = memchr::memchr(b' ', &line[first..]).map_or(line.len(), |p| first + p);
+            let tag_eq = equals_in(&line[..split]);
+            (tag_eq, tag_eq + equals_in(&line[split..]))
+        } else {
+            if memchr::memchr(b'\\', line).is_some() {
+                c.escaped_lines += line.len() as u64;
+            }
+            (tag_equals(line), equals_in(line))
+        };
         c.lines += 1;
         c.equals += eq;
+        c.tag_equals += tag_eq;
+        c.field_equals += eq - tag_eq;
         c.max_line_equals = c.max_line_equals.max(eq);
         c.max_line = c.max_line.max(line.len() as u64);
     }
     c
+}
+
+/// The `=` bytes of `b`.
+fn equals_in(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'=', b).count() as u64
+}
+
+/// The `=` bytes of `line` before its first space not escaped by a backslash (leading blanks
+/// skipped): where its measurement and tags are.
+fn tag_equals(line: &[u8]) -> u64 {
+    let start = line.iter().position(|&b| !matches!(b, b' ' | b'\t')).unwrap_or(line.len());
+    let mut n = 0;
+    let mut i = start;
+    while i < line.len() {
+        match line[i] {
+            b'\\' => i += 1,
+            b' ' => break,
+            b'=' => n += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    n
 }
 
 impl ParseCost {
@@ -100,12 +149,14 @@ impl Counts {
         let points = self.lines.min(self.equals).min((self.bytes + 1) / 6);
 
         let copy = if self.utf8 { 0 } else { text + A };
-        let kv_slot = size_of::<(String, String)>().max(size_of::<(String, FieldValue)>()) as u64;
-        let owned = points.saturating_mul(size_of::<Point>() as u64 + 3 * A)
-            + A
-            + self.equals.saturating_mul(kv_slot + 2 * A)
-            + text
-            + m;
+        let escaped = self.escaped_lines.saturating_mul(widen);
+        let batch = (text + escaped + A)
+            + points.saturating_mul(Points::REC_BYTES as u64)
+            + self.tag_equals.saturating_mul(Points::TAG_BYTES as u64)
+            + self.field_equals.saturating_mul(Points::FIELD_BYTES as u64)
+            + 3 * A;
+        let dedup_slot = size_of::<(std::borrow::Cow<'_, str>, Value<'_>)>() as u64;
+        let dedup = 3 * e1.max(4) * dedup_slot + A + 2 * m;
         let line_slot = size_of::<(Escaped<'_>, Escaped<'_>)>().max(size_of::<(Escaped<'_>, Value<'_>)>()) as u64;
         let line_vecs = 7 * e1.max(4) * line_slot + 4 * A;
         let index = if e1 > 16 { 152 * e1 + m + 256 } else { 0 };
@@ -114,8 +165,15 @@ impl Counts {
         let entry = q.min(m) + reason.min(2 * m + 128) + 85;
         let texts = 3 * (MAX_REPORTED_LINES as u64) * entry + 12 * m + 2048;
 
-        let bytes = [copy, owned, line_vecs, index, texts, LARGE_ALLOC_SLACK].iter().fold(0u64, |s, x| s.saturating_add(*x));
-        ParseCost { max_points: usize::try_from(points).unwrap_or(usize::MAX), bytes }
+        let bytes = [copy, batch, dedup, line_vecs, index, texts, LARGE_ALLOC_SLACK].iter().fold(0u64, |s, x| s.saturating_add(*x));
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        ParseCost {
+            max_points: size(points),
+            max_tags: size(self.tag_equals),
+            max_fields: size(self.field_equals),
+            escaped_bytes: size(escaped),
+            bytes,
+        }
     }
 }
 
@@ -128,9 +186,13 @@ mod tests {
         // A newline inside a quoted value does not end a line; `=` inside it still counts.
         let c = count(b"m s=\"a\nb=c\" 1\nm v=1,w=2\n\n");
         assert_eq!((c.lines, c.equals, c.max_line_equals), (2, 4, 2));
+        assert_eq!((c.tag_equals, c.field_equals, c.escaped_lines), (0, 4, 0));
         assert_eq!(c.max_line, "m s=\"a\nb=c\" 1".len() as u64);
         assert!(c.utf8);
         assert!(!count(b"m,t=\xff v=1").utf8);
+        let c = count(b"m\\ x,a=1,b\\ =2 f=1,g=\"h i=j\"\n  m,t=1 v=1");
+        assert_eq!((c.tag_equals, c.field_equals), (3, 4));
+        assert_eq!(c.escaped_lines, "m\\ x,a=1,b\\ =2 f=1,g=\"h i=j\"".len() as u64);
         assert_eq!(count(b""), Counts { utf8: true, ..Counts::default() });
     }
 
@@ -149,7 +211,7 @@ mod tests {
         let tiny = "m v=1\n".repeat(10_000);
         let c = ParseCost::of(tiny.as_bytes(), 1024);
         // Every point costs at least its own struct; the bound stays within ~50× the body.
-        assert!(c.bytes >= 10_000 * size_of::<Point>() as u64, "{c:?}");
+        assert!(c.bytes >= 10_000 * (Points::REC_BYTES + Points::FIELD_BYTES) as u64, "{c:?}");
         assert!(c.bytes <= 50 * tiny.len() as u64 + 2 * 1024 * 1024, "{c:?}");
         // A huge quote bound does not make a body of short lines costlier than its lines allow.
         assert_eq!(ParseCost::of(tiny.as_bytes(), usize::MAX).bytes, c.bytes);

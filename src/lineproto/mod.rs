@@ -2,7 +2,8 @@
 //! does, with 1.x's error texts.
 //!
 //! * [`Line`] / [`parse_line_into`] / [`BodyParser`]: the borrowed form, no allocation per line.
-//! * [`parse_body`]: a whole `/write` body to owned [`Point`]s, applying the rules 1.x's storage layer
+//! * [`parse_batch_with`]: a whole `/write` body to a flat [`Points`] batch (what the stores write;
+//!   [`parse_body`]: the same as owned [`Point`]s), applying the rules 1.x's storage layer
 //!   adds after parsing (duplicate field keys: last value wins; a `time` field is dropped; a `time` tag
 //!   or a point whose only field is `time` is refused) and building 1.x's error text.
 //! * [`PointLine`]: writes a [`Point`] back as canonical line protocol.
@@ -23,7 +24,7 @@ pub use line::{
     parse_line, parse_line_into, BodyParser, Escaped, Line, LineError, Lines, StrValue, Value, MAX_KEY_LENGTH,
 };
 
-use crate::model::{FieldValue, Point};
+use crate::model::{FieldRef, FieldValue, Point, Points, PointsBuilder};
 
 /// The unit of timestamps in a `/write` body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +102,9 @@ pub struct ParseOptions {
     /// at most [`reason_max`]`(quote_max)` bytes of the reason (see [`push_quoted`]); 1.x quotes
     /// both whole, which turns one long bad line into an answer of the same size.
     pub quote_max: usize,
-    /// Room for this many points is made up front. With [`ParseCost::max_points`] the vector of
-    /// points never grows (so it never holds its old and new buffers at once).
-    pub capacity: Option<usize>,
+    /// Room for the points, tags, fields and unescaped text this bound allows is made up front,
+    /// so the batch's buffers never grow (never holding their old and new buffers at once).
+    pub capacity: Option<ParseCost>,
 }
 
 impl ParseOptions {
@@ -136,6 +137,12 @@ pub fn parse_body(body: &[u8], precision: Precision, now_ns: i64) -> Result<Vec<
 
 /// [`parse_body`] with a bound on the quoted lines and the room for points given by `opts`.
 pub fn parse_body_with(body: &[u8], opts: &ParseOptions) -> Result<Vec<Point>, ParseError> {
+    parse_batch_with(body, opts).map(|b| b.to_vec())
+}
+
+/// [`parse_body_with`] into a flat batch, as the server hands it to a store: a few buffers for the
+/// whole body rather than allocations per line (see [`Points`]).
+pub fn parse_batch_with(body: &[u8], opts: &ParseOptions) -> Result<Points, ParseError> {
     let text = body_text(body);
     match parse_lines(&text, opts, true) {
         (points, None) => Ok(points),
@@ -156,7 +163,7 @@ fn body_text(body: &[u8]) -> Cow<'_, str> {
 /// [`parse_body`] for a body already known to be UTF-8.
 pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<Vec<Point>, ParseError> {
     match parse_lines(body, &ParseOptions::new(precision, now_ns), true) {
-        (points, None) => Ok(points),
+        (points, None) => Ok(points.to_vec()),
         (_, Some(e)) => Err(e),
     }
 }
@@ -166,7 +173,8 @@ pub fn parse_body_str(body: &str, precision: Precision, now_ns: i64) -> Result<V
 /// line is malformed or on `field type conflict` (1.x then writes nothing); otherwise they are the
 /// good lines' points.
 pub fn parse_body_partial(body: &str, precision: Precision, now_ns: i64) -> (Vec<Point>, Option<ParseError>) {
-    parse_lines(body, &ParseOptions::new(precision, now_ns), false)
+    let (points, e) = parse_lines(body, &ParseOptions::new(precision, now_ns), false);
+    (points.to_vec(), e)
 }
 
 /// The most bytes of a line's reason an error text quotes when it quotes at most `quote_max` bytes
@@ -195,10 +203,16 @@ pub fn push_quoted(out: &mut String, text: &str, max: usize) {
 
 /// `whole_body`: the caller rejects the whole body on any error, so a mix of good and bad lines
 /// is reported like all-bad lines rather than as a partial write.
-fn parse_lines(body: &str, opts: &ParseOptions, whole_body: bool) -> (Vec<Point>, Option<ParseError>) {
+fn parse_lines(body: &str, opts: &ParseOptions, whole_body: bool) -> (Points, Option<ParseError>) {
     let default_time = opts.precision.truncate(opts.now_ns);
-    let capacity = opts.capacity.unwrap_or((body.len() / 64).min(1 << 16));
-    let mut points: Vec<Point> = Vec::with_capacity(capacity);
+    // The batch's text: the body once, then room for the names it holds escaped.
+    let mut text = String::with_capacity(body.len() + opts.capacity.map_or(0, |c| c.escaped_bytes));
+    text.push_str(body);
+    let mut out = PointsBuilder::new(text);
+    match opts.capacity {
+        Some(c) => out.reserve(c.max_points, c.max_tags, c.max_fields),
+        None => out.reserve((body.len() / 64).min(1 << 16), 0, 0),
+    }
     let mut failed = String::new();
     let mut n_failed = 0usize;
     let mut first_bad: Option<usize> = None;
@@ -227,9 +241,8 @@ fn parse_lines(body: &str, opts: &ParseOptions, whole_body: bool) -> (Vec<Point>
             }
             Ok(line) => {
                 parsed_ok += 1;
-                match to_point(line, default_time, &mut scratch) {
-                    Converted::Point(p) => points.push(p),
-                    Converted::Skip => {}
+                match add_point(line, default_time, &mut scratch, &mut out, Some(body)) {
+                    Converted::Point | Converted::Skip => {}
                     Converted::Conflict => {
                         conflict.get_or_insert(no);
                     }
@@ -242,12 +255,17 @@ fn parse_lines(body: &str, opts: &ParseOptions, whole_body: bool) -> (Vec<Point>
             }
         }
     }
+    drop(scratch);
+    let Some(points) = out.try_finish() else {
+        let message = format!("body too large: a write holds at most {} bytes of text", crate::model::MAX_BATCH_TEXT);
+        return (Points::new(), Some(ParseError { line: 1, message }));
+    };
 
     if n_failed > 0 && (parsed_ok == 0 || whole_body) {
-        return (Vec::new(), Some(ParseError { line: first_bad.unwrap_or(1), message: failed }));
+        return (Points::new(), Some(ParseError { line: first_bad.unwrap_or(1), message: failed }));
     }
     if let Some(line) = conflict {
-        return (Vec::new(), Some(ParseError { line, message: "field type conflict".to_string() }));
+        return (Points::new(), Some(ParseError { line, message: "field type conflict".to_string() }));
     }
     if let Some(reason) = drop_reason {
         let line = match (first_drop, first_bad) {
@@ -274,7 +292,9 @@ pub fn line_of_point(body: &[u8], precision: Precision, index: usize) -> Option<
     let mut seen = 0usize;
     while let Some((no, _, res)) = parser.next_line() {
         if let Ok(line) = res {
-            if let Converted::Point(_) = to_point(line, 0, &mut scratch) {
+            // A throwaway batch per line: this runs once, on an error.
+            let mut out = PointsBuilder::new(String::new());
+            if let Converted::Point = add_point(line, 0, &mut scratch, &mut out, None) {
                 if seen == index {
                     return Some(no);
                 }
@@ -286,36 +306,43 @@ pub fn line_of_point(body: &[u8], precision: Precision, index: usize) -> Option<
 }
 
 enum Converted {
-    Point(Point),
+    Point,
     /// No field left (only empty keys): 1.x writes nothing and reports nothing.
     Skip,
     Drop(String),
     Conflict,
 }
 
+/// One line's fields as they are deduplicated, reused from line to line.
 #[derive(Default)]
-struct FieldScratch {
+struct FieldScratch<'a> {
     index: HashMap<String, usize>,
+    fields: Vec<(Cow<'a, str>, Value<'a>)>,
 }
 
-fn same_type(a: &FieldValue, b: &FieldValue) -> bool {
+fn same_type(a: &Value<'_>, b: &Value<'_>) -> bool {
     std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
-fn to_point(line: &Line<'_>, default_time: i64, scratch: &mut FieldScratch) -> Converted {
-    let measurement = line.measurement.unescape().into_owned();
-    let mut tags = Vec::with_capacity(line.tags.len());
+/// Adds the point of `line` to `out`, applying the rules 1.x's storage layer adds after parsing
+/// (see [`parse_body`]). Names that `line` holds unescaped are spans of `orig`, the body `out`
+/// was made with; the others are appended.
+fn add_point<'a>(line: &Line<'a>, default_time: i64, scratch: &mut FieldScratch<'a>, out: &mut PointsBuilder, orig: Option<&str>) -> Converted {
+    let measurement = line.measurement.unescape();
+    out.begin_in(&measurement, orig);
     for (k, v) in &line.tags {
         let k = k.unescape();
         if k == "time" {
+            out.abandon();
             return Converted::Drop(format!(
                 "invalid tag key: input tag \"time\" on measurement \"{}\" is invalid",
                 measurement
             ));
         }
-        tags.push((k.into_owned(), v.unescape().into_owned()));
+        out.tag_in(&k, &v.unescape(), orig);
     }
-    let mut fields: Vec<(String, FieldValue)> = Vec::with_capacity(line.fields.len());
+    let fields = &mut scratch.fields;
+    fields.clear();
     let mut saw_time = false;
     let use_map = line.fields.len() > 16;
     let mut seen = 0u64;
@@ -331,13 +358,6 @@ fn to_point(line: &Line<'_>, default_time: i64, scratch: &mut FieldScratch) -> C
             saw_time = true;
             continue;
         }
-        let v = match v {
-            Value::Float(x) => FieldValue::Float(*x),
-            Value::Integer(x) => FieldValue::Integer(*x),
-            Value::Unsigned(x) => FieldValue::Unsigned(*x),
-            Value::Boolean(x) => FieldValue::Boolean(*x),
-            Value::String(s) => FieldValue::String(s.unescape().into_owned()),
-        };
         let existing = if use_map {
             scratch.index.get(k.as_ref()).copied()
         } else {
@@ -347,27 +367,29 @@ fn to_point(line: &Line<'_>, default_time: i64, scratch: &mut FieldScratch) -> C
             let maybe = seen & bit != 0;
             seen |= bit;
             if maybe {
-                fields.iter().position(|(fk, _)| fk.as_str() == k.as_ref())
+                fields.iter().position(|(fk, _)| fk.as_ref() == k.as_ref())
             } else {
                 None
             }
         };
         match existing {
             Some(i) => {
-                if !same_type(&fields[i].1, &v) {
+                if !same_type(&fields[i].1, v) {
+                    out.abandon();
                     return Converted::Conflict;
                 }
-                fields[i].1 = v;
+                fields[i].1 = *v;
             }
             None => {
                 if use_map {
                     scratch.index.insert(k.clone().into_owned(), fields.len());
                 }
-                fields.push((k.into_owned(), v));
+                fields.push((k, *v));
             }
         }
     }
     if fields.is_empty() {
+        out.abandon();
         if saw_time {
             return Converted::Drop(format!(
                 "invalid field name: input field \"time\" on measurement \"{}\" is invalid",
@@ -376,7 +398,21 @@ fn to_point(line: &Line<'_>, default_time: i64, scratch: &mut FieldScratch) -> C
         }
         return Converted::Skip;
     }
-    Converted::Point(Point { measurement, tags, fields, time: line.timestamp.unwrap_or(default_time) })
+    for (k, v) in fields.iter() {
+        let v = match v {
+            Value::Float(x) => FieldRef::Float(*x),
+            Value::Integer(x) => FieldRef::Integer(*x),
+            Value::Unsigned(x) => FieldRef::Unsigned(*x),
+            Value::Boolean(x) => FieldRef::Boolean(*x),
+            Value::String(s) => {
+                out.field_in(k, FieldRef::String(&s.unescape()), orig);
+                continue;
+            }
+        };
+        out.field_in(k, v, orig);
+    }
+    out.end(line.timestamp.unwrap_or(default_time));
+    Converted::Point
 }
 
 /// Writes a [`Point`] as canonical line protocol (escaped; timestamp in nanoseconds).

@@ -226,7 +226,7 @@ mod tests {
                 assert_eq!(b[0].tags, vec![("h".to_string(), "b".to_string())]);
             }
             assert_eq!(mem.catalog_calls(), 4, "one call per fact");
-            snap.write(WriteBatch { db: "d".into(), rp: None, points: Vec::new() }).await.expect("write");
+            snap.write(WriteBatch { db: "d".into(), rp: None, points: Default::default() }).await.expect("write");
             snap.databases().await.expect("dbs");
             assert_eq!(mem.catalog_calls(), 5, "a write empties the snapshot");
         });

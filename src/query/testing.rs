@@ -181,7 +181,7 @@ impl Backend for MemBackend {
     }
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
         let n = batch.points.len();
-        self.insert(&batch.db, batch.points);
+        self.insert(&batch.db, batch.points.to_vec());
         Ok(WriteOutcome { points_written: n })
     }
     async fn create_database(&self, db: &str) -> Result<()> {

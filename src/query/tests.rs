@@ -120,7 +120,7 @@ fn oracle_harness() {
         backend.create_database("compat").await.unwrap();
         let points = crate::lineproto::parse_body_str(&lp, crate::lineproto::Precision::Nanosecond, 0).unwrap();
         for chunk in points.chunks(5000) {
-            backend.write(WriteBatch { db: "compat".into(), rp: None, points: chunk.to_vec() }).await.unwrap();
+            backend.write(WriteBatch { db: "compat".into(), rp: None, points: chunk.iter().collect() }).await.unwrap();
         }
     });
     let mut out = String::new();
@@ -415,7 +415,7 @@ fn small_cases_embedded() {
     block_on(async {
         b.create_database("t").await.unwrap();
         let points = crate::lineproto::parse_body_str(SMALL_LP, crate::lineproto::Precision::Nanosecond, 0).unwrap();
-        b.write(WriteBatch { db: "t".into(), rp: None, points }).await.unwrap();
+        b.write(WriteBatch { db: "t".into(), rp: None, points: points.into() }).await.unwrap();
     });
     check_cases(&b, "t", SMALL_CASES);
 }
@@ -447,7 +447,7 @@ fn pushdown_matches_evaluator() {
     block_on(async {
         b.create_database("t").await.unwrap();
         let points = crate::lineproto::parse_body_str(&lp, crate::lineproto::Precision::Nanosecond, 0).unwrap();
-        b.write(WriteBatch { db: "t".into(), rp: None, points }).await.unwrap();
+        b.write(WriteBatch { db: "t".into(), rp: None, points: points.into() }).await.unwrap();
     });
     let queries = [
         "SELECT count(f), sum(f), mean(f), min(f), max(f), first(f), last(f) FROM w",
@@ -593,7 +593,7 @@ fn stateful_cases_embedded() {
         b.create_database("compat").await.unwrap();
         b.create_database("t").await.unwrap();
         let points = crate::lineproto::parse_body_str(SMALL_LP, crate::lineproto::Precision::Nanosecond, 0).unwrap();
-        b.write(WriteBatch { db: "t".into(), rp: None, points }).await.unwrap();
+        b.write(WriteBatch { db: "t".into(), rp: None, points: points.into() }).await.unwrap();
     });
     check_cases(&b, "t", STATEFUL_CASES);
 }
@@ -719,7 +719,7 @@ fn tags_cases_embedded() {
     block_on(async {
         b.create_database("t").await.unwrap();
         let points = crate::lineproto::parse_body_str(TAGS_LP, crate::lineproto::Precision::Nanosecond, 0).unwrap();
-        b.write(WriteBatch { db: "t".into(), rp: None, points }).await.unwrap();
+        b.write(WriteBatch { db: "t".into(), rp: None, points: points.into() }).await.unwrap();
     });
     check_cases(&b, "t", TAGS_CASES);
 }

@@ -19,7 +19,7 @@ use hyper::body::Incoming;
 
 use crate::backend::{BackendError, WriteBatch, WriteOutcome};
 use crate::lineproto::{self, ParseCost, ParseOptions};
-use crate::model::Point;
+use crate::model::Points;
 use crate::spool;
 
 use super::body::{content_encoding, decode, read_limited};
@@ -137,7 +137,7 @@ async fn spool_write(state: &State, spool: &Arc<spool::Spool>, entry: spool::Ent
 
 /// Reserves the parse's memory bound ([`ParseCost`]) in the write budgets, then parses; large
 /// bodies are counted and parsed on a blocking thread.
-async fn parse(data: Bytes, opts: ParseOptions, budget: &mut BufferReservation) -> Result<Vec<Point>, ServerError> {
+async fn parse(data: Bytes, opts: ParseOptions, budget: &mut BufferReservation) -> Result<Points, ServerError> {
     async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ServerError> {
         tokio::task::spawn_blocking(f).await.map_err(|e| ServerError::Internal(format!("parse task failed: {e}")))
     }
@@ -149,11 +149,11 @@ async fn parse(data: Bytes, opts: ParseOptions, budget: &mut BufferReservation) 
         ParseCost::of(&data, opts.quote_max)
     };
     budget.grow_alone_if_needed(cost.bytes)?;
-    let opts = ParseOptions { capacity: Some(cost.max_points), ..opts };
+    let opts = ParseOptions { capacity: Some(cost), ..opts };
     let parsed = if large {
-        off_thread(move || lineproto::parse_body_with(&data, &opts)).await?
+        off_thread(move || lineproto::parse_batch_with(&data, &opts)).await?
     } else {
-        lineproto::parse_body_with(&data, &opts)
+        lineproto::parse_batch_with(&data, &opts)
     };
     parsed.map_err(|e| ServerError::LineProtocol { message: e.message, line: e.line })
 }

@@ -28,7 +28,7 @@ use super::segment::{Next, Pos, Reader};
 use super::{lock, now_ms, Counts, Spool, Unconfirmed};
 use crate::backend::{BackendError, Origin, WriteBatch};
 use crate::lineproto::{self, ParseOptions};
-use crate::model::Point;
+use crate::model::{Point, Points};
 
 /// Body bytes one replay batch holds at most (a larger record goes alone).
 const MAX_BATCH_BYTES: usize = 16 << 20;
@@ -207,7 +207,7 @@ impl Spool {
         }
         let n = b.points.len() as u64;
         let resent: u64 = b.items.iter().filter(|i| i.send && matches!(i.rec.kind, Kind::Acked { .. })).map(|i| u64::from(i.rec.entry.points)).sum();
-        let batch = WriteBatch { db: b.db.clone(), rp: b.rp.clone(), points: b.points };
+        let batch = WriteBatch { db: b.db.clone(), rp: b.rp.clone(), points: Points::from(b.points) };
         match self.call("replay", self.store.write(batch)).await {
             Ok(_) => {
                 st.internal_failures = 0;
@@ -273,7 +273,7 @@ impl Spool {
     async fn write_until_answered(&self, rec: &Record, points: &[Point], backoff: Duration) -> Result<(), BackendError> {
         let mut wait = backoff;
         loop {
-            let batch = WriteBatch { db: rec.entry.db.clone(), rp: rec.entry.rp.clone(), points: points.to_vec() };
+            let batch = WriteBatch { db: rec.entry.db.clone(), rp: rec.entry.rp.clone(), points: points.iter().collect() };
             match self.call("replay", self.store.write(batch)).await {
                 Ok(_) => {
                     add(&self.counters.replayed_points, points.len() as u64);

@@ -23,11 +23,11 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 
-use super::names::series_id;
+use super::names::series_id_of;
 use super::scan::Rows;
 use super::{catalog, schema, Inner};
 use crate::backend::{BackendError, CardinalityLimits, Result};
-use crate::model::Point;
+use crate::model::{PointRef, Points};
 
 #[derive(Default)]
 struct Counts {
@@ -46,7 +46,7 @@ pub struct Tracker {
 
 /// A series the batch brings: its measurement, tags and hash.
 struct Candidate<'a> {
-    point: &'a Point,
+    point: PointRef<'a>,
     hash: u64,
 }
 
@@ -84,18 +84,18 @@ impl Tracker {
     }
 
     /// Refuses the points `keep` selects if they would pass a limit; otherwise counts them.
-    pub async fn check(&self, inner: &Inner, db: &str, points: &[Point], keep: &(dyn Fn(&Point) -> bool + Sync)) -> Result<()> {
+    pub async fn check(&self, inner: &Inner, db: &str, points: &Points, keep: &(dyn Fn(&PointRef<'_>) -> bool + Sync)) -> Result<()> {
         if !self.active() {
             return Ok(());
         }
         let mut cands = Vec::new();
-        let mut prev: Option<&Point> = None;
+        let mut prev: Option<PointRef<'_>> = None;
         for p in points.iter().filter(|p| keep(p)) {
             if prev.is_some_and(|q| q.measurement == p.measurement && q.tags == p.tags) {
                 continue;
             }
             prev = Some(p);
-            cands.push(Candidate { point: p, hash: self.series_hash(&p.measurement, &series_id(&p.tags)) });
+            cands.push(Candidate { point: p, hash: self.series_hash(p.measurement, &series_id_of(p.tags.iter())) });
         }
         let cell = self.dbs.lock().unwrap_or_else(|p| p.into_inner()).entry(db.to_string()).or_default().clone();
         let mut guard = cell.lock().await;
@@ -121,15 +121,15 @@ impl Tracker {
             if max_values > 0 {
                 let mut mine: Vec<(u64, u64)> = Vec::new();
                 let mut refused = None;
-                for (k, v) in &p.tags {
-                    let vh = self.value_hash(&p.measurement, k, Some(v));
+                for (k, v) in p.tags.iter() {
+                    let vh = self.value_hash(p.measurement, k, Some(v));
                     if st.values.contains(&vh) || batch_values.contains(&vh) || mine.iter().any(|m| m.0 == vh) {
                         continue;
                     }
-                    let kh = self.value_hash(&p.measurement, k, None);
+                    let kh = self.value_hash(p.measurement, k, None);
                     let n = st.per_key.get(&kh).copied().unwrap_or(0) + batch_per_key.get(&kh).copied().unwrap_or(0);
                     if n >= max_values {
-                        refused = Some(crate::rules::cardinality::values_reason(n, max_values, &p.measurement, k, v));
+                        refused = Some(crate::rules::cardinality::values_reason(n, max_values, p.measurement, k, v));
                         break;
                     }
                     mine.push((vh, kh));

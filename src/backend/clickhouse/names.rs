@@ -183,7 +183,12 @@ fn push_part(out: &mut Vec<u8>, s: &str) {
 
 /// `_series` of a tag set (sorted by key).
 pub fn series_id(tags: &[(String, String)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(tags.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
+    series_id_of(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`series_id`] of tags given as `&str` pairs (a point's [`crate::model::Tags`]).
+pub fn series_id_of<'a>(tags: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> Vec<u8> {
+    let mut out = Vec::with_capacity(tags.clone().map(|(k, v)| k.len() + v.len() + 4).sum());
     for (k, v) in tags {
         push_part(&mut out, k);
         push_part(&mut out, v);

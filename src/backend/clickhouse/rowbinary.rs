@@ -7,7 +7,7 @@
 //! same in 18.16 and current releases.
 
 use crate::backend::{BackendError, Result};
-use crate::model::{FieldType, FieldValue};
+use crate::model::{FieldRef, FieldType, FieldValue};
 
 /// The ClickHouse type of a field column.
 pub fn field_sql_type(t: FieldType) -> &'static str {
@@ -59,18 +59,18 @@ impl Encoder {
         self.buf.extend_from_slice(b);
     }
     /// A `Nullable` field column's value.
-    pub fn field(&mut self, v: Option<&FieldValue>) {
+    pub fn field(&mut self, v: Option<FieldRef<'_>>) {
         let Some(v) = v else {
             self.buf.push(1);
             return;
         };
         self.buf.push(0);
         match v {
-            FieldValue::Float(x) => self.buf.extend_from_slice(&x.to_le_bytes()),
-            FieldValue::Integer(x) => self.i64(*x),
-            FieldValue::Unsigned(x) => self.u64(*x),
-            FieldValue::String(s) => self.bytes(s.as_bytes()),
-            FieldValue::Boolean(b) => self.buf.push(u8::from(*b)),
+            FieldRef::Float(x) => self.buf.extend_from_slice(&x.to_le_bytes()),
+            FieldRef::Integer(x) => self.i64(x),
+            FieldRef::Unsigned(x) => self.u64(x),
+            FieldRef::String(s) => self.bytes(s.as_bytes()),
+            FieldRef::Boolean(b) => self.buf.push(u8::from(b)),
         }
     }
 }
@@ -192,7 +192,7 @@ mod tests {
             Some(FieldValue::Boolean(true)),
         ];
         for v in &vals {
-            e.field(v.as_ref());
+            e.field(v.as_ref().map(FieldValue::as_field_ref));
         }
         let types = [FieldType::Float, FieldType::Float, FieldType::Integer, FieldType::Unsigned, FieldType::String, FieldType::Boolean];
         let buf = e.buf;

@@ -24,12 +24,12 @@ use std::sync::Arc;
 use super::catalog::{self, DbInfo};
 use super::client::{error_code, UNKNOWN_OBJECT};
 use super::dialect::{ident, table};
-use super::names::{self, column_for, series_id, SERIES, SEQ, TIME};
+use super::names::{self, column_for, series_id_of, SERIES, SEQ, TIME};
 use super::rowbinary::{field_sql_type, Encoder};
 use super::schema::{self, NewColumn, TableSchema};
 use super::Inner;
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
-use crate::model::{FieldType, FieldValue, Point};
+use crate::model::{FieldRef, FieldType, PointRef, Tags};
 
 /// Most tag and field columns one measurement table may have: every column is several files in
 /// every part an insert makes (18.16 has no compact parts).
@@ -39,7 +39,7 @@ pub const MAX_COLUMNS: usize = 1024;
 struct TablePlan<'a> {
     measurement: &'a str,
     /// The points, each with its position in the batch's kept points (its `_seq` offset).
-    points: Vec<(u64, &'a Point)>,
+    points: Vec<(u64, PointRef<'a>)>,
     /// Key → column, for the tags and fields the batch's points carry.
     tags: Vec<(String, String)>,
     fields: Vec<(String, String)>,
@@ -49,25 +49,25 @@ struct TablePlan<'a> {
 }
 
 /// Same measurement, tag keys and field keys.
-fn same_names(a: &Point, b: &Point) -> bool {
+fn same_names(a: &PointRef<'_>, b: &PointRef<'_>) -> bool {
     a.measurement == b.measurement
         && a.tags.len() == b.tags.len()
         && a.fields.len() == b.fields.len()
-        && a.tags.iter().zip(&b.tags).all(|(x, y)| x.0 == y.0)
-        && a.fields.iter().zip(&b.fields).all(|(x, y)| x.0 == y.0)
+        && a.tags.iter().zip(b.tags.iter()).all(|(x, y)| x.0 == y.0)
+        && a.fields.keys().eq(b.fields.keys())
 }
 
 /// Refuses names ClickHouse cannot hold before anything else happens.
 pub(super) fn check_names(batch: &WriteBatch) -> Result<()> {
-    let mut last: Option<&Point> = None;
+    let mut last: Option<PointRef<'_>> = None;
     for (index, p) in batch.points.iter().enumerate() {
-        if last.is_some_and(|q| same_names(q, p)) {
+        if last.is_some_and(|q| same_names(&q, &p)) {
             continue;
         }
         last = Some(p);
-        let r = names::check_name("measurement", &p.measurement)
+        let r = names::check_name("measurement", p.measurement)
             .and_then(|_| p.tags.iter().try_for_each(|(k, _)| names::check_name("tag key", k)))
-            .and_then(|_| p.fields.iter().try_for_each(|(k, _)| names::check_name("field key", k)));
+            .and_then(|_| p.fields.keys().try_for_each(|k| names::check_name("field key", k)));
         if let Err(e) = r {
             return Err(BackendError::InvalidPoint { index, message: e.to_string() });
         }
@@ -76,17 +76,17 @@ pub(super) fn check_names(batch: &WriteBatch) -> Result<()> {
 }
 
 /// Types of the batch's fields against the tables' and each other (module docs, step 3).
-fn check_types(pts: &[&Point], schemas: &HashMap<&str, Option<Arc<TableSchema>>>, total: usize) -> Result<()> {
+fn check_types(pts: &[PointRef<'_>], schemas: &HashMap<&str, Option<Arc<TableSchema>>>, total: usize) -> Result<()> {
     let mut new: HashMap<(&str, &str), FieldType> = HashMap::new();
     for p in pts {
-        let s = schemas.get(p.measurement.as_str()).and_then(|s| s.as_deref());
-        for (k, v) in &p.fields {
+        let s = schemas.get(p.measurement).and_then(|s| s.as_deref());
+        for (k, v) in p.fields.iter() {
             let t = v.field_type();
             if let Some((_, e)) = s.and_then(|s| s.fields.get(k)) {
                 if *e != t {
                     return Err(BackendError::FieldTypeConflict {
-                        measurement: p.measurement.clone(),
-                        field: k.clone(),
+                        measurement: p.measurement.to_string(),
+                        field: k.to_string(),
                         input: t,
                         existing: *e,
                         dropped: total,
@@ -94,11 +94,11 @@ fn check_types(pts: &[&Point], schemas: &HashMap<&str, Option<Arc<TableSchema>>>
                 }
                 continue;
             }
-            match new.get(&(p.measurement.as_str(), k.as_str())) {
+            match new.get(&(p.measurement, k)) {
                 Some(e) if *e != t => return Err(BackendError::Invalid("field type conflict".into())),
                 Some(_) => {}
                 None => {
-                    new.insert((p.measurement.as_str(), k.as_str()), t);
+                    new.insert((p.measurement, k), t);
                 }
             }
         }
@@ -107,7 +107,7 @@ fn check_types(pts: &[&Point], schemas: &HashMap<&str, Option<Arc<TableSchema>>>
 }
 
 /// The insert into one measurement's table (types already checked).
-fn plan<'a>(measurement: &'a str, points: Vec<(u64, &'a Point)>, s: Option<&TableSchema>) -> Result<TablePlan<'a>> {
+fn plan<'a>(measurement: &'a str, points: Vec<(u64, PointRef<'a>)>, s: Option<&TableSchema>) -> Result<TablePlan<'a>> {
     let empty = TableSchema::default();
     let exists = s.is_some();
     let s = s.unwrap_or(&empty);
@@ -115,22 +115,22 @@ fn plan<'a>(measurement: &'a str, points: Vec<(u64, &'a Point)>, s: Option<&Tabl
     let mut seen_tags: HashMap<&str, ()> = HashMap::new();
     let mut seen_fields: HashMap<&str, ()> = HashMap::new();
     for (_, p) in &points {
-        for (k, _) in &p.tags {
+        for (k, _) in p.tags.iter() {
             if seen_tags.insert(k, ()).is_none() {
                 let col = match s.tags.get(k) {
                     Some(c) => c.clone(),
                     None => new_column(&mut plan.new, s, k, false, "String"),
                 };
-                plan.tags.push((k.clone(), col));
+                plan.tags.push((k.to_string(), col));
             }
         }
-        for (k, v) in &p.fields {
+        for (k, v) in p.fields.iter() {
             if seen_fields.insert(k, ()).is_none() {
                 let col = match s.fields.get(k) {
                     Some((c, _)) => c.clone(),
                     None => new_column(&mut plan.new, s, k, true, field_sql_type(v.field_type())),
                 };
-                plan.fields.push((k.clone(), col));
+                plan.fields.push((k.to_string(), col));
             }
         }
     }
@@ -151,15 +151,15 @@ fn new_column(new: &mut Vec<NewColumn>, s: &TableSchema, key: &str, field: bool,
 
 /// The batch's points by measurement, in order of first appearance, each in batch order with its
 /// position.
-fn by_measurement<'a>(pts: &[&'a Point]) -> Vec<(&'a str, Vec<(u64, &'a Point)>)> {
+fn by_measurement<'a>(pts: &[PointRef<'a>]) -> Vec<(&'a str, Vec<(u64, PointRef<'a>)>)> {
     let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut out: Vec<(&str, Vec<(u64, &Point)>)> = Vec::new();
+    let mut out: Vec<(&str, Vec<(u64, PointRef<'a>)>)> = Vec::new();
     for (n, p) in pts.iter().enumerate() {
-        let i = *index.entry(p.measurement.as_str()).or_insert_with(|| {
-            out.push((p.measurement.as_str(), Vec::new()));
+        let i = *index.entry(p.measurement).or_insert_with(|| {
+            out.push((p.measurement, Vec::new()));
             out.len() - 1
         });
-        out[i].1.push((n as u64, p));
+        out[i].1.push((n as u64, *p));
     }
     out
 }
@@ -182,7 +182,7 @@ pub async fn write(inner: &Arc<Inner>, batch: WriteBatch) -> Result<WriteOutcome
     };
     // 1.x drops points the policy no longer keeps and writes the rest.
     let cutoff = if duration > 0 { Inner::now().saturating_sub(duration) } else { i64::MIN };
-    let pts: Vec<&Point> = batch.points.iter().filter(|p| p.time >= cutoff).collect();
+    let pts: Vec<PointRef<'_>> = batch.points.iter().filter(|p| p.time >= cutoff).collect();
     let beyond = batch.points.len() - pts.len();
     if !pts.is_empty() {
         store(inner, &batch, info, &rp_name, &pts, cutoff).await?;
@@ -194,8 +194,8 @@ pub async fn write(inner: &Arc<Inner>, batch: WriteBatch) -> Result<WriteOutcome
 }
 
 /// Steps 3 to 5 of the module docs for the points the policy keeps.
-async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>, rp: &str, pts: &[&Point], cutoff: i64) -> Result<()> {
-    inner.tracker.check(inner, &batch.db, &batch.points, &|p: &Point| p.time >= cutoff).await?;
+async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>, rp: &str, pts: &[PointRef<'_>], cutoff: i64) -> Result<()> {
+    inner.tracker.check(inner, &batch.db, &batch.points, &|p: &PointRef<'_>| p.time >= cutoff).await?;
     let groups = by_measurement(pts);
     let policy = inner.names.policy(&batch.db, rp);
     let mut schemas: HashMap<&str, Option<Arc<TableSchema>>> = HashMap::new();
@@ -246,7 +246,7 @@ async fn prepare_tables<'a>(
     batch: &WriteBatch,
     rp: &str,
     plans: Vec<TablePlan<'a>>,
-    pts: &[&'a Point],
+    pts: &[PointRef<'a>],
 ) -> Result<Vec<TablePlan<'a>>> {
     let _g = inner.ddl.lock().await;
     let info = catalog::ensure(inner, &batch.db).await?;
@@ -288,23 +288,23 @@ fn encode(p: &TablePlan<'_>, first_seq: u64) -> Vec<u8> {
     let field_pos: HashMap<&str, usize> = p.fields.iter().enumerate().map(|(i, (k, _))| (k.as_str(), i)).collect();
     let mut e = Encoder { buf: Vec::with_capacity(p.points.len() * (64 + 16 * (p.tags.len() + p.fields.len()))) };
     let mut tags: Vec<&str> = vec![""; p.tags.len()];
-    let mut fields: Vec<Option<&FieldValue>> = vec![None; p.fields.len()];
-    let mut last_tags: Option<&Vec<(String, String)>> = None;
+    let mut fields: Vec<Option<FieldRef<'_>>> = vec![None; p.fields.len()];
+    let mut last_tags: Option<Tags<'_>> = None;
     let mut id: Vec<u8> = Vec::new();
     for (n, pt) in &p.points {
-        if last_tags != Some(&pt.tags) {
-            id = series_id(&pt.tags);
+        if last_tags != Some(pt.tags) {
+            id = series_id_of(pt.tags.iter());
             tags.iter_mut().for_each(|t| *t = "");
-            for (k, v) in &pt.tags {
-                if let Some(&i) = tag_pos.get(k.as_str()) {
+            for (k, v) in pt.tags.iter() {
+                if let Some(&i) = tag_pos.get(k) {
                     tags[i] = v;
                 }
             }
-            last_tags = Some(&pt.tags);
+            last_tags = Some(pt.tags);
         }
         fields.iter_mut().for_each(|f| *f = None);
-        for (k, v) in &pt.fields {
-            if let Some(&i) = field_pos.get(k.as_str()) {
+        for (k, v) in pt.fields.iter() {
+            if let Some(&i) = field_pos.get(k) {
                 fields[i] = Some(v);
             }
         }

@@ -58,7 +58,7 @@ use crate::rules::cardinality as rules;
 pub(crate) struct NewSeries<'a> {
     pub mid: Option<i64>,
     pub name: &'a str,
-    pub tags: &'a Vec<(String, String)>,
+    pub tags: crate::model::Tags<'a>,
 }
 
 /// 1.x's reason when creating the batch's new series (distinct) in database `db` (`None`: not
@@ -75,7 +75,7 @@ pub(crate) fn check(store: &SeriesStore, db: Option<i64>, new: &[NewSeries<'_>],
                 continue;
             }
         }
-        if !db.is_some_and(|d| store.in_other_policy(d, s.name, s.mid, s.tags)) {
+        if !db.is_some_and(|d| store.in_other_policy(d, s.name, s.mid, &s.tags)) {
             new_to_db += 1;
         }
     }
@@ -98,8 +98,8 @@ fn new_values<'a>(
     let mut fresh: Vec<(&str, &str)> = Vec::new();
     for (k, v) in s.tags.iter() {
         let stored = db.and_then(|d| store.tag_values(d, s.name, k));
-        let batch = added.get(&(s.name, k.as_str()));
-        if stored.is_some_and(|m| m.contains_key(v.as_str())) || batch.is_some_and(|b| b.contains(v.as_str())) {
+        let batch = added.get(&(s.name, k));
+        if stored.is_some_and(|m| m.contains_key(v)) || batch.is_some_and(|b| b.contains(v)) {
             continue;
         }
         let n = stored.map(|m| m.len()).unwrap_or(0) + batch.map(|b| b.len()).unwrap_or(0);

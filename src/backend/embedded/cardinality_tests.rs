@@ -89,7 +89,7 @@ async fn limits_count_over_retention_policies() {
     b.create_database("db").await.unwrap();
     let rp = RetentionPolicy { name: "other".into(), duration: 0, shard_group_duration: 0, replication: 1, default: false };
     b.create_retention_policy("db", rp).await.unwrap();
-    let in_rp = |rp: &str, points: Vec<Point>| WriteBatch { db: "db".into(), rp: Some(rp.into()), points };
+    let in_rp = |rp: &str, points: Vec<Point>| WriteBatch { db: "db".into(), rp: Some(rp.into()), points: points.into() };
     // The same series in two policies is one series of the database, as in 1.x's index.
     b.write(in_rp("autogen", hosts("cpu", &["a"], 1))).await.unwrap();
     b.write(in_rp("other", hosts("cpu", &["a"], 1))).await.unwrap();

@@ -166,10 +166,10 @@ impl Catalog {
 
 /// Tag sets are stored as a self-delimiting blob (u32 LE count, then u32 LE length + bytes for each
 /// key and value), so any byte sequence — quotes, brackets, NULs — round-trips unchanged.
-pub(crate) fn encode_tags(tags: &[(String, String)]) -> Vec<u8> {
+pub(crate) fn encode_tags(tags: crate::model::Tags<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(4 + tags.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>());
     out.extend_from_slice(&(tags.len() as u32).to_le_bytes());
-    for (k, v) in tags {
+    for (k, v) in tags.iter() {
         for s in [k, v] {
             out.extend_from_slice(&(s.len() as u32).to_le_bytes());
             out.extend_from_slice(s.as_bytes());

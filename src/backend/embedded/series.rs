@@ -59,6 +59,15 @@ impl<K: AsRef<str>, V: AsRef<str>> TagView for Vec<(K, V)> {
     }
 }
 
+impl TagView for crate::model::Tags<'_> {
+    fn tag_count(&self) -> usize {
+        self.len()
+    }
+    fn tag(&self, i: usize) -> (&str, &str) {
+        self.get(i).unwrap_or(("", ""))
+    }
+}
+
 impl TagView for Tags {
     fn tag_count(&self) -> usize {
         self.len()

@@ -25,7 +25,7 @@ pub(super) fn pt(m: &str, t: &[(&str, &str)], f: Vec<(&str, FieldValue)>, time: 
 }
 
 pub(super) fn batch(db: &str, points: Vec<Point>) -> WriteBatch {
-    WriteBatch { db: db.to_string(), rp: None, points }
+    WriteBatch { db: db.to_string(), rp: None, points: points.into() }
 }
 
 pub(super) fn scan_req(db: &str, m: &str, fields: &[&str]) -> ScanRequest {
@@ -225,7 +225,7 @@ async fn reopen_keeps_data_and_catalog() {
         b.write(WriteBatch {
             db: "db".into(),
             rp: Some("autogen".into()),
-            points: vec![pt("cpu", &[("host", "b")], vec![("w", FieldValue::Boolean(true))], 2)],
+            points: vec![pt("cpu", &[("host", "b")], vec![("w", FieldValue::Boolean(true))], 2)].into(),
         })
         .await
         .unwrap();
@@ -248,7 +248,7 @@ async fn reopen_keeps_data_and_catalog() {
     b.write(WriteBatch {
         db: "db".into(),
         rp: Some("autogen".into()),
-        points: vec![pt("cpu", &[("host", "a")], vec![("x", FieldValue::Integer(3))], 3)],
+        points: vec![pt("cpu", &[("host", "a")], vec![("x", FieldValue::Integer(3))], 3)].into(),
     })
     .await
     .unwrap();
@@ -536,7 +536,7 @@ async fn retention_policy_ddl() {
         Err(BackendError::RetentionPolicyNotFound(n)) if n == "r"
     ));
     assert!(matches!(
-        b.write(WriteBatch { db: "nodb".into(), rp: Some("x".into()), points: vec![pt("m", &[], vec![("v", FieldValue::Integer(1))], 1)] }).await,
+        b.write(WriteBatch { db: "nodb".into(), rp: Some("x".into()), points: vec![pt("m", &[], vec![("v", FieldValue::Integer(1))], 1)].into() }).await,
         Err(BackendError::RetentionPolicyNotFound(n)) if n == "x"
     ));
     assert_eq!(b.databases().await.unwrap(), vec!["db".to_string()]);

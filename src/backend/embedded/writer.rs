@@ -20,10 +20,7 @@ use super::checkpoint::Checkpointer;
 use super::series::Tags;
 use super::EmbeddedOptions;
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
-use crate::model::{series_key, FieldType, FieldValue, Point};
-
-/// A point's tag set.
-type PointTags = Vec<(String, String)>;
+use crate::model::{series_key_of, FieldRef, FieldType, PointRef, Tags as PointTags};
 
 pub(crate) type DdlFn = Box<dyn FnOnce(&mut Writer) -> Result<()> + Send>;
 
@@ -345,8 +342,8 @@ impl Writer {
     }
 
     /// The SQL row of a new series; [`Writer::index_series`] adds it to the series index.
-    fn create_series(&mut self, mid: i64, measurement: &str, tags: &[(String, String)]) -> Result<i64> {
-        let key = series_key(measurement, tags);
+    fn create_series(&mut self, mid: i64, measurement: &str, tags: PointTags<'_>) -> Result<i64> {
+        let key = series_key_of(measurement, tags.iter());
         self.conn
             .execute(
                 "INSERT INTO series(measurement_id, series_key, tags) VALUES (?1, ?2, ?3)",
@@ -357,14 +354,14 @@ impl Writer {
     }
 
     /// Adds new series (their rows inserted) to the series index, hidden until the commit.
-    fn index_series(&mut self, new: &[(i64, i64, &PointTags)]) {
+    fn index_series(&mut self, new: &[(i64, i64, PointTags<'_>)]) {
         if new.is_empty() {
             return;
         }
         let shared = self.shared.clone();
         let mut g = shared.write().unwrap_or_else(|e| e.into_inner());
         for (mid, sid, tags) in new {
-            if let Some(t) = g.series.insert(*mid, *sid, *tags, true) {
+            if let Some(t) = g.series.insert(*mid, *sid, tags, true) {
                 self.txn.added.push(SeriesOp::Series(*mid, t));
             }
         }
@@ -447,7 +444,7 @@ impl Writer {
         // write answers `partial write: points beyond retention policy dropped=N`.
         let duration = rp.map(|r| r.duration).unwrap_or(self.opts.default_retention);
         let cutoff = if duration > 0 { now_ns().saturating_sub(duration) } else { i64::MIN };
-        let pts: Vec<&Point> = batch.points.iter().filter(|p| p.time >= cutoff).collect();
+        let pts: Vec<PointRef<'_>> = batch.points.iter().filter(|p| p.time >= cutoff).collect();
         let beyond = batch.points.len() - pts.len();
         if pts.is_empty() {
             return Ok((0, beyond));
@@ -465,28 +462,28 @@ impl Writer {
         let mut same_prev = vec![false; pts.len()];
         {
             let mut last: Option<(&str, Option<&super::catalog::Meas>)> = None;
-            let mut prev: Option<&Point> = None;
+            let mut prev: Option<PointRef<'_>> = None;
             for (idx, p) in pts.iter().copied().enumerate() {
                 // Consecutive points usually carry the same fields: nothing new to check.
                 if let Some(q) = prev {
-                    if q.measurement == p.measurement && same_fields(q, p) {
+                    if q.measurement == p.measurement && q.fields.same_shape(&p.fields) {
                         same_prev[idx] = true;
                         continue;
                     }
                 }
                 prev = Some(p);
                 let m = match last {
-                    Some((name, m)) if name == p.measurement.as_str() => m,
+                    Some((name, m)) if name == p.measurement => m,
                     _ => {
-                        let m = rp.and_then(|r| r.meas.get(&p.measurement)).and_then(|id| self.local.meas.get(id));
-                        last = Some((p.measurement.as_str(), m));
+                        let m = rp.and_then(|r| r.meas.get(p.measurement)).and_then(|id| self.local.meas.get(id));
+                        last = Some((p.measurement, m));
                         m
                     }
                 };
-                for (k, v) in &p.fields {
+                for (k, v) in p.fields.iter() {
                     let t = v.field_type();
-                    let stored = m.and_then(|m| m.fields.get(k.as_str())).map(|f| f.ty);
-                    let existing = stored.or_else(|| new_fields.get(&(p.measurement.as_str(), k.as_str())).copied());
+                    let stored = m.and_then(|m| m.fields.get(k)).map(|f| f.ty);
+                    let existing = stored.or_else(|| new_fields.get(&(p.measurement, k)).copied());
                     match existing {
                         // Two points of the batch disagree on a field not stored yet: 1.x's
                         // answer is the bare text, without the partial-write details.
@@ -495,8 +492,8 @@ impl Writer {
                         }
                         Some(e) if e != t => {
                             return Err(Fail::Batch(BackendError::FieldTypeConflict {
-                                measurement: p.measurement.clone(),
-                                field: k.clone(),
+                                measurement: p.measurement.to_string(),
+                                field: k.to_string(),
                                 input: t,
                                 existing: e,
                                 dropped: batch.points.len(),
@@ -504,9 +501,9 @@ impl Writer {
                         }
                         Some(_) => {}
                         None => {
-                            new_fields.insert((p.measurement.as_str(), k.as_str()), t);
-                            new_order.push((p.measurement.as_str(), k.as_str(), t));
-                            let n = new_per_meas.entry(p.measurement.as_str()).or_insert(0);
+                            new_fields.insert((p.measurement, k), t);
+                            new_order.push((p.measurement, k, t));
+                            let n = new_per_meas.entry(p.measurement).or_insert(0);
                             *n += 1;
                             let have = m.map(|m| m.next_col - 1).unwrap_or(0);
                             if have + *n > MAX_FIELDS_PER_MEASUREMENT {
@@ -529,7 +526,7 @@ impl Writer {
         if !new_order.is_empty() {
             let mut meas_ids: HashMap<&str, i64> = HashMap::new();
             for (p, (mid, _)) in pts.iter().zip(&ids) {
-                meas_ids.entry(p.measurement.as_str()).or_insert(*mid);
+                meas_ids.entry(p.measurement).or_insert(*mid);
             }
             for (mname, fname, ty) in new_order {
                 if let Some(mid) = meas_ids.get(mname) {
@@ -542,7 +539,7 @@ impl Writer {
         // then single-row ones for the rest. Rows of one statement are applied in order, so a
         // later row with the same (series, time) merges into an earlier one as across statements.
         let Writer { conn, local, insert_sql, .. } = self;
-        let mut slots: Vec<Option<&FieldValue>> = Vec::new();
+        let mut slots: Vec<Option<FieldRef<'_>>> = Vec::new();
         let mut map: Vec<usize> = Vec::new();
         let mut i = 0;
         while i < pts.len() {
@@ -591,8 +588,8 @@ impl Writer {
                     // Field position → slot, reused while points carry the same field names.
                     if !(map_of && same_prev[i + r]) {
                         map.clear();
-                        for (k, _) in &p.fields {
-                            map.push(meas.fields.get(k.as_str()).map(|f| (f.col - 1) as usize).unwrap_or(usize::MAX));
+                        for k in p.fields.keys() {
+                            map.push(meas.fields.get(k).map(|f| (f.col - 1) as usize).unwrap_or(usize::MAX));
                         }
                         map_of = true;
                     }
@@ -608,11 +605,11 @@ impl Writer {
                         let idx = base + j + 3;
                         match s {
                             None => stmt.raw_bind_parameter(idx, rusqlite::types::Null)?,
-                            Some(FieldValue::Float(x)) => stmt.raw_bind_parameter(idx, *x)?,
-                            Some(FieldValue::Integer(x)) => stmt.raw_bind_parameter(idx, *x)?,
-                            Some(FieldValue::Unsigned(x)) => stmt.raw_bind_parameter(idx, *x as i64)?,
-                            Some(FieldValue::Boolean(x)) => stmt.raw_bind_parameter(idx, *x as i64)?,
-                            Some(FieldValue::String(x)) => stmt.raw_bind_parameter(idx, x.as_str())?,
+                            Some(FieldRef::Float(x)) => stmt.raw_bind_parameter(idx, *x)?,
+                            Some(FieldRef::Integer(x)) => stmt.raw_bind_parameter(idx, *x)?,
+                            Some(FieldRef::Unsigned(x)) => stmt.raw_bind_parameter(idx, *x as i64)?,
+                            Some(FieldRef::Boolean(x)) => stmt.raw_bind_parameter(idx, *x as i64)?,
+                            Some(FieldRef::String(x)) => stmt.raw_bind_parameter(idx, *x)?,
                         }
                     }
                 }
@@ -631,25 +628,25 @@ impl Writer {
         batch: &WriteBatch,
         db_id: Option<i64>,
         rp: Option<&Rp>,
-        pts: &[&Point],
+        pts: &[PointRef<'_>],
     ) -> std::result::Result<Vec<Option<i64>>, Fail> {
         let g = self.shared.read().unwrap_or_else(|e| e.into_inner());
         let mut known = Vec::with_capacity(pts.len());
         let mut new: Vec<NewSeries<'_>> = Vec::new();
-        let mut seen: HashSet<(&str, &PointTags)> = HashSet::new();
+        let mut seen: HashSet<(&str, PointTags<'_>)> = HashSet::new();
         let mut last: Option<(&str, Option<i64>)> = None;
         for p in pts.iter().copied() {
             let mid = match last {
                 Some((name, mid)) if name == p.measurement => mid,
                 _ => {
-                    let mid = rp.and_then(|r| r.meas.get(&p.measurement)).copied();
-                    last = Some((p.measurement.as_str(), mid));
+                    let mid = rp.and_then(|r| r.meas.get(p.measurement)).copied();
+                    last = Some((p.measurement, mid));
                     mid
                 }
             };
             let sid = mid.and_then(|m| g.series.sid(m, &p.tags));
-            if sid.is_none() && seen.insert((p.measurement.as_str(), &p.tags)) {
-                new.push(NewSeries { mid, name: &p.measurement, tags: &p.tags });
+            if sid.is_none() && seen.insert((p.measurement, p.tags)) {
+                new.push(NewSeries { mid, name: p.measurement, tags: p.tags });
             }
             known.push(sid);
         }
@@ -662,31 +659,31 @@ impl Writer {
     }
 
     /// Each point's (measurement id, series id), creating the measurements and series missing.
-    fn resolve_ids(&mut self, db: &str, rp: &str, pts: &[&Point], known: &[Option<i64>]) -> Result<Vec<(i64, i64)>> {
+    fn resolve_ids<'p>(&mut self, db: &str, rp: &str, pts: &[PointRef<'p>], known: &[Option<i64>]) -> Result<Vec<(i64, i64)>> {
         let mut ids: Vec<(i64, i64)> = Vec::with_capacity(pts.len());
-        let mut fresh: HashMap<(i64, &PointTags), i64> = HashMap::new();
-        let mut new: Vec<(i64, i64, &PointTags)> = Vec::new();
+        let mut fresh: HashMap<(i64, PointTags<'p>), i64> = HashMap::new();
+        let mut new: Vec<(i64, i64, PointTags<'p>)> = Vec::new();
         let mut last_meas: Option<(&str, i64)> = None;
         for (p, known) in pts.iter().copied().zip(known) {
             let mid = match last_meas {
-                Some((name, id)) if name == p.measurement.as_str() => id,
+                Some((name, id)) if name == p.measurement => id,
                 _ => {
                     let found =
-                        self.local.dbs.get(db).and_then(|d| d.rps.get(rp)).and_then(|r| r.meas.get(&p.measurement)).copied();
+                        self.local.dbs.get(db).and_then(|d| d.rps.get(rp)).and_then(|r| r.meas.get(p.measurement)).copied();
                     let id = match found {
                         Some(id) => id,
-                        None => self.create_meas(db, rp, &p.measurement)?,
+                        None => self.create_meas(db, rp, p.measurement)?,
                     };
-                    last_meas = Some((p.measurement.as_str(), id));
+                    last_meas = Some((p.measurement, id));
                     id
                 }
             };
-            let sid = match known.or_else(|| fresh.get(&(mid, &p.tags)).copied()) {
+            let sid = match known.or_else(|| fresh.get(&(mid, p.tags)).copied()) {
                 Some(s) => s,
                 None => {
-                    let s = self.create_series(mid, &p.measurement, &p.tags)?;
-                    fresh.insert((mid, &p.tags), s);
-                    new.push((mid, s, &p.tags));
+                    let s = self.create_series(mid, p.measurement, p.tags)?;
+                    fresh.insert((mid, p.tags), s);
+                    new.push((mid, s, p.tags));
                     s
                 }
             };
@@ -774,14 +771,6 @@ fn now_ns() -> i64 {
 }
 
 /// Same field names and types in the same order.
-fn same_fields(a: &Point, b: &Point) -> bool {
-    a.fields.len() == b.fields.len()
-        && a.fields
-            .iter()
-            .zip(&b.fields)
-            .all(|((ka, va), (kb, vb))| std::mem::discriminant(va) == std::mem::discriminant(vb) && ka == kb)
-}
-
 fn build_insert_sql(mid: i64, ncols: i64, rows: usize) -> String {
     let mut s = format!("INSERT INTO p_{mid} (series_id, time");
     for c in 1..=ncols {

@@ -9,21 +9,21 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{FieldValue, Point};
+use crate::model::{FieldRef, PointRef, Points};
 
 /// The body of one write: a line per point.
-pub fn body(points: &[Point]) -> String {
+pub fn body(points: &Points) -> String {
     let mut out = String::with_capacity(points.len() * 64);
-    for p in points {
-        line(&mut out, p);
+    for p in points.iter() {
+        line(&mut out, &p);
         out.push('\n');
     }
     out
 }
 
-fn line(out: &mut String, p: &Point) {
-    escape(out, &p.measurement, &[',', ' ']);
-    for (k, v) in &p.tags {
+fn line(out: &mut String, p: &PointRef<'_>) {
+    escape(out, p.measurement, &[',', ' ']);
+    for (k, v) in p.tags.iter() {
         out.push(',');
         escape(out, k, &[',', '=', ' ']);
         out.push('=');
@@ -35,11 +35,11 @@ fn line(out: &mut String, p: &Point) {
         out.push('=');
         // Writing to a String cannot fail.
         let _ = match v {
-            FieldValue::Float(f) => write!(out, "{f}"),
-            FieldValue::Integer(i) => write!(out, "{i}i"),
-            FieldValue::Unsigned(u) => write!(out, "{u}u"),
-            FieldValue::Boolean(b) => write!(out, "{b}"),
-            FieldValue::String(s) => {
+            FieldRef::Float(f) => write!(out, "{f}"),
+            FieldRef::Integer(i) => write!(out, "{i}i"),
+            FieldRef::Unsigned(u) => write!(out, "{u}u"),
+            FieldRef::Boolean(b) => write!(out, "{b}"),
+            FieldRef::String(s) => {
                 out.push('"');
                 escape(out, s, &['"', '\\']);
                 out.push('"');
@@ -63,15 +63,16 @@ fn escape(out: &mut String, s: &str, special: &[char]) {
 mod tests {
     use super::*;
     use crate::lineproto::{parse_body_str, Precision};
+    use crate::model::FieldValue;
 
     #[test]
     fn reads_back_to_the_same_points() {
         let src = "m\\,x\\ y,a\\=b=c\\ d\\,e,t=1 f\\=g=5,i=-3i,s=\"q\\\"u\\\\o\\\\\",b=true,e=1e-300,big=1.7976931348623157e308 1700000000123456789\n\
                    plain v=0.1 -5\n";
         let points = parse_body_str(src, Precision::Nanosecond, 0).unwrap();
-        let again = parse_body_str(&body(&points), Precision::Nanosecond, 0).unwrap();
+        let again = parse_body_str(&body(&Points::from(points.clone())), Precision::Nanosecond, 0).unwrap();
         assert_eq!(points, again);
         assert_eq!(points[0].fields[0].1, FieldValue::Float(5.0));
-        assert!(body(&points[1..]).starts_with("plain v=0.1 -5"));
+        assert!(body(&Points::from(points[1..].to_vec())).starts_with("plain v=0.1 -5"));
     }
 }

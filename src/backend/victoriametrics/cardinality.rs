@@ -60,7 +60,7 @@ use super::names::Catalog;
 use super::selector::{names_matcher, selector, Matcher};
 use super::{secs, stream, Inner, MAX_MS};
 use crate::backend::{BackendError, CardinalityLimits, Result, WriteBatch};
-use crate::model::Point;
+use crate::model::PointRef;
 
 /// Series looked up in VictoriaMetrics with one request (beyond the tracked ones).
 const LOOKUP_BATCH: usize = 64;
@@ -151,7 +151,7 @@ impl Tracker {
 
     /// Refuses the batch if the points `keep` selects would pass a limit; otherwise counts their
     /// new series and values (before anything is sent, so concurrent batches count each other's).
-    pub(super) async fn check(&self, inner: &Inner, batch: &WriteBatch, keep: &(dyn Fn(&Point) -> bool + Sync)) -> Result<()> {
+    pub(super) async fn check(&self, inner: &Inner, batch: &WriteBatch, keep: &(dyn Fn(&PointRef<'_>) -> bool + Sync)) -> Result<()> {
         if !self.active() {
             return Ok(());
         }
@@ -176,16 +176,16 @@ impl Tracker {
 
     /// The series of the batch's kept points with the point of each, in order (a run of points
     /// of one series counted once; other repeats are left to [`DbSeries::untracked`]).
-    fn batch_series(&self, batch: &WriteBatch, keep: &(dyn Fn(&Point) -> bool + Sync)) -> Vec<Candidate> {
+    fn batch_series(&self, batch: &WriteBatch, keep: &(dyn Fn(&PointRef<'_>) -> bool + Sync)) -> Vec<Candidate> {
         let mut out = Vec::with_capacity(batch.points.len());
         let mut scratch = Vec::new();
-        let mut prev: Option<&Point> = None;
+        let mut prev: Option<PointRef<'_>> = None;
         for (i, p) in batch.points.iter().enumerate() {
-            if !keep(p) || prev.is_some_and(|q| q.measurement == p.measurement && q.tags == p.tags) {
+            if !keep(&p) || prev.is_some_and(|q| q.measurement == p.measurement && q.tags == p.tags) {
                 continue;
             }
             prev = Some(p);
-            out.push((i, self.point_hash(&mut scratch, p)));
+            out.push((i, self.point_hash(&mut scratch, &p)));
         }
         out
     }
@@ -197,21 +197,21 @@ impl Tracker {
         let mut added_values: Vec<(u64, u64)> = Vec::new();
         let mut refusal = None;
         'points: for &(i, h) in new {
-            let p = &batch.points[i];
+            let p = batch.points.get(i);
             if max_series > 0 && st.series.len() as u64 >= max_series {
                 refusal = Some(crate::rules::cardinality::series_reason(max_series));
                 break;
             }
             if max_values > 0 {
                 for (k, v) in p.tags.iter().filter(|(_, v)| !v.is_empty()) {
-                    let vh = self.value_hash(&p.measurement, k, Some(v));
+                    let vh = self.value_hash(p.measurement, k, Some(v));
                     if st.values.contains(&vh) {
                         continue;
                     }
-                    let kh = self.value_hash(&p.measurement, k, None);
+                    let kh = self.value_hash(p.measurement, k, None);
                     let n = st.per_key.get(&kh).copied().unwrap_or(0);
                     if n >= max_values {
-                        refusal = Some(crate::rules::cardinality::values_reason(n, max_values, &p.measurement, k, v));
+                        refusal = Some(crate::rules::cardinality::values_reason(n, max_values, p.measurement, k, v));
                         break 'points;
                     }
                     st.values.insert(vh);
@@ -236,13 +236,14 @@ impl Tracker {
     }
 
     /// The hash of a point's series (tags without a value are no tags, as in VictoriaMetrics).
-    fn point_hash(&self, scratch: &mut Vec<u8>, p: &Point) -> u64 {
-        if p.tags.windows(2).all(|w| w[0].0 <= w[1].0) {
-            let tags = p.tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str()));
-            self.series_hash(scratch, &p.measurement, tags)
+    fn point_hash(&self, scratch: &mut Vec<u8>, p: &PointRef<'_>) -> u64 {
+        let keys = p.tags.iter().map(|(k, _)| k);
+        if keys.clone().zip(keys.skip(1)).all(|(a, b)| a <= b) {
+            let tags = p.tags.iter().filter(|(_, v)| !v.is_empty());
+            self.series_hash(scratch, p.measurement, tags)
         } else {
             // Sorted by escaped key (1.x's order), which differs for keys with escaped characters.
-            self.series_hash(scratch, &p.measurement, sorted_tags(&p.tags).into_iter())
+            self.series_hash(scratch, p.measurement, sorted_tags(p.tags.iter()).into_iter())
         }
     }
 
@@ -368,7 +369,7 @@ impl Tracker {
         let db = &batch.db;
         let mut by_measurement: BTreeMap<&str, Vec<Candidate>> = BTreeMap::new();
         for c in new {
-            by_measurement.entry(&batch.points[c.0].measurement).or_default().push(c);
+            by_measurement.entry(batch.points.get(c.0).measurement).or_default().push(c);
         }
         let end = secs(MAX_MS);
         let mut out = Vec::new();
@@ -391,7 +392,7 @@ impl Tracker {
                     .iter()
                     .map(|&(i, _)| {
                         let tags: Vec<(String, String)> =
-                            batch.points[i].tags.iter().filter(|(_, v)| !v.is_empty()).cloned().collect();
+                            batch.points.get(i).tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())).collect();
                         inner.exact_selector(db, &metrics, &tags, &all_labels)
                     })
                     .collect();
@@ -402,7 +403,7 @@ impl Tracker {
                 for mut labels in found {
                     labels.remove("__name__");
                     if let Some(tags) = inner.labels.tags_in_db(labels, db) {
-                        stored.insert(self.series_hash(&mut Vec::new(), m, sorted_tags(&tags).into_iter()));
+                        stored.insert(self.series_hash(&mut Vec::new(), m, sorted_tags(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))).into_iter()));
                     }
                 }
             }
@@ -414,8 +415,8 @@ impl Tracker {
 }
 
 /// The tags with a value (VictoriaMetrics stores no empty label), sorted by key.
-fn sorted_tags(tags: &[(String, String)]) -> Vec<(&str, &str)> {
-    let mut v: Vec<(&str, &str)> = tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str())).collect();
+fn sorted_tags<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
+    let mut v: Vec<(&str, &str)> = tags.filter(|(_, v)| !v.is_empty()).collect();
     if !v.windows(2).all(|w| w[0].0 <= w[1].0) {
         v.sort_unstable();
     }
@@ -425,7 +426,7 @@ fn sorted_tags(tags: &[(String, String)]) -> Vec<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::FieldValue;
+    use crate::model::{FieldValue, Point};
 
     fn pt(m: &str, tags: &[(&str, &str)]) -> Point {
         Point {
@@ -437,7 +438,7 @@ mod tests {
     }
 
     fn batch(points: Vec<Point>) -> WriteBatch {
-        WriteBatch { db: "d".into(), rp: None, points }
+        WriteBatch { db: "d".into(), rp: None, points: points.into() }
     }
 
 /// Heap bytes of a hashbrown table holding `cap` entries of `entry` bytes (7/8 load, power-of-two

@@ -35,7 +35,7 @@ use super::labels::LabelLimits;
 use super::names::{known_measurement, metric_name, split_name};
 use super::Inner;
 use crate::backend::{BackendError, Result, WriteBatch};
-use crate::model::{FieldValue, Point};
+use crate::model::{FieldRef, PointRef};
 
 /// Measurements whose names are asked from VictoriaMetrics with one regex.
 const NEW_PER_QUERY: usize = 64;
@@ -60,21 +60,21 @@ pub(super) fn check_points(inner: &Inner, batch: &WriteBatch, limits: &LabelLimi
                 p.measurement, p.time
             )));
         }
-        for (f, v) in &p.fields {
+        for (f, v) in p.fields.iter() {
             match v {
-                FieldValue::String(_) if !inner.opts.drop_string_fields => {
+                FieldRef::String(_) if !inner.opts.drop_string_fields => {
                     return Err(invalid(format!(
                         "field \"{f}\" on measurement \"{}\" is a string: the victoriametrics backend stores only numbers and booleans",
                         p.measurement
                     )));
                 }
-                FieldValue::Float(x) if !x.is_finite() => {
+                FieldRef::Float(x) if !x.is_finite() => {
                     return Err(invalid(format!("field \"{f}\" on measurement \"{}\": invalid number", p.measurement)));
                 }
                 _ => {}
             }
         }
-        limits.check_point(&inner.labels, p, sep).map_err(invalid)?;
+        limits.check_point(&inner.labels, &p, sep).map_err(invalid)?;
     }
     Ok(())
 }
@@ -99,7 +99,7 @@ fn new_measurements(inner: &Inner, batch: &WriteBatch) -> BTreeMap<String, usize
     let mut new = BTreeMap::new();
     let mut last: Option<&str> = None;
     for (i, p) in batch.points.iter().enumerate() {
-        let m = p.measurement.as_str();
+        let m = p.measurement;
         if last != Some(m) && !known.is_some_and(|k| k.contains(m)) && !new.contains_key(m) {
             new.insert(m.to_string(), i);
         }
@@ -128,10 +128,10 @@ pub(super) async fn check_names(inner: &Inner, batch: &WriteBatch) -> Result<Nam
 }
 
 /// Same field keys, and the same of them strings, as the previous point: nothing new to check.
-fn same_fields(a: &Point, b: &Point) -> bool {
+fn same_fields(a: &PointRef<'_>, b: &PointRef<'_>) -> bool {
     a.fields.len() == b.fields.len()
-        && a.fields.iter().zip(&b.fields).all(|((ka, va), (kb, vb))| {
-            ka == kb && matches!(va, FieldValue::String(_)) == matches!(vb, FieldValue::String(_))
+        && a.fields.iter().zip(b.fields.iter()).all(|((ka, va), (kb, vb))| {
+            ka == kb && matches!(va, FieldRef::String(_)) == matches!(vb, FieldRef::String(_))
         })
 }
 
@@ -145,17 +145,17 @@ fn check_fields(inner: &Inner, batch: &WriteBatch, extra: &BTreeSet<String>) -> 
     let empty = BTreeSet::new();
     let known = c.measurements.get(&batch.db).unwrap_or(&empty);
     let mut checked: HashSet<(&str, &str)> = HashSet::new();
-    let mut prev: Option<&Point> = None;
+    let mut prev: Option<PointRef<'_>> = None;
     for (index, p) in batch.points.iter().enumerate() {
-        if prev.is_some_and(|q| q.measurement == p.measurement && same_fields(q, p)) {
+        if prev.is_some_and(|q| q.measurement == p.measurement && same_fields(&q, &p)) {
             continue;
         }
         prev = Some(p);
-        for (f, v) in &p.fields {
-            if matches!(v, FieldValue::String(_)) || !checked.insert((&p.measurement, f)) {
+        for (f, v) in p.fields.iter() {
+            if matches!(v, FieldRef::String(_)) || !checked.insert((p.measurement, f)) {
                 continue;
             }
-            let name = metric_name(&p.measurement, f, sep);
+            let name = metric_name(p.measurement, f, sep);
             let (m2, f2) = match longest_known(known, extra, &name, sep) {
                 Some(m2) if m2 == p.measurement => continue,
                 Some(m2) => (m2.to_string(), name[m2.len() + sep.len()..].to_string()),

@@ -157,9 +157,9 @@ impl LabelLimits {
 
     /// Why VictoriaMetrics would not store a point's label sets unchanged, if it would not (tags
     /// with an empty value are not stored, so not counted).
-    pub fn check_point(&self, map: &LabelMap, p: &crate::model::Point, sep: &str) -> Result<(), String> {
+    pub fn check_point(&self, map: &LabelMap, p: &crate::model::PointRef<'_>, sep: &str) -> Result<(), String> {
         let mut n = 0;
-        for (k, v) in &p.tags {
+        for (k, v) in p.tags.iter() {
             if v.is_empty() {
                 continue;
             }
@@ -188,7 +188,7 @@ impl LabelLimits {
                 p.measurement, self.max_labels
             ));
         }
-        for (f, _) in &p.fields {
+        for f in p.fields.keys() {
             let len = p.measurement.len() + sep.len() + f.len();
             if len > self.max_value {
                 return Err(format!(

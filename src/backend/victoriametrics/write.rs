@@ -47,7 +47,7 @@ use std::sync::atomic::Ordering;
 use super::labels::{LabelLimits, LabelMap, ESCAPE};
 use super::{checks, names, read_bounded, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, NS_PER_MS, WRITE_CHUNK_BYTES};
 use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
-use crate::model::{FieldValue, Point};
+use crate::model::{FieldRef, PointRef};
 
 /// What becomes of a point that passed the checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,13 +64,13 @@ enum Fate {
 /// VictoriaMetrics silently drops samples older than its retention or more than two days ahead
 /// of its clock: such points are left out and counted in the answer, as 1.x answers points
 /// beyond a retention policy (the others are written).
-fn fate(p: &Point, min_ms: i64, max_ms: i64) -> Fate {
+fn fate(p: &PointRef<'_>, min_ms: i64, max_ms: i64) -> Fate {
     let ms = p.time / NS_PER_MS;
     if ms < min_ms {
         Fate::TooOld
     } else if ms > max_ms {
         Fate::TooNew
-    } else if p.fields.iter().all(|(_, v)| matches!(v, FieldValue::String(_))) {
+    } else if p.fields.iter().all(|(_, v)| matches!(v, FieldRef::String(_))) {
         Fate::Strings
     } else {
         Fate::Write
@@ -121,8 +121,8 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
     let mut seen: BTreeSet<&str> = BTreeSet::new();
     let mut last_seen: Option<&str> = None;
     for (i, p) in batch.points.iter().enumerate() {
-        let strings = p.fields.iter().filter(|(_, v)| matches!(v, FieldValue::String(_))).count();
-        match fate(p, min_ms, max_ms) {
+        let strings = p.fields.iter().filter(|(_, v)| matches!(v, FieldRef::String(_))).count();
+        match fate(&p, min_ms, max_ms) {
             Fate::TooOld => {
                 too_old += 1;
                 continue;
@@ -141,7 +141,7 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
         let as_lp = match mode {
             Mode::LineProtocol { max_line } => {
                 let before = lp.len();
-                let ok = push_lp_point(&mut lp, p, ms, *max_line, &inner.labels);
+                let ok = push_lp_point(&mut lp, &p, ms, *max_line, &inner.labels);
                 if i == 0 && ok {
                     let per_point = (lp.len() - before) + (lp.len() - before) / 8;
                     let want = per_point.saturating_mul(batch.points.len()).min(WRITE_CHUNK_BYTES + (WRITE_CHUNK_BYTES >> 2));
@@ -152,7 +152,7 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
             Mode::Json(_) => false,
         };
         if !as_lp {
-            push_json_point(&mut json, p, ms, sep, &inner.labels, &batch.db);
+            push_json_point(&mut json, &p, ms, sep, &inner.labels, &batch.db);
         }
         if lp.len() >= WRITE_CHUNK_BYTES {
             let cap = lp.capacity();
@@ -164,7 +164,7 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
             inner.note_written();
         }
         written += 1;
-        let m = p.measurement.as_str();
+        let m = p.measurement;
         if last_seen != Some(m) && seen.insert(m) {
             let c = inner.catalog();
             if !c.databases.contains(&batch.db) || !c.measurements.get(&batch.db).is_some_and(|s| s.contains(m)) {
@@ -377,19 +377,19 @@ fn push_f64(out: &mut String, x: f64) {
 
 /// Appends one field value in line protocol; false for a string (not written).
 #[inline]
-fn push_value(out: &mut String, v: &FieldValue) -> bool {
+fn push_value(out: &mut String, v: FieldRef<'_>) -> bool {
     match v {
-        FieldValue::Float(x) => push_f64(out, *x),
-        FieldValue::Integer(i) => {
-            push_i64(out, *i);
+        FieldRef::Float(x) => push_f64(out, x),
+        FieldRef::Integer(i) => {
+            push_i64(out, i);
             out.push('i');
         }
-        FieldValue::Unsigned(u) => {
-            push_u64(out, *u);
+        FieldRef::Unsigned(u) => {
+            push_u64(out, u);
             out.push('u');
         }
-        FieldValue::Boolean(b) => out.push(if *b { '1' } else { '0' }),
-        FieldValue::String(_) => return false,
+        FieldRef::Boolean(b) => out.push(if b { '1' } else { '0' }),
+        FieldRef::String(_) => return false,
     }
     true
 }
@@ -399,7 +399,7 @@ fn push_value(out: &mut String, v: &FieldValue) -> bool {
 /// empty value and string fields are left out (the caller counts dropped strings). Returns false,
 /// with `out` unchanged, when line protocol cannot carry the point exactly (see the module docs);
 /// the caller sends it as JSON.
-pub fn push_lp_point(out: &mut String, p: &Point, ms: i64, max_line: usize, labels: &LabelMap) -> bool {
+pub fn push_lp_point(out: &mut String, p: &PointRef<'_>, ms: i64, max_line: usize, labels: &LabelMap) -> bool {
     let start = out.len();
     if ms <= 0 || p.measurement.is_empty() || p.measurement.starts_with('#') {
         return false;
@@ -412,12 +412,12 @@ pub fn push_lp_point(out: &mut String, p: &Point, ms: i64, max_line: usize, labe
     ok
 }
 
-fn push_lines(out: &mut String, p: &Point, ms: i64, limit: usize, labels: &LabelMap) -> bool {
+fn push_lines(out: &mut String, p: &PointRef<'_>, ms: i64, limit: usize, labels: &LabelMap) -> bool {
     let mut line_start = out.len();
-    if !push_escaped(out, &p.measurement) {
+    if !push_escaped(out, p.measurement) {
         return false;
     }
-    for (k, v) in &p.tags {
+    for (k, v) in p.tags.iter() {
         if v.is_empty() {
             continue;
         }
@@ -438,8 +438,8 @@ fn push_lines(out: &mut String, p: &Point, ms: i64, limit: usize, labels: &Label
         return false;
     }
     let mut in_line = 0usize;
-    for (k, v) in &p.fields {
-        if matches!(v, FieldValue::String(_)) {
+    for (k, v) in p.fields.iter() {
+        if matches!(v, FieldRef::String(_)) {
             continue;
         }
         if k.is_empty() || k.contains('"') {
@@ -500,26 +500,26 @@ fn push_json_str(out: &mut String, s: &str) {
 /// Appends `p` as JSON lines for `/api/v1/import` (one line per non-string field): metric
 /// `<measurement><sep><field>`, the db label = `db`, and its tags under the labels `labels` maps
 /// them to (empty values left out, as VictoriaMetrics drops them). String fields are skipped.
-pub fn push_json_point(out: &mut String, p: &Point, ms: i64, sep: &str, labels: &LabelMap, db: &str) {
+pub fn push_json_point(out: &mut String, p: &PointRef<'_>, ms: i64, sep: &str, labels: &LabelMap, db: &str) {
     let mut rest = String::new();
     if !db.is_empty() {
         push_member(&mut rest, labels.db_label(), db);
     }
-    for (k, v) in &p.tags {
+    for (k, v) in p.tags.iter() {
         if !v.is_empty() {
             push_member(&mut rest, &labels.label_of(k), v);
         }
     }
-    for (f, v) in &p.fields {
+    for (f, v) in p.fields.iter() {
         let x = match v {
-            FieldValue::Float(x) => *x,
-            FieldValue::Integer(i) => *i as f64,
-            FieldValue::Unsigned(u) => *u as f64,
-            FieldValue::Boolean(b) => f64::from(u8::from(*b)),
-            FieldValue::String(_) => continue,
+            FieldRef::Float(x) => x,
+            FieldRef::Integer(i) => i as f64,
+            FieldRef::Unsigned(u) => u as f64,
+            FieldRef::Boolean(b) => f64::from(u8::from(b)),
+            FieldRef::String(_) => continue,
         };
         out.push_str("{\"metric\":{\"__name__\":");
-        push_json_str(out, &names::metric_name(&p.measurement, f, sep));
+        push_json_str(out, &names::metric_name(p.measurement, f, sep));
         out.push_str(&rest);
         out.push_str("},\"values\":[");
         // Finite (checked by the caller); a plain decimal, parsed exactly.
@@ -551,6 +551,7 @@ pub fn write_path(db: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{FieldValue, Point};
     use proptest::prelude::*;
 
     /// VictoriaMetrics 1.79's reading of one line, reimplemented from its documented behaviour:
@@ -665,7 +666,7 @@ mod tests {
     /// Encodes, reads back as VictoriaMetrics would, and compares.
     fn round_trip(p: &Point, max_line: usize) -> bool {
         let mut out = String::from("prev 1\n");
-        if !push_lp_point(&mut out, p, 1_704_067_200_123, max_line, &LabelMap::new("db")) {
+        if !push_lp_point(&mut out, &p.to_batch().get(0), 1_704_067_200_123, max_line, &LabelMap::new("db")) {
             assert_eq!(out, "prev 1\n", "a refused point leaves the buffer as it was");
             return false;
         }
@@ -711,7 +712,7 @@ mod tests {
             ],
         );
         let mut out = String::new();
-        assert!(push_lp_point(&mut out, &p, 1_704_067_200_123, DEFAULT_MAX_LINE, &LabelMap::new("db")));
+        assert!(push_lp_point(&mut out, &p.to_batch().get(0), 1_704_067_200_123, DEFAULT_MAX_LINE, &LabelMap::new("db")));
         assert_eq!(
             out,
             "cpu,host=h1,region=eu usage_user=1.25,n=-3i,u=18446744073709551615u,ok=1,value=-0.5 1704067200123\n"
@@ -727,7 +728,7 @@ mod tests {
             vec![("f= k,\\", FieldValue::Float(2.0)), ("é", FieldValue::Integer(i64::MIN))],
         );
         let mut out = String::new();
-        assert!(push_lp_point(&mut out, &p, 5, DEFAULT_MAX_LINE, &LabelMap::new("db")));
+        assert!(push_lp_point(&mut out, &p.to_batch().get(0), 5, DEFAULT_MAX_LINE, &LabelMap::new("db")));
         assert_eq!(
             out,
             "m\\ x\\,y\\=z\\\\,influxgate_tag_=x,t\\=k\\,=v\\ 1\\,2\\=3\\\\,q\"=\"a\"b\",\\\\=\\\\\\\\\\  f\\=\\ k\\,\\\\=2,é=-9223372036854775808i 5\n"
@@ -736,10 +737,10 @@ mod tests {
         assert!(round_trip(&p, DEFAULT_MAX_LINE));
         let mut out = String::new();
         let p = pt("m", &[("db", "other"), ("__name__", "n"), ("influxgate_tag_x", "y")], vec![("v", FieldValue::Float(1.0))]);
-        assert!(push_lp_point(&mut out, &p, 5, DEFAULT_MAX_LINE, &LabelMap::new("db")));
+        assert!(push_lp_point(&mut out, &p.to_batch().get(0), 5, DEFAULT_MAX_LINE, &LabelMap::new("db")));
         assert_eq!(out, "m,influxgate_tag_db=other,influxgate_tag___name__=n,influxgate_tag_influxgate_tag_x=y v=1 5\n");
         let mut out = String::new();
-        push_json_point(&mut out, &p, 5, "_", &LabelMap::new("db"), "mine");
+        push_json_point(&mut out, &p.to_batch().get(0), 5, "_", &LabelMap::new("db"), "mine");
         assert_eq!(
             out,
             "{\"metric\":{\"__name__\":\"m_v\",\"db\":\"mine\",\"influxgate_tag_db\":\"other\",\"influxgate_tag___name__\":\"n\",\"influxgate_tag_influxgate_tag_x\":\"y\"},\"values\":[1],\"timestamps\":[5]}\n"
@@ -760,12 +761,12 @@ mod tests {
             pt("m", &[], vec![("", FieldValue::Float(1.0))]),
         ] {
             let mut out = String::from("x");
-            assert!(!push_lp_point(&mut out, &p, 1, DEFAULT_MAX_LINE, &LabelMap::new("db")), "{p:?}");
+            assert!(!push_lp_point(&mut out, &p.to_batch().get(0), 1, DEFAULT_MAX_LINE, &LabelMap::new("db")), "{p:?}");
             assert_eq!(out, "x");
         }
         // The millisecond 0 would read as "now".
         let mut out = String::new();
-        assert!(!push_lp_point(&mut out, &pt("m", &[], f()), 0, DEFAULT_MAX_LINE, &LabelMap::new("db")));
+        assert!(!push_lp_point(&mut out, &pt("m", &[], f()).to_batch().get(0), 0, DEFAULT_MAX_LINE, &LabelMap::new("db")));
         // '#' inside a name, quotes in tags and the measurement are fine.
         assert!(round_trip(&pt("m#\"", &[("\"", "#")], f()), DEFAULT_MAX_LINE));
     }
@@ -777,12 +778,12 @@ mod tests {
         p.fields = fields;
         assert!(round_trip(&p, 1024));
         let mut out = String::new();
-        assert!(push_lp_point(&mut out, &p, 7, 1024, &LabelMap::new("db")));
+        assert!(push_lp_point(&mut out, &p.to_batch().get(0), 7, 1024, &LabelMap::new("db")));
         assert!(out.lines().count() > 3);
         // A series key longer than a line may be goes to JSON.
         let long = "k".repeat(2000);
         let mut out = String::new();
-        assert!(!push_lp_point(&mut out, &pt("m", &[("t", &long)], vec![("v", FieldValue::Float(1.0))]), 7, 1024, &LabelMap::new("db")));
+        assert!(!push_lp_point(&mut out, &pt("m", &[("t", &long)], vec![("v", FieldValue::Float(1.0))]).to_batch().get(0), 7, 1024, &LabelMap::new("db")));
         assert!(out.is_empty());
     }
 

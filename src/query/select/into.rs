@@ -47,7 +47,7 @@ pub(super) async fn select_into(
     if n > 0 {
         let rp = target.rp.clone().or_else(|| ctx.rp.clone());
         backend
-            .write(crate::backend::WriteBatch { db, rp, points })
+            .write(crate::backend::WriteBatch { db, rp, points: points.into() })
             .await
             ?;
     }

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+mod points;
+
+pub use points::{FieldRef, Fields, PointRef, Points, PointsBuilder, Tags, MAX_TEXT as MAX_BATCH_TEXT};
+
 /// The type of a field, named as InfluxDB 1.x names it in `SHOW FIELD KEYS` and in error texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FieldType {
@@ -77,6 +81,11 @@ pub struct Point {
 /// The series key of a point in 1.x's canonical form: `measurement,k1=v1,k2=v2` with line-protocol
 /// escaping. Two points belong to the same series exactly when these strings are equal.
 pub fn series_key(measurement: &str, tags: &[(String, String)]) -> String {
+    series_key_of(measurement, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`series_key`] of tags given as pairs of `&str` (a [`Tags`]' iterator).
+pub fn series_key_of<'a>(measurement: &str, tags: impl ExactSizeIterator<Item = (&'a str, &'a str)>) -> String {
     let mut s = String::with_capacity(measurement.len() + tags.len() * 16);
     escape_into(&mut s, measurement, &[',', ' ']);
     for (k, v) in tags {
