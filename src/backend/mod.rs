@@ -531,6 +531,13 @@ pub trait Backend: Send + Sync {
     fn statements(&self) -> Option<&dyn StatementStore> {
         None
     }
+
+    /// A view of the store for one statement (`query::snapshot` asks for it), which may keep
+    /// what the store answered to the statement's catalog requests until it is dropped; `None`
+    /// (the default): the statement uses the store itself.
+    fn statement_view(&self) -> Option<Box<dyn Backend>> {
+        None
+    }
 }
 
 /// One statement for a store that executes InfluxQL itself. influxgate has parsed it, bound its
