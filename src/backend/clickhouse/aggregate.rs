@@ -5,11 +5,20 @@
 //!
 //! # The statement
 //!
+//! The calls of one InfluxQL statement over the same series, time range and buckets (`max(a),
+//! max(b), …`, `last(*)`: one request per field and function) are one statement, one pass over
+//! the rows whatever their number (`Backend::aggregate_many`):
+//!
 //! ```text
-//! SELECT _series, <bucket>, <the function's columns> FROM <table>
-//! WHERE time >= lo AND time <= hi AND <tags pushed down> AND <field> IS NOT NULL
+//! SELECT _series, <bucket>, <call 1's columns>, <call 2's columns>, …, min(time) FROM <table>
+//! WHERE time >= lo AND time <= hi AND <tags pushed down> AND (<field 1> IS NOT NULL OR …)
 //! GROUP BY _series, <bucket> ORDER BY _series, <bucket> LIMIT MAX_ROWS + 1
 //! ```
+//!
+//! Each call's columns aggregate only the rows carrying its field (the `-If` combinator with
+//! `isNotNull(<field>)`, as old as ClickHouse's aggregate functions), the first of them counting
+//! those rows: a bucket where it is 0 has no point of that field and is not answered for the
+//! call. Below, `f(x)` stands for `fIf(x, isNotNull(<field>))`.
 //!
 //! `<bucket>` is `time - ((time - offset) mod every)` with a Euclidean remainder, written with
 //! C remainders only (`modulo(modulo(time, every) + 2·every - offset', every)`, `offset'` the
@@ -17,7 +26,8 @@
 //! `i64::MAX / 4`), every constant an explicit Int64 ([`int`]) as 18.16 needs. A bucket of
 //! points within `every` of `i64::MIN` may start before it; ClickHouse wraps such a start to a
 //! large positive number, which is told by its being after the bucket's `min(time)` (a column of
-//! every statement), and refused. The planner only
+//! every statement, over the rows of every field: a start after it is after the field's too),
+//! and refused. The planner only
 //! asks buckets inside one 1.x shard group (see `query::select::pushdown`), so a series' bucket is
 //! exactly one partial 1.x computes per series per shard group. The predicate narrows the rows as
 //! in a scan and `TagPredicate::matches` decides per series afterwards (regexes are not in the
@@ -30,12 +40,23 @@
 //!
 //! 1.x keeps one point per series and time; a MergeTree keeps every row written, and a scan
 //! merges rows of one series and time, each field taking its value from the latest row (`_seq`)
-//! that has it. With `<field> IS NOT NULL` in the filter, the rows left for a point are those
-//! carrying the field, and the merged value is the one of the largest `_seq` among them.
+//! that has it. With `isNotNull(<field>)` as each call's condition, the rows left for a point are
+//! those carrying the field, and the merged value is the one of the largest `_seq` among them.
 //! `count`, `first` and `last` are exact over such rows (below); the others would count a
-//! replaced value, so their statement also counts rows (`count()`) and distinct times
-//! (`uniqExact(time)`) per bucket, and a bucket where they differ makes the request
-//! `Unsupported`: they are exact over buckets without rewritten points.
+//! replaced value, so their columns also count rows (`count()`) and distinct times
+//! (`uniqExact(time)`) per bucket, and a bucket where they differ makes the statement
+//! `Unsupported` (every call of it: the planner then scans the InfluxQL statement anyway): they
+//! are exact over buckets without rewritten points.
+//!
+//! A point written twice with the same value (a write retried after a timeout: the first
+//! attempt was stored after all) is the common rewrite. So a statement that meets one is asked
+//! once more, over the distinct `(time, value)` pairs: each call also counts them
+//! (`uniqExact(time, v)`), and where every bucket has as many pairs as distinct times, every
+//! time carries one value, the merged point's. Then `min`/`max` over the rows are the ones over
+//! the points (a repeated row changes neither the extreme nor the earliest time of it), and
+//! `sum`/`mean` add the distinct pairs (`groupUniqArray`, sorted by time for floats as below;
+//! `arrayReduce('sumWithOverflow', …)` for integers). A bucket where a time carries two values is
+//! `Unsupported` as before. (`0` and `-0` are two pairs: refused, conservatively.)
 //!
 //! # Exactness of each function (compared with `query::functions::aggregate::reduce`)
 //!
@@ -74,6 +95,8 @@
 //! [`MAX_ROWS`] rows (the planner's scan has its own limits), and any statement ClickHouse
 //! refuses for another reason than being unavailable (a memory limit, say): all `Unsupported`.
 
+use futures::StreamExt;
+
 use super::catalog;
 use super::dialect::{ident, int, table};
 use super::names::{parse_series_id, SERIES, SEQ, TIME};
@@ -81,7 +104,7 @@ use super::rowbinary::Cursor;
 use super::scan::{predicate_sql, Rows};
 use super::schema;
 use super::Inner;
-use crate::backend::{AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result};
+use crate::backend::{AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result, AGGREGATE_CONCURRENCY};
 use crate::model::{FieldType, FieldValue};
 
 /// Rows (series × buckets) one answer may hold; past it the request is not pushed down.
@@ -104,50 +127,81 @@ fn bucket_sql(every: i64, offset: i64, min_time: i64) -> String {
     format!("minus({t}, modulo(modulo({t}, {e}) + {s}, {e}))", e = int(every), s = int(2 * every - off))
 }
 
-/// The columns after `_series` and the bucket, for `f` over the (quoted) column `col` of type `ty`.
-fn columns_sql(f: AggregateFn, col: &str, ty: FieldType) -> Vec<String> {
+/// One call of a statement: `func` over the field column `col` (unquoted) of type `ty`.
+#[derive(Debug, Clone)]
+struct Call {
+    col: String,
+    ty: FieldType,
+    func: AggregateFn,
+}
+
+/// The columns of one call (module docs): the bucket's rows carrying the field, then the
+/// function's columns, then (where rewrites are checked) the distinct times and, `dedup`, the
+/// distinct (time, value) pairs; each over the rows where the field is not NULL (`-If`).
+/// `dedup`: sums over the distinct pairs (module docs, "Rewritten points").
+fn columns_sql(call: &Call, dedup: bool) -> Vec<String> {
     let (t, seq) = (ident(TIME), ident(SEQ));
+    let col = ident(&call.col);
+    let has = format!("isNotNull({col})");
     let v = format!("assumeNotNull({col})");
-    let sum = match ty {
-        FieldType::Float => {
-            format!("arrayElement(arrayCumSum(arrayMap(x -> tupleElement(x, 2), arraySort(groupArray(tuple({t}, {v}))))), -1)")
-        }
-        _ => format!("sumWithOverflow({v})"),
+    let group = if dedup { "groupUniqArrayIf" } else { "groupArrayIf" };
+    let sum = match call.ty {
+        FieldType::Float => format!(
+            "arrayElement(arrayCumSum(arrayMap(x -> tupleElement(x, 2), arraySort({group}(tuple({t}, {v}), {has})))), -1)"
+        ),
+        _ if dedup => format!("arrayReduce('sumWithOverflow', arrayMap(x -> tupleElement(x, 2), {group}(tuple({t}, {v}), {has})))"),
+        _ => format!("sumWithOverflowIf({v}, {has})"),
     };
-    let mut cols = match f {
-        AggregateFn::Count => vec![format!("uniqExact({t})")],
-        AggregateFn::First => vec![format!("argMin({v}, tuple({t}, bitNot({seq})))"), format!("min({t})")],
-        AggregateFn::Last => vec![format!("argMax({v}, tuple({t}, {seq}))"), format!("max({t})")],
-        AggregateFn::Min => vec![format!("argMin({v}, tuple({v}, {t}))"), format!("argMin({t}, tuple({v}, {t}))")],
-        AggregateFn::Max => {
-            vec![format!("argMax({v}, tuple({v}, bitNot({t})))"), format!("argMax({t}, tuple({v}, bitNot({t})))")]
+    let mut cols = vec![format!("countIf({has})")];
+    cols.extend(match call.func {
+        AggregateFn::Count => vec![format!("uniqExactIf({t}, {has})")],
+        AggregateFn::First => {
+            vec![format!("argMinIf({v}, tuple({t}, bitNot({seq})), {has})"), format!("minIf({t}, {has})")]
         }
+        AggregateFn::Last => vec![format!("argMaxIf({v}, tuple({t}, {seq}), {has})"), format!("maxIf({t}, {has})")],
+        AggregateFn::Min => {
+            vec![format!("argMinIf({v}, tuple({v}, {t}), {has})"), format!("argMinIf({t}, tuple({v}, {t}), {has})")]
+        }
+        AggregateFn::Max => vec![
+            format!("argMaxIf({v}, tuple({v}, bitNot({t})), {has})"),
+            format!("argMaxIf({t}, tuple({v}, bitNot({t})), {has})"),
+        ],
         AggregateFn::Sum | AggregateFn::Mean => vec![sum],
-    };
-    if checks_rewrites(f) {
-        cols.push("count()".into());
-        cols.push(format!("uniqExact({t})"));
+    });
+    if checks_rewrites(call.func) {
+        cols.push(format!("uniqExactIf({t}, {has})"));
+        if dedup {
+            cols.push(format!("uniqExactIf({t}, {v}, {has})"));
+        }
     }
-    // the earliest time: shows a bucket start that wrapped past i64::MIN (module docs)
-    cols.push(format!("min({t})"));
     cols
 }
 
-/// The whole statement (module docs).
-fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, col: &str, ty: FieldType) -> String {
+/// The whole statement of a group (module docs): `req` is any request of it.
+fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], dedup: bool) -> String {
     let scan = &req.scan;
     let b = bucket_sql(req.every, req.offset, scan.min_time);
     let t = ident(TIME);
-    let c = ident(col);
+    let mut cols: Vec<String> = calls.iter().flat_map(|c| columns_sql(c, dedup)).collect();
+    // the earliest time: shows a bucket start that wrapped past i64::MIN (module docs)
+    cols.push(format!("min({t})"));
+    let mut read: Vec<String> = Vec::new();
+    for c in calls {
+        let has = format!("isNotNull({})", ident(&c.col));
+        if !read.contains(&has) {
+            read.push(has);
+        }
+    }
     format!(
-        "SELECT {series}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND {c} IS NOT NULL \
+        "SELECT {series}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND ({any}) \
          GROUP BY {series}, {b} ORDER BY {series}, {b} LIMIT {limit} FORMAT RowBinary",
         series = ident(SERIES),
-        cols = columns_sql(req.func, &c, ty).join(", "),
+        cols = cols.join(", "),
         tbl = table(chdb, &scan.measurement),
         lo = int(scan.min_time),
         hi = int(scan.max_time),
         pred = predicate_sql(&scan.tags, s),
+        any = read.join(" OR "),
         limit = MAX_ROWS + 1,
     )
 }
@@ -162,35 +216,33 @@ fn value(c: &mut Cursor<'_>, ty: FieldType) -> Option<FieldValue> {
     }
 }
 
-/// What one answer row says: the bucket's row, or that the bucket holds rewritten points, or
-/// that its start is before `i64::MIN` (wrapped).
+/// What one answer row says: each call's row (`None`: no point of its field in the bucket), or
+/// that the bucket holds rewritten points, or that its start is before `i64::MIN` (wrapped).
 enum Decoded {
-    Row(AggregateRow),
+    Rows(Vec<Option<AggregateRow>>),
     Rewritten,
     Wrapped,
 }
 
-/// Decodes one answer row after `_series`: `None` when the bytes end inside it.
-fn decode(c: &mut Cursor<'_>, f: AggregateFn, ty: FieldType) -> Option<Decoded> {
-    let bucket_start = c.i64()?;
-    let row = |value: FieldValue, point_time: Option<i64>, count: u64| AggregateRow { bucket_start, point_time, value, count };
+/// One call's columns: its row, and whether the bucket holds rewritten points of its field (with
+/// `dedup`: rewritten to another value).
+fn decode_call(c: &mut Cursor<'_>, call: &Call, dedup: bool, bucket_start: i64) -> Option<(Option<AggregateRow>, bool)> {
+    let f = call.func;
+    let rows = c.u64()?;
     let (mut value, point_time, count) = match f {
         AggregateFn::Count => {
             let n = c.u64()?;
             (FieldValue::Integer(n as i64), None, n)
         }
-        AggregateFn::First | AggregateFn::Last => (value(c, ty)?, Some(c.i64()?), 1),
-        AggregateFn::Min | AggregateFn::Max => (value(c, ty)?, Some(c.i64()?), 0),
-        AggregateFn::Sum | AggregateFn::Mean => (value(c, ty)?, None, 0),
+        AggregateFn::First | AggregateFn::Last => (value(c, call.ty)?, Some(c.i64()?), 1),
+        AggregateFn::Min | AggregateFn::Max => (value(c, call.ty)?, Some(c.i64()?), 0),
+        AggregateFn::Sum | AggregateFn::Mean => (value(c, call.ty)?, None, 0),
     };
-    let counts = if checks_rewrites(f) { Some((c.u64()?, c.u64()?)) } else { None };
-    if bucket_start > c.i64()? {
-        return Some(Decoded::Wrapped);
-    }
-    if let Some((rows, times)) = counts {
-        if rows != times {
-            return Some(Decoded::Rewritten);
-        }
+    let mut count = count;
+    let mut rewritten = false;
+    if checks_rewrites(f) {
+        let times = c.u64()?;
+        rewritten = if dedup { c.u64()? != times } else { rows != times };
         if let (FieldValue::Float(x), AggregateFn::Sum | AggregateFn::Mean) = (&value, f) {
             // -0.0 → +0.0, every other value unchanged (module docs: 18.16's arrayCumSum).
             value = FieldValue::Float(x + 0.0);
@@ -204,9 +256,29 @@ fn decode(c: &mut Cursor<'_>, f: AggregateFn, ty: FieldType) -> Option<Decoded> 
             };
             value = FieldValue::Float(s / times as f64);
         }
-        return Some(Decoded::Row(row(value, point_time, times)));
+        count = times;
     }
-    Some(Decoded::Row(row(value, point_time, count)))
+    let row = (rows > 0).then_some(AggregateRow { bucket_start, point_time, value, count });
+    Some((row, rewritten))
+}
+
+/// Decodes one answer row after `_series`: `None` when the bytes end inside it.
+fn decode(c: &mut Cursor<'_>, calls: &[Call], dedup: bool) -> Option<Decoded> {
+    let bucket_start = c.i64()?;
+    let mut rows = Vec::with_capacity(calls.len());
+    let mut rewritten = false;
+    for call in calls {
+        let (row, r) = decode_call(c, call, dedup, bucket_start)?;
+        rewritten |= r;
+        rows.push(row);
+    }
+    if bucket_start > c.i64()? {
+        return Some(Decoded::Wrapped);
+    }
+    if rewritten {
+        return Some(Decoded::Rewritten);
+    }
+    Some(Decoded::Rows(rows))
 }
 
 /// A statement ClickHouse refused: not pushed down, unless the store is unavailable or slow.
@@ -221,10 +293,60 @@ fn refused(why: &str) -> BackendError {
     BackendError::Unsupported(format!("aggregate not pushed down to clickhouse: {why}"))
 }
 
-/// `Backend::aggregate` for ClickHouse, see the module docs.
+/// A group's answer: per request of the group, its series.
+type GroupAnswer = Result<Vec<Vec<AggregateSeries>>>;
+
+/// `Backend::aggregate` for ClickHouse: a group of one.
 pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+    Ok(aggregate_group(inner, &[&req]).await?.pop().unwrap_or_default())
+}
+
+/// `Backend::aggregate_many` for ClickHouse: requests over the same series, range and buckets
+/// (whatever their field and function) are answered by one statement ([`aggregate_group`]), the
+/// groups [`AGGREGATE_CONCURRENCY`] at once; in the order asked. A group answers all or none: a
+/// request refused (rewritten points of one field, say) refuses its group.
+pub async fn aggregate_many(inner: &Inner, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in reqs.iter().enumerate() {
+        let mut scan = r.scan.clone();
+        scan.fields.clear();
+        let k = format!("{scan:?} {} {}", r.every, r.offset);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((k, vec![i])),
+        }
+    }
+    let answers: Vec<(Vec<usize>, GroupAnswer)> = futures::stream::iter(groups.into_iter().map(|(_, idx)| {
+        let group: Vec<&AggregateRequest> = idx.iter().map(|&i| &reqs[i]).collect();
+        async move { (idx, aggregate_group(inner, &group).await) }
+    }))
+    .buffered(AGGREGATE_CONCURRENCY)
+    .collect()
+    .await;
+    let mut out: Vec<Option<Result<Vec<AggregateSeries>>>> = (0..reqs.len()).map(|_| None).collect();
+    for (idx, a) in answers {
+        match a {
+            Ok(per_req) => {
+                for (i, v) in idx.into_iter().zip(per_req) {
+                    out[i] = Some(Ok(v));
+                }
+            }
+            Err(e) => {
+                for i in idx {
+                    out[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+    }
+    out.into_iter().map(|a| a.unwrap_or_else(|| Err(BackendError::Internal("aggregate: request left unanswered".into())))).collect()
+}
+
+/// Answers requests that differ only in their field and function with one statement; in the
+/// order given. A request whose field the table lacks answers no series.
+async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnswer {
+    let Some(req) = reqs.first().copied() else { return Ok(Vec::new()) };
     let scan = &req.scan;
-    if scan.fields.len() != 1 {
+    if reqs.iter().any(|r| r.scan.fields.len() != 1) {
         return Err(BackendError::Invalid("aggregate pushdown takes exactly one field".into()));
     }
     if req.every < 0 {
@@ -235,29 +357,67 @@ pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<Aggre
     }
     let info = catalog::need(inner, &scan.db).await?;
     let chdb = inner.names.policy(&scan.db, &info.resolve(scan.rp.as_deref())?.name);
-    let Some(s) = schema::get(inner, &chdb, &scan.measurement).await? else { return Ok(Vec::new()) };
-    let Some((col, ty)) = s.fields.get(&scan.fields[0]).cloned() else { return Ok(Vec::new()) };
-    if matches!(ty, FieldType::String | FieldType::Boolean) {
-        return Err(refused("not a numeric field"));
+    let mut out: Vec<Vec<AggregateSeries>> = vec![Vec::new(); reqs.len()];
+    let Some(s) = schema::get(inner, &chdb, &scan.measurement).await? else { return Ok(out) };
+    // Request i → its call (none where the table has no such field).
+    let mut calls: Vec<Call> = Vec::new();
+    let mut slot: Vec<Option<usize>> = Vec::with_capacity(reqs.len());
+    for r in reqs {
+        let Some((col, ty)) = s.fields.get(&r.scan.fields[0]).cloned() else {
+            slot.push(None);
+            continue;
+        };
+        if matches!(ty, FieldType::String | FieldType::Boolean) {
+            return Err(refused("not a numeric field"));
+        }
+        slot.push(Some(calls.len()));
+        calls.push(Call { col, ty, func: r.func });
     }
-    if scan.min_time > scan.max_time {
-        return Ok(Vec::new());
+    if calls.is_empty() || scan.min_time > scan.max_time {
+        return Ok(out);
     }
-    let sql = statement(&req, &chdb, &s, &col, ty);
+    // Rewritten points: asked again over the distinct (time, value) pairs (module docs).
+    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, false), &scan.tags, &calls, false).await? {
+        Some(a) => a,
+        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, true), &scan.tags, &calls, true).await? {
+            Some(a) => a,
+            None => return Err(refused("points rewritten with another value")),
+        },
+    };
+    for (o, k) in out.iter_mut().zip(slot) {
+        if let Some(k) = k {
+            *o = std::mem::take(&mut by_call[k]);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a group's statement and reads its answer: per call, the series the predicate keeps
+/// that have a point of its field, each with its buckets; `None` when a bucket holds rewritten
+/// points (with `dedup`: rewritten to another value).
+async fn read_answer(
+    inner: &Inner,
+    sql: &str,
+    pred: &crate::backend::TagPredicate,
+    calls: &[Call],
+    dedup: bool,
+) -> Result<Option<Vec<Vec<AggregateSeries>>>> {
     let settings = inner.select_settings();
-    let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await.map_err(not_pushed)?;
+    let ans = inner.retry_missing(|| inner.client.stream(sql, &settings)).await.map_err(not_pushed)?;
     let mut rows = Rows::new(ans);
-    let mut out: Vec<AggregateSeries> = Vec::new();
+    let mut out: Vec<Vec<AggregateSeries>> = vec![Vec::new(); calls.len()];
     // The current series' id (none before the first row; a series without tags has the empty
-    // id) and whether the predicate keeps it.
-    let mut current: (Option<Vec<u8>>, bool) = (None, false);
+    // id), its tags when the predicate keeps it, and its number (series read so far).
+    let mut current: (Option<Vec<u8>>, Option<Vec<(String, String)>>, usize) = (None, None, 0);
+    // Per call, the number of the last series it was given.
+    let mut given: Vec<usize> = vec![0; calls.len()];
     let mut n: u64 = 0;
     loop {
         let next = rows
             .next(|c| {
                 let Some(id) = c.bytes()? else { return Ok(None) };
                 let id = (current.0.as_deref() != Some(id)).then(|| id.to_vec());
-                Ok(decode(c, req.func, ty).map(|d| (id, d)))
+                Ok(decode(c, calls, dedup).map(|d| (id, d)))
             })
             .await
             .map_err(not_pushed)?;
@@ -267,24 +427,27 @@ pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<Aggre
             return Err(refused("too many series and buckets"));
         }
         if let Some(id) = id {
-            let tags = parse_series_id(&id).filter(|t| scan.tags.matches(t));
-            current = (Some(id), tags.is_some());
-            if let Some(tags) = tags {
-                out.push(AggregateSeries { tags, rows: Vec::new() });
-            }
+            let tags = parse_series_id(&id).filter(|t| pred.matches(t));
+            current = (Some(id), tags, current.2 + 1);
         }
-        match decoded {
-            Decoded::Rewritten => return Err(refused("rewritten points")),
+        let rs = match decoded {
+            Decoded::Rewritten => return Ok(None),
             Decoded::Wrapped => return Err(refused("a bucket starting before the earliest time")),
-            Decoded::Row(r) if current.1 => {
-                if let Some(s) = out.last_mut() {
-                    s.rows.push(r);
-                }
+            Decoded::Rows(rs) => rs,
+        };
+        let Some(tags) = &current.1 else { continue };
+        for ((o, g), r) in out.iter_mut().zip(given.iter_mut()).zip(rs) {
+            let Some(r) = r else { continue };
+            if *g != current.2 {
+                *g = current.2;
+                o.push(AggregateSeries { tags: tags.clone(), rows: Vec::new() });
             }
-            Decoded::Row(_) => {}
+            if let Some(s) = o.last_mut() {
+                s.rows.push(r);
+            }
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -313,8 +476,9 @@ mod tests {
 
     #[test]
     fn hostile_column_is_quoted() {
-        let cols = columns_sql(AggregateFn::Max, &ident("a`b"), FieldType::Float);
-        assert!(cols[0].contains("assumeNotNull(`a\\`b`)"), "{cols:?}");
-        assert_eq!(cols.len(), 5);
+        let cols = columns_sql(&Call { col: "a`b".into(), ty: FieldType::Float, func: AggregateFn::Max }, false);
+        assert!(cols[1].contains("assumeNotNull(`a\\`b`)"), "{cols:?}");
+        assert!(cols[0].contains("isNotNull(`a\\`b`)"), "{cols:?}");
+        assert_eq!(cols.len(), 4);
     }
 }
