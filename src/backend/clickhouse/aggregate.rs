@@ -36,34 +36,40 @@
 //! `argMin`/`argMax`/`min`/`max` keep their order, `count`/`uniqExact`/`sumWithOverflow` add,
 //! `groupArray` concatenates and is sorted afterwards); `skip_unavailable_shards` stays 0.
 //!
-//! # Rewritten points
+//! # Rewritten points: two statements
 //!
 //! 1.x keeps one point per series and time; a MergeTree keeps every row written, and a scan
 //! merges rows of one series and time, each field taking its value from the latest row (`_seq`)
 //! that has it. With `isNotNull(<field>)` as each call's condition, the rows left for a point are
 //! those carrying the field, and the merged value is the one of the largest `_seq` among them.
-//! `count`, `first` and `last` are exact over such rows (below); the others would count a
-//! replaced value, so their columns also count rows (`count()`) and distinct times
-//! (`uniqExact(time)`) per bucket, and a bucket where they differ makes the statement
-//! `Unsupported` (every call of it: the planner then scans the InfluxQL statement anyway): they
-//! are exact over buckets without rewritten points.
 //!
-//! A point written twice with the same value (a write retried after a timeout: the first
-//! attempt was stored after all) is the common rewrite. So a statement that meets one is asked
-//! once more, over the distinct `(time, value)` pairs: each call also counts them
-//! (`uniqExact(time, v)`), and where every bucket has as many pairs as distinct times, every
-//! time carries one value, the merged point's. Then `min`/`max` over the rows are the ones over
-//! the points (a repeated row changes neither the extreme nor the earliest time of it), and
-//! `sum`/`mean` add the distinct pairs (`groupUniqArray`, sorted by time for floats as below;
-//! `arrayReduce('sumWithOverflow', …)` for integers). A bucket where a time carries two values is
-//! `Unsupported` as before. (`0` and `-0` are two pairs: refused, conservatively.)
+//! **Fast** (asked first): each bucket also counts its rows (`count()`) and their distinct times
+//! (`uniqExact(time)`), once for all calls. Where they are equal no time of the bucket has two
+//! rows, every row is a point, and each function is its plain form over the rows: `count` is
+//! `countIf`, `first`/`last` `argMin(v, time)`/`argMax(v, time)` (no ties), `min`/`max` the
+//! tuple forms below, or, where the request does not show the point's time (`point_time` false,
+//! GROUP BY time), plain `min(v)`/`max(v)` with the bucket's start for the time (as on
+//! VictoriaMetrics), `sum`/`mean` as below with `count` the rows. A bucket where they differ
+//! sends the whole group to the careful statement.
+//!
+//! **Careful**: `count` is `uniqExact(time)` (merged points, rewritten or not); `first`/`last`
+//! break time ties by `_seq` (below), exact over rewrites. For the others, a point written twice
+//! with the same value (a write retried after a timeout whose first attempt was stored after all)
+//! is the common rewrite: each call also counts its distinct times and distinct `(time, v)` pairs
+//! (`uniqExact(time, v)`), and where they are equal every time carries one value, the merged
+//! point's. Then `min`/`max` over the rows are the ones over the points (a repeated row changes
+//! neither the extreme nor the earliest time of it), and `sum`/`mean` add the distinct pairs
+//! (`groupUniqArray`, sorted by time for floats as below; `arrayReduce('sumWithOverflow', …)`
+//! for integers), `mean` dividing by the distinct times. A bucket where a time carries two values
+//! of a field makes the group `Unsupported` (every call of it: the planner then scans the
+//! InfluxQL statement anyway). (`0` and `-0` are two pairs: refused, conservatively.)
 //!
 //! # Exactness of each function (compared with `query::functions::aggregate::reduce`)
 //!
 //! Within one series a bucket's merged points have distinct times, so the evaluator's time ties
 //! (`first`/`last`) never occur; values are compared as Go compares them (`==` on floats, so
 //! `-0` and `0` are equal). Non-finite floats are never stored by influxgate (it refuses them), so
-//! no NaN reaches a comparison.
+//! no NaN reaches a comparison. The careful forms:
 //!
 //! * `count`: `uniqExact(time)` — the number of distinct times carrying the field, which is the
 //!   number of merged points, rewritten or not.
@@ -90,8 +96,8 @@
 //!
 //! # What falls back
 //!
-//! String and boolean fields (the planner does not ask them), rewritten points for
-//! `min`/`max`/`sum`/`mean`, buckets wider than [`MAX_EVERY`], answers longer than
+//! String and boolean fields (the planner does not ask them), points rewritten with another
+//! value for `min`/`max`/`sum`/`mean`, buckets wider than [`MAX_EVERY`], answers longer than
 //! [`MAX_ROWS`] rows (the planner's scan has its own limits), and any statement ClickHouse
 //! refuses for another reason than being unavailable (a memory limit, say): all `Unsupported`.
 
@@ -127,62 +133,78 @@ fn bucket_sql(every: i64, offset: i64, min_time: i64) -> String {
     format!("minus({t}, modulo(modulo({t}, {e}) + {s}, {e}))", e = int(every), s = int(2 * every - off))
 }
 
-/// One call of a statement: `func` over the field column `col` (unquoted) of type `ty`.
+/// One call of a statement: `func` over the field column `col` (unquoted) of type `ty`;
+/// `point_time`: the request's (a min/max point's own time is shown).
 #[derive(Debug, Clone)]
 struct Call {
     col: String,
     ty: FieldType,
     func: AggregateFn,
+    point_time: bool,
+}
+
+/// Which statement (module docs, "Rewritten points"): `Fast` assumes the bucket's rows have
+/// distinct times and says whether they do; `Careful` is exact over points rewritten with the
+/// same value and says where a time carries two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fast,
+    Careful,
 }
 
 /// The columns of one call (module docs): the bucket's rows carrying the field, then the
-/// function's columns, then (where rewrites are checked) the distinct times and, `dedup`, the
+/// function's columns, then (`Careful`, where rewrites matter) the distinct times and the
 /// distinct (time, value) pairs; each over the rows where the field is not NULL (`-If`).
-/// `dedup`: sums over the distinct pairs (module docs, "Rewritten points").
-fn columns_sql(call: &Call, dedup: bool) -> Vec<String> {
+fn columns_sql(call: &Call, mode: Mode) -> Vec<String> {
     let (t, seq) = (ident(TIME), ident(SEQ));
     let col = ident(&call.col);
     let has = format!("isNotNull({col})");
     let v = format!("assumeNotNull({col})");
-    let group = if dedup { "groupUniqArrayIf" } else { "groupArrayIf" };
+    let careful = mode == Mode::Careful;
+    let group = if careful { "groupUniqArrayIf" } else { "groupArrayIf" };
     let sum = match call.ty {
         FieldType::Float => format!(
             "arrayElement(arrayCumSum(arrayMap(x -> tupleElement(x, 2), arraySort({group}(tuple({t}, {v}), {has})))), -1)"
         ),
-        _ if dedup => format!("arrayReduce('sumWithOverflow', arrayMap(x -> tupleElement(x, 2), {group}(tuple({t}, {v}), {has})))"),
+        _ if careful => format!("arrayReduce('sumWithOverflow', arrayMap(x -> tupleElement(x, 2), {group}(tuple({t}, {v}), {has})))"),
         _ => format!("sumWithOverflowIf({v}, {has})"),
     };
+    let (first, last) = if careful { (format!("tuple({t}, bitNot({seq}))"), format!("tuple({t}, {seq})")) } else { (t.clone(), t.clone()) };
     let mut cols = vec![format!("countIf({has})")];
     cols.extend(match call.func {
-        AggregateFn::Count => vec![format!("uniqExactIf({t}, {has})")],
-        AggregateFn::First => {
-            vec![format!("argMinIf({v}, tuple({t}, bitNot({seq})), {has})"), format!("minIf({t}, {has})")]
-        }
-        AggregateFn::Last => vec![format!("argMaxIf({v}, tuple({t}, {seq}), {has})"), format!("maxIf({t}, {has})")],
-        AggregateFn::Min => {
+        AggregateFn::Count if careful => vec![format!("uniqExactIf({t}, {has})")],
+        AggregateFn::Count => vec![],
+        AggregateFn::First => vec![format!("argMinIf({v}, {first}, {has})"), format!("minIf({t}, {has})")],
+        AggregateFn::Last => vec![format!("argMaxIf({v}, {last}, {has})"), format!("maxIf({t}, {has})")],
+        AggregateFn::Min if careful || call.point_time => {
             vec![format!("argMinIf({v}, tuple({v}, {t}), {has})"), format!("argMinIf({t}, tuple({v}, {t}), {has})")]
         }
-        AggregateFn::Max => vec![
+        AggregateFn::Max if careful || call.point_time => vec![
             format!("argMaxIf({v}, tuple({v}, bitNot({t})), {has})"),
             format!("argMaxIf({t}, tuple({v}, bitNot({t})), {has})"),
         ],
+        AggregateFn::Min => vec![format!("minIf({v}, {has})")],
+        AggregateFn::Max => vec![format!("maxIf({v}, {has})")],
         AggregateFn::Sum | AggregateFn::Mean => vec![sum],
     });
-    if checks_rewrites(call.func) {
+    if careful && checks_rewrites(call.func) {
         cols.push(format!("uniqExactIf({t}, {has})"));
-        if dedup {
-            cols.push(format!("uniqExactIf({t}, {v}, {has})"));
-        }
+        cols.push(format!("uniqExactIf({t}, {v}, {has})"));
     }
     cols
 }
 
 /// The whole statement of a group (module docs): `req` is any request of it.
-fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], dedup: bool) -> String {
+fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], mode: Mode) -> String {
     let scan = &req.scan;
     let b = bucket_sql(req.every, req.offset, scan.min_time);
     let t = ident(TIME);
-    let mut cols: Vec<String> = calls.iter().flat_map(|c| columns_sql(c, dedup)).collect();
+    let mut cols: Vec<String> = calls.iter().flat_map(|c| columns_sql(c, mode)).collect();
+    if mode == Mode::Fast {
+        // whether the bucket's rows have distinct times (module docs)
+        cols.push("count()".into());
+        cols.push(format!("uniqExact({t})"));
+    }
     // the earliest time: shows a bucket start that wrapped past i64::MIN (module docs)
     cols.push(format!("min({t})"));
     let mut read: Vec<String> = Vec::new();
@@ -217,32 +239,37 @@ fn value(c: &mut Cursor<'_>, ty: FieldType) -> Option<FieldValue> {
 }
 
 /// What one answer row says: each call's row (`None`: no point of its field in the bucket), or
-/// that the bucket holds rewritten points, or that its start is before `i64::MIN` (wrapped).
+/// that the bucket holds rewritten points (`Fast`: any; `Careful`: rewritten to another value),
+/// or that its start is before `i64::MIN` (wrapped).
 enum Decoded {
     Rows(Vec<Option<AggregateRow>>),
     Rewritten,
     Wrapped,
 }
 
-/// One call's columns: its row, and whether the bucket holds rewritten points of its field (with
-/// `dedup`: rewritten to another value).
-fn decode_call(c: &mut Cursor<'_>, call: &Call, dedup: bool, bucket_start: i64) -> Option<(Option<AggregateRow>, bool)> {
+/// One call's columns: its row, and (`Careful`) whether a time of the bucket carries two values
+/// of its field.
+fn decode_call(c: &mut Cursor<'_>, call: &Call, mode: Mode, bucket_start: i64) -> Option<(Option<AggregateRow>, bool)> {
     let f = call.func;
     let rows = c.u64()?;
-    let (mut value, point_time, count) = match f {
+    let careful = mode == Mode::Careful;
+    let (mut value, point_time, mut count) = match f {
         AggregateFn::Count => {
-            let n = c.u64()?;
+            let n = if careful { c.u64()? } else { rows };
             (FieldValue::Integer(n as i64), None, n)
         }
         AggregateFn::First | AggregateFn::Last => (value(c, call.ty)?, Some(c.i64()?), 1),
-        AggregateFn::Min | AggregateFn::Max => (value(c, call.ty)?, Some(c.i64()?), 0),
-        AggregateFn::Sum | AggregateFn::Mean => (value(c, call.ty)?, None, 0),
+        AggregateFn::Min | AggregateFn::Max if careful || call.point_time => (value(c, call.ty)?, Some(c.i64()?), rows),
+        // the point's time is not shown: the bucket's start stands for it (as on VictoriaMetrics)
+        AggregateFn::Min | AggregateFn::Max => (value(c, call.ty)?, Some(bucket_start), rows),
+        AggregateFn::Sum | AggregateFn::Mean => (value(c, call.ty)?, None, rows),
     };
-    let mut count = count;
     let mut rewritten = false;
     if checks_rewrites(f) {
-        let times = c.u64()?;
-        rewritten = if dedup { c.u64()? != times } else { rows != times };
+        if careful {
+            count = c.u64()?;
+            rewritten = c.u64()? != count;
+        }
         if let (FieldValue::Float(x), AggregateFn::Sum | AggregateFn::Mean) = (&value, f) {
             // -0.0 → +0.0, every other value unchanged (module docs: 18.16's arrayCumSum).
             value = FieldValue::Float(x + 0.0);
@@ -254,23 +281,25 @@ fn decode_call(c: &mut Cursor<'_>, call: &Call, dedup: bool, bucket_start: i64) 
                 FieldValue::Unsigned(u) => u as f64,
                 _ => f64::NAN,
             };
-            value = FieldValue::Float(s / times as f64);
+            value = FieldValue::Float(s / count as f64);
         }
-        count = times;
     }
     let row = (rows > 0).then_some(AggregateRow { bucket_start, point_time, value, count });
     Some((row, rewritten))
 }
 
 /// Decodes one answer row after `_series`: `None` when the bytes end inside it.
-fn decode(c: &mut Cursor<'_>, calls: &[Call], dedup: bool) -> Option<Decoded> {
+fn decode(c: &mut Cursor<'_>, calls: &[Call], mode: Mode) -> Option<Decoded> {
     let bucket_start = c.i64()?;
     let mut rows = Vec::with_capacity(calls.len());
     let mut rewritten = false;
     for call in calls {
-        let (row, r) = decode_call(c, call, dedup, bucket_start)?;
+        let (row, r) = decode_call(c, call, mode, bucket_start)?;
         rewritten |= r;
         rows.push(row);
+    }
+    if mode == Mode::Fast {
+        rewritten = c.u64()? != c.u64()?;
     }
     if bucket_start > c.i64()? {
         return Some(Decoded::Wrapped);
@@ -371,15 +400,15 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
             return Err(refused("not a numeric field"));
         }
         slot.push(Some(calls.len()));
-        calls.push(Call { col, ty, func: r.func });
+        calls.push(Call { col, ty, func: r.func, point_time: r.point_time });
     }
     if calls.is_empty() || scan.min_time > scan.max_time {
         return Ok(out);
     }
     // Rewritten points: asked again over the distinct (time, value) pairs (module docs).
-    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, false), &scan.tags, &calls, false).await? {
+    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Fast), &scan.tags, &calls, Mode::Fast).await? {
         Some(a) => a,
-        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, true), &scan.tags, &calls, true).await? {
+        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Careful), &scan.tags, &calls, Mode::Careful).await? {
             Some(a) => a,
             None => return Err(refused("points rewritten with another value")),
         },
@@ -394,13 +423,13 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
 
 /// Runs a group's statement and reads its answer: per call, the series the predicate keeps
 /// that have a point of its field, each with its buckets; `None` when a bucket holds rewritten
-/// points (with `dedup`: rewritten to another value).
+/// points (`Careful`: rewritten to another value).
 async fn read_answer(
     inner: &Inner,
     sql: &str,
     pred: &crate::backend::TagPredicate,
     calls: &[Call],
-    dedup: bool,
+    mode: Mode,
 ) -> Result<Option<Vec<Vec<AggregateSeries>>>> {
     let settings = inner.select_settings();
     let ans = inner.retry_missing(|| inner.client.stream(sql, &settings)).await.map_err(not_pushed)?;
@@ -417,7 +446,7 @@ async fn read_answer(
             .next(|c| {
                 let Some(id) = c.bytes()? else { return Ok(None) };
                 let id = (current.0.as_deref() != Some(id)).then(|| id.to_vec());
-                Ok(decode(c, calls, dedup).map(|d| (id, d)))
+                Ok(decode(c, calls, mode).map(|d| (id, d)))
             })
             .await
             .map_err(not_pushed)?;
@@ -476,9 +505,11 @@ mod tests {
 
     #[test]
     fn hostile_column_is_quoted() {
-        let cols = columns_sql(&Call { col: "a`b".into(), ty: FieldType::Float, func: AggregateFn::Max }, false);
+        let call = Call { col: "a`b".into(), ty: FieldType::Float, func: AggregateFn::Max, point_time: true };
+        let cols = columns_sql(&call, Mode::Careful);
         assert!(cols[1].contains("assumeNotNull(`a\\`b`)"), "{cols:?}");
         assert!(cols[0].contains("isNotNull(`a\\`b`)"), "{cols:?}");
-        assert_eq!(cols.len(), 4);
+        assert_eq!(cols.len(), 5);
+        assert_eq!(columns_sql(&Call { point_time: false, ..call }, Mode::Fast).len(), 2);
     }
 }
