@@ -101,8 +101,6 @@
 //! [`MAX_ROWS`] rows (the planner's scan has its own limits), and any statement ClickHouse
 //! refuses for another reason than being unavailable (a memory limit, say): all `Unsupported`.
 
-use futures::StreamExt;
-
 use super::catalog;
 use super::dialect::{ident, int, table};
 use super::names::{parse_series_id, SERIES, SEQ, TIME};
@@ -110,7 +108,9 @@ use super::rowbinary::Cursor;
 use super::scan::{predicate_sql, Rows};
 use super::schema;
 use super::Inner;
-use crate::backend::{AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result, AGGREGATE_CONCURRENCY};
+use crate::backend::{
+    aggregate_grouped, AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, GroupAnswer, Result, AGGREGATE_CONCURRENCY,
+};
 use crate::model::{FieldType, FieldValue};
 
 /// Rows (series × buckets) one answer may hold; past it the request is not pushed down.
@@ -322,9 +322,6 @@ fn refused(why: &str) -> BackendError {
     BackendError::Unsupported(format!("aggregate not pushed down to clickhouse: {why}"))
 }
 
-/// A group's answer: per request of the group, its series.
-type GroupAnswer = Result<Vec<Vec<AggregateSeries>>>;
-
 /// `Backend::aggregate` for ClickHouse: a group of one.
 pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
     Ok(aggregate_group(inner, &[&req]).await?.pop().unwrap_or_default())
@@ -335,39 +332,12 @@ pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<Aggre
 /// groups [`AGGREGATE_CONCURRENCY`] at once; in the order asked. A group answers all or none: a
 /// request refused (rewritten points of one field, say) refuses its group.
 pub async fn aggregate_many(inner: &Inner, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, r) in reqs.iter().enumerate() {
+    let key = |r: &AggregateRequest| {
         let mut scan = r.scan.clone();
         scan.fields.clear();
-        let k = format!("{scan:?} {} {}", r.every, r.offset);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, v)) => v.push(i),
-            None => groups.push((k, vec![i])),
-        }
-    }
-    let answers: Vec<(Vec<usize>, GroupAnswer)> = futures::stream::iter(groups.into_iter().map(|(_, idx)| {
-        let group: Vec<&AggregateRequest> = idx.iter().map(|&i| &reqs[i]).collect();
-        async move { (idx, aggregate_group(inner, &group).await) }
-    }))
-    .buffered(AGGREGATE_CONCURRENCY)
-    .collect()
-    .await;
-    let mut out: Vec<Option<Result<Vec<AggregateSeries>>>> = (0..reqs.len()).map(|_| None).collect();
-    for (idx, a) in answers {
-        match a {
-            Ok(per_req) => {
-                for (i, v) in idx.into_iter().zip(per_req) {
-                    out[i] = Some(Ok(v));
-                }
-            }
-            Err(e) => {
-                for i in idx {
-                    out[i] = Some(Err(e.clone()));
-                }
-            }
-        }
-    }
-    out.into_iter().map(|a| a.unwrap_or_else(|| Err(BackendError::Internal("aggregate: request left unanswered".into())))).collect()
+        format!("{scan:?} {} {}", r.every, r.offset)
+    };
+    aggregate_grouped(&reqs, key, AGGREGATE_CONCURRENCY, |group| async move { aggregate_group(inner, &group).await }).await
 }
 
 /// Answers requests that differ only in their field and function with one statement; in the
