@@ -5,10 +5,11 @@
 #   cargo build --profile quick-release --bin influxgate --example tsbs_queries
 #   BINS="new=target/quick-release/influxgate old=/tmp/old-influxgate" scripts/bench-builds.sh          # embedded store
 #   BINS="new=target/quick-release/influxgate old=/tmp/old-influxgate" BACK=vm scripts/bench-builds.sh  # each build on its own VictoriaMetrics
-# Knobs: HOSTS (50), HOURS (12), RUNS (15), SHAPES (all, comma-separated), BACK (embedded | vm),
+#   BINS="new=target/quick-release/influxgate old=/tmp/old-influxgate" BACK=ch scripts/bench-builds.sh  # each build on its own ClickHouse 18.16
+# Knobs: HOSTS (50), HOURS (12), RUNS (15), SHAPES (all, comma-separated), BACK (embedded | vm | ch),
 #   P (18800: ports P+1..), TQ (the tsbs_queries binary, default target/quick-release/examples/tsbs_queries).
 # Prints the tool's table: median / p90 ms and server CPU ms per query (influxgate and its VictoriaMetrics
-# together) for each, ratios to influxd.
+# together; with ClickHouse likewise) for each, ratios to influxd.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/bench-lib.sh
@@ -26,10 +27,14 @@ for nb in $BINS; do
         start_vm "vm$name" $((port + 100)); vpid=$LAST_PID
         GATE_BIN=${nb#*=} start_influxgate "$name" $port --backend victoriametrics --backend-url "http://127.0.0.1:$((port + 100))"
         pids="$LAST_PID+$vpid"
+    elif [ "$BACK" = ch ]; then
+        start_ch_setup single $((port + 200))
+        GATE_BIN=${nb#*=} start_influxgate "$name" $port --backend clickhouse --backend-url "$CH_URL"
+        pids="$LAST_PID+$CH_PIDS"
     else
         GATE_BIN=${nb#*=} start_influxgate "$name" $port; pids=$LAST_PID
     fi
-    ARGS+=(--server "$name=http://127.0.0.1:$port@$TOKEN" --pid "$name=$pids"); port=$((port + 1))
+    ARGS+=(--server "$name=http://127.0.0.1:$port@$TOKEN" --pid "$name=$pids"); port=$((port + 10))
 done
 "$TQ" "${ARGS[@]}" --server "influxd=http://127.0.0.1:$((P + 1))" --pid "influxd=$IPID" --hosts "$HOSTS" \
     --hours "$HOURS" --runs "$RUNS" --load --diff-dir "$WORK/diffs" ${SHAPES:+--shapes "$SHAPES"} 2>&1

@@ -80,13 +80,18 @@ fn data() -> String {
 }
 
 /// Points written twice: `rw` rewrites some points' `v` (1.x keeps the later value), `rw2`
-/// rewrites only another field of a point (its `v` stays).
+/// rewrites only another field of a point (its `v` stays), `rw3` writes some points again with
+/// the same values (a retried write; its integer sums wrap).
 fn rewrites() -> [&'static str; 2] {
     [
         "rw,host=a v=1 1704067200000000000\nrw,host=a v=5 1704067210000000000\nrw,host=b v=2 1704067200000000000\n\
-         rw2,host=a v=1,k=1 1704067200000000000\nrw2,host=a v=3 1704067260000000000\n",
+         rw2,host=a v=1,k=1 1704067200000000000\nrw2,host=a v=3 1704067260000000000\n\
+         rw3,host=a v=1.5,i=3i 1704067200000000000\nrw3,host=a v=0.1,i=-4i 1704067210000000000\n\
+         rw3,host=b v=0.2,i=9223372036854775807i 1704067200000000000\nrw3,host=b v=0.7,i=5i 1704067260000000000\n",
         "rw,host=a v=9 1704067200000000000\nrw,host=a v=0.5 1704067210000000000\n\
-         rw2,host=a k=2 1704067200000000000\n",
+         rw2,host=a k=2 1704067200000000000\n\
+         rw3,host=a v=1.5,i=3i 1704067200000000000\nrw3,host=b v=0.2,i=9223372036854775807i 1704067200000000000\n\
+         rw3,host=b v=0.7,i=5i 1704067260000000000\n",
     ]
 }
 
@@ -168,7 +173,7 @@ fn strings(qs: &[&str]) -> Vec<String> {
 }
 
 /// Every shape both ways; rewritten points: `count`/`first`/`last` pushed down and exact, the
-/// others fall back.
+/// others too where the rewrites repeat the values, else they fall back.
 async fn both_ways(url: &str, label: &str) {
     let s = setup(url, None, &data()).await;
     let now = T0 + 2 * 3600 * S;
@@ -183,6 +188,9 @@ async fn both_ways(url: &str, label: &str) {
         "SELECT count(v), first(v), last(v) FROM rw GROUP BY host",
         "SELECT count(v), first(v), last(v) FROM rw WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:01:00Z' GROUP BY time(10s)",
         "SELECT count(v), first(v), last(v), sum(v), max(v), min(v), mean(v) FROM rw2",
+        "SELECT sum(v), max(v), min(v), mean(v), sum(i), mean(i), max(i), min(i), count(v) FROM rw3 GROUP BY host",
+        "SELECT sum(v), mean(i), max(i), min(v) FROM rw3 WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:02:00Z' GROUP BY time(20s)",
+        "SELECT sum(i), mean(v) FROM rw3",
     ]);
     let (failures, pushed) = compare(&s.on, &s.off, "db", &exact, now).await;
     assert!(failures.is_empty(), "{label}: {}", failures.join("\n"));

@@ -346,6 +346,55 @@ pub struct SeriesChunk {
 /// Aggregate requests of one statement in flight at once by default (`Backend::aggregate_many`).
 pub const AGGREGATE_CONCURRENCY: usize = 4;
 
+/// A group's answer in [`aggregate_grouped`]: per request of the group, its series.
+pub type GroupAnswer = Result<Vec<Vec<AggregateSeries>>>;
+
+/// `Backend::aggregate_many` for a store that answers alike requests together: requests with the
+/// same `key` are one group, `answer` answers a group (a result per request, in the group's
+/// order), `parallel` groups at once; the answers come in the order asked, a group's error being
+/// each of its requests'.
+pub async fn aggregate_grouped<'a, Fut>(
+    reqs: &'a [AggregateRequest],
+    key: impl Fn(&AggregateRequest) -> String,
+    parallel: usize,
+    answer: impl Fn(Vec<&'a AggregateRequest>) -> Fut,
+) -> Vec<Result<Vec<AggregateSeries>>>
+where
+    Fut: std::future::Future<Output = GroupAnswer>,
+{
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, r) in reqs.iter().enumerate() {
+        let k = key(r);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, v)) => v.push(i),
+            None => groups.push((k, vec![i])),
+        }
+    }
+    let answers: Vec<(Vec<usize>, GroupAnswer)> = futures::stream::iter(groups.into_iter().map(|(_, idx)| {
+        let fut = answer(idx.iter().map(|&i| &reqs[i]).collect());
+        async move { (idx, fut.await) }
+    }))
+    .buffered(parallel.max(1))
+    .collect()
+    .await;
+    let mut out: Vec<Option<Result<Vec<AggregateSeries>>>> = (0..reqs.len()).map(|_| None).collect();
+    for (idx, a) in answers {
+        match a {
+            Ok(per_req) => {
+                for (i, v) in idx.into_iter().zip(per_req) {
+                    out[i] = Some(Ok(v));
+                }
+            }
+            Err(e) => {
+                for i in idx {
+                    out[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+    }
+    out.into_iter().map(|a| a.unwrap_or_else(|| Err(BackendError::Internal("aggregate: request left unanswered".into())))).collect()
+}
+
 /// Aggregates a store may compute itself, when its answer is identical to the evaluator's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AggregateFn {

@@ -5,11 +5,20 @@
 //!
 //! # The statement
 //!
+//! The calls of one InfluxQL statement over the same series, time range and buckets (`max(a),
+//! max(b), …`, `last(*)`: one request per field and function) are one statement, one pass over
+//! the rows whatever their number (`Backend::aggregate_many`):
+//!
 //! ```text
-//! SELECT _series, <bucket>, <the function's columns> FROM <table>
-//! WHERE time >= lo AND time <= hi AND <tags pushed down> AND <field> IS NOT NULL
+//! SELECT _series, <bucket>, <call 1's columns>, <call 2's columns>, …, min(time) FROM <table>
+//! WHERE time >= lo AND time <= hi AND <tags pushed down> AND (<field 1> IS NOT NULL OR …)
 //! GROUP BY _series, <bucket> ORDER BY _series, <bucket> LIMIT MAX_ROWS + 1
 //! ```
+//!
+//! Each call's columns aggregate only the rows carrying its field (the `-If` combinator with
+//! `isNotNull(<field>)`, as old as ClickHouse's aggregate functions), the first of them counting
+//! those rows: a bucket where it is 0 has no point of that field and is not answered for the
+//! call. Below, `f(x)` stands for `fIf(x, isNotNull(<field>))`.
 //!
 //! `<bucket>` is `time - ((time - offset) mod every)` with a Euclidean remainder, written with
 //! C remainders only (`modulo(modulo(time, every) + 2·every - offset', every)`, `offset'` the
@@ -17,7 +26,8 @@
 //! `i64::MAX / 4`), every constant an explicit Int64 ([`int`]) as 18.16 needs. A bucket of
 //! points within `every` of `i64::MIN` may start before it; ClickHouse wraps such a start to a
 //! large positive number, which is told by its being after the bucket's `min(time)` (a column of
-//! every statement), and refused. The planner only
+//! every statement, over the rows of every field: a start after it is after the field's too),
+//! and refused. The planner only
 //! asks buckets inside one 1.x shard group (see `query::select::pushdown`), so a series' bucket is
 //! exactly one partial 1.x computes per series per shard group. The predicate narrows the rows as
 //! in a scan and `TagPredicate::matches` decides per series afterwards (regexes are not in the
@@ -26,23 +36,40 @@
 //! `argMin`/`argMax`/`min`/`max` keep their order, `count`/`uniqExact`/`sumWithOverflow` add,
 //! `groupArray` concatenates and is sorted afterwards); `skip_unavailable_shards` stays 0.
 //!
-//! # Rewritten points
+//! # Rewritten points: two statements
 //!
 //! 1.x keeps one point per series and time; a MergeTree keeps every row written, and a scan
 //! merges rows of one series and time, each field taking its value from the latest row (`_seq`)
-//! that has it. With `<field> IS NOT NULL` in the filter, the rows left for a point are those
-//! carrying the field, and the merged value is the one of the largest `_seq` among them.
-//! `count`, `first` and `last` are exact over such rows (below); the others would count a
-//! replaced value, so their statement also counts rows (`count()`) and distinct times
-//! (`uniqExact(time)`) per bucket, and a bucket where they differ makes the request
-//! `Unsupported`: they are exact over buckets without rewritten points.
+//! that has it. With `isNotNull(<field>)` as each call's condition, the rows left for a point are
+//! those carrying the field, and the merged value is the one of the largest `_seq` among them.
+//!
+//! **Fast** (asked first): each bucket also counts its rows (`count()`) and their distinct times
+//! (`uniqExact(time)`), once for all calls. Where they are equal no time of the bucket has two
+//! rows, every row is a point, and each function is its plain form over the rows: `count` is
+//! `countIf`, `first`/`last` `argMin(v, time)`/`argMax(v, time)` (no ties), `min`/`max` the
+//! tuple forms below, or, where the request does not show the point's time (`point_time` false,
+//! GROUP BY time), plain `min(v)`/`max(v)` with the bucket's start for the time (as on
+//! VictoriaMetrics), `sum`/`mean` as below with `count` the rows. A bucket where they differ
+//! sends the whole group to the careful statement.
+//!
+//! **Careful**: `count` is `uniqExact(time)` (merged points, rewritten or not); `first`/`last`
+//! break time ties by `_seq` (below), exact over rewrites. For the others, a point written twice
+//! with the same value (a write retried after a timeout whose first attempt was stored after all)
+//! is the common rewrite: each call also counts its distinct times and distinct `(time, v)` pairs
+//! (`uniqExact(time, v)`), and where they are equal every time carries one value, the merged
+//! point's. Then `min`/`max` over the rows are the ones over the points (a repeated row changes
+//! neither the extreme nor the earliest time of it), and `sum`/`mean` add the distinct pairs
+//! (`groupUniqArray`, sorted by time for floats as below; `arrayReduce('sumWithOverflow', …)`
+//! for integers), `mean` dividing by the distinct times. A bucket where a time carries two values
+//! of a field makes the group `Unsupported` (every call of it: the planner then scans the
+//! InfluxQL statement anyway). (`0` and `-0` are two pairs: refused, conservatively.)
 //!
 //! # Exactness of each function (compared with `query::functions::aggregate::reduce`)
 //!
 //! Within one series a bucket's merged points have distinct times, so the evaluator's time ties
 //! (`first`/`last`) never occur; values are compared as Go compares them (`==` on floats, so
 //! `-0` and `0` are equal). Non-finite floats are never stored by influxgate (it refuses them), so
-//! no NaN reaches a comparison.
+//! no NaN reaches a comparison. The careful forms:
 //!
 //! * `count`: `uniqExact(time)` — the number of distinct times carrying the field, which is the
 //!   number of merged points, rewritten or not.
@@ -69,8 +96,8 @@
 //!
 //! # What falls back
 //!
-//! String and boolean fields (the planner does not ask them), rewritten points for
-//! `min`/`max`/`sum`/`mean`, buckets wider than [`MAX_EVERY`], answers longer than
+//! String and boolean fields (the planner does not ask them), points rewritten with another
+//! value for `min`/`max`/`sum`/`mean`, buckets wider than [`MAX_EVERY`], answers longer than
 //! [`MAX_ROWS`] rows (the planner's scan has its own limits), and any statement ClickHouse
 //! refuses for another reason than being unavailable (a memory limit, say): all `Unsupported`.
 
@@ -81,7 +108,9 @@ use super::rowbinary::Cursor;
 use super::scan::{predicate_sql, Rows};
 use super::schema;
 use super::Inner;
-use crate::backend::{AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result};
+use crate::backend::{
+    aggregate_grouped, AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, GroupAnswer, Result, AGGREGATE_CONCURRENCY,
+};
 use crate::model::{FieldType, FieldValue};
 
 /// Rows (series × buckets) one answer may hold; past it the request is not pushed down.
@@ -104,50 +133,97 @@ fn bucket_sql(every: i64, offset: i64, min_time: i64) -> String {
     format!("minus({t}, modulo(modulo({t}, {e}) + {s}, {e}))", e = int(every), s = int(2 * every - off))
 }
 
-/// The columns after `_series` and the bucket, for `f` over the (quoted) column `col` of type `ty`.
-fn columns_sql(f: AggregateFn, col: &str, ty: FieldType) -> Vec<String> {
+/// One call of a statement: `func` over the field column `col` (unquoted) of type `ty`;
+/// `point_time`: the request's (a min/max point's own time is shown).
+#[derive(Debug, Clone)]
+struct Call {
+    col: String,
+    ty: FieldType,
+    func: AggregateFn,
+    point_time: bool,
+}
+
+/// Which statement (module docs, "Rewritten points"): `Fast` assumes the bucket's rows have
+/// distinct times and says whether they do; `Careful` is exact over points rewritten with the
+/// same value and says where a time carries two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fast,
+    Careful,
+}
+
+/// The columns of one call (module docs): the bucket's rows carrying the field, then the
+/// function's columns, then (`Careful`, where rewrites matter) the distinct times and the
+/// distinct (time, value) pairs; each over the rows where the field is not NULL (`-If`).
+fn columns_sql(call: &Call, mode: Mode) -> Vec<String> {
     let (t, seq) = (ident(TIME), ident(SEQ));
+    let col = ident(&call.col);
+    let has = format!("isNotNull({col})");
     let v = format!("assumeNotNull({col})");
-    let sum = match ty {
-        FieldType::Float => {
-            format!("arrayElement(arrayCumSum(arrayMap(x -> tupleElement(x, 2), arraySort(groupArray(tuple({t}, {v}))))), -1)")
-        }
-        _ => format!("sumWithOverflow({v})"),
+    let careful = mode == Mode::Careful;
+    let group = if careful { "groupUniqArrayIf" } else { "groupArrayIf" };
+    let sum = match call.ty {
+        FieldType::Float => format!(
+            "arrayElement(arrayCumSum(arrayMap(x -> tupleElement(x, 2), arraySort({group}(tuple({t}, {v}), {has})))), -1)"
+        ),
+        _ if careful => format!("arrayReduce('sumWithOverflow', arrayMap(x -> tupleElement(x, 2), {group}(tuple({t}, {v}), {has})))"),
+        _ => format!("sumWithOverflowIf({v}, {has})"),
     };
-    let mut cols = match f {
-        AggregateFn::Count => vec![format!("uniqExact({t})")],
-        AggregateFn::First => vec![format!("argMin({v}, tuple({t}, bitNot({seq})))"), format!("min({t})")],
-        AggregateFn::Last => vec![format!("argMax({v}, tuple({t}, {seq}))"), format!("max({t})")],
-        AggregateFn::Min => vec![format!("argMin({v}, tuple({v}, {t}))"), format!("argMin({t}, tuple({v}, {t}))")],
-        AggregateFn::Max => {
-            vec![format!("argMax({v}, tuple({v}, bitNot({t})))"), format!("argMax({t}, tuple({v}, bitNot({t})))")]
+    let (first, last) = if careful { (format!("tuple({t}, bitNot({seq}))"), format!("tuple({t}, {seq})")) } else { (t.clone(), t.clone()) };
+    let mut cols = vec![format!("countIf({has})")];
+    cols.extend(match call.func {
+        AggregateFn::Count if careful => vec![format!("uniqExactIf({t}, {has})")],
+        AggregateFn::Count => vec![],
+        AggregateFn::First => vec![format!("argMinIf({v}, {first}, {has})"), format!("minIf({t}, {has})")],
+        AggregateFn::Last => vec![format!("argMaxIf({v}, {last}, {has})"), format!("maxIf({t}, {has})")],
+        AggregateFn::Min if careful || call.point_time => {
+            vec![format!("argMinIf({v}, tuple({v}, {t}), {has})"), format!("argMinIf({t}, tuple({v}, {t}), {has})")]
         }
+        AggregateFn::Max if careful || call.point_time => vec![
+            format!("argMaxIf({v}, tuple({v}, bitNot({t})), {has})"),
+            format!("argMaxIf({t}, tuple({v}, bitNot({t})), {has})"),
+        ],
+        AggregateFn::Min => vec![format!("minIf({v}, {has})")],
+        AggregateFn::Max => vec![format!("maxIf({v}, {has})")],
         AggregateFn::Sum | AggregateFn::Mean => vec![sum],
-    };
-    if checks_rewrites(f) {
+    });
+    if careful && checks_rewrites(call.func) {
+        cols.push(format!("uniqExactIf({t}, {has})"));
+        cols.push(format!("uniqExactIf({t}, {v}, {has})"));
+    }
+    cols
+}
+
+/// The whole statement of a group (module docs): `req` is any request of it.
+fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], mode: Mode) -> String {
+    let scan = &req.scan;
+    let b = bucket_sql(req.every, req.offset, scan.min_time);
+    let t = ident(TIME);
+    let mut cols: Vec<String> = calls.iter().flat_map(|c| columns_sql(c, mode)).collect();
+    if mode == Mode::Fast {
+        // whether the bucket's rows have distinct times (module docs)
         cols.push("count()".into());
         cols.push(format!("uniqExact({t})"));
     }
     // the earliest time: shows a bucket start that wrapped past i64::MIN (module docs)
     cols.push(format!("min({t})"));
-    cols
-}
-
-/// The whole statement (module docs).
-fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, col: &str, ty: FieldType) -> String {
-    let scan = &req.scan;
-    let b = bucket_sql(req.every, req.offset, scan.min_time);
-    let t = ident(TIME);
-    let c = ident(col);
+    let mut read: Vec<String> = Vec::new();
+    for c in calls {
+        let has = format!("isNotNull({})", ident(&c.col));
+        if !read.contains(&has) {
+            read.push(has);
+        }
+    }
     format!(
-        "SELECT {series}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND {c} IS NOT NULL \
+        "SELECT {series}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND ({any}) \
          GROUP BY {series}, {b} ORDER BY {series}, {b} LIMIT {limit} FORMAT RowBinary",
         series = ident(SERIES),
-        cols = columns_sql(req.func, &c, ty).join(", "),
+        cols = cols.join(", "),
         tbl = table(chdb, &scan.measurement),
         lo = int(scan.min_time),
         hi = int(scan.max_time),
         pred = predicate_sql(&scan.tags, s),
+        any = read.join(" OR "),
         limit = MAX_ROWS + 1,
     )
 }
@@ -162,34 +238,37 @@ fn value(c: &mut Cursor<'_>, ty: FieldType) -> Option<FieldValue> {
     }
 }
 
-/// What one answer row says: the bucket's row, or that the bucket holds rewritten points, or
-/// that its start is before `i64::MIN` (wrapped).
+/// What one answer row says: each call's row (`None`: no point of its field in the bucket), or
+/// that the bucket holds rewritten points (`Fast`: any; `Careful`: rewritten to another value),
+/// or that its start is before `i64::MIN` (wrapped).
 enum Decoded {
-    Row(AggregateRow),
+    Rows(Vec<Option<AggregateRow>>),
     Rewritten,
     Wrapped,
 }
 
-/// Decodes one answer row after `_series`: `None` when the bytes end inside it.
-fn decode(c: &mut Cursor<'_>, f: AggregateFn, ty: FieldType) -> Option<Decoded> {
-    let bucket_start = c.i64()?;
-    let row = |value: FieldValue, point_time: Option<i64>, count: u64| AggregateRow { bucket_start, point_time, value, count };
-    let (mut value, point_time, count) = match f {
+/// One call's columns: its row, and (`Careful`) whether a time of the bucket carries two values
+/// of its field.
+fn decode_call(c: &mut Cursor<'_>, call: &Call, mode: Mode, bucket_start: i64) -> Option<(Option<AggregateRow>, bool)> {
+    let f = call.func;
+    let rows = c.u64()?;
+    let careful = mode == Mode::Careful;
+    let (mut value, point_time, mut count) = match f {
         AggregateFn::Count => {
-            let n = c.u64()?;
+            let n = if careful { c.u64()? } else { rows };
             (FieldValue::Integer(n as i64), None, n)
         }
-        AggregateFn::First | AggregateFn::Last => (value(c, ty)?, Some(c.i64()?), 1),
-        AggregateFn::Min | AggregateFn::Max => (value(c, ty)?, Some(c.i64()?), 0),
-        AggregateFn::Sum | AggregateFn::Mean => (value(c, ty)?, None, 0),
+        AggregateFn::First | AggregateFn::Last => (value(c, call.ty)?, Some(c.i64()?), 1),
+        AggregateFn::Min | AggregateFn::Max if careful || call.point_time => (value(c, call.ty)?, Some(c.i64()?), rows),
+        // the point's time is not shown: the bucket's start stands for it (as on VictoriaMetrics)
+        AggregateFn::Min | AggregateFn::Max => (value(c, call.ty)?, Some(bucket_start), rows),
+        AggregateFn::Sum | AggregateFn::Mean => (value(c, call.ty)?, None, rows),
     };
-    let counts = if checks_rewrites(f) { Some((c.u64()?, c.u64()?)) } else { None };
-    if bucket_start > c.i64()? {
-        return Some(Decoded::Wrapped);
-    }
-    if let Some((rows, times)) = counts {
-        if rows != times {
-            return Some(Decoded::Rewritten);
+    let mut rewritten = false;
+    if checks_rewrites(f) {
+        if careful {
+            count = c.u64()?;
+            rewritten = c.u64()? != count;
         }
         if let (FieldValue::Float(x), AggregateFn::Sum | AggregateFn::Mean) = (&value, f) {
             // -0.0 → +0.0, every other value unchanged (module docs: 18.16's arrayCumSum).
@@ -202,11 +281,33 @@ fn decode(c: &mut Cursor<'_>, f: AggregateFn, ty: FieldType) -> Option<Decoded> 
                 FieldValue::Unsigned(u) => u as f64,
                 _ => f64::NAN,
             };
-            value = FieldValue::Float(s / times as f64);
+            value = FieldValue::Float(s / count as f64);
         }
-        return Some(Decoded::Row(row(value, point_time, times)));
     }
-    Some(Decoded::Row(row(value, point_time, count)))
+    let row = (rows > 0).then_some(AggregateRow { bucket_start, point_time, value, count });
+    Some((row, rewritten))
+}
+
+/// Decodes one answer row after `_series`: `None` when the bytes end inside it.
+fn decode(c: &mut Cursor<'_>, calls: &[Call], mode: Mode) -> Option<Decoded> {
+    let bucket_start = c.i64()?;
+    let mut rows = Vec::with_capacity(calls.len());
+    let mut rewritten = false;
+    for call in calls {
+        let (row, r) = decode_call(c, call, mode, bucket_start)?;
+        rewritten |= r;
+        rows.push(row);
+    }
+    if mode == Mode::Fast {
+        rewritten = c.u64()? != c.u64()?;
+    }
+    if bucket_start > c.i64()? {
+        return Some(Decoded::Wrapped);
+    }
+    if rewritten {
+        return Some(Decoded::Rewritten);
+    }
+    Some(Decoded::Rows(rows))
 }
 
 /// A statement ClickHouse refused: not pushed down, unless the store is unavailable or slow.
@@ -221,10 +322,30 @@ fn refused(why: &str) -> BackendError {
     BackendError::Unsupported(format!("aggregate not pushed down to clickhouse: {why}"))
 }
 
-/// `Backend::aggregate` for ClickHouse, see the module docs.
+/// `Backend::aggregate` for ClickHouse: a group of one.
 pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
+    Ok(aggregate_group(inner, &[&req]).await?.pop().unwrap_or_default())
+}
+
+/// `Backend::aggregate_many` for ClickHouse: requests over the same series, range and buckets
+/// (whatever their field and function) are answered by one statement ([`aggregate_group`]), the
+/// groups [`AGGREGATE_CONCURRENCY`] at once; in the order asked. A group answers all or none: a
+/// request refused (rewritten points of one field, say) refuses its group.
+pub async fn aggregate_many(inner: &Inner, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+    let key = |r: &AggregateRequest| {
+        let mut scan = r.scan.clone();
+        scan.fields.clear();
+        format!("{scan:?} {} {}", r.every, r.offset)
+    };
+    aggregate_grouped(&reqs, key, AGGREGATE_CONCURRENCY, |group| async move { aggregate_group(inner, &group).await }).await
+}
+
+/// Answers requests that differ only in their field and function with one statement; in the
+/// order given. A request whose field the table lacks answers no series.
+async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnswer {
+    let Some(req) = reqs.first().copied() else { return Ok(Vec::new()) };
     let scan = &req.scan;
-    if scan.fields.len() != 1 {
+    if reqs.iter().any(|r| r.scan.fields.len() != 1) {
         return Err(BackendError::Invalid("aggregate pushdown takes exactly one field".into()));
     }
     if req.every < 0 {
@@ -235,29 +356,67 @@ pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<Aggre
     }
     let info = catalog::need(inner, &scan.db).await?;
     let chdb = inner.names.policy(&scan.db, &info.resolve(scan.rp.as_deref())?.name);
-    let Some(s) = schema::get(inner, &chdb, &scan.measurement).await? else { return Ok(Vec::new()) };
-    let Some((col, ty)) = s.fields.get(&scan.fields[0]).cloned() else { return Ok(Vec::new()) };
-    if matches!(ty, FieldType::String | FieldType::Boolean) {
-        return Err(refused("not a numeric field"));
+    let mut out: Vec<Vec<AggregateSeries>> = vec![Vec::new(); reqs.len()];
+    let Some(s) = schema::get(inner, &chdb, &scan.measurement).await? else { return Ok(out) };
+    // Request i → its call (none where the table has no such field).
+    let mut calls: Vec<Call> = Vec::new();
+    let mut slot: Vec<Option<usize>> = Vec::with_capacity(reqs.len());
+    for r in reqs {
+        let Some((col, ty)) = s.fields.get(&r.scan.fields[0]).cloned() else {
+            slot.push(None);
+            continue;
+        };
+        if matches!(ty, FieldType::String | FieldType::Boolean) {
+            return Err(refused("not a numeric field"));
+        }
+        slot.push(Some(calls.len()));
+        calls.push(Call { col, ty, func: r.func, point_time: r.point_time });
     }
-    if scan.min_time > scan.max_time {
-        return Ok(Vec::new());
+    if calls.is_empty() || scan.min_time > scan.max_time {
+        return Ok(out);
     }
-    let sql = statement(&req, &chdb, &s, &col, ty);
+    // Rewritten points: asked again over the distinct (time, value) pairs (module docs).
+    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Fast), &scan.tags, &calls, Mode::Fast).await? {
+        Some(a) => a,
+        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Careful), &scan.tags, &calls, Mode::Careful).await? {
+            Some(a) => a,
+            None => return Err(refused("points rewritten with another value")),
+        },
+    };
+    for (o, k) in out.iter_mut().zip(slot) {
+        if let Some(k) = k {
+            *o = std::mem::take(&mut by_call[k]);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs a group's statement and reads its answer: per call, the series the predicate keeps
+/// that have a point of its field, each with its buckets; `None` when a bucket holds rewritten
+/// points (`Careful`: rewritten to another value).
+async fn read_answer(
+    inner: &Inner,
+    sql: &str,
+    pred: &crate::backend::TagPredicate,
+    calls: &[Call],
+    mode: Mode,
+) -> Result<Option<Vec<Vec<AggregateSeries>>>> {
     let settings = inner.select_settings();
-    let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await.map_err(not_pushed)?;
+    let ans = inner.retry_missing(|| inner.client.stream(sql, &settings)).await.map_err(not_pushed)?;
     let mut rows = Rows::new(ans);
-    let mut out: Vec<AggregateSeries> = Vec::new();
+    let mut out: Vec<Vec<AggregateSeries>> = vec![Vec::new(); calls.len()];
     // The current series' id (none before the first row; a series without tags has the empty
-    // id) and whether the predicate keeps it.
-    let mut current: (Option<Vec<u8>>, bool) = (None, false);
+    // id), its tags when the predicate keeps it, and its number (series read so far).
+    let mut current: (Option<Vec<u8>>, Option<Vec<(String, String)>>, usize) = (None, None, 0);
+    // Per call, the number of the last series it was given.
+    let mut given: Vec<usize> = vec![0; calls.len()];
     let mut n: u64 = 0;
     loop {
         let next = rows
             .next(|c| {
                 let Some(id) = c.bytes()? else { return Ok(None) };
                 let id = (current.0.as_deref() != Some(id)).then(|| id.to_vec());
-                Ok(decode(c, req.func, ty).map(|d| (id, d)))
+                Ok(decode(c, calls, mode).map(|d| (id, d)))
             })
             .await
             .map_err(not_pushed)?;
@@ -267,24 +426,27 @@ pub async fn aggregate(inner: &Inner, req: AggregateRequest) -> Result<Vec<Aggre
             return Err(refused("too many series and buckets"));
         }
         if let Some(id) = id {
-            let tags = parse_series_id(&id).filter(|t| scan.tags.matches(t));
-            current = (Some(id), tags.is_some());
-            if let Some(tags) = tags {
-                out.push(AggregateSeries { tags, rows: Vec::new() });
-            }
+            let tags = parse_series_id(&id).filter(|t| pred.matches(t));
+            current = (Some(id), tags, current.2 + 1);
         }
-        match decoded {
-            Decoded::Rewritten => return Err(refused("rewritten points")),
+        let rs = match decoded {
+            Decoded::Rewritten => return Ok(None),
             Decoded::Wrapped => return Err(refused("a bucket starting before the earliest time")),
-            Decoded::Row(r) if current.1 => {
-                if let Some(s) = out.last_mut() {
-                    s.rows.push(r);
-                }
+            Decoded::Rows(rs) => rs,
+        };
+        let Some(tags) = &current.1 else { continue };
+        for ((o, g), r) in out.iter_mut().zip(given.iter_mut()).zip(rs) {
+            let Some(r) = r else { continue };
+            if *g != current.2 {
+                *g = current.2;
+                o.push(AggregateSeries { tags: tags.clone(), rows: Vec::new() });
             }
-            Decoded::Row(_) => {}
+            if let Some(s) = o.last_mut() {
+                s.rows.push(r);
+            }
         }
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -313,8 +475,11 @@ mod tests {
 
     #[test]
     fn hostile_column_is_quoted() {
-        let cols = columns_sql(AggregateFn::Max, &ident("a`b"), FieldType::Float);
-        assert!(cols[0].contains("assumeNotNull(`a\\`b`)"), "{cols:?}");
+        let call = Call { col: "a`b".into(), ty: FieldType::Float, func: AggregateFn::Max, point_time: true };
+        let cols = columns_sql(&call, Mode::Careful);
+        assert!(cols[1].contains("assumeNotNull(`a\\`b`)"), "{cols:?}");
+        assert!(cols[0].contains("isNotNull(`a\\`b`)"), "{cols:?}");
         assert_eq!(cols.len(), 5);
+        assert_eq!(columns_sql(&Call { point_time: false, ..call }, Mode::Fast).len(), 2);
     }
 }

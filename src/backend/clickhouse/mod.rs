@@ -488,6 +488,10 @@ impl Backend for ClickHouseBackend {
         aggregate::aggregate(&self.inner, req).await
     }
 
+    async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
+        aggregate::aggregate_many(&self.inner, reqs).await
+    }
+
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
         delete::delete(&self.inner, req).await
     }

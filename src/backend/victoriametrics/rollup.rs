@@ -504,46 +504,16 @@ fn plan_calls(b0: i64, b1: i64, every: i64, lo: i64, hi: i64, now: i64, per_call
     Some(calls)
 }
 
-/// A group's answer: per request of the group, its series.
-type GroupAnswer = Result<Vec<Vec<AggregateSeries>>>;
-
 /// `Backend::aggregate_many` for VictoriaMetrics: requests that differ only in their field are
 /// answered together (see [`aggregate_group`]), the groups [`PARALLEL`] at once; in the order asked.
 pub(super) async fn aggregate_many(backend: &VictoriaMetricsBackend, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
     // Requests alike but for their field: the same Debug text once the field is left out.
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    for (i, r) in reqs.iter().enumerate() {
+    let key = |r: &AggregateRequest| {
         let mut scan = r.scan.clone();
         scan.fields.clear();
-        let k = format!("{scan:?} {:?} {} {} {}", r.func, r.every, r.offset, r.point_time);
-        match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, v)) => v.push(i),
-            None => groups.push((k, vec![i])),
-        }
-    }
-    let answers: Vec<(Vec<usize>, GroupAnswer)> = futures::stream::iter(groups.into_iter().map(|(_, idx)| {
-        let group: Vec<&AggregateRequest> = idx.iter().map(|&i| &reqs[i]).collect();
-        async move { (idx, aggregate_group(backend, &group).await) }
-    }))
-    .buffered(PARALLEL)
-    .collect()
-    .await;
-    let mut out: Vec<Option<Result<Vec<AggregateSeries>>>> = (0..reqs.len()).map(|_| None).collect();
-    for (idx, a) in answers {
-        match a {
-            Ok(per_req) => {
-                for (i, v) in idx.into_iter().zip(per_req) {
-                    out[i] = Some(Ok(v));
-                }
-            }
-            Err(e) => {
-                for i in idx {
-                    out[i] = Some(Err(e.clone()));
-                }
-            }
-        }
-    }
-    out.into_iter().map(|a| a.unwrap_or_else(|| Err(BackendError::Internal("aggregate: request left unanswered".into())))).collect()
+        format!("{scan:?} {:?} {} {} {}", r.func, r.every, r.offset, r.point_time)
+    };
+    crate::backend::aggregate_grouped(&reqs, key, PARALLEL, |group| async move { aggregate_group(backend, &group).await }).await
 }
 
 /// `Backend::aggregate` for VictoriaMetrics: a group of one.
@@ -553,7 +523,7 @@ pub(super) async fn aggregate(backend: &VictoriaMetricsBackend, req: AggregateRe
 
 /// Answers requests that differ only in their field (same function, series, range and buckets)
 /// with the same calls, one metric per request; in the order given. See the module docs.
-async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateRequest]) -> GroupAnswer {
+async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateRequest]) -> crate::backend::GroupAnswer {
     let inner: &Inner = &backend.inner;
     let Some(req) = reqs.first().copied() else { return Ok(Vec::new()) };
     let scan = &req.scan;
