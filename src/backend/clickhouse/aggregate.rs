@@ -394,6 +394,10 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
 /// Runs a group's statement and reads its answer: per call, the series the predicate keeps
 /// that have a point of its field, each with its buckets; `None` when a bucket holds rewritten
 /// points (`Careful`: rewritten to another value).
+/// The series being read: its id (none before the first row; a series without tags has the empty
+/// id), its tags when the predicate keeps it, and its number (series read so far).
+type CurrentSeries = (Option<Vec<u8>>, Option<Vec<(String, String)>>, usize);
+
 async fn read_answer(
     inner: &Inner,
     sql: &str,
@@ -405,9 +409,7 @@ async fn read_answer(
     let ans = inner.retry_missing(|| inner.client.stream(sql, &settings)).await.map_err(not_pushed)?;
     let mut rows = Rows::new(ans);
     let mut out: Vec<Vec<AggregateSeries>> = vec![Vec::new(); calls.len()];
-    // The current series' id (none before the first row; a series without tags has the empty
-    // id), its tags when the predicate keeps it, and its number (series read so far).
-    let mut current: (Option<Vec<u8>>, Option<Vec<(String, String)>>, usize) = (None, None, 0);
+    let mut current: CurrentSeries = (None, None, 0);
     // Per call, the number of the last series it was given.
     let mut given: Vec<usize> = vec![0; calls.len()];
     let mut n: u64 = 0;

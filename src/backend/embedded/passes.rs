@@ -136,9 +136,12 @@ fn plan(g: &Shared, reqs: &[AggregateRequest], answers: &mut [Result<Vec<Aggrega
     passes
 }
 
+/// A request's measurement id, its matching series (tags, id) and its call.
+type Resolved = (i64, Vec<(Tags, i64)>, AggCall);
+
 /// A request's measurement, matching series and call; `None`: nothing to read (no such
 /// measurement or field).
-fn resolve(g: &Shared, req: &AggregateRequest) -> Result<Option<(i64, Vec<(Tags, i64)>, AggCall)>> {
+fn resolve(g: &Shared, req: &AggregateRequest) -> Result<Option<Resolved>> {
     if req.scan.fields.len() != 1 {
         return Err(BackendError::Invalid("aggregate pushdown takes exactly one field".into()));
     }
