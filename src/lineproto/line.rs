@@ -4,6 +4,8 @@
 //!
 //! Nothing here allocates on the fast path when [`parse_line_into`] is given a reused [`Line`]; the
 //! only owned data are the `Vec`s of tag and field slices, which keep their capacity across lines.
+//! Lines without `"` or `\` take [`parse_simple_into`], whose scanning, number conversion and tag
+//! sorting shortcuts live in [`scan`] (each falls back to the general code for any other shape).
 
 use std::borrow::Cow;
 use std::fmt;

@@ -513,19 +513,25 @@ mod props {
         /// line equals what the general parser gives it alone.
         #[test]
         fn body_parser_agrees_with_general_path(
-            keys in proptest::collection::vec("[a-zA-Z0-9_.ü-]{1,5}", 0..6),
+            keys in proptest::collection::vec("[a-zA-Z0-9_.ü-]{0,5}", 1..6),
+            orders in proptest::collection::vec((Just((0..8usize).collect::<Vec<_>>()).prop_shuffle(), 0usize..=8), 1..3),
             lines in proptest::collection::vec((
-                proptest::collection::vec(0usize..8, 0..7),
-                proptest::collection::vec(("[a-z]{1,3}", number_text()), 1..4),
+                0usize..3,
+                proptest::collection::vec((
+                    prop_oneof![3 => "[a-zü]{1,3}", 1 => "[a-z]{1,2}\\\\[ ,=]"],
+                    prop_oneof![6 => number_text(), 1 => "\"[a-z ,=ü\\\\]{0,4}\"", 1 => Just("t".to_string())],
+                ), 1..4),
                 prop_oneof![Just(String::new()), "-?[0-9]{1,20}".prop_map(|t| format!(" {t}"))],
             ), 1..8),
         ) {
             let mut body = String::new();
-            for (tags, fields, ts) in &lines {
+            for (order, fields, ts) in &lines {
+                // Lines mostly repeat one of one or two tag orders; each key ends in its own digit,
+                // so keys are distinct.
+                let (perm, len) = &orders[order % orders.len()];
                 body.push_str("m");
-                for &t in tags {
-                    let k = keys.get(t).map_or("zz", String::as_str);
-                    body.push_str(&format!(",{k}=v{t}"));
+                for &t in &perm[..*len] {
+                    body.push_str(&format!(",{}{t}=v{t}", keys[t % keys.len()]));
                 }
                 for (i, (k, v)) in fields.iter().enumerate() {
                     body.push_str(&format!("{}{k}={v}", if i == 0 { ' ' } else { ',' }));
@@ -543,7 +549,8 @@ mod props {
                 prop_assert_eq!(got, exp, "{:?}", text);
                 n += 1;
             }
-            prop_assert_eq!(n, lines.len());
+            // (Fewer lines than written when an unbalanced quote carries a value past a newline.)
+            prop_assert!(n >= 1 && n <= lines.len());
         }
 
         #[test]
