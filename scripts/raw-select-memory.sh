@@ -4,6 +4,7 @@
 # interleaved (old, new, old, new ...), each query on a freshly started server:
 #   OLD=/tmp/old-influxgate scripts/raw-select-memory.sh                  # embedded store
 #   OLD=/tmp/old-influxgate BACK=vm scripts/raw-select-memory.sh          # VictoriaMetrics (Debian victoria-metrics)
+#   OLD=/tmp/old-influxgate BACK=ch scripts/raw-select-memory.sh          # ClickHouse (Debian clickhouse-server)
 # Knobs: POINTS (10000000), SERIES (1500), RUNS (3), CHUNK (10000: chunk_size), NEW
 # (target/quick-release/influxgate), P (random: ports P+1..P+3), QUERY (SELECT * FROM m), QUERY_CONF
 # (extra [query] lines), DIR (a directory kept between runs: the data is loaded once into it).
@@ -29,6 +30,11 @@ if [ "$BACK" = vm ]; then
   ping http://127.0.0.1:$((P+3))
   ARGS=(--backend victoriametrics --backend-url http://127.0.0.1:$((P+3)))
   LOAD_URL="http://127.0.0.1:$((P+3))/write?db=rsm"   # straight to the store: the series influxgate writes
+elif [ "$BACK" = ch ]; then
+  . "$ROOT/scripts/bench-lib.sh"; WORK=$W/ch-work; mkdir -p $WORK
+  start_clickhouse ch $((P+4)) $((P+5)) $((P+6))
+  ARGS=(--backend clickhouse --backend-url http://127.0.0.1:$((P+4)))
+  LOAD_URL="http://127.0.0.1:$((P+1))/write?db=rsm"   # through influxgate: ClickHouse takes no line protocol
 else
   LOAD_URL="http://127.0.0.1:$((P+1))/write?db=rsm"
 fi

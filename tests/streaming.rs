@@ -589,3 +589,15 @@ fn bounded_memory_3000_series_small_window_victoriametrics() {
     let window = influxgate::backend::victoriametrics::MAX_WINDOW_SAMPLES as u64 * 128;
     bounded_memory_many(300_000, 3000, &["stream_window_points = 1024"], backend, many_series_bound(1024, 3000, window));
 }
+
+/// The same on ClickHouse (Debian package `clickhouse-server`), whose scan reads one statement's
+/// answer as it arrives (`backend::clickhouse::scan`): the store's term is the chunk of
+/// `CHUNK_ROWS` rows being filled and one handed on, plus the HTTP client's piece of the answer
+/// (a few hundred KiB), ~128 bytes a row as decoded.
+#[test]
+fn bounded_memory_3000_series_small_window_clickhouse() {
+    let ch = common::clickhouse::ClickHouse::single();
+    let backend = vec!["--backend".to_string(), "clickhouse".to_string(), "--backend-url".to_string(), ch.url().to_string()];
+    let store = 2 * influxgate::backend::clickhouse::CHUNK_ROWS as u64 * 128 + (1 << 20);
+    bounded_memory_many(300_000, 3000, &["stream_window_points = 1024"], backend, many_series_bound(1024, 3000, store));
+}

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
+use influxgate::backend::victoriametrics::labels::LabelMap;
 use influxgate::backend::victoriametrics::{VictoriaMetricsBackend, VmOptions};
 use influxgate::backend::{Backend, ScanRequest, TagPredicate, WriteBatch};
 use influxgate::model::{FieldValue, Point};
@@ -86,8 +87,11 @@ fn expected(points: &[Point]) -> Exported {
                 FieldValue::Boolean(b) => f64::from(u8::from(*b)),
                 FieldValue::String(_) => continue,
             };
+            // Under the labels the backend stores tag keys under (the db label, `__` keys and
+            // the escape prefix are moved).
+            let map = LabelMap::new("db");
             let mut labels: BTreeMap<String, String> =
-                p.tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
+                p.tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (map.label_of(k).into_owned(), v.clone())).collect();
             labels.insert("__name__".into(), format!("{}_{f}", p.measurement));
             out.entry(labels).or_default().push((p.time / 1_000_000, x));
         }
@@ -289,4 +293,56 @@ async fn one_flush_before_a_read_not_one_per_write() {
     write(21).await.expect("write");
     assert_eq!(read(&b).await.len(), 22);
     assert_eq!(ours(&b), base + 2);
+}
+
+/// `influxgate_vm_forwarded_writes_total` of the backend.
+fn forwarded(b: &VictoriaMetricsBackend) -> u64 {
+    b.counters().into_iter().find(|c| c.name == "influxgate_vm_forwarded_writes_total").map(|c| c.value).unwrap()
+}
+
+/// A write given its body (`Backend::write_body`, as the server calls it) stores exactly what
+/// VictoriaMetrics' JSON import stores for the parsed points: plain bodies in every precision are
+/// sent as they are (counted), and bodies VictoriaMetrics would read otherwise — escapes, hostile
+/// and remapped names, values it parses differently, folded keys, lines without a timestamp,
+/// comments, points it would drop — fall back to re-encoding, each body into its own database.
+#[tokio::test]
+async fn bodies_forwarded_or_reencoded_store_the_same() {
+    use influxgate::backend::RawBody;
+    use influxgate::lineproto::{parse_batch_with, ParseOptions, Precision};
+    let vm = start_vm(&[]).await;
+    let b = VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap();
+    let now = T0 + 3600 * S;
+    let plain = [
+        (Precision::Nanosecond, "cpu,host=a,region=eu user=1i,idle=98.25,neg=-3i,z=-0.5 1704067200123456789\ncpu,host=b user=2i 1704067201000000001\n"),
+        (Precision::Microsecond, "cpu,host=a user=1i,idle=0.1 1704067200123456\n\ncpu,host=a user=2i 1704067200999999\n"),
+        (Precision::Millisecond, "cpu,host=a user=1i 1704067200123\n"),
+        (Precision::Second, "cpu,host=a,t=ü#'{} user=1i,x=12345678901234567890.5 1704067200\n"),
+        (Precision::Minute, "cpu,host=a user=1i 28401120\n"),
+        (Precision::Hour, "cpu,host=a user=1i 473352\n"),
+        (Precision::Nanosecond, "a=b,k=v f=1 1704067200000000000\n"),
+    ];
+    let hostile = [
+        "m\\ x,t\\,k=v\\=1 f=1 1704067200000000000\n",
+        "m,t=a\\b f=1 1704067200000000000\n",
+        "m,db=other,__name__=n,influxgate_tag_x=y f=1 1704067200000000000\n",
+        "m f=1.,g=.5,h=1e3,k=-2.5E-3,b1=t,b2=FALSE 1704067200000000000\n",
+        "m f=1,f=2,time=3i,g=4 1704067200000000000\n",
+        "m f=1\nm,t=x f=2 1704067200000000000\n",
+        "# comment\nm f=1 1704067200000000000\n",
+        "m,t=a\tb f=1 1704067200000000000\n",
+        "m  f=1 1704067200000000000\n",
+        "m f=1 0\n",
+        "#m f=1 1704067200000000000\nm#,t=# f=2 1704067200000000000\n",
+    ];
+    let cases = plain.iter().map(|(p, body)| (*p, *body, true)).chain(hostile.iter().map(|body| (Precision::Nanosecond, *body, false)));
+    for (i, (precision, body, sent_as_is)) in cases.enumerate() {
+        let points = parse_batch_with(body.as_bytes(), &ParseOptions::new(precision, now)).unwrap_or_else(|e| panic!("{body:?}: {e:?}"));
+        let want: Vec<Point> = points.to_vec();
+        let db = format!("fwd{i}");
+        let before = forwarded(&b);
+        let raw = RawBody { bytes: bytes::Bytes::copy_from_slice(body.as_bytes()), precision };
+        b.write_body(WriteBatch { db: db.clone(), rp: None, points }, raw).await.unwrap_or_else(|e| panic!("{body:?}: {e}"));
+        assert_eq!(forwarded(&b) - before, u64::from(sent_as_is), "{body:?}");
+        assert_eq!(export(&vm, &db).await, truth(&vm, &format!("truth{i}"), &want).await, "{body:?}");
+    }
 }

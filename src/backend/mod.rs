@@ -162,6 +162,15 @@ pub struct WriteBatch {
     pub points: Points,
 }
 
+/// The `/write` body a [`WriteBatch`] was parsed from, as checked (decompressed), and its
+/// precision: a store that reads line protocol may send it on as it is
+/// ([`Backend::write_body`]).
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    pub bytes: bytes::Bytes,
+    pub precision: crate::lineproto::Precision,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOutcome {
     pub points_written: usize,
@@ -456,6 +465,13 @@ pub trait Backend: Send + Sync {
     /// Durable once this returns `Ok`. All points or none on a field type conflict.
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome>;
 
+    /// [`Backend::write`] of a batch parsed from `body` (every point of it, in order). A store
+    /// may send the body itself when that stores exactly the same; by default it writes the batch.
+    async fn write_body(&self, batch: WriteBatch, body: RawBody) -> Result<WriteOutcome> {
+        let _ = body;
+        self.write(batch).await
+    }
+
     async fn create_database(&self, db: &str) -> Result<()>;
     async fn drop_database(&self, db: &str) -> Result<()>;
     async fn databases(&self) -> Result<Vec<String>>;
@@ -513,6 +529,13 @@ pub trait Backend: Send + Sync {
     /// `query::upstream` hands it here, above the evaluator; `None` (every other store): the
     /// evaluator answers them from `scan`.
     fn statements(&self) -> Option<&dyn StatementStore> {
+        None
+    }
+
+    /// A view of the store for one statement (`query::snapshot` asks for it), which may keep
+    /// what the store answered to the statement's catalog requests until it is dropped; `None`
+    /// (the default): the statement uses the store itself.
+    fn statement_view(&self) -> Option<Box<dyn Backend>> {
         None
     }
 }

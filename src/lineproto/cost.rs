@@ -80,27 +80,38 @@ fn count(body: &[u8]) -> Counts {
     let mut c = Counts { bytes: body.len() as u64, utf8: std::str::from_utf8(body).is_ok(), ..Counts::default() };
     let mut pos = 0;
     while pos < body.len() {
-        let (end, _, _) = line_end(body, pos);
+        let (end, _, plain) = line_end(body, pos);
         let line = &body[pos..end];
         pos = end + 1;
         // Blank and comment lines are skipped by the parser (see `Lines`).
-        match line.iter().find(|&&b| !matches!(b, b' ' | b'\t' | 0)) {
-            None | Some(b'#') => continue,
-            Some(_) => {}
+        let Some(first) = line.iter().position(|&b| !matches!(b, b' ' | b'\t' | 0)) else { continue };
+        if line[first] == b'#' {
+            continue;
         }
-        let eq = line.iter().filter(|&&b| b == b'=').count() as u64;
-        let tag_eq = tag_equals(line);
+        let (tag_eq, eq) = if plain {
+            // No backslash or quote: the tags end at the first space.
+            let split = memchr::memchr(b' ', &line[first..]).map_or(line.len(), |p| first + p);
+            let tag_eq = equals_in(&line[..split]);
+            (tag_eq, tag_eq + equals_in(&line[split..]))
+        } else {
+            if memchr::memchr(b'\\', line).is_some() {
+                c.escaped_lines += line.len() as u64;
+            }
+            (tag_equals(line), equals_in(line))
+        };
         c.lines += 1;
         c.equals += eq;
         c.tag_equals += tag_eq;
         c.field_equals += eq - tag_eq;
-        if line.contains(&b'\\') {
-            c.escaped_lines += line.len() as u64;
-        }
         c.max_line_equals = c.max_line_equals.max(eq);
         c.max_line = c.max_line.max(line.len() as u64);
     }
     c
+}
+
+/// The `=` bytes of `b`.
+fn equals_in(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'=', b).count() as u64
 }
 
 /// The `=` bytes of `line` before its first space not escaped by a backslash (leading blanks

@@ -43,6 +43,8 @@ struct Facts {
 enum Store<'a> {
     Borrowed(&'a dyn Backend),
     Shared(SharedBackend),
+    /// The store's view for this statement (`Backend::statement_view`).
+    View(Box<dyn Backend>),
 }
 
 /// A store seen through one statement's catalog snapshot (module docs).
@@ -53,13 +55,18 @@ pub struct CatalogSnapshot<'a> {
 
 impl<'a> CatalogSnapshot<'a> {
     pub fn new(store: &'a dyn Backend) -> Self {
-        CatalogSnapshot { store: Store::Borrowed(store), facts: Mutex::default() }
+        let store = match store.statement_view() {
+            Some(v) => Store::View(v),
+            None => Store::Borrowed(store),
+        };
+        CatalogSnapshot { store, facts: Mutex::default() }
     }
 
     fn store(&self) -> &dyn Backend {
         match &self.store {
             Store::Borrowed(b) => *b,
             Store::Shared(b) => b.as_ref(),
+            Store::View(b) => b.as_ref(),
         }
     }
 
@@ -78,7 +85,11 @@ impl CatalogSnapshot<'static> {
     /// A snapshot owning its store, for a statement that outlives the caller's borrow (a
     /// streamed answer).
     pub fn shared(store: SharedBackend) -> SharedBackend {
-        Arc::new(CatalogSnapshot { store: Store::Shared(store), facts: Mutex::default() })
+        let store = match store.statement_view() {
+            Some(v) => Store::View(v),
+            None => Store::Shared(store),
+        };
+        Arc::new(CatalogSnapshot { store, facts: Mutex::default() })
     }
 }
 

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
-use crate::backend::{BackendError, WriteBatch, WriteOutcome};
+use crate::backend::{BackendError, RawBody, WriteBatch, WriteOutcome};
 use crate::lineproto::{self, ParseCost, ParseOptions};
 use crate::model::Points;
 use crate::spool;
@@ -97,7 +97,10 @@ pub async fn handle(state: &Arc<State>, req: Request<Incoming>, ctx: &mut Ctx) -
     let batch = WriteBatch { db, rp, points };
     let written = match &state.spool {
         Some(spool) => spool_write(state, spool, entry, batch).await,
-        None => state.backend_call("write", state.backend.write(batch)).await.map(Some),
+        None => {
+            let body = RawBody { bytes: data.clone(), precision };
+            state.backend_call("write", state.backend.write_body(batch, body)).await.map(Some)
+        }
     };
     let outcome = match written {
         Ok(o) => o,

@@ -23,7 +23,7 @@ use super::metrics::add;
 use super::record::{Entry, Framed, Kind, Record};
 use super::window::Acked;
 use super::{lock, now_ms, Spool};
-use crate::backend::{BackendError, Origin, WriteBatch, WriteOutcome};
+use crate::backend::{BackendError, Origin, RawBody, WriteBatch, WriteOutcome};
 
 /// What became of a write.
 #[derive(Debug)]
@@ -61,7 +61,8 @@ impl Spool {
             return Ok(Written::Spooled { cause: None });
         }
         self.make_room().await?;
-        match self.call("write", self.store.write(batch)).await {
+        let body = RawBody { bytes: entry.body.clone(), precision: entry.precision };
+        match self.call("write", self.store.write_body(batch, body)).await {
             Ok(o) => {
                 self.remember(entry).await;
                 Ok(Written::Stored(o))

@@ -318,7 +318,7 @@ impl Tracker {
             Err(BackendError::Invalid(_) | BackendError::Internal(_)) => {}
             Err(e) => return Err(e),
         }
-        for name in inner.metric_names(db, None).await? {
+        for name in inner.metric_names(None, db, None).await? {
             if !self.seed_metric(inner, &catalog, db, &name, &mut st).await? {
                 break;
             }
@@ -374,7 +374,7 @@ impl Tracker {
         let end = secs(MAX_MS);
         let mut out = Vec::new();
         for (m, cands) in by_measurement {
-            let metrics: Vec<String> = inner.field_metrics(db, m).await?.into_values().collect();
+            let metrics: Vec<String> = inner.field_metrics(None, db, m).await?.into_values().collect();
             if metrics.is_empty() {
                 out.extend(cands);
                 continue;

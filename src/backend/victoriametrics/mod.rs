@@ -60,7 +60,9 @@ pub mod cardinality;
 pub mod checks;
 pub mod durability;
 mod flush;
+mod forward;
 pub mod labels;
+pub mod memo;
 pub mod names;
 pub mod rollup;
 pub mod selector;
@@ -161,6 +163,9 @@ impl Default for VmOptions {
 
 pub struct VictoriaMetricsBackend {
     inner: Arc<Inner>,
+    /// In a statement's view (`Backend::statement_view`): what its catalog requests were
+    /// answered (see [`memo`](mod@memo)).
+    memo: Option<memo::Memo>,
 }
 
 struct Inner {
@@ -173,6 +178,8 @@ struct Inner {
     catalog: Mutex<Catalog>,
     strings_dropped: Arc<AtomicU64>,
     window_splits: AtomicU64,
+    /// Write bodies sent as the client sent them (see [`forward`](mod@forward)).
+    forwarded: AtomicU64,
     retention: Mutex<Option<i64>>,
     /// How writes are sent and what VictoriaMetrics keeps of labels, decided once from its flags
     /// (see [`write`](mod@write)).
@@ -383,6 +390,7 @@ impl VictoriaMetricsBackend {
                 catalog: Mutex::new(catalog),
                 strings_dropped: Arc::new(AtomicU64::new(0)),
                 window_splits: AtomicU64::new(0),
+                forwarded: AtomicU64::new(0),
                 retention: Mutex::new(None),
                 write_setup: Mutex::new(None),
                 labels,
@@ -392,6 +400,7 @@ impl VictoriaMetricsBackend {
                 unreachable_ms: std::sync::atomic::AtomicI64::new(0),
                 flushes: flush::Flushes::default(),
             }),
+            memo: None,
         })
     }
 
@@ -429,7 +438,7 @@ impl Inner {
 
     /// POSTs to VictoriaMetrics; a request that reads (anything but a write or a flush) is sent
     /// once the writes acknowledged before it are searchable (see [`flush`](mod@flush)).
-    async fn send(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
+    async fn send(&self, path: &str, body: impl Into<reqwest::Body>, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
         if self.opts.flush_after_write && !flush::is_write(path) {
             let flush = || async { self.post(flush::FORCE_FLUSH, String::new(), "text/plain", Some(self.opts.timeout)).await.map(drop) };
             self.flushes.before_read(flush).await?;
@@ -437,7 +446,7 @@ impl Inner {
         self.post(path, body, content_type, timeout).await
     }
 
-    async fn post(&self, path: &str, body: String, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
+    async fn post(&self, path: &str, body: impl Into<reqwest::Body>, content_type: &str, timeout: Option<Duration>) -> Result<reqwest::Response> {
         let mut rb = self
             .client
             .post(format!("{}{}", self.base, path))
@@ -510,6 +519,22 @@ impl Inner {
         api_data(path, &bytes)
     }
 
+    /// [`Inner::api`] for a catalog request: answered from the statement's memo when it holds
+    /// the same request's answer (see [`memo`](mod@memo)).
+    async fn catalog_api<T: serde::de::DeserializeOwned>(&self, memo: Option<&memo::Memo>, path: &str, pairs: &[(&str, &str)]) -> Result<T> {
+        let Some(memo) = memo else { return self.api(path, pairs).await };
+        let key = format!("{path}?{}", form(pairs));
+        let bytes = match memo.raw(&key) {
+            Some(b) => b,
+            None => {
+                let b = Arc::new(self.api_body(path, pairs).await?);
+                memo.keep_raw(key, b.clone());
+                b
+            }
+        };
+        api_data(path, &bytes)
+    }
+
     /// An API answer's body (at most `MAX_API_ANSWER` bytes), for [`api_data`] to read borrowing
     /// from it.
     async fn api_body(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Vec<u8>> {
@@ -522,10 +547,33 @@ impl Inner {
         Matcher::Eq(self.opts.db_label.clone(), db.to_string())
     }
 
-    /// Metric names of a database, optionally only those that may belong to `measurement`.
-    async fn metric_names(&self, db: &str, measurement: Option<&str>) -> Result<Vec<String>> {
-        let re = measurement.map(|m| format!("{}(?:{}.+)?", regex::escape(m), regex::escape(&self.opts.separator)));
-        self.metric_names_re(db, re).await
+    /// Metric names of a database, optionally only those that may belong to `measurement`
+    /// (`m` or `m<sep>...`). In a statement's view every name of the database is asked once and
+    /// a measurement's are picked from them.
+    async fn metric_names(&self, memo: Option<&memo::Memo>, db: &str, measurement: Option<&str>) -> Result<Vec<String>> {
+        let sep = &self.opts.separator;
+        // Names deleted through influxgate are checked one by one (see `metric_names_re`): only
+        // a measurement's, not the database's.
+        let memo = memo.filter(|_| !self.catalog().deleted.contains_key(db));
+        let Some(memo) = memo else {
+            let re = measurement.map(|m| format!("{}(?:{}.+)?", regex::escape(m), regex::escape(sep)));
+            return self.metric_names_re(db, re).await;
+        };
+        let all = match memo.names(db) {
+            Some(n) => n,
+            None => {
+                let n = self.metric_names_re(db, None).await?;
+                memo.keep_names(db, &n);
+                Arc::new(n)
+            }
+        };
+        let Some(m) = measurement else { return Ok(all.to_vec()) };
+        // As VictoriaMetrics matches the regex above (anchored; `.` is not a newline).
+        let of_m = |n: &&String| {
+            n.as_str() == m
+                || n.strip_prefix(m).and_then(|r| r.strip_prefix(sep.as_str())).is_some_and(|f| !f.is_empty() && !f.contains('\n'))
+        };
+        Ok(all.iter().filter(of_m).cloned().collect())
     }
 
     /// Metric names of a database, optionally only those matching a (VictoriaMetrics-anchored)
@@ -591,8 +639,8 @@ impl Inner {
     }
 
     /// field → metric name for one measurement, sorted by field.
-    async fn field_metrics(&self, db: &str, measurement: &str) -> Result<BTreeMap<String, String>> {
-        let names = self.metric_names(db, Some(measurement)).await?;
+    async fn field_metrics(&self, memo: Option<&memo::Memo>, db: &str, measurement: &str) -> Result<BTreeMap<String, String>> {
+        let names = self.metric_names(memo, db, Some(measurement)).await?;
         let cat = self.catalog();
         let mut out = BTreeMap::new();
         for n in names {
@@ -615,6 +663,7 @@ impl Inner {
     /// predicate, plus every label name seen on them.
     async fn list_series(
         &self,
+        memo: Option<&memo::Memo>,
         db: &str,
         metrics: &[String],
         tags: &TagPredicate,
@@ -622,7 +671,11 @@ impl Inner {
         hi_ms: i64,
     ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
-        for conj in to_dnf(tags, &self.labels) {
+        let conjs = to_dnf(tags, &self.labels);
+        // Every series of these metrics at any time: their label names are those
+        // `metric_labels` would ask for.
+        let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
+        for conj in conjs {
             let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
             ms.extend(conj);
             pairs.push(("match[]", selector(&ms)));
@@ -634,11 +687,18 @@ impl Inner {
         // so that `exact_selector` can pin the absent ones to "" (a superset is harmless). Label
         // names, not tag keys (see `labels`). Asked beside the series list (two round trips in
         // the time of one).
-        let names_sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
-        let end = secs(MAX_MS);
-        let lp = [("match[]", names_sel.as_str()), ("start", "1"), ("end", end.as_str())];
-        let (raw, label_names): (Vec<BTreeMap<String, String>>, Vec<String>) =
-            futures::try_join!(self.api("/api/v1/series", &p), self.api("/api/v1/labels", &lp))?;
+        let (raw, label_names): (Vec<BTreeMap<String, String>>, Vec<String>) = if every {
+            let raw: Vec<BTreeMap<String, String>> = self.catalog_api(memo, "/api/v1/series", &p).await?;
+            let names: BTreeSet<&String> = raw.iter().flat_map(|l| l.keys()).collect();
+            let names: Vec<String> = names.into_iter().cloned().collect();
+            if let Some(m) = memo {
+                let answer = serde_json::json!({"status": "success", "data": names});
+                m.keep_raw(self.labels_request(db, metrics).0, Arc::new(answer.to_string().into_bytes()));
+            }
+            (raw, names)
+        } else {
+            futures::try_join!(self.catalog_api(memo, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))?
+        };
         let mut label_names: BTreeSet<String> =
             label_names.into_iter().filter(|l| l != "__name__" && *l != self.opts.db_label).collect();
         let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
@@ -651,6 +711,25 @@ impl Inner {
             }
         }
         Ok((by_tags.into_iter().collect(), label_names))
+    }
+
+    /// Every label name of these metrics' series in `db` (`__name__` and the db label included),
+    /// at any time. The request is the same for the same set of metrics in any order, so that a
+    /// statement's memo answers it once.
+    async fn metric_labels(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String]) -> Result<Vec<String>> {
+        let (_, names_sel) = self.labels_request(db, metrics);
+        let end = secs(MAX_MS);
+        self.catalog_api(memo, LABELS, &[("match[]", names_sel.as_str()), ("start", "1"), ("end", end.as_str())]).await
+    }
+
+    /// `metric_labels`' memo key (as `catalog_api` makes it) and selector.
+    fn labels_request(&self, db: &str, metrics: &[String]) -> (String, String) {
+        let mut sorted = metrics.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let names_sel = selector(&[names_matcher(&sorted), self.db_matcher(db)]);
+        let key = format!("{LABELS}?{}", form(&[("match[]", names_sel.as_str()), ("start", "1"), ("end", &secs(MAX_MS))]));
+        (key, names_sel)
     }
 
     /// A selector matching exactly one series of `db` (given every label name the measurement
@@ -707,6 +786,8 @@ impl Inner {
     }
 }
 
+const LABELS: &str = "/api/v1/labels";
+
 /// Scan state shared by the streaming task.
 struct ScanJob {
     inner: Arc<Inner>,
@@ -721,8 +802,10 @@ struct ScanJob {
     hi: i64,
 }
 
-/// One series' rows of a window: time (ms) → columns.
-type WindowRows = BTreeMap<i64, Vec<Option<FieldValue>>>;
+/// One series' samples of a window in the order read: (time in ms, column (`None`: the time
+/// only), value). Made into rows when sent (`ScanJob::emit`): a flat list costs no allocation
+/// per sample, where a map of rows cost a node and a row per time.
+type WindowRows = Vec<(i64, Option<u32>, f64)>;
 
 impl ScanJob {
     /// Reads series in groups of `GROUP_SERIES` with one export each; a group (or window) holding
@@ -775,13 +858,25 @@ impl ScanJob {
         }
     }
 
-    /// Sends rows as chunks; false when the receiver is gone.
-    async fn emit(&self, tx: &mpsc::Sender<Result<SeriesChunk>>, tags: &[(String, String)], rows: WindowRows) -> bool {
+    /// Sends a series' samples as rows in time order, in chunks; false when the receiver is gone.
+    /// Of samples of one column at one time, the last read is kept.
+    async fn emit(&self, tx: &mpsc::Sender<Result<SeriesChunk>>, tags: &[(String, String)], mut rows: WindowRows) -> bool {
+        // Stable: samples of one time keep the order read. Each metric's samples come sorted,
+        // so this merges a few sorted runs.
+        rows.sort_by_key(|s| s.0);
         let mut chunk = self.empty_chunk(tags);
-        for (t, cols) in rows {
+        let mut i = 0;
+        while i < rows.len() {
+            let t = rows[i].0;
             chunk.times.push(t.saturating_mul(NS_PER_MS));
-            for (i, v) in cols.into_iter().enumerate() {
-                chunk.columns[i].push(v);
+            for c in chunk.columns.iter_mut() {
+                c.push(None);
+            }
+            while let Some(&(_, col, v)) = rows.get(i).filter(|s| s.0 == t) {
+                if let Some(cell) = col.and_then(|c| chunk.columns.get_mut(c as usize)).and_then(|c| c.last_mut()) {
+                    *cell = Some(FieldValue::Float(v));
+                }
+                i += 1;
             }
             if chunk.times.len() >= CHUNK_ROWS {
                 let full = std::mem::replace(&mut chunk, self.empty_chunk(tags));
@@ -813,7 +908,7 @@ impl ScanJob {
             index.insert(tags.as_slice(), i);
             pairs.push(("match[]", self.inner.exact_selector(&self.db, &metrics, tags, &self.all_labels)));
         }
-        let mut out: Vec<WindowRows> = vec![BTreeMap::new(); group.len()];
+        let mut out: Vec<WindowRows> = vec![Vec::new(); group.len()];
         if pairs.is_empty() {
             return Ok(Some(out));
         }
@@ -852,18 +947,11 @@ impl ScanJob {
         // Exactly one of the series asked for: same label set.
         let Some(&i) = index.get(tags.as_slice()) else { return Ok(0) };
         let rows = &mut out[i];
-        let mut n = 0;
-        for (t, v) in l.timestamps.iter().zip(l.values.iter()) {
-            if *t < lo || *t > hi {
-                continue;
-            }
-            let row = rows.entry(*t).or_insert_with(|| vec![None; self.ncols]);
-            if let Some(c) = col {
-                row[c] = Some(FieldValue::Float(*v));
-            }
-            n += 1;
-        }
-        Ok(n)
+        let before = rows.len();
+        let col = col.and_then(|c| u32::try_from(c).ok());
+        let in_window = l.timestamps.iter().zip(l.values.iter()).filter(|(t, _)| **t >= lo && **t <= hi);
+        rows.extend(in_window.map(|(t, v)| (*t, col, *v)));
+        Ok(rows.len() - before)
     }
 }
 
@@ -889,6 +977,11 @@ impl Backend for VictoriaMetricsBackend {
                 name: "influxgate_vm_flushes_total",
                 help: "Flushes (/internal/force_flush) sent before a read that followed unflushed writes.",
                 value: self.inner.flushes.sent.load(Ordering::Relaxed),
+            },
+            crate::backend::BackendCounter {
+                name: "influxgate_vm_forwarded_writes_total",
+                help: "Write bodies sent to VictoriaMetrics as the client sent them (the others are re-encoded).",
+                value: self.inner.forwarded.load(Ordering::Relaxed),
             },
         ]
     }
@@ -920,13 +1013,27 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
-        write::write(self, batch).await
+        self.forget();
+        write::write(self, batch, None).await
+    }
+
+    async fn write_body(&self, batch: WriteBatch, body: super::RawBody) -> Result<WriteOutcome> {
+        self.forget();
+        write::write(self, batch, Some(body)).await
+    }
+
+    fn statement_view(&self) -> Option<Box<dyn Backend>> {
+        if self.memo.is_some() {
+            return None;
+        }
+        Some(Box::new(VictoriaMetricsBackend { inner: self.inner.clone(), memo: Some(memo::Memo::default()) }))
     }
 
     async fn create_database(&self, db: &str) -> Result<()> {
         if db.is_empty() {
             return Err(BackendError::Invalid("database name required".into()));
         }
+        self.forget();
         self.inner.update_catalog(|c| c.databases.insert(db.to_string()))
     }
 
@@ -934,7 +1041,8 @@ impl Backend for VictoriaMetricsBackend {
         if db.is_empty() {
             return Err(BackendError::Invalid("database name required".into()));
         }
-        let names = self.inner.metric_names(db, None).await?;
+        self.forget();
+        let names = self.inner.metric_names(None, db, None).await?;
         let sel = selector(&[self.inner.db_matcher(db)]);
         self.inner.delete_selectors(vec![sel]).await?;
         self.inner.tracker.forget(db);
@@ -951,7 +1059,7 @@ impl Backend for VictoriaMetricsBackend {
         let path = format!("/api/v1/label/{}/values", self.inner.opts.db_label);
         let mut v: BTreeSet<String> = self
             .inner
-            .api::<Vec<String>>(&path, &[("start", "1"), ("end", &end)])
+            .catalog_api::<Vec<String>>(self.memo(), &path, &[("start", "1"), ("end", &end)])
             .await?
             .into_iter()
             .collect();
@@ -999,7 +1107,7 @@ impl Backend for VictoriaMetricsBackend {
         let groups = self.measurement_groups(db, measurements).await?;
         let mut out = Vec::new();
         for (m, metrics) in groups {
-            let (series, _) = self.inner.list_series(db, &metrics, tags, 0, MAX_MS).await?;
+            let (series, _) = self.inner.list_series(self.memo(), db, &metrics, tags, 0, MAX_MS).await?;
             out.extend(series.into_iter().map(|(t, _)| SeriesInfo { measurement: m.clone(), tags: t }));
         }
         out.sort();
@@ -1009,7 +1117,7 @@ impl Backend for VictoriaMetricsBackend {
 
     async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
         self.inner.check_rp(rp)?;
-        let names = self.inner.metric_names(db, None).await?;
+        let names = self.inner.metric_names(self.memo(), db, None).await?;
         if names.is_empty() && !self.inner.catalog().databases.contains(db) {
             return Err(BackendError::DatabaseNotFound(db.to_string()));
         }
@@ -1021,7 +1129,7 @@ impl Backend for VictoriaMetricsBackend {
 
     async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
         self.inner.check_rp(rp)?;
-        Ok(self.inner.field_metrics(db, measurement).await?.into_keys().map(|f| (f, FieldType::Float)).collect())
+        Ok(self.inner.field_metrics(self.memo(), db, measurement).await?.into_keys().map(|f| (f, FieldType::Float)).collect())
     }
 
     /// An empty `fields` list reads the times of every row of the measurement.
@@ -1033,7 +1141,7 @@ impl Backend for VictoriaMetricsBackend {
         if lo > hi {
             return Ok(Box::pin(futures::stream::empty()));
         }
-        let fmap = inner.field_metrics(&req.db, &req.measurement).await?;
+        let fmap = inner.field_metrics(self.memo(), &req.db, &req.measurement).await?;
         let mut metrics = Vec::new();
         let mut col_of: HashMap<String, Option<usize>> = HashMap::new();
         if req.fields.is_empty() {
@@ -1054,7 +1162,7 @@ impl Backend for VictoriaMetricsBackend {
         if metrics.is_empty() {
             return Ok(Box::pin(futures::stream::empty()));
         }
-        let (series, all_labels) = inner.list_series(&req.db, &metrics, &req.tags, lo, hi).await?;
+        let (series, all_labels) = inner.list_series(self.memo(), &req.db, &metrics, &req.tags, lo, hi).await?;
         if series.is_empty() {
             return Ok(Box::pin(futures::stream::empty()));
         }
@@ -1090,6 +1198,7 @@ impl Backend for VictoriaMetricsBackend {
                 "DELETE with a time range is not supported by the victoriametrics backend".into(),
             ));
         }
+        self.forget();
         if !self.databases().await?.iter().any(|d| d == &req.db) {
             return Err(BackendError::DatabaseNotFound(req.db.clone()));
         }
@@ -1097,7 +1206,7 @@ impl Backend for VictoriaMetricsBackend {
         let mut sels = Vec::new();
         let mut touched = BTreeSet::new();
         for (_, metrics) in groups {
-            let (series, all_labels) = self.inner.list_series(&req.db, &metrics, &req.tags, 0, MAX_MS).await?;
+            let (series, all_labels) = self.inner.list_series(None, &req.db, &metrics, &req.tags, 0, MAX_MS).await?;
             for (tags, present) in series {
                 let ms: Vec<String> = present.into_iter().collect();
                 sels.push(self.inner.exact_selector(&req.db, &ms, &tags, &all_labels));
@@ -1127,6 +1236,18 @@ fn fill_duplicates(mut c: SeriesChunk, fields: &[String]) -> SeriesChunk {
 }
 
 impl VictoriaMetricsBackend {
+    /// The statement's memo, in a statement's view.
+    fn memo(&self) -> Option<&memo::Memo> {
+        self.memo.as_ref()
+    }
+
+    /// Empties the statement's memo (a write, delete or DDL).
+    fn forget(&self) {
+        if let Some(m) = &self.memo {
+            m.clear();
+        }
+    }
+
     fn check_write_rp(&self, rp: Option<&str>) -> Result<()> {
         self.inner.check_rp(rp)
     }
@@ -1134,8 +1255,8 @@ impl VictoriaMetricsBackend {
     /// Measurement → its metric names, for the measurements a filter selects, sorted.
     async fn measurement_groups(&self, db: &str, filter: &MeasurementFilter) -> Result<Vec<(String, Vec<String>)>> {
         let names = match filter {
-            MeasurementFilter::Names(ns) if ns.len() == 1 => self.inner.metric_names(db, Some(&ns[0])).await?,
-            _ => self.inner.metric_names(db, None).await?,
+            MeasurementFilter::Names(ns) if ns.len() == 1 => self.inner.metric_names(self.memo(), db, Some(&ns[0])).await?,
+            _ => self.inner.metric_names(self.memo(), db, None).await?,
         };
         let cat = self.inner.catalog();
         let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();

@@ -578,7 +578,8 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
     if hi < MIN_LO {
         return Err(BackendError::Unsupported("times in the first quarter hour of 1970 are not pushed down".into()));
     }
-    let fmap = inner.field_metrics(&scan.db, &scan.measurement).await?;
+    let memo = backend.memo();
+    let fmap = inner.field_metrics(memo, &scan.db, &scan.measurement).await?;
     // Each request's metric (None: the field has none, an empty answer), and the metrics asked.
     let metric_of: Vec<Option<&String>> = reqs.iter().map(|r| fmap.get(&r.scan.fields[0])).collect();
     let metrics: Vec<String> = metric_of.iter().flatten().map(|m| (*m).clone()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -606,8 +607,13 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
     let guards = async {
         let end = secs(MAX_MS);
         let labels = async {
-            let l: Vec<String> =
-                inner.api("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)]).await?;
+            // In a statement's view, the label names of every metric of the measurement, which
+            // its series listing asked already (a superset: a `rollup` label on another field's
+            // series also leaves the request to the planner).
+            let l: Vec<String> = match memo {
+                Some(_) => inner.metric_labels(memo, &scan.db, &fmap.values().cloned().collect::<Vec<_>>()).await?,
+                None => inner.api("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)]).await?,
+            };
             Ok::<bool, BackendError>(l.iter().any(|l| l == "rollup"))
         };
         let early_samples = async {

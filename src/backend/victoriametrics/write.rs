@@ -8,6 +8,9 @@
 //! the db label is always the batch's database. Its line-protocol ingest costs about a third of
 //! its JSON import's.
 //!
+//! A body whose every line VictoriaMetrics reads exactly as influxgate parsed it is not encoded
+//! at all: the request's own bytes are sent with its `precision` ([`forward`](mod@super::forward)).
+//!
 //! Before anything is sent, the batch passes [`checks`](mod@super::checks) (values, label sets,
 //! name collisions) and the cardinality limits ([`cardinality`](mod@super::cardinality)): a
 //! batch refused by either stores nothing.
@@ -46,7 +49,8 @@ use std::sync::atomic::Ordering;
 
 use super::labels::{LabelLimits, LabelMap, ESCAPE};
 use super::{checks, names, read_bounded, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, NS_PER_MS, WRITE_CHUNK_BYTES};
-use crate::backend::{BackendError, Result, WriteBatch, WriteOutcome};
+use super::forward;
+use crate::backend::{BackendError, RawBody, Result, WriteBatch, WriteOutcome};
 use crate::model::{FieldRef, PointRef};
 
 /// What becomes of a point that passed the checks.
@@ -77,8 +81,9 @@ fn fate(p: &PointRef<'_>, min_ms: i64, max_ms: i64) -> Fate {
     }
 }
 
-/// `Backend::write` of the VictoriaMetrics backend.
-pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Result<WriteOutcome> {
+/// `Backend::write` of the VictoriaMetrics backend; `body`, the request's body the batch was
+/// parsed from, is sent as it is when that stores the same ([`forward`](mod@super::forward)).
+pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch, body: Option<RawBody>) -> Result<WriteOutcome> {
     let inner = &b.inner;
     b.check_write_rp(batch.rp.as_deref())?;
     let setup = inner.write_setup().await;
@@ -91,7 +96,16 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
     // Held until the batch is sent: see `checks`.
     let _names = checks::check_names(inner, &batch).await?;
     inner.tracker.check(inner, &batch, &|p| fate(p, min_ms, max_ms) == Fate::Write).await?;
-    let (written, too_old, too_new) = send_batch(inner, &batch, &setup.mode, min_ms, max_ms).await?;
+    let forwardable = match (&setup.mode, body) {
+        (Mode::LineProtocol { max_line }, Some(body)) => all_written(&batch, min_ms, max_ms)
+            .then_some(body)
+            .filter(|body| forward::plain_body(&body.bytes, &batch.points, &inner.labels, *max_line)),
+        _ => None,
+    };
+    let (written, too_old, too_new) = match forwardable {
+        Some(body) => (forward_batch(inner, &batch, body).await?, 0, 0),
+        None => send_batch(inner, &batch, &setup.mode, min_ms, max_ms).await?,
+    };
     if too_new > 0 {
         return Err(BackendError::Invalid(format!(
             "partial write: points beyond retention policy or more than 2 days in the future are not stored by victoriametrics dropped={}",
@@ -102,6 +116,60 @@ pub(super) async fn write(b: &VictoriaMetricsBackend, batch: WriteBatch) -> Resu
         return Err(BackendError::Invalid(format!("partial write: points beyond retention policy dropped={too_old}")));
     }
     Ok(WriteOutcome { points_written: written })
+}
+
+/// Whether every point is written (none too old or too new; string fields are ruled out by
+/// [`forward::plain_body`]) at a millisecond after 0, which line protocol carries.
+fn all_written(batch: &WriteBatch, min_ms: i64, max_ms: i64) -> bool {
+    let lo = min_ms.max(1).saturating_mul(NS_PER_MS);
+    let hi = max_ms.saturating_add(1).saturating_mul(NS_PER_MS);
+    batch.points.iter().all(|p| p.time >= lo && p.time < hi)
+}
+
+/// Sends `body` to `/write` with its precision, in pieces of about [`WRITE_CHUNK_BYTES`] cut at
+/// line ends, then notes the batch's measurements in the catalog; the points written.
+async fn forward_batch(inner: &Inner, batch: &WriteBatch, body: RawBody) -> Result<usize> {
+    let path = write_path_with(&batch.db, forward::precision_arg(body.precision));
+    let mut rest = body.bytes;
+    while !rest.is_empty() {
+        let cut = match rest.get(WRITE_CHUNK_BYTES..).and_then(|tail| tail.iter().position(|&c| c == b'\n')) {
+            Some(i) => WRITE_CHUNK_BYTES + i + 1,
+            None => rest.len(),
+        };
+        let piece = rest.split_to(cut);
+        inner.send(&path, piece, "text/plain", Some(inner.opts.timeout)).await?;
+        inner.note_written();
+    }
+    inner.forwarded.fetch_add(1, Ordering::Relaxed);
+    note_measurements(inner, &batch.db, batch.points.iter().map(|p| p.measurement))?;
+    Ok(batch.points.len())
+}
+
+/// Adds the measurements written to the catalog (with the database) when it lacks any.
+fn note_measurements<'a>(inner: &Inner, db: &str, written: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut new_meas: BTreeSet<String> = BTreeSet::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut last_seen: Option<&str> = None;
+    {
+        let c = inner.catalog();
+        let known = c.measurements.get(db).filter(|_| c.databases.contains(db));
+        for m in written {
+            if last_seen != Some(m) && seen.insert(m) && !known.is_some_and(|s| s.contains(m)) {
+                new_meas.insert(m.to_string());
+            }
+            last_seen = Some(m);
+        }
+    }
+    if !new_meas.is_empty() {
+        // A database written to exists until DROP DATABASE, as in 1.x, also once its series
+        // are all deleted.
+        inner.update_catalog(|c| {
+            c.databases.insert(db.to_string());
+            c.measurements.entry(db.to_string()).or_default().extend(new_meas);
+            true
+        })?;
+    }
+    Ok(())
 }
 
 /// Encodes and sends the points to write, then notes their measurements in the catalog; the
@@ -116,10 +184,6 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
     let (mut too_old, mut too_new) = (0usize, 0usize);
     let mut dropped = 0u64;
     let mut written = 0usize;
-    // Measurements the catalog lacks.
-    let mut new_meas: BTreeSet<String> = BTreeSet::new();
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
-    let mut last_seen: Option<&str> = None;
     for (i, p) in batch.points.iter().enumerate() {
         let strings = p.fields.iter().filter(|(_, v)| matches!(v, FieldRef::String(_))).count();
         match fate(&p, min_ms, max_ms) {
@@ -164,14 +228,6 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
             inner.note_written();
         }
         written += 1;
-        let m = p.measurement;
-        if last_seen != Some(m) && seen.insert(m) {
-            let c = inner.catalog();
-            if !c.databases.contains(&batch.db) || !c.measurements.get(&batch.db).is_some_and(|s| s.contains(m)) {
-                new_meas.insert(m.to_string());
-            }
-        }
-        last_seen = Some(m);
     }
     if !lp.is_empty() {
         inner.send(&lp_path, lp, "text/plain", Some(inner.opts.timeout)).await?;
@@ -184,15 +240,8 @@ async fn send_batch(inner: &Inner, batch: &WriteBatch, mode: &Mode, min_ms: i64,
     if dropped > 0 {
         inner.strings_dropped.fetch_add(dropped, Ordering::Relaxed);
     }
-    if !new_meas.is_empty() {
-        // A database written to exists until DROP DATABASE, as in 1.x, also once its series
-        // are all deleted.
-        inner.update_catalog(|c| {
-            c.databases.insert(batch.db.clone());
-            c.measurements.entry(batch.db.clone()).or_default().extend(new_meas);
-            true
-        })?;
-    }
+    let kept = batch.points.iter().filter(|p| fate(p, min_ms, max_ms) == Fate::Write);
+    note_measurements(inner, &batch.db, kept.map(|p| p.measurement))?;
     Ok((written, too_old, too_new))
 }
 
@@ -538,9 +587,14 @@ fn push_member(out: &mut String, k: &str, v: &str) {
     push_json_str(out, v);
 }
 
-/// The `/write` path and query for database `db`.
+/// The `/write` path and query for database `db`, with millisecond timestamps.
 pub fn write_path(db: &str) -> String {
-    let mut s = String::from("/write?precision=ms");
+    write_path_with(db, "ms")
+}
+
+/// The `/write` path and query for database `db` and timestamps of `precision`.
+fn write_path_with(db: &str, precision: &str) -> String {
+    let mut s = format!("/write?precision={precision}");
     if !db.is_empty() {
         s.push_str("&db=");
         s.extend(form_urlencoded::byte_serialize(db.as_bytes()));
