@@ -595,19 +595,22 @@ fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
-fn sort_tags(tags: &mut [(Escaped<'_>, Escaped<'_>)]) -> Result<(), LineError> {
-    let mut sorted = true;
+/// Whether the tags are already strictly in key order (the usual case); "duplicate tags" when two
+/// neighbours seen before the first disorder have the same key.
+#[inline]
+fn in_order(tags: &[(Escaped<'_>, Escaped<'_>)]) -> Result<bool, LineError> {
     for w in tags.windows(2) {
         match cmp_bytes(w[0].0.raw.as_bytes(), w[1].0.raw.as_bytes()) {
             std::cmp::Ordering::Less => {}
             std::cmp::Ordering::Equal => return fail("duplicate tags"),
-            std::cmp::Ordering::Greater => {
-                sorted = false;
-                break;
-            }
+            std::cmp::Ordering::Greater => return Ok(false),
         }
     }
-    if !sorted {
+    Ok(true)
+}
+
+fn sort_tags(tags: &mut [(Escaped<'_>, Escaped<'_>)]) -> Result<(), LineError> {
+    if !in_order(tags)? {
         // Stable and, for the handful of tags a line has, cheap.
         tags.sort_by(|a, b| cmp_bytes(a.0.raw.as_bytes(), b.0.raw.as_bytes()));
         if tags

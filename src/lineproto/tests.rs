@@ -529,7 +529,7 @@ mod props {
                 // Lines mostly repeat one of one or two tag orders; each key ends in its own digit,
                 // so keys are distinct.
                 let (perm, len) = &orders[order % orders.len()];
-                body.push_str("m");
+                body.push('m');
                 for &t in &perm[..*len] {
                     body.push_str(&format!(",{}{t}=v{t}", keys[t % keys.len()]));
                 }

@@ -142,18 +142,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 impl<'a> TagOrder<'a> {
     /// Sorts `tags` by key as written (bytewise) and refuses duplicate keys, as 1.x does.
     pub(super) fn sort(&mut self, tags: &mut Vec<(Escaped<'a>, Escaped<'a>)>) -> Result<(), LineError> {
-        let mut sorted = true;
-        for w in tags.windows(2) {
-            match cmp_bytes(w[0].0.raw.as_bytes(), w[1].0.raw.as_bytes()) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => return fail("duplicate tags"),
-                std::cmp::Ordering::Greater => {
-                    sorted = false;
-                    break;
-                }
-            }
-        }
-        if sorted {
+        if super::in_order(tags)? {
             return Ok(());
         }
         let hit = self.keys.len() == tags.len()
