@@ -4,11 +4,16 @@
 //!
 //! Nothing here allocates on the fast path when [`parse_line_into`] is given a reused [`Line`]; the
 //! only owned data are the `Vec`s of tag and field slices, which keep their capacity across lines.
+//! Lines without `"` or `\` take [`parse_simple_into`], whose scanning, number conversion and tag
+//! sorting shortcuts live in [`scan`] (each falls back to the general code for any other shape).
 
 use std::borrow::Cow;
 use std::fmt;
 
 use super::Precision;
+
+mod scan;
+pub(crate) use scan::TagOrder;
 
 /// Largest allowed length of a series key (measurement + tags, escaped) in 1.x.
 pub const MAX_KEY_LENGTH: usize = 65535;
@@ -229,19 +234,6 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-static TAG_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b' ' as usize] = true;
-    t[b',' as usize] = true;
-    t[b'=' as usize] = true;
-    t
-};
-
-#[inline(always)]
-fn is_tag_stop(c: u8) -> bool {
-    TAG_STOP[c as usize]
-}
-
 #[inline]
 fn is_numeric(c: u8) -> bool {
     c.is_ascii_digit() || c == b'.'
@@ -353,8 +345,13 @@ pub fn parse_line_into<'a>(line: &'a str, precision: Precision, out: &mut Line<'
 
 /// [`parse_line_into`] for a line known to hold no `"` and no `\`: the same rules, with the escape
 /// and quote handling that cannot matter left out, and the field section validated and split in one
-/// pass.
-pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &mut Line<'a>) -> Result<(), LineError> {
+/// pass. `order` carries the tag order from one line to the next (see [`TagOrder`]).
+pub(crate) fn parse_simple_into<'a>(
+    line: &'a str,
+    precision: Precision,
+    out: &mut Line<'a>,
+    order: &mut TagOrder<'a>,
+) -> Result<(), LineError> {
     out.tags.clear();
     out.fields.clear();
     out.timestamp = None;
@@ -366,9 +363,9 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
     if i >= n || b[i] == b',' {
         return fail("missing measurement");
     }
-    i += 1;
-    while i < n && b[i] != b',' && b[i] != b' ' {
-        i += 1;
+    i = scan::find_stop(b, i + 1);
+    while i < n && b[i] == b'=' {
+        i = scan::find_stop(b, i + 1);
     }
     if i >= n {
         return fail("missing fields");
@@ -383,10 +380,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
             if i >= n || matches!(b[i], b' ' | b',' | b'=') {
                 return fail("missing tag key");
             }
-            i += 1;
-            while i < n && !is_tag_stop(b[i]) {
-                i += 1;
-            }
+            i = scan::find_stop(b, i + 1);
             if i >= n || b[i] != b'=' {
                 return fail("missing tag value");
             }
@@ -396,10 +390,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
             if i >= n || b[i] == b',' || b[i] == b' ' {
                 return fail("missing tag value");
             }
-            i += 1;
-            while i < n && !is_tag_stop(b[i]) {
-                i += 1;
-            }
+            i = scan::find_stop(b, i + 1);
             if i >= n {
                 return fail("missing fields");
             }
@@ -412,7 +403,7 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
             }
             i += 1;
         }
-        sort_tags(&mut out.tags)?;
+        order.sort(&mut out.tags)?;
     }
     let key_len = i - start;
     if key_len > MAX_KEY_LENGTH {
@@ -427,7 +418,12 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
     let mut commas = 0usize;
     let mut ks = fs;
     let mut too_long: Option<usize> = None;
-    while i < n {
+    loop {
+        // Only ' ', ',' and '=' matter to this loop.
+        i = scan::find_stop(b, i);
+        if i >= n {
+            break;
+        }
         let c = b[i];
         if c == b'=' {
             equals += 1;
@@ -443,17 +439,23 @@ pub(crate) fn parse_simple_into<'a>(line: &'a str, precision: Precision, out: &m
                 return fail("missing field value");
             }
             let vs = i + 1;
+            let key = sub(line, ks, i);
+            if too_long.is_none() && key_len + 4 + key.len() > MAX_KEY_LENGTH {
+                too_long = Some(key_len + 4 + key.len());
+            }
+            let key = Escaped::plain(key, Kind::NameOrField);
+            if let Some((v, ve)) = scan::number(b, vs) {
+                out.fields.push((key, v));
+                i = ve;
+                continue;
+            }
             let ve = if is_numeric(nx) || nx == b'-' || nx == b'N' || nx == b'n' {
                 scan_number(b, vs)?
             } else {
                 scan_bool(b, vs)?
             };
-            let key = sub(line, ks, i);
-            if too_long.is_none() && key_len + 4 + key.len() > MAX_KEY_LENGTH {
-                too_long = Some(key_len + 4 + key.len());
-            }
             if let Some(v) = type_value(&b[vs..ve])? {
-                out.fields.push((Escaped::plain(key, Kind::NameOrField), v));
+                out.fields.push((key, v));
             }
             i = ve;
             continue;
@@ -481,6 +483,23 @@ fn parse_timestamp<'a>(line: &'a str, fe: usize, precision: Precision, out: &mut
     let b = line.as_bytes();
     let n = b.len();
     let ts_start = skip_ws(b, fe);
+    // Fast path: the line ends in 1 to 19 digits (10^19 - 1 < 2^64), converted while scanned.
+    let mut j = ts_start;
+    let mut acc: u64 = 0;
+    while j < n && j - ts_start < 19 {
+        let d = b[j].wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        acc = acc * 10 + u64::from(d);
+        j += 1;
+    }
+    if j == n && j > ts_start {
+        if let Ok(v) = i64::try_from(acc) {
+            out.timestamp = Some(scale_ts(v, precision)?);
+            return Ok(());
+        }
+    }
     let mut j = ts_start;
     while j < n {
         let c = b[j];
@@ -497,17 +516,22 @@ fn parse_timestamp<'a>(line: &'a str, fe: usize, precision: Precision, out: &mut
         j += 1;
     }
     if j > ts_start {
-        let v = parse_ts(sub(line, ts_start, j))?;
-        let t = match v.checked_mul(precision.nanos()) {
-            Some(t) if crate::rules::time_bounds::in_range(t) => t,
-            _ => return fail(TIME_RANGE),
-        };
+        let t = scale_ts(parse_ts(sub(line, ts_start, j))?, precision)?;
         if b[j..].iter().any(|&c| c != b' ') {
             return fail("point is invalid");
         }
         out.timestamp = Some(t);
     }
     Ok(())
+}
+
+/// A timestamp in `precision` units → nanoseconds, refused outside 1.x's range.
+#[inline]
+fn scale_ts(v: i64, precision: Precision) -> Result<i64, LineError> {
+    match v.checked_mul(precision.nanos()) {
+        Some(t) if crate::rules::time_bounds::in_range(t) => Ok(t),
+        _ => fail(TIME_RANGE),
+    }
 }
 
 const TIME_RANGE: &str = "time outside range -9223372036854775806 - 9223372036854775806";
@@ -522,13 +546,19 @@ fn parse_ts(ts: &str) -> Result<i64, LineError> {
     if digits.is_empty() {
         return Err(LineError(Cow::Owned(format!("strconv.ParseInt: parsing \"{}\": invalid syntax", ts))));
     }
-    if digits.len() <= 18 {
-        // Cannot overflow.
-        let mut acc: i64 = 0;
+    if digits.len() <= 19 {
+        // At most 10^19 - 1 < 2^64: accumulate unchecked, then check the i64 range once
+        // (nanosecond timestamps of this era have 19 digits).
+        let mut acc: u64 = 0;
         for &d in digits {
-            acc = acc * 10 + i64::from(d.wrapping_sub(b'0'));
+            acc = acc * 10 + u64::from(d.wrapping_sub(b'0'));
         }
-        return Ok(if neg { -acc } else { acc });
+        return match (neg, i64::try_from(acc)) {
+            (false, Ok(v)) => Ok(v),
+            (true, Ok(v)) => Ok(-v),
+            (true, Err(_)) if acc == i64::MIN.unsigned_abs() => Ok(i64::MIN),
+            _ => Err(LineError(Cow::Owned(format!("strconv.ParseInt: parsing \"{}\": value out of range", ts)))),
+        };
     }
     // Accumulate negatively so i64::MIN fits.
     let mut acc: i64 = 0;
@@ -565,19 +595,22 @@ fn cmp_bytes(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     a.len().cmp(&b.len())
 }
 
-fn sort_tags(tags: &mut [(Escaped<'_>, Escaped<'_>)]) -> Result<(), LineError> {
-    let mut sorted = true;
+/// Whether the tags are already strictly in key order (the usual case); "duplicate tags" when two
+/// neighbours seen before the first disorder have the same key.
+#[inline]
+fn in_order(tags: &[(Escaped<'_>, Escaped<'_>)]) -> Result<bool, LineError> {
     for w in tags.windows(2) {
         match cmp_bytes(w[0].0.raw.as_bytes(), w[1].0.raw.as_bytes()) {
             std::cmp::Ordering::Less => {}
             std::cmp::Ordering::Equal => return fail("duplicate tags"),
-            std::cmp::Ordering::Greater => {
-                sorted = false;
-                break;
-            }
+            std::cmp::Ordering::Greater => return Ok(false),
         }
     }
-    if !sorted {
+    Ok(true)
+}
+
+fn sort_tags(tags: &mut [(Escaped<'_>, Escaped<'_>)]) -> Result<(), LineError> {
+    if !in_order(tags)? {
         // Stable and, for the handful of tags a line has, cheap.
         tags.sort_by(|a, b| cmp_bytes(a.0.raw.as_bytes(), b.0.raw.as_bytes()));
         if tags
@@ -930,41 +963,16 @@ fn type_value(val: &[u8]) -> Result<Option<Value<'_>>, LineError> {
 /// the newline is inside a quoted field value; backslashes skip the next byte.
 #[inline]
 pub(super) fn line_end(b: &[u8], start: usize) -> (usize, bool, bool) {
-    // Fast path: no quote or backslash before the newline. Eight bytes at a time.
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    #[inline(always)]
-    fn zero_bytes(v: u64) -> u64 {
-        v.wrapping_sub(LO) & !v & HI
-    }
+    // Fast path: no quote or backslash before the newline (memchr: a vector register at a time).
     let n = b.len();
-    let mut i = start;
-    while i + 8 <= n {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&b[i..i + 8]);
-        let w = u64::from_le_bytes(a);
-        let m = zero_bytes(w ^ (LO * u64::from(b'\n')))
-            | zero_bytes(w ^ (LO * u64::from(b'"')))
-            | zero_bytes(w ^ (LO * u64::from(b'\\')));
-        if m != 0 {
-            // The lowest flagged byte is exact (borrows only propagate upwards).
-            i += (m.trailing_zeros() / 8) as usize;
-            break;
-        }
-        i += 8;
-    }
-    while i < n {
-        let c = b[i];
-        if c == b'\n' {
-            return (i, false, true);
-        }
-        if c == b'"' || c == b'\\' {
+    match memchr::memchr3(b'\n', b'"', b'\\', b.get(start..).unwrap_or_default()) {
+        None => (n, false, true),
+        Some(k) if b[start + k] == b'\n' => (start + k, false, true),
+        Some(_) => {
             let (e, nl) = line_end_slow(b, start);
-            return (e, nl, false);
+            (e, nl, false)
         }
-        i += 1;
     }
-    (n, false, true)
 }
 
 fn line_end_slow(b: &[u8], start: usize) -> (usize, bool) {
@@ -1073,11 +1081,12 @@ pub struct BodyParser<'a> {
     lines: Lines<'a>,
     precision: Precision,
     line: Line<'a>,
+    order: TagOrder<'a>,
 }
 
 impl<'a> BodyParser<'a> {
     pub fn new(body: &'a str, precision: Precision) -> Self {
-        BodyParser { lines: Lines::new(body), precision, line: Line::new() }
+        BodyParser { lines: Lines::new(body), precision, line: Line::new(), order: TagOrder::default() }
     }
 
     /// The next line: its 1-based line number, its text, and the parsed form or 1.x's reason.
@@ -1085,7 +1094,7 @@ impl<'a> BodyParser<'a> {
     pub fn next_line(&mut self) -> Option<(usize, &'a str, Result<&Line<'a>, LineError>)> {
         let (no, text, simple) = self.lines.next_flagged()?;
         let r = if simple {
-            parse_simple_into(text, self.precision, &mut self.line)
+            parse_simple_into(text, self.precision, &mut self.line, &mut self.order)
         } else {
             parse_line_into(text, self.precision, &mut self.line)
         };
