@@ -229,6 +229,8 @@ pub struct Spool {
     /// Acknowledged writes are kept until durable (a remote store, a non-zero
     /// `durability_window`, and its instance readable).
     checking: AtomicBool,
+    /// Set when influxgate stops: the replay task moves the cursor no further (see `close`).
+    closing: AtomicBool,
     log: Mutex<log::Log>,
     core: Mutex<Core>,
     window: Mutex<window::Window>,
@@ -285,6 +287,7 @@ impl Spool {
             store,
             remote,
             checking,
+            closing: AtomicBool::new(false),
             log: Mutex::new(log),
             core: Mutex::new(core),
             window: Mutex::new(window::Window::default()),
@@ -316,9 +319,17 @@ impl Spool {
     }
 
     /// Moves acknowledged writes not known to be durable to the spool (at shutdown: influxgate
-    /// is stopping, the store may crash before making them durable).
+    /// is stopping, the store may crash before making them durable). The replay task is stopped
+    /// first: it would otherwise take those records, acknowledged by the running instance, as
+    /// nothing to send, move the cursor past them and keep them only in memory, which the exit
+    /// loses (seen once in CI: 20,000 acknowledged points gone after SIGTERM and a store crash).
     pub async fn close(self: &Arc<Self>) {
+        self.closing.store(true, Ordering::SeqCst);
         self.spill().await;
+    }
+
+    fn closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 
     fn core(&self) -> MutexGuard<'_, Core> {

@@ -84,6 +84,10 @@ struct State {
 pub(super) async fn run(spool: Arc<Spool>) {
     let mut st = State { reader: None, peeked: None, backoff: spool.settings.backoff_min, split_until: None, internal_failures: 0 };
     loop {
+        if spool.closing() {
+            // Stopping: nothing more is written or committed (see `Spool::close`).
+            return std::future::pending().await;
+        }
         if !spool.core().has_records() {
             spool.wake.notified().await;
             continue;
@@ -319,6 +323,11 @@ impl Spool {
         let me = self.clone();
         let _ = tokio::task::spawn_blocking(move || {
             let mut log = lock(&me.log);
+            if me.closing() {
+                // After `close` began (checked under the log's lock, which its spill takes): the
+                // records stay before the cursor, for the next start.
+                return;
+            }
             let mut c = me.core();
             if c.generation != generation || c.cursor != start {
                 return;
