@@ -162,11 +162,6 @@ impl<'a> Tags<'a> {
         self.pairs.get(i).map(|(k, v)| (k.get(self.text), v.get(self.text)))
     }
 
-    /// The value of tag `key`, if the point has it.
-    pub fn value(&self, key: &str) -> Option<&'a str> {
-        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-    }
-
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&'a str, &'a str)> + DoubleEndedIterator + Clone + 'a {
         let text = self.text;
         self.pairs.iter().map(move |(k, v)| (k.get(text), v.get(text)))
@@ -176,10 +171,6 @@ impl<'a> Tags<'a> {
         self.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
-    /// Whether these are exactly `other`'s pairs.
-    pub fn eq_pairs<K: AsRef<str>, V: AsRef<str>>(&self, other: &[(K, V)]) -> bool {
-        self.len() == other.len() && self.iter().zip(other).all(|((k, v), (ok, ov))| k == ok.as_ref() && v == ov.as_ref())
-    }
 }
 
 impl PartialEq for Tags<'_> {
@@ -291,23 +282,6 @@ impl Points {
     /// The points, owned (for tests and callers that keep points past the batch).
     pub fn to_vec(&self) -> Vec<Point> {
         self.iter().map(|p| p.to_point()).collect()
-    }
-
-    /// The points for which `keep` is true, as a new batch (sharing nothing).
-    pub fn filtered(&self, mut keep: impl FnMut(&PointRef<'_>) -> bool) -> Points {
-        let mut b = PointsBuilder::new(String::new());
-        for p in self.iter().filter(|p| keep(p)) {
-            b.push_ref(&p);
-        }
-        b.finish()
-    }
-
-    /// Bytes held by the batch's buffers (their capacity).
-    pub fn heap_bytes(&self) -> usize {
-        self.text.capacity()
-            + self.points.capacity() * std::mem::size_of::<Rec>()
-            + self.tags.capacity() * std::mem::size_of::<(Span, Span)>()
-            + self.fields.capacity() * std::mem::size_of::<(Span, Val)>()
     }
 
     /// Bytes a batch holds per point, tag and field besides its text (for memory bounds).
@@ -468,17 +442,6 @@ impl PointsBuilder {
         self.points.fields.truncate(self.fields_start);
     }
 
-    fn push_ref(&mut self, p: &PointRef<'_>) {
-        self.begin(p.measurement);
-        for (k, v) in p.tags.iter() {
-            self.tag(k, v);
-        }
-        for (k, v) in p.fields.iter() {
-            self.field(k, v);
-        }
-        self.end(p.time);
-    }
-
     /// The batch; `None` when its text or records outgrew what `u32` spans index.
     pub fn try_finish(self) -> Option<Points> {
         (!self.overflow).then_some(self.points)
@@ -514,11 +477,8 @@ mod tests {
         let b = Points::from(v.clone());
         assert_eq!(b.len(), 2);
         assert_eq!(b.to_vec(), v);
-        assert_eq!(b.get(0).tags.value("region"), Some("eu"));
-        assert_eq!(b.get(1).tags.value("region"), None);
-        assert!(b.get(0).tags.eq_pairs(&v[0].tags));
-        let only_mem = b.filtered(|p| p.measurement == "mem");
-        assert_eq!(only_mem.to_vec(), v[1..].to_vec());
+        assert_eq!(b.get(0).tags.get(1), Some(("region", "eu")));
+        assert_eq!(b.get(1).tags.get(0), None);
     }
 
     #[test]
