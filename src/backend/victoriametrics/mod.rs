@@ -35,7 +35,9 @@
 //!   series). Retention policies: one, `autogen`, whose duration is VictoriaMetrics'
 //!   `-retentionPeriod`; policy DDL is `Unsupported`.
 //! * Scans: `/api/v1/series` lists the series (tag predicate pushed down as label matchers where
-//!   exactly expressible, see [`selector`](mod@selector)), `TagPredicate::matches` decides, then every series is
+//!   exactly expressible, see [`selector`](mod@selector); in a statement, of any time, so that the
+//!   listing answers the statement's other questions and is kept, see [`memo`](mod@memo)),
+//!   `TagPredicate::matches` decides, then every series is
 //!   read in order with `/api/v1/export` and an exact selector, the response read line by line, its
 //!   per-field metrics merged by timestamp. Memory per scan is bounded: a time window holding more
 //!   than `MAX_WINDOW_SAMPLES` samples is split in halves and read again.
@@ -703,6 +705,15 @@ impl Inner {
     ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         let conjs = to_dnf(tags, &self.labels);
+        // In a statement's view the series of any time are asked (a superset: a series without
+        // samples in the window reads none), so that the statement's listings of one measurement
+        // and predicate (the snapshot's and the scan's), and the next statements', are one
+        // request; the metrics sorted for the same reason.
+        let (lo_ms, hi_ms) = if memo.is_some() { (0, MAX_MS) } else { (lo_ms, hi_ms) };
+        let mut metrics = metrics.to_vec();
+        metrics.sort();
+        metrics.dedup();
+        let metrics = metrics.as_slice();
         // Every series of these metrics at any time: their label names are those
         // `metric_labels` would ask for.
         let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
