@@ -1005,37 +1005,39 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     fn counters(&self) -> Vec<crate::backend::BackendCounter> {
+        let c = |name, help, value| crate::backend::BackendCounter { name, help, value };
+        let i = &self.inner;
         vec![
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_string_fields_dropped_total",
-                help: "String field values dropped because VictoriaMetrics cannot store them (drop_string_fields).",
-                value: self.inner.strings_dropped.load(Ordering::Relaxed),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_export_window_splits_total",
-                help: "Export windows re-read in halves because they held too many samples.",
-                value: self.inner.window_splits.load(Ordering::Relaxed),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_flushes_total",
-                help: "Flushes (/internal/force_flush) sent before a read that followed unflushed writes.",
-                value: self.inner.flushes.sent.load(Ordering::Relaxed),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_catalog_requests_total",
-                help: "Catalog requests (metric names, series, label names) sent to VictoriaMetrics.",
-                value: self.inner.catalog_requests.load(Ordering::Relaxed),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_catalog_answers_reused_total",
-                help: "Catalog answers (metric names, series, label names) taken from those kept between statements (catalog_ttl_ms).",
-                value: self.inner.shared.as_ref().map_or(0, |s| s.hits()),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_forwarded_writes_total",
-                help: "Write bodies sent to VictoriaMetrics as the client sent them (the others are re-encoded).",
-                value: self.inner.forwarded.load(Ordering::Relaxed),
-            },
+            c(
+                "influxgate_vm_string_fields_dropped_total",
+                "String field values dropped because VictoriaMetrics cannot store them (drop_string_fields).",
+                i.strings_dropped.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_export_window_splits_total",
+                "Export windows re-read in halves because they held too many samples.",
+                i.window_splits.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_flushes_total",
+                "Flushes (/internal/force_flush) sent before a read that followed unflushed writes.",
+                i.flushes.sent.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_catalog_requests_total",
+                "Catalog requests (metric names, series, label names) sent to VictoriaMetrics.",
+                i.catalog_requests.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_catalog_answers_reused_total",
+                "Catalog answers (metric names, series, label names) taken from those kept between statements (catalog_ttl_ms).",
+                i.shared.as_ref().map_or(0, |s| s.hits()),
+            ),
+            c(
+                "influxgate_vm_forwarded_writes_total",
+                "Write bodies sent to VictoriaMetrics as the client sent them (the others are re-encoded).",
+                i.forwarded.load(Ordering::Relaxed),
+            ),
         ]
     }
 
