@@ -31,6 +31,9 @@
 //!   [`flush`](mod@super::flush)). Samples are never kept: new points of series already listed
 //!   are read as before.
 //!
+//! When VictoriaMetrics cannot be reached every kept answer is dropped, so that a statement
+//! then fails at its first request (503) as it would without them.
+//!
 //! `0` keeps nothing between statements (each statement asks again, the behaviour before).
 //!
 //! # Memory
@@ -140,6 +143,13 @@ impl Shared {
         let mut k = self.kept();
         self.generation.fetch_add(1, Ordering::SeqCst);
         k.retain(|key, _| key.0 != db && !key.0.is_empty());
+    }
+
+    /// Forgets every answer (VictoriaMetrics could not be reached).
+    pub fn forget_all(&self) {
+        let mut k = self.kept();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *k = Kept::default();
     }
 
     /// Answers taken from here so far (a diagnostic, in `/metrics`).

@@ -438,8 +438,13 @@ impl VictoriaMetricsBackend {
 
 impl Inner {
     /// Notes that VictoriaMetrics could not be reached (see [`durability`](mod@durability)).
+    /// The catalog answers kept between statements are dropped too: while VictoriaMetrics is
+    /// away a statement fails at its first request (503), as without them.
     fn note_unreachable(&self) {
         self.unreachable_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        if let Some(s) = &self.shared {
+            s.forget_all();
+        }
     }
 
     fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
