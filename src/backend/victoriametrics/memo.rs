@@ -193,6 +193,11 @@ impl Memo {
         Memo { kept: Mutex::default(), max_bytes, shared }
     }
 
+    /// Bytes the statement keeps at most.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
         // Each update is one insert: a panic cannot leave a half-made entry.
         self.kept.lock().unwrap_or_else(|p| p.into_inner())

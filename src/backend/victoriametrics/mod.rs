@@ -64,6 +64,7 @@ pub mod durability;
 mod flush;
 mod forward;
 pub mod labels;
+pub mod listing;
 pub mod memo;
 pub mod names;
 pub mod rollup;
@@ -722,7 +723,7 @@ impl Inner {
         // Every series of these metrics at any time: their label names are those
         // `metric_labels` would ask for.
         let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
-        for conj in conjs {
+        for conj in conjs.iter().cloned() {
             let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
             ms.extend(conj);
             pairs.push(("match[]", selector(&ms)));
@@ -736,13 +737,10 @@ impl Inner {
         // the time of one).
         let (raw, label_names): (Vec<BTreeMap<String, String>>, Vec<String>) = if every {
             let raw: Vec<BTreeMap<String, String>> = self.catalog_api(memo, db, "/api/v1/series", &p).await?;
-            let names: BTreeSet<&String> = raw.iter().flat_map(|l| l.keys()).collect();
-            let names: Vec<String> = names.into_iter().cloned().collect();
-            if let Some(m) = memo {
-                // The statement's only: derived again from the series answer when that is kept.
-                let answer = serde_json::json!({"status": "success", "data": names});
-                m.keep_statement_raw(db, self.labels_request(db, metrics).0, Arc::new(answer.to_string().into_bytes()));
-            }
+            let names = self.whole_label_names(memo, db, metrics, &raw);
+            (raw, names)
+        } else if let Some(raw) = self.listing_for(memo, db, metrics, &conjs).await? {
+            let names = self.whole_label_names(memo, db, metrics, &raw);
             (raw, names)
         } else {
             futures::try_join!(self.catalog_api(memo, db, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))?
@@ -759,6 +757,26 @@ impl Inner {
             }
         }
         Ok((by_tags.into_iter().collect(), label_names))
+    }
+
+    /// The label names of a whole listing of these metrics (every series at any time): those
+    /// `metric_labels` asks for, kept as its answer for the statement.
+    fn whole_label_names(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String], raw: &listing::Listing) -> Vec<String> {
+        let names: BTreeSet<&String> = raw.iter().flat_map(|l| l.keys()).collect();
+        let names: Vec<String> = names.into_iter().cloned().collect();
+        if let Some(m) = memo {
+            // The statement's only: derived again from the series answer when that is kept.
+            let answer = serde_json::json!({"status": "success", "data": names});
+            m.keep_statement_raw(db, self.labels_request(db, metrics).0, Arc::new(answer.to_string().into_bytes()));
+        }
+        names
+    }
+
+    /// In a statement's view, the whole listing of these metrics when filtering it here keeps
+    /// what the predicate's request (`conjs`) would (see [`listing`](mod@listing)).
+    async fn listing_for(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String], conjs: &[Vec<Matcher>]) -> Result<Option<listing::Listing>> {
+        let Some(memo) = memo else { return Ok(None) };
+        Ok(self.whole_listing(memo, db, metrics).await?.filter(|l| listing::filters_alike(conjs, l)))
     }
 
     /// Every label name of these metrics' series in `db` (`__name__` and the db label included),
