@@ -195,3 +195,16 @@ async fn tag_predicates_answered_from_the_whole_listing() {
     assert_eq!(select_requests, 1, "every listing from a kept one");
     assert!(requests(&filtered) - before_filtered >= queries.len() as u64, "one request per statement at least");
 }
+
+/// A measurement with more series than VictoriaMetrics lists at once (`-search.maxSeries`):
+/// its whole listing is refused, the predicate's own request answers.
+#[tokio::test]
+async fn whole_listing_past_max_series_asks_the_predicate() {
+    let vm = Vm::start(&["-search.latencyOffset=0s", "-search.maxSeries=4"]);
+    let b = backend(&vm, 60_000, 16 << 20, 16 << 20);
+    write(&b, &cpu(0..4)).await;
+    for h in 0..4 {
+        let q = format!("SELECT max(usage_user) FROM cpu WHERE host = 'h{h}' AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z' GROUP BY time(1m)");
+        assert!(run(&b, &q).await.contains("values: [["), "{q}");
+    }
+}

@@ -27,8 +27,9 @@
 //! # Bounds
 //!
 //! The whole listing is asked with `limit` = [`MAX_SERIES`], or fewer when the statement memo's
-//! bound divided by [`MIN_SERIES_BYTES`] is smaller. A listing that reaches the limit is not
-//! used (the predicate's request is sent), and a marker of a few bytes is kept in its place so
+//! bound divided by [`MIN_SERIES_BYTES`] is smaller. A listing that reaches the limit, or that
+//! VictoriaMetrics refuses (422: more series match than its `-search.maxSeries`, checked
+//! before `limit`; the predicate's own request may match fewer), is not used (the predicate's request is sent), and a marker of a few bytes is kept in its place so
 //! that the statements after it do not ask again within `catalog_ttl_ms`. So a measurement of
 //! many series costs one more, bounded request per `catalog_ttl_ms`; memory stays within the
 //! memo's bounds (an answer that does not fit is not kept).
@@ -37,7 +38,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::selector::{names_matcher, selector, Matcher};
-use super::{api_data, form, memo, secs, Inner, Result, MAX_MS};
+use super::{api_data, form, memo, secs, BackendError, Inner, Result, MAX_MS};
 
 /// Most series a whole listing fetched for a predicate may hold (parsing 10 000 series of ~150
 /// bytes takes a few milliseconds, about a filtered request's round trip).
@@ -72,9 +73,13 @@ impl Inner {
             Some(b) => b,
             None => {
                 let t = memo.ticket();
-                let b = self.api_body(SERIES, &p).await?;
-                let listing: Listing = api_data(SERIES, &b)?;
-                let b = Arc::new(if listing.len() >= limit { TOO_MANY.to_vec() } else { b });
+                let b = match self.api_body(SERIES, &p).await {
+                    // 422: past `-search.maxSeries`, which the predicate's request may not be.
+                    Err(BackendError::Invalid(_)) => TOO_MANY.to_vec(),
+                    b => b?,
+                };
+                let whole = b.as_slice() != TOO_MANY && api_data::<Listing>(SERIES, &b)?.len() < limit;
+                let b = Arc::new(if whole { b } else { TOO_MANY.to_vec() });
                 memo.keep_raw(db, key, b.clone(), t);
                 b
             }
