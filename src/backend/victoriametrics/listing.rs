@@ -34,9 +34,10 @@
 //! many series costs one more, bounded request per `catalog_ttl_ms`; memory stays within the
 //! memo's bounds (an answer that does not fit is not kept).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use super::labels::LabelMap;
 use super::selector::{names_matcher, selector, Matcher};
 use super::{api_data, form, memo, secs, BackendError, Inner, Result, MAX_MS};
 
@@ -47,55 +48,86 @@ pub const MAX_SERIES: usize = 10_000;
 /// derived from the memo's bound.
 pub const MIN_SERIES_BYTES: usize = 26;
 
-/// Kept in place of a listing that reached the limit.
-const TOO_MANY: &[u8] = b"-";
-
 const SERIES: &str = "/api/v1/series";
 
 pub type Listing = Vec<BTreeMap<String, String>>;
 
-impl Inner {
-    /// Every series of `metrics` (sorted, deduplicated) in `db` at any time, when the memo holds
-    /// it or one request within the bounds fetches it; `None` otherwise (module docs).
-    pub(super) async fn whole_listing(&self, memo: &memo::Memo, db: &str, metrics: &[String]) -> Result<Option<Listing>> {
-        let sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
-        let (start, end) = (secs(1000), secs(MAX_MS));
-        // The answer `list_series` got for a listing without a predicate.
-        let every = format!("{SERIES}?{}", form(&[("match[]", sel.as_str()), ("start", &start), ("end", &end)]));
-        if let Some(b) = memo.raw(db, &every) {
-            return Ok(Some(api_data(SERIES, &b)?));
+/// A whole listing as kept: each series' tags and metric name (series of other databases or
+/// with reserved labels left out, as `list_series` leaves them out), read once and filtered by
+/// each statement.
+pub struct Whole {
+    /// (tags sorted by key, metric name).
+    pub series: Vec<(Vec<(String, String)>, String)>,
+    /// Every label name of the listing (`__name__` and the db label included).
+    pub label_names: Vec<String>,
+    /// False: the listing reached the limit or was refused (module docs); nothing else kept.
+    complete: bool,
+    /// Some label value holds a newline.
+    newline: bool,
+    /// Bytes held, for the memo's bounds: each string's length plus 24.
+    pub bytes: usize,
+}
+
+impl Whole {
+    fn new(listing: Listing, labels: &LabelMap, db: &str) -> Whole {
+        let mut names = BTreeSet::new();
+        let (mut series, mut newline, mut bytes) = (Vec::new(), false, 0);
+        for mut l in listing {
+            newline |= l.values().any(|v| v.contains('\n'));
+            names.extend(l.keys().cloned());
+            let Some(name) = l.remove("__name__") else { continue };
+            let Some(t) = labels.tags_in_db(l, db) else { continue };
+            bytes += name.len() + 24 + t.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>();
+            series.push((t, name));
         }
-        let limit = MAX_SERIES.min(memo.max_bytes() / MIN_SERIES_BYTES).max(1);
-        let limit_s = limit.to_string();
-        let p = [("match[]", sel.as_str()), ("start", &start), ("end", &end), ("limit", &limit_s)];
-        let key = format!("{SERIES}?{}", form(&p));
-        let body = match memo.raw(db, &key) {
-            Some(b) => b,
-            None => {
-                let t = memo.ticket();
-                let b = match self.api_body(SERIES, &p).await {
-                    // 422: past `-search.maxSeries`, which the predicate's request may not be.
-                    Err(BackendError::Invalid(_)) => TOO_MANY.to_vec(),
-                    b => b?,
-                };
-                let whole = b.as_slice() != TOO_MANY && api_data::<Listing>(SERIES, &b)?.len() < limit;
-                let b = Arc::new(if whole { b } else { TOO_MANY.to_vec() });
-                memo.keep_raw(db, key, b.clone(), t);
-                b
-            }
-        };
-        if body.as_slice() == TOO_MANY {
-            return Ok(None);
-        }
-        Ok(Some(api_data(SERIES, &body)?))
+        let label_names: Vec<String> = names.into_iter().collect();
+        bytes += label_names.iter().map(|n| n.len() + 24).sum::<usize>();
+        Whole { series, label_names, complete: true, newline, bytes }
+    }
+
+    fn too_many() -> Whole {
+        Whole { series: Vec::new(), label_names: Vec::new(), complete: false, newline: false, bytes: 0 }
+    }
+
+    /// Whether filtering this listing with the predicate whose pushed-down matchers are `conjs`
+    /// keeps what VictoriaMetrics would (module docs: a pushed-down regex and a value with a
+    /// newline).
+    pub fn filters_alike(&self, conjs: &[Vec<Matcher>]) -> bool {
+        let regex = conjs.iter().flatten().any(|m| matches!(m, Matcher::Re(..) | Matcher::NotRe(..)));
+        self.complete && (!regex || !self.newline)
     }
 }
 
-/// Whether filtering `listing` with the predicate whose pushed-down matchers are `conjs` keeps
-/// what VictoriaMetrics would (module docs: a pushed-down regex and a value with a newline).
-pub fn filters_alike(conjs: &[Vec<Matcher>], listing: &Listing) -> bool {
-    let regex = conjs.iter().flatten().any(|m| matches!(m, Matcher::Re(..) | Matcher::NotRe(..)));
-    !regex || !listing.iter().any(|l| l.values().any(|v| v.contains('\n')))
+impl Inner {
+    /// Every series of `metrics` (sorted, deduplicated) in `db` at any time, when the memo holds
+    /// it or one request within the bounds fetches it (module docs).
+    pub(super) async fn whole_listing(&self, memo: &memo::Memo, db: &str, metrics: &[String]) -> Result<Arc<Whole>> {
+        let sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
+        let limit = MAX_SERIES.min(memo.max_bytes() / MIN_SERIES_BYTES).max(1);
+        let limit_s = limit.to_string();
+        let (start, end) = (secs(1000), secs(MAX_MS));
+        let p = [("match[]", sel.as_str()), ("start", &start), ("end", &end), ("limit", &limit_s)];
+        let key = format!("{SERIES}?{}", form(&p));
+        if let Some(w) = memo.whole(db, &key) {
+            return Ok(w);
+        }
+        let t = memo.ticket();
+        let w = match self.api_body(SERIES, &p).await {
+            // 422: past `-search.maxSeries`, which the predicate's request may not be.
+            Err(BackendError::Invalid(_)) => Whole::too_many(),
+            b => {
+                let listing: Listing = api_data(SERIES, &b?)?;
+                if listing.len() >= limit {
+                    Whole::too_many()
+                } else {
+                    Whole::new(listing, &self.labels, db)
+                }
+            }
+        };
+        let w = Arc::new(w);
+        memo.keep_whole(db, key, w.clone(), t);
+        Ok(w)
+    }
 }
 
 #[cfg(test)]
@@ -104,11 +136,15 @@ mod tests {
 
     #[test]
     fn newline_values_and_regexes() {
-        let l = |v: &str| vec![BTreeMap::from([("host".to_string(), v.to_string())])];
+        let w = |v: &str| {
+            let l = vec![BTreeMap::from([("__name__".to_string(), "m_f".to_string()), ("host".to_string(), v.to_string())])];
+            Whole::new(l, &LabelMap::new("db"), "")
+        };
         let eq = vec![vec![Matcher::Eq("host".into(), "a".into())]];
         let re = vec![vec![Matcher::Re("host".into(), ".*(?:b).*".into())]];
-        assert!(filters_alike(&eq, &l("a\nb")), "an equality is exact on any value");
-        assert!(filters_alike(&re, &l("ab")));
-        assert!(!filters_alike(&re, &l("a\nb")), "VictoriaMetrics' anchored `.*` stops at a newline");
+        assert!(w("a\nb").filters_alike(&eq), "an equality is exact on any value");
+        assert!(w("ab").filters_alike(&re));
+        assert!(!w("a\nb").filters_alike(&re), "VictoriaMetrics' anchored `.*` stops at a newline");
+        assert!(!Whole::too_many().filters_alike(&eq));
     }
 }
