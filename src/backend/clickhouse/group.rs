@@ -7,12 +7,12 @@
 //! inserts of 20,000. While an insert runs, the rows of the writes that come meanwhile queue, and
 //! when it ends they go as one insert (RowBinary rows concatenate).
 //!
-//! Linger ([`GroupOptions::linger`], `[backend.clickhouse] insert_linger`): when the previous
-//! insert (of any table) carried more than one write, writers are concurrent, and an insert into
-//! an idle table waits up to `linger` for the others' writes (or until the queued rows reach
-//! [`GroupOptions::max_bytes`]) before it starts. A write then waits at most `linger`, plus the
-//! insert before its own, plus its own. A lone writer's inserts each hold one write, so the
-//! linger is never switched on for it and it is not delayed.
+//! Linger ([`GroupOptions::linger`], `[backend.clickhouse] insert_linger`): when an insert (of any
+//! table) carried more than one write in the last [`CONCURRENT_WINDOW`], writers are concurrent,
+//! and an insert into an idle table waits up to `linger` for the others' writes (or until the
+//! queued rows reach [`GroupOptions::max_bytes`]) before it starts. A write then waits at most
+//! `linger`, plus the insert before its own, plus its own. A lone writer's inserts each hold one
+//! write, so the linger is never switched on for it and it is not delayed.
 //!
 //! Each write is answered with its group's outcome: acknowledged only once ClickHouse took the
 //! insert holding its rows; on a failure every write of the group answers the error and its client
@@ -25,9 +25,9 @@
 //! split).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{oneshot, Notify};
@@ -54,6 +54,8 @@ impl Default for GroupOptions {
 pub const DEFAULT_LINGER_MS: u64 = 5;
 /// Default of [`GroupOptions::max_bytes`].
 pub const DEFAULT_MAX_BYTES: usize = 32 << 20;
+/// How long after an insert that carried several writes the linger stays on.
+pub const CONCURRENT_WINDOW: Duration = Duration::from_secs(1);
 
 struct Waiter {
     rows: Bytes,
@@ -70,17 +72,34 @@ struct Queue {
 }
 
 /// Inserts under way, by target (`db.table (columns)`): the writes waiting for the next one.
-#[derive(Default)]
 pub struct Groups {
     opts: GroupOptions,
     pending: Mutex<HashMap<String, Queue>>,
-    /// Whether the last insert carried more than one write (writers are concurrent).
-    concurrent: AtomicBool,
+    /// When an insert last carried more than one write (writers are concurrent): nanoseconds
+    /// since `epoch`, 0 for never.
+    shared_at: AtomicU64,
+    epoch: Instant,
+}
+
+impl Default for Groups {
+    fn default() -> Self {
+        Groups::new(GroupOptions::default())
+    }
 }
 
 impl Groups {
     pub fn new(opts: GroupOptions) -> Self {
-        Groups { opts, ..Default::default() }
+        Groups { opts, pending: Mutex::default(), shared_at: AtomicU64::new(0), epoch: Instant::now() }
+    }
+
+    fn since_epoch(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Whether an insert carried several writes within the last [`CONCURRENT_WINDOW`].
+    fn concurrent(&self) -> bool {
+        let at = self.shared_at.load(Ordering::Relaxed);
+        at != 0 && self.since_epoch().saturating_sub(at) <= CONCURRENT_WINDOW.as_nanos() as u64
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Queue>> {
@@ -103,7 +122,7 @@ impl Groups {
     /// The linger before the first insert into an idle `target`: up to `linger`, ended early
     /// when the rows queued reach the cap; none unless writers are concurrent.
     async fn linger(&self, target: &str) {
-        if self.opts.linger.is_zero() || !self.concurrent.load(Ordering::Relaxed) {
+        if self.opts.linger.is_zero() || !self.concurrent() {
             return;
         }
         let full = match self.lock().get(target) {
@@ -127,7 +146,9 @@ impl Groups {
             n += 1;
         }
         queue.bytes -= bytes;
-        self.concurrent.store(n > 1, Ordering::Relaxed);
+        if n > 1 {
+            self.shared_at.store(self.since_epoch(), Ordering::Relaxed);
+        }
         Some(queue.waiters.drain(..n).collect())
     }
 }
@@ -214,7 +235,7 @@ mod tests {
         assert_eq!(&join(&[a, b])[..], b"abcde");
     }
 
-    /// Writers seen concurrent: the last group held two writes.
+    /// Writers seen concurrent: a group held two writes.
     fn made_concurrent(g: &Groups) {
         let (a, _) = waiter(1);
         let (b, _) = waiter(1);
@@ -264,12 +285,16 @@ mod tests {
     #[tokio::test]
     async fn a_lone_writer_is_not_delayed() {
         let g = groups(60_000, 100);
-        let (first, _r) = waiter(10);
-        assert!(g.push("t", first));
-        tokio::time::timeout(Duration::from_secs(10), g.linger("t")).await.expect("no linger without concurrent writers");
-        assert_eq!(g.next("t").map(sizes), Some(vec![10]));
-        let (again, _r) = waiter(10);
-        g.push("t", again);
-        tokio::time::timeout(Duration::from_secs(10), g.linger("t")).await.expect("a group of one write switches it off");
+        for _ in 0..3 {
+            let (w, _r) = waiter(10);
+            g.push("t", w);
+            tokio::time::timeout(Duration::from_secs(10), g.linger("t")).await.expect("no linger without concurrent writers");
+            assert_eq!(g.next("t").map(sizes), Some(vec![10]));
+        }
+        assert!(!g.concurrent());
+        made_concurrent(&g);
+        assert!(g.concurrent(), "a group of several writes switches the linger on");
+        g.shared_at.store(g.since_epoch().saturating_sub(CONCURRENT_WINDOW.as_nanos() as u64 + 1).max(1), Ordering::Relaxed);
+        assert!(!g.concurrent(), "and it goes off {CONCURRENT_WINDOW:?} later");
     }
 }
