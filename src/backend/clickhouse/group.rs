@@ -284,7 +284,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_lone_writer_is_not_delayed() {
-        let g = groups(60_000, 100);
+        let mut g = groups(60_000, 100);
+        // As if started a while ago, so that "a window ago" is after the start.
+        g.epoch = Instant::now().checked_sub(CONCURRENT_WINDOW * 3).expect("uptime of a few seconds");
         for _ in 0..3 {
             let (w, _r) = waiter(10);
             g.push("t", w);
@@ -294,7 +296,7 @@ mod tests {
         assert!(!g.concurrent());
         made_concurrent(&g);
         assert!(g.concurrent(), "a group of several writes switches the linger on");
-        g.shared_at.store(g.since_epoch().saturating_sub(CONCURRENT_WINDOW.as_nanos() as u64 + 1).max(1), Ordering::Relaxed);
+        g.shared_at.store(g.since_epoch() - CONCURRENT_WINDOW.as_nanos() as u64 - 1_000_000, Ordering::Relaxed);
         assert!(!g.concurrent(), "and it goes off {CONCURRENT_WINDOW:?} later");
     }
 }
