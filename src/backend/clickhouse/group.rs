@@ -1,5 +1,5 @@
 //! Group inserts: writes that arrive while an insert into the same table and columns is under way
-//! share the next one, and, when writers are concurrent, a short linger lets them share the first.
+//! share the next one, and, when writers are concurrent, a short linger lets more of them share it.
 //!
 //! Every INSERT makes a part on disk (a few files per column) that ClickHouse later merges, so its
 //! cost is mostly per insert, not per row: inserting the same 500k TSBS rows from 4 connections,
@@ -41,7 +41,8 @@ use crate::backend::{BackendError, Result};
 /// How writes are grouped into inserts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GroupOptions {
-    /// The longest an insert into an idle table waits for concurrent writers' rows (0: never).
+    /// While writers are concurrent, an insert starts no sooner than this after the oldest write
+    /// it carries arrived (0: at once).
     pub linger: Duration,
     /// The most bytes of rows joined into one insert.
     pub max_bytes: usize,
