@@ -66,7 +66,7 @@ pub(super) async fn aggregate_measurement(
 ) -> QResult<Vec<Series>> {
     let Some(mut plan) = plan::plan(ctx, sel, m, fields, rest, tr, group_by_time, scan)? else { return Ok(vec![]) };
     // ORDER BY time DESC LIMIT n: only the windows the answer can show are read (`narrow`).
-    if let Some(start) = narrow::read_start(backend, sel, m, &plan, scan).await? {
+    if let Some(start) = narrow::read_start(backend, sel, m, &plan, scan, keys).await? {
         plan.min = start;
     }
     let keep = |tags: &Tags, t: i64, vals: &[Value]| plan.cond.keeps(plan.n_select_fields, tags, t, vals);
