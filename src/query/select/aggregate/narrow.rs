@@ -14,7 +14,8 @@
 //! What decides those rows besides the points in `[L, E]`: whether the group's calls have points
 //! before `L` at all (the fill starts at the first window with a point when the query has no
 //! lower time bound — `fill` — and a group without points in the range is not answered), and,
-//! for `fill(previous)`/`fill(linear)`, the value of the latest window before `L` with a point.
+//! for `fill(linear)`, the value of the latest window before `L` with a point (`fill(previous)`
+//! walks newest first under DESC, so it only needs the newer windows, see `reduce`).
 //! So before reading, descending scans of each field with a limit of one point per series find
 //! each group's latest point before `L`: first over the `c` windows before `L`, then over
 //! ranges [`GROWTH`] times longer, further back, until every group of the catalog's series has
