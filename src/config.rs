@@ -144,6 +144,15 @@ pub struct VictoriaMetricsConfig {
     /// same host or LAN compressing and inflating every answer costs both processes more CPU
     /// than the bytes it saves; worth it over a slow link.
     pub compress_answers: bool,
+    /// Milliseconds catalog answers (metric names, series listings, label names) are kept
+    /// between statements; influxgate's own writes and deletes forget them at once, so this is
+    /// the most a measurement or series written straight to VictoriaMetrics shows late.
+    /// 0: kept for one statement only.
+    pub catalog_ttl_ms: u64,
+    /// Bytes of catalog answers kept between statements.
+    pub catalog_max_bytes: usize,
+    /// Bytes of catalog answers one statement keeps (for its own later requests).
+    pub statement_memo_bytes: usize,
 }
 
 impl Default for VictoriaMetricsConfig {
@@ -154,6 +163,9 @@ impl Default for VictoriaMetricsConfig {
             drop_string_fields: false,
             flush_after_write: true,
             compress_answers: false,
+            catalog_ttl_ms: crate::backend::victoriametrics::memo::DEFAULT_TTL.as_millis() as u64,
+            catalog_max_bytes: crate::backend::victoriametrics::memo::SHARED_MAX_BYTES,
+            statement_memo_bytes: crate::backend::victoriametrics::memo::MAX_BYTES,
         }
     }
 }
