@@ -60,6 +60,7 @@ pub mod client;
 pub mod delete;
 pub mod dialect;
 pub mod durability;
+pub mod fieldcond;
 pub mod group;
 pub mod names;
 pub mod retention;
