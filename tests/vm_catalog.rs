@@ -154,3 +154,57 @@ async fn own_writes_at_once_direct_writes_within_ttl() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(run(&short, "SHOW DATABASES").await.contains("db2"));
 }
+
+/// Statements naming another host each (TSBS' `single-groupby-1-1-1`) are answered from the
+/// measurement's whole series listing, asked once and filtered here: the same answers as the
+/// predicate's own request (`statement_memo_bytes` too small for the whole listing forces that
+/// request), and no series request after the first statement.
+#[tokio::test]
+async fn tag_predicates_answered_from_the_whole_listing() {
+    let vm = Vm::start(&["-search.latencyOffset=0s"]);
+    let kept = backend(&vm, 60_000, 16 << 20, 16 << 20);
+    write(&kept, &cpu(0..6)).await;
+    let range = "time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z'";
+    let mut queries = Vec::new();
+    for pred in ["host = 'h0'", "host = 'h1'", "host = 'h2' OR host = 'h5'", "host != 'h3'", "host =~ /h[14]/", "host = 'none'"] {
+        queries.push(format!("SELECT max(usage_user) FROM cpu WHERE ({pred}) AND {range} GROUP BY time(1m), host"));
+        queries.push(format!("SHOW SERIES FROM cpu WHERE {pred}"));
+        queries.push(format!("SELECT usage_system FROM cpu WHERE ({pred}) AND {range} GROUP BY host LIMIT 2"));
+    }
+    let filtered = backend(&vm, 0, 16 << 20, 16);
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    run(&kept, &queries[0]).await;
+    // SHOW SERIES reads the catalog outside a statement's view (no kept answers).
+    let mut select_requests = 0;
+    let before_filtered = requests(&filtered);
+    for q in &queries {
+        want.push(run(&filtered, q).await);
+        let r0 = requests(&kept);
+        got.push(run(&kept, q).await);
+        if q.starts_with("SELECT") {
+            select_requests += requests(&kept) - r0;
+        }
+    }
+    assert_eq!(got, want);
+    assert!(want[0].contains("\"h0\"") && !want[0].contains("\"h1\""), "{}", want[0]);
+    assert!(want[3].contains("\"h1\"") && !want[3].contains("\"h0\""), "{}", want[3]);
+    assert!(want[6].contains("\"h5\"") && !want[6].contains("\"h1\""), "{}", want[6]);
+    assert!(!want[9].contains("h3") && want[9].contains("h4"), "{}", want[9]);
+    assert!(!want[15].contains("values: [["), "no host 'none': {}", want[15]);
+    // One: the whole listing of `usage_system` (the scans'); the others from the measurement's.
+    assert_eq!(select_requests, 1, "every listing from a kept one");
+    assert!(requests(&filtered) - before_filtered >= queries.len() as u64, "one request per statement at least");
+}
+
+/// A measurement with more series than VictoriaMetrics lists at once (`-search.maxSeries`):
+/// its whole listing is refused, the predicate's own request answers.
+#[tokio::test]
+async fn whole_listing_past_max_series_asks_the_predicate() {
+    let vm = Vm::start(&["-search.latencyOffset=0s", "-search.maxSeries=4"]);
+    let b = backend(&vm, 60_000, 16 << 20, 16 << 20);
+    write(&b, &cpu(0..4)).await;
+    for h in 0..4 {
+        let q = format!("SELECT max(usage_user) FROM cpu WHERE host = 'h{h}' AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z' GROUP BY time(1m)");
+        assert!(run(&b, &q).await.contains("values: [["), "{q}");
+    }
+}

@@ -10,9 +10,9 @@
 //! hands `query::snapshot` a view of the backend that keeps these answers in a [`Memo`] (see
 //! [`VictoriaMetricsBackend`](super::VictoriaMetricsBackend)).
 //!
-//! Kept: the database's metric names (after the check of deleted names), and the raw answers of
+//! Kept: the database's metric names (after the check of deleted names), the raw answers of
 //! `/api/v1/labels`, `/api/v1/series` and `/api/v1/label/<db label>/values`, keyed by path and
-//! form. A write, delete or DDL made through the view empties the statement's memo (as the
+//! form, and whole series listings as read (see [`listing`](mod@super::listing)). A write, delete or DDL made through the view empties the statement's memo (as the
 //! snapshot empties itself).
 //!
 //! # Between statements ([`Shared`])
@@ -51,6 +51,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::listing::Whole;
+
 /// Default bytes of answers one statement keeps at most (`statement_memo_bytes`).
 pub const MAX_BYTES: usize = 16 << 20;
 /// Default bytes of answers kept between statements (`catalog_max_bytes`).
@@ -62,6 +64,8 @@ pub const DEFAULT_TTL: Duration = Duration::from_millis(1000);
 enum Value {
     Names(Arc<Vec<String>>),
     Raw(Arc<Vec<u8>>),
+    /// A whole series listing, read (see [`listing`](mod@super::listing)).
+    Whole(Arc<Whole>),
 }
 
 struct Entry {
@@ -104,6 +108,7 @@ fn size_of(v: &Value) -> usize {
     match v {
         Value::Names(n) => n.iter().map(|n| n.len() + 24).sum(),
         Value::Raw(b) => b.len(),
+        Value::Whole(w) => w.bytes,
     }
 }
 
@@ -193,6 +198,11 @@ impl Memo {
         Memo { kept: Mutex::default(), max_bytes, shared }
     }
 
+    /// Bytes the statement keeps at most.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
         // Each update is one insert: a panic cannot leave a half-made entry.
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
@@ -230,7 +240,7 @@ impl Memo {
     pub fn names(&self, db: &str) -> Option<Arc<Vec<String>>> {
         match self.get((db.to_string(), String::new()))? {
             Value::Names(n) => Some(n),
-            Value::Raw(_) => None,
+            _ => None,
         }
     }
 
@@ -242,12 +252,24 @@ impl Memo {
     pub fn raw(&self, db: &str, key: &str) -> Option<Arc<Vec<u8>>> {
         match self.get((db.to_string(), key.to_string()))? {
             Value::Raw(b) => Some(b),
-            Value::Names(_) => None,
+            _ => None,
         }
     }
 
     pub fn keep_raw(&self, db: &str, key: String, body: Arc<Vec<u8>>, t: Ticket) {
         self.keep((db.to_string(), key), Value::Raw(body), t);
+    }
+
+    /// The whole series listing kept under `key` (its request's `path?form`).
+    pub fn whole(&self, db: &str, key: &str) -> Option<Arc<Whole>> {
+        match self.get((db.to_string(), key.to_string()))? {
+            Value::Whole(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    pub fn keep_whole(&self, db: &str, key: String, whole: Arc<Whole>, t: Ticket) {
+        self.keep((db.to_string(), key), Value::Whole(whole), t);
     }
 
     /// Keeps an answer for this statement only (not between statements).

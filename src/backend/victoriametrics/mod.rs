@@ -64,6 +64,7 @@ pub mod durability;
 mod flush;
 mod forward;
 pub mod labels;
+pub mod listing;
 pub mod memo;
 pub mod names;
 pub mod rollup;
@@ -722,7 +723,7 @@ impl Inner {
         // Every series of these metrics at any time: their label names are those
         // `metric_labels` would ask for.
         let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
-        for conj in conjs {
+        for conj in conjs.iter().cloned() {
             let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
             ms.extend(conj);
             pairs.push(("match[]", selector(&ms)));
@@ -738,12 +739,10 @@ impl Inner {
             let raw: Vec<BTreeMap<String, String>> = self.catalog_api(memo, db, "/api/v1/series", &p).await?;
             let names: BTreeSet<&String> = raw.iter().flat_map(|l| l.keys()).collect();
             let names: Vec<String> = names.into_iter().cloned().collect();
-            if let Some(m) = memo {
-                // The statement's only: derived again from the series answer when that is kept.
-                let answer = serde_json::json!({"status": "success", "data": names});
-                m.keep_statement_raw(db, self.labels_request(db, metrics).0, Arc::new(answer.to_string().into_bytes()));
-            }
+            self.keep_labels_answer(memo, db, metrics, &names);
             (raw, names)
+        } else if let Some(w) = self.listing_for(memo, db, metrics, &conjs).await? {
+            return Ok(self.filter_whole(memo, db, metrics, &w, tags));
         } else {
             futures::try_join!(self.catalog_api(memo, db, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))?
         };
@@ -759,6 +758,36 @@ impl Inner {
             }
         }
         Ok((by_tags.into_iter().collect(), label_names))
+    }
+
+    /// In a statement's view, keeps the label names of a whole listing of these metrics (every
+    /// series at any time) as `metric_labels`' answer, for the statement only (derived again
+    /// when the listing is kept).
+    fn keep_labels_answer(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String], names: &[String]) {
+        if let Some(m) = memo {
+            let answer = serde_json::json!({"status": "success", "data": names});
+            m.keep_statement_raw(db, self.labels_request(db, metrics).0, Arc::new(answer.to_string().into_bytes()));
+        }
+    }
+
+    /// In a statement's view, the whole listing of these metrics when filtering it here keeps
+    /// what the predicate's request (`conjs`) would (see [`listing`](mod@listing)).
+    async fn listing_for(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String], conjs: &[Vec<Matcher>]) -> Result<Option<Arc<listing::Whole>>> {
+        let Some(memo) = memo else { return Ok(None) };
+        Ok(Some(self.whole_listing(memo, db, metrics).await?).filter(|w| w.filters_alike(conjs)))
+    }
+
+    /// `list_series`' answer from a whole listing: its series the predicate matches.
+    fn filter_whole(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String], w: &listing::Whole, tags: &TagPredicate) -> (Vec<FoundSeries>, BTreeSet<String>) {
+        self.keep_labels_answer(memo, db, metrics, &w.label_names);
+        let label_names = w.label_names.iter().filter(|l| *l != "__name__" && **l != self.opts.db_label).cloned().collect();
+        let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
+        for (t, name) in &w.series {
+            if tags.matches(t) {
+                by_tags.entry(t.clone()).or_default().insert(name.clone());
+            }
+        }
+        (by_tags.into_iter().collect(), label_names)
     }
 
     /// Every label name of these metrics' series in `db` (`__name__` and the db label included),

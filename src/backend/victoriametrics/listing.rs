@@ -1,0 +1,150 @@
+//! A statement's series listing for a tag predicate answered from the whole listing of the same
+//! metrics, filtered here, instead of a `/api/v1/series` request with the predicate's matchers.
+//!
+//! TSBS' `single-groupby-1-1-1` (`... WHERE hostname = 'host_N' ... GROUP BY time(1m)`) names
+//! another host in each statement: the filtered listing kept between statements (see
+//! [`memo`](mod@super::memo)) never answers the next one, so every statement cost one series
+//! request. The whole listing of a measurement's metrics (the request `SHOW SERIES FROM m` and
+//! `GROUP BY *` make) is the same for every host, so it is asked once and kept for
+//! `catalog_ttl_ms` like any catalog answer.
+//!
+//! # The same answer
+//!
+//! `list_series` keeps of what VictoriaMetrics lists only the series `TagPredicate::matches`
+//! accepts. The pushed-down matchers (`selector::to_dnf`) select a superset of those series,
+//! so filtering the whole listing (same metrics, same database, same time range: a statement's
+//! view always lists series of any time) keeps the same series, with one exception: a pushed-down
+//! regex is anchored by VictoriaMetrics (`.*(?:re).*`), and `.` does not match a newline, so
+//! on a label value holding a newline the pushed-down regex can leave out a series the
+//! predicate matches. When the predicate pushes a regex down and some value of the listing holds a
+//! newline, the listing is not used (asked with the matchers, as before). Deleted series are
+//! left out of both answers by VictoriaMetrics (`/api/v1/series` honours deletes), and deletes
+//! through influxgate forget the kept listing (see [`memo`](mod@super::memo)).
+//!
+//! The label names `exact_selector` needs are derived from the whole listing, as `list_series`
+//! does for a listing without a predicate (the same label names `/api/v1/labels` answers).
+//!
+//! # Bounds
+//!
+//! The whole listing is asked with `limit` = [`MAX_SERIES`], or fewer when the statement memo's
+//! bound divided by [`MIN_SERIES_BYTES`] is smaller. A listing that reaches the limit, or that
+//! VictoriaMetrics refuses (422: more series match than its `-search.maxSeries`, checked
+//! before `limit`; the predicate's own request may match fewer), is not used (the predicate's request is sent), and a marker of a few bytes is kept in its place so
+//! that the statements after it do not ask again within `catalog_ttl_ms`. So a measurement of
+//! many series costs one more, bounded request per `catalog_ttl_ms`; memory stays within the
+//! memo's bounds (an answer that does not fit is not kept).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::labels::LabelMap;
+use super::selector::{names_matcher, selector, Matcher};
+use super::{api_data, form, memo, secs, BackendError, Inner, Result, MAX_MS};
+
+/// Most series a whole listing fetched for a predicate may hold (parsing 10 000 series of ~150
+/// bytes takes a few milliseconds, about a filtered request's round trip).
+pub const MAX_SERIES: usize = 10_000;
+/// Fewest bytes of one series in a listing (`{"__name__":"m","db":"d"},`), for the limit
+/// derived from the memo's bound.
+pub const MIN_SERIES_BYTES: usize = 26;
+
+const SERIES: &str = "/api/v1/series";
+
+pub type Listing = Vec<BTreeMap<String, String>>;
+
+/// A whole listing as kept: each series' tags and metric name (series of other databases or
+/// with reserved labels left out, as `list_series` leaves them out), read once and filtered by
+/// each statement.
+pub struct Whole {
+    /// (tags sorted by key, metric name).
+    pub series: Vec<(Vec<(String, String)>, String)>,
+    /// Every label name of the listing (`__name__` and the db label included).
+    pub label_names: Vec<String>,
+    /// False: the listing reached the limit or was refused (module docs); nothing else kept.
+    complete: bool,
+    /// Some label value holds a newline.
+    newline: bool,
+    /// Bytes held, for the memo's bounds: each string's length plus 24.
+    pub bytes: usize,
+}
+
+impl Whole {
+    fn new(listing: Listing, labels: &LabelMap, db: &str) -> Whole {
+        let mut names = BTreeSet::new();
+        let (mut series, mut newline, mut bytes) = (Vec::new(), false, 0);
+        for mut l in listing {
+            newline |= l.values().any(|v| v.contains('\n'));
+            names.extend(l.keys().cloned());
+            let Some(name) = l.remove("__name__") else { continue };
+            let Some(t) = labels.tags_in_db(l, db) else { continue };
+            bytes += name.len() + 24 + t.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>();
+            series.push((t, name));
+        }
+        let label_names: Vec<String> = names.into_iter().collect();
+        bytes += label_names.iter().map(|n| n.len() + 24).sum::<usize>();
+        Whole { series, label_names, complete: true, newline, bytes }
+    }
+
+    fn too_many() -> Whole {
+        Whole { series: Vec::new(), label_names: Vec::new(), complete: false, newline: false, bytes: 0 }
+    }
+
+    /// Whether filtering this listing with the predicate whose pushed-down matchers are `conjs`
+    /// keeps what VictoriaMetrics would (module docs: a pushed-down regex and a value with a
+    /// newline).
+    pub fn filters_alike(&self, conjs: &[Vec<Matcher>]) -> bool {
+        let regex = conjs.iter().flatten().any(|m| matches!(m, Matcher::Re(..) | Matcher::NotRe(..)));
+        self.complete && (!regex || !self.newline)
+    }
+}
+
+impl Inner {
+    /// Every series of `metrics` (sorted, deduplicated) in `db` at any time, when the memo holds
+    /// it or one request within the bounds fetches it (module docs).
+    pub(super) async fn whole_listing(&self, memo: &memo::Memo, db: &str, metrics: &[String]) -> Result<Arc<Whole>> {
+        let sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
+        let limit = MAX_SERIES.min(memo.max_bytes() / MIN_SERIES_BYTES).max(1);
+        let limit_s = limit.to_string();
+        let (start, end) = (secs(1000), secs(MAX_MS));
+        let p = [("match[]", sel.as_str()), ("start", &start), ("end", &end), ("limit", &limit_s)];
+        let key = format!("{SERIES}?{}", form(&p));
+        if let Some(w) = memo.whole(db, &key) {
+            return Ok(w);
+        }
+        let t = memo.ticket();
+        let w = match self.api_body(SERIES, &p).await {
+            // 422: past `-search.maxSeries`, which the predicate's request may not be.
+            Err(BackendError::Invalid(_)) => Whole::too_many(),
+            b => {
+                let listing: Listing = api_data(SERIES, &b?)?;
+                if listing.len() >= limit {
+                    Whole::too_many()
+                } else {
+                    Whole::new(listing, &self.labels, db)
+                }
+            }
+        };
+        let w = Arc::new(w);
+        memo.keep_whole(db, key, w.clone(), t);
+        Ok(w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newline_values_and_regexes() {
+        let w = |v: &str| {
+            let l = vec![BTreeMap::from([("__name__".to_string(), "m_f".to_string()), ("host".to_string(), v.to_string())])];
+            Whole::new(l, &LabelMap::new("db"), "")
+        };
+        let eq = vec![vec![Matcher::Eq("host".into(), "a".into())]];
+        let re = vec![vec![Matcher::Re("host".into(), ".*(?:b).*".into())]];
+        assert!(w("a\nb").filters_alike(&eq), "an equality is exact on any value");
+        assert!(w("ab").filters_alike(&re));
+        assert!(!w("a\nb").filters_alike(&re), "VictoriaMetrics' anchored `.*` stops at a newline");
+        assert!(!Whole::too_many().filters_alike(&eq));
+    }
+}
