@@ -15,6 +15,12 @@
 //! GROUP BY _series, <bucket> ORDER BY _series, <bucket> LIMIT MAX_ROWS + 1
 //! ```
 //!
+//! Where the measurement has a series table ([`series_table`](mod@super::series_table)), the
+//! series the predicate matches are added as `_series IN (...)` (the order key `(_series, time)`
+//! then serves both the series and the time range), and where their `cityHash64(_series)` are
+//! distinct the group key is `cityHash64(_series), <bucket>` with `any(_series)` as the first
+//! column, ordered by it: the same groups, keyed by two numbers instead of a string.
+//!
 //! Each call's columns aggregate only the rows carrying its field (the `-If` combinator with
 //! `isNotNull(<field>)`, as old as ClickHouse's aggregate functions), the first of them counting
 //! those rows: a bucket where it is 0 has no point of that field and is not answered for the
@@ -107,6 +113,7 @@ use super::names::{parse_series_id, SERIES, SEQ, TIME};
 use super::rowbinary::Cursor;
 use super::scan::{predicate_sql, Rows};
 use super::schema;
+use super::series_table::{self, Narrowing};
 use super::Inner;
 use crate::backend::{
     aggregate_grouped, AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, GroupAnswer, Result, AGGREGATE_CONCURRENCY,
@@ -194,8 +201,9 @@ fn columns_sql(call: &Call, mode: Mode) -> Vec<String> {
     cols
 }
 
-/// The whole statement of a group (module docs): `req` is any request of it.
-fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], mode: Mode) -> String {
+/// The whole statement of a group (module docs): `req` is any request of it; `narrow`, what the
+/// series table adds (the series matched, and whether the group key may be the series' number).
+fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], mode: Mode, narrow: &Narrowing) -> String {
     let scan = &req.scan;
     let b = bucket_sql(req.every, req.offset, scan.min_time);
     let t = ident(TIME);
@@ -214,15 +222,21 @@ fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls:
             read.push(has);
         }
     }
+    let series = ident(SERIES);
+    // Grouped by the series' number where it is exact: the first column is then any row's
+    // `_series`, and the answer is still ordered by `_series`.
+    let (first, key) = if narrow.numeric { (format!("any({series})"), format!("cityHash64({series})")) } else { (series.clone(), series.clone()) };
+    let pred = match &narrow.cond {
+        Some(c) => format!("{} AND {c}", predicate_sql(&scan.tags, s)),
+        None => predicate_sql(&scan.tags, s),
+    };
     format!(
-        "SELECT {series}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND ({any}) \
-         GROUP BY {series}, {b} ORDER BY {series}, {b} LIMIT {limit} FORMAT RowBinary",
-        series = ident(SERIES),
+        "SELECT {first}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND ({any}) \
+         GROUP BY {key}, {b} ORDER BY {first}, {b} LIMIT {limit} FORMAT RowBinary",
         cols = cols.join(", "),
         tbl = table(chdb, &scan.measurement),
         lo = int(scan.min_time),
         hi = int(scan.max_time),
-        pred = predicate_sql(&scan.tags, s),
         any = read.join(" OR "),
         limit = MAX_ROWS + 1,
     )
@@ -375,10 +389,11 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
     if calls.is_empty() || scan.min_time > scan.max_time {
         return Ok(out);
     }
+    let narrow = series_table::narrow(inner, &chdb, &scan.measurement, &s, &scan.tags).await?;
     // Rewritten points: asked again over the distinct (time, value) pairs (module docs).
-    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Fast), &scan.tags, &calls, Mode::Fast).await? {
+    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Fast, &narrow), &scan.tags, &calls, Mode::Fast).await? {
         Some(a) => a,
-        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Careful), &scan.tags, &calls, Mode::Careful).await? {
+        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Careful, &narrow), &scan.tags, &calls, Mode::Careful).await? {
             Some(a) => a,
             None => return Err(refused("points rewritten with another value")),
         },

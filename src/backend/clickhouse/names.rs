@@ -66,6 +66,8 @@ pub enum ChDatabase {
     Base(String),
     Policy(String, String),
     Local(String, String),
+    /// The series tables of a policy ([`series_table`](mod@super::series_table)).
+    Series(String, String),
 }
 
 impl DbNames {
@@ -83,6 +85,11 @@ impl DbNames {
         format!("{}.local", self.policy(db, rp))
     }
 
+    /// Where the series tables of `rp`'s measurements are (`<policy>.series`).
+    pub fn series(&self, db: &str, rp: &str) -> String {
+        format!("{}.series", self.policy(db, rp))
+    }
+
     pub fn parse(&self, name: &str) -> Option<ChDatabase> {
         let rest = name.strip_prefix(self.prefix.as_str())?;
         let mut parts = split_parts(rest)?;
@@ -96,6 +103,11 @@ impl DbNames {
                 parts.pop();
                 let rp = parts.pop()?;
                 Some(ChDatabase::Local(parts.pop()?, rp))
+            }
+            3 if parts[2] == "series" => {
+                parts.pop();
+                let rp = parts.pop()?;
+                Some(ChDatabase::Series(parts.pop()?, rp))
             }
             _ => None,
         }
@@ -279,6 +291,7 @@ mod tests {
             let n = DbNames { prefix: "p_".into() };
             prop_assert_eq!(n.parse(&n.base(&db)), Some(ChDatabase::Base(db.clone())));
             prop_assert_eq!(n.parse(&n.policy(&db, &rp)), Some(ChDatabase::Policy(db.clone(), rp.clone())));
+            prop_assert_eq!(n.parse(&n.series(&db, &rp)), Some(ChDatabase::Series(db.clone(), rp.clone())));
             prop_assert_eq!(n.parse(&n.local(&db, &rp)), Some(ChDatabase::Local(db, rp)));
         }
     }

@@ -28,6 +28,9 @@ pub struct TableSchema {
     pub tags: BTreeMap<String, String>,
     /// Field key → column and type.
     pub fields: BTreeMap<String, (String, FieldType)>,
+    /// Whether the table has its series table ([`series_table`](mod@super::series_table)); tables
+    /// made before series tables have none and are read the old way.
+    pub series_table: bool,
 }
 
 impl TableSchema {
@@ -69,7 +72,11 @@ pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSc
             s.fields.insert(key_of(&name), (name, t));
         }
     }
-    Ok(any.then_some(s))
+    if !any {
+        return Ok(None);
+    }
+    s.series_table = super::series_table::exists(inner, chdb, tbl).await?;
+    Ok(Some(s))
 }
 
 /// A table's columns, from the cache or the server.
@@ -102,12 +109,17 @@ pub async fn tables(inner: &Inner, chdb: &str) -> Result<Vec<String>> {
 /// 1.x's shard group of `time` as a ClickHouse expression: `(start, end)` in ns, start aligned as
 /// Go's `Time.Truncate` aligns it (multiples of `d` since January 1 of year 1).
 pub fn partition_key(d: i64) -> String {
+    let start = group_start(d);
+    format!("({start}, {start} + {})", int(d.max(1)))
+}
+
+/// The start of `time`'s shard group of duration `d` (the first half of [`partition_key`]).
+pub fn group_start(d: i64) -> String {
     let d = d.max(1);
     let off = (crate::rules::shards::YEAR1_TO_EPOCH_NS % d as i128) as i64;
     // ((time mod d) + d + off) mod d is time's offset into its group, without overflow for d < 2^62.
     let (dd, shift) = (int(d), int(d.saturating_add(off)));
-    let into = format!("modulo(modulo({TIME}, {dd}) + {shift}, {dd})");
-    format!("({TIME} - {into}, {TIME} - {into} + {dd})")
+    format!("{TIME} - modulo(modulo({TIME}, {dd}) + {shift}, {dd})")
 }
 
 fn column_list(cols: &[NewColumn]) -> String {
@@ -129,7 +141,8 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
     let layout = format!("PARTITION BY {} ORDER BY ({}, {})", partition_key(sgd), ident(SERIES), ident(TIME));
     if !inner.clustered() {
         let sql = format!("CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree {layout}", table(&policy, m), column_list(cols));
-        return inner.run_ddl(&sql).await;
+        inner.run_ddl(&sql).await?;
+        return super::series_table::create(inner, db, rp, m, sgd).await;
     };
     let local = inner.names.local(db, rp);
     let zk = format!("{}/tables/{{shard}}/{}", inner.opts.zookeeper_path.trim_end_matches('/'), token());
@@ -141,6 +154,7 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
         string(&zk)
     );
     inner.run_ddl(&sql).await?;
+    super::series_table::create(inner, db, rp, m, sgd).await?;
     create_distributed(inner, &policy, &local, m).await
 }
 
@@ -191,6 +205,7 @@ async fn create_distributed(inner: &Inner, policy: &str, local: &str, m: &str) -
 
 /// Drops a measurement table (and its shard tables on a cluster).
 pub async fn drop_table(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<()> {
+    super::series_table::drop(inner, db, rp, m).await?;
     let policy = inner.names.policy(db, rp);
     inner.run_ddl(&format!("DROP TABLE IF EXISTS {}{}", table(&policy, m), inner.on_cluster())).await?;
     if inner.clustered() {
