@@ -190,7 +190,7 @@ fn every_field_type_is_kept_and_reads_with_plain_sql() {
         }
         // The schema a ClickHouse user sees (README: "In front of ClickHouse").
         let cols = t.sql("SELECT name, type FROM system.columns WHERE database = 'influx_types.autogen' AND table = 't' ORDER BY name FORMAT TSV");
-        let want = "_seq\tUInt64\n_series\tString\nb\tNullable(UInt8)\nc\tNullable(UInt8)\nf\tNullable(Float64)\ng\tNullable(Float64)\n\
+        let want = "_seq\tUInt64\n_series\tString\n_sid\tUInt64\nb\tNullable(UInt8)\nc\tNullable(UInt8)\nf\tNullable(Float64)\ng\tNullable(Float64)\n\
                     h\tNullable(Float64)\nhost\tString\ni\tNullable(Int64)\nj\tNullable(Int64)\ns\tNullable(String)\ntime\tInt64\n";
         assert_eq!(cols, want, "{}", t.name());
         let rows = t.sql("SELECT time, host, f, i, b FROM `influx_types.autogen`.t ORDER BY time FORMAT TSV");

@@ -24,6 +24,9 @@ use crate::backend::{BackendError, Result};
 pub const TIME: &str = "time";
 pub const SERIES: &str = "_series";
 pub const SEQ: &str = "_seq";
+/// `cityHash64(_series)`, a MATERIALIZED column of tables made since series tables (see
+/// [`series_table`](mod@super::series_table)); in older tables a column of this name is a user's.
+pub const SID: &str = "_sid";
 
 /// The table of a database's retention policies (in its base database).
 pub const CATALOG: &str = "catalog";
@@ -143,7 +146,7 @@ pub fn check_name(kind: &str, name: &str) -> Result<()> {
 
 /// Whether `name` is one of influxgate's own columns.
 pub fn internal(name: &str) -> bool {
-    matches!(name, TIME | SERIES | SEQ)
+    matches!(name, TIME | SERIES | SEQ | SID)
 }
 
 /// The column of a tag (`field = false`) or field key, marked (see the module docs).

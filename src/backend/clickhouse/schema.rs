@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::client::error_code;
 use super::dialect::{ident, int, string, table};
-use super::names::{self, key_of, SERIES, SEQ, TIME};
+use super::names::{self, key_of, SERIES, SEQ, SID, TIME};
 use super::rowbinary::{field_type_of, Cursor};
 use super::Inner;
 use crate::backend::{BackendError, Result};
@@ -31,6 +31,8 @@ pub struct TableSchema {
     /// Whether the table has its series table ([`series_table`](mod@super::series_table)); tables
     /// made before series tables have none and are read the old way.
     pub series_table: bool,
+    /// Whether the table has the `_sid` column (`cityHash64(_series)`, MATERIALIZED).
+    pub sid: bool,
 }
 
 impl TableSchema {
@@ -50,7 +52,7 @@ pub struct NewColumn {
 /// Reads a table's columns; `None` when it does not exist.
 pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSchema>> {
     let sql = format!(
-        "SELECT name, type FROM system.columns WHERE database = {} AND table = {} FORMAT RowBinary",
+        "SELECT name, type, default_kind FROM system.columns WHERE database = {} AND table = {} FORMAT RowBinary",
         string(chdb),
         string(tbl)
     );
@@ -59,11 +61,16 @@ pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSc
     let mut s = TableSchema::default();
     let mut any = false;
     while c.pos < body.len() {
-        let (Some(name), Some(ty)) = (c.string()?, c.string()?) else {
+        let (Some(name), Some(ty), Some(kind)) = (c.string()?, c.string()?, c.string()?) else {
             return Err(BackendError::Internal("clickhouse: truncated system.columns answer".into()));
         };
         any = true;
-        if names::internal(&name) {
+        // `_sid` is influxgate's where it is MATERIALIZED; a plain one is a key of an older table.
+        if name == SID && kind == "MATERIALIZED" {
+            s.sid = true;
+            continue;
+        }
+        if names::internal(&name) && name != SID {
             continue;
         }
         if ty == "String" {
@@ -123,7 +130,14 @@ pub fn group_start(d: i64) -> String {
 }
 
 fn column_list(cols: &[NewColumn]) -> String {
-    let mut s = format!("{} Int64, {} String, {} UInt64", ident(TIME), ident(SERIES), ident(SEQ));
+    let mut s = format!(
+        "{} Int64, {} String, {} UInt64, {} UInt64 MATERIALIZED cityHash64({})",
+        ident(TIME),
+        ident(SERIES),
+        ident(SEQ),
+        ident(SID),
+        ident(SERIES)
+    );
     for c in cols {
         let _ = write!(s, ", {} {}", ident(&c.name), c.sql_type);
     }

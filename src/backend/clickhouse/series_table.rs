@@ -47,7 +47,7 @@
 //! [`MAX_LISTED`] series, or a list longer than [`MAX_SERIES_LIST_BYTES`] of SQL, is read the
 //! old way.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::client::{error_code, UNKNOWN_OBJECT};
 use super::dialect::{bytes, ident, int, string, table};
@@ -229,6 +229,9 @@ pub struct Narrowing {
     pub cond: Option<String>,
     /// Whether grouping by `cityHash64(_series)` groups exactly as by `_series`.
     pub numeric: bool,
+    /// Where `numeric` and the table has `_sid`: every listed series by its `_sid`, so a
+    /// statement grouping by `_sid` need not read `_series` at all.
+    pub ids: Option<HashMap<u64, Vec<u8>>>,
 }
 
 /// The [`Narrowing`] of a read of `m` with predicate `pred` (nothing for a table without series table).
@@ -239,8 +242,9 @@ pub async fn narrow(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred: &
     let Some(all) = list(inner, chdb, m, Some(MAX_LISTED)).await? else { return Ok(Narrowing::default()) };
     let mut hashes = HashSet::with_capacity(all.len());
     let numeric = all.iter().all(|(_, h)| hashes.insert(*h));
+    let ids = (numeric && s.sid).then(|| all.iter().map(|(id, h)| (*h, id.clone())).collect());
     if matches!(pred, TagPredicate::True) {
-        return Ok(Narrowing { cond: None, numeric });
+        return Ok(Narrowing { cond: None, numeric, ids });
     }
     let mut list = String::new();
     for (id, _) in &all {
@@ -250,12 +254,12 @@ pub async fn narrow(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred: &
             }
             list.push_str(&bytes(id));
             if list.len() > MAX_SERIES_LIST_BYTES {
-                return Ok(Narrowing { cond: None, numeric });
+                return Ok(Narrowing { cond: None, numeric, ids });
             }
         }
     }
     let cond = if list.is_empty() { "0".to_string() } else { format!("{} IN ({list})", ident(SERIES)) };
-    Ok(Narrowing { cond: Some(cond), numeric })
+    Ok(Narrowing { cond: Some(cond), numeric, ids })
 }
 
 #[cfg(test)]
