@@ -19,7 +19,7 @@
 //! series the predicate matches are added as `_series IN (...)` (the order key `(_series, time)`
 //! then serves both the series and the time range), and where their `cityHash64(_series)` are
 //! distinct the group key is a number instead of a string: `_sid` (that hash, a MATERIALIZED
-//! column of tables made since) as the first column, looked up in the series list and the
+//! column of tables made since on one server) as the first column, looked up in the series list and the
 //! series sorted by tags here, so `_series` is not read at all; in older tables
 //! `cityHash64(_series)` with `any(_series)` as the first column, ordered by it.
 //!

@@ -129,15 +129,14 @@ pub fn group_start(d: i64) -> String {
     format!("{TIME} - modulo(modulo({TIME}, {dd}) + {shift}, {dd})")
 }
 
-fn column_list(cols: &[NewColumn]) -> String {
-    let mut s = format!(
-        "{} Int64, {} String, {} UInt64, {} UInt64 MATERIALIZED cityHash64({})",
-        ident(TIME),
-        ident(SERIES),
-        ident(SEQ),
-        ident(SID),
-        ident(SERIES)
-    );
+/// `sid`: with the `_sid` column. Not on a cluster: 18.16's Distributed table sends a
+/// MATERIALIZED column with each insert and the shards refuse it ("Cannot insert column _sid,
+/// because it is MATERIALIZED column"), so there aggregates group by `cityHash64(_series)`.
+fn column_list(cols: &[NewColumn], sid: bool) -> String {
+    let mut s = format!("{} Int64, {} String, {} UInt64", ident(TIME), ident(SERIES), ident(SEQ));
+    if sid {
+        let _ = write!(s, ", {} UInt64 MATERIALIZED cityHash64({})", ident(SID), ident(SERIES));
+    }
     for c in cols {
         let _ = write!(s, ", {} {}", ident(&c.name), c.sql_type);
     }
@@ -154,7 +153,7 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
     let policy = inner.names.policy(db, rp);
     let layout = format!("PARTITION BY {} ORDER BY ({}, {})", partition_key(sgd), ident(SERIES), ident(TIME));
     if !inner.clustered() {
-        let sql = format!("CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree {layout}", table(&policy, m), column_list(cols));
+        let sql = format!("CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree {layout}", table(&policy, m), column_list(cols, true));
         inner.run_ddl(&sql).await?;
         return super::series_table::create(inner, db, rp, m, sgd).await;
     };
@@ -164,7 +163,7 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
         "CREATE TABLE IF NOT EXISTS {}{} ({}) ENGINE = ReplicatedMergeTree({}, '{{replica}}') {layout}",
         table(&local, m),
         inner.on_cluster(),
-        column_list(cols),
+        column_list(cols, false),
         string(&zk)
     );
     inner.run_ddl(&sql).await?;
