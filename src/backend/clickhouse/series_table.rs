@@ -74,15 +74,21 @@ fn names(m: &str) -> (String, String, String) {
     (base.clone(), format!("{base}\\view"), format!("{base}\\local"))
 }
 
-/// Whether the measurement table `m` of policy database `chdb` has its series view.
+/// Whether the measurement table `m` of policy database `chdb` has its series view; on a
+/// cluster, on every node (a view made on some nodes only, by an `ON CLUSTER` that failed half
+/// way, would leave the others' series out).
 pub async fn exists(inner: &Inner, chdb: &str, m: &str) -> Result<bool> {
-    let sql = format!(
-        "SELECT count() FROM system.tables WHERE database = {} AND name = {} FORMAT RowBinary",
-        string(&series_db(chdb)),
-        string(&names(m).1)
-    );
+    let cond = format!("database = {} AND name = {}", string(&series_db(chdb)), string(&names(m).1));
+    let sql = match &inner.opts.cluster {
+        None => format!("SELECT count() > 0 FROM system.tables WHERE {cond} FORMAT RowBinary"),
+        Some(c) => format!(
+            "SELECT (SELECT count() FROM {} WHERE {cond}) = (SELECT count() FROM system.clusters WHERE cluster = {}) FORMAT RowBinary",
+            inner.system_table("tables").await?,
+            string(c)
+        ),
+    };
     let body = inner.run(&sql).await?;
-    Ok(Cursor::new(&body).u64().unwrap_or(0) > 0)
+    Ok(Cursor::new(&body).u8().unwrap_or(0) == 1)
 }
 
 /// Makes the series table and its view of a new measurement table (module docs).
