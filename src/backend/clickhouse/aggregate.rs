@@ -399,12 +399,7 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
     if calls.is_empty() || scan.min_time > scan.max_time {
         return Ok(out);
     }
-    // Every series: listed, for a numeric group key; some: the series table read inside the
-    // statement (one round trip fewer; few groups, so the key's type matters little).
-    let narrow = match scan.tags {
-        crate::backend::TagPredicate::True => series_table::narrow(inner, &chdb, &scan.measurement, &s, &scan.tags).await?,
-        _ => Narrowing { cond: series_table::subquery(&chdb, &scan.measurement, &s, &scan.tags), ..Narrowing::default() },
-    };
+    let narrow = series_table::narrow(inner, &chdb, &scan.measurement, &s, &scan.tags).await?;
     // Rewritten points: asked again over the distinct (time, value) pairs (module docs).
     let ids = narrow.ids.as_ref();
     let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Fast, &narrow), &scan.tags, &calls, Mode::Fast, ids).await? {

@@ -52,7 +52,7 @@ pub const MAX_PUSHDOWN_DEPTH: usize = 64;
 /// 256 KiB by default, of a statement's text); a longer set is filtered here, not in SQL.
 pub const MAX_SERIES_LIST_BYTES: usize = 64 * 1024;
 
-pub fn depth(p: &TagPredicate) -> usize {
+fn depth(p: &TagPredicate) -> usize {
     match p {
         TagPredicate::And(a, b) | TagPredicate::Or(a, b) => 1 + depth(a).max(depth(b)),
         _ => 1,

@@ -268,41 +268,6 @@ pub async fn narrow(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred: &
     Ok(Narrowing { cond: Some(cond), numeric, ids })
 }
 
-/// The series of `m` that may match `pred`, as a condition reading the series table inside the
-/// statement (no round trip of its own): `_series GLOBAL IN (SELECT _series FROM <series table>
-/// WHERE <superset>)`, where `k = 'v'` is "the `_series` text holds part `k` then part `v`"
-/// ([`names`](mod@super::names) encodes each part ending in `0x00 0x01`), which every series with
-/// that tag has (and maybe a few more: `TagPredicate::matches` decides afterwards, as always).
-/// `None` for a table without series table or a predicate that narrows nothing.
-pub fn subquery(chdb: &str, m: &str, s: &TableSchema, pred: &TagPredicate) -> Option<String> {
-    if !s.series_table || super::scan::depth(pred) > super::scan::MAX_PUSHDOWN_DEPTH {
-        return None;
-    }
-    let cond = superset(pred)?;
-    Some(format!(
-        "{series} GLOBAL IN (SELECT {series} FROM {} WHERE {cond})",
-        table(&series_db(chdb), &names(m).0),
-        series = ident(SERIES)
-    ))
-}
-
-/// A condition on `_series` that every series `pred` matches meets; `None`: every series.
-fn superset(pred: &TagPredicate) -> Option<String> {
-    match pred {
-        TagPredicate::Eq(k, v) if !v.is_empty() => {
-            let mut pattern = vec![0u8, 1];
-            pattern.extend(super::names::series_id_of([(k.as_str(), v.as_str())].into_iter()));
-            Some(format!("position(concat({}, {}), {}) > 0", bytes(&[0, 1]), ident(SERIES), bytes(&pattern)))
-        }
-        TagPredicate::And(a, b) => match (superset(a), superset(b)) {
-            (Some(x), Some(y)) => Some(format!("({x} AND {y})")),
-            (x, y) => x.or(y),
-        },
-        TagPredicate::Or(a, b) => Some(format!("({} OR {})", superset(a)?, superset(b)?)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,14 +282,5 @@ mod tests {
         assert_eq!(series_db("influx_d.autogen"), "influx_d.autogen.series");
         let sql = rows_sql("`x`.`m`", 3_600_000_000_000, Some("'a'"));
         assert!(sql.contains("WHERE `_series` IN ('a') GROUP BY `_series`, `_start`"), "{sql}");
-        let eq = |k: &str, v: &str| TagPredicate::Eq(k.into(), v.into());
-        assert_eq!(superset(&eq("h", "")), None);
-        assert_eq!(superset(&TagPredicate::Ne("h".into(), "a".into())), None);
-        let or = TagPredicate::Or(Box::new(eq("h", "a")), Box::new(TagPredicate::Ne("h".into(), "b".into())));
-        assert_eq!(superset(&or), None);
-        let and = TagPredicate::And(Box::new(eq("h", "a")), Box::new(TagPredicate::Ne("h".into(), "b".into())));
-        assert_eq!(superset(&and), superset(&eq("h", "a")));
-        let c = superset(&eq("h", "a")).unwrap_or_default();
-        assert!(c.ends_with(r"`_series`), '\x00\x01h\x00\x01a\x00\x01') > 0"), "{c}");
     }
 }
