@@ -162,13 +162,14 @@ start_zookeeper() {
 }
 
 # start_ch_setup KIND BASE: KIND single (one server) or cluster (2 shards + ZooKeeper); ports
-# BASE+0..+9 -> CH_URL, CH_PIDS (a+b), CH_GATE_TOML (influxgate's [backend.clickhouse] lines).
+# BASE+0..+9 -> CH_URL, CH_PIDS (a+b), CH_GATE_TOML (influxgate's [backend.clickhouse] lines, with
+# the lines of $CH_GATE_EXTRA, e.g. 'insert_linger = "10ms"', to compare its settings).
 start_ch_setup() {
     local kind=$1 base=$2 i
     CH_URL="http://127.0.0.1:$base"
     if [ "$kind" = single ]; then
         start_clickhouse "ch-$base" "$base" $((base + 1)) $((base + 2)); CH_PIDS=$LAST_PID
-        CH_GATE_TOML=""
+        CH_GATE_TOML=$'[backend.clickhouse]\n'"${CH_GATE_EXTRA:-}"$'\n'
         return 0
     fi
     start_zookeeper $((base + 9)); CH_PIDS=$LAST_PID
@@ -185,5 +186,5 @@ start_ch_setup() {
             ch_sql "http://127.0.0.1:$((base + 3))" "SELECT count() FROM system.zookeeper WHERE path = '/'" >/dev/null 2>&1 && break
         sleep 0.2
     done
-    CH_GATE_TOML=$'[backend.clickhouse]\ncluster = "gate"\n'
+    CH_GATE_TOML=$'[backend.clickhouse]\ncluster = "gate"\n'"${CH_GATE_EXTRA:-}"$'\n'
 }

@@ -109,6 +109,11 @@ pub struct ClickHouseConfig {
     pub insert_quorum: u32,
     /// Root of the ZooKeeper paths of the replicated tables influxgate makes (on a cluster).
     pub zookeeper_path: String,
+    /// The longest an insert waits for concurrent writers' rows to share it (ns; 0: never).
+    #[serde(with = "duration_str")]
+    pub insert_linger: i64,
+    /// The most bytes of rows one grouped insert joins.
+    pub max_insert_bytes: usize,
 }
 
 impl Default for ClickHouseConfig {
@@ -121,6 +126,8 @@ impl Default for ClickHouseConfig {
             mutation_timeout: 300 * NS_PER_S,
             insert_quorum: 0,
             zookeeper_path: "/clickhouse/influxgate".into(),
+            insert_linger: crate::backend::clickhouse::group::DEFAULT_LINGER_MS as i64 * 1_000_000,
+            max_insert_bytes: crate::backend::clickhouse::group::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -144,6 +151,15 @@ pub struct VictoriaMetricsConfig {
     /// same host or LAN compressing and inflating every answer costs both processes more CPU
     /// than the bytes it saves; worth it over a slow link.
     pub compress_answers: bool,
+    /// Milliseconds catalog answers (metric names, series listings, label names) are kept
+    /// between statements; influxgate's own writes and deletes forget them at once, so this is
+    /// the most a measurement or series written straight to VictoriaMetrics shows late.
+    /// 0: kept for one statement only.
+    pub catalog_ttl_ms: u64,
+    /// Bytes of catalog answers kept between statements.
+    pub catalog_max_bytes: usize,
+    /// Bytes of catalog answers one statement keeps (for its own later requests).
+    pub statement_memo_bytes: usize,
 }
 
 impl Default for VictoriaMetricsConfig {
@@ -154,6 +170,9 @@ impl Default for VictoriaMetricsConfig {
             drop_string_fields: false,
             flush_after_write: true,
             compress_answers: false,
+            catalog_ttl_ms: crate::backend::victoriametrics::memo::DEFAULT_TTL.as_millis() as u64,
+            catalog_max_bytes: crate::backend::victoriametrics::memo::SHARED_MAX_BYTES,
+            statement_memo_bytes: crate::backend::victoriametrics::memo::MAX_BYTES,
         }
     }
 }
@@ -554,6 +573,11 @@ impl Config {
                         "backend.clickhouse: zookeeper_path must start with '/' and mutation_timeout be positive".into(),
                     ));
                 }
+                if !(0..=NS_PER_S).contains(&ch.insert_linger) || ch.max_insert_bytes == 0 {
+                    return Err(ConfigError::Invalid(
+                        "backend.clickhouse: insert_linger must be at most 1s and max_insert_bytes positive".into(),
+                    ));
+                }
             }
             BackendKind::InfluxDb => {
                 if self.backend.url.is_none() {
@@ -803,6 +827,12 @@ mod tests {
         assert!(Config::parse("[backend]\nkind = 'clickhouse'\n").is_err(), "url required");
         let bad = "[backend]\nkind = 'clickhouse'\nurl = 'http://x:1'\n[backend.clickhouse]\ndatabase_prefix = 'a.b'\n";
         assert!(Config::parse(bad).unwrap_err().to_string().contains("database_prefix"));
+        let head = "[backend]\nkind = 'clickhouse'\nurl = 'http://x:1'\n[backend.clickhouse]\n";
+        let cfg = Config::parse(&format!("{head}insert_linger = '20ms'\nmax_insert_bytes = 1000\n")).unwrap();
+        assert_eq!((cfg.backend.clickhouse.insert_linger, cfg.backend.clickhouse.max_insert_bytes), (20_000_000, 1000));
+        for bad in ["insert_linger = '2s'", "max_insert_bytes = 0"] {
+            assert!(Config::parse(&format!("{head}{bad}\n")).unwrap_err().to_string().contains("insert_linger"), "{bad}");
+        }
     }
 
     #[test]

@@ -46,7 +46,12 @@ impl Target {
     }
 
     fn gate(&self, extra_backend: &[&str]) -> Gate {
-        let mut cfg = GateConfig::new().raw("[backend.clickhouse]\n");
+        self.gate_with(extra_backend, "")
+    }
+
+    /// A gate with `clickhouse` lines in `[backend.clickhouse]`.
+    fn gate_with(&self, extra_backend: &[&str], clickhouse: &str) -> Gate {
+        let mut cfg = GateConfig::new().raw(&format!("[backend.clickhouse]\n{clickhouse}\n"));
         cfg.backend = vec!["kind = \"clickhouse\"".into(), format!("url = {:?}", self.url())];
         cfg.backend.extend(extra_backend.iter().map(|s| s.to_string()));
         Gate::start_with(cfg)
@@ -347,12 +352,14 @@ fn multi_series_raw_select_is_one_statement_per_window() {
 
 /// Writes to one table at the same time share inserts (`backend::clickhouse::group`): every
 /// acknowledged point reads back once with its values, whatever group carried it, also when the
-/// writes differ in their columns (a group is one table and one column list).
+/// writes differ in their columns (a group is one table and one column list). Also with a linger
+/// and a cap of a few writes' rows, so that groups gather during the linger and are split.
 #[test]
 fn concurrent_writes_share_inserts_and_lose_nothing() {
     let (writers, batches, lines) = (8, 6, 200);
-    for t in Target::all() {
-        let gate = t.gate(&[]);
+    let settings = [("g", ""), ("g_split", "insert_linger = \"50ms\"\nmax_insert_bytes = 20000")];
+    for (t, (db, settings)) in Target::all().iter().flat_map(|t| settings.map(|s| (t, s))) {
+        let gate = t.gate_with(&[], settings);
         let api = gate.admin();
         std::thread::scope(|s| {
             for w in 0..writers {
@@ -363,12 +370,12 @@ fn concurrent_writes_share_inserts_and_lose_nothing() {
                         let body: String = (0..lines)
                             .map(|l| format!("m,w=w{w} v={}{extra} {}\n", w * 1_000_000 + b * 1000 + l, (b * lines + l + 1) * 1000))
                             .collect();
-                        assert_eq!(api.write("g", &body).status, 204, "writer {w} batch {b}");
+                        assert_eq!(api.write(db, &body).status, 204, "writer {w} batch {b}");
                     }
                 });
             }
         });
-        let r = api.query("SELECT count(v), sum(v) FROM m GROUP BY w", "g").json();
+        let r = api.query("SELECT count(v), sum(v) FROM m GROUP BY w", db).json();
         let series = r["results"][0]["series"].as_array().unwrap_or_else(|| panic!("{}: {r}", t.name())).clone();
         assert_eq!(series.len(), writers, "{}: {r}", t.name());
         for s in &series {

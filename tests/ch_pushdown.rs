@@ -201,6 +201,33 @@ async fn both_ways(url: &str, label: &str) {
     assert_eq!(pushed, 0, "{label}");
     let req = request("rw", "v", AggregateFn::Max, (0, T0 + 3600 * S), 60 * S, false);
     assert_refused(s.on.inner.as_ref(), req, &format!("{label}: rewritten points")).await;
+    field_conditions(&s, now, label).await;
+}
+
+/// Field conditions the store pre-filters (`backend::clickhouse::fieldcond`) give the answers of
+/// the evaluator filtering alone; rewritten points (`rw*`) are decided as merged: `rw2`'s point at
+/// T0 has `v` from its first row and `k = 2` from its second, so no single row passes
+/// `k = 2 AND v = 1` although the point does.
+async fn field_conditions(s: &Setup, now: i64, label: &str) {
+    let qs = strings(&[
+        "SELECT * FROM rw2 WHERE k = 2 AND v = 1",
+        "SELECT * FROM rw2 WHERE k = 1",
+        "SELECT v FROM rw WHERE v > 4",
+        "SELECT v FROM rw WHERE v < 2 OR v = 5",
+        "SELECT * FROM rw3 WHERE i >= 5 AND v > 0.5",
+        "SELECT * FROM rw3 WHERE i > 3.5 OR v = 1.5",
+        "SELECT * FROM rw3 WHERE i = 9223372036854775807",
+        "SELECT v, z FROM cpu WHERE z > 5 AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' LIMIT 20",
+        "SELECT * FROM cpu WHERE (v > 900 OR i = -3) AND host = 'h1' AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z'",
+        "SELECT * FROM cpu WHERE x = 0 AND w != 2 ORDER BY time DESC LIMIT 7",
+        "SELECT v FROM cpu WHERE v > 999 OR x = -0 LIMIT 5 OFFSET 3",
+        "SELECT max(v), count(z) FROM cpu WHERE z >= 9 AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' GROUP BY time(10m)",
+    ]);
+    let before = s.on.filtered.load(std::sync::atomic::Ordering::Relaxed);
+    let (failures, _) = compare(&s.on, &s.off, "db", &qs, now).await;
+    assert!(failures.is_empty(), "{label}: field conditions: {}", failures.join("\n"));
+    let filtered = s.on.filtered.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(filtered >= qs.len(), "{label}: only {filtered} scans of {} queries had a field condition", qs.len());
 }
 
 /// A runtime for the async part (the harness starts servers with blocking calls, outside it).

@@ -581,15 +581,17 @@ fn bounded_memory_3000_series_small_window() {
 /// The same on VictoriaMetrics (Debian package `victoria-metrics`), whose export reads ascending
 /// and whole: `backend::ordered` applies the order and the per-series limit to its stream. Its
 /// scan holds one export window of up to `max_window_samples` (200,000) samples, ~128 bytes each
-/// as read (`backend::victoriametrics`), and the statement's catalog answers, kept for the
-/// statement up to `victoriametrics::memo::MAX_BYTES` (here the series listing of 3,000 series):
-/// that is the store's term of the bound.
+/// as read (`backend::victoriametrics`), and the catalog answers, kept for the statement up to
+/// `victoriametrics::memo::MAX_BYTES` and between statements up to `memo::SHARED_MAX_BYTES` (here
+/// the series listing of 3,000 series, one body shared by both): that is the store's term of the
+/// bound.
 #[test]
 fn bounded_memory_3000_series_small_window_victoriametrics() {
     let vm = common::vm::Vm::start(&["-search.latencyOffset=0s"]);
     let backend = vec!["--backend".to_string(), "victoriametrics".to_string(), "--backend-url".to_string(), vm.url.clone()];
     let window = influxgate::backend::victoriametrics::MAX_WINDOW_SAMPLES as u64 * 128
-        + influxgate::backend::victoriametrics::memo::MAX_BYTES as u64;
+        + influxgate::backend::victoriametrics::memo::MAX_BYTES as u64
+        + influxgate::backend::victoriametrics::memo::SHARED_MAX_BYTES as u64;
     bounded_memory_many(300_000, 3000, &["stream_window_points = 1024"], backend, many_series_bound(1024, 3000, window));
 }
 

@@ -55,7 +55,9 @@ fn write_query_errors_and_restart() {
     let r = api.query("SELECT count(usage_user) FROM cpu", "telegraf");
     assert_eq!(r.json()["results"][0]["series"][0]["values"][0][1], serde_json::json!(1));
 
-    // Lines written straight to VictoriaMetrics (as Telegraf would) are readable too.
+    // Lines written straight to VictoriaMetrics (as Telegraf would) are readable too, once the
+    // catalog answers influxgate keeps between statements (`catalog_ttl_ms`, 1 s by default) are
+    // past: the database list the SELECT above read does not hold `direct` yet.
     let http = common::client();
     let resp = http
         .post(format!("{}/write?db=direct", vm.url))
@@ -64,6 +66,7 @@ fn write_query_errors_and_restart() {
         .unwrap();
     assert!(resp.status().is_success());
     http.get(format!("{}/internal/force_flush", vm.url)).send().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let r = api.query("SELECT used_percent FROM disk", "direct");
     assert_eq!(r.json()["results"][0]["series"][0]["values"], serde_json::json!([[1704067200000000000i64, 42.5]]));
 
@@ -154,4 +157,34 @@ fn store_outage_during_queries_answers_503() {
         assert!(r.json().get("error").and_then(|e| e.as_str()).is_some_and(|e| !e.is_empty()), "{params:?}: {}", r.describe());
     }
     assert!(backend_errors(&g) >= before + 5.0, "store errors not counted: {} -> {}", before, backend_errors(&g));
+}
+
+/// A store failing in the statement's first request to it — here the aggregate itself, its
+/// catalog answers kept from the statement before (`catalog_ttl_ms`) — is still a store error:
+/// 503 with `Retry-After`, not a 200 carrying the error as the statement's.
+#[test]
+fn store_failing_first_at_the_aggregate_answers_503() {
+    let mut vm = Vm::start(&["-search.latencyOffset=0s"]);
+    let mut cfg = GateConfig::new();
+    cfg.backend.push("kind = \"victoriametrics\"".into());
+    cfg.backend.push(format!("url = {:?}", vm.url));
+    cfg.backend.push("timeout = \"2s\"".into());
+    cfg.backend.push("victoriametrics.catalog_ttl_ms = 600000".into());
+    let g = Gate::start_with(cfg);
+    let api = g.admin();
+    let t0 = 1_704_067_200_000_000_000i64;
+    let body: String = (0..600i64).map(|n| format!("cpu,host=h{} usage_user={} {}\n", n % 4, n % 100, t0 + n * 1_000_000_000)).collect();
+    assert_eq!(api.write("db", &body).status, 204);
+    let shapes = ["SELECT mean(usage_user) FROM cpu WHERE time >= 0 GROUP BY time(1h), host", "SELECT max(usage_user) FROM cpu"];
+    for q in shapes {
+        let r = api.send("GET", "/query", &[("db", "db"), ("q", q)], &[], None);
+        assert_eq!(r.status, 200, "{q}: {}", r.describe());
+        assert!(!r.text().contains("\"error\""), "{q}: {}", r.describe());
+    }
+    vm.stop();
+    for q in shapes {
+        let r = api.send("GET", "/query", &[("db", "db"), ("q", q)], &[], None);
+        assert_eq!(r.status, 503, "{q}: {}", r.describe());
+        assert!(r.header("retry-after").is_some(), "{q}");
+    }
 }

@@ -272,6 +272,11 @@ pub struct ScanRequest {
     /// series (rows a store keeps for one time count once). A series answered with fewer points
     /// than the limit has no more in the range. `None`: every point.
     pub limit: Option<usize>,
+    /// A pre-filter on field values a store MAY apply (see [`FieldCondition`]): the points it
+    /// answers must include every point of the range for which the condition holds; points for
+    /// which it does not may be left out, and the limit then counts only the points answered.
+    /// `FieldCondition::True` (the default): no filter.
+    pub where_fields: FieldCondition,
 }
 
 impl ScanRequest {
@@ -288,7 +293,14 @@ impl ScanRequest {
             series: None,
             order: ScanOrder::Asc,
             limit: None,
+            where_fields: FieldCondition::True,
         }
+    }
+
+    /// Points for which `cond` does not hold may be left out (see [`ScanRequest::where_fields`]).
+    pub fn filtered(mut self, cond: FieldCondition) -> Self {
+        self.where_fields = cond;
+        self
     }
 
     /// Only the series of `set` (each tag set sorted by key); the set is sorted here.
@@ -321,6 +333,106 @@ impl ScanRequest {
                 .is_ok(),
         };
         in_set && self.tags.matches_pairs(tags)
+    }
+}
+
+/// The comparisons of [`FieldCondition`]: `field <op> literal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// The literal side of a [`FieldCondition`] comparison, typed as the planner compares it: a
+/// `Float` literal compares the field's value converted to a float (1.x compares an integer
+/// field with a float, or an integer with an unsigned, as float64s); `Integer`/`Unsigned` only
+/// meet fields of their own type and compare exactly; `String` and `Boolean` only with `Eq`/`Ne`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldLiteral {
+    Float(f64),
+    Integer(i64),
+    Unsigned(u64),
+    String(String),
+    Boolean(bool),
+}
+
+/// A condition on a point's field values that a scan's store may use to read less
+/// (`query::fieldcond` derives it from the WHERE clause and documents why it is safe). It is
+/// monotone (AND/OR of comparisons, no negation): a comparison holds when the point has the
+/// field and the comparison of its value with the literal is true; a point without the field
+/// fails it, as a null fails a comparison in 1.x. A store keeping several rows for one point
+/// decides per point, over the point as 1.x merges it; it may keep more points than the
+/// condition holds for, never fewer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum FieldCondition {
+    /// Every point (no filter).
+    #[default]
+    True,
+    Cmp(String, CmpOp, FieldLiteral),
+    And(Box<FieldCondition>, Box<FieldCondition>),
+    Or(Box<FieldCondition>, Box<FieldCondition>),
+}
+
+impl FieldCondition {
+    /// Whether the condition holds for a point whose field values `value` answers (`None`: the
+    /// point lacks the field): the reference semantics a store's pushdown must not undercut.
+    pub fn holds<'a>(&self, value: &impl Fn(&str) -> Option<&'a FieldValue>) -> bool {
+        match self {
+            FieldCondition::True => true,
+            FieldCondition::Cmp(f, op, lit) => value(f).is_some_and(|v| compare(v, *op, lit)),
+            FieldCondition::And(a, b) => a.holds(value) && b.holds(value),
+            FieldCondition::Or(a, b) => a.holds(value) || b.holds(value),
+        }
+    }
+
+    /// Every field the condition names (once each, in order of appearance).
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        self.walk(&mut |f| {
+            if !out.contains(&f) {
+                out.push(f)
+            }
+        });
+        out
+    }
+
+    fn walk<'a>(&'a self, f: &mut impl FnMut(&'a str)) {
+        match self {
+            FieldCondition::True => {}
+            FieldCondition::Cmp(name, ..) => f(name),
+            FieldCondition::And(a, b) | FieldCondition::Or(a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+        }
+    }
+}
+
+/// `v <op> lit` as [`FieldLiteral`] describes; a value of another kind fails.
+fn compare(v: &FieldValue, op: CmpOp, lit: &FieldLiteral) -> bool {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (v, lit) {
+        (FieldValue::Float(x), FieldLiteral::Float(y)) => x.partial_cmp(y),
+        (FieldValue::Integer(x), FieldLiteral::Float(y)) => (*x as f64).partial_cmp(y),
+        (FieldValue::Unsigned(x), FieldLiteral::Float(y)) => (*x as f64).partial_cmp(y),
+        (FieldValue::Integer(x), FieldLiteral::Integer(y)) => Some(x.cmp(y)),
+        (FieldValue::Unsigned(x), FieldLiteral::Unsigned(y)) => Some(x.cmp(y)),
+        (FieldValue::String(x), FieldLiteral::String(y)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => Some(x.as_str().cmp(y)),
+        (FieldValue::Boolean(x), FieldLiteral::Boolean(y)) if matches!(op, CmpOp::Eq | CmpOp::Ne) => Some(x.cmp(y)),
+        _ => None,
+    };
+    let Some(ord) = ord else { return false };
+    match op {
+        CmpOp::Eq => ord == Ordering::Equal,
+        CmpOp::Ne => ord != Ordering::Equal,
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Le => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Ge => ord != Ordering::Less,
     }
 }
 

@@ -514,7 +514,8 @@ impl MeasMerge {
         let req = ScanRequest::new(&self.db, self.rp.as_deref(), &self.name, self.rc.pred().clone(), wlo, whi, self.rc.scan.clone())
             .only(set.iter().map(|s| s.0.clone()).collect())
             .ordered(if desc { ScanOrder::Desc } else { ScanOrder::Asc })
-            .limited(Some(b));
+            .limited(Some(b))
+            .filtered(self.rc.where_fields().clone());
         let mut stream = backend.scan(req).await?;
         // Per member of `set`: points read, the first and the last time read.
         let mut got: Vec<(usize, Option<i64>, Option<i64>)> = vec![(0, None, None); set.len()];

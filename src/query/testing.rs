@@ -26,11 +26,13 @@ pub struct MemBackend {
     pub pushdown: bool,
     /// Catalog calls answered (databases, policies, series, measurements, field keys).
     catalog_calls: std::sync::atomic::AtomicUsize,
+    /// The time range of every scan asked.
+    scans: Mutex<Vec<(i64, i64)>>,
 }
 
 impl Default for MemBackend {
     fn default() -> Self {
-        MemBackend { dbs: Mutex::new(BTreeMap::new()), chunk_rows: 3, pushdown: false, catalog_calls: Default::default() }
+        MemBackend { dbs: Mutex::new(BTreeMap::new()), chunk_rows: 3, pushdown: false, catalog_calls: Default::default(), scans: Default::default() }
     }
 }
 
@@ -47,6 +49,11 @@ fn autogen() -> RetentionPolicy {
 impl MemBackend {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The time ranges of the scans asked so far (and forgets them).
+    pub fn take_scans(&self) -> Vec<(i64, i64)> {
+        self.scans.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
     }
 
     /// Catalog calls answered so far.
@@ -282,6 +289,9 @@ impl Backend for MemBackend {
     }
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
         let chunk_rows = self.chunk_rows.max(1);
+        if let Ok(mut s) = self.scans.lock() {
+            s.push((req.min_time, req.max_time));
+        }
         let chunks = self.with_db(&req.db, |d| {
             let mut by_series: BTreeMap<Vec<(String, String)>, Vec<&Point>> = BTreeMap::new();
             for p in d.points.iter().filter(|p| {
@@ -289,6 +299,8 @@ impl Backend for MemBackend {
                     && p.time >= req.min_time
                     && p.time <= req.max_time
                     && req.tags.matches(&p.tags)
+                    // The field pre-filter applied, so every engine test runs with a store that does.
+                    && req.where_fields.holds(&|f: &str| p.fields.iter().find(|(k, _)| k == f).map(|(_, v)| v))
             }) {
                 by_series.entry(p.tags.clone()).or_default().push(p);
             }

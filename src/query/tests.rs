@@ -909,3 +909,63 @@ const TA_CASES_3: &[(&str, &str)] = &[
     ("SELECT exponential_moving_average(n,2) FROM (SELECT n FROM k) LIMIT 3",
      r#"{"results":[{"statement_id":0,"series":[{"name":"k","columns":["time","exponential_moving_average"],"values":[["1970-01-01T00:00:00Z",11],["1970-01-01T00:00:30Z",-17],["1970-01-01T00:00:30Z",-27.666666666666664]]}]}]}"#),
 ];
+
+/// `GROUP BY time … ORDER BY time DESC LIMIT n OFFSET k` reads only the windows its answer shows
+/// (`select::aggregate::narrow`) and answers as reading the whole range does: each series' rows
+/// are those of the statement without LIMIT/OFFSET (not narrowed), `k` skipped, `n` kept. Series `a` has a point every 10 s, `b` three early points and
+/// one late, `c` points only long before the end; field `w` is on some points only, so
+/// `fill(previous)`/`fill(linear)` reach back past the narrowed windows.
+#[test]
+fn desc_limit_reads_only_the_answer_windows() {
+    const S: i64 = 1_000_000_000;
+    let b = MemBackend::new();
+    let mut lp = String::new();
+    for k in 0..360i64 {
+        let w = if k % 37 == 0 { format!(",w={}i", k) } else { String::new() };
+        lp.push_str(&format!("m,h=a v={}{w} {}\n", (k * 7919) % 101, 3600 * S + k * 10 * S));
+    }
+    for (k, t) in [(1, 3600), (2, 3700), (3, 3900), (4, 7100)] {
+        lp.push_str(&format!("m,h=b v={k},w={k}i {}\n", t * S));
+    }
+    for k in 0..5i64 {
+        lp.push_str(&format!("m,h=c v={k} {}\n", (100 + k * 60) * S));
+    }
+    b.write_lp("t", &lp);
+    let end = 7200 * S;
+    let mut narrowed = 0;
+    for fill in ["", " fill(none)", " fill(previous)", " fill(linear)", " fill(3)"] {
+        for (lim, off) in [(3, 0), (2, 4), (4, 13), (500, 0)] {
+            for lower in ["", "time >= 3000000000000 AND "] {
+                for group in ["", ", h"] {
+                    let base = format!("SELECT max(v), count(w), last(w) FROM m WHERE {lower}time < {end} GROUP BY time(1m){group}{fill}");
+                    let desc = format!("{base} ORDER BY time DESC LIMIT {lim} OFFSET {off}");
+                    let run = |q: &str| {
+                        let parsed = crate::influxql::parse_query(q).unwrap();
+                        let mut r = block_on(execute(&b, &ctx("t"), &parsed)).expect("store");
+                        let res = r.remove(0);
+                        assert!(res.error.is_none(), "{q}: {:?}", res.error);
+                        res.series
+                    };
+                    let want: Vec<Series> = run(&format!("{base} ORDER BY time DESC"))
+                        .into_iter()
+                        .filter_map(|mut s| {
+                            s.values = s.values.into_iter().skip(off).take(lim).collect();
+                            (!s.values.is_empty()).then_some(s)
+                        })
+                        .collect();
+                    b.take_scans();
+                    let got = run(&desc);
+                    assert_eq!(got, want, "{desc}");
+                    // The last scan is the read (the probes come before it).
+                    let lo = b.take_scans().last().map_or(i64::MIN, |s| s.0);
+                    if lo > 3000 * S {
+                        narrowed += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Read from within the last hour: every statement but fill(none)'s, the 500-row ones and
+    // those grouping by h without a lower bound (`c`'s last point is 340 s in).
+    assert_eq!(narrowed, 4 * 3 * 3, "statements narrowed");
+}

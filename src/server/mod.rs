@@ -562,6 +562,9 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
         catalog_file: Some(config.data_dir.join("victoriametrics-catalog.json")),
         flush_after_write: vm.flush_after_write,
         compress_answers: vm.compress_answers,
+        catalog_ttl: Duration::from_millis(vm.catalog_ttl_ms),
+        catalog_max_bytes: vm.catalog_max_bytes,
+        statement_memo_bytes: vm.statement_memo_bytes,
         cardinality: cardinality_limits(config),
         tls: crate::backend::tls::StoreTls::from_config(&config.backend),
         ..VmOptions::default()
@@ -593,6 +596,10 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
         retention_check_interval: config.backend.retention_check_interval,
         cardinality: cardinality_limits(config),
         tls: crate::backend::tls::StoreTls::from_config(&config.backend),
+        groups: crate::backend::clickhouse::group::GroupOptions {
+            linger: Duration::from_nanos(ch.insert_linger.max(0) as u64),
+            max_bytes: ch.max_insert_bytes,
+        },
     };
     let b = ClickHouseBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;

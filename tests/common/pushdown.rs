@@ -1,5 +1,6 @@
 //! Aggregate pushdown both ways: a store wrapped so that its pushdown can be switched off (its
-//! capabilities then list no aggregates), and queries run with it on and off and compared.
+//! capabilities then list no aggregates, and its scans get no field pre-filter), and queries run
+//! with it on and off and compared.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use influxgate::backend::{
-    AggregateFn, AggregateRequest, AggregateSeries, Backend, BackendError, Capabilities, DeleteRequest, MeasurementFilter, Result, RetentionPolicy,
+    AggregateFn, AggregateRequest, AggregateSeries, Backend, BackendError, Capabilities, DeleteRequest, FieldCondition, MeasurementFilter, Result, RetentionPolicy,
     RetentionPolicyUpdate, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate, WriteBatch, WriteOutcome,
 };
 use influxgate::model::FieldType;
@@ -20,6 +21,8 @@ pub struct Switch<B: Backend> {
     pub push: bool,
     pub pushed: Arc<AtomicUsize>,
     pub refused: Arc<AtomicUsize>,
+    /// Scans asked with a field pre-filter (`ScanRequest::where_fields`), with pushdown on.
+    pub filtered: Arc<AtomicUsize>,
 }
 
 impl<B: Backend> Switch<B> {
@@ -27,8 +30,8 @@ impl<B: Backend> Switch<B> {
     pub fn pair(b: Arc<B>) -> (Switch<B>, Switch<B>) {
         let counter = || Arc::new(AtomicUsize::new(0));
         (
-            Switch { inner: b.clone(), push: true, pushed: counter(), refused: counter() },
-            Switch { inner: b, push: false, pushed: counter(), refused: counter() },
+            Switch { inner: b.clone(), push: true, pushed: counter(), refused: counter(), filtered: counter() },
+            Switch { inner: b, push: false, pushed: counter(), refused: counter(), filtered: counter() },
         )
     }
 }
@@ -81,7 +84,13 @@ impl<B: Backend> Backend for Switch<B> {
     async fn field_keys(&self, db: &str, rp: Option<&str>, m: &str) -> Result<Vec<(String, FieldType)>> {
         self.inner.field_keys(db, rp, m).await
     }
-    async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
+    /// With pushdown off the store gets no field pre-filter: the evaluator alone filters.
+    async fn scan(&self, mut req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
+        if !self.push {
+            req.where_fields = FieldCondition::True;
+        } else if req.where_fields != FieldCondition::True {
+            self.filtered.fetch_add(1, Ordering::Relaxed);
+        }
         self.inner.scan(req).await
     }
     async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {

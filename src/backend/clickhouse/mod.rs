@@ -65,6 +65,7 @@ pub mod client;
 pub mod delete;
 pub mod dialect;
 pub mod durability;
+pub mod fieldcond;
 pub mod group;
 pub mod names;
 pub mod retention;
@@ -120,6 +121,8 @@ pub struct ClickHouseOptions {
     pub cardinality: CardinalityLimits,
     /// CA and client certificate for an `https://` URL.
     pub tls: crate::backend::tls::StoreTls,
+    /// How concurrent writes share inserts (linger, cap).
+    pub groups: group::GroupOptions,
 }
 
 impl Default for ClickHouseOptions {
@@ -137,6 +140,7 @@ impl Default for ClickHouseOptions {
             retention_check_interval: 30 * 60 * 1_000_000_000,
             cardinality: CardinalityLimits::default(),
             tls: crate::backend::tls::StoreTls::default(),
+            groups: group::GroupOptions::default(),
         }
     }
 }
@@ -389,7 +393,7 @@ impl ClickHouseBackend {
             seq: AtomicU64::new(now_ns().max(0) as u64),
             server: tokio::sync::OnceCell::new(),
             tracker: cardinality::Tracker::new(opts.cardinality),
-            groups: group::Groups::default(),
+            groups: group::Groups::new(opts.groups),
             opts,
         });
         let retention_task = retention::spawn(&inner);

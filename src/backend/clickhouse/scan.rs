@@ -6,8 +6,8 @@
 //! SELECT _series, time, <fields> FROM <table>
 //! WHERE <cond> := time >= lo AND time <= hi AND <tags pushed down> [AND _series IN (<set>)]
 //!                 AND (<a field> IS NOT NULL OR ...)
-//!  [AND (_series, time) GLOBAL IN (SELECT _series, time FROM <table> WHERE <cond>
-//!                           GROUP BY _series, time ORDER BY _series, time [DESC] LIMIT n BY _series)]
+//!  [AND (_series, time) GLOBAL IN (SELECT _series, time FROM <table> WHERE <cond> [AND <fields>]
+//!                           [GROUP BY _series, time ORDER BY _series, time [DESC] LIMIT n BY _series])]
 //! ORDER BY _series, time [DESC], _seq
 //! ```
 //!
@@ -15,7 +15,8 @@
 //! text); its order is the `ORDER BY` (rows of one point stay adjacent and in `_seq` order either
 //! way); its per-series limit is `LIMIT n BY _series` over the distinct `(_series, time)` pairs
 //! (`LIMIT BY` exists since ClickHouse 1.1; over rows it could cut a rewritten point's rows in
-//! two), so every point answered is whole.
+//! two), so every point answered is whole; `<fields>` is the request's field pre-filter as
+//! `fieldcond` writes it (which keeps whole points too).
 //!
 //! read as it arrives: memory is one piece of the answer, one row being decoded and one chunk of
 //! [`CHUNK_ROWS`] rows, whatever the number of points. Rows of one series and time (a point
@@ -259,15 +260,18 @@ fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str], narr
         sql.push_str(&ident(n));
     }
     sql.push_str(&format!(" FROM {from} WHERE {cond}"));
-    if let Some(n) = req.limit {
-        // The first `n` points (not rows: a rewritten point has several) of each series. GLOBAL:
-        // on a cluster `from` is a Distributed table, and ClickHouse refuses a plain IN over one
-        // inside a query over another (distributed_product_mode = 'deny'); GLOBAL runs the
-        // subquery once, over every shard, and ships its answer to them. On one server it is IN.
-        sql.push_str(&format!(
-            " AND ({series}, {time}) GLOBAL IN (SELECT {series}, {time} FROM {from} WHERE {cond} \
-             GROUP BY {series}, {time} ORDER BY {series}, {time}{dir} LIMIT {n} BY {series})"
-        ));
+    // Whole points passing the field pre-filter (`fieldcond`), and of them the first `n` (not
+    // rows: a rewritten point has several) of each series. GLOBAL: on a cluster `from` is a
+    // Distributed table, and ClickHouse refuses a plain IN over one inside a query over another
+    // (distributed_product_mode = 'deny'); GLOBAL runs the subquery once, over every shard, and
+    // ships its answer to them. On one server it is IN.
+    let rows = super::fieldcond::row_sql(&req.where_fields, s);
+    if req.limit.is_some() || rows.is_some() {
+        let inner = rows.map_or_else(|| cond.clone(), |r| format!("{cond} AND {r}"));
+        let limit = req.limit.map_or_else(String::new, |n| {
+            format!(" GROUP BY {series}, {time} ORDER BY {series}, {time}{dir} LIMIT {n} BY {series}")
+        });
+        sql.push_str(&format!(" AND ({series}, {time}) GLOBAL IN (SELECT {series}, {time} FROM {from} WHERE {inner}{limit})"));
     }
     sql.push_str(&format!(" ORDER BY {series}, {time}{dir}, {} FORMAT RowBinary", ident(SEQ)));
     sql

@@ -605,6 +605,8 @@ impl Backend for EmbeddedBackend {
                     max_time: req.max_time,
                     desc: req.order == crate::backend::ScanOrder::Desc,
                     limit: req.limit,
+                    filter: req.where_fields.clone(),
+                    fields: req.fields.clone(),
                 }),
             }
         };

@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::series::{owned, Tags};
 use super::writer::sql_err;
-use crate::backend::{AggregateFn, AggregateRow, AggregateSeries, BackendError, Result, SeriesChunk};
+use crate::backend::{AggregateFn, AggregateRow, AggregateSeries, BackendError, FieldCondition, Result, SeriesChunk};
 use crate::model::{FieldType, FieldValue};
 
 /// Rows per `SeriesChunk`.
@@ -59,6 +59,10 @@ pub(crate) struct ScanPlan {
     pub desc: bool,
     /// At most this many rows per series (a table keeps one row per series and time).
     pub limit: Option<usize>,
+    /// Rows for which this does not hold are skipped (and not counted by `limit`); it names the
+    /// requested fields by `fields` (the request's, in `cols` order).
+    pub filter: FieldCondition,
+    pub fields: Vec<String>,
 }
 
 pub(crate) fn value_of(v: ValueRef<'_>, ty: FieldType) -> Option<FieldValue> {
@@ -148,6 +152,13 @@ pub(crate) fn run_scan(conn: &Connection, plan: ScanPlan, tx: &mpsc::Sender<Resu
                             None => None,
                         };
                         chunk.columns[i].push(v);
+                    }
+                    if !plan.filter.holds(&|f: &str| plan.fields.iter().position(|n| n == f).and_then(|i| chunk.columns[i].last()?.as_ref())) {
+                        chunk.times.pop();
+                        chunk.columns.iter_mut().for_each(|c| {
+                            c.pop();
+                        });
+                        continue;
                     }
                     if chunk.times.len() >= want {
                         break;

@@ -1,81 +1,260 @@
-//! What VictoriaMetrics answered to one statement's catalog requests, kept for the rest of the
-//! statement.
+//! What VictoriaMetrics answered to catalog requests, kept for the rest of the statement and,
+//! for `catalog_ttl_ms`, for the statements after it.
 //!
 //! A statement reads the catalog through `query::snapshot`, one call per kind of fact, but on
 //! VictoriaMetrics several facts come from the same request: a measurement's metric names answer
 //! `measurements`, `field_keys`, the series listing and every scan and aggregate of it; the label
 //! names of its metrics are asked by the series listing and again by the rollups' guard. Before
-//! this memo `SELECT max(f) FROM m WHERE host = 'h' ... GROUP BY time(1m)` cost nine requests, of
-//! which seven asked for something already answered. [`Backend::statement_view`] hands
-//! `query::snapshot` a view of the backend that keeps these answers (see
-//! [`VictoriaMetricsBackend`](super::VictoriaMetricsBackend)); the store itself keeps nothing
-//! between statements, so a name written straight to VictoriaMetrics is seen by the next
-//! statement exactly as before.
+//! the statement memo `SELECT max(f) FROM m WHERE host = 'h' ... GROUP BY time(1m)` cost nine
+//! requests, of which seven asked for something already answered. [`Backend::statement_view`]
+//! hands `query::snapshot` a view of the backend that keeps these answers in a [`Memo`] (see
+//! [`VictoriaMetricsBackend`](super::VictoriaMetricsBackend)).
 //!
 //! Kept: the database's metric names (after the check of deleted names), and the raw answers of
 //! `/api/v1/labels`, `/api/v1/series` and `/api/v1/label/<db label>/values`, keyed by path and
-//! form. A write, delete or DDL made through the view empties it (as the snapshot empties
-//! itself). Memory: at most [`MAX_BYTES`] of answers per statement; answers past it are not
-//! kept (asked again when needed).
+//! form. A write, delete or DDL made through the view empties the statement's memo (as the
+//! snapshot empties itself).
+//!
+//! # Between statements ([`Shared`])
+//!
+//! With `catalog_ttl_ms` > 0 the answers are also kept for the statements that follow, each for
+//! `catalog_ttl_ms` after its request was sent:
+//!
+//! * a write through influxgate (acknowledged or not), `CREATE`/`DROP DATABASE`, `DROP SERIES`,
+//!   `DROP MEASUREMENT` and `DELETE` forget every answer about their database, and the list of
+//!   databases, before the client hears back, and an answer to a request sent before that is not
+//!   kept (a generation counter taken when the request is sent), so influxgate's own writes are
+//!   seen by the next statement exactly as without these answers kept (with `flush_after_write`);
+//! * a database, measurement, field or series written straight to VictoriaMetrics (Telegraf,
+//!   another influxgate), or deleted there, is seen at most `catalog_ttl_ms` after
+//!   VictoriaMetrics makes it searchable (itself within about a second, see
+//!   [`flush`](mod@super::flush)). Samples are never kept: new points of series already listed
+//!   are read as before.
+//!
+//! When VictoriaMetrics cannot be reached every kept answer is dropped, so that a statement
+//! then fails at its first request (503) as it would without them.
+//!
+//! `0` keeps nothing between statements (each statement asks again, the behaviour before).
+//!
+//! # Memory
+//!
+//! An entry counts its key plus its body (names: each name's length plus 24). A statement's memo
+//! keeps at most `statement_memo_bytes`; the shared one at most `catalog_max_bytes`, dropping
+//! expired entries when full (an answer that still does not fit is not kept: asked again when
+//! needed). Bodies are shared (`Arc`) between the two, so the total is at most
+//! `catalog_max_bytes` plus `statement_memo_bytes` per statement running.
 //!
 //! [`Backend::statement_view`]: crate::backend::Backend::statement_view
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// Bytes of answers one statement keeps at most.
+/// Default bytes of answers one statement keeps at most (`statement_memo_bytes`).
 pub const MAX_BYTES: usize = 16 << 20;
+/// Default bytes of answers kept between statements (`catalog_max_bytes`).
+pub const SHARED_MAX_BYTES: usize = 16 << 20;
+/// Default time an answer is kept between statements (`catalog_ttl_ms`).
+pub const DEFAULT_TTL: Duration = Duration::from_millis(1000);
+
+#[derive(Clone)]
+enum Value {
+    Names(Arc<Vec<String>>),
+    Raw(Arc<Vec<u8>>),
+}
+
+struct Entry {
+    value: Value,
+    size: usize,
+    /// When its request was sent.
+    asked: Instant,
+}
+
+/// (database, key): the key of a database's metric names is empty, of an answer `path?form`.
+/// Answers not about one database (the list of databases) have an empty database.
+type Key = (String, String);
 
 #[derive(Default)]
 struct Kept {
-    /// Per database, its metric names (every one; see `Inner::metric_names_re`).
-    names: HashMap<String, Arc<Vec<String>>>,
-    /// `path?form` → the answer's body.
-    raw: HashMap<String, Arc<Vec<u8>>>,
+    map: HashMap<Key, Entry>,
     bytes: usize,
 }
 
-/// One statement's memo (module docs).
-#[derive(Default)]
+impl Kept {
+    /// Keeps `value` when it fits in `max` bytes.
+    fn insert(&mut self, key: Key, value: Value, size: usize, asked: Instant, max: usize) -> bool {
+        let size = size + key.0.len() + key.1.len();
+        let old = self.map.get(&key).map_or(0, |e| e.size);
+        if self.bytes - old + size > max {
+            return false;
+        }
+        self.bytes = self.bytes - old + size;
+        self.map.insert(key, Entry { value, size, asked });
+        true
+    }
+
+    fn retain(&mut self, keep: impl Fn(&Key, &Entry) -> bool) {
+        self.map.retain(|k, e| keep(k, e));
+        self.bytes = self.map.values().map(|e| e.size).sum();
+    }
+}
+
+fn size_of(v: &Value) -> usize {
+    match v {
+        Value::Names(n) => n.iter().map(|n| n.len() + 24).sum(),
+        Value::Raw(b) => b.len(),
+    }
+}
+
+/// When a request was sent, and the shared memo's generation then (see [`Shared`]).
+#[derive(Clone, Copy)]
+pub struct Ticket {
+    generation: u64,
+    asked: Instant,
+}
+
+/// Catalog answers kept between statements (module docs).
+pub struct Shared {
+    kept: Mutex<Kept>,
+    /// Bumped (under `kept`'s lock) by every [`Shared::forget`].
+    generation: AtomicU64,
+    max_bytes: usize,
+    ttl: Duration,
+    hits: AtomicU64,
+}
+
+impl Shared {
+    /// `None` when `ttl` is zero (nothing kept between statements).
+    pub fn new(ttl: Duration, max_bytes: usize) -> Option<Arc<Shared>> {
+        (!ttl.is_zero()).then(|| {
+            Arc::new(Shared { kept: Mutex::default(), generation: AtomicU64::new(0), max_bytes, ttl, hits: AtomicU64::new(0) })
+        })
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
+        // Each update is one insert or retain: a panic cannot leave a half-made entry.
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets every answer about `db` (influxgate wrote, deleted or made DDL there) and the
+    /// list of databases, and any answer to a request sent before now.
+    pub fn forget(&self, db: &str) {
+        let mut k = self.kept();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        k.retain(|key, _| key.0 != db && !key.0.is_empty());
+    }
+
+    /// Forgets every answer (VictoriaMetrics could not be reached).
+    pub fn forget_all(&self) {
+        let mut k = self.kept();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *k = Kept::default();
+    }
+
+    /// Answers taken from here so far (a diagnostic, in `/metrics`).
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Bytes kept now.
+    pub fn bytes(&self) -> usize {
+        self.kept().bytes
+    }
+
+    fn get(&self, key: &Key) -> Option<Value> {
+        let k = self.kept();
+        let e = k.map.get(key).filter(|e| e.asked.elapsed() < self.ttl)?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        Some(e.value.clone())
+    }
+
+    fn keep(&self, key: Key, value: Value, size: usize, t: Ticket) {
+        let mut k = self.kept();
+        if self.generation.load(Ordering::SeqCst) != t.generation || t.asked.elapsed() >= self.ttl {
+            return;
+        }
+        if !k.insert(key.clone(), value.clone(), size, t.asked, self.max_bytes) {
+            k.retain(|_, e| e.asked.elapsed() < self.ttl);
+            k.insert(key, value, size, t.asked, self.max_bytes);
+        }
+    }
+}
+
+/// One statement's memo (module docs), backed by the shared one when there is one.
 pub struct Memo {
     kept: Mutex<Kept>,
+    max_bytes: usize,
+    shared: Option<Arc<Shared>>,
 }
 
 impl Memo {
+    pub fn new(max_bytes: usize, shared: Option<Arc<Shared>>) -> Memo {
+        Memo { kept: Mutex::default(), max_bytes, shared }
+    }
+
     fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
         // Each update is one insert: a panic cannot leave a half-made entry.
         self.kept.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Forgets everything (the statement wrote or deleted).
+    /// Forgets the statement's answers (the statement wrote or deleted).
     pub fn clear(&self) {
         *self.kept() = Kept::default();
     }
 
+    /// To take before sending a request whose answer is then kept with it.
+    pub fn ticket(&self) -> Ticket {
+        let generation = self.shared.as_ref().map_or(0, |s| s.generation.load(Ordering::SeqCst));
+        Ticket { generation, asked: Instant::now() }
+    }
+
+    fn get(&self, key: Key) -> Option<Value> {
+        if let Some(e) = self.kept().map.get(&key) {
+            return Some(e.value.clone());
+        }
+        let v = self.shared.as_ref()?.get(&key)?;
+        let size = size_of(&v);
+        self.kept().insert(key, v.clone(), size, Instant::now(), self.max_bytes);
+        Some(v)
+    }
+
+    fn keep(&self, key: Key, value: Value, t: Ticket) {
+        let size = size_of(&value);
+        if let Some(s) = &self.shared {
+            s.keep(key.clone(), value.clone(), size, t);
+        }
+        self.kept().insert(key, value, size, t.asked, self.max_bytes);
+    }
+
     pub fn names(&self, db: &str) -> Option<Arc<Vec<String>>> {
-        self.kept().names.get(db).cloned()
-    }
-
-    pub fn keep_names(&self, db: &str, names: &[String]) {
-        let size: usize = names.iter().map(|n| n.len() + 24).sum();
-        let mut k = self.kept();
-        if k.bytes + size <= MAX_BYTES {
-            k.bytes += size;
-            k.names.insert(db.to_string(), Arc::new(names.to_vec()));
+        match self.get((db.to_string(), String::new()))? {
+            Value::Names(n) => Some(n),
+            Value::Raw(_) => None,
         }
     }
 
-    pub fn raw(&self, key: &str) -> Option<Arc<Vec<u8>>> {
-        self.kept().raw.get(key).cloned()
+    pub fn keep_names(&self, db: &str, names: &[String], t: Ticket) {
+        self.keep((db.to_string(), String::new()), Value::Names(Arc::new(names.to_vec())), t);
     }
 
-    pub fn keep_raw(&self, key: String, body: Arc<Vec<u8>>) {
-        let mut k = self.kept();
-        let size = key.len() + body.len();
-        if k.bytes + size <= MAX_BYTES {
-            k.bytes += size;
-            k.raw.insert(key, body);
+    /// The answer to `key` (`path?form`) about database `db` ("" when about none).
+    pub fn raw(&self, db: &str, key: &str) -> Option<Arc<Vec<u8>>> {
+        match self.get((db.to_string(), key.to_string()))? {
+            Value::Raw(b) => Some(b),
+            Value::Names(_) => None,
         }
+    }
+
+    pub fn keep_raw(&self, db: &str, key: String, body: Arc<Vec<u8>>, t: Ticket) {
+        self.keep((db.to_string(), key), Value::Raw(body), t);
+    }
+
+    /// Keeps an answer for this statement only (not between statements).
+    pub fn keep_statement_raw(&self, db: &str, key: String, body: Arc<Vec<u8>>) {
+        let v = Value::Raw(body);
+        let size = size_of(&v);
+        self.kept().insert((db.to_string(), key), v, size, Instant::now(), self.max_bytes);
     }
 }
 
@@ -85,15 +264,82 @@ mod tests {
 
     #[test]
     fn bounded_and_cleared() {
-        let m = Memo::default();
-        m.keep_names("d", &["cpu_usage".to_string()]);
-        m.keep_raw("/api/v1/labels?x".into(), Arc::new(b"{}".to_vec()));
+        let m = Memo::new(MAX_BYTES, None);
+        m.keep_names("d", &["cpu_usage".to_string()], m.ticket());
+        m.keep_raw("d", "/api/v1/labels?x".into(), Arc::new(b"{}".to_vec()), m.ticket());
         assert_eq!(m.names("d").as_deref(), Some(&vec!["cpu_usage".to_string()]));
-        assert!(m.raw("/api/v1/labels?x").is_some());
+        assert!(m.raw("d", "/api/v1/labels?x").is_some());
         // An answer past the bound is not kept.
-        m.keep_raw("big".into(), Arc::new(vec![0; MAX_BYTES]));
-        assert!(m.raw("big").is_none());
+        m.keep_raw("d", "big".into(), Arc::new(vec![0; MAX_BYTES]), m.ticket());
+        assert!(m.raw("d", "big").is_none());
         m.clear();
-        assert!(m.names("d").is_none() && m.raw("/api/v1/labels?x").is_none());
+        assert!(m.names("d").is_none() && m.raw("d", "/api/v1/labels?x").is_none());
+    }
+
+    /// `statement_memo_bytes` is the statement's bound, whatever it is set to.
+    #[test]
+    fn statement_bound_is_the_setting() {
+        let m = Memo::new(100, None);
+        m.keep_raw("d", "a".into(), Arc::new(vec![0; 98]), m.ticket());
+        assert!(m.raw("d", "a").is_some());
+        m.keep_raw("d", "b".into(), Arc::new(vec![0; 10]), m.ticket());
+        assert!(m.raw("d", "b").is_none(), "past 100 bytes");
+        assert!(m.kept().bytes <= 100);
+    }
+
+    #[test]
+    fn shared_between_statements_until_forgotten() {
+        let s = Shared::new(Duration::from_secs(60), 1 << 20).unwrap();
+        let m1 = Memo::new(MAX_BYTES, Some(s.clone()));
+        m1.keep_names("d", &["cpu_usage".to_string()], m1.ticket());
+        m1.keep_raw("", "/dbs".into(), Arc::new(b"[]".to_vec()), m1.ticket());
+        let m2 = Memo::new(MAX_BYTES, Some(s.clone()));
+        assert!(m2.names("d").is_some(), "the next statement reads it");
+        assert!(m2.raw("", "/dbs").is_some());
+        assert_eq!(s.hits(), 2);
+        s.forget("other");
+        assert!(Memo::new(MAX_BYTES, Some(s.clone())).raw("", "/dbs").is_none(), "any write forgets the databases");
+        // A request sent before a write does not keep its answer.
+        let t = m2.ticket();
+        s.forget("d");
+        assert!(Memo::new(MAX_BYTES, Some(s.clone())).names("d").is_none());
+        m2.keep_names("d", &["old".to_string()], t);
+        assert!(Memo::new(MAX_BYTES, Some(s.clone())).names("d").is_none());
+        // Another database's answers stay.
+        let m3 = Memo::new(MAX_BYTES, Some(s.clone()));
+        m3.keep_names("e", &["x".to_string()], m3.ticket());
+        s.forget("d");
+        assert!(Memo::new(MAX_BYTES, Some(s.clone())).names("e").is_some());
+    }
+
+    #[test]
+    fn shared_entries_expire() {
+        assert!(Shared::new(Duration::ZERO, 1 << 20).is_none(), "0 = per statement");
+        let s = Shared::new(Duration::from_millis(30), 1 << 20).unwrap();
+        let m = Memo::new(MAX_BYTES, Some(s.clone()));
+        m.keep_names("d", &["a".to_string()], m.ticket());
+        assert!(Memo::new(MAX_BYTES, Some(s.clone())).names("d").is_some());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(Memo::new(MAX_BYTES, Some(s.clone())).names("d").is_none());
+    }
+
+    /// `catalog_max_bytes` bounds the shared memo: past it an answer is not kept, and expired
+    /// entries make room.
+    #[test]
+    fn shared_bound_exceeded() {
+        let s = Shared::new(Duration::from_millis(50), 1000).unwrap();
+        let m = Memo::new(MAX_BYTES, Some(s.clone()));
+        for i in 0..20 {
+            m.keep_raw("d", format!("k{i}"), Arc::new(vec![0; 200]), m.ticket());
+            assert!(s.bytes() <= 1000, "{} bytes", s.bytes());
+        }
+        let fresh = Memo::new(MAX_BYTES, Some(s.clone()));
+        let kept = (0..20).filter(|i| fresh.raw("d", &format!("k{i}")).is_some()).count();
+        assert!(kept > 0 && kept < 5, "{kept} of 20 kept");
+        m.keep_raw("d", "huge".into(), Arc::new(vec![0; 2000]), m.ticket());
+        assert!(s.bytes() <= 1000);
+        std::thread::sleep(Duration::from_millis(60));
+        m.keep_raw("d", "later".into(), Arc::new(vec![0; 900]), m.ticket());
+        assert!(Memo::new(MAX_BYTES, Some(s.clone())).raw("d", "later").is_some(), "expired entries made room");
     }
 }

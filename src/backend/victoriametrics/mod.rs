@@ -35,7 +35,9 @@
 //!   series). Retention policies: one, `autogen`, whose duration is VictoriaMetrics'
 //!   `-retentionPeriod`; policy DDL is `Unsupported`.
 //! * Scans: `/api/v1/series` lists the series (tag predicate pushed down as label matchers where
-//!   exactly expressible, see [`selector`](mod@selector)), `TagPredicate::matches` decides, then every series is
+//!   exactly expressible, see [`selector`](mod@selector); in a statement, of any time, so that the
+//!   listing answers the statement's other questions and is kept, see [`memo`](mod@memo)),
+//!   `TagPredicate::matches` decides, then every series is
 //!   read in order with `/api/v1/export` and an exact selector, the response read line by line, its
 //!   per-field metrics merged by timestamp. Memory per scan is bounded: a time window holding more
 //!   than `MAX_WINDOW_SAMPLES` samples is split in halves and read again.
@@ -142,6 +144,13 @@ pub struct VmOptions {
     pub cardinality: crate::backend::CardinalityLimits,
     /// CA and client certificate for an `https://` URL.
     pub tls: crate::backend::tls::StoreTls,
+    /// How long catalog answers are kept between statements (`catalog_ttl_ms`; zero: for one
+    /// statement only), see [`memo`](mod@memo).
+    pub catalog_ttl: Duration,
+    /// Bytes of catalog answers kept between statements (`catalog_max_bytes`).
+    pub catalog_max_bytes: usize,
+    /// Bytes of catalog answers one statement keeps (`statement_memo_bytes`).
+    pub statement_memo_bytes: usize,
 }
 
 impl Default for VmOptions {
@@ -157,6 +166,9 @@ impl Default for VmOptions {
             compress_answers: false,
             cardinality: crate::backend::CardinalityLimits::default(),
             tls: crate::backend::tls::StoreTls::default(),
+            catalog_ttl: memo::DEFAULT_TTL,
+            catalog_max_bytes: memo::SHARED_MAX_BYTES,
+            statement_memo_bytes: memo::MAX_BYTES,
         }
     }
 }
@@ -197,6 +209,11 @@ struct Inner {
     unreachable_ms: std::sync::atomic::AtomicI64,
     /// Writes not flushed yet, flushed before the next read (see [`flush`](mod@flush)).
     flushes: flush::Flushes,
+    /// Catalog answers kept between statements (`None`: `catalog_ttl` is zero), see
+    /// [`memo`](mod@memo).
+    shared: Option<Arc<memo::Shared>>,
+    /// Catalog requests sent (names, series, labels; not queries or exports), a diagnostic.
+    catalog_requests: AtomicU64,
 }
 
 #[derive(Deserialize)]
@@ -381,6 +398,7 @@ impl VictoriaMetricsBackend {
         };
         let labels = LabelMap::new(&opts.db_label);
         let tracker = cardinality::Tracker::new(opts.cardinality);
+        let shared = memo::Shared::new(opts.catalog_ttl, opts.catalog_max_bytes);
         Ok(VictoriaMetricsBackend {
             inner: Arc::new(Inner {
                 client,
@@ -399,6 +417,8 @@ impl VictoriaMetricsBackend {
                 instance_seen: tokio::sync::Mutex::new(None),
                 unreachable_ms: std::sync::atomic::AtomicI64::new(0),
                 flushes: flush::Flushes::default(),
+                shared,
+                catalog_requests: AtomicU64::new(0),
             }),
             memo: None,
         })
@@ -418,8 +438,13 @@ impl VictoriaMetricsBackend {
 
 impl Inner {
     /// Notes that VictoriaMetrics could not be reached (see [`durability`](mod@durability)).
+    /// The catalog answers kept between statements are dropped too: while VictoriaMetrics is
+    /// away a statement fails at its first request (503), as without them.
     fn note_unreachable(&self) {
         self.unreachable_ms.store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        if let Some(s) = &self.shared {
+            s.forget_all();
+        }
     }
 
     fn catalog(&self) -> std::sync::MutexGuard<'_, Catalog> {
@@ -503,6 +528,14 @@ impl Inner {
         })
     }
 
+    /// Forgets the catalog answers about `db` kept between statements (influxgate wrote, deleted
+    /// or made DDL there; see [`memo`](mod@memo)). Called before the client is answered.
+    fn forget_shared(&self, db: &str) {
+        if let Some(s) = &self.shared {
+            s.forget(db);
+        }
+    }
+
     /// Notes an acknowledged write, for the flush before the next read (with `flush_after_write`).
     fn note_written(&self) {
         if self.opts.flush_after_write {
@@ -519,16 +552,17 @@ impl Inner {
         api_data(path, &bytes)
     }
 
-    /// [`Inner::api`] for a catalog request: answered from the statement's memo when it holds
-    /// the same request's answer (see [`memo`](mod@memo)).
-    async fn catalog_api<T: serde::de::DeserializeOwned>(&self, memo: Option<&memo::Memo>, path: &str, pairs: &[(&str, &str)]) -> Result<T> {
+    /// [`Inner::api`] for a catalog request about database `db` ("" when about none): answered
+    /// from the memo when it holds the same request's answer (see [`memo`](mod@memo)).
+    async fn catalog_api<T: serde::de::DeserializeOwned>(&self, memo: Option<&memo::Memo>, db: &str, path: &str, pairs: &[(&str, &str)]) -> Result<T> {
         let Some(memo) = memo else { return self.api(path, pairs).await };
         let key = format!("{path}?{}", form(pairs));
-        let bytes = match memo.raw(&key) {
+        let bytes = match memo.raw(db, &key) {
             Some(b) => b,
             None => {
+                let t = memo.ticket();
                 let b = Arc::new(self.api_body(path, pairs).await?);
-                memo.keep_raw(key, b.clone());
+                memo.keep_raw(db, key, b.clone(), t);
                 b
             }
         };
@@ -538,6 +572,9 @@ impl Inner {
     /// An API answer's body (at most `MAX_API_ANSWER` bytes), for [`api_data`] to read borrowing
     /// from it.
     async fn api_body(&self, path: &str, pairs: &[(&str, &str)]) -> Result<Vec<u8>> {
+        if !path.starts_with("/api/v1/query") {
+            self.catalog_requests.fetch_add(1, Ordering::Relaxed);
+        }
         let resp = self.post_form(path, pairs).await?;
         read_bounded(resp, MAX_API_ANSWER, false, path, self.opts.timeout).await
     }
@@ -562,8 +599,9 @@ impl Inner {
         let all = match memo.names(db) {
             Some(n) => n,
             None => {
+                let t = memo.ticket();
                 let n = self.metric_names_re(db, None).await?;
-                memo.keep_names(db, &n);
+                memo.keep_names(db, &n, t);
                 Arc::new(n)
             }
         };
@@ -672,6 +710,15 @@ impl Inner {
     ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         let conjs = to_dnf(tags, &self.labels);
+        // In a statement's view the series of any time are asked (a superset: a series without
+        // samples in the window reads none), so that the statement's listings of one measurement
+        // and predicate (the snapshot's and the scan's), and the next statements', are one
+        // request; the metrics sorted for the same reason.
+        let (lo_ms, hi_ms) = if memo.is_some() { (0, MAX_MS) } else { (lo_ms, hi_ms) };
+        let mut metrics = metrics.to_vec();
+        metrics.sort();
+        metrics.dedup();
+        let metrics = metrics.as_slice();
         // Every series of these metrics at any time: their label names are those
         // `metric_labels` would ask for.
         let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
@@ -688,16 +735,17 @@ impl Inner {
         // names, not tag keys (see `labels`). Asked beside the series list (two round trips in
         // the time of one).
         let (raw, label_names): (Vec<BTreeMap<String, String>>, Vec<String>) = if every {
-            let raw: Vec<BTreeMap<String, String>> = self.catalog_api(memo, "/api/v1/series", &p).await?;
+            let raw: Vec<BTreeMap<String, String>> = self.catalog_api(memo, db, "/api/v1/series", &p).await?;
             let names: BTreeSet<&String> = raw.iter().flat_map(|l| l.keys()).collect();
             let names: Vec<String> = names.into_iter().cloned().collect();
             if let Some(m) = memo {
+                // The statement's only: derived again from the series answer when that is kept.
                 let answer = serde_json::json!({"status": "success", "data": names});
-                m.keep_raw(self.labels_request(db, metrics).0, Arc::new(answer.to_string().into_bytes()));
+                m.keep_statement_raw(db, self.labels_request(db, metrics).0, Arc::new(answer.to_string().into_bytes()));
             }
             (raw, names)
         } else {
-            futures::try_join!(self.catalog_api(memo, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))?
+            futures::try_join!(self.catalog_api(memo, db, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))?
         };
         let mut label_names: BTreeSet<String> =
             label_names.into_iter().filter(|l| l != "__name__" && *l != self.opts.db_label).collect();
@@ -719,7 +767,7 @@ impl Inner {
     async fn metric_labels(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String]) -> Result<Vec<String>> {
         let (_, names_sel) = self.labels_request(db, metrics);
         let end = secs(MAX_MS);
-        self.catalog_api(memo, LABELS, &[("match[]", names_sel.as_str()), ("start", "1"), ("end", end.as_str())]).await
+        self.catalog_api(memo, db, LABELS, &[("match[]", names_sel.as_str()), ("start", "1"), ("end", end.as_str())]).await
     }
 
     /// `metric_labels`' memo key (as `catalog_api` makes it) and selector.
@@ -962,27 +1010,39 @@ impl Backend for VictoriaMetricsBackend {
     }
 
     fn counters(&self) -> Vec<crate::backend::BackendCounter> {
+        let c = |name, help, value| crate::backend::BackendCounter { name, help, value };
+        let i = &self.inner;
         vec![
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_string_fields_dropped_total",
-                help: "String field values dropped because VictoriaMetrics cannot store them (drop_string_fields).",
-                value: self.inner.strings_dropped.load(Ordering::Relaxed),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_export_window_splits_total",
-                help: "Export windows re-read in halves because they held too many samples.",
-                value: self.inner.window_splits.load(Ordering::Relaxed),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_flushes_total",
-                help: "Flushes (/internal/force_flush) sent before a read that followed unflushed writes.",
-                value: self.inner.flushes.sent.load(Ordering::Relaxed),
-            },
-            crate::backend::BackendCounter {
-                name: "influxgate_vm_forwarded_writes_total",
-                help: "Write bodies sent to VictoriaMetrics as the client sent them (the others are re-encoded).",
-                value: self.inner.forwarded.load(Ordering::Relaxed),
-            },
+            c(
+                "influxgate_vm_string_fields_dropped_total",
+                "String field values dropped because VictoriaMetrics cannot store them (drop_string_fields).",
+                i.strings_dropped.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_export_window_splits_total",
+                "Export windows re-read in halves because they held too many samples.",
+                i.window_splits.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_flushes_total",
+                "Flushes (/internal/force_flush) sent before a read that followed unflushed writes.",
+                i.flushes.sent.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_catalog_requests_total",
+                "Catalog requests (metric names, series, label names) sent to VictoriaMetrics.",
+                i.catalog_requests.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_catalog_answers_reused_total",
+                "Catalog answers (metric names, series, label names) taken from those kept between statements (catalog_ttl_ms).",
+                i.shared.as_ref().map_or(0, |s| s.hits()),
+            ),
+            c(
+                "influxgate_vm_forwarded_writes_total",
+                "Write bodies sent to VictoriaMetrics as the client sent them (the others are re-encoded).",
+                i.forwarded.load(Ordering::Relaxed),
+            ),
         ]
     }
 
@@ -1014,19 +1074,26 @@ impl Backend for VictoriaMetricsBackend {
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
         self.forget();
-        write::write(self, batch, None).await
+        let db = batch.db.clone();
+        let r = write::write(self, batch, None).await;
+        self.inner.forget_shared(&db);
+        r
     }
 
     async fn write_body(&self, batch: WriteBatch, body: super::RawBody) -> Result<WriteOutcome> {
         self.forget();
-        write::write(self, batch, Some(body)).await
+        let db = batch.db.clone();
+        let r = write::write(self, batch, Some(body)).await;
+        self.inner.forget_shared(&db);
+        r
     }
 
     fn statement_view(&self) -> Option<Box<dyn Backend>> {
         if self.memo.is_some() {
             return None;
         }
-        Some(Box::new(VictoriaMetricsBackend { inner: self.inner.clone(), memo: Some(memo::Memo::default()) }))
+        let memo = memo::Memo::new(self.inner.opts.statement_memo_bytes, self.inner.shared.clone());
+        Some(Box::new(VictoriaMetricsBackend { inner: self.inner.clone(), memo: Some(memo) }))
     }
 
     async fn create_database(&self, db: &str) -> Result<()> {
@@ -1034,7 +1101,9 @@ impl Backend for VictoriaMetricsBackend {
             return Err(BackendError::Invalid("database name required".into()));
         }
         self.forget();
-        self.inner.update_catalog(|c| c.databases.insert(db.to_string()))
+        let r = self.inner.update_catalog(|c| c.databases.insert(db.to_string()));
+        self.inner.forget_shared(db);
+        r
     }
 
     async fn drop_database(&self, db: &str) -> Result<()> {
@@ -1042,16 +1111,9 @@ impl Backend for VictoriaMetricsBackend {
             return Err(BackendError::Invalid("database name required".into()));
         }
         self.forget();
-        let names = self.inner.metric_names(None, db, None).await?;
-        let sel = selector(&[self.inner.db_matcher(db)]);
-        self.inner.delete_selectors(vec![sel]).await?;
-        self.inner.tracker.forget(db);
-        self.inner.note_deleted(db, names)?;
-        self.inner.update_catalog(|c| {
-            let a = c.databases.remove(db);
-            let b = c.measurements.remove(db).is_some();
-            a || b
-        })
+        let r = self.drop_database_series(db).await;
+        self.inner.forget_shared(db);
+        r
     }
 
     async fn databases(&self) -> Result<Vec<String>> {
@@ -1059,7 +1121,7 @@ impl Backend for VictoriaMetricsBackend {
         let path = format!("/api/v1/label/{}/values", self.inner.opts.db_label);
         let mut v: BTreeSet<String> = self
             .inner
-            .catalog_api::<Vec<String>>(self.memo(), &path, &[("start", "1"), ("end", &end)])
+            .catalog_api::<Vec<String>>(self.memo(), "", &path, &[("start", "1"), ("end", &end)])
             .await?
             .into_iter()
             .collect();
@@ -1199,6 +1261,18 @@ impl Backend for VictoriaMetricsBackend {
             ));
         }
         self.forget();
+        let db = req.db.clone();
+        // What is deleted is read from VictoriaMetrics, not from answers kept before.
+        self.inner.forget_shared(&db);
+        let r = self.delete_series(req).await;
+        self.inner.forget_shared(&db);
+        r
+    }
+}
+
+impl VictoriaMetricsBackend {
+    /// `delete` once its request is known to be one VictoriaMetrics can do.
+    async fn delete_series(&self, req: DeleteRequest) -> Result<()> {
         if !self.databases().await?.iter().any(|d| d == &req.db) {
             return Err(BackendError::DatabaseNotFound(req.db.clone()));
         }
@@ -1239,6 +1313,20 @@ impl VictoriaMetricsBackend {
     /// The statement's memo, in a statement's view.
     fn memo(&self) -> Option<&memo::Memo> {
         self.memo.as_ref()
+    }
+
+    /// `drop_database` once the name is checked.
+    async fn drop_database_series(&self, db: &str) -> Result<()> {
+        let names = self.inner.metric_names(None, db, None).await?;
+        let sel = selector(&[self.inner.db_matcher(db)]);
+        self.inner.delete_selectors(vec![sel]).await?;
+        self.inner.tracker.forget(db);
+        self.inner.note_deleted(db, names)?;
+        self.inner.update_catalog(|c| {
+            let a = c.databases.remove(db);
+            let b = c.measurements.remove(db).is_some();
+            a || b
+        })
     }
 
     /// Empties the statement's memo (a write, delete or DDL).

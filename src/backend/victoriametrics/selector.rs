@@ -158,7 +158,44 @@ pub fn to_dnf(p: &TagPredicate, labels: &LabelMap) -> Vec<Vec<Matcher>> {
             other => Some(vec![leaf(other, labels).into_iter().collect()]),
         }
     }
-    go(p, labels).unwrap_or_else(|| vec![vec![]])
+    merge_alternatives(go(p, labels).unwrap_or_else(|| vec![vec![]]))
+}
+
+/// Conjunctions alike but for the value their first matcher asks of one label (`{h="a",r="x"}`,
+/// `{h="b",r="x"}`: TSBS' `hostname = 'a' OR hostname = 'b' ...`) made one, with the values as a
+/// regex alternation (`{h=~"(?:a|b)",r="x"}`), so that VictoriaMetrics searches its index and
+/// reads samples once, not once per conjunction. The same series: the alternation of escaped
+/// literals (anchored by VictoriaMetrics) matches exactly those values. Empty values, which also
+/// match a missing label, are left as they are.
+fn merge_alternatives(conjs: Vec<Vec<Matcher>>) -> Vec<Vec<Matcher>> {
+    let eq = |c: &[Matcher]| match c.first() {
+        Some(Matcher::Eq(k, v)) if !v.is_empty() => Some((k.clone(), v.clone())),
+        _ => None,
+    };
+    // Per conjunction kept: the values of its first matcher's label merged into it.
+    let mut out: Vec<(Vec<Matcher>, Vec<String>)> = Vec::new();
+    for c in conjs {
+        let Some((k, v)) = eq(&c) else {
+            out.push((c, Vec::new()));
+            continue;
+        };
+        let same = out.iter_mut().find(|(o, _)| eq(o).is_some_and(|(k2, _)| k2 == k) && o[1..] == c[1..]);
+        match same {
+            Some((_, values)) => values.push(v),
+            None => out.push((c, vec![v])),
+        }
+    }
+    out.into_iter()
+        .map(|(mut c, values)| {
+            if values.len() > 1 {
+                let alts: Vec<String> = values.iter().map(|v| regex::escape(v)).collect();
+                if let Some(Matcher::Eq(k, _)) = c.first() {
+                    c[0] = Matcher::Re(k.clone(), format!("(?:{})", alts.join("|")));
+                }
+            }
+            c
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -195,13 +232,30 @@ mod tests {
             Box::new(TagPredicate::Match("r".into(), re)),
         );
         let d = to_dnf(&p, &LabelMap::new("db"));
-        assert_eq!(d.len(), 2);
+        // (h=a, r=~) or (h=b, r=~): one selector (see merge_alternatives).
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0][0], Matcher::Re("h".into(), "(?:a|b)".into()));
         assert_eq!(d[0][1], Matcher::Re("r".into(), ".*(?:^a.*).*".into()));
         // A non-portable regex widens to nothing (superset).
         let p = TagPredicate::Match("r".into(), regex::Regex::new(r"\d+").unwrap());
         assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![Vec::<Matcher>::new()]);
         let p = TagPredicate::Or(Box::new(p), Box::new(TagPredicate::Eq("h".into(), "a".into())));
         assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![Vec::<Matcher>::new()]);
+        // Alternatives of one label's values are one regex; others are left alone.
+        let eq = |v: &str| Box::new(TagPredicate::Eq("h".into(), v.into()));
+        let p = TagPredicate::Or(Box::new(TagPredicate::Or(eq("a.b"), eq("c|d"))), eq(""));
+        assert_eq!(
+            to_dnf(&p, &LabelMap::new("db")),
+            vec![vec![Matcher::Re("h".into(), r"(?:a\.b|c\|d)".into())], vec![Matcher::Eq("h".into(), "".into())]]
+        );
+        let r = |v: &str| Box::new(TagPredicate::Eq("r".into(), v.into()));
+        let p = TagPredicate::Or(
+            Box::new(TagPredicate::And(eq("a"), r("x"))),
+            Box::new(TagPredicate::Or(Box::new(TagPredicate::And(eq("b"), r("x"))), Box::new(TagPredicate::And(eq("c"), r("y"))))),
+        );
+        let d = to_dnf(&p, &LabelMap::new("db"));
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d[0], vec![Matcher::Re("h".into(), "(?:a|b)".into()), Matcher::Eq("r".into(), "x".into())]);
         // A tag named like the db label is matched on the label it is stored under.
         let p = TagPredicate::Eq("db".into(), "x".into());
         assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![vec![Matcher::Eq("influxgate_tag_db".into(), "x".into())]]);

@@ -157,6 +157,8 @@ pub(super) fn compile_row(e: &Expr, m: &MeasInfo, scan: &mut Vec<String>, in_con
 pub(super) struct Compiled {
     pub(super) pred: TagPredicate,
     pub(super) cond: Option<CExpr>,
+    /// What of `cond` a store may apply as it scans (`prefilter`): keeps every row `cond` keeps.
+    pub(super) fields: crate::backend::FieldCondition,
 }
 
 impl Compiled {
@@ -184,7 +186,8 @@ pub(super) fn compile_condition(m: &MeasInfo, rest: Option<&Expr>, scan: &mut Ve
         Some(e) => Some(compile_row(&e, m, scan, true)?),
         None => None,
     };
-    Ok(Compiled { pred, cond })
+    let fields = cond.as_ref().map(|c| prefilter::derive(c, scan, m)).unwrap_or_default();
+    Ok(Compiled { pred, cond, fields })
 }
 
 pub(super) fn collect_vars(e: &Expr, out: &mut Vec<(String, Option<VarHint>)>) {

@@ -88,7 +88,7 @@ pub(super) async fn load(
         }
         return Ok((out, held));
     }
-    let req = m.scan_request(pred, min, max, fields.to_vec());
+    let req = m.scan_request(pred, min, max, fields.to_vec()).filtered(opts.where_fields.cloned().unwrap_or_default());
     let mut stream = backend.scan(req).await?;
     let width = fields.len().max(1);
     // One row's values, before the filter keeps them.
@@ -184,6 +184,8 @@ pub(super) struct LoadOpts<'a> {
     pub(super) filter: Option<&'a (dyn Fn(&Tags, i64, &[Value]) -> bool + Sync)>,
     /// At most this many rows per series: the first ones, or the last ones when `.1`.
     pub(super) cap: Option<(usize, bool)>,
+    /// The store's pre-filter (a superset of what `filter` keeps, see `prefilter`).
+    pub(super) where_fields: Option<&'a crate::backend::FieldCondition>,
 }
 
 /// One loaded point: its time, its series (index into the loaded series) and its row there.

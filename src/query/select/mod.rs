@@ -40,6 +40,7 @@ mod compile;
 mod into;
 mod load;
 mod partials;
+mod prefilter;
 mod pushdown;
 mod raw;
 mod resolve;

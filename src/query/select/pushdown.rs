@@ -35,7 +35,7 @@ pub(super) async fn pushdown(
     min: i64,
     max: i64,
     window: Option<&Window>,
-) -> Result<Option<Vec<Vec<crate::backend::AggregateSeries>>>, String> {
+) -> QResult<Option<Vec<Vec<crate::backend::AggregateSeries>>>> {
     let caps = backend.capabilities();
     if caps.aggregates.is_empty() || m.sub.is_some() || m.shard_dur <= 0 || calls.is_empty() {
         return Ok(None);
@@ -79,7 +79,8 @@ pub(super) async fn pushdown(
         match a {
             Ok(v) => out.push(v),
             Err(crate::backend::BackendError::Unsupported(_)) => return Ok(None),
-            Err(e) => return Err(e.to_string()),
+            // A store's failure stays a store error (503), not the statement's text.
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(Some(out))

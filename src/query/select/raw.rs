@@ -28,6 +28,11 @@ impl RawCompiled {
         &self.cond.pred
     }
 
+    /// The pre-filter a store may apply (every row [`RawCompiled::keep`] keeps passes it).
+    pub fn where_fields(&self) -> &crate::backend::FieldCondition {
+        &self.cond.fields
+    }
+
     /// Whether a scanned row belongs to the answer: one of the selected fields has a value and
     /// the condition holds.
     pub fn keep(&self, tags: &Tags, t: i64, vals: &[Value]) -> bool {
@@ -235,7 +240,7 @@ pub(super) async fn raw_measurement(
 ) -> QResult<Vec<Series>> {
     let Some(rc) = compile_raw(sel, m, fields, rest, keys)? else { return Ok(vec![]) };
     let keep = |tags: &Tags, t: i64, vals: &[Value]| -> bool { rc.keep(tags, t, vals) };
-    let opts = LoadOpts { filter: Some(&keep), cap: rc.cap };
+    let opts = LoadOpts { filter: Some(&keep), cap: rc.cap, where_fields: Some(&rc.cond.fields) };
     let (data, _loaded) = load(backend, m, &rc.scan, rc.pred(), tr.min_or(), tr.max_or(), budget, gov, opts).await?;
 
     // Per series: the rows, with their group and tie-break keys.

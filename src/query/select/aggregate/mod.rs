@@ -1,15 +1,16 @@
 //! Aggregate SELECTs: calls reduced per series, window and shard group as 1.x layers them (or
 //! pushed down to the store), combined, filled, joined into rows, transformed.
 //!
-//! `plan` compiles the statement for one measurement; this file reads its points (or asks the
-//! store for partials), groups the series and runs each group through `reduce` (the calls, as
-//! 1.x's iterators layer them, and `fill`) and `transform` (the fields over the calls, their
-//! transformations, the rows).
+//! `plan` compiles the statement for one measurement, `narrow` narrows what ORDER BY time DESC
+//! LIMIT reads; this file reads its points (or asks the store for partials), groups the series
+//! and runs each group through `reduce` (the calls, as 1.x's iterators layer them, and `fill`)
+//! and `transform` (the fields over the calls, their transformations, the rows).
 
 use super::*;
 
 use crate::backend::AggregateSeries;
 
+mod narrow;
 mod plan;
 mod reduce;
 mod transform;
@@ -63,7 +64,11 @@ pub(super) async fn aggregate_measurement(
     scan: &mut Vec<String>,
     budget: &mut usize,
 ) -> QResult<Vec<Series>> {
-    let Some(plan) = plan::plan(ctx, sel, m, fields, rest, tr, group_by_time, scan)? else { return Ok(vec![]) };
+    let Some(mut plan) = plan::plan(ctx, sel, m, fields, rest, tr, group_by_time, scan)? else { return Ok(vec![]) };
+    // ORDER BY time DESC LIMIT n: only the windows the answer can show are read (`narrow`).
+    if let Some(start) = narrow::read_start(backend, sel, m, &plan, scan, keys).await? {
+        plan.min = start;
+    }
     let keep = |tags: &Tags, t: i64, vals: &[Value]| plan.cond.keeps(plan.n_select_fields, tags, t, vals);
     // Under ORDER BY time DESC 1.x adds a series' points newest first: float sums are left to
     // the evaluator (stores sum oldest first).
@@ -77,7 +82,7 @@ pub(super) async fn aggregate_measurement(
     let (data, _loaded) = if let Some(by_call) = &pushed {
         (Vec::new(), ctx.governor.hold(pushed_bytes(by_call))?)
     } else {
-        let opts = LoadOpts { filter: Some(&keep), cap: None };
+        let opts = LoadOpts { filter: Some(&keep), cap: None, where_fields: Some(&plan.cond.fields) };
         load(backend, m, scan, &plan.cond.pred, plan.min, plan.max, budget, &ctx.governor, opts).await?
     };
     let (catalog_keys, _catalog_mem) = catalog_keys(backend, &ctx.governor, m, &plan.cond.pred, keys).await?;

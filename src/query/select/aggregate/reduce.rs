@@ -327,9 +327,32 @@ fn fill_windows(inp: &AggInput, call: &AggCall, reduced: Vec<Sample>, mem: &mut 
     }
     let cap = p.bucket_cap.unwrap_or(MAX_BUCKETS);
     mem.add(fill_bytes(&reduced, start, end, w.every, cap))?;
-    let filled = functions::fill(&reduced, w, start, end, &p.fill, call.out_type, is_count, cap);
+    // Under ORDER BY time DESC 1.x's fill iterator walks the windows newest first, so
+    // fill(previous) carries the newer window's value (`*FillIterator.Next`, `itr.prev`).
+    let desc_previous = inp.sel.order_desc && matches!(p.fill, functions::Fill::Previous);
+    let filled = if desc_previous {
+        let mut filled = functions::fill(&reduced, w, start, end, &functions::Fill::Null, call.out_type, false, cap);
+        previous_newest_first(&mut filled, &reduced);
+        filled
+    } else {
+        functions::fill(&reduced, w, start, end, &p.fill, call.out_type, is_count, cap)
+    };
     mem.shrink(reduced.iter().map(govern::sample_bytes).sum());
     Ok(filled)
+}
+
+/// `fill(previous)` over windows read newest first: a window without points (one `filled` has and
+/// `reduced` has not) takes the value of the nearest newer window with points, null before any.
+fn previous_newest_first(filled: &mut [Sample], reduced: &[Sample]) {
+    let real: BTreeSet<i64> = reduced.iter().map(|s| s.time).collect();
+    let mut prev: Option<Value> = None;
+    for s in filled.iter_mut().rev() {
+        if real.contains(&s.time) {
+            prev = Some(s.value.clone());
+        } else if let Some(v) = &prev {
+            s.value = v.clone();
+        }
+    }
 }
 
 /// One window's points reduced by one call.
