@@ -195,7 +195,7 @@ fn every_field_type_is_kept_and_reads_with_plain_sql() {
         }
         // The schema a ClickHouse user sees (README: "In front of ClickHouse").
         let cols = t.sql("SELECT name, type FROM system.columns WHERE database = 'influx_types.autogen' AND table = 't' ORDER BY name FORMAT TSV");
-        let want = "_seq\tUInt64\n_series\tString\nb\tNullable(UInt8)\nc\tNullable(UInt8)\nf\tNullable(Float64)\ng\tNullable(Float64)\n\
+        let want = "_seq\tUInt64\n_series\tString\n_sid\tUInt64\nb\tNullable(UInt8)\nc\tNullable(UInt8)\nf\tNullable(Float64)\ng\tNullable(Float64)\n\
                     h\tNullable(Float64)\nhost\tString\ni\tNullable(Int64)\nj\tNullable(Int64)\ns\tNullable(String)\ntime\tInt64\n";
         assert_eq!(cols, want, "{}", t.name());
         let rows = t.sql("SELECT time, host, f, i, b FROM `influx_types.autogen`.t ORDER BY time FORMAT TSV");
@@ -210,7 +210,8 @@ fn retention_drops_expired_shard_groups_only() {
     for t in Target::all() {
         let gate = t.gate(&["retention_check_interval = \"1s\""]);
         let api = gate.admin();
-        let body: Vec<String> = [now - 40 * DAY, now - 20 * DAY, now - 60_000_000_000].iter().map(|ts| format!("r,h=a v=1 {ts}")).collect();
+        let mut body: Vec<String> = [now - 40 * DAY, now - 20 * DAY, now - 60_000_000_000].iter().map(|ts| format!("r,h=a v=1 {ts}")).collect();
+        body.push(format!("r,h=b v=1 {}", now - 40 * DAY));
         assert_eq!(api.write("ret", &body.join("\n")).status, 204);
         // Weekly shard groups (autogen's, infinite); now the policy keeps 8 days.
         api.query_ok("ALTER RETENTION POLICY autogen ON ret DURATION 8d", "");
@@ -222,6 +223,9 @@ fn retention_drops_expired_shard_groups_only() {
         assert_eq!(count(), Some(Value::from(1)), "{}: only the recent point's shard group is kept", t.name());
         let parts = t.sql("SELECT count() FROM system.parts WHERE database = 'influx_ret.autogen' AND table = 'r' AND active FORMAT TSV");
         assert_eq!(parts.trim(), "1", "{}", t.name());
+        // A series whose shard groups all expired is gone, as in 1.x (its series table's too).
+        let series = api.query_ok("SHOW SERIES FROM r", "ret");
+        assert_eq!(rows(&series), vec![vec![Value::from("r,h=a")]], "{}", t.name());
         // A write the policy no longer keeps: 1.x's partial write, the rest stored.
         let w = api.write("ret", &format!("r,h=a v=2 {}\nr,h=a v=3 {}", now - 10 * DAY, now));
         assert_eq!(w.status, 400);
@@ -380,6 +384,68 @@ fn concurrent_writes_share_inserts_and_lose_nothing() {
             let want: usize = (0..batches).flat_map(|b| (0..lines).map(move |l| w * 1_000_000 + b * 1000 + l)).sum();
             assert_eq!(s["values"][0][1], Value::from(n), "{}: writer {w}", t.name());
             assert_eq!(s["values"][0][2].as_f64(), Some(want as f64), "{}: writer {w}", t.name());
+        }
+    }
+}
+
+/// Series tables (src/backend/clickhouse/series_table.rs): a new measurement table gets one; a
+/// table made before them (here: its series objects dropped, then a new influxgate, as after an
+/// upgrade) is read the old way and answers as before; and a series whose rows are all deleted
+/// leaves both lists.
+#[test]
+fn tables_without_series_table_answer_as_before() {
+    let reference = Gate::start();
+    let r = reference.admin();
+    let body = |hosts: std::ops::Range<i64>, t0: i64| -> String {
+        let mut lines = Vec::new();
+        for h in hosts {
+            for k in 0..20i64 {
+                lines.push(format!("cpu,host=h{h},dc=d{} v={},i={}i {}", h % 2, (h * 7 + k) as f64 * 0.5, k - h, t0 + k * 60_000_000_000));
+            }
+        }
+        lines.join("\n")
+    };
+    const T0: i64 = 1_704_067_200_000_000_000;
+    let statements = [
+        "SHOW SERIES FROM cpu",
+        "SHOW TAG VALUES FROM cpu WITH KEY = host",
+        "SELECT max(v), count(i) FROM cpu WHERE host = 'h1' AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' GROUP BY time(5m)",
+        "SELECT mean(v) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' GROUP BY time(10m), host",
+        "SELECT last(v) FROM cpu WHERE dc = 'd0' GROUP BY host",
+        "SELECT v, i FROM cpu WHERE host = 'h3' OR host = 'h4' ORDER BY time DESC LIMIT 3",
+    ];
+    for t in Target::all() {
+        let views = || t.sql("SELECT count() FROM system.tables WHERE database = 'influx_up.autogen.series' FORMAT TSV");
+        {
+            let gate = t.gate(&[]);
+            assert_eq!(gate.admin().write("up", &body(0..3, T0)).status, 204);
+        }
+        assert_eq!(views().trim(), "2", "{}: a new table gets a series table and its view", t.name());
+        // The table as an earlier influxgate made it.
+        t.sql("DROP DATABASE `influx_up.autogen.series`");
+        let gate = t.gate(&[]);
+        let api = gate.admin();
+        assert_eq!(api.write("up", &body(2..6, T0 + 1_000_000_000)).status, 204);
+        assert_eq!(r.write("up", &body(0..3, T0)).status, 204);
+        assert_eq!(r.write("up", &body(2..6, T0 + 1_000_000_000)).status, 204);
+        for st in statements {
+            let (a, b) = (r.query(st, "up"), api.query(st, "up"));
+            assert_eq!((a.status, a.json()), (b.status, b.json()), "{}: {st}", t.name());
+        }
+        assert_eq!(views().trim(), "0", "{}: no series table is added to a table with rows", t.name());
+        // A measurement made now has one; a deleted series leaves its list.
+        for a in [&api, &r] {
+            assert_eq!(a.write("up", &body(0..4, T0).replace("cpu,", "mem,")).status, 204);
+            a.query_ok("DROP SERIES FROM mem WHERE host = 'h1'", "up");
+            a.query_ok("DELETE FROM mem WHERE host = 'h2' AND time < '2024-01-01T00:10:00Z'", "up");
+        }
+        assert_eq!(views().trim(), "2", "{}", t.name());
+        for st in statements.map(|s| s.replace("cpu", "mem")) {
+            let (a, b) = (r.query(&st, "up"), api.query(&st, "up"));
+            assert_eq!((a.status, a.json()), (b.status, b.json()), "{}: {st}", t.name());
+        }
+        for a in [&api, &r] {
+            a.query_ok("DROP DATABASE up", "");
         }
     }
 }

@@ -15,6 +15,14 @@
 //! GROUP BY _series, <bucket> ORDER BY _series, <bucket> LIMIT MAX_ROWS + 1
 //! ```
 //!
+//! Where the measurement has a series table ([`series_table`](mod@super::series_table)), the
+//! series the predicate matches are added as `_series IN (...)` (the order key `(_series, time)`
+//! then serves both the series and the time range), and where their `cityHash64(_series)` are
+//! distinct the group key is a number instead of a string: `_sid` (that hash, a MATERIALIZED
+//! column of tables made since on one server) as the first column, looked up in the series list and the
+//! series sorted by tags here, so `_series` is not read at all; in older tables
+//! `cityHash64(_series)` with `any(_series)` as the first column, ordered by it.
+//!
 //! Each call's columns aggregate only the rows carrying its field (the `-If` combinator with
 //! `isNotNull(<field>)`, as old as ClickHouse's aggregate functions), the first of them counting
 //! those rows: a bucket where it is 0 has no point of that field and is not answered for the
@@ -101,12 +109,15 @@
 //! [`MAX_ROWS`] rows (the planner's scan has its own limits), and any statement ClickHouse
 //! refuses for another reason than being unavailable (a memory limit, say): all `Unsupported`.
 
+use std::collections::HashMap;
+
 use super::catalog;
 use super::dialect::{ident, int, table};
-use super::names::{parse_series_id, SERIES, SEQ, TIME};
+use super::names::{parse_series_id, SERIES, SEQ, SID, TIME};
 use super::rowbinary::Cursor;
 use super::scan::{predicate_sql, Rows};
 use super::schema;
+use super::series_table::{self, Narrowing};
 use super::Inner;
 use crate::backend::{
     aggregate_grouped, AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, GroupAnswer, Result, AGGREGATE_CONCURRENCY,
@@ -194,8 +205,9 @@ fn columns_sql(call: &Call, mode: Mode) -> Vec<String> {
     cols
 }
 
-/// The whole statement of a group (module docs): `req` is any request of it.
-fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], mode: Mode) -> String {
+/// The whole statement of a group (module docs): `req` is any request of it; `narrow`, what the
+/// series table adds (the series matched, and whether the group key may be the series' number).
+fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls: &[Call], mode: Mode, narrow: &Narrowing) -> String {
     let scan = &req.scan;
     let b = bucket_sql(req.every, req.offset, scan.min_time);
     let t = ident(TIME);
@@ -214,15 +226,27 @@ fn statement(req: &AggregateRequest, chdb: &str, s: &schema::TableSchema, calls:
             read.push(has);
         }
     }
+    let series = ident(SERIES);
+    // Grouped by the series' number where it is exact: the first column is then any row's
+    // `_series`, and the answer is still ordered by `_series`.
+    let (first, key) = if narrow.ids.is_some() {
+        (ident(SID), ident(SID))
+    } else if narrow.numeric {
+        (format!("any({series})"), format!("cityHash64({series})"))
+    } else {
+        (series.clone(), series.clone())
+    };
+    let pred = match &narrow.cond {
+        Some(c) => format!("{} AND {c}", predicate_sql(&scan.tags, s)),
+        None => predicate_sql(&scan.tags, s),
+    };
     format!(
-        "SELECT {series}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND ({any}) \
-         GROUP BY {series}, {b} ORDER BY {series}, {b} LIMIT {limit} FORMAT RowBinary",
-        series = ident(SERIES),
+        "SELECT {first}, {b}, {cols} FROM {tbl} WHERE {t} >= {lo} AND {t} <= {hi} AND {pred} AND ({any}) \
+         GROUP BY {key}, {b} ORDER BY {first}, {b} LIMIT {limit} FORMAT RowBinary",
         cols = cols.join(", "),
         tbl = table(chdb, &scan.measurement),
         lo = int(scan.min_time),
         hi = int(scan.max_time),
-        pred = predicate_sql(&scan.tags, s),
         any = read.join(" OR "),
         limit = MAX_ROWS + 1,
     )
@@ -375,10 +399,12 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
     if calls.is_empty() || scan.min_time > scan.max_time {
         return Ok(out);
     }
+    let narrow = series_table::narrow(inner, &chdb, &scan.measurement, &s, &scan.tags).await?;
     // Rewritten points: asked again over the distinct (time, value) pairs (module docs).
-    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Fast), &scan.tags, &calls, Mode::Fast).await? {
+    let ids = narrow.ids.as_ref();
+    let mut by_call = match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Fast, &narrow), &scan.tags, &calls, Mode::Fast, ids).await? {
         Some(a) => a,
-        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Careful), &scan.tags, &calls, Mode::Careful).await? {
+        None => match read_answer(inner, &statement(req, &chdb, &s, &calls, Mode::Careful, &narrow), &scan.tags, &calls, Mode::Careful, ids).await? {
             Some(a) => a,
             None => return Err(refused("points rewritten with another value")),
         },
@@ -404,6 +430,7 @@ async fn read_answer(
     pred: &crate::backend::TagPredicate,
     calls: &[Call],
     mode: Mode,
+    ids: Option<&HashMap<u64, Vec<u8>>>,
 ) -> Result<Option<Vec<Vec<AggregateSeries>>>> {
     let settings = inner.select_settings();
     let ans = inner.retry_missing(|| inner.client.stream(sql, &settings)).await.map_err(not_pushed)?;
@@ -416,7 +443,16 @@ async fn read_answer(
     loop {
         let next = rows
             .next(|c| {
-                let Some(id) = c.bytes()? else { return Ok(None) };
+                // The first column: `_series`, or `_sid` to look up (a series newer than the
+                // list: asked again by the scan).
+                let id = match ids {
+                    None => c.bytes()?,
+                    Some(ids) => match c.u64() {
+                        None => None,
+                        Some(h) => Some(ids.get(&h).ok_or_else(|| refused("a series newer than its series list"))?.as_slice()),
+                    },
+                };
+                let Some(id) = id else { return Ok(None) };
                 let id = (current.0.as_deref() != Some(id)).then(|| id.to_vec());
                 Ok(decode(c, calls, mode).map(|d| (id, d)))
             })
@@ -446,6 +482,12 @@ async fn read_answer(
             if let Some(s) = o.last_mut() {
                 s.rows.push(r);
             }
+        }
+    }
+    if ids.is_some() {
+        // Ordered by `_sid`: each series' rows together, the series put in tag order here.
+        for o in &mut out {
+            o.sort_by(|a, b| a.tags.cmp(&b.tags));
         }
     }
     Ok(Some(out))

@@ -244,11 +244,16 @@ pub async fn drop_database(inner: &Inner, db: &str) -> Result<()> {
     let _g = inner.ddl.lock().await;
     let on = inner.on_cluster();
     let mut all = ch_databases(inner).await?;
-    // Policies first, the base (with the catalog) last: a half-done drop still lists the database.
-    all.sort_by_key(|(_, p)| matches!(p, ChDatabase::Base(_)));
+    // Series tables first (their views read the policies' tables), the base (with the catalog)
+    // last: a half-done drop still lists the database.
+    all.sort_by_key(|(_, p)| match p {
+        ChDatabase::Series(..) => 0,
+        ChDatabase::Base(_) => 2,
+        _ => 1,
+    });
     for (name, p) in all {
         let ours = match &p {
-            ChDatabase::Base(d) | ChDatabase::Policy(d, _) | ChDatabase::Local(d, _) => d == db,
+            ChDatabase::Base(d) | ChDatabase::Policy(d, _) | ChDatabase::Local(d, _) | ChDatabase::Series(d, _) => d == db,
         };
         if ours {
             inner.run_ddl(&format!("DROP DATABASE IF EXISTS {}{on}", ident(&name))).await?;
@@ -340,6 +345,8 @@ pub async fn drop_retention_policy(inner: &Inner, db: &str, name: &str) -> Resul
     let Some(info) = reload(inner, db).await? else { return Ok(()) };
     let Some(r) = info.rp(name).cloned() else { return Ok(()) };
     let on = inner.on_cluster();
+    // The series tables first: their views read the policy's tables.
+    inner.run_ddl(&format!("DROP DATABASE IF EXISTS {}{on}", ident(&inner.names.series(db, name)))).await?;
     if inner.clustered() {
         inner.run_ddl(&format!("DROP DATABASE IF EXISTS {}{on}", ident(&inner.names.local(db, name)))).await?;
     }

@@ -61,6 +61,15 @@ pub async fn delete(inner: &Arc<Inner>, req: DeleteRequest) -> Result<()> {
                 inner.run_ddl(&sql).await?;
             }
             wait_for_mutations(inner, &req.db, &r.name, &m).await?;
+            if schema::get(inner, &chdb, &m).await?.is_some_and(|s| s.series_table) {
+                // The table's own shard group duration (a policy's may have changed since).
+                let parts = super::retention::partitions(inner, &req.db, &r.name, &m).await?;
+                if let Some(sgd) = parts.iter().find(|(s, e)| e > s).map(|(s, e)| e - s) {
+                    for list in batches(&ids) {
+                        super::series_table::refresh(inner, &req.db, &r.name, &m, sgd, &list).await?;
+                    }
+                }
+            }
             drop_if_empty(inner, &req.db, &r.name, &m).await?;
         }
     }
@@ -90,10 +99,16 @@ fn batches(items: &[String]) -> Vec<String> {
 /// Waits until no mutation of the table is pending on any node.
 pub async fn wait_for_mutations(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<()> {
     let (chdb, source) = inner.system_source(db, rp, "mutations").await?;
+    wait_mutations_of(inner, &source, &chdb, m, m).await
+}
+
+/// Waits until no mutation of table `tbl` of `chdb` is pending on any node (`source`: the
+/// `system.mutations` of every node); `m` names the measurement in the timeout's text.
+pub async fn wait_mutations_of(inner: &Inner, source: &str, chdb: &str, tbl: &str, m: &str) -> Result<()> {
     let sql = format!(
         "SELECT count() FROM {source} WHERE database = {} AND table = {} AND is_done = 0 FORMAT RowBinary",
-        string(&chdb),
-        string(m)
+        string(chdb),
+        string(tbl)
     );
     let deadline = Instant::now() + inner.opts.mutation_timeout;
     loop {

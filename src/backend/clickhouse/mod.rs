@@ -31,6 +31,11 @@
 //! duration is enforced the way 1.x does it, by dropping whole shard groups
 //! ([`retention`](mod@retention)), on 18.16 (no TTL) and current releases alike.
 //!
+//! Beside each table, in `<prefix><db>.<rp>.series`, a series table kept by a materialised view
+//! lists its series per shard group ([`series_table`](mod@series_table)): series lists and tag
+//! conditions read it instead of the measurement table. Tables made before it have none and are
+//! read as before.
+//!
 //! New tags and fields are `ALTER TABLE ... ADD COLUMN` (on a cluster `ON CLUSTER`), once, when a
 //! write first brings them ([`schema`](mod@schema)); field types are fixed per measurement and
 //! retention policy, and conflicts answer 1.x's texts ([`write`](mod@write)).
@@ -68,6 +73,7 @@ pub mod rowbinary;
 pub mod scan;
 pub mod schema;
 pub mod series;
+pub mod series_table;
 pub mod write;
 
 use std::collections::HashMap;

@@ -24,6 +24,9 @@ use crate::backend::{BackendError, Result};
 pub const TIME: &str = "time";
 pub const SERIES: &str = "_series";
 pub const SEQ: &str = "_seq";
+/// `cityHash64(_series)`, a MATERIALIZED column of tables made since series tables (see
+/// [`series_table`](mod@super::series_table)); in older tables a column of this name is a user's.
+pub const SID: &str = "_sid";
 
 /// The table of a database's retention policies (in its base database).
 pub const CATALOG: &str = "catalog";
@@ -66,6 +69,8 @@ pub enum ChDatabase {
     Base(String),
     Policy(String, String),
     Local(String, String),
+    /// The series tables of a policy ([`series_table`](mod@super::series_table)).
+    Series(String, String),
 }
 
 impl DbNames {
@@ -83,6 +88,11 @@ impl DbNames {
         format!("{}.local", self.policy(db, rp))
     }
 
+    /// Where the series tables of `rp`'s measurements are (`<policy>.series`).
+    pub fn series(&self, db: &str, rp: &str) -> String {
+        format!("{}.series", self.policy(db, rp))
+    }
+
     pub fn parse(&self, name: &str) -> Option<ChDatabase> {
         let rest = name.strip_prefix(self.prefix.as_str())?;
         let mut parts = split_parts(rest)?;
@@ -96,6 +106,11 @@ impl DbNames {
                 parts.pop();
                 let rp = parts.pop()?;
                 Some(ChDatabase::Local(parts.pop()?, rp))
+            }
+            3 if parts[2] == "series" => {
+                parts.pop();
+                let rp = parts.pop()?;
+                Some(ChDatabase::Series(parts.pop()?, rp))
             }
             _ => None,
         }
@@ -131,7 +146,7 @@ pub fn check_name(kind: &str, name: &str) -> Result<()> {
 
 /// Whether `name` is one of influxgate's own columns.
 pub fn internal(name: &str) -> bool {
-    matches!(name, TIME | SERIES | SEQ)
+    matches!(name, TIME | SERIES | SEQ | SID)
 }
 
 /// The column of a tag (`field = false`) or field key, marked (see the module docs).
@@ -279,6 +294,7 @@ mod tests {
             let n = DbNames { prefix: "p_".into() };
             prop_assert_eq!(n.parse(&n.base(&db)), Some(ChDatabase::Base(db.clone())));
             prop_assert_eq!(n.parse(&n.policy(&db, &rp)), Some(ChDatabase::Policy(db.clone(), rp.clone())));
+            prop_assert_eq!(n.parse(&n.series(&db, &rp)), Some(ChDatabase::Series(db.clone(), rp.clone())));
             prop_assert_eq!(n.parse(&n.local(&db, &rp)), Some(ChDatabase::Local(db, rp)));
         }
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::dialect::string;
 use super::scan::Rows;
-use super::{catalog, delete, schema, Inner};
+use super::{catalog, delete, schema, series_table, Inner};
 use crate::backend::Result;
 
 /// Starts the background task (inside a tokio runtime, with an interval).
@@ -55,6 +55,9 @@ pub async fn enforce(inner: &Inner) -> Result<()> {
                             inner.on_cluster()
                         );
                         inner.run_ddl(&sql).await?;
+                        if schema::get(inner, &inner.names.policy(&db, &r.name), &m).await?.is_some_and(|s| s.series_table) {
+                            series_table::drop_partition(inner, &db, &r.name, &m, start, end).await?;
+                        }
                         dropped = true;
                     }
                 }
@@ -69,7 +72,7 @@ pub async fn enforce(inner: &Inner) -> Result<()> {
 }
 
 /// The shard groups (partitions) a table has rows in, on every node.
-async fn partitions(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<Vec<(i64, i64)>> {
+pub(super) async fn partitions(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<Vec<(i64, i64)>> {
     let (chdb, source) = inner.system_source(db, rp, "parts").await?;
     let sql = format!(
         "SELECT DISTINCT partition FROM {source} WHERE database = {} AND table = {} AND active FORMAT RowBinary",

@@ -122,8 +122,14 @@ impl Rows {
     }
 }
 
-/// `SELECT DISTINCT _series` of one table, matching `pred`, as tag sets.
+/// The series of one table matching `pred`, as tag sets: from its series table, or for a table
+/// made before those, `SELECT DISTINCT _series` of the table.
 async fn table_series(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred: &TagPredicate) -> Result<Vec<Vec<(String, String)>>> {
+    if s.series_table {
+        if let Some(all) = super::series_table::list(inner, chdb, m, None).await? {
+            return Ok(all.into_iter().filter_map(|(id, _)| parse_series_id(&id).filter(|t| pred.matches(t))).collect());
+        }
+    }
     let sql = format!(
         "SELECT DISTINCT {} FROM {} WHERE {} FORMAT RowBinary",
         ident(SERIES),
@@ -202,7 +208,11 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
     if req.min_time > req.max_time || (!req.fields.is_empty() && names.is_empty()) || req.series.as_ref().is_some_and(Vec::is_empty) {
         return empty();
     }
-    let sql = scan_sql(&req, &chdb, &s, &names);
+    let narrow = match &req.series {
+        None if !matches!(req.tags, TagPredicate::True) => super::series_table::narrow(inner, &chdb, &req.measurement, &s, &req.tags).await?.cond,
+        _ => None,
+    };
+    let sql = scan_sql(&req, &chdb, &s, &names, narrow.as_deref());
     let settings = inner.select_settings();
     let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await?;
     let plan = ScanPlan { cols, pos, req };
@@ -215,8 +225,9 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
     Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })))
 }
 
-/// The scan's statement (module docs): `names` are the field columns read.
-fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str]) -> String {
+/// The scan's statement (module docs): `names` are the field columns read; `narrow`, the series
+/// the series table lists for the predicate ([`series_table::narrow`](super::series_table::narrow)).
+fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str], narrow: Option<&str>) -> String {
     let mut cond = format!(
         "{} >= {} AND {} <= {} AND {}",
         ident(TIME),
@@ -231,6 +242,10 @@ fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str]) -> S
         if list.len() <= MAX_SERIES_LIST_BYTES {
             cond.push_str(&format!(" AND {} IN ({list})", ident(SERIES)));
         }
+    }
+    if let Some(n) = narrow {
+        cond.push_str(" AND ");
+        cond.push_str(n);
     }
     if !names.is_empty() {
         let any: Vec<String> = names.iter().map(|n| format!("{} IS NOT NULL", ident(n))).collect();

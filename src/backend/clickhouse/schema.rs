@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::client::error_code;
 use super::dialect::{ident, int, string, table};
-use super::names::{self, key_of, SERIES, SEQ, TIME};
+use super::names::{self, key_of, SERIES, SEQ, SID, TIME};
 use super::rowbinary::{field_type_of, Cursor};
 use super::Inner;
 use crate::backend::{BackendError, Result};
@@ -28,6 +28,11 @@ pub struct TableSchema {
     pub tags: BTreeMap<String, String>,
     /// Field key → column and type.
     pub fields: BTreeMap<String, (String, FieldType)>,
+    /// Whether the table has its series table ([`series_table`](mod@super::series_table)); tables
+    /// made before series tables have none and are read the old way.
+    pub series_table: bool,
+    /// Whether the table has the `_sid` column (`cityHash64(_series)`, MATERIALIZED).
+    pub sid: bool,
 }
 
 impl TableSchema {
@@ -47,7 +52,7 @@ pub struct NewColumn {
 /// Reads a table's columns; `None` when it does not exist.
 pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSchema>> {
     let sql = format!(
-        "SELECT name, type FROM system.columns WHERE database = {} AND table = {} FORMAT RowBinary",
+        "SELECT name, type, default_kind FROM system.columns WHERE database = {} AND table = {} FORMAT RowBinary",
         string(chdb),
         string(tbl)
     );
@@ -56,11 +61,16 @@ pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSc
     let mut s = TableSchema::default();
     let mut any = false;
     while c.pos < body.len() {
-        let (Some(name), Some(ty)) = (c.string()?, c.string()?) else {
+        let (Some(name), Some(ty), Some(kind)) = (c.string()?, c.string()?, c.string()?) else {
             return Err(BackendError::Internal("clickhouse: truncated system.columns answer".into()));
         };
         any = true;
-        if names::internal(&name) {
+        // `_sid` is influxgate's where it is MATERIALIZED; a plain one is a key of an older table.
+        if name == SID && kind == "MATERIALIZED" {
+            s.sid = true;
+            continue;
+        }
+        if names::internal(&name) && name != SID {
             continue;
         }
         if ty == "String" {
@@ -69,7 +79,11 @@ pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSc
             s.fields.insert(key_of(&name), (name, t));
         }
     }
-    Ok(any.then_some(s))
+    if !any {
+        return Ok(None);
+    }
+    s.series_table = super::series_table::exists(inner, chdb, tbl).await?;
+    Ok(Some(s))
 }
 
 /// A table's columns, from the cache or the server.
@@ -102,16 +116,27 @@ pub async fn tables(inner: &Inner, chdb: &str) -> Result<Vec<String>> {
 /// 1.x's shard group of `time` as a ClickHouse expression: `(start, end)` in ns, start aligned as
 /// Go's `Time.Truncate` aligns it (multiples of `d` since January 1 of year 1).
 pub fn partition_key(d: i64) -> String {
+    let start = group_start(d);
+    format!("({start}, {start} + {})", int(d.max(1)))
+}
+
+/// The start of `time`'s shard group of duration `d` (the first half of [`partition_key`]).
+pub fn group_start(d: i64) -> String {
     let d = d.max(1);
     let off = (crate::rules::shards::YEAR1_TO_EPOCH_NS % d as i128) as i64;
     // ((time mod d) + d + off) mod d is time's offset into its group, without overflow for d < 2^62.
     let (dd, shift) = (int(d), int(d.saturating_add(off)));
-    let into = format!("modulo(modulo({TIME}, {dd}) + {shift}, {dd})");
-    format!("({TIME} - {into}, {TIME} - {into} + {dd})")
+    format!("{TIME} - modulo(modulo({TIME}, {dd}) + {shift}, {dd})")
 }
 
-fn column_list(cols: &[NewColumn]) -> String {
+/// `sid`: with the `_sid` column. Not on a cluster: 18.16's Distributed table sends a
+/// MATERIALIZED column with each insert and the shards refuse it ("Cannot insert column _sid,
+/// because it is MATERIALIZED column"), so there aggregates group by `cityHash64(_series)`.
+fn column_list(cols: &[NewColumn], sid: bool) -> String {
     let mut s = format!("{} Int64, {} String, {} UInt64", ident(TIME), ident(SERIES), ident(SEQ));
+    if sid {
+        let _ = write!(s, ", {} UInt64 MATERIALIZED cityHash64({})", ident(SID), ident(SERIES));
+    }
     for c in cols {
         let _ = write!(s, ", {} {}", ident(&c.name), c.sql_type);
     }
@@ -128,8 +153,9 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
     let policy = inner.names.policy(db, rp);
     let layout = format!("PARTITION BY {} ORDER BY ({}, {})", partition_key(sgd), ident(SERIES), ident(TIME));
     if !inner.clustered() {
-        let sql = format!("CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree {layout}", table(&policy, m), column_list(cols));
-        return inner.run_ddl(&sql).await;
+        let sql = format!("CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree {layout}", table(&policy, m), column_list(cols, true));
+        inner.run_ddl(&sql).await?;
+        return super::series_table::create(inner, db, rp, m, sgd).await;
     };
     let local = inner.names.local(db, rp);
     let zk = format!("{}/tables/{{shard}}/{}", inner.opts.zookeeper_path.trim_end_matches('/'), token());
@@ -137,10 +163,11 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
         "CREATE TABLE IF NOT EXISTS {}{} ({}) ENGINE = ReplicatedMergeTree({}, '{{replica}}') {layout}",
         table(&local, m),
         inner.on_cluster(),
-        column_list(cols),
+        column_list(cols, false),
         string(&zk)
     );
     inner.run_ddl(&sql).await?;
+    super::series_table::create(inner, db, rp, m, sgd).await?;
     create_distributed(inner, &policy, &local, m).await
 }
 
@@ -191,6 +218,7 @@ async fn create_distributed(inner: &Inner, policy: &str, local: &str, m: &str) -
 
 /// Drops a measurement table (and its shard tables on a cluster).
 pub async fn drop_table(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<()> {
+    super::series_table::drop(inner, db, rp, m).await?;
     let policy = inner.names.policy(db, rp);
     inner.run_ddl(&format!("DROP TABLE IF EXISTS {}{}", table(&policy, m), inner.on_cluster())).await?;
     if inner.clustered() {
