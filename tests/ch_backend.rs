@@ -115,6 +115,11 @@ fn statements() -> Vec<String> {
         format!("SELECT * FROM {m} WHERE {} != {} AND {} =~ /^x/", ident(k), lit(&v), ident("_series")),
         format!("SELECT \"value\"::tag, \"value\"::field, {} FROM {m} WHERE {} =~ /東/", ident("_seq"), ident("ünï")),
         format!("SELECT count(\"value\") FROM {m} GROUP BY {}", ident(k)),
+        // Field conditions reach ClickHouse as a pre-filter (clickhouse/fieldcond.rs): hostile
+        // literals and field names stay values and names.
+        format!("SELECT * FROM {m} WHERE s != {} AND {} = true", lit("x' OR 1=1 --\\'\"`"), ident("f.i'e`l\"d\\x")),
+        format!("SELECT * FROM {m} WHERE s = {} OR \"value\" >= 1.5", lit("q\"uo'te`\\ 1")),
+        format!("SELECT max(\"value\") FROM {m} WHERE {} = false OR s != '' GROUP BY {}", ident("f.i'e`l\"d\\x"), ident(k)),
         "SHOW MEASUREMENTS".into(),
         format!("SHOW SERIES FROM {m}"),
         format!("SHOW TAG KEYS FROM {m}"),
