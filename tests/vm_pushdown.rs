@@ -131,8 +131,12 @@ struct Setup {
 }
 
 async fn setup(extra: &str) -> Setup {
+    setup_with(extra, VmOptions::default()).await
+}
+
+async fn setup_with(extra: &str, opts: VmOptions) -> Setup {
     let vm = start_vm().await;
-    let b = Arc::new(VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap());
+    let b = Arc::new(VictoriaMetricsBackend::new(&vm.url, opts).unwrap());
     let lp = data() + extra;
     let points = influxgate::lineproto::parse_body_str(&lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
     b.create_database("db").await.unwrap();
@@ -428,9 +432,17 @@ async fn calls_differing_in_field_share_queries() {
 /// `last()` without GROUP BY time from a recent window (`victoriametrics::latest`): series that
 /// stop hours before the probed one (asked again over the older part, by exact selectors and,
 /// past 64 of them, by the request's selectors), fields of one series with different last
-/// times, ties between series, integer values, several shard groups, no series at all.
+/// times, ties between series, integer values, several shard groups, no series at all; with the
+/// default window (1 h), a window of one minute (more series older than it) and none
+/// (`last_window_ms = 0`: the whole range at once).
 #[tokio::test]
 async fn last_from_recent_window() {
+    for window in [None, Some(60_000), Some(0)] {
+        last_from_window(window).await;
+    }
+}
+
+async fn last_from_window(window_ms: Option<u64>) {
     const H: i64 = 3600 * S;
     let mut extra = String::new();
     // lp: `a` (listed first, so probed) runs 5 h; `b` stops 3 h earlier; `c` has `x` to the end
@@ -465,7 +477,11 @@ async fn last_from_recent_window() {
             extra.push_str(&format!("few,host=a v={} {t}\n", i % 9));
         }
     }
-    let s = setup(&extra).await;
+    let mut opts = VmOptions::default();
+    if let Some(w) = window_ms {
+        opts.last_window_ms = w;
+    }
+    let s = setup_with(&extra, opts).await;
     let qs: Vec<String> = [
         "SELECT last(*) FROM lp GROUP BY *",
         "SELECT last(v) FROM lp",
@@ -488,22 +504,27 @@ async fn last_from_recent_window() {
     let before = s.on.inner.latest_windows();
     let (failures, pushed) = compare(&s, &qs, T0 + 10 * H).await;
     let after = s.on.inner.latest_windows();
-    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(failures.is_empty(), "window {window_ms:?}: {} differ:\n{}", failures.len(), failures.join("\n"));
     assert!(pushed >= qs.len() - 2, "only {pushed} of {} pushed down", qs.len());
-    assert!(after.0 - before.0 >= 10, "{before:?} → {after:?}");
-    assert!(after.1 - before.1 >= 4, "{before:?} → {after:?}");
-    // The store's answer: each series' latest row of the fold of its scan.
+    if window_ms == Some(0) {
+        assert_eq!(after, before, "no recent window asked");
+    } else {
+        assert!(after.0 - before.0 >= 10, "{before:?} → {after:?}");
+        assert!(after.1 - before.1 >= 4, "{before:?} → {after:?}");
+    }
+    // The store's answer: each series' latest row of the fold of its scan (without a window: every
+    // bucket's row, which `latest_only` allows too).
     for (m, f) in [("lp", "v"), ("lp", "y"), ("many", "v"), ("few", "v")] {
         let (min, max) = (0, T0 + 10 * H);
         let every = 7 * 24 * H;
         let scan = ScanRequest::new("db", None, m, TagPredicate::True, min, max, vec![f.into()]);
         let chunks: Vec<SeriesChunk> = s.on.inner.scan(scan.clone()).await.unwrap().map(|c| c.unwrap()).collect::<Vec<_>>().await;
         let mut want = reference(&chunks, AggregateFn::Last, every, 4 * 24 * H, min);
-        for series in want.iter_mut() {
+        for series in want.iter_mut().filter(|_| window_ms != Some(0)) {
             series.rows = series.rows.split_off(series.rows.len().saturating_sub(1));
         }
         let req = AggregateRequest { scan, func: AggregateFn::Last, every, offset: 4 * 24 * H, point_time: true, latest_only: true };
         let got = s.on.inner.aggregate(req).await.unwrap();
-        assert_eq!(got, want, "{m}.{f}");
+        assert_eq!(got, want, "{m}.{f}, window {window_ms:?}");
     }
 }

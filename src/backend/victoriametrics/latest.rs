@@ -13,7 +13,7 @@
 //! 1. *probe*: one series' last sample time `t` in `[lo, hi]` (`tlast_over_time` of one exact
 //!    selector: its blocks only);
 //! 2. *window*: `last_over_time`/`tlast_over_time` of every series over `[ws, hi]`,
-//!    `ws = max(lo, t - WINDOW_MS + 1)`. The window ends at `hi`, so a series has a sample in it
+//!    `ws = max(lo, t - window + 1)` (`window` = `last_window_ms`). The window ends at `hi`, so a series has a sample in it
 //!    iff its last sample in `[lo, hi]` is in it, and then the window's last is the range's:
 //!    every series it answers is answered exactly;
 //! 3. *older*: the series of the listing the window did not answer (stopped before `ws`, or
@@ -21,7 +21,7 @@
 //!    series when they are few ([`EXACT_OLDER`]), else with the request's selectors, keeping only
 //!    their answers (for the others the window's answer is the later one).
 //!
-//! A series written at least once per [`WINDOW_MS`] up to the probed series' last sample is
+//! A series written at least once per window up to the probed series' last sample is
 //! answered by step 2. Step 3 costs at most what the whole-range query cost before; the probe
 //! and the window cost one series' blocks and each series' last blocks.
 //! Several samples at one millisecond need no check: `last` takes the last exported one, as the
@@ -33,8 +33,9 @@ use super::rollup::{make_row, ms_of, Ctx, Eval, Key, R};
 use super::{FoundSeries, NS_PER_MS};
 use crate::backend::{AggregateFn, AggregateRow, Result};
 
-/// The recent window's length before the probed series' last sample (ms).
-pub const WINDOW_MS: i64 = 3600 * 1000;
+/// The recent window's default length before the probed series' last sample (ms,
+/// `last_window_ms`): a series written at least hourly is answered from it.
+pub const DEFAULT_WINDOW_MS: u64 = 3600 * 1000;
 /// Series the older part names one by one, one selector each (beyond: the request's selectors).
 pub const EXACT_OLDER: usize = 64;
 
@@ -53,6 +54,7 @@ pub(super) async fn answer(
     all_labels: &BTreeSet<String>,
     metrics: &[String],
     (lo, hi): (i64, i64),
+    window: i64,
     bucket: impl Fn(i64) -> i64,
 ) -> Result<Option<Latest>> {
     // Every (metric, series) the request may answer.
@@ -66,7 +68,7 @@ pub(super) async fn answer(
     let Some(t) = found.values().flat_map(|by_t| by_t.values()).find_map(|v| v.first().copied().flatten()) else {
         return Ok(None);
     };
-    let ws = (ms_of(t) - WINDOW_MS + 1).clamp(lo, hi);
+    let ws = (ms_of(t) - window + 1).clamp(lo, hi);
     let rs = [R::Last, R::TLast];
     let row = |vals: &[Option<f64>]| {
         let tl = vals.get(1).copied().flatten().map(ms_of)?;

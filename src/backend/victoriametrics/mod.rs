@@ -153,6 +153,9 @@ pub struct VmOptions {
     pub catalog_max_bytes: usize,
     /// Bytes of catalog answers one statement keeps (`statement_memo_bytes`).
     pub statement_memo_bytes: usize,
+    /// The recent window of `last()` without `GROUP BY time`, in ms (`last_window_ms`; 0: the
+    /// whole range at once), see [`latest`](mod@latest).
+    pub last_window_ms: u64,
 }
 
 impl Default for VmOptions {
@@ -171,6 +174,7 @@ impl Default for VmOptions {
             catalog_ttl: memo::DEFAULT_TTL,
             catalog_max_bytes: memo::SHARED_MAX_BYTES,
             statement_memo_bytes: memo::MAX_BYTES,
+            last_window_ms: latest::DEFAULT_WINDOW_MS,
         }
     }
 }

@@ -624,9 +624,10 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
 
         // Only each series' latest bucket wanted (last() without GROUP BY time): from a recent
         // window (see `latest`), when the range is longer than that window.
-        if req.latest_only && func == AggregateFn::Last && every > 0 && hi - lo >= super::latest::WINDOW_MS {
+        let window = i64::try_from(inner.opts.last_window_ms).unwrap_or(i64::MAX);
+        if req.latest_only && func == AggregateFn::Last && every > 0 && window > 0 && hi - lo >= window {
             let (series, all_labels) = inner.list_series(memo, &scan.db, &metrics, &scan.tags, lo, hi).await?;
-            if let Some(l) = super::latest::answer(&ctx, &series, &all_labels, &metrics, (lo, hi), &bucket).await? {
+            if let Some(l) = super::latest::answer(&ctx, &series, &all_labels, &metrics, (lo, hi), window, &bucket).await? {
                 inner.latest_windows.fetch_add(1, Ordering::Relaxed);
                 if l.older_asked {
                     inner.latest_older.fetch_add(1, Ordering::Relaxed);
