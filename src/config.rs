@@ -160,6 +160,10 @@ pub struct VictoriaMetricsConfig {
     pub catalog_max_bytes: usize,
     /// Bytes of catalog answers one statement keeps (for its own later requests).
     pub statement_memo_bytes: usize,
+    /// `last()` without `GROUP BY time` asks every series over this many milliseconds before one
+    /// series' last sample first, and the series without a sample there over the older part
+    /// (`backend::victoriametrics::latest`). 0: over the whole range at once.
+    pub last_window_ms: u64,
 }
 
 impl Default for VictoriaMetricsConfig {
@@ -173,6 +177,7 @@ impl Default for VictoriaMetricsConfig {
             catalog_ttl_ms: crate::backend::victoriametrics::memo::DEFAULT_TTL.as_millis() as u64,
             catalog_max_bytes: crate::backend::victoriametrics::memo::SHARED_MAX_BYTES,
             statement_memo_bytes: crate::backend::victoriametrics::memo::MAX_BYTES,
+            last_window_ms: crate::backend::victoriametrics::latest::DEFAULT_WINDOW_MS,
         }
     }
 }

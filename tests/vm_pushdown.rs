@@ -131,8 +131,12 @@ struct Setup {
 }
 
 async fn setup(extra: &str) -> Setup {
+    setup_with(extra, VmOptions::default()).await
+}
+
+async fn setup_with(extra: &str, opts: VmOptions) -> Setup {
     let vm = start_vm().await;
-    let b = Arc::new(VictoriaMetricsBackend::new(&vm.url, VmOptions::default()).unwrap());
+    let b = Arc::new(VictoriaMetricsBackend::new(&vm.url, opts).unwrap());
     let lp = data() + extra;
     let points = influxgate::lineproto::parse_body_str(&lp, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
     b.create_database("db").await.unwrap();
@@ -321,11 +325,11 @@ async fn aggregate_equals_fold_of_scan() {
                 let chunks: Vec<SeriesChunk> =
                     b.scan(scan.clone()).await.unwrap().map(|c| c.unwrap()).collect::<Vec<_>>().await;
                 let want = reference(&chunks, func, every, offset, min);
-                let got = b.aggregate(AggregateRequest { scan: scan.clone(), func, every, offset, point_time: true }).await;
+                let got = b.aggregate(AggregateRequest { scan: scan.clone(), func, every, offset, point_time: true, latest_only: false }).await;
                 if matches!(func, AggregateFn::Min | AggregateFn::Max) && every > 0 {
                     // GROUP BY time: the point's own time is not shown, so ties never refuse and
                     // the values and buckets are those of the raw fold.
-                    let loose = AggregateRequest { scan: scan.clone(), func, every, offset, point_time: false };
+                    let loose = AggregateRequest { scan: scan.clone(), func, every, offset, point_time: false, latest_only: false };
                     match b.aggregate(loose).await {
                         Ok(got) => {
                             untimed += 1;
@@ -422,5 +426,105 @@ async fn calls_differing_in_field_share_queries() {
         if one.is_ok() {
             assert!(q2 - q1 <= q1 - q0, "{func:?}: {} rollup queries for the group, {} for one call", q2 - q1, q1 - q0);
         }
+    }
+}
+
+/// `last()` without GROUP BY time from a recent window (`victoriametrics::latest`): series that
+/// stop hours before the probed one (asked again over the older part, by exact selectors and,
+/// past 64 of them, by the request's selectors), fields of one series with different last
+/// times, ties between series, integer values, several shard groups, no series at all; with the
+/// default window (1 h), a window of one minute (more series older than it) and none
+/// (`last_window_ms = 0`: the whole range at once).
+#[tokio::test]
+async fn last_from_recent_window() {
+    for window in [None, Some(60_000), Some(0)] {
+        last_from_window(window).await;
+    }
+}
+
+async fn last_from_window(window_ms: Option<u64>) {
+    const H: i64 = 3600 * S;
+    let mut extra = String::new();
+    // lp: `a` (listed first, so probed) runs 5 h; `b` stops 3 h earlier; `c` has `x` to the end
+    // and `y` stopping after 1.5 h; `d` and `e` end at the same time; `f` has one point 30 days
+    // earlier (another shard group) and a few recent ones; `g` only the old point.
+    for i in 0..(5 * 360i64) {
+        let t = T0 + i * 10 * S;
+        extra.push_str(&format!("lp,host=a v={}i,w={} {t}\n", i % 97, i as f64 * 0.5));
+        if t < T0 + 2 * H {
+            extra.push_str(&format!("lp,host=b v={}i,w=0.25 {t}\n", i % 13));
+        }
+        let y = if t < T0 + H + H / 2 { format!(",y={}", i % 7) } else { String::new() };
+        extra.push_str(&format!("lp,host=c x={}{y} {t}\n", i % 5));
+        if t < T0 + 4 * H && i % 3 == 0 {
+            extra.push_str(&format!("lp,host=d v={}i {t}\n", i % 11));
+        }
+    }
+    extra.push_str(&format!("lp,host=d v=3i {}\nlp,host=e v=4i {}\n", T0 + 4 * H, T0 + 4 * H));
+    extra.push_str(&format!("lp,host=f v=1i {}\nlp,host=g v=2i {}\n", T0 - 30 * 24 * H, T0 - 30 * 24 * H));
+    for k in 0..5i64 {
+        extra.push_str(&format!("lp,host=f v={}i {}\n", 10 + k, T0 + 3 * H + k * S));
+    }
+    // many: `a` runs 5 h, 70 others stop after 1 h (more than the older part names one by one).
+    // few: its first series stops early, so the window starts there and holds every series.
+    for i in 0..(5 * 60i64) {
+        let t = T0 + i * 60 * S;
+        extra.push_str(&format!("many,host=a v={i} {t}\nfew,host=z v={i} {t}\n"));
+        if t < T0 + H {
+            for h in 0..70 {
+                extra.push_str(&format!("many,host=h{h:02} v={} {t}\n", (i * 31 + h) % 17));
+            }
+            extra.push_str(&format!("few,host=a v={} {t}\n", i % 9));
+        }
+    }
+    let mut opts = VmOptions::default();
+    if let Some(w) = window_ms {
+        opts.last_window_ms = w;
+    }
+    let s = setup_with(&extra, opts).await;
+    let qs: Vec<String> = [
+        "SELECT last(*) FROM lp GROUP BY *",
+        "SELECT last(v) FROM lp",
+        "SELECT last(v), last(w) FROM lp GROUP BY host",
+        "SELECT last(x), last(y) FROM lp GROUP BY *",
+        "SELECT last(y) FROM lp",
+        "SELECT last(v) FROM lp WHERE host =~ /[bde]/ GROUP BY host",
+        "SELECT last(v) FROM lp WHERE host = 'd' OR host = 'e'",
+        "SELECT last(v) FROM lp WHERE time < '2024-01-01T03:30:00Z' GROUP BY host",
+        "SELECT last(v) FROM lp WHERE time >= '2023-12-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z' GROUP BY host",
+        "SELECT last(v) FROM lp WHERE host = 'nosuch'",
+        "SELECT last(*) FROM many GROUP BY *",
+        "SELECT last(v) FROM many",
+        "SELECT last(v) FROM many WHERE host =~ /^h0/ GROUP BY host",
+        "SELECT last(*) FROM few GROUP BY *",
+    ]
+    .iter()
+    .map(|q| q.to_string())
+    .collect();
+    let before = s.on.inner.latest_windows();
+    let (failures, pushed) = compare(&s, &qs, T0 + 10 * H).await;
+    let after = s.on.inner.latest_windows();
+    assert!(failures.is_empty(), "window {window_ms:?}: {} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(pushed >= qs.len() - 2, "only {pushed} of {} pushed down", qs.len());
+    if window_ms == Some(0) {
+        assert_eq!(after, before, "no recent window asked");
+    } else {
+        assert!(after.0 - before.0 >= 10, "{before:?} → {after:?}");
+        assert!(after.1 - before.1 >= 4, "{before:?} → {after:?}");
+    }
+    // The store's answer: each series' latest row of the fold of its scan (without a window: every
+    // bucket's row, which `latest_only` allows too).
+    for (m, f) in [("lp", "v"), ("lp", "y"), ("many", "v"), ("few", "v")] {
+        let (min, max) = (0, T0 + 10 * H);
+        let every = 7 * 24 * H;
+        let scan = ScanRequest::new("db", None, m, TagPredicate::True, min, max, vec![f.into()]);
+        let chunks: Vec<SeriesChunk> = s.on.inner.scan(scan.clone()).await.unwrap().map(|c| c.unwrap()).collect::<Vec<_>>().await;
+        let mut want = reference(&chunks, AggregateFn::Last, every, 4 * 24 * H, min);
+        for series in want.iter_mut().filter(|_| window_ms != Some(0)) {
+            series.rows = series.rows.split_off(series.rows.len().saturating_sub(1));
+        }
+        let req = AggregateRequest { scan, func: AggregateFn::Last, every, offset: 4 * 24 * H, point_time: true, latest_only: true };
+        let got = s.on.inner.aggregate(req).await.unwrap();
+        assert_eq!(got, want, "{m}.{f}, window {window_ms:?}");
     }
 }

@@ -532,6 +532,12 @@ pub struct AggregateRequest {
     /// which spares a Prometheus-family store finding the earliest of tied extremes. `first`/`last`
     /// always need it: partials of several series are combined by it.
     pub point_time: bool,
+    /// Set only for `last` without `GROUP BY time`: the caller keeps, of a series' partials, the
+    /// one with the latest point (across shard groups 1.x's last() takes the latest point, and a
+    /// series' earlier buckets hold only older points, which never win: `select::partials`), so
+    /// a store may answer each series' latest bucket with points alone. A store that answers
+    /// every bucket is right too.
+    pub latest_only: bool,
 }
 
 /// One bucket's answer; buckets without points are not sent.

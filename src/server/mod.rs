@@ -565,6 +565,7 @@ fn open_victoriametrics(config: &Config) -> Result<Arc<crate::backend::victoriam
         catalog_ttl: Duration::from_millis(vm.catalog_ttl_ms),
         catalog_max_bytes: vm.catalog_max_bytes,
         statement_memo_bytes: vm.statement_memo_bytes,
+        last_window_ms: vm.last_window_ms,
         cardinality: cardinality_limits(config),
         tls: crate::backend::tls::StoreTls::from_config(&config.backend),
         ..VmOptions::default()

@@ -150,6 +150,7 @@ pub fn request(m: &str, field: &str, func: AggregateFn, (min, max): (i64, i64), 
         every,
         offset: 0,
         point_time,
+        latest_only: false,
     }
 }
 

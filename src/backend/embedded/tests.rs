@@ -651,7 +651,7 @@ async fn aggregate_equals_naive() {
                 req.min_time = min_time;
                 req.max_time = max_time;
                 req.tags = tagp.clone();
-                let got = b.aggregate(AggregateRequest { scan: req.clone(), func, every, offset, point_time: true }).await;
+                let got = b.aggregate(AggregateRequest { scan: req.clone(), func, every, offset, point_time: true, latest_only: false }).await;
                 let supported = match field {
                     "i" => true,
                     "f" => true,
@@ -707,7 +707,7 @@ async fn aggregate_many_equals_one_by_one() {
             .map(|(field, func)| {
                 let mut req = scan_req("db", "m", &[field]);
                 (req.min_time, req.max_time, req.tags) = (min_time, max_time, tags.clone());
-                AggregateRequest { scan: req, func: *func, every, offset, point_time: true }
+                AggregateRequest { scan: req, func: *func, every, offset, point_time: true, latest_only: false }
             })
             .collect();
         let many = b.aggregate_many(reqs.clone()).await;
@@ -837,7 +837,7 @@ async fn first_last_whole_range_skip_missing_fields() {
         let mut req = scan_req("db", "m", &["v"]);
         req.min_time = min_time;
         req.max_time = max_time;
-        b.aggregate(AggregateRequest { scan: req, func, every: 0, offset: 0, point_time: true })
+        b.aggregate(AggregateRequest { scan: req, func, every: 0, offset: 0, point_time: true, latest_only: false })
     };
     let pick = |got: &Vec<AggregateSeries>| -> Vec<(String, i64, i64, FieldValue)> {
         got.iter()

@@ -64,6 +64,7 @@ pub mod durability;
 mod flush;
 mod forward;
 pub mod labels;
+pub mod latest;
 pub mod listing;
 pub mod memo;
 pub mod names;
@@ -152,6 +153,9 @@ pub struct VmOptions {
     pub catalog_max_bytes: usize,
     /// Bytes of catalog answers one statement keeps (`statement_memo_bytes`).
     pub statement_memo_bytes: usize,
+    /// The recent window of `last()` without `GROUP BY time`, in ms (`last_window_ms`; 0: the
+    /// whole range at once), see [`latest`](mod@latest).
+    pub last_window_ms: u64,
 }
 
 impl Default for VmOptions {
@@ -170,6 +174,7 @@ impl Default for VmOptions {
             catalog_ttl: memo::DEFAULT_TTL,
             catalog_max_bytes: memo::SHARED_MAX_BYTES,
             statement_memo_bytes: memo::MAX_BYTES,
+            last_window_ms: latest::DEFAULT_WINDOW_MS,
         }
     }
 }
@@ -191,6 +196,10 @@ struct Inner {
     catalog: Mutex<Catalog>,
     strings_dropped: Arc<AtomicU64>,
     window_splits: AtomicU64,
+    /// `last()` requests answered from a recent window, and those of them that also asked the
+    /// older part (see [`latest`](mod@latest)).
+    latest_windows: AtomicU64,
+    latest_older: AtomicU64,
     /// Write bodies sent as the client sent them (see [`forward`](mod@forward)).
     forwarded: AtomicU64,
     retention: Mutex<Option<i64>>,
@@ -409,6 +418,8 @@ impl VictoriaMetricsBackend {
                 catalog: Mutex::new(catalog),
                 strings_dropped: Arc::new(AtomicU64::new(0)),
                 window_splits: AtomicU64::new(0),
+                latest_windows: AtomicU64::new(0),
+                latest_older: AtomicU64::new(0),
                 forwarded: AtomicU64::new(0),
                 retention: Mutex::new(None),
                 write_setup: Mutex::new(None),
@@ -428,6 +439,12 @@ impl VictoriaMetricsBackend {
     /// String field values dropped so far (with `drop_string_fields`), for `/metrics`.
     pub fn dropped_string_fields(&self) -> Arc<AtomicU64> {
         self.inner.strings_dropped.clone()
+    }
+
+    /// `last()` requests answered from a recent window, and those that also asked the older
+    /// part (see [`latest`](mod@latest)).
+    pub fn latest_windows(&self) -> (u64, u64) {
+        (self.inner.latest_windows.load(Ordering::Relaxed), self.inner.latest_older.load(Ordering::Relaxed))
     }
 
     /// Export windows split because they held too many samples (a diagnostic).
@@ -1051,6 +1068,16 @@ impl Backend for VictoriaMetricsBackend {
                 "influxgate_vm_export_window_splits_total",
                 "Export windows re-read in halves because they held too many samples.",
                 i.window_splits.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_latest_windows_total",
+                "last() requests without GROUP BY time answered from a recent window (VictoriaMetrics reads the series' last blocks).",
+                i.latest_windows.load(Ordering::Relaxed),
+            ),
+            c(
+                "influxgate_vm_latest_older_total",
+                "Of those, the requests that also asked the older part for series without a sample in the window.",
+                i.latest_older.load(Ordering::Relaxed),
             ),
             c(
                 "influxgate_vm_flushes_total",

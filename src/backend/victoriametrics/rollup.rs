@@ -69,6 +69,7 @@
 //! (per phase) instead of ten of each. Each series' rollups are computed as when asked alone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
 
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
@@ -111,7 +112,7 @@ const FUTURE_MS: i64 = MAX_FUTURE_MS + 365 * 24 * 3600 * 1000;
 
 /// One MetricsQL rollup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum R {
+pub(super) enum R {
     Count,
     Sum,
     Min,
@@ -171,13 +172,13 @@ pub fn time_arg(ms: i64) -> String {
 }
 
 /// Seconds (as VictoriaMetrics prints timestamps and `t*_over_time` values) → ms.
-fn ms_of(secs: f64) -> i64 {
+pub(super) fn ms_of(secs: f64) -> i64 {
     (secs * 1000.0).round() as i64
 }
 
 /// Where a query is evaluated.
 #[derive(Debug, Clone, Copy)]
-enum Eval {
+pub(super) enum Eval {
     At(i64),
     Range { start: i64, end: i64, step: i64 },
 }
@@ -211,7 +212,7 @@ fn parse_value(s: &str) -> Option<f64> {
 
 type Tags = Vec<(String, String)>;
 /// A series of one metric: its metric name and tags.
-type Key = (String, Tags);
+pub(super) type Key = (String, Tags);
 /// Per series: per evaluation time (ms): the rollups' values, in the order asked.
 type Answer = BTreeMap<Key, BTreeMap<i64, Vec<Option<f64>>>>;
 
@@ -224,15 +225,21 @@ fn not_pushed(e: BackendError) -> BackendError {
     }
 }
 
-struct Ctx<'a> {
-    inner: &'a Inner,
-    db: &'a str,
+pub(super) struct Ctx<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) db: &'a str,
     pred: &'a TagPredicate,
     /// One selector per conjunction of the predicate (a superset of the series; `pred` decides).
     sels: Vec<String>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The same request over other selectors (which must select no series outside `pred`'s
+    /// metrics and database; `pred` still decides).
+    pub(super) fn with_sels(&self, sels: Vec<String>) -> Ctx<'a> {
+        Ctx { inner: self.inner, db: self.db, pred: self.pred, sels }
+    }
+
     /// `aggr_over_time` of the rollups over each selector, each series keeping its metric name
     /// (`keep_metric_names`: the selectors name all the request's metrics); with `dups`, also the
     /// windows where two samples share a millisecond (`rollup_scrape_interval`'s smallest interval
@@ -266,7 +273,7 @@ impl Ctx<'_> {
 
     /// Runs `rs` over windows of `window` ms evaluated as `eval` says; also says, with `dups`,
     /// whether a series has two samples at one millisecond in those windows.
-    async fn run(&self, rs: &[R], window: i64, eval: Eval, dups: bool) -> Result<(Answer, bool)> {
+    pub(super) async fn run(&self, rs: &[R], window: i64, eval: Eval, dups: bool) -> Result<(Answer, bool)> {
         let q = self.query_text(rs, window, dups);
         let (path, times) = match eval {
             Eval::At(t) => ("/api/v1/query", vec![("time", time_arg(t))]),
@@ -317,7 +324,7 @@ impl Ctx<'_> {
 
 /// One series' row of one bucket from its rollups, and whether it is a min/max whose point time
 /// may not be the earliest holding the extreme (then it is the latest, see the module docs).
-fn make_row(func: AggregateFn, rs: &[R], vals: &[Option<f64>], bucket_start: i64) -> Option<(AggregateRow, bool)> {
+pub(super) fn make_row(func: AggregateFn, rs: &[R], vals: &[Option<f64>], bucket_start: i64) -> Option<(AggregateRow, bool)> {
     let get = |r: R| rs.iter().position(|x| *x == r).and_then(|i| vals.get(i).copied().flatten());
     let t_ns = |r: R| get(r).map(|s| ms_of(s).saturating_mul(NS_PER_MS));
     let count = get(R::Count).map(|c| c as u64);
@@ -511,7 +518,7 @@ pub(super) async fn aggregate_many(backend: &VictoriaMetricsBackend, reqs: Vec<A
     let key = |r: &AggregateRequest| {
         let mut scan = r.scan.clone();
         scan.fields.clear();
-        format!("{scan:?} {:?} {} {} {}", r.func, r.every, r.offset, r.point_time)
+        format!("{scan:?} {:?} {} {} {} {}", r.func, r.every, r.offset, r.point_time, r.latest_only)
     };
     crate::backend::aggregate_grouped(&reqs, key, PARALLEL, |group| async move { aggregate_group(backend, &group).await }).await
 }
@@ -615,6 +622,19 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
         // min/max rows whose extreme may be tied: series → bucket starts (ns)
         let mut suspects: BTreeMap<Key, BTreeSet<i64>> = BTreeMap::new();
 
+        // Only each series' latest bucket wanted (last() without GROUP BY time): from a recent
+        // window (see `latest`), when the range is longer than that window.
+        let window = i64::try_from(inner.opts.last_window_ms).unwrap_or(i64::MAX);
+        if req.latest_only && func == AggregateFn::Last && every > 0 && window > 0 && hi - lo >= window {
+            let (series, all_labels) = inner.list_series(memo, &scan.db, &metrics, &scan.tags, lo, hi).await?;
+            if let Some(l) = super::latest::answer(&ctx, &series, &all_labels, &metrics, (lo, hi), window, &bucket).await? {
+                inner.latest_windows.fetch_add(1, Ordering::Relaxed);
+                if l.older_asked {
+                    inner.latest_older.fetch_add(1, Ordering::Relaxed);
+                }
+                return Ok((l.rows, suspects));
+            }
+        }
         // A range of few buckets is asked bucket by bucket at once ("direct"); otherwise phase A asks
         // the whole range with each series' first and last sample times, answers the series whose
         // samples lie in one bucket, and bounds the buckets phase B asks for the others.

@@ -70,6 +70,8 @@ pub(super) async fn pushdown(
             offset,
             // With GROUP BY time a selector shows its bucket's start, not its point's time.
             point_time: window.is_none(),
+            // last() over whole shard groups: `partials::combine_layered` keeps the latest point.
+            latest_only: window.is_none() && f == crate::backend::AggregateFn::Last,
         });
     }
     // All at once: a remote store answers several in one round trip, or a few at a time.
