@@ -67,6 +67,7 @@ pub mod dialect;
 pub mod durability;
 pub mod fieldcond;
 pub mod group;
+pub mod listing;
 pub mod names;
 pub mod retention;
 pub mod rowbinary;
@@ -123,6 +124,11 @@ pub struct ClickHouseOptions {
     pub tls: crate::backend::tls::StoreTls,
     /// How concurrent writes share inserts (linger, cap).
     pub groups: group::GroupOptions,
+    /// How long a measurement's series list is kept (`listing_ttl_ms`; zero: not kept), see
+    /// [`listing`](mod@listing).
+    pub listing_ttl: Duration,
+    /// Bytes of series lists kept (`listing_max_bytes`).
+    pub listing_max_bytes: usize,
 }
 
 impl Default for ClickHouseOptions {
@@ -141,6 +147,8 @@ impl Default for ClickHouseOptions {
             cardinality: CardinalityLimits::default(),
             tls: crate::backend::tls::StoreTls::default(),
             groups: group::GroupOptions::default(),
+            listing_ttl: listing::DEFAULT_TTL,
+            listing_max_bytes: listing::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -172,6 +180,8 @@ pub struct Inner {
     pub tracker: cardinality::Tracker,
     /// Inserts under way, joined by the writes that arrive meanwhile ([`group`]).
     groups: group::Groups,
+    /// Measurements' series lists kept between statements ([`listing`]).
+    pub listings: listing::Listings,
 }
 
 fn now_ns() -> i64 {
@@ -337,8 +347,10 @@ impl Inner {
         }
     }
 
-    /// Forgets every cached schema and catalog of a database (after it or its parts were dropped).
+    /// Forgets every cached schema, catalog and series list of a database (after it or its
+    /// parts were dropped).
     pub fn forget_db(&self, db: &str) {
+        self.listings.forget_all();
         self.dbs.lock().unwrap_or_else(|p| p.into_inner()).remove(db);
         let base = self.names.base(db);
         self.tables.lock().unwrap_or_else(|p| p.into_inner()).retain(|(d, _), _| !d.starts_with(&base));
@@ -394,6 +406,7 @@ impl ClickHouseBackend {
             server: tokio::sync::OnceCell::new(),
             tracker: cardinality::Tracker::new(opts.cardinality),
             groups: group::Groups::new(opts.groups),
+            listings: listing::Listings::new(opts.listing_ttl, opts.listing_max_bytes),
             opts,
         });
         let retention_task = retention::spawn(&inner);
