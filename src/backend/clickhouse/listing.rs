@@ -1,48 +1,56 @@
-//! A measurement's series list as its series table answered it, kept for `listing_ttl_ms`, so
-//! statements after it (and the second use inside one statement) do not ask again.
+//! What ClickHouse lists (a measurement's series, a policy database's tables, influxgate's
+//! databases), kept for `listing_ttl_ms`, so the statements after it (and the second use inside
+//! one statement) do not ask again.
 //!
-//! Measured before it (issue 12, `scripts/bench-chprofile.sh`, 18.16, 50 hosts): TSBS
-//! `single-groupby-1-1-1` cost three ClickHouse statements a query: the series table's list for
-//! the planner's `Backend::series` ([`scan::series`](super::scan::series)), the same list again
-//! for the aggregate's `_series IN (...)` ([`series_table::narrow`](super::series_table::narrow)),
-//! then the aggregate. 18.16 takes a few milliseconds of its own for any statement, so two of
-//! the three were most of the statement's cost on small shapes. Both uses read [`Listings::list`],
-//! which answers from here while the list is fresh: a statement then sends its aggregate or
-//! scan only.
+//! Measured before it (`scripts/bench-chprofile.sh`, 18.16, 50 hosts × 12 h): every TSBS query
+//! cost five ClickHouse statements, of which one was its aggregate or scan: the series table's
+//! list for the planner's `Backend::series` ([`scan::series`](super::scan::series)), the same list
+//! again for the aggregate's `_series IN (...)` ([`series_table::narrow`](super::series_table::narrow)),
+//! `system.databases` (does the database exist) and `system.tables` (does the measurement). 18.16
+//! spends a millisecond or more of its own on any request, so on small shapes these were most of
+//! the cost (`single-groupby-1-1-1`: 13.7 ms against influxd's 1.2). Each of those reads goes
+//! through here, and answers from the kept list while it is fresh: a query then sends its
+//! aggregate or scan only (1.3 statements a query, the 0.3 the lists asked again as they expire).
+//! A statement reads each list once, both uses of the series list included, whenever the TTL is
+//! not 0.
 //!
 //! # The guarantee (as VictoriaMetrics' `catalog_ttl_ms`, see `victoriametrics::memo`)
 //!
 //! * A write through this influxgate that brings a series the kept list of its table does not
-//!   hold forgets that list before the write is acknowledged (acknowledged or not: rows may have
-//!   landed), and an answer to a request sent before that is not kept (a generation taken when
-//!   the request is sent, [`Ticket`]); so the next statement lists the new series, exactly as
-//!   without the list kept. A write of series the list holds changes nothing it says (a series
-//!   table only gains series by writes), so TSBS-like steady writes keep it.
+//!   hold forgets that list before the write is answered (acknowledged or not: rows may have
+//!   landed); one that makes a table or a database forgets the list of tables or databases; and
+//!   an answer to a request sent before a forget is not kept (a generation taken when the request
+//!   is sent, [`Ticket`]). So the next statement lists the new series, exactly as without lists
+//!   kept. A write of series the list holds changes nothing it says, so steady writes keep it.
 //! * `DROP DATABASE`, `DROP RETENTION POLICY`, `DROP MEASUREMENT`, `DROP SERIES`, `DELETE` and
-//!   retention's partition drops forget the lists of what they touched before they answer.
-//! * A series written straight to ClickHouse (another program, or another influxgate in front of
-//!   the same server or cluster), or deleted there, shows at most `listing_ttl_ms` after the
-//!   list was asked. Points are never kept: new points of listed series are read as before.
-//! * When ClickHouse cannot be reached every kept list is dropped, so a statement then fails at
-//!   its first request (503) as it would without them.
+//!   retention's partition drops forget what they touched before they answer (a delete also
+//!   before it lists what to delete, so it lists afresh).
+//! * A database, measurement or series written straight to ClickHouse (another program, or
+//!   another influxgate in front of the same server or cluster), or deleted there, shows at most
+//!   `listing_ttl_ms` after the list was asked. Points are never kept: new points of listed
+//!   series are read as before. Table columns and policies are kept as before (`Inner`'s caches).
+//! * When a request finds ClickHouse unreachable every kept list is dropped, so the statements
+//!   after it ask, and fail (503), as they would without them. (A statement answered from kept
+//!   lists alone, `SHOW SERIES` or `SHOW MEASUREMENTS`, sends no request: within the TTL of an
+//!   outage's start, before any request failed, it answers from them.)
 //!
-//! `0` keeps nothing: each use asks the series table (two statements per query, as before).
+//! `0` keeps nothing: each use asks (a query's series list twice, as before).
 //!
 //! # Why a write of a known series need not forget
 //!
 //! A list asked at `t0` holds every series with rows at `t0`. A series a later write brings that
 //! the list holds already had rows at `t0`; unless it was deleted since (a delete through
 //! influxgate forgets the list; one straight to ClickHouse is covered by the TTL), every request
-//! sent after `t0` lists it too. So the check may use a list past its TTL, as long as it is still
-//! held.
+//! sent after `t0` lists it too. So the check may use a list past its TTL, as long as it is held.
 //!
 //! # Memory
 //!
-//! A list counts each series' id and tags (their lengths plus 48 bytes of vectors and strings
-//! each) and its key; at most `listing_max_bytes` are kept, expired lists dropped to make room
-//! (a list that still does not fit is not kept: asked again when needed). A table with more than
+//! A series list counts each series' id and tags (their lengths plus 48 bytes of vectors and
+//! strings each), a list of names each name plus 24, and each its key plus 64; at most
+//! `listing_max_bytes` are kept, expired lists dropped to make room (a list that still does not
+//! fit is not kept: asked again when needed). A table with more than
 //! [`MAX_LISTED`](super::series_table::MAX_LISTED) series is kept as a marker of a few bytes
-//! saying so (the statement then reads it the old way, as before).
+//! saying so (statements then read it the old way, as before).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -418,6 +418,15 @@ impl ClickHouseBackend {
     pub async fn enforce_retention(&self) -> Result<()> {
         retention::enforce(&self.inner).await
     }
+
+    /// Passes `r` on; when it says ClickHouse could not be reached, the kept lists are dropped
+    /// first ([`listing`]: a statement then asks, and fails, as without them).
+    fn seen<T>(&self, r: Result<T>) -> Result<T> {
+        if matches!(r, Err(BackendError::Unavailable(_) | BackendError::Timeout(_))) {
+            self.inner.listings.forget_all();
+        }
+        r
+    }
 }
 
 impl Drop for ClickHouseBackend {
@@ -454,7 +463,7 @@ impl Backend for ClickHouseBackend {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
-        write::write(&self.inner, batch).await
+        self.seen(write::write(&self.inner, batch).await)
     }
 
     async fn create_database(&self, db: &str) -> Result<()> {
@@ -466,11 +475,11 @@ impl Backend for ClickHouseBackend {
     }
 
     async fn databases(&self) -> Result<Vec<String>> {
-        catalog::databases(&self.inner).await
+        self.seen(catalog::databases(&self.inner).await)
     }
 
     async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
-        catalog::retention_policies(&self.inner, db).await
+        self.seen(catalog::retention_policies(&self.inner, db).await)
     }
 
     async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
@@ -492,27 +501,27 @@ impl Backend for ClickHouseBackend {
         measurements: &MeasurementFilter,
         tags: &TagPredicate,
     ) -> Result<Vec<SeriesInfo>> {
-        scan::series(&self.inner, db, rp, measurements, tags).await
+        self.seen(scan::series(&self.inner, db, rp, measurements, tags).await)
     }
 
     async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
-        catalog::measurements(&self.inner, db, rp).await
+        self.seen(catalog::measurements(&self.inner, db, rp).await)
     }
 
     async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
-        catalog::field_keys(&self.inner, db, rp, measurement).await
+        self.seen(catalog::field_keys(&self.inner, db, rp, measurement).await)
     }
 
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
-        scan::scan(&self.inner, req).await
+        self.seen(scan::scan(&self.inner, req).await)
     }
 
     async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
-        aggregate::aggregate(&self.inner, req).await
+        self.seen(aggregate::aggregate(&self.inner, req).await)
     }
 
     async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
-        aggregate::aggregate_many(&self.inner, reqs).await
+        aggregate::aggregate_many(&self.inner, reqs).await.into_iter().map(|r| self.seen(r)).collect()
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()> {
