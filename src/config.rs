@@ -840,6 +840,8 @@ mod tests {
         for bad in ["insert_linger = '2s'", "max_insert_bytes = 0"] {
             assert!(Config::parse(&format!("{head}{bad}\n")).unwrap_err().to_string().contains("insert_linger"), "{bad}");
         }
+        let cfg = Config::parse(&format!("{head}listing_ttl_ms = 0\nlisting_max_bytes = 4096\n")).unwrap();
+        assert_eq!((cfg.backend.clickhouse.listing_ttl_ms, cfg.backend.clickhouse.listing_max_bytes), (0, 4096));
     }
 
     #[test]
