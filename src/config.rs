@@ -114,6 +114,11 @@ pub struct ClickHouseConfig {
     pub insert_linger: i64,
     /// The most bytes of rows one grouped insert joins.
     pub max_insert_bytes: usize,
+    /// How long series, table and database lists are kept (ms; 0: not kept), see
+    /// `backend::clickhouse::listing`.
+    pub listing_ttl_ms: u64,
+    /// The most bytes of those lists kept.
+    pub listing_max_bytes: usize,
 }
 
 impl Default for ClickHouseConfig {
@@ -128,6 +133,8 @@ impl Default for ClickHouseConfig {
             zookeeper_path: "/clickhouse/influxgate".into(),
             insert_linger: crate::backend::clickhouse::group::DEFAULT_LINGER_MS as i64 * 1_000_000,
             max_insert_bytes: crate::backend::clickhouse::group::DEFAULT_MAX_BYTES,
+            listing_ttl_ms: crate::backend::clickhouse::listing::DEFAULT_TTL.as_millis() as u64,
+            listing_max_bytes: crate::backend::clickhouse::listing::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -838,6 +845,8 @@ mod tests {
         for bad in ["insert_linger = '2s'", "max_insert_bytes = 0"] {
             assert!(Config::parse(&format!("{head}{bad}\n")).unwrap_err().to_string().contains("insert_linger"), "{bad}");
         }
+        let cfg = Config::parse(&format!("{head}listing_ttl_ms = 0\nlisting_max_bytes = 4096\n")).unwrap();
+        assert_eq!((cfg.backend.clickhouse.listing_ttl_ms, cfg.backend.clickhouse.listing_max_bytes), (0, 4096));
     }
 
     #[test]

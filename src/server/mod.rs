@@ -601,6 +601,8 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
             linger: Duration::from_nanos(ch.insert_linger.max(0) as u64),
             max_bytes: ch.max_insert_bytes,
         },
+        listing_ttl: Duration::from_millis(ch.listing_ttl_ms),
+        listing_max_bytes: ch.listing_max_bytes,
     };
     let b = ClickHouseBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;

@@ -147,9 +147,10 @@ async fn put(inner: &Inner, db: &str, rows: &[Row<'_>]) -> Result<()> {
         "{} (kind, name, default_rp, duration, shard_duration, replication, created, dropped, version)",
         table(&inner.names.base(db), CATALOG)
     );
-    inner.client.insert(&target, e.buf, &[]).await?;
+    let done = inner.client.insert(&target, e.buf, &[]).await;
     inner.cache_db(db, None);
-    Ok(())
+    inner.listings.forget_databases();
+    done.map(|_| ())
 }
 
 fn catalog_engine(inner: &Inner) -> String {
@@ -169,6 +170,7 @@ async fn create_policy_databases(inner: &Inner, db: &str, rp: &str) -> Result<()
     if inner.clustered() {
         inner.run_ddl(&format!("CREATE DATABASE IF NOT EXISTS {}{on}", ident(&inner.names.local(db, rp)))).await?;
     }
+    inner.listings.forget_databases();
     Ok(())
 }
 
@@ -186,6 +188,7 @@ pub async fn ensure(inner: &Inner, db: &str) -> Result<Arc<DbInfo>> {
     let base = inner.names.base(db);
     let on = inner.on_cluster();
     inner.run_ddl(&format!("CREATE DATABASE IF NOT EXISTS {}{on}", ident(&base))).await?;
+    inner.listings.forget_databases();
     inner
         .run_ddl(&format!(
             "CREATE TABLE IF NOT EXISTS {}{on} (kind String, name String, default_rp String, duration Int64, \
@@ -222,6 +225,15 @@ pub async fn create_database(inner: &Inner, db: &str) -> Result<()> {
 
 /// Every ClickHouse database of this process's prefix, parsed.
 async fn ch_databases(inner: &Inner) -> Result<Vec<(String, ChDatabase)>> {
+    Ok(parsed(inner, ch_database_names(inner).await?))
+}
+
+fn parsed(inner: &Inner, names: impl IntoIterator<Item = String>) -> Vec<(String, ChDatabase)> {
+    names.into_iter().filter_map(|n| inner.names.parse(&n).map(|p| (n, p))).collect()
+}
+
+/// The names of every ClickHouse database of this process's prefix.
+async fn ch_database_names(inner: &Inner) -> Result<Vec<String>> {
     let sql = format!(
         "SELECT name FROM system.databases WHERE startsWith(name, {}) FORMAT RowBinary",
         string(&inner.names.prefix)
@@ -233,9 +245,7 @@ async fn ch_databases(inner: &Inner) -> Result<Vec<(String, ChDatabase)>> {
         let Some(name) = c.string()? else {
             return Err(BackendError::Internal("clickhouse: truncated system.databases answer".into()));
         };
-        if let Some(p) = inner.names.parse(&name) {
-            out.push((name, p));
-        }
+        out.push(name);
     }
     Ok(out)
 }
@@ -264,10 +274,12 @@ pub async fn drop_database(inner: &Inner, db: &str) -> Result<()> {
     Ok(())
 }
 
-/// Database names in creation order.
+/// Database names in creation order (the list of ClickHouse databases kept a while, see
+/// [`listing`](mod@super::listing)).
 pub async fn databases(inner: &Inner) -> Result<Vec<String>> {
     let mut found = Vec::new();
-    for (_, p) in ch_databases(inner).await? {
+    let names = super::listing::databases(inner, ch_database_names(inner)).await?;
+    for (_, p) in parsed(inner, names.iter().cloned()) {
         if let ChDatabase::Base(db) = p {
             if let Some(i) = get(inner, &db).await? {
                 found.push((i.created, db));

@@ -24,6 +24,16 @@ use crate::backend::{BackendError, DeleteRequest, Result, TagPredicate};
 const MAX_MUTATION_SQL: usize = 4 << 20;
 
 pub async fn delete(inner: &Arc<Inner>, req: DeleteRequest) -> Result<()> {
+    // The series and tables are listed afresh (a list kept might miss what was written straight
+    // to ClickHouse within `listing_ttl_ms`).
+    inner.listings.forget_all();
+    let done = delete_rows(inner, &req).await;
+    // Before the answer, whatever it is (a mutation may go on): kept series lists are forgotten.
+    inner.listings.forget_all();
+    done
+}
+
+async fn delete_rows(inner: &Arc<Inner>, req: &DeleteRequest) -> Result<()> {
     let info = catalog::need(inner, &req.db).await?;
     let whole_time = req.min_time == i64::MIN && req.max_time == i64::MAX;
     for r in &info.rps {

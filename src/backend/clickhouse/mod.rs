@@ -67,6 +67,7 @@ pub mod dialect;
 pub mod durability;
 pub mod fieldcond;
 pub mod group;
+pub mod listing;
 pub mod names;
 pub mod retention;
 pub mod rowbinary;
@@ -123,6 +124,11 @@ pub struct ClickHouseOptions {
     pub tls: crate::backend::tls::StoreTls,
     /// How concurrent writes share inserts (linger, cap).
     pub groups: group::GroupOptions,
+    /// How long a measurement's series list is kept (`listing_ttl_ms`; zero: not kept), see
+    /// [`listing`](mod@listing).
+    pub listing_ttl: Duration,
+    /// Bytes of series lists kept (`listing_max_bytes`).
+    pub listing_max_bytes: usize,
 }
 
 impl Default for ClickHouseOptions {
@@ -141,6 +147,8 @@ impl Default for ClickHouseOptions {
             cardinality: CardinalityLimits::default(),
             tls: crate::backend::tls::StoreTls::default(),
             groups: group::GroupOptions::default(),
+            listing_ttl: listing::DEFAULT_TTL,
+            listing_max_bytes: listing::DEFAULT_MAX_BYTES,
         }
     }
 }
@@ -172,6 +180,8 @@ pub struct Inner {
     pub tracker: cardinality::Tracker,
     /// Inserts under way, joined by the writes that arrive meanwhile ([`group`]).
     groups: group::Groups,
+    /// Measurements' series lists kept between statements ([`listing`]).
+    pub listings: listing::Listings,
 }
 
 fn now_ns() -> i64 {
@@ -337,8 +347,10 @@ impl Inner {
         }
     }
 
-    /// Forgets every cached schema and catalog of a database (after it or its parts were dropped).
+    /// Forgets every cached schema, catalog and series list of a database (after it or its
+    /// parts were dropped).
     pub fn forget_db(&self, db: &str) {
+        self.listings.forget_all();
         self.dbs.lock().unwrap_or_else(|p| p.into_inner()).remove(db);
         let base = self.names.base(db);
         self.tables.lock().unwrap_or_else(|p| p.into_inner()).retain(|(d, _), _| !d.starts_with(&base));
@@ -394,6 +406,7 @@ impl ClickHouseBackend {
             server: tokio::sync::OnceCell::new(),
             tracker: cardinality::Tracker::new(opts.cardinality),
             groups: group::Groups::new(opts.groups),
+            listings: listing::Listings::new(opts.listing_ttl, opts.listing_max_bytes),
             opts,
         });
         let retention_task = retention::spawn(&inner);
@@ -404,6 +417,15 @@ impl ClickHouseBackend {
     /// `retention_check_interval`).
     pub async fn enforce_retention(&self) -> Result<()> {
         retention::enforce(&self.inner).await
+    }
+
+    /// Passes `r` on; when it says ClickHouse could not be reached, the kept lists are dropped
+    /// first ([`listing`]: a statement then asks, and fails, as without them).
+    fn seen<T>(&self, r: Result<T>) -> Result<T> {
+        if matches!(r, Err(BackendError::Unavailable(_) | BackendError::Timeout(_))) {
+            self.inner.listings.forget_all();
+        }
+        r
     }
 }
 
@@ -441,7 +463,7 @@ impl Backend for ClickHouseBackend {
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteOutcome> {
-        write::write(&self.inner, batch).await
+        self.seen(write::write(&self.inner, batch).await)
     }
 
     async fn create_database(&self, db: &str) -> Result<()> {
@@ -453,11 +475,11 @@ impl Backend for ClickHouseBackend {
     }
 
     async fn databases(&self) -> Result<Vec<String>> {
-        catalog::databases(&self.inner).await
+        self.seen(catalog::databases(&self.inner).await)
     }
 
     async fn retention_policies(&self, db: &str) -> Result<Vec<RetentionPolicy>> {
-        catalog::retention_policies(&self.inner, db).await
+        self.seen(catalog::retention_policies(&self.inner, db).await)
     }
 
     async fn create_retention_policy(&self, db: &str, rp: RetentionPolicy) -> Result<()> {
@@ -479,27 +501,27 @@ impl Backend for ClickHouseBackend {
         measurements: &MeasurementFilter,
         tags: &TagPredicate,
     ) -> Result<Vec<SeriesInfo>> {
-        scan::series(&self.inner, db, rp, measurements, tags).await
+        self.seen(scan::series(&self.inner, db, rp, measurements, tags).await)
     }
 
     async fn measurements(&self, db: &str, rp: Option<&str>) -> Result<Vec<String>> {
-        catalog::measurements(&self.inner, db, rp).await
+        self.seen(catalog::measurements(&self.inner, db, rp).await)
     }
 
     async fn field_keys(&self, db: &str, rp: Option<&str>, measurement: &str) -> Result<Vec<(String, FieldType)>> {
-        catalog::field_keys(&self.inner, db, rp, measurement).await
+        self.seen(catalog::field_keys(&self.inner, db, rp, measurement).await)
     }
 
     async fn scan(&self, req: ScanRequest) -> Result<BoxStream<'static, Result<SeriesChunk>>> {
-        scan::scan(&self.inner, req).await
+        self.seen(scan::scan(&self.inner, req).await)
     }
 
     async fn aggregate(&self, req: AggregateRequest) -> Result<Vec<AggregateSeries>> {
-        aggregate::aggregate(&self.inner, req).await
+        self.seen(aggregate::aggregate(&self.inner, req).await)
     }
 
     async fn aggregate_many(&self, reqs: Vec<AggregateRequest>) -> Vec<Result<Vec<AggregateSeries>>> {
-        aggregate::aggregate_many(&self.inner, reqs).await
+        aggregate::aggregate_many(&self.inner, reqs).await.into_iter().map(|r| self.seen(r)).collect()
     }
 
     async fn delete(&self, req: DeleteRequest) -> Result<()> {

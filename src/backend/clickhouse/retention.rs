@@ -62,6 +62,7 @@ pub async fn enforce(inner: &Inner) -> Result<()> {
                     }
                 }
                 if dropped {
+                    inner.listings.forget_series(&inner.names.policy(&db, &r.name), &m);
                     delete::drop_if_empty(inner, &db, &r.name, &m).await?;
                     inner.tracker.forget(&db);
                 }

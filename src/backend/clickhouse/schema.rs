@@ -98,8 +98,13 @@ pub async fn get(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<Arc<Tabl
     Ok(s)
 }
 
-/// Tables (measurements) of a ClickHouse database, sorted.
+/// Tables (measurements) of a ClickHouse database, sorted; the list is kept a while (see
+/// [`listing`](mod@super::listing)).
 pub async fn tables(inner: &Inner, chdb: &str) -> Result<Vec<String>> {
+    Ok(super::listing::tables(inner, chdb, read_tables(inner, chdb)).await?.as_ref().clone())
+}
+
+async fn read_tables(inner: &Inner, chdb: &str) -> Result<Vec<String>> {
     let sql = format!("SELECT name FROM system.tables WHERE database = {} ORDER BY name FORMAT RowBinary", string(chdb));
     let body = inner.run(&sql).await?;
     let mut c = Cursor::new(&body);
@@ -155,6 +160,7 @@ pub async fn create_table(inner: &Inner, db: &str, rp: &str, m: &str, sgd: i64, 
     if !inner.clustered() {
         let sql = format!("CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = MergeTree {layout}", table(&policy, m), column_list(cols, true));
         inner.run_ddl(&sql).await?;
+        inner.listings.forget_tables(&policy);
         return super::series_table::create(inner, db, rp, m, sgd).await;
     };
     let local = inner.names.local(db, rp);
@@ -200,9 +206,10 @@ async fn remake_distributed(inner: &Inner, db: &str, rp: &str, m: &str) -> Resul
     create_distributed(inner, &policy, &local, m).await
 }
 
+/// Makes the Distributed table of `m` (and forgets the kept list of `policy`'s tables).
 async fn create_distributed(inner: &Inner, policy: &str, local: &str, m: &str) -> Result<()> {
     let cluster = inner.opts.cluster.clone().unwrap_or_default();
-    inner
+    let done = inner
         .run_ddl(&format!(
             "CREATE TABLE IF NOT EXISTS {}{} AS {} ENGINE = Distributed({}, {}, {}, cityHash64({}))",
             table(policy, m),
@@ -213,7 +220,9 @@ async fn create_distributed(inner: &Inner, policy: &str, local: &str, m: &str) -
             string(m),
             ident(SERIES)
         ))
-        .await
+        .await;
+    inner.listings.forget_tables(policy);
+    done
 }
 
 /// Drops a measurement table (and its shard tables on a cluster).
@@ -226,6 +235,8 @@ pub async fn drop_table(inner: &Inner, db: &str, rp: &str, m: &str) -> Result<()
         inner.run_ddl(&format!("DROP TABLE IF EXISTS {}{}", table(&local, m), inner.on_cluster())).await?;
     }
     inner.cache_table(&policy, m, None);
+    inner.listings.forget_series(&policy, m);
+    inner.listings.forget_tables(&policy);
     Ok(())
 }
 

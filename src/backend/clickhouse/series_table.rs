@@ -245,20 +245,21 @@ pub async fn narrow(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred: &
     if !s.series_table {
         return Ok(Narrowing::default());
     }
-    let Some(all) = list(inner, chdb, m, Some(MAX_LISTED)).await? else { return Ok(Narrowing::default()) };
+    let listing = super::listing::listed(inner, chdb, m).await?;
+    let Some(all) = listing.series() else { return Ok(Narrowing::default()) };
     let mut hashes = HashSet::with_capacity(all.len());
-    let numeric = all.iter().all(|(_, h)| hashes.insert(*h));
-    let ids = (numeric && s.sid).then(|| all.iter().map(|(id, h)| (*h, id.clone())).collect());
+    let numeric = all.iter().all(|x| hashes.insert(x.hash));
+    let ids = (numeric && s.sid).then(|| all.iter().map(|x| (x.hash, x.id.clone())).collect());
     if matches!(pred, TagPredicate::True) {
         return Ok(Narrowing { cond: None, numeric, ids });
     }
     let mut list = String::new();
-    for (id, _) in &all {
-        if super::names::parse_series_id(id).is_some_and(|t| pred.matches(&t)) {
+    for x in all {
+        if x.tags.as_ref().is_some_and(|t| pred.matches(t)) {
             if !list.is_empty() {
                 list.push_str(", ");
             }
-            list.push_str(&bytes(id));
+            list.push_str(&bytes(&x.id));
             if list.len() > MAX_SERIES_LIST_BYTES {
                 return Ok(Narrowing { cond: None, numeric, ids });
             }

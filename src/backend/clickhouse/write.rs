@@ -239,13 +239,21 @@ async fn store(inner: &Arc<Inner>, batch: &WriteBatch, info: Option<Arc<DbInfo>>
     let settings = inner.insert_settings().await?;
     // `_seq` follows batch order across tables.
     let first_seq = inner.next_seq(pts.len() as u64);
+    let mut done = Ok(());
     for p in &plans {
         let rows = Bytes::from(encode(p, &series, first_seq));
         if let Err(e) = group::insert(inner, insert_target(&policy, p), rows, settings.clone()).await {
-            return Err(schema_changed(inner, &policy, p.measurement, e));
+            done = Err(schema_changed(inner, &policy, p.measurement, e));
+            break;
         }
     }
-    Ok(())
+    // Before the answer, whatever it is (rows may have landed): a kept series list without one
+    // of these series is forgotten (`listing`).
+    for p in &plans {
+        let ids = series.series.iter().filter(|s| s.measurement == p.measurement).map(|s| series.id(s));
+        inner.listings.written(&policy, p.measurement, ids);
+    }
+    done
 }
 
 /// A table or column that vanished under the insert (dropped by another influxgate): the cached
