@@ -105,6 +105,10 @@ ch_sql() {
 # (e.g. <log_queries>1</log_queries> to fill system.query_log).
 start_clickhouse() {
     local name=$1 http=$2 tcp=$3 inter=$4 shard=${5:-} zk=${6:-} remote=${7:-} d="$WORK/$1" i
+    # Fresh, as for every server here: bench.sh starts "ch-<base>" once per size, and a reused
+    # directory kept the smaller size's rows under the larger one's (the same hosts and times with
+    # other values: rewritten points, which sent aggregates to the scan at 1.08M lines).
+    rm -rf "$d"
     mkdir -p "$d/log"
     {
         echo "<?xml version=\"1.0\"?><yandex>"
@@ -146,6 +150,7 @@ EOF
 # start_zookeeper PORT -> LAST_PID.
 start_zookeeper() {
     local port=$1 d="$WORK/zookeeper" i
+    rm -rf "$d"
     mkdir -p "$d/data"
     printf 'tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=%s/data\nclientPort=%s\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxSessionTimeout=60000\n4lw.commands.whitelist=srvr\n' \
         "$d" "$port" >"$d/zoo.cfg"

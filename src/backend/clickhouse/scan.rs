@@ -232,24 +232,16 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
 /// The scan's statement (module docs): `names` are the field columns read; `narrow`, the series
 /// the series table lists for the predicate ([`series_table::narrow`](super::series_table::narrow)).
 fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str], narrow: Option<&str>) -> String {
-    let mut cond = format!(
-        "{} >= {} AND {} <= {} AND {}",
-        ident(TIME),
-        int(req.min_time),
-        ident(TIME),
-        int(req.max_time),
-        predicate_sql(&req.tags, s)
-    );
+    // The series the series table listed pass the tag conditions by construction: the list
+    // alone (a tag condition is read and evaluated on every row the list selects).
+    let pred = narrow.map_or_else(|| predicate_sql(&req.tags, s), str::to_string);
+    let mut cond = format!("{} >= {} AND {} <= {} AND {pred}", ident(TIME), int(req.min_time), ident(TIME), int(req.max_time));
     if let Some(set) = &req.series {
         let ids: Vec<String> = set.iter().map(|t| bytes(&series_id(t))).collect();
         let list = ids.join(", ");
         if list.len() <= MAX_SERIES_LIST_BYTES {
             cond.push_str(&format!(" AND {} IN ({list})", ident(SERIES)));
         }
-    }
-    if let Some(n) = narrow {
-        cond.push_str(" AND ");
-        cond.push_str(n);
     }
     if !names.is_empty() {
         let any: Vec<String> = names.iter().map(|n| format!("{} IS NOT NULL", ident(n))).collect();
