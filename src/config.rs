@@ -400,8 +400,8 @@ pub struct TlsConfig {
     pub cert: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub key: Option<PathBuf>,
-    /// How often the two files' modification times are looked at; a change reloads them
-    /// (SIGHUP too). 0 = only on SIGHUP.
+    /// How often the two files' modification times and sizes are looked at; a change reloads
+    /// them once it has held for one interval (SIGHUP reloads at once). 0 = only on SIGHUP.
     #[serde(with = "duration_str")]
     pub reload_interval: i64,
     /// A connection must finish its TLS handshake within this, or it is closed.

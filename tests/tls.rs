@@ -189,7 +189,8 @@ fn certificate_swapped_on_disk_keeps_open_connections_and_refuses_bad_ones() {
     std::fs::write(&live.cert, "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n").unwrap();
     let counted = eventually(Duration::from_secs(10), || metric(&g, "influxgate_tls_reload_failures_total") > refused);
     assert!(counted, "the bad certificate is not refused");
-    assert!(g.output().contains("no PEM certificate"), "{}", g.output());
+    let named = eventually(Duration::from_secs(10), || g.output().contains("no PEM certificate"));
+    assert!(named, "{}", g.output());
     assert!(pings(&client_trusting(&ca2, true), &g));
     let other = pki.server(&ca2, "three");
     std::fs::copy(&pki.paths("two").cert, &live.cert).unwrap();
@@ -198,7 +199,9 @@ fn certificate_swapped_on_disk_keeps_open_connections_and_refuses_bad_ones() {
     std::fs::copy(&other.key, &live.key).unwrap();
     let counted = eventually(Duration::from_secs(10), || metric(&g, "influxgate_tls_reload_failures_total") > refused);
     assert!(counted, "the mismatched key is not refused");
-    assert!(g.output().contains("is not the private key"), "{}", g.output());
+    // `fs::copy` truncates, then writes: a poll may see the empty file first.
+    let named = eventually(Duration::from_secs(10), || g.output().contains("is not the private key"));
+    assert!(named, "{}", g.output());
     assert!(pings(&client_trusting(&ca2, true), &g), "{}", g.output());
     assert!(!pings(&client_trusting(&ca1, true), &g));
     assert!(metric(&g, "influxgate_tls_reloads_total") >= 2, "the swap, then the good pair again");

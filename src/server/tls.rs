@@ -225,6 +225,10 @@ impl Tls {
 
     async fn reload_loop(self: Arc<Self>, mut hup: Hangup, state: Arc<State>) {
         let mut seen = self.stamp();
+        // A change is loaded once the files have stayed as they are for one whole interval: a
+        // writer that truncates and then writes (`cp`, an editor) is not caught half-way, which
+        // would log a refusal for a pair that is fine a moment later.
+        let mut changing: Option<Stamp> = None;
         loop {
             let poll = async {
                 match self.reload_interval {
@@ -239,9 +243,14 @@ impl Tls {
                 }
                 _ = poll => {
                     let now = self.stamp();
-                    if now != seen {
+                    if now == seen {
+                        changing = None;
+                    } else if changing == Some(now) {
                         seen = now;
+                        changing = None;
                         self.reload("the files changed", &state).await;
+                    } else {
+                        changing = Some(now);
                     }
                 }
             }
