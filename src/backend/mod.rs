@@ -10,6 +10,7 @@
 pub mod clickhouse;
 pub mod embedded;
 pub mod influxdb;
+pub mod kept;
 pub mod ordered;
 pub mod tls;
 pub mod victoriametrics;

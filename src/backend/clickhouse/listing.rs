@@ -16,6 +16,9 @@
 //!
 //! # The guarantee (as VictoriaMetrics' `catalog_ttl_ms`, see `victoriametrics::memo`)
 //!
+//! Kept in a [`Kept`] (`backend::kept`: the TTL, the byte bound and the generation ticket, shared
+//! with VictoriaMetrics' catalog answers); what is here is which list a change touches.
+//!
 //! * A write through this influxgate that brings a series the kept list of its table does not
 //!   hold forgets that list before the write is answered (acknowledged or not: rows may have
 //!   landed); one that makes a table or a database forgets the list of tables or databases; and
@@ -52,13 +55,13 @@
 //! [`MAX_LISTED`](super::series_table::MAX_LISTED) series is kept as a marker of a few bytes
 //! saying so (statements then read it the old way, as before).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::names::parse_series_id;
 use super::series_table::{self, MAX_LISTED};
 use super::Inner;
+use crate::backend::kept::{Kept, Ticket};
 use crate::backend::{BackendError, Result};
 
 /// Default time a list is kept (`listing_ttl_ms`).
@@ -135,48 +138,18 @@ enum Value {
     Names(Arc<Vec<String>>),
 }
 
-struct Entry {
-    value: Value,
-    size: usize,
-    /// When its request was sent.
-    asked: Instant,
+/// The bytes a list counts (module docs).
+fn cost(key: &Key, value_bytes: usize) -> usize {
+    value_bytes + key.1.len() + key.2.len() + 64
 }
 
-#[derive(Default)]
-struct State {
-    map: HashMap<Key, Entry>,
-    bytes: usize,
-    /// Bumped by every forget.
-    generation: u64,
-    /// Lists forgotten within the TTL: the generation then, and when.
-    marks: HashMap<Key, (u64, Instant)>,
-    /// The generation of the last forget of everything (a database dropped, the store down).
-    all: u64,
-}
-
-/// When a list's request was sent (see the module docs).
-#[derive(Debug, Clone, Copy)]
-pub struct Ticket {
-    generation: u64,
-    asked: Instant,
-}
-
-/// The kept lists (module docs).
-pub struct Listings {
-    state: Mutex<State>,
-    ttl: Duration,
-    max_bytes: usize,
-}
+/// The kept lists (module docs), in a [`Kept`].
+pub struct Listings(Kept<Key, Value>);
 
 impl Listings {
     /// `ttl` zero keeps nothing.
     pub fn new(ttl: Duration, max_bytes: usize) -> Listings {
-        Listings { state: Mutex::default(), ttl, max_bytes }
-    }
-
-    fn state(&self) -> MutexGuard<'_, State> {
-        // Each update is whole under the lock: a panic cannot leave half of one.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        Listings(Kept::new(ttl, max_bytes))
     }
 
     fn series_key(chdb: &str, m: &str) -> Key {
@@ -191,24 +164,16 @@ impl Listings {
         (Kind::Databases, String::new(), String::new())
     }
 
-    fn get(&self, key: &Key) -> Option<Value> {
-        if self.ttl.is_zero() {
-            return None;
-        }
-        let s = self.state();
-        s.map.get(key).filter(|e| e.asked.elapsed() < self.ttl).map(|e| e.value.clone())
-    }
-
     /// The fresh series list of table `m` of `chdb`.
     pub fn series(&self, chdb: &str, m: &str) -> Option<Arc<Listing>> {
-        match self.get(&Self::series_key(chdb, m))? {
+        match self.0.get(&Self::series_key(chdb, m))? {
             Value::Series(l) => Some(l),
             Value::Names(_) => None,
         }
     }
 
     fn names(&self, key: &Key) -> Option<Arc<Vec<String>>> {
-        match self.get(key)? {
+        match self.0.get(key)? {
             Value::Names(n) => Some(n),
             Value::Series(_) => None,
         }
@@ -216,103 +181,53 @@ impl Listings {
 
     /// To take before sending the request whose answer is then kept with it.
     pub fn ticket(&self) -> Ticket {
-        Ticket { generation: self.state().generation, asked: Instant::now() }
+        self.0.ticket()
     }
 
-    /// Keeps the series list of table `m` of `chdb` asked with ticket `t` (see [`Listings::keep`]).
+    /// Keeps the series list of table `m` of `chdb` asked with ticket `t` (see [`Kept::keep`]).
     pub fn keep_series(&self, chdb: &str, m: &str, list: Arc<Listing>, t: Ticket) {
-        let size = list.bytes;
-        self.keep(Self::series_key(chdb, m), Value::Series(list), size, t);
+        let key = Self::series_key(chdb, m);
+        let size = cost(&key, list.bytes);
+        self.0.keep(key, Value::Series(list), size, t);
     }
 
-    /// Keeps a list asked with ticket `t`, unless something forgot it since, it expired
-    /// already, or it does not fit.
-    fn keep(&self, key: Key, value: Value, size: usize, t: Ticket) {
-        if self.ttl.is_zero() || t.asked.elapsed() >= self.ttl {
-            return;
-        }
-        let mut s = self.state();
-        if s.all > t.generation || s.marks.get(&key).is_some_and(|(g, _)| *g > t.generation) {
-            return;
-        }
-        let size = size + key.1.len() + key.2.len() + 64;
-        let old = s.map.get(&key).map_or(0, |e| e.size);
-        if s.bytes - old + size > self.max_bytes {
-            let ttl = self.ttl;
-            s.map.retain(|_, e| e.asked.elapsed() < ttl);
-            s.bytes = s.map.values().map(|e| e.size).sum();
-        }
-        let old = s.map.get(&key).map_or(0, |e| e.size);
-        if s.bytes - old + size > self.max_bytes {
-            return;
-        }
-        s.bytes = s.bytes - old + size;
-        s.map.insert(key, Entry { value, size, asked: t.asked });
+    fn keep_names(&self, key: Key, names: Arc<Vec<String>>, t: Ticket) {
+        let size = cost(&key, names.iter().map(|x| x.len() + 24).sum());
+        self.0.keep(key, Value::Names(names), size, t);
     }
 
     /// A write brought these series (`_series` values) to table `m` of `chdb`: forgets the
     /// table's list unless it holds every one (module docs).
     pub fn written<'a>(&self, chdb: &str, m: &str, mut ids: impl Iterator<Item = &'a [u8]>) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let key = Self::series_key(chdb, m);
-        let mut s = self.state();
-        let known = match s.map.get(&key) {
-            Some(Entry { value: Value::Series(l), .. }) => ids.all(|id| l.holds(id)),
-            _ => false,
-        };
-        if !known {
-            self.forget_key(&mut s, key);
-        }
-    }
-
-    fn forget_key(&self, s: &mut State, key: Key) {
-        s.generation += 1;
-        let g = s.generation;
-        if let Some(e) = s.map.remove(&key) {
-            s.bytes -= e.size;
-        }
-        let ttl = self.ttl;
-        s.marks.retain(|_, (_, at)| at.elapsed() < ttl);
-        s.marks.insert(key, (g, Instant::now()));
-    }
-
-    fn forget(&self, key: Key) {
-        if !self.ttl.is_zero() {
-            let mut s = self.state();
-            self.forget_key(&mut s, key);
-        }
+        self.0.forget_unless(&Self::series_key(chdb, m), |v| match v {
+            Value::Series(l) => ids.all(|id| l.holds(id)),
+            Value::Names(_) => false,
+        });
     }
 
     /// Forgets the series list of table `m` of `chdb` (its rows were deleted or dropped).
     pub fn forget_series(&self, chdb: &str, m: &str) {
-        self.forget(Self::series_key(chdb, m));
+        self.0.forget(&Self::series_key(chdb, m));
     }
 
     /// Forgets the list of tables of `chdb` (a table was made or dropped).
     pub fn forget_tables(&self, chdb: &str) {
-        self.forget(Self::tables_key(chdb));
+        self.0.forget(&Self::tables_key(chdb));
     }
 
     /// Forgets the list of databases (a database or policy was made).
     pub fn forget_databases(&self) {
-        self.forget(Self::databases_key());
+        self.0.forget(&Self::databases_key());
     }
 
     /// Forgets every list (a database or policy dropped, a delete, or ClickHouse unreachable).
     pub fn forget_all(&self) {
-        let mut s = self.state();
-        s.generation += 1;
-        s.all = s.generation;
-        s.map.clear();
-        s.marks.clear();
-        s.bytes = 0;
+        self.0.forget_all();
     }
 
     /// Bytes kept now.
     pub fn bytes(&self) -> usize {
-        self.state().bytes
+        self.0.bytes()
     }
 }
 
@@ -351,8 +266,7 @@ where
     }
     let t = inner.listings.ticket();
     let n = Arc::new(ask.await.map_err(|e| unreachable(inner, e))?);
-    let size = n.iter().map(|x| x.len() + 24).sum();
-    inner.listings.keep(key, Value::Names(n.clone()), size, t);
+    inner.listings.keep_names(key, n.clone(), t);
     Ok(n)
 }
 
@@ -449,10 +363,10 @@ mod tests {
     #[test]
     fn names_lists_forgotten_by_their_changes() {
         let l = Listings::new(Duration::from_secs(60), 1 << 20);
-        let names = |v: &[&str]| Value::Names(Arc::new(v.iter().map(|x| x.to_string()).collect()));
-        l.keep(Listings::tables_key("d"), names(&["m"]), 10, l.ticket());
-        l.keep(Listings::tables_key("e"), names(&["m"]), 10, l.ticket());
-        l.keep(Listings::databases_key(), names(&["influx_d"]), 10, l.ticket());
+        let names = |v: &[&str]| Arc::new(v.iter().map(|x| x.to_string()).collect());
+        l.keep_names(Listings::tables_key("d"), names(&["m"]), l.ticket());
+        l.keep_names(Listings::tables_key("e"), names(&["m"]), l.ticket());
+        l.keep_names(Listings::databases_key(), names(&["influx_d"]), l.ticket());
         l.keep_series("d", "m", list(&["a"]), l.ticket());
         l.forget_tables("d");
         assert!(l.names(&Listings::tables_key("d")).is_none());

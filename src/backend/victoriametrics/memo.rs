@@ -17,6 +17,9 @@
 //!
 //! # Between statements ([`Shared`])
 //!
+//! The TTL, the byte bound and the generation ticket are [`Kept`]'s (`backend::kept`, the one
+//! home of this rule, shared with ClickHouse's lists).
+//!
 //! With `catalog_ttl_ms` > 0 the answers are also kept for the statements that follow, each for
 //! `catalog_ttl_ms` after its request was sent:
 //!
@@ -46,12 +49,12 @@
 //!
 //! [`Backend::statement_view`]: crate::backend::Backend::statement_view
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use super::listing::Whole;
+use crate::backend::kept::Kept;
+pub use crate::backend::kept::Ticket;
 
 /// Default bytes of answers one statement keeps at most (`statement_memo_bytes`).
 pub const MAX_BYTES: usize = 16 << 20;
@@ -68,134 +71,61 @@ enum Value {
     Whole(Arc<Whole>),
 }
 
-struct Entry {
-    value: Value,
-    size: usize,
-    /// When its request was sent.
-    asked: Instant,
-}
-
 /// (database, key): the key of a database's metric names is empty, of an answer `path?form`.
 /// Answers not about one database (the list of databases) have an empty database.
 type Key = (String, String);
 
-#[derive(Default)]
-struct Kept {
-    map: HashMap<Key, Entry>,
-    bytes: usize,
-}
-
-impl Kept {
-    /// Keeps `value` when it fits in `max` bytes.
-    fn insert(&mut self, key: Key, value: Value, size: usize, asked: Instant, max: usize) -> bool {
-        let size = size + key.0.len() + key.1.len();
-        let old = self.map.get(&key).map_or(0, |e| e.size);
-        if self.bytes - old + size > max {
-            return false;
-        }
-        self.bytes = self.bytes - old + size;
-        self.map.insert(key, Entry { value, size, asked });
-        true
-    }
-
-    fn retain(&mut self, keep: impl Fn(&Key, &Entry) -> bool) {
-        self.map.retain(|k, e| keep(k, e));
-        self.bytes = self.map.values().map(|e| e.size).sum();
-    }
-}
-
-fn size_of(v: &Value) -> usize {
-    match v {
+/// The bytes an answer counts (module docs).
+fn size_of(key: &Key, v: &Value) -> usize {
+    let body = match v {
         Value::Names(n) => n.iter().map(|n| n.len() + 24).sum(),
         Value::Raw(b) => b.len(),
         Value::Whole(w) => w.bytes,
-    }
+    };
+    body + key.0.len() + key.1.len()
 }
 
-/// When a request was sent, and the shared memo's generation then (see [`Shared`]).
-#[derive(Clone, Copy)]
-pub struct Ticket {
-    generation: u64,
-    asked: Instant,
-}
-
-/// Catalog answers kept between statements (module docs).
-pub struct Shared {
-    kept: Mutex<Kept>,
-    /// Bumped (under `kept`'s lock) by every [`Shared::forget`].
-    generation: AtomicU64,
-    max_bytes: usize,
-    ttl: Duration,
-    hits: AtomicU64,
-}
+/// Catalog answers kept between statements (module docs), in a [`Kept`].
+pub struct Shared(Kept<Key, Value>);
 
 impl Shared {
     /// `None` when `ttl` is zero (nothing kept between statements).
     pub fn new(ttl: Duration, max_bytes: usize) -> Option<Arc<Shared>> {
-        (!ttl.is_zero()).then(|| {
-            Arc::new(Shared { kept: Mutex::default(), generation: AtomicU64::new(0), max_bytes, ttl, hits: AtomicU64::new(0) })
-        })
-    }
-
-    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        // Each update is one insert or retain: a panic cannot leave a half-made entry.
-        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+        (!ttl.is_zero()).then(|| Arc::new(Shared(Kept::new(ttl, max_bytes))))
     }
 
     /// Forgets every answer about `db` (influxgate wrote, deleted or made DDL there) and the
     /// list of databases, and any answer to a request sent before now.
     pub fn forget(&self, db: &str) {
-        let mut k = self.kept();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        k.retain(|key, _| key.0 != db && !key.0.is_empty());
+        self.0.forget_where(|key| key.0 == db || key.0.is_empty());
     }
 
     /// Forgets every answer (VictoriaMetrics could not be reached).
     pub fn forget_all(&self) {
-        let mut k = self.kept();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        *k = Kept::default();
+        self.0.forget_all();
     }
 
     /// Answers taken from here so far (a diagnostic, in `/metrics`).
     pub fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
+        self.0.hits()
     }
 
     /// Bytes kept now.
     pub fn bytes(&self) -> usize {
-        self.kept().bytes
-    }
-
-    fn get(&self, key: &Key) -> Option<Value> {
-        let k = self.kept();
-        let e = k.map.get(key).filter(|e| e.asked.elapsed() < self.ttl)?;
-        self.hits.fetch_add(1, Ordering::Relaxed);
-        Some(e.value.clone())
-    }
-
-    fn keep(&self, key: Key, value: Value, size: usize, t: Ticket) {
-        let mut k = self.kept();
-        if self.generation.load(Ordering::SeqCst) != t.generation || t.asked.elapsed() >= self.ttl {
-            return;
-        }
-        if !k.insert(key.clone(), value.clone(), size, t.asked, self.max_bytes) {
-            k.retain(|_, e| e.asked.elapsed() < self.ttl);
-            k.insert(key, value, size, t.asked, self.max_bytes);
-        }
+        self.0.bytes()
     }
 }
 
 /// One statement's memo (module docs), backed by the shared one when there is one.
 pub struct Memo {
-    kept: Mutex<Kept>,
+    kept: Kept<Key, Value>,
     max_bytes: usize,
     shared: Option<Arc<Shared>>,
 }
 
 impl Memo {
     pub fn new(max_bytes: usize, shared: Option<Arc<Shared>>) -> Memo {
-        Memo { kept: Mutex::default(), max_bytes, shared }
+        Memo { kept: Kept::unexpiring(max_bytes), max_bytes, shared }
     }
 
     /// Bytes the statement keeps at most.
@@ -203,38 +133,31 @@ impl Memo {
         self.max_bytes
     }
 
-    fn kept(&self) -> std::sync::MutexGuard<'_, Kept> {
-        // Each update is one insert: a panic cannot leave a half-made entry.
-        self.kept.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Forgets the statement's answers (the statement wrote or deleted).
     pub fn clear(&self) {
-        *self.kept() = Kept::default();
+        self.kept.forget_all();
     }
 
     /// To take before sending a request whose answer is then kept with it.
     pub fn ticket(&self) -> Ticket {
-        let generation = self.shared.as_ref().map_or(0, |s| s.generation.load(Ordering::SeqCst));
-        Ticket { generation, asked: Instant::now() }
+        self.shared.as_ref().map_or_else(|| self.kept.ticket(), |s| s.0.ticket())
     }
 
     fn get(&self, key: Key) -> Option<Value> {
-        if let Some(e) = self.kept().map.get(&key) {
-            return Some(e.value.clone());
+        if let Some(v) = self.kept.get(&key) {
+            return Some(v);
         }
-        let v = self.shared.as_ref()?.get(&key)?;
-        let size = size_of(&v);
-        self.kept().insert(key, v.clone(), size, Instant::now(), self.max_bytes);
+        let v = self.shared.as_ref()?.0.get(&key)?;
+        self.kept.keep(key.clone(), v.clone(), size_of(&key, &v), self.kept.ticket());
         Some(v)
     }
 
     fn keep(&self, key: Key, value: Value, t: Ticket) {
-        let size = size_of(&value);
+        let size = size_of(&key, &value);
         if let Some(s) = &self.shared {
-            s.keep(key.clone(), value.clone(), size, t);
+            s.0.keep(key.clone(), value.clone(), size, t);
         }
-        self.kept().insert(key, value, size, t.asked, self.max_bytes);
+        self.kept.keep(key, value, size, self.kept.ticket());
     }
 
     pub fn names(&self, db: &str) -> Option<Arc<Vec<String>>> {
@@ -274,9 +197,8 @@ impl Memo {
 
     /// Keeps an answer for this statement only (not between statements).
     pub fn keep_statement_raw(&self, db: &str, key: String, body: Arc<Vec<u8>>) {
-        let v = Value::Raw(body);
-        let size = size_of(&v);
-        self.kept().insert((db.to_string(), key), v, size, Instant::now(), self.max_bytes);
+        let (key, v) = ((db.to_string(), key), Value::Raw(body));
+        self.kept.keep(key.clone(), v.clone(), size_of(&key, &v), self.kept.ticket());
     }
 }
 
@@ -306,7 +228,7 @@ mod tests {
         assert!(m.raw("d", "a").is_some());
         m.keep_raw("d", "b".into(), Arc::new(vec![0; 10]), m.ticket());
         assert!(m.raw("d", "b").is_none(), "past 100 bytes");
-        assert!(m.kept().bytes <= 100);
+        assert!(m.kept.bytes() <= 100);
     }
 
     #[test]
