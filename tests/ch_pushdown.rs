@@ -134,6 +134,12 @@ fn queries() -> Vec<String> {
         "SELECT count(v), sum(v), mean(v), min(v), max(v), first(v), last(v) FROM solo",
         "SELECT count(v), sum(v), max(v) FROM solo WHERE time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T01:00:00Z' GROUP BY time(10m)",
         "SELECT first(*) FROM cpu GROUP BY *",
+        // last() without GROUP BY time over several shard groups: read near each series' end
+        // (`latest_only`), `z` on some points only (a series' last `z` may be far back).
+        "SELECT last(z) FROM cpu GROUP BY host",
+        "SELECT last(z), last(v) FROM cpu GROUP BY *",
+        "SELECT last(v), last(i) FROM cpu WHERE time >= '2023-12-20T00:00:00Z' AND time < '2024-01-01T00:30:00Z' GROUP BY host",
+        "SELECT last(v) FROM rw GROUP BY host",
         "SELECT count(v), sum(v), mean(v), min(v), max(v), first(v), last(v) FROM cpu",
         "SELECT max(v), min(i), mean(i) FROM cpu WHERE time >= '2024-01-01T00:00:00Z' GROUP BY time(1h), region",
         "SELECT count(v) FROM cpu WHERE time >= '2023-12-31T00:00:00Z' AND time < '2024-01-02T00:00:00Z' GROUP BY time(1d, 5h)",

@@ -537,7 +537,8 @@ pub struct AggregateRequest {
     /// one with the latest point (across shard groups 1.x's last() takes the latest point, and a
     /// series' earlier buckets hold only older points, which never win: `select::partials`), so
     /// a store may answer each series' latest bucket with points alone. A store that answers
-    /// every bucket is right too.
+    /// every bucket is right too. Read by VictoriaMetrics (`victoriametrics::latest`) and
+    /// ClickHouse (`clickhouse::aggregate::edge`) to read only near each series' end.
     pub latest_only: bool,
 }
 

@@ -160,6 +160,8 @@ struct Call {
     ty: FieldType,
     func: AggregateFn,
     point_time: bool,
+    /// Only each series' latest bucket is wanted (`AggregateRequest::latest_only`).
+    latest_only: bool,
 }
 
 /// Which statement (module docs, "Rewritten points"): `Fast` assumes the bucket's rows have
@@ -457,7 +459,7 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
             return Err(refused("not a numeric field"));
         }
         slot.push(Some(calls.len()));
-        calls.push(Call { col, ty, func: r.func, point_time: r.point_time });
+        calls.push(Call { col, ty, func: r.func, point_time: r.point_time, latest_only: r.latest_only });
     }
     if calls.is_empty() || scan.min_time > scan.max_time {
         return Ok(out);
@@ -606,7 +608,7 @@ mod tests {
 
     #[test]
     fn hostile_column_is_quoted() {
-        let call = Call { col: "a`b".into(), ty: FieldType::Float, func: AggregateFn::Max, point_time: true };
+        let call = Call { col: "a`b".into(), ty: FieldType::Float, func: AggregateFn::Max, point_time: true, latest_only: false };
         let cols = columns_sql(&call, Mode::Careful);
         assert!(cols[1].contains("assumeNotNull(`a\\`b`)"), "{cols:?}");
         assert!(cols[0].contains("isNotNull(`a\\`b`)"), "{cols:?}");

@@ -28,6 +28,19 @@
 //! costs step 1 and 2 more (a tenth of the whole pass and its recent rows, measured above).
 //! `first` is the mirror image (`min(time)`, the latest of the first times, `time <= T`).
 //!
+//! # Latest only
+//!
+//! `last()` without `GROUP BY time` (`AggregateRequest::latest_only`, the same flag
+//! VictoriaMetrics' recent window answers) asks one bucket per shard group, and the caller keeps
+//! of each series the latest. There step 1 groups by `_sid` alone: `T` is the earliest of the
+//! series' last times, not of every shard group's, so a statement over weeks of shard groups
+//! reads near the end of the newest rather than of the oldest. Exact by the argument above, per
+//! series: if the narrowed answer has, for a series, a row where every call has a point, each
+//! call's last point in that series is at or after `T` and was read, in whatever bucket it lies;
+//! an older bucket it answers is exact too (its last point is at or after any of its points
+//! read), and one it misses is not wanted. The check is then per series (a row of the series
+//! with every call answered), else the whole range as above.
+//!
 //! Only where the statement groups by `_sid` (the series table listed the series: one server,
 //! a table made since `_sid`), so that both statements name a group the same way.
 
@@ -60,8 +73,9 @@ pub(super) async fn answer(inner: &Inner, g: &Group<'_>) -> Result<Option<Vec<Ve
     if g.narrow.ids.is_none() || g.calls.is_empty() {
         return Ok(None);
     }
+    let latest = last && g.calls.iter().all(|c| c.latest_only);
     let (lo, hi) = (g.req.scan.min_time, g.req.scan.max_time);
-    let (keys, bound) = match ends(inner, g, last).await {
+    let (keys, bound) = match ends(inner, g, last, latest).await {
         Ok(Some(k)) => k,
         Ok(None) | Err(BackendError::Unsupported(_)) => return Ok(None),
         Err(e) => return Err(e),
@@ -73,18 +87,31 @@ pub(super) async fn answer(inner: &Inner, g: &Group<'_>) -> Result<Option<Vec<Ve
     }
     let mut complete = HashSet::new();
     let Some(a) = super::answer(inner, g, range, Some(&mut complete)).await? else { return Ok(None) };
-    Ok(keys.iter().all(|k| complete.contains(k)).then_some(a))
+    let whole = if latest {
+        // Each series needs one row where every call has a point (module docs, "Latest only").
+        let answered: HashSet<u64> = complete.iter().map(|k| k.0).collect();
+        keys.iter().all(|k| answered.contains(&k.0))
+    } else {
+        keys.iter().all(|k| complete.contains(k))
+    };
+    Ok(whole.then_some(a))
 }
 
 /// Step 1 (module docs): every `(_sid, bucket start)` with rows, and the earliest of their last
-/// times (`last`; else the latest of their first times). `None`: no rows, or more groups than an
-/// answer may hold.
-async fn ends(inner: &Inner, g: &Group<'_>, last: bool) -> Result<Option<(HashSet<(u64, i64)>, i64)>> {
+/// times (`last`; else the latest of their first times); with `latest`, every `_sid` (bucket 0)
+/// and the earliest of the series' last times. `None`: no rows, or more groups than an answer
+/// may hold.
+async fn ends(inner: &Inner, g: &Group<'_>, last: bool, latest: bool) -> Result<Option<(HashSet<(u64, i64)>, i64)>> {
     let scan = &g.req.scan;
-    let b = bucket_sql(g.req.every, g.req.offset, scan.min_time);
+    let sid = ident(SID);
+    let (b, by) = if latest {
+        ("toInt64(0)".to_string(), sid.clone())
+    } else {
+        let b = bucket_sql(g.req.every, g.req.offset, scan.min_time);
+        (b.clone(), format!("{sid}, {b}"))
+    };
     let sql = format!(
-        "SELECT {sid}, {b}, {f}({t}) FROM {tbl} WHERE {cond} GROUP BY {sid}, {b} LIMIT {limit} FORMAT RowBinary",
-        sid = ident(SID),
+        "SELECT {sid}, {b}, {f}({t}) FROM {tbl} WHERE {cond} GROUP BY {by} LIMIT {limit} FORMAT RowBinary",
         f = if last { "max" } else { "min" },
         t = ident(TIME),
         tbl = table(g.chdb, &scan.measurement),
