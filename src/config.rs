@@ -456,8 +456,8 @@ pub struct ServerConfig {
     /// On SIGTERM/SIGINT, how long requests in progress may take to finish before they are cut.
     #[serde(with = "duration_str")]
     pub shutdown_timeout: i64,
-    /// How often the config file's modification time is looked at; a change reloads it as
-    /// SIGHUP does. 0 = only on SIGHUP.
+    /// How often the config file's modification time and size are looked at; a change reloads
+    /// it as SIGHUP does, once it has held for one interval. 0 = only on SIGHUP.
     #[serde(with = "duration_str")]
     pub config_check_interval: i64,
 }

@@ -58,7 +58,7 @@ enum TokenCommand {
         #[arg(long)]
         admin: bool,
         /// Append the entry to the configuration file (keeping its comments) instead of printing
-        /// it; a running server picks it up on SIGHUP or within server.config_check_interval.
+        /// it; a running server picks it up on SIGHUP or within two server.config_check_intervals.
         #[arg(long)]
         add_to_config: bool,
         /// The file for --add-to-config (default: ./config.toml).
@@ -72,7 +72,7 @@ enum TokenCommand {
         config: Option<PathBuf>,
     },
     /// Remove a token from the configuration file, keeping the file's comments. A running server
-    /// stops accepting it once it rereads the file (SIGHUP, or within server.config_check_interval).
+    /// stops accepting it once it rereads the file (SIGHUP, or within two server.config_check_intervals).
     Revoke {
         /// The token's name.
         name: String,

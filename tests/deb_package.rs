@@ -82,13 +82,23 @@ fn fresh_root(dir: &Path) {
         let _ = std::fs::remove_dir_all(&partial);
         let _ = std::fs::remove_dir_all(&cache);
         let t = Instant::now();
-        run(
-            Command::new(mmdebstrap)
-                .args(["--quiet", "--mode=root", "--format=directory", &format!("--variant={VARIANT}"), SUITE])
-                .arg(&partial)
-                .arg(MIRROR),
-            "mmdebstrap (needs the Debian mirror)",
-        );
+        // A mirror fails a download now and then (a sync under way gives hash mismatches; a
+        // connection drops): three tries, a minute apart, before the test fails on it.
+        for attempt in 1..=3 {
+            let _ = std::fs::remove_dir_all(&partial);
+            let mut cmd = Command::new(&mmdebstrap);
+            cmd.args(["--quiet", "--mode=root", "--format=directory", &format!("--variant={VARIANT}"), SUITE]).arg(&partial).arg(MIRROR);
+            if attempt == 3 {
+                run(&mut cmd, "mmdebstrap (needs the Debian mirror)");
+                break;
+            }
+            let out = cmd.stdin(Stdio::null()).output().expect("run mmdebstrap");
+            if out.status.success() {
+                break;
+            }
+            eprintln!("mmdebstrap failed (try {attempt} of 3), trying again in 60 s:\n{}", String::from_utf8_lossy(&out.stderr));
+            std::thread::sleep(Duration::from_secs(60));
+        }
         std::fs::rename(&partial, &cache).expect("keep the root");
         eprintln!("made a {SUITE} {VARIANT} root in {:.1} s", t.elapsed().as_secs_f64());
     }

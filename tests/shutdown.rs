@@ -14,6 +14,18 @@ fn lines(tag: &str, n: usize) -> String {
     (0..n).map(|i| format!("m,w={tag} v={i} {}\n", i + 1)).collect()
 }
 
+/// Waits until the server serves `n` requests (`influxgate_inflight_requests`, which does not count
+/// the `/metrics` request itself): a request whose head and part of its body were sent is in
+/// progress only once the server has accepted its connection and read its head, which a fixed
+/// pause does not make sure of on a loaded machine.
+fn wait_inflight(g: &Gate, n: f64) {
+    let gauge = || {
+        let text = g.admin().get("/metrics").text();
+        text.lines().find_map(|l| l.strip_prefix("influxgate_inflight_requests ")?.trim().parse::<f64>().ok())
+    };
+    assert!(eventually(Duration::from_secs(20), || gauge() == Some(n)), "{n} requests never in progress: {:?}", gauge());
+}
+
 fn count(g: &Gate) -> i64 {
     let v = g.admin().query_ok("SELECT count(v) FROM m", "sd");
     rows(&v).first().and_then(|r| r.get(1)).and_then(|c| c.as_i64()).unwrap_or(0)
@@ -32,7 +44,7 @@ fn in_flight_write_finishes_after_sigterm_new_connections_refused_exit_0_points_
     let auth = format!("Token {ADMIN_TOKEN}");
     conn.start("POST", "/write?db=sd", &[("Authorization", &auth)], body.len()).unwrap();
     conn.send(first).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    wait_inflight(&g, 1.0);
 
     g.signal(libc::SIGTERM);
     assert!(g.wait_output("shutting down", Duration::from_secs(10)), "{}", g.output());
@@ -83,7 +95,7 @@ fn past_the_deadline_in_flight_requests_are_cut_and_the_process_exits() {
     let auth = format!("Token {ADMIN_TOKEN}");
     conn.start("POST", "/write?db=sd", &[("Authorization", &auth)], 1_000_000).unwrap();
     conn.send(lines("never", 100).as_bytes()).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    wait_inflight(&g, 1.0);
 
     let t0 = Instant::now();
     g.signal(libc::SIGTERM);

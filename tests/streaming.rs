@@ -83,7 +83,8 @@ impl Server {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
-                if reqwest::blocking::get(format!("{url}/ping")).map(|r| r.status().as_u16() == 204).unwrap_or(false) {
+                let pinged = reqwest::blocking::get(format!("{url}/ping")).map(|r| r.status().as_u16() == 204).unwrap_or(false);
+                if pinged && owns_listener(child.id(), port) {
                     return (child, api);
                 }
                 std::thread::sleep(Duration::from_millis(25));

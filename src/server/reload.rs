@@ -1,6 +1,9 @@
 //! Reloading the configuration file without a restart: on SIGHUP, and when the file's
 //! modification time or size changes (looked at every `server.config_check_interval`; polling a
-//! single file's metadata needs no watcher dependency, and a change is seen within one interval).
+//! single file's metadata needs no watcher dependency). A change is loaded once the file has
+//! stayed unchanged for one whole interval, so within two: a file rewritten in place is empty
+//! between its truncation and its write, and loading that moment would revoke every token (an
+//! empty file is a valid configuration) until the next look.
 //!
 //! What a reload applies: `[[tokens]]` (added, changed, revoked: a revoked token is refused from
 //! the next request on, also on an open keep-alive connection) and the `[limits]` rates, shares
@@ -120,8 +123,19 @@ pub fn spawn(state: Arc<State>, source: Source) -> tokio::task::JoinHandle<()> {
     };
     let every = config_duration(state.config.server.config_check_interval);
     let mut seen = source.path.as_deref().and_then(stamp);
+    // A change is loaded once the file has stayed as it is for one whole interval: a writer that
+    // truncates and then writes (`>` in a shell, `fs::write`, many editors) is not caught between
+    // the two, when the file holds nothing (a valid file without tokens: every token revoked) or
+    // a part.
+    let mut changing = None;
     tokio::spawn(async move {
-        let mut tick = (!every.is_zero() && source.path.is_some()).then(|| tokio::time::interval(every.max(Duration::from_millis(10))));
+        let mut tick = (!every.is_zero() && source.path.is_some()).then(|| {
+            let mut t = tokio::time::interval(every.max(Duration::from_millis(10)));
+            // Looks stay an interval apart when one comes late (the default would fire the missed
+            // ones at once), which is what "unchanged for one whole interval" counts on.
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            t
+        });
         loop {
             let poll = async {
                 match tick.as_mut() {
@@ -147,9 +161,14 @@ pub fn spawn(state: Arc<State>, source: Source) -> tokio::task::JoinHandle<()> {
                 }
                 () = poll => {
                     let now = source.path.as_deref().and_then(stamp);
-                    if now.is_some() && now != seen {
+                    if now.is_none() || now == seen {
+                        changing = None;
+                    } else if changing == now {
                         seen = now;
+                        changing = None;
                         reload_logged(&state, &source, "file changed");
+                    } else {
+                        changing = now;
                     }
                 }
             }

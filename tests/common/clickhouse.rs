@@ -203,7 +203,7 @@ impl Node {
                     return false;
                 }
             }
-            if pings(self.ports.http) {
+            if pings(self.ports.http) && self.child.as_ref().is_some_and(|c| super::owns_listener(c.id(), self.ports.http)) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -278,7 +278,8 @@ impl ZooKeeper {
                 .stderr(err)
                 .spawn()
                 .expect("start zookeeper");
-            if wait_until(&mut child, || zookeeper_serves(port)) {
+            let pid = child.id();
+            if wait_until(&mut child, || zookeeper_serves(port) && super::owns_listener(pid, port)) {
                 return ZooKeeper { child: Some(child), port, dir };
             }
         }
@@ -447,7 +448,8 @@ impl Chdb {
                 .stderr(err)
                 .spawn()
                 .expect("start chdb_http.py");
-            if wait_until(&mut child, || pings(port)) {
+            let pid = child.id();
+            if wait_until(&mut child, || pings(port) && super::owns_listener(pid, port)) {
                 return Chdb { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: dir };
             }
             if !tail(&log).contains("in use") {

@@ -45,9 +45,40 @@ pub fn eventually(within: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// A loopback port nobody listens on right now (the OS picks it; we release it immediately).
+/// Another process (a server of a test running alongside) may take it before ours binds it:
+/// whoever waits for a server on it also checks [`owns_listener`].
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local_addr").port()
+}
+
+/// Whether process `pid` holds the socket listening on `port` (read from /proc): what answers on
+/// a port picked by [`free_port`] is the server just started, not another test's process that
+/// took the port in between while ours failed to bind it (a /ping or /health answer alone looks
+/// the same; a CI run once drove a test against another test's influxgate so). True when /proc
+/// cannot tell (not Linux).
+pub fn owns_listener(pid: u32, port: u16) -> bool {
+    let tables: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"].iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
+    if tables.is_empty() {
+        return true;
+    }
+    // `sl local_address rem_address st ... inode`: the port in hex after the colon, 0A = LISTEN.
+    let inodes: Vec<String> = tables
+        .iter()
+        .flat_map(|t| t.lines().skip(1))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            (local == port && *f.get(3)? == "0A").then(|| format!("socket:[{}]", f.get(9).copied().unwrap_or_default()))
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str())))
+}
+
+/// The port of a `scheme://host:port` URL.
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok()).expect("a port in the URL")
 }
 
 /// The admin token a first start printed in its banner (64 hex digits on a line of their own),
@@ -115,7 +146,7 @@ fn wait_for_ping(child: &mut Child, url: &str, log: &Path, what: &str) -> Result
             return Err(format!("{what} exited before answering /ping ({status}); its output:\n{}", tail_of(log, 4000)));
         }
         if let Ok(r) = client.get(format!("{url}/ping")).send() {
-            if r.status().as_u16() == 204 || r.status().is_success() {
+            if (r.status().as_u16() == 204 || r.status().is_success()) && owns_listener(child.id(), port_of(url)) {
                 return Ok(());
             }
         }

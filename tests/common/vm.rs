@@ -79,7 +79,7 @@ impl Vm {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port was taken, probably: retry with another
                 }
-                if healthy(port) {
+                if healthy(port) && super::owns_listener(child.id(), port) {
                     return Vm { child: Some(child), url: format!("{scheme}://127.0.0.1:{port}"), _dir: dir, healthy_at: unix_secs() };
                 }
                 std::thread::sleep(Duration::from_millis(50));
@@ -123,7 +123,8 @@ impl Vm {
         let port: u16 = self.url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
         self.child = Some(spawn(port, self._dir.path(), extra));
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !healthy(port) {
+        let pid = self.child.as_ref().map_or(0, Child::id);
+        while !(healthy(port) && super::owns_listener(pid, port)) {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
                 panic!("victoria-metrics exited at restart on port {port}: {status}");
             }

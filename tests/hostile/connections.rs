@@ -187,29 +187,40 @@ fn start_limited(nofile: u64, config: &str) -> Limited {
     let dir = tempfile::tempdir().expect("temp dir");
     let conf = dir.path().join("config.toml");
     std::fs::write(&conf, format!("[log]\nlevel = \"warn\"\n{config}\n")).expect("config");
-    let port = free_port();
-    let log = std::fs::File::create(dir.path().join("log")).expect("log");
-    let child = Command::new(prlimit)
-        .arg(format!("--nofile={nofile}:{nofile}"))
-        .arg(Gate::binary())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-token", ADMIN_TOKEN, "--config"])
-        .arg(&conf)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("start influxgate under prlimit");
-    let mut l = Limited { child, port, _dir: dir };
-    let up = eventually(Duration::from_secs(30), || port_open(port) && get(port, "/ping").is_some_and(|a| a.status == 204));
-    if !up {
-        let _ = l.child.kill();
-        panic!("influxgate did not start: {}", std::fs::read_to_string(l._dir.path().join("log")).unwrap_or_default());
+    let mut said = String::new();
+    // A port picked by free_port() can be taken by someone else before it is bound: retry.
+    for _ in 0..3 {
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("log")).expect("log");
+        let mut child = Command::new(&prlimit)
+            .arg(format!("--nofile={nofile}:{nofile}"))
+            .arg(Gate::binary())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-token", ADMIN_TOKEN, "--config"])
+            .arg(&conf)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start influxgate under prlimit");
+        let pid = child.id();
+        let up = eventually(Duration::from_secs(30), || {
+            matches!(child.try_wait(), Ok(None)) && port_open(port) && get(port, "/ping").is_some_and(|a| a.status == 204) && owns_listener(pid, port)
+        });
+        if up {
+            assert!(Path::new(&format!("/proc/{pid}")).exists());
+            return Limited { child, port, _dir: dir };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        said = std::fs::read_to_string(dir.path().join("log")).unwrap_or_default();
+        if !said.contains("in use") {
+            break;
+        }
     }
-    assert!(Path::new(&format!("/proc/{}", l.child.id())).exists());
-    l
+    panic!("influxgate did not start: {said}");
 }
 
 #[test]

@@ -110,20 +110,27 @@ fn cpu_bound_queries_leave_ping_and_writes_alone_and_stop_when_clients_leave() {
         .collect();
     wait_until("both heavy queries running", Duration::from_secs(10), || running_queries(&g).len() >= 3);
     let api = Api::new(&g.url);
-    let mut worst = Duration::ZERO;
-    let mut n = 0;
+    let mut took = Vec::new();
     let mut i = 0;
-    while heavy.iter().any(|h| !h.is_finished()) && n < 40 {
+    while heavy.iter().any(|h| !h.is_finished()) && took.len() < 40 {
         let t = Instant::now();
         assert_eq!(api.get("/ping").status, 204);
         assert_eq!(g.admin().write("other", &format!("m v={i} {i}")).status, 204);
-        worst = worst.max(t.elapsed());
-        n += 1;
+        took.push(t.elapsed());
         i += 1;
         std::thread::sleep(Duration::from_millis(100));
     }
+    let n = took.len();
     assert!(n >= 10, "the heavy queries ended early ({n} pings): they are not heavy enough to test anything");
-    assert!(worst < Duration::from_millis(750), "a /ping + write took {worst:?} while queries ran");
+    // Served beside the queries, not after them. Were the queries evaluated where requests are
+    // served, every /ping + write would wait for a heavy query to end: seconds each (they run
+    // until their clients leave after 12 s, and on). A loaded machine instead delays a few of
+    // them (one took 750 ms at load 9): so most must be quick, and none may take seconds.
+    took.sort();
+    let (median, worst) = (took[n / 2], took[n - 1]);
+    println!("{n} /ping + write while the queries ran: median {median:?}, worst {worst:?}");
+    assert!(median < Duration::from_millis(250), "half the /ping + writes took {median:?} or more while queries ran: {took:?}");
+    assert!(worst < Duration::from_secs(4), "a /ping + write took {worst:?} while queries ran: {took:?}");
     for h in heavy {
         h.join().unwrap();
     }
