@@ -51,7 +51,7 @@ use super::super::names::{SID, TIME};
 use super::super::rowbinary::Cursor;
 use super::super::scan::Rows;
 use super::super::Inner;
-use super::{bucket_sql, not_pushed, where_sql, Group, MAX_ROWS};
+use super::{bucket_sql, not_pushed, prewhere_sql, where_sql, Group, MAX_ROWS};
 use crate::backend::{AggregateFn, AggregateSeries, BackendError, Result};
 
 /// Which end every call of the group reads: `Some(true)` all `last`, `Some(false)` all `first`.
@@ -111,10 +111,11 @@ async fn ends(inner: &Inner, g: &Group<'_>, last: bool, latest: bool) -> Result<
         (b.clone(), format!("{sid}, {b}"))
     };
     let sql = format!(
-        "SELECT {sid}, {b}, {f}({t}) FROM {tbl} WHERE {cond} GROUP BY {by} LIMIT {limit} FORMAT RowBinary",
+        "SELECT {sid}, {b}, {f}({t}) FROM {tbl}{pre} WHERE {cond} GROUP BY {by} LIMIT {limit} FORMAT RowBinary",
         f = if last { "max" } else { "min" },
         t = ident(TIME),
         tbl = table(g.chdb, &scan.measurement),
+        pre = prewhere_sql(g.narrow, (scan.min_time, scan.max_time)),
         cond = where_sql(g.req, g.s, g.narrow, (scan.min_time, scan.max_time)),
         limit = MAX_ROWS + 1,
     );
