@@ -31,6 +31,9 @@ pub(super) async fn each_line(
 ) -> Result<bool> {
     let mut buf: Vec<u8> = Vec::new();
     let mut eof = false;
+    // `buf[..scanned]` holds no newline: a line longer than a network chunk (an export line of
+    // 10 000 samples is ~300 KB) is searched once, not once per chunk it spans.
+    let mut scanned = 0;
     while !eof {
         match next_chunk(&mut resp, timeout, path).await? {
             None => {
@@ -40,14 +43,17 @@ pub(super) async fn each_line(
             Some(c) => buf.extend_from_slice(&c),
         }
         let mut from = 0;
-        while let Some(pos) = buf[from..].iter().position(|&b| b == b'\n') {
-            let line = &buf[from..from + pos];
-            from += pos + 1;
+        while let Some(pos) = memchr::memchr(b'\n', &buf[scanned..]) {
+            let end = scanned + pos;
+            scanned = end + 1;
+            let line = &buf[from..end];
+            from = end + 1;
             if !f(line)? {
                 return Ok(false);
             }
         }
         buf.drain(..from);
+        scanned = buf.len();
         if buf.len() > MAX_LINE_BYTES {
             return Err(too_long(path));
         }
