@@ -329,10 +329,11 @@ impl<'a> Cursor<'a> {
                 special(word).ok_or(ExportError { what: "a number or +Inf, -Inf, NaN", at })
             }
             _ => {
-                let tok = self.number()?;
-                if let Some(v) = short_decimal(tok) {
+                if let Some((v, n)) = short_decimal(rest) {
+                    self.i += n;
                     return Ok(v);
                 }
+                let tok = self.number()?;
                 // JSON's grammar is checked: the token is ASCII, and Rust's parser rounds correctly.
                 let v: f64 = std::str::from_utf8(tok).ok().and_then(|s| s.parse().ok()).ok_or(ExportError { what: "a number", at })?;
                 if v.is_infinite() {
@@ -343,24 +344,43 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A timestamp: a JSON integer within i64.
+    /// A timestamp: a JSON integer within i64, read in the pass that finds its end.
     fn timestamp(&mut self) -> Res<i64> {
-        let at = self.i;
-        let tok = self.number()?;
-        let (neg, digits) = match tok.split_first() {
-            Some((b'-', d)) => (true, d),
-            _ => (false, tok),
+        let (b, at) = (self.b, self.i);
+        let neg = b.get(at) == Some(&b'-');
+        let start = at + neg as usize;
+        // JSON has no leading zeros: after a "0" the number ends (and the array refuses the rest).
+        let end = if b.get(start) == Some(&b'0') {
+            start + 1
+        } else {
+            start + b[start.min(b.len())..].iter().take_while(|c| c.is_ascii_digit()).count()
         };
-        let mut v: i64 = 0;
-        for &d in digits {
-            if !d.is_ascii_digit() {
-                return Err(ExportError { what: "an integer timestamp", at });
-            }
-            let d = (d - b'0') as i64;
-            v = v.checked_mul(10).and_then(|v| if neg { v.checked_sub(d) } else { v.checked_add(d) }).ok_or(
-                ExportError { what: "a timestamp within i64", at },
-            )?;
+        if end == start {
+            return Err(ExportError { what: "a number", at: start });
         }
+        let i = end;
+        let digits = &b[start..end];
+        // 18 digits cannot overflow i64; longer ones are checked.
+        let (v, overflow) = if digits.len() <= 18 {
+            let m = digits.iter().fold(0i64, |m, &c| m * 10 + (c - b'0') as i64);
+            (if neg { -m } else { m }, false)
+        } else {
+            let step = |v: i64, c: &u8| {
+                let d = (c - b'0') as i64;
+                v.checked_mul(10)?.checked_add(if neg { -d } else { d })
+            };
+            match digits.iter().try_fold(0i64, step) {
+                Some(v) => (v, false),
+                None => (0, true),
+            }
+        };
+        if let Some(b'.' | b'e' | b'E') = b.get(i) {
+            return Err(ExportError { what: "an integer timestamp", at });
+        }
+        if overflow {
+            return Err(ExportError { what: "a timestamp within i64", at });
+        }
+        self.i = i;
         Ok(v)
     }
 
@@ -437,34 +457,41 @@ impl<'a> Cursor<'a> {
 /// Powers of ten a double holds exactly.
 const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
-/// A number token of at most 15 digits and no exponent (what VictoriaMetrics prints for most
-/// samples: TSBS's are integers), read without the general parser: its digits are an integer
-/// below 2^53, exact in a double, and one division by an exact power of ten is rounded once,
-/// so the result is the correctly rounded value (Clinger's fast path). `None` for other tokens.
-fn short_decimal(tok: &[u8]) -> Option<f64> {
-    let (neg, body) = match tok.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, tok),
+/// A number of at most 15 digits and no exponent at the start of `b` (what VictoriaMetrics
+/// prints for most samples: it keeps about 12 significant digits, and TSBS's are integers), with
+/// the bytes it took, read in one pass without the general parser: its digits are an integer below
+/// 2^53, exact in a double, and one division by an exact power of ten is rounded once, so the
+/// result is the correctly rounded value (Clinger's fast path). `None` for anything else (longer,
+/// an exponent, not JSON), which the general path reads or refuses.
+fn short_decimal(b: &[u8]) -> Option<(f64, usize)> {
+    let neg = b.first() == Some(&b'-');
+    let mut i = neg as usize;
+    let mut m = 0u64;
+    let digits = |i: &mut usize, m: &mut u64| {
+        let from = *i;
+        while let Some(&c) = b.get(*i).filter(|c| c.is_ascii_digit()) {
+            *m = m.wrapping_mul(10).wrapping_add((c - b'0') as u64);
+            *i += 1;
+        }
+        *i - from
     };
-    let (mut m, mut digits, mut frac) = (0u64, 0usize, None::<usize>);
-    for &c in body {
-        match c {
-            b'0'..=b'9' => {
-                m = m * 10 + (c - b'0') as u64;
-                digits += 1;
-                if digits > 15 {
-                    return None;
-                }
-                if let Some(f) = frac.as_mut() {
-                    *f += 1;
-                }
-            }
-            b'.' => frac = Some(0),
-            _ => return None,
+    let int = digits(&mut i, &mut m);
+    if int == 0 || (int > 1 && b[neg as usize] == b'0') {
+        return None;
+    }
+    let mut frac = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        frac = digits(&mut i, &mut m);
+        if frac == 0 {
+            return None;
         }
     }
-    let v = m as f64 / POW10[frac.unwrap_or(0)];
-    Some(if neg { -v } else { v })
+    if int + frac > 15 || matches!(b.get(i), Some(b'e' | b'E')) {
+        return None;
+    }
+    let v = m as f64 / POW10[frac];
+    Some((if neg { -v } else { v }, i))
 }
 
 /// Whether no label is named twice: compared pairwise for a few (a label set is a handful), by
@@ -609,11 +636,14 @@ mod tests {
         for tok in ["0", "-0", "58", "-7", "0.1", "99.99", "123456789012345", "0.000000000000001", "-1234567.12345678", "9007199254740991"] {
             let general: f64 = tok.parse().unwrap();
             match short_decimal(tok.as_bytes()) {
-                Some(v) => assert_eq!(v.to_bits(), general.to_bits(), "{tok}"),
+                Some((v, n)) => assert_eq!((v.to_bits(), n), (general.to_bits(), tok.len()), "{tok}"),
                 None => assert!(tok.trim_start_matches('-').replace('.', "").len() > 15, "{tok}"),
             }
         }
-        assert_eq!(short_decimal(b"1e5"), None);
+        for tok in ["1e5", "1.5E2", "01", "1.", "-", ".5", "1234567890123456"] {
+            assert_eq!(short_decimal(tok.as_bytes()), None, "{tok}");
+        }
+        assert_eq!(short_decimal(b"12,3"), Some((12.0, 2)));
     }
 
     #[test]
@@ -675,8 +705,8 @@ mod tests {
             if !frac.is_empty() || !int.is_empty() {
                 let tok = tok.trim_end_matches('.').to_string();
                 let general: f64 = tok.parse().unwrap();
-                if let Some(v) = short_decimal(tok.as_bytes()) {
-                    prop_assert_eq!(v.to_bits(), general.to_bits(), "{}", tok);
+                if let Some((v, n)) = short_decimal(tok.as_bytes()) {
+                    prop_assert_eq!((v.to_bits(), n), (general.to_bits(), tok.len()), "{}", tok);
                 }
             }
         }
