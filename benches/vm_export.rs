@@ -23,8 +23,11 @@ struct SerdeLine {
     timestamps: Vec<i64>,
 }
 
+/// How a line's values are printed.
+type Printer = fn(f64) -> String;
+
 /// A line as VictoriaMetrics writes it, values in 0..100 printed by `fmt`.
-fn line(fmt: fn(f64) -> String) -> String {
+fn line(fmt: Printer) -> String {
     let labels = "\"__name__\":\"cpu_usage_user\",\"arch\":\"x64\",\"datacenter\":\"eu-west-1c\",\"db\":\"benchmark\",\
         \"hostname\":\"host_7\",\"os\":\"Ubuntu16.04LTS\",\"rack\":\"87\",\"region\":\"eu-west-1\",\"service\":\"11\",\
         \"service_environment\":\"staging\",\"service_version\":\"0\",\"team\":\"NYC\"";
@@ -39,7 +42,7 @@ fn line(fmt: fn(f64) -> String) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let kinds: [(&str, fn(f64) -> String); 3] = [
+    let kinds: [(&str, Printer); 3] = [
         ("integers", |v| format!("{}", v as i64)),
         ("12_digits", |v| format!("{}", format!("{v:.10}").parse::<f64>().unwrap_or(v))),
         ("17_digits", |v| format!("{v:?}")),
