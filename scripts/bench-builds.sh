@@ -7,9 +7,10 @@
 #   BINS="new=target/quick-release/influxgate old=/tmp/old-influxgate" BACK=vm scripts/bench-builds.sh  # each build on its own VictoriaMetrics
 #   BINS="new=target/quick-release/influxgate old=/tmp/old-influxgate" BACK=ch scripts/bench-builds.sh  # each build on its own ClickHouse 18.16
 # Knobs: HOSTS (50), HOURS (12), RUNS (15), SHAPES (all, comma-separated), BACK (embedded | vm | ch),
-#   P (18800: ports P+1..), TQ (the tsbs_queries binary, default target/quick-release/examples/tsbs_queries).
+#   P (18800: ports P+1..), TQ (the tsbs_queries binary, default target/quick-release/examples/tsbs_queries),
+#   GATE_CPU=1 (count influxgate's CPU alone, not its store's: what a change to influxgate's own work moves).
 # Prints the tool's table: median / p90 ms and server CPU ms per query (influxgate and its VictoriaMetrics
-# together; with ClickHouse likewise) for each, ratios to influxd.
+# together; with ClickHouse likewise, unless GATE_CPU=1) for each, ratios to influxd.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=scripts/bench-lib.sh
@@ -27,10 +28,12 @@ for nb in $BINS; do
         start_vm "vm$name" $((port + 100)); vpid=$LAST_PID
         GATE_BIN=${nb#*=} start_influxgate "$name" $port --backend victoriametrics --backend-url "http://127.0.0.1:$((port + 100))"
         pids="$LAST_PID+$vpid"
+        if [ -n "${GATE_CPU:-}" ]; then pids=$LAST_PID; fi
     elif [ "$BACK" = ch ]; then
         start_ch_setup single $((port + 200))
         GATE_BIN=${nb#*=} start_influxgate "$name" $port --backend clickhouse --backend-url "$CH_URL"
         pids="$LAST_PID+$CH_PIDS"
+        if [ -n "${GATE_CPU:-}" ]; then pids=$LAST_PID; fi
     else
         GATE_BIN=${nb#*=} start_influxgate "$name" $port; pids=$LAST_PID
     fi

@@ -345,13 +345,13 @@ impl Tracker {
         // More series than /api/v1/series lists: from the export (every sample read, dropped).
         let pairs = [("match[]", sel.as_str()), ("start", "0"), ("end", end.as_str()), ("max_rows_per_line", "10000")];
         let resp = inner.post_form("/api/v1/export", &pairs).await?;
+        let mut samples = super::export::Samples::default();
         stream::each_line(resp, timeout, "/api/v1/export", |line| {
             if line.iter().all(|b| b.is_ascii_whitespace()) {
                 return Ok(true);
             }
-            let l = super::parse_export_line(line)
-                .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
-            Ok(self.seed_labels(inner, catalog, db, st, l.metric.into_iter().collect()))
+            let labels = super::export_line(line, &mut samples)?;
+            Ok(self.seed_labels(inner, catalog, db, st, super::export::owned(labels).collect()))
         })
         .await
     }

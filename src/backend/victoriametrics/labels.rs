@@ -104,20 +104,23 @@ impl LabelMap {
 
     /// The tags of a label set of database `db` (the metric name left out), sorted by key;
     /// `None` for another database or a reserved label influxgate did not write.
-    pub fn tags_in_db<I>(&self, labels: I, db: &str) -> Option<Vec<(String, String)>>
+    pub fn tags_in_db<I, K, V>(&self, labels: I, db: &str) -> Option<Vec<(String, String)>>
     where
-        I: IntoIterator<Item = (String, String)>,
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str> + Into<String>,
     {
         let mut in_db = false;
         let mut tags = Vec::new();
         for (k, v) in labels {
+            let k = k.as_ref();
             if k == "__name__" {
                 continue;
             } else if k == self.db_label {
-                in_db = v == db;
+                in_db = v.as_ref() == db;
             } else {
-                let key = self.tag_of(&k)?;
-                tags.push((key.to_string(), v));
+                let key = self.tag_of(k)?;
+                tags.push((key.to_string(), v.into()));
             }
         }
         if !in_db {

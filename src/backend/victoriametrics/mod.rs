@@ -38,8 +38,9 @@
 //!   exactly expressible, see [`selector`](mod@selector); in a statement, of any time, so that the
 //!   listing answers the statement's other questions and is kept, see [`memo`](mod@memo)),
 //!   `TagPredicate::matches` decides, then every series is
-//!   read in order with `/api/v1/export` and an exact selector, the response read line by line, its
-//!   per-field metrics merged by timestamp. Memory per scan is bounded: a time window holding more
+//!   read in order with `/api/v1/export` and an exact selector, the response read line by line
+//!   (each line parsed in place, see [`export`](mod@export)), its per-field metrics merged by
+//!   timestamp. Memory per scan is bounded: a time window holding more
 //!   than `MAX_WINDOW_SAMPLES` samples is split in halves and read again.
 //! * Deletes: `DROP SERIES`/`DROP MEASUREMENT`/`DELETE` without a time range →
 //!   `/api/v1/admin/tsdb/delete_series` with exact selectors; a time-bounded `DELETE` is
@@ -61,6 +62,7 @@
 pub mod cardinality;
 pub mod checks;
 pub mod durability;
+pub mod export;
 mod flush;
 mod forward;
 pub mod labels;
@@ -235,72 +237,10 @@ struct ApiAnswer<T> {
     error: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ExportLine {
-    metric: HashMap<String, String>,
-    values: Vec<f64>,
-    timestamps: Vec<i64>,
-}
-
-/// An export line whose values held infinities or NaN.
-#[derive(Deserialize)]
-struct LooseExportLine {
-    metric: HashMap<String, String>,
-    values: Vec<VmFloat>,
-    timestamps: Vec<i64>,
-}
-
-/// A sample value: VictoriaMetrics exports infinities as bare `+Inf`/`-Inf` (not JSON), which
-/// [`parse_export_line`] turns into strings first.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum VmFloat {
-    Num(f64),
-    Text(String),
-}
-
-impl VmFloat {
-    fn get(&self) -> f64 {
-        match self {
-            VmFloat::Num(x) => *x,
-            VmFloat::Text(t) => match t.as_str() {
-                "+Inf" | "Inf" => f64::INFINITY,
-                "-Inf" => f64::NEG_INFINITY,
-                _ => f64::NAN,
-            },
-        }
-    }
-}
-
-/// Parses one export line, accepting the non-JSON `+Inf`, `-Inf` and `NaN` in its values.
-fn parse_export_line(line: &[u8]) -> std::result::Result<ExportLine, serde_json::Error> {
-    match serde_json::from_slice(line) {
-        Ok(l) => Ok(l),
-        Err(e) => {
-            // `},"values":[` cannot occur inside a JSON string (its quote would be escaped).
-            const KEY: &[u8] = b"},\"values\":[";
-            let Some(i) = line.windows(KEY.len()).position(|w| w == KEY) else { return Err(e) };
-            let start = i + KEY.len();
-            let Some(len) = line[start..].iter().position(|&b| b == b']') else { return Err(e) };
-            let mut fixed = Vec::with_capacity(line.len() + 64);
-            fixed.extend_from_slice(&line[..start]);
-            for (k, v) in line[start..start + len].split(|&b| b == b',').enumerate() {
-                if k > 0 {
-                    fixed.push(b',');
-                }
-                if matches!(v, b"+Inf" | b"-Inf" | b"Inf" | b"NaN") {
-                    fixed.push(b'"');
-                    fixed.extend_from_slice(v);
-                    fixed.push(b'"');
-                } else {
-                    fixed.extend_from_slice(v);
-                }
-            }
-            fixed.extend_from_slice(&line[start + len..]);
-            let l: LooseExportLine = serde_json::from_slice(&fixed)?;
-            Ok(ExportLine { metric: l.metric, values: l.values.iter().map(VmFloat::get).collect(), timestamps: l.timestamps })
-        }
-    }
+/// Parses one export line (see [`export`]); a line that cannot be read is the store's fault.
+fn export_line<'a>(line: &'a [u8], samples: &mut export::Samples) -> Result<export::Labels<'a>> {
+    export::parse_line(line, samples)
+        .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))
 }
 
 /// The `data` of a VictoriaMetrics API answer (`{"status":"success","data":...}`), which may borrow
@@ -1012,38 +952,39 @@ impl ScanJob {
         let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let resp = self.inner.send("/api/v1/export", form(&p), "application/x-www-form-urlencoded", None).await?;
         let may_split = group.len() > 1 || lo < hi;
-        let mut samples = 0usize;
+        let (mut samples, mut scratch) = (0usize, export::Samples::default());
         let whole = stream::each_line(resp, self.inner.opts.timeout, "/api/v1/export", |line| {
-            samples += self.line(line, &index, lo, hi, &mut out)?;
+            samples += self.line(line, &index, (lo, hi), &mut out, &mut scratch)?;
             Ok(samples <= self.inner.opts.max_window_samples || !may_split)
         })
         .await?;
         Ok(whole.then_some(out))
     }
 
-    /// Merges one export line into the rows of its series; returns the samples taken.
+    /// Merges one export line into the rows of its series; returns the samples taken. `samples`
+    /// is scratch kept between lines.
     fn line(
         &self,
         line: &[u8],
         index: &HashMap<&[(String, String)], usize>,
-        lo: i64,
-        hi: i64,
+        (lo, hi): (i64, i64),
         out: &mut [WindowRows],
+        samples: &mut export::Samples,
     ) -> Result<usize> {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(0);
         }
-        let mut l: ExportLine = parse_export_line(line)
-            .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
-        let Some(name) = l.metric.remove("__name__") else { return Ok(0) };
-        let Some(tags) = self.inner.labels.tags_in_db(l.metric, &self.db) else { return Ok(0) };
-        let Some(col) = self.col_of.get(&name).copied() else { return Ok(0) };
+        let mut labels = export_line(line, samples)?;
+        let Some(at) = labels.iter().position(|(k, _)| k == "__name__") else { return Ok(0) };
+        let name = labels.swap_remove(at).1;
+        let Some(col) = self.col_of.get(name.as_ref()).copied() else { return Ok(0) };
+        let Some(tags) = self.inner.labels.tags_in_db(labels, &self.db) else { return Ok(0) };
         // Exactly one of the series asked for: same label set.
         let Some(&i) = index.get(tags.as_slice()) else { return Ok(0) };
         let rows = &mut out[i];
         let before = rows.len();
         let col = col.and_then(|c| u32::try_from(c).ok());
-        let in_window = l.timestamps.iter().zip(l.values.iter()).filter(|(t, _)| **t >= lo && **t <= hi);
+        let in_window = samples.timestamps.iter().zip(&samples.values).filter(|(t, _)| **t >= lo && **t <= hi);
         rows.extend(in_window.map(|(t, v)| (*t, col, *v)));
         Ok(rows.len() - before)
     }
@@ -1436,13 +1377,14 @@ mod tests {
     }
 
     #[test]
-    fn export_line_with_infinities() {
-        let l = parse_export_line(br#"{"metric":{"__name__":"m_v","k":"},\"values\":[+Inf]"},"values":[+Inf,-Inf,1.5,NaN],"timestamps":[1,2,3,4]}"#).unwrap();
-        let v = l.values;
-        assert_eq!(&v[..3], &[f64::INFINITY, f64::NEG_INFINITY, 1.5]);
-        assert!(v[3].is_nan());
-        assert_eq!(l.metric["k"], "},\"values\":[+Inf]");
-        assert!(parse_export_line(b"{").is_err());
+    fn bad_export_line_is_the_stores_fault() {
+        let mut samples = export::Samples::default();
+        let labels = export_line(br#"{"metric":{"__name__":"m_v"},"values":[+Inf],"timestamps":[1]}"#, &mut samples).unwrap();
+        assert_eq!((labels.len(), samples.values[0]), (1, f64::INFINITY));
+        match export_line(b"{\"metric\":{", &mut samples) {
+            Err(BackendError::Internal(m)) => assert!(m.starts_with("victoriametrics /api/v1/export: bad line: "), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -377,7 +377,7 @@ fn tie() -> BackendError {
 /// [`MAX_RESOLVE_SAMPLES`] samples and at most a quarter of the rows are concerned, for each metric
 /// of the group (otherwise
 /// `Unsupported`: the planner's own scan is cheaper).
-/// The export is read as the scan reads it (`parse_export_line`, one sample per millisecond:
+/// The export is read as the scan reads it (`export::parse_line`, one sample per millisecond:
 /// requests with several are refused before).
 async fn resolve_ties(
     ctx: &Ctx<'_>,
@@ -423,15 +423,15 @@ async fn resolve_ties(
     let min = req.func == AggregateFn::Min;
     // (series, bucket) → the earliest (time, value) holding the extreme so far
     let mut best: HashMap<(Key, i64), (i64, f64)> = HashMap::new();
+    let mut samples = super::export::Samples::default();
     for line in body.split(|b| *b == b'\n') {
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let l = super::parse_export_line(line)
-            .map_err(|e| BackendError::Internal(format!("victoriametrics /api/v1/export: bad line: {e}")))?;
-        let Some((key, _)) = ctx.key_of(l.metric) else { continue };
+        let labels = super::export_line(line, &mut samples)?;
+        let Some((key, _)) = ctx.key_of(super::export::owned(labels).collect()) else { continue };
         let Some(buckets) = suspects.get(&key) else { continue };
-        for (ms, v) in l.timestamps.iter().zip(l.values.iter()) {
+        for (ms, v) in samples.timestamps.iter().zip(samples.values.iter()) {
             if *ms < lo || *ms > hi {
                 continue;
             }

@@ -29,30 +29,53 @@ pub(super) async fn each_line(
     path: &str,
     mut f: impl FnMut(&[u8]) -> Result<bool>,
 ) -> Result<bool> {
-    let mut buf: Vec<u8> = Vec::new();
-    let mut eof = false;
-    while !eof {
-        match next_chunk(&mut resp, timeout, path).await? {
-            None => {
-                eof = true;
-                buf.push(b'\n');
-            }
-            Some(c) => buf.extend_from_slice(&c),
+    let mut split = LineSplitter::default();
+    while let Some(c) = next_chunk(&mut resp, timeout, path).await? {
+        if !split.feed(&c, path, &mut f)? {
+            return Ok(false);
         }
+    }
+    split.finish(&mut f)
+}
+
+/// Splits a body into lines as bytes arrive, holding at most one partial line.
+#[derive(Default)]
+struct LineSplitter {
+    buf: Vec<u8>,
+    /// `buf[..scanned]` holds no newline: a line longer than a network chunk (an export line of
+    /// 10 000 samples is ~300 KB) is searched once, not once per chunk it spans.
+    scanned: usize,
+}
+
+impl LineSplitter {
+    /// Feeds bytes; calls `f` with each complete line until it returns false.
+    fn feed(&mut self, bytes: &[u8], path: &str, f: &mut impl FnMut(&[u8]) -> Result<bool>) -> Result<bool> {
+        self.buf.extend_from_slice(bytes);
         let mut from = 0;
-        while let Some(pos) = buf[from..].iter().position(|&b| b == b'\n') {
-            let line = &buf[from..from + pos];
-            from += pos + 1;
+        while let Some(pos) = memchr::memchr(b'\n', &self.buf[self.scanned..]) {
+            let end = self.scanned + pos;
+            self.scanned = end + 1;
+            let line = &self.buf[from..end];
+            from = end + 1;
             if !f(line)? {
                 return Ok(false);
             }
         }
-        buf.drain(..from);
-        if buf.len() > MAX_LINE_BYTES {
+        self.buf.drain(..from);
+        self.scanned = self.buf.len();
+        if self.buf.len() > MAX_LINE_BYTES {
             return Err(too_long(path));
         }
+        Ok(true)
     }
-    Ok(true)
+
+    /// The last line, when the body did not end with a newline; whether `f` asked for more.
+    fn finish(self, f: &mut impl FnMut(&[u8]) -> Result<bool>) -> Result<bool> {
+        if self.buf.is_empty() {
+            return Ok(true);
+        }
+        f(&self.buf)
+    }
 }
 
 /// Splits `{"status":"success","data":[{...},{...}]}` into the objects of `data` as bytes arrive.
@@ -129,6 +152,53 @@ pub(super) async fn each_series(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_split_at_any_chunk_boundary() {
+        let body = b"{\"a\":1}\n\n{\"b\":\"x\\ny\"}\r\nlast";
+        let want: Vec<&[u8]> = vec![b"{\"a\":1}", b"", b"{\"b\":\"x\\ny\"}\r", b"last"];
+        for cut in 0..body.len() {
+            for cut2 in cut..body.len() {
+                let mut s = LineSplitter::default();
+                let mut got: Vec<Vec<u8>> = Vec::new();
+                let mut f = |l: &[u8]| {
+                    got.push(l.to_vec());
+                    Ok(true)
+                };
+                for piece in [&body[..cut], &body[cut..cut2], &body[cut2..]] {
+                    assert!(s.feed(piece, "/x", &mut f).unwrap());
+                }
+                assert!(s.finish(&mut f).unwrap());
+                assert_eq!(got, want, "cuts at {cut}, {cut2}");
+            }
+        }
+        // Stops when asked to, and a body ending in a newline has no empty last line.
+        let mut s = LineSplitter::default();
+        let mut n = 0;
+        assert!(!s.feed(b"a\nb\n", "/x", &mut |_| { n += 1; Ok(false) }).unwrap());
+        assert_eq!(n, 1);
+        let mut s = LineSplitter::default();
+        let mut got = 0;
+        assert!(s.feed(b"a\nb\n", "/x", &mut |_| { got += 1; Ok(true) }).unwrap());
+        assert!(s.finish(&mut |_| { got += 1; Ok(true) }).unwrap());
+        assert_eq!(got, 2);
+    }
+
+    #[test]
+    fn a_line_over_the_bound_is_refused() {
+        let mut s = LineSplitter::default();
+        let chunk = vec![b'x'; 1 << 20];
+        let mut f = |_: &[u8]| Ok(true);
+        let mut fed = 0;
+        let err = loop {
+            match s.feed(&chunk, "/api/v1/export", &mut f) {
+                Ok(_) => fed += chunk.len(),
+                Err(e) => break e,
+            }
+            assert!(fed <= MAX_LINE_BYTES, "no error after {fed} bytes");
+        };
+        assert!(matches!(err, BackendError::Internal(m) if m.contains("/api/v1/export") && m.contains("line too long")));
+    }
 
     #[test]
     fn objects_split_at_any_chunk_boundary() {
