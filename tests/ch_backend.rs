@@ -385,15 +385,35 @@ fn concurrent_writes_share_inserts_and_lose_nothing() {
         });
         let r = api.query("SELECT count(v), sum(v) FROM m GROUP BY w", db).json();
         let series = r["results"][0]["series"].as_array().unwrap_or_else(|| panic!("{}: {r}", t.name())).clone();
-        assert_eq!(series.len(), writers, "{}: {r}", t.name());
+        // Said on failure: what ClickHouse holds (not read through influxgate) and whether writes
+        // went through the spool, to tell a store loss from a read that undercounts.
+        let diagnosis = || stored_rows_and_spool(t, &gate, db);
+        assert_eq!(series.len(), writers, "{}: {r}\n{}", t.name(), diagnosis());
         for s in &series {
             let w: usize = s["tags"]["w"].as_str().unwrap()[1..].parse().unwrap();
             let n = batches * lines;
             let want: usize = (0..batches).flat_map(|b| (0..lines).map(move |l| w * 1_000_000 + b * 1000 + l)).sum();
-            assert_eq!(s["values"][0][1], Value::from(n), "{}: writer {w}", t.name());
-            assert_eq!(s["values"][0][2].as_f64(), Some(want as f64), "{}: writer {w}", t.name());
+            assert_eq!(s["values"][0][1], Value::from(n), "{}: {db}: writer {w}\n{}", t.name(), diagnosis());
+            assert_eq!(s["values"][0][2].as_f64(), Some(want as f64), "{}: {db}: writer {w}\n{}", t.name(), diagnosis());
         }
     }
+}
+
+/// Rows of every `m` table in ClickHouse by `_series` (rows, distinct times, the batches they
+/// came from), read with SQL, and
+/// the gate's spool counters and logged store failures: a failure message of
+/// [`concurrent_writes_share_inserts_and_lose_nothing`].
+fn stored_rows_and_spool(t: &Target, gate: &Gate, db: &str) -> String {
+    let dbs = t.sql(&format!("SELECT database FROM system.tables WHERE name = 'm' AND endsWith(database, '{db}.autogen') FORMAT TSV"));
+    let mut out = String::from("stored in ClickHouse (_series, rows, distinct times, batches):\n");
+    for d in dbs.lines().filter(|d| !d.ends_with(".series")) {
+        let q = format!("SELECT _series, count(), uniqExact(time), arraySort(groupUniqArray(intDiv(time - 1000, 200000))) FROM `{d}`.m GROUP BY _series ORDER BY _series FORMAT TSV");
+        out.push_str(&format!("{d}:\n{}", t.sql(&q)));
+    }
+    let metrics = gate.admin().get("/metrics").text();
+    out.extend(metrics.lines().filter(|l| l.starts_with("influxgate_spool_") && !l.starts_with("influxgate_spool_dead")).map(|l| format!("{l}\n")));
+    out.extend(gate.output().lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).take(20).map(|l| format!("{l}\n")));
+    out
 }
 
 /// Series tables (src/backend/clickhouse/series_table.rs): a new measurement table gets one; a
