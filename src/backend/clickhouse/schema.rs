@@ -87,7 +87,19 @@ pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSc
 }
 
 /// A table's columns, from the cache or the server.
+///
+/// Read from the server under the DDL lock: a table this process is making is in
+/// `system.columns` before its series view exists ([`create_table`] makes the table, then the
+/// view), and a write that saw it then inserted while the view was missing: its rows never
+/// reached the series table, or (while `CREATE MATERIALIZED VIEW` ran) 18.16 refused the insert
+/// ("Table `….series`.`m\view` doesn't exist", code 60), which the spool took and acknowledged,
+/// so a read right after the 204 missed those rows until the replay. Under the lock the table is
+/// either not there yet (the write then makes it, under the lock too) or complete.
 pub async fn get(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<Arc<TableSchema>>> {
+    if let Some(s) = inner.cached_table(chdb, tbl) {
+        return Ok(Some(s));
+    }
+    let _g = inner.ddl.lock().await;
     if let Some(s) = inner.cached_table(chdb, tbl) {
         return Ok(Some(s));
     }
