@@ -3,11 +3,13 @@
 //! The columns of a table are read from `system.columns` once and cached; a write that brings new
 //! tags or fields adds them with one `ALTER TABLE ... ADD COLUMN` per table (before any row is
 //! inserted), under the process's DDL lock, after reading the columns again (another influxgate
-//! may have added them). On a cluster the shards' tables are altered `ON CLUSTER`, then the
-//! Distributed table; 18.16 refuses `ALTER ... ON CLUSTER` for a Distributed table when the
-//! cluster's shards have `internal_replication` (code 371, "isn't replicated, but shard is
-//! replicated according to its cluster definition"), so there the Distributed table is dropped and
-//! made again over the altered tables, `ON CLUSTER` both.
+//! may have added them). A table is read from the server under that lock too ([`get`]), so no
+//! write of this process inserts into a table it is still making (its series view comes last).
+//! On a cluster the shards' tables are altered `ON CLUSTER`, then the Distributed table; 18.16
+//! refuses `ALTER ... ON CLUSTER` for a Distributed table when the cluster's shards have
+//! `internal_replication` (code 371, "isn't replicated, but shard is replicated according to its
+//! cluster definition"), so there the Distributed table is dropped and made again over the
+//! altered tables, `ON CLUSTER` both.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
