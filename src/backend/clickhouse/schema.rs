@@ -3,11 +3,13 @@
 //! The columns of a table are read from `system.columns` once and cached; a write that brings new
 //! tags or fields adds them with one `ALTER TABLE ... ADD COLUMN` per table (before any row is
 //! inserted), under the process's DDL lock, after reading the columns again (another influxgate
-//! may have added them). On a cluster the shards' tables are altered `ON CLUSTER`, then the
-//! Distributed table; 18.16 refuses `ALTER ... ON CLUSTER` for a Distributed table when the
-//! cluster's shards have `internal_replication` (code 371, "isn't replicated, but shard is
-//! replicated according to its cluster definition"), so there the Distributed table is dropped and
-//! made again over the altered tables, `ON CLUSTER` both.
+//! may have added them). A table is read from the server under that lock too ([`get`]), so no
+//! write of this process inserts into a table it is still making (its series view comes last).
+//! On a cluster the shards' tables are altered `ON CLUSTER`, then the Distributed table; 18.16
+//! refuses `ALTER ... ON CLUSTER` for a Distributed table when the cluster's shards have
+//! `internal_replication` (code 371, "isn't replicated, but shard is replicated according to its
+//! cluster definition"), so there the Distributed table is dropped and made again over the
+//! altered tables, `ON CLUSTER` both.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -87,7 +89,19 @@ pub async fn load(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<TableSc
 }
 
 /// A table's columns, from the cache or the server.
+///
+/// Read from the server under the DDL lock: a table this process is making is in
+/// `system.columns` before its series view exists ([`create_table`] makes the table, then the
+/// view), and a write that saw it then inserted while the view was missing: its rows never
+/// reached the series table, or (while `CREATE MATERIALIZED VIEW` ran) 18.16 refused the insert
+/// ("Table `….series`.`m\view` doesn't exist", code 60), which the spool took and acknowledged,
+/// so a read right after the 204 missed those rows until the replay. Under the lock the table is
+/// either not there yet (the write then makes it, under the lock too) or complete.
 pub async fn get(inner: &Inner, chdb: &str, tbl: &str) -> Result<Option<Arc<TableSchema>>> {
+    if let Some(s) = inner.cached_table(chdb, tbl) {
+        return Ok(Some(s));
+    }
+    let _g = inner.ddl.lock().await;
     if let Some(s) = inner.cached_table(chdb, tbl) {
         return Ok(Some(s));
     }
