@@ -22,6 +22,7 @@ pub mod query_pool;
 pub mod redact;
 pub mod reload;
 pub mod send_watch;
+pub mod settle;
 pub mod throttle;
 pub mod tls;
 pub mod write;

@@ -28,6 +28,7 @@ use crate::config::{Config, Overrides};
 use super::access::Access;
 use super::auth::TokenStore;
 use super::limits::config_duration;
+use super::settle::Settling;
 use super::State;
 
 /// Where the running configuration came from, to read it again.
@@ -122,12 +123,8 @@ pub fn spawn(state: Arc<State>, source: Source) -> tokio::task::JoinHandle<()> {
         }
     };
     let every = config_duration(state.config.server.config_check_interval);
-    let mut seen = source.path.as_deref().and_then(stamp);
-    // A change is loaded once the file has stayed as it is for one whole interval: a writer that
-    // truncates and then writes (`>` in a shell, `fs::write`, many editors) is not caught between
-    // the two, when the file holds nothing (a valid file without tokens: every token revoked) or
-    // a part.
-    let mut changing = None;
+    // A change is loaded once it has held for one whole interval (`server::settle`).
+    let mut settling = Settling::new(source.path.as_deref().and_then(stamp));
     tokio::spawn(async move {
         let mut tick = (!every.is_zero() && source.path.is_some()).then(|| {
             let mut t = tokio::time::interval(every.max(Duration::from_millis(10)));
@@ -156,19 +153,17 @@ pub fn spawn(state: Arc<State>, source: Source) -> tokio::task::JoinHandle<()> {
             let hangup = std::future::pending::<Option<()>>();
             tokio::select! {
                 Some(()) = hangup => {
-                    seen = source.path.as_deref().and_then(stamp);
+                    settling.loaded(source.path.as_deref().and_then(stamp));
                     reload_logged(&state, &source, "SIGHUP");
                 }
                 () = poll => {
-                    let now = source.path.as_deref().and_then(stamp);
-                    if now.is_none() || now == seen {
-                        changing = None;
-                    } else if changing == now {
-                        seen = now;
-                        changing = None;
-                        reload_logged(&state, &source, "file changed");
-                    } else {
-                        changing = now;
+                    match source.path.as_deref().and_then(stamp) {
+                        None => settling.missing(),
+                        now => {
+                            if settling.look(now) {
+                                reload_logged(&state, &source, "file changed");
+                            }
+                        }
                     }
                 }
             }

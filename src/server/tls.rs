@@ -38,6 +38,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use crate::config::TlsConfig;
+use crate::server::settle::Settling;
 
 use super::conn::write_and_drain;
 use super::limits::config_duration;
@@ -224,11 +225,8 @@ impl Tls {
     }
 
     async fn reload_loop(self: Arc<Self>, mut hup: Hangup, state: Arc<State>) {
-        let mut seen = self.stamp();
-        // A change is loaded once the files have stayed as they are for one whole interval: a
-        // writer that truncates and then writes (`cp`, an editor) is not caught half-way, which
-        // would log a refusal for a pair that is fine a moment later.
-        let mut changing: Option<Stamp> = None;
+        // A change is loaded once it has held for one whole interval (`server::settle`).
+        let mut settling = Settling::new(self.stamp());
         loop {
             let poll = async {
                 match self.reload_interval {
@@ -238,19 +236,12 @@ impl Tls {
             };
             tokio::select! {
                 _ = hup.recv() => {
-                    seen = self.stamp();
+                    settling.loaded(self.stamp());
                     self.reload("SIGHUP", &state).await;
                 }
                 _ = poll => {
-                    let now = self.stamp();
-                    if now == seen {
-                        changing = None;
-                    } else if changing == Some(now) {
-                        seen = now;
-                        changing = None;
+                    if settling.look(self.stamp()) {
                         self.reload("the files changed", &state).await;
-                    } else {
-                        changing = Some(now);
                     }
                 }
             }
