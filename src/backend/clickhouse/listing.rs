@@ -229,14 +229,19 @@ impl Listings {
     pub fn bytes(&self) -> usize {
         self.0.bytes()
     }
+
+    /// Forgets every list when `e` says ClickHouse could not be reached (module docs): the one
+    /// home of that rule, for the lists' own requests and for every `Backend` call.
+    pub fn forget_if_unreachable(&self, e: &BackendError) {
+        if matches!(e, BackendError::Unavailable(_) | BackendError::Timeout(_)) {
+            self.forget_all();
+        }
+    }
 }
 
-/// A store error that means ClickHouse could not be reached: every kept list is forgotten
-/// (module docs), and the error passed on.
+/// A list's request failed: [`Listings::forget_if_unreachable`], and the error passed on.
 fn unreachable(inner: &Inner, e: BackendError) -> BackendError {
-    if matches!(e, BackendError::Unavailable(_) | BackendError::Timeout(_)) {
-        inner.listings.forget_all();
-    }
+    inner.listings.forget_if_unreachable(&e);
     e
 }
 

@@ -422,8 +422,8 @@ impl ClickHouseBackend {
     /// Passes `r` on; when it says ClickHouse could not be reached, the kept lists are dropped
     /// first ([`listing`]: a statement then asks, and fails, as without them).
     fn seen<T>(&self, r: Result<T>) -> Result<T> {
-        if matches!(r, Err(BackendError::Unavailable(_) | BackendError::Timeout(_))) {
-            self.inner.listings.forget_all();
+        if let Err(e) = &r {
+            self.inner.listings.forget_if_unreachable(e);
         }
         r
     }
