@@ -121,7 +121,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Kept<K, V> {
             return false;
         }
         if !fits(&s, &key, size, self.max_bytes) {
-            s.map.retain(|_, e| e.asked.elapsed() < self.ttl);
+            s.map.retain(|_, e| self.fresh(e.asked));
             s.bytes = s.map.values().map(|e| e.size).sum();
             if !fits(&s, &key, size, self.max_bytes) {
                 return false;

@@ -128,7 +128,7 @@ async fn table_series(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred:
     if s.series_table {
         let listing = super::listing::listed(inner, chdb, m).await?;
         if let Some(all) = listing.series() {
-            return Ok(all.iter().filter_map(|x| x.tags.clone().filter(|t| pred.matches(t))).collect());
+            return Ok(all.iter().filter_map(|x| x.tags.as_ref().filter(|t| pred.matches(t)).cloned()).collect());
         }
         if let Some(all) = super::series_table::list(inner, chdb, m, None).await? {
             return Ok(all.into_iter().filter_map(|(id, _)| parse_series_id(&id).filter(|t| pred.matches(t))).collect());
