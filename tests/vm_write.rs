@@ -186,12 +186,9 @@ async fn hostile_names_are_stored_exactly() {
         assert_eq!(c.tags, want, "{h:?}");
         assert_eq!(c.times, vec![T0 + i as i64 * S + 123_000_000], "{h:?}");
         assert_eq!(c.columns[1][0], Some(FieldValue::Float(-(i as f64))), "{h:?}");
-        // Known, and not the reader's: VictoriaMetrics does not store the field `fü\u{1}\t\r` of
-        // this point as influxgate writes it (its export lacks the metric; the build before the
-        // export parser reads null too).
-        if *h != "ü\u{1}\t\r" {
-            assert_eq!(c.columns[0][0], Some(FieldValue::Float(i as f64 + 0.25)), "{h:?}");
-        }
+        // `fü\u{1}\t\r` included: its metric is selected with its own exact matcher (see
+        // `selector`: VictoriaMetrics' regexes misjudge the byte 0x01).
+        assert_eq!(c.columns[0][0], Some(FieldValue::Float(i as f64 + 0.25)), "{h:?}");
         assert!(s.next().await.is_none(), "{h:?}");
     }
 }
