@@ -186,14 +186,22 @@ async fn hostile_names_are_stored_exactly() {
         assert_eq!(c.tags, want, "{h:?}");
         assert_eq!(c.times, vec![T0 + i as i64 * S + 123_000_000], "{h:?}");
         assert_eq!(c.columns[1][0], Some(FieldValue::Float(-(i as f64))), "{h:?}");
-        // Known, and not the reader's: VictoriaMetrics does not store the field `fü\u{1}\t\r` of
-        // this point as influxgate writes it (its export lacks the metric; the build before the
-        // export parser reads null too).
-        if *h != "ü\u{1}\t\r" {
-            assert_eq!(c.columns[0][0], Some(FieldValue::Float(i as f64 + 0.25)), "{h:?}");
-        }
+        // `fü\u{1}\t\r` included: its metric is selected with its own exact matcher (see
+        // `selector`: VictoriaMetrics' regexes misjudge the byte 0x01).
+        assert_eq!(c.columns[0][0], Some(FieldValue::Float(i as f64 + 0.25)), "{h:?}");
         assert!(s.next().await.is_none(), "{h:?}");
     }
+    // A tag regex whose match is a value holding 0x01 (`.` stands for it), outside a statement's
+    // view: decided by the evaluator's regex, as VictoriaMetrics' would miss it.
+    let (i, h) = hostile.iter().enumerate().find(|(_, h)| h.contains('\u{1}')).unwrap();
+    let m = h.to_string();
+    let re = regex::Regex::new("ü.\t").unwrap();
+    let req = ScanRequest::new("hostile", None, &m, TagPredicate::Match("host".into(), re), i64::MIN, i64::MAX, vec!["i".into()]);
+    let mut s = b.scan(req).await.unwrap();
+    let c = s.next().await.unwrap().unwrap();
+    assert!(c.tags.contains(&("host".to_string(), m.clone())), "{:?}", c.tags);
+    assert_eq!(c.columns[0], vec![Some(FieldValue::Float(-(i as f64)))]);
+    assert!(s.next().await.is_none());
 }
 
 /// What line protocol cannot carry for VictoriaMetrics goes as JSON, point by point, in the same

@@ -57,8 +57,8 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex};
 
 use super::names::Catalog;
-use super::selector::{names_matcher, selector, Matcher};
-use super::{secs, stream, Inner, MAX_MS};
+use super::selector::{selector, selectors, Matcher};
+use super::{labels_pairs, secs, stream, Inner, MAX_MS};
 use crate::backend::{BackendError, CardinalityLimits, Result, WriteBatch};
 use crate::model::PointRef;
 
@@ -379,9 +379,9 @@ impl Tracker {
                 out.extend(cands);
                 continue;
             }
-            let names_sel = selector(&[names_matcher(&metrics), inner.db_matcher(db)]);
+            let names_sels = selectors(&metrics, &[inner.db_matcher(db)]);
             let all_labels: BTreeSet<String> = inner
-                .api::<Vec<String>>("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)])
+                .api::<Vec<String>>("/api/v1/labels", &labels_pairs(&names_sels, &end))
                 .await?
                 .into_iter()
                 .filter(|l| l != "__name__" && *l != inner.opts.db_label)
@@ -390,7 +390,7 @@ impl Tracker {
             for group in cands.chunks(LOOKUP_BATCH) {
                 let sels: Vec<String> = group
                     .iter()
-                    .map(|&(i, _)| {
+                    .flat_map(|&(i, _)| {
                         let tags: Vec<(String, String)> =
                             batch.points.get(i).tags.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| (k.to_string(), v.to_string())).collect();
                         inner.exact_selector(db, &metrics, &tags, &all_labels)

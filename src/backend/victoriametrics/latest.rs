@@ -63,7 +63,7 @@ pub(super) async fn answer(
         .flat_map(|(tags, present)| metrics.iter().filter(|m| present.contains(*m)).map(move |m| (m, tags)))
         .collect();
     let Some(&(m0, tags0)) = wanted.first() else { return Ok(None) };
-    let probe = ctx.with_sels(vec![ctx.inner.exact_selector(ctx.db, std::slice::from_ref(m0), tags0, all_labels)]);
+    let probe = ctx.with_sels(ctx.inner.exact_selector(ctx.db, std::slice::from_ref(m0), tags0, all_labels));
     let (found, _) = probe.run(&[R::TLast], hi - lo + 1, Eval::At(hi), false).await?;
     let Some(t) = found.values().flat_map(|by_t| by_t.values()).find_map(|v| v.first().copied().flatten()) else {
         return Ok(None);
@@ -96,7 +96,7 @@ pub(super) async fn answer(
     }
     let older_ctx;
     let older = if by_series.len() <= EXACT_OLDER {
-        let sels = by_series.iter().map(|(tags, ms)| ctx.inner.exact_selector(ctx.db, ms, tags, all_labels)).collect();
+        let sels = by_series.iter().flat_map(|(tags, ms)| ctx.inner.exact_selector(ctx.db, ms, tags, all_labels)).collect();
         older_ctx = ctx.with_sels(sels);
         &older_ctx
     } else {

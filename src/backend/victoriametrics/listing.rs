@@ -6,20 +6,22 @@
 //! [`memo`](mod@super::memo)) never answers the next one, so every statement cost one series
 //! request. The whole listing of a measurement's metrics (the request `SHOW SERIES FROM m` and
 //! `GROUP BY *` make) is the same for every host, so it is asked once and kept for
-//! `catalog_ttl_ms` like any catalog answer.
+//! `catalog_ttl_ms` like any catalog answer. It is kept parsed, and also answers a statement
+//! without a predicate (TSBS' `high-cpu-1`, `SELECT * FROM cpu WHERE usage_user > 90 ...`),
+//! which before parsed a kept `/api/v1/series` answer again in every statement.
 //!
 //! # The same answer
 //!
 //! `list_series` keeps of what VictoriaMetrics lists only the series `TagPredicate::matches`
-//! accepts. The pushed-down matchers (`selector::to_dnf`) select a superset of those series,
-//! so filtering the whole listing (same metrics, same database, same time range: a statement's
-//! view always lists series of any time) keeps the same series, with one exception: a pushed-down
-//! regex is anchored by VictoriaMetrics (`.*(?:re).*`), and `.` does not match a newline, so
-//! on a label value holding a newline the pushed-down regex can leave out a series the
-//! predicate matches. When the predicate pushes a regex down and some value of the listing holds a
-//! newline, the listing is not used (asked with the matchers, as before). Deleted series are
-//! left out of both answers by VictoriaMetrics (`/api/v1/series` honours deletes), and deletes
-//! through influxgate forget the kept listing (see [`memo`](mod@super::memo)).
+//! accepts. The matchers it would push down (`selector::to_dnf`, without regex leaves, see
+//! [`selector`](mod@super::selector)) select a superset of those series, so filtering the whole
+//! listing (same metrics, same database, same time range: a statement's view always lists series
+//! of any time) keeps the same series. Deleted series are left out of both answers by
+//! VictoriaMetrics (`/api/v1/series` honours deletes), and deletes through influxgate forget the
+//! kept listing (see [`memo`](mod@super::memo)).
+//!
+//! The listing also says whether some label value holds a byte VictoriaMetrics' regex matchers
+//! misjudge (0x00–0x02): when none does, a rollup may push a tag regex down.
 //!
 //! The label names `exact_selector` needs are derived from the whole listing, as `list_series`
 //! does for a listing without a predicate (the same label names `/api/v1/labels` answers).
@@ -38,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::labels::LabelMap;
-use super::selector::{names_matcher, selector, Matcher};
+use super::selector::{escaped_in_index, selectors};
 use super::{api_data, form, memo, secs, BackendError, Inner, Result, MAX_MS};
 
 /// Most series a whole listing fetched for a predicate may hold (parsing 10 000 series of ~150
@@ -62,8 +64,8 @@ pub struct Whole {
     pub label_names: Vec<String>,
     /// False: the listing reached the limit or was refused (module docs); nothing else kept.
     complete: bool,
-    /// Some label value holds a newline.
-    newline: bool,
+    /// Some label value holds a byte 0x00–0x02 (`selector::escaped_in_index`).
+    escaped: bool,
     /// Bytes held, for the memo's bounds: each string's length plus 24.
     pub bytes: usize,
 }
@@ -71,9 +73,9 @@ pub struct Whole {
 impl Whole {
     fn new(listing: Listing, labels: &LabelMap, db: &str) -> Whole {
         let mut names = BTreeSet::new();
-        let (mut series, mut newline, mut bytes) = (Vec::new(), false, 0);
+        let (mut series, mut escaped, mut bytes) = (Vec::new(), false, 0);
         for mut l in listing {
-            newline |= l.values().any(|v| v.contains('\n'));
+            escaped |= l.values().any(|v| escaped_in_index(v));
             names.extend(l.keys().cloned());
             let Some(name) = l.remove("__name__") else { continue };
             let Some(t) = labels.tags_in_db(l, db) else { continue };
@@ -82,19 +84,22 @@ impl Whole {
         }
         let label_names: Vec<String> = names.into_iter().collect();
         bytes += label_names.iter().map(|n| n.len() + 24).sum::<usize>();
-        Whole { series, label_names, complete: true, newline, bytes }
+        Whole { series, label_names, complete: true, escaped, bytes }
     }
 
     fn too_many() -> Whole {
-        Whole { series: Vec::new(), label_names: Vec::new(), complete: false, newline: false, bytes: 0 }
+        Whole { series: Vec::new(), label_names: Vec::new(), complete: false, escaped: false, bytes: 0 }
     }
 
-    /// Whether filtering this listing with the predicate whose pushed-down matchers are `conjs`
-    /// keeps what VictoriaMetrics would (module docs: a pushed-down regex and a value with a
-    /// newline).
-    pub fn filters_alike(&self, conjs: &[Vec<Matcher>]) -> bool {
-        let regex = conjs.iter().flatten().any(|m| matches!(m, Matcher::Re(..) | Matcher::NotRe(..)));
-        self.complete && (!regex || !self.newline)
+    /// Whether this is the whole listing (module docs: not past the limit).
+    pub fn complete(&self) -> bool {
+        self.complete
+    }
+
+    /// Whether VictoriaMetrics' regex matchers judge every label value of the listing as the
+    /// evaluator would (no value holds a byte 0x00–0x02), so that a tag regex may be pushed down.
+    pub fn regex_exact(&self) -> bool {
+        self.complete && !self.escaped
     }
 }
 
@@ -102,11 +107,12 @@ impl Inner {
     /// Every series of `metrics` (sorted, deduplicated) in `db` at any time, when the memo holds
     /// it or one request within the bounds fetches it (module docs).
     pub(super) async fn whole_listing(&self, memo: &memo::Memo, db: &str, metrics: &[String]) -> Result<Arc<Whole>> {
-        let sel = selector(&[names_matcher(metrics), self.db_matcher(db)]);
+        let sels = selectors(metrics, &[self.db_matcher(db)]);
         let limit = MAX_SERIES.min(memo.max_bytes() / MIN_SERIES_BYTES).max(1);
         let limit_s = limit.to_string();
         let (start, end) = (secs(1000), secs(MAX_MS));
-        let p = [("match[]", sel.as_str()), ("start", &start), ("end", &end), ("limit", &limit_s)];
+        let mut p: Vec<(&str, &str)> = sels.iter().map(|s| ("match[]", s.as_str())).collect();
+        p.extend([("start", start.as_str()), ("end", end.as_str()), ("limit", limit_s.as_str())]);
         let key = format!("{SERIES}?{}", form(&p));
         if let Some(w) = memo.whole(db, &key) {
             return Ok(w);
@@ -135,16 +141,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn newline_values_and_regexes() {
+    fn escaped_values_keep_regexes_here() {
         let w = |v: &str| {
             let l = vec![BTreeMap::from([("__name__".to_string(), "m_f".to_string()), ("host".to_string(), v.to_string())])];
             Whole::new(l, &LabelMap::new("db"), "")
         };
-        let eq = vec![vec![Matcher::Eq("host".into(), "a".into())]];
-        let re = vec![vec![Matcher::Re("host".into(), ".*(?:b).*".into())]];
-        assert!(w("a\nb").filters_alike(&eq), "an equality is exact on any value");
-        assert!(w("ab").filters_alike(&re));
-        assert!(!w("a\nb").filters_alike(&re), "VictoriaMetrics' anchored `.*` stops at a newline");
-        assert!(!Whole::too_many().filters_alike(&eq));
+        assert!(w("a\nb").regex_exact());
+        assert!(w("a\u{3}b").regex_exact());
+        for v in ["a\u{0}b", "a\u{1}", "\u{2}"] {
+            assert!(!w(v).regex_exact(), "{v:?}");
+            assert!(w(v).complete());
+        }
+        assert!(!Whole::too_many().regex_exact());
+        assert!(!Whole::too_many().complete());
     }
 }

@@ -93,7 +93,7 @@ use super::{
 use crate::model::{FieldType, FieldValue};
 use labels::LabelMap;
 use names::Catalog;
-use selector::{names_matcher, selector, to_dnf, Matcher};
+use selector::{selector, selectors, to_dnf, Matcher};
 
 const NS_PER_MS: i64 = 1_000_000;
 /// The last millisecond a scan asks for (i64::MAX ns).
@@ -667,7 +667,9 @@ impl Inner {
         hi_ms: i64,
     ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
-        let conjs = to_dnf(tags, &self.labels);
+        // No regex pushed down: a value with a byte 0x00–0x02 would be misjudged (see
+        // `selector`); `TagPredicate::matches` decides below.
+        let conjs = to_dnf(tags, &self.labels, false);
         // In a statement's view the series of any time are asked (a superset: a series without
         // samples in the window reads none), so that the statement's listings of one measurement
         // and predicate (the snapshot's and the scan's), and the next statements', are one
@@ -677,13 +679,18 @@ impl Inner {
         metrics.sort();
         metrics.dedup();
         let metrics = metrics.as_slice();
+        // In a statement's view the whole listing, kept parsed, answers any predicate (also none:
+        // no parse of a kept answer per statement).
+        if let Some(w) = self.listing_for(memo, db, metrics).await? {
+            return Ok(self.filter_whole(memo, db, metrics, &w, tags));
+        }
         // Every series of these metrics at any time: their label names are those
         // `metric_labels` would ask for.
         let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
-        for conj in conjs.iter().cloned() {
-            let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
-            ms.extend(conj);
-            pairs.push(("match[]", selector(&ms)));
+        for conj in conjs.iter() {
+            let mut ms = vec![self.db_matcher(db)];
+            ms.extend(conj.iter().cloned());
+            pairs.extend(selectors(metrics, &ms).into_iter().map(|s| ("match[]", s)));
         }
         pairs.push(("start", secs(lo_ms.max(1000))));
         pairs.push(("end", secs(hi_ms.saturating_add(1).min(MAX_MS))));
@@ -698,8 +705,6 @@ impl Inner {
             let names: Vec<String> = names.into_iter().cloned().collect();
             self.keep_labels_answer(memo, db, metrics, &names);
             (raw, names)
-        } else if let Some(w) = self.listing_for(memo, db, metrics, &conjs).await? {
-            return Ok(self.filter_whole(memo, db, metrics, &w, tags));
         } else {
             futures::try_join!(self.catalog_api(memo, db, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))?
         };
@@ -727,11 +732,25 @@ impl Inner {
         }
     }
 
-    /// In a statement's view, the whole listing of these metrics when filtering it here keeps
-    /// what the predicate's request (`conjs`) would (see [`listing`](mod@listing)).
-    async fn listing_for(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String], conjs: &[Vec<Matcher>]) -> Result<Option<Arc<listing::Whole>>> {
+    /// In a statement's view, the whole listing of these metrics when it is complete (see
+    /// [`listing`](mod@listing)).
+    async fn listing_for(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String]) -> Result<Option<Arc<listing::Whole>>> {
         let Some(memo) = memo else { return Ok(None) };
-        Ok(Some(self.whole_listing(memo, db, metrics).await?).filter(|w| w.filters_alike(conjs)))
+        Ok(Some(self.whole_listing(memo, db, metrics).await?).filter(|w| w.complete()))
+    }
+
+    /// Whether a tag regex of `tags` may be pushed down to VictoriaMetrics for these metrics: the
+    /// predicate has none, or a statement's complete whole listing of them holds no label value
+    /// VictoriaMetrics' regexes misjudge (see [`selector`](mod@selector)).
+    pub(super) async fn regex_pushable(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String], tags: &TagPredicate) -> Result<bool> {
+        if !selector::has_regex(tags) {
+            return Ok(true);
+        }
+        let Some(memo) = memo else { return Ok(false) };
+        let mut sorted = metrics.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        Ok(self.whole_listing(memo, db, &sorted).await?.regex_exact())
     }
 
     /// `list_series`' answer from a whole listing: its series the predicate matches.
@@ -751,25 +770,25 @@ impl Inner {
     /// at any time. The request is the same for the same set of metrics in any order, so that a
     /// statement's memo answers it once.
     async fn metric_labels(&self, memo: Option<&memo::Memo>, db: &str, metrics: &[String]) -> Result<Vec<String>> {
-        let (_, names_sel) = self.labels_request(db, metrics);
+        let (_, sels) = self.labels_request(db, metrics);
         let end = secs(MAX_MS);
-        self.catalog_api(memo, db, LABELS, &[("match[]", names_sel.as_str()), ("start", "1"), ("end", end.as_str())]).await
+        self.catalog_api(memo, db, LABELS, &labels_pairs(&sels, &end)).await
     }
 
-    /// `metric_labels`' memo key (as `catalog_api` makes it) and selector.
-    fn labels_request(&self, db: &str, metrics: &[String]) -> (String, String) {
+    /// `metric_labels`' memo key (as `catalog_api` makes it) and selectors.
+    fn labels_request(&self, db: &str, metrics: &[String]) -> (String, Vec<String>) {
         let mut sorted = metrics.to_vec();
         sorted.sort();
         sorted.dedup();
-        let names_sel = selector(&[names_matcher(&sorted), self.db_matcher(db)]);
-        let key = format!("{LABELS}?{}", form(&[("match[]", names_sel.as_str()), ("start", "1"), ("end", &secs(MAX_MS))]));
-        (key, names_sel)
+        let sels = selectors(&sorted, &[self.db_matcher(db)]);
+        let key = format!("{LABELS}?{}", form(&labels_pairs(&sels, &secs(MAX_MS))));
+        (key, sels)
     }
 
-    /// A selector matching exactly one series of `db` (given every label name the measurement
-    /// uses) for these metrics.
-    fn exact_selector(&self, db: &str, metrics: &[String], tags: &[(String, String)], all_labels: &BTreeSet<String>) -> String {
-        let mut ms = vec![names_matcher(metrics), self.db_matcher(db)];
+    /// Selectors (united) matching exactly one series of `db` (given every label name the
+    /// measurement uses) for these metrics.
+    fn exact_selector(&self, db: &str, metrics: &[String], tags: &[(String, String)], all_labels: &BTreeSet<String>) -> Vec<String> {
+        let mut ms = vec![self.db_matcher(db)];
         let mut named = BTreeSet::new();
         for (k, v) in tags {
             let label = self.labels.label_of(k).into_owned();
@@ -779,7 +798,7 @@ impl Inner {
         for l in all_labels.difference(&named) {
             ms.push(Matcher::Eq(l.clone(), String::new()));
         }
-        selector(&ms)
+        selectors(metrics, &ms)
     }
 
     /// VictoriaMetrics' `-retentionPeriod` in ns (0 when unknown), read once from its `/metrics`.
@@ -821,6 +840,13 @@ impl Inner {
 }
 
 const LABELS: &str = "/api/v1/labels";
+
+/// The arguments of a `/api/v1/labels` request over these selectors, at any time up to `end`.
+pub(super) fn labels_pairs<'a>(sels: &'a [String], end: &'a str) -> Vec<(&'static str, &'a str)> {
+    let mut p: Vec<(&str, &str)> = sels.iter().map(|s| ("match[]", s.as_str())).collect();
+    p.extend([("start", "1"), ("end", end)]);
+    p
+}
 
 /// Scan state shared by the streaming task.
 struct ScanJob {
@@ -940,7 +966,7 @@ impl ScanJob {
                 continue;
             }
             index.insert(tags.as_slice(), i);
-            pairs.push(("match[]", self.inner.exact_selector(&self.db, &metrics, tags, &self.all_labels)));
+            pairs.extend(self.inner.exact_selector(&self.db, &metrics, tags, &self.all_labels).into_iter().map(|s| ("match[]", s)));
         }
         let mut out: Vec<WindowRows> = vec![Vec::new(); group.len()];
         if pairs.is_empty() {
@@ -1280,7 +1306,7 @@ impl VictoriaMetricsBackend {
             let (series, all_labels) = self.inner.list_series(None, &req.db, &metrics, &req.tags, 0, MAX_MS).await?;
             for (tags, present) in series {
                 let ms: Vec<String> = present.into_iter().collect();
-                sels.push(self.inner.exact_selector(&req.db, &ms, &tags, &all_labels));
+                sels.extend(self.inner.exact_selector(&req.db, &ms, &tags, &all_labels));
                 touched.extend(ms);
             }
         }

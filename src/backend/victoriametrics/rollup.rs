@@ -74,7 +74,7 @@ use std::sync::atomic::Ordering;
 use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
-use super::selector::{names_matcher, selector, to_dnf, Matcher};
+use super::selector::{names_split, selectors, to_dnf, Matcher};
 use super::{secs, Inner, VictoriaMetricsBackend, MAX_FUTURE_MS, MAX_MS, NS_PER_MS};
 use crate::backend::{
     AggregateFn, AggregateRequest, AggregateRow, AggregateSeries, BackendError, Result, TagPredicate,
@@ -564,12 +564,18 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
         return Ok(vec![Vec::new(); reqs.len()]);
     }
     // Outputs of aggr_over_time/rollup_scrape_interval are told apart by a `rollup` label.
-    let names_sel = selector(&[names_matcher(&metrics), inner.db_matcher(&scan.db)]);
+    if names_split(&metrics) {
+        return Err(BackendError::Unsupported("metric names holding bytes 0x00–0x02 are not pushed down together".into()));
+    }
+    let names_sels = selectors(&metrics, &[inner.db_matcher(&scan.db)]);
+    // A tag regex is pushed down only where VictoriaMetrics judges every value as the evaluator
+    // does (see `selector`); otherwise the rollups cover a superset and `key_of` decides.
+    let regex = inner.regex_pushable(memo, &scan.db, &fmap.values().cloned().collect::<Vec<_>>(), &scan.tags).await?;
     let mut sels = Vec::new();
-    for conj in to_dnf(&scan.tags, &inner.labels) {
-        let mut ms: Vec<Matcher> = vec![names_matcher(&metrics), inner.db_matcher(&scan.db)];
+    for conj in to_dnf(&scan.tags, &inner.labels, regex) {
+        let mut ms: Vec<Matcher> = vec![inner.db_matcher(&scan.db)];
         ms.extend(conj);
-        sels.push(selector(&ms));
+        sels.extend(selectors(&metrics, &ms));
     }
     let early = lo < MIN_LO;
     let lo = lo.max(MIN_LO);
@@ -589,7 +595,7 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
             // series also leaves the request to the planner).
             let l: Vec<String> = match memo {
                 Some(_) => inner.metric_labels(memo, &scan.db, &fmap.values().cloned().collect::<Vec<_>>()).await?,
-                None => inner.api("/api/v1/labels", &[("match[]", &names_sel), ("start", "1"), ("end", &end)]).await?,
+                None => inner.api("/api/v1/labels", &super::labels_pairs(&names_sels, &end)).await?,
             };
             Ok::<bool, BackendError>(l.iter().any(|l| l == "rollup"))
         };
@@ -599,8 +605,9 @@ async fn aggregate_group(backend: &VictoriaMetricsBackend, reqs: &[&AggregateReq
             }
             // Rollups cannot see these milliseconds: only go on when no series has samples there.
             let end = secs(MIN_LO - 1);
-            let resp =
-                inner.post_form("/api/v1/export", &[("match[]", &names_sel), ("start", "0"), ("end", &end)]).await?;
+            let mut p: Vec<(&str, &str)> = names_sels.iter().map(|s| ("match[]", s.as_str())).collect();
+            p.extend([("start", "0"), ("end", end.as_str())]);
+            let resp = inner.post_form("/api/v1/export", &p).await?;
             let body = super::read_bounded(resp, 4096, true, "/api/v1/export", inner.opts.timeout).await?;
             Ok(body.iter().any(|b| !b.is_ascii_whitespace()))
         };

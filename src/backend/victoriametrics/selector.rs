@@ -11,6 +11,26 @@
 //! pushed-down `=~ re` becomes `=~ ".*(?:re).*"`. A regex is only pushed down when its text is in a
 //! small syntax subset on which Go's RE2 (VictoriaMetrics) and Rust's `regex` agree; otherwise the
 //! matcher is left out (the selector then selects a superset) and `TagPredicate::matches` decides.
+//!
+//! # Bytes 0x00–0x02 and regex matchers
+//!
+//! VictoriaMetrics 1.79 keeps label values in its index escaped (0x00, 0x01, 0x02 become two bytes
+//! each, as they separate its index entries) and runs a regex matcher over the escaped bytes, so a
+//! regex can miss a value holding such a byte: `{db="d",t=~"a.b"}` does not select `t="a\x01b"`
+//! (`a..b` does), and `{db="e",__name__=~"(?:zz_f\x01x|zz_i)"}` selects `zz_i` only (the literal
+//! alternatives after the common prefix `zz_` are looked up unescaped). An exact `=` matcher always
+//! selects such a value. Hence:
+//!
+//! * [`selectors`] is the one home for "which selectors name these metrics": one regex alternation
+//!   of the names holding none of these bytes, and an exact `__name__=` selector for each other
+//!   name (several `match[]` arguments select the union of what each selects; a rollup query,
+//!   whose `or` would drop a series' other metrics, is not pushed down then, see [`names_split`]);
+//! * equality alternatives are only merged into a regex (`merge_alternatives`) when no value holds
+//!   such a byte;
+//! * a user's tag regex is only pushed down (`to_dnf`'s `regex`) when the caller knows that no
+//!   value of the series concerned holds such a byte (a kept whole listing says so, see
+//!   [`listing`](mod@super::listing)); otherwise it is left out (superset) and
+//!   `TagPredicate::matches` decides over the listed values, with the evaluator's semantics.
 
 use super::labels::LabelMap;
 use crate::backend::TagPredicate;
@@ -73,20 +93,58 @@ pub fn selector(matchers: &[Matcher]) -> String {
     s
 }
 
-/// `__name__=~"^(?:a|b)$"` selecting exactly these metric names (VictoriaMetrics anchors anyway).
-pub fn names_matcher(names: &[String]) -> Matcher {
-    if names.len() == 1 {
-        return Matcher::Eq("__name__".into(), names[0].clone());
-    }
-    let mut re = String::from("(?:");
-    for (i, n) in names.iter().enumerate() {
-        if i > 0 {
-            re.push('|');
+/// Whether VictoriaMetrics' regex matchers may misjudge this value (module docs): it holds a byte
+/// 0x00, 0x01 or 0x02.
+pub fn escaped_in_index(v: &str) -> bool {
+    v.bytes().any(|b| b <= 2)
+}
+
+/// Matchers on `__name__` whose union selects exactly these metric names: the names VictoriaMetrics
+/// matches exactly in a regex (module docs) as one alternation of escaped literals (anchored by
+/// VictoriaMetrics; an exact `=` when there is one), every other name with its own exact `=`.
+fn name_matchers(names: &[String]) -> Vec<Matcher> {
+    let (plain, escaped): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| !escaped_in_index(n));
+    let mut out: Vec<Matcher> = escaped.into_iter().map(|n| Matcher::Eq("__name__".into(), n.clone())).collect();
+    match plain.as_slice() {
+        [] => {}
+        [one] => out.insert(0, Matcher::Eq("__name__".into(), (*one).clone())),
+        many => {
+            let alts: Vec<String> = many.iter().map(|n| regex::escape(n)).collect();
+            out.insert(0, Matcher::Re("__name__".into(), format!("(?:{})", alts.join("|"))));
         }
-        re.push_str(&regex::escape(n));
     }
-    re.push(')');
-    Matcher::Re("__name__".into(), re)
+    out
+}
+
+/// Whether [`selectors`] names these metrics with more than one selector. A rollup query cannot
+/// join those with `or`: it drops a series whose labels but for `__name__` equal an earlier
+/// operand's, i.e. the same series' other metrics.
+pub fn names_split(names: &[String]) -> bool {
+    name_matchers(names).len() > 1
+}
+
+/// The selectors (`match[]` arguments, united) of the series of these metrics (not empty) that
+/// also match every one of `rest`: one selector unless a name holds a byte VictoriaMetrics' regexes
+/// misjudge (module docs). The one home for naming metrics in a selector.
+pub fn selectors(names: &[String], rest: &[Matcher]) -> Vec<String> {
+    name_matchers(names)
+        .into_iter()
+        .map(|n| {
+            let mut ms = Vec::with_capacity(rest.len() + 1);
+            ms.push(n);
+            ms.extend(rest.iter().cloned());
+            selector(&ms)
+        })
+        .collect()
+}
+
+/// Whether the predicate has a regex leaf (which `to_dnf` expresses only when told it may).
+pub fn has_regex(p: &TagPredicate) -> bool {
+    match p {
+        TagPredicate::Match(..) | TagPredicate::NotMatch(..) => true,
+        TagPredicate::And(a, b) | TagPredicate::Or(a, b) => has_regex(a) || has_regex(b),
+        _ => false,
+    }
 }
 
 /// Whether a regex text is in the subset on which RE2 and Rust's regex crate agree for our use:
@@ -101,15 +159,15 @@ pub fn portable_regex(re: &str) -> bool {
 
 /// Leaves of a predicate as matchers on the tags' labels, or `None` when a leaf can't be
 /// expressed exactly.
-fn leaf(p: &TagPredicate, labels: &LabelMap) -> Option<Matcher> {
+fn leaf(p: &TagPredicate, labels: &LabelMap, regex: bool) -> Option<Matcher> {
     let l = |k: &str| labels.label_of(k).into_owned();
     match p {
         TagPredicate::Eq(k, v) => Some(Matcher::Eq(l(k), v.clone())),
         TagPredicate::Ne(k, v) => Some(Matcher::Ne(l(k), v.clone())),
-        TagPredicate::Match(k, re) if portable_regex(re.as_str()) => {
+        TagPredicate::Match(k, re) if regex && portable_regex(re.as_str()) => {
             Some(Matcher::Re(l(k), format!(".*(?:{}).*", re.as_str())))
         }
-        TagPredicate::NotMatch(k, re) if portable_regex(re.as_str()) => {
+        TagPredicate::NotMatch(k, re) if regex && portable_regex(re.as_str()) => {
             Some(Matcher::NotRe(l(k), format!(".*(?:{}).*", re.as_str())))
         }
         _ => None,
@@ -122,13 +180,15 @@ pub const MAX_SELECTORS: usize = 16;
 
 /// A predicate in disjunctive normal form: the union of the conjunctions selects a superset of
 /// what the predicate matches (exactly it when every leaf is expressible). `vec![vec![]]` = all.
-/// Tag keys become the labels they are stored under.
-pub fn to_dnf(p: &TagPredicate, labels: &LabelMap) -> Vec<Vec<Matcher>> {
-    fn go(p: &TagPredicate, labels: &LabelMap) -> Option<Vec<Vec<Matcher>>> {
+/// Tag keys become the labels they are stored under. Regex leaves are only expressed with
+/// `regex` = the caller knows no value of the series concerned holds a byte VictoriaMetrics'
+/// regexes misjudge (module docs).
+pub fn to_dnf(p: &TagPredicate, labels: &LabelMap, regex: bool) -> Vec<Vec<Matcher>> {
+    fn go(p: &TagPredicate, labels: &LabelMap, regex: bool) -> Option<Vec<Vec<Matcher>>> {
         match p {
             TagPredicate::True => Some(vec![vec![]]),
             TagPredicate::And(a, b) => {
-                let (a, b) = (go(a, labels)?, go(b, labels)?);
+                let (a, b) = (go(a, labels, regex)?, go(b, labels, regex)?);
                 if a.len() * b.len() > MAX_SELECTORS {
                     return None;
                 }
@@ -143,7 +203,7 @@ pub fn to_dnf(p: &TagPredicate, labels: &LabelMap) -> Vec<Vec<Matcher>> {
                 Some(out)
             }
             TagPredicate::Or(a, b) => {
-                let (mut a, b) = (go(a, labels)?, go(b, labels)?);
+                let (mut a, b) = (go(a, labels, regex)?, go(b, labels, regex)?);
                 // An unrestricted branch makes the whole disjunction unrestricted.
                 if a.iter().any(|c| c.is_empty()) || b.iter().any(|c| c.is_empty()) {
                     return Some(vec![vec![]]);
@@ -155,10 +215,10 @@ pub fn to_dnf(p: &TagPredicate, labels: &LabelMap) -> Vec<Vec<Matcher>> {
                 Some(a)
             }
             // Not expressible: widen to "anything" (superset).
-            other => Some(vec![leaf(other, labels).into_iter().collect()]),
+            other => Some(vec![leaf(other, labels, regex).into_iter().collect()]),
         }
     }
-    merge_alternatives(go(p, labels).unwrap_or_else(|| vec![vec![]]))
+    merge_alternatives(go(p, labels, regex).unwrap_or_else(|| vec![vec![]]))
 }
 
 /// Conjunctions alike but for the value their first matcher asks of one label (`{h="a",r="x"}`,
@@ -166,10 +226,11 @@ pub fn to_dnf(p: &TagPredicate, labels: &LabelMap) -> Vec<Vec<Matcher>> {
 /// regex alternation (`{h=~"(?:a|b)",r="x"}`), so that VictoriaMetrics searches its index and
 /// reads samples once, not once per conjunction. The same series: the alternation of escaped
 /// literals (anchored by VictoriaMetrics) matches exactly those values. Empty values, which also
-/// match a missing label, are left as they are.
+/// match a missing label, and values VictoriaMetrics' regexes misjudge (module docs) are left as
+/// they are.
 fn merge_alternatives(conjs: Vec<Vec<Matcher>>) -> Vec<Vec<Matcher>> {
     let eq = |c: &[Matcher]| match c.first() {
-        Some(Matcher::Eq(k, v)) if !v.is_empty() => Some((k.clone(), v.clone())),
+        Some(Matcher::Eq(k, v)) if !v.is_empty() && !escaped_in_index(v) => Some((k.clone(), v.clone())),
         _ => None,
     };
     // Per conjunction kept: the values of its first matcher's label merged into it.
@@ -217,8 +278,46 @@ mod tests {
 
     #[test]
     fn names_regex_is_literal() {
-        let m = names_matcher(&["a.b".into(), "c|d".into()]);
-        assert_eq!(m, Matcher::Re("__name__".into(), r"(?:a\.b|c\|d)".into()));
+        let db = [Matcher::Eq("db".into(), "d".into())];
+        assert_eq!(selectors(&["a.b".into(), "c|d".into()], &db), vec![r#"{__name__=~"(?:a\\.b|c\\|d)",db="d"}"#]);
+        assert_eq!(selectors(&["a".into()], &db), vec![r#"{__name__="a",db="d"}"#]);
+        // A name VictoriaMetrics' regexes misjudge gets its own exact selector.
+        let names = ["x\u{1}y".to_string(), "a".into(), "b".into(), "\u{0}".into(), "c\u{2}".into(), "d\u{3}".into()];
+        assert_eq!(
+            selectors(&names, &db),
+            vec![
+                r#"{__name__=~"(?:a|b|d\u0003)",db="d"}"#,
+                r#"{__name__="x\u0001y",db="d"}"#,
+                r#"{__name__="\u0000",db="d"}"#,
+                r#"{__name__="c\u0002",db="d"}"#,
+            ]
+        );
+        assert_eq!(selectors(&names[..1], &[]), vec![r#"{__name__="x\u0001y"}"#]);
+        assert!(names_split(&names));
+        assert!(!names_split(&names[..1]) && !names_split(&names[1..3]));
+    }
+
+    #[test]
+    fn escaped_values_are_not_merged() {
+        let eq = |v: &str| Box::new(TagPredicate::Eq("h".into(), v.into()));
+        let p = TagPredicate::Or(Box::new(TagPredicate::Or(eq("a"), eq("b\u{1}"))), eq("c"));
+        assert_eq!(
+            to_dnf(&p, &LabelMap::new("db"), true),
+            vec![vec![Matcher::Re("h".into(), "(?:a|c)".into())], vec![Matcher::Eq("h".into(), "b\u{1}".into())]]
+        );
+    }
+
+    #[test]
+    fn regexes_only_when_told() {
+        let re = |r: &str| regex::Regex::new(r).unwrap();
+        let p = TagPredicate::And(Box::new(TagPredicate::Match("r".into(), re("a.b"))), Box::new(TagPredicate::NotMatch("s".into(), re("x"))));
+        assert!(has_regex(&p));
+        assert!(!has_regex(&TagPredicate::Eq("r".into(), "a".into())));
+        assert_eq!(to_dnf(&p, &LabelMap::new("db"), false), vec![Vec::<Matcher>::new()]);
+        assert_eq!(
+            to_dnf(&p, &LabelMap::new("db"), true),
+            vec![vec![Matcher::Re("r".into(), ".*(?:a.b).*".into()), Matcher::NotRe("s".into(), ".*(?:x).*".into())]]
+        );
     }
 
     #[test]
@@ -231,21 +330,21 @@ mod tests {
             )),
             Box::new(TagPredicate::Match("r".into(), re)),
         );
-        let d = to_dnf(&p, &LabelMap::new("db"));
+        let d = to_dnf(&p, &LabelMap::new("db"), true);
         // (h=a, r=~) or (h=b, r=~): one selector (see merge_alternatives).
         assert_eq!(d.len(), 1);
         assert_eq!(d[0][0], Matcher::Re("h".into(), "(?:a|b)".into()));
         assert_eq!(d[0][1], Matcher::Re("r".into(), ".*(?:^a.*).*".into()));
         // A non-portable regex widens to nothing (superset).
         let p = TagPredicate::Match("r".into(), regex::Regex::new(r"\d+").unwrap());
-        assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![Vec::<Matcher>::new()]);
+        assert_eq!(to_dnf(&p, &LabelMap::new("db"), true), vec![Vec::<Matcher>::new()]);
         let p = TagPredicate::Or(Box::new(p), Box::new(TagPredicate::Eq("h".into(), "a".into())));
-        assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![Vec::<Matcher>::new()]);
+        assert_eq!(to_dnf(&p, &LabelMap::new("db"), true), vec![Vec::<Matcher>::new()]);
         // Alternatives of one label's values are one regex; others are left alone.
         let eq = |v: &str| Box::new(TagPredicate::Eq("h".into(), v.into()));
         let p = TagPredicate::Or(Box::new(TagPredicate::Or(eq("a.b"), eq("c|d"))), eq(""));
         assert_eq!(
-            to_dnf(&p, &LabelMap::new("db")),
+            to_dnf(&p, &LabelMap::new("db"), true),
             vec![vec![Matcher::Re("h".into(), r"(?:a\.b|c\|d)".into())], vec![Matcher::Eq("h".into(), "".into())]]
         );
         let r = |v: &str| Box::new(TagPredicate::Eq("r".into(), v.into()));
@@ -253,11 +352,11 @@ mod tests {
             Box::new(TagPredicate::And(eq("a"), r("x"))),
             Box::new(TagPredicate::Or(Box::new(TagPredicate::And(eq("b"), r("x"))), Box::new(TagPredicate::And(eq("c"), r("y"))))),
         );
-        let d = to_dnf(&p, &LabelMap::new("db"));
+        let d = to_dnf(&p, &LabelMap::new("db"), true);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_eq!(d[0], vec![Matcher::Re("h".into(), "(?:a|b)".into()), Matcher::Eq("r".into(), "x".into())]);
         // A tag named like the db label is matched on the label it is stored under.
         let p = TagPredicate::Eq("db".into(), "x".into());
-        assert_eq!(to_dnf(&p, &LabelMap::new("db")), vec![vec![Matcher::Eq("influxgate_tag_db".into(), "x".into())]]);
+        assert_eq!(to_dnf(&p, &LabelMap::new("db"), true), vec![vec![Matcher::Eq("influxgate_tag_db".into(), "x".into())]]);
     }
 }
