@@ -311,6 +311,59 @@ fn both_order_keys_answer_alike() {
     });
 }
 
+/// `single_thread_series`: an aggregate over at most that many listed series runs with
+/// `max_threads = 1` (read back from `system.query_log`), one over more without, and 0 never;
+/// the answers equal the evaluator's over the scan either way.
+#[test]
+fn few_series_run_on_one_thread() {
+    let ch = ClickHouse::single();
+    rt().block_on(async {
+        let mut body = String::new();
+        for m in ["one", "two", "three", "zero"] {
+            for k in 0..120i64 {
+                for h in 0..3 {
+                    body.push_str(&format!("{m},host=h{h} v={} {}\n", (k * 7 + h) % 11, T0 + k * 10 * S));
+                }
+            }
+        }
+        let queries = |m: &str, cond: &str| {
+            strings(&[
+                &format!("SELECT max(v), sum(v) FROM {m} WHERE {cond} AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:20:00Z' GROUP BY time(1m), host"),
+                &format!("SELECT last(v) FROM {m} WHERE {cond} GROUP BY host"),
+            ])
+        };
+        for (bound, cases) in [(2, vec![("one", "host = 'h0'", true), ("two", "(host = 'h0' OR host = 'h1')", true), ("three", "host != 'x'", false)]), (0, vec![("zero", "host = 'h0'", false)])] {
+            let opts = ClickHouseOptions { single_thread_series: bound, ..ClickHouseOptions::default() };
+            let b = Arc::new(ClickHouseBackend::new(ch.url(), opts).unwrap());
+            b.create_database("db").await.unwrap();
+            if bound == 2 {
+                let points = influxgate::lineproto::parse_body_str(&body, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
+                b.write(WriteBatch { db: "db".into(), rp: None, points: points.iter().collect() }).await.unwrap();
+            }
+            let (on, off) = Switch::pair(b);
+            for (m, cond, one) in cases {
+                let qs = queries(m, cond);
+                let (failures, pushed) = compare(&on, &off, "db", &qs, T0 + 3600 * S).await;
+                assert!(failures.is_empty(), "{m}: {}", failures.join("\n"));
+                assert_eq!(pushed, qs.len(), "{m}");
+                common::clickhouse::query(ch.url(), "SYSTEM FLUSH LOGS").unwrap();
+                let logged = common::clickhouse::query(
+                    ch.url(),
+                    &format!(
+                        "SELECT has(Settings.Names, 'max_threads') AND Settings.Values[indexOf(Settings.Names, 'max_threads')] = '1' \
+                         FROM system.query_log WHERE type = 2 AND query LIKE '%PREWHERE%' AND query LIKE '%.`{m}` %' FORMAT TSV"
+                    ),
+                )
+                .unwrap();
+                let logged: Vec<&str> = logged.lines().collect();
+                assert!(logged.len() >= qs.len(), "{m}: {logged:?}");
+                let want = if one { "1" } else { "0" };
+                assert!(logged.iter().all(|l| *l == want), "{m} (bound {bound}): max_threads = 1 expected {one}, logged {logged:?}");
+            }
+        }
+    });
+}
+
 /// Makes table `t` again with the earlier order key `(_series, time)` and the same rows: a copy
 /// under another name (its `CREATE` with the key replaced) filled from `t` (the MATERIALIZED
 /// `_sid` computed again), swapped in by `RENAME`.
