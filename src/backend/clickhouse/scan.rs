@@ -12,9 +12,10 @@
 //! ```
 //!
 //! The request's series set becomes `_series IN (...)` (up to [`MAX_SERIES_LIST_BYTES`] of
-//! text), and where the table has `_sid`, also `_sid IN (cityHash64(...), ...)`, as the series the
-//! series table lists for the predicate add their numbers ([`Narrowing::sids`]): implied by the
-//! list, and what the order key `(_sid, time)` of tables made since serves (see `schema`); its order is the `ORDER BY` (rows of one point stay adjacent and in `_seq` order either
+//! text), and where the table has `_sid`, also `_sid IN (cityHash64(...), ...)`, as the series
+//! the series table lists for the predicate add their numbers ([`Narrowing::sids`]): implied by
+//! the list, and what the order key `(_sid, time)` of tables made since serves (see `schema`).
+//! Its order is the `ORDER BY` (rows of one point stay adjacent and in `_seq` order either
 //! way); its per-series limit is `LIMIT n BY _series` over the distinct `(_series, time)` pairs
 //! (`LIMIT BY` exists since ClickHouse 1.1; over rows it could cut a rewritten point's rows in
 //! two), so every point answered is whole; `<fields>` is the request's field pre-filter as
