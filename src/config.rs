@@ -119,6 +119,9 @@ pub struct ClickHouseConfig {
     pub listing_ttl_ms: u64,
     /// The most bytes of those lists kept.
     pub listing_max_bytes: usize,
+    /// Aggregates over at most this many series run with ClickHouse's `max_threads = 1` (0: none),
+    /// see `backend::clickhouse::aggregate`.
+    pub single_thread_series: usize,
 }
 
 impl Default for ClickHouseConfig {
@@ -135,6 +138,7 @@ impl Default for ClickHouseConfig {
             max_insert_bytes: crate::backend::clickhouse::group::DEFAULT_MAX_BYTES,
             listing_ttl_ms: crate::backend::clickhouse::listing::DEFAULT_TTL.as_millis() as u64,
             listing_max_bytes: crate::backend::clickhouse::listing::DEFAULT_MAX_BYTES,
+            single_thread_series: crate::backend::clickhouse::aggregate::DEFAULT_SINGLE_THREAD_SERIES,
         }
     }
 }
@@ -845,8 +849,9 @@ mod tests {
         for bad in ["insert_linger = '2s'", "max_insert_bytes = 0"] {
             assert!(Config::parse(&format!("{head}{bad}\n")).unwrap_err().to_string().contains("insert_linger"), "{bad}");
         }
-        let cfg = Config::parse(&format!("{head}listing_ttl_ms = 0\nlisting_max_bytes = 4096\n")).unwrap();
+        let cfg = Config::parse(&format!("{head}listing_ttl_ms = 0\nlisting_max_bytes = 4096\nsingle_thread_series = 3\n")).unwrap();
         assert_eq!((cfg.backend.clickhouse.listing_ttl_ms, cfg.backend.clickhouse.listing_max_bytes), (0, 4096));
+        assert_eq!(cfg.backend.clickhouse.single_thread_series, 3);
     }
 
     #[test]

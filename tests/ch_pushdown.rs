@@ -258,6 +258,129 @@ fn pushdown_equals_scan_chdb() {
     rt().block_on(both_ways(&ch.url, "chdb"));
 }
 
+/// Tables made with the order key `(_series, time)` (before `(_sid, time)`, see
+/// `clickhouse::schema`) answer as the new ones do: the same data is read through each key, the
+/// answers (aggregates pushed down, scans ordered and limited per series, field pre-filters)
+/// compared, and on the old key pushdown compared with the evaluator over the scan again.
+#[test]
+fn both_order_keys_answer_alike() {
+    let ch = ClickHouse::single();
+    rt().block_on(async {
+        let s = setup(ch.url(), None, &data()).await;
+        let now = T0 + 2 * 3600 * S;
+        let chdb = "influx_db.autogen";
+        let tables = common::clickhouse::query(ch.url(), &format!("SELECT name FROM system.tables WHERE database = '{chdb}' ORDER BY name FORMAT TSVRaw")).unwrap();
+        let tables: Vec<&str> = tables.lines().collect();
+        assert!(tables.len() >= 5, "{tables:?}");
+        let mut qs = queries();
+        qs.extend(strings(&[
+            "SELECT v, i FROM cpu WHERE host = 'h1' OR host = 'h3' ORDER BY time DESC LIMIT 7",
+            "SELECT v FROM cpu WHERE time >= '2024-01-01T00:10:00Z' GROUP BY host LIMIT 3",
+            "SELECT * FROM cpu WHERE host = 'h2' AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:05:00Z'",
+            "SELECT * FROM cpu WHERE host = 'nosuch'",
+            "SELECT * FROM rw2 WHERE k = 2 AND v = 1",
+            "SELECT * FROM rw3 WHERE i >= 5 AND v > 0.5 ORDER BY time DESC LIMIT 1",
+            "SELECT * FROM solo ORDER BY time DESC LIMIT 2",
+        ]));
+        let answers = |qs: Vec<String>| {
+            let on = &s.on;
+            async move {
+                let mut out = Vec::new();
+                for q in &qs {
+                    let mut ctx = influxgate::query::QueryContext::admin(Some("db"));
+                    ctx.now = now;
+                    let parsed = influxgate::influxql::parse_query(q).unwrap();
+                    out.push(format!("{:?}", influxgate::query::execute(on, &ctx, &parsed).await.expect("store")));
+                }
+                out
+            }
+        };
+        let new_key = answers(qs.clone()).await;
+        for t in &tables {
+            let create = common::clickhouse::query(ch.url(), &format!("SHOW CREATE TABLE `{chdb}`.`{t}` FORMAT TSVRaw")).unwrap();
+            assert!(create.contains("ORDER BY (_sid, time)"), "{create}");
+            remake_with_series_key(ch.url(), chdb, t, &create);
+        }
+        let old_key = answers(qs.clone()).await;
+        let differ: Vec<String> =
+            qs.iter().zip(new_key.iter().zip(&old_key)).filter(|(_, (a, b))| a != b).map(|(q, (a, b))| format!("{q}\n  (_sid, time): {a}\n  (_series, time): {b}")).collect();
+        assert!(differ.is_empty(), "{} of {} differ:\n{}", differ.len(), qs.len(), differ.join("\n"));
+        let (failures, pushed) = compare(&s.on, &s.off, "db", &qs, now).await;
+        assert!(failures.is_empty(), "(_series, time): {} differ:\n{}", failures.len(), failures.join("\n"));
+        assert!(pushed * 20 > queries().len() * 19, "only {pushed} pushed down");
+    });
+}
+
+/// `single_thread_series`: an aggregate over at most that many listed series runs with
+/// `max_threads = 1` (read back from `system.query_log`), one over more without, and 0 never;
+/// the answers equal the evaluator's over the scan either way.
+#[test]
+fn few_series_run_on_one_thread() {
+    let ch = ClickHouse::single();
+    rt().block_on(async {
+        let mut body = String::new();
+        for m in ["one", "two", "three", "zero"] {
+            for k in 0..120i64 {
+                for h in 0..3 {
+                    body.push_str(&format!("{m},host=h{h} v={} {}\n", (k * 7 + h) % 11, T0 + k * 10 * S));
+                }
+            }
+        }
+        let queries = |m: &str, cond: &str| {
+            strings(&[
+                &format!("SELECT max(v), sum(v) FROM {m} WHERE {cond} AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:20:00Z' GROUP BY time(1m), host"),
+                &format!("SELECT last(v) FROM {m} WHERE {cond} GROUP BY host"),
+            ])
+        };
+        for (bound, cases) in [(2, vec![("one", "host = 'h0'", true), ("two", "(host = 'h0' OR host = 'h1')", true), ("three", "host != 'x'", false)]), (0, vec![("zero", "host = 'h0'", false)])] {
+            let opts = ClickHouseOptions { single_thread_series: bound, ..ClickHouseOptions::default() };
+            let b = Arc::new(ClickHouseBackend::new(ch.url(), opts).unwrap());
+            b.create_database("db").await.unwrap();
+            if bound == 2 {
+                let points = influxgate::lineproto::parse_body_str(&body, influxgate::lineproto::Precision::Nanosecond, 0).unwrap();
+                b.write(WriteBatch { db: "db".into(), rp: None, points: points.iter().collect() }).await.unwrap();
+            }
+            let (on, off) = Switch::pair(b);
+            for (m, cond, one) in cases {
+                let qs = queries(m, cond);
+                let (failures, pushed) = compare(&on, &off, "db", &qs, T0 + 3600 * S).await;
+                assert!(failures.is_empty(), "{m}: {}", failures.join("\n"));
+                assert_eq!(pushed, qs.len(), "{m}");
+                common::clickhouse::query(ch.url(), "SYSTEM FLUSH LOGS").unwrap();
+                let logged = common::clickhouse::query(
+                    ch.url(),
+                    &format!(
+                        "SELECT has(Settings.Names, 'max_threads') AND Settings.Values[indexOf(Settings.Names, 'max_threads')] = '1' \
+                         FROM system.query_log WHERE type = 2 AND query LIKE '%PREWHERE%' AND query LIKE '%.`{m}` %' FORMAT TSV"
+                    ),
+                )
+                .unwrap();
+                let logged: Vec<&str> = logged.lines().collect();
+                assert!(logged.len() >= qs.len(), "{m}: {logged:?}");
+                let want = if one { "1" } else { "0" };
+                assert!(logged.iter().all(|l| *l == want), "{m} (bound {bound}): max_threads = 1 expected {one}, logged {logged:?}");
+            }
+        }
+    });
+}
+
+/// Makes table `t` again with the earlier order key `(_series, time)` and the same rows: a copy
+/// under another name (its `CREATE` with the key replaced) filled from `t` (the MATERIALIZED
+/// `_sid` computed again), swapped in by `RENAME`.
+fn remake_with_series_key(url: &str, chdb: &str, t: &str, create: &str) {
+    let run = |sql: &str| common::clickhouse::query(url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let (name, old, gone) = (format!("`{chdb}`.`{t}`"), format!("`{chdb}`.`{t}\\\\old`"), format!("`{chdb}`.`{t}\\\\gone`"));
+    let body = &create[create.find(" (").expect("columns")..];
+    run(&format!("CREATE TABLE {old}{}", body.replace("ORDER BY (_sid, time)", "ORDER BY (_series, time)")));
+    run(&format!("INSERT INTO {old} SELECT * FROM {name}"));
+    let rows = |tbl: &str| run(&format!("SELECT count(), sum(_sid) FROM {tbl} FORMAT TSV"));
+    assert_eq!(rows(&name), rows(&old), "{t}");
+    run(&format!("RENAME TABLE {name} TO {gone}, {old} TO {name}"));
+    run(&format!("DROP TABLE {gone}"));
+    let again = run(&format!("SHOW CREATE TABLE {name} FORMAT TSVRaw"));
+    assert!(again.contains("ORDER BY (_series, time)") && again.contains("_sid UInt64 MATERIALIZED"), "{again}");
+}
+
 /// The TSBS shapes on 2 shards (through the Distributed tables): 40 hosts, a point every 10 s
 /// for an hour.
 #[test]

@@ -604,6 +604,7 @@ fn open_clickhouse(config: &Config) -> Result<Arc<crate::backend::clickhouse::Cl
         },
         listing_ttl: Duration::from_millis(ch.listing_ttl_ms),
         listing_max_bytes: ch.listing_max_bytes,
+        single_thread_series: ch.single_thread_series,
     };
     let b = ClickHouseBackend::new(url, opts)
         .map_err(|e| StartError::Backend(format!("cannot use ClickHouse at {url}: {e}")))?;

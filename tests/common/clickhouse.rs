@@ -166,10 +166,11 @@ impl Node {
         s
     }
 
-    /// Users: `default` without a password (the tests' own queries) and `gate` / `gate-secret`.
+    /// Users: `default` without a password (the tests' own queries) and `gate` / `gate-secret`;
+    /// statements are logged in `system.query_log` (tests read the settings they ran with).
     fn users() -> &'static str {
         "<?xml version=\"1.0\"?>\n<yandex>\n\
-         <profiles><default><max_memory_usage>4000000000</max_memory_usage><load_balancing>in_order</load_balancing></default></profiles>\n\
+         <profiles><default><max_memory_usage>4000000000</max_memory_usage><load_balancing>in_order</load_balancing><log_queries>1</log_queries></default></profiles>\n\
          <users>\n\
            <default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></default>\n\
            <gate><password>gate-secret</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks><profile>default</profile><quota>default</quota></gate>\n\

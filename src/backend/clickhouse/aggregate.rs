@@ -58,6 +58,16 @@
 //! 52 → 36 ms of ClickHouse CPU; `single-groupby-1-1-1`'s 5.1 MB → 0.46 MB. Not on a cluster
 //! (no `_sid` there, see `schema`).
 //!
+//! # One thread for a few series: `max_threads = 1`
+//!
+//! A statement over at most `single_thread_series` listed series ([`Narrowing::listed`], 1 by
+//! default; 0: never) runs with the setting `max_threads = 1`. Such a statement reads a granule
+//! or two per part; 18.16 otherwise starts a stream per core and merges their partial states.
+//! Measured (ClickHouse 18.16, 100 hosts × 30 h, same run, `system.query_log` and its
+//! `ProfileEvents`; BENCHMARKS.md, "Since the table"): 14–17 % less ClickHouse CPU per
+//! single-series statement (`cpu-max-all-1` 7.3 → 6.3 ms). Over 8 series it was measured slower
+//! (wall time), hence the bound. Settings change how the server works, not what it answers.
+//!
 //! # Rewritten points: up to three statements
 //!
 //! 1.x keeps one point per series and time; a MergeTree keeps every row written, and a scan
@@ -148,6 +158,9 @@ mod edge;
 
 /// Rows (series × buckets) one answer may hold; past it the request is not pushed down.
 pub const MAX_ROWS: u64 = 1_000_000;
+/// Default of `single_thread_series` (module docs, "One thread for a few series").
+pub const DEFAULT_SINGLE_THREAD_SERIES: usize = 1;
+
 /// The widest bucket pushed down (ns), see the module docs.
 pub const MAX_EVERY: i64 = i64::MAX / 4;
 
@@ -248,6 +261,17 @@ fn where_sql(req: &AggregateRequest, s: &schema::TableSchema, narrow: &Narrowing
 fn prewhere_sql(narrow: &Narrowing, (lo, hi): (i64, i64)) -> String {
     let t = ident(TIME);
     narrow.sids.as_ref().map_or_else(String::new, |sids| format!(" PREWHERE {t} >= {} AND {t} <= {} AND {sids}", int(lo), int(hi)))
+}
+
+/// The settings of a group's statements: with `max_threads = 1` over at most
+/// `single_thread_series` listed series (module docs).
+fn settings(inner: &Inner, narrow: &Narrowing) -> Vec<(&'static str, String)> {
+    let mut s = inner.select_settings();
+    let bound = inner.opts.single_thread_series;
+    if narrow.sids.is_some() && narrow.listed <= bound {
+        s.push(("max_threads", "1".into()));
+    }
+    s
 }
 
 /// What every statement of one group shares: `req` is any request of it; `narrow`, what the
@@ -506,12 +530,12 @@ async fn aggregate_group(inner: &Inner, reqs: &[&AggregateRequest]) -> GroupAnsw
 async fn answer(inner: &Inner, g: &Group<'_>, range: (i64, i64), mut complete: Option<&mut HashSet<(u64, i64)>>) -> Result<Option<Vec<Vec<AggregateSeries>>>> {
     let (pred, ids) = (&g.req.scan.tags, g.narrow.ids.as_ref());
     for mode in [Mode::Fast, Mode::Careful] {
-        let a = read_answer(inner, &statement(g, mode, range), pred, g.calls, mode, ids, complete.as_deref_mut()).await?;
+        let a = read_answer(inner, (&statement(g, mode, range), g.narrow), pred, g.calls, mode, ids, complete.as_deref_mut()).await?;
         if a.is_some() {
             return Ok(a);
         }
     }
-    read_answer(inner, &statement(g, Mode::Merged, range), pred, g.calls, Mode::Merged, ids, complete).await
+    read_answer(inner, (&statement(g, Mode::Merged, range), g.narrow), pred, g.calls, Mode::Merged, ids, complete).await
 }
 
 /// The series being read: its id (none before the first row; a series without tags has the empty
@@ -522,10 +546,10 @@ type CurrentSeries = (Option<Vec<u8>>, Option<Vec<(String, String)>>, usize);
 /// that have a point of its field, each with its buckets; `None` when a bucket holds rewritten
 /// points (`Careful`: rewritten to another value). `complete` (with `ids`): filled with the
 /// `(_sid, bucket start)` of every answer row where each call has a point, whether or not the
-/// predicate keeps the series.
+/// predicate keeps the series. `narrow`: the group's (it decides the [`settings`]).
 async fn read_answer(
     inner: &Inner,
-    sql: &str,
+    (sql, narrow): (&str, &Narrowing),
     pred: &crate::backend::TagPredicate,
     calls: &[Call],
     mode: Mode,
@@ -535,7 +559,7 @@ async fn read_answer(
     if let Some(c) = complete.as_deref_mut() {
         c.clear();
     }
-    let settings = inner.select_settings();
+    let settings = settings(inner, narrow);
     let ans = inner.retry_missing(|| inner.client.stream(sql, &settings)).await.map_err(not_pushed)?;
     let mut rows = Rows::new(ans);
     let mut out: Vec<Vec<AggregateSeries>> = vec![Vec::new(); calls.len()];

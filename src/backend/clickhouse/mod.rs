@@ -129,6 +129,9 @@ pub struct ClickHouseOptions {
     pub listing_ttl: Duration,
     /// Bytes of series lists kept (`listing_max_bytes`).
     pub listing_max_bytes: usize,
+    /// Aggregates over at most this many listed series run on one ClickHouse thread
+    /// (`single_thread_series`; 0: none), see [`aggregate`](mod@aggregate).
+    pub single_thread_series: usize,
 }
 
 impl Default for ClickHouseOptions {
@@ -149,6 +152,7 @@ impl Default for ClickHouseOptions {
             groups: group::GroupOptions::default(),
             listing_ttl: listing::DEFAULT_TTL,
             listing_max_bytes: listing::DEFAULT_MAX_BYTES,
+            single_thread_series: aggregate::DEFAULT_SINGLE_THREAD_SERIES,
         }
     }
 }

@@ -12,7 +12,10 @@
 //! ```
 //!
 //! The request's series set becomes `_series IN (...)` (up to [`MAX_SERIES_LIST_BYTES`] of
-//! text); its order is the `ORDER BY` (rows of one point stay adjacent and in `_seq` order either
+//! text), and where the table has `_sid`, also `_sid IN (cityHash64(...), ...)`, as the series
+//! the series table lists for the predicate add their numbers ([`Narrowing::sids`]): implied by
+//! the list, and what the order key `(_sid, time)` of tables made since serves (see `schema`).
+//! Its order is the `ORDER BY` (rows of one point stay adjacent and in `_seq` order either
 //! way); its per-series limit is `LIMIT n BY _series` over the distinct `(_series, time)` pairs
 //! (`LIMIT BY` exists since ClickHouse 1.1; over rows it could cut a rewritten point's rows in
 //! two), so every point answered is whole; `<fields>` is the request's field pre-filter as
@@ -39,9 +42,10 @@ use tokio::sync::mpsc;
 use super::catalog::{self, policies};
 use super::client::Answer;
 use super::dialect::{bytes, ident, int, string, table};
-use super::names::{parse_series_id, series_id, SERIES, SEQ, TIME};
+use super::names::{parse_series_id, series_id, SERIES, SEQ, SID, TIME};
 use super::rowbinary::Cursor;
 use super::schema::{self, TableSchema};
+use super::series_table::Narrowing;
 use super::{Inner, CHUNK_ROWS};
 use crate::backend::{BackendError, MeasurementFilter, Result, ScanOrder, ScanRequest, SeriesChunk, SeriesInfo, TagPredicate};
 use crate::model::{FieldType, FieldValue};
@@ -213,10 +217,10 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
         return empty();
     }
     let narrow = match &req.series {
-        None if !matches!(req.tags, TagPredicate::True) => super::series_table::narrow(inner, &chdb, &req.measurement, &s, &req.tags).await?.cond,
-        _ => None,
+        None if !matches!(req.tags, TagPredicate::True) => super::series_table::narrow(inner, &chdb, &req.measurement, &s, &req.tags).await?,
+        _ => Narrowing::default(),
     };
-    let sql = scan_sql(&req, &chdb, &s, &names, narrow.as_deref());
+    let sql = scan_sql(&req, &chdb, &s, &names, &narrow);
     let settings = inner.select_settings();
     let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await?;
     let plan = ScanPlan { cols, pos, req };
@@ -231,16 +235,24 @@ pub async fn scan(inner: &Arc<Inner>, req: ScanRequest) -> Result<BoxStream<'sta
 
 /// The scan's statement (module docs): `names` are the field columns read; `narrow`, the series
 /// the series table lists for the predicate ([`series_table::narrow`](super::series_table::narrow)).
-fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str], narrow: Option<&str>) -> String {
+fn scan_sql(req: &ScanRequest, chdb: &str, s: &TableSchema, names: &[&str], narrow: &Narrowing) -> String {
     // The series the series table listed pass the tag conditions by construction: the list
     // alone (a tag condition is read and evaluated on every row the list selects).
-    let pred = narrow.map_or_else(|| predicate_sql(&req.tags, s), str::to_string);
+    let pred = narrow.cond.clone().unwrap_or_else(|| predicate_sql(&req.tags, s));
     let mut cond = format!("{} >= {} AND {} <= {} AND {pred}", ident(TIME), int(req.min_time), ident(TIME), int(req.max_time));
+    // The same series by number (implied by the list): what the order key `(_sid, time)` serves.
+    if let Some(sids) = &narrow.sids {
+        cond.push_str(&format!(" AND {sids}"));
+    }
     if let Some(set) = &req.series {
         let ids: Vec<String> = set.iter().map(|t| bytes(&series_id(t))).collect();
         let list = ids.join(", ");
         if list.len() <= MAX_SERIES_LIST_BYTES {
             cond.push_str(&format!(" AND {} IN ({list})", ident(SERIES)));
+            if s.sid {
+                let sids: Vec<String> = ids.iter().map(|id| format!("cityHash64({id})")).collect();
+                cond.push_str(&format!(" AND {} IN ({})", ident(SID), sids.join(", ")));
+            }
         }
     }
     if !names.is_empty() {

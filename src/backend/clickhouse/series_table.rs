@@ -242,6 +242,8 @@ pub struct Narrowing {
     /// (`_sid` is `cityHash64(_series)`), and read from an 8-byte column instead of `_series`'
     /// 100–200 bytes a row: aggregates put it in `PREWHERE` (see `aggregate`'s module docs).
     pub sids: Option<String>,
+    /// How many series `sids` lists (0 where it is `None`).
+    pub listed: usize,
 }
 
 /// The [`Narrowing`] of a read of `m` with predicate `pred` (nothing for a table without series table).
@@ -255,9 +257,9 @@ pub async fn narrow(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred: &
     let numeric = all.iter().all(|x| hashes.insert(x.hash));
     let ids = (numeric && s.sid).then(|| all.iter().map(|x| (x.hash, x.id.clone())).collect());
     if matches!(pred, TagPredicate::True) {
-        return Ok(Narrowing { cond: None, numeric, ids, sids: None });
+        return Ok(Narrowing { cond: None, numeric, ids, sids: None, listed: 0 });
     }
-    let (mut list, mut nums) = (String::new(), String::new());
+    let (mut list, mut nums, mut listed) = (String::new(), String::new(), 0);
     for x in all {
         if x.tags.as_ref().is_some_and(|t| pred.matches(t)) {
             if !list.is_empty() {
@@ -265,15 +267,17 @@ pub async fn narrow(inner: &Inner, chdb: &str, m: &str, s: &TableSchema, pred: &
                 nums.push_str(", ");
             }
             list.push_str(&bytes(&x.id));
+            listed += 1;
             nums.push_str(&x.hash.to_string());
             if list.len() > MAX_SERIES_LIST_BYTES {
-                return Ok(Narrowing { cond: None, numeric, ids, sids: None });
+                return Ok(Narrowing { cond: None, numeric, ids, sids: None, listed: 0 });
             }
         }
     }
     let cond = if list.is_empty() { "0".to_string() } else { format!("{} IN ({list})", ident(SERIES)) };
     let sids = (ids.is_some() && !list.is_empty()).then(|| format!("{} IN ({nums})", ident(SID)));
-    Ok(Narrowing { cond: Some(cond), numeric, ids, sids })
+    let listed = if sids.is_some() { listed } else { 0 };
+    Ok(Narrowing { cond: Some(cond), numeric, ids, sids, listed })
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ async fn ends(inner: &Inner, g: &Group<'_>, last: bool, latest: bool) -> Result<
         cond = where_sql(g.req, g.s, g.narrow, (scan.min_time, scan.max_time)),
         limit = MAX_ROWS + 1,
     );
-    let settings = inner.select_settings();
+    let settings = super::settings(inner, g.narrow);
     let ans = inner.retry_missing(|| inner.client.stream(&sql, &settings)).await.map_err(not_pushed)?;
     let mut rows = Rows::new(ans);
     let mut keys = HashSet::new();
