@@ -4,8 +4,9 @@
 //!
 //! Nothing here allocates on the fast path when [`parse_line_into`] is given a reused [`Line`]; the
 //! only owned data are the `Vec`s of tag and field slices, which keep their capacity across lines.
-//! Lines without `"` or `\` take [`parse_simple_into`], whose scanning, number conversion and tag
-//! sorting shortcuts live in [`scan`] (each falls back to the general code for any other shape).
+//! Lines without `"` or `\` take [`parse_simple_into`], which finds its separators with [`stops`]
+//! (a bitmask per 64 bytes) and whose number conversion and tag sorting shortcuts live in [`scan`]
+//! (each falls back to the general code for any other shape).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,6 +14,7 @@ use std::fmt;
 use super::Precision;
 
 mod scan;
+mod stops;
 pub(crate) use scan::TagOrder;
 
 /// Largest allowed length of a series key (measurement + tags, escaped) in 1.x.
@@ -363,9 +365,10 @@ pub(crate) fn parse_simple_into<'a>(
     if i >= n || b[i] == b',' {
         return fail("missing measurement");
     }
-    i = scan::find_stop(b, i + 1);
+    let mut stops = stops::Stops::new(b);
+    i = stops.find(i + 1);
     while i < n && b[i] == b'=' {
-        i = scan::find_stop(b, i + 1);
+        i = stops.find(i + 1);
     }
     if i >= n {
         return fail("missing fields");
@@ -380,7 +383,7 @@ pub(crate) fn parse_simple_into<'a>(
             if i >= n || matches!(b[i], b' ' | b',' | b'=') {
                 return fail("missing tag key");
             }
-            i = scan::find_stop(b, i + 1);
+            i = stops.find(i + 1);
             if i >= n || b[i] != b'=' {
                 return fail("missing tag value");
             }
@@ -390,7 +393,7 @@ pub(crate) fn parse_simple_into<'a>(
             if i >= n || b[i] == b',' || b[i] == b' ' {
                 return fail("missing tag value");
             }
-            i = scan::find_stop(b, i + 1);
+            i = stops.find(i + 1);
             if i >= n {
                 return fail("missing fields");
             }
@@ -420,7 +423,7 @@ pub(crate) fn parse_simple_into<'a>(
     let mut too_long: Option<usize> = None;
     loop {
         // Only ' ', ',' and '=' matter to this loop.
-        i = scan::find_stop(b, i);
+        i = stops.find(i);
         if i >= n {
             break;
         }

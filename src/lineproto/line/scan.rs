@@ -1,7 +1,7 @@
-//! The parser's fast paths for the common shapes of a line (what TSBS and most agents write): finding
-//! the next `' '`/`','`/`'='` eight bytes at a time, converting the plain number shapes (`12i`,
-//! `-3.25`, `7`) in the same pass that delimits them, and reusing the sort order of a line's tags for
-//! the next line with the same keys. Each one either gives exactly what the general code gives or
+//! The parser's fast paths for the common shapes of a line (what TSBS and most agents write):
+//! converting the plain number shapes (`12i`, `-3.25`, `7`) in the same pass that delimits them, and
+//! reusing the sort order of a line's tags for the next line with the same keys (finding the
+//! separators is [`super::stops`]). Each one either gives exactly what the general code gives or
 //! declines (`None`, a miss), and then the general code runs; `lineproto::tests` checks both agree.
 //!
 //! Floats: a decimal `m / 10^k` with `m ≤ 2^53` and `k ≤ 22` is the quotient of two exactly
@@ -10,38 +10,6 @@
 //! Anything longer (more than 18 digits, an exponent, a `u` suffix, `NaN`) is left to the general code.
 
 use super::{cmp_bytes, fail, Escaped, LineError, Value};
-
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// High bit set in each byte of `v` that is zero. The lowest flagged byte is exact (borrows only
-/// propagate upwards); higher ones may be false positives, so only the lowest is used.
-#[inline(always)]
-fn zero_bytes(v: u64) -> u64 {
-    v.wrapping_sub(LO) & !v & HI
-}
-
-/// First position at or after `i` holding `' '`, `','` or `'='`, or `b.len()`.
-#[inline(always)]
-pub(super) fn find_stop(b: &[u8], mut i: usize) -> usize {
-    let n = b.len();
-    while i + 8 <= n {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&b[i..i + 8]);
-        let w = u64::from_le_bytes(a);
-        let m = zero_bytes(w ^ (LO * u64::from(b' ')))
-            | zero_bytes(w ^ (LO * u64::from(b',')))
-            | zero_bytes(w ^ (LO * u64::from(b'=')));
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < n && !matches!(b[i], b' ' | b',' | b'=') {
-        i += 1;
-    }
-    i
-}
 
 /// Exact powers of ten as doubles (10^22 is the largest exactly representable one).
 const POW10: [f64; 23] = [
@@ -252,17 +220,6 @@ mod tests {
         }
         for s in cases {
             assert_eq!(super::super::parse_ts(&s).ok(), s.parse::<i64>().ok(), "{s}");
-        }
-    }
-
-    #[test]
-    fn find_stop_finds_the_first_separator() {
-        let mut rng = SplitMix64::new(3);
-        for _ in 0..20_000 {
-            let b: Vec<u8> = (0..rng.below(40)).map(|_| b"ab ,=\xc3\xbc\x80\x00"[rng.below(9) as usize]).collect();
-            let from = rng.below(b.len() as u64 + 1) as usize;
-            let want = (from..b.len()).find(|&i| matches!(b[i], b' ' | b',' | b'=')).unwrap_or(b.len());
-            assert_eq!(find_stop(&b, from), want, "{b:?} from {from}");
         }
     }
 }
