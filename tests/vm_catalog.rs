@@ -207,4 +207,9 @@ async fn whole_listing_past_max_series_asks_the_predicate() {
         let q = format!("SELECT max(usage_user) FROM cpu WHERE host = 'h{h}' AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z' GROUP BY time(1m)");
         assert!(run(&b, &q).await.contains("values: [["), "{q}");
     }
+    // A regex condition too: without it the request would list every series, and be refused.
+    for h in 0..4 {
+        let q = format!("SELECT max(usage_user) FROM cpu WHERE host =~ /^h{h}$/ AND time >= '2024-01-01T00:00:00Z' AND time < '2024-01-01T00:10:00Z' GROUP BY time(1m)");
+        assert!(run(&b, &q).await.contains("values: [["), "{q}");
+    }
 }

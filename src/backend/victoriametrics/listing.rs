@@ -13,7 +13,7 @@
 //! # The same answer
 //!
 //! `list_series` keeps of what VictoriaMetrics lists only the series `TagPredicate::matches`
-//! accepts. The matchers it would push down (`selector::to_dnf`, without regex leaves, see
+//! accepts. The matchers it would push down (`selector::to_dnf`, regex leaves left out, see
 //! [`selector`](mod@super::selector)) select a superset of those series, so filtering the whole
 //! listing (same metrics, same database, same time range: a statement's view always lists series
 //! of any time) keeps the same series. Deleted series are left out of both answers by
@@ -21,7 +21,8 @@
 //! kept listing (see [`memo`](mod@super::memo)).
 //!
 //! The listing also says whether some label value holds a byte VictoriaMetrics' regex matchers
-//! misjudge (0x00–0x02): when none does, a rollup may push a tag regex down.
+//! misjudge (0x00–0x02, or a newline, which the `.*` around a pushed-down regex does not cross):
+//! when none does, a rollup may push a tag regex down.
 //!
 //! The label names `exact_selector` needs are derived from the whole listing, as `list_series`
 //! does for a listing without a predicate (the same label names `/api/v1/labels` answers).
@@ -31,7 +32,9 @@
 //! The whole listing is asked with `limit` = [`MAX_SERIES`], or fewer when the statement memo's
 //! bound divided by [`MIN_SERIES_BYTES`] is smaller. A listing that reaches the limit, or that
 //! VictoriaMetrics refuses (422: more series match than its `-search.maxSeries`, checked
-//! before `limit`; the predicate's own request may match fewer), is not used (the predicate's request is sent), and a marker of a few bytes is kept in its place so
+//! before `limit`), is not used: the predicate's own request is sent, tag regexes included, as it
+//! may match fewer (where a value holding 0x00–0x02 or a newline may be missed, as VictoriaMetrics
+//! judges the regex). A marker of a few bytes is kept in its place so
 //! that the statements after it do not ask again within `catalog_ttl_ms`. So a measurement of
 //! many series costs one more, bounded request per `catalog_ttl_ms`; memory stays within the
 //! memo's bounds (an answer that does not fit is not kept).
@@ -64,7 +67,8 @@ pub struct Whole {
     pub label_names: Vec<String>,
     /// False: the listing reached the limit or was refused (module docs); nothing else kept.
     complete: bool,
-    /// Some label value holds a byte 0x00–0x02 (`selector::escaped_in_index`).
+    /// Some label value holds a byte 0x00–0x02 (`selector::escaped_in_index`) or a newline (a
+    /// pushed-down regex is wrapped in `.*`, and VictoriaMetrics' `.` does not match one).
     escaped: bool,
     /// Bytes held, for the memo's bounds: each string's length plus 24.
     pub bytes: usize,
@@ -75,7 +79,7 @@ impl Whole {
         let mut names = BTreeSet::new();
         let (mut series, mut escaped, mut bytes) = (Vec::new(), false, 0);
         for mut l in listing {
-            escaped |= l.values().any(|v| escaped_in_index(v));
+            escaped |= l.values().any(|v| escaped_in_index(v) || v.contains('\n'));
             names.extend(l.keys().cloned());
             let Some(name) = l.remove("__name__") else { continue };
             let Some(t) = labels.tags_in_db(l, db) else { continue };
@@ -97,7 +101,8 @@ impl Whole {
     }
 
     /// Whether VictoriaMetrics' regex matchers judge every label value of the listing as the
-    /// evaluator would (no value holds a byte 0x00–0x02), so that a tag regex may be pushed down.
+    /// evaluator would (no value holds a byte 0x00–0x02 or a newline), so that a tag regex may be
+    /// pushed down.
     pub fn regex_exact(&self) -> bool {
         self.complete && !self.escaped
     }
@@ -146,9 +151,9 @@ mod tests {
             let l = vec![BTreeMap::from([("__name__".to_string(), "m_f".to_string()), ("host".to_string(), v.to_string())])];
             Whole::new(l, &LabelMap::new("db"), "")
         };
-        assert!(w("a\nb").regex_exact());
         assert!(w("a\u{3}b").regex_exact());
-        for v in ["a\u{0}b", "a\u{1}", "\u{2}"] {
+        assert!(w("a b").regex_exact());
+        for v in ["a\u{0}b", "a\u{1}", "\u{2}", "a\nb"] {
             assert!(!w(v).regex_exact(), "{v:?}");
             assert!(w(v).complete());
         }

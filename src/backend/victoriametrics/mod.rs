@@ -667,9 +667,6 @@ impl Inner {
         hi_ms: i64,
     ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
-        // No regex pushed down: a value with a byte 0x00–0x02 would be misjudged (see
-        // `selector`); `TagPredicate::matches` decides below.
-        let conjs = to_dnf(tags, &self.labels, false);
         // In a statement's view the series of any time are asked (a superset: a series without
         // samples in the window reads none), so that the statement's listings of one measurement
         // and predicate (the snapshot's and the scan's), and the next statements', are one
@@ -684,6 +681,11 @@ impl Inner {
         if let Some(w) = self.listing_for(memo, db, metrics).await? {
             return Ok(self.filter_whole(memo, db, metrics, &w, tags));
         }
+        // Past the whole listing (no statement view, or a measurement of more series than it
+        // holds) the predicate goes to VictoriaMetrics, tag regexes too: without them the request
+        // would list every series of the measurement, which past `-search.maxSeries` is refused.
+        // A value holding a byte 0x00–0x02 or a newline may be missed there (see `selector`).
+        let conjs = to_dnf(tags, &self.labels, true);
         // Every series of these metrics at any time: their label names are those
         // `metric_labels` would ask for.
         let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
