@@ -32,12 +32,12 @@
 //! The whole listing is asked with `limit` = [`MAX_SERIES`], or fewer when the statement memo's
 //! bound divided by [`MIN_SERIES_BYTES`] is smaller. A listing that reaches the limit, or that
 //! VictoriaMetrics refuses (422: more series match than its `-search.maxSeries`, checked
-//! before `limit`), is not used: the predicate's own request is sent, tag regexes included, as it
-//! may match fewer (where a value holding 0x00–0x02 or a newline may be missed, as VictoriaMetrics
-//! judges the regex). A marker of a few bytes is kept in its place so
-//! that the statements after it do not ask again within `catalog_ttl_ms`. So a measurement of
-//! many series costs one more, bounded request per `catalog_ttl_ms`; memory stays within the
-//! memo's bounds (an answer that does not fit is not kept).
+//! before `limit`), is not used: the predicate's own request is sent, which may match fewer (tag
+//! regexes are added to it only when VictoriaMetrics refuses it too; a value holding 0x00–0x02 or
+//! a newline may then be missed, as VictoriaMetrics judges the regex). A marker of a few bytes is
+//! kept in its place so that the statements after it do not ask again within `catalog_ttl_ms`. So
+//! a measurement of many series costs one more, bounded request per `catalog_ttl_ms`; memory
+//! stays within the memo's bounds (an answer that does not fit is not kept).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -666,7 +666,6 @@ impl Inner {
         lo_ms: i64,
         hi_ms: i64,
     ) -> Result<(Vec<FoundSeries>, BTreeSet<String>)> {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
         // In a statement's view the series of any time are asked (a superset: a series without
         // samples in the window reads none), so that the statement's listings of one measurement
         // and predicate (the snapshot's and the scan's), and the next statements', are one
@@ -682,10 +681,43 @@ impl Inner {
             return Ok(self.filter_whole(memo, db, metrics, &w, tags));
         }
         // Past the whole listing (no statement view, or a measurement of more series than it
-        // holds) the predicate goes to VictoriaMetrics, tag regexes too: without them the request
-        // would list every series of the measurement, which past `-search.maxSeries` is refused.
-        // A value holding a byte 0x00–0x02 or a newline may be missed there (see `selector`).
-        let conjs = to_dnf(tags, &self.labels, true);
+        // holds) the predicate's own request, tag regexes left to `TagPredicate::matches` below
+        // (VictoriaMetrics misjudges values holding 0x00–0x02 or a newline, see `selector`). When
+        // VictoriaMetrics refuses that wider request (422: past `-search.maxSeries`), it is sent
+        // again with the regexes, as they may select few enough: there a value holding such a
+        // byte may be missed.
+        let (raw, label_names) = match self.series_request(memo, db, metrics, &to_dnf(tags, &self.labels, false), lo_ms, hi_ms).await {
+            Err(BackendError::Invalid(_)) if selector::has_regex(tags) => {
+                self.series_request(memo, db, metrics, &to_dnf(tags, &self.labels, true), lo_ms, hi_ms).await?
+            }
+            r => r?,
+        };
+        let mut label_names: BTreeSet<String> =
+            label_names.into_iter().filter(|l| l != "__name__" && *l != self.opts.db_label).collect();
+        let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
+        for mut labels in raw {
+            let Some(name) = labels.remove("__name__") else { continue };
+            label_names.extend(labels.keys().filter(|l| **l != self.opts.db_label).cloned());
+            let Some(t) = self.labels.tags_in_db(labels, db) else { continue };
+            if tags.matches(&t) {
+                by_tags.entry(t).or_default().insert(name);
+            }
+        }
+        Ok((by_tags.into_iter().collect(), label_names))
+    }
+
+    /// `/api/v1/series` for these metrics and matchers (`conjs`, united) in `db` and the time
+    /// range, and every label name the metrics use.
+    async fn series_request(
+        &self,
+        memo: Option<&memo::Memo>,
+        db: &str,
+        metrics: &[String],
+        conjs: &[Vec<Matcher>],
+        lo_ms: i64,
+        hi_ms: i64,
+    ) -> Result<(Vec<BTreeMap<String, String>>, Vec<String>)> {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
         // Every series of these metrics at any time: their label names are those
         // `metric_labels` would ask for.
         let every = conjs.iter().all(Vec::is_empty) && lo_ms <= 1000 && hi_ms >= MAX_MS - 1;
@@ -701,27 +733,15 @@ impl Inner {
         // so that `exact_selector` can pin the absent ones to "" (a superset is harmless). Label
         // names, not tag keys (see `labels`). Asked beside the series list (two round trips in
         // the time of one).
-        let (raw, label_names): (Vec<BTreeMap<String, String>>, Vec<String>) = if every {
+        if every {
             let raw: Vec<BTreeMap<String, String>> = self.catalog_api(memo, db, "/api/v1/series", &p).await?;
             let names: BTreeSet<&String> = raw.iter().flat_map(|l| l.keys()).collect();
             let names: Vec<String> = names.into_iter().cloned().collect();
             self.keep_labels_answer(memo, db, metrics, &names);
-            (raw, names)
+            Ok((raw, names))
         } else {
-            futures::try_join!(self.catalog_api(memo, db, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))?
-        };
-        let mut label_names: BTreeSet<String> =
-            label_names.into_iter().filter(|l| l != "__name__" && *l != self.opts.db_label).collect();
-        let mut by_tags: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
-        for mut labels in raw {
-            let Some(name) = labels.remove("__name__") else { continue };
-            label_names.extend(labels.keys().filter(|l| **l != self.opts.db_label).cloned());
-            let Some(t) = self.labels.tags_in_db(labels, db) else { continue };
-            if tags.matches(&t) {
-                by_tags.entry(t).or_default().insert(name);
-            }
+            futures::try_join!(self.catalog_api(memo, db, "/api/v1/series", &p), self.metric_labels(memo, db, metrics))
         }
-        Ok((by_tags.into_iter().collect(), label_names))
     }
 
     /// In a statement's view, keeps the label names of a whole listing of these metrics (every
