@@ -242,6 +242,12 @@ async fn field_conditions(s: &Setup, now: i64, label: &str) {
 }
 
 /// A runtime for the async part (the harness starts servers with blocking calls, outside it).
+/// A ClickHouse statement through the harness's blocking client, also from inside [`rt`]'s
+/// runtime (where a blocking client may not start its own).
+fn ch_sql(url: &str, sql: &str) -> Result<String, String> {
+    tokio::task::block_in_place(|| common::clickhouse::query(url, sql))
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
@@ -269,7 +275,7 @@ fn both_order_keys_answer_alike() {
         let s = setup(ch.url(), None, &data()).await;
         let now = T0 + 2 * 3600 * S;
         let chdb = "influx_db.autogen";
-        let tables = common::clickhouse::query(ch.url(), &format!("SELECT name FROM system.tables WHERE database = '{chdb}' ORDER BY name FORMAT TSVRaw")).unwrap();
+        let tables = ch_sql(ch.url(), &format!("SELECT name FROM system.tables WHERE database = '{chdb}' ORDER BY name FORMAT TSVRaw")).unwrap();
         let tables: Vec<&str> = tables.lines().collect();
         assert!(tables.len() >= 5, "{tables:?}");
         let mut qs = queries();
@@ -297,7 +303,7 @@ fn both_order_keys_answer_alike() {
         };
         let new_key = answers(qs.clone()).await;
         for t in &tables {
-            let create = common::clickhouse::query(ch.url(), &format!("SHOW CREATE TABLE `{chdb}`.`{t}` FORMAT TSVRaw")).unwrap();
+            let create = ch_sql(ch.url(), &format!("SHOW CREATE TABLE `{chdb}`.`{t}` FORMAT TSVRaw")).unwrap();
             assert!(create.contains("ORDER BY (_sid, time)"), "{create}");
             remake_with_series_key(ch.url(), chdb, t, &create);
         }
@@ -346,8 +352,8 @@ fn few_series_run_on_one_thread() {
                 let (failures, pushed) = compare(&on, &off, "db", &qs, T0 + 3600 * S).await;
                 assert!(failures.is_empty(), "{m}: {}", failures.join("\n"));
                 assert_eq!(pushed, qs.len(), "{m}");
-                common::clickhouse::query(ch.url(), "SYSTEM FLUSH LOGS").unwrap();
-                let logged = common::clickhouse::query(
+                ch_sql(ch.url(), "SYSTEM FLUSH LOGS").unwrap();
+                let logged = ch_sql(
                     ch.url(),
                     &format!(
                         "SELECT has(Settings.Names, 'max_threads') AND Settings.Values[indexOf(Settings.Names, 'max_threads')] = '1' \
@@ -368,7 +374,7 @@ fn few_series_run_on_one_thread() {
 /// under another name (its `CREATE` with the key replaced) filled from `t` (the MATERIALIZED
 /// `_sid` computed again), swapped in by `RENAME`.
 fn remake_with_series_key(url: &str, chdb: &str, t: &str, create: &str) {
-    let run = |sql: &str| common::clickhouse::query(url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let run = |sql: &str| ch_sql(url, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let (name, old, gone) = (format!("`{chdb}`.`{t}`"), format!("`{chdb}`.`{t}\\\\old`"), format!("`{chdb}`.`{t}\\\\gone`"));
     let body = &create[create.find(" (").expect("columns")..];
     run(&format!("CREATE TABLE {old}{}", body.replace("ORDER BY (_sid, time)", "ORDER BY (_series, time)")));
