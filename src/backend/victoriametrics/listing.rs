@@ -43,7 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::labels::LabelMap;
-use super::selector::{escaped_in_index, selectors};
+use super::selector::{selectors, tag_regex_misjudges};
 use super::{api_data, form, memo, secs, BackendError, Inner, Result, MAX_MS};
 
 /// Most series a whole listing fetched for a predicate may hold (parsing 10 000 series of ~150
@@ -67,8 +67,7 @@ pub struct Whole {
     pub label_names: Vec<String>,
     /// False: the listing reached the limit or was refused (module docs); nothing else kept.
     complete: bool,
-    /// Some label value holds a byte 0x00–0x02 (`selector::escaped_in_index`) or a newline (a
-    /// pushed-down regex is wrapped in `.*`, and VictoriaMetrics' `.` does not match one).
+    /// Some label value a pushed-down tag regex may misjudge (`selector::tag_regex_misjudges`).
     escaped: bool,
     /// Bytes held, for the memo's bounds: each string's length plus 24.
     pub bytes: usize,
@@ -79,7 +78,7 @@ impl Whole {
         let mut names = BTreeSet::new();
         let (mut series, mut escaped, mut bytes) = (Vec::new(), false, 0);
         for mut l in listing {
-            escaped |= l.values().any(|v| escaped_in_index(v) || v.contains('\n'));
+            escaped |= l.values().any(|v| tag_regex_misjudges(v));
             names.extend(l.keys().cloned());
             let Some(name) = l.remove("__name__") else { continue };
             let Some(t) = labels.tags_in_db(l, db) else { continue };

@@ -28,9 +28,10 @@
 //! * equality alternatives are only merged into a regex (`merge_alternatives`) when no value holds
 //!   such a byte;
 //! * a user's tag regex is only pushed down (`to_dnf`'s `regex`) when the caller knows that no
-//!   value of the series concerned holds such a byte (a kept whole listing says so, see
-//!   [`listing`](mod@super::listing)); otherwise it is left out (superset) and
-//!   `TagPredicate::matches` decides over the listed values, with the evaluator's semantics.
+//!   value of the series concerned holds such a byte or a newline ([`tag_regex_misjudges`]; a kept
+//!   whole listing says so, see [`listing`](mod@super::listing)), or when VictoriaMetrics refuses
+//!   the listing without it; otherwise it is left out (superset) and `TagPredicate::matches`
+//!   decides over the listed values, with the evaluator's semantics.
 
 use super::labels::LabelMap;
 use crate::backend::TagPredicate;
@@ -97,6 +98,13 @@ pub fn selector(matchers: &[Matcher]) -> String {
 /// 0x00, 0x01 or 0x02.
 pub fn escaped_in_index(v: &str) -> bool {
     v.bytes().any(|b| b <= 2)
+}
+
+/// Whether a tag regex pushed down (`.*(?:re).*`, see `leaf`) may misjudge this value: it holds a
+/// byte 0x00–0x02 ([`escaped_in_index`]) or a newline, which the `.*` around the regex does not
+/// cross in VictoriaMetrics.
+pub fn tag_regex_misjudges(v: &str) -> bool {
+    escaped_in_index(v) || v.contains('\n')
 }
 
 /// Matchers on `__name__` whose union selects exactly these metric names: the names VictoriaMetrics
